@@ -1,0 +1,6 @@
+"""gnt: the coordinator of the gnt.cluster collection (a Ganeti-compatible cluster manager)."""
+
+__version__ = "0.1.0"
+# The Ganeti release whose behaviour and RAPI/config formats this version follows.
+GANETI_COMPAT_VERSION = "2.16.0"
+CONFIG_VERSION = 1
