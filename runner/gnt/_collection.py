@@ -1,0 +1,51 @@
+"""Import the collection's ``plugins/module_utils`` from the coordinator (plain Python).
+
+The coordinator reuses pure helpers of the node primitives (size parsing, libvirt queries,
+OS discovery). They live in the collection as
+``ansible_collections.gnt.cluster.plugins.module_utils.<name>``; this module makes that import
+path resolve to the checkout named by :func:`gnt.settings.collection_root`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+from . import settings
+
+_PACKAGE = "ansible_collections.gnt.cluster.plugins.module_utils"
+
+
+def _import_root() -> Path:
+    """A directory whose ``ansible_collections/gnt/cluster`` links to the collection root."""
+    target = settings.collection_root()
+    base = Path(tempfile.gettempdir()) / f"gnt-collections-{os.getuid()}-{abs(hash(str(target)))}"
+    link = base / "ansible_collections" / "gnt" / "cluster"
+    if not (link.is_symlink() and link.resolve() == target):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        tmp = link.with_name(f".cluster.{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
+    return base
+
+
+def ensure_importable() -> None:
+    """Put the collection on ``sys.path`` unless it is importable already."""
+    try:
+        importlib.import_module(_PACKAGE)
+        return
+    except ImportError:
+        pass
+    sys.path.insert(0, str(_import_root()))
+    importlib.invalidate_caches()
+
+
+def load_module_util(name: str) -> ModuleType:
+    """Import ``plugins/module_utils/<name>.py`` of the collection."""
+    ensure_importable()
+    return importlib.import_module(f"{_PACKAGE}.{name}")

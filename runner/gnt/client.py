@@ -1,0 +1,101 @@
+"""Client of the master daemon's local socket (used by the gnt-* commands and tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import protocol, settings
+from .errors import MasterNotRunning, ProtocolError, error_from_dict
+
+
+class Client:
+    """A connection to the master daemon; reconnects per call if the daemon restarted."""
+
+    def __init__(self, socket_path: Path | None = None, timeout: float = 3600.0) -> None:
+        self.socket_path = socket_path or settings.paths().master_socket
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(str(self.socket_path))
+            except OSError as err:
+                sock.close()
+                raise MasterNotRunning(
+                    f"Cannot communicate with the master daemon at {self.socket_path}: {err}."
+                    " Is the master daemon running? (start it with 'gnt-masterd start')"
+                ) from err
+            self._sock = sock
+            self._buffer = b""
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def call(self, method: str, **args: Any) -> Any:
+        """Call ``method``; raise the daemon's error as the matching exception type."""
+        sock = self._connect()
+        try:
+            sock.sendall(protocol.encode({"method": method, "args": args}))
+            while b"\n" not in self._buffer:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    raise ProtocolError("The master daemon closed the connection")
+                self._buffer += chunk
+        except OSError as err:
+            self.close()
+            raise ProtocolError(f"Lost connection to the master daemon: {err}") from err
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        reply = protocol.decode(line)
+        if reply.get("ok"):
+            return reply.get("result")
+        raise error_from_dict(reply.get("error") or {})
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def daemon_alive(socket_path: Path | None = None) -> bool:
+    """True if a master daemon answers ``ping`` on the socket."""
+    try:
+        with Client(socket_path, timeout=5) as client:
+            return client.call("ping") == "pong"
+    except (ProtocolError, OSError):
+        return False
+
+
+def start_daemon(wait: float = 15.0) -> None:
+    """Start ``gnt-masterd`` for the current GNT_ROOT in the background and wait for it."""
+    if daemon_alive():
+        return
+    paths = settings.paths()
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(paths.log_dir / "master-daemon.log", "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "gnt.daemon.masterd", "--foreground"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        env=dict(os.environ), close_fds=True,
+    )
+    log.close()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if daemon_alive():
+            return
+        time.sleep(0.05)
+    raise MasterNotRunning(f"The master daemon did not start within {wait:.0f}s; see"
+                           f" {paths.log_dir / 'master-daemon.log'}")

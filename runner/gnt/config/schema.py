@@ -1,0 +1,101 @@
+"""Validation of ``config.data`` on load: a clear error naming the bad key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+
+TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
+    "version": int,
+    "serial_no": int,
+    "ctime": (int, float),
+    "mtime": (int, float),
+    "cluster": dict,
+    "nodes": dict,
+    "instances": dict,
+    "nodegroups": dict,
+    "networks": dict,
+    "disks": dict,
+}
+COMMON: dict[str, type | tuple[type, ...]] = {
+    "uuid": str, "serial_no": int, "ctime": (int, float), "mtime": (int, float),
+}
+OBJECTS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "cluster": {
+        "cluster_name": str, "master_node": str, "master_ip": str, "master_netdev": str,
+        "enabled_hypervisors": list, "enabled_disk_templates": list, "hvparams": dict,
+        "beparams": dict, "nicparams": dict, "ndparams": dict, "osparams": dict, "tags": list,
+        "candidate_pool_size": int, "file_storage_dir": str, "shared_file_storage_dir": str,
+        "mac_prefix": str,
+    },
+    "nodes": {
+        "name": str, "primary_ip": str, "secondary_ip": str, "master_candidate": bool,
+        "offline": bool, "drained": bool, "master_capable": bool, "vm_capable": bool,
+        "group": str, "ndparams": dict, "tags": list,
+    },
+    "instances": {
+        "name": str, "primary_node": str, "os": str, "hypervisor": str, "hvparams": dict,
+        "beparams": dict, "osparams": dict, "admin_state": str, "disk_template": str,
+        "disks": list, "nics": list, "tags": list,
+    },
+    "disks": {"dev_type": str, "logical_id": list, "size": int, "mode": str, "iv_name": str},
+    "nodegroups": {"name": str, "ndparams": dict, "tags": list},
+    "networks": {"name": str, "network": str, "tags": list},
+}
+ADMIN_STATES = ("up", "down", "offline")
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    if isinstance(expected, tuple):
+        return " or ".join(t.__name__ for t in expected)
+    return expected.__name__
+
+
+def _check_fields(where: str, obj: Any, fields: Mapping[str, type | tuple[type, ...]]) -> None:
+    if not isinstance(obj, dict):
+        raise ConfigError(f"config.data: '{where}' must be an object, found {type(obj).__name__}")
+    for key, expected in fields.items():
+        if key not in obj:
+            raise ConfigError(f"config.data: '{where}/{key}' is missing")
+        value = obj[key]
+        if isinstance(value, bool) and expected in (int, (int, float)):
+            raise ConfigError(f"config.data: '{where}/{key}' must be {_type_name(expected)}")
+        if not isinstance(value, expected):
+            raise ConfigError(
+                f"config.data: '{where}/{key}' must be {_type_name(expected)},"
+                f" found {type(value).__name__} {value!r:.60}")
+
+
+def validate(data: Any) -> None:
+    """Raise :class:`ConfigError` naming the first bad key of ``data``."""
+    _check_fields("", data, TOP_LEVEL)
+    _check_fields("cluster", data["cluster"], {**COMMON, **OBJECTS["cluster"]})
+    for kind in ("nodes", "instances", "disks", "nodegroups", "networks"):
+        for uuid, obj in data[kind].items():
+            where = f"{kind}/{uuid}"
+            _check_fields(where, obj, {**COMMON, **OBJECTS[kind]})
+            if obj["uuid"] != uuid:
+                raise ConfigError(f"config.data: '{where}/uuid' is {obj['uuid']!r}, not its key")
+    nodes, disks, groups = data["nodes"], data["disks"], data["nodegroups"]
+    if data["cluster"]["master_node"] not in nodes:
+        raise ConfigError("config.data: 'cluster/master_node' names no node"
+                          f" ({data['cluster']['master_node']!r})")
+    for uuid, node in nodes.items():
+        if node["group"] not in groups:
+            raise ConfigError(f"config.data: 'nodes/{uuid}/group' names no node group"
+                              f" ({node['group']!r})")
+    for uuid, inst in data["instances"].items():
+        where = f"instances/{uuid}"
+        if inst["primary_node"] not in nodes:
+            raise ConfigError(f"config.data: '{where}/primary_node' names no node"
+                              f" ({inst['primary_node']!r})")
+        if inst["admin_state"] not in ADMIN_STATES:
+            raise ConfigError(f"config.data: '{where}/admin_state' is {inst['admin_state']!r},"
+                              f" not one of {', '.join(ADMIN_STATES)}")
+        for disk_uuid in inst["disks"]:
+            if disk_uuid not in disks:
+                raise ConfigError(f"config.data: '{where}/disks' names no disk ({disk_uuid!r})")
+        for idx, nic in enumerate(inst["nics"]):
+            _check_fields(f"{where}/nics/{idx}", nic, {"uuid": str, "mac": str, "nicparams": dict})

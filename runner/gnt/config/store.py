@@ -1,0 +1,207 @@
+"""``config.data``: load, validate, look up, change and write atomically.
+
+One :class:`ConfigStore` lives in the master daemon. Every change goes through a method that
+prepares the new object on a copy, swaps it in under the store's lock and writes the whole file
+atomically (temp + fsync + rename, the previous version kept as ``config.data.prev``). If the
+write fails, the in-memory state is reloaded from disk, so memory never runs ahead of the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .. import settings
+from ..errors import ECODE_NOENT, ECODE_NOTUNIQUE, ConfigError, OpPrereqError
+from ..fileutil import atomic_write
+from . import schema
+from .objects import stamp, touch
+
+KINDS = ("nodes", "instances", "disks", "nodegroups", "networks")
+
+
+def previous_path(path: Path) -> Path:
+    """Where the version before the current one is kept."""
+    return path.with_name(path.name + ".prev")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Read and validate a config file; :class:`ConfigError` names what is wrong."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"Cluster configuration {path} not found: is this node part of a"
+                          " cluster? (gnt-cluster init creates one)") from None
+    except OSError as err:
+        raise ConfigError(f"Cannot read cluster configuration {path}: {err}") from err
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
+        raise ConfigError(f"Cluster configuration {path} is not valid JSON: {err}") from err
+    schema.validate(data)
+    return data
+
+
+def expand_name(candidates: Iterator[str] | list[str], name: str) -> str | None:
+    """Ganeti's short-name expansion: an exact match, or the unique ``name.<domain>`` match."""
+    prefix = name + "."
+    matches = []
+    for candidate in candidates:
+        if candidate == name:
+            return candidate
+        if candidate.startswith(prefix):
+            matches.append(candidate)
+    if len(matches) > 1:
+        raise OpPrereqError(f"Name '{name}' is ambiguous: {', '.join(sorted(matches))}",
+                            ECODE_NOTUNIQUE)
+    return matches[0] if matches else None
+
+
+class ConfigStore:
+    """The in-memory cluster configuration, backed by ``config.data``."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.lock = threading.RLock()
+
+    # -- loading and writing -------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path | None = None) -> ConfigStore:
+        """Load and validate the config of the current GNT_ROOT (or ``path``)."""
+        path = path or settings.paths().config_file
+        return cls(path, read_config(path))
+
+    @classmethod
+    def create(cls, data: dict[str, Any], path: Path | None = None) -> ConfigStore:
+        """Write a brand-new config; refuses to overwrite an existing one."""
+        path = path or settings.paths().config_file
+        if path.exists():
+            raise ConfigError(f"Cluster configuration {path} already exists: this node is part"
+                              " of a cluster (gnt-cluster destroy removes it)")
+        schema.validate(data)
+        store = cls(path, data)
+        store._write()
+        return store
+
+    def _write(self) -> None:
+        blob = json.dumps(self.data, separators=(",", ":"), sort_keys=True).encode()
+        atomic_write(self.path, blob, keep_previous=previous_path(self.path))
+
+    def _commit(self) -> None:
+        """Bump the file serial and write; on failure fall back to the file's contents."""
+        self.data["serial_no"] += 1
+        self.data["mtime"] = time.time()
+        try:
+            self._write()
+        except BaseException:
+            self.data = read_config(self.path)
+            raise
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def serial_no(self) -> int:
+        return int(self.data["serial_no"])
+
+    def cluster(self) -> dict[str, Any]:
+        return self.data["cluster"]
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        """A snapshot list of every object of ``kind`` (safe to iterate while others write)."""
+        with self.lock:
+            return list(self.data[kind].values())
+
+    def get(self, kind: str, uuid: str) -> dict[str, Any]:
+        try:
+            return self.data[kind][uuid]
+        except KeyError:
+            raise OpPrereqError(f"Unknown {kind[:-1]} UUID '{uuid}'", ECODE_NOENT) from None
+
+    def master_node(self) -> dict[str, Any]:
+        return self.data["nodes"][self.data["cluster"]["master_node"]]
+
+    def find(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The object of ``kind`` named ``name`` (short names expanded), or None."""
+        with self.lock:
+            by_name = {obj["name"]: obj for obj in self.data[kind].values()}
+        full = expand_name(list(by_name), name)
+        return by_name[full] if full else None
+
+    def lookup(self, kind: str, name: str) -> dict[str, Any]:
+        """Like :meth:`find`, but an unknown name is a prerequisite error naming it."""
+        obj = self.find(kind, name)
+        if obj is None:
+            label = {"nodes": "Node", "instances": "Instance", "nodegroups": "Node group",
+                     "networks": "Network"}.get(kind, kind)
+            raise OpPrereqError(f"{label} '{name}' not known", ECODE_NOENT)
+        return obj
+
+    def instance_disks(self, instance: dict[str, Any]) -> list[dict[str, Any]]:
+        return [self.data["disks"][uuid] for uuid in instance["disks"]]
+
+    def node_instances(self, node_uuid: str) -> list[dict[str, Any]]:
+        return [inst for inst in self.all("instances") if inst["primary_node"] == node_uuid]
+
+    def all_macs(self) -> set[str]:
+        with self.lock:
+            return {nic["mac"] for inst in self.data["instances"].values() for nic in inst["nics"]}
+
+    # -- changing ------------------------------------------------------------------------
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        with self.lock:
+            yield
+            self._commit()
+
+    def add(self, kind: str, obj: dict[str, Any], extra: dict[str, list[dict[str, Any]]]
+            | None = None) -> dict[str, Any]:
+        """Add a new object (stamped with serial/ctime) and any dependent objects at once."""
+        with self._changing():
+            for dep_kind, dep_objs in (extra or {}).items():
+                for dep in dep_objs:
+                    stamp(dep)
+                    self.data[dep_kind][dep["uuid"]] = dep
+            stamp(obj)
+            if obj["uuid"] in self.data[kind]:
+                raise ConfigError(f"Duplicate {kind[:-1]} UUID {obj['uuid']}")
+            self.data[kind][obj["uuid"]] = obj
+        return obj
+
+    def modify(self, kind: str, uuid: str, change: Callable[[dict[str, Any]], None]) -> dict:
+        """Apply ``change`` to a copy of an object; swap it in and write only if it succeeds."""
+        with self._changing():
+            current = self.get(kind, uuid) if kind != "cluster" else self.data["cluster"]
+            updated = copy.deepcopy(current)
+            change(updated)
+            touch(updated)
+            if kind == "cluster":
+                self.data["cluster"] = updated
+            else:
+                self.data[kind][uuid] = updated
+        return updated
+
+    def modify_cluster(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        return self.modify("cluster", "", change)
+
+    def remove(self, kind: str, uuid: str, extra: dict[str, list[str]] | None = None) -> None:
+        """Remove an object and dependent objects (e.g. an instance and its disks)."""
+        with self._changing():
+            self.get(kind, uuid)
+            for dep_kind, dep_uuids in (extra or {}).items():
+                for dep_uuid in dep_uuids:
+                    self.data[dep_kind].pop(dep_uuid, None)
+            del self.data[kind][uuid]
+
+    def replace_many(self, objects: dict[str, list[dict[str, Any]]]) -> None:
+        """Swap in several prepared objects in one write (each touched)."""
+        with self._changing():
+            for kind, objs in objects.items():
+                for obj in objs:
+                    touch(obj)
+                    self.data[kind][obj["uuid"]] = obj

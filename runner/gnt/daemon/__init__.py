@@ -1,0 +1,1 @@
+"""The master daemon (gnt-masterd): queue, locks, config and the local socket API."""

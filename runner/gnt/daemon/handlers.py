@@ -1,0 +1,134 @@
+"""The methods of the local socket API (see :mod:`gnt.protocol`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__, opcodes, params, query
+from ..errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
+from ..jqueue.job import JOB_FIELDS
+from .state import Master
+
+
+class Handlers:
+    """One instance per daemon; each public method is a protocol method."""
+
+    def __init__(self, master: Master) -> None:
+        self.master = master
+
+    def dispatch(self, method: str, args: dict[str, Any]) -> Any:
+        if method.startswith("_") or not hasattr(self, method) or method == "dispatch":
+            raise OpPrereqError(f"Unknown method '{method}'", ECODE_INVAL)
+        return getattr(self, method)(**args)
+
+    def ping(self) -> str:
+        return "pong"
+
+    # -- jobs ------------------------------------------------------------------------------
+    def submit_job(self, ops: list[dict[str, Any]], priority: int = 0) -> int:
+        checked = []
+        for op in ops:
+            op = dict(op)
+            op.setdefault("priority", priority)
+            checked.append(opcodes.validate(op))
+        return self.master.submit(checked)
+
+    def submit_jobs(self, jobs: list[list[dict[str, Any]]], priority: int = 0) -> list[Any]:
+        results: list[Any] = []
+        for ops in jobs:
+            try:
+                results.append([True, self.submit_job(ops, priority)])
+            except GntError as err:
+                results.append([False, str(err)])
+        return results
+
+    def wait_for_job_change(self, job_id: int, prev_status: str | None = None,
+                            prev_log_serial: int = 0, timeout: float = 30) -> dict[str, Any]:
+        return self.master.queue.wait_for_change(int(job_id), prev_status, int(prev_log_serial),
+                                                 min(float(timeout), 60.0))
+
+    def query_jobs(self, ids: list[int] | None = None, fields: list[str] | None = None
+                   ) -> list[Any]:
+        fields = fields or ["id", "status", "summary"]
+        for name in fields:
+            if name not in JOB_FIELDS:
+                raise OpPrereqError(f"Unknown job field '{name}'", ECODE_INVAL)
+        if ids:
+            jobs = []
+            for job_id in ids:
+                try:
+                    jobs.append(self.master.queue.get(int(job_id)))
+                except (JobLost, ValueError):
+                    jobs.append(None)
+        else:
+            jobs = list(self.master.queue.current())
+        return [None if job is None else [job.field(name) for name in fields] for job in jobs]
+
+    def cancel_job(self, job_id: int) -> list[Any]:
+        ok, message = self.master.queue.cancel(int(job_id))
+        self.master.locks.wake()
+        return [ok, message]
+
+    def archive_job(self, job_id: int) -> bool:
+        return self.master.queue.archive(int(job_id))
+
+    def autoarchive_jobs(self, age: float, timeout: float = 60) -> list[int]:
+        archived, left = self.master.queue.autoarchive(float(age), float(timeout))
+        return [archived, left]
+
+    def set_drain_flag(self, drained: bool) -> bool:
+        self.master.queue.set_drain(bool(drained))
+        return True
+
+    def query_queue_info(self) -> dict[str, Any]:
+        return {"drained": self.master.queue.is_drained()}
+
+    # -- queries ---------------------------------------------------------------------------
+    def query(self, what: str, fields: list[str], names: list[str] | None = None,
+              live: bool = True) -> dict[str, Any]:
+        return query.query(self.master.config, what, fields, names or [], live)
+
+    def query_fields(self, what: str) -> list[dict[str, str]]:
+        return query.field_list(what)
+
+    def get_master(self) -> str:
+        return str(self.master.config.master_node()["name"])
+
+    def cluster_info(self) -> dict[str, Any]:
+        store = self.master.config
+        cluster = store.cluster()
+        hvparams = {hv: params.fill(params.defaults(params.HVPARAMS[hv]),
+                                    cluster["hvparams"].get(hv, {}))
+                    for hv in cluster["enabled_hypervisors"] if hv in params.HVPARAMS}
+        return {
+            "name": cluster["cluster_name"],
+            "uuid": cluster["uuid"],
+            "software_version": __version__,
+            "config_version": store.data["version"],
+            "master": store.master_node()["name"],
+            "master_netdev": cluster["master_netdev"],
+            "master_ip": cluster["master_ip"],
+            "architecture": cluster.get("architecture", ["64bit", "x86_64"]),
+            "default_hypervisor": cluster["enabled_hypervisors"][0],
+            "enabled_hypervisors": cluster["enabled_hypervisors"],
+            "enabled_disk_templates": cluster["enabled_disk_templates"],
+            "hvparams": hvparams,
+            "beparams": {"default": params.fill(params.defaults(params.BEPARAMS),
+                                                cluster["beparams"])},
+            "nicparams": {"default": params.fill(params.defaults(params.NICPARAMS),
+                                                 cluster["nicparams"])},
+            "ndparams": params.fill(params.defaults(params.NDPARAMS), cluster["ndparams"]),
+            "osparams": cluster["osparams"],
+            "candidate_pool_size": cluster["candidate_pool_size"],
+            "file_storage_dir": cluster["file_storage_dir"],
+            "shared_file_storage_dir": cluster["shared_file_storage_dir"],
+            "mac_prefix": cluster["mac_prefix"],
+            "default_iallocator": cluster.get("default_iallocator", ""),
+            "maintain_node_health": cluster.get("maintain_node_health", False),
+            "tags": list(cluster["tags"]),
+            "ctime": cluster["ctime"],
+            "mtime": cluster["mtime"],
+            "serial_no": cluster["serial_no"],
+            "config_serial_no": store.serial_no,
+            "os_search_path": cluster.get("os_search_path", []),
+        }

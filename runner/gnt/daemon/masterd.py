@@ -1,0 +1,157 @@
+"""gnt-masterd: the master daemon process and its start/stop/status command.
+
+``gnt-masterd start`` starts it in the background for the current GNT_ROOT,
+``gnt-masterd --foreground`` runs it in this process, ``stop`` sends SIGTERM by PID file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .. import protocol, settings
+from ..client import daemon_alive, start_daemon
+from ..errors import GntError
+from .handlers import Handlers
+from .state import Master
+
+LOG = logging.getLogger("gnt.masterd")
+
+
+class _RequestHandler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        while True:
+            line = self.rfile.readline(protocol.MAX_LINE)
+            if not line:
+                return
+            try:
+                request = protocol.decode(line)
+                result = self.server.handlers.dispatch(request.get("method", ""),
+                                                       request.get("args") or {})
+                reply: dict[str, Any] = {"ok": True, "result": result}
+            except GntError as err:
+                reply = {"ok": False, "error": err.to_dict()}
+            except Exception as err:  # report, never crash the connection thread silently
+                LOG.error("request failed:\n%s", traceback.format_exc())
+                reply = {"ok": False, "error": {"type": "GntError", "message":
+                                                f"{type(err).__name__}: {err}",
+                                                "args": [f"{type(err).__name__}: {err}"]}}
+            try:
+                self.wfile.write(protocol.encode(reply))
+                self.wfile.flush()
+            except OSError:
+                return
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, path: Path, handlers: Handlers) -> None:
+        self.handlers = handlers
+        super().__init__(str(path), _RequestHandler)
+
+
+def run_foreground() -> int:
+    """Run the daemon until SIGTERM/SIGINT."""
+    paths = settings.paths()
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if daemon_alive():
+        print(f"A master daemon already runs for {paths.root}", file=sys.stderr)
+        return 1
+    master = Master()
+    paths.master_socket.unlink(missing_ok=True)
+    server = _Server(paths.master_socket, Handlers(master))
+    os.chmod(paths.master_socket, 0o600)
+    paths.master_pidfile.write_text(f"{os.getpid()}\n")
+    master.start()
+    LOG.info("master daemon running for %s (pid %d)", paths.root, os.getpid())
+
+    def stop(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        master.stop()
+        server.server_close()
+        paths.master_socket.unlink(missing_ok=True)
+        try:
+            if paths.master_pidfile.read_text().strip() == str(os.getpid()):
+                paths.master_pidfile.unlink()
+        except OSError:
+            pass
+        LOG.info("master daemon stopped")
+    return 0
+
+
+def daemon_pid() -> int | None:
+    """The PID in the PID file if that process exists."""
+    try:
+        pid = int(settings.paths().master_pidfile.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def stop_daemon(timeout: float = 30.0) -> bool:
+    """SIGTERM the daemon of this GNT_ROOT (by PID file) and wait; True if it was running."""
+    pid = daemon_pid()
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gnt-masterd", description=__doc__)
+    parser.add_argument("action", nargs="?", choices=("start", "stop", "status", "restart"))
+    parser.add_argument("-f", "--foreground", action="store_true",
+                        help="run in this process (default when no action is given)")
+    args = parser.parse_args(argv)
+    if args.action is None or args.foreground:
+        return run_foreground()
+    if args.action in ("stop", "restart"):
+        was = stop_daemon()
+        if args.action == "stop":
+            print("master daemon stopped" if was else "master daemon was not running")
+            return 0
+    if args.action in ("start", "restart"):
+        try:
+            start_daemon()
+        except GntError as err:
+            print(err, file=sys.stderr)
+            return 1
+        print(f"master daemon running (pid {daemon_pid()})")
+        return 0
+    alive = daemon_alive()
+    print(f"master daemon {'running (pid %s)' % daemon_pid() if alive else 'not running'}")
+    return 0 if alive else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

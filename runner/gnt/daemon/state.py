@@ -1,0 +1,44 @@
+"""The master daemon's state: config, queue, locks, executor and scheduler, together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import settings
+from ..config.store import ConfigStore
+from ..executor import AnsibleExecutor, Executor
+from ..jqueue.queue import JobQueue
+from ..locking import LockManager
+from ..lu.base import Context
+from .scheduler import Scheduler
+
+
+class Master:
+    """Everything one master daemon holds."""
+
+    def __init__(self, executor: Executor | None = None, workers: int | None = None) -> None:
+        import gnt.lu  # noqa: F401 - registers the logical units
+
+        paths = settings.paths()
+        self.config = ConfigStore.load(paths.config_file)
+        self.queue = JobQueue(paths.queue_dir)
+        self.locks = LockManager()
+        self.executor = executor or AnsibleExecutor()
+        self.ctx = Context(config=self.config, locks=self.locks, executor=self.executor,
+                           queue=self.queue)
+        self.scheduler = Scheduler(self.ctx, self.queue, workers or settings.max_running_jobs())
+
+    def start(self) -> None:
+        """Recover the queue (running jobs -> error, queued jobs run again) and start workers."""
+        requeue = self.queue.load()
+        self.scheduler.start()
+        for job in requeue:
+            self.scheduler.enqueue(job)
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+
+    def submit(self, ops: list[dict[str, Any]]) -> int:
+        job = self.queue.submit(ops, ops[0].get("priority", 0))
+        self.scheduler.enqueue(job)
+        return job.id

@@ -1,0 +1,293 @@
+"""The executor: the only place that runs Ansible (through ansible-runner).
+
+A logical unit hands it a list of :class:`Play` (a role and, per node, the role's vars). The
+executor writes an inventory of just those nodes (the master through the local connection,
+others over SSH with ControlPersist and pipelining), one playbook with one play per step, runs it
+once, streams task events into the job log as they happen and returns per-node results,
+including any ``gnt_*`` facts the roles set.
+
+Unit tests swap in :class:`RecordingExecutor`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import settings
+
+Feedback = Callable[[str], None]
+
+
+@dataclass
+class NodeAccess:
+    """How to reach a node: its name, address and whether it is this (master) node."""
+
+    name: str
+    address: str
+    local: bool
+    ssh_port: int = 22
+
+
+@dataclass
+class Play:
+    """One step: run ``role`` (``gnt.cluster.<role>``) on each node with that node's vars."""
+
+    role: str
+    hosts: dict[str, dict[str, Any]]
+    title: str = ""
+
+
+@dataclass
+class HostResult:
+    ok: bool = True
+    changed: bool = False
+    failed_task: str | None = None
+    message: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    hosts: dict[str, HostResult]
+    rc: int = 0
+    unreachable: list[str] = field(default_factory=list)
+
+    def failure_summary(self) -> str:
+        """One line per failed node: node, task, message."""
+        lines = []
+        for name, res in sorted(self.hosts.items()):
+            if not res.ok:
+                task = f" in task '{res.failed_task}'" if res.failed_task else ""
+                lines.append(f"{name}{task}: {res.message}")
+        for name in self.unreachable:
+            lines.append(f"{name}: unreachable")
+        return "\n".join(lines) or f"ansible-runner exited with code {self.rc}"
+
+
+class Executor(Protocol):
+    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
+            feedback: Feedback) -> RunResult: ...
+
+
+def collections_path() -> Path:
+    """A collections dir whose ``ansible_collections/gnt/cluster`` is this collection."""
+    base = settings.paths().collections_dir
+    link = base / "ansible_collections" / "gnt" / "cluster"
+    target = settings.collection_root()
+    if not (link.is_symlink() and link.resolve() == target):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        tmp = link.with_name(f".cluster.{os.getpid()}.{threading.get_ident()}")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
+    return base
+
+
+def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
+    """Inventory of the involved nodes with every play's vars under ``gnt_play_<n>``."""
+    hostvars: dict[str, dict[str, Any]] = {}
+    for name in sorted({host for play in plays for host in play.hosts}):
+        node = nodes[name]
+        hv: dict[str, Any] = {"ansible_host": node.address}
+        if node.local:
+            hv["ansible_connection"] = "local"
+            hv["ansible_python_interpreter"] = sys.executable
+        else:
+            hv["ansible_connection"] = "ssh"
+            hv["ansible_user"] = "root"
+            hv["ansible_port"] = node.ssh_port
+            hv["ansible_python_interpreter"] = "/usr/bin/python3"
+        hostvars[name] = hv
+    for index, play in enumerate(plays):
+        for host, role_vars in play.hosts.items():
+            hostvars[host][f"gnt_play_{index}"] = role_vars
+    return {"all": {"hosts": hostvars}}
+
+
+def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
+    """One play per step; a step's vars come from the host's ``gnt_play_<n>``."""
+    playbook = []
+    for index, play in enumerate(plays):
+        keys = sorted({key for role_vars in play.hosts.values() for key in role_vars})
+        playbook.append({
+            "name": play.title or play.role,
+            "hosts": ",".join(sorted(play.hosts)) + ",",
+            "gather_facts": False,
+            "any_errors_fatal": True,
+            "tasks": [{
+                "name": f"gnt.cluster.{play.role}",
+                "ansible.builtin.include_role": {"name": f"gnt.cluster.{play.role}"},
+                "vars": {key: f"{{{{ gnt_play_{index}[{key!r}] }}}}" for key in keys},
+            }],
+        })
+    return playbook
+
+
+class _EventCollector:
+    """Turns ansible-runner events into job log lines and per-host results."""
+
+    def __init__(self, feedback: Feedback) -> None:
+        self.feedback = feedback
+        self.hosts: dict[str, HostResult] = {}
+        self.unreachable: list[str] = []
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        task = data.get("task", "")
+        if not host or not kind.startswith("runner_on_"):
+            return True
+        res = data.get("res") or {}
+        result = self.hosts.setdefault(host, HostResult())
+        if kind == "runner_on_ok":
+            result.changed = result.changed or bool(res.get("changed"))
+            facts = res.get("ansible_facts") or {}
+            result.facts.update({k: v for k, v in facts.items() if k.startswith("gnt_")})
+            if res.get("changed"):
+                self.feedback(f"{host}: {task}: changed")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            result.ok = False
+            result.failed_task = task
+            result.message = _failure_message(res)
+            self.feedback(f"{host}: {task}: FAILED: {result.message}")
+        elif kind == "runner_on_unreachable":
+            result.ok = False
+            result.failed_task = task
+            result.message = f"unreachable: {res.get('msg', '')}".strip()
+            self.unreachable.append(host)
+            self.feedback(f"{host}: unreachable: {res.get('msg', '')}")
+        return True
+
+
+def _failure_message(res: dict[str, Any]) -> str:
+    msg = str(res.get("msg") or "").strip()
+    stderr = str(res.get("stderr") or "").strip()
+    if stderr and stderr not in msg:
+        msg = f"{msg}: {stderr.splitlines()[-1]}" if msg else stderr.splitlines()[-1]
+    return msg or json.dumps(res)[:500]
+
+
+class AnsibleExecutor:
+    """Runs plays with ansible-runner; one ``ansible-playbook`` process per :meth:`run`."""
+
+    def __init__(self, forks: int = 20, keep_failed_runs: bool = True) -> None:
+        self.forks = forks
+        self.keep_failed_runs = keep_failed_runs
+
+    def _env(self, run_dir: Path) -> dict[str, str]:
+        ans = settings.paths().ansible_dir
+        (ans / "cp").mkdir(parents=True, exist_ok=True)
+        (ans / "tmp").mkdir(parents=True, exist_ok=True)
+        return {
+            "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
+            "ANSIBLE_HOME": str(ans),
+            "ANSIBLE_LOCAL_TEMP": str(ans / "tmp"),
+            "ANSIBLE_REMOTE_TEMP": "/tmp/.gnt-ansible",
+            "ANSIBLE_PIPELINING": "True",
+            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s"
+                                " -o StrictHostKeyChecking=accept-new",
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(ans / "cp"),
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_FORKS": str(self.forks),
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "GNT_ROOT": str(settings.paths().root),
+        }
+
+    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
+            feedback: Feedback) -> RunResult:
+        import ansible_runner  # heavy import: only in the daemon, only when needed
+
+        runs = settings.paths().ansible_dir / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
+        (run_dir / "project").mkdir()
+        (run_dir / "inventory").mkdir()
+        (run_dir / "project" / "main.yml").write_text(json.dumps(build_playbook(plays)))
+        (run_dir / "inventory" / "hosts.json").write_text(
+            json.dumps(build_inventory(plays, nodes)))
+        collector = _EventCollector(feedback)
+        runner = ansible_runner.run(
+            private_data_dir=str(run_dir), playbook="main.yml",
+            inventory=str(run_dir / "inventory" / "hosts.json"),
+            envvars=self._env(run_dir), event_handler=collector, quiet=True,
+            settings={"suppress_ansible_output": True, "job_timeout": 3600},
+            rotate_artifacts=1,
+        )
+        rc = int(runner.rc if runner.rc is not None else 1)
+        hosts = collector.hosts
+        for play in plays:
+            for host in play.hosts:
+                hosts.setdefault(host, HostResult(ok=rc == 0))
+        ok = rc == 0 and all(res.ok for res in hosts.values())
+        if not ok and not any(not res.ok for res in hosts.values()):
+            tail = _stdout_tail(run_dir)
+            for res in hosts.values():
+                res.ok = False
+                res.message = res.message or tail
+        if ok or not self.keep_failed_runs:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return RunResult(ok=ok, hosts=hosts, rc=rc, unreachable=collector.unreachable)
+
+
+def _stdout_tail(run_dir: Path) -> str:
+    for path in sorted(run_dir.glob("artifacts/*/stdout")):
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        return " | ".join(lines[-5:])
+    return f"ansible-runner failed (artifacts in {run_dir})"
+
+
+class RecordingExecutor:
+    """Test double: records plays and answers with canned results (no Ansible)."""
+
+    def __init__(self, fail_roles: dict[str, str] | None = None,
+                 facts: dict[str, dict[str, Any]] | None = None,
+                 delay: float = 0.0) -> None:
+        self.calls: list[list[Play]] = []
+        self.fail_roles = fail_roles or {}
+        self.facts = facts or {}
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
+            feedback: Feedback) -> RunResult:
+        import time
+
+        with self.lock:
+            self.calls.append(plays)
+        if self.delay:
+            time.sleep(self.delay)
+        hosts: dict[str, HostResult] = {}
+        for play in plays:
+            for host in play.hosts:
+                if host not in nodes:
+                    raise KeyError(f"executor asked to run on unknown node {host}")
+                res = hosts.setdefault(host, HostResult())
+                if play.role in self.fail_roles:
+                    res.ok = False
+                    res.failed_task = play.role
+                    res.message = self.fail_roles[play.role]
+                    feedback(f"{host}: {play.role}: FAILED: {res.message}")
+                    return RunResult(ok=False, hosts=hosts, rc=2)
+                res.facts.update(self.facts.get(play.role, {}))
+                feedback(f"{host}: {play.role}: ok")
+        return RunResult(ok=True, hosts=hosts)
+
+    def roles(self) -> list[str]:
+        """Every role run so far, in order."""
+        return [play.role for plays in self.calls for play in plays]

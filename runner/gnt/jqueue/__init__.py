@@ -1,0 +1,1 @@
+"""The job queue: jobs of opcodes, persisted one file per job."""

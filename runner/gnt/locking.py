@@ -1,0 +1,157 @@
+"""Cluster locks: levels, shared/exclusive modes, a fixed acquisition order.
+
+Levels (acquired strictly in this order, names sorted within a level, so no two jobs can wait
+for each other in a cycle): cluster (the "Big Ganeti Lock", BGL) > instance > nodegroup >
+node > node-res > network.
+
+Each level also has a level-wide lock (multi-granularity locking): a request for named locks
+takes it in an intention mode (IS/IX), a request for ``ALL`` takes it S or X, so "all instances"
+conflicts with any single instance lock in a conflicting mode, as Ganeti's lock sets do.
+All names a job asks for at one level are granted together or not at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .errors import LockError
+
+LEVEL_CLUSTER = "cluster"
+LEVEL_INSTANCE = "instance"
+LEVEL_NODEGROUP = "nodegroup"
+LEVEL_NODE = "node"
+LEVEL_NODE_RES = "node-res"
+LEVEL_NETWORK = "network"
+LEVELS = (LEVEL_CLUSTER, LEVEL_INSTANCE, LEVEL_NODEGROUP, LEVEL_NODE, LEVEL_NODE_RES,
+          LEVEL_NETWORK)
+BGL = "BGL"
+ALL = "__all__"  # ask for every lock of a level
+_LEVEL_WIDE = "__level__"
+
+
+# Multi-granularity modes: named locks use S/X; the level-wide lock uses IS/IX for requests
+# of named locks and S/X for requests of ALL.
+_COMPATIBLE = {
+    "IS": {"IS", "IX", "S"},
+    "IX": {"IS", "IX"},
+    "S": {"IS", "S"},
+    "X": set(),
+}
+
+
+def _combine(held: str | None, wanted: str) -> str:
+    """The single mode covering both ``held`` and ``wanted`` (S+IX approximated by X)."""
+    if held is None or held == wanted:
+        return wanted
+    pair = {held, wanted}
+    if "X" in pair or pair == {"S", "IX"}:
+        return "X"
+    if "S" in pair:
+        return "S"
+    return "IX"
+
+
+@dataclass
+class _LockState:
+    holders: dict[object, str] = field(default_factory=dict)
+
+    def compatible(self, owner: object, mode: str) -> bool:
+        return all(mode in _COMPATIBLE[held] for other, held in self.holders.items()
+                   if other is not owner)
+
+
+class LockManager:
+    """All locks of the master daemon; owners are arbitrary hashable objects (job ids)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._locks: dict[tuple[str, str], _LockState] = {}
+        self._owned: dict[object, dict[tuple[str, str], str]] = {}
+
+    def _wanted(self, level: str, names: Iterable[str] | str, shared: bool
+                ) -> list[tuple[tuple[str, str], str]]:
+        mode = "S" if shared else "X"
+        if names == ALL:
+            return [((level, _LEVEL_WIDE), mode)]
+        wanted = [((level, _LEVEL_WIDE), "IS" if shared else "IX")]
+        wanted += [((level, name), mode) for name in sorted(set(names))]
+        return wanted
+
+    def acquire(self, owner: object, level: str, names: Iterable[str] | str, shared: bool,
+                should_cancel: Callable[[], bool] | None = None,
+                on_wait: Callable[[], None] | None = None) -> None:
+        """Block until ``owner`` holds ``names`` (or ``ALL``) at ``level``.
+
+        ``should_cancel`` is polled while waiting; when it returns true the wait ends with
+        :class:`LockError` and nothing of this level is held. ``on_wait`` is called once, the
+        first time the request has to wait.
+        """
+        if level not in LEVELS:
+            raise LockError(f"Unknown lock level '{level}'")
+        wanted = self._wanted(level, names, shared)
+        waited = False
+        with self._cond:
+            owned = self._owned.setdefault(owner, {})
+            for key, _ in wanted:
+                if key[0] != level:
+                    raise LockError("internal: lock level mismatch")
+            deeper = [key for key in owned if LEVELS.index(key[0]) > LEVELS.index(level)]
+            if deeper:
+                raise LockError(f"Lock order violation: {level} requested while holding"
+                                f" {sorted({key[0] for key in deeper})}")
+            while not all(self._state(key).compatible(owner, _combine(owned.get(key), mode))
+                          for key, mode in wanted):
+                if should_cancel is not None and should_cancel():
+                    raise LockError("Job canceled while waiting for locks")
+                if not waited and on_wait is not None:
+                    waited = True
+                    self._cond.release()
+                    try:
+                        on_wait()
+                    finally:
+                        self._cond.acquire()
+                    continue
+                self._cond.wait(0.5 if should_cancel is not None else None)
+            for key, mode in wanted:
+                mode = _combine(owned.get(key), mode)
+                self._state(key).holders[owner] = mode
+                owned[key] = mode
+
+    def _state(self, key: tuple[str, str]) -> _LockState:
+        state = self._locks.get(key)
+        if state is None:
+            state = self._locks[key] = _LockState()
+        return state
+
+    def release(self, owner: object, level: str | None = None) -> None:
+        """Release ``owner``'s locks at ``level`` (all levels when None)."""
+        with self._cond:
+            owned = self._owned.get(owner, {})
+            for key in [key for key in owned if level is None or key[0] == level]:
+                state = self._locks.get(key)
+                if state is not None:
+                    state.holders.pop(owner, None)
+                    if not state.holders:
+                        del self._locks[key]
+                del owned[key]
+            if not owned:
+                self._owned.pop(owner, None)
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        """Wake waiters so they re-check their cancel flags."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def held(self, owner: object) -> dict[str, dict[str, str]]:
+        """What ``owner`` holds: level -> name -> "shared"/"exclusive" (for debugging)."""
+        with self._cond:
+            result: dict[str, dict[str, str]] = {}
+            for (level, name), mode in self._owned.get(owner, {}).items():
+                if name == _LEVEL_WIDE and mode in ("IS", "IX"):
+                    continue
+                label = "all" if name == _LEVEL_WIDE else name
+                result.setdefault(level, {})[label] = "shared" if mode == "S" else "exclusive"
+            return result

@@ -1,0 +1,14 @@
+"""Logical units, one module per area; importing this package registers them all."""
+
+from . import (  # noqa: F401 - imported to register the LUs
+    cluster,
+    instance,
+    instance_create,
+    instance_modify,
+    query,
+    tags,
+    test,
+)
+from .base import LU_REGISTRY, Context, LogicalUnit
+
+__all__ = ["LU_REGISTRY", "Context", "LogicalUnit"]

@@ -1,0 +1,96 @@
+"""Logical units: what each opcode does, in Ganeti's order of steps.
+
+Every LU: check arguments -> expand names -> declare locks -> (locks taken) -> check
+prerequisites against the config -> run roles through the executor -> commit config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..config.store import ConfigStore
+from ..errors import ECODE_STATE, OpExecError, OpPrereqError
+from ..executor import Executor, NodeAccess, Play, RunResult
+from ..locking import ALL, LEVEL_CLUSTER, LockManager
+from ..nodevars import node_access
+
+Feedback = Callable[[str], None]
+
+
+@dataclass
+class Context:
+    """What a logical unit may use: config, locks, executor, and the queue (for queries)."""
+
+    config: ConfigStore
+    locks: LockManager
+    executor: Executor
+    queue: Any = None
+
+
+class LogicalUnit:
+    """Base class; subclasses set ``OP_ID`` and override the steps they need."""
+
+    OP_ID: ClassVar[str] = ""
+    # The cluster-level lock (BGL): shared for almost everything.
+    BGL_SHARED: ClassVar[bool] = True
+    # Levels whose locks are taken shared (others exclusive).
+    SHARED_LEVELS: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, ctx: Context, op: dict[str, Any], feedback: Feedback) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config
+        self.op = op
+        self.feedback = feedback
+
+    # -- steps -----------------------------------------------------------------------------
+    def check_arguments(self) -> None:
+        """Checks of the opcode alone (no config); raise OpPrereqError."""
+
+    def expand_names(self) -> None:
+        """Resolve names to config objects (errors for unknown names)."""
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        """Lock level -> names (or ``ALL``), below the cluster level."""
+        return {}
+
+    def check_prereq(self) -> None:
+        """Checks against the config, with the locks held."""
+
+    def exec(self) -> Any:
+        """Do it; return the opcode result."""
+        raise NotImplementedError
+
+    # -- helpers for subclasses --------------------------------------------------------------
+    def cluster_locks(self) -> tuple[list[str], bool]:
+        return ["BGL"], self.BGL_SHARED
+
+    def log(self, message: str) -> None:
+        self.feedback(message)
+
+    def run_plays(self, plays: list[Play], what: str) -> RunResult:
+        """Run ``plays``; failure raises OpExecError naming ``what`` and the failed nodes."""
+        nodes: dict[str, NodeAccess] = {}
+        for play in plays:
+            for name in play.hosts:
+                node = self.cfg.lookup("nodes", name)
+                if node["offline"]:
+                    raise OpPrereqError(f"Node '{name}' is offline: cannot {what}", ECODE_STATE)
+                nodes[name] = node_access(self.cfg, node)
+        result = self.ctx.executor.run(plays, nodes, self.feedback)
+        if not result.ok:
+            raise OpExecError(f"Could not {what}:\n{result.failure_summary()}")
+        return result
+
+
+LU_REGISTRY: dict[str, type[LogicalUnit]] = {}
+
+
+def register(cls: type[LogicalUnit]) -> type[LogicalUnit]:
+    """Class decorator: map the LU's OP_ID to it."""
+    LU_REGISTRY[cls.OP_ID] = cls
+    return cls
+
+
+__all__ = ["ALL", "LEVEL_CLUSTER", "Context", "LogicalUnit", "LU_REGISTRY", "register"]

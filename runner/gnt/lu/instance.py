@@ -1,0 +1,146 @@
+"""Instance power and lifetime: startup, shutdown, reboot, remove."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import nodequery, params
+from ..errors import ECODE_STATE, OpExecError, OpPrereqError
+from .base import register
+from .instance_base import InstanceLU
+
+
+@register
+class LUInstanceStartup(InstanceLU):
+    """Start with maxmem if free, else all free memory down to minmem (as Ganeti does)."""
+
+    OP_ID = "OP_INSTANCE_STARTUP"
+    LOCK_NODE_RES = True
+
+    def check_arguments(self) -> None:
+        self.be_overrides = params.check_beparams(self.op["beparams"])
+        self.hv_overrides = self.op["hvparams"]
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        if self.instance["admin_state"] == "offline":
+            raise OpPrereqError(f"Instance {self.name} is marked offline; bring it online first"
+                                f" with 'gnt-instance modify --online {self.name}'", ECODE_STATE)
+        self.require_node_online()
+        if self.hv_overrides:
+            params.check_hvparams(self.instance["hypervisor"], self.hv_overrides)
+        self.already_running = self.is_running()
+        self.memory = None
+        if not self.already_running:
+            be = params.fill(params.filled_beparams(self.cfg.cluster(), self.instance),
+                             self.be_overrides)
+            self.memory = nodequery.start_memory(self.cfg, self.node, be["minmem"],
+                                                 be["maxmem"], self.name)
+
+    def exec(self) -> Any:
+        if self.already_running:
+            self.log(f"Instance {self.name} is already running")
+        else:
+            host = self.host_vars(self.memory)
+            if self.hv_overrides:
+                host["gnt_instance"]["hvparams"].update(
+                    params.check_hvparams(self.instance["hypervisor"], self.hv_overrides))
+            if self.be_overrides:
+                host["gnt_instance"]["beparams"].update(self.be_overrides)
+            if self.memory is not None and self.memory < host["gnt_instance"]["beparams"]["maxmem"]:
+                self.log(f"Starting {self.name} with {self.memory} MiB (less than maxmem: node"
+                         " memory is short)")
+            self.play("instance_start", f"start instance {self.name}", **host)
+        if not self.op["no_remember"]:
+            self.set_admin_state("up")
+        return None
+
+
+@register
+class LUInstanceShutdown(InstanceLU):
+    OP_ID = "OP_INSTANCE_SHUTDOWN"
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        if self.instance["admin_state"] == "offline" and not self.op["force"]:
+            raise OpPrereqError(f"Instance {self.name} is offline (already stopped)",
+                                ECODE_STATE)
+        if self.node["offline"]:
+            if not self.op["ignore_offline_nodes"]:
+                raise OpPrereqError(f"Primary node {self.node['name']} is offline (use"
+                                    " --ignore-offline to only mark it down)", ECODE_STATE)
+            self.running = False
+        else:
+            self.running = self.is_running()
+
+    def exec(self) -> Any:
+        if self.running:
+            self.play("instance_stop", f"shut down instance {self.name}",
+                      **self.host_vars(gnt_shutdown_timeout=self.op["timeout"]))
+        else:
+            self.log(f"Instance {self.name} is not running")
+        if not self.op["no_remember"] and self.instance["admin_state"] != "offline":
+            self.set_admin_state("down")
+        return None
+
+
+@register
+class LUInstanceReboot(InstanceLU):
+    """soft: ACPI reboot; hard: restart the VM process; full: shutdown then start."""
+
+    OP_ID = "OP_INSTANCE_REBOOT"
+    LOCK_NODE_RES = True
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        if self.instance["admin_state"] == "offline":
+            raise OpPrereqError(f"Instance {self.name} is offline, cannot reboot", ECODE_STATE)
+        self.require_node_online()
+        self.running = self.is_running()
+        self.memory = None
+        if not self.running or self.op["reboot_type"] != "soft":
+            be = params.filled_beparams(self.cfg.cluster(), self.instance)
+            self.memory = be["maxmem"] if self.running else nodequery.start_memory(
+                self.cfg, self.node, be["minmem"], be["maxmem"], self.name)
+
+    def exec(self) -> Any:
+        if not self.running:
+            self.log(f"Instance {self.name} was not running, starting it")
+            self.play("instance_start", f"start instance {self.name}",
+                      **self.host_vars(self.memory))
+        else:
+            self.play("instance_reboot", f"reboot instance {self.name}",
+                      **self.host_vars(self.memory, gnt_reboot_type=self.op["reboot_type"],
+                                       gnt_shutdown_timeout=self.op["shutdown_timeout"]))
+        self.set_admin_state("up")
+        return None
+
+
+@register
+class LUInstanceRemove(InstanceLU):
+    """Shut down (forced after the timeout), remove disks and domain, then the config."""
+
+    OP_ID = "OP_INSTANCE_REMOVE"
+    BGL_SHARED = True
+    LOCK_NODE_RES = True
+
+    def exec(self) -> Any:
+        if self.node["offline"]:
+            if not self.op["ignore_failures"]:
+                raise OpPrereqError(f"Primary node {self.node['name']} is offline: cannot"
+                                    " remove the instance's disks (use --ignore-failures to"
+                                    " remove it from the config only)", ECODE_STATE)
+            self.log(f"  - WARNING: node {self.node['name']} offline; disks left there")
+        else:
+            self.log(f"* shutting down and removing instance {self.name}")
+            try:
+                self.play("instance_remove", f"remove instance {self.name}",
+                          **self.host_vars(gnt_shutdown_timeout=self.op["shutdown_timeout"]))
+            except OpExecError as err:
+                if not self.op["ignore_failures"]:
+                    raise OpExecError(f"{err}\nNothing was removed from the config; fix the"
+                                      " cause or use --ignore-failures") from err
+                self.log(f"  - WARNING: ignoring failures: {err}")
+        self.cfg.remove("instances", self.instance["uuid"], {"disks": self.instance["disks"]})
+        self.log(f"* removed instance {self.name} from the cluster config")
+        return None

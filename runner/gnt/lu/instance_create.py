@@ -1,0 +1,219 @@
+"""OP_INSTANCE_CREATE: disks, OS install and first start of a new instance."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .. import nodequery, params, resolver
+from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from ..executor import Play
+from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
+from ..nodevars import disk_path, instance_spec, node_vars
+from ..units import UnitError, parse_size_mib
+from .base import LogicalUnit, register
+
+DISK_MODES = ("rw", "ro")
+
+
+def generate_mac(prefix: str, used: set[str]) -> str:
+    """A MAC with the cluster prefix that no NIC in the cluster uses yet."""
+    for _ in range(1000):
+        mac = prefix + "".join(f":{random.randint(0, 255):02x}" for _ in range(3))
+        if mac not in used:
+            return mac
+    raise OpExecError("Cannot generate a unique MAC address (prefix exhausted?)")
+
+
+def eligible_nodes(cfg: Any) -> list[dict[str, Any]]:
+    return [node for node in cfg.all("nodes")
+            if node["vm_capable"] and not node["offline"] and not node["drained"]]
+
+
+@register
+class LUInstanceCreate(LogicalUnit):
+    OP_ID = "OP_INSTANCE_CREATE"
+
+    def check_arguments(self) -> None:
+        op = self.op
+        if op["mode"] != "create":
+            raise OpPrereqError("Import mode is done by gnt-backup import", ECODE_INVAL)
+        if not resolver.valid_hostname(op["instance_name"]):
+            raise OpPrereqError(f"Invalid instance name '{op['instance_name']}'", ECODE_INVAL)
+        template = op["disk_template"]
+        if template not in params.KNOWN_DISK_TEMPLATES:
+            raise OpPrereqError(f"Unknown disk template '{template}'", ECODE_INVAL)
+        if template not in params.DISK_TEMPLATES:
+            raise OpPrereqError(f"Disk template '{template}' cannot be created on this"
+                                " cluster version (supported: "
+                                f"{', '.join(params.DISK_TEMPLATES)})", ECODE_INVAL)
+        if template == params.DT_DISKLESS and op["disks"]:
+            raise OpPrereqError("Diskless instances take no disks", ECODE_INVAL)
+        if template != params.DT_DISKLESS and not op["disks"]:
+            raise OpPrereqError(f"Disk template '{template}' needs at least one disk"
+                                " (--disk 0:size=SIZE or -s SIZE)", ECODE_INVAL)
+        self.disks = []
+        for index, disk in enumerate(op["disks"]):
+            if "size" not in disk:
+                raise OpPrereqError(f"Missing size for disk {index}", ECODE_INVAL)
+            try:
+                size = parse_size_mib(disk["size"])
+            except UnitError as err:
+                raise OpPrereqError(f"Invalid size for disk {index}: {err}", ECODE_INVAL) from err
+            if size <= 0:
+                raise OpPrereqError(f"Disk {index} size must be positive", ECODE_INVAL)
+            mode = disk.get("mode", "rw")
+            if mode not in DISK_MODES:
+                raise OpPrereqError(f"Invalid mode '{mode}' for disk {index} (rw or ro)",
+                                    ECODE_INVAL)
+            self.disks.append({"size": size, "mode": mode})
+        if not op["no_install"] and not op["os_type"]:
+            raise OpPrereqError("No OS given (-o OS) and --no-install not set", ECODE_INVAL)
+        self.hypervisor = op["hypervisor"] or params.HT_KVM
+        self.hvparams = params.check_hvparams(self.hypervisor, op["hvparams"])
+        self.beparams = params.check_beparams(op["beparams"])
+        self.nics = []
+        for index, nic in enumerate(op["nics"]):
+            nic = dict(nic)
+            mac = nic.pop("mac", None) or "auto"
+            ip = nic.pop("ip", None) or None
+            nic.pop("name", None)
+            nic.pop("network", None)
+            self.nics.append({"mac": mac, "ip": ip,
+                              "nicparams": params.check_nicparams(nic)})
+            if mac not in ("auto", "generate") and not _valid_mac(mac):
+                raise OpPrereqError(f"Invalid MAC address '{mac}' for NIC {index}", ECODE_INVAL)
+        if op["snode"]:
+            raise OpPrereqError(f"Disk template '{template}' takes no secondary node",
+                                ECODE_INVAL)
+
+    def expand_names(self) -> None:
+        op = self.op
+        if op["pnode"]:
+            self.pnode = self.cfg.lookup("nodes", op["pnode"])
+        elif op["iallocator"]:
+            raise OpPrereqError("Instance allocators come with multi-node support; give the"
+                                " node with -n", ECODE_INVAL)
+        else:
+            nodes = eligible_nodes(self.cfg)
+            if len(nodes) != 1:
+                raise OpPrereqError("No node given (-n NODE) and no iallocator (-I NAME), and"
+                                    f" the cluster has {len(nodes)} eligible nodes",
+                                    ECODE_INVAL)
+            self.pnode = nodes[0]
+            self.log(f"Selected node {self.pnode['name']} (the only eligible node)")
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        name = self.op["instance_name"]
+        return {LEVEL_INSTANCE: [name], LEVEL_NODE: [self.pnode["name"]],
+                LEVEL_NODE_RES: [self.pnode["name"]]}
+
+    def check_prereq(self) -> None:
+        op, cfg = self.op, self.cfg
+        cluster = cfg.cluster()
+        name = op["instance_name"]
+        if any(inst["name"] == name for inst in cfg.all("instances")):
+            raise OpPrereqError(f"Instance '{name}' is already in the cluster", ECODE_EXISTS)
+        node = cfg.get("nodes", self.pnode["uuid"])
+        if node["offline"]:
+            raise OpPrereqError(f"Cannot use offline node {node['name']}", ECODE_STATE)
+        if node["drained"]:
+            raise OpPrereqError(f"Cannot use drained node {node['name']}", ECODE_STATE)
+        if not node["vm_capable"]:
+            raise OpPrereqError(f"Node {node['name']} is not vm_capable", ECODE_STATE)
+        if op["disk_template"] not in cluster["enabled_disk_templates"]:
+            raise OpPrereqError(f"Disk template '{op['disk_template']}' is not enabled in the"
+                                " cluster (gnt-cluster modify --enabled-disk-templates)",
+                                ECODE_STATE)
+        if self.hypervisor not in cluster["enabled_hypervisors"]:
+            raise OpPrereqError(f"Hypervisor '{self.hypervisor}' is not enabled", ECODE_STATE)
+        if op["os_type"]:
+            nodequery.check_os(cfg, node, op["os_type"], op["osparams"])
+        be = params.fill(params.filled_beparams(cluster, {"beparams": {}}), self.beparams)
+        if be["minmem"] > be["maxmem"]:
+            raise OpPrereqError(f"minmem ({be['minmem']}M) above maxmem ({be['maxmem']}M)",
+                                ECODE_INVAL)
+        self.start_memory = None
+        if op["start"]:
+            self.start_memory = nodequery.start_memory(cfg, node, be["minmem"], be["maxmem"],
+                                                       name)
+        used = cfg.all_macs()
+        for nic in self.nics:
+            if nic["mac"] in ("auto", "generate"):
+                nic["mac"] = generate_mac(cluster["mac_prefix"], used)
+            elif nic["mac"] in used:
+                raise OpPrereqError(f"MAC address {nic['mac']} is already in use",
+                                    ECODE_EXISTS)
+            used.add(nic["mac"])
+
+    def _objects(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        from ..config.objects import new_uuid
+
+        op, cluster = self.op, self.cfg.cluster()
+        name = op["instance_name"]
+        disks = []
+        for index, disk in enumerate(self.disks):
+            path = disk_path(cluster, op["disk_template"], name, index)
+            disks.append({"uuid": new_uuid(), "dev_type": op["disk_template"],
+                          "logical_id": ["loop", path], "size": disk["size"],
+                          "mode": disk["mode"], "iv_name": f"disk/{index}",
+                          "nodes": [self.pnode["uuid"]]})
+        instance = {
+            "uuid": new_uuid(), "name": name, "primary_node": self.pnode["uuid"],
+            "os": op["os_type"] or "", "hypervisor": self.hypervisor,
+            "hvparams": self.hvparams, "beparams": self.beparams, "osparams": op["osparams"],
+            "admin_state": "down", "admin_state_source": "admin",
+            "disk_template": op["disk_template"], "disks": [d["uuid"] for d in disks],
+            "nics": [{"uuid": new_uuid(), **nic} for nic in self.nics],
+            "tags": sorted(set(op["tags"])),
+        }
+        return instance, disks
+
+    def exec(self) -> Any:
+        name = self.op["instance_name"]
+        instance, disks = self._objects()
+        self.log(f"* adding instance {name} to the cluster config")
+        self.cfg.add("instances", instance, {"disks": disks})
+        node = self.cfg.get("nodes", self.pnode["uuid"])
+        spec = instance_spec(self.cfg, instance, self.start_memory)
+        host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node),
+                "gnt_install": not self.op["no_install"]}
+        self.log("* creating instance disks" + ("" if self.op["no_install"]
+                                                else " and running the OS create scripts"))
+        try:
+            self.run_plays([Play("instance_create", {node["name"]: host},
+                                 title="create disks and install OS")],
+                           f"create instance {name}")
+        except Exception:
+            self.log("* removing the half-created instance (disks and config)")
+            cleanup = self.ctx.executor.run(
+                [Play("instance_remove", {node["name"]: host}, title="clean up")],
+                {node["name"]: _access(self.cfg, node)}, self.feedback)
+            if cleanup.ok:
+                self.cfg.remove("instances", instance["uuid"],
+                                {"disks": instance["disks"]})
+            else:
+                self.log(f"  - could not clean up; run 'gnt-instance remove {name}'")
+            raise
+        if self.op["start"]:
+            self.log("* starting instance...")
+            try:
+                self.run_plays([Play("instance_start", {node["name"]: host}, title="start")],
+                               f"start instance {name}")
+            except OpExecError as err:
+                raise OpExecError(f"{err}\nThe instance was created but did not start; fix the"
+                                  f" cause and run 'gnt-instance startup {name}'") from err
+            self.cfg.modify("instances", instance["uuid"],
+                            lambda obj: obj.update(admin_state="up"))
+        return [node["name"]]
+
+
+def _access(cfg: Any, node: dict[str, Any]) -> Any:
+    from ..nodevars import node_access
+    return node_access(cfg, node)
+
+
+def _valid_mac(mac: str) -> bool:
+    parts = mac.split(":")
+    return len(parts) == 6 and all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p)
+                                   for p in parts)

@@ -1,0 +1,171 @@
+"""Instance changes: set parameters, rename, reinstall."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import nodequery, params, resolver
+from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpPrereqError
+from ..locking import LEVEL_INSTANCE
+from ..nodevars import disk_path, instance_spec
+from .base import register
+from .instance_base import InstanceLU
+
+
+@register
+class LUInstanceSetParams(InstanceLU):
+    """Config changes (effective at next start), online/offline, and live runtime memory."""
+
+    OP_ID = "OP_INSTANCE_SET_PARAMS"
+
+    def check_arguments(self) -> None:
+        op = self.op
+        self.be = params.check_beparams(op["beparams"], allow_default=True)
+        self.hv_changes = op["hvparams"]
+        if not any([op["beparams"], op["hvparams"], op["osparams"], op["os_name"],
+                    op["offline"] is not None, op["runtime_mem"] is not None]):
+            raise OpPrereqError("No changes submitted", ECODE_INVAL)
+        if op["runtime_mem"] is not None and op["runtime_mem"] <= 0:
+            raise OpPrereqError(f"Invalid runtime memory {op['runtime_mem']}", ECODE_INVAL)
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        op, inst = self.op, self.instance
+        self.hv = params.check_hvparams(inst["hypervisor"], self.hv_changes, allow_default=True)
+        new_be = params.merge_overrides(inst["beparams"], self.be)
+        filled = params.fill(params.filled_beparams(self.cfg.cluster(), {"beparams": {}}), new_be)
+        if filled["minmem"] > filled["maxmem"]:
+            raise OpPrereqError(f"minmem ({filled['minmem']}M) would be above maxmem"
+                                f" ({filled['maxmem']}M)", ECODE_INVAL)
+        if op["os_name"]:
+            nodequery.check_os(self.cfg, self.node, op["os_name"], op["osparams"])
+        if op["offline"] is True:
+            if inst["admin_state"] == "up" or (not self.node["offline"] and self.is_running()):
+                raise OpPrereqError(f"Instance {self.name} is running or marked up; shut it"
+                                    " down before marking it offline", ECODE_STATE)
+        if op["runtime_mem"] is not None:
+            if inst["admin_state"] != "up" or not self.is_running():
+                raise OpPrereqError(f"Instance {self.name} is not running: runtime memory can"
+                                    " only change on a running instance", ECODE_STATE)
+            if not op["force"] and not filled["minmem"] <= op["runtime_mem"] <= filled["maxmem"]:
+                raise OpPrereqError(f"Runtime memory {op['runtime_mem']} MiB is outside the"
+                                    f" instance's range {filled['minmem']}..{filled['maxmem']}"
+                                    " MiB (use --force to override minmem)", ECODE_INVAL)
+            if op["runtime_mem"] > filled["maxmem"]:
+                raise OpPrereqError(f"Runtime memory {op['runtime_mem']} MiB is above maxmem"
+                                    f" {filled['maxmem']} MiB", ECODE_INVAL)
+
+    def exec(self) -> Any:
+        op = self.op
+        changes: list[list[str]] = []
+        if op["runtime_mem"] is not None:
+            self.play("instance_runtime_memory", f"change memory of {self.name}",
+                      **self.host_vars(gnt_memory_mib=op["runtime_mem"]))
+            changes.append(["runtime_memory", str(op["runtime_mem"])])
+
+        def change(obj: dict[str, Any]) -> None:
+            if self.be:
+                obj["beparams"] = params.merge_overrides(obj["beparams"], self.be)
+                changes.extend([f"be/{k}", str(v)] for k, v in self.be.items())
+            if self.hv:
+                obj["hvparams"] = params.merge_overrides(obj["hvparams"], self.hv)
+                changes.extend([f"hv/{k}", str(v)] for k, v in self.hv.items())
+            if op["osparams"]:
+                obj["osparams"] = params.merge_overrides(obj["osparams"], op["osparams"])
+                changes.extend([f"os/{k}", str(v)] for k, v in op["osparams"].items())
+            if op["os_name"]:
+                obj["os"] = op["os_name"]
+                changes.append(["os", op["os_name"]])
+            if op["offline"] is True:
+                obj["admin_state"] = "offline"
+                changes.append(["admin_state", "offline"])
+            elif op["offline"] is False and obj["admin_state"] == "offline":
+                obj["admin_state"] = "down"
+                changes.append(["admin_state", "down"])
+        if any([self.be, self.hv, op["osparams"], op["os_name"], op["offline"] is not None]):
+            self.cfg.modify("instances", self.instance["uuid"], change)
+        if self.be or self.hv:
+            self.log("Parameter changes take effect at the next start of the instance")
+        return changes
+
+
+@register
+class LUInstanceRename(InstanceLU):
+    """Rename a stopped instance: config, disk files, domain and (optionally) inside the OS."""
+
+    OP_ID = "OP_INSTANCE_RENAME"
+
+    def check_arguments(self) -> None:
+        if not resolver.valid_hostname(self.op["new_name"]):
+            raise OpPrereqError(f"Invalid instance name '{self.op['new_name']}'", ECODE_INVAL)
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        locks = super().declare_locks()
+        locks[LEVEL_INSTANCE] = [self.instance["name"], self.op["new_name"]]
+        return locks
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        new = self.op["new_name"]
+        if new == self.name:
+            raise OpPrereqError(f"Instance is already called '{new}'", ECODE_INVAL)
+        if any(inst["name"] == new for inst in self.cfg.all("instances")):
+            raise OpPrereqError(f"Instance '{new}' is already in the cluster", ECODE_EXISTS)
+        self.require_node_online()
+        if self.is_running():
+            raise OpPrereqError(f"Instance {self.name} is running; shut it down before renaming",
+                                ECODE_STATE)
+
+    def exec(self) -> Any:
+        new, old_name = self.op["new_name"], self.name
+        cluster = self.cfg.cluster()
+        old_spec = instance_spec(self.cfg, self.instance)
+        disks = []
+        for index, disk in enumerate(self.cfg.instance_disks(self.instance)):
+            updated = dict(disk, logical_id=[disk["logical_id"][0],
+                                             disk_path(cluster, disk["dev_type"], new, index)])
+            disks.append(updated)
+        renamed = dict(self.instance, name=new)
+        new_spec = instance_spec(self.cfg, renamed)
+        for spec_disk, disk in zip(new_spec["disks"], disks, strict=True):
+            spec_disk["path"] = disk["logical_id"][1]
+        self.play("instance_rename", f"rename instance {old_name} to {new}",
+                  gnt_instance=new_spec, gnt_old_instance=old_spec,
+                  gnt_node=self.host_vars()["gnt_node"],
+                  gnt_rename_os=bool(self.instance["os"]))
+        self.cfg.replace_many({"instances": [renamed], "disks": disks})
+        self.log(f"Instance {old_name} renamed to {new}")
+        return new
+
+
+@register
+class LUInstanceReinstall(InstanceLU):
+    """Run the OS create scripts again on a stopped instance (optionally with a new OS)."""
+
+    OP_ID = "OP_INSTANCE_REINSTALL"
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        self.require_node_online()
+        if self.instance["admin_state"] == "up" or self.is_running():
+            raise OpPrereqError(f"Instance {self.name} is marked up or running; shut it down"
+                                " before reinstalling", ECODE_STATE)
+        if self.instance["disk_template"] == params.DT_DISKLESS:
+            raise OpPrereqError(f"Instance {self.name} is diskless: nothing to install on",
+                                ECODE_INVAL)
+        self.os_name = self.op["os_type"] or self.instance["os"]
+        if not self.os_name:
+            raise OpPrereqError(f"Instance {self.name} has no OS; give one with -o",
+                                ECODE_INVAL)
+        nodequery.check_os(self.cfg, self.node, self.os_name, self.op["osparams"] or {})
+
+    def exec(self) -> Any:
+        if self.os_name != self.instance["os"] or self.op["osparams"]:
+            def change(obj: dict[str, Any]) -> None:
+                obj["os"] = self.os_name
+                if self.op["osparams"] is not None:
+                    obj["osparams"] = dict(self.op["osparams"])
+            self.instance = self.cfg.modify("instances", self.instance["uuid"], change)
+        self.log(f"* running the OS create scripts of {self.os_name} for {self.name}")
+        self.play("instance_reinstall", f"reinstall instance {self.name}", **self.host_vars())
+        return None

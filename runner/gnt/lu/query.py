@@ -1,0 +1,80 @@
+"""Detailed instance data (``gnt-instance info``) and OS diagnosis (``gnt-os``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import live, nodequery, params
+from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE
+from ..nodevars import console_log
+from .base import LogicalUnit, register
+
+
+@register
+class LUInstanceQueryData(LogicalUnit):
+    OP_ID = "OP_INSTANCE_QUERY_DATA"
+    SHARED_LEVELS = frozenset({LEVEL_INSTANCE, LEVEL_NODE})
+
+    def expand_names(self) -> None:
+        if self.op["instances"]:
+            self.wanted = [self.cfg.lookup("instances", n) for n in self.op["instances"]]
+        else:
+            self.wanted = sorted(self.cfg.all("instances"), key=lambda i: i["name"])
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        if not self.op["use_locking"]:
+            return {}
+        return {LEVEL_INSTANCE: [i["name"] for i in self.wanted] or ALL}
+
+    def exec(self) -> Any:
+        cluster = self.cfg.cluster()
+        domains: dict[str, Any] = {}
+        if not self.op["static"]:
+            domains = live.domains_by_node(self.cfg, {i["primary_node"] for i in self.wanted})
+        result = {}
+        for inst in self.wanted:
+            inst = self.cfg.get("instances", inst["uuid"])
+            node = self.cfg.get("nodes", inst["primary_node"])
+            node_doms = domains.get(node["uuid"])
+            dom = (node_doms or {}).get(inst["name"])
+            running = bool(dom and dom["state"] in ("running", "paused", "blocked"))
+            run_state = None if self.op["static"] or node_doms is None else (
+                "up" if running else "down")
+            result[inst["name"]] = {
+                "name": inst["name"], "uuid": inst["uuid"],
+                "config_state": inst["admin_state"], "run_state": run_state,
+                "pnode": node["name"], "snodes": [], "os": inst["os"],
+                "hypervisor": inst["hypervisor"], "hvparams": inst["hvparams"],
+                "hv_actual": params.filled_hvparams(cluster, inst),
+                "beparams": inst["beparams"],
+                "be_actual": params.filled_beparams(cluster, inst),
+                "osparams": inst["osparams"], "os_actual": inst["osparams"],
+                "disk_template": inst["disk_template"],
+                "disks": [{"iv_name": d["iv_name"], "size": d["size"], "mode": d["mode"],
+                           "dev_type": d["dev_type"], "logical_id": d["logical_id"],
+                           "uuid": d["uuid"]} for d in self.cfg.instance_disks(inst)],
+                "nics": [{"mac": n["mac"], "ip": n.get("ip"),
+                          **params.filled_nicparams(cluster, n)} for n in inst["nics"]],
+                "tags": inst["tags"], "ctime": inst["ctime"], "mtime": inst["mtime"],
+                "serial_no": inst["serial_no"], "console_log": console_log(inst["name"]),
+                "oper_ram": dom["memory_mib"] if running and dom else None,
+                "oper_vcpus": dom["vcpus"] if running and dom else None,
+                "network_port": inst.get("network_port"),
+            }
+        return result
+
+
+@register
+class LUOsDiagnose(LogicalUnit):
+    """Every OS definition on every online vm_capable node, with its validity."""
+
+    OP_ID = "OP_OS_DIAGNOSE"
+
+    def exec(self) -> Any:
+        result = []
+        for node in sorted(self.cfg.all("nodes"), key=lambda n: n["name"]):
+            if node["offline"] or not node["vm_capable"]:
+                continue
+            for osdef in nodequery.os_diagnose(self.cfg, node):
+                result.append({"node": node["name"], **osdef})
+        return result

@@ -1,0 +1,241 @@
+"""Opcode definitions: each opcode's typed parameters, validated before the job is queued.
+
+Parameter names follow Ganeti's opcodes (and so its RAPI bodies): ``instance_name``,
+``os_type``, ``pnode``, ``disk_template``, ``disks``, ``nics``, ``beparams`` ...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ECODE_INVAL, OpPrereqError
+from .jqueue.job import PRIO_MAX, PRIO_MIN
+
+Check = Callable[[Any], bool]
+
+
+def t_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def t_name(v: Any) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+def t_maybe_str(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def t_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def t_maybe_bool(v: Any) -> bool:
+    return v is None or isinstance(v, bool)
+
+
+def t_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def t_maybe_int(v: Any) -> bool:
+    return v is None or t_int(v)
+
+
+def t_nonneg(v: Any) -> bool:
+    return (t_int(v) or isinstance(v, float)) and v >= 0
+
+
+def t_dict(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+def t_list(v: Any) -> bool:
+    return isinstance(v, list)
+
+
+def t_list_of_dicts(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(item, dict) for item in v)
+
+
+def t_list_of_str(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(item, str) for item in v)
+
+
+def t_one_of(*choices: Any) -> Check:
+    def check(v: Any) -> bool:
+        return v in choices
+    check.__name__ = f"one of {', '.join(map(str, choices))}"
+    return check
+
+
+@dataclass(frozen=True)
+class P:
+    """One opcode parameter: name, type check, default (``REQUIRED`` if none)."""
+
+    name: str
+    check: Check
+    default: Any = None
+    required: bool = False
+
+
+def R(name: str, check: Check) -> P:  # noqa: N802 - reads like the table it builds
+    """A required parameter."""
+    return P(name, check, required=True)
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """An opcode: its id, parameters and which parameter names it in job summaries."""
+
+    op_id: str
+    params: tuple[P, ...]
+    summary: str | None = None
+    doc: str = ""
+    by_name: dict[str, P] = field(default_factory=dict, compare=False, hash=False)
+
+
+COMMON = (P("dry_run", t_bool, False), P("debug_level", t_int, 0),
+          P("priority", t_int, 0), P("comment", t_maybe_str, None),
+          P("reason", t_list, None))
+TAG_KINDS = ("cluster", "node", "instance", "nodegroup", "network")
+REBOOT_TYPES = ("soft", "hard", "full")
+
+_DEFS: list[OpDef] = [
+    OpDef("OP_TEST_DELAY", (R("duration", t_nonneg), P("on_master", t_bool, True),
+                            P("on_nodes", t_list_of_str, []), P("repeat", t_int, 0),
+                            P("no_locks", t_bool, True)),
+          doc="Sleep for a while (testing the queue)."),
+    OpDef("OP_CLUSTER_DESTROY", (), doc="Destroy the cluster (only the master node left)."),
+    OpDef("OP_CLUSTER_VERIFY", (P("skip_checks", t_list_of_str, []),
+                                P("error_codes", t_bool, False), P("verbose", t_bool, False)),
+          doc="Verify the configuration and the nodes."),
+    OpDef("OP_CLUSTER_SET_PARAMS", (
+        P("hvparams", t_dict, None), P("beparams", t_dict, None), P("nicparams", t_dict, None),
+        P("ndparams", t_dict, None), P("osparams", t_dict, None),
+        P("candidate_pool_size", t_maybe_int, None),
+        P("enabled_hypervisors", t_list_of_str, None),
+        P("enabled_disk_templates", t_list_of_str, None),
+        P("default_iallocator", t_maybe_str, None), P("mac_prefix", t_maybe_str, None),
+        P("maintain_node_health", t_maybe_bool, None)),
+          doc="Change cluster parameters."),
+    OpDef("OP_TAGS_SET", (R("kind", t_one_of(*TAG_KINDS)), P("name", t_maybe_str, None),
+                          R("tags", t_list_of_str)), summary="name"),
+    OpDef("OP_TAGS_DEL", (R("kind", t_one_of(*TAG_KINDS)), P("name", t_maybe_str, None),
+                          R("tags", t_list_of_str)), summary="name"),
+    OpDef("OP_TAGS_GET", (R("kind", t_one_of(*TAG_KINDS)), P("name", t_maybe_str, None)),
+          summary="name"),
+    OpDef("OP_OS_DIAGNOSE", (P("output_fields", t_list_of_str, []), P("names", t_list_of_str, [])),
+          doc="Find the OS definitions on the nodes."),
+    OpDef("OP_INSTANCE_CREATE", (
+        R("instance_name", t_name), P("mode", t_one_of("create", "import"), "create"),
+        R("disk_template", t_str), P("disks", t_list_of_dicts, []),
+        P("nics", t_list_of_dicts, [{}]), P("os_type", t_maybe_str, None),
+        P("pnode", t_maybe_str, None), P("snode", t_maybe_str, None),
+        P("iallocator", t_maybe_str, None), P("start", t_bool, True),
+        P("no_install", t_bool, False), P("wait_for_sync", t_bool, True),
+        P("ip_check", t_bool, False), P("name_check", t_bool, False),
+        P("hypervisor", t_maybe_str, None), P("hvparams", t_dict, {}),
+        P("beparams", t_dict, {}), P("osparams", t_dict, {}), P("tags", t_list_of_str, []),
+        P("file_storage_dir", t_maybe_str, None), P("file_driver", t_maybe_str, None),
+        P("force_variant", t_bool, False), P("src_node", t_maybe_str, None),
+        P("src_path", t_maybe_str, None), P("identify_defaults", t_bool, False)),
+          summary="instance_name"),
+    OpDef("OP_INSTANCE_REMOVE", (R("instance_name", t_name), P("ignore_failures", t_bool, False),
+                                 P("shutdown_timeout", t_int, 120)), summary="instance_name"),
+    OpDef("OP_INSTANCE_STARTUP", (R("instance_name", t_name), P("force", t_bool, False),
+                                  P("ignore_offline_nodes", t_bool, False),
+                                  P("hvparams", t_dict, {}), P("beparams", t_dict, {}),
+                                  P("no_remember", t_bool, False),
+                                  P("startup_paused", t_bool, False)),
+          summary="instance_name"),
+    OpDef("OP_INSTANCE_SHUTDOWN", (R("instance_name", t_name), P("timeout", t_int, 120),
+                                   P("force", t_bool, False),
+                                   P("ignore_offline_nodes", t_bool, False),
+                                   P("no_remember", t_bool, False)),
+          summary="instance_name"),
+    OpDef("OP_INSTANCE_REBOOT", (R("instance_name", t_name),
+                                 P("reboot_type", t_one_of(*REBOOT_TYPES), "full"),
+                                 P("shutdown_timeout", t_int, 120),
+                                 P("ignore_secondaries", t_bool, False)),
+          summary="instance_name"),
+    OpDef("OP_INSTANCE_REINSTALL", (R("instance_name", t_name), P("os_type", t_maybe_str, None),
+                                    P("force_variant", t_bool, False),
+                                    P("osparams", t_dict, None)),
+          summary="instance_name"),
+    OpDef("OP_INSTANCE_RENAME", (R("instance_name", t_name), R("new_name", t_name),
+                                 P("ip_check", t_bool, False), P("name_check", t_bool, False)),
+          summary="instance_name"),
+    OpDef("OP_INSTANCE_SET_PARAMS", (
+        R("instance_name", t_name), P("beparams", t_dict, {}), P("hvparams", t_dict, {}),
+        P("osparams", t_dict, {}), P("os_name", t_maybe_str, None),
+        P("offline", t_maybe_bool, None), P("runtime_mem", t_maybe_int, None),
+        P("force", t_bool, False), P("force_variant", t_bool, False)),
+          summary="instance_name"),
+    OpDef("OP_INSTANCE_QUERY_DATA", (P("instances", t_list_of_str, []), P("static", t_bool, False),
+                                     P("use_locking", t_bool, False))),
+]
+OPCODES: dict[str, OpDef] = {}
+for _op in _DEFS:
+    for _p in COMMON + _op.params:
+        _op.by_name[_p.name] = _p
+    OPCODES[_op.op_id] = _op
+
+_TAG_RE = re.compile(r"^[\w.+*/:@-]+$", re.ASCII)
+MAX_TAG_LEN = 128
+MAX_TAGS_PER_OBJ = 4096
+
+
+def check_tag(tag: str) -> None:
+    """Ganeti's tag rules: 1-128 chars from ``A-Za-z0-9_.+*/:@-``."""
+    if not isinstance(tag, str) or not tag:
+        raise OpPrereqError(f"Invalid tag {tag!r}: tags must be non-empty strings", ECODE_INVAL)
+    if len(tag) > MAX_TAG_LEN:
+        raise OpPrereqError(f"Tag too long (>{MAX_TAG_LEN} characters): '{tag}'", ECODE_INVAL)
+    if not _TAG_RE.match(tag):
+        raise OpPrereqError(f"Invalid characters in tag '{tag}' (allowed: letters, digits and"
+                            " . + * / : @ - _)", ECODE_INVAL)
+
+
+def validate(op: dict[str, Any]) -> dict[str, Any]:
+    """Check an opcode dict against its definition; return it with defaults filled in.
+
+    Raises :class:`OpPrereqError` naming the opcode and the bad or missing parameter.
+    """
+    if not isinstance(op, dict):
+        raise OpPrereqError(f"Invalid opcode {op!r}: not an object", ECODE_INVAL)
+    op_id = op.get("OP_ID")
+    opdef = OPCODES.get(str(op_id))
+    if opdef is None:
+        raise OpPrereqError(f"Unknown opcode '{op_id}'", ECODE_INVAL)
+    result: dict[str, Any] = {"OP_ID": op_id}
+    for key in op:
+        if key not in opdef.by_name and key not in ("OP_ID", "_summary", "depends"):
+            raise OpPrereqError(f"{op_id}: unknown parameter '{key}'", ECODE_INVAL)
+    for param in opdef.by_name.values():
+        if param.name in op and op[param.name] is not None:
+            value = op[param.name]
+            if not param.check(value):
+                expected = getattr(param.check, "__name__", "").removeprefix("t_")
+                raise OpPrereqError(f"{op_id}: parameter '{param.name}' has invalid value"
+                                    f" {value!r} (expected {expected})", ECODE_INVAL)
+            result[param.name] = value
+        elif param.required:
+            raise OpPrereqError(f"{op_id}: required parameter '{param.name}' is missing",
+                                ECODE_INVAL)
+        else:
+            default = param.default
+            result[param.name] = list(default) if isinstance(default, list) else (
+                dict(default) if isinstance(default, dict) else default)
+    if not PRIO_MIN <= result["priority"] <= PRIO_MAX:
+        raise OpPrereqError(f"{op_id}: priority {result['priority']} outside"
+                            f" {PRIO_MIN}..{PRIO_MAX}", ECODE_INVAL)
+    if op_id in ("OP_TAGS_SET", "OP_TAGS_DEL"):
+        for tag in result["tags"]:
+            check_tag(tag)
+    if opdef.summary and result.get(opdef.summary):
+        result["_summary"] = result[opdef.summary]
+    return result

@@ -1,0 +1,238 @@
+"""Parameter defaults, types and inheritance (cluster -> instance): the one place for them.
+
+Hypervisor (``-H``), backend (``-B``) and NIC (``--net``/``--nic-parameters``) parameters are
+validated here, filled from the cluster level here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import ECODE_INVAL, OpPrereqError
+from .units import UnitError, parse_size_mib
+
+HT_KVM = "kvm"
+HYPERVISORS = (HT_KVM,)
+
+DT_DISKLESS = "diskless"
+DT_FILE = "file"
+DT_SHARED_FILE = "sharedfile"
+DT_PLAIN = "plain"
+DT_DRBD8 = "drbd"
+DT_EXT = "ext"
+# Templates this version can create instances with.
+DISK_TEMPLATES = (DT_FILE, DT_SHARED_FILE, DT_DISKLESS)
+# Templates Ganeti knows; accepted in --enabled-disk-templates but refused at instance add.
+KNOWN_DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8, DT_EXT,
+                        "blockdev", "rbd", "gluster")
+
+NIC_MODE_BRIDGED = "bridged"
+NIC_MODE_ROUTED = "routed"
+NIC_MODE_OVS = "openvswitch"
+NIC_MODES = (NIC_MODE_BRIDGED, NIC_MODE_ROUTED, NIC_MODE_OVS)
+DEFAULT_BRIDGE = "gnt-br0"
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on", "y"):
+        return True
+    if text in ("false", "no", "0", "off", "n"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true/false)")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value)
+
+
+def _size(value: Any) -> int:
+    try:
+        return parse_size_mib(value)
+    except UnitError as err:
+        raise ValueError(str(err)) from err
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = str(value)
+        if text not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return text
+    return check
+
+
+# name -> (type converter, default)
+HVPARAMS_KVM: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "accel": (_choice("", "kvm", "tcg"), ""),
+    "boot_order": (_choice("disk", "cdrom", "network"), "disk"),
+    "disk_type": (_choice("paravirtual", "ide", "scsi"), "paravirtual"),
+    "nic_type": (_choice("paravirtual", "e1000", "rtl8139", "i82551", "ne2k_pci", "pcnet"),
+                 "paravirtual"),
+    "kernel_path": (_str, ""),
+    "kernel_args": (_str, "ro"),
+    "initrd_path": (_str, ""),
+    "root_path": (_str, "/dev/vda1"),
+    "serial_console": (_bool, True),
+    "serial_speed": (_int, 115200),
+    "cpu_type": (_str, ""),
+    "vnc_bind_address": (_str, ""),
+    "machine_version": (_str, ""),
+    "migration_downtime": (_int, 30),
+    "reboot_behavior": (_choice("reboot", "exit"), "reboot"),
+}
+HVPARAMS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {HT_KVM: HVPARAMS_KVM}
+
+BEPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "maxmem": (_size, 128),
+    "minmem": (_size, 128),
+    "vcpus": (_int, 1),
+    "auto_balance": (_bool, True),
+    "always_failover": (_bool, False),
+    "spindle_use": (_int, 1),
+}
+# "memory" sets maxmem and minmem together (Ganeti's shorthand).
+BE_MEMORY_ALIAS = "memory"
+
+NICPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "mode": (_choice(*NIC_MODES), NIC_MODE_BRIDGED),
+    "link": (_str, DEFAULT_BRIDGE),
+    "vlan": (_str, ""),
+}
+
+NDPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "oob_program": (_str, ""),
+    "spindle_count": (_int, 1),
+    "exclusive_storage": (_bool, False),
+    "ssh_port": (_int, 22),
+}
+
+
+def _convert(kind: str, spec: Mapping[str, tuple[Callable[[Any], Any], Any]],
+             values: Mapping[str, Any], allow_default: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key not in spec:
+            raise OpPrereqError(
+                f"Unknown {kind} parameter '{key}' (valid: {', '.join(sorted(spec))})", ECODE_INVAL)
+        if allow_default and raw in ("default", None):
+            result[key] = None  # None means: drop the override, inherit again
+            continue
+        try:
+            result[key] = spec[key][0](raw)
+        except (ValueError, TypeError) as err:
+            raise OpPrereqError(f"Invalid value for {kind} parameter '{key}': {err}",
+                                ECODE_INVAL) from err
+    return result
+
+
+def check_hvparams(hypervisor: str, values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate and convert hypervisor parameters of ``hypervisor``."""
+    if hypervisor not in HVPARAMS:
+        raise OpPrereqError(f"Unknown hypervisor '{hypervisor}' (valid: {', '.join(HVPARAMS)})",
+                            ECODE_INVAL)
+    return _convert(f"hypervisor ({hypervisor})", HVPARAMS[hypervisor], values, allow_default)
+
+
+def check_beparams(values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate backend parameters; ``memory=X`` expands to maxmem=minmem=X."""
+    values = dict(values)
+    if BE_MEMORY_ALIAS in values:
+        memory = values.pop(BE_MEMORY_ALIAS)
+        values.setdefault("maxmem", memory)
+        values.setdefault("minmem", memory)
+    result = _convert("backend", BEPARAMS, values, allow_default)
+    if result.get("minmem") and result.get("maxmem") and result["minmem"] > result["maxmem"]:
+        raise OpPrereqError(
+            f"Minimum memory ({result['minmem']}M) is larger than maximum memory"
+            f" ({result['maxmem']}M)", ECODE_INVAL)
+    return result
+
+
+def check_nicparams(values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate NIC parameters (mode, link, vlan)."""
+    return _convert("NIC", NICPARAMS, values, allow_default)
+
+
+def check_ndparams(values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate node parameters."""
+    return _convert("node", NDPARAMS, values, allow_default)
+
+
+def defaults(spec: Mapping[str, tuple[Callable[[Any], Any], Any]]) -> dict[str, Any]:
+    """The built-in default values of a parameter table."""
+    return {key: default for key, (_conv, default) in spec.items()}
+
+
+def merge_overrides(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply ``changes`` to an override dict; a ``None`` value removes the override."""
+    result = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+def fill(cluster_level: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """Inherit: the object's own overrides on top of the cluster's values."""
+    result = dict(cluster_level)
+    result.update(own)
+    return result
+
+
+def filled_hvparams(cluster: Mapping[str, Any], instance: Mapping[str, Any]) -> dict[str, Any]:
+    """An instance's effective hypervisor parameters."""
+    hv = instance["hypervisor"]
+    return fill(fill(defaults(HVPARAMS[hv]), cluster["hvparams"].get(hv, {})),
+                instance.get("hvparams", {}))
+
+
+def filled_beparams(cluster: Mapping[str, Any], instance: Mapping[str, Any]) -> dict[str, Any]:
+    """An instance's effective backend parameters."""
+    return fill(fill(defaults(BEPARAMS), cluster["beparams"]), instance.get("beparams", {}))
+
+
+def filled_nicparams(cluster: Mapping[str, Any], nic: Mapping[str, Any]) -> dict[str, Any]:
+    """A NIC's effective parameters."""
+    return fill(fill(defaults(NICPARAMS), cluster["nicparams"]), nic.get("nicparams", {}))
+
+
+def filled_ndparams(cluster: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
+    """A node's effective node parameters."""
+    return fill(fill(defaults(NDPARAMS), cluster.get("ndparams", {})), node.get("ndparams", {}))
+
+
+def parse_keyval(text: str, what: str) -> dict[str, str]:
+    """Parse ``key=value,key2=value2`` (a bare ``key`` means true, ``no_key`` false)."""
+    result: dict[str, str] = {}
+    if not text:
+        return result
+    for item in text.split(","):
+        if not item:
+            continue
+        if "=" in item:
+            key, value = item.split("=", 1)
+        elif item.startswith("no_"):
+            key, value = item[3:], "false"
+        elif item.startswith("-"):
+            key, value = item[1:], "default"
+        else:
+            key, value = item, "true"
+        key = key.strip()
+        if not key:
+            raise OpPrereqError(f"Invalid {what} '{text}': empty key", ECODE_INVAL)
+        if key in result:
+            raise OpPrereqError(f"Duplicate key '{key}' in {what} '{text}'", ECODE_INVAL)
+        result[key] = value
+    return result

@@ -1,0 +1,39 @@
+"""The master daemon's local protocol: one JSON object per line over a UNIX socket.
+
+Request ``{"method": NAME, "args": {...}}``; response ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error": {"type", "message", "args"}}``.
+
+Methods (all answered by :mod:`gnt.daemon.handlers`):
+
+- ``submit_job(ops, priority=0)`` -> job id; ``submit_jobs(jobs, priority=0)`` -> list of
+  ``[ok, job_id_or_message]``
+- ``wait_for_job_change(job_id, prev_status, prev_log_serial, timeout)`` ->
+  ``{"status", "log": [[serial, [sec, usec], type, message], ...], "changed"}``
+- ``query_jobs(ids, fields)`` -> list of rows (None for unknown ids); ``ids`` empty = all current
+- ``cancel_job(job_id)`` -> ``[ok, message]``; ``archive_job(job_id)`` -> bool;
+  ``autoarchive_jobs(age, timeout)`` -> ``[archived, left]``
+- ``set_drain_flag(drained)``; ``query_queue_info()`` -> ``{"drained": bool}``
+- ``query(what, fields, names, live=True)`` -> ``{"fields": [{"name", "title", "kind"}],
+  "data": [[value, ...], ...]}``; ``what`` in instance, node, job, os?; unknown names are a
+  prerequisite error naming them
+- ``query_fields(what)`` -> list of ``{"name", "title", "kind", "doc"}``
+- ``cluster_info()`` -> dict; ``get_master()`` -> master node name
+- ``ping()`` -> ``"pong"``
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+ENCODING = "utf-8"
+MAX_LINE = 64 * 1024 * 1024
+
+
+def encode(obj: Any) -> bytes:
+    """One protocol message (a JSON line)."""
+    return json.dumps(obj, separators=(",", ":")).encode(ENCODING) + b"\n"
+
+
+def decode(line: bytes) -> Any:
+    return json.loads(line.decode(ENCODING))

@@ -1,0 +1,61 @@
+"""Name resolution from the hosts file only.
+
+The coordinator never sends DNS queries: on the machines it targets the configured resolver may
+be unreachable or off-limits. Names resolve through ``/etc/hosts`` (``GNT_HOSTS_FILE``
+overrides, used by the lab); a name that does not resolve is the caller's to handle.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+
+_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+                          r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def hosts_file() -> str:
+    return os.environ.get("GNT_HOSTS_FILE", "/etc/hosts")
+
+
+def valid_hostname(name: str) -> bool:
+    """True for a syntactically valid (possibly dotted) host name."""
+    return bool(_HOSTNAME_RE.match(name))
+
+
+def lookup(name: str) -> str | None:
+    """The first IPv4 address the hosts file gives ``name`` (or its short form), or None."""
+    try:
+        ipaddress.IPv4Address(name)
+        return name
+    except ValueError:
+        pass
+    try:
+        with open(hosts_file(), encoding="utf-8", errors="replace") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return None
+    wanted = {name, name.split(".")[0]} if "." not in name else {name}
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        try:
+            ipaddress.IPv4Address(fields[0])
+        except ValueError:
+            continue
+        if wanted & set(fields[1:]):
+            return fields[0]
+    return None
+
+
+def this_node_name() -> str:
+    """This node's name: ``GNT_NODE_NAME`` (lab nodes) or the host name."""
+    return os.environ.get("GNT_NODE_NAME") or socket.gethostname()
+
+
+def this_node_address() -> str:
+    """This node's primary address: its hosts-file entry, else 127.0.0.1."""
+    return os.environ.get("GNT_NODE_IP") or lookup(this_node_name()) or "127.0.0.1"
