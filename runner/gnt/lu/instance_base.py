@@ -15,7 +15,10 @@ from .base import LogicalUnit
 class InstanceLU(LogicalUnit):
     """Looks the instance up, locks it and its primary node, and knows if it runs."""
 
+    # The primary node is locked shared (it must not change under us); its resources
+    # (node-res, memory) exclusively only by LUs that start the instance.
     LOCK_NODE_RES = False
+    SHARED_LEVELS = frozenset({LEVEL_NODE})
 
     def expand_names(self) -> None:
         self.instance = self.cfg.lookup("instances", self.op["instance_name"])

@@ -1,0 +1,96 @@
+"""Fixtures: a one-node cluster under a temp GNT_ROOT, run by an in-process master daemon
+whose executor records plays instead of running Ansible, and whose hypervisor is faked."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from gnt import bootstrap, live, nodequery
+from gnt.daemon.handlers import Handlers
+from gnt.daemon.state import Master
+from gnt.executor import RecordingExecutor
+from gnt.jqueue.job import FINALIZED
+
+
+class FakeHypervisor:
+    """Domains that 'run' after instance_start and stop after instance_stop/remove."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, int] = {}
+        self.free_mib = 8192
+
+    def domains(self, node: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {name: {"state": "running", "memory_mib": mem, "maxmem_mib": mem, "vcpus": 1,
+                       "id": 1} for name, mem in self.running.items()}
+
+
+class TrackingExecutor(RecordingExecutor):
+    def __init__(self, hv: FakeHypervisor, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.hv = hv
+
+    def run(self, plays, nodes, feedback):  # type: ignore[no-untyped-def]
+        result = super().run(plays, nodes, feedback)
+        if result.ok:
+            for play in plays:
+                for host_vars in play.hosts.values():
+                    inst = host_vars.get("gnt_instance")
+                    if not inst:
+                        continue
+                    if play.role in ("instance_start",):
+                        self.hv.running[inst["name"]] = inst["memory"]
+                    elif play.role in ("instance_stop", "instance_remove"):
+                        self.hv.running.pop(inst["name"], None)
+        return result
+
+
+class Cluster:
+    def __init__(self, master: Master, executor: TrackingExecutor, hv: FakeHypervisor) -> None:
+        self.master = master
+        self.executor = executor
+        self.hv = hv
+        self.api = Handlers(master)
+
+    def submit(self, op_id: str, **params: Any) -> int:
+        return self.api.submit_job([{"OP_ID": op_id, **params}])
+
+    def wait(self, job_id: int, timeout: float = 20) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.master.queue.get(job_id)
+            if job.status in FINALIZED:
+                return job
+            time.sleep(0.01)
+        raise AssertionError(f"job {job_id} did not finish: {job.status}")
+
+    def run(self, op_id: str, **params: Any) -> Any:
+        return self.wait(self.submit(op_id, **params))
+
+    def config_bytes(self) -> bytes:
+        return self.master.config.path.read_bytes()
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    monkeypatch.setenv("GNT_ROOT", str(tmp_path))
+    monkeypatch.setenv("GNT_NODE_NAME", "node1.example.com")
+    monkeypatch.setenv("GNT_NODE_IP", "198.18.0.11")
+    hv = FakeHypervisor()
+    monkeypatch.setattr(live, "node_domains", hv.domains)
+    monkeypatch.setattr(nodequery, "free_memory", lambda store, node: hv.free_mib)
+    monkeypatch.setattr(nodequery, "check_os", lambda store, node, os_name, osparams:
+                        {"name": os_name} if os_name.split("+")[0] in ("tinylinux", "blank")
+                        else (_ for _ in ()).throw(
+                            __import__("gnt.errors").errors.OpPrereqError(
+                                f"OS '{os_name}' not known on node {node['name']}",
+                                "wrong_input")))
+    executor = TrackingExecutor(hv)
+    bootstrap.init_cluster("cluster.example.com", executor=executor, start_master=False,
+                           feedback=lambda msg: None)
+    master = Master(executor=executor, workers=8)
+    master.start()
+    yield Cluster(master, executor, hv)
+    master.stop()

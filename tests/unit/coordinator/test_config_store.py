@@ -1,0 +1,77 @@
+import json
+
+import pytest
+
+from gnt.config.store import ConfigStore, expand_name, previous_path
+from gnt.errors import ConfigError, OpPrereqError
+
+
+def test_init_writes_valid_config_with_serials(cluster):
+    store = ConfigStore.load(cluster.master.config.path)
+    data = store.data
+    assert data["cluster"]["cluster_name"] == "cluster.example.com"
+    master = store.master_node()
+    assert master["name"] == "node1.example.com"
+    assert master["primary_ip"] == "198.18.0.11"
+    for obj in [data["cluster"], master]:
+        assert obj["serial_no"] >= 1 and obj["ctime"] <= obj["mtime"]
+
+
+def test_every_change_bumps_file_and_object_serial_and_keeps_previous(cluster):
+    store = cluster.master.config
+    before_file = store.serial_no
+    before_cluster = store.cluster()["serial_no"]
+    old_bytes = store.path.read_bytes()
+    store.modify_cluster(lambda c: c["tags"].append("a"))
+    assert store.serial_no == before_file + 1
+    assert store.cluster()["serial_no"] == before_cluster + 1
+    assert previous_path(store.path).read_bytes() == old_bytes
+    assert json.loads(store.path.read_bytes())["cluster"]["tags"] == ["a"]
+
+
+def test_failed_change_leaves_memory_and_file_untouched(cluster):
+    store = cluster.master.config
+    before = store.path.read_bytes()
+
+    def broken(cluster_obj):
+        cluster_obj["tags"].append("x")
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError):
+        store.modify_cluster(broken)
+    assert store.cluster()["tags"] == []
+    assert store.path.read_bytes() == before
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda d: d.pop("cluster"), "'/cluster' is missing"),
+    (lambda d: d["cluster"].__setitem__("candidate_pool_size", "ten"),
+     "cluster/candidate_pool_size"),
+    (lambda d: d["nodes"][next(iter(d["nodes"]))].__setitem__("offline", "no"), "/offline"),
+    (lambda d: d["cluster"].__setitem__("master_node", "nope"), "cluster/master_node"),
+])
+def test_load_names_the_bad_key(cluster, mutate, key):
+    data = json.loads(cluster.master.config.path.read_bytes())
+    mutate(data)
+    bad = cluster.master.config.path.with_name("bad.data")
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as err:
+        ConfigStore.load(bad)
+    assert key in str(err.value)
+
+
+def test_load_rejects_garbage(tmp_path):
+    path = tmp_path / "config.data"
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ConfigStore.load(path)
+    with pytest.raises(ConfigError, match="not found"):
+        ConfigStore.load(tmp_path / "missing")
+
+
+def test_short_name_expansion():
+    names = ["inst1.example.com", "inst2.example.com", "inst1.other.org"]
+    assert expand_name(names, "inst2") == "inst2.example.com"
+    assert expand_name(names, "inst1.example.com") == "inst1.example.com"
+    assert expand_name(names, "inst3") is None
+    with pytest.raises(OpPrereqError, match="ambiguous"):
+        expand_name(names, "inst1")

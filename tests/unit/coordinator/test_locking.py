@@ -1,0 +1,83 @@
+import threading
+import time
+
+import pytest
+
+from gnt.errors import LockError
+from gnt.locking import ALL, LockManager
+
+
+def _try(lm, owner, level, names, shared):
+    """Acquire in a thread; return (thread, event set when granted)."""
+    got = threading.Event()
+
+    def run():
+        lm.acquire(owner, level, names, shared)
+        got.set()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_shared_locks_coexist_exclusive_waits():
+    lm = LockManager()
+    lm.acquire(1, "instance", ["a"], shared=True)
+    _, got2 = _try(lm, 2, "instance", ["a"], True)
+    assert got2.wait(1)
+    _, got3 = _try(lm, 3, "instance", ["a"], False)
+    assert not got3.wait(0.2)
+    lm.release(1)
+    assert not got3.wait(0.2)
+    lm.release(2)
+    assert got3.wait(1)
+
+
+def test_different_names_do_not_block():
+    lm = LockManager()
+    lm.acquire(1, "instance", ["a"], shared=False)
+    _, got = _try(lm, 2, "instance", ["b"], False)
+    assert got.wait(1)
+
+
+def test_all_conflicts_with_single_names():
+    lm = LockManager()
+    lm.acquire(1, "instance", ALL, shared=True)
+    _, got_x = _try(lm, 2, "instance", ["a"], False)
+    _, got_s = _try(lm, 3, "instance", ["a"], True)
+    assert got_s.wait(1)
+    assert not got_x.wait(0.2)
+    lm.release(1)
+    lm.release(3)
+    assert got_x.wait(1)
+    _, got_all_x = _try(lm, 4, "instance", ALL, False)
+    assert not got_all_x.wait(0.2)
+    lm.release(2)
+    assert got_all_x.wait(1)
+
+
+def test_order_violation_refused():
+    lm = LockManager()
+    lm.acquire(1, "node", ["n1"], shared=False)
+    with pytest.raises(LockError, match="order"):
+        lm.acquire(1, "instance", ["a"], shared=False)
+
+
+def test_cancel_while_waiting_holds_nothing_of_that_level():
+    lm = LockManager()
+    lm.acquire(1, "instance", ["a"], shared=False)
+    cancel = threading.Event()
+    errors = []
+
+    def run():
+        try:
+            lm.acquire(2, "instance", ["a"], False, should_cancel=cancel.is_set)
+        except LockError as err:
+            errors.append(err)
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.1)
+    cancel.set()
+    lm.wake()
+    thread.join(3)
+    assert errors and "canceled" in str(errors[0])
+    assert lm.held(2) == {}
