@@ -1,0 +1,204 @@
+"""Parsing of Ganeti's option values: ``key=val,..``, ``ident:key=val,..``, sizes, time specs,
+disks, NICs and ``--node pnode[:snode]``.
+
+Values are only split here; validation and conversion use :mod:`gnt.params` and
+:mod:`gnt.units` (the one place for parameter types and sizes), imported when needed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..errors import ECODE_INVAL, OpPrereqError
+
+
+def keyval(text: str, what: str) -> dict[str, str]:
+    """``key=val,key2=val2`` as a dict of strings (``no_key`` false, ``-key`` default)."""
+    from ..params import parse_keyval
+
+    return parse_keyval(text, what)
+
+
+def ident_keyval(text: str, what: str) -> tuple[str, dict[str, str]]:
+    """``ident:key=val,...`` (or a bare ``ident``) as ``(ident, {key: val})``."""
+    if ":" not in text:
+        return text, {}
+    ident, rest = text.split(":", 1)
+    return ident, keyval(rest, what)
+
+
+def parse_size(value: Any, what: str) -> int:
+    """A size in MiB; a bad value is a prerequisite error naming it."""
+    from ..units import UnitError, parse_size_mib
+
+    try:
+        return int(parse_size_mib(value))
+    except UnitError as err:
+        raise OpPrereqError(f"Invalid {what}: {err}", ECODE_INVAL) from err
+
+
+def parse_int(value: Any, what: str) -> int:
+    """An integer; a bad value is a prerequisite error naming it."""
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise OpPrereqError(f"Invalid {what} '{value}': not an integer", ECODE_INVAL) from err
+
+
+def parse_timespec(value: str) -> int:
+    """Ganeti's time spec: seconds, or a number with suffix s, m, h, d or w."""
+    value = str(value).strip()
+    if not value:
+        raise OpPrereqError("Empty time specification passed", ECODE_INVAL)
+    scale = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    factor = 1
+    number = value
+    if value[-1] in scale:
+        factor = scale[value[-1]]
+        number = value[:-1]
+        if not number:
+            raise OpPrereqError("Invalid time specification (only suffix passed)",
+                                ECODE_INVAL)
+    try:
+        return int(number) * factor
+    except ValueError as err:
+        raise OpPrereqError(f"Invalid time specification '{value}'", ECODE_INVAL) from err
+
+
+def split_node(value: str | None) -> tuple[str | None, str | None]:
+    """``pnode[:snode]`` as a pair."""
+    if value and ":" in value:
+        pnode, snode = value.split(":", 1)
+        return pnode or None, snode or None
+    return value or None, None
+
+
+def _index(ident: str, what: str) -> int:
+    try:
+        idx = int(ident)
+    except ValueError as err:
+        raise OpPrereqError(f"Invalid {what} index passed: '{ident}'", ECODE_INVAL) from err
+    if idx < 0:
+        raise OpPrereqError(f"Invalid {what} index passed: '{ident}'", ECODE_INVAL)
+    return idx
+
+
+DISK_KEYS = ("size", "mode", "name", "vg", "metavg", "adopt", "spindles", "provider")
+DISK_MODES = ("rw", "ro")
+NIC_KEYS = ("mac", "ip", "mode", "link", "vlan", "network", "name")
+
+
+def parse_disks(specs: list[str] | None, os_size: str | None,
+                disk_template: str | None) -> list[dict[str, Any]]:
+    """``--disk N:size=VAL[,mode=ro|rw]`` (repeatable) or ``-s SIZE`` as opcode disks."""
+    specs = specs or []
+    if disk_template == "diskless":
+        if specs or os_size is not None:
+            raise OpPrereqError("Diskless instance but disk information passed", ECODE_INVAL)
+        return []
+    if specs and os_size is not None:
+        raise OpPrereqError("Please use either the '--disk' or '-s' option", ECODE_INVAL)
+    if os_size is not None:
+        specs = [f"0:size={os_size}"]
+    if not specs:
+        raise OpPrereqError("No disk information specified", ECODE_INVAL)
+    parsed = [ident_keyval(spec, "disk parameters") for spec in specs]
+    indexed = [(_index(ident, "disk"), params) for ident, params in parsed]
+    count = max(idx for idx, _ in indexed) + 1
+    disks: list[dict[str, Any] | None] = [None] * count
+    for idx, params in indexed:
+        unknown = sorted(set(params) - set(DISK_KEYS))
+        if unknown:
+            raise OpPrereqError(f"Unknown disk parameter(s) for disk {idx}: "
+                                f"{', '.join(unknown)} (valid: {', '.join(DISK_KEYS)})",
+                                ECODE_INVAL)
+        disk: dict[str, Any] = dict(params)
+        if "size" in disk:
+            if "adopt" in disk:
+                raise OpPrereqError(f"Only one of 'size' and 'adopt' allowed (disk {idx})",
+                                    ECODE_INVAL)
+            disk["size"] = parse_size(disk["size"], f"disk size for disk {idx}")
+        elif "adopt" in disk:
+            disk["size"] = 0
+        else:
+            raise OpPrereqError(f"Missing size or adoption source for disk {idx}", ECODE_INVAL)
+        disk.setdefault("mode", "rw")
+        if disk["mode"] not in DISK_MODES:
+            raise OpPrereqError(f"Invalid disk access mode '{disk['mode']}' for disk {idx}"
+                                " (use rw or ro)", ECODE_INVAL)
+        if "spindles" in disk:
+            disk["spindles"] = parse_int(disk["spindles"], f"spindles for disk {idx}")
+        disks[idx] = disk
+    missing = [str(idx) for idx, disk in enumerate(disks) if disk is None]
+    if missing:
+        raise OpPrereqError(f"Missing disk specification for disk(s) {', '.join(missing)}",
+                            ECODE_INVAL)
+    return [disk for disk in disks if disk is not None]
+
+
+def parse_nics(specs: list[str] | None, no_nics: bool) -> list[dict[str, Any]]:
+    """``--net N:key=val,...`` (repeatable) as opcode NICs; default one NIC, ``--no-nics``
+    none."""
+    if no_nics:
+        if specs:
+            raise OpPrereqError("Please use either '--net' or '--no-nics'", ECODE_INVAL)
+        return []
+    if not specs:
+        return [{}]
+    from ..params import check_nicparams
+
+    indexed = []
+    for spec in specs:
+        ident, params = ident_keyval(spec, "NIC parameters")
+        indexed.append((_index(ident, "NIC"), params))
+    nics: list[dict[str, Any]] = [{} for _ in range(max(i for i, _ in indexed) + 1)]
+    for idx, params in indexed:
+        unknown = sorted(set(params) - set(NIC_KEYS))
+        if unknown:
+            raise OpPrereqError(f"Unknown NIC parameter(s) for nic {idx}: {', '.join(unknown)}"
+                                f" (valid: {', '.join(NIC_KEYS)})", ECODE_INVAL)
+        nic: dict[str, Any] = dict(params)
+        link_params: dict[str, Any] = {k: nic[k] for k in ("mode", "link", "vlan") if k in nic}
+        nic.update(check_nicparams(link_params))
+        nics[idx] = nic
+    return nics
+
+
+def read_tags(tags: list[str], source: str | None) -> list[str]:
+    """Tags from the command line plus one per line from ``--from FILE`` (``-`` = stdin)."""
+    result = list(tags)
+    if source is None:
+        return result
+    try:
+        if source == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            with open(source, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+    except OSError as err:
+        raise OpPrereqError(f"Cannot read tags from '{source}': {err.strerror}",
+                            ECODE_INVAL) from err
+    result.extend(line.strip() for line in lines if line.strip())
+    return result
+
+
+def hv_params(hypervisor: str, values: dict[str, str], allow_default: bool = False) -> dict:
+    """Validate and convert ``-H`` values of ``hypervisor``."""
+    from ..params import check_hvparams
+
+    return check_hvparams(hypervisor, values, allow_default=allow_default)
+
+
+def be_params(values: dict[str, str], allow_default: bool = False) -> dict:
+    """Validate and convert ``-B`` values (``memory`` sets maxmem and minmem)."""
+    from ..params import check_beparams
+
+    return check_beparams(values, allow_default=allow_default)
+
+
+def nic_params(values: dict[str, str], allow_default: bool = False) -> dict:
+    """Validate and convert ``-N`` values."""
+    from ..params import check_nicparams
+
+    return check_nicparams(values, allow_default=allow_default)

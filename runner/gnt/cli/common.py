@@ -1,0 +1,353 @@
+"""Shared machinery of the gnt-* commands: argument parsing, opcodes, submission, errors.
+
+Each command module builds an :class:`argparse.ArgumentParser` with one sub-parser per
+command (:func:`new_parser`, :func:`add_command`), sets ``func`` on it, and its ``main``
+calls :func:`run`. Opcodes are built with :func:`make_op` (validated locally before any
+submission) and submitted with :func:`submit_or_send`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import __version__
+from ..errors import GntError, OpPrereqError
+from ._jobs import (
+    CommandFailed,
+    JobExecutor,
+    JobSubmitted,
+    format_error,
+    poll_job,
+    stderr,
+    stdout,
+    submit_job,
+)
+from ._output import format_query_table, parse_fields
+
+__all__ = [
+    "CommandFailed", "JobExecutor", "JobSubmitted", "add_command", "add_list_options",
+    "add_list_fields_command", "add_submit_options", "add_tag_commands", "ask_user", "confirm", "format_error",
+    "get_client", "list_query", "make_op", "new_parser", "poll_job", "priority_of", "run",
+    "stderr", "stdout", "submit_job", "submit_op", "submit_or_send",
+]
+
+Handler = Callable[[argparse.Namespace], int | None]
+PRIORITY_CHOICES = ("low", "normal", "high")
+
+_client: Any = None
+
+
+def get_client() -> Any:
+    """The (lazily created) connection to the master daemon."""
+    global _client
+    if _client is None:
+        from ..client import Client
+
+        _client = Client()
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the cached client (tests; after the daemon went away)."""
+    global _client
+    if _client is not None:
+        try:
+            _client.close()
+        except Exception:  # noqa: BLE001 - closing a dead socket must not fail a command
+            pass
+    _client = None
+
+
+# --- parsers ------------------------------------------------------------------------------
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _debug_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-d", "--debug", action="count", default=0,
+                        help="Turn debugging on (tracebacks on errors)")
+    return parent
+
+
+def new_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, Any]:
+    """A top-level parser for ``prog`` and its sub-command collection."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=_Formatter)
+    parser.add_argument("--version", action="version",
+                        version=f"{prog} (gnt) {__version__}")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    return parser, subs
+
+
+def add_command(subs: Any, name: str, func: Handler, help_text: str,
+                aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """Register sub-command ``name`` running ``func(args)``; returns its parser."""
+    parser = subs.add_parser(name, help=help_text, description=help_text,
+                             aliases=list(aliases), parents=[_debug_parent()],
+                             formatter_class=_Formatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def add_submit_options(parser: argparse.ArgumentParser, dry_run: bool = True) -> None:
+    """``--submit``, ``--print-jobid``, ``--priority``, ``--dry-run`` and ``--reason``."""
+    parser.add_argument("--submit", dest="submit_only", action="store_true",
+                        help="Submit the job and return the job ID, but don't wait for"
+                        " the job to finish")
+    parser.add_argument("--print-jobid", dest="print_jobid", action="store_true",
+                        help="Additionally print the job as first line on stdout")
+    add_priority_option(parser)
+    if dry_run:
+        parser.add_argument("--dry-run", dest="dry_run", action="store_true",
+                            help="Do not execute the operation, just run the check steps"
+                            " and verify if it could be executed")
+    parser.add_argument("--reason", default=None, help="The reason for executing the command")
+
+
+def add_priority_option(parser: argparse.ArgumentParser) -> None:
+    """``--priority low|normal|high``."""
+    parser.add_argument("--priority", choices=PRIORITY_CHOICES, default=None,
+                        help="Priority for opcode processing")
+
+
+def add_list_options(parser: argparse.ArgumentParser, default_fields: Sequence[str],
+                     units: bool = True, verbose: bool = True) -> None:
+    """``-o``, ``--no-headers``, ``--separator`` and (optionally) ``--units`` and ``-v``."""
+    parser.add_argument("-o", "--output", default=None, metavar="FIELDS",
+                        help="Comma separated list of output fields; '+FIELD,...' adds to"
+                        f" the defaults ({','.join(default_fields)})")
+    parser.add_argument("--no-headers", action="store_true",
+                        help="Don't display column headers")
+    parser.add_argument("--separator", default=None,
+                        help="Separator between output fields (defaults to one space)")
+    if units:
+        parser.add_argument("--units", choices=("h", "m", "g", "t"), default=None,
+                            help="Specify units for output (one of h/m/g/t)")
+    if verbose:
+        parser.add_argument("-v", "--verbose", action="store_true",
+                            help="Increase the verbosity of the output")
+
+
+# --- opcodes and jobs ---------------------------------------------------------------------
+
+def priority_of(args: argparse.Namespace) -> int:
+    """The numeric job priority chosen with ``--priority`` (normal by default)."""
+    from ..jqueue.job import PRIO_NORMAL, PRIORITY_NAMES
+
+    name = getattr(args, "priority", None)
+    return PRIORITY_NAMES[name] if name else PRIO_NORMAL
+
+
+def make_op(op_id: str, args: argparse.Namespace | None = None, **params: Any) -> dict:
+    """Build opcode ``op_id`` with the generic options of ``args``; validated locally, so bad
+    input fails before anything is submitted."""
+    from ..opcodes import validate
+
+    op: dict[str, Any] = {"OP_ID": op_id}
+    op.update({key: value for key, value in params.items() if value is not None})
+    if args is not None:
+        if getattr(args, "dry_run", False):
+            op["dry_run"] = True
+        if getattr(args, "debug", 0):
+            op["debug_level"] = int(args.debug)
+        if getattr(args, "priority", None):
+            op["priority"] = priority_of(args)
+    return validate(op)
+
+
+def _job_name(op: dict[str, Any]) -> str:
+    return str(op.get("_summary") or op.get("OP_ID", "job").removeprefix("OP_"))
+
+
+def submit_op(op: dict[str, Any], args: argparse.Namespace | None = None,
+              name: str | None = None) -> Any:
+    """Submit ``op`` as a job and wait for it; returns the opcode's result."""
+    client = get_client()
+    prio = priority_of(args) if args is not None else 0
+    job_id = submit_job(client, [op], prio, name or _job_name(op))
+    if args is not None and getattr(args, "print_jobid", False):
+        stdout(str(job_id))
+    results = poll_job(client, job_id)
+    return results[-1] if results else None
+
+
+def submit_or_send(op: dict[str, Any], args: argparse.Namespace,
+                   name: str | None = None) -> Any:
+    """``--submit`` prints ``JobID: N`` and stops; otherwise wait and return the result."""
+    if getattr(args, "submit_only", False):
+        client = get_client()
+        job_id = submit_job(client, [op], priority_of(args), name or _job_name(op))
+        if getattr(args, "print_jobid", False):
+            stdout(str(job_id))
+        raise JobSubmitted(job_id)
+    return submit_op(op, args, name)
+
+
+def list_query(what: str, args: argparse.Namespace, default_fields: Sequence[str],
+               names: Sequence[str] = (),
+               override: dict[str, Callable[[Any], str]] | None = None) -> int:
+    """Generic ``list``: query ``what`` and print Ganeti's table."""
+    fields = parse_fields(getattr(args, "output", None), default_fields)
+    result = get_client().call("query", what=what, fields=fields, names=list(names))
+    fdefs = result.get("fields")
+    if not fdefs:
+        known = {f["name"]: f for f in get_client().call("query_fields", what=what)}
+        fdefs = [known.get(name, {"name": name, "title": name, "kind": "unknown"})
+                 for name in fields]
+    for line in format_query_table(fdefs, result.get("data") or [],
+                                   units=getattr(args, "units", None),
+                                   separator=getattr(args, "separator", None),
+                                   header=not getattr(args, "no_headers", False),
+                                   verbose=getattr(args, "verbose", False),
+                                   override=override):
+        stdout(line)
+    return 0
+
+
+def add_list_fields_command(subs: Any, what: str) -> None:
+    """``list-fields [FIELD...]``: the fields ``list -o`` accepts, from ``query_fields``."""
+    def list_fields(args: argparse.Namespace) -> int:
+        fields = get_client().call("query_fields", what=what) or []
+        if args.fields:
+            fields = [f for f in fields if f.get("name") in args.fields]
+        rows = [[str(f.get(key) or "") for key in ("name", "kind", "title", "doc")]
+                for f in fields]
+        from ._output import generate_table
+
+        for line in generate_table(["Name", "Type", "Title", "Description"], rows,
+                                   [False] * 4, args.separator, header=not args.no_headers):
+            stdout(line)
+        return 0
+
+    parser = add_command(subs, "list-fields", list_fields, f"Lists all available {what}"
+                         " fields")
+    parser.add_argument("fields", nargs="*", metavar="FIELD")
+    parser.add_argument("--no-headers", action="store_true",
+                        help="Don't display column headers")
+    parser.add_argument("--separator", default=None, help="Separator between output fields")
+
+
+# --- tags ---------------------------------------------------------------------------------
+
+def add_tag_commands(subs: Any, kind: str, noun: str | None) -> None:
+    """``list-tags``, ``add-tags`` and ``remove-tags`` for objects of ``kind``.
+
+    ``noun`` names the object argument (``None`` for the cluster, which takes none).
+    """
+    from ._params import read_tags
+
+    def _name(args: argparse.Namespace) -> str | None:
+        return getattr(args, "object_name", None)
+
+    def list_tags(args: argparse.Namespace) -> int:
+        op = make_op("OP_TAGS_GET", args, kind=kind, name=_name(args))
+        for tag in sorted(submit_op(op, args) or []):
+            stdout(str(tag))
+        return 0
+
+    def change_tags(op_id: str, empty: str) -> Handler:
+        def handler(args: argparse.Namespace) -> int:
+            tags = read_tags(args.tags, args.tags_source)
+            if not tags:
+                raise OpPrereqError(empty)
+            op = make_op(op_id, args, kind=kind, name=_name(args), tags=tags)
+            submit_or_send(op, args)
+            return 0
+        return handler
+
+    specs = [("list-tags", list_tags, f"List the tags of the {noun or 'cluster'}"),
+             ("add-tags", change_tags("OP_TAGS_SET", "No tags to be added"),
+              f"Add tags to the {noun or 'cluster'}"),
+             ("remove-tags", change_tags("OP_TAGS_DEL", "No tags to be removed"),
+              f"Remove tags from the {noun or 'cluster'}")]
+    for name, func, help_text in specs:
+        parser = add_command(subs, name, func, help_text)
+        if noun:
+            parser.add_argument("object_name", metavar=noun.upper())
+        if name != "list-tags":
+            parser.add_argument("tags", nargs="*", metavar="TAG")
+            parser.add_argument("--from", dest="tags_source", default=None, metavar="FILE",
+                                help="File with tag names, one per line ('-' for stdin)")
+            add_submit_options(parser)
+        else:
+            add_priority_option(parser)
+
+
+# --- confirmation ------------------------------------------------------------------------
+
+def ask_user(question: str) -> bool | None:
+    """Ask a y/n question on the terminal; ``None`` when there is no terminal to ask on."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return None
+    while True:
+        sys.stdout.write(f"{question}\ny/[n]/?: ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline()
+        if not answer:
+            return False
+        answer = answer.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        if answer == "?":
+            sys.stdout.write(" y - Perform the operation\n n - Do not perform the operation\n")
+
+
+def confirm(question: str, force_hint: str) -> bool:
+    """``True`` if the user agreed; without a terminal refuse, naming the force option."""
+    answer = ask_user(question)
+    if answer is None:
+        stderr(f"{question}\nNot confirmed: no terminal to ask on; pass {force_hint} to"
+               " proceed without confirmation.")
+        return False
+    return answer
+
+
+# --- running ------------------------------------------------------------------------------
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the exit code (Ganeti's rules:
+    0 success, 1 failure, 2 command line syntax errors)."""
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 1
+    try:
+        return int(func(args) or 0)
+    except JobSubmitted as sub:
+        stdout(f"JobID: {sub.job_id}")
+        return 0
+    except GntError as err:
+        if getattr(args, "debug", 0):
+            traceback.print_exc()
+        code, message = format_error(err)
+        stderr(message)
+        return code
+    except KeyboardInterrupt:
+        stderr("Aborted. Note that if the operation created any jobs, they might have been"
+               " submitted and will continue to run in the background.")
+        return 1
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        except OSError:
+            pass
+        return 1
+    finally:
+        reset_client()
+
+
+def main_for(build: Callable[[], argparse.ArgumentParser]) -> Callable[[], None]:
+    """A console-script entry point running the parser ``build`` returns."""
+    def main(argv: Sequence[str] | None = None) -> None:
+        sys.exit(run(build(), argv))
+    return main

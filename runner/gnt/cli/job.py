@@ -1,0 +1,256 @@
+"""gnt-job: job queue commands (list, info, watch, cancel, archive, autoarchive)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import ECODE_INVAL, GntError, OpPrereqError
+from . import common
+from ._jobs import format_error, format_log_message, poll_job
+from ._output import format_timestamp, generate_table, parse_fields
+from ._params import parse_timespec
+from .common import add_command, stderr, stdout
+
+LIST_DEFAULT_FIELDS = ("id", "status", "summary")
+TITLES = {
+    "id": "ID", "status": "Status", "priority": "Prio", "summary": "Summary",
+    "ops": "OpCodes", "opresult": "OpCode_result", "opstatus": "OpCode_status",
+    "oplog": "OpCode_log", "opstart": "OpCode_start", "opexec": "OpCode_exec",
+    "opend": "OpCode_end", "oppriority": "OpCode_prio", "received_ts": "Received",
+    "start_ts": "Start", "end_ts": "End",
+}
+NUMERIC_FIELDS = ("id", "priority")
+STATUS_FILTERS = {
+    "pending": ("queued", "waiting", "canceling"),
+    "running": ("running",),
+    "queued": ("queued",),
+    "waiting": ("waiting",),
+    "error": ("error",),
+    "success": ("success",),
+    "finished": ("success", "error", "canceled"),
+}
+AUTOARCHIVE_TIMEOUT = 30
+
+
+def _job_ids(values: list[str]) -> list[int]:
+    ids = []
+    for value in values:
+        try:
+            ids.append(int(value))
+        except ValueError as err:
+            raise OpPrereqError(f"Invalid job ID '{value}'", ECODE_INVAL) from err
+    return ids
+
+
+def _cell(field: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if field == "summary":
+        return ",".join(map(str, value))
+    if field in ("received_ts", "start_ts", "end_ts"):
+        return format_timestamp(value)
+    if field in ("opstart", "opexec", "opend"):
+        return ",".join(format_timestamp(ts) for ts in value)
+    return str(value)
+
+
+def list_jobs(args: argparse.Namespace) -> int:
+    """``list``: the jobs of the current queue, optionally filtered by status."""
+    fields = parse_fields(args.output, LIST_DEFAULT_FIELDS)
+    ids = _job_ids(args.ids)
+    wanted = STATUS_FILTERS.get(args.status_filter or "")
+    query_fields = fields + (["status"] if wanted and "status" not in fields else [])
+    rows = common.get_client().call("query_jobs", ids=ids, fields=query_fields) or []
+    table = []
+    for idx, row in enumerate(rows):
+        if row is None:
+            stderr(f"No such job: {ids[idx] if idx < len(ids) else '?'}")
+            continue
+        if wanted and row[query_fields.index("status")] not in wanted:
+            continue
+        table.append([_cell(field, value) for field, value in zip(fields, row)])
+    for line in generate_table([TITLES.get(f, f) for f in fields], table,
+                               [f in NUMERIC_FIELDS for f in fields], args.separator,
+                               header=not args.no_headers):
+        stdout(line)
+    return 0
+
+
+def _result_item(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[%s]" % ", ".join(map(str, value))
+    return str(value)
+
+
+def _format_result(result: Any, out: list[str]) -> None:
+    ind = "      "
+    if isinstance(result, dict) and result.get("type") and "args" in result:
+        result = [result["type"], result["args"]]  # an error, shown as Ganeti encodes them
+    if result is None:
+        out.append(f"{ind}No output data")
+    elif isinstance(result, (list, tuple)):
+        if not result:
+            out.append(f"{ind}Result: empty sequence")
+        else:
+            out.append(f"{ind}Result:")
+            out.extend(f"{ind}  {_result_item(item)}" for item in result)
+    elif isinstance(result, dict):
+        if not result:
+            out.append(f"{ind}Result: empty dictionary")
+        else:
+            out.append(f"{ind}Result:")
+            out.extend(f"{ind}  {key}: {_result_item(val)}" for key, val in result.items())
+    else:
+        out.append(f"{ind}Result: {result}")
+
+
+def _delta(later: Any, earlier: Any) -> float:
+    return (later[0] - earlier[0]) + (later[1] - earlier[1]) / 1_000_000
+
+
+INFO_FIELDS = ["id", "status", "ops", "opresult", "opstatus", "oplog", "opstart", "opexec",
+               "opend", "received_ts", "start_ts", "end_ts"]
+
+
+def format_job_info(job_id: Any, row: list[Any] | None) -> list[str]:
+    """The ``gnt-job info`` lines of one job (``row`` holds :data:`INFO_FIELDS`)."""
+    if row is None:
+        return [f"Job ID {job_id} not found"]
+    (jid, status, ops, opresult, opstatus, oplog, opstart, opexec, opend,
+     recv_ts, start_ts, end_ts) = row
+    out = [f"Job ID: {jid}", f"  Status: {status}"]
+    out.append(f"  Received:         {format_timestamp(recv_ts)}" if recv_ts is not None
+               else f"  Missing received timestamp ({recv_ts})")
+    if start_ts is not None:
+        delta = f" (delta {_delta(start_ts, recv_ts):.6f}s)" if recv_ts is not None else ""
+        out.append(f"  Processing start: {format_timestamp(start_ts)}{delta}")
+    else:
+        out.append(f"  Processing start: unknown ({start_ts})")
+    if end_ts is not None:
+        delta = f" (delta {_delta(end_ts, start_ts):.6f}s)" if start_ts is not None else ""
+        out.append(f"  Processing end:   {format_timestamp(end_ts)}{delta}")
+    else:
+        out.append(f"  Processing end:   unknown ({end_ts})")
+    if end_ts is not None and recv_ts is not None:
+        out.append(f"  Total processing time: {_delta(end_ts, recv_ts):.6f} seconds")
+    else:
+        out.append("  Total processing time: N/A")
+    out.append("  Opcodes:")
+    for op, result, op_status, log, s_ts, x_ts, e_ts in zip(
+            ops, opresult, opstatus, oplog, opstart, opexec, opend):
+        out.append(f"    {op.get('OP_ID')}")
+        out.append(f"      Status: {op_status}")
+        out.append(f"      Processing start: {format_timestamp(s_ts)}" if s_ts
+                   else "      No processing start time")
+        out.append(f"      Execution start:  {format_timestamp(x_ts)}" if x_ts
+                   else "      No execution start time")
+        out.append(f"      Processing end:   {format_timestamp(e_ts)}" if e_ts
+                   else "      No processing end time")
+        out.append("      Input fields:")
+        for key in sorted(op):
+            if key == "OP_ID" or key.startswith("_"):
+                continue
+            value = op[key]
+            if isinstance(value, (list, tuple)):
+                value = ",".join(map(str, value))
+            out.append(f"        {key}: {value}")
+        _format_result(result, out)
+        out.append("      Execution log:")
+        for serial, log_ts, log_type, message in log or []:
+            out.append(f"        {serial}:{format_timestamp(log_ts)}:{log_type}"
+                       f" {format_log_message(log_type, message)}")
+    return out
+
+
+def show_jobs(args: argparse.Namespace) -> int:
+    """``info``: detailed information about jobs."""
+    ids = _job_ids(args.ids)
+    rows = common.get_client().call("query_jobs", ids=ids, fields=INFO_FIELDS) or []
+    for idx, row in enumerate(rows):
+        if idx:
+            stdout("")
+        for line in format_job_info(ids[idx] if idx < len(ids) else "?", row):
+            stdout(line)
+    return 0
+
+
+def watch_job(args: argparse.Namespace) -> int:
+    """``watch``: follow a job's log until it finishes; exit 1 if it failed."""
+    (job_id,) = _job_ids([args.id])
+    header = f"Output from job {job_id} follows"
+    stdout(header)
+    stdout("-" * len(header))
+    try:
+        poll_job(common.get_client(), job_id)
+    except GntError as err:
+        stderr(f"Job {job_id} failed: {format_error(err)[1]}")
+        return 1
+    return 0
+
+
+def cancel_jobs(args: argparse.Namespace) -> int:
+    """``cancel``: cancel jobs that have not started yet."""
+    code = 0
+    for job_id in _job_ids(args.ids):
+        answer = common.get_client().call("cancel_job", job_id=job_id)
+        ok, message = answer if isinstance(answer, (list, tuple)) else (bool(answer), "")
+        if not ok:
+            code = 1
+        stdout(str(message))
+    return code
+
+
+def archive_jobs(args: argparse.Namespace) -> int:
+    """``archive``: move finished jobs to the archive."""
+    code = 0
+    for job_id in _job_ids(args.ids):
+        if not common.get_client().call("archive_job", job_id=job_id):
+            stderr(f"Failed to archive job with ID '{job_id}'")
+            code = 1
+    return code
+
+
+def autoarchive_jobs(args: argparse.Namespace) -> int:
+    """``autoarchive AGE|all``: archive finished jobs older than AGE."""
+    age = -1 if args.age == "all" else parse_timespec(args.age)
+    archived, left = common.get_client().call("autoarchive_jobs", age=age,
+                                              timeout=args.timeout)
+    stdout(f"Archived {archived} jobs, {left} unchecked left")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The gnt-job argument parser."""
+    parser, subs = common.new_parser("gnt-job", "Job queue administration")
+    p = add_command(subs, "list", list_jobs, "List the jobs and their status")
+    p.add_argument("ids", nargs="*", metavar="JOB_ID")
+    p.add_argument("-o", "--output", default=None, metavar="FIELDS",
+                   help="Comma separated list of output fields ('+FIELD,...' adds to the"
+                   f" defaults: {','.join(LIST_DEFAULT_FIELDS)})")
+    p.add_argument("--no-headers", action="store_true", help="Don't display column headers")
+    p.add_argument("--separator", default=None, help="Separator between output fields")
+    group = p.add_mutually_exclusive_group()
+    for name in STATUS_FILTERS:
+        group.add_argument(f"--{name}", dest="status_filter", action="store_const", const=name,
+                           help=f"Show only {name} jobs")
+
+    p = add_command(subs, "info", show_jobs, "Show detailed information about the jobs",
+                    aliases=["show"])
+    p.add_argument("ids", nargs="+", metavar="JOB_ID")
+    p = add_command(subs, "watch", watch_job, "Follows a job and prints its output as it"
+                    " arrives")
+    p.add_argument("id", metavar="JOB_ID")
+    p = add_command(subs, "cancel", cancel_jobs, "Cancel the specified jobs")
+    p.add_argument("ids", nargs="+", metavar="JOB_ID")
+    p = add_command(subs, "archive", archive_jobs, "Archive the specified jobs")
+    p.add_argument("ids", nargs="+", metavar="JOB_ID")
+    p = add_command(subs, "autoarchive", autoarchive_jobs,
+                    "Archive finished jobs older than the given age (e.g. 1d, 2h, all)")
+    p.add_argument("age", metavar="AGE")
+    p.add_argument("-t", "--timeout", type=int, default=AUTOARCHIVE_TIMEOUT, metavar="SECONDS",
+                   help="Stop archiving after this many seconds")
+    return parser
+
+
+main = common.main_for(build_parser)
