@@ -154,7 +154,12 @@ def _remove_state(feedback: Feedback) -> None:
     for directory in (paths.data_dir, paths.run_dir, paths.log_dir, paths.os_dir,
                       paths.export_dir):
         shutil.rmtree(directory, ignore_errors=True)
-    for directory in (paths.file_storage_dir, paths.shared_file_storage_dir):
+    empty_dirs = [paths.file_storage_dir, paths.shared_file_storage_dir]
+    if paths.root != Path("/"):
+        # A private root: also remove the now-empty skeleton init made under it.
+        empty_dirs += [paths.root / "srv/gnt", paths.root / "srv", paths.data_dir.parent,
+                       paths.root / "var/log", paths.run_dir.parent, paths.root / "var"]
+    for directory in empty_dirs:
         try:
             directory.rmdir()  # only if empty: never delete instance data here
         except OSError:

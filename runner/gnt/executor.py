@@ -205,13 +205,16 @@ class AnsibleExecutor:
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                     os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")]),
             "GNT_ROOT": str(settings.paths().root),
         }
 
     def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
             feedback: Feedback) -> RunResult:
         import ansible_runner  # heavy import: only in the daemon, only when needed
+
+        _ensure_venv_on_path()
 
         runs = settings.paths().ansible_dir / "runs"
         runs.mkdir(parents=True, exist_ok=True)
@@ -245,10 +248,19 @@ class AnsibleExecutor:
         return RunResult(ok=ok, hosts=hosts, rc=rc, unreachable=collector.unreachable)
 
 
+def _ensure_venv_on_path() -> None:
+    """ansible-runner finds ``ansible-playbook`` on this process's PATH: put ours first."""
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bindir not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, path]) if path else bindir
+
+
 def _stdout_tail(run_dir: Path) -> str:
     for path in sorted(run_dir.glob("artifacts/*/stdout")):
         lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-        return " | ".join(lines[-5:])
+        if lines:
+            return " | ".join(lines[-5:])
     return f"ansible-runner failed (artifacts in {run_dir})"
 
 

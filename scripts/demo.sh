@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: a one-node cluster on this machine running a real VM.
+# Sets the machine up (idempotent), then: init -> add -> list -> console -> shutdown ->
+# startup -> remove -> destroy, printing each command before running it.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$repo/scripts/setup.sh"
+
+export GNT_ROOT="${GNT_ROOT:-/var/lib/gnt-demo}"
+export PATH="$repo/.venv/bin:$PATH"
+cluster="${GNT_DEMO_CLUSTER:-cluster.demo.example}"
+instance="${GNT_DEMO_INSTANCE:-vm1.demo.example}"
+
+run() {
+  printf '\n\033[1m$ %s\033[0m\n' "$*"
+  "$@"
+}
+
+if [ -f "$GNT_ROOT/var/lib/gnt/config.data" ]; then
+  echo "A demo cluster from an earlier run exists under $GNT_ROOT: removing it first"
+  gnt-instance remove -f "$instance" >/dev/null 2>&1 || true
+  gnt-cluster destroy --yes-do-it >/dev/null 2>&1 || true
+fi
+
+echo "GNT_ROOT=$GNT_ROOT (all cluster state lives under it)"
+run gnt-cluster init --enabled-disk-templates=file,diskless -H kvm:accel=tcg "$cluster"
+run gnt-cluster info
+run gnt-node list
+run gnt-os list
+run gnt-instance add -o tinylinux -t file --disk 0:size=64M -B memory=128M "$instance"
+run gnt-instance list
+echo "(waiting for the guest to print its boot marker on the serial console)"
+for _ in $(seq 1 60); do
+  gnt-instance console "$instance" 2>/dev/null | grep -q "gnt-tinylinux: booted" && break
+  sleep 0.5
+done
+run gnt-instance console "$instance"
+run gnt-instance shutdown --timeout=30 "$instance"
+run gnt-instance list -o name,status,admin_state,oper_ram
+run gnt-instance startup "$instance"
+run gnt-instance list
+run gnt-instance remove -f "$instance"
+run gnt-job list
+run gnt-cluster verify
+run gnt-cluster destroy --yes-do-it
+printf '\nDemo finished: the cluster under %s was created, ran a VM, and was destroyed.\n' "$GNT_ROOT"
