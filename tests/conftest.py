@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -12,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _collection_import_root() -> Path:
     """A directory whose ``ansible_collections/gnt/cluster`` links to this checkout."""
-    base = Path(tempfile.gettempdir()) / f"gnt-test-collections-{os.getuid()}-{abs(hash(str(REPO)))}"
+    base = Path(tempfile.gettempdir()) / f"gnt-test-collections-{os.getuid()}-{hashlib.sha256(str(REPO).encode()).hexdigest()[:16]}"
     link = base / "ansible_collections" / "gnt" / "cluster"
     link.parent.mkdir(parents=True, exist_ok=True)
     if not link.is_symlink() or link.resolve() != REPO:

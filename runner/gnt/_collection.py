@@ -8,6 +8,7 @@ path resolve to the checkout named by :func:`gnt.settings.collection_root`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import sys
@@ -23,7 +24,7 @@ _PACKAGE = "ansible_collections.gnt.cluster.plugins.module_utils"
 def _import_root() -> Path:
     """A directory whose ``ansible_collections/gnt/cluster`` links to the collection root."""
     target = settings.collection_root()
-    base = Path(tempfile.gettempdir()) / f"gnt-collections-{os.getuid()}-{abs(hash(str(target)))}"
+    base = Path(tempfile.gettempdir()) / f"gnt-collections-{os.getuid()}-{hashlib.sha256(str(target).encode()).hexdigest()[:16]}"
     link = base / "ansible_collections" / "gnt" / "cluster"
     if not (link.is_symlink() and link.resolve() == target):
         link.parent.mkdir(parents=True, exist_ok=True)

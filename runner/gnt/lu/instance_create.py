@@ -178,6 +178,26 @@ class LUInstanceCreate(LogicalUnit):
         spec = instance_spec(self.cfg, instance, self.start_memory)
         host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node),
                 "gnt_install": not self.op["no_install"]}
+        if not self.disks and self.op["no_install"]:
+            pass  # diskless and nothing to install: no node-side step before the start
+        else:
+            self._create_on_node(instance, node, host)
+        if self.op["start"]:
+            self.log("* starting instance...")
+            try:
+                self.run_plays([Play("instance_start", {node["name"]: host}, title="start")],
+                               f"start instance {name}")
+            except OpExecError as err:
+                raise OpExecError(f"{err}\nThe instance was created but did not start; fix the"
+                                  f" cause and run 'gnt-instance startup {name}'") from err
+            self.cfg.modify("instances", instance["uuid"],
+                            lambda obj: obj.update(admin_state="up"))
+        return [node["name"]]
+
+    def _create_on_node(self, instance: dict[str, Any], node: dict[str, Any],
+                        host: dict[str, Any]) -> None:
+        """Disks and OS install; on failure remove what was made and the config entry."""
+        name = instance["name"]
         self.log("* creating instance disks" + ("" if self.op["no_install"]
                                                 else " and running the OS create scripts"))
         try:
@@ -195,17 +215,6 @@ class LUInstanceCreate(LogicalUnit):
             else:
                 self.log(f"  - could not clean up; run 'gnt-instance remove {name}'")
             raise
-        if self.op["start"]:
-            self.log("* starting instance...")
-            try:
-                self.run_plays([Play("instance_start", {node["name"]: host}, title="start")],
-                               f"start instance {name}")
-            except OpExecError as err:
-                raise OpExecError(f"{err}\nThe instance was created but did not start; fix the"
-                                  f" cause and run 'gnt-instance startup {name}'") from err
-            self.cfg.modify("instances", instance["uuid"],
-                            lambda obj: obj.update(admin_state="up"))
-        return [node["name"]]
 
 
 def _access(cfg: Any, node: dict[str, Any]) -> Any:
