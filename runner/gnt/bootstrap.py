@@ -166,13 +166,39 @@ def _remove_state(feedback: Feedback) -> None:
             pass
 
 
+def _run_destroy_job() -> None:
+    """Run OP_CLUSTER_DESTROY (its checks: no other node, no instance) and wait for it."""
+    from .client import Client
+    from .errors import error_from_dict
+    from .jqueue.job import FINALIZED, SUCCESS
+
+    start_daemon()
+    with Client() as client:
+        job_id = client.call("submit_job", ops=[{"OP_ID": "OP_CLUSTER_DESTROY"}])
+        status, serial = None, 0
+        while status not in FINALIZED:
+            change = client.call("wait_for_job_change", job_id=job_id, prev_status=status,
+                                 prev_log_serial=serial, timeout=30)
+            status = change["status"]
+            serial = max([serial] + [entry[0] for entry in change["log"]])
+        [(status, results)] = client.call("query_jobs", ids=[job_id],
+                                          fields=["status", "opresult"])
+    if status != SUCCESS:
+        result = results[0] if results else None
+        if isinstance(result, dict):
+            raise error_from_dict(result)
+        raise OpExecError(f"Cluster destroy job {job_id} ended with status {status}")
+
+
 def destroy_cluster(feedback: Feedback = print) -> None:
-    """After OP_CLUSTER_DESTROY succeeded: stop the daemon and remove what init made."""
+    """Check (through the OP_CLUSTER_DESTROY job) that only the master is left and no
+    instance exists, then stop the daemon and remove what init made."""
     from .daemon.masterd import stop_daemon
 
     paths = settings.paths()
     if not paths.config_file.exists():
         raise ConfigError(f"No cluster configuration at {paths.config_file}")
+    _run_destroy_job()
     stop_daemon()
     _remove_state(feedback)
     feedback("Cluster destroyed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import nodequery, params
+from .. import live, nodequery, params
 from ..errors import ECODE_STATE, OpExecError, OpPrereqError
 from .base import register
 from .instance_base import InstanceLU
@@ -121,11 +121,21 @@ class LUInstanceRemove(InstanceLU):
     """Shut down (forced after the timeout), remove disks and domain, then the config."""
 
     OP_ID = "OP_INSTANCE_REMOVE"
-    BGL_SHARED = True
-    LOCK_NODE_RES = True
+
+    def _nothing_on_node(self) -> bool:
+        """No disks and no domain defined on the node: removal is config-only."""
+        if self.instance["disks"]:
+            return False
+        try:
+            return self.name not in live.node_domains(self.node)
+        except live.NodeDown:
+            return False
 
     def exec(self) -> Any:
-        if self.node["offline"]:
+        if not self.node["offline"] and self._nothing_on_node():
+            self.log(f"* instance {self.name} has no disks and no domain on"
+                     f" {self.node['name']}: removing it from the config only")
+        elif self.node["offline"]:
             if not self.op["ignore_failures"]:
                 raise OpPrereqError(f"Primary node {self.node['name']} is offline: cannot"
                                     " remove the instance's disks (use --ignore-failures to"
