@@ -1,0 +1,313 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP001, UP009, UP010, UP031 -- Ansible module conventions (see docs/node-primitives.md)
+"""The libvirt domain XML of an instance: one Jinja2 template and its render function.
+
+:func:`build_context` turns an instance spec (see ``docs/node-primitives.md``) into plain
+values, validating every hvparam it maps (a bad value raises :class:`DomainSpecError` naming
+the instance, the parameter, the value and the valid choices). :func:`render_domain_xml`
+renders :data:`DOMAIN_TEMPLATE` with it. The rendered XML carries, in its ``<metadata>``, a
+hash of itself (``spec_hash``) and the instance's minimum memory, so the node can tell
+whether a defined domain matches a spec without comparing libvirt's normalised XML.
+
+Jinja2 is imported lazily so this module is importable on a node without it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+
+METADATA_NS = "https://gnt.cluster/xmlns/instance/1"
+
+DOMAIN_TEMPLATE = """\
+<domain type='{{ domain_type }}'>
+  <name>{{ name | e }}</name>
+{% if uuid %}
+  <uuid>{{ uuid | e }}</uuid>
+{% endif %}
+  <metadata>
+    <gnt:instance xmlns:gnt='{{ metadata_ns }}'>
+      <gnt:spec_hash>{{ spec_hash }}</gnt:spec_hash>
+      <gnt:minmem>{{ minmem }}</gnt:minmem>
+      <gnt:os>{{ os | e }}</gnt:os>
+    </gnt:instance>
+  </metadata>
+  <memory unit='MiB'>{{ maxmem }}</memory>
+  <currentMemory unit='MiB'>{{ memory }}</currentMemory>
+  <vcpu placement='static'>{{ vcpus }}</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+{% if kernel_path %}
+    <kernel>{{ kernel_path | e }}</kernel>
+{% if initrd_path %}
+    <initrd>{{ initrd_path | e }}</initrd>
+{% endif %}
+    <cmdline>{{ kernel_cmdline | e }}</cmdline>
+{% else %}
+    <boot dev='{{ boot_dev }}'/>
+{% endif %}
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+{% if cpu_model %}
+  <cpu mode='custom' match='exact'>
+    <model fallback='allow'>{{ cpu_model | e }}</model>
+  </cpu>
+{% endif %}
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+{% for disk in disks %}
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='{{ disk.path | e }}'/>
+      <target dev='{{ disk.dev }}' bus='{{ disk.bus }}'/>
+{% if disk.readonly %}
+      <readonly/>
+{% endif %}
+    </disk>
+{% endfor %}
+{% for nic in nics %}
+{% if nic.mode == 'routed' %}
+    <interface type='ethernet'>
+{% else %}
+    <interface type='bridge'>
+      <source bridge='{{ nic.link | e }}'/>
+{% if nic.mode == 'openvswitch' %}
+      <virtualport type='openvswitch'/>
+{% endif %}
+{% endif %}
+{% if nic.mac %}
+      <mac address='{{ nic.mac | e }}'/>
+{% endif %}
+      <model type='{{ nic.model }}'/>
+    </interface>
+{% endfor %}
+{% if serial_console %}
+    <serial type='pty'>
+{% if console_log %}
+      <log file='{{ console_log | e }}' append='on'/>
+{% endif %}
+      <target port='0'/>
+    </serial>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+{% endif %}
+{% if vnc_bind_address %}
+    <graphics type='vnc' port='-1' autoport='yes' listen='{{ vnc_bind_address | e }}'/>
+    <video>
+      <model type='vga'/>
+    </video>
+{% endif %}
+    <memballoon model='virtio'/>
+  </devices>
+</domain>
+"""
+
+DISK_BUSES = {
+    # hvparam disk_type -> (libvirt bus, device name prefix)
+    "paravirtual": ("virtio", "vd"),
+    "ide": ("ide", "hd"),
+    "scsi": ("scsi", "sd"),
+}
+NIC_MODELS = {
+    "paravirtual": "virtio",
+    "e1000": "e1000",
+    "rtl8139": "rtl8139",
+    "ne2k_pci": "ne2k_pci",
+    "pcnet": "pcnet",
+    "i82551": "i82551",
+    "i82557b": "i82557b",
+    "i82559er": "i82559er",
+}
+BOOT_DEVICES = {"disk": "hd", "cdrom": "cdrom", "network": "network", "floppy": "fd"}
+ACCEL_TYPES = {"kvm": "kvm", "tcg": "qemu"}
+NIC_MODES = ("bridged", "routed", "openvswitch")
+
+HVPARAM_DEFAULTS = {
+    "accel": "",
+    "boot_order": "disk",
+    "disk_type": "paravirtual",
+    "nic_type": "paravirtual",
+    "kernel_path": "",
+    "kernel_args": "ro",
+    "initrd_path": "",
+    "root_path": "",
+    "serial_console": True,
+    "serial_speed": 115200,
+    "cpu_type": "",
+    "vnc_bind_address": "",
+}
+
+
+class DomainSpecError(ValueError):
+    """An instance spec that cannot become a domain; the message names the bad value."""
+
+
+def _choice(instance, param, value, table):
+    if value not in table:
+        raise DomainSpecError(
+            "instance %s: invalid %s %r (valid: %s)"
+            % (instance, param, value, ", ".join(sorted(table))))
+    return table[value]
+
+
+def _int(instance, param, value, minimum=1):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DomainSpecError("instance %s: %s must be an integer, got %r"
+                              % (instance, param, value)) from None
+    if number < minimum:
+        raise DomainSpecError("instance %s: %s must be at least %d, got %d"
+                              % (instance, param, minimum, number))
+    return number
+
+
+def _device_name(prefix, index):
+    """``vd`` + 0 -> ``vda``; 26 -> ``vdaa`` (libvirt's naming)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(ord("a") + rem) + letters
+    return prefix + letters
+
+
+def build_context(spec, accel_default="kvm"):
+    """Return the template context for instance ``spec``; ``accel_default`` replaces an
+    empty ``accel`` hvparam (the node's choice, see ``libvirt_domain.node_default_accel``)."""
+    if not isinstance(spec, dict) or not spec.get("name"):
+        raise DomainSpecError("instance spec must be a dict with a name")
+    name = spec["name"]
+    hv = dict(HVPARAM_DEFAULTS)
+    hv.update({k: v for k, v in (spec.get("hvparams") or {}).items() if v is not None})
+    be = spec.get("beparams") or {}
+    accel = hv["accel"] or accel_default
+    domain_type = _choice(name, "hvparam accel", accel, ACCEL_TYPES)
+    maxmem = _int(name, "beparam maxmem", be.get("maxmem", spec.get("memory")))
+    minmem = _int(name, "beparam minmem", be.get("minmem", maxmem))
+    memory = _int(name, "memory", spec.get("memory", maxmem))
+    if minmem > maxmem:
+        raise DomainSpecError("instance %s: minmem %d MiB is larger than maxmem %d MiB"
+                              % (name, minmem, maxmem))
+    if memory > maxmem:
+        raise DomainSpecError("instance %s: memory %d MiB is larger than maxmem %d MiB"
+                              % (name, memory, maxmem))
+    bus, prefix = _choice(name, "hvparam disk_type", hv["disk_type"], DISK_BUSES)
+    disks = []
+    for pos, disk in enumerate(sorted(spec.get("disks") or [],
+                                      key=lambda d: d.get("index", 0))):
+        if not disk.get("path"):
+            raise DomainSpecError("instance %s: disk %s has no path"
+                                  % (name, disk.get("index", pos)))
+        mode = disk.get("mode", "rw")
+        if mode not in ("rw", "ro"):
+            raise DomainSpecError("instance %s: disk %s has invalid mode %r (valid: ro, rw)"
+                                  % (name, disk.get("index", pos), mode))
+        disks.append({"path": disk["path"], "bus": bus, "dev": _device_name(prefix, pos),
+                      "readonly": mode == "ro"})
+    model = _choice(name, "hvparam nic_type", hv["nic_type"], NIC_MODELS)
+    nics = []
+    for pos, nic in enumerate(sorted(spec.get("nics") or [], key=lambda n: n.get("index", 0))):
+        mode = nic.get("mode") or "bridged"
+        if mode not in NIC_MODES:
+            raise DomainSpecError("instance %s: nic %s has invalid mode %r (valid: %s)"
+                                  % (name, nic.get("index", pos), mode, ", ".join(NIC_MODES)))
+        if mode != "routed" and not nic.get("link"):
+            raise DomainSpecError("instance %s: nic %s in %s mode needs a link (bridge)"
+                                  % (name, nic.get("index", pos), mode))
+        nics.append({"mode": mode, "link": nic.get("link") or "", "mac": nic.get("mac") or "",
+                     "model": model})
+    serial_console = bool(hv["serial_console"])
+    cmdline = []
+    if hv["root_path"]:
+        cmdline.append("root=%s" % hv["root_path"])
+    if hv["kernel_args"]:
+        cmdline.append(str(hv["kernel_args"]))
+    if serial_console:
+        cmdline.append("console=ttyS0,%s" % hv["serial_speed"])
+    return {
+        "domain_type": domain_type,
+        "name": name,
+        "uuid": spec.get("uuid") or "",
+        "os": spec.get("os") or "",
+        "metadata_ns": METADATA_NS,
+        "maxmem": maxmem,
+        "minmem": minmem,
+        "memory": memory,
+        "vcpus": _int(name, "beparam vcpus", be.get("vcpus", 1)),
+        "boot_dev": _choice(name, "hvparam boot_order", hv["boot_order"], BOOT_DEVICES),
+        "kernel_path": hv["kernel_path"] or "",
+        "initrd_path": hv["initrd_path"] or "",
+        "kernel_cmdline": " ".join(cmdline),
+        "cpu_model": hv["cpu_type"] or "",
+        "disks": disks,
+        "nics": nics,
+        "serial_console": serial_console,
+        "console_log": spec.get("console_log") or "",
+        "vnc_bind_address": hv["vnc_bind_address"] or "",
+    }
+
+
+_TEMPLATE_CACHE = []  # type: list  # the compiled template, once
+
+
+def _render(context):
+    if not _TEMPLATE_CACHE:
+        try:
+            import jinja2
+        except ImportError:
+            raise DomainSpecError("rendering the domain XML needs the Python package jinja2 "
+                                  "(Debian: python3-jinja2) on this node") from None
+        env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, autoescape=False,
+                                 undefined=jinja2.StrictUndefined)
+        _TEMPLATE_CACHE.append(env.from_string(DOMAIN_TEMPLATE))
+    return _TEMPLATE_CACHE[0].render(**context)
+
+
+def render_domain_xml(spec, accel_default="kvm"):
+    """Render the libvirt domain XML of instance ``spec``.
+
+    The XML embeds ``spec_hash``: the SHA-256 of the XML rendered with an empty hash, so
+    equal specs give equal hashes (see :func:`spec_hash_of`).
+    """
+    context = build_context(spec, accel_default)
+    context["spec_hash"] = ""
+    digest = hashlib.sha256(_render(context).encode("utf-8")).hexdigest()
+    context["spec_hash"] = digest
+    return _render(context)
+
+
+def spec_hash_of(xml_text):
+    """Return the ``spec_hash`` stored in a domain XML's gnt metadata, or ``""``."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError:
+        return ""
+    node = root.find("metadata/{%s}instance/{%s}spec_hash" % (METADATA_NS, METADATA_NS))
+    return (node.text or "").strip() if node is not None else ""
+
+
+def minmem_of(xml_text):
+    """Return the minimum memory (MiB) stored in a domain XML's gnt metadata, or ``None``."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError:
+        return None
+    node = root.find("metadata/{%s}instance/{%s}minmem" % (METADATA_NS, METADATA_NS))
+    try:
+        return int(node.text or "") if node is not None else None
+    except (TypeError, ValueError):
+        return None
