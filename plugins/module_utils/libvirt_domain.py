@@ -208,15 +208,25 @@ def ensure_defined(conn, spec, xml_text=None, check_mode=False):
         return False
     if check_mode:
         return True
-    console_log = spec.get("console_log")
-    if console_log and not os.path.isdir(os.path.dirname(console_log)):
-        os.makedirs(os.path.dirname(console_log), 0o755)
+    _prepare_console_log(spec)
     libvirt = _libvirt()
     try:
         conn.defineXML(xml_text)
     except libvirt.libvirtError as err:
         raise DomainError("cannot define domain %s: %s" % (name, err)) from err
     return True
+
+
+def _prepare_console_log(spec):
+    """Create the directory of the spec's console log (QEMU only creates the file)."""
+    console_log = spec.get("console_log")
+    directory = os.path.dirname(console_log or "")
+    if directory and not os.path.isdir(directory):
+        try:
+            os.makedirs(directory, 0o755)
+        except OSError as err:
+            raise DomainError("cannot create the console log directory %s of domain %s: %s"
+                              % (directory, spec["name"], err.strerror)) from err
 
 
 def ensure_running(conn, spec, check_mode=False):
@@ -238,6 +248,7 @@ def ensure_running(conn, spec, check_mode=False):
     if check_mode:
         return True
     ensure_defined(conn, spec)
+    _prepare_console_log(spec)
     dom = lookup(conn, name)
     try:
         dom.create()
