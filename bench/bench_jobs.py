@@ -26,12 +26,12 @@ def wait(client: Client, job_id: int) -> str:
 def main() -> None:
     with bench_cluster("jobs") as root:
         env = env_for(root)
-        cli = [timed([str(BIN / "gnt-debug"), "delay", "0"], env) for _ in range(10)]
+        cli = [timed([str(BIN / "gnt-debug"), "delay", "0"], env) for _unused in range(10)]
         print(f"gnt-debug delay 0 (CLI, process start included): median {statistics.median(cli):.3f} s,"
               f" min {min(cli):.3f} s over {len(cli)} runs")
         with Client() as client:
             lat = []
-            for _ in range(50):
+            for _unused in range(50):
                 start = time.perf_counter()
                 job = client.call("submit_job", ops=[{"OP_ID": "OP_TEST_DELAY", "duration": 0}])
                 assert wait(client, job) == "success"
@@ -43,7 +43,7 @@ def main() -> None:
         ids: list[int] = []
         start = time.perf_counter()
         with Client() as client:
-            for _ in range(count):
+            for _unused in range(count):
                 ids.append(client.call("submit_job",
                                        ops=[{"OP_ID": "OP_TEST_DELAY", "duration": 0}]))
         submitted = time.perf_counter() - start

@@ -39,8 +39,8 @@ def main() -> None:
         env = env_for(root)
         cmd = str(BIN / "gnt-instance")
         static = [timed([cmd, "list", "-o", "name,os,pnode,be/maxmem,admin_state"], env)
-                  for _ in range(10)]
-        live = [timed([cmd, "list"], env) for _ in range(10)]
+                  for _unused in range(10)]
+        live = [timed([cmd, "list"], env) for _unused in range(10)]
         print(f"gnt-instance list, {COUNT} instances, config-only fields:"
               f" median {statistics.median(static):.3f} s")
         print(f"gnt-instance list, {COUNT} instances, default fields incl. live status/oper_ram"

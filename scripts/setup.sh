@@ -16,10 +16,15 @@ apt_packages=(
   libvirt-clients libvirt-dev pkg-config gcc python3-dev python3-venv
   openssh-server openssh-client iproute2 procps
   busybox-static cpio syslinux syslinux-common extlinux mtools dosfstools fdisk
-  gzip zstd lzop
+  gzip zstd lzop python3-libvirt python3-jinja2
 )
+# Test-only: Debian's own Ganeti OS definition, run unmodified by the OS interface tests;
+# shellcheck for the OS scripts.
+test_packages=(ganeti-os-noop shellcheck)
 missing=()
-for p in "${apt_packages[@]}"; do
+wanted=("${apt_packages[@]}")
+[ $want_test = 1 ] && wanted+=("${test_packages[@]}")
+for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

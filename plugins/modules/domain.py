@@ -154,6 +154,7 @@ xml:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.gnt.cluster.plugins.module_utils.domain_xml import DomainSpecError
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import (
     DomainError,

@@ -132,6 +132,7 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.gnt.cluster.plugins.module_utils.file_storage import (
     FileStorageError,
     disk_info,

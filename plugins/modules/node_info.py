@@ -97,6 +97,7 @@ bridges:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import DomainError
 from ansible_collections.gnt.cluster.plugins.module_utils.node_facts import gather
 

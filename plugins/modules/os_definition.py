@@ -181,6 +181,7 @@ log_tail:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.gnt.cluster.plugins.module_utils.os_interface import (
     OSDefinitionError,
     check_variant_and_params,

@@ -94,7 +94,7 @@ class LockManager:
         waited = False
         with self._cond:
             owned = self._owned.setdefault(owner, {})
-            for key, _ in wanted:
+            for key, _unused in wanted:
                 if key[0] != level:
                     raise LockError("internal: lock level mismatch")
             deeper = [key for key in owned if LEVELS.index(key[0]) > LEVELS.index(level)]

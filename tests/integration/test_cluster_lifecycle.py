@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from gnt_clusterenv import destroy_cluster, make_cluster
 
 pytestmark = pytest.mark.integration

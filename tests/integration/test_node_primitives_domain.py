@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import list_domains
 
 pytestmark = pytest.mark.integration

@@ -65,7 +65,7 @@ def cache_dir():
 def image(cache_dir):
     env = {"PATH": PATH, "GNT_TINYLINUX_CACHE": str(cache_dir)}
     builders = [subprocess.Popen([str(TINY / "build-image")], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                                 stderr=subprocess.PIPE, text=True) for _unused in range(2)]
     results = []
     try:
         for proc in builders:

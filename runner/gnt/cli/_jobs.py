@@ -149,7 +149,7 @@ def poll_job(client: Any, job_id: int, feedback: Callable[[Sequence[Any]], None]
             has_ok = True
         elif op_status == ERROR:
             err = op_error(result)
-            if has_ok and type(err) is OpExecError:
+            if has_ok and isinstance(err, OpExecError) and not isinstance(err, OpPrereqError):
                 raise OpExecError(f"partial failure (opcode {idx}): {err}")
             raise err
     raise OpExecError(str(opresult))
@@ -191,7 +191,7 @@ class JobExecutor:
                 self.jobs.append((False, str(err), name))
         elif self.queue:
             try:
-                answers = self.client.call("submit_jobs", jobs=[ops for _, ops in self.queue],
+                answers = self.client.call("submit_jobs", jobs=[ops for _unused, ops in self.queue],
                                            priority=self.priority)
             except (JobQueueDrainError, JobQueueFull) as err:
                 answers = [[False, str(err)]] * len(self.queue)
@@ -214,7 +214,7 @@ class JobExecutor:
         if not self.jobs:
             self.submit_pending()
         if self.verbose:
-            ok_ids = [str(data) for ok, data, _ in self.jobs if ok]
+            ok_ids = [str(data) for ok, data, _unused in self.jobs if ok]
             if ok_ids:
                 stdout("Submitted jobs " + ", ".join(ok_ids))
         results: list[tuple[bool, Any]] = []

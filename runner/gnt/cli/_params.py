@@ -105,7 +105,7 @@ def parse_disks(specs: list[str] | None, os_size: str | None,
         raise OpPrereqError("No disk information specified", ECODE_INVAL)
     parsed = [ident_keyval(spec, "disk parameters") for spec in specs]
     indexed = [(_index(ident, "disk"), params) for ident, params in parsed]
-    count = max(idx for idx, _ in indexed) + 1
+    count = max(idx for idx, _unused in indexed) + 1
     disks: list[dict[str, Any] | None] = [None] * count
     for idx, params in indexed:
         unknown = sorted(set(params) - set(DISK_KEYS))
@@ -152,7 +152,7 @@ def parse_nics(specs: list[str] | None, no_nics: bool) -> list[dict[str, Any]]:
     for spec in specs:
         ident, params = ident_keyval(spec, "NIC parameters")
         indexed.append((_index(ident, "NIC"), params))
-    nics: list[dict[str, Any]] = [{} for _ in range(max(i for i, _ in indexed) + 1)]
+    nics: list[dict[str, Any]] = [{} for _unused in range(max(i for i, _unused in indexed) + 1)]
     for idx, params in indexed:
         unknown = sorted(set(params) - set(NIC_KEYS))
         if unknown:

@@ -177,7 +177,7 @@ def many_ops(operation: str, build: Callable[[str, argparse.Namespace], dict]
         for name, op in ops:
             executor.queue_job(name, op)
         results = executor.show_submitted() if args.submit_only else executor.get_results()
-        return 0 if all(ok for ok, _ in results) else 1
+        return 0 if all(ok for ok, _unused in results) else 1
     return handler
 
 
@@ -240,7 +240,7 @@ def reinstall_instance(args: argparse.Namespace) -> int:
         submit_or_send(op, args, name=args.name)
     executor = JobExecutor(common.get_client(), priority_of(args))
     executor.queue_job(args.name, op)
-    return 0 if all(ok for ok, _ in executor.get_results()) else 1
+    return 0 if all(ok for ok, _unused in executor.get_results()) else 1
 
 
 def rename_instance(args: argparse.Namespace) -> int:

@@ -18,8 +18,8 @@ DISK_MODES = ("rw", "ro")
 
 def generate_mac(prefix: str, used: set[str]) -> str:
     """A MAC with the cluster prefix that no NIC in the cluster uses yet."""
-    for _ in range(1000):
-        mac = prefix + "".join(f":{random.randint(0, 255):02x}" for _ in range(3))
+    for _unused in range(1000):
+        mac = prefix + "".join(f":{random.randint(0, 255):02x}" for _unused in range(3))
         if mac not in used:
             return mac
     raise OpExecError("Cannot generate a unique MAC address (prefix exhausted?)")

@@ -26,7 +26,7 @@ class LUTestDelay(LogicalUnit):
         return {LEVEL_NODE: [node["name"] for node in self.nodes]}
 
     def exec(self) -> Any:
-        for _ in range(max(1, self.op["repeat"])):
+        for _unused in range(max(1, self.op["repeat"])):
             if self.op["on_master"] and self.op["duration"]:
                 time.sleep(self.op["duration"])
             if self.nodes:

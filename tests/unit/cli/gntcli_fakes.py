@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from gnt.cli import common
 
 TS = [1256516568, 123456]  # Mon Oct 26 00:22:48 2009 UTC
@@ -58,7 +59,7 @@ class FakeClient:
 
     def _query_jobs(self, ids: list[int], fields: list[str]) -> list[Any]:
         status, result = self.outcome
-        return [[status, [status], [result]] for _ in ids]
+        return [[status, [status], [result]] for _unused in ids]
 
     # helpers ----------------------------------------------------------------------------
     def submitted_ops(self) -> list[dict[str, Any]]:
@@ -73,7 +74,7 @@ class FakeClient:
         return ops
 
     def methods(self) -> list[str]:
-        return [method for method, _ in self.calls]
+        return [method for method, _unused in self.calls]
 
 
 @pytest.fixture

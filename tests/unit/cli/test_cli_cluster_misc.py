@@ -6,12 +6,13 @@ import sys
 import types
 from typing import Any
 
-import gnt
 import pytest
+from gntcli_fakes import FakeClient, run_cli
+
+import gnt
 from gnt.cli import cluster, debug, instance, job, node
 from gnt.cli import os as gnt_os
 from gnt.errors import GntError, MasterNotRunning
-from gntcli_fakes import FakeClient, run_cli
 
 MODULES = (cluster, node, instance, job, gnt_os, debug)
 

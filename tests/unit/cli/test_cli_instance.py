@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gntcli_fakes import FakeClient, rstripped, run_cli
+
 from gnt.cli import instance
 from gnt.errors import JobQueueDrainError
-from gntcli_fakes import FakeClient, rstripped, run_cli
 
 ADD = ["add", "-o", "tinylinux", "-t", "file", "--disk", "0:size=1G", "-B", "memory=256M",
        "-n", "node1", "inst1"]

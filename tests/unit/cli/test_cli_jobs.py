@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gnt.cli import _jobs, job
 from gntcli_fakes import TS, FakeClient, run_cli
+
+from gnt.cli import _jobs, job
 
 JOB_ROW = [
     17776, "error",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gnt.cli import _output, node
 from gntcli_fakes import FakeClient, rstripped, run_cli
+
+from gnt.cli import _output, node
 
 FIELDS = [{"name": "name", "title": "Node", "kind": "text"},
           {"name": "mtotal", "title": "MTotal", "kind": "unit"},

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gntcli_fakes import TS, run_cli
+
 from gnt import protocol, settings
 from gnt.cli import debug, instance
 from gnt.errors import JobQueueDrainError
-from gntcli_fakes import TS, run_cli
 
 
 class StubDaemon:
@@ -43,7 +44,7 @@ class StubDaemon:
     def _serve(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _addr = self.sock.accept()
             except OSError:
                 return
             with conn, conn.makefile("rb") as reader:

@@ -11,6 +11,7 @@ import pytest
 from gnt import bootstrap, live, nodequery
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.state import Master
+from gnt.errors import OpPrereqError
 from gnt.executor import RecordingExecutor
 from gnt.jqueue.job import FINALIZED
 
@@ -73,6 +74,13 @@ class Cluster:
         return self.master.config.path.read_bytes()
 
 
+def _fake_check_os(store, node, os_name, osparams):
+    """The node knows the bundled OS definitions only."""
+    if os_name.split("+")[0] in ("tinylinux", "blank"):
+        return {"name": os_name}
+    raise OpPrereqError(f"OS '{os_name}' not known on node {node['name']}", "wrong_input")
+
+
 @pytest.fixture
 def cluster(tmp_path, monkeypatch):
     monkeypatch.setenv("GNT_ROOT", str(tmp_path))
@@ -81,12 +89,7 @@ def cluster(tmp_path, monkeypatch):
     hv = FakeHypervisor()
     monkeypatch.setattr(live, "node_domains", hv.domains)
     monkeypatch.setattr(nodequery, "free_memory", lambda store, node: hv.free_mib)
-    monkeypatch.setattr(nodequery, "check_os", lambda store, node, os_name, osparams:
-                        {"name": os_name} if os_name.split("+")[0] in ("tinylinux", "blank")
-                        else (_ for _ in ()).throw(
-                            __import__("gnt.errors").errors.OpPrereqError(
-                                f"OS '{os_name}' not known on node {node['name']}",
-                                "wrong_input")))
+    monkeypatch.setattr(nodequery, "check_os", _fake_check_os)
     executor = TrackingExecutor(hv)
     bootstrap.init_cluster("cluster.example.com", executor=executor, start_master=False,
                            feedback=lambda msg: None)

@@ -6,6 +6,7 @@ import copy
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from ansible_collections.gnt.cluster.plugins.module_utils.domain_xml import (
     METADATA_NS,
     DomainSpecError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from ansible_collections.gnt.cluster.plugins.module_utils.file_storage import (
     MIB,
     FileStorageError,

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from ansible_collections.gnt.cluster.plugins.module_utils.os_interface import (
     OSDefinitionError,
     build_args,
