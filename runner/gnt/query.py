@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import live, params
+from ._collection import load_module_util
 from .config.store import ConfigStore
 from .errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from .nodevars import console_log, libvirt_uri
@@ -243,10 +244,20 @@ def _select(store: ConfigStore, kind: str, names: list[str]) -> list[dict[str, A
     return selected
 
 
+def _local_memory_and_cpus() -> tuple[int, int, int]:
+    """(total MiB, free MiB, cpus) of this node from /proc/meminfo, as Ganeti's KVM code reads
+    them (libvirt's view of memory can be a container's, not the host's)."""
+    facts = load_module_util("node_facts")
+    total, free = facts.memory_mib()
+    return int(total), int(free), int(facts.cpu_count())
+
+
 def node_live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] | None:
-    """Memory/CPU from the node's libvirt, disk from its file storage dir (local only)."""
+    """Memory and CPUs of a node, its instances' memory from libvirt, and disk space of the
+    file storage dir (this node only; other nodes answer through their libvirt)."""
     if node["offline"]:
         return None
+    local = node["uuid"] == store.cluster()["master_node"]
     try:
         import libvirt  # noqa: PLC0415 - only needed for live node fields
 
@@ -255,16 +266,18 @@ def node_live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] |
         return None
     try:
         model, mem_mib, cpus, _mhz, numa, sockets, _cores, _threads = conn.getInfo()
-        free = conn.getFreeMemory() // (1024 * 1024)
+        free = int(conn.getFreeMemory() // (1024 * 1024))
+        if local:
+            mem_mib, free, cpus = _local_memory_and_cpus()
         used_by_domains = sum(dom.info()[2] // 1024 for dom in conn.listAllDomains()
                               if dom.isActive())
-        info = {"mtotal": mem_mib, "mfree": int(free), "mnode": max(0, mem_mib - int(free)
-                                                                      - used_by_domains),
+        info = {"mtotal": mem_mib, "mfree": free,
+                "mnode": max(0, mem_mib - free - used_by_domains),
                 "ctotal": cpus, "cnodes": numa, "csockets": sockets,
                 "hv_version": f"{model} libvirt {conn.getLibVersion()}"}
     finally:
         conn.close()
-    if node["uuid"] == store.cluster()["master_node"]:
+    if local:
         directory = store.cluster()["file_storage_dir"]
         while directory and not os.path.isdir(directory):
             directory = os.path.dirname(directory)
