@@ -149,6 +149,10 @@ def _remove_state(feedback: Feedback) -> None:
     except (OSError, ValueError):
         created = []
     for bridge in created:
+        ports = Path(f"/sys/class/net/{bridge}/brif")
+        if ports.is_dir() and any(ports.iterdir()):
+            feedback(f"Bridge {bridge} (made by init) still has ports attached: left in place")
+            continue
         subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
         feedback(f"Removed bridge {bridge}")
     for directory in (paths.data_dir, paths.run_dir, paths.log_dir, paths.os_dir,
