@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import __version__, opcodes, params, query
 from ..errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
-from ..jqueue.job import JOB_FIELDS
+from ..jqueue.job import JOB_FIELDS, Job
 from .state import Master
 
 
@@ -53,6 +53,7 @@ class Handlers:
         for name in fields:
             if name not in JOB_FIELDS:
                 raise OpPrereqError(f"Unknown job field '{name}'", ECODE_INVAL)
+        jobs: list[Job | None]
         if ids:
             jobs = []
             for job_id in ids:

@@ -72,7 +72,7 @@ class LUInstanceCreate(LogicalUnit):
         self.hypervisor = op["hypervisor"] or params.HT_KVM
         self.hvparams = params.check_hvparams(self.hypervisor, op["hvparams"])
         self.beparams = params.check_beparams(op["beparams"])
-        self.nics = []
+        self.nics: list[dict[str, Any]] = []
         for index, nic in enumerate(op["nics"]):
             nic = dict(nic)
             mac = nic.pop("mac", None) or "auto"
@@ -144,7 +144,7 @@ class LUInstanceCreate(LogicalUnit):
             elif nic["mac"] in used:
                 raise OpPrereqError(f"MAC address {nic['mac']} is already in use",
                                     ECODE_EXISTS)
-            used.add(nic["mac"])
+            used.add(str(nic["mac"]))
 
     def _objects(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         from ..config.objects import new_uuid
