@@ -76,6 +76,18 @@ def disk_info(path):
     }
 
 
+def inspect_disk(path, allowed_dirs, size_mib=None):
+    """Read-only report on the disk at ``path`` (checked against ``allowed_dirs``).
+
+    Returns the :func:`disk_info` dict of the resolved path plus ``size_mismatch``: true
+    when ``size_mib`` is given and an existing file has another size. Changes nothing.
+    """
+    info = disk_info(resolve_allowed(path, allowed_dirs))
+    info["size_mismatch"] = bool(size_mib is not None and info["exists"]
+                                 and info["size_mib"] != size_mib)
+    return info
+
+
 def _set_size(path, size_mib, preallocate, create):
     """Create (``create``) or grow the file at ``path`` to ``size_mib``."""
     flags = os.O_WRONLY | (os.O_CREAT | os.O_EXCL if create else 0)

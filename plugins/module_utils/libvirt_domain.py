@@ -171,6 +171,16 @@ def status(dom, name=None, with_xml=False):
     return result
 
 
+def describe(conn, name, xml_text=None, with_xml=False):
+    """Return the :func:`status` of the domain ``name`` (absent included) and, when
+    ``xml_text`` (a rendered spec) is given, ``definition_outdated``. Changes nothing."""
+    dom = lookup(conn, name)
+    result = status(dom, name, with_xml=with_xml)
+    if xml_text is not None:
+        result["definition_outdated"] = definition_outdated(dom, xml_text)
+    return result
+
+
 def _is_active(dom):
     libvirt = _libvirt()
     try:

@@ -28,7 +28,7 @@ def memory_mib(meminfo="/proc/meminfo"):
     values = {}
     with open(meminfo) as handle:
         for line in handle:
-            key, _, rest = line.partition(":")
+            key, _sep, rest = line.partition(":")
             parts = rest.split()
             if parts:
                 try:

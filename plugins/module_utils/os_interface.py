@@ -40,7 +40,7 @@ class OSDefinitionError(Exception):
 
 def split_os_name(os_name):
     """Split ``"name+variant"`` into ``("name", "variant")``; no variant gives ``""``."""
-    name, _, variant = (os_name or "").partition("+")
+    name, _sep, variant = (os_name or "").partition("+")
     return name, variant
 
 

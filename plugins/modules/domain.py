@@ -14,11 +14,12 @@ module: domain
 short_description: Manage the libvirt domain of an instance on one node
 description:
   - Defines, starts, shuts down, reboots and undefines the libvirt/QEMU domain of an
-    instance, and reports its state.
+    instance, and reports its state afterwards.
+  - To only look at a domain (including its live XML), use M(gnt.cluster.domain_info).
   - The domain XML is rendered from the instance spec (hvparams, beparams, disks, NICs) by
     one Jinja2 template; see C(docs/node-primitives.md) for the spec.
 version_added: "0.1.0"
-author: gnt.cluster developers
+author: gnt.cluster developers (@gnt-cluster)
 requirements:
   - libvirt Python binding (Debian C(python3-libvirt)) on the node
   - jinja2 (Debian C(python3-jinja2)) on the node, for O(state=defined) and O(state=running)
@@ -34,16 +35,16 @@ options:
   state:
     description:
       - V(defined) makes the persistent definition match O(spec) (a running domain keeps
-        running; the new definition applies at its next start).
+        running; the new definition applies at its next start). This is the default, so a
+        task without O(state) needs O(spec) and never starts or stops anything.
       - V(running) (re)defines the domain from O(spec) when it is not running, then starts it.
       - V(shutdown) sends an ACPI shutdown, waits O(shutdown_timeout) seconds, then forces the
         domain off.
       - V(rebooted) reboots a running domain, see O(reboot_type); always reports a change.
       - V(absent) forces the domain off and undefines it.
-      - V(info) only reports, including the live XML.
     type: str
-    choices: [defined, running, shutdown, rebooted, absent, info]
-    default: info
+    choices: [defined, running, shutdown, rebooted, absent]
+    default: defined
   spec:
     description:
       - The instance spec (name, uuid, os, hvparams, beparams, memory, disks, nics,
@@ -71,9 +72,17 @@ options:
     type: int
 notes:
   - Supports check mode.
+seealso:
+  - module: gnt.cluster.domain_info
 """
 
 EXAMPLES = r"""
+- name: Define (or update the definition of) an instance's domain without starting it
+  gnt.cluster.domain:
+    name: "{{ gnt_instance.name }}"
+    uri: "{{ gnt_node.libvirt_uri }}"
+    spec: "{{ gnt_instance }}"
+
 - name: Start an instance (defines it from the spec first)
   gnt.cluster.domain:
     name: "{{ gnt_instance.name }}"
@@ -101,6 +110,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+name:
+  description: Name of the domain.
+  returned: always
+  type: str
+  sample: inst1.example.com
 state:
   description: State of the domain afterwards (running, shutoff, paused, absent, ...).
   returned: always
@@ -147,10 +161,6 @@ forced:
   description: The domain had to be forced off (shutdown timeout reached or 0).
   returned: when state is shutdown
   type: bool
-xml:
-  description: The live domain XML.
-  returned: when state is info
-  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -159,16 +169,14 @@ from ansible_collections.gnt.cluster.plugins.module_utils.domain_xml import Doma
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import (
     DomainError,
     connect,
-    definition_outdated,
+    describe,
     ensure_absent,
     ensure_defined,
     ensure_running,
     ensure_shutdown,
-    lookup,
     reboot,
     render,
     set_memory,
-    status,
 )
 
 
@@ -177,8 +185,8 @@ def main():
         argument_spec=dict(
             name=dict(type="str", required=True),
             uri=dict(type="str", default="qemu:///system"),
-            state=dict(type="str", default="info",
-                       choices=["defined", "running", "shutdown", "rebooted", "absent", "info"]),
+            state=dict(type="str", default="defined",
+                       choices=["defined", "running", "shutdown", "rebooted", "absent"]),
             spec=dict(type="dict"),
             shutdown_timeout=dict(type="int", default=120),
             reboot_type=dict(type="str", choices=["soft", "hard"], default="soft"),
@@ -223,10 +231,7 @@ def main():
                 changed = reboot(conn, name, p["reboot_type"], spec, module.check_mode)
             elif state == "absent":
                 changed = ensure_absent(conn, name, module.check_mode)
-            dom = lookup(conn, name)
-            result = status(dom, name, with_xml=(state == "info"))
-            if xml_text is not None:
-                result["definition_outdated"] = definition_outdated(dom, xml_text)
+            result = describe(conn, name, xml_text)
         finally:
             conn.close()
     except (DomainError, DomainSpecError) as err:

@@ -13,11 +13,12 @@ DOCUMENTATION = r"""
 module: file_disk
 short_description: Manage file-backed instance disks (file and sharedfile templates)
 description:
-  - Creates, grows, moves, inspects and removes raw disk image files of instances.
+  - Creates, grows, moves and removes raw disk image files of instances.
+  - To only look at a disk, use M(gnt.cluster.file_disk_info).
   - Every path is resolved (symlinks, C(..)) and refused unless it lies inside one of
     O(allowed_dirs), the storage directories configured for the cluster.
 version_added: "0.1.0"
-author: gnt.cluster developers
+author: gnt.cluster developers (@gnt-cluster)
 options:
   path:
     description: Absolute path of the disk image file.
@@ -34,9 +35,8 @@ options:
     description:
       - V(present) creates the file (and its parent directory) when missing.
       - V(absent) removes it.
-      - V(info) only reports.
     type: str
-    choices: [present, absent, info]
+    choices: [present, absent]
     default: present
   size_mib:
     description:
@@ -68,6 +68,8 @@ options:
     default: false
 notes:
   - Supports check mode.
+seealso:
+  - module: gnt.cluster.file_disk_info
 """
 
 EXAMPLES = r"""
@@ -135,10 +137,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gnt.cluster.plugins.module_utils.file_storage import (
     FileStorageError,
-    disk_info,
     ensure_absent,
     ensure_present,
-    resolve_allowed,
 )
 
 
@@ -147,7 +147,7 @@ def main():
         argument_spec=dict(
             path=dict(type="path", required=True),
             allowed_dirs=dict(type="list", elements="path", required=True),
-            state=dict(type="str", choices=["present", "absent", "info"], default="present"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
             size_mib=dict(type="int"),
             preallocate=dict(type="bool", default=False),
             grow=dict(type="bool", default=False),
@@ -164,12 +164,7 @@ def main():
     if state == "present" and p["size_mib"] is None and not p["rename_from"]:
         module.fail_json(msg="disk %s: size_mib is required for state=present" % p["path"])
     try:
-        if state == "info":
-            result = disk_info(resolve_allowed(p["path"], p["allowed_dirs"]))
-            result.update(changed=False, actions=[], size_mismatch=bool(
-                p["size_mib"] is not None and result["exists"]
-                and result["size_mib"] != p["size_mib"]))
-        elif state == "absent":
+        if state == "absent":
             result = ensure_absent(p["path"], p["allowed_dirs"],
                                    remove_empty_parent=p["remove_empty_parent"],
                                    check_mode=module.check_mode)

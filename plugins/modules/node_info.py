@@ -15,7 +15,7 @@ short_description: Report a node's memory, CPUs, hypervisor, storage, domains an
 description:
   - Gathers the facts the coordinator needs about one node. Read-only.
 version_added: "0.1.0"
-author: gnt.cluster developers
+author: gnt.cluster developers (@gnt-cluster)
 requirements:
   - libvirt Python binding (Debian C(python3-libvirt)) on the node
 options:

@@ -19,7 +19,7 @@ description:
     (environment variables), choosing the highest version both sides support, so Debian's
     C(ganeti-os-noop) and C(ganeti-instance-debootstrap) run unmodified.
 version_added: "0.1.0"
-author: gnt.cluster developers
+author: gnt.cluster developers (@gnt-cluster)
 options:
   action:
     description:

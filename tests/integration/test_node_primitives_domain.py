@@ -1,4 +1,5 @@
-"""gnt.cluster.domain against the real libvirt on qemu:///system (TCG domains).
+"""gnt.cluster.domain and gnt.cluster.domain_info against the real libvirt on
+qemu:///system (TCG domains).
 
 Every domain is named ``gnt-test-<random>`` and destroyed/undefined in a finally block.
 """
@@ -50,11 +51,11 @@ def ansible_env(tmp_path_factory):
                 ANSIBLE_PIPELINING="True")
 
 
-def domain(env, args, check=False):
-    """Run gnt.cluster.domain through ansible; return (ok, result)."""
+def domain(env, args, check=False, module="domain"):
+    """Run gnt.cluster.<module> (domain) through ansible; return (ok, result)."""
     cmd = [str(ANSIBLE), "localhost", "-i", "localhost,", "-c", "local",
            "-e", f"ansible_python_interpreter={sys.executable}",
-           "-m", "gnt.cluster.domain", "-a", json.dumps(args)] + (["--check"] if check else [])
+           "-m", f"gnt.cluster.{module}", "-a", json.dumps(args)] + (["--check"] if check else [])
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False,
                           timeout=300)
     marker = proc.stdout.find(" => ")
@@ -122,8 +123,12 @@ def test_diskless_tcg_domain_lifecycle(ansible_env, tmp_path):
         ok, res = domain(ansible_env, dict(base, state="running", spec=spec))
         assert ok and res["changed"] is False
 
-        ok, res = domain(ansible_env, dict(base, state="info"))
+        ok, res = domain(ansible_env, base, module="domain_info")
         assert ok and res["changed"] is False and "<domain type='qemu'" in res["xml"]
+        assert res["state"] == "running" and res["memory_mib"] == 256
+        assert "definition_outdated" not in res
+        ok, res = domain(ansible_env, dict(base, spec=spec), module="domain_info")
+        assert ok and res["changed"] is False and res["definition_outdated"] is False
 
         # runtime memory: inside minmem..maxmem accepted (the guest has no balloon driver,
         # so libvirt keeps reporting 256), outside refused with the range in the message
@@ -140,10 +145,22 @@ def test_diskless_tcg_domain_lifecycle(ansible_env, tmp_path):
         bigger = dict(spec, beparams=dict(spec["beparams"], vcpus=2))
         ok, res = domain(ansible_env, dict(base, state="running", spec=bigger))
         assert ok and res["changed"] is False and res["definition_outdated"] is True
+        ok, res = domain(ansible_env, dict(base, spec=bigger), module="domain_info")
+        assert ok and res["changed"] is False and res["definition_outdated"] is True
+        # the default state, defined, updates the persistent definition; it keeps running
+        ok, res = domain(ansible_env, dict(base, spec=bigger), check=True)
+        assert ok and res["changed"] is True and res["definition_outdated"] is True
+        ok, res = domain(ansible_env, dict(base, spec=bigger))
+        assert ok and res["changed"] is True and res["state"] == "running"
+        assert res["definition_outdated"] is False and res["vcpus"] == 1
+        ok, res = domain(ansible_env, dict(base, spec=bigger))
+        assert ok and res["changed"] is False
         ok, res = domain(ansible_env, dict(base, state="rebooted", reboot_type="hard",
                                            spec=bigger))
         assert ok and res["changed"] is True and res["state"] == "running"
         assert res["vcpus"] == 2 and res["definition_outdated"] is False
+        ok, res = domain(ansible_env, base, module="domain_info")
+        assert ok and res["vcpus"] == 2 and "<vcpu placement='static'>2</vcpu>" in res["xml"]
 
         ok, res = domain(ansible_env, dict(base, state="rebooted", reboot_type="soft"))
         assert ok and res["changed"] is True and res["state"] == "running"
@@ -174,6 +191,8 @@ def test_diskless_tcg_domain_lifecycle(ansible_env, tmp_path):
         assert name not in list_domains(URI)
         ok, res = domain(ansible_env, dict(base, state="absent"))
         assert ok and res["changed"] is False
+        ok, res = domain(ansible_env, base, module="domain_info")
+        assert ok and res["changed"] is False and res["state"] == "absent" and res["xml"] == ""
     finally:
         cleanup(name)
 
@@ -206,7 +225,7 @@ def test_console_log_written_by_qemu(ansible_env, tmp_path):
         # the guest prints once and halts; wait for the line without timing assertions
         import time
 
-        for _ in range(600):
+        for _attempt in range(600):
             if log.exists() and marker in log.read_bytes():
                 break
             time.sleep(0.1)

@@ -206,6 +206,17 @@ def test_create_start_stop_remove(ansible_env, tmp_path):
         assert res["gnt_domain"]["console"]["log"] == inst["console_log"]
         assert run("instance_start", start)["changed"] == 0
 
+        # runtime memory: minmem = maxmem = 128 here, so only 128 is accepted (already
+        # current: no change); the module refuses anything else, naming the range
+        res = run("instance_runtime_memory", dict(start, gnt_memory_mib=128))
+        assert res["changed"] == 0 and res["gnt_domain"]["memory_mib"] == 128
+        for bad in (64, 256):
+            res = run("instance_runtime_memory", dict(start, gnt_memory_mib=bad),
+                      expect_ok=False)
+            assert f"to {bad} MiB: outside its range minmem..maxmem = 128..128 MiB" \
+                in res["stdout"]
+        assert domain_state(name) == "running"
+
         res = run("instance_reboot", dict(start, gnt_reboot_type="hard"))
         assert res["changed"] > 0 and res["gnt_domain"]["state"] == "running"
 

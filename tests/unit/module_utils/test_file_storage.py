@@ -12,6 +12,7 @@ from ansible_collections.gnt.cluster.plugins.module_utils.file_storage import (
     disk_info,
     ensure_absent,
     ensure_present,
+    inspect_disk,
     resolve_allowed,
 )
 
@@ -157,3 +158,20 @@ def test_disk_info_rejects_directories(storage):
     with pytest.raises(FileStorageError, match="not a regular file"):
         disk_info(str(storage / "dir"))
     assert disk_info(str(storage / "none"))["exists"] is False
+
+
+def test_inspect_disk_reports_without_changing(storage, tmp_path):
+    path = storage / "inst1" / "disk0"
+    assert inspect_disk(str(path), [str(storage)], size_mib=4) == {
+        "path": str(path), "exists": False, "size_mib": 0, "allocated_mib": 0,
+        "size_mismatch": False}
+    assert not path.parent.exists()
+    ensure_present(str(path), [str(storage)], size_mib=4)
+    info = inspect_disk(str(storage / "inst1" / ".." / "inst1" / "disk0"), [str(storage)])
+    assert info["path"] == str(path) and info["size_mib"] == 4
+    assert info["size_mismatch"] is False
+    assert inspect_disk(str(path), [str(storage)], size_mib=4)["size_mismatch"] is False
+    assert inspect_disk(str(path), [str(storage)], size_mib=8)["size_mismatch"] is True
+    assert os.path.getsize(path) == 4 * MIB
+    with pytest.raises(FileStorageError, match="outside the allowed storage directories"):
+        inspect_disk(str(tmp_path / "elsewhere"), [str(storage)])

@@ -1,13 +1,17 @@
-"""Each module's DOCUMENTATION options match its argument_spec exactly; YAML parses."""
+"""Each module's DOCUMENTATION options match its argument_spec exactly; YAML parses;
+Ansible conventions validate-modules enforces (author, no ``state: info``) hold."""
 
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 import yaml
 
-MODULES = ["file_disk", "domain", "os_definition", "node_info"]
+MODULES = ["file_disk", "file_disk_info", "domain", "domain_info", "os_definition",
+           "node_info"]
+INFO_MODULES = [name for name in MODULES if name.endswith("_info")]
 
 
 class _Captured(Exception):
@@ -48,3 +52,25 @@ def test_documentation_matches_argument_spec(name, monkeypatch):
     yaml.safe_load(mod.EXAMPLES)
     returns = yaml.safe_load(mod.RETURN)
     assert all("description" in value for value in returns.values())
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_ansible_conventions(name, monkeypatch):
+    mod, captured = argument_spec_of(name, monkeypatch)
+    doc = yaml.safe_load(mod.DOCUMENTATION)
+    authors = doc["author"] if isinstance(doc["author"], list) else [doc["author"]]
+    for author in authors:
+        assert re.fullmatch(r".+ \(@[\w-]+\)", author), author
+    state = captured["argument_spec"].get("state")
+    if state is not None:
+        assert "info" not in state.get("choices", []), "state: info belongs in an _info module"
+        assert state.get("default") in state["choices"]
+
+
+@pytest.mark.parametrize("name", INFO_MODULES)
+def test_info_modules_are_read_only(name, monkeypatch):
+    mod, captured = argument_spec_of(name, monkeypatch)
+    assert "state" not in captured["argument_spec"]
+    assert captured["supports_check_mode"] is True
+    source = open(mod.__file__).read()
+    assert "exit_json(changed=False" in source and "changed=True" not in source

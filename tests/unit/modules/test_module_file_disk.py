@@ -23,8 +23,40 @@ def test_create_check_mode_then_idempotent(run_module, tmp_path):
     ok, result = run_module("file_disk", args)
     assert ok and result["changed"] is False
 
-    ok, result = run_module("file_disk", dict(args, state="info"))
+    info_args = {"path": str(disk), "allowed_dirs": [str(storage)]}
+    ok, result = run_module("file_disk_info", dict(info_args, size_mib=8))
     assert ok and result["changed"] is False and result["size_mib"] == 8
+    assert result["exists"] is True and result["size_mismatch"] is False
+    ok, result = run_module("file_disk_info", dict(info_args, size_mib=16), check=True)
+    assert ok and result["changed"] is False and result["size_mismatch"] is True
+    assert os.path.getsize(disk) == 8 * 2**20
+
+
+def test_file_disk_info(run_module, tmp_path):
+    storage = tmp_path / "fs"
+    storage.mkdir()
+    missing = storage / "inst1" / "disk0"
+    ok, result = run_module("file_disk_info", {"path": str(missing),
+                                               "allowed_dirs": [str(storage)]})
+    assert ok and result["changed"] is False
+    assert result == {**result, "path": str(missing), "exists": False, "size_mib": 0,
+                      "allocated_mib": 0, "size_mismatch": False}
+    assert not missing.parent.exists()
+
+    outside = tmp_path / "other" / "disk0"
+    ok, result = run_module("file_disk_info", {"path": str(outside),
+                                               "allowed_dirs": [str(storage)]})
+    assert not ok and str(outside) in result["msg"] and str(storage) in result["msg"]
+
+    ok, result = run_module("file_disk_info", {"path": str(missing), "size_mib": 0,
+                                               "allowed_dirs": [str(storage)]})
+    assert not ok and "size_mib must be positive" in result["msg"]
+
+
+def test_file_disk_has_no_info_state(run_module, tmp_path):
+    ok, result = run_module("file_disk", {"path": str(tmp_path / "fs" / "d"), "state": "info",
+                                          "allowed_dirs": [str(tmp_path / "fs")]})
+    assert not ok and "state" in result["msg"] and "present, absent" in result["msg"]
 
 
 def test_grow_shrink_and_outside(run_module, tmp_path):

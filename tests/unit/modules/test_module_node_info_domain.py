@@ -1,4 +1,5 @@
-"""gnt.cluster.node_info and the argument checks of gnt.cluster.domain through ansible."""
+"""gnt.cluster.node_info, gnt.cluster.domain_info and the argument checks of
+gnt.cluster.domain through ansible."""
 
 from __future__ import annotations
 
@@ -53,3 +54,37 @@ def test_domain_argument_errors(run_module):
     ok, result = run_module("domain", {"name": "gnt-test-x", "state": "rebooted",
                                        "reboot_type": "hard"})
     assert not ok and "needs spec" in result["msg"]
+
+
+def test_domain_state_choices_and_default(run_module):
+    ok, result = run_module("domain", {"name": "gnt-test-x", "state": "info"})
+    assert not ok and "state" in result["msg"] and "rebooted, absent" in result["msg"]
+    # the default state is "defined", which needs a spec (and never starts anything)
+    ok, result = run_module("domain", {"name": "gnt-test-x"})
+    assert not ok and "state is defined" in result["msg"] and "spec" in result["msg"]
+
+
+def test_domain_info_absent_domain(run_module):
+    reason = libvirt_reachable()
+    if reason:
+        pytest.skip(reason + " (run scripts/setup.sh --test)")
+    name = "gnt-test-no-such-domain"
+    ok, result = run_module("domain_info", {"name": name}, check=True)
+    assert ok and result["changed"] is False
+    assert result["name"] == name and result["state"] == "absent" and result["id"] == -1
+    assert result["xml"] == "" and result["persistent"] is False
+    assert "definition_outdated" not in result
+    spec = {"name": name, "hvparams": {"accel": "tcg"}, "beparams": {"maxmem": 64}}
+    ok, result = run_module("domain_info", {"name": name, "spec": spec})
+    assert ok and result["changed"] is False and result["definition_outdated"] is True
+
+
+def test_domain_info_argument_errors(run_module):
+    ok, result = run_module("domain_info", {"name": "gnt-test-x",
+                                            "spec": {"name": "gnt-test-y"}})
+    assert not ok and "spec is for instance gnt-test-y" in result["msg"]
+    ok, result = run_module("domain_info", {"name": "gnt-test-x",
+                                            "uri": "qemu:///system?socket=/nonexistent/sock"})
+    assert not ok and "/nonexistent/sock" in result["msg"]
+    ok, result = run_module("domain_info", {"name": "gnt-test-x", "state": "running"})
+    assert not ok and "state" in result["msg"]
