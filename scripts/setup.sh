@@ -18,8 +18,8 @@ apt_packages=(
   busybox-static cpio syslinux syslinux-common extlinux mtools dosfstools fdisk
   gzip zstd lzop python3-libvirt python3-jinja2
 )
-# Test-only: Debian's own Ganeti OS definition, run unmodified by the OS interface tests;
-# shellcheck for the OS scripts.
+# Test-only packages: Debian's own Ganeti OS definition (run unmodified by the OS
+# interface tests) and the shell linter for the OS scripts.
 test_packages=(ganeti-os-noop shellcheck)
 missing=()
 wanted=("${apt_packages[@]}")

@@ -53,7 +53,7 @@ def test_ansible_test_sanity(tmp_path):
     target = _collection_tree(tmp_path)
     env = dict(os.environ, HOME=str(home), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run([str(BIN / "ansible-test"), "sanity", "--python", "3.11", "--color",
-                           "no"], cwd=target, env=env, capture_output=True, text=True)
+                           "no"], cwd=target, env=env, capture_output=True, text=True, check=False)
     findings = [line for line in (proc.stdout + proc.stderr).splitlines()
                 if line.startswith(("ERROR", "FATAL"))]
     assert proc.returncode == 0, "\n".join(findings) or proc.stdout[-5000:] + proc.stderr[-5000:]

@@ -311,8 +311,8 @@ def show_info(args: argparse.Namespace) -> int:
 
 def console(args: argparse.Namespace) -> int:
     """``console``: attach to (or print the log of) an instance's serial console."""
-    result = common.get_client().call("query", what="instance", fields=["console", "oper_state"],
-                               names=[args.name])
+    result = common.get_client().call("query", what="instance",
+                                      fields=["console", "oper_state"], names=[args.name])
     rows = result.get("data") or []
     if not rows:
         raise OpPrereqError(f"Instance '{args.name}' does not exist", "unknown_entity")

@@ -34,6 +34,7 @@ class LUInstanceSetParams(InstanceLU):
         self.hv = params.check_hvparams(inst["hypervisor"], self.hv_changes, allow_default=True)
         new_be = params.merge_overrides(inst["beparams"], self.be)
         filled = params.fill(params.filled_beparams(self.cfg.cluster(), {"beparams": {}}), new_be)
+        self.filled_be = filled
         if filled["minmem"] > filled["maxmem"]:
             raise OpPrereqError(f"minmem ({filled['minmem']}M) would be above maxmem"
                                 f" ({filled['maxmem']}M)", ECODE_INVAL)
@@ -59,8 +60,13 @@ class LUInstanceSetParams(InstanceLU):
         op = self.op
         changes: list[list[str]] = []
         if op["runtime_mem"] is not None:
-            self.play("instance_runtime_memory", f"change memory of {self.name}",
-                      **self.host_vars(gnt_memory_mib=op["runtime_mem"]))
+            host = self.host_vars(gnt_memory_mib=op["runtime_mem"])
+            # The node checks the new size against the bounds this LU checked (the changed
+            # beparams; with --force the size may go below minmem).
+            bounds = dict(self.filled_be)
+            bounds["minmem"] = min(bounds["minmem"], op["runtime_mem"])
+            host["gnt_instance"]["beparams"] = bounds
+            self.play("instance_runtime_memory", f"change memory of {self.name}", **host)
             changes.append(["runtime_memory", str(op["runtime_mem"])])
 
         def change(obj: dict[str, Any]) -> None:

@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-from gntcli_fakes import fake  # noqa: F401 - the fixture, re-exported for pytest
+from gntcli_fakes import fake
+
+__all__ = ["fake"]  # the fixture, re-exported for pytest

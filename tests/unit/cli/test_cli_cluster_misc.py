@@ -170,7 +170,7 @@ def test_master_not_running(monkeypatch: pytest.MonkeyPatch,
         def call(self, method: str, **args: Any) -> Any:
             raise MasterNotRunning("Cannot communicate with the master daemon at /x")
 
-    monkeypatch.setattr(cluster.common, "get_client", lambda: Dead())
+    monkeypatch.setattr(cluster.common, "get_client", Dead)
     assert run_cli(cluster, ["getmaster"]) == 1
     assert capsys.readouterr().err == "Cannot communicate with the master daemon at /x\n"
     assert run_cli(cluster, ["getmaster", "-d"]) == 1

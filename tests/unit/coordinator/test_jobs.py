@@ -148,7 +148,7 @@ def test_jobs_on_different_instances_overlap_same_instance_serialises(cluster):
 
 
 def test_fifty_concurrent_jobs_all_finish(cluster):
-    ids = [cluster.submit("OP_TEST_DELAY", duration=0.01) for _ in range(50)]
+    ids = [cluster.submit("OP_TEST_DELAY", duration=0.01) for _unused in range(50)]
     threads_done = [cluster.wait(i).status for i in ids]
     assert threads_done == [SUCCESS] * 50
     assert threading.active_count() < 200

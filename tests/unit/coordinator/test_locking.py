@@ -22,9 +22,9 @@ def _try(lm, owner, level, names, shared):
 def test_shared_locks_coexist_exclusive_waits():
     lm = LockManager()
     lm.acquire(1, "instance", ["a"], shared=True)
-    _, got2 = _try(lm, 2, "instance", ["a"], True)
+    _thread, got2 = _try(lm, 2, "instance", ["a"], True)
     assert got2.wait(1)
-    _, got3 = _try(lm, 3, "instance", ["a"], False)
+    _thread, got3 = _try(lm, 3, "instance", ["a"], False)
     assert not got3.wait(0.2)
     lm.release(1)
     assert not got3.wait(0.2)
@@ -35,21 +35,21 @@ def test_shared_locks_coexist_exclusive_waits():
 def test_different_names_do_not_block():
     lm = LockManager()
     lm.acquire(1, "instance", ["a"], shared=False)
-    _, got = _try(lm, 2, "instance", ["b"], False)
+    _thread, got = _try(lm, 2, "instance", ["b"], False)
     assert got.wait(1)
 
 
 def test_all_conflicts_with_single_names():
     lm = LockManager()
     lm.acquire(1, "instance", ALL, shared=True)
-    _, got_x = _try(lm, 2, "instance", ["a"], False)
-    _, got_s = _try(lm, 3, "instance", ["a"], True)
+    _thread, got_x = _try(lm, 2, "instance", ["a"], False)
+    _thread, got_s = _try(lm, 3, "instance", ["a"], True)
     assert got_s.wait(1)
     assert not got_x.wait(0.2)
     lm.release(1)
     lm.release(3)
     assert got_x.wait(1)
-    _, got_all_x = _try(lm, 4, "instance", ALL, False)
+    _thread, got_all_x = _try(lm, 4, "instance", ALL, False)
     assert not got_all_x.wait(0.2)
     lm.release(2)
     assert got_all_x.wait(1)

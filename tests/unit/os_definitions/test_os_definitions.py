@@ -33,7 +33,7 @@ def run(os_dir: Path, script: str, *args: str, env: dict | None = None,
         stdin: bytes | None = None, **popen) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(os_dir / script), *args], env={**BASE_ENV, **(env or {})}, input=stdin,
-        capture_output=True, timeout=60, **popen)
+        capture_output=True, timeout=60, **popen, check=False)
 
 
 def sha256(path: Path) -> str:
@@ -251,7 +251,7 @@ def test_export_import_roundtrip(os_dir, workdir):
         env = api20("x.example.com", src, EXPORT_INDEX="0", EXPORT_DEVICE=str(src),
                     EXPORT_DISK_PATH=str(src), EXP_SIZE_FD=str(size_fd.fileno()))
         exported = subprocess.run([str(os_dir / "export")], env={**BASE_ENV, **env}, stdout=out,
-                                  stderr=subprocess.PIPE, pass_fds=(size_fd.fileno(),), timeout=60)
+                                  stderr=subprocess.PIPE, pass_fds=(size_fd.fileno(),), timeout=60, check=False)
     assert exported.returncode == 0, exported.stderr
     assert size_file.read_text() == f"{6 * MIB}\n"
     assert sha256(dump) == sha256(src)
