@@ -9,18 +9,11 @@ import time
 
 from _cluster import BIN, bench_cluster, env_for, timed
 
-from gnt.client import Client
-from gnt.jqueue.job import FINALIZED
+from gnt.client import Client, wait_for_job
 
 
 def wait(client: Client, job_id: int) -> str:
-    status, serial = None, 0
-    while status not in FINALIZED:
-        change = client.call("wait_for_job_change", job_id=job_id, prev_status=status,
-                             prev_log_serial=serial, timeout=30)
-        status = change["status"]
-        serial = max([serial] + [e[0] for e in change["log"]])
-    return str(status)
+    return wait_for_job(client, job_id)
 
 
 def main() -> None:

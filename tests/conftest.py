@@ -8,20 +8,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gnt._collection import link_collection
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _collection_import_root() -> Path:
     """A directory whose ``ansible_collections/gnt/cluster`` links to this checkout."""
-    base = Path(tempfile.gettempdir()) / f"gnt-test-collections-{os.getuid()}-{hashlib.sha256(str(REPO).encode()).hexdigest()[:16]}"
-    link = base / "ansible_collections" / "gnt" / "cluster"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.is_symlink() or link.resolve() != REPO:
-        tmp = link.with_name(f"cluster.{os.getpid()}")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(REPO)
-        os.replace(tmp, link)
-    return base
+    digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:16]
+    return link_collection(Path(tempfile.gettempdir()) / f"gnt-test-collections-{os.getuid()}-{digest}",
+                           REPO)
 
 
 COLLECTIONS_ROOT = _collection_import_root()

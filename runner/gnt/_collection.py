@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -21,18 +22,26 @@ from . import settings
 _PACKAGE = "ansible_collections.gnt.cluster.plugins.module_utils"
 
 
-def _import_root() -> Path:
-    """A directory whose ``ansible_collections/gnt/cluster`` links to the collection root."""
-    target = settings.collection_root()
-    base = Path(tempfile.gettempdir()) / f"gnt-collections-{os.getuid()}-{hashlib.sha256(str(target).encode()).hexdigest()[:16]}"
+def link_collection(base: Path, target: Path | None = None) -> Path:
+    """Make ``<base>/ansible_collections/gnt/cluster`` a symlink to the collection root
+    (``target``, default :func:`gnt.settings.collection_root`); atomic and thread-safe."""
+    target = target or settings.collection_root()
     link = base / "ansible_collections" / "gnt" / "cluster"
     if not (link.is_symlink() and link.resolve() == target):
         link.parent.mkdir(parents=True, exist_ok=True)
-        tmp = link.with_name(f".cluster.{os.getpid()}")
+        tmp = link.with_name(f".cluster.{os.getpid()}.{threading.get_ident()}")
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(target)
         os.replace(tmp, link)
     return base
+
+
+def _import_root() -> Path:
+    """A temp directory whose ``ansible_collections/gnt/cluster`` links to the collection."""
+    target = settings.collection_root()
+    digest = hashlib.sha256(str(target).encode()).hexdigest()[:16]
+    return link_collection(Path(tempfile.gettempdir()) / f"gnt-collections-{os.getuid()}-{digest}",
+                           target)
 
 
 def ensure_importable() -> None:

@@ -172,19 +172,14 @@ def _remove_state(feedback: Feedback) -> None:
 
 def _run_destroy_job() -> None:
     """Run OP_CLUSTER_DESTROY (its checks: no other node, no instance) and wait for it."""
-    from .client import Client
+    from .client import Client, wait_for_job
     from .errors import error_from_dict
-    from .jqueue.job import FINALIZED, SUCCESS
+    from .jqueue.job import SUCCESS
 
     start_daemon()
     with Client() as client:
         job_id = client.call("submit_job", ops=[{"OP_ID": "OP_CLUSTER_DESTROY"}])
-        status, serial = None, 0
-        while status not in FINALIZED:
-            change = client.call("wait_for_job_change", job_id=job_id, prev_status=status,
-                                 prev_log_serial=serial, timeout=30)
-            status = change["status"]
-            serial = max([serial] + [entry[0] for entry in change["log"]])
+        wait_for_job(client, job_id)
         [(status, results)] = client.call("query_jobs", ids=[job_id],
                                           fields=["status", "opresult"])
     if status != SUCCESS:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import settings
+from ._collection import link_collection
 
 Feedback = Callable[[str], None]
 
@@ -80,17 +81,8 @@ class Executor(Protocol):
 
 
 def collections_path() -> Path:
-    """A collections dir whose ``ansible_collections/gnt/cluster`` is this collection."""
-    base = settings.paths().collections_dir
-    link = base / "ansible_collections" / "gnt" / "cluster"
-    target = settings.collection_root()
-    if not (link.is_symlink() and link.resolve() == target):
-        link.parent.mkdir(parents=True, exist_ok=True)
-        tmp = link.with_name(f".cluster.{os.getpid()}.{threading.get_ident()}")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(target)
-        os.replace(tmp, link)
-    return base
+    """This cluster's collections dir (``ansible_collections/gnt/cluster`` -> this checkout)."""
+    return link_collection(settings.paths().collections_dir)
 
 
 def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
