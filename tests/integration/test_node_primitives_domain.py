@@ -6,61 +6,27 @@ Every domain is named ``gnt-test-<random>`` and destroyed/undefined in a finally
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
+import gnt_ansible
 import pytest
 
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import list_domains
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE = Path(sys.executable).with_name("ansible")
 URI = "qemu:///system"
-
-
-def _libvirt_problem() -> str:
-    try:
-        import libvirt
-    except ImportError:
-        return "the libvirt Python binding is not installed in this venv"
-    try:
-        libvirt.open(URI).close()
-    except libvirt.libvirtError as err:
-        return f"libvirtd is unreachable at {URI} ({err}); run scripts/setup.sh --test"
-    return ""
 
 
 @pytest.fixture(scope="module")
 def ansible_env(tmp_path_factory):
-    problem = _libvirt_problem()
-    if problem:
-        pytest.skip(problem)
-    base = tmp_path_factory.mktemp("ansible")
-    link = base / "collections" / "ansible_collections" / "gnt" / "cluster"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(REPO)
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(base / "collections"),
-                ANSIBLE_HOME=str(base / "home"), ANSIBLE_LOCAL_TEMP=str(base / "tmp"),
-                ANSIBLE_DEPRECATION_WARNINGS="False", ANSIBLE_NOCOLOR="1",
-                ANSIBLE_PIPELINING="True")
+    return gnt_ansible.ansible_env(tmp_path_factory.mktemp("ansible"))
 
 
 def domain(env, args, check=False, module="domain"):
     """Run gnt.cluster.<module> (domain) through ansible; return (ok, result)."""
-    cmd = [str(ANSIBLE), "localhost", "-i", "localhost,", "-c", "local",
-           "-e", f"ansible_python_interpreter={sys.executable}",
-           "-m", f"gnt.cluster.{module}", "-a", json.dumps(args)] + (["--check"] if check else [])
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False,
-                          timeout=300)
-    marker = proc.stdout.find(" => ")
-    assert marker >= 0, proc.stdout + proc.stderr
-    return proc.returncode == 0, json.loads(proc.stdout[marker + 4:])
+    return gnt_ansible.run_module(env, module, args, check=check)
 
 
 def cleanup(name):

@@ -6,95 +6,24 @@ Storage, OS and log directories live in a temp dir; the test bridge and every do
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
+import gnt_ansible
 import pytest
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 URI = "qemu:///system"
-
-PLAY = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Run the role
-      ansible.builtin.include_role:
-        name: gnt.cluster.{role}
-    - name: Dump what the role published
-      ansible.builtin.copy:
-        content: "{{{{ {{'gnt_node_info': gnt_node_info | default(None),
-                       'gnt_domain': gnt_domain | default(None)}} | to_json }}}}"
-        dest: "{out}"
-        mode: "0644"
-      changed_when: false
-"""
-
-
-def _libvirt_problem() -> str:
-    try:
-        import libvirt
-    except ImportError:
-        return "the libvirt Python binding is not installed in this venv"
-    try:
-        libvirt.open(URI).close()
-    except libvirt.libvirtError as err:
-        return f"libvirtd is unreachable at {URI} ({err}); run scripts/setup.sh --test"
-    return ""
 
 
 @pytest.fixture(scope="module")
 def ansible_env(tmp_path_factory):
-    problem = _libvirt_problem()
-    if problem:
-        pytest.skip(problem)
-    base = tmp_path_factory.mktemp("ansible")
-    link = base / "collections" / "ansible_collections" / "gnt" / "cluster"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(REPO)
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(base / "collections"),
-                ANSIBLE_HOME=str(base / "home"), ANSIBLE_LOCAL_TEMP=str(base / "tmp"),
-                ANSIBLE_DEPRECATION_WARNINGS="False", ANSIBLE_NOCOLOR="1",
-                ANSIBLE_PIPELINING="True",
-                ANSIBLE_RETRY_FILES_ENABLED="False")
+    return gnt_ansible.ansible_env(tmp_path_factory.mktemp("ansible"))
 
 
-class Runner:
-    """Runs one role per ansible-playbook call and reports the recap and published facts."""
-
-    def __init__(self, env, workdir: Path):
-        self.env, self.workdir, self.count = env, workdir, 0
-
-    def __call__(self, role, variables, check=False, expect_ok=True):
-        self.count += 1
-        out = self.workdir / f"out{self.count}.json"
-        play = self.workdir / f"play{self.count}.yml"
-        play.write_text(PLAY.format(role=role, out=out))
-        varfile = self.workdir / f"vars{self.count}.json"
-        varfile.write_text(json.dumps(dict(variables,
-                                           ansible_python_interpreter=sys.executable)))
-        cmd = [str(PLAYBOOK), "-i", "localhost,", str(play), "-e", f"@{varfile}"]
-        if check:
-            cmd.append("--check")
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True,
-                              check=False, timeout=600)
-        recap = re.search(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+"
-                          r"failed=(\d+)", proc.stdout)
-        assert recap, proc.stdout + proc.stderr
-        ok = proc.returncode == 0
-        assert ok == expect_ok, f"{role}: rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        published = json.loads(out.read_text()) if out.exists() else {}
-        return {"changed": int(recap.group(2)), "failed": int(recap.group(4)),
-                "stdout": proc.stdout, **published}
+Runner = gnt_ansible.RoleRunner
 
 
 def domain_state(name):
@@ -186,7 +115,7 @@ def test_create_start_stop_remove(ansible_env, tmp_path):
         assert bridge in info["bridges"]
         assert info["memory_total_mib"] > 0 and info["hypervisor"]["type"] == "QEMU"
         assert node["file_storage_dir"] in info["storage"]
-        bundled = REPO / "roles/node_prepare/files/os"
+        bundled = gnt_ansible.REPO / "roles/node_prepare/files/os"
         for entry in bundled.iterdir() if bundled.is_dir() else []:
             assert (Path(node["os_dir"]) / entry.name).exists(), entry.name
 

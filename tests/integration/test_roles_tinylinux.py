@@ -7,49 +7,25 @@ Uses the bundled tinylinux OS definition (node_prepare installs it) and its cach
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
+import gnt_ansible
 import pytest
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 URI = "qemu:///system"
-BUILDER = REPO / "roles/node_prepare/files/os/tinylinux/build-image"
-
-PLAY = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Run the role
-      ansible.builtin.include_role:
-        name: gnt.cluster.{role}
-    - name: Dump what the role published
-      ansible.builtin.copy:
-        content: "{{{{ {{'gnt_domain': gnt_domain | default(None)}} | to_json }}}}"
-        dest: "{out}"
-        mode: "0644"
-      changed_when: false
-"""
+BUILDER = gnt_ansible.REPO / "roles/node_prepare/files/os/tinylinux/build-image"
 
 
 @pytest.fixture(scope="module")
 def ansible_env(tmp_path_factory):
-    try:
-        import libvirt
-
-        libvirt.open(URI).close()
-    except Exception as err:  # ImportError or libvirtError
-        pytest.skip(f"libvirt at {URI} is not usable ({err}); run scripts/setup.sh --test")
+    env = gnt_ansible.ansible_env(tmp_path_factory.mktemp("ansible"))
     if not os.access(BUILDER, os.X_OK):
         pytest.skip(f"the tinylinux OS definition is missing ({BUILDER})")
     proc = subprocess.run([str(BUILDER)], capture_output=True, text=True, check=False,
@@ -57,28 +33,12 @@ def ansible_env(tmp_path_factory):
     if proc.returncode != 0:
         pytest.skip(f"tinylinux build-image failed with exit code {proc.returncode} "
                     f"(75 = Debian archive unreachable): {proc.stderr.strip()[-300:]}")
-    base = tmp_path_factory.mktemp("ansible")
-    link = base / "collections" / "ansible_collections" / "gnt" / "cluster"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(REPO)
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(base / "collections"),
-                ANSIBLE_HOME=str(base / "home"), ANSIBLE_LOCAL_TEMP=str(base / "tmp"),
-                ANSIBLE_DEPRECATION_WARNINGS="False", ANSIBLE_NOCOLOR="1",
-                ANSIBLE_PIPELINING="True", ANSIBLE_RETRY_FILES_ENABLED="False")
+    return env
 
 
 def run_role(env, workdir: Path, role, variables, expect_ok=True):
-    tag = uuid.uuid4().hex[:6]
-    out, play = workdir / f"out-{tag}.json", workdir / f"play-{tag}.yml"
-    play.write_text(PLAY.format(role=role, out=out))
-    varfile = workdir / f"vars-{tag}.json"
-    varfile.write_text(json.dumps(dict(variables, ansible_python_interpreter=sys.executable)))
-    proc = subprocess.run([str(PLAYBOOK), "-i", "localhost,", str(play), "-e", f"@{varfile}"],
-                          env=env, capture_output=True, text=True, check=False, timeout=600)
-    assert (proc.returncode == 0) == expect_ok, f"{role}:\n{proc.stdout}\n{proc.stderr}"
-    if not expect_ok:
-        return {"stdout": proc.stdout}
-    return json.loads(out.read_text())
+    result = gnt_ansible.RoleRunner(env, workdir)(role, variables, expect_ok=expect_ok)
+    return result if expect_ok else {"stdout": result["stdout"]}
 
 
 def wait_for_lines(log: Path, pattern: str, count: int) -> int:
