@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""A gnt.cluster lab: N nodes on this machine, each a set of namespaces with its own sshd and libvirtd.
+
+Command line (as root)::
+
+    .venv/bin/python tests/lab/lab.py up 3 [--dir DIR]
+    .venv/bin/python tests/lab/lab.py status [--dir DIR] [--json]
+    .venv/bin/python tests/lab/lab.py kill node2 [--dir DIR]     # simulated node crash
+    .venv/bin/python tests/lab/lab.py start node2 [--dir DIR]    # boot it again
+    .venv/bin/python tests/lab/lab.py down [--dir DIR]
+
+Python::
+
+    from lab import Lab            # with tests/lab on sys.path
+    lab = Lab("/tmp/gntlab")
+    nodes = lab.up(3)              # list[Node]: name, address, ssh, libvirt_uri, gnt_root, ...
+    lab.ssh("node1", "hostname")
+    lab.down()
+
+Layout, addresses and limits: ``docs/lab.md``. Everything the lab makes is recorded in
+``DIR/lab.json`` before it is made, so ``down`` also cleans up after a crash of the lab or of
+the process that started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import labconf  # noqa: E402
+from labconf import NodeLayout  # noqa: E402
+from labnet import active_lab_dir, make_network, remove_network  # noqa: E402
+from labproc import (  # noqa: E402
+    LabError,
+    alive,
+    children,
+    close_control_masters,
+    libvirt_domains,
+    listening_ports,
+    log_tail,
+    mounts_under,
+    pid_ns,
+    port_open,
+    processes_in,
+    processes_in_netns,
+    run,
+    start_time,
+)
+
+DEFAULT_DIR = Path("/tmp/gntlab")
+STATE_FILE = "lab.json"
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+# Longest ControlPath ssh accepts: sun_path (108) minus the ".XXXXXXXXXXXXXXXX" ssh appends while
+# creating the socket, minus a margin.
+MAX_CONTROL_PATH = 88
+REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "ssh", "ssh-keygen", "mount", "umount")
+DAEMONS = {"sshd": "/usr/sbin/sshd", "libvirtd": "/usr/sbin/libvirtd"}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One running lab node, as seen from the host (the controller)."""
+
+    name: str                  # node1
+    fqdn: str                  # node1.lab.example (its UTS host name)
+    address: str               # 198.18.0.11
+    netns: str                 # gntlab-node1 (ip netns)
+    gnt_root: str              # GNT_ROOT of this node (DIR/node1/root; sshd sets it in sessions)
+    libvirt_uri: str           # qemu+tcp://198.18.0.11/system (from the host or any node)
+    ssh: list[str]             # ["ssh", "-F", "DIR/ssh_config", "node1"]: append a command
+    init_pid: int              # host PID of the node's PID 1 (SIGKILL it to crash the node)
+    dir: str                   # DIR/node1 (logs, configs; fs/ holds its private views)
+    local_uri: str = "qemu:///system"   # the same libvirtd, from inside the node
+
+    def ssh_argv(self, command: str) -> list[str]:
+        """argv that runs ``command`` (a shell string) on the node over SSH."""
+        return [*self.ssh, command]
+
+    def nsenter_argv(self, argv: list[str]) -> list[str]:
+        """argv that runs ``argv`` inside the node's namespaces directly (no SSH)."""
+        return ["nsenter", "-t", str(self.init_pid), "-m", "-u", "-n", "-p", "--", *argv]
+
+
+@dataclass
+class NodeStatus:
+    """What ``status`` found for one node."""
+
+    name: str
+    address: str
+    init_alive: bool
+    sshd: bool
+    libvirtd: bool
+    domains: dict[str, str] = field(default_factory=dict)   # domain name -> state
+
+
+class Lab:
+    """N lab nodes described by the state file in ``lab_dir``; see the module docstring."""
+
+    def __init__(self, lab_dir: str | Path = DEFAULT_DIR) -> None:
+        self.dir = Path(lab_dir).absolute()
+        self.timings: dict[str, float] = {}
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    # --- state -----------------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        """``DIR/lab.json``: what the lab made (written before it is made)."""
+        return self.dir / STATE_FILE
+
+    @property
+    def ssh_config(self) -> Path:
+        """The lab's ssh client configuration (``ssh -F`` it)."""
+        return self.dir / "ssh_config"
+
+    @property
+    def key(self) -> Path:
+        """The lab's private key (root on every node accepts it)."""
+        return self.dir / "id_ed25519"
+
+    @property
+    def shared_dir(self) -> Path:
+        """The directory every node sees, also as GNT_ROOT/srv/gnt/shared-file-storage."""
+        return self.dir / "shared"
+
+    def _load(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise LabError(f"{self.state_file} is unreadable ({exc}); remove the lab by hand") \
+                from exc
+
+    def _save(self, state: dict[str, Any]) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.state_file)
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The lab's nodes (empty when the lab is down)."""
+        state = self._load()
+        if not state:
+            return []
+        nodes = []
+        for rec in state["nodes"]:
+            lay = NodeLayout(rec["index"], self.dir)
+            nodes.append(Node(name=lay.name, fqdn=lay.fqdn, address=lay.address, netns=lay.netns,
+                              gnt_root=str(lay.gnt_root), libvirt_uri=lay.libvirt_uri,
+                              ssh=["ssh", "-F", str(self.ssh_config), lay.name],
+                              init_pid=rec.get("init_pid") or 0, dir=str(lay.dir)))
+        return nodes
+
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (LabError if there is none)."""
+        for node in self.nodes:
+            if node.name in (name, name.split(".")[0]):
+                return node
+        raise LabError(f"no lab node {name!r} in {self.dir}")
+
+    def is_up(self) -> bool:
+        """True if a state file exists and every recorded node's PID 1 is alive."""
+        state = self._load()
+        if not state or state.get("phase") != "up":
+            return False
+        return all(alive(rec.get("init_pid"), rec.get("init_start")) for rec in state["nodes"])
+
+    # --- up --------------------------------------------------------------------------------
+    def _preflight(self, n: int) -> None:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network namespaces, mounts)")
+        if not 1 <= n <= labconf.MAX_NODES:
+            raise LabError(f"node count {n} out of range 1..{labconf.MAX_NODES}")
+        missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
+        missing += [p for p in DAEMONS.values() if not os.access(p, os.X_OK)]
+        if missing:
+            raise LabError(f"missing tools: {', '.join(missing)} "
+                           "(apt: iproute2 util-linux openssh-server openssh-client "
+                           "libvirt-daemon-system)")
+        longest = max(len(socket.gethostname().split(".")[0]), len(f"node{n}"))
+        control = len(str(self.dir / "cm")) + 1 + longest + len("-198.18.0.100-22")
+        if control > MAX_CONTROL_PATH:
+            raise LabError(f"lab directory {self.dir} is too long for ssh control sockets "
+                           f"({control} > {MAX_CONTROL_PATH} characters); use a shorter --dir")
+        if not Path("/root/.ssh").is_dir():
+            raise LabError("/root/.ssh is missing: nodes mount their private .ssh on it "
+                           "(`mkdir -m 700 /root/.ssh`)")
+        if self.dir.exists() and any(self.dir.iterdir()) and not self.state_file.exists():
+            raise LabError(f"{self.dir} is not empty and holds no {STATE_FILE}: not a lab "
+                           "directory, refusing to use it")
+        other = active_lab_dir()
+        namespaces = run(["ip", "netns", "list"]).stdout
+        if other is not None or labconf.NETNS_PREFIX in namespaces:
+            where = f"in {other} (`lab.py down --dir {other}`)" if other else \
+                f"(namespaces {labconf.NETNS_PREFIX}* exist; `ip netns list`)"
+            raise LabError(f"another lab is up on this machine {where}")
+
+    def up(self, n: int) -> list[Node]:
+        """Create ``n`` nodes and wait until every sshd and libvirtd answers.
+
+        A lab with any node running in this directory is an error; stale state (every node
+        crashed, or the process that started it died before) is cleaned first. If anything fails, everything made so far is removed again.
+        """
+        state = self._load()
+        if state:
+            running = [rec["name"] for rec in state["nodes"]
+                       if alive(rec.get("init_pid"), rec.get("init_start"))]
+            if running:
+                raise LabError(f"a lab is up in {self.dir} (running: {', '.join(running)}); "
+                               "run down first")
+            self.down()         # every node crashed, or the starter did: stale state
+        self._preflight(n)
+        t0 = time.monotonic()
+        try:
+            self._up(n, t0)
+        except BaseException:
+            try:
+                self.down()
+            except LabError as exc:
+                print(f"lab: clean-up after failed up: {exc}", file=sys.stderr)
+            raise
+        self.timings["up"] = time.monotonic() - t0
+        return self.nodes
+
+    def _up(self, n: int, t0: float) -> None:
+        layouts = [NodeLayout(i, self.dir) for i in range(1, n + 1)]
+        created = not self.dir.exists()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        state: dict[str, Any] = {
+            "version": 1, "phase": "starting", "n": n, "created_dir": created,
+            "bridge": labconf.BRIDGE, "host_mounts": [],
+            "nodes": [{"index": lay.index, "name": lay.name, "netns": lay.netns,
+                       "veth": lay.veth, "address": lay.address} for lay in layouts]}
+        self._save(state)
+        self._write_files(layouts)
+        self.timings["files"] = time.monotonic() - t0
+        # Shared storage: bind mounts in the host's mount namespace, made before the nodes
+        # start so every node's copy of the mount table has them (same paths everywhere).
+        for lay in layouts:
+            point = lay.gnt_root / labconf.SHARED_STORAGE_SUBDIR
+            state["host_mounts"].append(str(point))
+            self._save(state)
+            run(["mount", "--bind", str(self.shared_dir), str(point)])
+        make_network(layouts, self.dir)
+        self.timings["network"] = time.monotonic() - t0
+        for rec, lay in zip(state["nodes"], layouts, strict=True):
+            self._spawn(rec, lay)
+            self._save(state)
+        self._wait_ready(state, layouts)
+        state["phase"] = "up"
+        self._save(state)
+
+    def _write_files(self, layouts: list[NodeLayout]) -> None:
+        n = len(layouts)
+        (self.dir / "cm").mkdir(mode=0o700, exist_ok=True)
+        self.shared_dir.mkdir(exist_ok=True)
+        keygens = [subprocess.Popen(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                                     "gnt-lab", "-f", str(self.key)], stdin=subprocess.DEVNULL)]
+        for lay in layouts:
+            for path in labconf.PRIVATE_DIRS:
+                lay.private(path).mkdir(parents=True, exist_ok=True)
+            (lay.gnt_root / labconf.SHARED_STORAGE_SUBDIR).mkdir(parents=True, exist_ok=True)
+            keygens.append(subprocess.Popen(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lay.fqdn,
+                 "-f", str(lay.dir / "ssh_host_ed25519_key")], stdin=subprocess.DEVNULL))
+        if any(proc.wait() != 0 for proc in keygens):
+            raise LabError("ssh-keygen failed")
+        client = labconf.ssh_config(self.dir, n, self.key)
+        self.ssh_config.write_text(client)
+        (self.dir / "known_hosts").write_text(labconf.known_hosts(self.dir, n))
+        hosts = labconf.hosts_file(n)
+        (self.dir / "hosts").write_text(hosts)
+        pub = self.key.with_suffix(".pub").read_text()
+        caps = Path("/var/cache/libvirt/qemu/capabilities")
+        nwfilter = Path("/etc/libvirt/nwfilter")
+        for lay in layouts:
+            (lay.dir / "sshd_config").write_text(labconf.sshd_config(lay))
+            (lay.dir / "init.sh").write_text(labconf.init_script(lay))
+            etc = lay.private("/etc/libvirt")
+            (etc / "qemu").mkdir(exist_ok=True)
+            (etc / "libvirtd.conf").write_text(labconf.libvirtd_conf(lay, str(uuid.uuid4())))
+            (etc / "qemu.conf").write_text(labconf.qemu_conf(lay))
+            if nwfilter.is_dir():
+                shutil.copytree(nwfilter, etc / "nwfilter", dirs_exist_ok=True)
+            if caps.is_dir():   # saves each libvirtd probing QEMU (valid: same binaries)
+                shutil.copytree(caps, lay.private("/var/cache/libvirt") / "qemu/capabilities",
+                                dirs_exist_ok=True)
+            lay.private("/etc/hosts").write_text(hosts)
+            lay.private("/etc/resolv.conf").write_text(labconf.resolv_conf())
+            dot_ssh = lay.private("/root/.ssh")
+            dot_ssh.chmod(0o700)
+            (dot_ssh / "authorized_keys").write_text(pub)
+            (dot_ssh / "config").write_text(client)
+            shutil.copy2(self.key, dot_ssh / "id_ed25519")
+            shutil.copy2(self.key.with_suffix(".pub"), dot_ssh / "id_ed25519.pub")
+
+    def _spawn(self, rec: dict[str, Any], lay: NodeLayout) -> None:
+        """Start the node's PID 1 and record its host PID (and the unshare parent's)."""
+        argv = ["ip", "netns", "exec", lay.netns, "unshare", "--mount", "--uts", "--pid",
+                "--fork", "--mount-proc", "--propagation", "private",
+                "/bin/bash", str(lay.dir / "init.sh")]
+        with open(lay.dir / "init.log", "ab") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
+        self._procs[proc.pid] = proc
+        rec["unshare_pid"], rec["unshare_start"] = proc.pid, start_time(proc.pid)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            kids = children(proc.pid)
+            if kids and pid_ns(kids[0]) not in (None, pid_ns(proc.pid)):
+                rec["init_pid"], rec["init_start"] = kids[0], start_time(kids[0])
+                rec["pid_ns"] = pid_ns(kids[0])
+                return
+            if proc.poll() is not None:
+                break
+            time.sleep(0.002)
+        raise LabError(f"{lay.name}: PID 1 did not start; see {lay.dir / 'init.log'}")
+
+    def _wait_ready(self, state: dict[str, Any], layouts: list[NodeLayout]) -> None:
+        pending = {lay.name: lay for lay in layouts}
+        ports = {name: {labconf.SSH_PORT, labconf.LIBVIRT_TCP_PORT} for name in pending}
+        started = time.monotonic()
+        deadline = started + READY_TIMEOUT
+        while pending:
+            for name, lay in list(pending.items()):
+                rec = state["nodes"][lay.index - 1]
+                if not alive(rec["init_pid"], rec["init_start"]):
+                    raise LabError(f"{name}: PID 1 exited; see {lay.dir / 'init.log'} and "
+                                   f"{lay.dir / 'daemons.log'}")
+                ports[name] -= listening_ports(rec["init_pid"])
+                running = set(processes_in(rec["pid_ns"]).values())
+                if time.monotonic() > started + 1 and not set(DAEMONS) <= running:
+                    raise LabError(f"{name}: {', '.join(sorted(set(DAEMONS) - running))} exited: "
+                                   + "; ".join(log_tail(self._daemon_log(lay, daemon))
+                                               for daemon in sorted(set(DAEMONS) - running)))
+                if not ports[name]:
+                    try:
+                        libvirt_domains(lay.libvirt_uri)
+                    except Exception:   # noqa: BLE001 - libvirtd still initialising
+                        continue
+                    del pending[name]
+            if pending and time.monotonic() > deadline:
+                logs = "; ".join(str(lay.dir / "daemons.log") for lay in pending.values())
+                raise LabError(f"nodes {', '.join(pending)} not ready after {READY_TIMEOUT:.0f} s "
+                               f"(ports still closed: {ports}); see {logs}")
+            if pending:
+                time.sleep(0.02)
+
+    @staticmethod
+    def _daemon_log(lay: NodeLayout, daemon: str) -> Path:
+        """Where a node daemon's errors go."""
+        if daemon == "libvirtd":
+            return lay.private("/var/log/libvirt") / "libvirtd.log"
+        return lay.dir / "daemons.log"
+
+    # --- down ------------------------------------------------------------------------------
+    def down(self) -> None:
+        """Kill every lab process by PID, delete namespaces, links, mounts and the lab's files.
+
+        Works on a healthy, a half-started and a crashed lab (only the state file is needed).
+        """
+        state = self._load()
+        if state is None:
+            return
+        t0 = time.monotonic()
+        close_control_masters(self.dir / "cm")
+        self._kill_nodes(state)
+        self.timings["down_kill"] = time.monotonic() - t0
+        remove_network(state)
+        self._unmount(state)
+        self._remove_files(state)
+        self.timings["down"] = time.monotonic() - t0
+
+    def _kill_nodes(self, state: dict[str, Any]) -> None:
+        namespaces = []
+        for rec in state["nodes"]:
+            init_pid, init_start = rec.get("init_pid"), rec.get("init_start")
+            if not init_pid and alive(rec.get("unshare_pid"), rec.get("unshare_start")):
+                kids = children(rec["unshare_pid"])      # crashed before PID 1 was recorded
+                if kids:
+                    init_pid, init_start = kids[0], None
+            if alive(init_pid, init_start):
+                namespaces.append(pid_ns(init_pid))
+                os.kill(init_pid, signal.SIGKILL)   # the kernel kills the whole PID namespace
+            elif rec.get("pid_ns"):
+                namespaces.append(rec["pid_ns"])
+            # Anything else in the node's network namespace was started by the lab too (e.g. a
+            # node whose PID was not recorded yet when the starter crashed).
+            for pid in processes_in_netns(rec["netns"]):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while True:
+            left = {pid: name for ns in namespaces if ns for pid, name in processes_in(ns).items()}
+            left.update({pid: "?" for rec in state["nodes"]
+                         for pid in processes_in_netns(rec["netns"])})
+            unshare = [rec["unshare_pid"] for rec in state["nodes"]
+                       if alive(rec.get("unshare_pid"), rec.get("unshare_start"))]
+            for pid in unshare:
+                if pid in self._procs:
+                    self._procs[pid].poll()
+            if not left and not unshare:
+                break
+            if time.monotonic() > deadline:
+                raise LabError(f"lab processes still alive after {STOP_TIMEOUT:.0f} s: "
+                               f"{left or unshare}")
+            time.sleep(0.01)
+        self._procs.clear()
+
+    def _unmount(self, state: dict[str, Any]) -> None:
+        for point in mounts_under(self.dir):
+            if run(["umount", point], check=False).returncode != 0:
+                run(["umount", "-l", point])
+        left = mounts_under(self.dir)
+        if left:
+            raise LabError(f"still mounted under {self.dir}: {left}")
+
+    def _remove_files(self, state: dict[str, Any]) -> None:
+        if mounts_under(self.dir):
+            raise LabError(f"refusing to delete {self.dir}: mounts remain")
+        for entry in self.dir.iterdir():
+            if entry.name == STATE_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        self.state_file.unlink()
+        if state.get("created_dir"):
+            self.dir.rmdir()
+
+    # --- status and helpers ------------------------------------------------------------------
+    def status(self) -> list[NodeStatus]:
+        """Per node: is PID 1 alive, do sshd and libvirtd run and answer, which domains exist."""
+        state = self._load()
+        if not state:
+            return []
+        result = []
+        for rec, node in zip(state["nodes"], self.nodes, strict=True):
+            init_alive = alive(rec.get("init_pid"), rec.get("init_start"))
+            procs = set(processes_in(rec["pid_ns"]).values()) if init_alive and rec.get("pid_ns") \
+                else set()
+            sshd = "sshd" in procs and port_open(node.address, labconf.SSH_PORT)
+            libvirtd = "libvirtd" in procs and port_open(node.address, labconf.LIBVIRT_TCP_PORT)
+            domains: dict[str, str] = {}
+            if libvirtd:
+                try:
+                    domains = libvirt_domains(node.libvirt_uri)
+                except Exception:   # noqa: BLE001 - report it as not answering
+                    libvirtd = False
+            result.append(NodeStatus(node.name, node.address, init_alive, sshd, libvirtd, domains))
+        return result
+
+    def ssh(self, node: str, command: str, *, check: bool = True,
+            timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run a shell command on a node over SSH with the lab configuration."""
+        return run(self.node(node).ssh_argv(command), check=check, timeout=timeout)
+
+    def start_node(self, node: str) -> Node:
+        """Boot a crashed node again (like a reboot: its /run is emptied, its libvirt state and
+        GNT_ROOT are kept) and wait until its sshd and libvirtd answer."""
+        state = self._load() or {"nodes": []}
+        for rec in state["nodes"]:
+            if rec["name"] != node.split(".")[0]:
+                continue
+            if alive(rec.get("init_pid"), rec.get("init_start")):
+                raise LabError(f"{rec['name']} is running")
+            lay = NodeLayout(rec["index"], self.dir)
+            shutil.rmtree(lay.private("/run"))
+            lay.private("/run").mkdir()
+            self._spawn(rec, lay)
+            self._save(state)
+            self._wait_ready(state, [lay])
+            return self.node(rec["name"])
+        raise LabError(f"no lab node {node!r} in {self.dir}")
+
+    def kill_node(self, node: str) -> None:
+        """Simulate a node crash: SIGKILL its PID 1 (its sshd, libvirtd and QEMUs die with it)."""
+        state = self._load() or {"nodes": []}
+        for rec in state["nodes"]:
+            if rec["name"] == node.split(".")[0] and alive(rec.get("init_pid"),
+                                                             rec.get("init_start")):
+                os.kill(rec["init_pid"], signal.SIGKILL)
+                deadline = time.monotonic() + STOP_TIMEOUT
+                while (processes_in(rec["pid_ns"]) or alive(rec["init_pid"], rec["init_start"])) \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if rec["unshare_pid"] in self._procs:
+                    self._procs.pop(rec["unshare_pid"]).wait(timeout=STOP_TIMEOUT)
+                return
+        raise LabError(f"no running lab node {node!r} in {self.dir}")
+
+
+def _print_status(lab: Lab, as_json: bool) -> int:
+    status = lab.status()
+    if as_json:
+        print(json.dumps({"dir": str(lab.dir), "nodes": [asdict(s) for s in status]}, indent=1))
+        return 0
+    if not status:
+        other = active_lab_dir()
+        print(f"no lab in {lab.dir}" + (f" (a lab is up in {other})" if other else ""))
+        return 1
+    word = {True: "up", False: "DOWN"}
+    for s in status:
+        doms = ", ".join(f"{d} ({st})" for d, st in sorted(s.domains.items())) or "-"
+        print(f"{s.name:<7} {s.address:<13} init {word[s.init_alive]:<4} sshd {word[s.sshd]:<4} "
+              f"libvirtd {word[s.libvirtd]:<4} domains: {doms}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    common = argparse.ArgumentParser(add_help=False)     # --dir before or after the command
+    common.add_argument("--dir", default=argparse.SUPPRESS,
+                        help=f"lab directory (default {DEFAULT_DIR})")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], parents=[common])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="start N nodes", parents=[common])
+    p_up.add_argument("n", type=int)
+    sub.add_parser("down", help="stop and remove everything the lab made", parents=[common])
+    p_status = sub.add_parser("status", help="show the nodes", parents=[common])
+    p_status.add_argument("--json", action="store_true")
+    p_kill = sub.add_parser("kill", help="crash a node (SIGKILL its PID 1)", parents=[common])
+    p_kill.add_argument("node")
+    p_start = sub.add_parser("start", help="boot a crashed node again", parents=[common])
+    p_start.add_argument("node")
+    args = parser.parse_args(argv)
+    try:
+        import libvirt  # its errors become exceptions here; don't also print them
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    except ImportError:
+        pass
+    lab = Lab(getattr(args, "dir", DEFAULT_DIR))
+    try:
+        if args.cmd == "up":
+            nodes = lab.up(args.n)
+            t = lab.timings
+            print(f"lab up: {len(nodes)} nodes in {t['up']:.2f} s (files {t['files']:.2f} s, "
+                  f"network {t['network'] - t['files']:.2f} s, daemons ready "
+                  f"{t['up'] - t['network']:.2f} s); dir {lab.dir}")
+            for node in nodes:
+                print(f"  {node.name}  {node.address}  {' '.join(node.ssh)}  {node.libvirt_uri}  "
+                      f"GNT_ROOT={node.gnt_root}")
+        elif args.cmd == "down":
+            lab.down()
+            if "down" in lab.timings:
+                print(f"lab down in {lab.timings['down']:.2f} s "
+                      f"(processes {lab.timings['down_kill']:.2f} s)")
+            else:
+                print(f"no lab in {lab.dir}")
+        elif args.cmd == "status":
+            return _print_status(lab, args.json)
+        elif args.cmd == "kill":
+            lab.kill_node(args.node)
+            print(f"{args.node}: PID 1 killed")
+        elif args.cmd == "start":
+            print(f"{lab.start_node(args.node).name}: up")
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

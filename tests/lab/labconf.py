@@ -1,0 +1,247 @@
+"""Text of the files a lab node runs with: hosts file, sshd and libvirt configuration, the node's
+PID 1 script and the lab's ssh client configuration.
+
+Pure functions of the layout (no side effects), so the layout is easy to read in one place and
+easy to test. See ``docs/lab.md`` for what each setting is for.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+SUBNET = "198.18.0"
+PREFIX_LEN = 24
+CONTROLLER_ADDRESS = f"{SUBNET}.1"
+CLUSTER_NAME = "cluster.lab.example"
+CLUSTER_ADDRESS = f"{SUBNET}.10"
+DOMAIN = "lab.example"
+FIRST_NODE_HOST = 11
+MAX_NODES = 89                      # node addresses .11 .. .99
+INSTANCE_NAMES = 50                 # inst1..inst50.lab.example at .101 .. .150
+FIRST_INSTANCE_HOST = 101
+BRIDGE = "gntlab0"
+NETNS_PREFIX = "gntlab-"            # network namespaces gntlab-node1, ...
+VETH_PREFIX = "gntlab-n"            # host ends gntlab-n1, ...; the node end is eth0
+NODE_IFACE = "eth0"
+LIBVIRT_TCP_PORT = 16509
+SSH_PORT = 22
+# The private views of host paths a node gets, as (path inside the node, directory in DIR/nodeK/fs).
+PRIVATE_DIRS = ("/run", "/etc/libvirt", "/var/lib/libvirt", "/var/cache/libvirt",
+                "/var/log/libvirt", "/root/.ssh")
+PRIVATE_FILES = ("/etc/hosts", "/etc/resolv.conf")
+SHARED_STORAGE_SUBDIR = "srv/gnt/shared-file-storage"
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """Names, address and paths of one lab node (everything derived from its index)."""
+
+    index: int
+    lab_dir: Path
+
+    @property
+    def name(self) -> str:
+        """Short name, e.g. ``node1``."""
+        return f"node{self.index}"
+
+    @property
+    def fqdn(self) -> str:
+        """Host name inside the node, e.g. ``node1.lab.example``."""
+        return f"{self.name}.{DOMAIN}"
+
+    @property
+    def address(self) -> str:
+        """The node's address on the lab bridge."""
+        return f"{SUBNET}.{FIRST_NODE_HOST + self.index - 1}"
+
+    @property
+    def netns(self) -> str:
+        """Network namespace name (``ip netns``)."""
+        return f"{NETNS_PREFIX}{self.name}"
+
+    @property
+    def veth(self) -> str:
+        """Host end of the node's veth pair (enslaved to the bridge)."""
+        return f"{VETH_PREFIX}{self.index}"
+
+    @property
+    def dir(self) -> Path:
+        """The node's directory in the lab directory."""
+        return self.lab_dir / self.name
+
+    @property
+    def fs(self) -> Path:
+        """Backing directory of the node's private views (``fs/etc/libvirt`` is its /etc/libvirt)."""
+        return self.dir / "fs"
+
+    @property
+    def gnt_root(self) -> Path:
+        """The node's ``GNT_ROOT``."""
+        return self.dir / "root"
+
+    @property
+    def libvirt_uri(self) -> str:
+        """URI of the node's libvirtd from anywhere in the lab (host or nodes)."""
+        return f"qemu+tcp://{self.address}/system"
+
+    def private(self, path: str) -> Path:
+        """Backing path in DIR of the node's private view of ``path``."""
+        return self.fs / path.lstrip("/")
+
+
+def hosts_file(n: int) -> str:
+    """The lab hosts file: controller, cluster name, nodes and spare instance names."""
+    lines = [
+        "# gnt.cluster lab: names resolve here only (no DNS in the lab)",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        f"{CONTROLLER_ADDRESS}\tcontroller.{DOMAIN} controller",
+        f"{CLUSTER_ADDRESS}\t{CLUSTER_NAME} cluster",
+    ]
+    for i in range(1, n + 1):
+        node = NodeLayout(i, Path("/"))
+        lines.append(f"{node.address}\t{node.fqdn} {node.name}")
+    for i in range(1, INSTANCE_NAMES + 1):
+        lines.append(f"{SUBNET}.{FIRST_INSTANCE_HOST + i - 1}\tinst{i}.{DOMAIN} inst{i}")
+    return "\n".join(lines) + "\n"
+
+
+def resolv_conf() -> str:
+    """A resolver configuration that can only reach the node's own loopback (no DNS)."""
+    return ("# gnt.cluster lab: no DNS; names come from /etc/hosts\n"
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+
+
+def sshd_config(node: NodeLayout) -> str:
+    """sshd configuration: the node's address only, own host key, key-based root login only."""
+    return f"""# gnt.cluster lab sshd for {node.name}
+ListenAddress {node.address}
+Port {SSH_PORT}
+HostKey {node.dir / "ssh_host_ed25519_key"}
+PidFile /run/sshd.pid
+AuthorizedKeysFile {node.private("/root/.ssh") / "authorized_keys"}
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+UseDNS no
+MaxStartups 100:30:200
+MaxSessions 100
+PrintMotd no
+AcceptEnv LANG LC_*
+SetEnv GNT_ROOT={node.gnt_root} GNT_LAB_NODE={node.name} GNT_LAB_DIR={node.lab_dir}
+Subsystem sftp /usr/lib/openssh/sftp-server
+LogLevel INFO
+"""
+
+
+def libvirtd_conf(node: NodeLayout, host_uuid: str) -> str:
+    """libvirtd.conf: own host UUID, unauthenticated TCP listener on the node address only."""
+    return f"""# gnt.cluster lab libvirtd for {node.name}
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "{node.address}"
+tcp_port = "{LIBVIRT_TCP_PORT}"
+auth_tcp = "none"
+auth_unix_rw = "none"
+unix_sock_group = "root"
+unix_sock_rw_perms = "0770"
+host_uuid = "{host_uuid}"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+"""
+
+
+def qemu_conf(node: NodeLayout) -> str:
+    """qemu.conf: QEMU as root without security driver or cgroups, migration on the node address."""
+    return f"""# gnt.cluster lab qemu.conf for {node.name}
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+stdio_handler = "file"
+cgroup_controllers = [ ]
+migration_host = "{node.address}"
+migration_address = "{node.address}"
+"""
+
+
+def init_script(node: NodeLayout) -> str:
+    """Bash script run as PID 1 of the node's PID namespace.
+
+    It sets the host name, mounts the private views, starts libvirtd and sshd as its children and
+    then only reaps: every orphan in the namespace is re-parented to it, and ``wait`` collects
+    them as they exit. SIGTERM is ignored; ``down`` (or a simulated crash) sends SIGKILL, and the
+    kernel then kills every process of the namespace.
+    """
+    q = shlex.quote
+    mounts = [f"mount --bind {q(str(node.private(p)))} {q(p)}"
+              for p in PRIVATE_DIRS + PRIVATE_FILES]
+    log = node.dir / "daemons.log"
+    return f"""#!/bin/bash
+# PID 1 of gnt.cluster lab node {node.name} (own mount, UTS, PID and network namespaces).
+set -u
+trap : TERM INT HUP
+hostname {q(node.fqdn)} || exit 1
+{chr(10).join(m + " || exit 1" for m in mounts)}
+mkdir -p /run/sshd /run/libvirt /run/lock
+exec </dev/null >>{q(str(log))} 2>&1
+/usr/sbin/libvirtd --listen &
+/usr/sbin/sshd -D -e -f {q(str(node.dir / "sshd_config"))} &
+echo "$(date +%T.%N) {node.name}: PID 1 up, libvirtd and sshd started"
+while :; do
+  sleep 3600 &
+  wait $!
+done
+"""
+
+
+def ssh_config(lab_dir: Path, n: int, key: Path) -> str:
+    """The lab's ssh client configuration (used on the host and, copied, inside every node).
+
+    ControlPath includes the local short host name (%L) so the host and each node keep their own
+    master connections even though they share the directory.
+    """
+    blocks = [f"# gnt.cluster lab ssh client configuration ({lab_dir})"]
+    for i in range(1, n + 1):
+        node = NodeLayout(i, lab_dir)
+        blocks.append(f"Host {node.name} {node.fqdn} {node.address}\n"
+                      f"  HostName {node.address}\n  HostKeyAlias {node.name}")
+    # The cluster address floats between master nodes, so its host key is not pinned.
+    blocks.append(f"Host {CLUSTER_NAME} cluster {CLUSTER_ADDRESS}\n  HostName {CLUSTER_ADDRESS}\n"
+                  "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null")
+    blocks.append(f"""Host *
+  User root
+  Port {SSH_PORT}
+  IdentityFile {key}
+  IdentitiesOnly yes
+  UserKnownHostsFile {lab_dir / "known_hosts"}
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking accept-new
+  CheckHostIP no
+  UpdateHostKeys no
+  BatchMode yes
+  PasswordAuthentication no
+  GSSAPIAuthentication no
+  ControlMaster auto
+  ControlPersist 60
+  ControlPath {lab_dir / "cm"}/%L-%h-%p
+  ConnectTimeout 5
+  ServerAliveInterval 5
+  ServerAliveCountMax 2
+  LogLevel ERROR""")
+    return "\n\n".join(blocks) + "\n"
+
+
+def known_hosts(lab_dir: Path, n: int) -> str:
+    """known_hosts lines for every node's host key (under its HostKeyAlias, name and address)."""
+    lines = []
+    for i in range(1, n + 1):
+        node = NodeLayout(i, lab_dir)
+        key = (node.dir / "ssh_host_ed25519_key.pub").read_text().split()
+        lines.append(f"{node.name},{node.fqdn},{node.address} {key[0]} {key[1]}")
+    return "\n".join(lines) + "\n"

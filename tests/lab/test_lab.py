@@ -1,0 +1,335 @@
+"""The multi-node lab: two nodes with their own host names, sshd and libvirtd; SSH between nodes;
+domain isolation; live migration node1 -> node2 (diskless, and a booted guest on the shared
+storage); a node crash and restart; and a complete clean-up.
+
+Needs root with permission for ``ip netns`` and ``unshare``; skipped with the reason otherwise.
+The tests share one lab (module fixture) and run in file order: the crash test comes last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import labconf
+import pytest
+from lab import Lab
+from labnet import active_lab_dir
+from labproc import alive, mounts_under, processes_in, start_time
+
+pytestmark = pytest.mark.integration
+
+PROBE_NS = f"gntlab-probe{os.getpid()}"
+TINYLINUX = Path("/var/cache/gnt/tinylinux")
+
+
+def _skip_reason() -> str | None:
+    """Why the lab cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "the lab needs root (network namespaces, mounts)"
+    for tool in ("ip", "unshare", "nsenter", "ssh", "ssh-keygen", "/usr/sbin/sshd",
+                 "/usr/sbin/libvirtd", "virsh"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed"
+    try:
+        import libvirt  # noqa: F401
+    except ImportError:
+        return "libvirt-python is not importable"
+    other = active_lab_dir()
+    if other is not None:
+        return (f"another lab is up on this machine in {other} (bridge {labconf.BRIDGE} exists; "
+                f"`.venv/bin/python tests/lab/lab.py down --dir {other}`)")
+    add = subprocess.run(["ip", "netns", "add", PROBE_NS], capture_output=True, text=True)
+    if add.returncode != 0:
+        return f"`ip netns add` is not permitted here: {add.stderr.strip()}"
+    try:
+        probe = subprocess.run(
+            ["ip", "netns", "exec", PROBE_NS, "unshare", "--mount", "--uts", "--pid", "--fork",
+             "--mount-proc", "--propagation", "private", "hostname", "probe.lab.example"],
+            capture_output=True, text=True, timeout=10)
+        if probe.returncode != 0:
+            return f"unshare of mount/UTS/PID namespaces is not permitted: {probe.stderr.strip()}"
+    finally:
+        subprocess.run(["ip", "netns", "del", PROBE_NS], capture_output=True)
+    return None
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    """A two-node lab in a fresh short directory, removed again whatever happens."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    lab_dir = Path(tempfile.mkdtemp(prefix="gntlab-", dir="/tmp"))
+    the_lab = Lab(lab_dir)
+    try:
+        the_lab.up(2)
+        yield the_lab
+    finally:
+        the_lab.down()
+        shutil.rmtree(lab_dir, ignore_errors=True)
+
+
+def _host_uuid(capabilities_xml: str) -> str:
+    match = re.search(r"<host>\s*<uuid>([0-9a-f-]+)</uuid>", capabilities_xml)
+    assert match, capabilities_xml[:500]
+    return match.group(1)
+
+
+def test_nodes_have_own_hostname_sshd_and_libvirtd(lab: Lab) -> None:
+    uuids = set()
+    for node in lab.nodes:
+        out = lab.ssh(node.name, "hostname; echo $GNT_ROOT; virsh -c qemu:///system version; "
+                                 "virsh -c qemu:///system capabilities").stdout
+        hostname, gnt_root = out.splitlines()[:2]
+        assert hostname == node.fqdn
+        assert gnt_root == node.gnt_root and Path(gnt_root).is_dir()
+        assert "Running hypervisor: QEMU" in out
+        uuids.add(_host_uuid(out))
+    host_caps = subprocess.run(["virsh", "-c", "qemu:///system", "capabilities"],
+                               capture_output=True, text=True, check=True).stdout
+    assert len(uuids) == 2, "each node's libvirtd must have its own host_uuid"
+    assert _host_uuid(host_caps) not in uuids
+
+
+def test_libvirt_tcp_from_host(lab: Lab) -> None:
+    node2 = lab.node("node2")
+    assert node2.libvirt_uri == "qemu+tcp://198.18.0.12/system"
+    proc = subprocess.run(["virsh", "-c", node2.libvirt_uri, "list", "--all"],
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    assert "Name" in proc.stdout
+
+
+def test_node1_reaches_node2_over_ssh(lab: Lab) -> None:
+    node1 = lab.node("node1")
+    inside = subprocess.run(
+        node1.nsenter_argv(["ssh", "-F", str(lab.ssh_config), "node2", "hostname"]),
+        capture_output=True, text=True, timeout=30)
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout.strip() == "node2.lab.example"
+    # The same through an SSH session on node1 (its own /root/.ssh/config holds the lab config).
+    chained = lab.ssh("node1", "hostname; ssh node2.lab.example hostname").stdout.split()
+    assert chained == ["node1.lab.example", "node2.lab.example"]
+
+
+def test_names_shared_storage_and_private_views(lab: Lab) -> None:
+    node1, node2 = lab.node("node1"), lab.node("node2")
+    out = lab.ssh("node2", "getent hosts node1 cluster.lab.example; cat /etc/resolv.conf").stdout
+    assert "198.18.0.11" in out and "198.18.0.10" in out
+    assert "nameserver 127.0.0.1" in out
+    marker = uuid.uuid4().hex
+    storage = f"{labconf.SHARED_STORAGE_SUBDIR}/{marker}"
+    lab.ssh("node1", f"echo {marker} > $GNT_ROOT/{storage}")
+    # node2 sees it under its own GNT_ROOT, under node1's path and in DIR/shared.
+    seen = lab.ssh("node2", f"cat $GNT_ROOT/{storage} {node1.gnt_root}/{storage}").stdout
+    assert seen.split() == [marker, marker]
+    assert (lab.shared_dir / marker).read_text().strip() == marker
+    (lab.shared_dir / marker).unlink()
+    # Private views: each node's /etc/libvirt and /root/.ssh are its own.
+    uuids = {lab.ssh(n.name, "grep ^host_uuid /etc/libvirt/libvirtd.conf").stdout for n in
+             (node1, node2)}
+    assert len(uuids) == 2
+    assert not Path("/root/.ssh/authorized_keys").exists() or \
+        "gnt-lab" not in Path("/root/.ssh/authorized_keys").read_text()
+    image = TINYLINUX / "tinylinux.img"
+    if image.is_file():     # the tiny guest image is readable inside the nodes
+        head = lab.ssh("node1", f"head -c 4096 {image} | sha256sum").stdout.split()[0]
+        assert head == hashlib.sha256(image.read_bytes()[:4096]).hexdigest()
+
+
+def _domain_xml(name: str) -> str:
+    """A diskless TCG domain without OS: SeaBIOS finds nothing to boot and idles."""
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <on_crash>destroy</on_crash>
+  <devices><memballoon model='none'/></devices>
+</domain>"""
+
+
+def test_domain_is_visible_only_on_its_node(lab: Lab) -> None:
+    import libvirt
+    name = f"gntlab-only-{uuid.uuid4().hex[:8]}"
+    node1, node2 = lab.node("node1"), lab.node("node2")
+    conn1 = libvirt.open(node1.libvirt_uri)
+    try:
+        dom = conn1.defineXML(_domain_xml(name))
+        try:
+            assert name in lab.ssh("node1", "virsh -c qemu:///system list --all --name").stdout
+            for uri in (node2.libvirt_uri, "qemu:///system"):
+                other = libvirt.open(uri)
+                try:
+                    assert name not in [d.name() for d in other.listAllDomains()], uri
+                finally:
+                    other.close()
+            status = {s.name: s for s in lab.status()}
+            assert status["node1"].domains == {name: "shut off"}
+            assert status["node2"].domains == {}
+        finally:
+            dom.undefine()
+    finally:
+        conn1.close()
+
+
+def test_live_migration_node1_to_node2(lab: Lab) -> None:
+    import libvirt
+    name = f"gntlab-mig-{uuid.uuid4().hex[:8]}"
+    node1, node2 = lab.node("node1"), lab.node("node2")
+    conn1, conn2 = libvirt.open(node1.libvirt_uri), libvirt.open(node2.libvirt_uri)
+    try:
+        dom = conn1.defineXML(_domain_xml(name))
+        dom.create()
+        flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+                 | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+                 | libvirt.VIR_MIGRATE_UNSAFE)
+        t0 = time.monotonic()
+        dom.migrateToURI3(node2.libvirt_uri, {}, flags)
+        elapsed = time.monotonic() - t0
+        print(f"live migration node1 -> node2 (64 MiB, diskless, TCG): {elapsed:.2f} s")
+        moved = conn2.lookupByName(name)
+        assert moved.isActive() and moved.isPersistent()
+        assert name not in [d.name() for d in conn1.listAllDomains()]
+        moved.destroy()
+        moved.undefine()
+    finally:
+        for conn in (conn1, conn2):
+            for dom in conn.listAllDomains():
+                if dom.name() == name:
+                    if dom.isActive():
+                        dom.destroy()
+                    dom.undefine()
+            conn.close()
+
+
+def _wait_for(path: Path, marker: bytes, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and marker in path.read_bytes():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_booted_guest_on_shared_storage_migrates(lab: Lab) -> None:
+    """tinylinux booted on node1 from node1's GNT_ROOT shared-storage path keeps running on node2."""
+    import libvirt
+    image = TINYLINUX / "tinylinux.img"
+    if not image.is_file():
+        pytest.skip(f"{image} is missing (built by the tinylinux OS definition's build-image)")
+    name = f"gntlab-tl-{uuid.uuid4().hex[:8]}"
+    node1, node2 = lab.node("node1"), lab.node("node2")
+    disk = Path(node1.gnt_root) / labconf.SHARED_STORAGE_SUBDIR / f"{name}.img"
+    console = lab.shared_dir / f"{name}.log"
+    shutil.copyfile(image, disk)
+    xml = f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <source file='{disk}'/><target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='file'><source path='{console}'/><target port='0'/></serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>"""
+    conn1, conn2 = libvirt.open(node1.libvirt_uri), libvirt.open(node2.libvirt_uri)
+    try:
+        dom = conn1.defineXML(xml)
+        dom.create()
+        assert _wait_for(console, b"gnt-tinylinux: booted", 30), console.read_bytes()[-500:]
+        flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+                 | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+                 | libvirt.VIR_MIGRATE_UNSAFE)    # libvirt does not trust ext4 as shared
+        t0 = time.monotonic()
+        dom.migrateToURI3(node2.libvirt_uri, {}, flags)
+        print(f"live migration of booted tinylinux (128 MiB, TCG): {time.monotonic() - t0:.2f} s")
+        moved = conn2.lookupByName(name)
+        moved.shutdown()                          # ACPI: the guest must still be alive to react
+        assert _wait_for(console, b"powering off", 15), console.read_bytes()[-500:]
+    finally:
+        for conn in (conn1, conn2):
+            for dom in conn.listAllDomains():
+                if dom.name() == name:
+                    if dom.isActive():
+                        dom.destroy()
+                    dom.undefine()
+            conn.close()
+        disk.unlink(missing_ok=True)
+        console.unlink(missing_ok=True)
+
+
+def _recorded_pids(lab: Lab) -> set[int]:
+    """Every PID the lab recorded plus every process now in its nodes' PID namespaces."""
+    state = json.loads(lab.state_file.read_text())
+    pids = set()
+    for rec in state["nodes"]:
+        pids |= {rec["init_pid"], rec["unshare_pid"]}
+        pids |= set(processes_in(rec["pid_ns"]))
+    return pids
+
+
+def _assert_nothing_left(lab_dir: Path, pids: set[int], starts: dict[int, int | None]) -> None:
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    assert labconf.NETNS_PREFIX not in namespaces
+    assert "gntlab" not in links
+    assert not [pid for pid in pids if alive(pid, starts.get(pid))]
+    assert not mounts_under(lab_dir)
+    assert not lab_dir.exists() or not any(lab_dir.iterdir())
+
+
+def test_node_crash_restart_then_down_cleans_everything(lab: Lab) -> None:
+    node2 = lab.node("node2")
+    state = json.loads(lab.state_file.read_text())
+    pid_ns2 = state["nodes"][1]["pid_ns"]
+    assert {"sshd", "libvirtd"} <= set(processes_in(pid_ns2).values())
+    pids = _recorded_pids(lab)
+    starts = {pid: start_time(pid) for pid in pids}
+    os.kill(node2.init_pid, signal.SIGKILL)            # node2 crashes
+    deadline = time.monotonic() + 10
+    while processes_in(pid_ns2) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not processes_in(pid_ns2), "sshd and libvirtd must die with PID 1"
+    status = {s.name: s for s in lab.status()}
+    assert not (status["node2"].init_alive or status["node2"].sshd or status["node2"].libvirtd)
+    assert status["node1"].sshd and status["node1"].libvirtd
+    # The crashed node boots again with its host key and libvirt state.
+    lab.start_node("node2")
+    assert lab.ssh("node2", "hostname").stdout.strip() == "node2.lab.example"
+    new_pids = _recorded_pids(lab)
+    starts.update({pid: start_time(pid) for pid in new_pids - pids})
+    lab.down()
+    _assert_nothing_left(lab.dir, pids | new_pids, starts)
+
+
+def test_up_after_crashed_controller_and_nodes(lab: Lab) -> None:
+    """A lab whose starter vanished and whose nodes all crashed: a new ``up`` cleans and starts."""
+    lab.down()                                # no-op when the previous test already did
+    first = Lab(lab.dir)
+    first.up(1)
+    first.kill_node("node1")
+    again = Lab(lab.dir)                      # a new process: only the state file is known
+    nodes = again.up(2)
+    assert [n.name for n in nodes] == ["node1", "node2"]
+    assert again.ssh("node2", "hostname").stdout.strip() == "node2.lab.example"
+    pids = _recorded_pids(again)
+    starts = {pid: start_time(pid) for pid in pids}
+    again.down()
+    _assert_nothing_left(lab.dir, pids, starts)
