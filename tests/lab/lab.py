@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A gnt.cluster lab: N nodes on this machine, each a set of namespaces with its own sshd and libvirtd.
 
 Command line (as root)::
@@ -492,8 +492,8 @@ class Lab:
         """Simulate a node crash: SIGKILL its PID 1 (its sshd, libvirtd and QEMUs die with it)."""
         state = self._load() or {"nodes": []}
         for rec in state["nodes"]:
-            if rec["name"] == node.split(".")[0] and alive(rec.get("init_pid"),
-                                                             rec.get("init_start")):
+            same = rec["name"] == node.split(".")[0]
+            if same and alive(rec.get("init_pid"), rec.get("init_start")):
                 os.kill(rec["init_pid"], signal.SIGKILL)
                 deadline = time.monotonic() + STOP_TIMEOUT
                 while (processes_in(rec["pid_ns"]) or alive(rec["init_pid"], rec["init_start"])) \
@@ -527,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)     # --dir before or after the command
     common.add_argument("--dir", default=argparse.SUPPRESS,
                         help=f"lab directory (default {DEFAULT_DIR})")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], parents=[common])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0], parents=[common])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="start N nodes", parents=[common])
     p_up.add_argument("n", type=int)

@@ -49,8 +49,8 @@ def remove_network(state: dict[str, Any]) -> None:
         cmds.append(f"link del {state['bridge']}")
     if cmds:
         # -force: a veth vanishes with its namespace; keep going past such races.
-        proc = run(["ip", "-force", "-batch", "-"], input_text="\n".join(cmds) + "\n",
-                    check=False)
+        proc = run(["ip", "-force", "-batch", "-"],
+                   input_text="\n".join(cmds) + "\n", check=False)
         left = run(["ip", "netns", "list"]).stdout
         if any(rec["netns"] in left.split() for rec in state["nodes"]):
             raise LabError(f"could not delete lab namespaces: {proc.stderr.strip()}")

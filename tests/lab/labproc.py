@@ -17,7 +17,7 @@ class LabError(RuntimeError):
 
 
 def run(argv: list[str], *, input_text: str | None = None, check: bool = True,
-         timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise LabError with its output."""
     proc = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout,
                           check=False)
