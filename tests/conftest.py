@@ -21,6 +21,9 @@ def _collection_import_root() -> Path:
 
 
 COLLECTIONS_ROOT = _collection_import_root()
+# Shared test helpers (tests/gnt_testutil.py) import as top-level modules.
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
 if str(COLLECTIONS_ROOT) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_ROOT))
 os.environ.setdefault("GNT_COLLECTION_ROOT", str(REPO))

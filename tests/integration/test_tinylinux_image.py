@@ -11,7 +11,6 @@ reached (``build-image`` exit code 75).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gnt_testutil import MIB, sha256, sparse_file
 
 pytestmark = pytest.mark.integration
 
@@ -29,25 +29,10 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "roles" / "node_prepare" / "files" / "os" / "tinylinux"
 QEMU = shutil.which("qemu-system-x86_64")
 PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
-MIB = 1024 * 1024
 BOOT_GUARD_S = 180      # hang guard only: a boot takes ~4-8 s here
 POWEROFF_GUARD_S = 30   # from system_powerdown to QEMU's exit (~0.1 s here)
 BOOTED = "gnt-tinylinux: booted {}"
 POWERING_OFF = "gnt-tinylinux: powering off {}"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(MIB), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sparse_file(path: Path, size: int) -> Path:
-    with open(path, "wb") as handle:
-        handle.truncate(size)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -86,6 +86,17 @@ def _host_uuid(capabilities_xml: str) -> str:
     return match.group(1)
 
 
+def _purge_domain(name: str, *conns) -> None:
+    """Destroy and undefine domain ``name`` wherever it is, then close the connections."""
+    for conn in conns:
+        for dom in conn.listAllDomains():
+            if dom.name() == name:
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+        conn.close()
+
+
 def test_nodes_have_own_hostname_sshd_and_libvirtd(lab: Lab) -> None:
     uuids = set()
     for node in lab.nodes:
@@ -205,13 +216,7 @@ def test_live_migration_node1_to_node2(lab: Lab) -> None:
         moved.destroy()
         moved.undefine()
     finally:
-        for conn in (conn1, conn2):
-            for dom in conn.listAllDomains():
-                if dom.name() == name:
-                    if dom.isActive():
-                        dom.destroy()
-                    dom.undefine()
-            conn.close()
+        _purge_domain(name, conn1, conn2)
 
 
 def _wait_for(path: Path, marker: bytes, timeout: float) -> bool:
@@ -264,13 +269,7 @@ def test_booted_guest_on_shared_storage_migrates(lab: Lab) -> None:
         moved.shutdown()                          # ACPI: the guest must still be alive to react
         assert _wait_for(console, b"powering off", 60), console.read_bytes()[-500:]
     finally:
-        for conn in (conn1, conn2):
-            for dom in conn.listAllDomains():
-                if dom.name() == name:
-                    if dom.isActive():
-                        dom.destroy()
-                    dom.undefine()
-            conn.close()
+        _purge_domain(name, conn1, conn2)
         disk.unlink(missing_ok=True)
         console.unlink(missing_ok=True)
 

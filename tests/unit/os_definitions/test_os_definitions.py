@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from gnt_testutil import MIB, sha256, sparse_file
 
 REPO = Path(__file__).resolve().parents[3]
 OS_ROOT = REPO / "roles" / "node_prepare" / "files" / "os"
@@ -24,7 +25,6 @@ BLANK = OS_ROOT / "blank"
 SCRIPTS = ("create", "import", "export", "rename", "verify")
 # Ganeti runs OS scripts with a clean environment; so do we.
 BASE_ENV = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin"}
-MIB = 1024 * 1024
 
 NEEDED_TOOLS = ("mkfs.vfat", "mcopy", "mtype", "sfdisk", "fallocate")
 
@@ -34,20 +34,6 @@ def run(os_dir: Path, script: str, *args: str, env: dict | None = None,
     return subprocess.run(
         [str(os_dir / script), *args], env={**BASE_ENV, **(env or {})}, input=stdin,
         capture_output=True, timeout=60, **popen, check=False)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(MIB), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sparse_file(path: Path, size: int) -> Path:
-    with open(path, "wb") as handle:
-        handle.truncate(size)
-    return path
 
 
 def mtype_hostname(disk: Path) -> str:
