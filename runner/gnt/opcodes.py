@@ -176,10 +176,17 @@ _DEFS: list[OpDef] = [
                                      P("use_locking", t_bool, False))),
 ]
 OPCODES: dict[str, OpDef] = {}
-for _op in _DEFS:
-    for _p in COMMON + _op.params:
-        _op.by_name[_p.name] = _p
-    OPCODES[_op.op_id] = _op
+
+
+def register_opdefs(defs: list[OpDef]) -> None:
+    """Add opcode definitions to :data:`OPCODES` (areas keep theirs in ``opdefs_*.py``)."""
+    for opdef in defs:
+        for param in COMMON + opdef.params:
+            opdef.by_name[param.name] = param
+        OPCODES[opdef.op_id] = opdef
+
+
+register_opdefs(_DEFS)
 
 _TAG_RE = re.compile(r"^[\w.+*/:@-]+$", re.ASCII)
 MAX_TAG_LEN = 128
@@ -236,3 +243,9 @@ def validate(op: dict[str, Any]) -> dict[str, Any]:
     if opdef.summary and result.get(opdef.summary):
         result["_summary"] = result[opdef.summary]
     return result
+
+
+# Opcodes of other areas live in their own modules (they import the helpers above).
+from . import opdefs_group, opdefs_node  # noqa: E402
+
+register_opdefs(opdefs_node.DEFS + opdefs_group.DEFS)

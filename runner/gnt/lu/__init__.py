@@ -2,9 +2,11 @@
 
 from . import (  # noqa: F401 - imported to register the LUs
     cluster,
+    group,
     instance,
     instance_create,
     instance_modify,
+    node,
     query,
     tags,
     test,

@@ -1,0 +1,3 @@
+"""Logical units of node groups (gnt-group)."""
+
+from __future__ import annotations
