@@ -69,6 +69,9 @@ STOP_TIMEOUT = 15.0
 MAX_CONTROL_PATH = 88
 REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "ssh", "ssh-keygen", "mount", "umount")
 DAEMONS = {"sshd": "/usr/sbin/sshd", "libvirtd": "/usr/sbin/libvirtd"}
+# The bin directory of the venv running the lab (not resolved: the venv's python is a symlink);
+# first on PATH in SSH sessions, so `ssh node1 gnt-cluster version` works.
+VENV_BIN = str(Path(sys.executable).parent)
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,13 @@ class Node:
     fqdn: str                  # node1.lab.example (its UTS host name)
     address: str               # 198.18.0.11
     netns: str                 # gntlab-node1 (ip netns)
-    gnt_root: str              # GNT_ROOT of this node (DIR/node1/root; sshd sets it in sessions)
+    gnt_root: str              # GNT_ROOT: DIR/root on every node (sshd sets it in sessions)
     libvirt_uri: str           # qemu+tcp://198.18.0.11/system (from the host or any node)
     ssh: list[str]             # ["ssh", "-F", "DIR/ssh_config", "node1"]: append a command
     init_pid: int              # host PID of the node's PID 1 (SIGKILL it to crash the node)
     dir: str                   # DIR/node1 (logs, configs; fs/ holds its private views)
     local_uri: str = "qemu:///system"   # the same libvirtd, from inside the node
+    root_on_host: str = ""     # DIR/node1/root: this node's GNT_ROOT as the host sees it
 
     def ssh_argv(self, command: str) -> list[str]:
         """argv that runs ``command`` (a shell string) on the node over SSH."""
@@ -132,6 +136,11 @@ class Lab:
         return self.dir / "id_ed25519"
 
     @property
+    def gnt_root(self) -> Path:
+        """``DIR/root``: every node's GNT_ROOT (empty on the host; see ``Node.root_on_host``)."""
+        return self.dir / "root"
+
+    @property
     def shared_dir(self) -> Path:
         """The directory every node sees, also as GNT_ROOT/srv/gnt/shared-file-storage."""
         return self.dir / "shared"
@@ -162,7 +171,8 @@ class Lab:
             nodes.append(Node(name=lay.name, fqdn=lay.fqdn, address=lay.address, netns=lay.netns,
                               gnt_root=str(lay.gnt_root), libvirt_uri=lay.libvirt_uri,
                               ssh=["ssh", "-F", str(self.ssh_config), lay.name],
-                              init_pid=rec.get("init_pid") or 0, dir=str(lay.dir)))
+                              init_pid=rec.get("init_pid") or 0, dir=str(lay.dir),
+                              root_on_host=str(lay.root_on_host)))
         return nodes
 
     def node(self, name: str) -> Node:
@@ -196,9 +206,12 @@ class Lab:
         if control > MAX_CONTROL_PATH:
             raise LabError(f"lab directory {self.dir} is too long for ssh control sockets "
                            f"({control} > {MAX_CONTROL_PATH} characters); use a shorter --dir")
-        if not Path("/root/.ssh").is_dir():
-            raise LabError("/root/.ssh is missing: nodes mount their private .ssh on it "
-                           "(`mkdir -m 700 /root/.ssh`)")
+        if not Path("/root/.ssh").is_dir():    # the mount point of every node's private .ssh
+            try:
+                Path("/root/.ssh").mkdir(mode=0o700)
+            except OSError as exc:
+                raise LabError(f"/root/.ssh is missing and cannot be made ({exc}): nodes mount "
+                               "their private .ssh on it") from exc
         if self.dir.exists() and any(self.dir.iterdir()) and not self.state_file.exists():
             raise LabError(f"{self.dir} is not empty and holds no {STATE_FILE}: not a lab "
                            "directory, refusing to use it")
@@ -251,7 +264,7 @@ class Lab:
         # Shared storage: bind mounts in the host's mount namespace, made before the nodes
         # start so every node's copy of the mount table has them (same paths everywhere).
         for lay in layouts:
-            point = lay.gnt_root / labconf.SHARED_STORAGE_SUBDIR
+            point = lay.root_on_host / labconf.SHARED_STORAGE_SUBDIR
             state["host_mounts"].append(str(point))
             self._save(state)
             run(["mount", "--bind", str(self.shared_dir), str(point)])
@@ -268,12 +281,13 @@ class Lab:
         n = len(layouts)
         (self.dir / "cm").mkdir(mode=0o700, exist_ok=True)
         self.shared_dir.mkdir(exist_ok=True)
+        self.gnt_root.mkdir(exist_ok=True)     # mount point of every node's root_on_host
         keygens = [subprocess.Popen(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                                      "gnt-lab", "-f", str(self.key)], stdin=subprocess.DEVNULL)]
         for lay in layouts:
             for path in labconf.PRIVATE_DIRS:
                 lay.private(path).mkdir(parents=True, exist_ok=True)
-            (lay.gnt_root / labconf.SHARED_STORAGE_SUBDIR).mkdir(parents=True, exist_ok=True)
+            (lay.root_on_host / labconf.SHARED_STORAGE_SUBDIR).mkdir(parents=True, exist_ok=True)
             keygens.append(subprocess.Popen(
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lay.fqdn,
                  "-f", str(lay.dir / "ssh_host_ed25519_key")], stdin=subprocess.DEVNULL))
@@ -288,7 +302,7 @@ class Lab:
         caps = Path("/var/cache/libvirt/qemu/capabilities")
         nwfilter = Path("/etc/libvirt/nwfilter")
         for lay in layouts:
-            (lay.dir / "sshd_config").write_text(labconf.sshd_config(lay))
+            (lay.dir / "sshd_config").write_text(labconf.sshd_config(lay, VENV_BIN))
             (lay.dir / "init.sh").write_text(labconf.init_script(lay))
             etc = lay.private("/etc/libvirt")
             (etc / "qemu").mkdir(exist_ok=True)
@@ -301,6 +315,8 @@ class Lab:
                                 dirs_exist_ok=True)
             lay.private("/etc/hosts").write_text(hosts)
             lay.private("/etc/resolv.conf").write_text(labconf.resolv_conf())
+            for rc_file in labconf.PRIVATE_SHELL_FILES:
+                lay.private(rc_file).write_text(labconf.shell_rc(VENV_BIN))
             dot_ssh = lay.private("/root/.ssh")
             dot_ssh.chmod(0o700)
             (dot_ssh / "authorized_keys").write_text(pub)

@@ -31,7 +31,11 @@ SSH_PORT = 22
 PRIVATE_DIRS = ("/run", "/etc/libvirt", "/var/lib/libvirt", "/var/cache/libvirt",
                 "/var/log/libvirt", "/root/.ssh")
 PRIVATE_FILES = ("/etc/hosts", "/etc/resolv.conf")
+# Shell start-up files of root: private (when the host has them, as mount points) so the host's
+# PATH changes (pyenv, cargo) do not push the venv off the front of PATH in node sessions.
+PRIVATE_SHELL_FILES = ("/root/.bashrc", "/root/.profile")
 SHARED_STORAGE_SUBDIR = "srv/gnt/shared-file-storage"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,16 @@ class NodeLayout:
 
     @property
     def gnt_root(self) -> Path:
-        """The node's ``GNT_ROOT``."""
+        """The node's ``GNT_ROOT``: ``DIR/root``, the same path on every node.
+
+        Inside each node, ``root_on_host`` is bind-mounted (recursively) over it, so the path is
+        node-local like on real Ganeti nodes; on the host ``DIR/root`` is an empty directory.
+        """
+        return self.lab_dir / "root"
+
+    @property
+    def root_on_host(self) -> Path:
+        """The directory behind this node's ``GNT_ROOT``, as the host sees it (``DIR/nodeK/root``)."""
         return self.dir / "root"
 
     @property
@@ -114,8 +127,23 @@ def resolv_conf() -> str:
             "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
 
 
-def sshd_config(node: NodeLayout) -> str:
-    """sshd configuration: the node's address only, own host key, key-based root login only."""
+def session_path(venv_bin: str) -> str:
+    """``PATH`` of SSH sessions on the nodes: the venv's bin directory first, then the system's."""
+    return f"{venv_bin}:{SYSTEM_PATH}"
+
+
+def shell_rc(venv_bin: str) -> str:
+    """A node's private ``/root/.bashrc`` and ``/root/.profile``: only the lab's PATH."""
+    return ("# gnt.cluster lab node: private view; the host's shell start-up files are not used\n"
+            f"export PATH={session_path(venv_bin)}\n")
+
+
+def sshd_config(node: NodeLayout, venv_bin: str) -> str:
+    """sshd configuration: the node's address only, own host key, key-based root login only.
+
+    ``SetEnv`` gives every session ``GNT_ROOT`` and a ``PATH`` starting with ``venv_bin`` (sshd
+    applies SetEnv after its default PATH, so it wins for non-login sessions).
+    """
     return f"""# gnt.cluster lab sshd for {node.name}
 ListenAddress {node.address}
 Port {SSH_PORT}
@@ -133,7 +161,7 @@ MaxStartups 100:30:200
 MaxSessions 100
 PrintMotd no
 AcceptEnv LANG LC_*
-SetEnv GNT_ROOT={node.gnt_root} GNT_LAB_NODE={node.name} GNT_LAB_DIR={node.lab_dir}
+SetEnv GNT_ROOT={node.gnt_root} GNT_LAB_NODE={node.name} GNT_LAB_DIR={node.lab_dir} PATH={session_path(venv_bin)}
 Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel INFO
 """
@@ -173,7 +201,8 @@ migration_address = "{node.address}"
 def init_script(node: NodeLayout) -> str:
     """Bash script run as PID 1 of the node's PID namespace.
 
-    It sets the host name, mounts the private views, starts libvirtd and sshd as its children and
+    It sets the host name, bind-mounts the node's ``root_on_host`` recursively (with the shared
+    storage bind below it) over the common ``GNT_ROOT``, mounts the private views, starts libvirtd and sshd as its children and
     then only reaps: every orphan in the namespace is re-parented to it, and ``wait`` collects
     them as they exit. SIGTERM is ignored; ``down`` (or a simulated crash) sends SIGKILL, and the
     kernel then kills every process of the namespace.
@@ -181,12 +210,15 @@ def init_script(node: NodeLayout) -> str:
     q = shlex.quote
     mounts = [f"mount --bind {q(str(node.private(p)))} {q(p)}"
               for p in PRIVATE_DIRS + PRIVATE_FILES]
+    mounts += [f"if [ -f {q(p)} ]; then mount --bind {q(str(node.private(p)))} {q(p)}; fi"
+               for p in PRIVATE_SHELL_FILES]
     log = node.dir / "daemons.log"
     return f"""#!/bin/bash
 # PID 1 of gnt.cluster lab node {node.name} (own mount, UTS, PID and network namespaces).
 set -u
 trap : TERM INT HUP
 hostname {q(node.fqdn)} || exit 1
+mount --rbind {q(str(node.root_on_host))} {q(str(node.gnt_root))} || exit 1
 {chr(10).join(m + " || exit 1" for m in mounts)}
 mkdir -p /run/sshd /run/libvirt /run/lock
 exec </dev/null >>{q(str(log))} 2>&1

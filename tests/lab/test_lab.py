@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -104,13 +105,23 @@ def test_nodes_have_own_hostname_sshd_and_libvirtd(lab: Lab) -> None:
                                  "virsh -c qemu:///system capabilities").stdout
         hostname, gnt_root = out.splitlines()[:2]
         assert hostname == node.fqdn
-        assert gnt_root == node.gnt_root and Path(gnt_root).is_dir()
+        assert gnt_root == node.gnt_root == str(lab.gnt_root)     # the same path on every node
+        assert Path(node.root_on_host) == lab.dir / node.name / "root"
         assert "Running hypervisor: QEMU" in out
         uuids.add(_host_uuid(out))
     host_caps = subprocess.run(["virsh", "-c", "qemu:///system", "capabilities"],
                                capture_output=True, text=True, check=True).stdout
     assert len(uuids) == 2, "each node's libvirtd must have its own host_uuid"
     assert _host_uuid(host_caps) not in uuids
+
+
+def test_sessions_have_the_venv_first_on_path(lab: Lab) -> None:
+    venv_bin = str(Path(sys.executable).parent)
+    out = lab.ssh("node1", "echo $PATH; command -v python3; gnt-cluster version").stdout
+    path, python = out.splitlines()[:2]
+    assert path.split(":")[0] == venv_bin
+    assert python == f"{venv_bin}/python3"
+    assert "Software version" in out
 
 
 def test_libvirt_tcp_from_host(lab: Lab) -> None:
@@ -142,11 +153,22 @@ def test_names_shared_storage_and_private_views(lab: Lab) -> None:
     marker = uuid.uuid4().hex
     storage = f"{labconf.SHARED_STORAGE_SUBDIR}/{marker}"
     lab.ssh("node1", f"echo {marker} > $GNT_ROOT/{storage}")
-    # node2 sees it under its own GNT_ROOT, under node1's path and in DIR/shared.
-    seen = lab.ssh("node2", f"cat $GNT_ROOT/{storage} {node1.gnt_root}/{storage}").stdout
-    assert seen.split() == [marker, marker]
-    assert (lab.shared_dir / marker).read_text().strip() == marker
+    # node2 sees it under its GNT_ROOT (the same path); the host in DIR/shared and under
+    # node1's and node2's root_on_host.
+    seen = lab.ssh("node2", f"cat $GNT_ROOT/{storage}").stdout
+    assert seen.split() == [marker]
+    for where in (lab.shared_dir, Path(node1.root_on_host) / labconf.SHARED_STORAGE_SUBDIR,
+                  Path(node2.root_on_host) / labconf.SHARED_STORAGE_SUBDIR):
+        assert (where / marker).read_text().strip() == marker
     (lab.shared_dir / marker).unlink()
+    # GNT_ROOT itself is node-local ("file" disk template): node1's file is not on node2.
+    local = f"srv/gnt/file-storage/{marker}"
+    lab.ssh("node1", f"mkdir -p $GNT_ROOT/srv/gnt/file-storage && echo {marker} > $GNT_ROOT/{local}")
+    assert lab.ssh("node2", f"test -e $GNT_ROOT/{local}", check=False).returncode == 1
+    assert lab.ssh("node1", f"cat $GNT_ROOT/{local}").stdout.strip() == marker
+    assert (Path(node1.root_on_host) / local).read_text().strip() == marker
+    assert not (Path(node2.root_on_host) / local).exists()
+    assert not (lab.gnt_root / local).exists()        # the host's DIR/root is only a mount point
     # Private views: each node's /etc/libvirt and /root/.ssh are its own.
     uuids = {lab.ssh(n.name, "grep ^host_uuid /etc/libvirt/libvirtd.conf").stdout for n in
              (node1, node2)}
@@ -236,9 +258,10 @@ def test_booted_guest_on_shared_storage_migrates(lab: Lab) -> None:
         pytest.skip(f"{image} is missing (built by the tinylinux OS definition's build-image)")
     name = f"gntlab-tl-{uuid.uuid4().hex[:8]}"
     node1, node2 = lab.node("node1"), lab.node("node2")
-    disk = Path(node1.gnt_root) / labconf.SHARED_STORAGE_SUBDIR / f"{name}.img"
+    disk = Path(node1.gnt_root) / labconf.SHARED_STORAGE_SUBDIR / f"{name}.img"   # in the nodes
+    on_host = lab.shared_dir / f"{name}.img"
     console = lab.shared_dir / f"{name}.log"
-    shutil.copyfile(image, disk)
+    shutil.copyfile(image, on_host)
     xml = f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
@@ -270,7 +293,7 @@ def test_booted_guest_on_shared_storage_migrates(lab: Lab) -> None:
         assert _wait_for(console, b"powering off", 60), console.read_bytes()[-500:]
     finally:
         _purge_domain(name, conn1, conn2)
-        disk.unlink(missing_ok=True)
+        on_host.unlink(missing_ok=True)
         console.unlink(missing_ok=True)
 
 
