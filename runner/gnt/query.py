@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import live, params
+from . import live, params, query_group
 from ._collection import load_module_util
 from .config.store import ConfigStore
 from .errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
@@ -206,7 +206,7 @@ NODE_FIELDS: list[Field] = [
     Field("hv_version", "HypervisorVersion", "text", lambda r: r.live("hv_version"), live=True),
 ]
 
-FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS}
+FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": query_group.group_fields()}
 
 
 def field_list(what: str) -> list[dict[str, str]]:
@@ -302,6 +302,8 @@ def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
         if need_live:
             domains = live.domains_by_node(store, {i["primary_node"] for i in instances})
         rows = [_InstanceRow(store, inst, domains) for inst in instances]
+    elif what == "group":
+        rows = query_group.rows(store, names)
     else:
         nodes = _select(store, "nodes", names)
         rows = [_NodeRow(store, node, node_live_info(store, node) if need_live else None)
