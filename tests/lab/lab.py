@@ -3,7 +3,7 @@
 
 Command line (as root)::
 
-    .venv/bin/python tests/lab/lab.py up 3 [--dir DIR]
+    .venv/bin/python tests/lab/lab.py up 3 [--slot K] [--dir DIR]   # K: 0..3, default $GNT_LAB_SLOT or 0
     .venv/bin/python tests/lab/lab.py status [--dir DIR] [--json]
     .venv/bin/python tests/lab/lab.py kill node2 [--dir DIR]     # simulated node crash
     .venv/bin/python tests/lab/lab.py start node2 [--dir DIR]    # boot it again
@@ -60,7 +60,7 @@ from labproc import (  # noqa: E402
     start_time,
 )
 
-DEFAULT_DIR = Path("/tmp/gntlab")
+DEFAULT_DIR = Path("/tmp/gntlab")     # slot 0; slot K > 0: /tmp/gntlab{K}
 STATE_FILE = "lab.json"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -111,13 +111,56 @@ class NodeStatus:
     domains: dict[str, str] = field(default_factory=dict)   # domain name -> state
 
 
-class Lab:
-    """N lab nodes described by the state file in ``lab_dir``; see the module docstring."""
+def default_slot() -> int:
+    """The slot from ``$GNT_LAB_SLOT``, else 0 (LabError for a bad value)."""
+    value = os.environ.get(labconf.SLOT_ENV, "").strip()
+    if not value:
+        return 0
+    try:
+        return labconf.check_slot(int(value))
+    except ValueError as exc:
+        raise LabError(f"{labconf.SLOT_ENV}={value!r} is not a lab slot 0..{labconf.SLOTS - 1}") \
+            from exc
 
-    def __init__(self, lab_dir: str | Path = DEFAULT_DIR) -> None:
-        self.dir = Path(lab_dir).absolute()
+
+def default_dir(slot: int) -> Path:
+    """Default lab directory of a slot: /tmp/gntlab for slot 0, /tmp/gntlab{K} otherwise."""
+    return DEFAULT_DIR if slot == 0 else Path(f"{DEFAULT_DIR}{slot}")
+
+
+class Lab:
+    """N lab nodes described by the state file in ``lab_dir``; see the module docstring.
+
+    ``slot`` (0..3; default ``$GNT_LAB_SLOT``, else 0) chooses the bridge, subnet and namespace
+    names, so labs in different slots run at the same time. It only matters for ``up``: a lab
+    that exists takes its slot from ``DIR/lab.json``. ``lab_dir`` defaults to the slot's
+    ``default_dir``.
+    """
+
+    def __init__(self, lab_dir: str | Path | None = None, slot: int | None = None) -> None:
+        if slot is not None:
+            try:
+                labconf.check_slot(slot)
+            except ValueError as exc:
+                raise LabError(str(exc)) from exc
+        self._slot = slot
+        self.dir = Path(lab_dir if lab_dir is not None else
+                        default_dir(slot if slot is not None else default_slot())).absolute()
         self.timings: dict[str, float] = {}
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def slot(self) -> int:
+        """The lab's slot: recorded in ``lab.json`` if the lab exists, else as asked for."""
+        state = self._load()
+        if state:
+            return int(state.get("slot", 0))
+        return self._slot if self._slot is not None else default_slot()
+
+    @property
+    def net(self) -> labconf.SlotLayout:
+        """Bridge, subnet, controller and cluster addresses of the lab's slot."""
+        return labconf.SlotLayout(self.slot)
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -166,8 +209,9 @@ class Lab:
         if not state:
             return []
         nodes = []
+        slot = int(state.get("slot", 0))
         for rec in state["nodes"]:
-            lay = NodeLayout(rec["index"], self.dir)
+            lay = NodeLayout(rec["index"], self.dir, slot)
             nodes.append(Node(name=lay.name, fqdn=lay.fqdn, address=lay.address, netns=lay.netns,
                               gnt_root=str(lay.gnt_root), libvirt_uri=lay.libvirt_uri,
                               ssh=["ssh", "-F", str(self.ssh_config), lay.name],
@@ -215,12 +259,19 @@ class Lab:
         if self.dir.exists() and any(self.dir.iterdir()) and not self.state_file.exists():
             raise LabError(f"{self.dir} is not empty and holds no {STATE_FILE}: not a lab "
                            "directory, refusing to use it")
-        other = active_lab_dir()
+        slot, net = self._up_slot(), labconf.SlotLayout(self._up_slot())
+        other = active_lab_dir(slot)
         namespaces = run(["ip", "netns", "list"]).stdout
-        if other is not None or labconf.NETNS_PREFIX in namespaces:
+        if other is not None or net.netns_prefix in namespaces:
             where = f"in {other} (`lab.py down --dir {other}`)" if other else \
-                f"(namespaces {labconf.NETNS_PREFIX}* exist; `ip netns list`)"
-            raise LabError(f"another lab is up on this machine {where}")
+                f"(namespaces {net.netns_prefix}* exist; `ip netns list`)"
+            free = [str(k) for k in range(labconf.SLOTS) if active_lab_dir(k) is None]
+            raise LabError(f"another lab is up in slot {slot} {where}; free slots: "
+                           f"{', '.join(free) or 'none'} (--slot K or {labconf.SLOT_ENV}=K)")
+
+    def _up_slot(self) -> int:
+        """The slot a new lab in this directory gets (the requested one, not a stale state's)."""
+        return self._slot if self._slot is not None else default_slot()
 
     def up(self, n: int) -> list[Node]:
         """Create ``n`` nodes and wait until every sshd and libvirtd answers.
@@ -250,12 +301,13 @@ class Lab:
         return self.nodes
 
     def _up(self, n: int, t0: float) -> None:
-        layouts = [NodeLayout(i, self.dir) for i in range(1, n + 1)]
+        slot = self._up_slot()
+        layouts = [NodeLayout(i, self.dir, slot) for i in range(1, n + 1)]
         created = not self.dir.exists()
         self.dir.mkdir(parents=True, exist_ok=True)
         state: dict[str, Any] = {
-            "version": 1, "phase": "starting", "n": n, "created_dir": created,
-            "bridge": labconf.BRIDGE, "host_mounts": [],
+            "version": 2, "phase": "starting", "n": n, "created_dir": created, "slot": slot,
+            "bridge": labconf.SlotLayout(slot).bridge, "host_mounts": [],
             "nodes": [{"index": lay.index, "name": lay.name, "netns": lay.netns,
                        "veth": lay.veth, "address": lay.address} for lay in layouts]}
         self._save(state)
@@ -268,7 +320,7 @@ class Lab:
             state["host_mounts"].append(str(point))
             self._save(state)
             run(["mount", "--bind", str(self.shared_dir), str(point)])
-        make_network(layouts, self.dir)
+        make_network(layouts, self.dir, slot)
         self.timings["network"] = time.monotonic() - t0
         for rec, lay in zip(state["nodes"], layouts, strict=True):
             self._spawn(rec, lay)
@@ -278,7 +330,7 @@ class Lab:
         self._save(state)
 
     def _write_files(self, layouts: list[NodeLayout]) -> None:
-        n = len(layouts)
+        n, slot = len(layouts), layouts[0].slot
         (self.dir / "cm").mkdir(mode=0o700, exist_ok=True)
         self.shared_dir.mkdir(exist_ok=True)
         self.gnt_root.mkdir(exist_ok=True)     # mount point of every node's root_on_host
@@ -293,10 +345,10 @@ class Lab:
                  "-f", str(lay.dir / "ssh_host_ed25519_key")], stdin=subprocess.DEVNULL))
         if any(proc.wait() != 0 for proc in keygens):
             raise LabError("ssh-keygen failed")
-        client = labconf.ssh_config(self.dir, n, self.key)
+        client = labconf.ssh_config(self.dir, n, self.key, slot)
         self.ssh_config.write_text(client)
-        (self.dir / "known_hosts").write_text(labconf.known_hosts(self.dir, n))
-        hosts = labconf.hosts_file(n)
+        (self.dir / "known_hosts").write_text(labconf.known_hosts(self.dir, n, slot))
+        hosts = labconf.hosts_file(n, slot)
         (self.dir / "hosts").write_text(hosts)
         pub = self.key.with_suffix(".pub").read_text()
         caps = Path("/var/cache/libvirt/qemu/capabilities")
@@ -495,7 +547,7 @@ class Lab:
                 continue
             if alive(rec.get("init_pid"), rec.get("init_start")):
                 raise LabError(f"{rec['name']} is running")
-            lay = NodeLayout(rec["index"], self.dir)
+            lay = NodeLayout(rec["index"], self.dir, int(state.get("slot", 0)))
             shutil.rmtree(lay.private("/run"))
             lay.private("/run").mkdir()
             self._spawn(rec, lay)
@@ -524,12 +576,15 @@ class Lab:
 def _print_status(lab: Lab, as_json: bool) -> int:
     status = lab.status()
     if as_json:
-        print(json.dumps({"dir": str(lab.dir), "nodes": [asdict(s) for s in status]}, indent=1))
+        print(json.dumps({"dir": str(lab.dir), "slot": lab.slot,
+                          "nodes": [asdict(s) for s in status]}, indent=1))
         return 0
     if not status:
-        other = active_lab_dir()
-        print(f"no lab in {lab.dir}" + (f" (a lab is up in {other})" if other else ""))
+        up = {k: d for k in range(labconf.SLOTS) if (d := active_lab_dir(k)) is not None}
+        print(f"no lab in {lab.dir}" + ("; labs up: " + ", ".join(
+            f"slot {k} in {d}" for k, d in up.items()) if up else ""))
         return 1
+    print(f"slot {lab.slot} ({lab.net.network}, bridge {lab.net.bridge}), dir {lab.dir}")
     word = {True: "up", False: "DOWN"}
     for s in status:
         doms = ", ".join(f"{d} ({st})" for d, st in sorted(s.domains.items())) or "-"
@@ -542,7 +597,12 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     common = argparse.ArgumentParser(add_help=False)     # --dir before or after the command
     common.add_argument("--dir", default=argparse.SUPPRESS,
-                        help=f"lab directory (default {DEFAULT_DIR})")
+                        help=f"lab directory (default {DEFAULT_DIR} for slot 0, "
+                             f"{DEFAULT_DIR}K for slot K)")
+    common.add_argument("--slot", type=int, default=argparse.SUPPRESS,
+                        choices=range(labconf.SLOTS),
+                        help=f"lab slot 0..{labconf.SLOTS - 1} (bridge gntlabK, 198.18.0.(64K)/26; "
+                             f"default ${labconf.SLOT_ENV}, else 0); only up needs it")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0], parents=[common])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="start N nodes", parents=[common])
@@ -560,12 +620,13 @@ def main(argv: list[str] | None = None) -> int:
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     except ImportError:
         pass
-    lab = Lab(getattr(args, "dir", DEFAULT_DIR))
     try:
+        lab = Lab(getattr(args, "dir", None), slot=getattr(args, "slot", None))
         if args.cmd == "up":
             nodes = lab.up(args.n)
             t = lab.timings
-            print(f"lab up: {len(nodes)} nodes in {t['up']:.2f} s (files {t['files']:.2f} s, "
+            print(f"lab up: {len(nodes)} nodes in slot {lab.slot} ({lab.net.network}) "
+                  f"in {t['up']:.2f} s (files {t['files']:.2f} s, "
                   f"network {t['network'] - t['files']:.2f} s, daemons ready "
                   f"{t['up'] - t['network']:.2f} s); dir {lab.dir}")
             for node in nodes:

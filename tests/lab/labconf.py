@@ -12,19 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUBNET = "198.18.0"
-PREFIX_LEN = 24
-CONTROLLER_ADDRESS = f"{SUBNET}.1"
+# Slot K (0..SLOTS-1) owns 198.18.0.(64K)/26: several labs can run at once, one per slot.
+SLOTS = 4
+SLOT_SIZE = 64
+PREFIX_LEN = 26
+CONTROLLER_HOST = 1                 # .64K+1 on the slot's bridge
 CLUSTER_NAME = "cluster.lab.example"
-CLUSTER_ADDRESS = f"{SUBNET}.10"
+CLUSTER_HOST = 10                   # .64K+10
 DOMAIN = "lab.example"
 FIRST_NODE_HOST = 11
-MAX_NODES = 89                      # node addresses .11 .. .99
-INSTANCE_NAMES = 50                 # inst1..inst50.lab.example at .101 .. .150
-FIRST_INSTANCE_HOST = 101
-BRIDGE = "gntlab0"
-NETNS_PREFIX = "gntlab-"            # network namespaces gntlab-node1, ...
-VETH_PREFIX = "gntlab-n"            # host ends gntlab-n1, ...; the node end is eth0
+MAX_NODES = 30                      # node addresses .64K+11 .. .64K+40
+INSTANCE_NAMES = 20                 # inst1..inst20.lab.example at .64K+41 .. .64K+60
+FIRST_INSTANCE_HOST = 41
 NODE_IFACE = "eth0"
+SLOT_ENV = "GNT_LAB_SLOT"
 LIBVIRT_TCP_PORT = 16509
 SSH_PORT = 22
 # The private views of host paths a node gets, as (path inside the node, directory in DIR/nodeK/fs).
@@ -38,12 +39,74 @@ SHARED_STORAGE_SUBDIR = "srv/gnt/shared-file-storage"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def check_slot(slot: int) -> int:
+    """``slot`` if it is a valid slot number, else ValueError naming it."""
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < SLOTS:
+        raise ValueError(f"lab slot {slot!r} is out of range 0..{SLOTS - 1}")
+    return slot
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    """Network names and addresses of one lab slot (everything derived from its number)."""
+
+    slot: int = 0
+
+    def host(self, offset: int) -> str:
+        """Address ``198.18.0.(64*slot + offset)``."""
+        return f"{SUBNET}.{SLOT_SIZE * self.slot + offset}"
+
+    @property
+    def network(self) -> str:
+        """The slot's subnet, e.g. ``198.18.0.64/26`` for slot 1."""
+        return f"{self.host(0)}/{PREFIX_LEN}"
+
+    @property
+    def bridge(self) -> str:
+        """The slot's bridge, ``gntlab{K}``."""
+        return f"gntlab{self.slot}"
+
+    @property
+    def netns_prefix(self) -> str:
+        """Prefix of the slot's network namespaces (``gntlab{K}-node1`` ...)."""
+        return f"gntlab{self.slot}-"
+
+    @property
+    def veth_prefix(self) -> str:
+        """Prefix of the host ends of the slot's veths (``gntlab{K}-n1`` ...; <= 15 chars)."""
+        return f"gntlab{self.slot}-n"
+
+    @property
+    def controller_address(self) -> str:
+        """The host's address on the slot's bridge."""
+        return self.host(CONTROLLER_HOST)
+
+    @property
+    def cluster_address(self) -> str:
+        """Address of ``cluster.lab.example`` (the floating master IP) in this slot."""
+        return self.host(CLUSTER_HOST)
+
+    def node_address(self, index: int) -> str:
+        """Address of node ``index`` (1-based)."""
+        return self.host(FIRST_NODE_HOST + index - 1)
+
+    def instance_address(self, index: int) -> str:
+        """Address of ``inst{index}.lab.example`` (1-based)."""
+        return self.host(FIRST_INSTANCE_HOST + index - 1)
+
+
 @dataclass(frozen=True)
 class NodeLayout:
-    """Names, address and paths of one lab node (everything derived from its index)."""
+    """Names, address and paths of one lab node (everything derived from its index and slot)."""
 
     index: int
     lab_dir: Path
+    slot: int = 0
+
+    @property
+    def net(self) -> SlotLayout:
+        """The node's slot."""
+        return SlotLayout(self.slot)
 
     @property
     def name(self) -> str:
@@ -58,17 +121,17 @@ class NodeLayout:
     @property
     def address(self) -> str:
         """The node's address on the lab bridge."""
-        return f"{SUBNET}.{FIRST_NODE_HOST + self.index - 1}"
+        return self.net.node_address(self.index)
 
     @property
     def netns(self) -> str:
         """Network namespace name (``ip netns``)."""
-        return f"{NETNS_PREFIX}{self.name}"
+        return f"{self.net.netns_prefix}{self.name}"
 
     @property
     def veth(self) -> str:
         """Host end of the node's veth pair (enslaved to the bridge)."""
-        return f"{VETH_PREFIX}{self.index}"
+        return f"{self.net.veth_prefix}{self.index}"
 
     @property
     def dir(self) -> Path:
@@ -104,20 +167,21 @@ class NodeLayout:
         return self.fs / path.lstrip("/")
 
 
-def hosts_file(n: int) -> str:
+def hosts_file(n: int, slot: int = 0) -> str:
     """The lab hosts file: controller, cluster name, nodes and spare instance names."""
+    net = SlotLayout(slot)
     lines = [
         "# gnt.cluster lab: names resolve here only (no DNS in the lab)",
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
-        f"{CONTROLLER_ADDRESS}\tcontroller.{DOMAIN} controller",
-        f"{CLUSTER_ADDRESS}\t{CLUSTER_NAME} cluster",
+        f"{net.controller_address}\tcontroller.{DOMAIN} controller",
+        f"{net.cluster_address}\t{CLUSTER_NAME} cluster",
     ]
     for i in range(1, n + 1):
-        node = NodeLayout(i, Path("/"))
+        node = NodeLayout(i, Path("/"), slot)
         lines.append(f"{node.address}\t{node.fqdn} {node.name}")
     for i in range(1, INSTANCE_NAMES + 1):
-        lines.append(f"{SUBNET}.{FIRST_INSTANCE_HOST + i - 1}\tinst{i}.{DOMAIN} inst{i}")
+        lines.append(f"{net.instance_address(i)}\tinst{i}.{DOMAIN} inst{i}")
     return "\n".join(lines) + "\n"
 
 
@@ -232,7 +296,7 @@ done
 """
 
 
-def ssh_config(lab_dir: Path, n: int, key: Path) -> str:
+def ssh_config(lab_dir: Path, n: int, key: Path, slot: int = 0) -> str:
     """The lab's ssh client configuration (used on the host and, copied, inside every node).
 
     ControlPath includes the local short host name (%L) so the host and each node keep their own
@@ -240,11 +304,12 @@ def ssh_config(lab_dir: Path, n: int, key: Path) -> str:
     """
     blocks = [f"# gnt.cluster lab ssh client configuration ({lab_dir})"]
     for i in range(1, n + 1):
-        node = NodeLayout(i, lab_dir)
+        node = NodeLayout(i, lab_dir, slot)
         blocks.append(f"Host {node.name} {node.fqdn} {node.address}\n"
                       f"  HostName {node.address}\n  HostKeyAlias {node.name}")
     # The cluster address floats between master nodes, so its host key is not pinned.
-    blocks.append(f"Host {CLUSTER_NAME} cluster {CLUSTER_ADDRESS}\n  HostName {CLUSTER_ADDRESS}\n"
+    cluster = SlotLayout(slot).cluster_address
+    blocks.append(f"Host {CLUSTER_NAME} cluster {cluster}\n  HostName {cluster}\n"
                   "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null")
     blocks.append(f"""Host *
   User root
@@ -269,11 +334,11 @@ def ssh_config(lab_dir: Path, n: int, key: Path) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def known_hosts(lab_dir: Path, n: int) -> str:
+def known_hosts(lab_dir: Path, n: int, slot: int = 0) -> str:
     """known_hosts lines for every node's host key (under its HostKeyAlias, name and address)."""
     lines = []
     for i in range(1, n + 1):
-        node = NodeLayout(i, lab_dir)
+        node = NodeLayout(i, lab_dir, slot)
         key = (node.dir / "ssh_host_ed25519_key.pub").read_text().split()
         lines.append(f"{node.name},{node.fqdn},{node.address} {key[0]} {key[1]}")
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
-"""The lab's network: bridge ``gntlab0`` with the controller address and one network namespace
-per node joined to it by a veth pair. IPv6 address generation is off on every lab link, and the
-nodes get no default route: lab traffic stays in 198.18.0.0/24.
+"""The lab's network: per slot K a bridge ``gntlab{K}`` with the controller address and one
+network namespace per node joined to it by a veth pair. IPv6 address generation is off on every
+lab link, and the nodes get no default route: a slot's traffic stays in its 198.18.0.(64K)/26,
+so labs in different slots cannot reach each other.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from labconf import NodeLayout
 from labproc import LabError, run
 
 
-def make_network(layouts: list[NodeLayout], lab_dir: Path) -> None:
+def make_network(layouts: list[NodeLayout], lab_dir: Path, slot: int = 0) -> None:
     """Bridge with the controller address, and per node a namespace with a veth and address."""
-    br = labconf.BRIDGE
+    net = labconf.SlotLayout(slot)
+    br = net.bridge
     host = [f"link add {br} type bridge forward_delay 0",
             f"link set {br} addrgenmode none",
             f"link set {br} alias gntlab:{lab_dir}",   # lets others find this lab
-            f"addr add {labconf.CONTROLLER_ADDRESS}/{labconf.PREFIX_LEN} dev {br}",
+            f"addr add {net.controller_address}/{labconf.PREFIX_LEN} dev {br}",
             f"link set {br} up"]
     for lay in layouts:
         host += [f"netns add {lay.netns}",
@@ -56,15 +58,21 @@ def remove_network(state: dict[str, Any]) -> None:
             raise LabError(f"could not delete lab namespaces: {proc.stderr.strip()}")
 
 
-def active_lab_dir() -> Path | None:
-    """Directory of the lab whose bridge exists on this machine (from the bridge's alias).
+def active_lab_dir(slot: int = 0) -> Path | None:
+    """Directory of the lab whose bridge exists in ``slot`` (from the bridge's alias).
 
-    Returns ``Path("?")`` for a bridge without the alias, None when there is no lab bridge.
+    Returns ``Path("?")`` for a bridge without the alias, None when the slot's bridge is absent.
     """
     try:
-        alias = Path(f"/sys/class/net/{labconf.BRIDGE}/ifalias").read_text().strip()
+        bridge = labconf.SlotLayout(slot).bridge
+        alias = Path(f"/sys/class/net/{bridge}/ifalias").read_text().strip()
     except FileNotFoundError:
         return None
     except OSError:
         return Path("?")
     return Path(alias.removeprefix("gntlab:")) if alias.startswith("gntlab:") else Path("?")
+
+
+def free_slots() -> list[int]:
+    """Slots whose bridge does not exist (no lab is up in them)."""
+    return [k for k in range(labconf.SLOTS) if active_lab_dir(k) is None]

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import labconf
 import pytest
-from lab import Lab
-from labnet import active_lab_dir
+from lab import Lab, default_slot
+from labnet import active_lab_dir, free_slots
 from labproc import alive, mounts_under, processes_in, start_time
 
 pytestmark = pytest.mark.integration
@@ -46,9 +46,12 @@ def _skip_reason() -> str | None:
         import libvirt  # noqa: F401
     except ImportError:
         return "libvirt-python is not importable"
-    other = active_lab_dir()
+    slot = default_slot()
+    other = active_lab_dir(slot)
     if other is not None:
-        return (f"another lab is up on this machine in {other} (bridge {labconf.BRIDGE} exists; "
+        return (f"another lab is up in slot {slot} in {other} (bridge "
+                f"{labconf.SlotLayout(slot).bridge} exists; choose a free slot with "
+                f"{labconf.SLOT_ENV}=K, free: {free_slots()}, or "
                 f"`.venv/bin/python tests/lab/lab.py down --dir {other}`)")
     add = subprocess.run(["ip", "netns", "add", PROBE_NS], capture_output=True, text=True, check=False)
     if add.returncode != 0:
@@ -67,7 +70,7 @@ def _skip_reason() -> str | None:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    """A two-node lab in a fresh short directory, removed again whatever happens."""
+    """A two-node lab in a fresh short directory (slot $GNT_LAB_SLOT or 0), removed again."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -126,7 +129,8 @@ def test_sessions_have_the_venv_first_on_path(lab: Lab) -> None:
 
 def test_libvirt_tcp_from_host(lab: Lab) -> None:
     node2 = lab.node("node2")
-    assert node2.libvirt_uri == "qemu+tcp://198.18.0.12/system"
+    assert node2.libvirt_uri == f"qemu+tcp://{lab.net.node_address(2)}/system"
+    assert node2.address == f"198.18.0.{64 * lab.slot + 12}"
     proc = subprocess.run(["virsh", "-c", node2.libvirt_uri, "list", "--all"],
                           capture_output=True, text=True, timeout=10, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -148,7 +152,7 @@ def test_node1_reaches_node2_over_ssh(lab: Lab) -> None:
 def test_names_shared_storage_and_private_views(lab: Lab) -> None:
     node1, node2 = lab.node("node1"), lab.node("node2")
     out = lab.ssh("node2", "getent hosts node1 cluster.lab.example; cat /etc/resolv.conf").stdout
-    assert "198.18.0.11" in out and "198.18.0.10" in out
+    assert node1.address in out and lab.net.cluster_address in out
     assert "nameserver 127.0.0.1" in out
     marker = uuid.uuid4().hex
     storage = f"{labconf.SHARED_STORAGE_SUBDIR}/{marker}"
@@ -297,6 +301,39 @@ def test_booted_guest_on_shared_storage_migrates(lab: Lab) -> None:
         console.unlink(missing_ok=True)
 
 
+def test_two_slots_at_once(lab: Lab) -> None:
+    """A second lab in another slot runs beside the first; neither reaches the other; its down
+    leaves the first untouched."""
+    others = [k for k in free_slots() if k != lab.slot]
+    if not others:
+        pytest.skip("no free second lab slot (every gntlabK bridge exists)")
+    second_dir = Path(tempfile.mkdtemp(prefix="gntlab-", dir="/tmp"))
+    second = Lab(second_dir, slot=others[0])
+    try:
+        (node,) = second.up(1)
+        assert second.slot == others[0] != lab.slot
+        assert Lab(second_dir).slot == others[0]          # recorded: down/status need the dir only
+        assert node.address == second.net.node_address(1) != lab.node("node1").address
+        assert node.netns != lab.node("node1").netns
+        for each in (lab, second):                       # both reachable, same names
+            out = each.ssh("node1", "hostname; getent hosts node1; echo $GNT_ROOT").stdout.split()
+            assert out[0] == "node1.lab.example"
+            assert out[1] == each.node("node1").address
+            assert out[-1] == str(each.gnt_root)
+        probe = "timeout 3 bash -c 'echo > /dev/tcp/{}/22' && echo reached || echo unreachable"
+        for src, dst in ((lab, second), (second, lab)):
+            out = src.ssh("node1", probe.format(dst.node("node1").address), check=False).stdout
+            assert out.strip().endswith("unreachable"), (src.slot, dst.slot, out)
+        pids = _recorded_pids(second)
+        starts = {pid: start_time(pid) for pid in pids}
+        second.down()
+        _assert_nothing_left(second_dir, pids, starts, others[0])
+        assert lab.ssh("node1", "hostname").stdout.strip() == "node1.lab.example"
+    finally:
+        second.down()
+        shutil.rmtree(second_dir, ignore_errors=True)
+
+
 def _recorded_pids(lab: Lab) -> set[int]:
     """Every PID the lab recorded plus every process now in its nodes' PID namespaces."""
     state = json.loads(lab.state_file.read_text())
@@ -307,11 +344,13 @@ def _recorded_pids(lab: Lab) -> set[int]:
     return pids
 
 
-def _assert_nothing_left(lab_dir: Path, pids: set[int], starts: dict[int, int | None]) -> None:
+def _assert_nothing_left(lab_dir: Path, pids: set[int], starts: dict[int, int | None],
+                         slot: int) -> None:
+    net = labconf.SlotLayout(slot)
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
-    assert labconf.NETNS_PREFIX not in namespaces
-    assert "gntlab" not in links
+    assert net.netns_prefix not in namespaces
+    assert net.bridge not in links          # the bridge and the veths gntlab{K}-n*
     assert not [pid for pid in pids if alive(pid, starts.get(pid))]
     assert not mounts_under(lab_dir)
     assert not lab_dir.exists() or not any(lab_dir.iterdir())
@@ -322,6 +361,7 @@ def test_node_crash_restart_then_down_cleans_everything(lab: Lab) -> None:
     state = json.loads(lab.state_file.read_text())
     pid_ns2 = state["nodes"][1]["pid_ns"]
     assert {"sshd", "libvirtd"} <= set(processes_in(pid_ns2).values())
+    slot = lab.slot
     pids = _recorded_pids(lab)
     starts = {pid: start_time(pid) for pid in pids}
     os.kill(node2.init_pid, signal.SIGKILL)            # node2 crashes
@@ -338,20 +378,20 @@ def test_node_crash_restart_then_down_cleans_everything(lab: Lab) -> None:
     new_pids = _recorded_pids(lab)
     starts.update({pid: start_time(pid) for pid in new_pids - pids})
     lab.down()
-    _assert_nothing_left(lab.dir, pids | new_pids, starts)
+    _assert_nothing_left(lab.dir, pids | new_pids, starts, slot)
 
 
 def test_up_after_crashed_controller_and_nodes(lab: Lab) -> None:
     """A lab whose starter vanished and whose nodes all crashed: a new ``up`` cleans and starts."""
     lab.down()                                # no-op when the previous test already did
-    first = Lab(lab.dir)
+    first = Lab(lab.dir, slot=lab.slot)
     first.up(1)
     first.kill_node("node1")
-    again = Lab(lab.dir)                      # a new process: only the state file is known
+    again = Lab(lab.dir, slot=first.slot)     # a new process: only the state file is known
     nodes = again.up(2)
     assert [n.name for n in nodes] == ["node1", "node2"]
     assert again.ssh("node2", "hostname").stdout.strip() == "node2.lab.example"
     pids = _recorded_pids(again)
     starts = {pid: start_time(pid) for pid in pids}
     again.down()
-    _assert_nothing_left(lab.dir, pids, starts)
+    _assert_nothing_left(lab.dir, pids, starts, first.slot)
