@@ -24,7 +24,6 @@ the process that started it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -35,7 +34,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -573,83 +572,10 @@ class Lab:
         raise LabError(f"no running lab node {node!r} in {self.dir}")
 
 
-def _print_status(lab: Lab, as_json: bool) -> int:
-    status = lab.status()
-    if as_json:
-        print(json.dumps({"dir": str(lab.dir), "slot": lab.slot,
-                          "nodes": [asdict(s) for s in status]}, indent=1))
-        return 0
-    if not status:
-        up = {k: d for k in range(labconf.SLOTS) if (d := active_lab_dir(k)) is not None}
-        print(f"no lab in {lab.dir}" + ("; labs up: " + ", ".join(
-            f"slot {k} in {d}" for k, d in up.items()) if up else ""))
-        return 1
-    print(f"slot {lab.slot} ({lab.net.network}, bridge {lab.net.bridge}), dir {lab.dir}")
-    word = {True: "up", False: "DOWN"}
-    for s in status:
-        doms = ", ".join(f"{d} ({st})" for d, st in sorted(s.domains.items())) or "-"
-        print(f"{s.name:<7} {s.address:<13} init {word[s.init_alive]:<4} sshd {word[s.sshd]:<4} "
-              f"libvirtd {word[s.libvirtd]:<4} domains: {doms}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
-    common = argparse.ArgumentParser(add_help=False)     # --dir before or after the command
-    common.add_argument("--dir", default=argparse.SUPPRESS,
-                        help=f"lab directory (default {DEFAULT_DIR} for slot 0, "
-                             f"{DEFAULT_DIR}K for slot K)")
-    common.add_argument("--slot", type=int, default=argparse.SUPPRESS,
-                        choices=range(labconf.SLOTS),
-                        help=f"lab slot 0..{labconf.SLOTS - 1} (bridge gntlabK, 198.18.0.(64K)/26; "
-                             f"default ${labconf.SLOT_ENV}, else 0); only up needs it")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0], parents=[common])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p_up = sub.add_parser("up", help="start N nodes", parents=[common])
-    p_up.add_argument("n", type=int)
-    sub.add_parser("down", help="stop and remove everything the lab made", parents=[common])
-    p_status = sub.add_parser("status", help="show the nodes", parents=[common])
-    p_status.add_argument("--json", action="store_true")
-    p_kill = sub.add_parser("kill", help="crash a node (SIGKILL its PID 1)", parents=[common])
-    p_kill.add_argument("node")
-    p_start = sub.add_parser("start", help="boot a crashed node again", parents=[common])
-    p_start.add_argument("node")
-    args = parser.parse_args(argv)
-    try:
-        import libvirt  # its errors become exceptions here; don't also print them
-        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-    except ImportError:
-        pass
-    try:
-        lab = Lab(getattr(args, "dir", None), slot=getattr(args, "slot", None))
-        if args.cmd == "up":
-            nodes = lab.up(args.n)
-            t = lab.timings
-            print(f"lab up: {len(nodes)} nodes in slot {lab.slot} ({lab.net.network}) "
-                  f"in {t['up']:.2f} s (files {t['files']:.2f} s, "
-                  f"network {t['network'] - t['files']:.2f} s, daemons ready "
-                  f"{t['up'] - t['network']:.2f} s); dir {lab.dir}")
-            for node in nodes:
-                print(f"  {node.name}  {node.address}  {' '.join(node.ssh)}  {node.libvirt_uri}  "
-                      f"GNT_ROOT={node.gnt_root}")
-        elif args.cmd == "down":
-            lab.down()
-            if "down" in lab.timings:
-                print(f"lab down in {lab.timings['down']:.2f} s "
-                      f"(processes {lab.timings['down_kill']:.2f} s)")
-            else:
-                print(f"no lab in {lab.dir}")
-        elif args.cmd == "status":
-            return _print_status(lab, args.json)
-        elif args.cmd == "kill":
-            lab.kill_node(args.node)
-            print(f"{args.node}: PID 1 killed")
-        elif args.cmd == "start":
-            print(f"{lab.start_node(args.node).name}: up")
-    except LabError as exc:
-        print(f"lab: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    """Command-line entry point (``labcli.main``)."""
+    from labcli import main as cli_main
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
