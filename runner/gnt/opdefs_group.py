@@ -6,7 +6,10 @@ Parameter names follow Ganeti's group opcodes (and so its RAPI bodies): ``group_
 
 from __future__ import annotations
 
-from .opcodes import OpDef, P, R, t_bool, t_dict, t_list_of_str, t_name, t_one_of
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .opcodes import OpDef
 
 # Ganeti's allocation policies, in its order of preference.
 ALLOC_PREFERRED = "preferred"
@@ -14,20 +17,30 @@ ALLOC_LAST_RESORT = "last_resort"
 ALLOC_UNALLOCABLE = "unallocable"
 ALLOC_POLICIES = (ALLOC_PREFERRED, ALLOC_LAST_RESORT, ALLOC_UNALLOCABLE)
 
-_POLICY = t_one_of(*ALLOC_POLICIES)
+# opcodes.py imports this module at its end and reads DEFS: it must exist before the import
+# below, so that importing this module first (e.g. for the constants above) works too. The
+# list is filled after the import and registered here (registering twice is harmless).
+DEFS: list[OpDef] = []
 
-DEFS: list[OpDef] = [
-    OpDef("OP_GROUP_ADD", (R("group_name", t_name), P("alloc_policy", _POLICY, None),
-                           P("ndparams", t_dict, {}), P("tags", t_list_of_str, [])),
-          summary="group_name", doc="Create a new, empty node group."),
-    OpDef("OP_GROUP_REMOVE", (R("group_name", t_name),),
-          summary="group_name", doc="Remove an empty node group (never the last one)."),
-    OpDef("OP_GROUP_RENAME", (R("group_name", t_name), R("new_name", t_name)),
-          summary="group_name", doc="Rename a node group."),
-    OpDef("OP_GROUP_ASSIGN_NODES", (R("group_name", t_name), R("nodes", t_list_of_str),
-                                    P("force", t_bool, False)),
-          summary="group_name", doc="Move nodes into a node group."),
-    OpDef("OP_GROUP_SET_PARAMS", (R("group_name", t_name), P("alloc_policy", _POLICY, None),
-                                  P("ndparams", t_dict, None)),
-          summary="group_name", doc="Change a node group's parameters."),
-]
+from . import opcodes as _op  # noqa: E402 - see above
+
+P, R = _op.P, _op.R
+_NAME, _POLICY = _op.t_name, _op.t_one_of(*ALLOC_POLICIES)
+
+DEFS.extend([
+    _op.OpDef("OP_GROUP_ADD", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
+                               P("ndparams", _op.t_dict, {}),
+                               P("tags", _op.t_list_of_str, [])),
+              summary="group_name", doc="Create a new, empty node group."),
+    _op.OpDef("OP_GROUP_REMOVE", (R("group_name", _NAME),),
+              summary="group_name", doc="Remove an empty node group (never the last one)."),
+    _op.OpDef("OP_GROUP_RENAME", (R("group_name", _NAME), R("new_name", _NAME)),
+              summary="group_name", doc="Rename a node group."),
+    _op.OpDef("OP_GROUP_ASSIGN_NODES", (R("group_name", _NAME), R("nodes", _op.t_list_of_str),
+                                        P("force", _op.t_bool, False)),
+              summary="group_name", doc="Move nodes into a node group."),
+    _op.OpDef("OP_GROUP_SET_PARAMS", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
+                                      P("ndparams", _op.t_dict, None)),
+              summary="group_name", doc="Change a node group's parameters."),
+])
+_op.register_opdefs(DEFS)

@@ -78,7 +78,8 @@ def split_instances(cfg: ConfigStore, moves: dict[str, str]) -> tuple[list[str],
     """Instances that moving nodes (node uuid -> new group uuid) would newly split between
     groups, and those split before and after; both as sorted names."""
     group_of = {node["uuid"]: node["group"] for node in cfg.all("nodes")}
-    new_split, still_split = [], []
+    new_split: list[str] = []
+    still_split: list[str] = []
     for inst in cfg.all("instances"):
         node_uuids = instance_node_uuids(inst)
         if not any(uuid in moves for uuid in node_uuids):

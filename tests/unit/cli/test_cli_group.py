@@ -1,0 +1,181 @@
+"""gnt-group: options -> opcodes, submission, list/info/list-fields output, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from gntcli_fakes import FakeClient, rstripped, run_cli
+
+from gnt.cli import group
+from gnt.query import field_list
+
+
+def _fields(*names: str) -> list[dict[str, Any]]:
+    known = {f["name"]: f for f in field_list("group")}
+    return [known[name] for name in names]
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture) -> None:
+    parser = group.build_parser()
+    subs = next(a for a in parser._actions if a.dest == "command")
+    assert {"add", "remove", "rename", "assign-nodes", "modify", "list", "info", "list-fields",
+            "list-tags", "add-tags", "remove-tags"} <= set(subs.choices)
+    for name in subs.choices:
+        with pytest.raises(SystemExit) as exc:
+            run_cli(group, [name, "--help"])
+        assert exc.value.code == 0, name
+    capsys.readouterr()
+
+
+def test_add(fake: FakeClient) -> None:
+    argv = ["add", "--alloc-policy", "last_resort", "--node-parameters",
+            "spindle_count=4,ssh_port=2222", "--tags", "a,b", "rack1"]
+    assert run_cli(group, argv) == 0
+    (op,) = fake.submitted_ops()
+    assert op["OP_ID"] == "OP_GROUP_ADD"
+    assert op["group_name"] == "rack1" and op["alloc_policy"] == "last_resort"
+    assert op["ndparams"] == {"spindle_count": "4", "ssh_port": "2222"}
+    assert op["tags"] == ["a", "b"] and op["_summary"] == "rack1"
+    assert "wait_for_job_change" in fake.methods()
+
+
+def test_add_defaults_and_submit(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(group, ["add", "--submit", "rack2"]) == 0
+    (op,) = fake.submitted_ops()
+    assert op["alloc_policy"] is None and op["ndparams"] == {} and op["tags"] == []
+    assert capsys.readouterr().out == "JobID: 1\n"
+    assert "wait_for_job_change" not in fake.methods()
+
+
+def test_bad_alloc_policy_is_a_usage_error(fake: FakeClient,
+                                           capsys: pytest.CaptureFixture) -> None:
+    for argv in (["add", "--alloc-policy", "sometimes", "g"],
+                 ["modify", "--alloc-policy", "sometimes", "g"]):
+        with pytest.raises(SystemExit) as exc:
+            run_cli(group, argv)
+        assert exc.value.code == 2
+        assert "'sometimes'" in capsys.readouterr().err
+    assert fake.calls == []
+
+
+def test_remove_rename_assign(fake: FakeClient) -> None:
+    assert run_cli(group, ["remove", "rack1"]) == 0
+    assert run_cli(group, ["rename", "rack1", "rack2"]) == 0
+    assert run_cli(group, ["assign-nodes", "rack2", "node1", "node2"]) == 0
+    assert run_cli(group, ["assign-nodes", "--force", "--dry-run", "rack2", "node3"]) == 0
+    ops = fake.submitted_ops()
+    assert [op["OP_ID"] for op in ops] == ["OP_GROUP_REMOVE", "OP_GROUP_RENAME",
+                                           "OP_GROUP_ASSIGN_NODES", "OP_GROUP_ASSIGN_NODES"]
+    assert ops[0]["group_name"] == "rack1"
+    assert (ops[1]["group_name"], ops[1]["new_name"]) == ("rack1", "rack2")
+    assert ops[2]["nodes"] == ["node1", "node2"] and ops[2]["force"] is False
+    assert ops[3]["nodes"] == ["node3"] and ops[3]["force"] is True
+    assert ops[3]["dry_run"] is True
+
+
+def test_assign_needs_a_node(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run_cli(group, ["assign-nodes", "rack1"])
+    assert exc.value.code == 2
+    capsys.readouterr()
+
+
+def test_modify(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.outcome = ("success", [["alloc_policy", "unallocable"]])
+    assert run_cli(group, ["modify", "--alloc-policy", "unallocable",
+                           "--node-parameters=-ssh_port", "rack1"]) == 0
+    (op,) = fake.submitted_ops()
+    assert op["OP_ID"] == "OP_GROUP_SET_PARAMS"
+    assert op["alloc_policy"] == "unallocable" and op["ndparams"] == {"ssh_port": "default"}
+    assert capsys.readouterr().out == ("Modified node group rack1\n"
+                                       " - alloc_policy -> unallocable\n")
+
+
+def test_modify_without_changes_fails(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(group, ["modify", "rack1"]) == 1
+    assert "at least one" in capsys.readouterr().err
+    assert fake.calls == []
+
+
+def test_job_failure_names_the_value(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    message = "Group 'default' not empty, has the following node(s): node1"
+    fake.outcome = ("error", {"type": "OpPrereqError", "message": message,
+                              "args": [message, "wrong_state"]})
+    assert run_cli(group, ["remove", "default"]) == 1
+    assert capsys.readouterr().err == (
+        "Failure: prerequisites not met for this operation:\n"
+        f"error type: wrong_state, error details:\n{message}\n")
+
+
+def test_list(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fields = _fields("name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams")
+    fake.handlers["query"] = {"fields": fields, "data": [
+        ["default", 1, 2, "preferred", {"spindle_count": 1}],
+        ["rack10", 0, 0, "last_resort", {"spindle_count": 4}]]}
+    assert run_cli(group, ["list"]) == 0
+    assert capsys.readouterr().out == (
+        "Group   Nodes Instances AllocPolicy NDParams\n"
+        "default     1         2 preferred   spindle_count=1\n"
+        "rack10      0         0 last_resort spindle_count=4\n")
+    assert fake.calls[0] == ("query", {"what": "group", "fields": [
+        "name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams"], "names": []})
+
+
+def test_list_options(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.handlers["query"] = {"fields": _fields("name", "node_list"),
+                              "data": [["rack1", ["n1", "n2"]]]}
+    assert run_cli(group, ["list", "--no-headers", "--separator", "|", "-o",
+                           "name,node_list", "rack1"]) == 0
+    assert capsys.readouterr().out == "rack1|n1,n2\n"
+    assert fake.calls[0][1] == {"what": "group", "fields": ["name", "node_list"],
+                                "names": ["rack1"]}
+
+
+def test_list_fields(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.handlers["query_fields"] = lambda what: field_list(what)
+    assert run_cli(group, ["list-fields", "name", "pinst_cnt"]) == 0
+    out = rstripped(capsys.readouterr().out)
+    assert out.splitlines()[0].split() == ["Name", "Type", "Title", "Description"]
+    assert "pinst_cnt number Instances Number of primary instances" in " ".join(out.split())
+    assert fake.calls == [("query_fields", {"what": "group"})]
+
+
+def test_info(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    row = {"name": "rack1", "uuid": "u-1", "alloc_policy": "preferred",
+           "node_list": ["node1"], "pinst_list": [],
+           "ndparams": {"spindle_count": 4, "ssh_port": 22},
+           "custom_ndparams": {"spindle_count": 4}, "diskparams": {},
+           "custom_diskparams": {}, "ipolicy": {}, "custom_ipolicy": {}, "tags": ["a"]}
+    fake.handlers["query"] = lambda what, fields, names: {
+        "data": [[row[f] for f in fields]]}
+    assert run_cli(group, ["info", "rack1"]) == 0
+    assert rstripped(capsys.readouterr().out) == (
+        "- Node group: rack1\n"
+        "  UUID: u-1\n"
+        "  Allocation policy: preferred\n"
+        "  Nodes:\n"
+        "    - node1\n"
+        "  Primary instances:\n"
+        "  Node parameters:\n"
+        "    spindle_count: 4\n"
+        "    ssh_port: default (22)\n"
+        "  Disk parameters:\n"
+        "  Instance policy:\n"
+        "  Tags:\n"
+        "    - a\n")
+    assert fake.calls[0][1]["names"] == ["rack1"]
+
+
+def test_tags(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.outcome = ("success", ["a", "b"])
+    assert run_cli(group, ["list-tags", "rack1"]) == 0
+    assert capsys.readouterr().out == "a\nb\n"
+    fake.outcome = ("success", None)
+    assert run_cli(group, ["add-tags", "rack1", "x", "y"]) == 0
+    assert run_cli(group, ["remove-tags", "rack1", "x"]) == 0
+    ops = fake.submitted_ops()
+    assert [(op["OP_ID"], op["kind"], op["name"]) for op in ops] == [
+        ("OP_TAGS_GET", "nodegroup", "rack1"), ("OP_TAGS_SET", "nodegroup", "rack1"),
+        ("OP_TAGS_DEL", "nodegroup", "rack1")]
+    assert ops[1]["tags"] == ["x", "y"]
