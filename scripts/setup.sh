@@ -19,8 +19,9 @@ apt_packages=(
   gzip zstd lzop python3-libvirt python3-jinja2
 )
 # Test-only packages: Debian's own Ganeti OS definition (run unmodified by the OS
-# interface tests) and the shell linter for the OS scripts.
-test_packages=(ganeti-os-noop shellcheck)
+# interface tests), Ganeti's htools (hail, the reference iallocator, run by the
+# iallocator compatibility tests) and the shell linter for the OS scripts.
+test_packages=(ganeti-os-noop ganeti-htools shellcheck)
 missing=()
 wanted=("${apt_packages[@]}")
 [ $want_test = 1 ] && wanted+=("${test_packages[@]}")
