@@ -77,7 +77,7 @@ def node_uuid(config: Mapping[str, Any], name: str) -> str:
 
 def add_instance(config: dict[str, Any], live: dict[str, Any], name: str,
                  nodes: Sequence[str], memory: int = 512, disks: Sequence[int] = (1024,),
-                 template: str = params.DT_FILE, vcpus: int = 1,
+                 template: str = params.DT_FILE, vcpus: int | None = None,
                  admin_state: str = "up") -> str:
     """Place an instance on ``nodes`` (names; primary first) and take its memory (if up)
     and disk space (local templates) from those nodes' live data; returns its uuid."""
@@ -94,7 +94,8 @@ def add_instance(config: dict[str, Any], live: dict[str, Any], name: str,
     config["instances"][uuid] = {
         "uuid": uuid, "name": name, "primary_node": node_uuid(config, nodes[0]),
         "os": "noop", "hypervisor": params.HT_KVM, "hvparams": {},
-        "beparams": {"maxmem": memory, "minmem": memory, "vcpus": vcpus},
+        "beparams": {"maxmem": memory, "minmem": memory,
+                     **({"vcpus": vcpus} if vcpus is not None else {})},
         "osparams": {}, "admin_state": admin_state, "disk_template": template,
         "disks": disk_uuids,
         "nics": [{"uuid": _uuid("nic", index), "mac": f"aa:00:00:00:{index // 256:02x}:"
