@@ -14,6 +14,17 @@ from . import protocol, settings
 from .errors import MasterNotRunning, ProtocolError, error_from_dict
 
 
+def _not_master_hint() -> None:
+    """Raise a clear error when this node's ssconf names another node as the master."""
+    from . import resolver, ssconf
+
+    master = ssconf.read("master_node")
+    me = resolver.this_node_name()
+    if master and master != me and master.split(".")[0] != me.split(".")[0]:
+        raise MasterNotRunning(f"This is not the master node: the master is {master} (from"
+                               " this node's ssconf files); run the command there")
+
+
 class Client:
     """A connection to the master daemon; reconnects per call if the daemon restarted."""
 
@@ -31,6 +42,7 @@ class Client:
                 sock.connect(str(self.socket_path))
             except OSError as err:
                 sock.close()
+                _not_master_hint()
                 raise MasterNotRunning(
                     f"Cannot communicate with the master daemon at {self.socket_path}: {err}."
                     " Is the master daemon running? (start it with 'gnt-masterd start')"

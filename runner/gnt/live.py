@@ -4,38 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._collection import load_module_util
+from . import noderpc, ssh
 from .config.store import ConfigStore
-from .nodevars import libvirt_uri
+
+NodeDown = noderpc.NodeDown
 
 
-class NodeDown(Exception):
-    """A node's hypervisor could not be asked."""
-
-
-def node_domains(node: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def node_domains(store: ConfigStore, node: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Domains on ``node``: name -> {state, memory_mib, maxmem_mib, vcpus, id}."""
-    libvirt_domain = load_module_util("libvirt_domain")
-    try:
-        return dict(libvirt_domain.list_domains(libvirt_uri(node)))
-    except Exception as err:  # libvirt raises its own error types
-        raise NodeDown(f"{node['name']}: {err}") from err
+    return noderpc.domains(store, node)
 
 
 def domains_by_node(store: ConfigStore, node_uuids: set[str]
                     ) -> dict[str, dict[str, dict[str, Any]] | None]:
-    """node uuid -> its domains, or None when the node is offline or did not answer."""
-    result: dict[str, dict[str, dict[str, Any]] | None] = {}
-    for uuid in node_uuids:
+    """node uuid -> its domains, or None when the node is offline or did not answer (all nodes
+    asked at once)."""
+    def one(uuid: str) -> dict[str, dict[str, Any]] | None:
         node = store.get("nodes", uuid)
         if node["offline"]:
-            result[uuid] = None
-            continue
+            return None
         try:
-            result[uuid] = node_domains(node)
+            return node_domains(store, node)
         except NodeDown:
-            result[uuid] = None
-    return result
+            return None
+    return ssh.map_parallel(sorted(node_uuids), one)
 
 
 def instance_status(instance: dict[str, Any], node: dict[str, Any],

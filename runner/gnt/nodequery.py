@@ -12,8 +12,8 @@ from typing import Any
 from ._collection import load_module_util
 from .config.store import ConfigStore
 from .errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NORES, OpPrereqError
+from .noderpc import live_info as node_live_info
 from .nodevars import node_vars
-from .query import node_live_info
 
 
 def _is_master(store: ConfigStore, node: dict[str, Any]) -> bool:

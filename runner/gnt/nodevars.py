@@ -11,6 +11,7 @@ from typing import Any
 from . import params, settings
 from .config.store import ConfigStore
 from .executor import NodeAccess
+from .ssh import Target
 
 
 def node_access(store: ConfigStore, node: dict[str, Any]) -> NodeAccess:
@@ -99,3 +100,10 @@ def instance_spec(store: ConfigStore, instance: dict[str, Any],
         "nics": nics,
         "console_log": console_log(instance["name"]),
     }
+
+
+def ssh_target(store: ConfigStore, node: dict[str, Any]) -> Target:
+    """How :mod:`gnt.ssh` reaches ``node`` (in-process shell for the master)."""
+    access = node_access(store, node)
+    return Target(name=access.name, address=access.address, local=access.local,
+                  port=access.ssh_port)

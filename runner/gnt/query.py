@@ -6,13 +6,11 @@ Config fields are answered from the in-memory config; live fields (``oper_*``, `
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import live, params, query_group
-from ._collection import load_module_util
+from . import live, noderpc, params, query_group
 from .config.store import ConfigStore
 from .errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from .nodevars import console_log, libvirt_uri
@@ -244,50 +242,6 @@ def _select(store: ConfigStore, kind: str, names: list[str]) -> list[dict[str, A
     return selected
 
 
-def _local_memory_and_cpus() -> tuple[int, int, int]:
-    """(total MiB, free MiB, cpus) of this node from /proc/meminfo, as Ganeti's KVM code reads
-    them (libvirt's view of memory can be a container's, not the host's)."""
-    facts = load_module_util("node_facts")
-    total, free = facts.memory_mib()
-    return int(total), int(free), int(facts.cpu_count())
-
-
-def node_live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] | None:
-    """Memory and CPUs of a node, its instances' memory from libvirt, and disk space of the
-    file storage dir (this node only; other nodes answer through their libvirt)."""
-    if node["offline"]:
-        return None
-    local = node["uuid"] == store.cluster()["master_node"]
-    try:
-        import libvirt  # noqa: PLC0415 - only needed for live node fields
-
-        conn = libvirt.openReadOnly(libvirt_uri(node))
-    except Exception:
-        return None
-    try:
-        model, mem_mib, cpus, _mhz, numa, sockets, _cores, _threads = conn.getInfo()
-        free = int(conn.getFreeMemory() // (1024 * 1024))
-        if local:
-            mem_mib, free, cpus = _local_memory_and_cpus()
-        used_by_domains = sum(dom.info()[2] // 1024 for dom in conn.listAllDomains()
-                              if dom.isActive())
-        info = {"mtotal": mem_mib, "mfree": free,
-                "mnode": max(0, mem_mib - free - used_by_domains),
-                "ctotal": cpus, "cnodes": numa, "csockets": sockets,
-                "hv_version": f"{model} libvirt {conn.getLibVersion()}"}
-    finally:
-        conn.close()
-    if local:
-        directory = store.cluster()["file_storage_dir"]
-        while directory and not os.path.isdir(directory):
-            directory = os.path.dirname(directory)
-        if directory:
-            st = os.statvfs(directory)
-            info["dtotal"] = st.f_blocks * st.f_frsize // (1024 * 1024)
-            info["dfree"] = st.f_bavail * st.f_frsize // (1024 * 1024)
-    return info
-
-
 def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
           use_live: bool = True) -> dict[str, Any]:
     """Rows for ``what`` (instance/node) with ``fields``; live data only if a field needs it."""
@@ -306,7 +260,7 @@ def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
         rows = query_group.rows(store, names)
     else:
         nodes = _select(store, "nodes", names)
-        rows = [_NodeRow(store, node, node_live_info(store, node) if need_live else None)
-                for node in nodes]
+        infos = noderpc.live_info_many(store, nodes) if need_live else {}
+        rows = [_NodeRow(store, node, infos.get(node["uuid"])) for node in nodes]
     return {"fields": [{"name": f.name, "title": f.title, "kind": f.kind} for f in flds],
             "data": [[f.getter(row) for f in flds] for row in rows]}

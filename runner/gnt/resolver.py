@@ -51,6 +51,31 @@ def lookup(name: str) -> str | None:
     return None
 
 
+def canonical(name: str) -> tuple[str, str] | None:
+    """(full name, IPv4 address) of ``name`` from the hosts file: the first name of the line
+    that lists ``name`` (Ganeti's FQDN expansion), or None if it does not resolve."""
+    try:
+        ipaddress.IPv4Address(name)
+        return None
+    except ValueError:
+        pass
+    try:
+        with open(hosts_file(), encoding="utf-8", errors="replace") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2 or name not in fields[1:]:
+            continue
+        try:
+            ipaddress.IPv4Address(fields[0])
+        except ValueError:
+            continue
+        return fields[1], fields[0]
+    return None
+
+
 def this_node_name() -> str:
     """This node's name: ``GNT_NODE_NAME`` (lab nodes) or the host name."""
     return os.environ.get("GNT_NODE_NAME") or socket.gethostname()

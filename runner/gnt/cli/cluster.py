@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import common
+from . import cluster_nodes, common
 from ._output import format_generic_info, format_grouped_params, format_time
 from ._params import be_params, hv_params, ident_keyval, keyval, nic_params, parse_int
 from .common import add_command, add_submit_options, make_op, stdout, submit_or_send
@@ -82,12 +82,6 @@ def destroy_cluster(args: argparse.Namespace) -> int:
     from .. import bootstrap
 
     bootstrap.destroy_cluster(feedback=print)
-    return 0
-
-
-def show_master(args: argparse.Namespace) -> int:
-    """``getmaster``: print the master node's name."""
-    stdout(str(common.get_client().call("get_master")))
     return 0
 
 
@@ -250,7 +244,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes-do-it", action="store_true",
                    help="Destroy the cluster (needed to confirm the operation)")
 
-    add_command(subs, "getmaster", show_master, "Show the master node name")
     add_command(subs, "version", show_version, "Show the software version")
     p = add_command(subs, "info", show_info, "Show cluster configuration", aliases=["show"])
     p.add_argument("--roman", action="store_true", help=argparse.SUPPRESS)
@@ -269,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Enable automatic node maintenance")
     add_submit_options(p)
 
+    cluster_nodes.register(subs)
     p = add_command(subs, "queue", queue_ops, "Change or show the job queue's drain flag")
     p.add_argument("queue_command", choices=("drain", "undrain", "info"))
 

@@ -70,6 +70,9 @@ class ConfigStore:
         self.path = path
         self.data = data
         self.lock = threading.RLock()
+        # Called with (data, file bytes) after every successful write, under the lock: the
+        # master daemon replicates the config to the other nodes here.
+        self.on_commit: Callable[[dict[str, Any], bytes], Any] | None = None
 
     # -- loading and writing -------------------------------------------------------------
     @classmethod
@@ -90,19 +93,38 @@ class ConfigStore:
         store._write()
         return store
 
-    def _write(self) -> None:
+    def _write(self) -> bytes:
         blob = json.dumps(self.data, separators=(",", ":"), sort_keys=True).encode()
         atomic_write(self.path, blob, keep_previous=previous_path(self.path))
+        return blob
 
     def _commit(self) -> None:
         """Bump the file serial and write; on failure fall back to the file's contents."""
         self.data["serial_no"] += 1
         self.data["mtime"] = time.time()
         try:
-            self._write()
+            blob = self._write()
         except BaseException:
             self.data = read_config(self.path)
             raise
+        if self.on_commit is not None:
+            self.on_commit(self.data, blob)
+
+    def save(self) -> None:
+        """Write ``data`` as changed in place by the caller (bumps the file serial)."""
+        with self.lock:
+            self._commit()
+
+    def redistribute(self) -> list[str]:
+        """Push the current config to the other nodes again (``gnt-cluster redist-conf``)."""
+        with self.lock:
+            blob = json.dumps(self.data, separators=(",", ":"), sort_keys=True).encode()
+            hook = self.on_commit
+            if hook is None:
+                return []
+            distribute = getattr(hook, "distribute", None)
+            result = distribute(self.data, blob, force=True) if distribute else hook(self.data, blob)
+            return list(result or [])
 
     # -- reading -------------------------------------------------------------------------
     @property

@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .. import protocol, settings
+from .. import masterrole, protocol, resolver, settings
 from ..client import daemon_alive, start_daemon
 from ..errors import GntError
 from .handlers import Handlers
@@ -73,6 +73,13 @@ def run_foreground() -> int:
         print(f"A master daemon already runs for {paths.root}", file=sys.stderr)
         return 1
     master = Master()
+    me, master_name = resolver.this_node_name(), master.config.master_node()["name"]
+    if me != master_name and me.split(".")[0] != master_name.split(".")[0]:
+        print(f"This node ({me}) is not the master node ({master_name}): not starting the"
+              " master daemon (gnt-cluster master-failover moves the master role)",
+              file=sys.stderr)
+        return 1
+    masterrole.activate_master_ip(master.config.data, LOG.warning)
     paths.master_socket.unlink(missing_ok=True)
     server = _Server(paths.master_socket, Handlers(master))
     os.chmod(paths.master_socket, 0o600)
@@ -90,6 +97,7 @@ def run_foreground() -> int:
     finally:
         master.stop()
         server.server_close()
+        masterrole.deactivate_master_ip(master.config.data)
         paths.master_socket.unlink(missing_ok=True)
         try:
             if paths.master_pidfile.read_text().strip() == str(os.getpid()):

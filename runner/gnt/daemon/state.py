@@ -10,6 +10,7 @@ from ..executor import AnsibleExecutor, Executor
 from ..jqueue.queue import JobQueue
 from ..locking import LockManager
 from ..lu.base import Context
+from ..replication import Replicator
 from .scheduler import Scheduler
 
 
@@ -21,6 +22,8 @@ class Master:
 
         paths = settings.paths()
         self.config = ConfigStore.load(paths.config_file)
+        self.replicator = Replicator()
+        self.config.on_commit = self.replicator
         self.queue = JobQueue(paths.queue_dir)
         self.locks = LockManager()
         self.executor = executor or AnsibleExecutor()
@@ -31,6 +34,7 @@ class Master:
     def start(self) -> None:
         """Recover the queue (running jobs -> error, queued jobs run again) and start workers."""
         requeue = self.queue.load()
+        self.config.redistribute()
         self.scheduler.start()
         for job in requeue:
             self.scheduler.enqueue(job)

@@ -180,4 +180,8 @@ class LUClusterSetParams(LogicalUnit):
                     cluster["osparams"][os_name] = params.merge_overrides(
                         cluster["osparams"].get(os_name, {}), values)
         self.cfg.modify_cluster(change)
+        if op["candidate_pool_size"] is not None:
+            from .node import promote_pool
+
+            promote_pool(self)
         return None

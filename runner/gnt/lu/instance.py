@@ -127,7 +127,7 @@ class LUInstanceRemove(InstanceLU):
         if self.instance["disks"]:
             return False
         try:
-            return self.name not in live.node_domains(self.node)
+            return self.name not in live.node_domains(self.cfg, self.node)
         except live.NodeDown:
             return False
 

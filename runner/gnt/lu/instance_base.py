@@ -48,7 +48,7 @@ class InstanceLU(LogicalUnit):
     def is_running(self) -> bool:
         """Ask the primary node's hypervisor (libvirt) whether the instance runs."""
         try:
-            domains = live.node_domains(self.node)
+            domains = live.node_domains(self.cfg, self.node)
         except live.NodeDown as err:
             raise OpPrereqError(f"Cannot ask node {self.node['name']} about instance"
                                 f" {self.name}: {err}", ECODE_ENVIRON) from err

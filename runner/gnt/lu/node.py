@@ -1,3 +1,410 @@
-"""Logical units of nodes (gnt-node add, remove, modify, ...)."""
+"""Logical units of nodes: add (and re-add), remove, modify roles and parameters; redist-conf."""
 
 from __future__ import annotations
+
+import ipaddress
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from .. import candidates, nodecmd, params, resolver, settings, ssh
+from ..bootstrap import prepare_node
+from ..config.objects import new_uuid
+from ..errors import (
+    ECODE_ENVIRON,
+    ECODE_EXISTS,
+    ECODE_INVAL,
+    ECODE_NOENT,
+    ECODE_STATE,
+    OpExecError,
+    OpPrereqError,
+)
+from ..locking import ALL, LEVEL_NODE
+from ..nodevars import ssh_target
+from .base import LogicalUnit, register
+
+
+def _check_ip(value: str, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise OpPrereqError(f"Invalid {what} '{value}': not an IPv4 address",
+                            ECODE_INVAL) from None
+
+
+def master_public_keys() -> list[str]:
+    """The master's root SSH public keys (one is made if there is none)."""
+    ssh_dir = Path.home() / ".ssh"
+    keys = sorted(ssh_dir.glob("id_*.pub"))
+    if not keys:
+        import subprocess
+
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gnt-cluster",
+                        "-f", str(ssh_dir / "id_ed25519")], check=True, capture_output=True)
+        keys = [ssh_dir / "id_ed25519.pub"]
+    return [path.read_text().strip() for path in keys]
+
+
+def install_keys_command(keys: list[str]) -> str:
+    """Shell command adding ``keys`` to root's authorized_keys on a node (idempotent)."""
+    parts = ["mkdir -p ~/.ssh", "chmod 700 ~/.ssh", "touch ~/.ssh/authorized_keys"]
+    for key in keys:
+        quoted = shlex.quote(key)
+        parts.append(f"(grep -qxF {quoted} ~/.ssh/authorized_keys ||"
+                     f" echo {quoted} >> ~/.ssh/authorized_keys)")
+    return " && ".join(parts)
+
+
+def node_cleanup_command() -> str:
+    """What a node that leaves the cluster runs: forget the config and ssconf files."""
+    data = shlex.quote(str(settings.paths().data_dir))
+    return f"rm -f {data}/config.data {data}/config.data.prev {data}/ssconf_*"
+
+
+@register
+class LUNodeAdd(LogicalUnit):
+    """Add a node: reach it over SSH, check it, set up SSH keys, prepare it, add it to the
+    config (a master candidate while the pool is short); replication then reaches it."""
+
+    OP_ID = "OP_NODE_ADD"
+    BGL_SHARED = False
+
+    def check_arguments(self) -> None:
+        op = self.op
+        if not resolver.valid_hostname(op["node_name"]):
+            raise OpPrereqError(f"Invalid node name '{op['node_name']}'", ECODE_INVAL)
+        found = resolver.canonical(op["node_name"])
+        if op["primary_ip"]:
+            self.primary_ip = _check_ip(op["primary_ip"], "primary IP")
+            self.name = found[0] if found else op["node_name"]
+        elif found:
+            self.name, self.primary_ip = found
+        else:
+            raise OpPrereqError(f"Node name '{op['node_name']}' does not resolve (names come"
+                                f" from {resolver.hosts_file()}, not DNS); add it there or"
+                                " give its address", ECODE_NOENT)
+        self.secondary_ip = (_check_ip(op["secondary_ip"], "secondary IP")
+                             if op["secondary_ip"] else self.primary_ip)
+        self.ndparams = params.check_ndparams(op["ndparams"]) if op["ndparams"] else {}
+
+    def expand_names(self) -> None:
+        self.existing = self.cfg.find("nodes", self.name)
+        if self.existing is not None and self.existing["name"] != self.name:
+            self.existing = None  # a short-name match of another node is not this node
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        return {LEVEL_NODE: ALL}
+
+    def check_prereq(self) -> None:
+        op, cfg = self.op, self.cfg
+        if op["readd"]:
+            if self.existing is None:
+                raise OpPrereqError(f"Node {self.name} is not in the configuration: cannot"
+                                    " re-add it (leave out --readd)", ECODE_NOENT)
+            if self.existing["uuid"] == cfg.cluster()["master_node"]:
+                raise OpPrereqError("Cannot re-add the master node", ECODE_INVAL)
+        elif self.existing is not None:
+            raise OpPrereqError(f"Node {self.name} is already in the configuration (use"
+                                " --readd to add it again)", ECODE_EXISTS)
+        for node in cfg.all("nodes"):
+            if self.existing is not None and node["uuid"] == self.existing["uuid"]:
+                continue
+            for ip in {self.primary_ip, self.secondary_ip}:
+                if ip in (node["primary_ip"], node["secondary_ip"]):
+                    raise OpPrereqError(f"IP address {ip} of node {self.name} is already used"
+                                        f" by node {node['name']}", ECODE_EXISTS)
+        master = cfg.master_node()
+        master_single = master["primary_ip"] == master["secondary_ip"]
+        if master_single and self.secondary_ip != self.primary_ip:
+            raise OpPrereqError("The master has no secondary IP (single-homed cluster): the"
+                                f" new node cannot have one ({self.secondary_ip})", ECODE_INVAL)
+        if not master_single and self.secondary_ip == self.primary_ip:
+            raise OpPrereqError("The master has a secondary IP (dual-homed cluster): give the"
+                                " new node one with -s", ECODE_INVAL)
+        group_name = op["group"]
+        if group_name:
+            self.group = cfg.lookup("nodegroups", group_name)["uuid"]
+        elif self.existing is not None:
+            self.group = self.existing["group"]
+        else:
+            self.group = self._default_group()
+        self.target = ssh.Target(self.name, self.primary_ip, False,
+                                 int(params.filled_ndparams(cfg.cluster(),
+                                                            {"ndparams": self.ndparams})
+                                     .get("ssh_port", 22)))
+        self.facts = self._check_node()
+
+    def _default_group(self) -> str:
+        master_group = self.cfg.master_node()["group"]
+        return str(master_group)
+
+    def _check_node(self) -> dict[str, Any]:
+        """Reachable over SSH, gnt installed, libvirt answering, not in another cluster."""
+        config_file = shlex.quote(str(settings.paths().config_file))
+        guard = "" if self.op["readd"] else (
+            f"if [ -e {config_file} ]; then echo 'has a cluster configuration"
+            f" ({settings.paths().config_file})' >&2; exit 4; fi; ")
+        storage = self.cfg.cluster()["file_storage_dir"]
+        result = ssh.run(self.target, guard + nodecmd.command_line("info", "qemu:///system",
+                                                                    storage), timeout=60)
+        where = f"Node {self.name} ({self.primary_ip})"
+        if ssh.unreachable(result):
+            raise OpPrereqError(f"{where} is not reachable over SSH as root: {result.reason()}"
+                                " (the master's key must be accepted: e.g. ssh-copy-id"
+                                f" root@{self.primary_ip})", ECODE_ENVIRON)
+        if result.rc == 4:
+            raise OpPrereqError(f"{where} {result.reason()}: it belongs to a cluster already"
+                                " (gnt-cluster destroy there, or --readd)", ECODE_STATE)
+        if result.rc == 127:
+            raise OpPrereqError(f"{where} has no gnt.cluster installation at"
+                                f" {nodecmd.command_line('info', '').split()[0]}:"
+                                f" {result.reason()}", ECODE_ENVIRON)
+        if not result.ok:
+            raise OpPrereqError(f"{where} failed its checks (libvirt must answer at"
+                                f" qemu:///system): {result.reason()}", ECODE_ENVIRON)
+        try:
+            return dict(json.loads(result.stdout))
+        except ValueError:
+            raise OpPrereqError(f"{where} answered its checks with garbage:"
+                                f" {result.stdout[:200]!r}", ECODE_ENVIRON) from None
+
+    def exec(self) -> Any:
+        op, cfg = self.op, self.cfg
+        self.log(f"Node {self.name}: reachable, {self.facts.get('ctotal')} CPUs,"
+                 f" {self.facts.get('mtotal')} MiB memory, {self.facts.get('hv_version')}")
+        keys = master_public_keys()
+        result = ssh.run(self.target, install_keys_command(keys))
+        if not result.ok:
+            raise OpExecError(f"Could not install the master's SSH key on {self.name}:"
+                              f" {result.reason()}")
+        self.log(f"Installed the master's SSH key on {self.name}")
+        if self.existing is not None:
+            node = dict(self.existing)
+        else:
+            node = {"uuid": new_uuid(), "name": self.name, "tags": []}
+        node.update(primary_ip=self.primary_ip, secondary_ip=self.secondary_ip,
+                    offline=False, drained=False, group=self.group,
+                    master_capable=(op["master_capable"] if op["master_capable"] is not None
+                                    else node.get("master_capable", True)),
+                    vm_capable=(op["vm_capable"] if op["vm_capable"] is not None
+                                else node.get("vm_capable", True)),
+                    ndparams={**node.get("ndparams", {}), **self.ndparams})
+        others = [n for n in cfg.all("nodes") if n["uuid"] != node["uuid"]]
+        node["master_candidate"] = candidates.new_node_is_candidate(
+            others, cfg.cluster()["candidate_pool_size"], node)
+        prepare_node(cfg, node, self.ctx.executor, self.feedback)
+        if self.existing is not None:
+            cfg.modify("nodes", node["uuid"], lambda obj: obj.update(node))
+            self.log(f"Re-added node {self.name}")
+        else:
+            cfg.add("nodes", node)
+            self.log(f"Added node {self.name}")
+        if node["master_candidate"]:
+            self.log(f"Node {self.name} is a master candidate (pool size"
+                     f" {cfg.cluster()['candidate_pool_size']})")
+        failed = self.ctx.config.on_commit and getattr(self.ctx.config.on_commit,
+                                                       "failures", {}).get(self.name)
+        if failed:
+            self.log(f"WARNING: the configuration did not reach {self.name}: {failed}"
+                     " (gnt-cluster redist-conf retries)")
+        return self.name
+
+
+@register
+class LUNodeRemove(LogicalUnit):
+    """Remove a node that is not the master and has no instances."""
+
+    OP_ID = "OP_NODE_REMOVE"
+    BGL_SHARED = False
+
+    def expand_names(self) -> None:
+        self.node = self.cfg.lookup("nodes", self.op["node_name"])
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        return {LEVEL_NODE: ALL}
+
+    def check_prereq(self) -> None:
+        node = self.node = self.cfg.get("nodes", self.node["uuid"])
+        if node["uuid"] == self.cfg.cluster()["master_node"]:
+            raise OpPrereqError(f"Node {node['name']} is the master node: fail the master over"
+                                " to another node first (gnt-cluster master-failover)",
+                                ECODE_INVAL)
+        used = sorted(inst["name"] for inst in self.cfg.all("instances")
+                      if node["uuid"] == inst["primary_node"]
+                      or node["uuid"] in inst.get("secondary_nodes", []))
+        if used:
+            raise OpPrereqError(f"Node {node['name']} still has instances ({', '.join(used)}):"
+                                " move, fail over or remove them first", ECODE_STATE)
+
+    def exec(self) -> Any:
+        node, cfg = self.node, self.cfg
+        target = ssh_target(cfg, node)
+        cfg.remove("nodes", node["uuid"])
+        self.log(f"Removed node {node['name']} from the configuration")
+        promote_pool(self)
+        if node["offline"]:
+            self.log(f"Node {node['name']} is offline: its ssconf/config files were left")
+            return None
+        result = ssh.run(target, node_cleanup_command(), timeout=30)
+        if not result.ok:
+            self.log(f"WARNING: could not clean up node {node['name']}: {result.reason()}"
+                     f" (remove {settings.paths().data_dir}/config.data and ssconf_* there)")
+        return None
+
+
+def promote_pool(lu: LogicalUnit, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Promote nodes until the candidate pool is full; returns their names."""
+    cfg = lu.cfg
+    promoted = []
+    for node in candidates.to_promote(cfg.all("nodes"), cfg.cluster()["candidate_pool_size"],
+                                      exclude):
+        cfg.modify("nodes", node["uuid"], lambda obj: obj.update(master_candidate=True))
+        promoted.append(node["name"])
+        lu.log(f"Promoted node {node['name']} to master candidate")
+    return promoted
+
+
+@register
+class LUNodeSetParams(LogicalUnit):
+    """Change roles (-C/-D/-O, capabilities) and parameters of a node."""
+
+    OP_ID = "OP_NODE_SET_PARAMS"
+    BGL_SHARED = False
+    FLAGS = ("master_candidate", "offline", "drained")
+
+    def check_arguments(self) -> None:
+        op = self.op
+        set_true = [flag for flag in self.FLAGS if op[flag]]
+        if len(set_true) > 1:
+            raise OpPrereqError(f"Only one of {', '.join(set_true)} can be set to yes at a"
+                                " time (a node has one role)", ECODE_INVAL)
+        changes = [key for key in ("master_candidate", "offline", "drained", "master_capable",
+                                   "vm_capable", "secondary_ip", "powered")
+                   if op[key] is not None] + (["ndparams"] if op["ndparams"] else [])
+        if not changes:
+            raise OpPrereqError("Please give at least one of the parameters to change",
+                                ECODE_INVAL)
+        if op["secondary_ip"]:
+            op["secondary_ip"] = _check_ip(op["secondary_ip"], "secondary IP")
+        self.ndparams = params.check_ndparams(op["ndparams"], allow_default=True) \
+            if op["ndparams"] else {}
+
+    def expand_names(self) -> None:
+        self.node = self.cfg.lookup("nodes", self.op["node_name"])
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        return {LEVEL_NODE: ALL}
+
+    def check_prereq(self) -> None:
+        op, cfg = self.op, self.cfg
+        node = self.node = cfg.get("nodes", self.node["uuid"])
+        is_master = node["uuid"] == cfg.cluster()["master_node"]
+        if is_master and (op["master_candidate"] is False or op["offline"] or op["drained"]
+                          or op["master_capable"] is False):
+            raise OpPrereqError(f"Node {node['name']} is the master: it cannot be demoted,"
+                                " offlined, drained or made not master-capable (fail the"
+                                " master over first)", ECODE_INVAL)
+        new = dict(node)
+        for key in ("master_candidate", "offline", "drained", "master_capable", "vm_capable"):
+            if op[key] is not None:
+                new[key] = op[key]
+        if op["offline"] or op["drained"] or op["master_capable"] is False:
+            new["master_candidate"] = False  # these roles leave the candidate pool
+        if op["offline"] is False and node["offline"] or op["drained"] is False \
+                and node["drained"]:
+            # Back in service: a candidate again if the pool is short (Ganeti re-promotes).
+            others = [n for n in cfg.all("nodes") if n["uuid"] != node["uuid"]]
+            new["master_candidate"] = op["master_candidate"] if op["master_candidate"] \
+                is not None else candidates.new_node_is_candidate(
+                    others, cfg.cluster()["candidate_pool_size"], new)
+        if new["master_candidate"] and not candidates.eligible(new):
+            raise OpPrereqError(f"Node {node['name']} cannot be a master candidate while it is"
+                                f" {self._why_not_eligible(new)}", ECODE_STATE)
+        if op["offline"] and not node["offline"]:
+            running = self._running_instances(node)
+            if running:
+                raise OpPrereqError(f"Node {node['name']} has running instances"
+                                    f" ({', '.join(running)}): stop or migrate them before"
+                                    " offlining it", ECODE_STATE)
+        self.new = new
+        self.demoting = node["master_candidate"] and not new["master_candidate"]
+        if self.demoting:
+            nodes = [new if n["uuid"] == new["uuid"] else n for n in cfg.all("nodes")]
+            current, possible = candidates.pool_stats(nodes)
+            wanted = candidates.wanted_size(cfg.cluster()["candidate_pool_size"], possible)
+            spare = candidates.to_promote(nodes, cfg.cluster()["candidate_pool_size"])
+            if current < wanted and not op["auto_promote"] and not op["force"]:
+                names = ", ".join(n["name"] for n in spare) or "none"
+                raise OpPrereqError(
+                    f"Demoting node {node['name']} would leave {current} master candidate(s),"
+                    f" fewer than the pool size {wanted}: use --auto-promote to promote"
+                    f" another node (would promote: {names}) or --force", ECODE_STATE)
+        if op["secondary_ip"] and op["secondary_ip"] != node["secondary_ip"]:
+            for other in cfg.all("nodes"):
+                if other["uuid"] != node["uuid"] and op["secondary_ip"] in (
+                        other["primary_ip"], other["secondary_ip"]):
+                    raise OpPrereqError(f"Secondary IP {op['secondary_ip']} is already used by"
+                                        f" node {other['name']}", ECODE_EXISTS)
+            new["secondary_ip"] = op["secondary_ip"]
+        if self.ndparams:
+            new["ndparams"] = params.merge_overrides(node["ndparams"], self.ndparams)
+        if op["powered"] is not None:
+            new["powered"] = op["powered"]
+
+    @staticmethod
+    def _why_not_eligible(node: dict[str, Any]) -> str:
+        if node["offline"]:
+            return "offline"
+        if node["drained"]:
+            return "drained"
+        return "not master-capable"
+
+    def _running_instances(self, node: dict[str, Any]) -> list[str]:
+        from .. import live
+
+        mine = [i for i in self.cfg.all("instances") if i["primary_node"] == node["uuid"]]
+        if not mine:
+            return []
+        try:
+            doms = live.node_domains(self.cfg, node)
+        except live.NodeDown:
+            return []  # unreachable: offlining it is what the operator wants
+        return sorted(i["name"] for i in mine
+                      if doms.get(i["name"], {}).get("state") in ("running", "paused",
+                                                                  "blocked"))
+
+    def exec(self) -> Any:
+        node, new = self.node, self.new
+        changes = [(key, new[key]) for key in sorted(new)
+                   if key not in ("serial_no", "mtime") and new.get(key) != node.get(key)]
+        if not changes:
+            return []
+        self.cfg.modify("nodes", node["uuid"], lambda obj: obj.update(
+            {key: value for key, value in changes}))
+        for key, value in changes:
+            self.log(f"Node {node['name']}: {key} -> {value}")
+        if self.demoting and self.op["auto_promote"] or new["offline"] is False \
+                and node["offline"]:
+            promote_pool(self)
+        return [[key, value] for key, value in changes]
+
+
+@register
+class LUClusterRedistConf(LogicalUnit):
+    """Push config and ssconf files to every online node again."""
+
+    OP_ID = "OP_CLUSTER_REDIST_CONF"
+
+    def exec(self) -> Any:
+        warnings = self.cfg.redistribute()
+        for warning in warnings:
+            self.log(f"WARNING: {warning}")
+        online = [n["name"] for n in self.cfg.all("nodes") if not n["offline"]]
+        self.log(f"Configuration pushed to {len(online) - len(warnings)} of {len(online)}"
+                 " online node(s)")
+        if warnings:
+            raise OpExecError("Could not update every node:\n" + "\n".join(warnings))
+        return None
+

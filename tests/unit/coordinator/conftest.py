@@ -87,7 +87,7 @@ def cluster(tmp_path, monkeypatch):
     monkeypatch.setenv("GNT_NODE_NAME", "node1.example.com")
     monkeypatch.setenv("GNT_NODE_IP", "198.18.0.11")
     hv = FakeHypervisor()
-    monkeypatch.setattr(live, "node_domains", hv.domains)
+    monkeypatch.setattr(live, "node_domains", lambda store, node: hv.domains(node))
     monkeypatch.setattr(nodequery, "free_memory", lambda store, node: hv.free_mib)
     monkeypatch.setattr(nodequery, "check_os", _fake_check_os)
     executor = TrackingExecutor(hv)

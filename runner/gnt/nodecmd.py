@@ -1,0 +1,80 @@
+"""Read-only questions answered on a node itself: ``python -m gnt.nodecmd info|domains``.
+
+The master runs these in-process for itself and over SSH (:mod:`gnt.ssh`) for other nodes;
+every node has the gnt package installed at the same path, as every Ganeti node has Ganeti.
+Output is one JSON document on stdout; errors go to stderr with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from typing import Any
+
+from ._collection import load_module_util
+
+
+def live_info(uri: str, storage_dir: str | None) -> dict[str, Any]:
+    """Memory (from /proc/meminfo: libvirt can report a container's view), CPUs, memory used
+    by running domains, hypervisor version and file-storage space of this node."""
+    facts = load_module_util("node_facts")
+    total, free = facts.memory_mib()
+    info: dict[str, Any] = {"mtotal": int(total), "mfree": int(free),
+                            "ctotal": int(facts.cpu_count()), "cnodes": 1, "csockets": 1}
+    domains = dict(load_module_util("libvirt_domain").list_domains(uri))
+    used = sum(int(dom["memory_mib"]) for dom in domains.values()
+               if dom["state"] in ("running", "paused", "blocked"))
+    info["mnode"] = max(0, int(total) - int(free) - used)
+    info["domains"] = domains
+    try:
+        hv = facts.hypervisor_info(uri)
+        info["hv_version"] = f"{hv['type']} {hv['version']} (libvirt {hv['libvirt_version']})"
+    except Exception as err:  # libvirt's own error types
+        info["hv_version"] = None
+        info["hv_error"] = str(err)
+    if storage_dir:
+        usage = facts.storage_usage([_existing_parent(storage_dir)])
+        only = next(iter(usage.values()))
+        info["dtotal"], info["dfree"] = only["total_mib"], only["free_mib"]
+    return info
+
+
+def _existing_parent(directory: str) -> str:
+    import os
+
+    while directory and not os.path.isdir(directory):
+        directory = os.path.dirname(directory)
+    return directory or "/"
+
+
+def command_line(action: str, uri: str, storage_dir: str | None = None) -> str:
+    """The shell command running ``action`` on a node (same interpreter path everywhere)."""
+    argv = [sys.executable, "-m", "gnt.nodecmd", action, "--uri", uri]
+    if storage_dir:
+        argv += ["--storage-dir", storage_dir]
+    return " ".join(shlex.quote(arg) for arg in argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m gnt.nodecmd``."""
+    parser = argparse.ArgumentParser(prog="gnt.nodecmd")
+    parser.add_argument("action", choices=("info", "domains"))
+    parser.add_argument("--uri", default="qemu:///system")
+    parser.add_argument("--storage-dir")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "info":
+            result: Any = live_info(args.uri, args.storage_dir)
+        else:
+            result = dict(load_module_util("libvirt_domain").list_domains(args.uri))
+    except Exception as err:  # report any failure as one line for the master's error message
+        print(f"{type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

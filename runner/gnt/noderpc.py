@@ -1,0 +1,74 @@
+"""Live figures of nodes for queries and LU checks: in-process on the master, over SSH
+(``python -m gnt.nodecmd``) on other nodes, several nodes at once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import nodecmd, ssh
+from .config.store import ConfigStore
+from .nodevars import libvirt_uri, ssh_target
+
+
+class NodeDown(Exception):
+    """A node could not be asked (SSH, libvirt or the command failed)."""
+
+
+def _ask(store: ConfigStore, node: dict[str, Any], action: str) -> dict[str, Any]:
+    storage = store.cluster()["file_storage_dir"] if action == "info" else None
+    target = ssh_target(store, node)
+    if target.local:
+        try:
+            if action == "info":
+                return nodecmd.live_info(libvirt_uri(node), storage)
+            from ._collection import load_module_util
+            return dict(load_module_util("libvirt_domain").list_domains(libvirt_uri(node)))
+        except Exception as err:  # libvirt's error types
+            raise NodeDown(f"{node['name']}: {err}") from err
+    result = ssh.run(target, nodecmd.command_line(action, libvirt_uri(node), storage),
+                     timeout=30)
+    if not result.ok:
+        raise NodeDown(f"{node['name']}: {result.reason()}")
+    try:
+        return dict(json.loads(result.stdout))
+    except ValueError as err:
+        raise NodeDown(f"{node['name']}: bad answer: {result.stdout[:200]!r}") from err
+
+
+def live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] | None:
+    """Memory, CPUs, disk space and domains of ``node``; None if offline or not answering."""
+    if node["offline"]:
+        return None
+    try:
+        return _ask(store, node, "info")
+    except NodeDown:
+        return None
+
+
+def domains(store: ConfigStore, node: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Domains on ``node`` (name -> state, memory_mib, ...); :class:`NodeDown` if unreachable."""
+    return _ask(store, node, "domains")
+
+
+def live_info_many(store: ConfigStore, nodes: list[dict[str, Any]]
+                   ) -> dict[str, dict[str, Any] | None]:
+    """node uuid -> :func:`live_info`, asked in parallel."""
+    by_uuid = {node["uuid"]: node for node in nodes}
+    return ssh.map_parallel(by_uuid, lambda uuid: live_info(store, by_uuid[uuid]))
+
+
+def domains_many(store: ConfigStore, nodes: list[dict[str, Any]]
+                 ) -> dict[str, dict[str, dict[str, Any]] | None]:
+    """node uuid -> its domains, or None when offline or not answering (in parallel)."""
+    by_uuid = {node["uuid"]: node for node in nodes}
+
+    def one(uuid: str) -> dict[str, dict[str, Any]] | None:
+        node = by_uuid[uuid]
+        if node["offline"]:
+            return None
+        try:
+            return domains(store, node)
+        except NodeDown:
+            return None
+    return ssh.map_parallel(by_uuid, one)
