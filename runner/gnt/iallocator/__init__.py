@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import ECODE_INVAL, OpPrereqError
 from . import builtin
 from .external import find_allocator, run_external, search_path
+from .livedata import live_from_node_info
 from .request import (
     EVAC_ALL,
     EVAC_PRIMARY,
@@ -66,7 +67,8 @@ def run_iallocator(name: str, data: Mapping[str, Any], timeout: float = 60,
 __all__ = [
     "BUILTIN_NAMES", "EVAC_ALL", "EVAC_PRIMARY", "EVAC_SECONDARY", "IAllocatorResult",
     "MODE_ALLOCATE", "MODE_CHANGE_GROUP", "MODE_MULTI_ALLOCATE", "MODE_NODE_EVACUATE",
-    "MODE_RELOCATE", "build_request", "disk_space_total", "find_allocator", "mirror_type",
+    "MODE_RELOCATE", "build_request", "disk_space_total", "find_allocator",
+    "live_from_node_info", "mirror_type",
     "parse_answer", "request_allocate", "request_change_group", "request_multi_allocate",
     "request_node_evacuate", "request_relocate", "required_nodes", "run_iallocator",
     "search_path",

@@ -356,11 +356,13 @@ def build_request(config: Mapping[str, Any], live: Mapping[str, Mapping[str, Any
                         "tags": list(group.get("tags", [])), "networks": sorted(networks)}
     hypervisors = list(cluster.get("enabled_hypervisors") or [params.HT_KVM])
     checked = _check_request(config, request, instances, set(nodes))
-    if checked.get("type") == MODE_ALLOCATE and checked.get("group_name") is not None:
-        names = {g["name"] for g in groups.values()}
-        if checked["group_name"] not in names:
-            raise OpPrereqError(f"Allocation request: unknown node group"
-                                f" {checked['group_name']!r}", ECODE_NOENT)
+    allocs = (checked["instances"] if checked["type"] == MODE_MULTI_ALLOCATE
+              else [checked] if checked["type"] == MODE_ALLOCATE else [])
+    group_names = {g["name"] for g in groups.values()}
+    for alloc in allocs:
+        if alloc.get("group_name") is not None and alloc["group_name"] not in group_names:
+            raise OpPrereqError(f"Allocation request for {alloc.get('name')}: unknown node"
+                                f" group {alloc['group_name']!r}", ECODE_NOENT)
     return {
         "version": PROTOCOL_VERSION,
         "cluster_name": cluster["cluster_name"],

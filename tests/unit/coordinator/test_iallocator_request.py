@@ -184,6 +184,10 @@ def test_relocate_is_completed_from_the_config(cluster):
     (ia.request_allocate("web", 512, [1], "file"), "web already exists", ECODE_INVAL),
     (ia.request_allocate("n", 512, [1], "file", group_name="nope"), "unknown node group 'nope'",
      ECODE_NOENT),
+    (ia.request_multi_allocate([ia.request_allocate("m", 512, [1], "file", group_name="x")]),
+     "for m: unknown node group 'x'", ECODE_NOENT),
+    (ia.request_multi_allocate([ia.request_allocate("web", 512, [1], "file")]),
+     "web already exists", ECODE_INVAL),
     ({"type": "teleport"}, "Unknown iallocator request type 'teleport'", ECODE_INVAL),
 ])
 def test_bad_requests_are_refused(cluster, request_, message, ecode):
@@ -206,3 +210,21 @@ def test_node_evacuate_and_multi_allocate_helpers():
         ia.request_multi_allocate([])
     with pytest.raises(OpPrereqError, match="no node to relocate from"):
         ia.request_relocate("a", [])
+
+
+def test_live_from_node_info_maps_the_coordinators_live_info(cluster):
+    config, _live = cluster
+    uuid1, uuid2 = sim.node_uuid(config, "node1"), sim.node_uuid(config, "node2")
+    infos = {uuid1: {"mtotal": 8192, "mfree": 6000, "mnode": 900, "ctotal": 4, "cnodes": 1,
+                     "dtotal": 50000, "dfree": 40000,
+                     "domains": {"web": {"state": "running", "memory_mib": 1024},
+                                 "old": {"state": "shutoff", "memory_mib": 512}}},
+             uuid2: None}
+    live = ia.live_from_node_info(config, infos)
+    assert live["node1"] == {"total_memory": 8192, "free_memory": 6000, "reserved_memory": 900,
+                             "total_disk": 50000, "free_disk": 40000, "total_cpus": 4,
+                             "instance_memory": {"web": 1024}}
+    assert live["node2"] is None and live["node3"] is None
+    data = ia.build_request(config, live, ia.request_allocate("new", 512, [1024], "file"))
+    assert data["nodes"]["node1"]["free_memory"] == 6000  # web runs with all its memory
+    assert data["nodes"]["node2"]["offline"] is True
