@@ -34,6 +34,8 @@ from .request import (
 )
 
 Answer = dict[str, Any]
+# How many of the best candidates are tried for N+1 before settling for the best one.
+MAX_N1_PROBES = 64
 
 
 class NoPlacement(Exception):
@@ -66,7 +68,8 @@ def _group_order(cluster: Cluster, template: str,
 def _try_candidates(cluster: Cluster, inst: Inst, candidates: list[list[str]],
                     notes: list[str]) -> list[str] | None:
     """The first candidate (already sorted) that keeps the group N+1, else the first one;
-    None if there is none. Each candidate is tentatively placed and undone again."""
+    None if there is none. Each of the best MAX_N1_PROBES candidates is tentatively placed
+    and undone again."""
     if not candidates:
         return None
     group = cluster.nodes[candidates[0][0]].group
@@ -75,7 +78,7 @@ def _try_candidates(cluster: Cluster, inst: Inst, candidates: list[list[str]],
     if cluster.n1_failures(group):
         notes.append("group already not N+1 redundant: N+1 not considered")
         return candidates[0]
-    for nodes in candidates:
+    for nodes in candidates[:MAX_N1_PROBES]:
         probe = Inst(inst.name, inst.memory, inst.vcpus, inst.disk, inst.template, [], inst.up)
         cluster.place(probe, nodes)
         failing = cluster.n1_failures(group)
