@@ -70,8 +70,8 @@ def module_migrate(mig, libvirt, name: str, src: str, dst: str) -> tuple[float, 
 
 
 def summary(label: str, runs: list[tuple[float, int | None]]) -> float:
-    times = [t for t, _ in runs]
-    downs = [d for _, d in runs if d is not None]
+    times = [run[0] for run in runs]
+    downs = [run[1] for run in runs if run[1] is not None]
     med = statistics.median(times)
     print(f"  {label:<34} time median {med:.2f} s (min {min(times):.2f}, max {max(times):.2f})"
           f"   downtime median {statistics.median(downs) if downs else float('nan'):.0f} ms"

@@ -73,7 +73,7 @@ options:
     type: int
     default: 600
 notes:
-  - Supports check mode (nothing is migrated; RV(changed) says whether it would be).
+  - Supports check mode (nothing is migrated; C(changed) says whether it would be).
 seealso:
   - module: gnt.cluster.domain
 """
