@@ -51,7 +51,8 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
                  file_storage_dir: str, shared_file_storage_dir: str,
                  hvparams: dict[str, dict[str, Any]], beparams: dict[str, Any],
                  nicparams: dict[str, Any], candidate_pool_size: int,
-                 mac_prefix: str) -> dict[str, Any]:
+                 mac_prefix: str, ndparams: dict[str, Any] | None = None,
+                 default_iallocator: str = "") -> dict[str, Any]:
     """A validated first ``config.data`` for a one-node cluster."""
     for hv in hypervisors:
         if hv not in params.HYPERVISORS:
@@ -66,10 +67,12 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
         "cluster_name": cluster_name, "master_ip": master_ip, "master_netdev": master_netdev,
         "enabled_hypervisors": hypervisors, "enabled_disk_templates": _check_templates(templates),
         "hvparams": checked_hv, "beparams": params.check_beparams(beparams),
-        "nicparams": params.check_nicparams(nicparams), "ndparams": {}, "osparams": {},
+        "nicparams": params.check_nicparams(nicparams),
+        "ndparams": params.check_ndparams(ndparams or {}), "osparams": {},
         "tags": [], "candidate_pool_size": candidate_pool_size,
         "file_storage_dir": file_storage_dir, "shared_file_storage_dir": shared_file_storage_dir,
-        "mac_prefix": mac_prefix, "default_iallocator": "", "maintain_node_health": False,
+        "mac_prefix": mac_prefix, "default_iallocator": default_iallocator,
+        "maintain_node_health": False,
         "os_search_path": settings.paths().os_search_path,
     }
     master = {"name": node_name, "primary_ip": node_ip, "secondary_ip": node_ip,
@@ -96,6 +99,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
                  hvparams: dict[str, dict[str, Any]] | None = None,
                  beparams: dict[str, Any] | None = None, nicparams: dict[str, Any] | None = None,
                  candidate_pool_size: int = 10, mac_prefix: str = DEFAULT_MAC_PREFIX,
+                 ndparams: dict[str, Any] | None = None, default_iallocator: str = "",
                  feedback: Feedback = print, executor: Executor | None = None,
                  start_master: bool = True, **_ignored: Any) -> ConfigStore:
     """Create a one-node cluster with this node as master and start the master daemon."""
@@ -118,7 +122,8 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         enabled_disk_templates or [params.DT_FILE, params.DT_SHARED_FILE, params.DT_DISKLESS],
         os.path.abspath(file_storage_dir or str(paths.file_storage_dir)),
         os.path.abspath(shared_file_storage_dir or str(paths.shared_file_storage_dir)),
-        hvparams or {}, beparams or {}, nicparams or {}, candidate_pool_size, mac_prefix)
+        hvparams or {}, beparams or {}, nicparams or {}, candidate_pool_size, mac_prefix,
+        ndparams, default_iallocator)
     for directory in (paths.data_dir, paths.queue_dir, paths.run_dir, paths.log_dir):
         directory.mkdir(parents=True, exist_ok=True)
     store = ConfigStore.create(data, paths.config_file)

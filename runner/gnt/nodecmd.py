@@ -41,6 +41,34 @@ def live_info(uri: str, storage_dir: str | None) -> dict[str, Any]:
     return info
 
 
+def verify_info(storage_dirs: list[str]) -> dict[str, Any]:
+    """What ``gnt-cluster verify`` checks on a node: storage dirs, the disk files in them,
+    bridges, and the node's copies of the config and ssconf (serials, master)."""
+    import os
+
+    from . import settings, ssconf
+
+    facts = load_module_util("node_facts")
+    result: dict[str, Any] = {"dirs": {}, "files": [], "bridges": facts.bridges()}
+    for directory in storage_dirs:
+        result["dirs"][directory] = os.path.isdir(directory)
+        if not os.path.isdir(directory):
+            continue
+        for inst_dir in sorted(os.listdir(directory)):
+            full = os.path.join(directory, inst_dir)
+            if os.path.isdir(full):
+                result["files"] += [os.path.join(full, name) for name in sorted(os.listdir(full))]
+    try:
+        with open(settings.paths().config_file, encoding="utf-8") as handle:
+            result["config_serial"] = int(json.load(handle)["serial_no"])
+    except (OSError, ValueError, KeyError):
+        result["config_serial"] = None
+    result["ssconf_master_node"] = ssconf.read("master_node")
+    serial = ssconf.read("config_serial")
+    result["ssconf_serial"] = int(serial) if serial and serial.isdigit() else None
+    return result
+
+
 def _existing_parent(directory: str) -> str:
     import os
 
@@ -49,24 +77,28 @@ def _existing_parent(directory: str) -> str:
     return directory or "/"
 
 
-def command_line(action: str, uri: str, storage_dir: str | None = None) -> str:
+def command_line(action: str, uri: str, storage_dir: str | None = None,
+                 extra_dirs: list[str] | None = None) -> str:
     """The shell command running ``action`` on a node (same interpreter path everywhere)."""
     argv = [sys.executable, "-m", "gnt.nodecmd", action, "--uri", uri]
-    if storage_dir:
-        argv += ["--storage-dir", storage_dir]
+    for directory in [storage_dir] + list(extra_dirs or []):
+        if directory:
+            argv += ["--storage-dir", directory]
     return " ".join(shlex.quote(arg) for arg in argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m gnt.nodecmd``."""
     parser = argparse.ArgumentParser(prog="gnt.nodecmd")
-    parser.add_argument("action", choices=("info", "domains"))
+    parser.add_argument("action", choices=("info", "domains", "verify"))
     parser.add_argument("--uri", default="qemu:///system")
-    parser.add_argument("--storage-dir")
+    parser.add_argument("--storage-dir", action="append", default=[])
     args = parser.parse_args(argv)
     try:
         if args.action == "info":
-            result: Any = live_info(args.uri, args.storage_dir)
+            result: Any = live_info(args.uri, args.storage_dir[0] if args.storage_dir else None)
+        elif args.action == "verify":
+            result = verify_info(args.storage_dir)
         else:
             result = dict(load_module_util("libvirt_domain").list_domains(args.uri))
     except Exception as err:  # report any failure as one line for the master's error message

@@ -16,17 +16,21 @@ class NodeDown(Exception):
 
 
 def _ask(store: ConfigStore, node: dict[str, Any], action: str) -> dict[str, Any]:
-    storage = store.cluster()["file_storage_dir"] if action == "info" else None
+    cluster = store.cluster()
+    storage = cluster["file_storage_dir"] if action in ("info", "verify") else None
+    extra = [cluster["shared_file_storage_dir"]] if action == "verify" else []
     target = ssh_target(store, node)
     if target.local:
         try:
             if action == "info":
                 return nodecmd.live_info(libvirt_uri(node), storage)
+            if action == "verify":
+                return nodecmd.verify_info([str(storage)] + extra)
             from ._collection import load_module_util
             return dict(load_module_util("libvirt_domain").list_domains(libvirt_uri(node)))
         except Exception as err:  # libvirt's error types
             raise NodeDown(f"{node['name']}: {err}") from err
-    result = ssh.run(target, nodecmd.command_line(action, libvirt_uri(node), storage),
+    result = ssh.run(target, nodecmd.command_line(action, libvirt_uri(node), storage, extra),
                      timeout=30)
     if not result.ok:
         raise NodeDown(f"{node['name']}: {result.reason()}")
@@ -71,4 +75,18 @@ def domains_many(store: ConfigStore, nodes: list[dict[str, Any]]
             return domains(store, node)
         except NodeDown:
             return None
+    return ssh.map_parallel(by_uuid, one)
+
+
+def verify_info_many(store: ConfigStore, nodes: list[dict[str, Any]]
+                     ) -> dict[str, dict[str, Any] | str]:
+    """node uuid -> what verify checks on it (:func:`gnt.nodecmd.verify_info`), or the error
+    text when the node did not answer."""
+    by_uuid = {node["uuid"]: node for node in nodes}
+
+    def one(uuid: str) -> dict[str, Any] | str:
+        try:
+            return _ask(store, by_uuid[uuid], "verify")
+        except NodeDown as err:
+            return str(err)
     return ssh.map_parallel(by_uuid, one)

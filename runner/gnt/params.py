@@ -114,6 +114,9 @@ NDPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "spindle_count": (_int, 1),
     "exclusive_storage": (_bool, False),
     "ssh_port": (_int, 22),
+    # How a node's libvirtd reaches another node's for live migration (peer to peer);
+    # {address} and {name} are the target's. The lab uses qemu+tcp://{address}/system.
+    "migration_uri": (_str, "qemu+ssh://root@{address}/system"),
 }
 
 

@@ -39,6 +39,9 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VAL,...", help="Default backend parameters")
     parser.add_argument("-N", "--nic-parameters", dest="nicparams", default=None,
                         metavar="KEY=VAL,...", help="Default NIC parameters")
+    parser.add_argument("--node-parameters", dest="ndparams", default=None,
+                        metavar="KEY=VAL,...", help="Default node parameters (e.g."
+                        " migration_uri=qemu+tcp://{address}/system, ssh_port=22)")
     parser.add_argument("-C", "--candidate-pool-size", default=None,
                         help="Set the candidate pool size")
     parser.add_argument("-m", "--mac-prefix", default=None,
@@ -67,6 +70,7 @@ def init_cluster(args: argparse.Namespace) -> int:
         if args.candidate_pool_size is not None else None,
         "mac_prefix": args.mac_prefix,
         "default_iallocator": args.default_iallocator,
+        "ndparams": keyval(args.ndparams, "node parameters") if args.ndparams else None,
     }
     kwargs.update({key: value for key, value in given.items() if value is not None})
     bootstrap.init_cluster(**kwargs)
@@ -188,6 +192,7 @@ def modify_cluster(args: argparse.Namespace) -> int:
                               allow_default=True) if args.beparams else None,
         "nicparams": nic_params(keyval(args.nicparams, "NIC parameters"),
                                 allow_default=True) if args.nicparams else None,
+        "ndparams": keyval(args.ndparams, "node parameters") if args.ndparams else None,
         "candidate_pool_size": parse_int(args.candidate_pool_size, "candidate pool size")
         if args.candidate_pool_size is not None else None,
         "enabled_hypervisors": _split_list(args.enabled_hypervisors),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ECODE_INVAL, OpPrereqError
-from . import common
+from . import common, instance_move
 from ._instance_info import do_console, format_instances_info
 from ._params import (
     be_params,
@@ -369,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The gnt-instance argument parser."""
     parser, subs = common.new_parser("gnt-instance", "Instance administration")
     _add_add_parser(subs)
+    instance_move.register_instance(subs)
 
     p = add_command(subs, "remove", remove_instance, "Shuts down the instance and removes it")
     p.add_argument("name", metavar="INSTANCE")

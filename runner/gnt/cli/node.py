@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import common
+from . import common, instance_move
 from ._output import format_generic_info, format_params_info
 from ._params import keyval
 from .common import (
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Primary address (default: from the hosts file)")
     _add_capability_options(p)
     add_submit_options(p)
+    instance_move.register_node(subs)
     p = add_command(subs, "remove", remove_node, "Remove a node from the cluster")
     p.add_argument("node", metavar="NODE")
     add_submit_options(p)

@@ -5,11 +5,14 @@ from . import (  # noqa: F401 - imported to register the LUs
     group,
     instance,
     instance_create,
+    instance_migrate,
     instance_modify,
     node,
+    node_evacuate,
     query,
     tags,
     test,
+    verify,
 )
 from .base import LU_REGISTRY, Context, LogicalUnit
 

@@ -11,6 +11,7 @@ from ..executor import Play
 from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
 from ..nodevars import disk_path, instance_spec, node_vars
 from ..units import UnitError, parse_size_mib
+from . import placement
 from .base import LogicalUnit, register
 
 DISK_MODES = ("rw", "ro")
@@ -91,17 +92,18 @@ class LUInstanceCreate(LogicalUnit):
         op = self.op
         if op["pnode"]:
             self.pnode = self.cfg.lookup("nodes", op["pnode"])
-        elif op["iallocator"]:
-            raise OpPrereqError("Instance allocators come with multi-node support; give the"
-                                " node with -n", ECODE_INVAL)
         else:
             nodes = eligible_nodes(self.cfg)
-            if len(nodes) != 1:
-                raise OpPrereqError("No node given (-n NODE) and no iallocator (-I NAME), and"
-                                    f" the cluster has {len(nodes)} eligible nodes",
-                                    ECODE_INVAL)
-            self.pnode = nodes[0]
-            self.log(f"Selected node {self.pnode['name']} (the only eligible node)")
+            if len(nodes) == 1 and not op["iallocator"]:
+                self.pnode = nodes[0]
+                self.log(f"Selected node {self.pnode['name']} (the only eligible node)")
+                return
+            be = params.filled_beparams(self.cfg.cluster(), {"beparams": self.beparams})
+            self.pnode = placement.allocate(
+                self, op["instance_name"], placement.allocator_name(self, op["iallocator"]),
+                int(be["maxmem"]), [d["size"] for d in self.disks], op["disk_template"],
+                int(be["vcpus"]), [n["nicparams"] for n in self.nics], op["os_type"] or "",
+                op["tags"])
 
     def declare_locks(self) -> dict[str, list[str] | str]:
         name = self.op["instance_name"]

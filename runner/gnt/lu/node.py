@@ -332,9 +332,10 @@ class LUNodeSetParams(LogicalUnit):
         self.demoting = node["master_candidate"] and not new["master_candidate"]
         if self.demoting:
             nodes = [new if n["uuid"] == new["uuid"] else n for n in cfg.all("nodes")]
-            current, possible = candidates.pool_stats(nodes)
+            mine = (node["uuid"],)
+            current, possible = candidates.pool_stats(nodes, exclude=mine)
             wanted = candidates.wanted_size(cfg.cluster()["candidate_pool_size"], possible)
-            spare = candidates.to_promote(nodes, cfg.cluster()["candidate_pool_size"])
+            spare = candidates.to_promote(nodes, cfg.cluster()["candidate_pool_size"], mine)
             if current < wanted and not op["auto_promote"] and not op["force"]:
                 names = ", ".join(n["name"] for n in spare) or "none"
                 raise OpPrereqError(
@@ -385,9 +386,8 @@ class LUNodeSetParams(LogicalUnit):
             {key: value for key, value in changes}))
         for key, value in changes:
             self.log(f"Node {node['name']}: {key} -> {value}")
-        if self.demoting and self.op["auto_promote"] or new["offline"] is False \
-                and node["offline"]:
-            promote_pool(self)
+        if self.demoting and self.op["auto_promote"]:
+            promote_pool(self, exclude=(node["uuid"],))
         return [[key, value] for key, value in changes]
 
 

@@ -1,0 +1,335 @@
+"""Moving instances between nodes: live migration, failover and move.
+
+The config follows the nodes: after a migration attempt the LU asks both nodes where the
+domain is and records that as the primary, whatever the play reported; a failover records the
+new primary as soon as the old one is shut down (or known dead); a move switches the primary
+only once the disks are on the new node, and leaves the old copy alone until then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import live, noderpc, params
+from ..errors import (
+    ECODE_ENVIRON,
+    ECODE_NORES,
+    ECODE_STATE,
+    GntError,
+    OpExecError,
+    OpPrereqError,
+)
+from ..executor import Play
+from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
+from ..nodevars import instance_spec, node_vars
+from . import placement
+from .base import register
+from .instance_base import InstanceLU
+
+RUNNING = ("running", "paused", "blocked")
+
+
+def migration_uri(cfg: Any, node: dict[str, Any]) -> str:
+    """The URI the source's libvirtd uses to reach ``node`` (ndparam ``migration_uri``)."""
+    template = str(params.filled_ndparams(cfg.cluster(), node)["migration_uri"])
+    return template.format(address=node["secondary_ip"], name=node["name"])
+
+
+class _MoveLU(InstanceLU):
+    """Shared steps: lock the instance and all nodes, find the target, ask nodes."""
+
+    SHARED_LEVELS = frozenset({LEVEL_NODE})
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        # The target may come from the allocator: all nodes shared, resources of all nodes.
+        return {LEVEL_INSTANCE: [self.instance["name"]], LEVEL_NODE: ALL, LEVEL_NODE_RES: ALL}
+
+    def domain_on(self, node: dict[str, Any]) -> dict[str, Any] | None:
+        """The instance's domain on ``node`` (None if absent); errors if the node is down."""
+        try:
+            return live.node_domains(self.cfg, node).get(self.name)
+        except live.NodeDown as err:
+            raise OpPrereqError(f"Cannot ask node {node['name']} about instance {self.name}:"
+                                f" {err}", ECODE_ENVIRON) from err
+
+    def vars_on(self, node: dict[str, Any], memory: int | None = None,
+                **extra: Any) -> dict[str, Any]:
+        return {"gnt_instance": instance_spec(self.cfg, self.instance, memory),
+                "gnt_node": node_vars(self.cfg, node), **extra}
+
+    def run_on(self, node: dict[str, Any], role: str, what: str, **host: Any) -> Any:
+        return self.run_plays([Play(role, {node["name"]: host}, title=role)], what)
+
+    def set_primary(self, node: dict[str, Any]) -> None:
+        self.instance = self.cfg.modify("instances", self.instance["uuid"],
+                                        lambda obj: obj.update(primary_node=node["uuid"]))
+        self.log(f"Instance {self.name}: primary node is now {node['name']}")
+
+    def free_memory(self, node: dict[str, Any]) -> int:
+        info = noderpc.live_info(self.cfg, node)
+        if not info or info.get("mfree") is None:
+            raise OpPrereqError(f"Cannot get the free memory of node {node['name']}",
+                                ECODE_ENVIRON)
+        return int(info["mfree"])
+
+
+@register
+class LUInstanceMigrate(_MoveLU):
+    """Live (or paused) migration of a running shared-storage instance; ``cleanup`` fixes the
+    config after an interrupted migration."""
+
+    OP_ID = "OP_INSTANCE_MIGRATE"
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        op = self.op
+        placement.require_shared(self.instance, "be migrated")
+        if op["cleanup"]:
+            return
+        self.require_node_online()
+        dom = self.domain_on(self.node)
+        if dom is None or dom["state"] not in RUNNING:
+            if op["allow_failover"]:
+                self.failover = True
+                self.target = placement.target_for(self, self.instance, op["target_node"],
+                                                   op["iallocator"])
+                return
+            raise OpPrereqError(f"Instance {self.name} is not running on {self.node['name']}:"
+                                " nothing to migrate (use gnt-instance failover, or"
+                                " --allow-failover)", ECODE_STATE)
+        self.failover = False
+        self.target = placement.target_for(self, self.instance, op["target_node"],
+                                           op["iallocator"])
+        current = int(dom["memory_mib"])
+        free = self.free_memory(self.target)
+        be = params.filled_beparams(self.cfg.cluster(), self.instance)
+        self.new_memory = None
+        if free < current:
+            if op["allow_runtime_changes"] and free >= int(be["minmem"]):
+                self.new_memory = free
+            else:
+                raise OpPrereqError(
+                    f"Not enough memory on node {self.target['name']} for instance"
+                    f" {self.name}: needs {current} MiB (minmem {be['minmem']} MiB), free"
+                    f" {free} MiB", ECODE_NORES)
+
+    def exec(self) -> Any:
+        if self.op["cleanup"]:
+            return self._cleanup()
+        if self.failover:
+            self.log(f"Instance {self.name} is not running: failing over instead")
+            return failover_to(self, self.target, ignore_consistency=False,
+                               timeout=self.op["shutdown_timeout"])
+        source, target = self.node, self.target
+        if self.new_memory is not None:
+            self.log(f"Node {target['name']} has {self.new_memory} MiB free: reducing the"
+                     f" memory of {self.name} to it before migrating")
+            self.run_on(source, "instance_runtime_memory", f"balloon {self.name} down",
+                        **self.vars_on(source, gnt_memory_mib=self.new_memory))
+        migration = {"target_uri": migration_uri(self.cfg, target),
+                     "live": self.op["mode"] != "non-live",
+                     "unsafe": self.instance["disk_template"] == params.DT_SHARED_FILE}
+        self.log(f"Migrating instance {self.name} from {source['name']} to {target['name']}"
+                 f" ({'live' if migration['live'] else 'non-live'})")
+        error: GntError | None = None
+        result = None
+        try:
+            result = self.run_on(source, "instance_migrate", f"migrate instance {self.name}",
+                                 **self.vars_on(source, gnt_migration=migration))
+        except GntError as err:
+            error = err
+        location = self._locate([source, target])
+        if location is not None and location["uuid"] != source["uuid"]:
+            self.set_primary(location)
+        if error is not None:
+            where = location["name"] if location else "no node answered"
+            raise OpExecError(f"{error} -- the instance is now on {where} and the config says"
+                              f" so{'' if location else ' (gnt-instance migrate --cleanup)'}")
+        facts = result.hosts[source["name"]].facts.get("gnt_migration_result", {}) \
+            if result else {}
+        if facts.get("duration_s") is not None:
+            self.log(f"Migration done in {facts['duration_s']} s (downtime"
+                     f" {facts.get('downtime_ms', '?')} ms)")
+        return {"node": target["name"], **{k: facts.get(k) for k in ("duration_s",
+                                                                     "downtime_ms")}}
+
+    def _locate(self, nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The node where the domain runs (or, if it runs nowhere, exists)."""
+        found_running, found_defined = None, None
+        for node in nodes:
+            try:
+                dom = live.node_domains(self.cfg, node).get(self.name)
+            except live.NodeDown:
+                continue
+            if dom and dom["state"] in RUNNING and found_running is None:
+                found_running = node
+            elif dom and found_defined is None:
+                found_defined = node
+        return found_running or found_defined
+
+    def _cleanup(self) -> Any:
+        """Find where the instance really runs (all online nodes) and record it."""
+        nodes = [n for n in self.cfg.all("nodes") if not n["offline"]]
+        domains = live.domains_by_node(self.cfg, {n["uuid"] for n in nodes})
+        running = [n for n in nodes if (domains.get(n["uuid"]) or {}).get(self.name, {})
+                   .get("state") in RUNNING]
+        if len(running) > 1:
+            raise OpExecError(f"Instance {self.name} runs on several nodes"
+                              f" ({', '.join(n['name'] for n in running)}): stop the wrong one"
+                              " by hand (virsh destroy), then run --cleanup again")
+        if not running:
+            self.log(f"Instance {self.name} runs nowhere; config unchanged (primary"
+                     f" {self.node['name']})")
+            return {"node": self.node["name"]}
+        where = running[0]
+        if where["uuid"] != self.node["uuid"]:
+            self.set_primary(where)
+        else:
+            self.log(f"Instance {self.name} runs on its primary {where['name']}: config right")
+        for node in nodes:
+            if node["uuid"] != where["uuid"] and self.name in (domains.get(node["uuid"]) or {}):
+                self.run_on(node, "instance_undefine", f"undefine stale domain on {node['name']}",
+                            **self.vars_on(node))
+                self.log(f"Removed the stale definition of {self.name} from {node['name']}")
+        return {"node": where["name"]}
+
+
+def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
+                timeout: int) -> Any:
+    """Stop on the primary (unless it is offline or, with ``ignore_consistency``, down),
+    record the new primary, then start (or define) it there."""
+    source, inst = lu.node, lu.instance
+    source_alive = not source["offline"]
+    if source_alive:
+        try:
+            live.node_domains(lu.cfg, source)
+        except live.NodeDown as err:
+            if not ignore_consistency:
+                raise OpPrereqError(f"Primary node {source['name']} does not answer ({err}):"
+                                    " it may still run the instance. Use --ignore-consistency"
+                                    " if you are sure it is down", ECODE_ENVIRON) from err
+            lu.log(f"Primary node {source['name']} does not answer: going on"
+                   " (--ignore-consistency)")
+            source_alive = False
+    if source_alive:
+        lu.run_on(source, "instance_stop", f"shut down instance {lu.name}",
+                  **lu.vars_on(source, gnt_shutdown_timeout=timeout))
+        lu.run_on(source, "instance_undefine", f"undefine instance {lu.name} on the old node",
+                  **lu.vars_on(source))
+    else:
+        lu.log(f"Primary node {source['name']} is down/offline: not contacted")
+    lu.set_primary(target)
+    lu.node = target
+    if inst["admin_state"] == "up":
+        try:
+            lu.run_on(target, "instance_start", f"start instance {lu.name} on {target['name']}",
+                      **lu.vars_on(target))
+        except GntError as err:
+            raise OpExecError(f"{err} -- the instance's primary is now {target['name']}; start"
+                              f" it with gnt-instance startup {lu.name}") from err
+    else:
+        lu.run_on(target, "instance_define", f"define instance {lu.name} on {target['name']}",
+                  **lu.vars_on(target))
+    return {"node": target["name"]}
+
+
+@register
+class LUInstanceFailover(_MoveLU):
+    """Restart a shared-storage instance on another node (also when its node died)."""
+
+    OP_ID = "OP_INSTANCE_FAILOVER"
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        op = self.op
+        placement.require_shared(self.instance, "be failed over")
+        self.target = placement.target_for(self, self.instance, op["target_node"],
+                                           op["iallocator"])
+        if self.instance["admin_state"] == "up":
+            be = params.filled_beparams(self.cfg.cluster(), self.instance)
+            free = self.free_memory(self.target)
+            if free < int(be["minmem"]):
+                raise OpPrereqError(f"Not enough memory on node {self.target['name']} to start"
+                                    f" {self.name}: needs {be['minmem']} MiB, free {free} MiB",
+                                    ECODE_NORES)
+
+    def exec(self) -> Any:
+        self.log(f"Failing over instance {self.name} from {self.node['name']} to"
+                 f" {self.target['name']}")
+        return failover_to(self, self.target, self.op["ignore_consistency"],
+                           self.op["shutdown_timeout"])
+
+
+@register
+class LUInstanceMove(_MoveLU):
+    """Move a non-redundant (file/diskless) instance: stop, copy disks, start on the target."""
+
+    OP_ID = "OP_INSTANCE_MOVE"
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        inst = self.instance
+        if inst["disk_template"] not in (params.DT_FILE, params.DT_DISKLESS):
+            raise OpPrereqError(f"Instance {self.name} has disk template"
+                                f" '{inst['disk_template']}': move works for file and diskless"
+                                " instances (use gnt-instance failover or migrate)", ECODE_STATE)
+        self.require_node_online()
+        self.target = self.cfg.lookup("nodes", self.op["target_node"])
+        placement.check_target(self, inst, self.target)
+        info = noderpc.live_info(self.cfg, self.target)
+        if not info:
+            raise OpPrereqError(f"Target node {self.target['name']} does not answer",
+                                ECODE_ENVIRON)
+        need = sum(d["size"] for d in self.cfg.instance_disks(inst))
+        if info.get("dfree") is not None and int(info["dfree"]) < need:
+            raise OpPrereqError(f"Not enough disk space on node {self.target['name']} for"
+                                f" {self.name}: needs {need} MiB, free {info['dfree']} MiB",
+                                ECODE_NORES)
+        self.running = self.is_running()
+
+    def exec(self) -> Any:
+        source, target = self.node, self.target
+        self.log(f"Moving instance {self.name} from {source['name']} to {target['name']}")
+        if self.running:
+            self.run_on(source, "instance_stop", f"shut down instance {self.name}",
+                        **self.vars_on(source, gnt_shutdown_timeout=self.op["shutdown_timeout"]))
+        disks = [{"src": d["path"], "dst": d["path"]}
+                 for d in instance_spec(self.cfg, self.instance)["disks"]]
+        if disks:
+            copy = {"target_address": target["secondary_ip"],
+                    "target_port": int(params.filled_ndparams(self.cfg.cluster(), target)
+                                       .get("ssh_port", 22)),
+                    "disks": disks}
+            try:
+                self.run_on(source, "instance_disk_copy", f"copy the disks of {self.name}",
+                            **self.vars_on(source, gnt_copy=copy))
+            except GntError as err:
+                self._restart_source(source)
+                raise OpExecError(f"{err} -- the instance stays on {source['name']}; partial"
+                                  f" copies may be left on {target['name']} (gnt-cluster"
+                                  " verify lists them as orphan disks)") from err
+        self.set_primary(target)
+        self.node = target
+        if self.instance["admin_state"] == "up":
+            try:
+                self.run_on(target, "instance_start", f"start {self.name} on {target['name']}",
+                            **self.vars_on(target))
+            except GntError as err:
+                raise OpExecError(f"{err} -- the instance's disks and primary are now on"
+                                  f" {target['name']}; its old copy on {source['name']} is"
+                                  " kept") from err
+        else:
+            self.run_on(target, "instance_define", f"define {self.name} on {target['name']}",
+                        **self.vars_on(target))
+        self.run_on(source, "instance_remove", f"remove the old copy of {self.name}",
+                    **self.vars_on(source))
+        return {"node": target["name"]}
+
+    def _restart_source(self, source: dict[str, Any]) -> None:
+        if self.running:
+            try:
+                self.run_on(source, "instance_start", f"restart {self.name}",
+                            **self.vars_on(source))
+            except GntError as err:
+                self.log(f"WARNING: could not restart {self.name} on {source['name']}: {err}")
+

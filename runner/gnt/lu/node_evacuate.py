@@ -1,0 +1,164 @@
+"""Emptying a node: ``gnt-node migrate`` (running shared-storage instances, live) and
+``gnt-node evacuate`` (every primary instance: migrate if running, failover if stopped, move
+for file instances), one instance after another inside one job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import iallocator as ia
+from .. import live
+from ..errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
+from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
+from ..opcodes import validate
+from . import placement
+from .base import LogicalUnit, register
+from .instance_migrate import LUInstanceFailover, LUInstanceMigrate, LUInstanceMove
+
+RUNNING = ("running", "paused", "blocked")
+
+
+class _NodeEmptyLU(LogicalUnit):
+    """Locks every instance of the node and all nodes; runs per-instance LUs in turn."""
+
+    BGL_SHARED = True
+    SHARED_LEVELS = frozenset({LEVEL_NODE})
+
+    def expand_names(self) -> None:
+        self.node = self.cfg.lookup("nodes", self.op["node_name"])
+        self.instances = sorted(self.cfg.node_instances(self.node["uuid"]),
+                                key=lambda i: i["name"])
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        return {LEVEL_INSTANCE: [i["name"] for i in self.instances], LEVEL_NODE: ALL,
+                LEVEL_NODE_RES: ALL}
+
+    def run_instance_op(self, cls: type[LogicalUnit], op: dict[str, Any]) -> Any:
+        """Run one per-instance LU under the locks this LU holds."""
+        lu = cls(self.ctx, validate(op), self.feedback)
+        lu.check_arguments()
+        lu.expand_names()
+        lu.check_prereq()
+        return lu.exec()
+
+    def running_here(self) -> set[str]:
+        try:
+            doms = live.node_domains(self.cfg, self.node)
+        except live.NodeDown:
+            return set()
+        return {name for name, dom in doms.items() if dom["state"] in RUNNING}
+
+    def target_name(self, remote: str | None) -> str | None:
+        if remote:
+            target = self.cfg.lookup("nodes", remote)
+            if target["uuid"] == self.node["uuid"]:
+                raise OpPrereqError(f"The target node {target['name']} is the node being"
+                                    " emptied", ECODE_INVAL)
+            return str(target["name"])
+        return None
+
+    def summary(self, done: list[str], failed: list[tuple[str, str]]) -> Any:
+        if failed:
+            lines = "\n".join(f"{name}: {why}" for name, why in failed)
+            raise OpExecError(f"{len(failed)} of {len(done) + len(failed)} instance(s) could"
+                              f" not be moved off {self.node['name']}:\n{lines}")
+        self.log(f"Node {self.node['name']}: {len(done)} instance(s) moved")
+        return done
+
+
+@register
+class LUNodeMigrate(_NodeEmptyLU):
+    """Live-migrate every running primary instance of a node (shared storage only)."""
+
+    OP_ID = "OP_NODE_MIGRATE"
+
+    def check_prereq(self) -> None:
+        self.target = self.target_name(self.op["target_node"])
+        running = self.running_here()
+        self.todo = [i for i in self.instances if i["name"] in running]
+        local = [i["name"] for i in self.todo if i["disk_template"]
+                 not in placement.SHARED_TEMPLATES]
+        if local:
+            raise OpPrereqError(f"Instances {', '.join(local)} on {self.node['name']} have no"
+                                " shared storage and cannot be migrated (gnt-instance move)",
+                                ECODE_STATE)
+
+    def exec(self) -> Any:
+        done: list[str] = []
+        failed: list[tuple[str, str]] = []
+        if not self.todo:
+            self.log(f"No running instance on {self.node['name']}: nothing to migrate")
+        for inst in self.todo:
+            op = {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": inst["name"],
+                  "mode": self.op["mode"], "target_node": self.target,
+                  "iallocator": self.op["iallocator"],
+                  "allow_runtime_changes": self.op["allow_runtime_changes"]}
+            try:
+                self.run_instance_op(LUInstanceMigrate, op)
+                done.append(inst["name"])
+            except GntError as err:
+                failed.append((inst["name"], str(err)))
+                self.log(f"Migration of {inst['name']} failed: {err}")
+        return self.summary(done, failed)
+
+
+@register
+class LUNodeEvacuate(_NodeEmptyLU):
+    """Move every primary instance off a node (-p; -s has nothing to do without DRBD)."""
+
+    OP_ID = "OP_NODE_EVACUATE"
+
+    def check_prereq(self) -> None:
+        op = self.op
+        if op["remote_node"] and op["iallocator"]:
+            raise OpPrereqError("Give either a target node (-n) or an iallocator (-I), not"
+                                " both", ECODE_INVAL)
+        self.target = self.target_name(op["remote_node"])
+        self.todo = [] if op["mode"] == "secondary-only" else list(self.instances)
+        self.plan: dict[str, str] = {}
+        if self.todo and not self.target:
+            name = placement.allocator_name(self, op["iallocator"])
+            request = ia.request_node_evacuate([i["name"] for i in self.todo],
+                                               ia.EVAC_PRIMARY)
+            answer = ia.run_iallocator(name, placement.cluster_request(self, request))
+            if answer.failed:
+                lines = "; ".join(f"{inst}: {why}" for inst, why in answer.failed)
+                raise OpPrereqError(f"Iallocator {name} cannot evacuate node"
+                                    f" {self.node['name']}: {lines}", ECODE_STATE)
+            self.plan = {inst: nodes[0] for inst, _group, nodes in answer.moved}
+        self.running = self.running_here()
+
+    def exec(self) -> Any:
+        done: list[str] = []
+        failed: list[tuple[str, str]] = []
+        if not self.todo:
+            self.log(f"No {'secondary ' if self.op['mode'] == 'secondary-only' else ''}"
+                     f"instances on {self.node['name']}: nothing to evacuate")
+        for inst in self.todo:
+            target = self.target or self.plan.get(inst["name"])
+            if not target:
+                failed.append((inst["name"], "no target node"))
+                continue
+            cls, op = self._op_for(inst, target)
+            self.log(f"{inst['name']}: {op['OP_ID'].removeprefix('OP_INSTANCE_').lower()}"
+                     f" to {target}")
+            try:
+                self.run_instance_op(cls, op)
+                done.append(inst["name"])
+            except GntError as err:
+                failed.append((inst["name"], str(err)))
+                self.log(f"Evacuation of {inst['name']} failed: {err}")
+        return self.summary(done, failed)
+
+    def _op_for(self, inst: dict[str, Any], target: str) -> tuple[type[LogicalUnit], dict]:
+        name = inst["name"]
+        if inst["disk_template"] not in placement.SHARED_TEMPLATES:
+            return LUInstanceMove, {"OP_ID": "OP_INSTANCE_MOVE", "instance_name": name,
+                                    "target_node": target}
+        if name in self.running:
+            return LUInstanceMigrate, {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": name,
+                                       "target_node": target}
+        return LUInstanceFailover, {"OP_ID": "OP_INSTANCE_FAILOVER", "instance_name": name,
+                                    "target_node": target,
+                                    "ignore_consistency": self.node["offline"]}
+

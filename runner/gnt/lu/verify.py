@@ -1,0 +1,201 @@
+"""``gnt-cluster verify``: the config, every node, every instance, disks and N+1 memory.
+
+Everything is read live (one SSH round per node, all at once) and compared with the config;
+each problem is one ``ERROR``/``WARNING`` line naming the object, and the result says how many
+errors there were (the CLI exits 1 if any).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import live, noderpc, params
+from ..config import schema
+from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE
+from ..nodevars import bridges
+from .base import LogicalUnit, register
+
+RUNNING = ("running", "paused", "blocked")
+FAILOVER_TEMPLATES = (params.DT_SHARED_FILE,)
+
+
+def n_plus_one_failures(nodes: list[dict[str, Any]], instances: list[dict[str, Any]],
+                        free_mib: dict[str, int], memory_of: dict[str, int]) -> list[str]:
+    """Names of nodes whose failure could not be absorbed: their running instances of
+    failover-able templates do not fit (greedy, biggest first) into the other usable nodes'
+    free memory. ``free_mib`` and ``memory_of`` are keyed by node and instance uuid."""
+    usable = [n for n in nodes if not n["offline"] and not n["drained"] and n["vm_capable"]
+              and n["uuid"] in free_mib]
+    failing = []
+    for node in usable:
+        movable = sorted((memory_of[i["uuid"]] for i in instances
+                          if i["primary_node"] == node["uuid"] and i["uuid"] in memory_of
+                          and i["disk_template"] in FAILOVER_TEMPLATES),
+                         reverse=True)
+        if not movable:
+            continue
+        room = sorted((free_mib[n["uuid"]] for n in usable if n["uuid"] != node["uuid"]),
+                      reverse=True)
+        for need in movable:
+            for index, free in enumerate(room):
+                if free >= need:
+                    room[index] -= need
+                    break
+            else:
+                failing.append(node["name"])
+                break
+    return failing
+
+
+@register
+class LUClusterVerify(LogicalUnit):
+    """Verify the config and, on every online node, storage, config copies and instances."""
+
+    OP_ID = "OP_CLUSTER_VERIFY"
+    SHARED_LEVELS = frozenset({LEVEL_INSTANCE, LEVEL_NODE})
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        return {LEVEL_INSTANCE: ALL, LEVEL_NODE: ALL}
+
+    def exec(self) -> Any:
+        self.errors = 0
+        cfg = self.cfg
+        self.log("* Verifying cluster config")
+        try:
+            schema.validate(cfg.data)
+        except Exception as err:  # report, do not stop verifying
+            self._error("cluster", "config", str(err))
+        instances = cfg.all("instances")
+        nodes = sorted(cfg.all("nodes"), key=lambda n: n["name"])
+        online = [n for n in nodes if not n["offline"]]
+        self.log("* Verifying node status")
+        infos = noderpc.verify_info_many(cfg, online)
+        domains = live.domains_by_node(cfg, {n["uuid"] for n in online})
+        for node in nodes:
+            if node["offline"]:
+                self.log(f"  - NOTICE: node {node['name']} is offline, not checked")
+                continue
+            info = infos.get(node["uuid"])
+            if not isinstance(info, dict):
+                self._error("node", node["name"], f"not reachable: {info}")
+                continue
+            if domains.get(node["uuid"]) is None:
+                self._error("node", node["name"], "hypervisor (libvirt) did not answer")
+            self._verify_node(node, info)
+        self.log("* Verifying instance status")
+        self._verify_instances(instances, domains)
+        self.log("* Verifying disks")
+        self._verify_disks(instances, nodes, infos)
+        self.log("* Verifying N+1 memory redundancy")
+        self._verify_n_plus_one(nodes, instances, domains)
+        self.log(f"* Verification done: {self.errors} error(s)")
+        return {"ok": self.errors == 0, "errors": self.errors}
+
+    def _error(self, kind: str, name: str, message: str) -> None:
+        self.errors += 1
+        self.log(f"  - ERROR: {kind} {name}: {message}")
+
+    def _warn(self, kind: str, name: str, message: str) -> None:
+        self.log(f"  - WARNING: {kind} {name}: {message}")
+
+    def _verify_node(self, node: dict[str, Any], info: dict[str, Any]) -> None:
+        cfg = self.cfg
+        master = cfg.master_node()
+        for directory, exists in sorted(info["dirs"].items()):
+            if not exists:
+                self._error("node", node["name"], f"storage directory {directory} missing")
+        if node["vm_capable"]:
+            for bridge in bridges(cfg):
+                if bridge not in info["bridges"]:
+                    self._error("node", node["name"], f"bridge {bridge} missing")
+        if info.get("ssconf_master_node") != master["name"]:
+            self._error("node", node["name"], "its ssconf names"
+                        f" {info.get('ssconf_master_node')!r} as master, not {master['name']}"
+                        " (gnt-cluster redist-conf fixes it)")
+        if node["master_candidate"] and info.get("config_serial") != cfg.serial_no:
+            self._error("node", node["name"], f"its configuration copy has serial"
+                        f" {info.get('config_serial')}, the master's {cfg.serial_no}"
+                        " (gnt-cluster redist-conf fixes it)")
+        elif not node["master_candidate"] and info.get("config_serial") is not None:
+            self._warn("node", node["name"], "has a configuration copy but is not a master"
+                       " candidate")
+
+    def _verify_instances(self, instances: list[dict[str, Any]],
+                          domains: dict[str, dict[str, dict[str, Any]] | None]) -> None:
+        cfg = self.cfg
+        where: dict[str, list[str]] = {}
+        for uuid, doms in domains.items():
+            for name, dom in (doms or {}).items():
+                if dom["state"] in RUNNING:
+                    where.setdefault(name, []).append(cfg.get("nodes", uuid)["name"])
+        known = set()
+        for inst in instances:
+            known.add(inst["name"])
+            node = cfg.get("nodes", inst["primary_node"])
+            status = live.instance_status(inst, node, domains.get(node["uuid"]))
+            elsewhere = [n for n in where.get(inst["name"], []) if n != node["name"]]
+            if elsewhere:
+                self._error("instance", inst["name"], f"running on {', '.join(elsewhere)},"
+                            f" but its primary node is {node['name']} (gnt-instance migrate"
+                            " --cleanup or failover fixes the config)")
+            if status == "ERROR_down" and not elsewhere:
+                self._error("instance", inst["name"],
+                            f"instance not running on its primary node {node['name']}")
+            elif status == "ERROR_up":
+                self._error("instance", inst["name"],
+                            f"instance running on {node['name']} but marked down")
+            elif status == "ERROR_nodeoffline":
+                self._error("instance", inst["name"],
+                            f"instance lives on offline node {node['name']}")
+        for name, nodes in sorted(where.items()):
+            if name not in known:
+                self._warn("node", ", ".join(nodes), f"domain {name} is running but unknown to"
+                           " the cluster")
+
+    def _verify_disks(self, instances: list[dict[str, Any]], nodes: list[dict[str, Any]],
+                      infos: dict[str, dict[str, Any] | str]) -> None:
+        cfg = self.cfg
+        shared_dir = cfg.cluster()["shared_file_storage_dir"].rstrip("/") + "/"
+        used_local: dict[str, set[str]] = {n["uuid"]: set() for n in nodes}
+        used_shared: set[str] = set()
+        for inst in instances:
+            for disk in cfg.instance_disks(inst):
+                path = disk["logical_id"][1]
+                if inst["disk_template"] == params.DT_SHARED_FILE:
+                    used_shared.add(path)
+                else:
+                    used_local[inst["primary_node"]].add(path)
+        seen_shared: set[str] | None = None
+        for node in nodes:
+            info = infos.get(node["uuid"])
+            if not isinstance(info, dict):
+                continue
+            files = set(info["files"])
+            local = {f for f in files if not f.startswith(shared_dir)}
+            if seen_shared is None:
+                seen_shared = files - local
+            for path in sorted(used_local[node["uuid"]] - files):
+                self._error("node", node["name"], f"instance disk {path} missing")
+            for path in sorted(local - used_local[node["uuid"]]):
+                self._warn("node", node["name"], f"orphan disk {path}")
+        if seen_shared is not None:
+            for path in sorted(used_shared - seen_shared):
+                self._error("cluster", "shared storage", f"instance disk {path} missing")
+            for path in sorted(seen_shared - used_shared):
+                self._warn("cluster", "shared storage", f"orphan disk {path}")
+
+    def _verify_n_plus_one(self, nodes: list[dict[str, Any]], instances: list[dict[str, Any]],
+                           domains: dict[str, dict[str, dict[str, Any]] | None]) -> None:
+        cfg = self.cfg
+        infos = noderpc.live_info_many(cfg, [n for n in nodes if not n["offline"]])
+        free = {uuid: int(info["mfree"]) for uuid, info in infos.items() if info}
+        memory = {}
+        for inst in instances:
+            doms = domains.get(inst["primary_node"]) or {}
+            dom = doms.get(inst["name"])
+            if dom and dom["state"] in RUNNING and \
+                    params.filled_beparams(cfg.cluster(), inst)["auto_balance"]:
+                memory[inst["uuid"]] = int(dom["memory_mib"])
+        for name in n_plus_one_failures(nodes, instances, free, memory):
+            self._error("node", name, "not enough memory on the other nodes to take over its"
+                        " instances should it fail (N+1)")
