@@ -332,4 +332,3 @@ class LUInstanceMove(_MoveLU):
                             **self.vars_on(source))
             except GntError as err:
                 self.log(f"WARNING: could not restart {self.name} on {source['name']}: {err}")
-

@@ -111,7 +111,7 @@ class LUNodeAdd(LogicalUnit):
         for node in cfg.all("nodes"):
             if self.existing is not None and node["uuid"] == self.existing["uuid"]:
                 continue
-            for ip in {self.primary_ip, self.secondary_ip}:
+            for ip in sorted({self.primary_ip, self.secondary_ip}):
                 if ip in (node["primary_ip"], node["secondary_ip"]):
                     raise OpPrereqError(f"IP address {ip} of node {self.name} is already used"
                                         f" by node {node['name']}", ECODE_EXISTS)
@@ -147,8 +147,8 @@ class LUNodeAdd(LogicalUnit):
             f"if [ -e {config_file} ]; then echo 'has a cluster configuration"
             f" ({settings.paths().config_file})' >&2; exit 4; fi; ")
         storage = self.cfg.cluster()["file_storage_dir"]
-        result = ssh.run(self.target, guard + nodecmd.command_line("info", "qemu:///system",
-                                                                    storage), timeout=60)
+        command = guard + nodecmd.command_line("info", "qemu:///system", storage)
+        result = ssh.run(self.target, command, timeout=60)
         where = f"Node {self.name} ({self.primary_ip})"
         if ssh.unreachable(result):
             raise OpPrereqError(f"{where} is not reachable over SSH as root: {result.reason()}"
@@ -333,7 +333,9 @@ class LUNodeSetParams(LogicalUnit):
         if self.demoting:
             nodes = [new if n["uuid"] == new["uuid"] else n for n in cfg.all("nodes")]
             mine = (node["uuid"],)
-            current, possible = candidates.pool_stats(nodes, exclude=mine)
+            # The node counts in its new state: demoted only, it is still eligible (so the
+            # pool wants it); offline or drained, it is not.
+            current, possible = candidates.pool_stats(nodes)
             wanted = candidates.wanted_size(cfg.cluster()["candidate_pool_size"], possible)
             spare = candidates.to_promote(nodes, cfg.cluster()["candidate_pool_size"], mine)
             if current < wanted and not op["auto_promote"] and not op["force"]:
@@ -382,8 +384,7 @@ class LUNodeSetParams(LogicalUnit):
                    if key not in ("serial_no", "mtime") and new.get(key) != node.get(key)]
         if not changes:
             return []
-        self.cfg.modify("nodes", node["uuid"], lambda obj: obj.update(
-            {key: value for key, value in changes}))
+        self.cfg.modify("nodes", node["uuid"], lambda obj: obj.update(dict(changes)))
         for key, value in changes:
             self.log(f"Node {node['name']}: {key} -> {value}")
         if self.demoting and self.op["auto_promote"]:
@@ -407,4 +408,3 @@ class LUClusterRedistConf(LogicalUnit):
         if warnings:
             raise OpExecError("Could not update every node:\n" + "\n".join(warnings))
         return None
-

@@ -161,4 +161,3 @@ class LUNodeEvacuate(_NodeEmptyLU):
         return LUInstanceFailover, {"OP_ID": "OP_INSTANCE_FAILOVER", "instance_name": name,
                                     "target_node": target,
                                     "ignore_consistency": self.node["offline"]}
-

@@ -1,0 +1,173 @@
+"""A real 3-node cluster in the lab: nodes and roles, replication, master failover and back,
+instances placed by the allocator, live migration with the guest alive, failover, move and
+node evacuation. Every command runs inside a lab node, as an operator would type it there.
+
+Tests depend on each other's end state (one cluster per module, in order).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from gnt_labcluster import (
+    BOOT_MARKER,
+    POWEROFF_MARKER,
+    LabCluster,
+    lab_dir_for,
+    lab_skip_reason,
+    start_cluster,
+    stop_cluster,
+)
+
+pytestmark = [pytest.mark.skipif(lab_skip_reason() is not None,
+                                 reason=lab_skip_reason() or ""),
+              pytest.mark.timeout(900)]
+
+NODES = ("node1", "node2", "node3")
+
+
+@pytest.fixture(scope="module")
+def lc() -> LabCluster:
+    cluster = start_cluster(lab_dir_for("multi"), 3)
+    yield cluster
+    stop_cluster(cluster)
+
+
+def roles(lc: LabCluster, node: str = "node1") -> dict[str, str]:
+    out = lc.gnt("gnt-node list --no-headers -o name,role", node=node).stdout
+    return {line.split()[0].split(".")[0]: line.split()[1] for line in out.splitlines()}
+
+
+def test_nodes_are_added_with_roles_and_replicated_config(lc: LabCluster) -> None:
+    assert roles(lc) == {"node1": "M", "node2": "C", "node3": "C"}
+    out = lc.gnt("gnt-node list --no-headers -o name,pinst_cnt,mtotal,dfree,group").stdout
+    for line in out.splitlines():
+        name, pinst, mtotal, dfree, group = line.split()
+        assert pinst == "0" and group == "default"
+        assert mtotal.endswith(("G", "M")) and dfree.endswith(("G", "M", "T"))
+    master_cfg = lc.config_bytes("node1")
+    for node in ("node2", "node3"):     # candidates hold the same config, byte for byte
+        assert lc.config_bytes(node) == master_cfg
+    for node in NODES:
+        assert lc.ssconf(node, "master_node").strip() == lc.fqdn("node1")
+        assert lc.ssconf(node, "node_list").split() == [lc.fqdn(n) for n in NODES]
+    info = lc.gnt("gnt-node info node2").stdout
+    assert "master candidate: True" in info and lc.fqdn("node2") in info
+
+
+def test_role_changes_follow_the_pool_rules(lc: LabCluster) -> None:
+    refused = lc.gnt("gnt-node modify -C no node3", check=False)
+    assert refused.returncode == 1 and "pool size" in refused.stderr + refused.stdout
+    lc.gnt("gnt-cluster modify --candidate-pool-size 2")
+    lc.gnt("gnt-node modify -C no node3")
+    assert roles(lc)["node3"] == "R"
+    assert not (lc.root_on_host("node3") / "var/lib/gnt/config.data").exists()
+    assert lc.ssconf("node3", "master_candidates").split() == [lc.fqdn("node1"),
+                                                              lc.fqdn("node2")]
+    lc.gnt("gnt-node modify -D yes node3")
+    assert roles(lc)["node3"] == "D"
+    lc.gnt("gnt-node modify -D no node3")
+    lc.gnt("gnt-node modify -O yes node3")
+    assert roles(lc)["node3"] == "O"
+    assert lc.ssconf("node1", "offline_nodes").split() == [lc.fqdn("node3")]
+    lc.gnt("gnt-node modify -O no node3")
+    assert roles(lc)["node3"] == "R"
+    lc.gnt("gnt-cluster modify --candidate-pool-size 10")   # refills the pool
+    assert roles(lc)["node3"] == "C"
+    assert lc.config_bytes("node3") == lc.config_bytes("node1")
+
+
+def _has_master_ip(lc: LabCluster, node: str) -> bool:
+    address = lc.lab.net.cluster_address if hasattr(lc.lab, "net") else "198.18.0.10"
+    out = lc.run(node, "ip -o addr show dev eth0").stdout
+    return f" {address}/32 " in out
+
+
+def test_master_failover_and_back(lc: LabCluster) -> None:
+    assert _has_master_ip(lc, "node1")
+    out = lc.gnt("gnt-cluster master-failover", node="node2").stdout
+    assert "Master role moved" in out
+    for node in NODES:
+        assert lc.gnt("gnt-cluster getmaster", node=node).stdout.strip() == lc.fqdn("node2")
+    assert _has_master_ip(lc, "node2") and not _has_master_ip(lc, "node1")
+    assert roles(lc, "node2") == {"node1": "C", "node2": "M", "node3": "C"}
+    not_master = lc.gnt("gnt-node list", node="node1", check=False)
+    assert not_master.returncode != 0
+    assert f"the master is {lc.fqdn('node2')}" in not_master.stderr
+    lc.gnt("gnt-cluster verify", node="node2")
+    lc.gnt("gnt-cluster master-failover", node="node1")
+    assert lc.gnt("gnt-cluster getmaster", node="node3").stdout.strip() == lc.fqdn("node1")
+    assert _has_master_ip(lc, "node1") and not _has_master_ip(lc, "node2")
+    lc.gnt("gnt-cluster verify")
+
+
+def _add(lc: LabCluster, name: str, extra: str) -> str:
+    out = lc.gnt(f"gnt-instance add -o tinylinux --disk 0:size=64M {extra} {name}").stdout
+    return out
+
+
+def test_allocator_places_sharedfile_instances(lc: LabCluster) -> None:
+    for name in ("inst1", "inst2"):
+        out = _add(lc, name, "-t sharedfile")
+        assert re.search(rf"Selected node node\d\.lab\.example for instance {name}", out)
+    placed = {lc.instance_node(n) for n in ("inst1", "inst2")}
+    assert placed <= set(NODES)
+    listing = lc.gnt("gnt-instance list --no-headers -o name,status").stdout
+    assert listing.split() == ["inst1", "running", "inst2", "running"]
+
+
+def test_live_migration_keeps_the_guest_alive(lc: LabCluster) -> None:
+    source = lc.instance_node("inst1")
+    target = next(n for n in NODES if n != source)
+    lc.wait_console(source, "inst1", BOOT_MARKER)
+    out = lc.gnt(f"gnt-instance migrate -f -n {target} inst1").stdout
+    assert "Migration done" in out
+    assert lc.instance_node("inst1") == target
+    assert lc.domains(target).get("inst1") == "running"
+    assert "inst1" not in lc.domains(source)
+    # The same guest, still alive on the target: it answers ACPI there and says so.
+    lc.gnt("gnt-instance shutdown inst1")
+    lc.wait_console(target, "inst1", POWEROFF_MARKER, timeout=60)
+    assert BOOT_MARKER not in lc.console(target, "inst1")   # it never booted again
+    lc.gnt("gnt-instance startup inst1")
+
+
+def test_failover_restarts_on_another_node(lc: LabCluster) -> None:
+    source = lc.instance_node("inst2")
+    target = next(n for n in NODES if n != source)
+    lc.wait_console(source, "inst2", BOOT_MARKER)
+    lc.gnt(f"gnt-instance failover -f -n {target} inst2")
+    assert lc.instance_node("inst2") == target
+    assert "inst2" not in lc.domains(source)
+    lc.wait_console(target, "inst2", BOOT_MARKER)
+
+
+def test_move_copies_a_file_instance(lc: LabCluster) -> None:
+    _add(lc, "inst3", "-t file -n node2")
+    lc.wait_console("node2", "inst3", BOOT_MARKER)
+    disk = "srv/gnt/file-storage/inst3/disk0"
+    before = (lc.root_on_host("node2") / disk).read_bytes()
+    lc.gnt("gnt-instance move -f -n node3 inst3")
+    assert lc.instance_node("inst3") == "node3"
+    assert (lc.root_on_host("node3") / disk).read_bytes() == before
+    assert not (lc.root_on_host("node2") / disk).exists()
+    lc.wait_console("node3", "inst3", BOOT_MARKER)
+    assert lc.domains("node3").get("inst3") == "running"
+
+
+def test_evacuate_empties_a_node_and_it_can_leave(lc: LabCluster) -> None:
+    for name in ("inst1", "inst2", "inst3"):
+        lc.wait_console(lc.instance_node(name), name, BOOT_MARKER)
+    lc.gnt("gnt-node evacuate -f -I builtin node3")
+    assert all(lc.instance_node(n) != "node3" for n in ("inst1", "inst2", "inst3"))
+    assert lc.domains("node3") == {}
+    pinst = lc.gnt("gnt-node list --no-headers -o pinst_cnt node3").stdout.strip()
+    assert pinst == "0"
+    lc.gnt("gnt-cluster verify")
+    lc.gnt("gnt-node remove node3")
+    assert lc.fqdn("node3") not in lc.ssconf("node1", "node_list")
+    assert not (lc.root_on_host("node3") / "var/lib/gnt/config.data").exists()
+    lc.gnt("gnt-node add node3")
+    assert roles(lc)["node3"] == "C"
+    lc.gnt("gnt-cluster verify")
