@@ -38,9 +38,9 @@ def unpack_command(data_dir: str, remove_config: bool) -> str:
     """Shell command unpacking a tar from stdin into ``data_dir`` file by file (renames)."""
     d = shlex.quote(data_dir)
     removal = f" && rm -f {d}/{CONFIG_NAME}" if remove_config else ""
-    return (f"mkdir -p {d} && t=$(mktemp -d {d}/.push.XXXXXX) && tar -x -C \"$t\""
-            f" && for f in \"$t\"/* \"$t\"/.[!.]*; do [ -e \"$f\" ] && mv -f \"$f\" {d}/;"
-            f" done; rmdir \"$t\"{removal}")
+    return (f"mkdir -p {d} && t=$(mktemp -d {d}/.push.XXXXXX) && if tar -x -C \"$t\"; then"
+            f" for f in \"$t\"/* \"$t\"/.[!.]*; do if [ -e \"$f\" ]; then mv -f \"$f\" {d}/"
+            f" || exit 1; fi; done; rmdir \"$t\"; else rm -rf \"$t\"; exit 1; fi{removal}")
 
 
 class Replicator:
