@@ -218,10 +218,6 @@ def test_unpack_command_non_candidate_removes_config(tmp_path):
     assert not list(tmp_path.glob(".push.*"))
 
 
-@pytest.mark.xfail(reason="bug: unpack_command (runner/gnt/replication.py:41-43) runs"
-                   " '; rmdir \"$t\"' unconditionally after the '&&' chain, so when tar -x"
-                   " fails (nothing extracted) the command exits 0 and the Replicator records"
-                   " the push as done", strict=True)
 def test_unpack_command_bad_tar_fails_and_keeps_files(tmp_path):
     (tmp_path / "ssconf_master_node").write_text("keep\n")
     proc = subprocess.run(["/bin/sh", "-c", unpack_command(str(tmp_path), False)],
