@@ -2,8 +2,12 @@
 # The main job on the embedded default: a one-node cluster on this machine running a real VM.
 # Sets the machine up (idempotent), then: init -> add -> list -> console -> shutdown ->
 # startup -> remove -> destroy, printing each command before running it.
+# With --nodes N (N >= 2): the multi-node variant instead (scripts/demo-multinode.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${1:-}" = "--nodes" ]; then
+  exec bash "$repo/scripts/demo-multinode.sh" "${2:-3}"
+fi
 bash "$repo/scripts/setup.sh"
 
 export GNT_ROOT="${GNT_ROOT:-/var/lib/gnt-demo}"
