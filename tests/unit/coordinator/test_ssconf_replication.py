@@ -226,3 +226,41 @@ def test_unpack_command_bad_tar_fails_and_keeps_files(tmp_path):
     assert (tmp_path / "ssconf_master_node").read_text() == "keep\n"
     assert not list(tmp_path.glob(".push.*"))
     assert proc.returncode != 0, proc.stderr
+
+
+# --- what a node reports back to verify (gnt.nodecmd, run for real here) -------------------
+
+def test_nodecmd_verify_reads_local_config_and_ssconf(data, tmp_path, capsys):
+    from gnt import nodecmd
+
+    storage = tmp_path / "storage"
+    (storage / "inst1.example.com").mkdir(parents=True)
+    (storage / "inst1.example.com" / "disk0").write_bytes(b"")
+    settings.paths().data_dir.mkdir(parents=True, exist_ok=True)
+    settings.paths().config_file.write_text(json.dumps({"serial_no": 42}))
+    ssconf.write_local({"master_node": f"{MASTER}\n", "config_serial": "41\n"})
+    assert nodecmd.main(["verify", "--storage-dir", str(storage),
+                         "--storage-dir", str(tmp_path / "absent")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["dirs"] == {str(storage): True, str(tmp_path / "absent"): False}
+    assert info["files"] == [str(storage / "inst1.example.com" / "disk0")]
+    assert (info["config_serial"], info["ssconf_serial"]) == (42, 41)
+    assert info["ssconf_master_node"] == MASTER
+    assert isinstance(info["bridges"], list)
+
+
+def test_nodecmd_verify_without_cluster_files(data, capsys):
+    from gnt import nodecmd
+
+    assert nodecmd.main(["verify"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["config_serial"], info["ssconf_master_node"], info["ssconf_serial"]) == \
+        (None, None, None)
+
+
+def test_nodecmd_command_line_is_shell_safe():
+    from gnt import nodecmd
+
+    line = nodecmd.command_line("info", "qemu:///system", "/srv/my dir", ["/x"])
+    assert line.split()[1:5] == ["-m", "gnt.nodecmd", "info", "--uri"]
+    assert "--storage-dir '/srv/my dir' --storage-dir /x" in line

@@ -151,3 +151,16 @@ def test_run_parallel_by_node_name():
     targets = [ssh.Target("n1", "a", local=True), ssh.Target("n2", "b", local=True)]
     results = ssh.run_parallel(targets, lambda t: ssh.run(t, f"echo {t.name}"))
     assert {name: r.stdout.strip() for name, r in results.items()} == {"n1": "n1", "n2": "n2"}
+
+
+def test_nodecmd_through_run_like_on_a_node(tmp_path):
+    """The exact command line the master sends a node, run by the local shell."""
+    import json
+
+    from gnt import nodecmd
+
+    result = ssh.run(LOCAL, nodecmd.command_line("verify", "qemu:///system", str(tmp_path)))
+    assert result.ok, result.stderr
+    assert json.loads(result.stdout)["dirs"] == {str(tmp_path): True}
+    bad = ssh.run(LOCAL, nodecmd.command_line("verify", "qemu:///system") + " --bogus")
+    assert bad.rc == 2 and "--bogus" in bad.reason()
