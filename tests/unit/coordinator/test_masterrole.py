@@ -251,3 +251,25 @@ def test_master_failover_without_config_names_candidates(fake_ssh, monkeypatch):
     with pytest.raises(OpPrereqError) as err:
         masterrole.master_failover(feedback=lambda m: None)
     assert N3 in str(err.value) and f"{N1}, {N2}" in str(err.value)
+
+
+def test_master_failover_continues_from_newest_candidate_config(fake_ssh, monkeypatch):
+    monkeypatch.setenv("GNT_NODE_NAME", N2)
+    local = make_config([N1, N2, N3], candidates=[N2, N3])
+    settings.paths().data_dir.mkdir(parents=True)
+    ConfigStore.create(local, settings.paths().config_file)
+    newer = read_config(settings.paths().config_file)
+    newer["serial_no"] += 5
+    newer["cluster"]["tags"] = ["from-node3"]
+    fake_ssh.answers = {N3: json.dumps(newer)}
+    monkeypatch.setattr(client, "daemon_alive", lambda *a, **k: True)
+    lines: list[str] = []
+    masterrole.master_failover(feedback=lines.append)
+    after = read_config(settings.paths().config_file)
+    assert after["cluster"]["tags"] == ["from-node3"]
+    assert after["serial_no"] == newer["serial_no"] + 1
+    assert after["cluster"]["master_node"] == _me(after, N2)["uuid"]
+    assert any("newer configuration" in line and N3 in line for line in lines)
+    # the new config went to the other candidate
+    pushes = [c for n, c in fake_ssh.calls if n == N3 and "tar -x" in c]
+    assert pushes
