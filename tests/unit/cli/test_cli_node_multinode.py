@@ -328,7 +328,7 @@ def test_watcher_expired_pause_and_bad_input(fake, root, capsys) -> None:
 
 
 @pytest.mark.xfail(reason="bug: 'gnt-cluster command' with no command words is accepted"
-                   " (runner/gnt/cli/cluster_nodes.py register(): nargs=REMAINDER allows an"
+                   " (runner/gnt/cli/cluster_nodes.py:168: nargs=REMAINDER allows an"
                    " empty list; run_command runs the empty string on every node and exits 0)"
                    " instead of a usage error", strict=True)
 def test_command_without_command_is_refused(fake, root, monkeypatch, capsys) -> None:
@@ -345,7 +345,7 @@ def test_command_without_command_is_refused(fake, root, monkeypatch, capsys) -> 
 
 @pytest.mark.xfail(reason="bug: 'gnt-cluster watcher pause' on a node without the data dir"
                    " (not in a cluster) dies with a FileNotFoundError traceback"
-                   " (runner/gnt/cli/cluster_nodes.py watcher(): open() of"
+                   " (runner/gnt/cli/cluster_nodes.py:121: open() of"
                    " data_dir/watcher.pause is not guarded) instead of a clear error",
                    strict=True)
 def test_watcher_pause_without_data_dir_is_a_clear_error(fake, tmp_path, monkeypatch,

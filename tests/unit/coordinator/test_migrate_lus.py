@@ -74,7 +74,7 @@ def test_migrate_non_live_mode(mn):
 
 
 @pytest.mark.xfail(reason="bug: OP_INSTANCE_MIGRATE's 'live' parameter is accepted but ignored:"
-                   " runner/gnt/lu/instance_migrate.py:132 derives live only from 'mode'"
+                   " runner/gnt/lu/instance_migrate.py:130 derives live only from 'mode'"
                    " (None -> live), so live=False (RAPI/Ganeti's old option) migrates live",
                    strict=True)
 def test_migrate_live_false_means_non_live(mn):
@@ -307,7 +307,7 @@ def test_move_not_enough_disk_space_refused(mn):
 
 
 @pytest.mark.xfail(reason="bug: LUInstanceMove.set_primary (runner/gnt/lu/instance_migrate.py"
-                   ":66-69) changes only the instance's primary_node; its disks keep"
+                   ":63-66) changes only the instance's primary_node; its disks keep"
                    " 'nodes': [old node] (set by instance_create.py:162) after the copy",
                    strict=True)
 def test_move_updates_disk_nodes(mn):

@@ -346,7 +346,7 @@ def test_remove_unreachable_node_still_removed_with_warning(mn):
     assert any("could not clean up" in entry[3] for entry in job.ops[0].log)
 
 
-@pytest.mark.xfail(reason="bug: LUNodeSetParams.check_prereq (runner/gnt/lu/node.py, the"
+@pytest.mark.xfail(reason="bug: LUNodeSetParams.check_prereq (runner/gnt/lu/node.py:347, the"
                    " secondary_ip branch) only checks that the address is unused; unlike"
                    " OP_NODE_ADD (and Ganeti) it lets a node of a single-homed cluster get a"
                    " different secondary IP, making the cluster half dual-homed", strict=True)
