@@ -16,11 +16,16 @@ from .ssh import Target
 
 def node_access(store: ConfigStore, node: dict[str, Any]) -> NodeAccess:
     """How the executor reaches ``node`` (the master through the local connection)."""
-    cluster = store.cluster()
-    nd = params.filled_ndparams(cluster, node)
+    nd = node_ndparams(store, node)
     return NodeAccess(name=node["name"], address=node["primary_ip"],
-                      local=node["uuid"] == cluster["master_node"],
+                      local=node["uuid"] == store.cluster()["master_node"],
                       ssh_port=int(nd.get("ssh_port", 22)))
+
+
+def node_ndparams(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any]:
+    """A node's effective ndparams (cluster < its group < the node)."""
+    group = store.data["nodegroups"].get(node.get("group", ""))
+    return params.filled_ndparams(store.cluster(), node, group)
 
 
 def libvirt_uri(node: dict[str, Any]) -> str:

@@ -211,9 +211,13 @@ def filled_nicparams(cluster: Mapping[str, Any], nic: Mapping[str, Any]) -> dict
     return fill(fill(defaults(NICPARAMS), cluster["nicparams"]), nic.get("nicparams", {}))
 
 
-def filled_ndparams(cluster: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
-    """A node's effective node parameters."""
-    return fill(fill(defaults(NDPARAMS), cluster.get("ndparams", {})), node.get("ndparams", {}))
+def filled_ndparams(cluster: Mapping[str, Any], node: Mapping[str, Any],
+                    group: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A node's effective node parameters: defaults < cluster < node group < node."""
+    filled = fill(defaults(NDPARAMS), cluster.get("ndparams", {}))
+    if group:
+        filled = fill(filled, group.get("ndparams", {}))
+    return fill(filled, node.get("ndparams", {}))
 
 
 def parse_keyval(text: str, what: str) -> dict[str, str]:

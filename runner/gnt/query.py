@@ -13,7 +13,7 @@ from typing import Any
 from . import live, noderpc, params, query_group
 from .config.store import ConfigStore
 from .errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
-from .nodevars import console_log, libvirt_uri
+from .nodevars import console_log, libvirt_uri, node_ndparams
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ NODE_FIELDS: list[Field] = [
           lambda r: r.store.get("nodegroups", r.node["group"])["name"]),
     Field("group.uuid", "GroupUUID", "text", lambda r: r.node["group"]),
     Field("ndparams", "NodeParameters", "other",
-          lambda r: params.filled_ndparams(r.cluster, r.node)),
+          lambda r: node_ndparams(r.store, r.node)),
     Field("tags", "Tags", "list", lambda r: list(r.node["tags"])),
     Field("ctime", "CTime", "timestamp", lambda r: r.node["ctime"]),
     Field("mtime", "MTime", "timestamp", lambda r: r.node["mtime"]),

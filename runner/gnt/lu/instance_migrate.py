@@ -21,7 +21,7 @@ from ..errors import (
 )
 from ..executor import Play
 from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from ..nodevars import instance_spec, node_vars
+from ..nodevars import instance_spec, node_ndparams, node_vars
 from . import placement
 from .base import register
 from .instance_base import InstanceLU
@@ -31,7 +31,7 @@ RUNNING = ("running", "paused", "blocked")
 
 def migration_uri(cfg: Any, node: dict[str, Any]) -> str:
     """The URI the source's libvirtd uses to reach ``node`` (ndparam ``migration_uri``)."""
-    template = str(params.filled_ndparams(cfg.cluster(), node)["migration_uri"])
+    template = str(node_ndparams(cfg, node)["migration_uri"])
     return template.format(address=node["secondary_ip"], name=node["name"])
 
 
@@ -297,8 +297,7 @@ class LUInstanceMove(_MoveLU):
                  for d in instance_spec(self.cfg, self.instance)["disks"]]
         if disks:
             copy = {"target_address": target["secondary_ip"],
-                    "target_port": int(params.filled_ndparams(self.cfg.cluster(), target)
-                                       .get("ssh_port", 22)),
+                    "target_port": int(node_ndparams(self.cfg, target).get("ssh_port", 22)),
                     "disks": disks}
             try:
                 self.run_on(source, "instance_disk_copy", f"copy the disks of {self.name}",
