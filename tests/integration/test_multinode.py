@@ -57,25 +57,31 @@ def test_nodes_are_added_with_roles_and_replicated_config(lc: LabCluster) -> Non
 
 
 def test_role_changes_follow_the_pool_rules(lc: LabCluster) -> None:
-    refused = lc.gnt("gnt-node modify -C no node3", check=False)
-    assert refused.returncode == 1 and "pool size" in refused.stderr + refused.stdout
     lc.gnt("gnt-cluster modify --candidate-pool-size 2")
-    lc.gnt("gnt-node modify -C no node3")
-    assert roles(lc)["node3"] == "R"
+    lc.gnt("gnt-node modify -C no node3")          # two candidates remain: the pool is full
+    assert roles(lc) == {"node1": "M", "node2": "C", "node3": "R"}
     assert not (lc.root_on_host("node3") / "var/lib/gnt/config.data").exists()
     assert lc.ssconf("node3", "master_candidates").split() == [lc.fqdn("node1"),
                                                               lc.fqdn("node2")]
-    lc.gnt("gnt-node modify -D yes node3")
-    assert roles(lc)["node3"] == "D"
-    lc.gnt("gnt-node modify -D no node3")
-    lc.gnt("gnt-node modify -O yes node3")
-    assert roles(lc)["node3"] == "O"
-    assert lc.ssconf("node1", "offline_nodes").split() == [lc.fqdn("node3")]
-    lc.gnt("gnt-node modify -O no node3")
-    assert roles(lc)["node3"] == "R"
-    lc.gnt("gnt-cluster modify --candidate-pool-size 10")   # refills the pool
-    assert roles(lc)["node3"] == "C"
+    before = lc.config_bytes()
+    refused = lc.gnt("gnt-node modify -C no node2", check=False)
+    message = refused.stderr + refused.stdout
+    assert refused.returncode == 1 and "pool size" in message and lc.fqdn("node3") in message
+    assert lc.config_bytes() == before
+    lc.gnt("gnt-node modify -C no --auto-promote node2")
+    assert roles(lc) == {"node1": "M", "node2": "R", "node3": "C"}
     assert lc.config_bytes("node3") == lc.config_bytes("node1")
+    lc.gnt("gnt-node modify -D yes node2")
+    assert roles(lc)["node2"] == "D"
+    lc.gnt("gnt-node modify -D no node2")
+    lc.gnt("gnt-node modify -O yes node2")
+    assert roles(lc)["node2"] == "O"
+    assert lc.ssconf("node1", "offline_nodes").split() == [lc.fqdn("node2")]
+    lc.gnt("gnt-node modify -O no node2")
+    assert roles(lc)["node2"] == "R"
+    lc.gnt("gnt-cluster modify --candidate-pool-size 10")   # refills the pool
+    assert roles(lc) == {"node1": "M", "node2": "C", "node3": "C"}
+    assert lc.config_bytes("node2") == lc.config_bytes("node1")
 
 
 def _has_master_ip(lc: LabCluster, node: str) -> bool:

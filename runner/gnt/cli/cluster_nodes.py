@@ -88,6 +88,8 @@ def copy_file(args: argparse.Namespace) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     """``command``: run a shell command on every (or the given) online node."""
+    if not args.command or not " ".join(args.command).strip():
+        raise OpPrereqError("gnt-cluster command needs a command to run", ECODE_INVAL)
     command = " ".join(shlex.quote(word) if len(args.command) > 1 else word
                        for word in args.command)
     targets = _node_targets(args.nodes, include_master=not args.skip_master)
@@ -118,6 +120,9 @@ def watcher(args: argparse.Namespace) -> int:
         if not args.duration:
             raise OpPrereqError("watcher pause needs a duration (e.g. 30m, 1h)")
         until = time.time() + parse_timespec(args.duration)
+        if not os.path.isdir(os.path.dirname(path)):
+            raise OpPrereqError(f"No cluster data directory {os.path.dirname(path)}: is this"
+                                " node part of a cluster?", ECODE_INVAL)
         with open(path, "w", encoding="ascii") as handle:
             handle.write(f"{int(until)}\n")
         stdout(f"The watcher is paused until {time.ctime(until)}.")

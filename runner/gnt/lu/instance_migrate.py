@@ -8,6 +8,7 @@ only once the disks are on the new node, and leaves the old copy alone until the
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .. import live, noderpc, params
@@ -33,6 +34,13 @@ def migration_uri(cfg: Any, node: dict[str, Any]) -> str:
     """The URI the source's libvirtd uses to reach ``node`` (ndparam ``migration_uri``)."""
     template = str(node_ndparams(cfg, node)["migration_uri"])
     return template.format(address=node["secondary_ip"], name=node["name"])
+
+
+def migration_is_live(op: dict[str, Any]) -> bool:
+    """``mode`` (live / non-live) wins; else Ganeti's older ``live`` flag; default live."""
+    if op.get("mode"):
+        return bool(op["mode"] == "live")
+    return op.get("live") is not False
 
 
 class _MoveLU(InstanceLU):
@@ -61,8 +69,17 @@ class _MoveLU(InstanceLU):
         return self.run_plays([Play(role, {node["name"]: host}, title=role)], what)
 
     def set_primary(self, node: dict[str, Any]) -> None:
-        self.instance = self.cfg.modify("instances", self.instance["uuid"],
-                                        lambda obj: obj.update(primary_node=node["uuid"]))
+        """Record ``node`` as the primary of the instance and of its disks, in one write."""
+        inst = copy.deepcopy(self.cfg.get("instances", self.instance["uuid"]))
+        inst["primary_node"] = node["uuid"]
+        disks = []
+        for disk in self.cfg.instance_disks(inst):
+            disk = copy.deepcopy(disk)
+            if "nodes" in disk:
+                disk["nodes"] = [node["uuid"]]
+            disks.append(disk)
+        self.cfg.replace_many({"instances": [inst], "disks": disks})
+        self.instance = self.cfg.get("instances", inst["uuid"])
         self.log(f"Instance {self.name}: primary node is now {node['name']}")
 
     def free_memory(self, node: dict[str, Any]) -> int:
@@ -127,7 +144,7 @@ class LUInstanceMigrate(_MoveLU):
             self.run_on(source, "instance_runtime_memory", f"balloon {self.name} down",
                         **self.vars_on(source, gnt_memory_mib=self.new_memory))
         migration = {"target_uri": migration_uri(self.cfg, target),
-                     "live": self.op["mode"] != "non-live",
+                     "live": migration_is_live(self.op),
                      "unsafe": self.instance["disk_template"] == params.DT_SHARED_FILE}
         self.log(f"Migrating instance {self.name} from {source['name']} to {target['name']}"
                  f" ({'live' if migration['live'] else 'non-live'})")
@@ -286,6 +303,13 @@ class LUInstanceMove(_MoveLU):
                                 f" {self.name}: needs {need} MiB, free {info['dfree']} MiB",
                                 ECODE_NORES)
         self.running = self.is_running()
+        if inst["admin_state"] == "up":
+            be = params.filled_beparams(self.cfg.cluster(), inst)
+            free = int(info.get("mfree") or 0)
+            if free < int(be["minmem"]):
+                raise OpPrereqError(f"Not enough memory on node {self.target['name']} to start"
+                                    f" {self.name} there: needs {be['minmem']} MiB (minmem),"
+                                    f" free {free} MiB", ECODE_NORES)
 
     def exec(self) -> Any:
         source, target = self.node, self.target

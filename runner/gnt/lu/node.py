@@ -333,9 +333,10 @@ class LUNodeSetParams(LogicalUnit):
         if self.demoting:
             nodes = [new if n["uuid"] == new["uuid"] else n for n in cfg.all("nodes")]
             mine = (node["uuid"],)
-            # The node counts in its new state: demoted only, it is still eligible (so the
-            # pool wants it); offline or drained, it is not.
-            current, possible = candidates.pool_stats(nodes)
+            # Ganeti's rule: the pool as it would be without this node (so demoting one of
+            # exactly enough candidates is fine; it is refused while another eligible node
+            # could take the place).
+            current, possible = candidates.pool_stats(nodes, exclude=mine)
             wanted = candidates.wanted_size(cfg.cluster()["candidate_pool_size"], possible)
             spare = candidates.to_promote(nodes, cfg.cluster()["candidate_pool_size"], mine)
             if current < wanted and not op["auto_promote"] and not op["force"]:
@@ -344,12 +345,24 @@ class LUNodeSetParams(LogicalUnit):
                     f"Demoting node {node['name']} would leave {current} master candidate(s),"
                     f" fewer than the pool size {wanted}: use --auto-promote to promote"
                     f" another node (would promote: {names}) or --force", ECODE_STATE)
+        if op["vm_capable"] is False and node["vm_capable"]:
+            hosted = sorted(i["name"] for i in cfg.all("instances")
+                            if i["primary_node"] == node["uuid"])
+            if hosted:
+                raise OpPrereqError(f"Node {node['name']} hosts instances ({', '.join(hosted)}):"
+                                    " cannot unset its vm_capable flag", ECODE_STATE)
         if op["secondary_ip"] and op["secondary_ip"] != node["secondary_ip"]:
             for other in cfg.all("nodes"):
                 if other["uuid"] != node["uuid"] and op["secondary_ip"] in (
                         other["primary_ip"], other["secondary_ip"]):
                     raise OpPrereqError(f"Secondary IP {op['secondary_ip']} is already used by"
                                         f" node {other['name']}", ECODE_EXISTS)
+            single = all(n["primary_ip"] == n["secondary_ip"] for n in cfg.all("nodes")
+                         if n["uuid"] != node["uuid"])
+            if single and op["secondary_ip"] != node["primary_ip"]:
+                raise OpPrereqError(f"The cluster is single-homed (no node has a separate"
+                                    f" secondary IP): node {node['name']} cannot get secondary"
+                                    f" IP {op['secondary_ip']}", ECODE_INVAL)
             new["secondary_ip"] = op["secondary_ip"]
         if self.ndparams:
             new["ndparams"] = params.merge_overrides(node["ndparams"], self.ndparams)

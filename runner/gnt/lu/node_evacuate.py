@@ -90,7 +90,7 @@ class LUNodeMigrate(_NodeEmptyLU):
             self.log(f"No running instance on {self.node['name']}: nothing to migrate")
         for inst in self.todo:
             op = {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": inst["name"],
-                  "mode": self.op["mode"], "target_node": self.target,
+                  "mode": self.op["mode"], "live": self.op["live"], "target_node": self.target,
                   "iallocator": self.op["iallocator"],
                   "allow_runtime_changes": self.op["allow_runtime_changes"]}
             try:

@@ -327,10 +327,6 @@ def test_watcher_expired_pause_and_bad_input(fake, root, capsys) -> None:
         int((root / "watcher.pause").read_text()) < time.time()
 
 
-@pytest.mark.xfail(reason="bug: 'gnt-cluster command' with no command words is accepted"
-                   " (runner/gnt/cli/cluster_nodes.py:168: nargs=REMAINDER allows an"
-                   " empty list; run_command runs the empty string on every node and exits 0)"
-                   " instead of a usage error", strict=True)
 def test_command_without_command_is_refused(fake, root, monkeypatch, capsys) -> None:
     _ssconf({N1: "198.18.0.11", N2: "198.18.0.12"})
     seen = []
@@ -343,11 +339,6 @@ def test_command_without_command_is_refused(fake, root, monkeypatch, capsys) -> 
     assert rc != 0 and seen == []
 
 
-@pytest.mark.xfail(reason="bug: 'gnt-cluster watcher pause' on a node without the data dir"
-                   " (not in a cluster) dies with a FileNotFoundError traceback"
-                   " (runner/gnt/cli/cluster_nodes.py:121: open() of"
-                   " data_dir/watcher.pause is not guarded) instead of a clear error",
-                   strict=True)
 def test_watcher_pause_without_data_dir_is_a_clear_error(fake, tmp_path, monkeypatch,
                                                          capsys) -> None:
     monkeypatch.setenv("GNT_ROOT", str(tmp_path / "nocluster"))

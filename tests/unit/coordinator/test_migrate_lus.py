@@ -73,10 +73,6 @@ def test_migrate_non_live_mode(mn):
     assert mn.executor.calls[-1][0].hosts[N2]["gnt_migration"]["live"] is False
 
 
-@pytest.mark.xfail(reason="bug: OP_INSTANCE_MIGRATE's 'live' parameter is accepted but ignored:"
-                   " runner/gnt/lu/instance_migrate.py:130 derives live only from 'mode'"
-                   " (None -> live), so live=False (RAPI/Ganeti's old option) migrates live",
-                   strict=True)
 def test_migrate_live_false_means_non_live(mn):
     _create(mn)
     _ok(mn.run("OP_INSTANCE_MIGRATE", instance_name=SHARED, target_node=N3, live=False))
@@ -306,10 +302,6 @@ def test_move_not_enough_disk_space_refused(mn):
     assert code == "insufficient_resources" and "1024" in msg and N3 in msg
 
 
-@pytest.mark.xfail(reason="bug: LUInstanceMove.set_primary (runner/gnt/lu/instance_migrate.py"
-                   ":63-66) changes only the instance's primary_node; its disks keep"
-                   " 'nodes': [old node] (set by instance_create.py:162) after the copy",
-                   strict=True)
 def test_move_updates_disk_nodes(mn):
     _create(mn, FILE, "file")
     _ok(mn.run("OP_INSTANCE_MOVE", instance_name=FILE, target_node=N3))
@@ -373,11 +365,6 @@ def test_node_evacuate_secondary_only_has_nothing_to_do(mn):
     assert _primary(mn, SHARED) == N2
 
 
-@pytest.mark.xfail(reason="bug: LUInstanceMove.check_prereq (runner/gnt/lu/instance_migrate.py)"
-                   " checks the target's disk space but not its memory; Ganeti's move checks"
-                   " free memory for a running instance before stopping it. Here the disks are"
-                   " copied and the primary switched before the start fails on the target",
-                   strict=True)
 def test_move_running_instance_target_without_memory_refused(mn):
     _create(mn, FILE, "file", maxmem="512M", minmem="256M")
     mn.hv2.mfree[N3] = 100

@@ -346,10 +346,6 @@ def test_remove_unreachable_node_still_removed_with_warning(mn):
     assert any("could not clean up" in entry[3] for entry in job.ops[0].log)
 
 
-@pytest.mark.xfail(reason="bug: LUNodeSetParams.check_prereq (runner/gnt/lu/node.py:347, the"
-                   " secondary_ip branch) only checks that the address is unused; unlike"
-                   " OP_NODE_ADD (and Ganeti) it lets a node of a single-homed cluster get a"
-                   " different secondary IP, making the cluster half dual-homed", strict=True)
 def test_modify_secondary_ip_on_single_homed_cluster_refused(mn):
     add_node(mn, N2, "198.18.0.12")
     before = mn.config_bytes()
@@ -358,11 +354,6 @@ def test_modify_secondary_ip_on_single_homed_cluster_refused(mn):
     assert mn.config_bytes() == before
 
 
-@pytest.mark.xfail(reason="bug: LUNodeSetParams (runner/gnt/lu/node.py) accepts"
-                   " vm_capable=False on a node that is primary of instances (Ganeti refuses:"
-                   " 'Node hosts instances, cannot unset vm_capable flag'); afterwards"
-                   " migrate/failover/move can never target it back and verify skips its"
-                   " bridges", strict=True)
 def test_modify_vm_capable_off_with_instances_refused(mn):
     add_node(mn, N2, "198.18.0.12")
     _ok(mn.run("OP_INSTANCE_CREATE", instance_name="inst1.example.com",
