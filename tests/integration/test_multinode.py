@@ -61,8 +61,8 @@ def test_role_changes_follow_the_pool_rules(lc: LabCluster) -> None:
     lc.gnt("gnt-node modify -C no node3")          # two candidates remain: the pool is full
     assert roles(lc) == {"node1": "M", "node2": "C", "node3": "R"}
     assert not (lc.root_on_host("node3") / "var/lib/gnt/config.data").exists()
-    assert lc.ssconf("node3", "master_candidates").split() == [lc.fqdn("node1"),
-                                                              lc.fqdn("node2")]
+    wanted = [lc.fqdn("node1"), lc.fqdn("node2")]
+    assert lc.ssconf("node3", "master_candidates").split() == wanted
     before = lc.config_bytes()
     refused = lc.gnt("gnt-node modify -C no node2", check=False)
     message = refused.stderr + refused.stdout

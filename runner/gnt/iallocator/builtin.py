@@ -302,4 +302,3 @@ def allocate(data: Mapping[str, Any]) -> Answer:
                      f" allocator (supported: {', '.join(MODES)}); use an external one such"
                      " as hail")
     return handler(Cluster(data), request)
-

@@ -311,8 +311,8 @@ class LUGroupAssignNodes(_GroupLU):
                     moved["group"] = self.moves[node["uuid"]]
                     nodes.append(moved)
             # The target and every group that loses a node change: bump their serials.
-            changed = {self.group["uuid"]} | {n["group"] for n in self.nodes
-                                               if n["uuid"] in self.moves}
+            losing = {n["group"] for n in self.nodes if n["uuid"] in self.moves}
+            changed = {self.group["uuid"]} | losing
             groups = [copy.deepcopy(self.cfg.get("nodegroups", uuid)) for uuid in sorted(changed)]
             self.cfg.replace_many({"nodes": nodes, "nodegroups": groups})
         self.log(f"Assigned node(s) {', '.join(self._moved_names())} to group {self.name}")

@@ -133,7 +133,7 @@ def test_list_options(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_list_fields(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
-    fake.handlers["query_fields"] = lambda what: field_list(what)
+    fake.handlers["query_fields"] = field_list
     assert run_cli(group, ["list-fields", "name", "pinst_cnt"]) == 0
     out = rstripped(capsys.readouterr().out)
     assert out.splitlines()[0].split() == ["Name", "Type", "Title", "Description"]
