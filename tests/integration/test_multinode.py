@@ -8,6 +8,7 @@ Tests depend on each other's end state (one cluster per module, in order).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from gnt_labcluster import (
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.skipif(lab_skip_reason() is not None,
               pytest.mark.timeout(900)]
 
 NODES = ("node1", "node2", "node3")
+HAIL = "/usr/lib/ganeti/iallocators/hail"
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +123,16 @@ def test_allocator_places_sharedfile_instances(lc: LabCluster) -> None:
     assert placed <= set(NODES)
     listing = lc.gnt("gnt-instance list --no-headers -o name,status").stdout
     assert listing.split() == ["inst1", "running", "inst2", "running"]
+
+
+@pytest.mark.skipif(not Path(HAIL).exists(),
+                    reason=f"{HAIL} missing (Debian package ganeti-htools, installed by"
+                           " scripts/setup.sh --test)")
+def test_hail_places_an_instance(lc: LabCluster) -> None:
+    out = lc.gnt("gnt-instance add -I hail -t diskless --no-install --no-start inst9").stdout
+    assert re.search(r"Selected node node\d\.lab\.example for instance inst9 \(iallocator"
+                     r" hail", out)
+    lc.gnt("gnt-instance remove -f inst9")
 
 
 def test_live_migration_keeps_the_guest_alive(lc: LabCluster) -> None:
