@@ -137,9 +137,13 @@ def test_source_crashes_mid_migration(cluster: LabCluster) -> None:
         # the transfer finished before the source died: the instance lives on node2
         assert where == ["node2"] and primary == "node2", (where, primary, info)
     else:
-        assert "mig2" in info, info
+        assert "mig2" in info and "node3.lab.example" in info, info
         if where:
             assert primary == where[0], (where, primary, info)
+    # the incoming (paused) copy on node2 died with the source: the job must not report
+    # the instance as being on node2 (checked last, so that the recovery is tested too)
+    false_claim = (status == "error" and not where
+                   and "the instance is now on node2" in info)
     # before the source is back, verify names the dead node
     code, lines = verify_lines(cluster)
     assert code != 0 and any("node3.lab.example" in ln and "ERROR" in ln for ln in lines), lines
@@ -155,8 +159,13 @@ def test_source_crashes_mid_migration(cluster: LabCluster) -> None:
     else:
         cluster.gnt("gnt-instance startup mig2")
         assert running_on(cluster, "mig2") == [cluster.instance_node("mig2")]
+        cluster.gnt("gnt-instance migrate -f --cleanup mig2")   # drops stale definitions
+    primary = cluster.instance_node("mig2")
+    defined = [n for n in ("node1", "node2", "node3") if "mig2" in host_domains(cluster, n)]
+    assert defined == [primary], defined
     assert_candidates_agree(cluster)
     assert_verify_clean(cluster)
+    assert not false_claim, f"job claims mig2 is on node2, but it ran nowhere:\n{info}"
 
 
 # --- 4. unreachable nodes (link down, node alive) -----------------------------------------
@@ -193,10 +202,34 @@ def test_migrate_to_unreachable_node(cluster: LabCluster) -> None:
         out = p.stdout + p.stderr
         assert p.returncode != 0, out
         assert "node3.lab.example" in out and "Traceback" not in out, out
+        # the cause, not only the symptom ("Cannot get the free memory of node ...")
+        assert any(word in out for word in ("reach", "answer", "timed out", "connect")), \
+            f"no cause in:\n{out}"
     assert cluster.config_bytes("node1") == before
     assert cluster.instance_node("mig3") == "node2"
     assert running_on(cluster, "mig3") == ["node2"]
     assert_verify_clean(cluster)
+
+
+def test_source_unreachable_mid_migration(cluster: LabCluster) -> None:
+    """node2's link goes down while mig4 moves from it to node3: the migration is aborted,
+    mig4 keeps running on node2 and the config says so."""
+    new_running(cluster, "mig4", "node2")
+    before = cluster.config("node1")
+    job = submit_job(cluster, "gnt-instance migrate -f -n node3 mig4")
+    wait_domain(cluster, "node3", "mig4")
+    link(cluster, "node2", "down")
+    try:
+        status, info = wait_job(cluster, job)
+    finally:
+        link(cluster, "node2", "up")
+    assert status == "error" and "mig4" in info and "node2.lab.example" in info, info
+    assert running_on(cluster, "mig4") == ["node2"]
+    assert cluster.instance_node("mig4") == "node2"
+    assert cluster.config("node1")["instances"] == before["instances"]
+    assert "mig4" not in host_domains(cluster, "node3")
+    assert_verify_clean(cluster)
+    assert "now on no node" not in info, f"garbled location in the job error:\n{info}"
 
 
 # --- 2. the new node crashes in the middle of gnt-node add --------------------------------
