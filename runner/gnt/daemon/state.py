@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .. import settings
@@ -34,7 +35,10 @@ class Master:
     def start(self) -> None:
         """Recover the queue (running jobs -> error, queued jobs run again) and start workers."""
         requeue = self.queue.load()
-        self.config.redistribute()
+        # Bring every node's config/ssconf up to date, without delaying the daemon's start
+        # on an unreachable node (config writes wait for it under the store's lock).
+        threading.Thread(target=self.config.redistribute, name="redistribute",
+                         daemon=True).start()
         self.scheduler.start()
         for job in requeue:
             self.scheduler.enqueue(job)
