@@ -106,8 +106,13 @@ def test_target_crashes_mid_migration(cluster: LabCluster) -> None:
     assert status == "error", info
     assert "mig1" in info and "node2.lab.example" in info, info
     # the config says where the instance really is: still running on node2
+    result = info[info.index("Result:"):]
+    assert "node3.lab.example" in result or cluster.lab.node("node3").address in result, info
     assert cluster.instance_node("mig1") == "node2"
     assert host_domains(cluster, "node2").get("mig1") == "running"
+    # verify names the dead node
+    code, lines = verify_lines(cluster)
+    assert code != 0 and any("ERROR" in ln and "node3.lab.example" in ln for ln in lines), lines
     # node3 is down: offline it; verify does not crash and only notes it
     cluster.gnt("gnt-node modify -O yes node3")
     code, lines = verify_lines(cluster)
@@ -256,13 +261,19 @@ def test_new_node_crashes_mid_add(cluster: LabCluster) -> None:
 
 # --- 3. the master daemon dies in the middle of a job -------------------------------------
 
-def test_master_daemon_killed_mid_job(cluster: LabCluster) -> None:
+@pytest.mark.parametrize("how", ["kill -9", "gnt-masterd stop"])
+def test_master_daemon_killed_mid_job(cluster: LabCluster, how: str) -> None:
     job = submit_job(cluster, "gnt-debug delay 20")
     deadline = time.monotonic() + 30
     while job_field(cluster, job, "status")[0] != "running":
         assert time.monotonic() < deadline, "the delay job never ran"
         time.sleep(0.2)
-    cluster.run("node1", "kill -9 $(cat $GNT_ROOT/var/run/gnt/gnt-masterd.pid)")
+    if how == "kill -9":
+        cluster.run("node1", "kill -9 $(cat $GNT_ROOT/var/run/gnt/gnt-masterd.pid)")
+    else:
+        t0 = time.monotonic()
+        cluster.run("node1", "gnt-masterd stop")
+        assert time.monotonic() - t0 < 15, "gnt-masterd stop waited for the running job"
     down = cluster.gnt("gnt-job list", check=False)
     assert down.returncode != 0
     cluster.gnt("gnt-masterd start")
@@ -323,3 +334,36 @@ def test_verify_reports_bad_ssconf_and_redist_conf_fixes_it(cluster: LabCluster)
     cluster.gnt("gnt-cluster redist-conf")
     assert path.read_text().strip() == "node1.lab.example"
     assert_verify_clean(cluster)
+
+
+# --- 6. the master node crashes: fail the master role over to a candidate ----------------
+
+def test_master_node_crashes(cluster: LabCluster) -> None:
+    """node1 dies; node2 takes the master role (the others vote); node1 reboots, gets
+    the new config with redist-conf and no longer believes it is the master. Runs last: the
+    master moves."""
+    members = sorted(n["name"].split(".")[0] for n in cluster.config()["nodes"].values())
+    cluster.lab.kill_node("node1")
+    proc = cluster.gnt("gnt-cluster master-failover", node="node2")
+    assert "node2.lab.example" in proc.stdout + proc.stderr
+    for node in members[1:]:
+        assert cluster.gnt("gnt-cluster getmaster", node=node).stdout.strip() \
+            == "node2.lab.example", node
+    code, lines = verify_lines(cluster, node="node2")
+    assert code != 0 and any("ERROR" in ln and "node1.lab.example" in ln for ln in lines), lines
+    listed = cluster.gnt("gnt-instance list --no-headers -o name", node="node2").stdout.split()
+    assert sorted(listed) == sorted(i["name"] for i in cluster.config("node2")
+                                    ["instances"].values())
+    cluster.lab.start_node("node1")
+    # the old master must not act as master: its config is older than the new master's
+    proc = cluster.gnt("gnt-instance list", node="node1", check=False)
+    assert proc.returncode != 0, proc.stdout
+    cluster.gnt("gnt-cluster redist-conf", node="node2")
+    assert cluster.ssconf("node1", "master_node").strip() == "node2.lab.example"
+    proc = cluster.gnt("gnt-instance list", node="node1", check=False)
+    assert proc.returncode != 0 and "the master is node2.lab.example" in proc.stdout + \
+        proc.stderr, proc.stdout + proc.stderr
+    assert_candidates_agree(cluster)
+    code, lines = verify_lines(cluster, node="node2")
+    problems = [ln for ln in lines if "ERROR" in ln or "WARNING" in ln]
+    assert code == 0 and not problems, lines
