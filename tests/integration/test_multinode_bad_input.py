@@ -232,3 +232,36 @@ def test_command_on_non_master(cluster: LabCluster, node: str, command: str) -> 
 def test_getmaster_on_every_node(cluster: LabCluster, node: str) -> None:
     out = cluster.gnt("gnt-cluster getmaster", node=node).stdout
     assert out.strip() == "node1.lab.example"
+
+
+# --- more node commands ----------------------------------------------------------------
+
+def test_readd_master(cluster: LabCluster) -> None:
+    refused(cluster, "gnt-node add --readd node1", "master")
+
+
+def test_modify_without_changes(cluster: LabCluster) -> None:
+    refused(cluster, "gnt-node modify node3", "at least one")
+
+
+def test_modify_secondary_ip_of_another_node(cluster: LabCluster) -> None:
+    address = cluster.lab.node("node2").address
+    refused(cluster, f"gnt-node modify -s {address} node3", address, "already used")
+
+
+def test_node_migrate_evacuate_unknown_node(cluster: LabCluster) -> None:
+    refused(cluster, "gnt-node migrate -f nosuchnode", "nosuchnode")
+    refused(cluster, "gnt-node evacuate -f nosuchnode", "nosuchnode")
+
+
+def test_node_migrate_to_itself(cluster: LabCluster) -> None:
+    refused(cluster, "gnt-node migrate -f -n node2 node2", "node2.lab.example")
+
+
+def test_cleanup_of_local_disk_instance(cluster: LabCluster) -> None:
+    refused(cluster, f"gnt-instance migrate -f --cleanup {LOCAL}", LOCAL, "'file'")
+
+
+def test_master_failover_outside_the_cluster(cluster: LabCluster) -> None:
+    refused(cluster, "gnt-cluster master-failover", "node4.lab.example",
+            "cannot become the master", node="node4")
