@@ -23,6 +23,11 @@ def _not_master_hint() -> None:
     if master and master != me and master.split(".")[0] != me.split(".")[0]:
         raise MasterNotRunning(f"This is not the master node: the master is {master} (from"
                                " this node's ssconf files); run the command there")
+    if not master and not settings.paths().config_file.exists():
+        raise MasterNotRunning(f"This node ({me}) is not part of a cluster: there is no"
+                               f" cluster configuration under {settings.paths().data_dir}"
+                               " (gnt-cluster init creates a cluster, gnt-node add on the"
+                               " master adds this node)")
 
 
 class Client:

@@ -132,9 +132,14 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
     try:
         local = read_config(paths.config_file)
     except ConfigError as err:
-        raise OpPrereqError(f"This node ({resolver.this_node_name()}) cannot become the master:"
-                            f" {err}. Master candidates: {candidates_hint()}",
-                            ECODE_STATE) from None
+        me_name = resolver.this_node_name()
+        members = [n.split(".")[0] for n in ssconf.read_list("node_list")]
+        if me_name.split(".")[0] in members:
+            raise OpPrereqError(f"This node ({me_name}) is not a master candidate (it holds no"
+                                " copy of the configuration); run master-failover on one of:"
+                                f" {candidates_hint()}", ECODE_STATE) from None
+        raise OpPrereqError(f"This node ({me_name}) cannot become the master: {err}."
+                            f" Master candidates: {candidates_hint()}", ECODE_STATE) from None
     me = _this_node(local)
     if me is None:
         raise OpPrereqError(f"This node ({resolver.this_node_name()}) is not in the cluster"

@@ -50,6 +50,13 @@ def live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] | None
         return None
 
 
+def live_info_or_error(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any]:
+    """Like :func:`live_info`, but :class:`NodeDown` says why a node did not answer."""
+    if node["offline"]:
+        raise NodeDown(f"{node['name']} is offline")
+    return _ask(store, node, "info")
+
+
 def domains(store: ConfigStore, node: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Domains on ``node`` (name -> state, memory_mib, ...); :class:`NodeDown` if unreachable."""
     return _ask(store, node, "domains")

@@ -21,7 +21,7 @@ from typing import TypeVar
 from . import settings
 
 DEFAULT_TIMEOUT = 60.0
-CONNECT_TIMEOUT = 10
+CONNECT_TIMEOUT = 5
 T = TypeVar("T")
 
 
@@ -67,7 +67,8 @@ def ssh_argv(target: Target, batch: bool = True) -> list[str]:
             "-o", "StrictHostKeyChecking=accept-new",
             "-o", "ControlMaster=auto", "-o", "ControlPersist=120s",
             "-o", f"ControlPath={control_dir()}/%C",
-            "-o", "ServerAliveInterval=10", "-p", str(target.port)]
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+            "-p", str(target.port)]
     if batch:
         argv += ["-o", "BatchMode=yes"]
     return argv + [f"root@{target.address}"]

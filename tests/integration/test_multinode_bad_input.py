@@ -269,10 +269,6 @@ def test_master_failover_outside_the_cluster(cluster: LabCluster) -> None:
 
 # --- checks that show open product bugs (skipped; the scenario is in the tests above) ----
 
-@pytest.mark.skip(reason="product bug: on a non-candidate, master-failover says 'Cluster"
-                  " configuration .../config.data not found: is this node part of a cluster?'"
-                  " (runner/gnt/masterrole.py master_failover, the ConfigError branch) instead of"
-                  " 'not a master candidate'")
 def test_master_failover_on_non_candidate_says_why(cluster: LabCluster) -> None:
     if candidates(cluster)["node3"]:
         cluster.gnt("gnt-node modify -C no --auto-promote node3")
@@ -280,10 +276,6 @@ def test_master_failover_on_non_candidate_says_why(cluster: LabCluster) -> None:
     assert "not a master candidate" in out and "part of a cluster?" not in out, out
 
 
-@pytest.mark.skip(reason="product bug: on a node outside the cluster, gnt-* commands say"
-                  " 'Cannot communicate with the master daemon ... start it with gnt-masterd"
-                  " start' (runner/gnt/client.py) instead of 'this node is not part of a"
-                  " cluster'")
 @pytest.mark.parametrize("command", ["gnt-cluster getmaster", "gnt-instance list"])
 def test_command_outside_the_cluster(cluster: LabCluster, command: str) -> None:
     out = refused(cluster, command, node="node4")

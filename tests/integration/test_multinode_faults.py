@@ -182,11 +182,6 @@ def test_source_crashes_mid_migration(cluster: LabCluster) -> None:
     assert_verify_clean(cluster)
 
 
-@pytest.mark.skip(reason="product bug: after the source dies mid-migration, _locate"
-                  " (runner/gnt/lu/instance_migrate.py) takes the target's paused incoming"
-                  " domain for the running instance, switches the primary to the target and"
-                  " the job says 'the instance is now on node2' while it runs nowhere (a race:"
-                  " seen in 3 of 5 runs)")
 def test_source_crash_job_error_is_truthful() -> None:
     status, where, info = seen("source_crash")
     assert not (status == "error" and not where and "the instance is now on node2" in info), \
@@ -255,19 +250,12 @@ def test_source_unreachable_mid_migration(cluster: LabCluster) -> None:
     SEEN["unreachable_source"] = info
 
 
-@pytest.mark.skip(reason="product bug: migrate/failover to an unreachable node says only"
-                  " 'Cannot get the free memory of node node3...' (instance_migrate.py"
-                  " free_memory: noderpc.live_info drops the NodeDown reason)")
 def test_unreachable_target_error_names_the_cause() -> None:
     for out in seen("unreachable_target"):
         assert any(word in out for word in ("reach", "answer", "timed out", "connect")), \
             f"no cause in:\n{out}"
 
 
-@pytest.mark.skip(reason="product bug: the job error says 'the instance is now on no node"
-                  " answered and the config says so' (instance_migrate.py LUInstanceMigrate.exec,"
-                  " where = ... 'no node answered') though node3 answered and the config still"
-                  " names node2, where the instance runs")
 def test_unreachable_source_job_error_is_coherent() -> None:
     info = seen("unreachable_source")
     assert "now on no node" not in info, f"garbled location in the job error:\n{info}"

@@ -9,6 +9,7 @@ only once the disks are on the new node, and leaves the old copy alone until the
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from .. import live, noderpc, params
@@ -83,8 +84,12 @@ class _MoveLU(InstanceLU):
         self.log(f"Instance {self.name}: primary node is now {node['name']}")
 
     def free_memory(self, node: dict[str, Any]) -> int:
-        info = noderpc.live_info(self.cfg, node)
-        if not info or info.get("mfree") is None:
+        try:
+            info = noderpc.live_info_or_error(self.cfg, node)
+        except noderpc.NodeDown as err:
+            raise OpPrereqError(f"Cannot get the free memory of node {node['name']}: it did"
+                                f" not answer ({err})", ECODE_ENVIRON) from err
+        if info.get("mfree") is None:
             raise OpPrereqError(f"Cannot get the free memory of node {node['name']}",
                                 ECODE_ENVIRON)
         return int(info["mfree"])
@@ -155,13 +160,11 @@ class LUInstanceMigrate(_MoveLU):
                                  **self.vars_on(source, gnt_migration=migration))
         except GntError as err:
             error = err
-        location = self._locate([source, target])
+        location, silent = self._locate(source, target)
         if location is not None and location["uuid"] != source["uuid"]:
             self.set_primary(location)
-        if error is not None:
-            where = location["name"] if location else "no node answered"
-            raise OpExecError(f"{error} -- the instance is now on {where} and the config says"
-                              f" so{'' if location else ' (gnt-instance migrate --cleanup)'}")
+        if error is not None or location is None or location["uuid"] == source["uuid"]:
+            raise OpExecError(self._outcome(error, location, silent))
         facts = result.hosts[source["name"]].facts.get("gnt_migration_result", {}) \
             if result else {}
         if facts.get("duration_s") is not None:
@@ -170,19 +173,53 @@ class LUInstanceMigrate(_MoveLU):
         return {"node": target["name"], **{k: facts.get(k) for k in ("duration_s",
                                                                      "downtime_ms")}}
 
-    def _locate(self, nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The node where the domain runs (or, if it runs nowhere, exists)."""
-        found_running, found_defined = None, None
-        for node in nodes:
-            try:
-                dom = live.node_domains(self.cfg, node).get(self.name)
-            except live.NodeDown:
+    def _outcome(self, error: GntError | None, location: dict[str, Any] | None,
+                 silent: list[str]) -> str:
+        """The job error after a migration that did not end on the target."""
+        first = str(error) if error else f"Migration of {self.name} did not complete"
+        source, target = self.node["name"], self.target["name"]
+        if location is not None and location["name"] == source:
+            return f"{first} -- the instance is still on {source}; the config is unchanged"
+        if location is not None:
+            return f"{first} -- the instance is now on {target} and the config says so"
+        unknown = f" ({', '.join(silent)} did not answer)" if silent else ""
+        return (f"{first} -- the instance was found running neither on {source} nor on"
+                f" {target}{unknown}; the config still names {source}. Once the nodes answer,"
+                f" run: gnt-instance migrate --cleanup {self.name}")
+
+    def _state_on(self, node: dict[str, Any]) -> tuple[str | None, bool]:
+        """(domain state or None if absent, whether the node answered)."""
+        try:
+            dom = live.node_domains(self.cfg, node).get(self.name)
+        except live.NodeDown:
+            return None, False
+        return (dom["state"] if dom else None), True
+
+    def _locate(self, source: dict[str, Any], target: dict[str, Any],
+                settle: float = 30.0) -> tuple[dict[str, Any] | None, list[str]]:
+        """Where the instance is after a migration attempt, and the nodes that did not answer.
+
+        The source wins while it still has the domain active (a failed or unfinished
+        migration). The target counts only once its domain runs: a paused domain there is an
+        incoming migration that libvirt may still tear down, so wait for it to settle.
+        """
+        deadline = time.monotonic() + settle
+        while True:
+            silent = []
+            state, answered = self._state_on(source)
+            if not answered:
+                silent.append(source["name"])
+            elif state in RUNNING:
+                return source, silent
+            state, answered = self._state_on(target)
+            if not answered:
+                silent.append(target["name"])
+            elif state == "running":
+                return target, silent
+            elif state in ("paused", "blocked") and time.monotonic() < deadline:
+                time.sleep(0.5)
                 continue
-            if dom and dom["state"] in RUNNING and found_running is None:
-                found_running = node
-            elif dom and found_defined is None:
-                found_defined = node
-        return found_running or found_defined
+            return None, silent
 
     def _cleanup(self) -> Any:
         """Find where the instance really runs (all online nodes) and record it."""
@@ -293,10 +330,11 @@ class LUInstanceMove(_MoveLU):
         self.require_node_online()
         self.target = self.cfg.lookup("nodes", self.op["target_node"])
         placement.check_target(self, inst, self.target)
-        info = noderpc.live_info(self.cfg, self.target)
-        if not info:
-            raise OpPrereqError(f"Target node {self.target['name']} does not answer",
-                                ECODE_ENVIRON)
+        try:
+            info = noderpc.live_info_or_error(self.cfg, self.target)
+        except noderpc.NodeDown as err:
+            raise OpPrereqError(f"Target node {self.target['name']} does not answer: {err}",
+                                ECODE_ENVIRON) from err
         need = sum(d["size"] for d in self.cfg.instance_disks(inst))
         if info.get("dfree") is not None and int(info["dfree"]) < need:
             raise OpPrereqError(f"Not enough disk space on node {self.target['name']} for"

@@ -73,6 +73,12 @@ class MultiHV:
                 "ctotal": 2, "dtotal": 100000, "dfree": self.dfree.get(node["name"], 50000),
                 "domains": self.domains(store, node)}
 
+    def live_info_or_error(self, store: Any, node: dict[str, Any]) -> dict[str, Any]:
+        info = self.live_info(store, node)
+        if info is None:
+            raise live.NodeDown(f"{node['name']}: ssh: connect to host: No route to host")
+        return info
+
 
 class FakeSSH:
     """Stands in for ``gnt.ssh.run``: records (target, command, stdin); answers with rc 0 or
@@ -110,6 +116,7 @@ def install(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[MultiHV, Fak
     monkeypatch.setattr(ssh, "run", fake_ssh)
     monkeypatch.setattr(live, "node_domains", hv.domains)
     monkeypatch.setattr(noderpc, "live_info", hv.live_info)
+    monkeypatch.setattr(noderpc, "live_info_or_error", hv.live_info_or_error)
     executor = cluster.executor
     store = cluster.master.config
 

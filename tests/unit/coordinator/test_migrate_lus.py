@@ -181,7 +181,7 @@ def test_failed_migration_domain_stays_config_unchanged(mn):
     _create(mn)
     mn.executor.fail_roles["instance_migrate"] = "migration aborted by libvirt"
     msg, _code = _error(mn.run("OP_INSTANCE_MIGRATE", instance_name=SHARED, target_node=N3))
-    assert f"now on {N2}" in msg
+    assert f"still on {N2}" in msg and "config is unchanged" in msg
     assert _primary(mn, SHARED) == N2 and mn.hv2.where(SHARED) == [N2]
 
 
