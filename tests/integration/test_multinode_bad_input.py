@@ -267,7 +267,7 @@ def test_master_failover_outside_the_cluster(cluster: LabCluster) -> None:
             "cannot become the master", node="node4")
 
 
-# --- checks that show open product bugs (skipped; the scenario is in the tests above) ----
+# --- messages on nodes that are not the master ------------------------------------------
 
 def test_master_failover_on_non_candidate_says_why(cluster: LabCluster) -> None:
     if candidates(cluster)["node3"]:

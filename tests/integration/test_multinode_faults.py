@@ -35,8 +35,8 @@ pytestmark = pytest.mark.skipif(lab_skip_reason() is not None,
 
 NEW_SHARED = "-t sharedfile --disk 0:size=64M -o tinylinux"
 
-# What a scenario test saw, for the message checks that are separate tests (skipped while
-# the product bug they show is open; the scenario and recovery checks run regardless).
+# What a scenario test saw, for the message checks that are separate tests (so a wrong
+# message and a wrong outcome show up as different failures).
 SEEN: dict[str, Any] = {}
 
 
