@@ -25,19 +25,14 @@ def valid_hostname(name: str) -> bool:
     return bool(_HOSTNAME_RE.match(name))
 
 
-def lookup(name: str) -> str | None:
-    """The first IPv4 address the hosts file gives ``name`` (or its short form), or None."""
-    try:
-        ipaddress.IPv4Address(name)
-        return name
-    except ValueError:
-        pass
+def _entries() -> list[tuple[str, list[str]]]:
+    """(IPv4 address, names) of every usable hosts-file line, in file order."""
     try:
         with open(hosts_file(), encoding="utf-8", errors="replace") as handle:
             lines = handle.readlines()
     except OSError:
-        return None
-    wanted = {name, name.split(".")[0]} if "." not in name else {name}
+        return []
+    entries = []
     for line in lines:
         fields = line.split("#", 1)[0].split()
         if len(fields) < 2:
@@ -46,33 +41,37 @@ def lookup(name: str) -> str | None:
             ipaddress.IPv4Address(fields[0])
         except ValueError:
             continue
-        if wanted & set(fields[1:]):
-            return fields[0]
+        entries.append((fields[0], fields[1:]))
+    return entries
+
+
+def _is_ipv4(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def lookup(name: str) -> str | None:
+    """The first IPv4 address the hosts file gives ``name`` (or its short form), or None."""
+    if _is_ipv4(name):
+        return name
+    wanted = {name, name.split(".")[0]} if "." not in name else {name}
+    for address, names in _entries():
+        if wanted & set(names):
+            return address
     return None
 
 
 def canonical(name: str) -> tuple[str, str] | None:
     """(full name, IPv4 address) of ``name`` from the hosts file: the first name of the line
     that lists ``name`` (Ganeti's FQDN expansion), or None if it does not resolve."""
-    try:
-        ipaddress.IPv4Address(name)
+    if _is_ipv4(name):
         return None
-    except ValueError:
-        pass
-    try:
-        with open(hosts_file(), encoding="utf-8", errors="replace") as handle:
-            lines = handle.readlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split("#", 1)[0].split()
-        if len(fields) < 2 or name not in fields[1:]:
-            continue
-        try:
-            ipaddress.IPv4Address(fields[0])
-        except ValueError:
-            continue
-        return fields[1], fields[0]
+    for address, names in _entries():
+        if name in names:
+            return names[0], address
     return None
 
 

@@ -14,6 +14,11 @@ def _mode(args: argparse.Namespace) -> str | None:
     return args.migration_mode
 
 
+def _say_where(name: str, result: Any) -> None:
+    if isinstance(result, dict) and result.get("node"):
+        stdout(f"Instance {name} is on node {result['node']}")
+
+
 def migrate_instance(args: argparse.Namespace) -> int:
     """``gnt-instance migrate``: live-migrate (or with --cleanup, reconcile) an instance."""
     if not args.force:
@@ -26,9 +31,7 @@ def migrate_instance(args: argparse.Namespace) -> int:
                  allow_failover=args.allow_failover,
                  allow_runtime_changes=not args.no_runtime_changes,
                  shutdown_timeout=args.shutdown_timeout)
-    result = submit_or_send(op, args, name=args.name)
-    if isinstance(result, dict) and result.get("node"):
-        stdout(f"Instance {args.name} is on node {result['node']}")
+    _say_where(args.name, submit_or_send(op, args, name=args.name))
     return 0
 
 
@@ -41,9 +44,7 @@ def failover_instance(args: argparse.Namespace) -> int:
     op = make_op("OP_INSTANCE_FAILOVER", args, instance_name=args.name,
                  ignore_consistency=args.ignore_consistency, target_node=args.dst_node,
                  iallocator=args.iallocator, shutdown_timeout=args.shutdown_timeout)
-    result = submit_or_send(op, args, name=args.name)
-    if isinstance(result, dict) and result.get("node"):
-        stdout(f"Instance {args.name} is on node {result['node']}")
+    _say_where(args.name, submit_or_send(op, args, name=args.name))
     return 0
 
 
