@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import settings
+from . import settings, sshkeys
 from ._collection import link_collection
 
 Feedback = Callable[[str], None]
@@ -187,8 +187,9 @@ class AnsibleExecutor:
             "ANSIBLE_LOCAL_TEMP": str(ans / "tmp"),
             "ANSIBLE_REMOTE_TEMP": "/tmp/.gnt-ansible",
             "ANSIBLE_PIPELINING": "True",
-            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s"
-                                " -o StrictHostKeyChecking=accept-new",
+            "ANSIBLE_SSH_ARGS": " ".join(["-o ControlMaster=auto -o ControlPersist=60s"
+                                          " -o StrictHostKeyChecking=accept-new",
+                                          *sshkeys.identity_args()]),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(ans / "cp"),
             "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_FORKS": str(self.forks),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from . import settings
+from . import settings, sshkeys
 
 DEFAULT_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 5
@@ -71,7 +71,7 @@ def ssh_argv(target: Target, batch: bool = True) -> list[str]:
             "-p", str(target.port)]
     if batch:
         argv += ["-o", "BatchMode=yes"]
-    return argv + [f"root@{target.address}"]
+    return argv + sshkeys.identity_args() + [f"root@{target.address}"]
 
 
 def remote_env() -> dict[str, str]:

@@ -56,6 +56,11 @@ def test_nodes_are_added_with_roles_and_replicated_config(lc: LabCluster) -> Non
         assert lc.ssconf(node, "node_list").split() == [lc.fqdn(n) for n in NODES]
     info = lc.gnt("gnt-node info node2").stdout
     assert "master candidate: True" in info and lc.fqdn("node2") in info
+    # Node add gave every node the cluster key pair: node2 reaches node3 with it alone.
+    address = lc.lab.node("node3").address
+    lc.run("node2", "ssh -o IdentitiesOnly=yes -i ~/.ssh/gnt_cluster_id_ed25519"
+                    f" -o BatchMode=yes -F /dev/null -o StrictHostKeyChecking=no root@{address}"
+                    " hostname")
 
 
 def test_role_changes_follow_the_pool_rules(lc: LabCluster) -> None:

@@ -12,7 +12,7 @@ import copy
 import time
 from typing import Any
 
-from .. import live, noderpc, params
+from .. import live, noderpc, params, sshkeys
 from ..errors import (
     ECODE_ENVIRON,
     ECODE_NORES,
@@ -359,6 +359,8 @@ class LUInstanceMove(_MoveLU):
                  for d in instance_spec(self.cfg, self.instance)["disks"]]
         if disks:
             copy = {"target_address": target["secondary_ip"],
+                    "ssh_args": ["-o", "StrictHostKeyChecking=accept-new", "-o",
+                                 f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}"],
                     "target_port": int(node_ndparams(self.cfg, target).get("ssh_port", 22)),
                     "disks": disks}
             try:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import shlex
-from pathlib import Path
 from typing import Any
 
-from .. import candidates, nodecmd, params, resolver, settings, ssh
+from .. import candidates, nodecmd, params, resolver, settings, ssh, sshkeys
 from ..bootstrap import prepare_node
 from ..config.objects import new_uuid
 from ..errors import (
@@ -31,30 +30,6 @@ def _check_ip(value: str, what: str) -> str:
     except ValueError:
         raise OpPrereqError(f"Invalid {what} '{value}': not an IPv4 address",
                             ECODE_INVAL) from None
-
-
-def master_public_keys() -> list[str]:
-    """The master's root SSH public keys (one is made if there is none)."""
-    ssh_dir = Path.home() / ".ssh"
-    keys = sorted(ssh_dir.glob("id_*.pub"))
-    if not keys:
-        import subprocess
-
-        ssh_dir.mkdir(mode=0o700, exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gnt-cluster",
-                        "-f", str(ssh_dir / "id_ed25519")], check=True, capture_output=True)
-        keys = [ssh_dir / "id_ed25519.pub"]
-    return [path.read_text().strip() for path in keys]
-
-
-def install_keys_command(keys: list[str]) -> str:
-    """Shell command adding ``keys`` to root's authorized_keys on a node (idempotent)."""
-    parts = ["mkdir -p ~/.ssh", "chmod 700 ~/.ssh", "touch ~/.ssh/authorized_keys"]
-    for key in keys:
-        quoted = shlex.quote(key)
-        parts.append(f"(grep -qxF {quoted} ~/.ssh/authorized_keys ||"
-                     f" echo {quoted} >> ~/.ssh/authorized_keys)")
-    return " && ".join(parts)
 
 
 def node_cleanup_command() -> str:
@@ -174,12 +149,13 @@ class LUNodeAdd(LogicalUnit):
         op, cfg = self.op, self.cfg
         self.log(f"Node {self.name}: reachable, {self.facts.get('ctotal')} CPUs,"
                  f" {self.facts.get('mtotal')} MiB memory, {self.facts.get('hv_version')}")
-        keys = master_public_keys()
-        result = ssh.run(self.target, install_keys_command(keys))
+        keys = sshkeys.master_public_keys()
+        private, _public = sshkeys.ensure_cluster_key()
+        result = ssh.run(self.target, sshkeys.install_command(keys), stdin=private)
         if not result.ok:
-            raise OpExecError(f"Could not install the master's SSH key on {self.name}:"
+            raise OpExecError(f"Could not install the cluster's SSH keys on {self.name}:"
                               f" {result.reason()}")
-        self.log(f"Installed the master's SSH key on {self.name}")
+        self.log(f"Installed the cluster's SSH key pair on {self.name}")
         if self.existing is not None:
             node = dict(self.existing)
         else:

@@ -8,9 +8,8 @@ import json
 import pytest
 from multinode import MASTER, add_node, install
 
-from gnt import ssh
+from gnt import ssh, sshkeys
 from gnt.jqueue.job import ERROR, SUCCESS
-from gnt.lu import node as lu_node
 
 N2, N3, N4 = "node2.example.com", "node3.example.com", "node4.example.com"
 FACTS = {"ctotal": 2, "mtotal": 4096, "hv_version": "QEMU 7.2"}
@@ -34,7 +33,9 @@ def mn(cluster, tmp_path, monkeypatch):
                      "198.18.0.13 node3.example.com node3\n"
                      "198.18.0.14 node4.example.com node4\n")
     monkeypatch.setenv("GNT_HOSTS_FILE", str(hosts))
-    monkeypatch.setattr(lu_node, "master_public_keys", lambda: ["ssh-ed25519 AAAAtest gnt"])
+    monkeypatch.setattr(sshkeys, "master_public_keys", lambda: ["ssh-ed25519 AAAAtest gnt"])
+    monkeypatch.setattr(sshkeys, "ensure_cluster_key",
+                        lambda: (b"PRIVATE KEY", "ssh-ed25519 AAAAtest gnt"))
     hv, fake_ssh = install(cluster, monkeypatch)
     fake_ssh.stdout_for = lambda t, c: json.dumps(FACTS) if "gnt.nodecmd info" in c else ""
     cluster.hv2, cluster.ssh = hv, fake_ssh
