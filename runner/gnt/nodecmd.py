@@ -69,6 +69,24 @@ def verify_info(storage_dirs: list[str]) -> dict[str, Any]:
     return result
 
 
+def list_exports(export_dir: str) -> dict[str, Any]:
+    """Exports in ``export_dir``: name -> {"complete": has config.ini}. Hidden entries are
+    exports still being written."""
+    import os
+
+    result: dict[str, Any] = {}
+    try:
+        names = sorted(os.listdir(export_dir))
+    except FileNotFoundError:
+        return result
+    for name in names:
+        path = os.path.join(export_dir, name)
+        if name.startswith(".") or not os.path.isdir(path):
+            continue
+        result[name] = {"complete": os.path.isfile(os.path.join(path, "config.ini"))}
+    return result
+
+
 def _existing_parent(directory: str) -> str:
     import os
 
@@ -90,7 +108,7 @@ def command_line(action: str, uri: str, storage_dir: str | None = None,
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m gnt.nodecmd``."""
     parser = argparse.ArgumentParser(prog="gnt.nodecmd")
-    parser.add_argument("action", choices=("info", "domains", "verify"))
+    parser.add_argument("action", choices=("info", "domains", "verify", "exports"))
     parser.add_argument("--uri", default="qemu:///system")
     parser.add_argument("--storage-dir", action="append", default=[])
     args = parser.parse_args(argv)
@@ -99,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             result: Any = live_info(args.uri, args.storage_dir[0] if args.storage_dir else None)
         elif args.action == "verify":
             result = verify_info(args.storage_dir)
+        elif args.action == "exports":
+            from . import settings
+
+            result = list_exports(str(settings.paths().export_dir))
         else:
             result = dict(load_module_util("libvirt_domain").list_domains(args.uri))
     except Exception as err:  # report any failure as one line for the master's error message

@@ -22,6 +22,9 @@ def _ask(store: ConfigStore, node: dict[str, Any], action: str) -> dict[str, Any
     target = ssh_target(store, node)
     if target.local:
         try:
+            if action == "exports":
+                from . import settings
+                return nodecmd.list_exports(str(settings.paths().export_dir))
             if action == "info":
                 return nodecmd.live_info(libvirt_uri(node), storage)
             if action == "verify":
@@ -94,6 +97,20 @@ def verify_info_many(store: ConfigStore, nodes: list[dict[str, Any]]
     def one(uuid: str) -> dict[str, Any] | str:
         try:
             return _ask(store, by_uuid[uuid], "verify")
+        except NodeDown as err:
+            return str(err)
+    return ssh.map_parallel(by_uuid, one)
+
+
+def exports_many(store: ConfigStore, nodes: list[dict[str, Any]]
+                 ) -> dict[str, dict[str, Any] | str]:
+    """node uuid -> its exports (name -> {"complete"}), or the error text if it did not
+    answer."""
+    by_uuid = {node["uuid"]: node for node in nodes}
+
+    def one(uuid: str) -> dict[str, Any] | str:
+        try:
+            return _ask(store, by_uuid[uuid], "exports")
         except NodeDown as err:
             return str(err)
     return ssh.map_parallel(by_uuid, one)

@@ -246,6 +246,6 @@ def validate(op: dict[str, Any]) -> dict[str, Any]:
 
 
 # Opcodes of other areas live in their own modules (they import the helpers above).
-from . import opdefs_group, opdefs_node  # noqa: E402
+from . import opdefs_backup, opdefs_group, opdefs_node  # noqa: E402
 
-register_opdefs(opdefs_node.DEFS + opdefs_group.DEFS)
+register_opdefs(opdefs_node.DEFS + opdefs_group.DEFS + opdefs_backup.DEFS)

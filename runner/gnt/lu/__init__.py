@@ -1,6 +1,7 @@
 """Logical units, one module per area; importing this package registers them all."""
 
 from . import (  # noqa: F401 - imported to register the LUs
+    backup,
     cluster,
     group,
     instance,

@@ -1,0 +1,87 @@
+"""Logical units of instance exports: list them on the nodes, remove one everywhere.
+
+An export is ``GNT_ROOT/srv/gnt/export/INSTANCE/`` on a node (config.ini plus one dump per
+disk); one being written is a hidden directory beside it until it is complete.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from .. import noderpc, resolver, settings, ssh
+from ..errors import ECODE_INVAL, ECODE_NOENT, OpExecError, OpPrereqError
+from ..nodevars import ssh_target
+from .base import LogicalUnit, register
+
+
+def export_path(name: str) -> str:
+    """Where the export of instance ``name`` lives on a node."""
+    return str(settings.paths().export_dir / name)
+
+
+@register
+class LUBackupQuery(LogicalUnit):
+    """node name -> its exports (sorted names), or False when the node did not answer."""
+
+    OP_ID = "OP_BACKUP_QUERY"
+
+    def expand_names(self) -> None:
+        if self.op["nodes"]:
+            self.nodes = [self.cfg.lookup("nodes", name) for name in self.op["nodes"]]
+        else:
+            self.nodes = sorted(self.cfg.all("nodes"), key=lambda n: n["name"])
+
+    def exec(self) -> Any:
+        online = [n for n in self.nodes if not n["offline"]]
+        answers = noderpc.exports_many(self.cfg, online)
+        result: dict[str, Any] = {}
+        for node in self.nodes:
+            answer = answers.get(node["uuid"])
+            if isinstance(answer, dict):
+                result[node["name"]] = sorted(name for name, info in answer.items()
+                                              if info.get("complete"))
+            else:
+                result[node["name"]] = False
+                if answer:
+                    self.log(f"WARNING: node {node['name']}: {answer}")
+        return result
+
+
+@register
+class LUBackupRemove(LogicalUnit):
+    """Remove the export of an instance (a removed one needs its full name) from all nodes."""
+
+    OP_ID = "OP_BACKUP_REMOVE"
+
+    def expand_names(self) -> None:
+        given = self.op["instance_name"]
+        inst = self.cfg.find("instances", given)
+        self.name = inst["name"] if inst else given
+        if not resolver.valid_hostname(self.name):
+            raise OpPrereqError(f"Invalid instance name '{self.name}'", ECODE_INVAL)
+
+    def exec(self) -> Any:
+        online = [n for n in self.cfg.all("nodes") if not n["offline"]]
+        answers = noderpc.exports_many(self.cfg, online)
+        holders = [n for n in online if isinstance(answers.get(n["uuid"]), dict)
+                   and self.name in answers[n["uuid"]]]
+        silent = sorted(n["name"] for n in online if not isinstance(answers.get(n["uuid"]),
+                                                                   dict))
+        if not holders:
+            hint = f" ({', '.join(silent)} did not answer)" if silent else ""
+            short = "" if "." in self.name else " (for a removed instance give its full name)"
+            raise OpPrereqError(f"No export found for instance {self.name}{hint}{short}",
+                                ECODE_NOENT)
+        failed = []
+        for node in holders:
+            result = ssh.run(ssh_target(self.cfg, node),
+                             f"rm -rf -- {shlex.quote(export_path(self.name))}", timeout=120)
+            if result.ok:
+                self.log(f"Removed the export of {self.name} from {node['name']}")
+            else:
+                failed.append(f"{node['name']}: {result.reason()}")
+        if failed:
+            raise OpExecError(f"Could not remove the export of {self.name} from: "
+                              + "; ".join(failed))
+        return [n["name"] for n in holders]
