@@ -177,8 +177,10 @@ def render(info: ExportInfo) -> str:
     for idx, nic in enumerate(info.nics):
         for key in NIC_FIELDS:
             value = nic.get(key)
-            # Ganeti's importer treats any non-empty network text as a network name.
-            inst[f"nic{idx}_{key}"] = "" if key == "network" and value is None else _text(value)
+            # Ganeti's importer treats any non-empty network text as a network name, and
+            # its filled NIC parameters have an empty vlan.
+            unset = key in ("network", "vlan") and value is None
+            inst[f"nic{idx}_{key}"] = "" if unset else _text(value)
     inst["nic_count"] = str(len(info.nics))
     for disk in info.disks:
         idx = int(disk["index"])

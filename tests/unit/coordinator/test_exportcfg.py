@@ -100,6 +100,7 @@ def test_round_trip_build_render_parse_is_equal() -> None:
     assert parsed.get("hypervisor", "serial_console") == "False"
     # Ganeti's importer takes any non-empty nic%d_network as a network name
     assert parsed.get("instance", "nic0_network") == ""
+    assert parsed.get("instance", "nic0_vlan") == ""
     assert parsed.get("instance", "nic0_name") == "None"
 
 
