@@ -64,10 +64,9 @@ class LUBackupRemove(LogicalUnit):
     def exec(self) -> Any:
         online = [n for n in self.cfg.all("nodes") if not n["offline"]]
         answers = noderpc.exports_many(self.cfg, online)
-        holders = [n for n in online if isinstance(answers.get(n["uuid"]), dict)
-                   and self.name in answers[n["uuid"]]]
-        silent = sorted(n["name"] for n in online if not isinstance(answers.get(n["uuid"]),
-                                                                   dict))
+        listed = {uuid: answer for uuid, answer in answers.items() if isinstance(answer, dict)}
+        holders = [n for n in online if self.name in listed.get(n["uuid"], {})]
+        silent = sorted(n["name"] for n in online if n["uuid"] not in listed)
         if not holders:
             hint = f" ({', '.join(silent)} did not answer)" if silent else ""
             short = "" if "." in self.name else " (for a removed instance give its full name)"
