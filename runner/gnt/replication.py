@@ -65,7 +65,11 @@ class Replicator:
             ssconf.write_local(vals)
             jobs: dict[str, tuple[ssh.Target, bytes, bool]] = {}
             for node in data["nodes"].values():
-                if node["uuid"] == master_uuid or node["offline"]:
+                if node["uuid"] == master_uuid:
+                    continue
+                if node["offline"]:
+                    # Not contacted; what it has is unknown once it is back: push it all then.
+                    self._pushed.pop(node["name"], None)
                     continue
                 candidate = node["master_candidate"]
                 last = self._pushed.get(node["name"])
