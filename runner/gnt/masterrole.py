@@ -23,6 +23,7 @@ from . import resolver, settings, ssconf, ssh
 from .config.objects import touch
 from .config.store import ConfigStore, read_config
 from .errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_STATE, ConfigError, OpPrereqError
+from .nodevars import ssh_target
 from .replication import Replicator
 
 Feedback = Callable[[str], None]
@@ -34,9 +35,11 @@ def tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def _target(node: dict[str, Any]) -> ssh.Target:
-    return ssh.Target(node["name"], node["primary_ip"], False,
-                      int(node.get("ndparams", {}).get("ssh_port", 22)))
+def _target(data: dict[str, Any], node: dict[str, Any]) -> ssh.Target:
+    """How to reach ``node`` of the config ``data`` over SSH (never in-process: during a
+    failover the config's master is another node)."""
+    target = ssh_target(ConfigStore(settings.paths().config_file, data), node)
+    return ssh.Target(target.name, target.address, False, target.port)
 
 
 def _this_node(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -56,7 +59,7 @@ def _best_config(local: dict[str, Any], others: list[dict[str, Any]],
                  feedback: Feedback) -> dict[str, Any]:
     """The config with the highest serial among this node's and the reachable candidates'."""
     path = shlex.quote(str(settings.paths().config_file))
-    answers = ssh.run_parallel([_target(n) for n in others],
+    answers = ssh.run_parallel([_target(local, n) for n in others],
                                lambda t: ssh.run(t, f"cat {path}", timeout=20))
     best = local
     for name, result in sorted(answers.items()):
@@ -81,7 +84,7 @@ def _vote(data: dict[str, Any], me: dict[str, Any], no_voting: bool,
     others = [n for n in data["nodes"].values() if n["uuid"] != me["uuid"] and not n["offline"]]
     if not others or no_voting:
         return
-    answers = ssh.run_parallel([_target(n) for n in others],
+    answers = ssh.run_parallel([_target(data, n) for n in others],
                                lambda t: ssh.run(t, "true", timeout=15))
     alive = sorted(name for name, result in answers.items() if result.ok)
     feedback(f"Nodes answering: {len(alive)} of {len(others)} other online node(s)")
@@ -162,7 +165,7 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
     old = data["nodes"][data["cluster"]["master_node"]]
     _vote(data, me, no_voting, feedback)
     if old["uuid"] != me["uuid"] and not old["offline"]:
-        result = ssh.run(_target(old), f"{shlex.quote(tool('gnt-masterd'))} stop", timeout=60)
+        result = ssh.run(_target(data, old), f"{shlex.quote(tool('gnt-masterd'))} stop", timeout=60)
         if result.ok:
             feedback(f"Stopped the master daemon on {old['name']}")
         else:
@@ -170,7 +173,7 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
                      f" ({result.reason()}); if it comes back it must not act as master")
         cluster = data["cluster"]
         if cluster.get("master_netdev"):
-            ssh.run(_target(old), master_ip_command("del", cluster["master_ip"],
+            ssh.run(_target(data, old), master_ip_command("del", cluster["master_ip"],
                                                     cluster["master_netdev"]), timeout=20)
     data["nodes"][me["uuid"]]["master_candidate"] = True
     touch(data["nodes"][me["uuid"]])

@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from . import settings, ssconf, ssh
-from .nodevars import node_access
+from .nodevars import ssh_target
 
 LOG = logging.getLogger("gnt.replication")
 CONFIG_NAME = "config.data"
@@ -51,8 +51,8 @@ class Replicator:
         self._pushed: dict[str, dict[str, str]] = {}   # node name -> ssconf values it has
         self.failures: dict[str, str] = {}             # node name -> last push error
 
-    def __call__(self, data: dict[str, Any], blob: bytes) -> list[str]:
-        return self.distribute(data, blob)
+    def __call__(self, data: dict[str, Any], blob: bytes, force: bool = False) -> list[str]:
+        return self.distribute(data, blob, force)
 
     def distribute(self, data: dict[str, Any], blob: bytes, force: bool = False) -> list[str]:
         """Push to every online node; returns one warning per node that failed."""
@@ -80,9 +80,7 @@ class Replicator:
                 files = {ssconf.PREFIX + k: v.encode() for k, v in vals.items()}
                 if candidate:
                     files[CONFIG_NAME] = blob
-                access = node_access(store, node)
-                target = ssh.Target(access.name, access.address, False, access.ssh_port)
-                jobs[node["name"]] = (target, _tar(files), not candidate)
+                jobs[node["name"]] = (ssh_target(store, node), _tar(files), not candidate)
             data_dir = str(settings.paths().data_dir)
             results = ssh.map_parallel(jobs, lambda name: ssh.run(
                 jobs[name][0], unpack_command(data_dir, jobs[name][2]), stdin=jobs[name][1],

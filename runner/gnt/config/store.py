@@ -70,9 +70,9 @@ class ConfigStore:
         self.path = path
         self.data = data
         self.lock = threading.RLock()
-        # Called with (data, file bytes) after every successful write, under the lock: the
-        # master daemon replicates the config to the other nodes here.
-        self.on_commit: Callable[[dict[str, Any], bytes], Any] | None = None
+        # Called with (data, file bytes) after every successful write, under the lock, and
+        # with force=True by redistribute(): the master daemon replicates the config here.
+        self.on_commit: Callable[..., Any] | None = None
 
     # -- loading and writing -------------------------------------------------------------
     @classmethod
@@ -119,12 +119,9 @@ class ConfigStore:
         """Push the current config to the other nodes again (``gnt-cluster redist-conf``)."""
         with self.lock:
             blob = json.dumps(self.data, separators=(",", ":"), sort_keys=True).encode()
-            hook = self.on_commit
-            if hook is None:
+            if self.on_commit is None:
                 return []
-            distribute = getattr(hook, "distribute", None)
-            result = distribute(self.data, blob, force=True) if distribute else hook(self.data, blob)
-            return list(result or [])
+            return list(self.on_commit(self.data, blob, force=True) or [])
 
     # -- reading -------------------------------------------------------------------------
     @property
