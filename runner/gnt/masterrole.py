@@ -173,8 +173,8 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
                      f" ({result.reason()}); if it comes back it must not act as master")
         cluster = data["cluster"]
         if cluster.get("master_netdev"):
-            ssh.run(_target(data, old), master_ip_command("del", cluster["master_ip"],
-                                                    cluster["master_netdev"]), timeout=20)
+            drop_ip = master_ip_command("del", cluster["master_ip"], cluster["master_netdev"])
+            ssh.run(_target(data, old), drop_ip, timeout=20)
     data["nodes"][me["uuid"]]["master_candidate"] = True
     touch(data["nodes"][me["uuid"]])
     data["cluster"]["master_node"] = me["uuid"]
