@@ -316,6 +316,18 @@ def tail_lines(path, count=LOG_TAIL_LINES):
     return data.splitlines()[-count:]
 
 
+def script_command(osdef, instance, action, variant="", debug_level=0, old_name=None,
+                   disk_index=0, reinstall=False):
+    """``(argv, env)`` running ``action`` of ``osdef`` for ``instance`` (run it in the OS
+    directory): the script path with the API 5 arguments, and the clean environment."""
+    if action not in ACTIONS:
+        raise OSDefinitionError("unknown OS action %r (valid: %s)" % (action, ", ".join(ACTIONS)))
+    script = os.path.join(osdef["path"], action)
+    env = build_env(osdef, instance, action, variant, debug_level, old_name, disk_index,
+                    reinstall)
+    return [script] + build_args(osdef, instance, action, old_name, disk_index), env
+
+
 def run_script(osdef, instance, action, variant="", debug_level=0, old_name=None,
                disk_index=0, log_dir=None, stdin_path=None, stdout_path=None,
                reinstall=False):
@@ -335,10 +347,9 @@ def run_script(osdef, instance, action, variant="", debug_level=0, old_name=None
     if action == "import" and not stdin_path:
         raise OSDefinitionError("OS %s import needs stdin_path (the dump to read)"
                                 % osdef["name"])
-    script = os.path.join(osdef["path"], action)
-    env = build_env(osdef, instance, action, variant, debug_level, old_name, disk_index,
-                    reinstall)
-    args = build_args(osdef, instance, action, old_name, disk_index)
+    argv, env = script_command(osdef, instance, action, variant, debug_level, old_name,
+                               disk_index, reinstall)
+    script, args = argv[0], argv[1:]
     log_path = None
     if log_dir:
         if not os.path.isdir(log_dir):

@@ -83,8 +83,45 @@ def list_exports(export_dir: str) -> dict[str, Any]:
         path = os.path.join(export_dir, name)
         if name.startswith(".") or not os.path.isdir(path):
             continue
-        result[name] = {"complete": os.path.isfile(os.path.join(path, "config.ini"))}
+        config = os.path.join(path, "config.ini")
+        complete = os.path.isfile(config)
+        result[name] = {"complete": complete,
+                        "timestamp": _export_timestamp(config) if complete else None}
     return result
+
+
+def _export_timestamp(config_path: str) -> int | None:
+    """``[export] timestamp`` of a config.ini (its mtime when it has none)."""
+    import os
+    import re
+
+    try:
+        with open(config_path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(65536)
+        mtime = int(os.stat(config_path).st_mtime)
+    except OSError:
+        return None
+    match = re.search(r"^\s*timestamp\s*[=:]\s*(\d+)\s*$", text, re.MULTILINE)
+    return int(match.group(1)) if match else mtime
+
+
+def export_info(path: str) -> dict[str, Any]:
+    """What the export directory ``path`` holds: ``{"exists", "config"`` (config.ini text
+    or None), ``"files"`` (name -> size in bytes)}."""
+    import os
+
+    if not os.path.isdir(path):
+        return {"exists": False, "config": None, "files": {}}
+    files = {}
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            files[name] = os.path.getsize(full)
+    config = None
+    if "config.ini" in files:
+        with open(os.path.join(path, "config.ini"), encoding="utf-8", errors="replace") as fh:
+            config = fh.read(1 << 20)
+    return {"exists": True, "config": config, "files": files}
 
 
 def _existing_parent(directory: str) -> str:
@@ -96,20 +133,24 @@ def _existing_parent(directory: str) -> str:
 
 
 def command_line(action: str, uri: str, storage_dir: str | None = None,
-                 extra_dirs: list[str] | None = None) -> str:
+                 extra_dirs: list[str] | None = None, path: str | None = None) -> str:
     """The shell command running ``action`` on a node (same interpreter path everywhere)."""
     argv = [sys.executable, "-m", "gnt.nodecmd", action, "--uri", uri]
     for directory in [storage_dir] + list(extra_dirs or []):
         if directory:
             argv += ["--storage-dir", directory]
+    if path:
+        argv += ["--path", path]
     return " ".join(shlex.quote(arg) for arg in argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m gnt.nodecmd``."""
     parser = argparse.ArgumentParser(prog="gnt.nodecmd")
-    parser.add_argument("action", choices=("info", "domains", "verify", "exports"))
+    parser.add_argument("action", choices=("info", "domains", "verify", "exports",
+                                           "export-info"))
     parser.add_argument("--uri", default="qemu:///system")
+    parser.add_argument("--path", default="")
     parser.add_argument("--storage-dir", action="append", default=[])
     args = parser.parse_args(argv)
     try:
@@ -121,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             from . import settings
 
             result = list_exports(str(settings.paths().export_dir))
+        elif args.action == "export-info":
+            result = export_info(args.path)
         else:
             result = dict(load_module_util("libvirt_domain").list_domains(args.uri))
     except Exception as err:  # report any failure as one line for the master's error message

@@ -114,3 +114,21 @@ def exports_many(store: ConfigStore, nodes: list[dict[str, Any]]
         except NodeDown as err:
             return str(err)
     return ssh.map_parallel(by_uuid, one)
+
+
+def export_info(store: ConfigStore, node: dict[str, Any], path: str) -> dict[str, Any]:
+    """What the export directory ``path`` on ``node`` holds (:func:`gnt.nodecmd.export_info`);
+    :class:`NodeDown` if the node cannot be asked."""
+    if node["offline"]:
+        raise NodeDown(f"{node['name']} is offline")
+    target = ssh_target(store, node)
+    if target.local:
+        return nodecmd.export_info(path)
+    result = ssh.run(target, nodecmd.command_line("export-info", libvirt_uri(node), path=path),
+                     timeout=30)
+    if not result.ok:
+        raise NodeDown(f"{node['name']}: {result.reason()}")
+    try:
+        return dict(json.loads(result.stdout))
+    except ValueError as err:
+        raise NodeDown(f"{node['name']}: bad answer: {result.stdout[:200]!r}") from err

@@ -112,3 +112,18 @@ def ssh_target(store: ConfigStore, node: dict[str, Any]) -> Target:
     access = node_access(store, node)
     return Target(name=access.name, address=access.address, local=access.local,
                   port=access.ssh_port)
+
+
+def transfer_peer(store: ConfigStore, node: dict[str, Any], seen_from: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """How a node primitive running on ``seen_from`` streams data to or from ``node``: the
+    ``target``/``source`` dict of ``disk_export``/``disk_import`` (``local`` when both are
+    the same node; otherwise SSH as root to the node's secondary IP with the cluster key)."""
+    from . import sshkeys
+
+    if node["uuid"] == seen_from["uuid"]:
+        return {"local": True, "name": node["name"]}
+    return {"local": False, "name": node["name"], "address": node["secondary_ip"],
+            "port": int(node_ndparams(store, node).get("ssh_port", 22)), "user": "root",
+            "ssh_args": ["-o", "StrictHostKeyChecking=accept-new",
+                         "-o", f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}"]}

@@ -61,6 +61,10 @@ def t_list_of_dicts(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(item, dict) for item in v)
 
 
+def t_maybe_list_of_dicts(v: Any) -> bool:
+    return v is None or t_list_of_dicts(v)
+
+
 def t_list_of_str(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(item, str) for item in v)
 
@@ -131,8 +135,8 @@ _DEFS: list[OpDef] = [
           doc="Find the OS definitions on the nodes."),
     OpDef("OP_INSTANCE_CREATE", (
         R("instance_name", t_name), P("mode", t_one_of("create", "import"), "create"),
-        R("disk_template", t_str), P("disks", t_list_of_dicts, []),
-        P("nics", t_list_of_dicts, [{}]), P("os_type", t_maybe_str, None),
+        P("disk_template", t_maybe_str, None), P("disks", t_list_of_dicts, []),
+        P("nics", t_maybe_list_of_dicts, None), P("os_type", t_maybe_str, None),
         P("pnode", t_maybe_str, None), P("snode", t_maybe_str, None),
         P("iallocator", t_maybe_str, None), P("start", t_bool, True),
         P("no_install", t_bool, False), P("wait_for_sync", t_bool, True),

@@ -1,12 +1,63 @@
-"""gnt-backup: instance exports (list, remove). Export and import come with issue 4's next
-part."""
+"""gnt-backup: instance exports (export, import, list, remove)."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+from ..exportcfg import COMPRESSIONS, check_compression
 from . import common
+from ._create_options import add_creation_options, creation_fields
 from .common import add_command, add_submit_options, make_op, stdout, submit_or_send
+
+# Exit codes of export (gnt-backup(8)): all disks, nothing (or no config), some disks.
+EXIT_EXPORT_OK = 0
+EXIT_EXPORT_FAILED = 1
+EXIT_EXPORT_PARTIAL = 2
+
+
+def export_exit_code(result: Any) -> int:
+    """The exit code for an export job's result ``[finalized, [disk ok, ...]]``."""
+    if not isinstance(result, (list, tuple)) or len(result) != 2:
+        return EXIT_EXPORT_FAILED
+    finalized, disks = result
+    if not finalized:
+        return EXIT_EXPORT_FAILED
+    disks = list(disks or [])
+    if disks and not any(disks):
+        return EXIT_EXPORT_FAILED
+    if not all(disks):
+        return EXIT_EXPORT_PARTIAL
+    return EXIT_EXPORT_OK
+
+
+def export_instance(args: argparse.Namespace) -> int:
+    """``export -n NODE INSTANCE``: disks and configuration to NODE's export directory."""
+    check_compression(args.compress, "--compress")
+    op = make_op("OP_BACKUP_EXPORT", args, instance_name=args.name, target_node=args.node,
+                 shutdown=args.shutdown, shutdown_timeout=args.shutdown_timeout,
+                 remove_instance=args.remove_instance,
+                 ignore_remove_failures=args.ignore_remove_failures,
+                 compress=args.compress, mode="local")
+    result = submit_or_send(op, args, name=args.name)
+    rc = export_exit_code(result)
+    if rc == EXIT_EXPORT_PARTIAL:
+        failed = [str(index) for index, ok in enumerate(result[1]) if not ok]
+        common.stderr(f"Export of {args.name} incomplete: disk(s) {', '.join(failed)} failed"
+                      " (see the messages above); consider the export invalid and retry")
+    elif rc != EXIT_EXPORT_OK:
+        common.stderr(f"Export of {args.name} failed")
+    return rc
+
+
+def import_instance(args: argparse.Namespace) -> int:
+    """``import``: a new instance from an export (OP_INSTANCE_CREATE, mode import)."""
+    op = make_op("OP_INSTANCE_CREATE", args, instance_name=args.name, mode="import",
+                 src_node=args.src_node, src_path=args.src_dir,
+                 identify_defaults=args.identify_defaults,
+                 **creation_fields(args, importing=True))
+    submit_or_send(op, args, name=args.name)
+    return 0
 
 
 def list_exports(args: argparse.Namespace) -> int:
@@ -33,9 +84,43 @@ def remove_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export_parser(subs: Any) -> None:
+    p = add_command(subs, "export", export_instance, "Export an instance to a node")
+    p.add_argument("name", metavar="INSTANCE")
+    p.add_argument("-n", "--node", required=True, metavar="NODE",
+                   help="Node to write the export to")
+    p.add_argument("--shutdown-timeout", type=int, default=120, metavar="SECONDS",
+                   help="Seconds to wait for the shutdown before forcing it (default 120)")
+    p.add_argument("--noshutdown", dest="shutdown", action="store_false",
+                   help="Do not shut the instance down: export a snapshot of its running disks")
+    p.add_argument("--remove-instance", action="store_true",
+                   help="Remove the instance after a complete export")
+    p.add_argument("--ignore-remove-failures", action="store_true",
+                   help="Keep going when removing the instance fails")
+    p.add_argument("--compress", "--transport-compression", dest="compress", default="none",
+                   metavar="|".join(COMPRESSIONS), help="Compression of the dumps (default none)")
+    add_submit_options(p, dry_run=False)
+
+
+def _add_import_parser(subs: Any) -> None:
+    p = add_command(subs, "import", import_instance, "Import an instance from an export")
+    p.add_argument("name", metavar="INSTANCE")
+    add_creation_options(p)
+    p.add_argument("--src-node", default=None, metavar="NODE",
+                   help="Node holding the export (default: the node that has it)")
+    p.add_argument("--src-dir", default=None, metavar="DIR",
+                   help="Export directory, or name under the export directory (default:"
+                        " the export named like the instance, else the newest one)")
+    p.add_argument("--identify-defaults", action="store_true",
+                   help="Leave parameters equal to the cluster defaults unset")
+    add_submit_options(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The gnt-backup argument parser."""
     parser, subs = common.new_parser("gnt-backup", "Instance export administration")
+    _add_export_parser(subs)
+    _add_import_parser(subs)
     p = add_command(subs, "list", list_exports, "List the exports on the nodes")
     p.add_argument("--node", "--nodes", dest="nodes", action="append", metavar="NODE",
                    help="Only this node (repeatable)")

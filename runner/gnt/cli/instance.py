@@ -9,16 +9,13 @@ from typing import Any
 
 from ..errors import ECODE_INVAL, OpPrereqError
 from . import common, instance_move
+from ._create_options import add_creation_options, creation_fields
 from ._instance_info import do_console, format_instances_info
 from ._params import (
     be_params,
     hv_params,
-    ident_keyval,
     keyval,
-    parse_disks,
-    parse_nics,
     parse_size,
-    split_node,
 )
 from .common import (
     JobExecutor,
@@ -57,45 +54,10 @@ def _instance_hvparams(values: dict[str, str], allow_default: bool = False) -> d
 
 def add_instance(args: argparse.Namespace) -> int:
     """``add``: create an instance (OP_INSTANCE_CREATE)."""
-    pnode, snode = split_node(args.node)
-    if args.node and args.iallocator:
-        raise OpPrereqError("Give either the nodes (-n) or an iallocator (-I), not both",
-                            ECODE_INVAL)
-    hypervisor = args.hypervisor
-    hvparams: dict[str, Any] = {}
-    if args.hvparams:
-        hv_name, values = ident_keyval(args.hvparams, "hypervisor parameters")
-        if hypervisor and hv_name != hypervisor:
-            raise OpPrereqError(f"Conflicting hypervisors: -H names '{hv_name}', --hypervisor"
-                                f" '{hypervisor}'", ECODE_INVAL)
-        hypervisor = hv_name
-        hvparams = hv_params(hv_name, values)
-    template = args.disk_template
-    if template is None and (args.disks or args.os_size is not None):
-        parse_disks(args.disks, args.os_size, None)  # bad sizes fail before any daemon call
-    if template is None:
-        info = common.get_client().call("cluster_info") or {}
-        enabled = info.get("enabled_disk_templates") or []
-        if not enabled:
-            raise OpPrereqError("No disk template given (-t) and the cluster has no enabled"
-                                " disk templates", ECODE_INVAL)
-        template = enabled[0]
-    disks = parse_disks(args.disks, args.os_size, template)
-    nics = parse_nics(args.nics, args.no_nics)
-    beparams = be_params(keyval(args.beparams, "backend parameters")) if args.beparams else {}
-    osparams = keyval(args.osparams, "OS parameters") if args.osparams else {}
-    tags = [tag for tag in (args.tags or "").split(",") if tag]
     op = make_op(
-        "OP_INSTANCE_CREATE", args,
-        instance_name=args.name, mode="create", disk_template=template, disks=disks,
-        nics=nics, os_type=args.os, pnode=pnode, snode=snode, iallocator=args.iallocator,
-        start=args.start, no_install=args.no_install, wait_for_sync=args.wait_for_sync,
-        hypervisor=hypervisor, hvparams=hvparams, beparams=beparams, osparams=osparams,
-        tags=tags, file_storage_dir=args.file_storage_dir, file_driver=args.file_driver,
-        force_variant=args.force_variant or None,
-        ip_check=False if (args.no_ip_check or args.no_name_check) else None,
-        name_check=False if args.no_name_check else None,
-    )
+        "OP_INSTANCE_CREATE", args, instance_name=args.name, mode="create",
+        os_type=args.os, no_install=args.no_install,
+        force_variant=args.force_variant or None, **creation_fields(args))
     submit_or_send(op, args, name=args.name)
     return 0
 
@@ -327,40 +289,8 @@ def _add_add_parser(subs: Any) -> None:
     p = add_command(subs, "add", add_instance, "Create and add a new instance to the cluster")
     p.add_argument("name", metavar="INSTANCE")
     p.add_argument("-o", "--os-type", dest="os", default=None, help="What OS to run")
-    p.add_argument("-t", "--disk-template", default=None,
-                   help="Disk template (diskless, file, sharedfile, plain, drbd, ...)")
-    p.add_argument("--disk", dest="disks", action="append", metavar="N:size=VAL[,mode=ro|rw]",
-                   help="Disk parameters (repeatable)")
-    p.add_argument("-s", "--os-size", default=None, metavar="SIZE",
-                   help="Size of a single disk (shorthand for --disk 0:size=SIZE)")
-    p.add_argument("-n", "--node", default=None, metavar="PNODE[:SNODE]",
-                   help="Target node and optional secondary node")
-    p.add_argument("-I", "--iallocator", default=None,
-                   help="Select nodes for the instance automatically using this iallocator")
-    p.add_argument("-B", "--backend-parameters", dest="beparams", default=None,
-                   metavar="KEY=VAL,...", help="Backend parameters (memory, vcpus, ...)")
-    p.add_argument("-H", "--hypervisor-parameters", dest="hvparams", default=None,
-                   metavar="HV[:KEY=VAL,...]", help="Hypervisor and hypervisor parameters")
-    p.add_argument("--hypervisor", default=None, help="Hypervisor to use")
-    p.add_argument("--net", dest="nics", action="append", metavar="N:KEY=VAL,...",
-                   help="NIC parameters (repeatable)")
-    p.add_argument("--no-nics", action="store_true", help="Create an instance without NICs")
-    p.add_argument("--no-start", dest="start", action="store_false",
-                   help="Don't start the instance after creation")
+    add_creation_options(p)
     p.add_argument("--no-install", action="store_true", help="Do not install the OS")
-    p.add_argument("--no-ip-check", action="store_true",
-                   help="Don't check that the instance's IP is alive")
-    p.add_argument("--no-name-check", action="store_true",
-                   help="Don't check that the instance's name is resolvable")
-    p.add_argument("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
-                   help="Don't wait for sync (DANGEROUS!)")
-    p.add_argument("--file-storage-dir", default=None, metavar="DIR",
-                   help="Relative path under the file storage dir for the disk files")
-    p.add_argument("--file-driver", default=None, choices=("loop", "blktap", "blktap2"),
-                   help="Driver to use for image files")
-    p.add_argument("--tags", default=None, metavar="TAG,...", help="Instance tags")
-    p.add_argument("-O", "--os-parameters", dest="osparams", default=None,
-                   metavar="KEY=VAL,...", help="OS parameters")
     p.add_argument("--force-variant", action="store_true", help="Force an unknown variant")
     add_submit_options(p)
 

@@ -2,10 +2,12 @@
 
 from . import (  # noqa: F401 - imported to register the LUs
     backup,
+    backup_export,
     cluster,
     group,
     instance,
     instance_create,
+    instance_import,
     instance_migrate,
     instance_modify,
     node,

@@ -12,7 +12,7 @@ from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
 from ..nodevars import disk_path, instance_spec, node_vars
 from ..units import UnitError, parse_size_mib
 from . import placement
-from .base import LogicalUnit, register
+from .base import LogicalUnit
 
 DISK_MODES = ("rw", "ro")
 
@@ -31,17 +31,19 @@ def eligible_nodes(cfg: Any) -> list[dict[str, Any]]:
             if node["vm_capable"] and not node["offline"] and not node["drained"]]
 
 
-@register
 class LUInstanceCreate(LogicalUnit):
+    """Create mode of OP_INSTANCE_CREATE; :mod:`.instance_import` registers the LU that
+    adds import mode on top of it."""
+
     OP_ID = "OP_INSTANCE_CREATE"
 
     def check_arguments(self) -> None:
         op = self.op
-        if op["mode"] != "create":
-            raise OpPrereqError("Import mode is done by gnt-backup import", ECODE_INVAL)
         if not resolver.valid_hostname(op["instance_name"]):
             raise OpPrereqError(f"Invalid instance name '{op['instance_name']}'", ECODE_INVAL)
         template = op["disk_template"]
+        if template is None:
+            raise OpPrereqError("No disk template given (-t TEMPLATE)", ECODE_INVAL)
         if template not in params.KNOWN_DISK_TEMPLATES:
             raise OpPrereqError(f"Unknown disk template '{template}'", ECODE_INVAL)
         if template not in params.DISK_TEMPLATES:
@@ -74,9 +76,11 @@ class LUInstanceCreate(LogicalUnit):
         self.hvparams = params.check_hvparams(self.hypervisor, op["hvparams"])
         self.beparams = params.check_beparams(op["beparams"])
         self.nics: list[dict[str, Any]] = []
-        for index, nic in enumerate(op["nics"]):
+        for index, nic in enumerate([{}] if op["nics"] is None else op["nics"]):
             nic = dict(nic)
-            mac = nic.pop("mac", None) or "auto"
+            mac = str(nic.pop("mac", None) or "auto")
+            if mac.lower() in ("auto", "generate"):
+                mac = mac.lower()
             ip = nic.pop("ip", None) or None
             nic.pop("name", None)
             nic.pop("network", None)
@@ -196,6 +200,11 @@ class LUInstanceCreate(LogicalUnit):
                             lambda obj: obj.update(admin_state="up"))
         return [node["name"]]
 
+    def node_plays(self, node: dict[str, Any], host: dict[str, Any]) -> list[Play]:
+        """What makes the instance on its node: disks, then the OS install."""
+        return [Play("instance_create", {node["name"]: host},
+                     title="create disks and install OS")]
+
     def _create_on_node(self, instance: dict[str, Any], node: dict[str, Any],
                         host: dict[str, Any]) -> None:
         """Disks and OS install; on failure remove what was made and the config entry."""
@@ -203,9 +212,7 @@ class LUInstanceCreate(LogicalUnit):
         self.log("* creating instance disks" + ("" if self.op["no_install"]
                                                 else " and running the OS create scripts"))
         try:
-            self.run_plays([Play("instance_create", {node["name"]: host},
-                                 title="create disks and install OS")],
-                           f"create instance {name}")
+            self.run_plays(self.node_plays(node, host), f"create instance {name}")
         except Exception:
             self.log("* removing the half-created instance (disks and config)")
             cleanup = self.ctx.executor.run(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 MODULES = ["file_disk", "file_disk_info", "domain", "domain_info", "os_definition",
-           "node_info"]
+           "node_info", "disk_export", "disk_import", "domain_disk_snapshot"]
 INFO_MODULES = [name for name in MODULES if name.endswith("_info")]
 
 

@@ -1,0 +1,283 @@
+"""OP_BACKUP_EXPORT: an instance's disks and configuration into an export on a node.
+
+The export is written into a hidden directory beside its final place
+(``export_dir/.NAME.new-TOKEN``) and renamed to ``export_dir/NAME`` only when its
+``config.ini`` is there, so a failed or killed export never leaves a half export under the
+real name. After a complete export, the instance's exports on the other nodes are removed:
+one export per instance in the cluster.
+
+Without ``--noshutdown`` a running instance is shut down for the copy and started again
+afterwards. With it, a running instance keeps running: its file disks are frozen by a
+libvirt external snapshot (writes go to overlays meanwhile) and merged back after the copy,
+so the dumps are crash-consistent.
+
+The result is Ganeti's ``[finalized, [disk ok, ...]]``; the CLI turns it into exit code 0
+(all), 2 (some disks failed) or 1 (nothing, or no config: those raise).
+"""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+from typing import Any
+
+from .. import exportcfg, noderpc, params, ssh
+from ..errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
+from ..executor import Play, RunResult
+from ..locking import LEVEL_NODE
+from ..nodequery import check_os
+from ..nodevars import instance_spec, node_access, node_vars, ssh_target, transfer_peer
+from ..opdefs_backup import EXPORT_MODE_LOCAL
+from .backup import export_path
+from .base import register
+from .instance_base import InstanceLU
+
+SNAPSHOT_TEMPLATES = (params.DT_FILE, params.DT_SHARED_FILE)
+
+
+@register
+class LUBackupExport(InstanceLU):
+    """Export an instance to a node (``gnt-backup export -n NODE INSTANCE``)."""
+
+    OP_ID = "OP_BACKUP_EXPORT"
+
+    def check_arguments(self) -> None:
+        if self.op["mode"] != EXPORT_MODE_LOCAL:
+            raise OpPrereqError("Only local exports (to a node of this cluster) are supported;"
+                                " moving instances between clusters is move-instance's job",
+                                ECODE_INVAL)
+        if self.op["remove_instance"] and not self.op["shutdown"]:
+            raise OpPrereqError("Cannot remove the instance without shutting it down first"
+                                " (--remove-instance needs the shutdown: drop --noshutdown)",
+                                ECODE_INVAL)
+        if self.op["shutdown_timeout"] < 0:
+            raise OpPrereqError(f"Invalid shutdown timeout {self.op['shutdown_timeout']}:"
+                                " must not be negative", ECODE_INVAL)
+
+    def expand_names(self) -> None:
+        super().expand_names()
+        self.target = self.cfg.lookup("nodes", self.op["target_node"])
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        locks = super().declare_locks()
+        nodes = list(locks[LEVEL_NODE])
+        if self.target["name"] not in nodes:
+            nodes.append(self.target["name"])
+        locks[LEVEL_NODE] = nodes
+        return locks
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        inst = self.instance
+        self.target = self.cfg.get("nodes", self.target["uuid"])
+        template = inst["disk_template"]
+        if template not in (*SNAPSHOT_TEMPLATES, params.DT_DISKLESS):
+            raise OpPrereqError(f"Instance {self.name} has disk template '{template}', which"
+                                " this version cannot export (file, sharedfile, diskless)",
+                                ECODE_STATE)
+        self.require_node_online()
+        if self.target["offline"]:
+            raise OpPrereqError(f"Cannot export to node {self.target['name']}: it is offline",
+                                ECODE_STATE)
+        if inst["os"]:
+            check_os(self.cfg, self.node, inst["os"], inst.get("osparams") or {})
+        self.running = self.is_running()
+        self.stop_for_copy = self.op["shutdown"] and self.running
+        self.snapshot = (not self.op["shutdown"] and self.running and bool(inst["disks"]))
+
+    # -- the steps ------------------------------------------------------------------------
+    def exec(self) -> Any:
+        name = self.name
+        token = uuid.uuid4().hex[:12]
+        self.tmp_dir = export_path(f".{name}.new-{token}")
+        self.final_dir = export_path(name)
+        self.target_ssh = ssh_target(self.cfg, self.target)
+        self.log(f"Exporting instance {name} to {self.target['name']}:{self.final_dir}"
+                 f" (compression {self.op['compress']})")
+        disk_ok = self._copy_disks()
+        if self.instance["disks"] and not any(disk_ok):
+            self._discard()
+            raise OpExecError(f"Export of {name} failed: no disk could be exported (see"
+                              " above); any previous export of it is unchanged")
+        try:
+            self._write_config(disk_ok)
+            self._finalize()
+        except GntError:
+            self._discard()
+            raise
+        complete = all(disk_ok)
+        if complete:
+            self._remove_other_exports()
+            if self.op["remove_instance"]:
+                self._remove_instance()
+        else:
+            failed = [str(index) for index, ok in enumerate(disk_ok) if not ok]
+            self.log(f"WARNING: the export of {name} is incomplete: disk(s) {', '.join(failed)}"
+                     " failed and are left out of it; exports on other nodes were kept"
+                     + ("; the instance was not removed" if self.op["remove_instance"] else ""))
+        return [True, disk_ok]
+
+    def _plays(self) -> list[Play]:
+        pnode = self.node["name"]
+        spec_host = {"gnt_instance": instance_spec(self.cfg, self.instance),
+                     "gnt_node": node_vars(self.cfg, self.node)}
+        plays: list[Play] = []
+        if self.stop_for_copy:
+            plays.append(Play("instance_stop", {pnode: {
+                **spec_host, "gnt_shutdown_timeout": self.op["shutdown_timeout"]}},
+                title="shut down for the export"))
+        if self.snapshot:
+            plays.append(Play("instance_disk_snapshot", {pnode: {
+                **spec_host, "gnt_snapshot": {"state": "present"}}}, title="freeze the disks"))
+        if self.instance["disks"]:
+            export = {"dest_dir": self.tmp_dir, "compression": self.op["compress"],
+                      "target": transfer_peer(self.cfg, self.target, self.node)}
+            plays.append(Play("instance_export", {pnode: {**spec_host, "gnt_export": export}},
+                              title="export the disks"))
+        plays += self._after_copy(spec_host)
+        return plays
+
+    def _after_copy(self, spec_host: dict[str, Any]) -> list[Play]:
+        """Merge the snapshot back and restart what the export stopped."""
+        pnode = self.node["name"]
+        plays = []
+        if self.snapshot:
+            plays.append(Play("instance_disk_snapshot", {pnode: {
+                **spec_host, "gnt_snapshot": {"state": "absent"}}}, title="end the snapshot"))
+        if self.stop_for_copy and not self.op["remove_instance"]:
+            plays.append(Play("instance_start", {pnode: spec_host}, title="restart"))
+        return plays
+
+    def _copy_disks(self) -> list[bool]:
+        """Run the plays; return one ok flag per disk (a failed disk is logged)."""
+        plays = self._plays()
+        if not plays:
+            return []
+        nodes = {self.node["name"]: node_access(self.cfg, self.node)}
+        result = self.ctx.executor.run(plays, nodes, self.feedback)
+        exported = self._export_result(result)
+        if not result.ok:
+            self._recover(result, exported is not None)
+            if exported is None:
+                self._discard()
+                raise OpExecError(f"Could not export {self.name}:\n{result.failure_summary()}")
+        disk_ok = [False] * len(self.instance["disks"])
+        for entry in (exported or {}).get("disks") or []:
+            index = int(entry.get("index", -1))
+            if 0 <= index < len(disk_ok) and entry.get("ok"):
+                disk_ok[index] = True
+                self.log(f"  disk {index}: exported ({entry.get('method')}, "
+                         f"{_mib(entry.get('bytes'))} in {entry.get('duration_s')} s)")
+            elif 0 <= index < len(disk_ok):
+                self.log(f"WARNING: {entry.get('msg') or f'disk {index} failed'}")
+        if exported is not None and not any(e.get("ok") for e in exported.get("disks") or []) \
+                and exported.get("msg") and not exported.get("disks"):
+            self.log(f"WARNING: {exported['msg']}")
+        return disk_ok
+
+    def _export_result(self, result: RunResult) -> dict[str, Any] | None:
+        host = result.hosts.get(self.node["name"])
+        if host is None:
+            return None
+        value = host.facts.get("gnt_export_result")
+        return value if isinstance(value, dict) else None
+
+    def _recover(self, result: RunResult, exported: bool) -> None:
+        """After a failed step: end the snapshot and restart the instance if needed."""
+        self.log(f"WARNING: a step of the export failed:\n{result.failure_summary()}")
+        spec_host = {"gnt_instance": instance_spec(self.cfg, self.instance),
+                     "gnt_node": node_vars(self.cfg, self.node)}
+        plays = self._after_copy(spec_host)
+        if not plays:
+            return
+        retry = self.ctx.executor.run(plays, {self.node["name"]: node_access(self.cfg,
+                                                                             self.node)},
+                                      self.feedback)
+        if retry.ok:
+            return
+        hint = (f"the instance may still write to snapshot overlays (*.gnt-snap next to its"
+                f" disks); run 'gnt-backup export --noshutdown -n NODE {self.name}' again"
+                if self.snapshot else f"run 'gnt-instance startup {self.name}'")
+        message = f"Could not restore instance {self.name} after the export ({hint}):\n" \
+                  f"{retry.failure_summary()}"
+        if not exported:
+            raise OpExecError(message)
+        self.log(f"WARNING: {message}")
+
+    def _write_config(self, disk_ok: list[bool]) -> None:
+        dumps: list[str | None] = []
+        load = _dump_names(self.instance, self.op["compress"])
+        for index, ok in enumerate(disk_ok):
+            dumps.append(load[index] if ok else None)
+        info = exportcfg.build_export_info(self.cfg.data, self.instance, dumps,
+                                           self.op["compress"])
+        text = exportcfg.render(info)
+        result = ssh.write_file(self.target_ssh, f"{self.tmp_dir}/{exportcfg.CONFIG_FILE}",
+                                text.encode(), mode=0o600, timeout=60)
+        if not result.ok:
+            raise OpExecError(f"Could not write {exportcfg.CONFIG_FILE} of {self.name} on"
+                              f" {self.target['name']}: {result.reason()}")
+
+    def _finalize(self) -> None:
+        """Put the new export in place of the old one on the target (two renames)."""
+        old = export_path(f".{self.name}.old-{uuid.uuid4().hex[:12]}")
+        final, tmp = shlex.quote(self.final_dir), shlex.quote(self.tmp_dir)
+        command = (f"set -e; if [ -e {final} ]; then mv {final} {shlex.quote(old)}; fi;"
+                   f" mv {tmp} {final}; rm -rf {shlex.quote(old)}")
+        result = ssh.run(self.target_ssh, command, timeout=120)
+        if not result.ok:
+            raise OpExecError(f"Could not put the export of {self.name} in place on"
+                              f" {self.target['name']}: {result.reason()}")
+        self.log(f"Export of {self.name} complete on {self.target['name']}")
+
+    def _discard(self) -> None:
+        result = ssh.run(self.target_ssh, f"rm -rf -- {shlex.quote(self.tmp_dir)}", timeout=120)
+        if not result.ok:
+            self.log(f"WARNING: could not remove the unfinished export {self.tmp_dir} on"
+                     f" {self.target['name']}: {result.reason()} (it is hidden from"
+                     " 'gnt-backup list'; remove it by hand)")
+
+    def _remove_other_exports(self) -> None:
+        others = [n for n in self.cfg.all("nodes")
+                  if not n["offline"] and n["uuid"] != self.target["uuid"]]
+        answers = noderpc.exports_many(self.cfg, others)
+        for node in others:
+            listed = answers.get(node["uuid"])
+            if isinstance(listed, str):
+                self.log(f"WARNING: could not look for old exports on {node['name']}: {listed}")
+                continue
+            if self.name not in (listed or {}):
+                continue
+            result = ssh.run(ssh_target(self.cfg, node),
+                             f"rm -rf -- {shlex.quote(self.final_dir)}", timeout=120)
+            if result.ok:
+                self.log(f"Removed the previous export of {self.name} from {node['name']}")
+            else:
+                self.log(f"WARNING: could not remove the previous export of {self.name} from"
+                         f" {node['name']}: {result.reason()}")
+
+    def _remove_instance(self) -> None:
+        self.log(f"Removing instance {self.name} (--remove-instance)")
+        try:
+            self.play("instance_remove", f"remove instance {self.name}",
+                      **self.host_vars(gnt_shutdown_timeout=self.op["shutdown_timeout"]))
+        except OpExecError as err:
+            if not self.op["ignore_remove_failures"]:
+                raise OpExecError(f"{err}\nThe export is complete; the instance was kept"
+                                  " (remove it with 'gnt-instance remove')") from err
+            self.log(f"WARNING: ignoring the removal failure: {err}")
+        self.cfg.remove("instances", self.instance["uuid"], {"disks": self.instance["disks"]})
+
+
+def _dump_names(instance: dict[str, Any], compression: str) -> list[str]:
+    from .._collection import load_module_util
+
+    dump_name = load_module_util("instance_dump").dump_name
+    return [dump_name(index, compression) for index in range(len(instance["disks"]))]
+
+
+def _mib(value: Any) -> str:
+    try:
+        return f"{int(value) / 1048576:.1f} MiB"
+    except (TypeError, ValueError):
+        return "? MiB"
