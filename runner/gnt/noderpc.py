@@ -15,7 +15,8 @@ class NodeDown(Exception):
     """A node could not be asked (SSH, libvirt or the command failed)."""
 
 
-def _ask(store: ConfigStore, node: dict[str, Any], action: str) -> dict[str, Any]:
+def _ask(store: ConfigStore, node: dict[str, Any], action: str,
+         path: str | None = None) -> dict[str, Any]:
     cluster = store.cluster()
     storage = cluster["file_storage_dir"] if action in ("info", "verify") else None
     extra = [cluster["shared_file_storage_dir"]] if action == "verify" else []
@@ -25,6 +26,8 @@ def _ask(store: ConfigStore, node: dict[str, Any], action: str) -> dict[str, Any
             if action == "exports":
                 from . import settings
                 return nodecmd.list_exports(str(settings.paths().export_dir))
+            if action == "export-info":
+                return nodecmd.export_info(str(path))
             if action == "info":
                 return nodecmd.live_info(libvirt_uri(node), storage)
             if action == "verify":
@@ -33,8 +36,8 @@ def _ask(store: ConfigStore, node: dict[str, Any], action: str) -> dict[str, Any
             return dict(load_module_util("libvirt_domain").list_domains(libvirt_uri(node)))
         except Exception as err:  # libvirt's error types
             raise NodeDown(f"{node['name']}: {err}") from err
-    result = ssh.run(target, nodecmd.command_line(action, libvirt_uri(node), storage, extra),
-                     timeout=30)
+    result = ssh.run(target, nodecmd.command_line(action, libvirt_uri(node), storage, extra,
+                                                  path), timeout=30)
     if not result.ok:
         raise NodeDown(f"{node['name']}: {result.reason()}")
     try:
@@ -121,14 +124,4 @@ def export_info(store: ConfigStore, node: dict[str, Any], path: str) -> dict[str
     :class:`NodeDown` if the node cannot be asked."""
     if node["offline"]:
         raise NodeDown(f"{node['name']} is offline")
-    target = ssh_target(store, node)
-    if target.local:
-        return nodecmd.export_info(path)
-    result = ssh.run(target, nodecmd.command_line("export-info", libvirt_uri(node), path=path),
-                     timeout=30)
-    if not result.ok:
-        raise NodeDown(f"{node['name']}: {result.reason()}")
-    try:
-        return dict(json.loads(result.stdout))
-    except ValueError as err:
-        raise NodeDown(f"{node['name']}: bad answer: {result.stdout[:200]!r}") from err
+    return _ask(store, node, "export-info", path)

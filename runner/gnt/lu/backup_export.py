@@ -170,9 +170,8 @@ class LUBackupExport(InstanceLU):
                          f"{_mib(entry.get('bytes'))} in {entry.get('duration_s')} s)")
             elif 0 <= index < len(disk_ok):
                 self.log(f"WARNING: {entry.get('msg') or f'disk {index} failed'}")
-        if exported is not None and not any(e.get("ok") for e in exported.get("disks") or []) \
-                and exported.get("msg") and not exported.get("disks"):
-            self.log(f"WARNING: {exported['msg']}")
+        if exported is not None and not exported.get("disks") and exported.get("msg"):
+            self.log(f"WARNING: {exported['msg']}")     # failed before any disk
         return disk_ok
 
     def _export_result(self, result: RunResult) -> dict[str, Any] | None:
