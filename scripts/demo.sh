@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: a one-node cluster on this machine running a real VM.
 # Sets the machine up (idempotent), then: init -> add -> list -> console -> shutdown ->
-# startup -> remove -> destroy, printing each command before running it.
+# startup -> backup export (running) -> import under a new name (boots) -> remove -> destroy,
+# printing each command before running it.
 # With --nodes N (N >= 2): the multi-node variant instead (scripts/demo-multinode.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +24,7 @@ run() {
 if [ -f "$GNT_ROOT/var/lib/gnt/config.data" ]; then
   echo "A demo cluster from an earlier run exists under $GNT_ROOT: removing it first"
   gnt-instance remove -f "$instance" >/dev/null 2>&1 || true
+  gnt-instance remove -f "${GNT_DEMO_COPY:-vm2.demo.example}" >/dev/null 2>&1 || true
   gnt-cluster destroy --yes-do-it >/dev/null 2>&1 || true
 fi
 
@@ -43,6 +45,20 @@ run gnt-instance shutdown --timeout=30 "$instance"
 run gnt-instance list -o name,status,admin_state,oper_ram
 run gnt-instance startup "$instance"
 run gnt-instance list
+node=$(gnt-node list --no-headers -o name | head -n 1)
+copy="${GNT_DEMO_COPY:-vm2.demo.example}"
+run gnt-backup export -n "$node" --noshutdown --compress=zstd "$instance"
+run gnt-backup list
+run gnt-backup import -n "$node" --net 0:mac=generate "$copy"
+echo "(waiting for the imported guest to boot under its new name)"
+for _ in $(seq 1 60); do
+  gnt-instance console "$copy" 2>/dev/null | grep -q "gnt-tinylinux: booted $copy" && break
+  sleep 0.5
+done
+gnt-instance console "$copy" | grep "gnt-tinylinux: booted" || true
+run gnt-instance list
+run gnt-instance remove -f "$copy"
+run gnt-backup remove "$instance"
 run gnt-instance remove -f "$instance"
 run gnt-job list
 run gnt-cluster verify
