@@ -278,37 +278,39 @@ def run_chain(stages, timeout=3600, clock=time.monotonic):
                               % stage.label)
     if isinstance(first, (FileOut, DiskOut)) or isinstance(last, FileIn):
         raise StreamError("a transfer reads from its first stage and writes to its last")
-    if isinstance(first, FileIn) and isinstance(last, FileOut):
+    if isinstance(first, FileIn) and not os.path.isfile(first.path):
+        raise StreamError("%s: %s is missing or not a regular file" % (first.label, first.path))
+    if len(stages) == 2 and isinstance(first, FileIn) and isinstance(last, FileOut):
         count = _copy_file(first.path, last.path, last.mode)
         return {"bytes": count, "output": "", "duration_s": round(clock() - started, 3)}
     procs = [stage for stage in stages if isinstance(stage, Proc)]
     writer = None
     output = None
     try:
-        _start_all(stages)
-        if isinstance(last, DiskOut):
-            writer = _DiskWriter(last, stages[-2].read_end)
-            stages[-2].read_end = None      # the writer owns and closes it
-            if procs:
-                writer.start()
-            else:
-                writer.run()
-        _wait_all(procs, writer, timeout - (clock() - started), clock)
-        if isinstance(last, FileOut):
-            _fsync_path(last.path)
-        if isinstance(last, Proc) and last.stdout is not None:
-            last.stdout.seek(0)
-            output = last.stdout.read().decode("utf-8", "replace")
-    finally:
-        for stage in stages:
-            stage_close = getattr(stage, "release", None)
-            if stage_close:
-                stage_close()
-        _kill_all(procs)
-        for proc in procs:
-            if proc.proc is not None:
-                proc.proc.wait()
-    try:
+        try:
+            _start_all(stages)
+            if isinstance(last, DiskOut):
+                writer = _DiskWriter(last, stages[-2].read_end)
+                stages[-2].read_end = None      # the writer owns and closes it
+                if procs:
+                    writer.start()
+                else:
+                    writer.run()
+            _wait_all(procs, writer, timeout - (clock() - started), clock)
+            if isinstance(last, FileOut):
+                _fsync_path(last.path)
+            if isinstance(last, Proc) and last.stdout is not None:
+                last.stdout.seek(0)
+                output = last.stdout.read().decode("utf-8", "replace")
+        finally:
+            for stage in stages:
+                stage.release()
+            _kill_all(procs)
+            for proc in procs:
+                if proc.proc is not None:
+                    proc.proc.wait()
+            if writer is not None and writer.is_alive():
+                writer.join()    # its pipe is closed now: it ends at once
         _raise_first_failure(procs, writer)
     finally:
         for proc in procs:
@@ -390,17 +392,28 @@ def _fsync_path(path):
         os.close(fd)
 
 
-def _wait_all(procs, writer, remaining, clock):
+def _wait_all(procs, writer, remaining, clock, poll=0.05):
+    """Wait until every process has ended (and the disk writer with them). The first real
+    failure of any stage kills the others at once (they would wait for a dead neighbour);
+    after the time limit everything is killed."""
     deadline = clock() + max(remaining, 0.001)
-    for proc in procs:
-        try:
-            proc.proc.wait(timeout=max(deadline - clock(), 0.001))
-        except subprocess.TimeoutExpired as err:
+    running = [proc for proc in procs if proc.proc is not None]
+    while running:
+        for proc in list(running):
+            rc = proc.proc.poll()
+            if rc is None:
+                continue
+            running.remove(proc)
+            if rc != 0 and not _broken_pipe(rc):
+                _kill_all(procs)
+        if writer is not None and writer.error is not None:
+            _kill_all(procs)
+        if running and clock() > deadline:
             _kill_all(procs)
             raise StreamError("%s: not done within the time limit; the transfer was stopped"
-                              % proc.label) from err
-        if proc.proc.returncode != 0 and not _broken_pipe(proc.proc.returncode):
-            _kill_all(procs)    # the others would block on a dead neighbour
+                              % running[0].label)
+        if running:
+            time.sleep(poll)
     if writer is not None and writer.is_alive():
         writer.join(max(deadline - clock(), 0.001))
         if writer.is_alive():

@@ -145,7 +145,8 @@ def export_disks(instance, indices, dest_dir, compression, target, search_path,
                  "path": None, "method": method, "bytes": None, "duration_s": 0.0, "msg": ""}
         try:
             stages, entry["path"] = export_plan(instance, index, dest_dir, compression, target,
-                                                osdef, variant, log_dir, debug_level)
+                                                osdef, variant, None if check_mode else log_dir,
+                                                debug_level)
             if check_mode:
                 entry.update(ok=True, msg="would export")
             else:
@@ -174,7 +175,7 @@ def import_disks(instance, disks, compression, source, search_path, use_os=True,
         try:
             _check_local_dir(dump, "dump file")
             stages = import_plan(instance, index, dump, compression, source, osdef, variant,
-                                 log_dir, debug_level)
+                                 None if check_mode else log_dir, debug_level)
             if check_mode:
                 entry.update(ok=True, msg="would import")
                 continue

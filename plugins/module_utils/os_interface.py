@@ -281,6 +281,9 @@ def build_args(osdef, instance, action, old_name=None, disk_index=0):
     name = instance["name"]
     if action == "export":
         return ["-i", name, "-b", _disk_at(instance, disks, disk_index)["path"]]
+    if action == "import" and disk_index:
+        # API 5 knows one root and one swap disk; a further disk is imported on its own.
+        return ["-i", name, "-b", _disk_at(instance, disks, disk_index)["path"]]
     if len(disks) < 2:
         raise OSDefinitionError(
             "OS %s uses API 5, whose %s script needs two disks (root and swap); instance %s "

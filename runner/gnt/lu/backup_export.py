@@ -21,11 +21,10 @@ import shlex
 import uuid
 from typing import Any
 
-from .. import exportcfg, noderpc, params, ssh
+from .. import exportcfg, nodequery, noderpc, params, ssh
 from ..errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
 from ..executor import Play, RunResult
 from ..locking import LEVEL_NODE
-from ..nodequery import check_os
 from ..nodevars import instance_spec, node_access, node_vars, ssh_target, transfer_peer
 from ..opdefs_backup import EXPORT_MODE_LOCAL
 from .backup import export_path
@@ -80,7 +79,7 @@ class LUBackupExport(InstanceLU):
             raise OpPrereqError(f"Cannot export to node {self.target['name']}: it is offline",
                                 ECODE_STATE)
         if inst["os"]:
-            check_os(self.cfg, self.node, inst["os"], inst.get("osparams") or {})
+            nodequery.check_os(self.cfg, self.node, inst["os"], inst.get("osparams") or {})
         self.running = self.is_running()
         self.stop_for_copy = self.op["shutdown"] and self.running
         self.snapshot = (not self.op["shutdown"] and self.running and bool(inst["disks"]))

@@ -234,7 +234,12 @@ def merged_op(op: dict[str, Any], info: exportcfg.ExportInfo, cluster: dict[str,
     hv = _known(info.hvparams, known_hv, "hypervisor", log)
     hv.update(op["hvparams"])
     be = _known(info.beparams, params.BEPARAMS, "backend", log)
-    be.update(op["beparams"])
+    given_be = dict(op["beparams"])
+    memory = given_be.pop(params.BE_MEMORY_ALIAS, None)
+    if memory is not None:      # -B memory=X sets both bounds, over the export's
+        given_be.setdefault("maxmem", memory)
+        given_be.setdefault("minmem", memory)
+    be.update(given_be)
     if op["identify_defaults"]:
         hv = _without_defaults(hv, params.filled_hvparams(cluster, {"hypervisor": hypervisor,
                                                                     "hvparams": {}}))
