@@ -23,6 +23,29 @@ import os
 from ansible_collections.gnt.cluster.plugins.module_utils import disk_stream as ds
 from ansible_collections.gnt.cluster.plugins.module_utils import os_interface as osi
 
+COMPRESSIONS = ["none", "gzip", "gzip-fast", "gzip-slow", "lzop", "zstd"]
+
+
+def transfer_argument_spec():
+    """The options disk_export and disk_import share (doc fragment ``disk_transfer``)."""
+    return dict(
+        instance=dict(type="dict", required=True),
+        compression=dict(type="str", default="none", choices=list(COMPRESSIONS)),
+        peer=dict(type="dict", required=True, options=dict(
+            local=dict(type="bool", default=False),
+            name=dict(type="str"),
+            address=dict(type="str"),
+            port=dict(type="int", default=22),
+            user=dict(type="str", default="root"),
+            ssh_args=dict(type="list", elements="str", default=[]),
+        )),
+        search_path=dict(type="list", elements="path", default=[]),
+        use_os=dict(type="bool", default=True),
+        log_dir=dict(type="path"),
+        debug_level=dict(type="int", default=0),
+        timeout=dict(type="int", default=3600),
+    )
+
 
 class DumpError(Exception):
     """A problem that concerns every disk (OS missing, bad arguments); names the cause."""

@@ -18,7 +18,7 @@ description:
     temporary copy - through the OS definition's C(export) script (API 5 arguments or API
     10/15/20 environment with C(EXPORT_INDEX)/C(EXPORT_DEVICE)) when the instance has an OS,
     the raw disk otherwise, then through the compressor of O(compression).
-  - O(dest_dir) is on this node (O(target.local)) or on the node at O(target.address),
+  - O(dest_dir) is on this node (O(peer.local)) or on the node at O(peer.address),
     reached over SSH in batch mode (C(dd) there writes and fsyncs the file).
   - A failing disk does not stop the others. The module fails when any disk failed; the
     result then still lists every disk with C(ok) and C(msg), so a caller can keep the
@@ -27,12 +27,6 @@ description:
 version_added: "0.1.0"
 author: gnt.cluster developers (@gnt-cluster)
 options:
-  instance:
-    description:
-      - The instance spec (see docs/node-primitives.md); C(name), C(os), C(osparams) and
-        C(disks) (C(index), C(path)) are used, the rest goes into the OS environment.
-    type: dict
-    required: true
   disks:
     description: Indices of the disks to export; all of the instance's disks when empty.
     type: list
@@ -42,60 +36,8 @@ options:
     description: Absolute directory for the dump files (created if missing).
     type: path
     required: true
-  compression:
-    description: Compression of the dump files.
-    type: str
-    default: none
-    choices: [none, gzip, gzip-fast, gzip-slow, lzop, zstd]
-  target:
-    description: Where O(dest_dir) is.
-    type: dict
-    required: true
-    suboptions:
-      local:
-        description: V(true) when O(dest_dir) is on this node.
-        type: bool
-        default: false
-      name:
-        description: The target node's name, for messages.
-        type: str
-      address:
-        description: Address of the target node for SSH (required unless O(target.local)).
-        type: str
-      port:
-        description: SSH port of the target node.
-        type: int
-        default: 22
-      user:
-        description: User to log in as on the target node.
-        type: str
-        default: root
-      ssh_args:
-        description: Extra C(ssh) arguments (for example the cluster's identity file).
-        type: list
-        elements: str
-        default: []
-  search_path:
-    description: The OS search path (directories holding OS definitions).
-    type: list
-    elements: path
-    default: []
-  use_os:
-    description: Export through the OS definition's C(export) script when the instance has
-      an OS; V(false) exports the raw disks.
-    type: bool
-    default: true
-  log_dir:
-    description: Directory for the OS scripts' logs (their standard error).
-    type: path
-  debug_level:
-    description: DEBUG_LEVEL given to the OS scripts.
-    type: int
-    default: 0
-  timeout:
-    description: Seconds one disk may take before its transfer is stopped.
-    type: int
-    default: 3600
+extends_documentation_fragment:
+  - gnt.cluster.disk_transfer
 notes:
   - Supports check mode (nothing is written; the plan is returned).
 seealso:
@@ -109,7 +51,7 @@ EXAMPLES = r"""
     dest_dir: /srv/gnt/export/.inst1.example.com.new-42
     compression: zstd
     search_path: [/srv/gnt/os]
-    target:
+    peer:
       name: node2.example.com
       address: 192.0.2.12
       ssh_args: [-o, IdentityFile=~/.ssh/gnt_cluster_id_ed25519]
@@ -154,45 +96,30 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gnt.cluster.plugins.module_utils.instance_dump import (
     DumpError,
     export_disks,
+    transfer_argument_spec,
 )
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            instance=dict(type="dict", required=True),
+            transfer_argument_spec(),
             disks=dict(type="list", elements="int", default=[]),
             dest_dir=dict(type="path", required=True),
-            compression=dict(type="str", default="none",
-                             choices=["none", "gzip", "gzip-fast", "gzip-slow", "lzop",
-                                      "zstd"]),
-            target=dict(type="dict", required=True, options=dict(
-                local=dict(type="bool", default=False),
-                name=dict(type="str"),
-                address=dict(type="str"),
-                port=dict(type="int", default=22),
-                user=dict(type="str", default="root"),
-                ssh_args=dict(type="list", elements="str", default=[]),
-            )),
-            search_path=dict(type="list", elements="path", default=[]),
-            use_os=dict(type="bool", default=True),
-            log_dir=dict(type="path"),
-            debug_level=dict(type="int", default=0),
-            timeout=dict(type="int", default=3600),
         ),
         supports_check_mode=True,
     )
     p = module.params
     instance = p["instance"]
     name = instance.get("name") or "?"
-    if not p["target"]["local"] and not p["target"]["address"]:
-        module.fail_json(msg="instance %s: target.address is required unless target.local"
+    if not p["peer"]["local"] and not p["peer"]["address"]:
+        module.fail_json(msg="instance %s: peer.address is required unless peer.local"
                          % name, disks=[])
     indices = p["disks"] or sorted(int(d.get("index", i))
                                    for i, d in enumerate(instance.get("disks") or []))
     try:
         results = export_disks(instance, indices, p["dest_dir"], p["compression"],
-                               p["target"], p["search_path"], use_os=p["use_os"],
+                               p["peer"], p["search_path"], use_os=p["use_os"],
                                log_dir=p["log_dir"], debug_level=p["debug_level"],
                                timeout=p["timeout"], check_mode=module.check_mode)
     except DumpError as err:

@@ -15,7 +15,7 @@ short_description: Import dump files onto an instance's disks
 description:
   - Runs on the node that holds the instance's (new, already created) disks. For each entry
     of O(disks) it streams the dump file - on this node, or read over SSH from the node at
-    O(source.address) - through the decompressor of O(compression) into the OS
+    O(peer.address) - through the decompressor of O(compression) into the OS
     definition's C(import) script (API 5 arguments or API 10/15/20 environment with
     C(IMPORT_INDEX)/C(IMPORT_DEVICE)) when the instance has an OS, or raw onto the disk
     otherwise (written in place from offset 0, sparse; a dump larger than the disk is an
@@ -25,12 +25,6 @@ description:
 version_added: "0.1.0"
 author: gnt.cluster developers (@gnt-cluster)
 options:
-  instance:
-    description:
-      - The instance spec (see docs/node-primitives.md); C(name), C(os), C(osparams) and
-        C(disks) (C(index), C(path)) are used, the rest goes into the OS environment.
-    type: dict
-    required: true
   disks:
     description: What to import, in order.
     type: list
@@ -45,60 +39,8 @@ options:
         description: Absolute path of the dump file on the source node.
         type: path
         required: true
-  compression:
-    description: Compression of the dump files (from the export's C(config.ini)).
-    type: str
-    default: none
-    choices: [none, gzip, gzip-fast, gzip-slow, lzop, zstd]
-  source:
-    description: Where the dump files are.
-    type: dict
-    required: true
-    suboptions:
-      local:
-        description: V(true) when the dump files are on this node.
-        type: bool
-        default: false
-      name:
-        description: The source node's name, for messages.
-        type: str
-      address:
-        description: Address of the source node for SSH (required unless O(source.local)).
-        type: str
-      port:
-        description: SSH port of the source node.
-        type: int
-        default: 22
-      user:
-        description: User to log in as on the source node.
-        type: str
-        default: root
-      ssh_args:
-        description: Extra C(ssh) arguments (for example the cluster's identity file).
-        type: list
-        elements: str
-        default: []
-  search_path:
-    description: The OS search path (directories holding OS definitions).
-    type: list
-    elements: path
-    default: []
-  use_os:
-    description: Import through the OS definition's C(import) script when the instance has
-      an OS; V(false) writes the raw data onto the disks.
-    type: bool
-    default: true
-  log_dir:
-    description: Directory for the OS scripts' logs (their standard error).
-    type: path
-  debug_level:
-    description: DEBUG_LEVEL given to the OS scripts.
-    type: int
-    default: 0
-  timeout:
-    description: Seconds one disk may take before its transfer is stopped.
-    type: int
-    default: 3600
+extends_documentation_fragment:
+  - gnt.cluster.disk_transfer
 notes:
   - Supports check mode (nothing is written; the plan is returned).
 seealso:
@@ -113,7 +55,7 @@ EXAMPLES = r"""
       - {index: 0, dump: /srv/gnt/export/inst1.example.com/disk0.dump.zst}
     compression: zstd
     search_path: [/srv/gnt/os]
-    source:
+    peer:
       name: node1.example.com
       address: 192.0.2.11
   register: imported
@@ -154,44 +96,29 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gnt.cluster.plugins.module_utils.instance_dump import (
     DumpError,
     import_disks,
+    transfer_argument_spec,
 )
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            instance=dict(type="dict", required=True),
+            transfer_argument_spec(),
             disks=dict(type="list", elements="dict", required=True, options=dict(
                 index=dict(type="int", required=True),
                 dump=dict(type="path", required=True),
             )),
-            compression=dict(type="str", default="none",
-                             choices=["none", "gzip", "gzip-fast", "gzip-slow", "lzop",
-                                      "zstd"]),
-            source=dict(type="dict", required=True, options=dict(
-                local=dict(type="bool", default=False),
-                name=dict(type="str"),
-                address=dict(type="str"),
-                port=dict(type="int", default=22),
-                user=dict(type="str", default="root"),
-                ssh_args=dict(type="list", elements="str", default=[]),
-            )),
-            search_path=dict(type="list", elements="path", default=[]),
-            use_os=dict(type="bool", default=True),
-            log_dir=dict(type="path"),
-            debug_level=dict(type="int", default=0),
-            timeout=dict(type="int", default=3600),
         ),
         supports_check_mode=True,
     )
     p = module.params
     instance = p["instance"]
     name = instance.get("name") or "?"
-    if not p["source"]["local"] and not p["source"]["address"]:
-        module.fail_json(msg="instance %s: source.address is required unless source.local"
+    if not p["peer"]["local"] and not p["peer"]["address"]:
+        module.fail_json(msg="instance %s: peer.address is required unless peer.local"
                          % name, disks=[])
     try:
-        results = import_disks(instance, p["disks"], p["compression"], p["source"],
+        results = import_disks(instance, p["disks"], p["compression"], p["peer"],
                                p["search_path"], use_os=p["use_os"], log_dir=p["log_dir"],
                                debug_level=p["debug_level"], timeout=p["timeout"],
                                check_mode=module.check_mode)

@@ -149,4 +149,3 @@ def test_export_with_remove_instance(cluster):
     assert (export_dir(gnt, COPY) / "config.ini").is_file()
     gnt.run("gnt-backup", "remove", COPY)
     assert not export_dir(gnt, COPY).exists()
-

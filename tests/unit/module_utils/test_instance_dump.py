@@ -192,8 +192,8 @@ def test_check_mode_writes_nothing(tmp_path: Path) -> None:
     before = [digest(d["path"]) for d in inst["disks"]]
     results = idm.export_disks(inst, [0, 1], str(tmp_path / "exp"), "zstd", LOCAL,
                                [str(BUNDLED_OS)], check_mode=True)
-    assert [(r["ok"], r["bytes"], r["msg"]) for r in results] == [(True, None,
-                                                                    "would export")] * 2
+    expected = [(True, None, "would export")] * 2
+    assert [(r["ok"], r["bytes"], r["msg"]) for r in results] == expected
     assert results[1]["path"] == str(tmp_path / "exp" / "disk1.dump.zst")
     assert not (tmp_path / "exp").exists()
     dump = tmp_path / "dump"

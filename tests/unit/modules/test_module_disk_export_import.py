@@ -1,5 +1,5 @@
 """gnt.cluster.disk_export and disk_import run through ansible on localhost (local
-target/source): result shapes, per-disk failures, argument errors and check mode."""
+peer): result shapes, per-disk failures, argument errors and check mode."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def digests(inst: dict[str, Any]) -> list[str]:
 
 def export_args(inst: dict[str, Any], dest: Path, **kw: Any) -> dict[str, Any]:
     args = {"instance": inst, "dest_dir": str(dest), "compression": "zstd",
-            "target": {"local": True}, "search_path": [BUNDLED_OS]}
+            "peer": {"local": True}, "search_path": [BUNDLED_OS]}
     args.update(kw)
     return args
 
@@ -59,7 +59,7 @@ def test_export_then_import_round_trip(run_module, tmp_path: Path) -> None:
 
     target = instance(tmp_path / "dst", fill=False)
     ok, result = run_module("disk_import", {
-        "instance": target, "compression": "zstd", "source": {"local": True},
+        "instance": target, "compression": "zstd", "peer": {"local": True},
         "search_path": [BUNDLED_OS],
         "disks": [{"index": e["index"], "dump": e["path"]} for e in result["disks"]]})
     assert ok and result["changed"] is True, result
@@ -107,7 +107,7 @@ def test_import_failure_names_the_disk(run_module, tmp_path: Path) -> None:
     before = digests(target)
     missing = str(tmp_path / "exp" / "disk0.dump")
     ok, result = run_module("disk_import", {
-        "instance": target, "source": {"local": True},
+        "instance": target, "peer": {"local": True},
         "disks": [{"index": 0, "dump": missing}, {"index": 1, "dump": missing}]})
     assert not ok and "import failed" in result["msg"] and missing in result["msg"]
     assert len(result["disks"]) == 1 and result["disks"][0]["ok"] is False
@@ -118,8 +118,8 @@ def test_import_failure_names_the_disk(run_module, tmp_path: Path) -> None:
 def test_argument_errors(run_module, tmp_path: Path) -> None:
     source = instance(tmp_path / "src")
     ok, result = run_module("disk_export", export_args(source, tmp_path / "exp",
-                                                       target={"name": "node2"}))
-    assert not ok and "target.address is required" in result["msg"]
+                                                       peer={"name": "node2"}))
+    assert not ok and "peer.address is required" in result["msg"]
     assert result["disks"] == []
     ok, result = run_module("disk_export", export_args(dict(source, os="debootstrap"),
                                                        tmp_path / "exp"))
@@ -128,8 +128,8 @@ def test_argument_errors(run_module, tmp_path: Path) -> None:
                                                        compression="xz"))
     assert not ok and "compression" in result["msg"] and "xz" in result["msg"]
     ok, result = run_module("disk_import", {"instance": source, "disks": [],
-                                            "source": {"local": False}})
-    assert not ok and "source.address is required" in result["msg"]
+                                            "peer": {"local": False}})
+    assert not ok and "peer.address is required" in result["msg"]
     assert not (tmp_path / "exp").exists()
 
 
@@ -146,7 +146,7 @@ def test_check_mode_plans_only(run_module, tmp_path: Path) -> None:
     dump.write_bytes(b"new data")
     before = digests(source)
     ok, result = run_module("disk_import", {
-        "instance": source, "source": {"local": True}, "search_path": [BUNDLED_OS],
+        "instance": source, "peer": {"local": True}, "search_path": [BUNDLED_OS],
         "disks": [{"index": 0, "dump": str(dump)}]}, check=True)
     assert ok and result["disks"][0]["msg"] == "would import"
     assert digests(source) == before

@@ -32,13 +32,27 @@ def argument_spec_of(name, monkeypatch):
     return mod, captured
 
 
+def documented_options(doc):
+    """A module's options with those of its ``gnt.cluster.*`` doc fragments merged in."""
+    options = dict(doc.get("options") or {})
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        namespace, collection, fragment_name = fragment.split(".")
+        assert (namespace, collection) == ("gnt", "cluster"), fragment
+        frag = importlib.import_module(
+            f"ansible_collections.gnt.cluster.plugins.doc_fragments.{fragment_name}")
+        extra = yaml.safe_load(frag.ModuleDocFragment.DOCUMENTATION)["options"]
+        assert not set(extra) & set(options), f"{fragment} repeats module options"
+        options.update(extra)
+    return options
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_documentation_matches_argument_spec(name, monkeypatch):
     mod, captured = argument_spec_of(name, monkeypatch)
     assert captured["supports_check_mode"] is True
     doc = yaml.safe_load(mod.DOCUMENTATION)
     assert doc["module"] == name
-    options = doc["options"]
+    options = documented_options(doc)
     spec = captured["argument_spec"]
     assert sorted(options) == sorted(spec)
     for option, rules in spec.items():
