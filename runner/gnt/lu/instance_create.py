@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import nodequery, params, resolver
 from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
-from ..executor import Play
+from ..executor import Play, RunResult
 from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
 from ..nodevars import disk_path, instance_spec, node_vars
 from ..units import UnitError, parse_size_mib
@@ -205,6 +205,9 @@ class LUInstanceCreate(LogicalUnit):
         return [Play("instance_create", {node["name"]: host},
                      title="create disks and install OS")]
 
+    def report_node_plays(self, node: dict[str, Any], result: RunResult) -> None:
+        """Log what the node-side steps reported (nothing for a plain create)."""
+
     def _create_on_node(self, instance: dict[str, Any], node: dict[str, Any],
                         host: dict[str, Any]) -> None:
         """Disks and OS install; on failure remove what was made and the config entry."""
@@ -212,7 +215,8 @@ class LUInstanceCreate(LogicalUnit):
         self.log("* creating instance disks" + ("" if self.op["no_install"]
                                                 else " and running the OS create scripts"))
         try:
-            self.run_plays(self.node_plays(node, host), f"create instance {name}")
+            result = self.run_plays(self.node_plays(node, host), f"create instance {name}")
+            self.report_node_plays(node, result)
         except Exception:
             self.log("* removing the half-created instance (disks and config)")
             cleanup = self.ctx.executor.run(

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import exportcfg, noderpc, params
 from ..errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NOENT, OpPrereqError
-from ..executor import Play
+from ..executor import Play, RunResult
 from ..locking import LEVEL_NODE
 from ..nodevars import transfer_peer
 from .backup import export_path
@@ -88,6 +88,17 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
         return [Play("instance_create", {node["name"]: host}, title="create disks"),
                 Play("instance_import", {node["name"]: {**host, "gnt_import": gnt_import}},
                      title="import the disks")]
+
+    def report_node_plays(self, node: dict[str, Any], result: RunResult) -> None:
+        if self.op["mode"] != IMPORT:
+            return
+        host = result.hosts.get(node["name"])
+        imported = host.facts.get("gnt_import_result") if host else None
+        for entry in (imported or {}).get("disks") or []:
+            size = entry.get("bytes")
+            amount = f"{int(size) / 1048576:.1f} MiB written, " if size is not None else ""
+            self.log(f"  disk {entry.get('index')}: imported ({entry.get('method')},"
+                     f" {amount}{entry.get('duration_s')} s)")
 
     # -- finding and reading the export ------------------------------------------------------
     def _locate_export(self) -> tuple[dict[str, Any], str]:
