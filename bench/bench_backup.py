@@ -259,7 +259,7 @@ class Samples:
     dump_bytes: list[int] = field(default_factory=list)
     dump_check: str = "not checked"
     checksum: str = "not checked"
-    imp_source: str = "job log step timestamps"
+    imp_source: str = "step"
 
 
 @dataclass
@@ -346,7 +346,7 @@ def one_round(setup: Setup, compression: str, samples: Samples, verify: Source |
         log = last_job_log(run)
         if found:
             samples.imp_path.append(float(found.group(1)))
-            samples.imp_source = "job log (node-measured)"
+            samples.imp_source = "node"
         else:
             step = step_seconds(log, STEP_IMPORT, STEP_BEFORE)
             if step is None:
@@ -411,7 +411,7 @@ def report(title: str, results: dict[str, Samples], size: int) -> None:
                  ("dd bs=1M conv=fsync, before import", s.dd_imp, dd_imp)]
         if s.zstd_d:
             rows.append(("zstd -d dump > /dev/null (reference)", s.zstd_d, dd_imp))
-        rows += [("import, data path step (job log)", s.imp_path, dd_imp),
+        rows += [(f"import, data path ({s.imp_source})", s.imp_path, dd_imp),
                  ("import, end to end (command)", s.imp_total, dd_imp)]
         for label, values, dd in rows:
             seconds = med(values)
