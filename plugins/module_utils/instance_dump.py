@@ -47,6 +47,22 @@ def transfer_argument_spec():
     )
 
 
+def peer_error(peer, instance_name):
+    """Why ``peer`` cannot be used (no address for a remote node), or None."""
+    if not peer.get("local") and not peer.get("address"):
+        return "instance %s: peer.address is required unless peer.local" % instance_name
+    return None
+
+
+def failure_message(instance_name, action, results):
+    """The module's failure message when some disk in ``results`` failed, else None."""
+    failed = [entry["msg"] for entry in results if not entry["ok"]]
+    if not failed:
+        return None
+    return ("instance %s: %s of %d of %d disk(s) failed: %s"
+            % (instance_name, action, len(failed), len(results), "; ".join(failed)))
+
+
 class DumpError(Exception):
     """A problem that concerns every disk (OS missing, bad arguments); names the cause."""
 

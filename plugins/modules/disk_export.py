@@ -96,6 +96,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gnt.cluster.plugins.module_utils.instance_dump import (
     DumpError,
     export_disks,
+    failure_message,
+    peer_error,
     transfer_argument_spec,
 )
 
@@ -112,9 +114,9 @@ def main():
     p = module.params
     instance = p["instance"]
     name = instance.get("name") or "?"
-    if not p["peer"]["local"] and not p["peer"]["address"]:
-        module.fail_json(msg="instance %s: peer.address is required unless peer.local"
-                         % name, disks=[])
+    error = peer_error(p["peer"], name)
+    if error:
+        module.fail_json(msg=error, disks=[])
     indices = p["disks"] or sorted(int(d.get("index", i))
                                    for i, d in enumerate(instance.get("disks") or []))
     try:
@@ -124,11 +126,9 @@ def main():
                                timeout=p["timeout"], check_mode=module.check_mode)
     except DumpError as err:
         module.fail_json(msg=str(err), disks=[])
-    failed = [entry["msg"] for entry in results if not entry["ok"]]
-    if failed:
-        module.fail_json(msg="instance %s: export of %d of %d disk(s) failed: %s"
-                         % (name, len(failed), len(results), "; ".join(failed)),
-                         disks=results, changed=True)
+    message = failure_message(name, "export", results)
+    if message:
+        module.fail_json(msg=message, disks=results, changed=True)
     module.exit_json(changed=bool(results), disks=results)
 
 

@@ -95,7 +95,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gnt.cluster.plugins.module_utils.instance_dump import (
     DumpError,
+    failure_message,
     import_disks,
+    peer_error,
     transfer_argument_spec,
 )
 
@@ -114,9 +116,9 @@ def main():
     p = module.params
     instance = p["instance"]
     name = instance.get("name") or "?"
-    if not p["peer"]["local"] and not p["peer"]["address"]:
-        module.fail_json(msg="instance %s: peer.address is required unless peer.local"
-                         % name, disks=[])
+    error = peer_error(p["peer"], name)
+    if error:
+        module.fail_json(msg=error, disks=[])
     try:
         results = import_disks(instance, p["disks"], p["compression"], p["peer"],
                                p["search_path"], use_os=p["use_os"], log_dir=p["log_dir"],
@@ -124,10 +126,9 @@ def main():
                                check_mode=module.check_mode)
     except DumpError as err:
         module.fail_json(msg=str(err), disks=[])
-    failed = [entry["msg"] for entry in results if not entry["ok"]]
-    if failed:
-        module.fail_json(msg="instance %s: import failed: %s" % (name, "; ".join(failed)),
-                         disks=results, changed=True)
+    message = failure_message(name, "import", results)
+    if message:
+        module.fail_json(msg=message, disks=results, changed=True)
     module.exit_json(changed=bool(results), disks=results)
 
 

@@ -109,7 +109,7 @@ def test_import_failure_names_the_disk(run_module, tmp_path: Path) -> None:
     ok, result = run_module("disk_import", {
         "instance": target, "peer": {"local": True},
         "disks": [{"index": 0, "dump": missing}, {"index": 1, "dump": missing}]})
-    assert not ok and "import failed" in result["msg"] and missing in result["msg"]
+    assert not ok and "import of 1 of 1 disk(s) failed" in result["msg"] and missing in result["msg"]
     assert len(result["disks"]) == 1 and result["disks"][0]["ok"] is False
     assert result["disks"][0]["msg"].startswith("disk 0:")
     assert digests(target) == before
