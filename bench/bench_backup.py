@@ -12,11 +12,11 @@ compression (``none``, ``zstd``) and round, interleaved so that both see the sam
   fixed order would favour one side; an even ``--rounds`` balances it);
 - ``gnt-backup export``: end to end (the command) and the data path of the disk as the node
   measured it (the job log's ``disk 0: exported (os, ... MiB in S s)``);
-- ``gnt-backup import`` into a new instance: end to end, and the ``Import the dump files onto
-  the disks`` step (from the microsecond timestamps of the job log in ``gnt-job info``: the
-  step's line minus the line before it, so it includes one Ansible task's start-up; the
-  following ``Run the OS rename script`` step, a task doing almost nothing, is printed as
-  that floor);
+- ``gnt-backup import`` into a new instance: end to end, and the data path of the disk as
+  the node measured it (the job log's ``disk 0: imported (...)``); should that line be
+  missing, the ``Import the dump files onto the disks`` step from the job log's timestamps
+  (it then includes one Ansible task's start-up, printed as the following rename task's
+  time);
 - with zstd, the compressor's own speed here (``zstd -T0`` of the disk and ``zstd -d`` of the
   dump, to /dev/null) as a reference;
 - the dump's data and the imported disk against the source (sha256, first round of each
@@ -45,9 +45,7 @@ Usage (as root): ``.venv/bin/python bench/bench_backup.py [--rounds 3] [--size-g
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import random
 import re
 import shlex
 import shutil
@@ -61,13 +59,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from _backup_data import (
+    IMAGE_HEAD,
+    Source,
+    check_import,
+    dd_copy,
+    dump_sha256,
+    fill_disk,
+    source_of,
+)
+
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 MIB = 1 << 20
 GIB = 1 << 30
 SRC, DST = "benchsrc.example", "benchdst.example"
 COMPRESSIONS = ("none", "zstd")
-IMAGE_HEAD = 32 * MIB
 EXPORTED = re.compile(r"disk 0: exported \((\w+), ([\d.]+) MiB in ([\d.]+) s\)")
 IMPORTED = re.compile(r"disk 0: imported \(.*?([\d.]+) s\)")   # the import job logs it
 LOG_LINE = re.compile(r"^\s*\d+:(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+):\w+ (.*)$")
@@ -85,112 +92,6 @@ class BenchError(Exception):
 
 def _term(_signo, _frame):
     raise SystemExit("terminated")
-
-
-# -- the disk content --------------------------------------------------------------------------
-
-def _text_chunk(rng: random.Random, vocab: list[str], size: int) -> bytes:
-    """``size`` bytes of log-like text: compresses roughly 3:1 with zstd."""
-    out, got = [], 0
-    while got < size:
-        line = (f"2026-11-28T{rng.randrange(24):02d}:{rng.randrange(60):02d}:"
-                f"{rng.randrange(60):02d}.{rng.randrange(10**6):06d} host{rng.randrange(50)}"
-                f" svc[{rng.randrange(1, 65536)}]: {' '.join(rng.choices(vocab, k=12))}\n")
-        out.append(line)
-        got += len(line)
-    return "".join(out).encode()[:size]
-
-
-def fill_disk(path: Path, size: int) -> dict[str, int]:
-    """Keep the first 32 MiB, then random data (1/2), text (1/4), zeros (the rest, written:
-    a used disk has its blocks allocated); fsync. Returns the byte counts."""
-    rng = random.Random(4)
-    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz")
-                     for _letter in range(rng.randint(2, 10)))
-             for _word in range(4000)]
-    head = min(IMAGE_HEAD, size)
-    random_bytes = min(size // 2, size - head)
-    text_bytes = min(size // 4, size - head - random_bytes)
-    zero_bytes = size - head - random_bytes - text_bytes
-    chunk = 4 * MIB
-    with open(path, "r+b") as disk:
-        disk.seek(head)
-        for left, make in ((random_bytes, rng.randbytes),
-                           (text_bytes, lambda n: _text_chunk(rng, vocab, n)),
-                           (zero_bytes, bytes)):
-            while left > 0:
-                part = min(chunk, left)
-                disk.write(make(part))
-                left -= part
-        disk.truncate(size)
-        disk.flush()
-        os.fsync(disk.fileno())
-    return {"image": head, "random": random_bytes, "text": text_bytes, "zeros": zero_bytes}
-
-
-def sha256(path: Path, skip: int = 0) -> str:
-    """sha256 of the file ``path`` from byte ``skip`` on."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        handle.seek(skip)
-        while block := handle.read(8 * MIB):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def dump_sha256(path: Path, compression: str) -> str:
-    """sha256 of the data in a dump file (decompressed)."""
-    if compression == "none":
-        return sha256(path)
-    proc = subprocess.Popen(["zstd", "-q", "-d", "-c", str(path)], stdout=subprocess.PIPE)
-    digest = hashlib.sha256()
-    while block := proc.stdout.read(8 * MIB):
-        digest.update(block)
-    if proc.wait() != 0:
-        return "zstd -d failed"
-    return digest.hexdigest()
-
-
-@dataclass
-class Source:
-    """What the imported disk is checked against."""
-
-    whole: str          # sha256 of the whole source disk
-    tail: str           # sha256 after the image head
-    head: bytes         # the image head itself
-
-
-def source_of(path: Path) -> Source:
-    with open(path, "rb") as handle:
-        head = handle.read(IMAGE_HEAD)
-    return Source(sha256(path), sha256(path, IMAGE_HEAD), head)
-
-
-def check_import(disk: Path, source: Source) -> str:
-    """The imported disk against the source: whole sha256; if that differs, the data after
-    the image must be identical and the image may differ only where the OS rename script
-    wrote the guest host name."""
-    if sha256(disk) == source.whole:
-        return "ok (identical)"
-    tail = "ok" if sha256(disk, IMAGE_HEAD) == source.tail else "MISMATCH"
-    with open(disk, "rb") as handle:
-        head = handle.read(IMAGE_HEAD)
-    blocks = sum(1 for off in range(0, len(head), 4096)
-                 if head[off:off + 4096] != source.head[off:off + 4096])
-    return (f"whole disk differs; after the {IMAGE_HEAD // MIB} MiB image: {tail}; image:"
-            f" {blocks} of {len(source.head) // 4096} 4-KiB blocks differ (the OS rename script"
-            " writes the new host name into the image's FAT partition)")
-
-
-def dd_copy(src: Path, copy: Path) -> float:
-    """The baseline: ``dd bs=1M conv=fsync`` of ``src``; the copy is removed and synced."""
-    start = time.perf_counter()
-    subprocess.run(["dd", f"if={src}", f"of={copy}", "bs=1M", "conv=fsync", "status=none"],
-                   check=True)
-    seconds = time.perf_counter() - start
-    copy.unlink()
-    subprocess.run(["sync"], check=True)
-    return seconds
 
 
 def check_space(directory: Path, size: int, what: str) -> None:
@@ -422,7 +323,7 @@ def report(title: str, results: dict[str, Samples], size: int) -> None:
         print(f"{compression:11} dump size {dump / MIB:.0f} MiB ({dump / size:.1%} of the disk);"
               f" dump data sha256 vs source disk: {s.dump_check}")
         print(f"{compression:11} imported disk vs source: {s.checksum}")
-        if s.task_floor:
+        if s.task_floor and s.imp_source == "step":
             print(f"{compression:11} (import step includes one Ansible task start-up; the next"
                   f" task, the OS rename script, took {med(s.task_floor):.2f} s)")
     none = results.get("none")
