@@ -23,7 +23,7 @@ import os
 from ansible_collections.gnt.cluster.plugins.module_utils import disk_stream as ds
 from ansible_collections.gnt.cluster.plugins.module_utils import os_interface as osi
 
-COMPRESSIONS = ["none", "gzip", "gzip-fast", "gzip-slow", "lzop", "zstd"]
+COMPRESSIONS = list(ds.COMPRESSION_TOOLS)     # Ganeti's names, in its order
 
 
 def transfer_argument_spec():

@@ -74,6 +74,8 @@ def list_exports(export_dir: str) -> dict[str, Any]:
     exports still being written."""
     import os
 
+    from .exportcfg import CONFIG_FILE
+
     result: dict[str, Any] = {}
     try:
         names = sorted(os.listdir(export_dir))
@@ -83,7 +85,7 @@ def list_exports(export_dir: str) -> dict[str, Any]:
         path = os.path.join(export_dir, name)
         if name.startswith(".") or not os.path.isdir(path):
             continue
-        config = os.path.join(path, "config.ini")
+        config = os.path.join(path, CONFIG_FILE)
         complete = os.path.isfile(config)
         result[name] = {"complete": complete,
                         "timestamp": _export_timestamp(config) if complete else None}
@@ -91,24 +93,30 @@ def list_exports(export_dir: str) -> dict[str, Any]:
 
 
 def _export_timestamp(config_path: str) -> int | None:
-    """``[export] timestamp`` of a config.ini (its mtime when it has none)."""
+    """``[export] timestamp`` of a config.ini (its mtime when it has none or is corrupt)."""
     import os
-    import re
+
+    from .errors import OpPrereqError
+    from .exportcfg import parse
 
     try:
         with open(config_path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read(65536)
+            text = handle.read(1 << 20)
         mtime = int(os.stat(config_path).st_mtime)
     except OSError:
         return None
-    match = re.search(r"^\s*timestamp\s*[=:]\s*(\d+)\s*$", text, re.MULTILINE)
-    return int(match.group(1)) if match else mtime
+    try:
+        return parse(text, config_path).timestamp or mtime
+    except OpPrereqError:
+        return mtime
 
 
 def export_info(path: str) -> dict[str, Any]:
     """What the export directory ``path`` holds: ``{"exists", "config"`` (config.ini text
     or None), ``"files"`` (name -> size in bytes)}."""
     import os
+
+    from .exportcfg import CONFIG_FILE
 
     if not os.path.isdir(path):
         return {"exists": False, "config": None, "files": {}}
@@ -118,8 +126,8 @@ def export_info(path: str) -> dict[str, Any]:
         if os.path.isfile(full):
             files[name] = os.path.getsize(full)
     config = None
-    if "config.ini" in files:
-        with open(os.path.join(path, "config.ini"), encoding="utf-8", errors="replace") as fh:
+    if CONFIG_FILE in files:
+        with open(os.path.join(path, CONFIG_FILE), encoding="utf-8", errors="replace") as fh:
             config = fh.read(1 << 20)
     return {"exists": True, "config": config, "files": files}
 

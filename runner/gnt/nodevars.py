@@ -114,16 +114,22 @@ def ssh_target(store: ConfigStore, node: dict[str, Any]) -> Target:
                   port=access.ssh_port)
 
 
+def node_to_node_ssh_args() -> list[str]:
+    """``ssh`` options a node uses to reach another node of the cluster (its copy of the
+    cluster key pair; host keys learnt on first contact)."""
+    from . import sshkeys
+
+    return ["-o", "StrictHostKeyChecking=accept-new",
+            "-o", f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}"]
+
+
 def transfer_peer(store: ConfigStore, node: dict[str, Any], seen_from: dict[str, Any]
                   ) -> dict[str, Any]:
     """How a node primitive running on ``seen_from`` streams data to or from ``node``: the
-    ``target``/``source`` dict of ``disk_export``/``disk_import`` (``local`` when both are
-    the same node; otherwise SSH as root to the node's secondary IP with the cluster key)."""
-    from . import sshkeys
-
+    ``peer`` dict of ``disk_export``/``disk_import`` (``local`` when both are the same node;
+    otherwise SSH as root to the node's secondary IP with the cluster key)."""
     if node["uuid"] == seen_from["uuid"]:
         return {"local": True, "name": node["name"]}
     return {"local": False, "name": node["name"], "address": node["secondary_ip"],
             "port": int(node_ndparams(store, node).get("ssh_port", 22)), "user": "root",
-            "ssh_args": ["-o", "StrictHostKeyChecking=accept-new",
-                         "-o", f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}"]}
+            "ssh_args": node_to_node_ssh_args()}

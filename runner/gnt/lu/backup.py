@@ -20,6 +20,32 @@ def export_path(name: str) -> str:
     return str(settings.paths().export_dir / name)
 
 
+def export_holders(cfg: Any, nodes: list[dict[str, Any]], name: str
+                   ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Which of ``nodes`` hold the export ``name`` (asked at once), and node name -> why for
+    the nodes that did not answer."""
+    answers = noderpc.exports_many(cfg, nodes)
+    holders, silent = [], {}
+    for node in nodes:
+        answer = answers.get(node["uuid"])
+        if not isinstance(answer, dict):
+            silent[node["name"]] = str(answer)
+        elif name in answer:
+            holders.append(node)
+    return holders, silent
+
+
+def remove_export_from(cfg: Any, nodes: list[dict[str, Any]], name: str
+                       ) -> dict[str, str | None]:
+    """Delete the export ``name`` on each of ``nodes``: node name -> None, or the error."""
+    result: dict[str, str | None] = {}
+    for node in nodes:
+        done = ssh.run(ssh_target(cfg, node), f"rm -rf -- {shlex.quote(export_path(name))}",
+                       timeout=120)
+        result[node["name"]] = None if done.ok else done.reason()
+    return result
+
+
 @register
 class LUBackupQuery(LogicalUnit):
     """node name -> its exports (sorted names), or False when the node did not answer."""
@@ -63,23 +89,18 @@ class LUBackupRemove(LogicalUnit):
 
     def exec(self) -> Any:
         online = [n for n in self.cfg.all("nodes") if not n["offline"]]
-        answers = noderpc.exports_many(self.cfg, online)
-        listed = {uuid: answer for uuid, answer in answers.items() if isinstance(answer, dict)}
-        holders = [n for n in online if self.name in listed.get(n["uuid"], {})]
-        silent = sorted(n["name"] for n in online if n["uuid"] not in listed)
+        holders, silent = export_holders(self.cfg, online, self.name)
         if not holders:
-            hint = f" ({', '.join(silent)} did not answer)" if silent else ""
+            hint = f" ({', '.join(sorted(silent))} did not answer)" if silent else ""
             short = "" if "." in self.name else " (for a removed instance give its full name)"
             raise OpPrereqError(f"No export found for instance {self.name}{hint}{short}",
                                 ECODE_NOENT)
         failed = []
-        for node in holders:
-            result = ssh.run(ssh_target(self.cfg, node),
-                             f"rm -rf -- {shlex.quote(export_path(self.name))}", timeout=120)
-            if result.ok:
-                self.log(f"Removed the export of {self.name} from {node['name']}")
+        for node, error in remove_export_from(self.cfg, holders, self.name).items():
+            if error is None:
+                self.log(f"Removed the export of {self.name} from {node}")
             else:
-                failed.append(f"{node['name']}: {result.reason()}")
+                failed.append(f"{node}: {error}")
         if failed:
             raise OpExecError(f"Could not remove the export of {self.name} from: "
                               + "; ".join(failed))

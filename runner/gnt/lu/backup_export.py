@@ -21,13 +21,13 @@ import shlex
 import uuid
 from typing import Any
 
-from .. import exportcfg, nodequery, noderpc, params, ssh
+from .. import exportcfg, nodequery, params, ssh
 from ..errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
 from ..executor import Play, RunResult
 from ..locking import LEVEL_NODE
-from ..nodevars import instance_spec, node_access, node_vars, ssh_target, transfer_peer
+from ..nodevars import node_access, ssh_target, transfer_peer
 from ..opdefs_backup import EXPORT_MODE_LOCAL
-from .backup import export_path
+from .backup import export_holders, export_path, remove_export_from
 from .base import register
 from .instance_base import InstanceLU
 
@@ -116,35 +116,32 @@ class LUBackupExport(InstanceLU):
                      + ("; the instance was not removed" if self.op["remove_instance"] else ""))
         return [True, disk_ok]
 
+    def _on_primary(self, role: str, title: str, **extra: Any) -> Play:
+        return Play(role, {self.node["name"]: self.host_vars(**extra)}, title=title)
+
     def _plays(self) -> list[Play]:
-        pnode = self.node["name"]
-        spec_host = {"gnt_instance": instance_spec(self.cfg, self.instance),
-                     "gnt_node": node_vars(self.cfg, self.node)}
         plays: list[Play] = []
         if self.stop_for_copy:
-            plays.append(Play("instance_stop", {pnode: {
-                **spec_host, "gnt_shutdown_timeout": self.op["shutdown_timeout"]}},
-                title="shut down for the export"))
+            plays.append(self._on_primary("instance_stop", "shut down for the export",
+                                          gnt_shutdown_timeout=self.op["shutdown_timeout"]))
         if self.snapshot:
-            plays.append(Play("instance_disk_snapshot", {pnode: {
-                **spec_host, "gnt_snapshot": {"state": "present"}}}, title="freeze the disks"))
+            plays.append(self._on_primary("instance_disk_snapshot", "freeze the disks",
+                                          gnt_snapshot={"state": "present"}))
         if self.instance["disks"]:
             export = {"dest_dir": self.tmp_dir, "compression": self.op["compress"],
                       "target": transfer_peer(self.cfg, self.target, self.node)}
-            plays.append(Play("instance_export", {pnode: {**spec_host, "gnt_export": export}},
-                              title="export the disks"))
-        plays += self._after_copy(spec_host)
-        return plays
+            plays.append(self._on_primary("instance_export", "export the disks",
+                                          gnt_export=export))
+        return plays + self._after_copy()
 
-    def _after_copy(self, spec_host: dict[str, Any]) -> list[Play]:
+    def _after_copy(self) -> list[Play]:
         """Merge the snapshot back and restart what the export stopped."""
-        pnode = self.node["name"]
         plays = []
         if self.snapshot:
-            plays.append(Play("instance_disk_snapshot", {pnode: {
-                **spec_host, "gnt_snapshot": {"state": "absent"}}}, title="end the snapshot"))
+            plays.append(self._on_primary("instance_disk_snapshot", "end the snapshot",
+                                          gnt_snapshot={"state": "absent"}))
         if self.stop_for_copy and not self.op["remove_instance"]:
-            plays.append(Play("instance_start", {pnode: spec_host}, title="restart"))
+            plays.append(self._on_primary("instance_start", "restart"))
         return plays
 
     def _copy_disks(self) -> list[bool]:
@@ -183,9 +180,7 @@ class LUBackupExport(InstanceLU):
     def _recover(self, result: RunResult, exported: bool) -> None:
         """After a failed step: end the snapshot and restart the instance if needed."""
         self.log(f"WARNING: a step of the export failed:\n{result.failure_summary()}")
-        spec_host = {"gnt_instance": instance_spec(self.cfg, self.instance),
-                     "gnt_node": node_vars(self.cfg, self.node)}
-        plays = self._after_copy(spec_host)
+        plays = self._after_copy()
         if not plays:
             return
         retry = self.ctx.executor.run(plays, {self.node["name"]: node_access(self.cfg,
@@ -203,10 +198,8 @@ class LUBackupExport(InstanceLU):
         self.log(f"WARNING: {message}")
 
     def _write_config(self, disk_ok: list[bool]) -> None:
-        dumps: list[str | None] = []
-        load = _dump_names(self.instance, self.op["compress"])
-        for index, ok in enumerate(disk_ok):
-            dumps.append(load[index] if ok else None)
+        names = _dump_names(self.instance, self.op["compress"])
+        dumps = [name if ok else None for name, ok in zip(names, disk_ok)]
         info = exportcfg.build_export_info(self.cfg.data, self.instance, dumps,
                                            self.op["compress"])
         text = exportcfg.render(info)
@@ -238,21 +231,15 @@ class LUBackupExport(InstanceLU):
     def _remove_other_exports(self) -> None:
         others = [n for n in self.cfg.all("nodes")
                   if not n["offline"] and n["uuid"] != self.target["uuid"]]
-        answers = noderpc.exports_many(self.cfg, others)
-        for node in others:
-            listed = answers.get(node["uuid"])
-            if isinstance(listed, str):
-                self.log(f"WARNING: could not look for old exports on {node['name']}: {listed}")
-                continue
-            if self.name not in (listed or {}):
-                continue
-            result = ssh.run(ssh_target(self.cfg, node),
-                             f"rm -rf -- {shlex.quote(self.final_dir)}", timeout=120)
-            if result.ok:
-                self.log(f"Removed the previous export of {self.name} from {node['name']}")
+        holders, silent = export_holders(self.cfg, others, self.name)
+        for node, why in silent.items():
+            self.log(f"WARNING: could not look for old exports on {node}: {why}")
+        for node, error in remove_export_from(self.cfg, holders, self.name).items():
+            if error is None:
+                self.log(f"Removed the previous export of {self.name} from {node}")
             else:
                 self.log(f"WARNING: could not remove the previous export of {self.name} from"
-                         f" {node['name']}: {result.reason()}")
+                         f" {node}: {error}")
 
     def _remove_instance(self) -> None:
         self.log(f"Removing instance {self.name} (--remove-instance)")

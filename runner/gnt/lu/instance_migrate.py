@@ -12,7 +12,7 @@ import copy
 import time
 from typing import Any
 
-from .. import live, noderpc, params, sshkeys
+from .. import live, noderpc, params
 from ..errors import (
     ECODE_ENVIRON,
     ECODE_NORES,
@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..executor import Play
 from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from ..nodevars import instance_spec, node_ndparams, node_vars
+from ..nodevars import instance_spec, node_ndparams, node_to_node_ssh_args, node_vars
 from . import placement
 from .base import register
 from .instance_base import InstanceLU
@@ -359,8 +359,7 @@ class LUInstanceMove(_MoveLU):
                  for d in instance_spec(self.cfg, self.instance)["disks"]]
         if disks:
             copy = {"target_address": target["secondary_ip"],
-                    "ssh_args": ["-o", "StrictHostKeyChecking=accept-new", "-o",
-                                 f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}"],
+                    "ssh_args": node_to_node_ssh_args(),
                     "target_port": int(node_ndparams(self.cfg, target).get("ssh_port", 22)),
                     "disks": disks}
             try:
