@@ -251,7 +251,7 @@ def _info(**kw: Any) -> exportcfg.ExportInfo:
         hvparams={"kernel_args": "ro quiet", "serial_console": True, "boot_order": "disk",
                   "future_knob": "x"},
         osparams={"color": "blue"}, tags=["web", "prod"],
-        nics=[{"mac": SAVED_MAC, "ip": "198.18.1.5", "mode": "bridged", "link": "gnt-br0",
+        nics=[{"mac": SAVED_MAC, "ip": "198.18.0.50", "mode": "bridged", "link": "gnt-br0",
                "vlan": None, "network": None, "name": None}],
         disks=[{"index": 0, "ivname": "disk/0", "dump": "disk0.dump.zst", "size_mib": 1024,
                 "name": None, "mode": "rw"},
@@ -274,7 +274,7 @@ def test_merged_op_takes_everything_from_the_export():
     merged = merged_op(_op(), _info(), CLUSTER, lines.append)
     assert merged["disk_template"] == "file"
     assert merged["disks"] == [{"size": 1024, "mode": "rw"}, {"size": 512, "mode": "ro"}]
-    assert merged["nics"] == [{"mac": SAVED_MAC, "ip": "198.18.1.5", "mode": "bridged",
+    assert merged["nics"] == [{"mac": SAVED_MAC, "ip": "198.18.0.50", "mode": "bridged",
                                "link": "gnt-br0"}]
     assert merged["os_type"] == "tinylinux" and merged["no_install"] is True
     assert merged["hypervisor"] == "kvm"
@@ -313,7 +313,7 @@ def test_merged_op_identify_defaults():
     merged = merged_op(_op(identify_defaults=True), _info(), cluster, lambda line: None)
     assert merged["beparams"] == {"minmem": 256, "vcpus": 2}
     assert merged["hvparams"] == {}
-    assert merged["nics"] == [{"mac": SAVED_MAC, "ip": "198.18.1.5"}]
+    assert merged["nics"] == [{"mac": SAVED_MAC, "ip": "198.18.0.50"}]
 
 
 # --- import: the LU --------------------------------------------------------------------------

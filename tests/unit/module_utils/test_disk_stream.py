@@ -236,11 +236,11 @@ def test_invalid_chains_refused(tmp_path: Path) -> None:
 
 
 def test_ssh_argv() -> None:
-    argv = ds.ssh_argv({"address": "192.0.2.5", "port": 2222, "user": "gnt",
+    argv = ds.ssh_argv({"address": "198.18.0.12", "port": 2222, "user": "gnt",
                         "ssh_args": ["-o", "IdentityFile=/k"]}, "dd of=/x")
     assert argv[0] == "ssh" and "BatchMode=yes" in argv and "Compression=no" in argv
     assert argv[argv.index("-p") + 1] == "2222"
-    assert argv[-3:] == ["IdentityFile=/k", "gnt@192.0.2.5", "dd of=/x"]
+    assert argv[-3:] == ["IdentityFile=/k", "gnt@198.18.0.12", "dd of=/x"]
     assert ds.ssh_argv({"address": "h"}, "c")[-2:] == ["root@h", "c"]
 
 
