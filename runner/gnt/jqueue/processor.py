@@ -68,6 +68,7 @@ class JobProcessor:
         lu_cls = LU_REGISTRY[op.op_id]
         owner = self.job.id
         lu = lu_cls(self.ctx, op.input, lambda msg: self.queue.log(self.job, op, msg))
+        lu.lock_owner = owner
         self.queue.mark(self.job, op, WAITING)
         try:
             lu.check_arguments()

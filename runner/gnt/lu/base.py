@@ -43,6 +43,8 @@ class LogicalUnit:
         self.cfg = ctx.config
         self.op = op
         self.feedback = feedback
+        # Who holds this LU's locks in the lock manager (the job id); set by the processor.
+        self.lock_owner: object = None
 
     # -- steps -----------------------------------------------------------------------------
     def check_arguments(self) -> None:
