@@ -8,6 +8,14 @@ Each level also has a level-wide lock (multi-granularity locking): a request for
 takes it in an intention mode (IS/IX), a request for ``ALL`` takes it S or X, so "all instances"
 conflicts with any single instance lock in a conflicting mode, as Ganeti's lock sets do.
 All names a job asks for at one level are granted together or not at all.
+
+Lock names are identities, not names: instances, nodes and node groups are locked by their
+UUID, so a rename cannot let two jobs act on one object under two names. A name that is being
+given to an object (creation, rename) is reserved by the lock :func:`name_lock` at the level of
+that kind of object, so two jobs cannot claim one new name at once.
+
+A job may give back locks it no longer needs before it ends (:meth:`LockManager.release_names`,
+:meth:`LockManager.keep_only`), as Ganeti's logical units do after choosing nodes.
 """
 
 from __future__ import annotations
@@ -29,6 +37,12 @@ LEVELS = (LEVEL_CLUSTER, LEVEL_INSTANCE, LEVEL_NODEGROUP, LEVEL_NODE, LEVEL_NODE
 BGL = "BGL"
 ALL = "__all__"  # ask for every lock of a level
 _LEVEL_WIDE = "__level__"
+_NAME_PREFIX = "name:"
+
+
+def name_lock(name: str) -> str:
+    """The lock that reserves the (new) object name ``name`` at its kind's level."""
+    return _NAME_PREFIX + name
 
 
 # Multi-granularity modes: named locks use S/X; the level-wide lock uses IS/IX for requests
@@ -129,16 +143,79 @@ class LockManager:
         """Release ``owner``'s locks at ``level`` (all levels when None)."""
         with self._cond:
             owned = self._owned.get(owner, {})
-            for key in [key for key in owned if level is None or key[0] == level]:
-                state = self._locks.get(key)
-                if state is not None:
-                    state.holders.pop(owner, None)
-                    if not state.holders:
-                        del self._locks[key]
-                del owned[key]
-            if not owned:
-                self._owned.pop(owner, None)
+            self._drop(owner, [key for key in owned if level is None or key[0] == level])
             self._cond.notify_all()
+
+    def release_names(self, owner: object, level: str, names: Iterable[str]) -> None:
+        """Give back ``owner``'s locks on ``names`` at ``level``; other locks stay held.
+
+        Names held through ``ALL`` cannot be given back one by one (use :meth:`keep_only`).
+        """
+        with self._cond:
+            if self._owned.get(owner, {}).get((level, _LEVEL_WIDE)) in ("S", "X"):
+                raise LockError(f"internal: level {level} is held whole; give back names with"
+                                " keep_only")
+            self.keep_only(owner, level, set(self._named(owner, level)) - set(names))
+
+    def keep_only(self, owner: object, level: str, keep: Iterable[str]) -> None:
+        """Keep only ``keep`` of ``owner``'s locks at ``level`` and release the rest.
+
+        When ``owner`` holds the whole level (``ALL``), it ends up holding just the named
+        locks ``keep``, in the same mode, without waiting: no other job can hold a
+        conflicting lock on them while the whole level is held. An empty ``keep`` releases
+        the level.
+        """
+        if level not in LEVELS:
+            raise LockError(f"Unknown lock level '{level}'")
+        keep = set(keep)
+        with self._cond:
+            owned = self._owned.get(owner, {})
+            wide = owned.get((level, _LEVEL_WIDE))
+            if wide is None:
+                return
+            if wide in ("S", "X"):
+                held = set(self._named(owner, level))
+                if not keep:
+                    drop = [(level, name) for name in held] + [(level, _LEVEL_WIDE)]
+                else:
+                    # Named locks under a whole-level lock: take the kept ones in the mode
+                    # of the level lock, then weaken the level lock to an intention.
+                    for name in keep:
+                        key = (level, name)
+                        mode = _combine(owned.get(key), wide)
+                        self._state(key).holders[owner] = mode
+                        owned[key] = mode
+                    intent = "IS" if wide == "S" else "IX"
+                    self._state((level, _LEVEL_WIDE)).holders[owner] = intent
+                    owned[(level, _LEVEL_WIDE)] = intent
+                    drop = [(level, name) for name in held - keep]
+            else:
+                held = set(self._named(owner, level))
+                unknown = keep - held
+                if unknown:
+                    raise LockError(f"internal: cannot keep locks not held at level {level}:"
+                                    f" {sorted(unknown)}")
+                drop = [(level, name) for name in held - keep]
+                if not keep:
+                    drop.append((level, _LEVEL_WIDE))
+            self._drop(owner, drop)
+            self._cond.notify_all()
+
+    def _named(self, owner: object, level: str) -> list[str]:
+        return [name for (lvl, name) in self._owned.get(owner, {})
+                if lvl == level and name != _LEVEL_WIDE]
+
+    def _drop(self, owner: object, keys: Iterable[tuple[str, str]]) -> None:
+        owned = self._owned.get(owner, {})
+        for key in keys:
+            state = self._locks.get(key)
+            if state is not None:
+                state.holders.pop(owner, None)
+                if not state.holders:
+                    del self._locks[key]
+            owned.pop(key, None)
+        if not owned:
+            self._owned.pop(owner, None)
 
     def wake(self) -> None:
         """Wake waiters so they re-check their cancel flags."""

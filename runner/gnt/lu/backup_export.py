@@ -60,8 +60,8 @@ class LUBackupExport(InstanceLU):
     def declare_locks(self) -> dict[str, list[str] | str]:
         locks = super().declare_locks()
         nodes = list(locks[LEVEL_NODE])
-        if self.target["name"] not in nodes:
-            nodes.append(self.target["name"])
+        if self.target["uuid"] not in nodes:
+            nodes.append(str(self.target["uuid"]))
         locks[LEVEL_NODE] = nodes
         return locks
 

@@ -68,6 +68,21 @@ class LogicalUnit:
     def cluster_locks(self) -> tuple[list[str], bool]:
         return ["BGL"], self.BGL_SHARED
 
+    def release_locks(self, level: str, keep: list[str] | None = None,
+                      names: list[str] | None = None) -> None:
+        """Give back locks of ``level`` this LU no longer needs (as Ganeti's ReleaseLocks).
+
+        ``keep``: hold only these (also when the whole level is held); ``names``: release
+        these. Neither: release the whole level. An LU run inside another LU (no lock owner
+        of its own) works under its parent's locks and releases nothing.
+        """
+        if self.lock_owner is None:
+            return
+        if names is not None:
+            self.ctx.locks.release_names(self.lock_owner, level, names)
+        else:
+            self.ctx.locks.keep_only(self.lock_owner, level, keep or [])
+
     def log(self, message: str) -> None:
         self.feedback(message)
 

@@ -15,7 +15,7 @@ from .. import params
 from ..config.objects import new_uuid
 from ..config.store import ConfigStore
 from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_STATE, OpPrereqError
-from ..locking import LEVEL_NODE, LEVEL_NODEGROUP
+from ..locking import LEVEL_NODE, LEVEL_NODEGROUP, name_lock
 from ..opcodes import check_tag
 from ..opdefs_group import ALLOC_PREFERRED
 from .base import LogicalUnit, register
@@ -102,7 +102,7 @@ class _GroupLU(LogicalUnit):
         self.group = lookup_group(self.cfg, self.op["group_name"])
 
     def declare_locks(self) -> dict[str, list[str] | str]:
-        return {LEVEL_NODEGROUP: [self.group["name"]]}
+        return {LEVEL_NODEGROUP: [str(self.group["uuid"])]}
 
     def check_prereq(self) -> None:
         # Re-read under the lock: another job may have changed (or removed) it meanwhile.
@@ -137,7 +137,7 @@ class LUGroupAdd(LogicalUnit):
             check_tag(tag)
 
     def declare_locks(self) -> dict[str, list[str] | str]:
-        return {LEVEL_NODEGROUP: [self.name]}
+        return {LEVEL_NODEGROUP: [name_lock(self.name)]}
 
     def check_prereq(self) -> None:
         existing = find_group(self.cfg, self.name)
@@ -196,10 +196,17 @@ class LUGroupRename(_GroupLU):
         self.new_name = check_group_name(self.op["new_name"])
 
     def declare_locks(self) -> dict[str, list[str] | str]:
-        return {LEVEL_NODEGROUP: [self.group["name"], self.new_name]}
+        return {LEVEL_NODEGROUP: [str(self.group["uuid"]), name_lock(self.new_name)]}
 
     def check_prereq(self) -> None:
         super().check_prereq()
+        # The group is locked by UUID; the name given must still be this group's (a rename
+        # queued behind another rename of the same group fails instead of renaming it again).
+        given = self.op["group_name"]
+        found = find_group(self.cfg, given)
+        if found is None or found["uuid"] != self.group["uuid"]:
+            raise OpPrereqError(f"Node group '{given}' not known (it is now called"
+                                f" '{self.group['name']}')", ECODE_NOENT)
         clash = find_group(self.cfg, self.new_name)
         if clash is not None:
             raise OpPrereqError(f"Desired new name '{self.new_name}' clashes with existing"
@@ -268,9 +275,8 @@ class LUGroupAssignNodes(_GroupLU):
         self.locked_groups = {self.group["uuid"]} | {n["group"] for n in self.nodes}
 
     def declare_locks(self) -> dict[str, list[str] | str]:
-        names = [self.cfg.data["nodegroups"][uuid]["name"] for uuid in self.locked_groups
-                 if uuid in self.cfg.data["nodegroups"]]
-        return {LEVEL_NODEGROUP: names, LEVEL_NODE: [n["name"] for n in self.nodes]}
+        return {LEVEL_NODEGROUP: sorted(self.locked_groups),
+                LEVEL_NODE: [str(n["uuid"]) for n in self.nodes]}
 
     def check_prereq(self) -> None:
         super().check_prereq()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import live
-from ..errors import ECODE_ENVIRON, ECODE_STATE, OpPrereqError
+from ..errors import ECODE_ENVIRON, ECODE_NOENT, ECODE_NOTUNIQUE, ECODE_STATE, OpPrereqError
 from ..executor import Play
 from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
 from ..nodevars import instance_spec, node_vars
@@ -13,28 +13,67 @@ from .base import LogicalUnit
 
 
 class InstanceLU(LogicalUnit):
-    """Looks the instance up, locks it and its primary node, and knows if it runs."""
+    """Looks the instance up, locks it and its primary node (by UUID), and knows if it runs.
+
+    As in Ganeti, the name given in the opcode is expanded to the instance's UUID before
+    locking; with the locks held the LU works on the object found by that UUID, so a job
+    queued behind a rename acts on the renamed instance.
+    """
 
     # The primary node is locked shared (it must not change under us); its resources
     # (node-res, memory) exclusively only by LUs that start the instance.
     LOCK_NODE_RES = False
     SHARED_LEVELS = frozenset({LEVEL_NODE})
+    # True for LUs that act on the name itself (rename): under the locks, the name given must
+    # still belong to the locked instance (Ganeti's ExpandInstanceUuidAndName check).
+    RECHECK_NAME = False
 
     def expand_names(self) -> None:
         self.instance = self.cfg.lookup("instances", self.op["instance_name"])
+        self.instance_uuid = str(self.instance["uuid"])
+
+    def locked_nodes(self) -> list[str]:
+        """UUIDs of the nodes whose locks this LU declares (the primary node)."""
+        return [str(self.instance["primary_node"])]
 
     def declare_locks(self) -> dict[str, list[str] | str]:
-        node = self.cfg.get("nodes", self.instance["primary_node"])
-        locks: dict[str, list[str] | str] = {LEVEL_INSTANCE: [self.instance["name"]],
-                                             LEVEL_NODE: [node["name"]]}
+        nodes = self.locked_nodes()
+        locks: dict[str, list[str] | str] = {LEVEL_INSTANCE: [self.instance_uuid],
+                                             LEVEL_NODE: nodes}
         if self.LOCK_NODE_RES:
-            locks[LEVEL_NODE_RES] = [node["name"]]
+            locks[LEVEL_NODE_RES] = list(nodes)
         return locks
 
     def check_prereq(self) -> None:
-        # Re-read under the lock: another job may have changed it meanwhile.
-        self.instance = self.cfg.get("instances", self.instance["uuid"])
+        # Re-read under the lock: another job may have changed, renamed or removed it.
+        given = self.op["instance_name"]
+        current = self.cfg.data["instances"].get(self.instance_uuid)
+        if current is None:
+            raise OpPrereqError(f"Instance '{given}' not known (it was removed while this job"
+                                " waited for its locks)", ECODE_NOENT)
+        if self.RECHECK_NAME:
+            found = self.cfg.find("instances", given)
+            if found is None:
+                raise OpPrereqError(f"Instance '{given}' not known (it is now called"
+                                    f" '{current['name']}')", ECODE_NOENT)
+            if found["uuid"] != self.instance_uuid:
+                raise OpPrereqError(f"Instance '{given}' is now a different instance (UUID"
+                                    f" {found['uuid']}, was {self.instance_uuid}): it changed"
+                                    " since this job was submitted", ECODE_NOTUNIQUE)
+        if (self.lock_owner is not None
+                and current["primary_node"] not in self.locked_nodes_now()):
+            raise OpPrereqError(f"Instance {current['name']} moved to another primary node"
+                                " while this job waited for its locks; submit it again",
+                                ECODE_STATE)
+        self.instance = current
         self.node = self.cfg.get("nodes", self.instance["primary_node"])
+
+    def locked_nodes_now(self) -> set[str]:
+        """UUIDs of the nodes this job holds locks on (every node when it holds them all)."""
+        held = self.ctx.locks.held(self.lock_owner).get(LEVEL_NODE, {})
+        if "all" in held:
+            return {str(node["uuid"]) for node in self.cfg.all("nodes")}
+        return set(held)
 
     @property
     def name(self) -> str:

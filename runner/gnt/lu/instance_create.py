@@ -8,7 +8,7 @@ from typing import Any
 from .. import nodequery, params, resolver
 from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from ..executor import Play, RunResult
-from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
+from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from ..nodevars import disk_path, instance_spec, node_vars
 from ..units import UnitError, parse_size_mib
 from . import placement
@@ -94,6 +94,8 @@ class LUInstanceCreate(LogicalUnit):
 
     def expand_names(self) -> None:
         op = self.op
+        # None: the allocator chooses, with every node locked (check_prereq).
+        self.pnode: dict[str, Any] | None = None
         if op["pnode"]:
             self.pnode = self.cfg.lookup("nodes", op["pnode"])
         else:
@@ -101,18 +103,30 @@ class LUInstanceCreate(LogicalUnit):
             if len(nodes) == 1 and not op["iallocator"]:
                 self.pnode = nodes[0]
                 self.log(f"Selected node {self.pnode['name']} (the only eligible node)")
-                return
-            be = params.filled_beparams(self.cfg.cluster(), {"beparams": self.beparams})
-            self.pnode = placement.allocate(
-                self, op["instance_name"], placement.allocator_name(self, op["iallocator"]),
-                int(be["maxmem"]), [d["size"] for d in self.disks], op["disk_template"],
-                int(be["vcpus"]), [n["nicparams"] for n in self.nics], op["os_type"] or "",
-                op["tags"])
 
     def declare_locks(self) -> dict[str, list[str] | str]:
-        name = self.op["instance_name"]
-        return {LEVEL_INSTANCE: [name], LEVEL_NODE: [self.pnode["name"]],
-                LEVEL_NODE_RES: [self.pnode["name"]]}
+        # The new name is reserved (no UUID exists yet); nodes by UUID, or all of them while
+        # the allocator chooses.
+        nodes: list[str] | str = [self.pnode["uuid"]] if self.pnode else ALL
+        return {LEVEL_INSTANCE: [name_lock(self.op["instance_name"])], LEVEL_NODE: nodes,
+                LEVEL_NODE_RES: nodes}
+
+    def choose_node(self) -> dict[str, Any]:
+        """Run the allocator (all nodes locked), then give back the other nodes' locks."""
+        op = self.op
+        be = params.filled_beparams(self.cfg.cluster(), {"beparams": self.beparams})
+        pnode = placement.allocate(
+            self, op["instance_name"], placement.allocator_name(self, op["iallocator"]),
+            int(be["maxmem"]), [d["size"] for d in self.disks], op["disk_template"],
+            int(be["vcpus"]), [n["nicparams"] for n in self.nics], op["os_type"] or "",
+            op["tags"])
+        self.release_locks(LEVEL_NODE, keep=self.nodes_needed(pnode))
+        self.release_locks(LEVEL_NODE_RES, keep=[pnode["uuid"]])
+        return pnode
+
+    def nodes_needed(self, pnode: dict[str, Any]) -> list[str]:
+        """UUIDs of the nodes whose locks stay held once the primary node is known."""
+        return [str(pnode["uuid"])]
 
     def check_prereq(self) -> None:
         op, cfg = self.op, self.cfg
@@ -120,6 +134,8 @@ class LUInstanceCreate(LogicalUnit):
         name = op["instance_name"]
         if any(inst["name"] == name for inst in cfg.all("instances")):
             raise OpPrereqError(f"Instance '{name}' is already in the cluster", ECODE_EXISTS)
+        if self.pnode is None:
+            self.pnode = self.choose_node()
         node = cfg.get("nodes", self.pnode["uuid"])
         if node["offline"]:
             raise OpPrereqError(f"Cannot use offline node {node['name']}", ECODE_STATE)
@@ -157,6 +173,7 @@ class LUInstanceCreate(LogicalUnit):
 
         op, cluster = self.op, self.cfg.cluster()
         name = op["instance_name"]
+        assert self.pnode is not None, "check_prereq chose the primary node"
         disks = []
         for index, disk in enumerate(self.disks):
             path = disk_path(cluster, op["disk_template"], name, index)
@@ -180,7 +197,7 @@ class LUInstanceCreate(LogicalUnit):
         instance, disks = self._objects()
         self.log(f"* adding instance {name} to the cluster config")
         self.cfg.add("instances", instance, {"disks": disks})
-        node = self.cfg.get("nodes", self.pnode["uuid"])
+        node = self.cfg.get("nodes", instance["primary_node"])
         spec = instance_spec(self.cfg, instance, self.start_memory)
         host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node),
                 "gnt_install": not self.op["no_install"]}

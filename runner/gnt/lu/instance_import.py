@@ -16,7 +16,7 @@ from typing import Any
 from .. import exportcfg, noderpc, params
 from ..errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from ..executor import Play, RunResult
-from ..locking import LEVEL_NODE
+from ..locking import ALL, LEVEL_NODE
 from ..nodevars import transfer_peer
 from .backup import export_path
 from .base import register
@@ -57,9 +57,16 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
 
     def declare_locks(self) -> dict[str, list[str] | str]:
         locks = super().declare_locks()
-        if self.op["mode"] == IMPORT and self.src_node["name"] not in locks[LEVEL_NODE]:
-            locks[LEVEL_NODE] = [*locks[LEVEL_NODE], self.src_node["name"]]
+        nodes = locks[LEVEL_NODE]
+        if self.op["mode"] == IMPORT and nodes != ALL and self.src_node["uuid"] not in nodes:
+            locks[LEVEL_NODE] = [*nodes, self.src_node["uuid"]]
         return locks
+
+    def nodes_needed(self, pnode: dict[str, Any]) -> list[str]:
+        needed = super().nodes_needed(pnode)
+        if self.op["mode"] == IMPORT and self.src_node["uuid"] not in needed:
+            needed.append(str(self.src_node["uuid"]))
+        return needed
 
     def check_prereq(self) -> None:
         if self.op["mode"] == IMPORT:

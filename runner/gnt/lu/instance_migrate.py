@@ -45,13 +45,42 @@ def migration_is_live(op: dict[str, Any]) -> bool:
 
 
 class _MoveLU(InstanceLU):
-    """Shared steps: lock the instance and all nodes, find the target, ask nodes."""
+    """Shared steps: lock the instance and the nodes involved, find the target, ask nodes.
+
+    Only the primary and the target node are locked (node shared, node-res exclusive), so
+    moves between disjoint pairs of nodes run at the same time. When the allocator must choose
+    the target (or ``--cleanup`` looks at every node), all nodes are locked, and once the
+    target is chosen the others are given back.
+    """
 
     SHARED_LEVELS = frozenset({LEVEL_NODE})
 
+    def expand_names(self) -> None:
+        super().expand_names()
+        target = self.op.get("target_node")
+        self.target_uuid = str(self.cfg.lookup("nodes", target)["uuid"]) if target else None
+
     def declare_locks(self) -> dict[str, list[str] | str]:
-        # The target may come from the allocator: all nodes shared, resources of all nodes.
-        return {LEVEL_INSTANCE: [self.instance["name"]], LEVEL_NODE: ALL, LEVEL_NODE_RES: ALL}
+        locks: dict[str, list[str] | str] = {LEVEL_INSTANCE: [self.instance_uuid]}
+        if self.op.get("cleanup") or self.target_uuid is None:
+            locks[LEVEL_NODE] = locks[LEVEL_NODE_RES] = ALL
+        else:
+            nodes = sorted({str(self.instance["primary_node"]), self.target_uuid})
+            locks[LEVEL_NODE], locks[LEVEL_NODE_RES] = nodes, list(nodes)
+        return locks
+
+    def choose_target(self) -> dict[str, Any]:
+        """The target node (``-n`` or the allocator's choice); then only the primary and the
+        target stay locked."""
+        target = placement.target_for(self, self.instance, self.op["target_node"],
+                                      self.op.get("iallocator"))
+        if self.target_uuid is not None and target["uuid"] != self.target_uuid:
+            raise OpPrereqError(f"Node {self.op['target_node']} changed while this job waited"
+                                " for its locks; submit it again", ECODE_STATE)
+        keep = sorted({str(self.instance["primary_node"]), str(target["uuid"])})
+        self.release_locks(LEVEL_NODE, keep=keep)
+        self.release_locks(LEVEL_NODE_RES, keep=keep)
+        return target
 
     def domain_on(self, node: dict[str, Any]) -> dict[str, Any] | None:
         """The instance's domain on ``node`` (None if absent); errors if the node is down."""
@@ -113,15 +142,13 @@ class LUInstanceMigrate(_MoveLU):
         if dom is None or dom["state"] not in RUNNING:
             if op["allow_failover"]:
                 self.failover = True
-                self.target = placement.target_for(self, self.instance, op["target_node"],
-                                                   op["iallocator"])
+                self.target = self.choose_target()
                 return
             raise OpPrereqError(f"Instance {self.name} is not running on {self.node['name']}:"
                                 " nothing to migrate (use gnt-instance failover, or"
                                 " --allow-failover)", ECODE_STATE)
         self.failover = False
-        self.target = placement.target_for(self, self.instance, op["target_node"],
-                                           op["iallocator"])
+        self.target = self.choose_target()
         current = int(dom["memory_mib"])
         free = self.free_memory(self.target)
         be = params.filled_beparams(self.cfg.cluster(), self.instance)
@@ -295,10 +322,8 @@ class LUInstanceFailover(_MoveLU):
 
     def check_prereq(self) -> None:
         super().check_prereq()
-        op = self.op
         placement.require_shared(self.instance, "be failed over")
-        self.target = placement.target_for(self, self.instance, op["target_node"],
-                                           op["iallocator"])
+        self.target = self.choose_target()
         if self.instance["admin_state"] == "up":
             be = params.filled_beparams(self.cfg.cluster(), self.instance)
             free = self.free_memory(self.target)
@@ -328,8 +353,7 @@ class LUInstanceMove(_MoveLU):
                                 f" '{inst['disk_template']}': move works for file and diskless"
                                 " instances (use gnt-instance failover or migrate)", ECODE_STATE)
         self.require_node_online()
-        self.target = self.cfg.lookup("nodes", self.op["target_node"])
-        placement.check_target(self, inst, self.target)
+        self.target = self.choose_target()
         try:
             info = noderpc.live_info_or_error(self.cfg, self.target)
         except noderpc.NodeDown as err:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import nodequery, params, resolver
-from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpPrereqError
-from ..locking import LEVEL_INSTANCE
+from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from ..executor import Play
+from ..locking import LEVEL_INSTANCE, name_lock
 from ..nodevars import disk_path, instance_spec
 from .base import register
 from .instance_base import InstanceLU
@@ -100,6 +101,7 @@ class LUInstanceRename(InstanceLU):
     """Rename a stopped instance: config, disk files, domain and (optionally) inside the OS."""
 
     OP_ID = "OP_INSTANCE_RENAME"
+    RECHECK_NAME = True
 
     def check_arguments(self) -> None:
         if not resolver.valid_hostname(self.op["new_name"]):
@@ -107,7 +109,8 @@ class LUInstanceRename(InstanceLU):
 
     def declare_locks(self) -> dict[str, list[str] | str]:
         locks = super().declare_locks()
-        locks[LEVEL_INSTANCE] = [self.instance["name"], self.op["new_name"]]
+        # The instance by UUID, and the new name reserved against a concurrent add/rename.
+        locks[LEVEL_INSTANCE] = [self.instance_uuid, name_lock(self.op["new_name"])]
         return locks
 
     def check_prereq(self) -> None:
@@ -135,13 +138,34 @@ class LUInstanceRename(InstanceLU):
         new_spec = instance_spec(self.cfg, renamed)
         for spec_disk, disk in zip(new_spec["disks"], disks, strict=True):
             spec_disk["path"] = disk["logical_id"][1]
-        self.play("instance_rename", f"rename instance {old_name} to {new}",
-                  gnt_instance=new_spec, gnt_old_instance=old_spec,
-                  gnt_node=self.host_vars()["gnt_node"],
-                  gnt_rename_os=bool(self.instance["os"]))
+        node = self.host_vars()["gnt_node"]
+        try:
+            self.play("instance_rename", f"rename instance {old_name} to {new}",
+                      gnt_instance=new_spec, gnt_old_instance=old_spec, gnt_node=node,
+                      gnt_rename_os=bool(self.instance["os"]))
+        except OpExecError as err:
+            raise OpExecError(f"{err}\n{self._undo(old_spec, new_spec, node)}") from err
         self.cfg.replace_many({"instances": [renamed], "disks": disks})
         self.log(f"Instance {old_name} renamed to {new}")
         return new
+
+    def _undo(self, old_spec: dict[str, Any], new_spec: dict[str, Any],
+              node: dict[str, Any]) -> str:
+        """After a failed rename on the node, move the node's side back to the old name so it
+        agrees with the config (which still has the old name); say what is left to do."""
+        old, new = old_spec["name"], new_spec["name"]
+        back = Play("instance_rename", {self.node["name"]: {
+            "gnt_instance": old_spec, "gnt_old_instance": new_spec, "gnt_node": node,
+            "gnt_rename_os": False}}, title="undo rename")
+        try:
+            self.run_plays([back], f"undo the rename of {old} on node {self.node['name']}")
+        except Exception as err:  # noqa: BLE001 -- reported with the command that fixes it
+            return (f"The instance keeps its name {old} in the config, but its disks or domain"
+                    f" on node {self.node['name']} may be partly renamed to {new} and could not"
+                    f" be moved back ({err}); fix the cause and run 'gnt-instance rename"
+                    f" {old} {new}' again")
+        return (f"The node's side was moved back: instance {old} keeps its name (config and"
+                f" node {self.node['name']} agree)")
 
 
 @register

@@ -19,7 +19,8 @@ RUNNING = ("running", "paused", "blocked")
 
 
 class _NodeEmptyLU(LogicalUnit):
-    """Locks every instance of the node and all nodes; runs per-instance LUs in turn."""
+    """Locks every instance of the node (by UUID) and the nodes involved: the node and the
+    target given, or all nodes while the allocator plans; runs per-instance LUs in turn."""
 
     BGL_SHARED = True
     SHARED_LEVELS = frozenset({LEVEL_NODE})
@@ -29,9 +30,36 @@ class _NodeEmptyLU(LogicalUnit):
         self.instances = sorted(self.cfg.node_instances(self.node["uuid"]),
                                 key=lambda i: i["name"])
 
+    def target_op(self) -> str | None:
+        """The target node given in the opcode (None: the allocator chooses)."""
+        raise NotImplementedError
+
     def declare_locks(self) -> dict[str, list[str] | str]:
-        return {LEVEL_INSTANCE: [i["name"] for i in self.instances], LEVEL_NODE: ALL,
-                LEVEL_NODE_RES: ALL}
+        target = self.target_op()
+        nodes: list[str] | str = ALL
+        if target:
+            target_uuid = str(self.cfg.lookup("nodes", target)["uuid"])
+            nodes = sorted({str(self.node["uuid"]), target_uuid})
+        return {LEVEL_INSTANCE: [str(i["uuid"]) for i in self.instances], LEVEL_NODE: nodes,
+                LEVEL_NODE_RES: nodes}
+
+    def check_instances(self) -> None:
+        """Under the locks: the node's instances must be the ones locked (none added or moved
+        away while this job waited); re-read them by UUID."""
+        locked = {i["uuid"] for i in self.instances}
+        now = {i["uuid"] for i in self.cfg.node_instances(self.node["uuid"])}
+        if now != locked:
+            raise OpPrereqError(f"The instances of node {self.node['name']} changed while this"
+                                " job waited for its locks; submit it again", ECODE_STATE)
+        self.instances = sorted((self.cfg.get("instances", uuid) for uuid in locked),
+                                key=lambda i: i["name"])
+
+    def keep_nodes(self, targets: list[str]) -> None:
+        """Give back the locks of every node but this one and the ``targets`` (names)."""
+        keep = sorted({str(self.node["uuid"])}
+                      | {str(self.cfg.lookup("nodes", name)["uuid"]) for name in targets})
+        self.release_locks(LEVEL_NODE, keep=keep)
+        self.release_locks(LEVEL_NODE_RES, keep=keep)
 
     def run_instance_op(self, cls: type[LogicalUnit], op: dict[str, Any]) -> Any:
         """Run one per-instance LU under the locks this LU holds."""
@@ -72,7 +100,11 @@ class LUNodeMigrate(_NodeEmptyLU):
 
     OP_ID = "OP_NODE_MIGRATE"
 
+    def target_op(self) -> str | None:
+        return self.op["target_node"]
+
     def check_prereq(self) -> None:
+        self.check_instances()
         self.target = self.target_name(self.op["target_node"])
         running = self.running_here()
         self.todo = [i for i in self.instances if i["name"] in running]
@@ -108,7 +140,11 @@ class LUNodeEvacuate(_NodeEmptyLU):
 
     OP_ID = "OP_NODE_EVACUATE"
 
+    def target_op(self) -> str | None:
+        return self.op["remote_node"]
+
     def check_prereq(self) -> None:
+        self.check_instances()
         op = self.op
         if op["remote_node"] and op["iallocator"]:
             raise OpPrereqError("Give either a target node (-n) or an iallocator (-I), not"
@@ -126,6 +162,9 @@ class LUNodeEvacuate(_NodeEmptyLU):
                 raise OpPrereqError(f"Iallocator {name} cannot evacuate node"
                                     f" {self.node['name']}: {lines}", ECODE_STATE)
             self.plan = {inst: nodes[0] for inst, _group, nodes in answer.moved}
+        # The plan is made: only this node and the chosen targets stay locked.
+        targets = set(self.plan.values()) | ({self.target} if self.target else set())
+        self.keep_nodes(sorted(targets))
         self.running = self.running_here()
 
     def exec(self) -> Any:

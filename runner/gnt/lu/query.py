@@ -24,7 +24,7 @@ class LUInstanceQueryData(LogicalUnit):
     def declare_locks(self) -> dict[str, list[str] | str]:
         if not self.op["use_locking"]:
             return {}
-        return {LEVEL_INSTANCE: [i["name"] for i in self.wanted] or ALL}
+        return {LEVEL_INSTANCE: [str(i["uuid"]) for i in self.wanted] or ALL}
 
     def exec(self) -> Any:
         cluster = self.cfg.cluster()

@@ -30,7 +30,7 @@ class _TagsLU(LogicalUnit):
     def declare_locks(self) -> dict[str, list[str] | str]:
         if self.op["kind"] == "cluster":
             return {}
-        return {_KIND[self.op["kind"]][1]: [self.target["name"]]}
+        return {_KIND[self.op["kind"]][1]: [str(self.target["uuid"])]}
 
     def cluster_locks(self) -> tuple[list[str], bool]:
         # Cluster tags change the cluster object: take the BGL exclusively for that.

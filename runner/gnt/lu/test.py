@@ -23,7 +23,7 @@ class LUTestDelay(LogicalUnit):
     def declare_locks(self) -> dict[str, list[str] | str]:
         if self.op["no_locks"] or not self.nodes:
             return {}
-        return {LEVEL_NODE: [node["name"] for node in self.nodes]}
+        return {LEVEL_NODE: [str(node["uuid"]) for node in self.nodes]}
 
     def exec(self) -> Any:
         for _unused in range(max(1, self.op["repeat"])):

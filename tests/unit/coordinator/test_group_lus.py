@@ -7,7 +7,7 @@ import pytest
 from gnt import query
 from gnt.errors import OpPrereqError
 from gnt.jqueue.job import ERROR, SUCCESS
-from gnt.locking import LEVEL_NODE, LEVEL_NODEGROUP
+from gnt.locking import LEVEL_NODE, LEVEL_NODEGROUP, name_lock
 from gnt.lu.base import Context
 from gnt.lu.group import LUGroupAssignNodes, LUGroupRename, split_instances
 from gnt.opcodes import validate
@@ -220,22 +220,27 @@ def test_locks(cluster):
     _ok(cluster.run("OP_GROUP_ADD", group_name="rack1"))
     rename = _lu(cluster, "OP_GROUP_RENAME", group_name="rack1", new_name="rack2")
     assert isinstance(rename, LUGroupRename)
-    assert rename.declare_locks() == {LEVEL_NODEGROUP: ["rack1", "rack2"]}
+    groups = _groups(cluster)
+    # Groups are locked by UUID; the new name is reserved by its name lock.
+    assert rename.declare_locks() == {LEVEL_NODEGROUP: [groups["rack1"]["uuid"],
+                                                        name_lock("rack2")]}
     assert LEVEL_NODEGROUP not in rename.SHARED_LEVELS
     assign = _lu(cluster, "OP_GROUP_ASSIGN_NODES", group_name="rack1", nodes=["node1"])
     assert isinstance(assign, LUGroupAssignNodes)
     locks = assign.declare_locks()
-    assert sorted(locks[LEVEL_NODEGROUP]) == ["default", "rack1"]  # target and source
-    assert locks[LEVEL_NODE] == [NODE]
+    # target and source group, and the node, by UUID
+    assert sorted(locks[LEVEL_NODEGROUP]) == sorted([groups["default"]["uuid"],
+                                                     groups["rack1"]["uuid"]])
+    assert locks[LEVEL_NODE] == [_node(cluster)["uuid"]]
     assert not {LEVEL_NODEGROUP, LEVEL_NODE} & assign.SHARED_LEVELS
     add = _lu(cluster, "OP_GROUP_ADD", group_name="rack3")
-    assert add.declare_locks() == {LEVEL_NODEGROUP: ["rack3"]}
+    assert add.declare_locks() == {LEVEL_NODEGROUP: [name_lock("rack3")]}
 
 
 def test_held_group_lock_blocks_a_change(cluster):
     _ok(cluster.run("OP_GROUP_ADD", group_name="rack1"))
     locks = cluster.master.locks
-    locks.acquire("tester", LEVEL_NODEGROUP, ["rack1"], shared=True)
+    locks.acquire("tester", LEVEL_NODEGROUP, [_groups(cluster)["rack1"]["uuid"]], shared=True)
     try:
         job_id = cluster.submit("OP_GROUP_SET_PARAMS", group_name="rack1",
                                 alloc_policy="last_resort")

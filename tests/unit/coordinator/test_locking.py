@@ -81,3 +81,64 @@ def test_cancel_while_waiting_holds_nothing_of_that_level():
     thread.join(3)
     assert errors and "canceled" in str(errors[0])
     assert lm.held(2) == {}
+
+
+def test_release_names_gives_back_only_those():
+    lm = LockManager()
+    lm.acquire(1, "node", ["a", "b"], shared=False)
+    lm.release_names(1, "node", ["a"])
+    _thread, got_a = _try(lm, 2, "node", ["a"], False)
+    _thread, got_b = _try(lm, 3, "node", ["b"], False)
+    assert got_a.wait(1)
+    assert not got_b.wait(0.2)
+    assert lm.held(1) == {"node": {"b": "exclusive"}}
+    lm.release(1)
+    assert got_b.wait(1)
+
+
+def test_keep_only_turns_all_into_the_kept_names():
+    lm = LockManager()
+    lm.acquire(1, "node", ALL, shared=False)
+    _thread, got_b = _try(lm, 2, "node", ["b"], False)
+    assert not got_b.wait(0.2)
+    lm.keep_only(1, "node", ["a"])
+    assert got_b.wait(1)  # released without a release of everything
+    assert lm.held(1) == {"node": {"a": "exclusive"}}
+    _thread, got_a = _try(lm, 3, "node", ["a"], True)
+    _thread, got_all = _try(lm, 4, "node", ALL, True)
+    assert not got_a.wait(0.2)
+    assert not got_all.wait(0.1)
+    lm.release(1)
+    assert got_a.wait(1)
+    lm.release(2)
+    assert got_all.wait(1)
+
+
+def test_keep_only_of_shared_all_keeps_shared_names():
+    lm = LockManager()
+    lm.acquire(1, "node", ALL, shared=True)
+    lm.keep_only(1, "node", ["a", "b"])
+    assert lm.held(1) == {"node": {"a": "shared", "b": "shared"}}
+    _thread, got_s = _try(lm, 2, "node", ["a"], True)
+    _thread, got_x = _try(lm, 3, "node", ["b"], False)
+    _thread, got_c = _try(lm, 4, "node", ["c"], False)
+    assert got_s.wait(1) and got_c.wait(1)
+    assert not got_x.wait(0.2)
+
+
+def test_keep_nothing_releases_the_level_and_keeps_others():
+    lm = LockManager()
+    lm.acquire(1, "instance", ["i1"], shared=False)
+    lm.acquire(1, "node", ["a"], shared=False)
+    lm.keep_only(1, "node", [])
+    assert lm.held(1) == {"instance": {"i1": "exclusive"}}
+    _thread, got_all = _try(lm, 2, "node", ALL, False)
+    assert got_all.wait(1)
+
+
+def test_release_names_of_a_whole_level_refused():
+    lm = LockManager()
+    lm.acquire(1, "node", ALL, shared=False)
+    with pytest.raises(LockError, match="keep_only"):
+        lm.release_names(1, "node", ["a"])
+    assert lm.held(1) == {"node": {"all": "exclusive"}}
