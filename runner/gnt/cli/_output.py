@@ -13,6 +13,8 @@ from typing import Any
 # Field kinds (as ``query_fields`` reports them) whose values are right-aligned.
 NUMERIC_KINDS = frozenset({"number", "int", "float", "unit"})
 UNIT_KIND = "unit"
+# Kind of a field the daemon does not know (Ganeti's QFT_UNKNOWN): shown as ``??``.
+UNKNOWN_KIND = "unknown"
 UNITS = ("h", "m", "g", "t")
 
 
@@ -78,6 +80,8 @@ def merge_time(ts: Sequence[int | float]) -> float:
 
 def format_value(value: Any, kind: str | None, units: str, verbose: bool = False) -> str:
     """One table cell, following Ganeti's per-kind formatting."""
+    if kind == UNKNOWN_KIND:
+        return "(unknown)" if verbose else "??"
     if value is None:
         return "(unavail)" if verbose else "-"
     if kind == UNIT_KIND:
@@ -150,19 +154,33 @@ def _is_ordered_dict(data: Any) -> bool:
     return isinstance(data, list) and bool(data) and isinstance(data[0], tuple)
 
 
+def _alignment(entries: Sequence[tuple[Any, ...]]) -> dict[Any, int]:
+    """Longest key of each alignment group of an ordered mapping's ``(key, value, group)``."""
+    widths: dict[Any, int] = {}
+    for entry in entries:
+        if len(entry) > 2:
+            widths[entry[2]] = max(widths.get(entry[2], 0), len(entry[0]))
+    return widths
+
+
 def _serialize(out: list[str], data: Any, level: int, afterkey: bool = False) -> None:
     ind = "  "
     if isinstance(data, dict) or _is_ordered_dict(data):
-        items = sorted(data.items()) if isinstance(data, dict) else [e[:2] for e in data]
-        if not items:
+        entries: list[tuple[Any, ...]] = (sorted(data.items()) if isinstance(data, dict)
+                                          else list(data))
+        if not entries:
             out.append("\n")
             return
         if afterkey:
             out.append("\n")
-        for pos, (key, val) in enumerate(items):
+        widths = _alignment(entries)
+        for pos, entry in enumerate(entries):
+            key, val = entry[0], entry[1]
             if afterkey or pos:
                 out.append(ind * level)
             out.append(f"{key}: ")
+            if len(entry) > 2:
+                out.append(" " * (widths[entry[2]] - len(key)))
             _serialize(out, val, level + 1, afterkey=True)
     elif isinstance(data, tuple) and all(map(_scalar, data)):
         out.append("[%s]\n" % ", ".join(map(str, data)))
@@ -184,7 +202,8 @@ def _serialize(out: list[str], data: Any, level: int, afterkey: bool = False) ->
 def format_generic_info(data: Any) -> str:
     """Render nested data the way Ganeti's ``PrintGenericInfo`` does (valid YAML).
 
-    Lists of ``(key, value)`` tuples are ordered mappings; dicts are printed sorted; other
+    Lists of ``(key, value)`` tuples are ordered mappings (``(key, value, group)`` aligns
+    the values of the keys sharing ``group``); dicts are printed sorted; other
     lists become ``- item`` entries; scalars are printed with ``str``.
     """
     out: list[str] = []

@@ -27,17 +27,23 @@ from ._jobs import (
     stdout,
     submit_job,
 )
-from ._output import format_query_table, parse_fields
+from ._output import UNKNOWN_KIND, format_query_table, parse_fields
+from ._syntax import GntArgumentParser, SyntaxProblem, extra_arguments_problem, usage_problem
 
 __all__ = [
     "CommandFailed", "JobExecutor", "JobSubmitted", "add_command", "add_list_options",
     "add_list_fields_command", "add_submit_options", "add_tag_commands", "ask_user", "confirm", "format_error",
     "get_client", "list_query", "make_op", "new_parser", "poll_job", "priority_of", "run",
-    "stderr", "stdout", "submit_job", "submit_op", "submit_or_send",
+    "stderr", "stdout", "submit_job", "submit_op", "submit_or_send", "EXIT_UNKNOWN_FIELD",
+    "query_with_unknown", "warn_unknown_fields",
 ]
 
 Handler = Callable[[argparse.Namespace], int | None]
 PRIORITY_CHOICES = ("low", "normal", "high")
+# Ganeti's exit code of a list command asked for fields it does not know.
+EXIT_UNKNOWN_FIELD = 14
+# Where confirmations are asked, as Ganeti does (never stdin, which may carry data).
+TTY_PATH = "/dev/tty"
 
 _client: Any = None
 
@@ -78,11 +84,14 @@ def _debug_parent() -> argparse.ArgumentParser:
 
 def new_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, Any]:
     """A top-level parser for ``prog`` and its sub-command collection."""
-    parser = argparse.ArgumentParser(prog=prog, description=description,
-                                     formatter_class=_Formatter)
+    parser = GntArgumentParser(prog=prog, description=description, formatter_class=_Formatter)
+    parser.gnt_binary = prog
+    parser.gnt_commands = {}
     parser.add_argument("--version", action="version",
                         version=f"{prog} (gnt) {__version__}")
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                 parser_class=GntArgumentParser)
+    setattr(subs, "gnt_top", parser)  # noqa: B010 - add_command registers commands here
     return parser, subs
 
 
@@ -93,6 +102,11 @@ def add_command(subs: Any, name: str, func: Handler, help_text: str,
                              aliases=list(aliases), parents=[_debug_parent()],
                              formatter_class=_Formatter)
     parser.set_defaults(func=func)
+    top = getattr(subs, "gnt_top", None)
+    if isinstance(parser, GntArgumentParser) and top is not None:
+        parser.gnt_binary = top.gnt_binary
+        parser.gnt_command = name
+        top.gnt_commands[name] = help_text
     return parser
 
 
@@ -190,17 +204,68 @@ def submit_or_send(op: dict[str, Any], args: argparse.Namespace,
     return submit_op(op, args, name)
 
 
+def _field_known(client: Any, what: str, name: str) -> bool:
+    """Whether the daemon accepts field ``name`` of ``what`` (asked alone, config data only:
+    indexed fields such as ``disk.size/0`` are not in ``query_fields``)."""
+    try:
+        client.call("query", what=what, fields=[name], names=[])
+    except OpPrereqError:
+        return False
+    return True
+
+
+def query_with_unknown(what: str, fields: Sequence[str], names: Sequence[str] = ()
+                       ) -> dict[str, Any]:
+    """``query`` answer for ``fields``, fields the daemon does not know included as Ganeti
+    shows them: a column titled with the name, of kind ``unknown``, without values."""
+    client = get_client()
+    try:
+        return dict(client.call("query", what=what, fields=list(fields), names=list(names)))
+    except OpPrereqError:
+        listed = {f.get("name") for f in client.call("query_fields", what=what) or []}
+        unknown = {name for name in fields
+                   if name not in listed and not _field_known(client, what, name)}
+        if not unknown:
+            raise
+    known = [name for name in fields if name not in unknown]
+    result = client.call("query", what=what, fields=known or ["name"], names=list(names))
+    known_defs = result.get("fields") or [{"name": name, "title": name} for name in known]
+    fdefs: list[dict[str, Any]] = []
+    columns: list[int | None] = []
+    for name in fields:
+        if name in unknown:
+            fdefs.append({"name": name, "title": name, "kind": UNKNOWN_KIND})
+            columns.append(None)
+        else:
+            index = known.index(name)
+            columns.append(index)
+            fdefs.append(known_defs[index])
+    data = [[None if col is None else row[col] for col in columns]
+            for row in result.get("data") or []]
+    return {"fields": fdefs, "data": data}
+
+
+def warn_unknown_fields(fdefs: Sequence[dict[str, Any]]) -> bool:
+    """Ganeti's warning about unknown fields of a query; True if there were any."""
+    unknown = [str(f.get("name")) for f in fdefs if f.get("kind") == UNKNOWN_KIND]
+    if unknown:
+        stderr(f"Warning: Queried for unknown fields {', '.join(unknown)}")
+    return bool(unknown)
+
+
 def list_query(what: str, args: argparse.Namespace, default_fields: Sequence[str],
                names: Sequence[str] = (),
                override: dict[str, Callable[[Any], str]] | None = None) -> int:
-    """Generic ``list``: query ``what`` and print Ganeti's table."""
+    """Generic ``list``: query ``what`` and print Ganeti's table; unknown fields are shown
+    as ``??`` columns after a warning and the command exits 14, as in Ganeti."""
     fields = parse_fields(getattr(args, "output", None), default_fields)
-    result = get_client().call("query", what=what, fields=fields, names=list(names))
+    result = query_with_unknown(what, fields, names)
     fdefs = result.get("fields")
     if not fdefs:
         known = {f["name"]: f for f in get_client().call("query_fields", what=what)}
-        fdefs = [known.get(name, {"name": name, "title": name, "kind": "unknown"})
+        fdefs = [known.get(name, {"name": name, "title": name, "kind": UNKNOWN_KIND})
                  for name in fields]
+    found_unknown = warn_unknown_fields(fdefs)
     for line in format_query_table(fdefs, result.get("data") or [],
                                    units=getattr(args, "units", None),
                                    separator=getattr(args, "separator", None),
@@ -208,7 +273,7 @@ def list_query(what: str, args: argparse.Namespace, default_fields: Sequence[str
                                    verbose=getattr(args, "verbose", False),
                                    override=override):
         stdout(line)
-    return 0
+    return EXIT_UNKNOWN_FIELD if found_unknown else 0
 
 
 def add_list_fields_command(subs: Any, what: str) -> None:
@@ -282,23 +347,47 @@ def add_tag_commands(subs: Any, kind: str, noun: str | None) -> None:
 
 # --- confirmation ------------------------------------------------------------------------
 
-def ask_user(question: str) -> bool | None:
-    """Ask a y/n question on the terminal; ``None`` when there is no terminal to ask on."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+def _open_tty() -> int | None:
+    try:
+        return os.open(TTY_PATH, os.O_RDWR | os.O_NOCTTY)
+    except OSError:
         return None
-    while True:
-        sys.stdout.write(f"{question}\ny/[n]/?: ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline()
-        if not answer:
-            return False
-        answer = answer.strip().lower()
-        if answer in ("y", "yes"):
-            return True
-        if answer in ("", "n", "no"):
-            return False
-        if answer == "?":
-            sys.stdout.write(" y - Perform the operation\n n - Do not perform the operation\n")
+
+
+def _tty_line(fd: int) -> str:
+    """One line typed on the terminal (``""`` at end of input)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def ask_user(question: str) -> bool | None:
+    """Ask a y/n question on the controlling terminal (``/dev/tty``, as Ganeti does, never
+    stdin); ``None`` when there is no terminal to ask on. End of input answers no."""
+    fd = _open_tty()
+    if fd is None:
+        return None
+    try:
+        while True:
+            os.write(fd, f"{question}\ny/[n]/?: ".encode())
+            answer = _tty_line(fd)
+            if not answer:
+                return False
+            answer = answer.strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("n", "no"):
+                return False
+            if answer == "?":
+                os.write(fd, b" y - Perform the operation\n n - Do not perform the operation\n\n")
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def confirm(question: str, force_hint: str) -> bool:
@@ -315,12 +404,13 @@ def confirm(question: str, force_hint: str) -> bool:
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; returns the exit code (Ganeti's rules:
-    0 success, 1 failure, 2 command line syntax errors)."""
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 1
+    0 success, 1 failure or wrong number of arguments, 2 bad options, 14 unknown fields)."""
+    try:
+        args = _parse(parser, argv)
+    except SyntaxProblem as problem:
+        (stdout if problem.stream == "stdout" else stderr)("\n".join(problem.lines))
+        return problem.code
+    func = args.func
     try:
         return int(func(args) or 0)
     except JobSubmitted as sub:
@@ -344,6 +434,28 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
         return 1
     finally:
         reset_client()
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; arguments the sub-command did not take are a :class:`SyntaxProblem`."""
+    args, extras = parser.parse_known_args(argv)
+    if getattr(args, "func", None) is None:
+        raise usage_problem(parser)
+    if extras:
+        sub = _subparser(parser, getattr(args, "command", None))
+        if sub is None:
+            raise usage_problem(parser)
+        raise extra_arguments_problem(sub, extras)
+    return args
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> GntArgumentParser | None:
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            sub = action.choices.get(name or "")
+            if isinstance(sub, GntArgumentParser):
+                return sub
+    return None
 
 
 def main_for(build: Callable[[], argparse.ArgumentParser]) -> Callable[[], None]:

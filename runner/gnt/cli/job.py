@@ -6,9 +6,10 @@ import argparse
 from typing import Any
 
 from ..errors import ECODE_INVAL, GntError, OpPrereqError
+from ..jqueue.job import JOB_FIELDS
 from . import common
 from ._jobs import format_error, format_log_message, poll_job
-from ._output import format_timestamp, generate_table, parse_fields
+from ._output import format_generic_info, format_timestamp, generate_table, parse_fields
 from ._params import parse_timespec
 from .common import add_command, stderr, stdout
 
@@ -56,12 +57,19 @@ def _cell(field: str, value: Any) -> str:
 
 
 def list_jobs(args: argparse.Namespace) -> int:
-    """``list``: the jobs of the current queue, optionally filtered by status."""
+    """``list``: the jobs of the current queue, optionally filtered by status; fields the
+    queue does not know are shown as ``??`` after a warning (exit 14, as Ganeti)."""
     fields = parse_fields(args.output, LIST_DEFAULT_FIELDS)
+    unknown = [name for name in fields if name not in JOB_FIELDS]
+    known = [name for name in fields if name in JOB_FIELDS]
     ids = _job_ids(args.ids)
     wanted = STATUS_FILTERS.get(args.status_filter or "")
-    query_fields = fields + (["status"] if wanted and "status" not in fields else [])
+    query_fields = known + (["status"] if wanted and "status" not in known else [])
+    if not query_fields:
+        query_fields = ["id"]  # one row per job even when every field is unknown
     rows = common.get_client().call("query_jobs", ids=ids, fields=query_fields) or []
+    if unknown:
+        stderr(f"Warning: Queried for unknown fields {', '.join(unknown)}")
     table = []
     for idx, row in enumerate(rows):
         if row is None:
@@ -69,109 +77,92 @@ def list_jobs(args: argparse.Namespace) -> int:
             continue
         if wanted and row[query_fields.index("status")] not in wanted:
             continue
-        table.append([_cell(field, value) for field, value in zip(fields, row)])
+        table.append(["??" if field in unknown else _cell(field, row[query_fields.index(field)])
+                      for field in fields])
     for line in generate_table([TITLES.get(f, f) for f in fields], table,
                                [f in NUMERIC_FIELDS for f in fields], args.separator,
                                header=not args.no_headers):
         stdout(line)
-    return 0
-
-
-def _result_item(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[%s]" % ", ".join(map(str, value))
-    return str(value)
-
-
-def _format_result(result: Any, out: list[str]) -> None:
-    ind = "      "
-    if isinstance(result, dict) and result.get("type") and "args" in result:
-        result = [result["type"], result["args"]]  # an error, shown as Ganeti encodes them
-    if result is None:
-        out.append(f"{ind}No output data")
-    elif isinstance(result, (list, tuple)):
-        if not result:
-            out.append(f"{ind}Result: empty sequence")
-        else:
-            out.append(f"{ind}Result:")
-            out.extend(f"{ind}  {_result_item(item)}" for item in result)
-    elif isinstance(result, dict):
-        if not result:
-            out.append(f"{ind}Result: empty dictionary")
-        else:
-            out.append(f"{ind}Result:")
-            out.extend(f"{ind}  {key}: {_result_item(val)}" for key, val in result.items())
-    else:
-        out.append(f"{ind}Result: {result}")
+    return common.EXIT_UNKNOWN_FIELD if unknown else 0
 
 
 def _delta(later: Any, earlier: Any) -> float:
     return (later[0] - earlier[0]) + (later[1] - earlier[1]) / 1_000_000
 
 
+def _job_timestamp(name: str, ts: Any, prior: Any = None) -> tuple[str, str, str]:
+    """A job-level timestamp entry (aligned with the other job timestamps)."""
+    if ts is None:
+        return (name, f"unknown ({ts})", "job_timestamp")
+    delta = f" (delta {_delta(ts, prior):.6f}s)" if prior is not None else ""
+    return (name, f"{format_timestamp(ts)}{delta}", "job_timestamp")
+
+
+def _opcode_timestamp(name: str, ts: Any) -> tuple[str, str, str]:
+    value = format_timestamp(ts) if isinstance(ts, (list, tuple)) else "N/A"
+    return (name, value, "opcode_timestamp")
+
+
+def _result_value(result: Any) -> Any:
+    """An opcode result as Ganeti stores it (errors as ``[type, [args...]]``)."""
+    if isinstance(result, dict) and result.get("type") and "args" in result:
+        return [result["type"], list(result["args"])]
+    return result
+
+
+def _input_fields(op: dict[str, Any]) -> dict[str, Any]:
+    """The opcode's own parameters (our internal ``_`` keys are not Ganeti's)."""
+    return {key: value for key, value in op.items() if not str(key).startswith("_")}
+
+
 INFO_FIELDS = ["id", "status", "ops", "opresult", "opstatus", "oplog", "opstart", "opexec",
                "opend", "received_ts", "start_ts", "end_ts"]
 
 
-def format_job_info(job_id: Any, row: list[Any] | None) -> list[str]:
-    """The ``gnt-job info`` lines of one job (``row`` holds :data:`INFO_FIELDS`)."""
+def job_info_data(job_id: Any, row: list[Any] | None) -> Any:
+    """One job of ``gnt-job info`` as the ordered data Ganeti 3.0 prints (``row`` holds
+    :data:`INFO_FIELDS`); a job that does not exist is a plain line."""
     if row is None:
-        return [f"Job ID {job_id} not found"]
+        return f"Job ID {job_id} not found"
     (jid, status, ops, opresult, opstatus, oplog, opstart, opexec, opend,
      recv_ts, start_ts, end_ts) = row
-    out = [f"Job ID: {jid}", f"  Status: {status}"]
-    out.append(f"  Received:         {format_timestamp(recv_ts)}" if recv_ts is not None
-               else f"  Missing received timestamp ({recv_ts})")
-    if start_ts is not None:
-        delta = f" (delta {_delta(start_ts, recv_ts):.6f}s)" if recv_ts is not None else ""
-        out.append(f"  Processing start: {format_timestamp(start_ts)}{delta}")
-    else:
-        out.append(f"  Processing start: unknown ({start_ts})")
-    if end_ts is not None:
-        delta = f" (delta {_delta(end_ts, start_ts):.6f}s)" if start_ts is not None else ""
-        out.append(f"  Processing end:   {format_timestamp(end_ts)}{delta}")
-    else:
-        out.append(f"  Processing end:   unknown ({end_ts})")
+    info: list[tuple] = [("Job ID", jid), ("Status", status),
+                         _job_timestamp("Received", recv_ts),
+                         _job_timestamp("Processing start", start_ts, recv_ts),
+                         _job_timestamp("Processing end", end_ts, start_ts)]
     if end_ts is not None and recv_ts is not None:
-        out.append(f"  Total processing time: {_delta(end_ts, recv_ts):.6f} seconds")
+        info.append(("Total processing time", f"{_delta(end_ts, recv_ts):.6f} seconds"))
     else:
-        out.append("  Total processing time: N/A")
-    out.append("  Opcodes:")
+        info.append(("Total processing time", "N/A"))
+    opcodes = []
     for op, result, op_status, log, s_ts, x_ts, e_ts in zip(
             ops, opresult, opstatus, oplog, opstart, opexec, opend):
-        out.append(f"    {op.get('OP_ID')}")
-        out.append(f"      Status: {op_status}")
-        out.append(f"      Processing start: {format_timestamp(s_ts)}" if s_ts
-                   else "      No processing start time")
-        out.append(f"      Execution start:  {format_timestamp(x_ts)}" if x_ts
-                   else "      No execution start time")
-        out.append(f"      Processing end:   {format_timestamp(e_ts)}" if e_ts
-                   else "      No processing end time")
-        out.append("      Input fields:")
-        for key in sorted(op):
-            if key == "OP_ID" or key.startswith("_"):
-                continue
-            value = op[key]
-            if isinstance(value, (list, tuple)):
-                value = ",".join(map(str, value))
-            out.append(f"        {key}: {value}")
-        _format_result(result, out)
-        out.append("      Execution log:")
-        for serial, log_ts, log_type, message in log or []:
-            out.append(f"        {serial}:{format_timestamp(log_ts)}:{log_type}"
-                       f" {format_log_message(log_type, message)}")
-    return out
+        log_entries = [[("Time", format_timestamp(log_ts)),
+                        ("Content", (serial, log_type, format_log_message(log_type, message)))]
+                       for serial, log_ts, log_type, message in log or []]
+        opcodes.append([("Opcode", op.get("OP_ID")), ("Status", op_status),
+                        _opcode_timestamp("Processing start", s_ts),
+                        _opcode_timestamp("Execution start", x_ts),
+                        _opcode_timestamp("Processing end", e_ts),
+                        ("Input fields", _input_fields(op)),
+                        ("Result", _result_value(result)),
+                        ("Execution log", log_entries)])
+    info.append(("Opcodes", opcodes))
+    return info
+
+
+def format_job_info(job_ids: list[Any], rows: list[Any]) -> str:
+    """The ``gnt-job info`` text for the queried jobs (Ganeti 3.0's YAML layout)."""
+    return format_generic_info([job_info_data(job_ids[idx] if idx < len(job_ids) else "?", row)
+                                for idx, row in enumerate(rows)])
 
 
 def show_jobs(args: argparse.Namespace) -> int:
     """``info``: detailed information about jobs."""
     ids = _job_ids(args.ids)
     rows = common.get_client().call("query_jobs", ids=ids, fields=INFO_FIELDS) or []
-    for idx, row in enumerate(rows):
-        if idx:
-            stdout("")
-        for line in format_job_info(ids[idx] if idx < len(ids) else "?", row):
-            stdout(line)
+    if rows:
+        stdout(format_job_info(ids, rows))
     return 0
 
 

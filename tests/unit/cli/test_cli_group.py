@@ -52,9 +52,7 @@ def test_bad_alloc_policy_is_a_usage_error(fake: FakeClient,
                                            capsys: pytest.CaptureFixture) -> None:
     for argv in (["add", "--alloc-policy", "sometimes", "g"],
                  ["modify", "--alloc-policy", "sometimes", "g"]):
-        with pytest.raises(SystemExit) as exc:
-            run_cli(group, argv)
-        assert exc.value.code == 2
+        assert run_cli(group, argv) == 2  # optparse's exit code for a bad option value
         assert "'sometimes'" in capsys.readouterr().err
     assert fake.calls == []
 
@@ -75,10 +73,8 @@ def test_remove_rename_assign(fake: FakeClient) -> None:
 
 
 def test_assign_needs_a_node(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as exc:
-        run_cli(group, ["assign-nodes", "rack1"])
-    assert exc.value.code == 2
-    capsys.readouterr()
+    assert run_cli(group, ["assign-nodes", "rack1"]) == 1
+    assert capsys.readouterr().err == "Error: Command assign-nodes expects at least 2 argument(s)\n"
 
 
 def test_modify(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:

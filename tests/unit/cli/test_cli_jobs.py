@@ -23,31 +23,55 @@ def test_job_info_format(fake: FakeClient, capsys: pytest.CaptureFixture) -> Non
     fake.handlers["query_jobs"] = [JOB_ROW, None]
     assert run_cli(job, ["info", "17776", "99"]) == 0
     assert fake.calls[0][1]["ids"] == [17776, 99]
+    # Ganeti 3.0's layout (PrintGenericInfo: YAML with aligned timestamps)
     assert capsys.readouterr().out == """\
-Job ID: 17776
+- Job ID: 17776
   Status: error
   Received:         2009-10-25 23:18:02.180569
   Processing start: 2009-10-25 23:18:02.200335 (delta 0.019766s)
   Processing end:   2009-10-25 23:18:02.279743 (delta 0.079408s)
   Total processing time: 0.099174 seconds
-  Opcodes:
-    OP_TAGS_SET
+  Opcodes: \n    - Opcode: OP_TAGS_SET
       Status: error
       Processing start: 2009-10-25 23:18:02.200335
       Execution start:  2009-10-25 23:18:02.210000
       Processing end:   2009-10-25 23:18:02.252282
-      Input fields:
+      Input fields: \n        OP_ID: OP_TAGS_SET
         kind: cluster
         name: None
-        tags: a,b
-      Result:
-        OpPrereqError
-        [Tag exists, wrong_input]
-      Execution log:
-        1:2009-10-25 23:18:02.200335:message checking tags
-
-Job ID 99 not found
+        tags: \n          - a
+          - b
+      Result: \n        - OpPrereqError
+        - - Tag exists
+          - wrong_input
+      Execution log: \n        - Time: 2009-10-25 23:18:02.200335
+          Content: [1, message, checking tags]
+- Job ID 99 not found
 """
+
+
+def test_job_info_without_timestamps_or_log(fake: FakeClient,
+                                            capsys: pytest.CaptureFixture) -> None:
+    row = [5, "queued", [{"OP_ID": "OP_TEST_DELAY", "duration": 1.5}], [None], ["queued"],
+           [[]], [None], [None], [None], [1256512682, 180569], None, None]
+    fake.handlers["query_jobs"] = [row]
+    assert run_cli(job, ["info", "5"]) == 0
+    assert capsys.readouterr().out == """\
+- Job ID: 5
+  Status: queued
+  Received:         2009-10-25 23:18:02.180569
+  Processing start: unknown (None)
+  Processing end:   unknown (None)
+  Total processing time: N/A
+  Opcodes: \n    - Opcode: OP_TEST_DELAY
+      Status: queued
+      Processing start: N/A
+      Execution start:  N/A
+      Processing end:   N/A
+      Input fields: \n        OP_ID: OP_TEST_DELAY
+        duration: 1.5
+      Result: None
+      Execution log: \n"""
 
 
 def test_job_list(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
