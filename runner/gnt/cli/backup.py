@@ -8,6 +8,7 @@ from typing import Any
 from ..exportcfg import COMPRESSIONS, check_compression
 from . import common
 from ._create_options import add_creation_options, creation_fields
+from ._output import UNKNOWN_KIND, format_query_table, generate_table, parse_fields
 from .common import add_command, add_submit_options, make_op, stdout, submit_or_send
 
 # Exit codes of export (gnt-backup(8)): all disks, nothing (or no config), some disks.
@@ -60,22 +61,53 @@ def import_instance(args: argparse.Namespace) -> int:
     return 0
 
 
-def list_exports(args: argparse.Namespace) -> int:
-    """``list [--node NODE ...]``: the exports on every (or the given) node."""
-    op = make_op("OP_BACKUP_QUERY", args, nodes=list(args.nodes or []))
-    result = submit_or_send(op, args) or {}
-    rc = 0
+# The fields of ``gnt-backup list -o`` (Ganeti's export query): name, title, description.
+EXPORT_FIELDS = (("node", "Node", "Node name"), ("export", "Export", "Export name"))
+LIST_DEFAULT_FIELDS = ("node", "export")
+
+
+def export_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """``[node, export]`` rows of an OP_BACKUP_QUERY result, nodes sorted; a node that did not
+    answer gives one row without an export (shown ``?``, as Ganeti shows missing data)."""
+    rows: list[list[Any]] = []
     for node in sorted(result):
         exports = result[node]
-        if exports is False:
-            common.stderr(f"Node: {node}\nError: the node did not answer")
-            rc = 1
-            continue
-        stdout(f"Node: {node}")
-        stdout("Exports:")
-        for name in exports:
-            stdout(f"  {name}")
-    return rc
+        if exports is False or exports is None:
+            rows.append([node, None])
+        else:
+            rows.extend([node, name] for name in exports)
+    return rows
+
+
+def list_exports(args: argparse.Namespace) -> int:
+    """``list [-n NODE ...]``: Ganeti's table of the exports (fields ``node``, ``export``);
+    unknown fields are ``??`` columns after a warning and the command exits 14."""
+    fields = parse_fields(args.output, LIST_DEFAULT_FIELDS)
+    known = {name: (title, doc) for name, title, doc in EXPORT_FIELDS}
+    fdefs = [{"name": name, "title": known[name][0], "kind": "text"} if name in known
+             else {"name": name, "title": name, "kind": UNKNOWN_KIND} for name in fields]
+    op = make_op("OP_BACKUP_QUERY", args, nodes=list(args.nodes or []))
+    result = submit_or_send(op, args) or {}
+    found_unknown = common.warn_unknown_fields(fdefs)
+    nodata = "(nodata)" if args.verbose else "?"  # Ganeti's mark for data a node did not give
+    data = []
+    for node, export in export_rows(result):
+        values = {"node": node, "export": nodata if export is None else export}
+        data.append([values.get(name) for name in fields])
+    for line in format_query_table(fdefs, data, units=args.units, separator=args.separator,
+                                   header=not args.no_headers, verbose=args.verbose):
+        stdout(line)
+    return common.EXIT_UNKNOWN_FIELD if found_unknown else 0
+
+
+def list_export_fields(args: argparse.Namespace) -> int:
+    """``list-fields [FIELD...]``: the fields ``gnt-backup list -o`` accepts."""
+    rows = [[name, "Text", title, doc] for name, title, doc in EXPORT_FIELDS
+            if not args.fields or name in args.fields]
+    for line in generate_table(["Name", "Type", "Title", "Description"], rows, [False] * 4,
+                               args.separator, header=not args.no_headers):
+        stdout(line)
+    return 0
 
 
 def remove_export(args: argparse.Namespace) -> int:
@@ -121,10 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser, subs = common.new_parser("gnt-backup", "Instance export administration")
     _add_export_parser(subs)
     _add_import_parser(subs)
-    p = add_command(subs, "list", list_exports, "List the exports on the nodes")
-    p.add_argument("--node", "--nodes", dest="nodes", action="append", metavar="NODE",
+    p = add_command(subs, "list", list_exports,
+                    "Lists instance exports available in the ganeti cluster")
+    p.add_argument("-n", "--node", "--nodes", dest="nodes", action="append", metavar="NODE",
                    help="Only this node (repeatable)")
+    common.add_list_options(p, LIST_DEFAULT_FIELDS)
     add_submit_options(p, dry_run=False)
+    p = add_command(subs, "list-fields", list_export_fields,
+                    "Lists all available fields for exports")
+    p.add_argument("fields", nargs="*", metavar="FIELD")
+    p.add_argument("--no-headers", action="store_true", help="Don't display column headers")
+    p.add_argument("--separator", default=None, help="Separator between output fields")
     p = add_command(subs, "remove", remove_export, "Remove an instance's export")
     p.add_argument("name", metavar="INSTANCE")
     add_submit_options(p, dry_run=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .. import CONFIG_VERSION, PROTOCOL_VERSION, __version__
+from ..exportcfg import EXPORT_VERSION
 from . import cluster_nodes, common
 from ._output import format_generic_info, format_grouped_params, format_time
 from ._params import be_params, hv_params, ident_keyval, keyval, nic_params, parse_int
@@ -89,15 +91,41 @@ def destroy_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_version(args: argparse.Namespace) -> int:
-    """``version``: software and format versions."""
-    from .. import CONFIG_VERSION, GANETI_COMPAT_VERSION, __version__
+def _vcs_version() -> str:
+    """``git describe`` of the source tree this code runs from, ``(unknown)`` if none."""
+    import subprocess
+    from pathlib import Path
 
-    stdout(f"Software version: {__version__}")
-    stdout(f"Ganeti compatibility: {GANETI_COMPAT_VERSION}")
-    stdout(f"Configuration format: {CONFIG_VERSION}")
-    stdout("OS api version: 20")
-    stdout("Export interface: 0")
+    top = Path(__file__).resolve().parents[3]
+    if not (top / ".git").exists():
+        return "(unknown)"
+    try:
+        proc = subprocess.run(["git", "-C", str(top), "describe", "--always", "--dirty", "--tags"],
+                              capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "(unknown)"
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "(unknown)"
+
+
+def _os_api_version() -> int:
+    from .._collection import load_module_util
+
+    return int(max(load_module_util("os_interface").SUPPORTED_API_VERSIONS))
+
+
+def show_version(args: argparse.Namespace) -> int:
+    """``version``: Ganeti's six version lines, asked from the master daemon (values it does
+    not report come from this installation)."""
+    info = common.get_client().call("cluster_info") or {}
+    lines = (("Software version", "software_version", lambda: __version__),
+             ("Internode protocol", "protocol_version", lambda: PROTOCOL_VERSION),
+             ("Configuration format", "config_version", lambda: CONFIG_VERSION),
+             ("OS api version", "os_api_version", _os_api_version),
+             ("Export interface", "export_version", lambda: EXPORT_VERSION),
+             ("VCS version", "vcs_version", _vcs_version))
+    for title, key, local in lines:
+        value = info.get(key)
+        stdout(f"{title}: {local() if value is None else value}")
     return 0
 
 

@@ -159,7 +159,8 @@ def test_cluster_info(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
                         "    mode: bridged\n")
 
 
-def test_version(capsys: pytest.CaptureFixture) -> None:
+def test_version(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.handlers["cluster_info"] = {"software_version": gnt.__version__, "config_version": 1}
     assert run_cli(cluster, ["version"]) == 0
     assert capsys.readouterr().out.startswith(f"Software version: {gnt.__version__}\n")
 
