@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import errno
 import os
 import subprocess
 import tempfile
@@ -306,6 +307,31 @@ def log_file_name(log_dir, action, os_name, instance_name):
     return path
 
 
+def make_private_dirs(path):
+    """Create ``path`` and its missing parents 0700 from creation (existing ones kept)."""
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except OSError as err:
+            if err.errno != errno.EEXIST:
+                raise
+
+
+def open_private_log(path):
+    """Open a new log file for writing, 0600 from creation (an OS script's output can hold
+    secrets); never an existing file or a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    return os.fdopen(os.open(path, flags, 0o600), "wb")
+
+
 def tail_lines(path, count=LOG_TAIL_LINES):
     """Return the last ``count`` lines of the text file ``path`` ([] if unreadable)."""
     try:
@@ -355,11 +381,10 @@ def run_script(osdef, instance, action, variant="", debug_level=0, old_name=None
     script, args = argv[0], argv[1:]
     log_path = None
     if log_dir:
-        if not os.path.isdir(log_dir):
-            os.makedirs(log_dir, 0o750)
+        make_private_dirs(log_dir)
         log_path = log_file_name(log_dir, action, instance.get("os") or osdef["name"],
                                  instance["name"])
-    log = open(log_path, "wb") if log_path else tempfile.TemporaryFile()
+    log = open_private_log(log_path) if log_path else tempfile.TemporaryFile()
     stdin = open(stdin_path, "rb") if stdin_path else open(os.devnull, "rb")
     stdout = open(stdout_path, "wb") if stdout_path else log
     try:

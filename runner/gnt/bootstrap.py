@@ -22,6 +22,7 @@ from .config.objects import empty_config
 from .config.store import ConfigStore
 from .errors import ECODE_INVAL, ConfigError, GntError, OpExecError, OpPrereqError
 from .executor import AnsibleExecutor, Executor, Play
+from .fileutil import ensure_dir
 from .nodevars import node_access, node_vars
 
 Feedback = Callable[[str], None]
@@ -125,7 +126,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         hvparams or {}, beparams or {}, nicparams or {}, candidate_pool_size, mac_prefix,
         ndparams, default_iallocator)
     for directory in (paths.data_dir, paths.queue_dir, paths.run_dir, paths.log_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+        ensure_dir(directory)  # 0700 from creation (issue 10)
     store = ConfigStore.create(data, paths.config_file)
     feedback(f"Initialising cluster {cluster_name} with master node {node_name} ({node_ip})")
     bridges = node_vars(store, store.master_node())["bridges"]

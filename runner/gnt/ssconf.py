@@ -8,14 +8,17 @@ line, and are rewritten on every node whenever a config change alters them.
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 from pathlib import Path
 from typing import Any
 
 from . import __version__, settings
+from .fileutil import atomic_write, ensure_dir
 
 PREFIX = "ssconf_"
+# Ganeti makes ssconf files world-readable (they hold no secret); the data dir around them is
+# 0700 here all the same.
+FILE_MODE = 0o444
 
 
 def values(data: dict[str, Any]) -> dict[str, str]:
@@ -66,20 +69,21 @@ def archive(vals: dict[str, str]) -> bytes:
         for key, content in sorted(vals.items()):
             blob = content.encode()
             info = tarfile.TarInfo(PREFIX + key)
-            info.size, info.mode = len(blob), 0o644
+            info.size, info.mode = len(blob), FILE_MODE
             tar.addfile(info, io.BytesIO(blob))
     return buf.getvalue()
 
 
 def write_local(vals: dict[str, str], directory: Path | None = None) -> None:
-    """Write the ssconf files into this node's data dir."""
+    """Write the ssconf files into this node's data dir (made 0700 if missing).
+
+    Each file is replaced atomically with mode :data:`FILE_MODE`; a failed write raises an
+    :class:`OSError` naming the file and leaves no temp file.
+    """
     directory = directory or settings.paths().data_dir
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_dir(directory)
     for key, content in vals.items():
-        path = directory / (PREFIX + key)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(content)
-        os.replace(tmp, path)
+        atomic_write(directory / (PREFIX + key), content.encode(), mode=FILE_MODE, sync=False)
 
 
 def read(key: str, directory: Path | None = None) -> str | None:

@@ -10,9 +10,10 @@ is in every node's ``authorized_keys``. The master makes it at the first ``gnt-n
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
+
+from .fileutil import atomic_write
 
 KEY_NAME = "gnt_cluster_id_ed25519"
 
@@ -40,12 +41,13 @@ def ensure_cluster_key() -> tuple[bytes, str]:
     if not private.is_file():
         own = directory / "id_ed25519"
         if own.is_file() and own.with_name("id_ed25519.pub").is_file():
-            shutil.copyfile(own, private)
-            shutil.copyfile(own.with_name("id_ed25519.pub"), public)
+            # The private key is 0600 from creation: no window where others could read it.
+            atomic_write(public, own.with_name("id_ed25519.pub").read_bytes(), mode=0o644)
+            atomic_write(private, own.read_bytes(), mode=0o600)
         else:
+            # ssh-keygen creates the private key 0600 itself.
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                             "gnt-cluster", "-f", str(private)], check=True, capture_output=True)
-        private.chmod(0o600)
     return private.read_bytes(), public.read_text().strip()
 
 

@@ -3,13 +3,21 @@
 One :class:`ConfigStore` lives in the master daemon. Every change goes through a method that
 prepares the new object on a copy, swaps it in under the store's lock and writes the whole file
 atomically (temp + fsync + rename, the previous version kept as ``config.data.prev``). If the
-write fails, the in-memory state is reloaded from disk, so memory never runs ahead of the file.
+write fails, the in-memory state goes back to what the file holds, so memory never runs ahead of
+the file.
+
+The store remembers a digest of the bytes it last read or wrote. Before each write it checks that
+the file on disk still holds them: a file changed or corrupted behind its back is never
+overwritten (nor rotated into ``config.data.prev``); the change is refused with an error naming
+the file, and logged. Temp files of an interrupted write are removed when the store loads.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,11 +27,13 @@ from typing import Any
 
 from .. import settings
 from ..errors import ECODE_NOENT, ECODE_NOTUNIQUE, ConfigError, OpPrereqError
-from ..fileutil import atomic_write
+from ..fileutil import atomic_write, remove_temp_files, temp_prefix
 from . import schema
 from .objects import stamp, touch
 
 KINDS = ("nodes", "instances", "disks", "nodegroups", "networks")
+
+LOG = logging.getLogger("gnt.config")
 
 
 def previous_path(path: Path) -> Path:
@@ -33,19 +43,43 @@ def previous_path(path: Path) -> Path:
 
 def read_config(path: Path) -> dict[str, Any]:
     """Read and validate a config file; :class:`ConfigError` names what is wrong."""
+    return parse_config(path, read_config_bytes(path))
+
+
+def read_config_bytes(path: Path) -> bytes:
+    """The raw bytes of a config file; :class:`ConfigError` if it is missing or unreadable."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"Cluster configuration {path} not found: is this node part of a"
                           " cluster? (gnt-cluster init creates one)") from None
     except OSError as err:
         raise ConfigError(f"Cannot read cluster configuration {path}: {err}") from err
+
+
+def parse_config(path: Path, raw: bytes) -> dict[str, Any]:
+    """Parse and validate the bytes of config file ``path``."""
     try:
         data = json.loads(raw)
     except ValueError as err:
         raise ConfigError(f"Cluster configuration {path} is not valid JSON: {err}") from err
     schema.validate(data)
     return data
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete temp files an interrupted write of config file ``path`` left next to it."""
+    removed = remove_temp_files(path.parent, temp_prefix(path))
+    keep_tmp = previous_path(path).with_name(previous_path(path).name + ".tmp")
+    if keep_tmp.exists():
+        keep_tmp.unlink()
+        LOG.warning("Removed temp file %s left by an interrupted write", keep_tmp)
+        removed.append(keep_tmp)
+    return removed
+
+
+def _digest(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
 
 
 def expand_name(candidates: Iterator[str] | list[str], name: str) -> str | None:
@@ -66,10 +100,12 @@ def expand_name(candidates: Iterator[str] | list[str], name: str) -> str | None:
 class ConfigStore:
     """The in-memory cluster configuration, backed by ``config.data``."""
 
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+    def __init__(self, path: Path, data: dict[str, Any], disk_blob: bytes | None = None) -> None:
         self.path = path
         self.data = data
         self.lock = threading.RLock()
+        # The bytes last read from or written to ``path`` (None: not known, no check).
+        self._disk_blob = disk_blob
         # Called with (data, file bytes) after every successful write, under the lock, and
         # with force=True by redistribute(): the master daemon replicates the config here.
         self.on_commit: Callable[..., Any] | None = None
@@ -79,7 +115,9 @@ class ConfigStore:
     def load(cls, path: Path | None = None) -> ConfigStore:
         """Load and validate the config of the current GNT_ROOT (or ``path``)."""
         path = path or settings.paths().config_file
-        return cls(path, read_config(path))
+        remove_stale_temp_files(path)
+        raw = read_config_bytes(path)
+        return cls(path, parse_config(path, raw), raw)
 
     @classmethod
     def create(cls, data: dict[str, Any], path: Path | None = None) -> ConfigStore:
@@ -89,26 +127,75 @@ class ConfigStore:
             raise ConfigError(f"Cluster configuration {path} already exists: this node is part"
                               " of a cluster (gnt-cluster destroy removes it)")
         schema.validate(data)
+        remove_stale_temp_files(path)
         store = cls(path, data)
         store._write()
         return store
 
     def _write(self) -> bytes:
         blob = json.dumps(self.data, separators=(",", ":"), sort_keys=True).encode()
-        atomic_write(self.path, blob, keep_previous=previous_path(self.path))
+        try:
+            atomic_write(self.path, blob, keep_previous=previous_path(self.path))
+        except OSError as err:
+            if self._on_disk() != blob:
+                raise ConfigError(f"Cannot write cluster configuration {self.path}: {err}; the"
+                                  " change was not made") from err
+            LOG.warning("Cluster configuration %s written, but not synced: %s", self.path, err)
+        self._disk_blob = blob
         return blob
 
-    def _commit(self) -> None:
-        """Bump the file serial and write; on failure fall back to the file's contents."""
-        self.data["serial_no"] += 1
-        self.data["mtime"] = time.time()
+    def _on_disk(self) -> bytes | None:
         try:
+            return self.path.read_bytes()
+        except OSError:
+            return None
+
+    def _check_unchanged_on_disk(self) -> None:
+        """Refuse to write over a config file that is not what this store last read/wrote."""
+        if self._disk_blob is None:
+            return
+        current = self._on_disk()
+        if current is not None and _digest(current) == _digest(self._disk_blob):
+            return
+        what = "is missing or unreadable" if current is None else "was changed or corrupted"
+        message = (f"Cluster configuration {self.path} {what} behind the master daemon's back"
+                   f" (it last wrote serial {self._disk_serial()}); refusing to overwrite it or"
+                   f" {previous_path(self.path).name}: restore the file (or restart the master"
+                   " daemon to load it) and retry")
+        LOG.error(message)
+        raise ConfigError(message)
+
+    def _disk_serial(self) -> Any:
+        try:
+            return json.loads(self._disk_blob or b"{}").get("serial_no", "?")
+        except ValueError:
+            return "?"
+
+    def _rollback(self) -> None:
+        if self._disk_blob is not None:
+            self.data = json.loads(self._disk_blob)
+        else:
+            self.data = read_config(self.path)
+
+    def _commit(self) -> None:
+        """Bump the file serial and write; on failure memory goes back to the file's contents."""
+        try:
+            self._check_unchanged_on_disk()
+            self.data["serial_no"] += 1
+            self.data["mtime"] = time.time()
             blob = self._write()
         except BaseException:
-            self.data = read_config(self.path)
+            self._rollback()
             raise
-        if self.on_commit is not None:
+        if self.on_commit is None:
+            return
+        try:
             self.on_commit(self.data, blob)
+        except Exception as err:
+            message = (f"The change was saved to {self.path} (serial {self.serial_no}), but"
+                       f" writing or distributing the files derived from it failed: {err}")
+            LOG.error(message)
+            raise ConfigError(message) from err
 
     def save(self) -> None:
         """Write ``data`` as changed in place by the caller (bumps the file serial)."""
@@ -175,7 +262,11 @@ class ConfigStore:
     @contextmanager
     def _changing(self) -> Iterator[None]:
         with self.lock:
-            yield
+            try:
+                yield
+            except BaseException:
+                self._rollback()   # a change that failed half way leaves nothing behind
+                raise
             self._commit()
 
     def add(self, kind: str, obj: dict[str, Any], extra: dict[str, list[dict[str, Any]]]

@@ -33,7 +33,19 @@ class JobProcessor:
         return op.status == CANCELING
 
     def run(self) -> None:
-        """Run every opcode; on the first failure the rest are marked as errors."""
+        """Run every opcode; on the first failure the rest are marked as errors.
+
+        The job always ends finalized in memory (waiters see the outcome) even when its file
+        cannot be written; the queue writes it again when it can.
+        """
+        try:
+            self._run_ops()
+        finally:
+            if self.job.id in self.queue.unsaved:
+                LOG.error("job %s ended %s, but its job file could not be written: %s",
+                          self.job.id, self.job.status, self.queue.unsaved[self.job.id])
+
+    def _run_ops(self) -> None:
         for index, op in enumerate(self.job.ops):
             if op.status != "queued":
                 continue
@@ -70,6 +82,7 @@ class JobProcessor:
         lu = lu_cls(self.ctx, op.input, lambda msg: self.queue.log(self.job, op, msg))
         lu.lock_owner = owner
         self.queue.mark(self.job, op, WAITING)
+        self.queue.require_saved(self.job)   # no change is made for a job that is not on disk
         try:
             lu.check_arguments()
             lu.expand_names()
@@ -87,6 +100,7 @@ class JobProcessor:
             if op.status == CANCELING:
                 raise LockError("Job canceled")
             self.queue.mark(self.job, op, RUNNING)
+            self.queue.require_saved(self.job)
             lu.check_prereq()
             return lu.exec()
         finally:

@@ -1,19 +1,28 @@
 """Job persistence and bookkeeping: ids, job files, drain flag, cancel, archive, change waits.
 
 Layout under ``<queue_dir>``: ``serial`` (last job id), ``job-<id>`` (one JSON file per job in
-the current queue), ``drain`` (present while drained), ``archive/<id // 10000>/job-<id>``.
+the current queue), ``drain`` (present while drained), ``archive/<id // 10000>/job-<id>``,
+``quarantine/`` (job files that could not be read at start-up, kept for inspection). Every file
+is 0600 and every directory 0700 from creation.
+
+A job file that cannot be written (full disk, I/O error) never stops a job's in-memory state:
+the job still moves on, waiters are woken, the failure is logged and remembered, and the file is
+written again with the next successful write. A job whose file cannot be written before its
+opcode starts fails (nothing was changed) with the file and the error as its result.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import JobLost, JobQueueDrainError, JobQueueError
-from ..fileutil import atomic_write, read_json, write_json
+from ..fileutil import atomic_write, ensure_dir, read_json, remove_temp_files, write_json
 from .job import (
     CANCELED,
     CANCELING,
@@ -29,6 +38,10 @@ from .job import (
 
 RESTART_MESSAGE = "master daemon restarted"
 ARCHIVE_BUCKET = 10000
+JOB_FILE_RE = re.compile(r"^job-(\d+)$")
+TEMP_PREFIX = ".job-"
+SERIAL_TEMP_PREFIX = ".serial."
+LOG = logging.getLogger("gnt.jqueue")
 
 
 class JobQueue:
@@ -37,10 +50,14 @@ class JobQueue:
     def __init__(self, queue_dir: Path) -> None:
         self.dir = queue_dir
         self.archive_dir = queue_dir / "archive"
+        self.quarantine_dir = queue_dir / "quarantine"
         self.jobs: dict[int, Job] = {}
         self.cond = threading.Condition()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.archive_dir.mkdir(parents=True, exist_ok=True)
+        # job id -> why its file could not be written (it is written again when possible)
+        self.unsaved: dict[int, str] = {}
+        ensure_dir(self.dir)
+        ensure_dir(self.archive_dir)
+        self._last_id = 0   # highest job id seen on disk or handed out
 
     # -- paths ---------------------------------------------------------------------------
     def _job_file(self, job_id: int) -> Path:
@@ -58,16 +75,53 @@ class JobQueue:
         return self.dir / "drain"
 
     # -- start-up ------------------------------------------------------------------------
+    def _job_paths(self) -> list[tuple[int, Path]]:
+        found = []
+        for path in self.dir.iterdir():
+            match = JOB_FILE_RE.match(path.name)
+            if match:
+                found.append((int(match.group(1)), path))
+        return sorted(found)
+
+    def _highest_archived_id(self) -> int:
+        buckets = [int(p.name) for p in self.archive_dir.iterdir()
+                   if p.name.isdigit() and p.is_dir()]
+        for bucket in sorted(buckets, reverse=True):
+            ids = [int(m.group(1)) for p in (self.archive_dir / str(bucket)).iterdir()
+                   if (m := JOB_FILE_RE.match(p.name))]
+            if ids:
+                return max(ids)
+        return 0
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        """Move an unreadable job file aside (never delete it) and log where it went."""
+        ensure_dir(self.quarantine_dir)
+        target = self.quarantine_dir / path.name
+        counter = 0
+        while target.exists():
+            counter += 1
+            target = self.quarantine_dir / f"{path.name}.{counter}"
+        os.replace(path, target)
+        LOG.error("Job file %s is unreadable (%s); moved to %s", path, reason, target)
+
     def load(self) -> list[Job]:
         """Read the current queue; unfinished jobs that were past ``queued`` become errors.
 
-        Returns the jobs still queued, to be scheduled again.
+        Temp files of interrupted writes are removed; unreadable job files are moved to the
+        quarantine dir (logged). Returns the jobs still queued, to be scheduled again.
         """
+        remove_temp_files(self.dir, TEMP_PREFIX)
+        remove_temp_files(self.dir, SERIAL_TEMP_PREFIX)
         requeue: list[Job] = []
-        for path in sorted(self.dir.glob("job-*")):
+        highest = self._highest_archived_id()
+        for file_id, path in self._job_paths():
+            highest = max(highest, file_id)
             try:
                 job = Job.from_dict(read_json(path))
-            except (OSError, ValueError, KeyError, TypeError):
+                if job.id != file_id:
+                    raise ValueError(f"it holds job {job.id}")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                self._quarantine(path, f"{type(err).__name__}: {err}")
                 continue
             status = job.status
             if status in (WAITING, RUNNING, CANCELING):
@@ -81,7 +135,26 @@ class JobQueue:
             elif status == QUEUED:
                 requeue.append(job)
             self.jobs[job.id] = job
+        self._check_serial(highest)
         return requeue
+
+    def _read_serial(self) -> int:
+        try:
+            return int(self._serial_file.read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError) as err:
+            LOG.error("Job serial file %s is unreadable (%s); continuing after the newest job",
+                      self._serial_file, err)
+            return 0
+
+    def _check_serial(self, highest: int) -> None:
+        """Job ids never go backwards: a serial file behind the newest job file is ignored."""
+        serial = self._read_serial()
+        if serial < highest:
+            LOG.error("Job serial file %s says %d but job %d exists; continuing after job %d",
+                      self._serial_file, serial, highest, highest)
+        self._last_id = max(self._last_id, serial, highest)
 
     # -- drain ---------------------------------------------------------------------------
     def is_drained(self) -> bool:
@@ -95,12 +168,17 @@ class JobQueue:
 
     # -- submission and updates ------------------------------------------------------------
     def _next_id(self) -> int:
+        job_id = max(self._last_id, self._read_serial()) + 1
+        while self._job_file(job_id).exists() or self._archive_file(job_id).exists():
+            LOG.error("Job file for id %d already exists; the serial file %s was behind",
+                      job_id, self._serial_file)
+            job_id += 1
         try:
-            last = int(self._serial_file.read_text().strip() or 0)
-        except FileNotFoundError:
-            last = 0
-        job_id = last + 1
-        atomic_write(self._serial_file, f"{job_id}\n".encode())
+            atomic_write(self._serial_file, f"{job_id}\n".encode())
+        except OSError as err:
+            raise JobQueueError(f"Cannot submit the job: cannot write the job serial file:"
+                                f" {err}") from err
+        self._last_id = job_id
         return job_id
 
     def submit(self, ops: list[dict[str, Any]], priority: int) -> Job:
@@ -112,25 +190,61 @@ class JobQueue:
                 raise JobQueueError("A job needs at least one opcode")
             job = Job(id=self._next_id(),
                       ops=[OpCode(input=op, priority=op.get("priority", priority)) for op in ops])
-            self._persist(job, sync=True)
+            try:
+                self._persist(job, sync=True)
+            except OSError as err:
+                raise JobQueueError(f"Cannot submit the job: cannot write its job file: {err}"
+                                    ) from err
             self.jobs[job.id] = job
             self.cond.notify_all()
         return job
 
     def _persist(self, job: Job, sync: bool) -> None:
+        """Write the job's file (raises :class:`OSError` naming it); then retry earlier
+        failed writes, the disk having room again."""
         write_json(self._job_file(job.id), job.to_dict(), sync=sync)
+        if self.unsaved.pop(job.id, None) is not None:
+            LOG.info("Job file of job %s written again", job.id)
+        for other_id in list(self.unsaved):
+            other = self.jobs.get(other_id)
+            if other is None:
+                self.unsaved.pop(other_id, None)
+                continue
+            try:
+                write_json(self._job_file(other_id), other.to_dict(), sync=True)
+            except OSError:
+                return
+            self.unsaved.pop(other_id, None)
+            LOG.info("Job file of job %s written again", other_id)
+
+    def _save(self, job: Job, sync: bool) -> None:
+        """:meth:`_persist` that never raises: a failure is logged and remembered."""
+        try:
+            self._persist(job, sync)
+        except OSError as err:
+            if job.id not in self.unsaved:
+                LOG.error("Cannot write the file of job %s: %s", job.id, err)
+            self.unsaved[job.id] = str(err)
+
+    def require_saved(self, job: Job) -> None:
+        """Raise :class:`JobQueueError` if the job's last state could not be written."""
+        with self.cond:
+            reason = self.unsaved.get(job.id)
+        if reason is not None:
+            raise JobQueueError(f"Cannot write the job file of job {job.id}: {reason}")
 
     def update(self, job: Job, sync: bool = False) -> None:
-        """Write a changed job and wake everyone waiting for changes."""
+        """Write a changed job and wake everyone waiting for changes (a write failure is
+        remembered in :attr:`unsaved`, never raised: the in-memory state moves on)."""
         with self.cond:
-            self._persist(job, sync=sync or job.status in FINALIZED)
+            self._save(job, sync=sync or job.status in FINALIZED)
             self.cond.notify_all()
 
     def log(self, job: Job, op: OpCode, message: str) -> None:
         """Append a job log line (with timestamp) and publish it."""
         with self.cond:
             job.add_log(op, message)
-            self._persist(job, sync=False)
+            self._save(job, sync=False)
             self.cond.notify_all()
 
     # -- lookups -------------------------------------------------------------------------
@@ -142,7 +256,11 @@ class JobQueue:
             return job
         path = self._archive_file(job_id)
         if path.exists():
-            return Job.from_dict(read_json(path))
+            try:
+                return Job.from_dict(read_json(path))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                raise JobLost(f"Job {job_id}: archived job file {path} is unreadable:"
+                              f" {err}") from err
         raise JobLost(f"Job {job_id} not found")
 
     def current(self) -> list[Job]:
@@ -173,14 +291,23 @@ class JobQueue:
             return False, f"Job {job_id} is no longer waiting in the queue"
 
     def archive(self, job_id: int) -> bool:
-        """Move a finished job to the archive; False if unknown or not finished."""
+        """Move a finished job to the archive; False if unknown or not finished.
+
+        The archived file is written from the job in memory (so a job whose last update could
+        not be written is archived as it ended); raises :class:`OSError` if that fails.
+        """
         with self.cond:
             job = self.jobs.get(job_id)
             if job is None or job.status not in FINALIZED:
                 return False
-            target = self._archive_file(job_id)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._job_file(job_id), target)
+            target, current = self._archive_file(job_id), self._job_file(job_id)
+            if job_id in self.unsaved or not current.is_file():
+                write_json(target, job.to_dict())
+                current.unlink(missing_ok=True)
+            else:
+                ensure_dir(target.parent)
+                os.replace(current, target)
+            self.unsaved.pop(job_id, None)
             del self.jobs[job_id]
             return True
 
@@ -196,11 +323,14 @@ class JobQueue:
         for index, job in enumerate(candidates):
             if time.monotonic() > deadline:
                 return archived, len(candidates) - index
-            end = job.end_timestamp or job.received_timestamp
-            if age >= 0 and now - (end[0] + end[1] / 1e6) < age:
-                continue
-            if self.archive(job.id):
-                archived += 1
+            try:
+                end = job.end_timestamp or job.received_timestamp
+                if age >= 0 and now - (end[0] + end[1] / 1e6) < age:
+                    continue
+                if self.archive(job.id):
+                    archived += 1
+            except (OSError, TypeError, IndexError, ValueError) as err:
+                LOG.error("Cannot archive job %s: %s", job.id, err)
         return archived, 0
 
     # -- following a job -------------------------------------------------------------------
