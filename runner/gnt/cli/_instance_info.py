@@ -121,21 +121,36 @@ def console_command(console: dict[str, Any]) -> list[str]:
     return cmd
 
 
-def do_console(name: str, console: Any, oper_state: Any, show_cmd: bool) -> int:
+def remote_argv(target: Any, command: list[str], tty: bool) -> list[str]:
+    """``ssh [-t] root@node 'command'``: ``command`` run on ``target`` (a :class:`gnt.ssh.Target`)."""
+    from .. import ssh
+
+    argv = ssh.ssh_argv(target)
+    if tty:
+        argv = argv[:-1] + ["-t"] + argv[-1:]
+    return argv + [shlex.join(command)]
+
+
+def do_console(name: str, console: Any, oper_state: Any, show_cmd: bool,
+               target: Any = None) -> int:
     """Connect to (tty), print the command of (``--show-cmd``) or print the log of a console.
 
-    On a terminal this replaces the process with ``virsh console``; otherwise the console
-    log file is copied to stdout (which is how non-interactive callers see the boot output).
+    On a terminal this replaces the process with ``virsh console`` (through ``ssh -t`` to
+    ``target``, the primary node, when it is not this node); otherwise the console log file
+    is copied to stdout (which is how non-interactive callers see the boot output).
     """
     if not console:
         if oper_state:
             raise OpExecError(f"Console information for instance {name} is unavailable")
         raise OpExecError(f"Instance {name} is not running, can't get console")
     cmd = console_command(console)
+    interactive = sys.stdout.isatty() and sys.stdin.isatty() and bool(console.get("name"))
+    if target is not None:
+        cmd = remote_argv(target, cmd, tty=True)
     if show_cmd:
         sys.stdout.write(shlex.join(cmd) + "\n")
         return 0
-    if sys.stdout.isatty() and sys.stdin.isatty() and console.get("name"):
+    if interactive:
         sys.stdout.flush()
         try:
             os.execvp(cmd[0], cmd)
@@ -145,6 +160,8 @@ def do_console(name: str, console: Any, oper_state: Any, show_cmd: bool) -> int:
     log = console.get("log")
     if not log:
         raise OpExecError(f"Instance {name} has no console log")
+    if target is not None:
+        return _remote_log(name, target, str(log))
     try:
         with open(log, "rb") as handle:
             while chunk := handle.read(1 << 16):
@@ -156,4 +173,22 @@ def do_console(name: str, console: Any, oper_state: Any, show_cmd: bool) -> int:
         raise OpExecError(f"Cannot read console log {log} of instance {name}:"
                           f" {err.strerror}") from err
     sys.stdout.flush()
+    return 0
+
+
+def _remote_log(name: str, target: Any, log: str) -> int:
+    """Copy the console log of ``name`` from its primary node ``target`` to stdout."""
+    import subprocess
+
+    with subprocess.Popen(remote_argv(target, ["cat", "--", log], tty=False),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        while chunk := proc.stdout.read(1 << 16):
+            sys.stdout.buffer.write(chunk)
+        errors = proc.stderr.read().decode(errors="replace").strip().splitlines()
+    sys.stdout.flush()
+    if proc.returncode != 0:
+        raise OpExecError(f"Cannot read console log {log} of instance {name} on node"
+                          f" {target.name}: {errors[-1] if errors else proc.returncode}")
     return 0

@@ -271,16 +271,38 @@ def show_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _primary_target(client: Any, node_name: Any) -> Any:
+    """How to reach an instance's primary node over SSH; ``None`` when it is the master
+    (this node), whose console is attached to directly."""
+    from .. import ssh
+
+    if not node_name:
+        return None
+    result = client.call("query", what="node", fields=["master", "pip", "ndparams"],
+                         names=[str(node_name)])
+    rows = result.get("data") or []
+    if not rows or rows[0][0] or not rows[0][1]:
+        return None
+    ndparams = rows[0][2] if isinstance(rows[0][2], dict) else {}
+    return ssh.Target(name=str(node_name), address=str(rows[0][1]),
+                      port=int(ndparams.get("ssh_port") or 22))
+
+
 def console(args: argparse.Namespace) -> int:
-    """``console``: attach to (or print the log of) an instance's serial console."""
-    result = common.get_client().call("query", what="instance",
-                                      fields=["console", "oper_state"], names=[args.name])
+    """``console``: attach to (or print the log of) an instance's serial console, on its
+    primary node (through SSH when that is not this node)."""
+    client = common.get_client()
+    result = client.call("query", what="instance", fields=["console", "oper_state", "pnode"],
+                         names=[args.name])
     rows = result.get("data") or []
     if not rows:
         raise OpPrereqError(f"Instance '{args.name}' does not exist", "unknown_entity")
-    console_data, oper_state = rows[0][0], rows[0][1]
+    console_data, oper_state, pnode = rows[0][0], rows[0][1], rows[0][2]
+    if not oper_state:
+        console_data = None  # as Ganeti: no console for an instance that is not running
+    target = _primary_target(client, pnode) if console_data else None
     common.reset_client()  # do not keep the daemon connection open while attached
-    return do_console(args.name, console_data, oper_state, args.show_cmd)
+    return do_console(args.name, console_data, oper_state, args.show_cmd, target)
 
 
 # --- parser -------------------------------------------------------------------------------

@@ -1,11 +1,17 @@
-"""Ganeti 3.0 output layouts: gnt-backup list, gnt-cluster version (issue 10, section 3)."""
+"""Ganeti 3.0 output layouts and behaviour: gnt-backup list, gnt-cluster version,
+gnt-instance console (issue 10, section 3)."""
 
 from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
 
 import pytest
 from gntcli_fakes import FakeClient, run_cli
 
-from gnt.cli import backup, cluster
+from gnt.cli import backup, cluster, instance
 
 EXPORTS = {"node2.example.com": ["web.example.com", "db.example.com"],
            "node1.example.com": ["a.example.com"],
@@ -86,3 +92,84 @@ def test_cluster_version_prefers_the_masters_values(fake: FakeClient,
     assert capsys.readouterr().out == ("Software version: 9.9\nInternode protocol: 42\n"
                                        "Configuration format: 3\nOS api version: 15\n"
                                        "Export interface: 1\nVCS version: v9.9-1-gabc\n")
+
+
+# --- gnt-instance console -----------------------------------------------------------------
+
+def _console_query(log: Path, running: bool, master: bool) -> Any:
+    """The daemon's answers: the console description is there whether or not the VM runs."""
+    console = {"log": str(log), "uri": "qemu:///system", "name": "inst1", "node": "node2"}
+
+    def query(what: str, fields: list[str], names: list[str]) -> dict[str, Any]:
+        if what == "instance":
+            assert fields == ["console", "oper_state", "pnode"]
+            return {"data": [[console, running, "node2"]]}
+        assert (what, names) == ("node", ["node2"])
+        return {"data": [[master, "198.18.0.12", {"ssh_port": 2202}]]}
+    return query
+
+
+def test_console_of_stopped_instance(fake: FakeClient, capsys: pytest.CaptureFixture,
+                                     tmp_path: Path) -> None:
+    log = tmp_path / "inst1.log"
+    log.write_text("old boot output\n")
+    fake.handlers["query"] = _console_query(log, running=False, master=True)
+    assert run_cli(instance, ["console", "inst1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no stale log shown as if it were the console
+    assert captured.err == ("Failure: command execution error:\n"
+                            "Instance inst1 is not running, can't get console\n")
+
+
+def test_console_on_the_master_is_local(fake: FakeClient, capsys: pytest.CaptureFixture,
+                                        tmp_path: Path) -> None:
+    log = tmp_path / "inst1.log"
+    log.write_text("login: ")
+    fake.handlers["query"] = _console_query(log, running=True, master=True)
+    assert run_cli(instance, ["console", "inst1"]) == 0
+    assert capsys.readouterr().out == "login: "
+    assert run_cli(instance, ["console", "--show-cmd", "inst1"]) == 0
+    assert capsys.readouterr().out == "virsh -c qemu:///system console inst1\n"
+
+
+@pytest.fixture
+def ssh_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An ``ssh`` first on PATH that records its arguments and runs the remote command here
+    (standing in for the primary node)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "ssh-args"
+    script = bindir / "ssh"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n'
+                      'for last; do :; done\nexec /bin/sh -c "$last"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("GNT_ROOT", str(tmp_path / "root"))
+    return record
+
+
+def test_console_on_another_node_goes_through_ssh(fake: FakeClient, ssh_shim: Path,
+                                                  capsys: pytest.CaptureFixture,
+                                                  tmp_path: Path) -> None:
+    log = tmp_path / "node2 console.log"
+    log.write_text("node2 says login: ")
+    fake.handlers["query"] = _console_query(log, running=True, master=False)
+    assert run_cli(instance, ["console", "inst1"]) == 0
+    assert capsys.readouterr().out == "node2 says login: "
+    args = ssh_shim.read_text().splitlines()
+    assert args[-2:] == ["root@198.18.0.12", f"cat -- '{log}'"]
+    assert args[args.index("-p") + 1] == "2202"
+
+    assert run_cli(instance, ["console", "--show-cmd", "inst1"]) == 0
+    shown = shlex.split(capsys.readouterr().out)
+    assert shown[0] == "ssh" and shown[-3:] == ["-t", "root@198.18.0.12",
+                                                "virsh -c qemu:///system console inst1"]
+
+
+def test_console_log_missing_on_the_other_node(fake: FakeClient, ssh_shim: Path,
+                                               capsys: pytest.CaptureFixture,
+                                               tmp_path: Path) -> None:
+    fake.handlers["query"] = _console_query(tmp_path / "gone.log", running=True, master=False)
+    assert run_cli(instance, ["console", "inst1"]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot read console log" in err and "on node node2" in err

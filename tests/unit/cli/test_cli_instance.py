@@ -317,11 +317,11 @@ def test_console(fake: FakeClient, capsys: pytest.CaptureFixture, tmp_path: Path
     log = tmp_path / "inst1.log"
     log.write_text("Linux version 6.1\nlogin: ")
     console = {"log": str(log), "uri": "qemu+tcp://198.18.0.1/system", "name": "inst1"}
-    fake.handlers["query"] = {"data": [[console, True]]}
+    fake.handlers["query"] = {"data": [[console, True, None]]}
     assert run_cli(instance, ["console", "inst1"]) == 0
     assert capsys.readouterr().out == "Linux version 6.1\nlogin: "
     assert run_cli(instance, ["console", "--show-cmd", "inst1"]) == 0
     assert capsys.readouterr().out == "virsh -c qemu+tcp://198.18.0.1/system console inst1\n"
-    fake.handlers["query"] = {"data": [[None, False]]}
+    fake.handlers["query"] = {"data": [[None, False, "node1"]]}
     assert run_cli(instance, ["console", "inst1"]) == 1
     assert "Instance inst1 is not running, can't get console" in capsys.readouterr().err
