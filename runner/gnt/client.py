@@ -61,19 +61,44 @@ class Client:
             self._sock.close()
             self._sock = None
 
+    def _closed_by_daemon(self) -> bool:
+        """True if the daemon closed our idle connection (nothing sent on it since)."""
+        if self._sock is None or self._buffer:
+            return False
+        timeout = self._sock.gettimeout()
+        self._sock.settimeout(0)  # a socket with a timeout would wait for data first
+        try:
+            return self._sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            self._sock.settimeout(timeout)
+
     def call(self, method: str, **args: Any) -> Any:
         """Call ``method``; raise the daemon's error as the matching exception type."""
+        if self._closed_by_daemon():
+            self.close()  # the daemon closes idle connections: open a new one
         sock = self._connect()
+        send_error: OSError | None = None
         try:
             sock.sendall(protocol.encode({"method": method, "args": args}))
+        except OSError as err:
+            send_error = err  # the daemon may have answered (refused) before closing
+        try:
             while b"\n" not in self._buffer:
                 chunk = sock.recv(1 << 20)
                 if not chunk:
-                    raise ProtocolError("The master daemon closed the connection")
+                    raise ProtocolError("The master daemon closed the connection"
+                                        + (f" ({send_error})" if send_error else ""))
                 self._buffer += chunk
         except OSError as err:
             self.close()
             raise ProtocolError(f"Lost connection to the master daemon: {err}") from err
+        except ProtocolError:
+            self.close()
+            raise
         line, self._buffer = self._buffer.split(b"\n", 1)
         reply = protocol.decode(line)
         if reply.get("ok"):

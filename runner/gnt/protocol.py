@@ -1,6 +1,7 @@
 """The master daemon's local protocol: one JSON object per line over a UNIX socket.
 
-Request ``{"method": NAME, "args": {...}}``; response ``{"ok": true, "result": ...}`` or
+Request ``{"method": NAME, "args": {...}}`` (at most :data:`MAX_MESSAGE` bytes; each argument
+of the type the method declares, e.g. a JSON boolean where a boolean is expected); response ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error": {"type", "message", "args"}}``.
 
 Methods (all answered by :mod:`gnt.daemon.handlers`):
@@ -27,7 +28,8 @@ import json
 from typing import Any
 
 ENCODING = "utf-8"
-MAX_LINE = 64 * 1024 * 1024
+# The longest request line the daemon reads; a longer one is refused with one error.
+MAX_MESSAGE = 16 * 1024 * 1024
 
 
 def encode(obj: Any) -> bytes:

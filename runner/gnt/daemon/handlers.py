@@ -7,6 +7,7 @@ from typing import Any
 from .. import __version__, opcodes, params, query
 from ..errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
 from ..jqueue.job import JOB_FIELDS, Job
+from .argtypes import check_call
 from .state import Master
 
 
@@ -17,9 +18,16 @@ class Handlers:
         self.master = master
 
     def dispatch(self, method: str, args: dict[str, Any]) -> Any:
-        if method.startswith("_") or not hasattr(self, method) or method == "dispatch":
+        """Call protocol method ``method`` with ``args``, each of its declared type."""
+        if not isinstance(method, str) or method.startswith("_") or method == "dispatch" \
+                or not callable(getattr(self, method, None)):
             raise OpPrereqError(f"Unknown method '{method}'", ECODE_INVAL)
-        return getattr(self, method)(**args)
+        if not isinstance(args, dict):
+            raise OpPrereqError(f"Method '{method}': arguments must be an object, got"
+                                f" {args!r}", ECODE_INVAL)
+        func = getattr(self, method)
+        check_call(method, func, args)
+        return func(**args)
 
     def ping(self) -> str:
         return "pong"
@@ -78,7 +86,7 @@ class Handlers:
         return [archived, left]
 
     def set_drain_flag(self, drained: bool) -> bool:
-        self.master.queue.set_drain(bool(drained))
+        self.master.queue.set_drain(drained)
         return True
 
     def query_queue_info(self) -> dict[str, Any]:

@@ -10,57 +10,19 @@ import argparse
 import logging
 import os
 import signal
-import socketserver
 import sys
 import threading
 import time
-import traceback
-from pathlib import Path
 from typing import Any
 
-from .. import masterrole, protocol, resolver, settings
+from .. import masterrole, resolver, settings
 from ..client import daemon_alive, start_daemon
 from ..errors import GntError
 from .handlers import Handlers
+from .server import MasterServer
 from .state import Master
 
 LOG = logging.getLogger("gnt.masterd")
-
-
-class _RequestHandler(socketserver.StreamRequestHandler):
-    server: _Server
-
-    def handle(self) -> None:
-        while True:
-            line = self.rfile.readline(protocol.MAX_LINE)
-            if not line:
-                return
-            try:
-                request = protocol.decode(line)
-                result = self.server.handlers.dispatch(request.get("method", ""),
-                                                       request.get("args") or {})
-                reply: dict[str, Any] = {"ok": True, "result": result}
-            except GntError as err:
-                reply = {"ok": False, "error": err.to_dict()}
-            except Exception as err:  # report, never crash the connection thread silently
-                LOG.error("request failed:\n%s", traceback.format_exc())
-                reply = {"ok": False, "error": {"type": "GntError", "message":
-                                                f"{type(err).__name__}: {err}",
-                                                "args": [f"{type(err).__name__}: {err}"]}}
-            try:
-                self.wfile.write(protocol.encode(reply))
-                self.wfile.flush()
-            except OSError:
-                return
-
-
-class _Server(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, path: Path, handlers: Handlers) -> None:
-        self.handlers = handlers
-        super().__init__(str(path), _RequestHandler)
 
 
 def run_foreground() -> int:
@@ -81,7 +43,7 @@ def run_foreground() -> int:
         return 1
     masterrole.activate_master_ip(master.config.data, LOG.warning)
     paths.master_socket.unlink(missing_ok=True)
-    server = _Server(paths.master_socket, Handlers(master))
+    server = MasterServer(paths.master_socket, Handlers(master))
     os.chmod(paths.master_socket, 0o600)
     paths.master_pidfile.write_text(f"{os.getpid()}\n")
     master.start()

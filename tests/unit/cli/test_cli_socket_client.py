@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,8 +64,9 @@ class StubDaemon:
 
 
 @pytest.fixture
-def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubDaemon]:
-    root = Path("/tmp") / f"gnt-cli-{tmp_path.name}"  # short: UNIX socket paths are limited
+def daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubDaemon]:
+    # Short (UNIX socket paths are limited) and unpredictable: parallel runs never collide.
+    root = Path(tempfile.mkdtemp(prefix="gnt-cli-", dir="/tmp"))
     monkeypatch.setenv("GNT_ROOT", str(root))
     monkeypatch.setenv("TZ", "UTC")
     import time
