@@ -77,7 +77,9 @@ SRC, DST = "benchsrc.example", "benchdst.example"
 COMPRESSIONS = ("none", "zstd")
 EXPORTED = re.compile(r"disk 0: exported \((\w+), ([\d.]+) MiB in ([\d.]+) s\)")
 IMPORTED = re.compile(r"disk 0: imported \(.*?([\d.]+) s\)")   # the import job logs it
-LOG_LINE = re.compile(r"^\s*\d+:(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+):\w+ (.*)$")
+# gnt-job info (Ganeti 3.0 layout): "- Time: <stamp>" then "Content: [serial, type, message]"
+LOG_TIME = re.compile(r"^\s*- Time: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$")
+LOG_CONTENT = re.compile(r"^\s*Content: \[\d+, \w+, (.*)\]$")
 STEP_BEFORE = "Create the instance's disks"
 STEP_IMPORT = "Import the dump files onto the disks"
 STEP_RENAME = "Run the OS rename script"
@@ -123,11 +125,14 @@ def last_job_log(run: Runner) -> list[tuple[float, str]]:
     job = max(int(x) for x in ids.split())
     _s, info = checked(run, ["gnt-job", "info", str(job)])
     lines = []
+    stamp = None
     for line in info.splitlines():
-        found = LOG_LINE.match(line)
-        if found:
-            stamp = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
-            lines.append((stamp, found.group(2)))
+        when, content = LOG_TIME.match(line), LOG_CONTENT.match(line)
+        if when:
+            stamp = datetime.strptime(when.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        elif content and stamp is not None:
+            lines.append((stamp, content.group(1)))
+            stamp = None
     return lines
 
 
