@@ -115,8 +115,13 @@ def _os_api_version() -> int:
 
 def show_version(args: argparse.Namespace) -> int:
     """``version``: Ganeti's six version lines, asked from the master daemon (values it does
-    not report come from this installation)."""
-    info = common.get_client().call("cluster_info") or {}
+    not report, or all when no master daemon runs here, come from this installation)."""
+    from ..errors import MasterNotRunning
+
+    try:
+        info = common.get_client().call("cluster_info") or {}
+    except MasterNotRunning:
+        info = {}
     lines = (("Software version", "software_version", lambda: __version__),
              ("Internode protocol", "protocol_version", lambda: PROTOCOL_VERSION),
              ("Configuration format", "config_version", lambda: CONFIG_VERSION),

@@ -94,6 +94,25 @@ def test_cluster_version_prefers_the_masters_values(fake: FakeClient,
                                        "Export interface: 1\nVCS version: v9.9-1-gabc\n")
 
 
+def test_cluster_version_without_master_daemon(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    import gnt
+    from gnt.cli import common
+    from gnt.errors import MasterNotRunning
+
+    class Dead:
+        def call(self, method: str, **args: Any) -> Any:
+            raise MasterNotRunning("Cannot communicate with the master daemon")
+
+    monkeypatch.setattr(common, "get_client", Dead)
+    assert run_cli(cluster, ["version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [f"Software version: {gnt.__version__}",
+                         f"Internode protocol: {gnt.PROTOCOL_VERSION}",
+                         f"Configuration format: {gnt.CONFIG_VERSION}"]
+    assert len(lines) == 6
+
+
 # --- gnt-instance console -----------------------------------------------------------------
 
 def _console_query(log: Path, running: bool, master: bool) -> Any:
