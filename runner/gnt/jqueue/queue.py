@@ -112,6 +112,9 @@ class JobQueue:
         """
         remove_temp_files(self.dir, TEMP_PREFIX)
         remove_temp_files(self.dir, SERIAL_TEMP_PREFIX)
+        for bucket in self.archive_dir.iterdir():
+            if bucket.is_dir():
+                remove_temp_files(bucket, TEMP_PREFIX)
         requeue: list[Job] = []
         highest = self._highest_archived_id()
         for file_id, path in self._job_paths():
@@ -131,7 +134,7 @@ class JobQueue:
                 job.finalize_remaining(ERROR, {"type": "OpExecError",
                                                "message": RESTART_MESSAGE,
                                                "args": [RESTART_MESSAGE]})
-                self._persist(job, sync=True)
+                self._save(job, sync=True)   # a full disk must not stop the daemon's start
             elif status == QUEUED:
                 requeue.append(job)
             self.jobs[job.id] = job
