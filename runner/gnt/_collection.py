@@ -3,16 +3,18 @@
 The coordinator reuses pure helpers of the node primitives (size parsing, libvirt queries,
 OS discovery). They live in the collection as
 ``ansible_collections.gnt.cluster.plugins.module_utils.<name>``; this module makes that import
-path resolve to the checkout named by :func:`gnt.settings.collection_root`.
+path resolve to the checkout named by :func:`gnt.settings.collection_root`, without putting
+any directory on ``sys.path`` (DESIGN.md safety rules: nothing is imported from a path another
+user could write).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
+import importlib.machinery
+import importlib.util
 import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -24,11 +26,16 @@ _PACKAGE = "ansible_collections.gnt.cluster.plugins.module_utils"
 
 def link_collection(base: Path, target: Path | None = None) -> Path:
     """Make ``<base>/ansible_collections/gnt/cluster`` a symlink to the collection root
-    (``target``, default :func:`gnt.settings.collection_root`); atomic and thread-safe."""
+    (``target``, default :func:`gnt.settings.collection_root`); atomic and thread-safe.
+
+    ``base`` must be a private directory of ours (the cluster's Ansible home under GNT_ROOT);
+    the directories made here are 0700.
+    """
     target = target or settings.collection_root()
     link = base / "ansible_collections" / "gnt" / "cluster"
     if not (link.is_symlink() and link.resolve() == target):
-        link.parent.mkdir(parents=True, exist_ok=True)
+        for parent in (base, base / "ansible_collections", link.parent):
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = link.with_name(f".cluster.{os.getpid()}.{threading.get_ident()}")
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(target)
@@ -36,22 +43,30 @@ def link_collection(base: Path, target: Path | None = None) -> Path:
     return base
 
 
-def _import_root() -> Path:
-    """A temp directory whose ``ansible_collections/gnt/cluster`` links to the collection."""
-    target = settings.collection_root()
-    digest = hashlib.sha256(str(target).encode()).hexdigest()[:16]
-    return link_collection(Path(tempfile.gettempdir()) / f"gnt-collections-{os.getuid()}-{digest}",
-                           target)
+def _alias_package(name: str, locations: list[str]) -> None:
+    """Register ``name`` as a package whose submodules are searched in ``locations``."""
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = locations
+    sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
 def ensure_importable() -> None:
-    """Put the collection on ``sys.path`` unless it is importable already."""
-    try:
-        importlib.import_module(_PACKAGE)
+    """Make ``ansible_collections.gnt.cluster`` import from :func:`gnt.settings.collection_root`.
+
+    Nothing is added to ``sys.path`` and no link is made anywhere: the three package levels
+    are registered in ``sys.modules`` with the collection root as the search location of
+    ``ansible_collections.gnt.cluster``, so only files of the installed collection (root-owned,
+    the checkout or install prefix) are ever imported, never a same-named package found on
+    ``sys.path`` (which may hold the working directory). A collection package already imported
+    in this process is left as it is.
+    """
+    if "ansible_collections.gnt.cluster" in sys.modules:
         return
-    except ImportError:
-        pass
-    sys.path.insert(0, str(_import_root()))
+    root = settings.collection_root()
+    for name in ("ansible_collections", "ansible_collections.gnt"):
+        if name not in sys.modules:
+            _alias_package(name, [])
+    _alias_package("ansible_collections.gnt.cluster", [str(root)])
     importlib.invalidate_caches()
 
 

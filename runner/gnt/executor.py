@@ -6,6 +6,11 @@ others over SSH with ControlPersist and pipelining), one playbook with one play 
 once, streams task events into the job log as they happen and returns per-node results,
 including any ``gnt_*`` facts the roles set.
 
+Every value reaches Ansible as data: the inventory marks each string ``!unsafe``, and the
+playbook names hosts by group and role vars by reference, so no value from an operator, an
+export, the config or a node is ever evaluated as a template (DESIGN.md safety rules). All of
+Ansible's directories (home, temp, control sockets, remote temp) are private, under GNT_ROOT.
+
 Unit tests swap in :class:`RecordingExecutor`.
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -21,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import yaml
 
 from . import settings, sshkeys
 from ._collection import link_collection
@@ -85,8 +93,17 @@ def collections_path() -> Path:
     return link_collection(settings.paths().collections_dir)
 
 
+_ROLE_VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def play_group(index: int) -> str:
+    """The inventory group holding the hosts of play ``index``."""
+    return f"gnt_play_{index}"
+
+
 def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
-    """Inventory of the involved nodes with every play's vars under ``gnt_play_<n>``."""
+    """Inventory of the involved nodes with every play's vars under ``gnt_play_<n>``; the
+    hosts of play ``n`` form the group ``gnt_play_<n>``."""
     hostvars: dict[str, dict[str, Any]] = {}
     for name in sorted({host for play in plays for host in play.hosts}):
         node = nodes[name]
@@ -100,29 +117,71 @@ def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str
             hv["ansible_port"] = node.ssh_port
             hv["ansible_python_interpreter"] = "/usr/bin/python3"
         hostvars[name] = hv
+    groups: dict[str, Any] = {}
     for index, play in enumerate(plays):
+        groups[play_group(index)] = {"hosts": {host: None for host in sorted(play.hosts)}}
         for host, role_vars in play.hosts.items():
-            hostvars[host][f"gnt_play_{index}"] = role_vars
-    return {"all": {"hosts": hostvars}}
+            hostvars[host][play_group(index)] = role_vars
+    return {"all": {"hosts": hostvars, "children": groups}}
 
 
 def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
-    """One play per step; a step's vars come from the host's ``gnt_play_<n>``."""
+    """One play per step; a step's vars come from the host's ``gnt_play_<n>``.
+
+    The playbook holds no value from the cluster: hosts are named by group, role vars by
+    reference, so nothing an operator typed ends up in a trusted template.
+    """
     playbook = []
     for index, play in enumerate(plays):
         keys = sorted({key for role_vars in play.hosts.values() for key in role_vars})
+        bad = [key for key in keys if not _ROLE_VAR_NAME.match(key)]
+        if bad or not _ROLE_VAR_NAME.match(play.role):
+            raise ValueError(f"internal: bad role or role variable name in play {play.role!r}:"
+                             f" {bad}")
+        group = play_group(index)
         playbook.append({
-            "name": play.title or play.role,
-            "hosts": ",".join(sorted(play.hosts)) + ",",
+            "name": UnsafeText(play.title or play.role),
+            "hosts": group,
             "gather_facts": False,
             "any_errors_fatal": True,
             "tasks": [{
                 "name": f"gnt.cluster.{play.role}",
                 "ansible.builtin.include_role": {"name": f"gnt.cluster.{play.role}"},
-                "vars": {key: f"{{{{ gnt_play_{index}[{key!r}] }}}}" for key in keys},
+                "vars": {key: f"{{{{ {group}[{key!r}] }}}}" for key in keys},
             }],
         })
     return playbook
+
+
+class UnsafeText(str):
+    """A string to be written as an ``!unsafe`` YAML scalar: Ansible keeps it as data and
+    never evaluates it as a template (DESIGN.md safety rules)."""
+
+
+class _PlaybookDumper(yaml.SafeDumper):
+    """YAML for our own playbook: plain strings are trusted, :class:`UnsafeText` is not."""
+
+
+class _DataDumper(yaml.SafeDumper):
+    """YAML for data (the inventory): every string, keys included, is ``!unsafe``."""
+
+
+def _represent_unsafe(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!unsafe", str(data), style='"')
+
+
+_PlaybookDumper.add_representer(UnsafeText, _represent_unsafe)
+_DataDumper.add_representer(str, _represent_unsafe)
+_DataDumper.add_representer(UnsafeText, _represent_unsafe)
+
+
+def dump_yaml(data: Any, data_only: bool) -> str:
+    """``data`` as YAML for Ansible. With ``data_only`` every string is marked ``!unsafe``
+    (inventories: values from operators, exports, the config and nodes); otherwise only
+    :class:`UnsafeText` is (our playbook, whose templates must stay templates)."""
+    dumper = _DataDumper if data_only else _PlaybookDumper
+    return yaml.dump(data, Dumper=dumper, default_flow_style=False, sort_keys=True,
+                     allow_unicode=True, width=1 << 30)
 
 
 class _EventCollector:
@@ -178,14 +237,14 @@ class AnsibleExecutor:
         self.keep_failed_runs = keep_failed_runs
 
     def _env(self, run_dir: Path) -> dict[str, str]:
-        ans = settings.paths().ansible_dir
-        (ans / "cp").mkdir(parents=True, exist_ok=True)
-        (ans / "tmp").mkdir(parents=True, exist_ok=True)
+        ans = private_dir(settings.paths().ansible_dir)
+        private_dir(ans / "cp")
+        private_dir(ans / "tmp")
         return {
             "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
             "ANSIBLE_HOME": str(ans),
             "ANSIBLE_LOCAL_TEMP": str(ans / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": "/tmp/.gnt-ansible",
+            "ANSIBLE_REMOTE_TEMP": str(settings.paths().ansible_remote_tmp),
             "ANSIBLE_PIPELINING": "True",
             "ANSIBLE_SSH_ARGS": " ".join(["-o ControlMaster=auto -o ControlPersist=60s"
                                           " -o StrictHostKeyChecking=accept-new",
@@ -209,18 +268,18 @@ class AnsibleExecutor:
 
         _ensure_venv_on_path()
 
-        runs = settings.paths().ansible_dir / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
+        runs = private_dir(settings.paths().ansible_dir / "runs")
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
         (run_dir / "project").mkdir()
         (run_dir / "inventory").mkdir()
-        (run_dir / "project" / "main.yml").write_text(json.dumps(build_playbook(plays)))
-        (run_dir / "inventory" / "hosts.json").write_text(
-            json.dumps(build_inventory(plays, nodes)))
+        (run_dir / "project" / "main.yml").write_text(
+            dump_yaml(build_playbook(plays), data_only=False))
+        (run_dir / "inventory" / "hosts.yml").write_text(
+            dump_yaml(build_inventory(plays, nodes), data_only=True))
         collector = _EventCollector(feedback)
         runner = ansible_runner.run(
             private_data_dir=str(run_dir), playbook="main.yml",
-            inventory=str(run_dir / "inventory" / "hosts.json"),
+            inventory=str(run_dir / "inventory" / "hosts.yml"),
             envvars=self._env(run_dir), event_handler=collector, quiet=True,
             settings={"suppress_ansible_output": True, "job_timeout": 3600},
             rotate_artifacts=1,
@@ -239,6 +298,14 @@ class AnsibleExecutor:
         if ok or not self.keep_failed_runs:
             shutil.rmtree(run_dir, ignore_errors=True)
         return RunResult(ok=ok, hosts=hosts, rc=rc, unreachable=collector.unreachable)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory of ours: created 0700 (parents too), mode enforced if it exists."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
 
 
 def _ensure_venv_on_path() -> None:

@@ -47,6 +47,12 @@ class Paths:
         return self.data_dir / "ansible"
 
     @property
+    def ansible_remote_tmp(self) -> Path:
+        """Ansible's temp dir on every node (the same path under each node's GNT_ROOT); Ansible
+        creates it 0700. Never a shared path such as /tmp."""
+        return self.ansible_dir / "remote-tmp"
+
+    @property
     def collections_dir(self) -> Path:
         """A collections path whose ``ansible_collections/gnt/cluster`` links to this checkout."""
         return self.ansible_dir / "collections"

@@ -1,0 +1,102 @@
+"""The executor hands every value to Ansible as data, never as a template (issue 10, safety).
+
+Inventories and playbooks are read back with Ansible's own loader, the way ansible-playbook
+reads them (inventory files are trusted as templates), and every string that came from the
+cluster must come out untrusted; only the playbook's own references stay templates.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import is_trusted_as_template
+
+from gnt import settings
+from gnt.executor import (
+    AnsibleExecutor,
+    NodeAccess,
+    Play,
+    build_inventory,
+    build_playbook,
+    dump_yaml,
+)
+
+EVIL = "{{ lookup('pipe', 'touch /nonexistent/pwned') }}{% if 1 %}x{% endif %}%s"
+
+
+def _load(tmp_path: Path, text: str) -> Any:
+    path = tmp_path / "data.yml"
+    path.write_text(text)
+    return DataLoader().load_from_file(str(path), cache="none", trusted_as_template=True)
+
+
+def _strings(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(k) + _strings(v)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def _plays() -> tuple[list[Play], dict[str, NodeAccess]]:
+    role_vars = {"gnt_instance": {"name": "vm1", "osparams": {EVIL: EVIL},
+                                  "disks": [{"path": EVIL, "size_mib": 8}], "memory": 128},
+                 "gnt_node": {"name": "n1", "os_search_path": [EVIL]},
+                 "gnt_install": True}
+    plays = [Play("instance_create", {"n1": role_vars}, title=EVIL),
+             Play("instance_start", {"n1": {"gnt_instance": {"name": EVIL}}, "n2": {}})]
+    nodes = {"n1": NodeAccess("n1", "127.0.0.1", True), "n2": NodeAccess("n2", "198.18.0.12", False)}
+    return plays, nodes
+
+
+def test_inventory_values_are_never_templates(tmp_path):
+    plays, nodes = _plays()
+    loaded = _load(tmp_path, dump_yaml(build_inventory(plays, nodes), data_only=True))
+    host = loaded["all"]["hosts"]["n1"]
+    assert host["gnt_play_0"]["gnt_instance"]["osparams"] == {EVIL: EVIL}
+    assert host["gnt_play_0"]["gnt_instance"]["disks"][0]["size_mib"] == 8
+    assert host["gnt_play_0"]["gnt_install"] is True
+    strings = _strings(loaded)
+    assert EVIL in strings
+    assert [s for s in strings if is_trusted_as_template(s)] == []
+
+
+def test_playbook_names_hosts_by_group_and_keeps_only_its_references(tmp_path):
+    plays, nodes = _plays()
+    inventory = build_inventory(plays, nodes)
+    assert inventory["all"]["children"]["gnt_play_1"]["hosts"] == {"n1": None, "n2": None}
+    loaded = _load(tmp_path, dump_yaml(build_playbook(plays), data_only=False))
+    assert [play["hosts"] for play in loaded] == ["gnt_play_0", "gnt_play_1"]
+    assert loaded[0]["name"] == EVIL and not is_trusted_as_template(loaded[0]["name"])
+    refs = loaded[0]["tasks"][0]["vars"]
+    assert refs["gnt_instance"] == "{{ gnt_play_0['gnt_instance'] }}"
+    assert all(is_trusted_as_template(ref) for ref in refs.values())
+    assert EVIL not in _strings(loaded[0]["tasks"])
+
+
+@pytest.mark.parametrize("bad", ["gnt x", "{{ x }}", "a-b"])
+def test_a_role_variable_name_that_is_not_an_identifier_is_refused(bad):
+    with pytest.raises(ValueError, match="role variable"):
+        build_playbook([Play("test_delay", {"n1": {bad: 1}})])
+
+
+def test_ansible_dirs_are_private_and_remote_tmp_is_not_shared(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    monkeypatch.setenv("GNT_ROOT", str(root))
+    old_umask = os.umask(0o022)
+    try:
+        env = AnsibleExecutor()._env(tmp_path)
+    finally:
+        os.umask(old_umask)
+    ans = settings.paths().ansible_dir
+    assert env["ANSIBLE_REMOTE_TEMP"] == str(settings.paths().ansible_remote_tmp)
+    assert Path(env["ANSIBLE_REMOTE_TEMP"]).is_relative_to(root)
+    assert Path(env["ANSIBLE_COLLECTIONS_PATH"]).is_relative_to(ans)
+    for path in (ans, ans / "cp", ans / "tmp", ans / "collections",
+                 ans / "collections" / "ansible_collections"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
