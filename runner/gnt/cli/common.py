@@ -371,9 +371,13 @@ def ask_user(question: str) -> bool | None:
     fd = _open_tty()
     if fd is None:
         return None
+    import textwrap
+
+    text = "\n".join(textwrap.fill(line, 70, replace_whitespace=False)
+                     for line in question.splitlines())
     try:
         while True:
-            os.write(fd, f"{question}\ny/[n]/?: ".encode())
+            os.write(fd, f"{text}\ny/[n]/?: ".encode())
             answer = _tty_line(fd)
             if not answer:
                 return False

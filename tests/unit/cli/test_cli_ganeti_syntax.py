@@ -178,12 +178,14 @@ def one_instance(fake: FakeClient) -> FakeClient:
     return fake
 
 
-def _answer(master: int, text: bytes) -> threading.Thread:
+def _answer(master: int, text: bytes, seen: list[bytes] | None = None) -> threading.Thread:
     def feed() -> None:
-        seen = b""
+        got = b""
         try:
-            while b"y/[n]/?: " not in seen:
-                seen += os.read(master, 1024)
+            while b"y/[n]/?: " not in got:
+                got += os.read(master, 1024)
+            if seen is not None:
+                seen.append(got)
             os.write(master, text)
         except OSError:  # the terminal went away: the test fails on its own assertions
             pass
@@ -199,11 +201,16 @@ def test_confirmation_reads_the_terminal_not_stdin(one_instance: FakeClient, pty
     os.close(write_end)
     stdin_probe = os.dup(read_end)
     monkeypatch.setattr("sys.stdin", os.fdopen(read_end))
-    thread = _answer(pty, b"y\n")
+    asked: list[bytes] = []
+    thread = _answer(pty, b"y\n", asked)
     assert run_cli(instance, ["remove", "inst1"]) == 0
     thread.join(5)
     assert os.read(stdin_probe, 3) == b"n\n"  # stdin untouched
     os.close(stdin_probe)
+    # Ganeti's question, wrapped at 70 columns, then its choices
+    assert asked[0].replace(b"\r\n", b"\n") == (
+        b"This will remove the volumes of the instance inst1 (including\n"
+        b"mirrors), thus removing all the data of the instance. Continue?\ny/[n]/?: ")
     assert [op["OP_ID"] for op in one_instance.submitted_ops()] == ["OP_INSTANCE_REMOVE"]
 
 
