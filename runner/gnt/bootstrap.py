@@ -37,6 +37,22 @@ def _existing_bridges(names: list[str]) -> set[str]:
     return {name for name in names if Path(f"/sys/class/net/{name}").exists()}
 
 
+# A UNIX socket path holds at most 107 bytes (sun_path is 108 with the final NUL).
+MAX_SOCKET_PATH = 107
+
+
+def check_root_length(paths: settings.Paths) -> None:
+    """Refuse a GNT_ROOT so long that the master socket path does not fit a UNIX socket."""
+    socket_path = os.fsencode(paths.master_socket)
+    if len(socket_path) > MAX_SOCKET_PATH:
+        raise OpPrereqError(
+            f"GNT_ROOT '{paths.root}' is too long: the master socket path"
+            f" '{paths.master_socket}' has {len(socket_path)} bytes, more than the"
+            f" {MAX_SOCKET_PATH} a UNIX socket path can hold; use a GNT_ROOT of at most"
+            f" {MAX_SOCKET_PATH - (len(socket_path) - len(os.fsencode(paths.root)))} bytes",
+            ECODE_INVAL)
+
+
 def _check_templates(templates: list[str]) -> list[str]:
     for template in templates:
         if template not in params.KNOWN_DISK_TEMPLATES:
@@ -72,7 +88,8 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
         "ndparams": params.check_ndparams(ndparams or {}), "osparams": {},
         "tags": [], "candidate_pool_size": candidate_pool_size,
         "file_storage_dir": file_storage_dir, "shared_file_storage_dir": shared_file_storage_dir,
-        "mac_prefix": mac_prefix, "default_iallocator": default_iallocator,
+        "mac_prefix": params.check_mac_prefix(mac_prefix),
+        "default_iallocator": default_iallocator,
         "maintain_node_health": False,
         "os_search_path": settings.paths().os_search_path,
     }
@@ -105,6 +122,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
                  start_master: bool = True, **_ignored: Any) -> ConfigStore:
     """Create a one-node cluster with this node as master and start the master daemon."""
     paths = settings.paths()
+    check_root_length(paths)
     if paths.config_file.exists():
         raise OpPrereqError(f"Cluster is already initialised ({paths.config_file} exists)",
                             "wrong_state")

@@ -7,12 +7,14 @@ Parameter names follow Ganeti's opcodes (and so its RAPI bodies): ``instance_nam
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ECODE_INVAL, OpPrereqError
 from .jqueue.job import PRIO_MAX, PRIO_MIN
+from .params import check_beparams, check_mac_prefix
 
 Check = Callable[[Any], bool]
 
@@ -22,7 +24,48 @@ def t_str(v: Any) -> bool:
 
 
 def t_name(v: Any) -> bool:
-    return isinstance(v, str) and bool(v.strip())
+    """A name: non-empty, without whitespace or control characters."""
+    return isinstance(v, str) and bool(v) and not any(
+        char.isspace() or unicodedata.category(char)[0] == "C" for char in v)
+
+
+t_name.__name__ = "a name without whitespace or control characters"
+
+# Ganeti's host name rule for instance and node names: letters, digits, '.', '-' and '_',
+# at most 255 characters, no empty label ('..' or a leading '.').
+_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+
+
+def t_hostname(v: Any) -> bool:
+    """A name valid as a host name (instances and nodes are named like hosts)."""
+    return isinstance(v, str) and bool(_HOSTNAME_RE.match(v)) and ".." not in v \
+        and not v.startswith(".")
+
+
+t_hostname.__name__ = ("a host name: letters, digits, '.', '-' and '_' only, not starting"
+                       " with '.'")
+
+
+def t_params_of(check: Callable[..., Any], allow_default: bool = False) -> Check:
+    """A parameter dict valid for ``check`` (e.g. :func:`gnt.params.check_beparams`); the
+    check's own error, which names the key and the value, is raised as is."""
+    def checked(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return False
+        check(v, allow_default=allow_default)
+        return True
+    checked.__name__ = "a parameter dict"
+    return checked
+
+
+def t_mac_prefix(v: Any) -> bool:
+    """None or a MAC prefix of three hexadecimal octets (``aa:00:00``)."""
+    if v is None:
+        return True
+    if not isinstance(v, str):
+        return False
+    check_mac_prefix(v)
+    return True
 
 
 def t_maybe_str(v: Any) -> bool:
@@ -102,6 +145,7 @@ class OpDef:
     by_name: dict[str, P] = field(default_factory=dict, compare=False, hash=False)
 
 
+_BE, _BE_CHANGES = t_params_of(check_beparams), t_params_of(check_beparams, allow_default=True)
 COMMON = (P("dry_run", t_bool, False), P("debug_level", t_int, 0),
           P("priority", t_int, 0), P("comment", t_maybe_str, None),
           P("reason", t_list, None))
@@ -118,12 +162,13 @@ _DEFS: list[OpDef] = [
                                 P("error_codes", t_bool, False), P("verbose", t_bool, False)),
           doc="Verify the configuration and the nodes."),
     OpDef("OP_CLUSTER_SET_PARAMS", (
-        P("hvparams", t_dict, None), P("beparams", t_dict, None), P("nicparams", t_dict, None),
+        P("hvparams", t_dict, None), P("beparams", _BE_CHANGES, None),
+        P("nicparams", t_dict, None),
         P("ndparams", t_dict, None), P("osparams", t_dict, None),
         P("candidate_pool_size", t_maybe_int, None),
         P("enabled_hypervisors", t_list_of_str, None),
         P("enabled_disk_templates", t_list_of_str, None),
-        P("default_iallocator", t_maybe_str, None), P("mac_prefix", t_maybe_str, None),
+        P("default_iallocator", t_maybe_str, None), P("mac_prefix", t_mac_prefix, None),
         P("maintain_node_health", t_maybe_bool, None)), doc="Change cluster parameters."),
     OpDef("OP_TAGS_SET", (R("kind", t_one_of(*TAG_KINDS)), P("name", t_maybe_str, None),
                           R("tags", t_list_of_str)), summary="name"),
@@ -134,7 +179,7 @@ _DEFS: list[OpDef] = [
     OpDef("OP_OS_DIAGNOSE", (P("output_fields", t_list_of_str, []), P("names", t_list_of_str, [])),
           doc="Find the OS definitions on the nodes."),
     OpDef("OP_INSTANCE_CREATE", (
-        R("instance_name", t_name), P("mode", t_one_of("create", "import"), "create"),
+        R("instance_name", t_hostname), P("mode", t_one_of("create", "import"), "create"),
         P("disk_template", t_maybe_str, None), P("disks", t_list_of_dicts, []),
         P("nics", t_maybe_list_of_dicts, None), P("os_type", t_maybe_str, None),
         P("pnode", t_maybe_str, None), P("snode", t_maybe_str, None),
@@ -142,7 +187,7 @@ _DEFS: list[OpDef] = [
         P("no_install", t_bool, False), P("wait_for_sync", t_bool, True),
         P("ip_check", t_bool, False), P("name_check", t_bool, False),
         P("hypervisor", t_maybe_str, None), P("hvparams", t_dict, {}),
-        P("beparams", t_dict, {}), P("osparams", t_dict, {}), P("tags", t_list_of_str, []),
+        P("beparams", _BE, {}), P("osparams", t_dict, {}), P("tags", t_list_of_str, []),
         P("file_storage_dir", t_maybe_str, None), P("file_driver", t_maybe_str, None),
         P("force_variant", t_bool, False), P("src_node", t_maybe_str, None),
         P("src_path", t_maybe_str, None), P("identify_defaults", t_bool, False)), summary="instance_name"),
@@ -168,11 +213,11 @@ _DEFS: list[OpDef] = [
                                     P("force_variant", t_bool, False),
                                     P("osparams", t_dict, None)),
           summary="instance_name"),
-    OpDef("OP_INSTANCE_RENAME", (R("instance_name", t_name), R("new_name", t_name),
+    OpDef("OP_INSTANCE_RENAME", (R("instance_name", t_name), R("new_name", t_hostname),
                                  P("ip_check", t_bool, False), P("name_check", t_bool, False)),
           summary="instance_name"),
     OpDef("OP_INSTANCE_SET_PARAMS", (
-        R("instance_name", t_name), P("beparams", t_dict, {}), P("hvparams", t_dict, {}),
+        R("instance_name", t_name), P("beparams", _BE_CHANGES, {}), P("hvparams", t_dict, {}),
         P("osparams", t_dict, {}), P("os_name", t_maybe_str, None),
         P("offline", t_maybe_bool, None), P("runtime_mem", t_maybe_int, None),
         P("force", t_bool, False), P("force_variant", t_bool, False)), summary="instance_name"),

@@ -11,6 +11,7 @@ from .opcodes import (
     R,
     t_bool,
     t_dict,
+    t_hostname,
     t_int,
     t_maybe_bool,
     t_maybe_str,
@@ -31,7 +32,7 @@ def t_maybe_one_of(*choices: str) -> Any:
 
 DEFS: list[OpDef] = [
     OpDef("OP_NODE_ADD", (
-        R("node_name", t_name), P("primary_ip", t_maybe_str, None),
+        R("node_name", t_hostname), P("primary_ip", t_maybe_str, None),
         P("secondary_ip", t_maybe_str, None), P("readd", t_bool, False),
         P("group", t_maybe_str, None), P("master_capable", t_maybe_bool, None),
         P("vm_capable", t_maybe_bool, None), P("ndparams", t_dict, {})),

@@ -6,6 +6,7 @@ validated here, filled from the cluster level here, and nowhere else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -58,6 +59,22 @@ def _size(value: Any) -> int:
         raise ValueError(str(err)) from err
 
 
+def _positive_int(value: Any) -> int:
+    """An integer of at least 1 (vcpus)."""
+    number = _int(value)
+    if number < 1:
+        raise ValueError(f"{value!r} is less than 1")
+    return number
+
+
+def _memory(value: Any) -> int:
+    """A memory size in MiB of at least 1."""
+    mib = _size(value)
+    if mib < 1:
+        raise ValueError(f"{value!r} is less than 1 MiB")
+    return mib
+
+
 def _str(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -93,9 +110,9 @@ HVPARAMS_KVM: dict[str, tuple[Callable[[Any], Any], Any]] = {
 HVPARAMS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {HT_KVM: HVPARAMS_KVM}
 
 BEPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
-    "maxmem": (_size, 128),
-    "minmem": (_size, 128),
-    "vcpus": (_int, 1),
+    "maxmem": (_memory, 128),
+    "minmem": (_memory, 128),
+    "vcpus": (_positive_int, 1),
     "auto_balance": (_bool, True),
     "always_failover": (_bool, False),
     "spindle_use": (_int, 1),
@@ -154,7 +171,8 @@ def check_beparams(values: Mapping[str, Any], allow_default: bool = False) -> di
         values.setdefault("maxmem", memory)
         values.setdefault("minmem", memory)
     result = _convert("backend", BEPARAMS, values, allow_default)
-    if result.get("minmem") and result.get("maxmem") and result["minmem"] > result["maxmem"]:
+    if result.get("minmem") is not None and result.get("maxmem") is not None \
+            and result["minmem"] > result["maxmem"]:
         raise OpPrereqError(
             f"Minimum memory ({result['minmem']}M) is larger than maximum memory"
             f" ({result['maxmem']}M)", ECODE_INVAL)
@@ -220,12 +238,33 @@ def filled_ndparams(cluster: Mapping[str, Any], node: Mapping[str, Any],
     return fill(filled, node.get("ndparams", {}))
 
 
+def split_escaped(text: str, sep: str = ",") -> list[str]:
+    """Split ``text`` at ``sep`` with Ganeti's escaping: ``\\,`` is a literal comma,
+    ``\\\\`` a literal backslash, and a backslash before any other character stands for that
+    character (a trailing lone backslash stays)."""
+    items: list[str] = []
+    current: list[str] = []
+    chars = iter(text)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, None)
+            current.append("\\" if following is None else following)
+        elif char == sep:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return items
+
+
 def parse_keyval(text: str, what: str) -> dict[str, str]:
-    """Parse ``key=value,key2=value2`` (a bare ``key`` means true, ``no_key`` false)."""
+    """Parse ``key=value,key2=value2`` (a bare ``key`` means true, ``no_key`` false,
+    ``-key`` default); ``\\,`` puts a comma into a value, as in Ganeti."""
     result: dict[str, str] = {}
     if not text:
         return result
-    for item in text.split(","):
+    for item in split_escaped(text):
         if not item:
             continue
         if "=" in item:
@@ -243,3 +282,16 @@ def parse_keyval(text: str, what: str) -> dict[str, str]:
             raise OpPrereqError(f"Duplicate key '{key}' in {what} '{text}'", ECODE_INVAL)
         result[key] = value
     return result
+
+
+_MAC_PREFIX_RE = re.compile(r"^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$")
+
+
+def check_mac_prefix(value: str) -> str:
+    """A MAC prefix of three hexadecimal octets (``aa:00:00``), lower-cased."""
+    prefix = str(value).strip().lower()
+    if not _MAC_PREFIX_RE.match(prefix):
+        raise OpPrereqError(f"Invalid MAC address prefix '{value}': expected three"
+                            " hexadecimal octets separated by colons, e.g. aa:00:00",
+                            ECODE_INVAL)
+    return prefix
