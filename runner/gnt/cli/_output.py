@@ -15,6 +15,10 @@ NUMERIC_KINDS = frozenset({"number", "int", "float", "unit"})
 UNIT_KIND = "unit"
 # Kind of a field the daemon does not know (Ganeti's QFT_UNKNOWN): shown as ``??``.
 UNKNOWN_KIND = "unknown"
+# ``list-fields`` names of the field kinds (Ganeti's; lists are Ganeti's "other" kind).
+KIND_NAMES = {UNKNOWN_KIND: "Unknown", "text": "Text", "bool": "Boolean", "number": "Number",
+              "float": "Floating-point number", UNIT_KIND: "Storage size",
+              "timestamp": "Timestamp", "other": "Custom", "list": "Custom"}
 UNITS = ("h", "m", "g", "t")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from ..exportcfg import COMPRESSIONS, check_compression
 from . import common
 from ._create_options import add_creation_options, creation_fields
-from ._output import UNKNOWN_KIND, format_query_table, generate_table, parse_fields
+from ._output import UNKNOWN_KIND, format_query_table, parse_fields
 from .common import add_command, add_submit_options, make_op, stdout, submit_or_send
 
 # Exit codes of export (gnt-backup(8)): all disks, nothing (or no config), some disks.
@@ -102,12 +102,9 @@ def list_exports(args: argparse.Namespace) -> int:
 
 def list_export_fields(args: argparse.Namespace) -> int:
     """``list-fields [FIELD...]``: the fields ``gnt-backup list -o`` accepts."""
-    rows = [[name, "Text", title, doc] for name, title, doc in EXPORT_FIELDS
-            if not args.fields or name in args.fields]
-    for line in generate_table(["Name", "Type", "Title", "Description"], rows, [False] * 4,
-                               args.separator, header=not args.no_headers):
-        stdout(line)
-    return 0
+    fields = [{"name": name, "kind": "text", "title": title, "doc": doc}
+              for name, title, doc in EXPORT_FIELDS]
+    return common.print_field_list(fields, args)
 
 
 def remove_export(args: argparse.Namespace) -> int:

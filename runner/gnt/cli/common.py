@@ -276,20 +276,35 @@ def list_query(what: str, args: argparse.Namespace, default_fields: Sequence[str
     return EXIT_UNKNOWN_FIELD if found_unknown else 0
 
 
+def field_rows(fields: Sequence[dict[str, Any]], wanted: Sequence[str]) -> list[dict[str, Any]]:
+    """The field definitions ``list-fields`` shows: all, or the ``wanted`` ones in the order
+    asked, a name not known becoming Ganeti's unknown field."""
+    if not wanted:
+        return list(fields)
+    known = {f.get("name"): f for f in fields}
+    return [known.get(name) or {"name": name, "kind": UNKNOWN_KIND, "title": name,
+                                "doc": f"Unknown field '{name}'"} for name in wanted]
+
+
+def print_field_list(fields: Sequence[dict[str, Any]], args: argparse.Namespace) -> int:
+    """Ganeti's ``list-fields`` table (Name, Type, Title, Description); exit 14 after a
+    warning when some asked field is unknown."""
+    from ._output import KIND_NAMES, generate_table
+
+    rows = field_rows(fields, args.fields)
+    found_unknown = warn_unknown_fields(rows)
+    table = [[str(f.get("name") or ""), KIND_NAMES.get(str(f.get("kind")), str(f.get("kind"))),
+              str(f.get("title") or ""), str(f.get("doc") or "")] for f in rows]
+    for line in generate_table(["Name", "Type", "Title", "Description"], table,
+                               [False] * 4, args.separator, header=not args.no_headers):
+        stdout(line)
+    return EXIT_UNKNOWN_FIELD if found_unknown else 0
+
+
 def add_list_fields_command(subs: Any, what: str) -> None:
     """``list-fields [FIELD...]``: the fields ``list -o`` accepts, from ``query_fields``."""
     def list_fields(args: argparse.Namespace) -> int:
-        fields = get_client().call("query_fields", what=what) or []
-        if args.fields:
-            fields = [f for f in fields if f.get("name") in args.fields]
-        rows = [[str(f.get(key) or "") for key in ("name", "kind", "title", "doc")]
-                for f in fields]
-        from ._output import generate_table
-
-        for line in generate_table(["Name", "Type", "Title", "Description"], rows,
-                                   [False] * 4, args.separator, header=not args.no_headers):
-            stdout(line)
-        return 0
+        return print_field_list(get_client().call("query_fields", what=what) or [], args)
 
     parser = add_command(subs, "list-fields", list_fields, f"Lists all available {what}"
                          " fields")

@@ -159,6 +159,19 @@ def test_job_list_unknown_field(fake: FakeClient, capsys: pytest.CaptureFixture)
     assert captured.out == "ID bogus Status\n 7 ??    success\n"
 
 
+def test_list_fields_ganeti_types_and_unknown(daemon: FakeClient,
+                                              capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(instance, ["list-fields", "oper_ram", "bogus", "name"]) == 14
+    captured = capsys.readouterr()
+    assert captured.err == "Warning: Queried for unknown fields bogus\n"
+    assert captured.out == ("Name     Type         Title    Description\n"
+                            "oper_ram Storage size Memory   \n"
+                            "bogus    Unknown      bogus    Unknown field 'bogus'\n"
+                            "name     Text         Instance \n")
+    assert run_cli(instance, ["list-fields", "--no-headers", "--separator=|"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "name|Text|Instance|"
+
+
 # --- confirmations on /dev/tty ------------------------------------------------------------
 
 @pytest.fixture

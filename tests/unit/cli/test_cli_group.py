@@ -133,7 +133,8 @@ def test_list_fields(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     assert run_cli(group, ["list-fields", "name", "pinst_cnt"]) == 0
     out = rstripped(capsys.readouterr().out)
     assert out.splitlines()[0].split() == ["Name", "Type", "Title", "Description"]
-    assert "pinst_cnt number Instances Number of primary instances" in " ".join(out.split())
+    # Ganeti's type names (Number, not the internal kind "number")
+    assert "pinst_cnt Number Instances Number of primary instances" in " ".join(out.split())
     assert fake.calls == [("query_fields", {"what": "group"})]
 
 
