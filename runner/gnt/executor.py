@@ -20,9 +20,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,7 +282,7 @@ class AnsibleExecutor:
         runner = ansible_runner.run(
             private_data_dir=str(run_dir), playbook="main.yml",
             inventory=str(run_dir / "inventory" / "hosts.yml"),
-            envvars=self._env(run_dir), event_handler=collector, quiet=True,
+            envvars={**self._env(run_dir), RUN_ENV: str(run_dir)}, event_handler=collector, quiet=True,
             settings={"suppress_ansible_output": True, "job_timeout": 3600},
             rotate_artifacts=1,
         )
@@ -298,6 +300,53 @@ class AnsibleExecutor:
         if ok or not self.keep_failed_runs:
             shutil.rmtree(run_dir, ignore_errors=True)
         return RunResult(ok=ok, hosts=hosts, rc=rc, unreachable=collector.unreachable)
+
+
+RUN_ENV = "GNT_ANSIBLE_RUN"
+
+
+def _run_processes(runs: Path) -> dict[int, str]:
+    """Live processes (pid -> run dir) started for a run under ``runs``: ansible-playbook, its
+    workers (Ansible puts them in sessions of their own), modules, their commands and SSH
+    masters all inherit ``GNT_ANSIBLE_RUN`` from the executor's environment."""
+    prefix = f"{RUN_ENV}={runs}/".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z":
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(prefix):
+                found[int(entry.name)] = item[len(RUN_ENV) + 1:].decode(errors="replace")
+                break
+    return found
+
+
+def stop_orphaned_runs(timeout: float = 10.0) -> list[int]:
+    """Stop the Ansible runs a previous master daemon of this root left behind (it was killed):
+    every process started for a run (see :func:`_run_processes`) gets SIGTERM, then SIGKILL
+    after ``timeout``. Call it only when no run of this root can be live (daemon start).
+    Returns the PIDs signalled."""
+    runs = settings.paths().ansible_dir / "runs"
+    victims = _run_processes(runs)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in victims:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and set(_run_processes(runs)) & set(victims):
+            time.sleep(0.1)
+        if not set(_run_processes(runs)) & set(victims):
+            break
+    return sorted(victims)
 
 
 def private_dir(path: Path) -> Path:
@@ -338,8 +387,6 @@ class RecordingExecutor:
 
     def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
             feedback: Feedback) -> RunResult:
-        import time
-
         with self.lock:
             self.calls.append(plays)
         if self.delay:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from .. import settings
 from ..config.store import ConfigStore
-from ..executor import AnsibleExecutor, Executor
+from ..executor import AnsibleExecutor, Executor, stop_orphaned_runs
 from ..jqueue.queue import JobQueue
 from ..locking import LockManager
 from ..lu.base import Context
 from ..replication import Replicator
 from .scheduler import Scheduler
+
+LOG = logging.getLogger("gnt.masterd")
 
 
 class Master:
@@ -33,7 +36,12 @@ class Master:
         self.scheduler = Scheduler(self.ctx, self.queue, workers or settings.max_running_jobs())
 
     def start(self) -> None:
-        """Recover the queue (running jobs -> error, queued jobs run again) and start workers."""
+        """Stop Ansible runs a killed predecessor left behind, recover the queue (running jobs
+        -> error, queued jobs run again) and start workers."""
+        stopped = stop_orphaned_runs()
+        if stopped:
+            LOG.warning("stopped %d Ansible run(s) left by the previous master daemon"
+                        " (process groups %s)", len(stopped), stopped)
         requeue = self.queue.load()
         # Bring every node's config/ssconf up to date, without delaying the daemon's start
         # on an unreachable node (config writes wait for it under the store's lock).
