@@ -41,7 +41,7 @@ class Master:
         stopped = stop_orphaned_runs()
         if stopped:
             LOG.warning("stopped %d Ansible run(s) left by the previous master daemon"
-                        " (process groups %s)", len(stopped), stopped)
+                        " (PIDs %s)", len(stopped), stopped)
         requeue = self.queue.load()
         # Bring every node's config/ssconf up to date, without delaying the daemon's start
         # on an unreachable node (config writes wait for it under the store's lock).
