@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import CONFIG_VERSION, params, resolver, settings
+from . import bridges as bridges_mod
 from .client import start_daemon
 from .config.objects import empty_config
 from .config.store import ConfigStore
@@ -155,7 +156,10 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         _remove_state(feedback)
         raise
     created = sorted(_existing_bridges(bridges) - before)
-    _created_bridges_file().write_text(json.dumps(created))
+    cid = bridges_mod.cluster_id(store.cluster()["uuid"])
+    claimed = [name for name in bridges if bridges_mod.claim(name, cid, name in created)]
+    _created_bridges_file().write_text(json.dumps({"cluster": cid, "created": created,
+                                                   "claimed": claimed}))
     if facts:
         feedback(f"Node {node_name}: {facts.get('cpus', '?')} CPUs,"
                  f" {facts.get('memory_total_mib', '?')} MiB memory, default accelerator"
@@ -169,10 +173,16 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
 def _remove_state(feedback: Feedback) -> None:
     paths = settings.paths()
     try:
-        created = json.loads(_created_bridges_file().read_text())
+        record = json.loads(_created_bridges_file().read_text())
     except (OSError, ValueError):
-        created = []
-    for bridge in created:
+        record = []
+    if isinstance(record, dict):
+        # Bridges are shared between the clusters of this machine: drop this cluster from
+        # each; a bridge goes only when no cluster is left on it (see gnt.bridges).
+        for bridge in record.get("claimed", []):
+            feedback(bridges_mod.release(bridge, str(record.get("cluster", ""))))
+        record = []
+    for bridge in record:  # recorded by an older init: made by this cluster, not marked
         ports = Path(f"/sys/class/net/{bridge}/brif")
         if ports.is_dir() and any(ports.iterdir()):
             feedback(f"Bridge {bridge} (made by init) still has ports attached: left in place")

@@ -1,0 +1,111 @@
+"""gnt-cluster destroy removes only what this cluster made: a bridge another cluster on the same
+machine also uses stays until the last of them is destroyed.
+
+Real bridges (``ip link``) under real GNT_ROOTs; only Ansible is replaced, by an executor that
+makes the bridges node_prepare would make.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gnt import bootstrap, bridges
+from gnt.executor import RecordingExecutor
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
+                                reason="needs root and iproute2 to make bridges")
+
+
+class BridgeMakingExecutor(RecordingExecutor):
+    """Records plays; node_prepare makes the node's missing bridges, as the role does."""
+
+    def run(self, plays, nodes, feedback):  # type: ignore[no-untyped-def]
+        for play in plays:
+            if play.role != "node_prepare":
+                continue
+            for host_vars in play.hosts.values():
+                for name in host_vars["gnt_node"]["bridges"]:
+                    if not bridges.exists(name):
+                        subprocess.run(["ip", "link", "add", name, "type", "bridge"],
+                                       check=True)
+        return super().run(plays, nodes, feedback)
+
+
+@pytest.fixture
+def bridge() -> Iterator[str]:
+    name = f"gtb{secrets.token_hex(4)}"  # at most 15 characters, unique per run
+    yield name
+    if bridges.exists(name):
+        subprocess.run(["ip", "link", "del", name], check=False)
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Init or destroy clusters (by root name) on this machine; no daemon, no Ansible."""
+    base = Path(tempfile.mkdtemp(prefix="gb", dir="/tmp"))
+    monkeypatch.setenv("GNT_NODE_NAME", "node1.example.com")
+    monkeypatch.setenv("GNT_NODE_IP", "198.18.0.11")
+    monkeypatch.setattr(bootstrap, "_run_destroy_job", lambda: None)
+    messages: list[str] = []
+
+    class Machine:
+        log = messages
+
+        @staticmethod
+        def init(root: str, link: str) -> None:
+            monkeypatch.setenv("GNT_ROOT", str(base / root))
+            bootstrap.init_cluster("cluster.example.com", nicparams={"link": link},
+                                   executor=BridgeMakingExecutor(), start_master=False,
+                                   feedback=messages.append)
+
+        @staticmethod
+        def destroy(root: str) -> None:
+            monkeypatch.setenv("GNT_ROOT", str(base / root))
+            bootstrap.destroy_cluster(feedback=messages.append)
+
+    yield Machine
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_shared_bridge_stays_until_the_last_cluster_goes(machine: Any, bridge: str) -> None:
+    machine.init("a", bridge)
+    assert bridges.exists(bridge)  # made by cluster a
+    machine.init("b", bridge)  # cluster b uses the same bridge
+    machine.destroy("a")
+    assert bridges.exists(bridge), machine.log
+    assert any("still used by another cluster" in line for line in machine.log)
+    machine.destroy("b")
+    assert not bridges.exists(bridge), machine.log
+
+
+def test_shared_bridge_stays_whichever_cluster_goes_first(machine: Any, bridge: str) -> None:
+    machine.init("a", bridge)
+    machine.init("b", bridge)
+    machine.destroy("b")
+    assert bridges.exists(bridge), machine.log
+    machine.destroy("a")
+    assert not bridges.exists(bridge), machine.log
+
+
+def test_bridge_of_one_cluster_is_removed(machine: Any, bridge: str) -> None:
+    machine.init("a", bridge)
+    machine.destroy("a")
+    assert not bridges.exists(bridge), machine.log
+
+
+def test_bridge_not_made_by_a_cluster_is_never_touched(machine: Any, bridge: str) -> None:
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    subprocess.run(["ip", "link", "set", "dev", bridge, "alias", "admin's bridge"], check=True)
+    machine.init("a", bridge)
+    machine.destroy("a")
+    assert bridges.exists(bridge)
+    assert (bridges.SYS_NET / bridge / "ifalias").read_text().strip() == "admin's bridge"
