@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import settings
+from .. import settings, ssconf
 from ..errors import ECODE_NOENT, ECODE_NOTUNIQUE, ConfigError, OpPrereqError
 from ..fileutil import atomic_write, remove_temp_files, temp_prefix
 from . import schema
@@ -68,8 +68,10 @@ def parse_config(path: Path, raw: bytes) -> dict[str, Any]:
 
 
 def remove_stale_temp_files(path: Path) -> list[Path]:
-    """Delete temp files an interrupted write of config file ``path`` left next to it."""
+    """Delete temp files an interrupted write of config file ``path`` (or of the ssconf
+    files beside it) left in its directory."""
     removed = remove_temp_files(path.parent, temp_prefix(path))
+    removed += remove_temp_files(path.parent, "." + ssconf.PREFIX)
     keep_tmp = previous_path(path).with_name(previous_path(path).name + ".tmp")
     if keep_tmp.exists():
         keep_tmp.unlink()

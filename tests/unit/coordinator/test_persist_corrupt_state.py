@@ -102,6 +102,7 @@ def test_temp_files_of_killed_writers_are_removed_at_start(cluster):
     qdir = cluster.master.queue.dir
     cluster.master.stop()
     stale = [config.parent / ".config.data.k1ll3d", config.parent / "config.data.prev.tmp",
+             config.parent / ".ssconf_node_list.a1b2c3",
              qdir / f".job-{job.id}.x8y7z6", qdir / ".job-2.1234.5678", qdir / ".serial.abcdef",
              qdir / "archive" / "0" / ".job-3.q1w2e3"]
     (qdir / "archive" / "0").mkdir(exist_ok=True)
