@@ -193,6 +193,7 @@ class JobQueue:
                 raise JobQueueError("A job needs at least one opcode")
             job = Job(id=self._next_id(),
                       ops=[OpCode(input=op, priority=op.get("priority", priority)) for op in ops])
+            job.add_reasons()
             try:
                 self._persist(job, sync=True)
             except OSError as err:
@@ -208,6 +209,14 @@ class JobQueue:
         write_json(self._job_file(job.id), job.to_dict(), sync=sync)
         if self.unsaved.pop(job.id, None) is not None:
             LOG.info("Job file of job %s written again", job.id)
+        self.retry_unsaved()
+
+    def retry_unsaved(self) -> None:
+        """Write again the job files whose last write failed (stops at the first failure).
+
+        Called with :attr:`cond` held: after each successful job write, when a client polls a
+        job, and by autoarchive (which the watcher runs), so a freed disk is used at once.
+        """
         for other_id in list(self.unsaved):
             other = self.jobs.get(other_id)
             if other is None:
@@ -321,6 +330,8 @@ class JobQueue:
         """
         deadline = time.monotonic() + timeout
         now = time.time()
+        with self.cond:
+            self.retry_unsaved()
         candidates = [job for job in self.current() if job.status in FINALIZED]
         archived = 0
         for index, job in enumerate(candidates):
@@ -345,6 +356,8 @@ class JobQueue:
         """
         deadline = time.monotonic() + timeout
         with self.cond:
+            if self.unsaved:
+                self.retry_unsaved()   # clients poll: the disk may have room again
             while True:
                 job = self.get(job_id)
                 entries = job.log_entries(prev_log_serial)

@@ -118,8 +118,9 @@ def test_job_file_unwritable_when_the_job_ends_keeps_the_true_outcome(cluster, t
     assert job.status == SUCCESS                  # it did succeed: never reported otherwise
     assert on_disk(cluster, job_id)["ops"][0]["status"] == RUNNING
     filler.unlink()
+    cluster.api.wait_for_job_change(job_id, SUCCESS, 10**6, timeout=0)   # a client polls
+    assert on_disk(cluster, job_id)["ops"][0]["status"] == SUCCESS     # written without a job
     assert cluster.run("OP_TEST_DELAY", duration=0).status == SUCCESS
-    assert on_disk(cluster, job_id)["ops"][0]["status"] == SUCCESS
 
 
 def test_config_write_failure_fails_the_job_and_changes_nothing(cluster, tmp_path):
