@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -76,9 +77,12 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _debug_parent() -> argparse.ArgumentParser:
+    """Ganeti's options common to every sub-command: ``--debug`` and ``--reason``."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("-d", "--debug", action="count", default=0,
                         help="Turn debugging on (tracebacks on errors)")
+    parent.add_argument("--reason", default=None,
+                        help="The reason for executing the command")
     return parent
 
 
@@ -101,8 +105,8 @@ def add_command(subs: Any, name: str, func: Handler, help_text: str,
     parser = subs.add_parser(name, help=help_text, description=help_text,
                              aliases=list(aliases), parents=[_debug_parent()],
                              formatter_class=_Formatter)
-    parser.set_defaults(func=func)
     top = getattr(subs, "gnt_top", None)
+    parser.set_defaults(func=func, gnt_binary=getattr(top, "gnt_binary", None))
     if isinstance(parser, GntArgumentParser) and top is not None:
         parser.gnt_binary = top.gnt_binary
         parser.gnt_command = name
@@ -122,7 +126,6 @@ def add_submit_options(parser: argparse.ArgumentParser, dry_run: bool = True) ->
         parser.add_argument("--dry-run", dest="dry_run", action="store_true",
                             help="Do not execute the operation, just run the check steps"
                             " and verify if it could be executed")
-    parser.add_argument("--reason", default=None, help="The reason for executing the command")
 
 
 def add_priority_option(parser: argparse.ArgumentParser) -> None:
@@ -173,7 +176,22 @@ def make_op(op_id: str, args: argparse.Namespace | None = None, **params: Any) -
             op["debug_level"] = int(args.debug)
         if getattr(args, "priority", None):
             op["priority"] = priority_of(args)
+        op["reason"] = reason_trail(args)
     return validate(op)
+
+
+def reason_trail(args: argparse.Namespace) -> list[list[Any]]:
+    """The start of an opcode's reason trail, as Ganeti's clients build it: the user's
+    ``--reason`` (if given), then the client command that submits it."""
+    from ..jqueue.job import REASON_SRC_CLIENT, REASON_SRC_USER
+
+    trail: list[list[Any]] = []
+    if getattr(args, "reason", None):
+        trail.append([REASON_SRC_USER, str(args.reason), time.time_ns()])
+    binary = getattr(args, "gnt_binary", None) or os.path.basename(sys.argv[0])
+    command = getattr(args, "command", None) or ""
+    trail.append([f"{REASON_SRC_CLIENT}:{binary}", command, time.time_ns()])
+    return trail
 
 
 def _job_name(op: dict[str, Any]) -> str:

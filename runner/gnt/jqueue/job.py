@@ -6,6 +6,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+# Reason trail sources (Ganeti's reason trail design): the user's --reason, the client
+# command, the job queue.
+REASON_SRC_USER = "gnt:user"
+REASON_SRC_CLIENT = "gnt:client"
+REASON_SRC_OPCODE = "gnt:opcode"
+
 QUEUED = "queued"
 WAITING = "waiting"
 CANCELING = "canceling"
@@ -83,6 +89,16 @@ class Job:
     start_timestamp: Timestamp | None = None
     end_timestamp: Timestamp | None = None
     log_serial: int = 0
+
+    def add_reasons(self) -> None:
+        """Extend each opcode's reason trail with the queue's own entry, as Ganeti does:
+        ``["gnt:opcode:<name>", "job=<id>;index=<n>", <ns since the epoch>]``."""
+        for index, op in enumerate(self.ops):
+            name = op.op_id.lower().removeprefix("op_")
+            trail = list(op.input.get("reason") or [])
+            trail.append([f"{REASON_SRC_OPCODE}:{name}", f"job={self.id};index={index}",
+                          time.time_ns()])
+            op.input["reason"] = trail
 
     @property
     def priority(self) -> int:
