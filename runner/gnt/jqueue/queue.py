@@ -42,6 +42,8 @@ JOB_FILE_RE = re.compile(r"^job-(\d+)$")
 TEMP_PREFIX = ".job-"
 SERIAL_TEMP_PREFIX = ".serial."
 LOG = logging.getLogger("gnt.jqueue")
+# What a job file write can fail with: the disk (OSError) or a value JSON cannot hold.
+WRITE_ERRORS = (OSError, TypeError, ValueError)
 
 
 class JobQueue:
@@ -224,7 +226,7 @@ class JobQueue:
                 continue
             try:
                 write_json(self._job_file(other_id), other.to_dict(), sync=True)
-            except OSError:
+            except WRITE_ERRORS:
                 return
             self.unsaved.pop(other_id, None)
             LOG.info("Job file of job %s written again", other_id)
@@ -233,7 +235,7 @@ class JobQueue:
         """:meth:`_persist` that never raises: a failure is logged and remembered."""
         try:
             self._persist(job, sync)
-        except OSError as err:
+        except WRITE_ERRORS as err:
             if job.id not in self.unsaved:
                 LOG.error("Cannot write the file of job %s: %s", job.id, err)
             self.unsaved[job.id] = str(err)

@@ -23,6 +23,7 @@ import pytest
 from gnt import settings
 from gnt.errors import JobQueueError
 from gnt.jqueue.job import ERROR, RUNNING, SUCCESS, WAITING
+from gnt.jqueue.queue import JobQueue
 from gnt.locking import LEVEL_CLUSTER
 
 NOSPACE = os.strerror(errno.ENOSPC)
@@ -155,3 +156,16 @@ def test_ssconf_write_failure_after_the_config_was_saved_says_it_was_saved(clust
     blocker.rmdir()
     assert cluster.run("OP_TAGS_SET", kind="cluster", tags=["next"]).status == SUCCESS
     assert blocker.read_text() == "made\nnext\n"
+
+
+def test_a_result_json_cannot_hold_does_not_escape_the_queue(tmp_path):
+    queue = JobQueue(tmp_path / "queue")
+    job = queue.submit([{"OP_ID": "OP_TEST_DELAY", "duration": 0}], 0)
+    job.ops[0].result = object()                  # e.g. a logical unit returning a set
+    queue.mark(job, job.ops[0], SUCCESS)          # never raises into the worker
+    assert job.status == SUCCESS and job.id in queue.unsaved
+    with pytest.raises(JobQueueError, match=f"job {job.id}"):
+        queue.require_saved(job)
+    job.ops[0].result = None
+    queue.update(job)
+    assert json.loads((queue.dir / f"job-{job.id}").read_text())["ops"][0]["status"] == SUCCESS
