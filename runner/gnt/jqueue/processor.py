@@ -102,6 +102,9 @@ class JobProcessor:
             self.queue.mark(self.job, op, RUNNING)
             self.queue.require_saved(self.job)
             lu.check_prereq()
+            if op.input.get("dry_run"):
+                lu.report_dry_run()
+                return None
             return lu.exec()
         finally:
             self.ctx.locks.release(owner)

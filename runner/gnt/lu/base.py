@@ -64,6 +64,30 @@ class LogicalUnit:
         """Do it; return the opcode result."""
         raise NotImplementedError
 
+    def dry_run_plan(self) -> list[str]:
+        """For ``--dry-run``: what :meth:`exec` would do, one step a line (after the checks
+        passed). Units that know their steps before running them override this."""
+        return []
+
+    def report_dry_run(self) -> None:
+        """``--dry-run``: the checks passed and the locks were taken; say what would be done
+        (objects and nodes involved, steps) in the job log and change nothing."""
+        self.log(f"Dry run: the checks of {self.OP_ID} passed; nothing was changed")
+        held = self.ctx.locks.held(self.lock_owner) if self.lock_owner is not None else {}
+        for level, kind in _DRY_RUN_LEVELS:
+            names = sorted(self._object_name(kind, name) for name in held.get(level, {}))
+            if names:
+                self.log(f"  would use {level}(s): {', '.join(names)}")
+        for step in self.dry_run_plan():
+            self.log(f"  would {step}")
+
+    def _object_name(self, kind: str, key: str) -> str:
+        """The name of a locked object (locks may be taken by UUID or by name)."""
+        if key == "all":
+            return "all"
+        obj = self.cfg.data.get(kind, {}).get(key)
+        return str(obj["name"]) if obj else key
+
     # -- helpers for subclasses --------------------------------------------------------------
     def cluster_locks(self) -> tuple[list[str], bool]:
         return ["BGL"], self.BGL_SHARED
@@ -100,6 +124,9 @@ class LogicalUnit:
             raise OpExecError(f"Could not {what}:\n{result.failure_summary()}")
         return result
 
+
+# Lock levels named in a dry run's report, with the config kind of their objects.
+_DRY_RUN_LEVELS = (("instance", "instances"), ("nodegroup", "nodegroups"), ("node", "nodes"))
 
 LU_REGISTRY: dict[str, type[LogicalUnit]] = {}
 
