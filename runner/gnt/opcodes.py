@@ -14,7 +14,13 @@ from typing import Any
 
 from .errors import ECODE_INVAL, OpPrereqError
 from .jqueue.job import PRIO_MAX, PRIO_MIN
-from .params import check_beparams, check_mac_prefix
+from .params import (
+    check_beparams,
+    check_hvparams,
+    check_mac_prefix,
+    check_ndparams,
+    check_nicparams,
+)
 
 Check = Callable[[Any], bool]
 
@@ -56,6 +62,18 @@ def t_params_of(check: Callable[..., Any], allow_default: bool = False) -> Check
         return True
     checked.__name__ = "a parameter dict"
     return checked
+
+
+def t_hvparams_by_hv(v: Any) -> bool:
+    """``{hypervisor: {param: value}}`` with known hypervisors and valid values."""
+    if not isinstance(v, dict) or not all(isinstance(item, dict) for item in v.values()):
+        return False
+    for hypervisor, values in v.items():
+        check_hvparams(hypervisor, values, allow_default=True)
+    return True
+
+
+t_hvparams_by_hv.__name__ = "a dict of hypervisor parameter dicts by hypervisor"
 
 
 def t_mac_prefix(v: Any) -> bool:
@@ -146,6 +164,8 @@ class OpDef:
 
 
 _BE, _BE_CHANGES = t_params_of(check_beparams), t_params_of(check_beparams, allow_default=True)
+NIC_CHANGES: Check = t_params_of(check_nicparams, allow_default=True)
+ND_CHANGES: Check = t_params_of(check_ndparams, allow_default=True)
 COMMON = (P("dry_run", t_bool, False), P("debug_level", t_int, 0),
           P("priority", t_int, 0), P("comment", t_maybe_str, None),
           P("reason", t_list, None))
@@ -162,9 +182,9 @@ _DEFS: list[OpDef] = [
                                 P("error_codes", t_bool, False), P("verbose", t_bool, False)),
           doc="Verify the configuration and the nodes."),
     OpDef("OP_CLUSTER_SET_PARAMS", (
-        P("hvparams", t_dict, None), P("beparams", _BE_CHANGES, None),
-        P("nicparams", t_dict, None),
-        P("ndparams", t_dict, None), P("osparams", t_dict, None),
+        P("hvparams", t_hvparams_by_hv, None), P("beparams", _BE_CHANGES, None),
+        P("nicparams", NIC_CHANGES, None),
+        P("ndparams", ND_CHANGES, None), P("osparams", t_dict, None),
         P("candidate_pool_size", t_maybe_int, None),
         P("enabled_hypervisors", t_list_of_str, None),
         P("enabled_disk_templates", t_list_of_str, None),

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from .opcodes import (
+    ND_CHANGES,
     OpDef,
     P,
     R,
     t_bool,
-    t_dict,
     t_hostname,
     t_int,
     t_maybe_bool,
@@ -35,7 +35,7 @@ DEFS: list[OpDef] = [
         R("node_name", t_hostname), P("primary_ip", t_maybe_str, None),
         P("secondary_ip", t_maybe_str, None), P("readd", t_bool, False),
         P("group", t_maybe_str, None), P("master_capable", t_maybe_bool, None),
-        P("vm_capable", t_maybe_bool, None), P("ndparams", t_dict, {})),
+        P("vm_capable", t_maybe_bool, None), P("ndparams", ND_CHANGES, {})),
         summary="node_name", doc="Add a node to the cluster (or re-add a known one)."),
     OpDef("OP_NODE_REMOVE", (R("node_name", t_name),), summary="node_name",
           doc="Remove a node without instances from the cluster."),
@@ -44,7 +44,7 @@ DEFS: list[OpDef] = [
         P("master_candidate", t_maybe_bool, None), P("offline", t_maybe_bool, None),
         P("drained", t_maybe_bool, None), P("auto_promote", t_bool, False),
         P("master_capable", t_maybe_bool, None), P("vm_capable", t_maybe_bool, None),
-        P("secondary_ip", t_maybe_str, None), P("ndparams", t_dict, {}),
+        P("secondary_ip", t_maybe_str, None), P("ndparams", ND_CHANGES, {}),
         P("powered", t_maybe_bool, None)),
         summary="node_name", doc="Change a node's roles and parameters."),
     OpDef("OP_INSTANCE_MIGRATE", (

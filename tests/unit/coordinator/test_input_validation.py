@@ -259,3 +259,27 @@ def test_init_refuses_a_bad_mac_prefix(fresh_root: Path, capsys: Any,
     assert code == 1, err
     assert "Invalid MAC address prefix 'aa:bb:cc:dd'" in err
     assert _listing(root) == []
+
+
+# -- parameter dicts checked in the opcode types (RAPI bodies, scripts) ---------------------
+
+@pytest.mark.parametrize("op, needle", [
+    ({"OP_ID": "OP_CLUSTER_SET_PARAMS", "nicparams": {"mode": "weird"}}, "'weird'"),
+    ({"OP_ID": "OP_CLUSTER_SET_PARAMS", "ndparams": {"ssh_port": "twenty-two"}},
+     "'twenty-two'"),
+    ({"OP_ID": "OP_CLUSTER_SET_PARAMS", "hvparams": {"kvm": {"serial_console": "maybe"}}},
+     "'maybe'"),
+    ({"OP_ID": "OP_CLUSTER_SET_PARAMS", "hvparams": {"xen": {}}}, "'xen'"),
+    ({"OP_ID": "OP_CLUSTER_SET_PARAMS", "mac_prefix": "aa:bb"}, "'aa:bb'"),
+    ({"OP_ID": "OP_NODE_SET_PARAMS", "node_name": NODE, "ndparams": {"spindle_count": "x"}},
+     "'x'"),
+    ({"OP_ID": "OP_NODE_ADD", "node_name": "bad name"}, "'bad name'"),
+])
+def test_parameter_dicts_checked_before_queueing(cli: Cli, op: dict[str, Any],
+                                                 needle: str) -> None:
+    config = cli.cluster.config_bytes()
+    with Client(cli.socket_path, timeout=10) as client, pytest.raises(Exception) as err:
+        client.call("submit_job", ops=[op])
+    assert needle in str(err.value)
+    assert cli.jobs() == []
+    assert cli.cluster.config_bytes() == config
