@@ -4,6 +4,10 @@ Request ``{"method": NAME, "args": {...}}`` (at most :data:`MAX_MESSAGE` bytes; 
 of the type the method declares, e.g. a JSON boolean where a boolean is expected); response ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error": {"type", "message", "args"}}``.
 
+The daemon closes a connection idle for 5 minutes (the client reconnects), answers
+connections beyond its cap and malformed or oversize requests with one ``ProtocolError``
+and closes them (see :mod:`gnt.daemon.server`).
+
 Methods (all answered by :mod:`gnt.daemon.handlers`):
 
 - ``submit_job(ops, priority=0)`` -> job id; ``submit_jobs(jobs, priority=0)`` -> list of

@@ -90,6 +90,12 @@ class _RequestHandler(socketserver.StreamRequestHandler):
             return None, False
         return request, True
 
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass  # the client went away: nothing left to flush to
+
     def handle(self) -> None:
         self.connection.settimeout(self.server.idle_timeout)
         while True:
