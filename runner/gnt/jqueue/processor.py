@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import GntError, LockError, OpExecError
 from ..locking import LEVEL_CLUSTER, LEVELS
 from ..lu.base import LU_REGISTRY, Context
-from .job import CANCELED, CANCELING, ERROR, RUNNING, SUCCESS, WAITING, Job, OpCode
+from .job import CANCELED, CANCELING, ERROR, RUNNING, SUCCESS, WAITING, Job, OpCode, now_ts
 from .queue import JobQueue
 
 LOG = logging.getLogger("gnt.processor")
@@ -53,27 +53,31 @@ class JobProcessor:
                 op.result = self._run_opcode(op)
                 self.queue.mark(self.job, op, SUCCESS)
             except LockError as err:
-                if op.status == CANCELING:
-                    self.queue.log(self.job, op, "Job canceled while waiting for locks")
-                    self.job.finalize_remaining(CANCELED, "Job canceled by request")
-                else:
-                    self.job.finalize_remaining(ERROR, _error_result(err))
-                self.queue.update(self.job, sync=True)
+                with self.queue.cond:   # waiters see the final state only once it is written
+                    if op.status == CANCELING:
+                        self.queue.log(self.job, op, "Job canceled while waiting for locks")
+                        self.job.finalize_remaining(CANCELED, "Job canceled by request")
+                    else:
+                        self.job.finalize_remaining(ERROR, _error_result(err))
+                    self.queue.update(self.job, sync=True)
                 return
             except BaseException as err:  # every failure must end the job, never the daemon
                 if not isinstance(err, GntError):
                     LOG.error("job %s opcode %s crashed:\n%s", self.job.id, op.op_id,
                               traceback.format_exc())
-                op.result = _error_result(err)
-                self.queue.log(self.job, op, f"Error: {err}")
-                op.status = ERROR
-                rest = self.job.ops[index + 1:]
-                for later in rest:
-                    later.status = ERROR
-                    later.result = {"type": "OpExecError", "message": "Previous opcode failed",
-                                    "args": ["Previous opcode failed"]}
-                self.job.finalize_remaining(ERROR, op.result)
-                self.queue.update(self.job, sync=True)
+                with self.queue.cond:
+                    op.result = _error_result(err)
+                    self.queue.log(self.job, op, f"Error: {err}")
+                    op.status = ERROR
+                    op.end_timestamp = now_ts()
+                    rest = self.job.ops[index + 1:]
+                    for later in rest:
+                        later.status = ERROR
+                        later.result = {"type": "OpExecError",
+                                        "message": "Previous opcode failed",
+                                        "args": ["Previous opcode failed"]}
+                    self.job.finalize_remaining(ERROR, op.result)
+                    self.queue.update(self.job, sync=True)
                 return
 
     def _run_opcode(self, op: OpCode) -> Any:

@@ -372,19 +372,24 @@ class JobQueue:
                 self.cond.wait(remaining)
 
     def mark(self, job: Job, op: OpCode, status: str) -> None:
-        """Move ``op`` to ``status``, stamping its start/exec timestamps, and publish."""
+        """Move ``op`` to ``status``, stamping its start/exec timestamps, and publish.
+
+        Done under :attr:`cond`, so whoever looks at the job under it never sees a state that
+        is not yet written (or known to be unwritable).
+        """
         ts = now_ts()
-        if status == WAITING and op.start_timestamp is None:
-            op.start_timestamp = ts
-            if job.start_timestamp is None:
-                job.start_timestamp = ts
-        if status == RUNNING:
-            op.exec_timestamp = ts
-            if op.start_timestamp is None:
+        with self.cond:
+            if status == WAITING and op.start_timestamp is None:
                 op.start_timestamp = ts
-        op.status = status
-        if status in FINALIZED:
-            op.end_timestamp = ts
-            if all(other.status in FINALIZED for other in job.ops):
-                job.end_timestamp = ts
-        self.update(job)
+                if job.start_timestamp is None:
+                    job.start_timestamp = ts
+            if status == RUNNING:
+                op.exec_timestamp = ts
+                if op.start_timestamp is None:
+                    op.start_timestamp = ts
+            op.status = status
+            if status in FINALIZED:
+                op.end_timestamp = ts
+                if all(other.status in FINALIZED for other in job.ops):
+                    job.end_timestamp = ts
+            self.update(job)
