@@ -114,7 +114,8 @@ def test_state_files_are_private_after_a_real_job(gnt):
     gnt.run("gnt-cluster", "add-tags", "again")
     data = gnt.root / "var/lib/gnt"
     queue = data / "queue"
-    for directory in (data, queue, queue / "archive", queue / "archive/0"):
+    for directory in (data, queue, queue / "archive", queue / "archive/0",
+                      gnt.root / "var/log/gnt", gnt.root / "var/log/gnt/os"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
     jobs = [p for p in queue.iterdir() if p.name.startswith("job-")]
     assert jobs
