@@ -24,6 +24,11 @@ class _NodeEmptyLU(LogicalUnit):
 
     BGL_SHARED = True
     SHARED_LEVELS = frozenset({LEVEL_NODE})
+    # Set by check_prereq: the target given (a name), the allocator's plan (instance name ->
+    # target name) and the instances to move.
+    target: str | None = None
+    plan: dict[str, str]
+    todo: list[dict[str, Any]]
 
     def expand_names(self) -> None:
         self.node = self.cfg.lookup("nodes", self.op["node_name"])
@@ -54,8 +59,21 @@ class _NodeEmptyLU(LogicalUnit):
         self.instances = sorted((self.cfg.get("instances", uuid) for uuid in locked),
                                 key=lambda i: i["name"])
 
-    def keep_nodes(self, targets: list[str]) -> None:
-        """Give back the locks of every node but this one and the ``targets`` (names)."""
+    def make_plan(self, allocator: str | None) -> dict[str, str]:
+        """Instance name -> target node name for ``self.todo``, from the allocator."""
+        name = placement.allocator_name(self, allocator)
+        request = ia.request_node_evacuate([i["name"] for i in self.todo], ia.EVAC_PRIMARY)
+        answer = ia.run_iallocator(name, placement.cluster_request(self, request))
+        if answer.failed:
+            lines = "; ".join(f"{inst}: {why}" for inst, why in answer.failed)
+            raise OpPrereqError(f"Iallocator {name} cannot evacuate node"
+                                f" {self.node['name']}: {lines}", ECODE_STATE)
+        return {inst: nodes[0] for inst, _group, nodes in answer.moved}
+
+    def keep_nodes(self) -> None:
+        """Once the targets are known: give back the locks of every node but this one, the
+        target given and the planned targets."""
+        targets = set(self.plan.values()) | ({self.target} if self.target else set())
         keep = sorted({str(self.node["uuid"])}
                       | {str(self.cfg.lookup("nodes", name)["uuid"]) for name in targets})
         self.release_locks(LEVEL_NODE, keep=keep)
@@ -114,6 +132,10 @@ class LUNodeMigrate(_NodeEmptyLU):
             raise OpPrereqError(f"Instances {', '.join(local)} on {self.node['name']} have no"
                                 " shared storage and cannot be migrated (gnt-instance move)",
                                 ECODE_STATE)
+        self.plan = {}
+        if self.todo and not self.target:
+            self.plan = self.make_plan(self.op["iallocator"])
+        self.keep_nodes()
 
     def exec(self) -> Any:
         done: list[str] = []
@@ -121,9 +143,12 @@ class LUNodeMigrate(_NodeEmptyLU):
         if not self.todo:
             self.log(f"No running instance on {self.node['name']}: nothing to migrate")
         for inst in self.todo:
+            target = self.target or self.plan.get(inst["name"])
+            if not target:
+                failed.append((inst["name"], "no target node"))
+                continue
             op = {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": inst["name"],
-                  "mode": self.op["mode"], "live": self.op["live"], "target_node": self.target,
-                  "iallocator": self.op["iallocator"],
+                  "mode": self.op["mode"], "live": self.op["live"], "target_node": target,
                   "allow_runtime_changes": self.op["allow_runtime_changes"]}
             try:
                 self.run_instance_op(LUInstanceMigrate, op)
@@ -151,20 +176,10 @@ class LUNodeEvacuate(_NodeEmptyLU):
                                 " both", ECODE_INVAL)
         self.target = self.target_name(op["remote_node"])
         self.todo = [] if op["mode"] == "secondary-only" else list(self.instances)
-        self.plan: dict[str, str] = {}
+        self.plan = {}
         if self.todo and not self.target:
-            name = placement.allocator_name(self, op["iallocator"])
-            request = ia.request_node_evacuate([i["name"] for i in self.todo],
-                                               ia.EVAC_PRIMARY)
-            answer = ia.run_iallocator(name, placement.cluster_request(self, request))
-            if answer.failed:
-                lines = "; ".join(f"{inst}: {why}" for inst, why in answer.failed)
-                raise OpPrereqError(f"Iallocator {name} cannot evacuate node"
-                                    f" {self.node['name']}: {lines}", ECODE_STATE)
-            self.plan = {inst: nodes[0] for inst, _group, nodes in answer.moved}
-        # The plan is made: only this node and the chosen targets stay locked.
-        targets = set(self.plan.values()) | ({self.target} if self.target else set())
-        self.keep_nodes(sorted(targets))
+            self.plan = self.make_plan(op["iallocator"])
+        self.keep_nodes()
         self.running = self.running_here()
 
     def exec(self) -> Any:

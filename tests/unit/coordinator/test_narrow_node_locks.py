@@ -138,3 +138,14 @@ def test_evacuate_to_a_node_locks_node_and_target(mn):
     _ok(mn.wait(job_id))
     assert _held_during(mn, job_id, "instance_migrate") == [
         {_uuid(mn, N2): "shared", _uuid(mn, N4): "shared"}]
+
+
+def test_node_migrate_with_allocator_plans_then_keeps_node_and_targets(mn):
+    _create(mn, A, N2)
+    _create(mn, B, N2)
+    mn.hv2.mfree.update({MASTER: 200, N4: 200, N3: 16000})
+    job_id = mn.submit("OP_NODE_MIGRATE", node_name=N2)
+    assert sorted(_ok(mn.wait(job_id))) == [A, B]
+    assert mn.hv2.where(A) == [N3] and mn.hv2.where(B) == [N3]
+    held = _held_during(mn, job_id, "instance_migrate")
+    assert held and all(h == {_uuid(mn, N2): "shared", _uuid(mn, N3): "shared"} for h in held)
