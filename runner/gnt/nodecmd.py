@@ -132,6 +132,11 @@ def export_info(path: str) -> dict[str, Any]:
     return {"exists": True, "config": config, "files": files}
 
 
+def os_diagnose(search_path: list[str]) -> dict[str, Any]:
+    """Every OS definition this node sees in ``search_path`` (``os_interface.diagnose``)."""
+    return {"oses": list(load_module_util("os_interface").diagnose(search_path))}
+
+
 def _existing_parent(directory: str) -> str:
     import os
 
@@ -141,7 +146,8 @@ def _existing_parent(directory: str) -> str:
 
 
 def command_line(action: str, uri: str, storage_dir: str | None = None,
-                 extra_dirs: list[str] | None = None, path: str | None = None) -> str:
+                 extra_dirs: list[str] | None = None, path: str | None = None,
+                 search_path: list[str] | None = None) -> str:
     """The shell command running ``action`` on a node (same interpreter path everywhere)."""
     argv = [sys.executable, "-m", "gnt.nodecmd", action, "--uri", uri]
     for directory in [storage_dir] + list(extra_dirs or []):
@@ -149,6 +155,8 @@ def command_line(action: str, uri: str, storage_dir: str | None = None,
             argv += ["--storage-dir", directory]
     if path:
         argv += ["--path", path]
+    for directory in search_path or []:
+        argv += ["--search-path", directory]
     return " ".join(shlex.quote(arg) for arg in argv)
 
 
@@ -156,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m gnt.nodecmd``."""
     parser = argparse.ArgumentParser(prog="gnt.nodecmd")
     parser.add_argument("action", choices=("info", "domains", "verify", "exports",
-                                           "export-info"))
+                                           "export-info", "os-diagnose"))
     parser.add_argument("--uri", default="qemu:///system")
     parser.add_argument("--path", default="")
     parser.add_argument("--storage-dir", action="append", default=[])
+    parser.add_argument("--search-path", action="append", default=[])
     args = parser.parse_args(argv)
     try:
         if args.action == "info":
@@ -172,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             result = list_exports(str(settings.paths().export_dir))
         elif args.action == "export-info":
             result = export_info(args.path)
+        elif args.action == "os-diagnose":
+            result = os_diagnose(args.search_path)
         else:
             result = dict(load_module_util("libvirt_domain").list_domains(args.uri))
     except Exception as err:  # report any failure as one line for the master's error message

@@ -1,14 +1,15 @@
 """Read-only questions to a node that LUs ask before changing anything (OS lookup, memory).
 
 On the master node they are answered in-process through the collection's module_utils (fast,
-no playbook). Other nodes are asked through their libvirt connection where it can answer, and
-otherwise through the executor (``node_info``/``os_definition`` modules).
+no playbook); other nodes answer themselves over SSH (:mod:`gnt.noderpc`), so an OS check or
+an OS list is what that node has, not what the master has.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import noderpc
 from ._collection import load_module_util
 from .config.store import ConfigStore
 from .errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NORES, OpPrereqError
@@ -21,25 +22,32 @@ def _is_master(store: ConfigStore, node: dict[str, Any]) -> bool:
 
 
 def os_diagnose(store: ConfigStore, node: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every OS definition the node sees, with validity (see ``os_interface.diagnose``)."""
-    osi = load_module_util("os_interface")
-    return list(osi.diagnose(node_vars(store, node)["os_search_path"]))
+    """Every OS definition ``node`` sees, with validity (see ``os_interface.diagnose``);
+    :class:`gnt.noderpc.NodeDown` if the node cannot be asked."""
+    return noderpc.os_diagnose(store, node, node_vars(store, node)["os_search_path"])
 
 
 def check_os(store: ConfigStore, node: dict[str, Any], os_name: str,
              osparams: dict[str, Any]) -> dict[str, Any]:
-    """The OS definition ``os_name`` (``name+variant``) on ``node``, checked; else an error."""
+    """The OS definition ``os_name`` (``name+variant``) on ``node`` as that node has it,
+    checked; else an error naming the node."""
     osi = load_module_util("os_interface")
-    search_path = node_vars(store, node)["os_search_path"]
+    name, variant = osi.split_os_name(os_name)
+    if not name or "/" in name or name.startswith("."):
+        raise OpPrereqError(f"Invalid OS name '{os_name}'", ECODE_INVAL)
     try:
-        osdef = osi.find_os(os_name, search_path)
-    except osi.OSDefinitionError as err:
-        raise OpPrereqError(f"OS '{os_name}' not known on node {node['name']}: {err}"
-                            " (gnt-os list shows the valid ones)", ECODE_INVAL) from err
+        found = {osdef["name"]: osdef for osdef in os_diagnose(store, node)}
+    except noderpc.NodeDown as err:
+        raise OpPrereqError(f"Cannot check OS '{os_name}' on node {node['name']}: {err}",
+                            ECODE_ENVIRON) from err
+    osdef = found.get(name)
+    if osdef is None:
+        raise OpPrereqError(f"OS '{os_name}' not known on node {node['name']}: not found in"
+                            " its OS search path (gnt-os list shows the valid ones)",
+                            ECODE_INVAL)
     if not osdef["valid"]:
         raise OpPrereqError(f"OS '{os_name}' is not valid on node {node['name']}:"
                             f" {osdef['error']}", ECODE_ENVIRON)
-    name, variant = osi.split_os_name(os_name)
     try:
         osi.check_variant_and_params(osdef, variant, osparams)
     except osi.OSDefinitionError as err:

@@ -16,7 +16,7 @@ class NodeDown(Exception):
 
 
 def _ask(store: ConfigStore, node: dict[str, Any], action: str,
-         path: str | None = None) -> dict[str, Any]:
+         path: str | None = None, search_path: list[str] | None = None) -> dict[str, Any]:
     cluster = store.cluster()
     storage = cluster["file_storage_dir"] if action in ("info", "verify") else None
     extra = [cluster["shared_file_storage_dir"]] if action == "verify" else []
@@ -32,12 +32,14 @@ def _ask(store: ConfigStore, node: dict[str, Any], action: str,
                 return nodecmd.live_info(libvirt_uri(node), storage)
             if action == "verify":
                 return nodecmd.verify_info([str(storage)] + extra)
+            if action == "os-diagnose":
+                return nodecmd.os_diagnose(list(search_path or []))
             from ._collection import load_module_util
             return dict(load_module_util("libvirt_domain").list_domains(libvirt_uri(node)))
         except Exception as err:  # libvirt's error types
             raise NodeDown(f"{node['name']}: {err}") from err
     result = ssh.run(target, nodecmd.command_line(action, libvirt_uri(node), storage, extra,
-                                                  path), timeout=30)
+                                                  path, search_path), timeout=30)
     if not result.ok:
         raise NodeDown(f"{node['name']}: {result.reason()}")
     try:
@@ -125,3 +127,12 @@ def export_info(store: ConfigStore, node: dict[str, Any], path: str) -> dict[str
     if node["offline"]:
         raise NodeDown(f"{node['name']} is offline")
     return _ask(store, node, "export-info", path)
+
+
+def os_diagnose(store: ConfigStore, node: dict[str, Any],
+                search_path: list[str]) -> list[dict[str, Any]]:
+    """Every OS definition ``node`` itself sees in ``search_path``
+    (:func:`gnt.nodecmd.os_diagnose`); :class:`NodeDown` if the node cannot be asked."""
+    if node["offline"]:
+        raise NodeDown(f"{node['name']} is offline")
+    return list(_ask(store, node, "os-diagnose", search_path=search_path)["oses"])

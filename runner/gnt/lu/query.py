@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import live, nodequery, params
 from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE
+from ..noderpc import NodeDown
 from ..nodevars import console_log
 from .base import LogicalUnit, register
 
@@ -75,6 +76,11 @@ class LUOsDiagnose(LogicalUnit):
         for node in sorted(self.cfg.all("nodes"), key=lambda n: n["name"]):
             if node["offline"] or not node["vm_capable"]:
                 continue
-            for osdef in nodequery.os_diagnose(self.cfg, node):
+            try:
+                found = nodequery.os_diagnose(self.cfg, node)
+            except NodeDown as err:
+                self.log(f"Node {node['name']} did not answer the OS query: {err}")
+                continue
+            for osdef in found:
                 result.append({"node": node["name"], **osdef})
         return result
