@@ -62,14 +62,25 @@ class Gnt:
         return out.strip()
 
     def console(self, instance: str) -> str:
+        """``gnt-instance console`` of a running instance (non-interactive: its output)."""
         return self.run("gnt-instance", "console", instance).stdout
+
+    def console_log(self, instance: str) -> str:
+        """The console log file of ``instance`` (also after it stopped, when gnt-instance
+        console refuses as Ganeti's does)."""
+        path = self.root / "var/log/gnt/console" / f"{instance}.log"
+        try:
+            return path.read_text(errors="replace")
+        except OSError:
+            return ""
 
     def wait_console(self, instance: str, needle: str, count: int = 1,
                      timeout: float = 90) -> str:
         deadline = time.monotonic() + timeout
         text = ""
         while time.monotonic() < deadline:
-            text = self.console(instance)
+            proc = self.run("gnt-instance", "console", instance, check=False)
+            text = proc.stdout if proc.returncode == 0 else self.console_log(instance)
             if text.count(needle) >= count:
                 return text
             time.sleep(0.5)

@@ -77,7 +77,7 @@ def export_dir(gnt, name: str) -> Path:
 
 def test_export_every_compression_with_and_without_shutdown(cluster):
     gnt, node, sums = cluster
-    boots = gnt.console(SRC).count(BOOTED)
+    boots = gnt.console_log(SRC).count(BOOTED)
     for number, compression in enumerate(DECOMPRESS):
         noshutdown = number % 2 == 1
         args = ["gnt-backup", "export", "-n", node, f"--compress={compression}", SRC]

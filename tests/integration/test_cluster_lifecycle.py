@@ -47,7 +47,9 @@ def test_lifecycle(gnt):
 
     gnt.run("gnt-instance", "shutdown", "--timeout=60", INST)
     assert gnt.field(INST, "status") == "ADMIN_down"
-    assert "gnt-tinylinux: powering off" in gnt.console(INST), "ACPI shutdown, not forced"
+    assert "gnt-tinylinux: powering off" in gnt.console_log(INST), "ACPI shutdown, not forced"
+    refused = gnt.run("gnt-instance", "console", INST, check=False)
+    assert refused.returncode == 1 and "is not running" in refused.stdout + refused.stderr
     assert serial_moved()
 
     gnt.run("gnt-instance", "startup", INST)
