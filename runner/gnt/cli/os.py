@@ -22,15 +22,18 @@ def _diagnose(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def list_os(args: argparse.Namespace) -> int:
-    """``list``: the OS definitions usable on the cluster."""
+    """``list``: the OS definitions usable on the cluster (valid on every node)."""
     try:
         result = common.get_client().call("query", what="os", fields=["name"], names=[])
         names = sorted({str(row[0]) for row in result.get("data") or []})
     except GntError:
         # No OS query resource in this daemon: derive the list from a diagnose job.
-        entries = _diagnose(args)
-        names = sorted({n for e in entries if e.get("valid")
-                        for n in os_names(e["name"], e.get("variants"))})
+        first: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in _diagnose(args):  # the first entry of an OS on a node counts
+            first.setdefault((entry["name"], str(entry.get("node"))), entry)
+        invalid = {name for (name, _node), e in first.items() if not e.get("valid")}
+        names = sorted({n for (name, _node), e in first.items() if name not in invalid
+                        for n in os_names(name, e.get("variants"))})
     for line in generate_table(["Name"], [[name] for name in names], [False],
                                header=not args.no_headers):
         stdout(line)
@@ -42,6 +45,8 @@ def _status(valid: Any, error: Any) -> str:
 
 
 def _node_message(entry: dict[str, Any]) -> str:
+    if entry.get("not_found"):
+        return "OS not found"
     msg = f"{_status(entry.get('valid'), entry.get('error'))} (path: {entry.get('path')})"
     apis = entry.get("api_versions") or []
     if apis:

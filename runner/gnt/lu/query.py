@@ -72,7 +72,8 @@ class LUOsDiagnose(LogicalUnit):
     OP_ID = "OP_OS_DIAGNOSE"
 
     def exec(self) -> Any:
-        result = []
+        result: list[dict[str, Any]] = []
+        answered: list[str] = []
         for node in sorted(self.cfg.all("nodes"), key=lambda n: n["name"]):
             if node["offline"] or not node["vm_capable"]:
                 continue
@@ -81,6 +82,15 @@ class LUOsDiagnose(LogicalUnit):
             except NodeDown as err:
                 self.log(f"Node {node['name']} did not answer the OS query: {err}")
                 continue
+            answered.append(node["name"])
             for osdef in found:
                 result.append({"node": node["name"], **osdef})
+        # An OS missing on an answering node is "not found" there, as Ganeti reports it.
+        for os_name in sorted({entry["name"] for entry in result}):
+            have = {entry["node"] for entry in result if entry["name"] == os_name}
+            for node_name in answered:
+                if node_name not in have:
+                    result.append({"node": node_name, "name": os_name, "valid": False,
+                                   "not_found": True, "error": "OS not found", "path": None,
+                                   "api_versions": [], "variants": [], "parameters": []})
         return result
