@@ -32,6 +32,7 @@ def test_domain_migrate_argument_errors(run_module):
     assert not ok and "dest_uri" in result["msg"]
 
 
+@pytest.mark.integration  # talks to the real libvirtd
 def test_domain_migrate_unreachable_destination(run_module):
     reason = _libvirt_reason()
     if reason:

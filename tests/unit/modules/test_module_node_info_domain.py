@@ -18,6 +18,7 @@ def libvirt_reachable() -> str:
     return ""
 
 
+@pytest.mark.integration  # talks to the real libvirtd
 def test_node_info(run_module, tmp_path):
     reason = libvirt_reachable()
     if reason:
@@ -64,6 +65,7 @@ def test_domain_state_choices_and_default(run_module):
     assert not ok and "state is defined" in result["msg"] and "spec" in result["msg"]
 
 
+@pytest.mark.integration  # talks to the real libvirtd
 def test_domain_info_absent_domain(run_module):
     reason = libvirt_reachable()
     if reason:
