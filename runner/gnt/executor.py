@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from . import settings, sshkeys
+from . import settings, ssh
 from ._collection import link_collection
 
 Feedback = Callable[[str], None]
@@ -240,7 +240,6 @@ class AnsibleExecutor:
 
     def _env(self, run_dir: Path) -> dict[str, str]:
         ans = private_dir(settings.paths().ansible_dir)
-        private_dir(ans / "cp")
         private_dir(ans / "tmp")
         return {
             "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
@@ -248,10 +247,10 @@ class AnsibleExecutor:
             "ANSIBLE_LOCAL_TEMP": str(ans / "tmp"),
             "ANSIBLE_REMOTE_TEMP": str(settings.paths().ansible_remote_tmp),
             "ANSIBLE_PIPELINING": "True",
-            "ANSIBLE_SSH_ARGS": " ".join(["-o ControlMaster=auto -o ControlPersist=60s"
-                                          " -o StrictHostKeyChecking=accept-new",
-                                          *sshkeys.identity_args()]),
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(ans / "cp"),
+            # the coordinator's own SSH options and control sockets: one master per node
+            "ANSIBLE_SSH_ARGS": " ".join(ssh.shared_options()),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(ssh.control_dir()),
+            "ANSIBLE_SSH_CONTROL_PATH": f"%(directory)s/{ssh.CONTROL_PATH_NAME.replace('%', '%%')}",
             "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_FORKS": str(self.forks),
             "ANSIBLE_RETRY_FILES_ENABLED": "False",

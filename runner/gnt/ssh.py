@@ -55,23 +55,36 @@ class Result:
 
 
 def control_dir() -> Path:
-    """Directory of this cluster's SSH control sockets."""
+    """Directory of this cluster's SSH control sockets (0700), shared by the coordinator's own
+    commands and Ansible's connections: one control master per node."""
     path = settings.paths().ansible_dir / "ssh-cm"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+CONTROL_PATH_NAME = "%C"  # ssh's hash of (local host, remote host, port, user)
+
+
+def shared_options() -> list[str]:
+    """The ``ssh -o`` options of every connection to a node, the coordinator's and Ansible's
+    (see the executor): timeouts, host keys, the control master and the cluster key. The
+    control path is added by each user (``-o ControlPath`` here, Ansible's own setting there)
+    and names the same socket."""
+    return ["-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
+            "-o", "StrictHostKeyChecking=accept-new",
+            "-o", "ControlMaster=auto", "-o", "ControlPersist=120s",
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+            *sshkeys.identity_args()]
 
 
 def ssh_argv(target: Target, batch: bool = True) -> list[str]:
     """The ``ssh`` command line (without the remote command) for ``target``."""
-    argv = ["ssh", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
-            "-o", "StrictHostKeyChecking=accept-new",
-            "-o", "ControlMaster=auto", "-o", "ControlPersist=120s",
-            "-o", f"ControlPath={control_dir()}/%C",
-            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+    argv = ["ssh", *shared_options(),
+            "-o", f"ControlPath={control_dir()}/{CONTROL_PATH_NAME}",
             "-p", str(target.port)]
     if batch:
         argv += ["-o", "BatchMode=yes"]
-    return argv + sshkeys.identity_args() + [f"root@{target.address}"]
+    return argv + [f"root@{target.address}"]
 
 
 def remote_env() -> dict[str, str]:

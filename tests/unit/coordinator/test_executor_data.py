@@ -97,6 +97,6 @@ def test_ansible_dirs_are_private_and_remote_tmp_is_not_shared(tmp_path, monkeyp
     assert env["ANSIBLE_REMOTE_TEMP"] == str(settings.paths().ansible_remote_tmp)
     assert Path(env["ANSIBLE_REMOTE_TEMP"]).is_relative_to(root)
     assert Path(env["ANSIBLE_COLLECTIONS_PATH"]).is_relative_to(ans)
-    for path in (ans, ans / "cp", ans / "tmp", ans / "collections",
+    for path in (ans, ans / "ssh-cm", ans / "tmp", ans / "collections",
                  ans / "collections" / "ansible_collections"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
