@@ -33,6 +33,9 @@ REQUIRED_SCRIPTS = ("create", "import", "export", "rename")
 ACTIONS = ("create", "import", "export", "rename")
 SCRIPT_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
 LOG_TAIL_LINES = 20
+# Extended attribute set on every disk of an instance once its OS create script succeeded;
+# its value is the instance UUID. It lives and dies with the disk files (a new disk has none).
+INSTALL_MARKER_XATTR = "user.gnt.os_installed"
 
 
 class OSDefinitionError(Exception):
@@ -435,3 +438,43 @@ def verify_parameters(osdef, instance, variant="", debug_level=0):
                                 % (osdef["name"], sorted(instance.get("osparams") or {}),
                                    proc.returncode, output.strip()))
     return proc.returncode
+
+
+def install_recorded(instance):
+    """True when every disk of ``instance`` records a completed OS install of this instance
+    (:data:`INSTALL_MARKER_XATTR` holding its UUID). No disks, no UUID, a missing disk or a
+    disk without the mark give ``False``: the create script must (still) run."""
+    disks = instance.get("disks") or []
+    uuid = instance.get("uuid")
+    if not disks or not uuid:
+        return False
+    for disk in disks:
+        try:
+            value = os.getxattr(disk["path"], INSTALL_MARKER_XATTR)
+        except OSError:
+            return False
+        if value.decode("utf-8", "replace") != uuid:
+            return False
+    return True
+
+
+def mark_install(instance, completed):
+    """Record (``completed=True``) or clear the OS install mark on every disk of ``instance``.
+
+    Returns warnings naming the disks whose file system refused the mark (then a rerun installs
+    again); a disk without a mark or a missing disk is fine when clearing."""
+    warnings = []
+    for disk in instance.get("disks") or []:
+        path = disk["path"]
+        try:
+            if completed:
+                os.setxattr(path, INSTALL_MARKER_XATTR, instance["uuid"].encode("utf-8"))
+            else:
+                os.removexattr(path, INSTALL_MARKER_XATTR)
+        except OSError as err:
+            if not completed and err.errno in (errno.ENODATA, errno.ENOENT, errno.ENOTSUP):
+                continue
+            warnings.append("cannot %s the OS install mark on disk %s of instance %s: %s"
+                            % ("record" if completed else "clear", path, instance["name"],
+                               err.strerror or err))
+    return warnings

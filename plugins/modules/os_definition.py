@@ -70,10 +70,20 @@ options:
     description: With O(action=create), set C(INSTANCE_REINSTALL=1) (a reinstall).
     type: bool
     default: false
+  skip_if_installed:
+    description:
+      - With O(action=create), do nothing (and report no change) when every disk of O(instance)
+        records a completed install of this instance (its C(uuid)), so a rerun does not
+        reinstall over an installed disk.
+      - Every create run clears that record before the script runs and writes it (an extended
+        attribute on each disk file) after the script succeeded, so a failed install runs again.
+    type: bool
+    default: false
 notes:
   - Supports check mode; in check mode scripts are not run (but the OS, its variant and
     parameters are validated).
-  - Running a script always reports a change.
+  - Running a script always reports a change; with O(skip_if_installed), an instance whose
+    install is recorded on its disks reports none (in check mode too).
 """
 
 EXAMPLES = r"""
@@ -173,6 +183,12 @@ log_path:
   description: Log file of the run (null without O(log_dir)).
   returned: when a script ran
   type: str
+installed:
+  description:
+    - With O(action=create), whether the OS install of the instance is recorded on its disks
+      (before the run when it was skipped, after it otherwise; check mode reports the state found).
+  returned: when action is create
+  type: bool
 log_tail:
   description: Last 20 lines of the log on failure.
   returned: on failure
@@ -187,6 +203,8 @@ from ansible_collections.gnt.cluster.plugins.module_utils.os_interface import (
     check_variant_and_params,
     diagnose,
     find_os,
+    install_recorded,
+    mark_install,
     run_script,
     split_os_name,
     verify_parameters,
@@ -208,6 +226,7 @@ def main():
             stdout_path=dict(type="path"),
             disk_index=dict(type="int", default=0),
             reinstall=dict(type="bool", default=False),
+            skip_if_installed=dict(type="bool", default=False),
         ),
         required_if=[
             ("action", "create", ["instance"]),
@@ -237,8 +256,17 @@ def main():
         variant = check_variant_and_params(osdef, variant, instance.get("osparams") or {})
         summary = dict(os=name, os_path=osdef["path"], api_version=osdef["api_version"],
                        variant=variant)
+        if action == "create":
+            recorded = install_recorded(instance)
+            summary["installed"] = recorded
+            if recorded and p["skip_if_installed"]:
+                module.exit_json(changed=False, msg="OS %s already installed on the disks of"
+                                 " instance %s" % (name, instance["name"]), **summary)
         if module.check_mode:
             module.exit_json(changed=True, **summary)
+        if action == "create":
+            for warning in mark_install(instance, False):
+                module.warn(warning)
         if action in ("create", "import"):
             verify_parameters(osdef, instance, variant, p["debug_level"])
         result = run_script(osdef, instance, action, variant=variant,
@@ -253,6 +281,11 @@ def main():
                          log_tail=details.get("log_tail", []), script=details.get("script"))
     summary.update(script=result["script"], args=result["args"], rc=result["rc"],
                    log_path=result["log_path"])
+    if action == "create":
+        warnings = mark_install(instance, True)
+        for warning in warnings:
+            module.warn(warning)
+        summary["installed"] = bool(instance.get("disks")) and not warnings
     module.exit_json(changed=True, **summary)
 
 
