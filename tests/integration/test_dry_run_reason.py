@@ -51,3 +51,17 @@ def test_reason_trail_is_recorded_and_shown(gnt):
     for text in ("gnt:user", "ticket 4711", "gnt:client:gnt-cluster", "add-tags",
                  "gnt:opcode:tags_set", f"job={job_id};index=0"):
         assert text in info, (text, info)
+
+
+def test_verify_names_the_fix_for_a_half_made_instance(gnt):
+    disk = gnt.root / "srv/gnt/file-storage" / INST / "disk0"
+    saved = disk.with_name("disk0.saved")
+    disk.rename(saved)
+    try:
+        proc = gnt.run("gnt-cluster", "verify", check=False)
+    finally:
+        saved.rename(disk)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"instance disk {disk} missing" in out
+    assert f"gnt-instance remove --ignore-failures {INST}" in out

@@ -36,7 +36,8 @@ from .job import (
     now_ts,
 )
 
-RESTART_MESSAGE = "master daemon restarted"
+RESTART_MESSAGE = ("master daemon restarted while the job was running; what it changed before"
+                   " was kept ('gnt-cluster verify' shows anything left half done)")
 ARCHIVE_BUCKET = 10000
 JOB_FILE_RE = re.compile(r"^job-(\d+)$")
 TEMP_PREFIX = ".job-"

@@ -158,9 +158,11 @@ class LUClusterVerify(LogicalUnit):
         shared_dir = cfg.cluster()["shared_file_storage_dir"].rstrip("/") + "/"
         used_local: dict[str, set[str]] = {n["uuid"]: set() for n in nodes}
         used_shared: set[str] = set()
+        owner: dict[str, str] = {}
         for inst in instances:
             for disk in cfg.instance_disks(inst):
                 path = disk["logical_id"][1]
+                owner[path] = inst["name"]
                 if inst["disk_template"] == params.DT_SHARED_FILE:
                     used_shared.add(path)
                 else:
@@ -175,14 +177,20 @@ class LUClusterVerify(LogicalUnit):
             if seen_shared is None:
                 seen_shared = files - local
             for path in sorted(used_local[node["uuid"]] - files):
-                self._error("node", node["name"], f"instance disk {path} missing")
+                self._error("node", node["name"], f"instance disk {path} missing"
+                            f"{_missing_disk_fix(owner[path])}")
             for path in sorted(local - used_local[node["uuid"]]):
-                self._warn("node", node["name"], f"orphan disk {path}")
+                self._warn("node", node["name"], f"orphan disk {path} (no instance uses it:"
+                           " a half-made or half-removed instance left it; delete the file if"
+                           " it holds nothing needed)")
         if seen_shared is not None:
             for path in sorted(used_shared - seen_shared):
-                self._error("cluster", "shared storage", f"instance disk {path} missing")
+                self._error("cluster", "shared storage", f"instance disk {path} missing"
+                            f"{_missing_disk_fix(owner[path])}")
             for path in sorted(seen_shared - used_shared):
-                self._warn("cluster", "shared storage", f"orphan disk {path}")
+                self._warn("cluster", "shared storage", f"orphan disk {path} (no instance"
+                           " uses it: a half-made or half-removed instance left it; delete the"
+                           " file if it holds nothing needed)")
 
     def _verify_n_plus_one(self, nodes: list[dict[str, Any]], instances: list[dict[str, Any]],
                            domains: dict[str, dict[str, dict[str, Any]] | None]) -> None:
@@ -199,3 +207,9 @@ class LUClusterVerify(LogicalUnit):
         for name in n_plus_one_failures(nodes, instances, free, memory):
             self._error("node", name, "not enough memory on the other nodes to take over its"
                         " instances should it fail (N+1)")
+
+
+def _missing_disk_fix(instance: str) -> str:
+    """What to run about an instance whose disk is missing (e.g. its creation was cut short)."""
+    return (f" (instance {instance} is incomplete: 'gnt-instance remove --ignore-failures"
+            f" {instance}' removes it, or restore the disk from a backup)")
