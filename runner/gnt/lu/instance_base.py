@@ -60,13 +60,26 @@ class InstanceLU(LogicalUnit):
                 raise OpPrereqError(f"Instance '{given}' is now a different instance (UUID"
                                     f" {found['uuid']}, was {self.instance_uuid}): it changed"
                                     " since this job was submitted", ECODE_NOTUNIQUE)
-        if (self.lock_owner is not None
-                and current["primary_node"] not in self.locked_nodes_now()):
-            raise OpPrereqError(f"Instance {current['name']} moved to another primary node"
-                                " while this job waited for its locks; submit it again",
-                                ECODE_STATE)
+        moved = current["primary_node"] != self.instance["primary_node"]
         self.instance = current
+        if moved and self.lock_owner is not None \
+                and current["primary_node"] not in self.locked_nodes_now():
+            self.follow_primary()
         self.node = self.cfg.get("nodes", self.instance["primary_node"])
+
+    def follow_primary(self) -> None:
+        """The instance moved to another node while this job waited for it (a migration ran
+        first): give back the node locks taken for the old primary and take them for the new
+        one. The instance lock is held, so it cannot move again meanwhile; node locks come
+        after the instance level, so this keeps the lock order."""
+        wanted = self.declare_locks()
+        owner, locks = self.lock_owner, self.ctx.locks
+        for level in (LEVEL_NODE_RES, LEVEL_NODE):
+            locks.keep_only(owner, level, [])
+        for level in (LEVEL_NODE, LEVEL_NODE_RES):
+            if level in wanted:
+                locks.acquire(owner, level, wanted[level], level in self.SHARED_LEVELS)
+        self.log(f"Instance {self.instance['name']} is now on another node: its locks follow")
 
     def locked_nodes_now(self) -> set[str]:
         """UUIDs of the nodes this job holds locks on (every node when it holds them all)."""

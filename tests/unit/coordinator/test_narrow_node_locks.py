@@ -7,6 +7,8 @@ run; overlap is read from the jobs' own exec/end timestamps."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from multinode import MASTER, add_node, install
 
@@ -149,3 +151,22 @@ def test_node_migrate_with_allocator_plans_then_keeps_node_and_targets(mn):
     assert mn.hv2.where(A) == [N3] and mn.hv2.where(B) == [N3]
     held = _held_during(mn, job_id, "instance_migrate")
     assert held and all(h == {_uuid(mn, N2): "shared", _uuid(mn, N3): "shared"} for h in held)
+
+
+def test_shutdown_queued_behind_a_migration_follows_the_instance(mn):
+    """The shutdown locked the old primary; after the migration its node locks follow the
+    instance to the new primary and it stops the domain there."""
+    _create(mn, A, N2)
+    mn.executor.delay = 0.3
+    migrate = mn.submit("OP_INSTANCE_MIGRATE", instance_name=A, target_node=N3)
+    deadline = time.monotonic() + 5
+    while mn.master.queue.get(migrate).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    shutdown = mn.submit("OP_INSTANCE_SHUTDOWN", instance_name=A)
+    _ok(mn.wait(migrate))
+    _ok(mn.wait(shutdown))
+    stops = [(play.role, host) for plays in mn.executor.calls for play in plays
+             if play.role == "instance_stop" for host in play.hosts]
+    assert stops == [("instance_stop", N3)]
+    assert mn.hv2.nodes[N3][A]["state"] == "shutoff"
+    assert _held_during(mn, shutdown, "instance_stop") == [{_uuid(mn, N3): "shared"}]
