@@ -19,6 +19,16 @@ __metaclass__ = type
 
 import hashlib
 
+from ansible_collections.gnt.cluster.plugins.module_utils import hvparams
+from ansible_collections.gnt.cluster.plugins.module_utils.hvparams import (
+    ACCEL_TYPES,
+    BOOT_DEVICES,
+    DISK_BUSES,
+    DISK_MODES,
+    NIC_MODELS,
+    REBOOT_ACTIONS,
+)
+
 METADATA_NS = "https://gnt.cluster/xmlns/instance/1"
 
 DOMAIN_TEMPLATE = """\
@@ -38,7 +48,11 @@ DOMAIN_TEMPLATE = """\
   <currentMemory unit='MiB'>{{ memory }}</currentMemory>
   <vcpu placement='static'>{{ vcpus }}</vcpu>
   <os>
+{% if machine %}
+    <type arch='x86_64' machine='{{ machine | e }}'>hvm</type>
+{% else %}
     <type arch='x86_64'>hvm</type>
+{% endif %}
 {% if kernel_path %}
     <kernel>{{ kernel_path | e }}</kernel>
 {% if initrd_path %}
@@ -53,14 +67,16 @@ DOMAIN_TEMPLATE = """\
     <acpi/>
     <apic/>
   </features>
-{% if cpu_model %}
+{% if cpu_model == 'host' %}
+  <cpu mode='host-passthrough'/>
+{% elif cpu_model %}
   <cpu mode='custom' match='exact'>
     <model fallback='allow'>{{ cpu_model | e }}</model>
   </cpu>
 {% endif %}
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
+  <on_reboot>{{ on_reboot }}</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
 {% for disk in disks %}
@@ -111,40 +127,11 @@ DOMAIN_TEMPLATE = """\
 </domain>
 """
 
-DISK_BUSES = {
-    # hvparam disk_type -> (libvirt bus, device name prefix)
-    "paravirtual": ("virtio", "vd"),
-    "ide": ("ide", "hd"),
-    "scsi": ("scsi", "sd"),
-}
-NIC_MODELS = {
-    "paravirtual": "virtio",
-    "e1000": "e1000",
-    "rtl8139": "rtl8139",
-    "ne2k_pci": "ne2k_pci",
-    "pcnet": "pcnet",
-    "i82551": "i82551",
-    "i82557b": "i82557b",
-    "i82559er": "i82559er",
-}
-BOOT_DEVICES = {"disk": "hd", "cdrom": "cdrom", "network": "network", "floppy": "fd"}
-ACCEL_TYPES = {"kvm": "kvm", "tcg": "qemu"}
 NIC_MODES = ("bridged", "routed", "openvswitch")
 
-HVPARAM_DEFAULTS = {
-    "accel": "",
-    "boot_order": "disk",
-    "disk_type": "paravirtual",
-    "nic_type": "paravirtual",
-    "kernel_path": "",
-    "kernel_args": "ro",
-    "initrd_path": "",
-    "root_path": "",
-    "serial_console": True,
-    "serial_speed": 115200,
-    "cpu_type": "",
-    "vnc_bind_address": "",
-}
+# The hvparam table and its libvirt mappings live in hvparams.py (shared with the coordinator);
+# the names stay importable from here.
+HVPARAM_DEFAULTS = hvparams.kvm_defaults()
 
 
 class DomainSpecError(ValueError):
@@ -188,7 +175,12 @@ def build_context(spec, accel_default="kvm"):
         raise DomainSpecError("instance spec must be a dict with a name")
     name = spec["name"]
     hv = dict(HVPARAM_DEFAULTS)
-    hv.update({k: v for k, v in (spec.get("hvparams") or {}).items() if v is not None})
+    given = spec.get("hvparams") or {}
+    unknown = sorted(key for key in given if key not in HVPARAM_DEFAULTS)
+    if unknown:
+        raise DomainSpecError("instance %s: unknown hvparam(s) %s (valid: %s)"
+                              % (name, ", ".join(unknown), ", ".join(sorted(HVPARAM_DEFAULTS))))
+    hv.update({k: v for k, v in given.items() if v is not None})
     be = spec.get("beparams") or {}
     accel = hv["accel"] or accel_default
     domain_type = _choice(name, "hvparam accel", accel, ACCEL_TYPES)
@@ -208,12 +200,12 @@ def build_context(spec, accel_default="kvm"):
         if not disk.get("path"):
             raise DomainSpecError("instance %s: disk %s has no path"
                                   % (name, disk.get("index", pos)))
-        mode = disk.get("mode", "rw")
-        if mode not in ("rw", "ro"):
-            raise DomainSpecError("instance %s: disk %s has invalid mode %r (valid: ro, rw)"
-                                  % (name, disk.get("index", pos), mode))
+        mode = disk.get("mode") or DISK_MODES[0]
+        if mode not in DISK_MODES:
+            raise DomainSpecError("instance %s: disk %s has invalid mode %r (valid: %s)"
+                                  % (name, disk.get("index", pos), mode, ", ".join(DISK_MODES)))
         disks.append({"path": disk["path"], "bus": bus, "dev": _device_name(prefix, pos),
-                      "readonly": mode == "ro"})
+                      "readonly": mode == hvparams.DISK_MODE_RO})
     model = _choice(name, "hvparam nic_type", hv["nic_type"], NIC_MODELS)
     nics = []
     for pos, nic in enumerate(sorted(spec.get("nics") or [], key=lambda n: n.get("index", 0))):
@@ -254,6 +246,9 @@ def build_context(spec, accel_default="kvm"):
         "serial_console": serial_console,
         "console_log": spec.get("console_log") or "",
         "vnc_bind_address": hv["vnc_bind_address"] or "",
+        "machine": hv["machine_version"] or "",
+        "on_reboot": _choice(name, "hvparam reboot_behavior", hv["reboot_behavior"],
+                             REBOOT_ACTIONS),
     }
 
 

@@ -20,6 +20,7 @@ __metaclass__ = type
 import threading
 import time
 
+from ansible_collections.gnt.cluster.plugins.module_utils.hvparams import KVM_HVPARAMS
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import (
     STATE_NAMES,
     DomainError,
@@ -81,6 +82,31 @@ def migration_params(libvirt, bandwidth_mib=None):
     if bandwidth_mib:
         params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = int(bandwidth_mib)
     return params
+
+
+def max_downtime_of(name, hvparams, explicit_ms=None):
+    """The maximum switch-over downtime (ms) of migrating instance ``name``.
+
+    ``explicit_ms`` (the module's ``max_downtime_ms``) wins; otherwise the instance's hvparam
+    ``migration_downtime`` (its table default when absent). Raises :class:`DomainError`
+    naming the value when it is not a positive integer.
+    """
+    if explicit_ms is not None:
+        value, what = explicit_ms, "max_downtime_ms"
+    else:
+        value = (hvparams or {}).get("migration_downtime")
+        if value is None:
+            value = KVM_HVPARAMS["migration_downtime"][1]
+        what = "hvparam migration_downtime"
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DomainError("domain %s: %s must be an integer (milliseconds), got %r"
+                          % (name, what, value)) from None
+    if isinstance(value, bool) or number <= 0:
+        raise DomainError("domain %s: %s must be a positive number of milliseconds, got %r"
+                          % (name, what, value))
+    return number
 
 
 def domain_state(conn, name):

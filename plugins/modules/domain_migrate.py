@@ -61,8 +61,16 @@ options:
     type: bool
     default: false
   max_downtime_ms:
-    description: Maximum tolerable downtime of the final switch-over, in milliseconds.
+    description:
+      - Maximum tolerable downtime of the final switch-over, in milliseconds. When unset, the
+        instance's hvparam C(migration_downtime) from O(hvparams) (default 30).
     type: int
+  hvparams:
+    description:
+      - The instance's (filled) hypervisor parameters; C(migration_downtime) sets the maximum
+        downtime unless O(max_downtime_ms) is given. Other keys are ignored here.
+    type: dict
+    default: {}
   bandwidth_mib:
     description: Bandwidth limit of the migration stream in MiB/s (none when unset).
     type: int
@@ -144,7 +152,10 @@ from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import 
     DomainError,
     connect,
 )
-from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_migrate import migrate
+from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_migrate import (
+    max_downtime_of,
+    migrate,
+)
 
 
 def check_args(p):
@@ -169,6 +180,7 @@ def main():
             live=dict(type="bool", default=True),
             unsafe=dict(type="bool", default=False),
             max_downtime_ms=dict(type="int"),
+            hvparams=dict(type="dict", default={}),
             bandwidth_mib=dict(type="int"),
             timeout=dict(type="int", default=600),
         ),
@@ -179,10 +191,11 @@ def main():
     if error:
         module.fail_json(msg=error, name=p["name"])
     try:
+        downtime = max_downtime_of(p["name"], p["hvparams"], p["max_downtime_ms"])
         conn = connect(p["uri"])
         try:
             result = migrate(conn, p["name"], p["dest_uri"], live=p["live"], unsafe=p["unsafe"],
-                             max_downtime_ms=p["max_downtime_ms"],
+                             max_downtime_ms=downtime,
                              bandwidth_mib=p["bandwidth_mib"], timeout=p["timeout"],
                              check_mode=module.check_mode)
         finally:

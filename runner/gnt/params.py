@@ -10,8 +10,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._collection import load_module_util
 from .errors import ECODE_INVAL, OpPrereqError
 from .units import UnitError, parse_size_mib
+
+_hvtable = load_module_util("hvparams")
 
 HT_KVM = "kvm"
 HYPERVISORS = (HT_KVM,)
@@ -88,24 +91,31 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return check
 
 
-# name -> (type converter, default)
+def _int_at_least(minimum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        number = _int(value)
+        if number < minimum:
+            raise ValueError(f"{value!r} is less than {minimum}")
+        return number
+    return check
+
+
+def _hv_converter(name: str, kind: str, choices: Any) -> Callable[[Any], Any]:
+    """The converter of one entry of the collection's hvparam table."""
+    if kind == _hvtable.KIND_CHOICE:
+        return _choice(*choices)
+    if kind == _hvtable.KIND_BOOL:
+        return _bool
+    if kind == _hvtable.KIND_INT:
+        return _int_at_least(_hvtable.INT_MINIMUM.get(name, 0))
+    return _str
+
+
+# name -> (type converter, default), built from plugins/module_utils/hvparams.py (one table
+# for the coordinator and the node).
 HVPARAMS_KVM: dict[str, tuple[Callable[[Any], Any], Any]] = {
-    "accel": (_choice("", "kvm", "tcg"), ""),
-    "boot_order": (_choice("disk", "cdrom", "network"), "disk"),
-    "disk_type": (_choice("paravirtual", "ide", "scsi"), "paravirtual"),
-    "nic_type": (_choice("paravirtual", "e1000", "rtl8139", "i82551", "ne2k_pci", "pcnet"),
-                 "paravirtual"),
-    "kernel_path": (_str, ""),
-    "kernel_args": (_str, "ro"),
-    "initrd_path": (_str, ""),
-    "root_path": (_str, "/dev/vda1"),
-    "serial_console": (_bool, True),
-    "serial_speed": (_int, 115200),
-    "cpu_type": (_str, ""),
-    "vnc_bind_address": (_str, ""),
-    "machine_version": (_str, ""),
-    "migration_downtime": (_int, 30),
-    "reboot_behavior": (_choice("reboot", "exit"), "reboot"),
+    name: (_hv_converter(name, kind, choices), default)
+    for name, (kind, default, choices, _effect) in _hvtable.KVM_HVPARAMS.items()
 }
 HVPARAMS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {HT_KVM: HVPARAMS_KVM}
 

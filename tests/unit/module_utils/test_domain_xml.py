@@ -107,6 +107,9 @@ def test_direct_kernel_boot():
 def test_direct_kernel_boot_without_serial_or_initrd():
     root = parse(spec(kernel_path="/k", serial_console=False))
     assert root.find("os/initrd") is None
+    # root_path defaults to Ganeti's /dev/vda1 on the node too (one table)
+    assert root.findtext("os/cmdline") == "root=/dev/vda1 ro"
+    root = parse(spec(kernel_path="/k", serial_console=False, root_path=""))
     assert root.findtext("os/cmdline") == "ro"
     assert root.find("devices/serial") is None and root.find("devices/console") is None
 
@@ -221,7 +224,7 @@ def test_memory_validation():
 
 
 def test_escaping():
-    s = spec(kernel_path="/k", kernel_args="a<b & 'c'")
+    s = spec(kernel_path="/k", kernel_args="a<b & 'c'", root_path="")
     s["console_log"] = "/tmp/it's.log"
     root = parse(s)
     assert root.findtext("os/cmdline").startswith("a<b & 'c'")
