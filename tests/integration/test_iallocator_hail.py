@@ -15,9 +15,9 @@ from gnt.errors import ECODE_NORES, OpPrereqError
 from gnt.iallocator import simulate as sim
 
 HAIL = "/usr/lib/ganeti/iallocators/hail"
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
     not os.access(HAIL, os.X_OK),
-    reason=f"{HAIL} is missing: install Debian's ganeti-htools (scripts/setup.sh --test)")
+    reason=f"{HAIL} is missing: install Debian's ganeti-htools (scripts/setup.sh --test)")]
 # hail assumes the KVM host OS takes 4096 MiB unless told to use our reserved_memory.
 EXACT = ["--static-kvm-node-memory=0"]
 # hail refuses placements that break N+1 (global N+1, all templates) unless told not to.

@@ -1,0 +1,31 @@
+"""Every test that starts a lab or real libvirt carries the ``integration`` marker (issue 10),
+so ``-m "not integration"`` runs only what needs neither."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+REAL_PARTS = re.compile(r"make_cluster\(|start_cluster\(|libvirt\.open\(|Lab\(")
+
+
+def test_integration_and_lab_modules_are_marked():
+    unmarked = [str(path.relative_to(TESTS))
+                for folder in ("integration", "lab") for path in sorted((TESTS / folder).glob("test_*.py"))
+                if "pytest.mark.integration" not in path.read_text()]
+    assert unmarked == []
+
+
+def test_unit_tests_using_real_parts_are_marked():
+    unmarked = []
+    for path in sorted((TESTS / "unit").rglob("test_*.py")):
+        text = path.read_text()
+        for match in REAL_PARTS.finditer(text):
+            start = text.rfind("\ndef test_", 0, match.start())
+            if start < 0:
+                continue  # a helper above the tests: its callers are checked
+            head = text[max(0, start - 200):start]
+            if "pytest.mark.integration" not in head and "pytestmark" not in text:
+                unmarked.append(f"{path.relative_to(TESTS)}:{text.count(chr(10), 0, match.start()) + 1}")
+    assert unmarked == []
