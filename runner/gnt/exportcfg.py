@@ -31,11 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import params
+from ._collection import load_module_util
 from .errors import ECODE_INVAL, OpPrereqError
 
 EXPORT_VERSION = 0
 CONFIG_FILE = "config.ini"
-COMPRESSIONS = ("none", "gzip", "gzip-fast", "gzip-slow", "lzop", "zstd")
+# Ganeti's compression names, in its order: the node's table (disk_stream.COMPRESSION_TOOLS).
+COMPRESSIONS: tuple[str, ...] = tuple(load_module_util("disk_stream").COMPRESSION_TOOLS)
 
 SECT_EXPORT = "export"
 SECT_INSTANCE = "instance"
@@ -45,7 +47,7 @@ SECT_OS = "os"
 SECT_OS_PRIVATE = "os_private"
 
 NIC_FIELDS = ("mac", "ip", "mode", "link", "vlan", "network", "name")
-DISK_MODES = ("rw", "ro")
+DISK_MODES = params.DISK_MODES
 # Hypervisor parameters that are cluster-wide in Ganeti and never exported.
 HV_GLOBALS = ("migration_port", "migration_bandwidth", "migration_mode", "xen_cmd")
 

@@ -31,6 +31,10 @@ DISK_TEMPLATES = (DT_FILE, DT_SHARED_FILE, DT_DISKLESS)
 KNOWN_DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8, DT_EXT,
                         "blockdev", "rbd", "gluster")
 
+# Disk access modes, from the collection's table (shared with the node's domain XML).
+DISK_MODES: tuple[str, ...] = tuple(_hvtable.DISK_MODES)
+DISK_MODE_DEFAULT: str = _hvtable.DISK_MODE_RW
+
 NIC_MODE_BRIDGED = "bridged"
 NIC_MODE_ROUTED = "routed"
 NIC_MODE_OVS = "openvswitch"

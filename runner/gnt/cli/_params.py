@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from ..errors import ECODE_INVAL, OpPrereqError
+from ..params import DISK_MODE_DEFAULT, DISK_MODES
 
 
 def keyval(text: str, what: str) -> dict[str, str]:
@@ -85,7 +86,6 @@ def _index(ident: str, what: str) -> int:
 
 
 DISK_KEYS = ("size", "mode", "name", "vg", "metavg", "adopt", "spindles", "provider")
-DISK_MODES = ("rw", "ro")
 NIC_KEYS = ("mac", "ip", "mode", "link", "vlan", "network", "name")
 
 
@@ -123,10 +123,10 @@ def parse_disks(specs: list[str] | None, os_size: str | None,
             disk["size"] = 0
         else:
             raise OpPrereqError(f"Missing size or adoption source for disk {idx}", ECODE_INVAL)
-        disk.setdefault("mode", "rw")
+        disk.setdefault("mode", DISK_MODE_DEFAULT)
         if disk["mode"] not in DISK_MODES:
             raise OpPrereqError(f"Invalid disk access mode '{disk['mode']}' for disk {idx}"
-                                " (use rw or ro)", ECODE_INVAL)
+                                f" (use {' or '.join(DISK_MODES)})", ECODE_INVAL)
         if "spindles" in disk:
             disk["spindles"] = parse_int(disk["spindles"], f"spindles for disk {idx}")
         disks[idx] = disk
