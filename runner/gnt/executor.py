@@ -372,8 +372,28 @@ def _stdout_tail(run_dir: Path) -> str:
     return f"ansible-runner failed (artifacts in {run_dir})"
 
 
+def role_argument_errors(play: Play) -> list[str]:
+    """Every way ``play``'s vars break its role's contract (``meta/argument_specs.yml``,
+    checked with Ansible's own validator): unknown or missing vars, wrong types and choices,
+    sub-options included. Empty when the play fits."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    spec_file = settings.collection_root() / "roles" / play.role / "meta" / "argument_specs.yml"
+    if not spec_file.is_file():
+        return [f"role {play.role} has no meta/argument_specs.yml"]
+    specs = yaml.safe_load(spec_file.read_text())["argument_specs"]["main"].get("options", {})
+    validator = ArgumentSpecValidator(specs)
+    errors = []
+    for host, role_vars in sorted(play.hosts.items()):
+        result = validator.validate(dict(role_vars))
+        errors += [f"{play.role} on {host}: {msg}" for msg in result.error_messages]
+    return errors
+
+
 class RecordingExecutor:
-    """Test double: records plays and answers with canned results (no Ansible)."""
+    """Test double: records plays and answers with canned results (no Ansible). Every play
+    is checked against its role's argument spec first: a var the role does not declare (and so
+    would ignore), a missing or mistyped one, fails the test at once."""
 
     def __init__(self, fail_roles: dict[str, str] | None = None,
                  facts: dict[str, dict[str, Any]] | None = None,
@@ -386,6 +406,10 @@ class RecordingExecutor:
 
     def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
             feedback: Feedback) -> RunResult:
+        for play in plays:
+            errors = role_argument_errors(play)
+            if errors:
+                raise AssertionError("play breaks its role's argument spec:\n" + "\n".join(errors))
         with self.lock:
             self.calls.append(plays)
         if self.delay:

@@ -199,8 +199,7 @@ class LUInstanceCreate(LogicalUnit):
         self.cfg.add("instances", instance, {"disks": disks})
         node = self.cfg.get("nodes", instance["primary_node"])
         spec = instance_spec(self.cfg, instance, self.start_memory)
-        host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node),
-                "gnt_install": not self.op["no_install"]}
+        host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node)}
         if not self.disks and self.op["no_install"]:
             pass  # diskless and nothing to install: no node-side step before the start
         else:
@@ -219,8 +218,12 @@ class LUInstanceCreate(LogicalUnit):
 
     def node_plays(self, node: dict[str, Any], host: dict[str, Any]) -> list[Play]:
         """What makes the instance on its node: disks, then the OS install."""
-        return [Play("instance_create", {node["name"]: host},
+        return [Play("instance_create", {node["name"]: self.create_vars(host)},
                      title="create disks and install OS")]
+
+    def create_vars(self, host: dict[str, Any]) -> dict[str, Any]:
+        """The instance_create role's vars: the instance and node, and whether to install."""
+        return {**host, "gnt_install": not self.op["no_install"]}
 
     def report_node_plays(self, node: dict[str, Any], result: RunResult) -> None:
         """Log what the node-side steps reported (nothing for a plain create)."""

@@ -92,7 +92,8 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
         gnt_import = {"disks": dumps, "compression": self.export.compression,
                       "source": transfer_peer(self.cfg, self.src_node, node),
                       "use_os": bool(self.op["os_type"]), "old_name": self.export.name}
-        return [Play("instance_create", {node["name"]: host}, title="create disks"),
+        return [Play("instance_create", {node["name"]: self.create_vars(host)},
+                     title="create disks"),
                 Play("instance_import", {node["name"]: {**host, "gnt_import": gnt_import}},
                      title="import the disks")]
 

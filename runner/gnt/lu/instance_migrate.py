@@ -388,7 +388,7 @@ class LUInstanceMove(_MoveLU):
                     "disks": disks}
             try:
                 self.run_on(source, "instance_disk_copy", f"copy the disks of {self.name}",
-                            **self.vars_on(source, gnt_copy=copy))
+                            gnt_node=node_vars(self.cfg, source), gnt_copy=copy)
             except GntError as err:
                 self._restart_source(source)
                 raise OpExecError(f"{err} -- the instance stays on {source['name']}; partial"

@@ -100,3 +100,24 @@ def test_ansible_dirs_are_private_and_remote_tmp_is_not_shared(tmp_path, monkeyp
     for path in (ans, ans / "ssh-cm", ans / "tmp", ans / "collections",
                  ans / "collections" / "ansible_collections"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+
+
+def test_recording_executor_holds_plays_to_the_role_contract():
+    """A var the role does not declare (it would be ignored), a missing required one or a
+    wrong type fails at once; a play that fits runs."""
+    from gnt.executor import RecordingExecutor, role_argument_errors
+
+    node = {"n1": NodeAccess("n1", "127.0.0.1", True)}
+    fits = Play("instance_stop", {"n1": {"gnt_instance": {}, "gnt_node": {},
+                                         "gnt_shutdown_timeout": 5}})
+    assert role_argument_errors(fits) == []
+    assert RecordingExecutor().run([fits], node, lambda msg: None).ok
+    ignored = Play("instance_start", {"n1": {"gnt_instance": {}, "gnt_node": {},
+                                             "gnt_install": True}})
+    missing = Play("instance_stop", {"n1": {"gnt_instance": {}}})
+    mistyped = Play("instance_stop", {"n1": {"gnt_instance": {}, "gnt_node": {},
+                                             "gnt_shutdown_timeout": "soon"}})
+    for play, text in ((ignored, "gnt_install"), (missing, "gnt_node"),
+                       (mistyped, "gnt_shutdown_timeout")):
+        with pytest.raises(AssertionError, match=text):
+            RecordingExecutor().run([play], node, lambda msg: None)
