@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import exportcfg, noderpc, params
+from .. import exportcfg, noderpc, params, settings
 from ..errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from ..executor import Play, RunResult
 from ..locking import ALL, LEVEL_NODE
@@ -43,6 +43,8 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
                 and not self.op["src_node"]:
             raise OpPrereqError(f"The source directory {self.op['src_path']} is a path: give"
                                 " the node holding it too (--src-node)", ECODE_INVAL)
+        # the export's name in the export directory (--src-dir confined to it)
+        self.src_name = confined_export_dir(self.op["src_path"]) if self.op["src_path"] else None
 
     def expand_names(self) -> None:
         if self.op["mode"] != IMPORT:
@@ -115,18 +117,16 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
         name = op["instance_name"]
         if op["src_node"]:
             node = self.cfg.lookup("nodes", op["src_node"])
-            if op["src_path"]:
-                path = op["src_path"] if os.path.isabs(op["src_path"]) \
-                    else export_path(op["src_path"])
-                return node, path
+            if self.src_name:
+                return node, export_path(self.src_name)
             return node, export_path(self._export_name_on([node], name))
         online = [n for n in self.cfg.all("nodes") if not n["offline"]]
         exports = self._exports_on(online)
-        wanted = op["src_path"] or name
+        wanted = self.src_name or name
         holders = [n for n in online if wanted in exports.get(n["uuid"], {})]
         if holders:
             return holders[0], export_path(wanted)
-        if op["src_path"]:
+        if self.src_name:
             raise OpPrereqError(f"No export named '{wanted}' on any node (gnt-backup list"
                                 " shows them)", ECODE_NOENT)
         newest = _newest(online, exports)
@@ -312,3 +312,18 @@ def _when(timestamp: int) -> str:
     if not timestamp:
         return "at an unknown time"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def confined_export_dir(src_dir: str) -> str:
+    """The export name ``--src-dir`` names: a name in the export directory, or an absolute
+    path to one; anything else (another directory, ``..``, a hidden in-progress export) is
+    refused naming the value."""
+    export_dir = os.path.normpath(str(settings.paths().export_dir))
+    full = os.path.normpath(src_dir if os.path.isabs(src_dir)
+                            else os.path.join(export_dir, src_dir))
+    name = os.path.basename(full)
+    if os.path.dirname(full) != export_dir or not name or name.startswith("."):
+        raise OpPrereqError(f"The source directory '{src_dir}' is not an export: it must be an"
+                            f" export name or a directory directly in {export_dir}",
+                            ECODE_INVAL)
+    return name

@@ -425,3 +425,19 @@ def test_import_memory_alias_wins_over_the_export(bk):
     bk.exports.put(N3, _info(osparams={}))
     _ok(_import(bk, beparams={"memory": "1G"}))
     assert bk.master.config.lookup("instances", INST)["beparams"]["maxmem"] == 1024
+
+
+@pytest.mark.parametrize("src_dir", ["../../etc", "/etc", f"{INST}/../../..", ".hidden.new-x",
+                                     "a/b"])
+def test_import_src_dir_is_confined_to_the_export_directory(bk, src_dir):
+    bk.exports.put(N3, _info(osparams={}))
+    before, plays = bk.config_bytes(), len(bk.executor.calls)
+    message, kind = _error(_import(bk, src_node=N3, src_path=src_dir))
+    assert f"The source directory '{src_dir}' is not an export" in message
+    assert kind == "wrong_input"
+    assert bk.config_bytes() == before and len(bk.executor.calls) == plays
+
+
+def test_import_src_dir_may_be_the_exports_absolute_path(bk):
+    bk.exports.put(N3, _info(osparams={}))
+    _ok(_import(bk, src_node=N3, src_path=export_path(INST)))
