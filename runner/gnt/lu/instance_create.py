@@ -72,6 +72,14 @@ class LUInstanceCreate(LogicalUnit):
             self.disks.append({"size": size, "mode": mode})
         if not op["no_install"] and not op["os_type"]:
             raise OpPrereqError("No OS given (-o OS) and --no-install not set", ECODE_INVAL)
+        if op["file_storage_dir"]:
+            raise OpPrereqError(f"--file-storage-dir {op['file_storage_dir']} is not supported"
+                                " in this release: file disks go to the cluster's file storage"
+                                " directory, in a directory named after the instance",
+                                ECODE_INVAL)
+        if op["file_driver"] not in (None, "loop"):
+            raise OpPrereqError(f"File driver '{op['file_driver']}' is not supported: file disks"
+                                " are raw files given to QEMU (driver 'loop')", ECODE_INVAL)
         self.hypervisor = op["hypervisor"] or params.HT_KVM
         self.hvparams = params.check_hvparams(self.hypervisor, op["hvparams"])
         self.beparams = params.check_beparams(op["beparams"])

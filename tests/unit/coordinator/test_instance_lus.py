@@ -147,3 +147,17 @@ def test_tags_rules(cluster):
     assert cluster.config_bytes() == before
     assert "not found" in _error(cluster.run("OP_TAGS_DEL", kind="instance", name=NAME,
                                              tags=["nope"]))
+
+
+@pytest.mark.parametrize("extra, text", [
+    ({"file_storage_dir": "web"}, "--file-storage-dir web is not supported"),
+    ({"file_driver": "blktap"}, "File driver 'blktap' is not supported"),
+])
+def test_unsupported_file_storage_options_are_refused(cluster, extra, text):
+    before, plays = cluster.config_bytes(), len(cluster.executor.calls)
+    assert text in _error(_create(cluster, **extra))
+    assert cluster.config_bytes() == before and len(cluster.executor.calls) == plays
+
+
+def test_file_driver_loop_is_what_file_disks_are(cluster):
+    assert _create(cluster, file_driver="loop").status == SUCCESS
