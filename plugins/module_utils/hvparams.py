@@ -88,4 +88,4 @@ DISK_MODES = (DISK_MODE_RW, DISK_MODE_RO)
 
 def kvm_defaults():
     """The built-in default of every KVM hypervisor parameter (a new dict)."""
-    return dict((name, entry[1]) for name, entry in KVM_HVPARAMS.items())
+    return {name: entry[1] for name, entry in KVM_HVPARAMS.items()}
