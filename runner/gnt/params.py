@@ -90,7 +90,8 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         text = str(value)
         if text not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+            shown = ", ".join(choice or "'' (empty)" for choice in choices)
+            raise ValueError(f"{value!r} is not one of {shown}")
         return text
     return check
 

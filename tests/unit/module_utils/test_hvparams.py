@@ -147,3 +147,8 @@ def test_migration_downtime():
 def test_serial_speed_must_be_positive():
     with pytest.raises(OpPrereqError, match="'serial_speed'.*less than 1"):
         params.check_hvparams("kvm", {"serial_speed": 0})
+
+
+def test_empty_choice_is_named_in_the_message():
+    with pytest.raises(OpPrereqError, match=r"'xen' is not one of '' \(empty\), kvm, tcg"):
+        params.check_hvparams("kvm", {"accel": "xen"})
