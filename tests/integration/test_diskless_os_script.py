@@ -8,6 +8,7 @@ and fails.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,19 @@ echo "create $INSTANCE_NAME" >> "$(dirname "$0")/CALLS"
 echo "failcreate: refusing to install $INSTANCE_NAME" >&2
 exit 3
 """
+
+
+def settled_jobs(gnt) -> dict[str, str]:
+    """Wait until no job is pending or running; return every job's status by id (the add
+    must not be judged before its job, and the OS script it runs, really ended)."""
+    deadline = time.monotonic() + 120
+    while True:
+        out = gnt.run("gnt-job", "list", "--no-headers", "-o", "id,status").stdout
+        jobs = dict(line.split()[:2] for line in out.splitlines() if line.strip())
+        if not set(jobs.values()) & {"queued", "waiting", "running", "canceling"}:
+            return jobs
+        assert time.monotonic() < deadline, jobs
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +58,7 @@ def test_diskless_add_skips_the_create_script(cluster):
     proc = gnt.run("gnt-instance", "add", "-o", FAIL_OS, "-t", "diskless", "--no-start",
                    "--no-name-check", "--no-ip-check", name, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(settled_jobs(gnt).values()) == {"success"}
     assert not calls.exists(), calls.read_text()
     assert gnt.instances()[name]["os"] == FAIL_OS
     assert gnt.field(name, "disk_template") == "diskless"
@@ -57,6 +72,7 @@ def test_file_add_runs_the_failing_create_script(cluster):
     proc = gnt.run("gnt-instance", "add", "-o", FAIL_OS, "-t", "file", "--disk", "0:size=8M",
                    "--no-start", "--no-name-check", "--no-ip-check", name, check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "error" in settled_jobs(gnt).values()
     assert "exit code 3" in proc.stdout + proc.stderr
     assert calls.read_text().splitlines() == [f"create {name}"]
     # the half-created instance was removed again: config and disks as before
