@@ -16,4 +16,3 @@ ensure_importable()
 # Shared test helpers (tests/gnt_testutil.py) import as top-level modules.
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
-

@@ -21,7 +21,8 @@ from gnt_labcluster import (
     stop_cluster,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(lab_skip_reason() is not None,
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(lab_skip_reason() is not None,
                                  reason=lab_skip_reason() or ""),
               pytest.mark.timeout(900)]
 

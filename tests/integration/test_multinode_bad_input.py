@@ -18,8 +18,9 @@ from gnt_labcluster import (
     stop_cluster,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(lab_skip_reason() is not None,
-                                reason=lab_skip_reason() or "")]
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(lab_skip_reason() is not None,
+                                 reason=lab_skip_reason() or "")]
 
 SHARED = "inst1"   # sharedfile, running on node2
 LOCAL = "inst2"    # file, on node2

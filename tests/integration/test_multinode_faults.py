@@ -30,8 +30,9 @@ from gnt_labcluster import (
     wait_job_log,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(lab_skip_reason() is not None,
-                                reason=lab_skip_reason() or "")]
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(lab_skip_reason() is not None,
+                                 reason=lab_skip_reason() or "")]
 
 NEW_SHARED = "-t sharedfile --disk 0:size=64M -o tinylinux"
 

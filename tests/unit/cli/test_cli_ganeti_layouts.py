@@ -95,7 +95,7 @@ def test_cluster_version_prefers_the_masters_values(fake: FakeClient,
 
 
 def test_cluster_version_without_master_daemon(monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture) -> None:
+                                               capsys: pytest.CaptureFixture) -> None:
     import gnt
     from gnt.cli import common
     from gnt.errors import MasterNotRunning

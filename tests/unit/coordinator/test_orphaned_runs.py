@@ -42,7 +42,8 @@ def _start(run_dir: Path, started: list[int]) -> list[int]:
     proc = subprocess.Popen([sys.executable, "-c", SLEEPER], env=dict(os.environ, **{RUN_ENV: str(run_dir)}),
                             start_new_session=True)
     time.sleep(0.5)
-    out = subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "time.sleep"], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "time.sleep"], capture_output=True,
+                         text=True, check=False)
     pids = [proc.pid] + [int(pid) for pid in out.stdout.split()]
     started.extend(pids)
     return pids
