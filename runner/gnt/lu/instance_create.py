@@ -14,8 +14,6 @@ from ..units import UnitError, parse_size_mib
 from . import placement
 from .base import LogicalUnit
 
-DISK_MODES = ("rw", "ro")
-
 
 def generate_mac(prefix: str, used: set[str]) -> str:
     """A MAC with the cluster prefix that no NIC in the cluster uses yet."""
@@ -65,10 +63,10 @@ class LUInstanceCreate(LogicalUnit):
                 raise OpPrereqError(f"Invalid size for disk {index}: {err}", ECODE_INVAL) from err
             if size <= 0:
                 raise OpPrereqError(f"Disk {index} size must be positive", ECODE_INVAL)
-            mode = disk.get("mode", "rw")
-            if mode not in DISK_MODES:
-                raise OpPrereqError(f"Invalid mode '{mode}' for disk {index} (rw or ro)",
-                                    ECODE_INVAL)
+            mode = disk.get("mode", params.DISK_MODE_DEFAULT)
+            if mode not in params.DISK_MODES:
+                raise OpPrereqError(f"Invalid mode '{mode}' for disk {index}"
+                                    f" ({' or '.join(params.DISK_MODES)})", ECODE_INVAL)
             self.disks.append({"size": size, "mode": mode})
         if not op["no_install"] and not op["os_type"]:
             raise OpPrereqError("No OS given (-o OS) and --no-install not set", ECODE_INVAL)

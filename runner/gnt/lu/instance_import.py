@@ -239,7 +239,7 @@ def merged_op(op: dict[str, Any], info: exportcfg.ExportInfo, cluster: dict[str,
     template = op["disk_template"] or info.disk_template
     merged["disk_template"] = template
     if not op["disks"] and template != params.DT_DISKLESS:
-        merged["disks"] = [{"size": int(d["size_mib"]), "mode": d.get("mode") or "rw"}
+        merged["disks"] = [{"size": int(d["size_mib"]), "mode": d.get("mode") or params.DISK_MODE_DEFAULT}
                            for d in info.disks]
     elif template == params.DT_DISKLESS:
         merged["disks"] = []
