@@ -206,10 +206,9 @@ class LUInstanceCreate(LogicalUnit):
         node = self.cfg.get("nodes", instance["primary_node"])
         spec = instance_spec(self.cfg, instance, self.start_memory)
         host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node)}
-        if not self.disks and self.op["no_install"]:
-            pass  # diskless and nothing to install: no node-side step before the start
-        else:
+        if self.disks or self.op["mode"] != "create":
             self._create_on_node(instance, node, host)
+        # else: diskless: no disks to make and, as in Ganeti, no OS script to run
         if self.op["start"]:
             self.log("* starting instance...")
             try:
