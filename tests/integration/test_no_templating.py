@@ -80,6 +80,22 @@ def domain_cmdline(name: str) -> str:
     return xml.findtext("os/cmdline") or ""
 
 
+def assert_literal_everywhere(gnt, markers: Path, os_dir: Path, name: str, osp: str,
+                              kargs: str) -> None:
+    """The values are in the config, the OS script's environment and, once the instance
+    runs, the domain XML, literally; no template was evaluated on the way."""
+    inst = gnt.instances()[name]
+    assert inst["osparams"]["probe"] == osp
+    assert inst["hvparams"]["kernel_args"] == kargs
+    assert recorded_osp(os_dir, name)["OSP_PROBE"] == osp
+    gnt.run("gnt-instance", "startup", name)
+    try:
+        no_markers(markers)
+        assert kargs in domain_cmdline(name)
+    finally:
+        gnt.run("gnt-instance", "shutdown", "--timeout=0", name)
+
+
 def test_cli_parameters_arrive_literally(cluster):
     gnt, markers, os_dir, kernel = cluster
     osp = pwn(markers, "osparam")
@@ -89,16 +105,7 @@ def test_cli_parameters_arrive_literally(cluster):
             "-O", f"probe={osp}", "-H", f"kvm:kernel_path={kpath},kernel_args={kargs}",
             "--no-start", INST)
     no_markers(markers)
-    inst = gnt.instances()[INST]
-    assert inst["osparams"]["probe"] == osp
-    assert inst["hvparams"]["kernel_args"] == kargs
-    assert recorded_osp(os_dir, INST)["OSP_PROBE"] == osp
-    gnt.run("gnt-instance", "startup", INST)
-    try:
-        no_markers(markers)
-        assert kargs in domain_cmdline(INST)
-    finally:
-        gnt.run("gnt-instance", "shutdown", "--timeout=0", INST)
+    assert_literal_everywhere(gnt, markers, os_dir, INST, osp, kargs)
 
 
 def test_modify_and_reinstall_keep_values_literal(cluster):
@@ -152,14 +159,5 @@ def test_import_of_a_crafted_export(cluster):
     gnt.run("gnt-backup", "import", "-n", node, "--src-node", node, "--src-dir", INST,
             "--net", "0:mac=generate", "--no-start", IMPORTED)
     no_markers(markers)
-    imported = gnt.instances()[IMPORTED]
-    assert imported["osparams"]["probe"] == osp
-    assert imported["hvparams"]["kernel_args"] == kargs
-    assert recorded_osp(os_dir, IMPORTED)["OSP_PROBE"] == osp
-    gnt.run("gnt-instance", "startup", IMPORTED)
-    try:
-        no_markers(markers)
-        assert kargs in domain_cmdline(IMPORTED)
-    finally:
-        gnt.run("gnt-instance", "shutdown", "--timeout=0", IMPORTED)
+    assert_literal_everywhere(gnt, markers, os_dir, IMPORTED, osp, kargs)
     gnt.run("gnt-instance", "remove", "-f", IMPORTED)
