@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 MIB = 1024 * 1024
@@ -22,3 +29,34 @@ def sparse_file(path: Path, size: int) -> Path:
     with open(path, "wb") as handle:
         handle.truncate(size)
     return path
+
+
+@contextmanager
+def mounted_tmpfs(size: str, prefix: str) -> Iterator[Path]:
+    """A fresh directory with a tmpfs of ``size`` (e.g. ``"16m"``) mounted on it (needs root);
+    unmounted and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(root)],
+                   check=True)
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fill(root: Path, leave: int = 0) -> Path:
+    """Fill the file system of ``root`` with one file, leaving about ``leave`` bytes free."""
+    filler = root / "filler"
+    stat = os.statvfs(root)
+    size = max(0, stat.f_bavail * stat.f_frsize - leave)
+    with open(filler, "ab") as handle:
+        try:
+            while size > 0:
+                chunk = min(size, 1 << 20)
+                handle.write(b"\0" * chunk)
+                handle.flush()
+                size -= chunk
+        except OSError as err:
+            assert err.errno == errno.ENOSPC
+    return filler

@@ -10,14 +10,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import stat
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 from gnt_clusterenv import destroy_cluster, make_cluster
+from gnt_testutil import fill, mounted_tmpfs
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")]
@@ -27,36 +24,15 @@ NOSPACE = os.strerror(errno.ENOSPC)
 
 @pytest.fixture
 def gnt():
-    root = Path(tempfile.mkdtemp(prefix="gnt-state-"))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", str(root)],
-                   check=True)
-    cluster = None
-    try:
-        cluster = make_cluster(root, "cluster.state.example")
-        yield cluster
-    finally:
-        (root / "filler").unlink(missing_ok=True)
-        if cluster is not None:
-            destroy_cluster(cluster)
-        subprocess.run(["umount", "-l", str(root)], check=False)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def fill(root: Path, leave: int = 0) -> Path:
-    """Fill the tmpfs with one file, leaving about ``leave`` bytes."""
-    filler = root / "filler"
-    st = os.statvfs(root)
-    size = max(0, st.f_bavail * st.f_frsize - leave)
-    with open(filler, "ab") as handle:
+    with mounted_tmpfs("64m", "gnt-state-") as root:
+        cluster = None
         try:
-            while size > 0:
-                chunk = min(size, 1 << 20)
-                handle.write(b"\0" * chunk)
-                handle.flush()
-                size -= chunk
-        except OSError as err:
-            assert err.errno == errno.ENOSPC
-    return filler
+            cluster = make_cluster(root, "cluster.state.example")
+            yield cluster
+        finally:
+            (root / "filler").unlink(missing_ok=True)
+            if cluster is not None:
+                destroy_cluster(cluster)
 
 
 def daemon_pid(gnt) -> int:

@@ -11,14 +11,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from gnt_testutil import fill, mounted_tmpfs
 
 from gnt import settings
 from gnt.errors import JobQueueError
@@ -33,29 +30,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs need
 @pytest.fixture
 def tmp_path():
     """GNT_ROOT on its own 16 MiB tmpfs (unmounted afterwards)."""
-    root = Path(tempfile.mkdtemp(prefix="gnt-fullfs-"))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(root)],
-                   check=True)
-    yield root
-    subprocess.run(["umount", "-l", str(root)], check=False)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def fill(root: Path, leave: int = 0) -> Path:
-    """Fill the file system of ``root`` with a file, leaving about ``leave`` bytes free."""
-    filler = root / "filler"
-    stat = os.statvfs(root)
-    size = max(0, stat.f_bavail * stat.f_frsize - leave)
-    with open(filler, "ab") as handle:
-        try:
-            while size > 0:
-                chunk = min(size, 1 << 20)
-                handle.write(b"\0" * chunk)
-                handle.flush()
-                size -= chunk
-        except OSError as err:
-            assert err.errno == errno.ENOSPC
-    return filler
+    with mounted_tmpfs("16m", "gnt-fullfs-") as root:
+        yield root
 
 
 def wait_status(cluster, job_id: int, status: str, timeout: float = 20) -> None:
