@@ -14,7 +14,7 @@ import statistics
 import time
 
 from gnt import iallocator as ia
-from gnt.errors import OpPrereqError
+from gnt.core.errors import OpPrereqError
 from gnt.iallocator import simulate as sim
 
 HAIL = "/usr/lib/ganeti/iallocators/hail"

@@ -406,7 +406,7 @@ def lab_part(rounds: int, size: int, pause: float, warm: bool) -> None:
     from gnt_labcluster import lab_skip_reason, start_cluster, stop_cluster
     from labnet import free_slots
 
-    from gnt.sshkeys import KEY_NAME
+    from gnt.nodes.sshkeys import KEY_NAME
 
     reason = lab_skip_reason()
     if reason:

@@ -27,7 +27,7 @@ import labconf  # noqa: E402
 from lab import Lab  # noqa: E402
 from labansible import run_role  # noqa: E402
 
-from gnt._collection import load_module_util  # noqa: E402
+from gnt.core.collection import load_module_util  # noqa: E402
 
 IMAGE = Path("/var/cache/gnt/tinylinux/tinylinux.img")
 MEMORY_MIB = 512

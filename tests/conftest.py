@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GNT_COLLECTION_ROOT", str(REPO))
 
-from gnt._collection import ensure_importable  # noqa: E402  (reads GNT_COLLECTION_ROOT)
+from gnt.core.collection import ensure_importable  # noqa: E402  (reads GNT_COLLECTION_ROOT)
 
 # ``ansible_collections.gnt.cluster`` imports from this checkout, with nothing put on sys.path.
 ensure_importable()

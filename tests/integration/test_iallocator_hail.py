@@ -11,7 +11,7 @@ import os
 import pytest
 
 from gnt import iallocator as ia
-from gnt.errors import ECODE_NORES, OpPrereqError
+from gnt.core.errors import ECODE_NORES, OpPrereqError
 from gnt.iallocator import simulate as sim
 
 HAIL = "/usr/lib/ganeti/iallocators/hail"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from gnt_clusterenv import destroy_cluster, make_cluster
 
-from gnt._collection import ensure_importable
+from gnt.core.collection import ensure_importable
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ def test_planted_paths_are_never_used(planted, tmp_path_factory):
         # a coordinator process: the collection resolves to the checkout, sys.path untouched
         probe = subprocess.run(
             [sys.executable, "-c",
-             "import sys; before = list(sys.path); import gnt.units, gnt.nodequery;"
+             "import sys; before = list(sys.path); import gnt.core.units, gnt.nodes.checks;"
              " m = sys.modules['ansible_collections.gnt.cluster.plugins.module_utils.units'];"
              " print(m.__file__); print(sys.path == before)"],
             env=gnt.env, cwd="/", capture_output=True, text=True, check=True)

@@ -6,9 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import ECODE_INVAL, OpPrereqError
-from . import common
-from ._params import be_params, hv_params, ident_keyval, keyval, parse_disks, parse_nics, split_node
+from gnt.cli import common
+from gnt.cli._params import (
+    be_params,
+    hv_params,
+    ident_keyval,
+    keyval,
+    parse_disks,
+    parse_nics,
+    split_node,
+)
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 
 
 def add_creation_options(p: argparse.ArgumentParser) -> None:

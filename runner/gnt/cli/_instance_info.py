@@ -7,8 +7,8 @@ import shlex
 import sys
 from typing import Any
 
-from ..errors import ECODE_NOENT, OpExecError, OpPrereqError
-from ._output import format_generic_info, format_params_info, format_time, format_unit
+from gnt.cli._output import format_generic_info, format_params_info, format_time, format_unit
+from gnt.core.errors import ECODE_NOENT, OpExecError, OpPrereqError
 
 FILE_TEMPLATES = ("file", "sharedfile")
 
@@ -122,8 +122,8 @@ def console_command(console: dict[str, Any]) -> list[str]:
 
 
 def remote_argv(target: Any, command: list[str], tty: bool) -> list[str]:
-    """``ssh [-t] root@node 'command'``: ``command`` run on ``target`` (a :class:`gnt.ssh.Target`)."""
-    from .. import ssh
+    """``ssh [-t] root@node 'command'``: ``command`` run on ``target`` (a :class:`gnt.nodes.ssh.Target`)."""
+    from gnt.nodes import ssh
 
     argv = ssh.ssh_argv(target)
     if tty:

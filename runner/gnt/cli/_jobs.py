@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import (
+from gnt.core.errors import (
     ConfigError,
     GntError,
     JobLost,
@@ -19,7 +19,7 @@ from ..errors import (
     ProtocolError,
     error_from_dict,
 )
-from ..jqueue.job import CANCELED, CANCELING, ERROR, QUEUED, SUCCESS, WAITING
+from gnt.core.jobstate import CANCELED, CANCELING, ERROR, QUEUED, SUCCESS, WAITING
 
 # How long one wait_for_job_change call may block in the daemon (seconds).
 WAIT_TIMEOUT = 30

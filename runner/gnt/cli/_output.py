@@ -1,6 +1,6 @@
 """Output formatting of the gnt-* commands: tables, Ganeti's generic info blocks, units, times.
 
-Kept free of heavy imports: the size formatter (``gnt.units``) is only loaded when a table
+Kept free of heavy imports: the size formatter (``gnt.core.units``) is only loaded when a table
 really has a size column.
 """
 
@@ -36,7 +36,7 @@ def format_unit(mib: Any, units: str) -> str:
     numbers in that unit (Ganeti's rule, so scripts can parse ``--units=m`` output)."""
     if isinstance(mib, bool) or not isinstance(mib, (int, float)):
         return str(mib)
-    from ..units import format_mib  # deferred: only tables with size columns pay for it
+    from gnt.core.units import format_mib  # deferred: only tables with size columns pay for it
 
     text = format_mib(mib, units)
     if units != "h":

@@ -1,8 +1,8 @@
 """Parsing of Ganeti's option values: ``key=val,..``, ``ident:key=val,..``, sizes, time specs,
 disks, NICs and ``--node pnode[:snode]``.
 
-Values are only split here; validation and conversion use :mod:`gnt.params` and
-:mod:`gnt.units` (the one place for parameter types and sizes), imported when needed.
+Values are only split here; validation and conversion use :mod:`gnt.opcodes.params` and
+:mod:`gnt.core.units` (the one place for parameter types and sizes), imported when needed.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..errors import ECODE_INVAL, OpPrereqError
-from ..params import DISK_MODE_DEFAULT, DISK_MODES
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.opcodes.params import DISK_MODE_DEFAULT, DISK_MODES
 
 
 def keyval(text: str, what: str) -> dict[str, str]:
     """``key=val,key2=val2`` as a dict of strings (``no_key`` false, ``-key`` default)."""
-    from ..params import parse_keyval
+    from gnt.opcodes.params import parse_keyval
 
     return parse_keyval(text, what)
 
@@ -31,7 +31,7 @@ def ident_keyval(text: str, what: str) -> tuple[str, dict[str, str]]:
 
 def parse_size(value: Any, what: str) -> int:
     """A size in MiB; a bad value is a prerequisite error naming it."""
-    from ..units import UnitError, parse_size_mib
+    from gnt.core.units import UnitError, parse_size_mib
 
     try:
         return int(parse_size_mib(value))
@@ -146,7 +146,7 @@ def parse_nics(specs: list[str] | None, no_nics: bool) -> list[dict[str, Any]]:
         return []
     if not specs:
         return [{}]
-    from ..params import check_nicparams
+    from gnt.opcodes.params import check_nicparams
 
     indexed = []
     for spec in specs:
@@ -185,20 +185,20 @@ def read_tags(tags: list[str], source: str | None) -> list[str]:
 
 def hv_params(hypervisor: str, values: dict[str, str], allow_default: bool = False) -> dict:
     """Validate and convert ``-H`` values of ``hypervisor``."""
-    from ..params import check_hvparams
+    from gnt.opcodes.params import check_hvparams
 
     return check_hvparams(hypervisor, values, allow_default=allow_default)
 
 
 def be_params(values: dict[str, str], allow_default: bool = False) -> dict:
     """Validate and convert ``-B`` values (``memory`` sets maxmem and minmem)."""
-    from ..params import check_beparams
+    from gnt.opcodes.params import check_beparams
 
     return check_beparams(values, allow_default=allow_default)
 
 
 def nic_params(values: dict[str, str], allow_default: bool = False) -> dict:
     """Validate and convert ``-N`` values."""
-    from ..params import check_nicparams
+    from gnt.opcodes.params import check_nicparams
 
     return check_nicparams(values, allow_default=allow_default)

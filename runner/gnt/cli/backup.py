@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..exportcfg import COMPRESSIONS, check_compression
-from . import common
-from ._create_options import add_creation_options, creation_fields
-from ._output import UNKNOWN_KIND, format_query_table, parse_fields
-from .common import add_command, add_submit_options, make_op, stdout, submit_or_send
+from gnt.cli import common
+from gnt.cli._create_options import add_creation_options, creation_fields
+from gnt.cli._output import UNKNOWN_KIND, format_query_table, parse_fields
+from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
+from gnt.opcodes.params import COMPRESSIONS, check_compression
 
 # Exit codes of export (gnt-backup(8)): all disks, nothing (or no config), some disks.
 EXIT_EXPORT_OK = 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import CONFIG_VERSION, PROTOCOL_VERSION, __version__
-from ..exportcfg import EXPORT_VERSION
-from . import cluster_nodes, common
-from ._output import format_generic_info, format_grouped_params, format_time
-from ._params import be_params, hv_params, ident_keyval, keyval, nic_params, parse_int
-from .common import add_command, add_submit_options, make_op, stdout, submit_or_send
+from gnt import CONFIG_VERSION, PROTOCOL_VERSION, __version__
+from gnt.cli import cluster_nodes, common
+from gnt.cli._output import format_generic_info, format_grouped_params, format_time
+from gnt.cli._params import be_params, hv_params, ident_keyval, keyval, nic_params, parse_int
+from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
+from gnt.config.exportcfg import EXPORT_VERSION
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -54,7 +54,7 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
 
 def init_cluster(args: argparse.Namespace) -> int:
     """``init NAME``: create a new cluster with this node as master."""
-    from .. import bootstrap  # the bootstrap code is only needed here
+    from gnt.admin import bootstrap  # the bootstrap code is only needed here
 
     kwargs: dict[str, Any] = {"cluster_name": args.name, "feedback": print}
     given = {
@@ -85,7 +85,7 @@ def destroy_cluster(args: argparse.Namespace) -> int:
         common.stderr("Destroying a cluster is irreversible. If you really want destroy this"
                       " cluster, supply the --yes-do-it option.")
         return 1
-    from .. import bootstrap
+    from gnt.admin import bootstrap
 
     bootstrap.destroy_cluster(feedback=print)
     return 0
@@ -108,7 +108,7 @@ def _vcs_version() -> str:
 
 
 def _os_api_version() -> int:
-    from .._collection import load_module_util
+    from gnt.core.collection import load_module_util
 
     return int(max(load_module_util("os_interface").SUPPORTED_API_VERSIONS))
 
@@ -116,7 +116,7 @@ def _os_api_version() -> int:
 def show_version(args: argparse.Namespace) -> int:
     """``version``: Ganeti's six version lines, asked from the master daemon (values it does
     not report, or all when no master daemon runs here, come from this installation)."""
-    from ..errors import MasterNotRunning
+    from gnt.core.errors import MasterNotRunning
 
     try:
         info = common.get_client().call("cluster_info") or {}

@@ -9,15 +9,16 @@ import shlex
 import time
 from typing import Any
 
-from .. import resolver, settings, ssconf, ssh
-from ..errors import ECODE_INVAL, OpPrereqError
-from . import common
-from .common import add_command, add_submit_options, make_op, stderr, stdout, submit_or_send
+from gnt.cli import common
+from gnt.cli.common import add_command, add_submit_options, make_op, stderr, stdout, submit_or_send
+from gnt.core import resolver, settings, ssconf
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.nodes import ssh
 
 
 def master_failover(args: argparse.Namespace) -> int:
     """``master-failover``: make this node (a master candidate) the master."""
-    from .. import masterrole
+    from gnt.admin import masterrole
 
     if args.no_voting and not args.yes_do_it and not common.confirm(
             "Master failover without voting can lead to two masters if the old one is still"
@@ -113,7 +114,7 @@ def _watcher_file() -> str:
 
 def watcher(args: argparse.Namespace) -> int:
     """``watcher pause DURATION|continue|info``: the watcher's pause file."""
-    from ._params import parse_timespec
+    from gnt.cli._params import parse_timespec
 
     path = _watcher_file()
     if args.action == "pause":

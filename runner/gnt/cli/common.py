@@ -16,9 +16,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .. import __version__
-from ..errors import GntError, OpPrereqError
-from ._jobs import (
+from gnt import __version__
+from gnt.cli._jobs import (
     CommandFailed,
     JobExecutor,
     JobSubmitted,
@@ -28,8 +27,9 @@ from ._jobs import (
     stdout,
     submit_job,
 )
-from ._output import UNKNOWN_KIND, format_query_table, parse_fields
-from ._syntax import GntArgumentParser, SyntaxProblem, extra_arguments_problem, usage_problem
+from gnt.cli._output import UNKNOWN_KIND, format_query_table, parse_fields
+from gnt.cli._syntax import GntArgumentParser, SyntaxProblem, extra_arguments_problem, usage_problem
+from gnt.core.errors import GntError, OpPrereqError
 
 __all__ = [
     "CommandFailed", "JobExecutor", "JobSubmitted", "add_command", "add_list_options",
@@ -53,7 +53,7 @@ def get_client() -> Any:
     """The (lazily created) connection to the master daemon."""
     global _client
     if _client is None:
-        from ..client import Client
+        from gnt.client.connection import Client
 
         _client = Client()
     return _client
@@ -156,7 +156,7 @@ def add_list_options(parser: argparse.ArgumentParser, default_fields: Sequence[s
 
 def priority_of(args: argparse.Namespace) -> int:
     """The numeric job priority chosen with ``--priority`` (normal by default)."""
-    from ..jqueue.job import PRIO_NORMAL, PRIORITY_NAMES
+    from gnt.core.jobstate import PRIO_NORMAL, PRIORITY_NAMES
 
     name = getattr(args, "priority", None)
     return PRIORITY_NAMES[name] if name else PRIO_NORMAL
@@ -165,7 +165,7 @@ def priority_of(args: argparse.Namespace) -> int:
 def make_op(op_id: str, args: argparse.Namespace | None = None, **params: Any) -> dict:
     """Build opcode ``op_id`` with the generic options of ``args``; validated locally, so bad
     input fails before anything is submitted."""
-    from ..opcodes import validate
+    from gnt.opcodes.registry import validate
 
     op: dict[str, Any] = {"OP_ID": op_id}
     op.update({key: value for key, value in params.items() if value is not None})
@@ -183,7 +183,7 @@ def make_op(op_id: str, args: argparse.Namespace | None = None, **params: Any) -
 def reason_trail(args: argparse.Namespace) -> list[list[Any]]:
     """The start of an opcode's reason trail, as Ganeti's clients build it: the user's
     ``--reason`` (if given), then the client command that submits it."""
-    from ..jqueue.job import REASON_SRC_CLIENT, REASON_SRC_USER
+    from gnt.core.jobstate import REASON_SRC_CLIENT, REASON_SRC_USER
 
     trail: list[list[Any]] = []
     if getattr(args, "reason", None):
@@ -307,7 +307,7 @@ def field_rows(fields: Sequence[dict[str, Any]], wanted: Sequence[str]) -> list[
 def print_field_list(fields: Sequence[dict[str, Any]], args: argparse.Namespace) -> int:
     """Ganeti's ``list-fields`` table (Name, Type, Title, Description); exit 14 after a
     warning when some asked field is unknown."""
-    from ._output import KIND_NAMES, generate_table
+    from gnt.cli._output import KIND_NAMES, generate_table
 
     rows = field_rows(fields, args.fields)
     found_unknown = warn_unknown_fields(rows)
@@ -339,7 +339,7 @@ def add_tag_commands(subs: Any, kind: str, noun: str | None) -> None:
 
     ``noun`` names the object argument (``None`` for the cluster, which takes none).
     """
-    from ._params import read_tags
+    from gnt.cli._params import read_tags
 
     def _name(args: argparse.Namespace) -> str | None:
         return getattr(args, "object_name", None)

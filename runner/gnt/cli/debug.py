@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import ECODE_INVAL, OpPrereqError
-from . import common
-from .common import add_command, add_submit_options, make_op, submit_or_send
+from gnt.cli import common
+from gnt.cli.common import add_command, add_submit_options, make_op, submit_or_send
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 
 
 def delay(args: argparse.Namespace) -> int:

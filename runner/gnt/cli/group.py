@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import ECODE_INVAL, OpPrereqError
-from ..opdefs_group import ALLOC_POLICIES
-from . import common
-from ._output import format_generic_info, format_params_info
-from ._params import keyval
-from .common import add_command, add_list_options, add_submit_options, make_op, stdout
+from gnt.cli import common
+from gnt.cli._output import format_generic_info, format_params_info
+from gnt.cli._params import keyval
+from gnt.cli.common import add_command, add_list_options, add_submit_options, make_op, stdout
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.opcodes.group import ALLOC_POLICIES
 
 LIST_DEFAULT_FIELDS = ("name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams")
 INFO_FIELDS = ("name", "uuid", "alloc_policy", "node_list", "pinst_list", "ndparams",

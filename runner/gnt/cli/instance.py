@@ -7,17 +7,16 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ECODE_INVAL, OpPrereqError
-from . import common, instance_move
-from ._create_options import add_creation_options, creation_fields
-from ._instance_info import do_console, format_instances_info
-from ._params import (
+from gnt.cli import common, instance_move
+from gnt.cli._create_options import add_creation_options, creation_fields
+from gnt.cli._instance_info import do_console, format_instances_info
+from gnt.cli._params import (
     be_params,
     hv_params,
     keyval,
     parse_size,
 )
-from .common import (
+from gnt.cli.common import (
     JobExecutor,
     JobSubmitted,
     add_command,
@@ -30,6 +29,7 @@ from .common import (
     submit_job,
     submit_or_send,
 )
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 
 LIST_DEFAULT_FIELDS = ("name", "hypervisor", "os", "pnode", "status", "oper_ram")
 
@@ -43,7 +43,7 @@ MODE_NODES_SEC = "nodes-sec"
 
 def _instance_hvparams(values: dict[str, str], allow_default: bool = False) -> dict:
     """``-H key=val`` for an existing instance: validated when the hypervisor is known."""
-    from ..params import HYPERVISORS
+    from gnt.opcodes.params import HYPERVISORS
 
     if len(HYPERVISORS) == 1:
         return hv_params(HYPERVISORS[0], values, allow_default=allow_default)
@@ -274,7 +274,7 @@ def show_info(args: argparse.Namespace) -> int:
 def _primary_target(client: Any, node_name: Any) -> Any:
     """How to reach an instance's primary node over SSH; ``None`` when it is the master
     (this node), whose console is attached to directly."""
-    from .. import ssh
+    from gnt.nodes import ssh
 
     if not node_name:
         return None

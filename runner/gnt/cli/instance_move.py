@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import add_command, add_submit_options, confirm, make_op, stdout, submit_or_send
+from gnt.cli.common import add_command, add_submit_options, confirm, make_op, stdout, submit_or_send
 
 
 def _mode(args: argparse.Namespace) -> str | None:

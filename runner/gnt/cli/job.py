@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import ECODE_INVAL, GntError, OpPrereqError
-from ..jqueue.job import JOB_FIELDS
-from . import common
-from ._jobs import format_error, format_log_message, poll_job
-from ._output import format_generic_info, format_timestamp, generate_table, parse_fields
-from ._params import parse_timespec
-from .common import add_command, stderr, stdout
+from gnt.cli import common
+from gnt.cli._jobs import format_error, format_log_message, poll_job
+from gnt.cli._output import format_generic_info, format_timestamp, generate_table, parse_fields
+from gnt.cli._params import parse_timespec
+from gnt.cli.common import add_command, stderr, stdout
+from gnt.core.errors import ECODE_INVAL, GntError, OpPrereqError
+from gnt.core.jobstate import JOB_FIELDS
 
 LIST_DEFAULT_FIELDS = ("id", "status", "summary")
 TITLES = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import common, instance_move
-from ._output import format_generic_info, format_params_info
-from ._params import keyval
-from .common import (
+from gnt.cli import common, instance_move
+from gnt.cli._output import format_generic_info, format_params_info
+from gnt.cli._params import keyval
+from gnt.cli.common import (
     add_command,
     add_list_options,
     add_submit_options,

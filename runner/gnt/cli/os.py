@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import GntError
-from . import common
-from ._output import generate_table
-from .common import add_command, make_op, stdout, submit_op
+from gnt.cli import common
+from gnt.cli._output import generate_table
+from gnt.cli.common import add_command, make_op, stdout, submit_op
+from gnt.core.errors import GntError
 
 
 def os_names(name: str, variants: list[str] | None) -> list[str]:

@@ -12,11 +12,11 @@ import argparse
 import sys
 import time
 
-from .. import resolver, ssconf
-from ..errors import GntError
-from . import common
-from ._jobs import poll_job, stderr, stdout, submit_job
-from .cluster_nodes import watcher_paused_until
+from gnt.cli import common
+from gnt.cli._jobs import poll_job, stderr, stdout, submit_job
+from gnt.cli.cluster_nodes import watcher_paused_until
+from gnt.core import resolver, ssconf
+from gnt.core.errors import GntError
 
 ARCHIVE_AGE = 6 * 3600
 

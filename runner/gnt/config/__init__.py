@@ -1,5 +1,5 @@
 """The cluster configuration store (``config.data``)."""
 
-from .store import ConfigStore
+from gnt.config.store import ConfigStore
 
 __all__ = ["ConfigStore"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from gnt.core.errors import ConfigError
 
 TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
     "version": int,

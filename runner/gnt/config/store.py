@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import settings, ssconf
-from ..errors import ECODE_NOENT, ECODE_NOTUNIQUE, ConfigError, OpPrereqError
-from ..fileutil import atomic_write, remove_temp_files, temp_prefix
-from . import schema
-from .objects import stamp, touch
+from gnt.config import schema
+from gnt.config.objects import stamp, touch
+from gnt.core import settings, ssconf
+from gnt.core.errors import ECODE_NOENT, ECODE_NOTUNIQUE, ConfigError, OpPrereqError
+from gnt.core.fileutil import atomic_write, remove_temp_files, temp_prefix
 
 KINDS = ("nodes", "instances", "disks", "nodegroups", "networks")
 

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ECODE_INVAL, OpPrereqError
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 
 
 def matches(value: Any, hint: Any) -> bool:

@@ -1,14 +1,17 @@
-"""The methods of the local socket API (see :mod:`gnt.protocol`)."""
+"""The methods of the local socket API (see :mod:`gnt.core.protocol`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__, opcodes, params, query
-from ..errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
-from ..jqueue.job import JOB_FIELDS, Job
-from .argtypes import check_call
-from .state import Master
+from gnt import __version__
+from gnt.core.errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
+from gnt.core.jobstate import JOB_FIELDS
+from gnt.daemon.argtypes import check_call
+from gnt.daemon.state import Master
+from gnt.jobs.job import Job
+from gnt.opcodes import params, registry
+from gnt.query import engine as query
 
 
 class Handlers:
@@ -38,7 +41,7 @@ class Handlers:
         for op in ops:
             op = dict(op)
             op.setdefault("priority", priority)
-            checked.append(opcodes.validate(op))
+            checked.append(registry.validate(op))
         return self.master.submit(checked)
 
     def submit_jobs(self, jobs: list[list[dict[str, Any]]], priority: int = 0) -> list[Any]:

@@ -15,12 +15,13 @@ import threading
 import time
 from typing import Any
 
-from .. import masterrole, resolver, settings
-from ..client import daemon_alive, start_daemon
-from ..errors import GntError
-from .handlers import Handlers
-from .server import MasterServer
-from .state import Master
+from gnt.admin import masterrole
+from gnt.client.connection import daemon_alive, start_daemon
+from gnt.core import resolver, settings
+from gnt.core.errors import GntError
+from gnt.daemon.handlers import Handlers
+from gnt.daemon.server import MasterServer
+from gnt.daemon.state import Master
 
 LOG = logging.getLogger("gnt.masterd")
 

@@ -6,10 +6,11 @@ import heapq
 import logging
 import threading
 
-from ..jqueue.job import QUEUED, Job
-from ..jqueue.processor import JobProcessor
-from ..jqueue.queue import JobQueue
-from ..lu.base import Context
+from gnt.core.jobstate import QUEUED
+from gnt.jobs.job import Job
+from gnt.jobs.processor import JobProcessor
+from gnt.jobs.queue import JobQueue
+from gnt.lu.base import Context
 
 LOG = logging.getLogger("gnt.scheduler")
 

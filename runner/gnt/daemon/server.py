@@ -23,8 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import protocol
-from ..errors import GntError, ProtocolError
+from gnt.core import protocol
+from gnt.core.errors import GntError, ProtocolError
 
 LOG = logging.getLogger("gnt.masterd")
 

@@ -6,14 +6,14 @@ import logging
 import threading
 from typing import Any
 
-from .. import settings
-from ..config.store import ConfigStore
-from ..executor import AnsibleExecutor, Executor, stop_orphaned_runs
-from ..jqueue.queue import JobQueue
-from ..locking import LockManager
-from ..lu.base import Context
-from ..replication import Replicator
-from .scheduler import Scheduler
+from gnt.config.store import ConfigStore
+from gnt.core import settings
+from gnt.daemon.scheduler import Scheduler
+from gnt.jobs.locking import LockManager
+from gnt.jobs.queue import JobQueue
+from gnt.lu.base import Context
+from gnt.nodes.executor import AnsibleExecutor, Executor, stop_orphaned_runs
+from gnt.nodes.replication import Replicator
 
 LOG = logging.getLogger("gnt.masterd")
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import ECODE_INVAL, OpPrereqError
-from . import builtin
-from .external import find_allocator, run_external, search_path
-from .livedata import live_from_node_info
-from .request import (
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.iallocator import builtin
+from gnt.iallocator.external import find_allocator, run_external, search_path
+from gnt.iallocator.livedata import live_from_node_info
+from gnt.iallocator.request import (
     EVAC_ALL,
     EVAC_PRIMARY,
     EVAC_SECONDARY,
@@ -38,7 +38,7 @@ from .request import (
     request_relocate,
     required_nodes,
 )
-from .result import IAllocatorResult, parse_answer
+from gnt.iallocator.result import IAllocatorResult, parse_answer
 
 BUILTIN_NAMES = ("", "builtin")
 
@@ -50,7 +50,7 @@ def run_iallocator(name: str, data: Mapping[str, Any], timeout: float = 60,
     ``name``: ``""`` or ``"builtin"`` for the built-in allocator, an absolute path, or a
     program name looked up in :func:`search_path` (e.g. ``"hail"``). ``args`` go before the
     input file name (external allocators only). Every failure raises
-    :class:`~gnt.errors.OpPrereqError`: ``ECODE_NORES`` when no placement exists,
+    :class:`~gnt.core.errors.OpPrereqError`: ``ECODE_NORES`` when no placement exists,
     ``ECODE_INVAL`` for an unknown or invalid name, ``ECODE_ENVIRON`` when the program fails,
     ``ECODE_FAULT`` for an answer that breaks the protocol.
     """

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .model import Cluster, Inst, Node
-from .request import (
+from gnt.iallocator.model import Cluster, Inst, Node
+from gnt.iallocator.request import (
     ALLOC_LAST_RESORT,
     ALLOC_PREFERRED,
     EVAC_PRIMARY,

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import settings
-from ..errors import ECODE_ENVIRON, ECODE_FAULT, ECODE_INVAL, OpPrereqError
+from gnt.core import settings
+from gnt.core.errors import ECODE_ENVIRON, ECODE_FAULT, ECODE_INVAL, OpPrereqError
 
 STDERR_TAIL = 800
 

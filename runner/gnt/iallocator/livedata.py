@@ -1,4 +1,4 @@
-"""Turn the coordinator's live node info (``gnt.noderpc.live_info_many``) into the ``live``
+"""Turn the coordinator's live node info (``gnt.nodes.rpc.live_info_many``) into the ``live``
 argument of :func:`gnt.iallocator.build_request`."""
 
 from __future__ import annotations

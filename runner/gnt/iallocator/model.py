@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .request import (
+from gnt.iallocator.request import (
     ALLOC_UNALLOCABLE,
     DEFAULT_VCPU_RATIO,
     LOCAL_STORAGE_TEMPLATES,

@@ -12,8 +12,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import params
-from ..errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
+from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
+from gnt.opcodes import params
 
 PROTOCOL_VERSION = 2
 

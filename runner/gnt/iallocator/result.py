@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ECODE_FAULT, ECODE_NORES, OpPrereqError
-from .request import (
+from gnt.core.errors import ECODE_FAULT, ECODE_NORES, OpPrereqError
+from gnt.iallocator.request import (
     MODE_ALLOCATE,
     MODE_CHANGE_GROUP,
     MODE_MULTI_ALLOCATE,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import params
-from .request import disk_space_total
+from gnt.iallocator.request import disk_space_total
+from gnt.opcodes import params
 
 
 def _uuid(kind: str, index: int) -> str:

@@ -1,6 +1,6 @@
 """Logical units, one module per area; importing this package registers them all."""
 
-from . import (  # noqa: F401 - imported to register the LUs
+from gnt.lu import (  # noqa: F401 - imported to register the LUs
     backup,
     backup_export,
     cluster,
@@ -17,6 +17,6 @@ from . import (  # noqa: F401 - imported to register the LUs
     test,
     verify,
 )
-from .base import LU_REGISTRY, Context, LogicalUnit
+from gnt.lu.base import LU_REGISTRY, Context, LogicalUnit
 
 __all__ = ["LU_REGISTRY", "Context", "LogicalUnit"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from .. import noderpc, resolver, settings, ssh
-from ..errors import ECODE_INVAL, ECODE_NOENT, OpExecError, OpPrereqError
-from ..nodevars import ssh_target
-from .base import LogicalUnit, register
+from gnt.core import resolver, settings
+from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpExecError, OpPrereqError
+from gnt.lu.base import LogicalUnit, register
+from gnt.nodes import rpc, ssh
+from gnt.nodes.nodevars import ssh_target
 
 
 def export_path(name: str) -> str:
@@ -24,7 +25,7 @@ def export_holders(cfg: Any, nodes: list[dict[str, Any]], name: str
                    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Which of ``nodes`` hold the export ``name`` (asked at once), and node name -> why for
     the nodes that did not answer."""
-    answers = noderpc.exports_many(cfg, nodes)
+    answers = rpc.exports_many(cfg, nodes)
     holders, silent = [], {}
     for node in nodes:
         answer = answers.get(node["uuid"])
@@ -60,7 +61,7 @@ class LUBackupQuery(LogicalUnit):
 
     def exec(self) -> Any:
         online = [n for n in self.nodes if not n["offline"]]
-        answers = noderpc.exports_many(self.cfg, online)
+        answers = rpc.exports_many(self.cfg, online)
         result: dict[str, Any] = {}
         for node in self.nodes:
             answer = answers.get(node["uuid"])

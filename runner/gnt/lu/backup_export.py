@@ -21,15 +21,17 @@ import shlex
 import uuid
 from typing import Any
 
-from .. import exportcfg, nodequery, params, ssh
-from ..errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
-from ..executor import Play, RunResult
-from ..locking import LEVEL_NODE
-from ..nodevars import node_access, ssh_target, transfer_peer
-from ..opdefs_backup import EXPORT_MODE_LOCAL
-from .backup import export_holders, export_path, remove_export_from
-from .base import register
-from .instance_base import InstanceLU
+from gnt.config import exportcfg
+from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
+from gnt.core.locklevels import LEVEL_NODE
+from gnt.lu.backup import export_holders, export_path, remove_export_from
+from gnt.lu.base import register
+from gnt.lu.instance_base import InstanceLU
+from gnt.nodes import checks, ssh
+from gnt.nodes.executor import Play, RunResult
+from gnt.nodes.nodevars import node_access, ssh_target, transfer_peer
+from gnt.opcodes import params
+from gnt.opcodes.backup import EXPORT_MODE_LOCAL
 
 SNAPSHOT_TEMPLATES = (params.DT_FILE, params.DT_SHARED_FILE)
 
@@ -79,7 +81,7 @@ class LUBackupExport(InstanceLU):
             raise OpPrereqError(f"Cannot export to node {self.target['name']}: it is offline",
                                 ECODE_STATE)
         if inst["os"]:
-            nodequery.check_os(self.cfg, self.node, inst["os"], inst.get("osparams") or {})
+            checks.check_os(self.cfg, self.node, inst["os"], inst.get("osparams") or {})
         self.running = self.is_running()
         self.stop_for_copy = self.op["shutdown"] and self.running
         self.snapshot = (not self.op["shutdown"] and self.running and bool(inst["disks"]))
@@ -255,7 +257,7 @@ class LUBackupExport(InstanceLU):
 
 
 def _dump_names(instance: dict[str, Any], compression: str) -> list[str]:
-    from .._collection import load_module_util
+    from gnt.core.collection import load_module_util
 
     dump_name = load_module_util("instance_dump").dump_name
     return [dump_name(index, compression) for index in range(len(instance["disks"]))]

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..config.store import ConfigStore
-from ..errors import ECODE_STATE, OpExecError, OpPrereqError
-from ..executor import Executor, NodeAccess, Play, RunResult
-from ..locking import ALL, LEVEL_CLUSTER, LockManager
-from ..nodevars import node_access
+from gnt.config.store import ConfigStore
+from gnt.core.errors import ECODE_STATE, OpExecError, OpPrereqError
+from gnt.core.locklevels import ALL, LEVEL_CLUSTER
+from gnt.nodes.executor import Executor, NodeAccess, Play, RunResult
+from gnt.nodes.nodevars import node_access
+
+if TYPE_CHECKING:  # the job layer gives each LU its lock manager; the LU layer does not import it
+    from gnt.jobs.locking import LockManager
 
 Feedback = Callable[[str], None]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import params
-from ..errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
-from .base import LogicalUnit, register
+from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
+from gnt.lu.base import LogicalUnit, register
+from gnt.opcodes import params
 
 
 @register
@@ -94,7 +94,7 @@ class LUClusterSetParams(LogicalUnit):
                         cluster["osparams"].get(os_name, {}), values)
         self.cfg.modify_cluster(change)
         if op["candidate_pool_size"] is not None:
-            from .node import promote_pool
+            from gnt.lu.node import promote_pool
 
             promote_pool(self)
         return None

@@ -11,14 +11,14 @@ import copy
 import re
 from typing import Any
 
-from .. import params
-from ..config.objects import new_uuid
-from ..config.store import ConfigStore
-from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_STATE, OpPrereqError
-from ..locking import LEVEL_NODE, LEVEL_NODEGROUP, name_lock
-from ..opcodes import check_tag
-from ..opdefs_group import ALLOC_PREFERRED
-from .base import LogicalUnit, register
+from gnt.config.objects import new_uuid
+from gnt.config.store import ConfigStore
+from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_STATE, OpPrereqError
+from gnt.core.locklevels import LEVEL_NODE, LEVEL_NODEGROUP, name_lock
+from gnt.lu.base import LogicalUnit, register
+from gnt.opcodes import params
+from gnt.opcodes.base import check_tag
+from gnt.opcodes.group import ALLOC_PREFERRED
 
 MAX_GROUP_NAME_LEN = 128
 _GROUP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", re.ASCII)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import live, nodequery, params
-from ..errors import ECODE_STATE, OpExecError, OpPrereqError
-from .base import register
-from .instance_base import InstanceLU
+from gnt.core.errors import ECODE_STATE, OpExecError, OpPrereqError
+from gnt.lu.base import register
+from gnt.lu.instance_base import InstanceLU
+from gnt.nodes import checks, live
+from gnt.opcodes import params
 
 
 @register
@@ -34,7 +35,7 @@ class LUInstanceStartup(InstanceLU):
         if not self.already_running:
             be = params.fill(params.filled_beparams(self.cfg.cluster(), self.instance),
                              self.be_overrides)
-            self.memory = nodequery.start_memory(self.cfg, self.node, be["minmem"],
+            self.memory = checks.start_memory(self.cfg, self.node, be["minmem"],
                                                  be["maxmem"], self.name)
 
     def exec(self) -> Any:
@@ -100,7 +101,7 @@ class LUInstanceReboot(InstanceLU):
         self.memory = None
         if not self.running or self.op["reboot_type"] != "soft":
             be = params.filled_beparams(self.cfg.cluster(), self.instance)
-            self.memory = be["maxmem"] if self.running else nodequery.start_memory(
+            self.memory = be["maxmem"] if self.running else checks.start_memory(
                 self.cfg, self.node, be["minmem"], be["maxmem"], self.name)
 
     def exec(self) -> Any:

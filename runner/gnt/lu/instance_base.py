@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import live
-from ..errors import ECODE_ENVIRON, ECODE_NOENT, ECODE_NOTUNIQUE, ECODE_STATE, OpPrereqError
-from ..executor import Play
-from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from ..nodevars import instance_spec, node_vars
-from .base import LogicalUnit
+from gnt.core.errors import ECODE_ENVIRON, ECODE_NOENT, ECODE_NOTUNIQUE, ECODE_STATE, OpPrereqError
+from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
+from gnt.lu.base import LogicalUnit
+from gnt.nodes import live
+from gnt.nodes.executor import Play
+from gnt.nodes.nodevars import instance_spec, node_vars
 
 
 class InstanceLU(LogicalUnit):

@@ -5,14 +5,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .. import nodequery, params, resolver
-from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
-from ..executor import Play, RunResult
-from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
-from ..nodevars import disk_path, instance_spec, node_vars
-from ..units import UnitError, parse_size_mib
-from . import placement
-from .base import LogicalUnit
+from gnt.core import resolver
+from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
+from gnt.core.units import UnitError, parse_size_mib
+from gnt.lu import placement
+from gnt.lu.base import LogicalUnit
+from gnt.nodes import checks
+from gnt.nodes.executor import Play, RunResult
+from gnt.nodes.nodevars import disk_path, instance_spec, node_vars
+from gnt.opcodes import params
 
 
 def generate_mac(prefix: str, used: set[str]) -> str:
@@ -156,14 +158,14 @@ class LUInstanceCreate(LogicalUnit):
         if self.hypervisor not in cluster["enabled_hypervisors"]:
             raise OpPrereqError(f"Hypervisor '{self.hypervisor}' is not enabled", ECODE_STATE)
         if op["os_type"]:
-            nodequery.check_os(cfg, node, op["os_type"], op["osparams"])
+            checks.check_os(cfg, node, op["os_type"], op["osparams"])
         be = params.fill(params.filled_beparams(cluster, {"beparams": {}}), self.beparams)
         if be["minmem"] > be["maxmem"]:
             raise OpPrereqError(f"minmem ({be['minmem']}M) above maxmem ({be['maxmem']}M)",
                                 ECODE_INVAL)
         self.start_memory = None
         if op["start"]:
-            self.start_memory = nodequery.start_memory(cfg, node, be["minmem"], be["maxmem"],
+            self.start_memory = checks.start_memory(cfg, node, be["minmem"], be["maxmem"],
                                                        name)
         used = cfg.all_macs()
         for nic in self.nics:
@@ -175,7 +177,7 @@ class LUInstanceCreate(LogicalUnit):
             used.add(str(nic["mac"]))
 
     def _objects(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        from ..config.objects import new_uuid
+        from gnt.config.objects import new_uuid
 
         op, cluster = self.op, self.cfg.cluster()
         name = op["instance_name"]
@@ -256,7 +258,7 @@ class LUInstanceCreate(LogicalUnit):
 
 
 def _access(cfg: Any, node: dict[str, Any]) -> Any:
-    from ..nodevars import node_access
+    from gnt.nodes.nodevars import node_access
     return node_access(cfg, node)
 
 

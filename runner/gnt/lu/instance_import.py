@@ -13,14 +13,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import exportcfg, noderpc, params, settings
-from ..errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NOENT, OpPrereqError
-from ..executor import Play, RunResult
-from ..locking import ALL, LEVEL_NODE
-from ..nodevars import transfer_peer
-from .backup import export_path
-from .base import register
-from .instance_create import LUInstanceCreate
+from gnt.config import exportcfg
+from gnt.core import settings
+from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NOENT, OpPrereqError
+from gnt.core.locklevels import ALL, LEVEL_NODE
+from gnt.lu.backup import export_path
+from gnt.lu.base import register
+from gnt.lu.instance_create import LUInstanceCreate
+from gnt.nodes import rpc
+from gnt.nodes.executor import Play, RunResult
+from gnt.nodes.nodevars import transfer_peer
+from gnt.opcodes import params
 
 IMPORT = "import"
 # Values of a NIC's mac for import: a new address, or the one saved in the export.
@@ -139,7 +142,7 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
         return node, export_path(export)
 
     def _exports_on(self, nodes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        answers = noderpc.exports_many(self.cfg, nodes)
+        answers = rpc.exports_many(self.cfg, nodes)
         result: dict[str, dict[str, Any]] = {}
         for node in nodes:
             answer = answers.get(node["uuid"])
@@ -165,8 +168,8 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
     def _read_export(self) -> exportcfg.ExportInfo:
         where = f"{self.src_node['name']}:{self.src_dir}"
         try:
-            found = noderpc.export_info(self.cfg, self.src_node, self.src_dir)
-        except noderpc.NodeDown as err:
+            found = rpc.export_info(self.cfg, self.src_node, self.src_dir)
+        except rpc.NodeDown as err:
             raise OpPrereqError(f"Cannot read the export {where}: {err}",
                                 ECODE_ENVIRON) from err
         if not found.get("exists"):

@@ -12,8 +12,7 @@ import copy
 import time
 from typing import Any
 
-from .. import live, noderpc, params
-from ..errors import (
+from gnt.core.errors import (
     ECODE_ENVIRON,
     ECODE_NORES,
     ECODE_STATE,
@@ -21,12 +20,14 @@ from ..errors import (
     OpExecError,
     OpPrereqError,
 )
-from ..executor import Play
-from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from ..nodevars import instance_spec, node_ndparams, node_to_node_ssh_args, node_vars
-from . import placement
-from .base import register
-from .instance_base import InstanceLU
+from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
+from gnt.lu import placement
+from gnt.lu.base import register
+from gnt.lu.instance_base import InstanceLU
+from gnt.nodes import live, rpc
+from gnt.nodes.executor import Play
+from gnt.nodes.nodevars import instance_spec, node_ndparams, node_to_node_ssh_args, node_vars
+from gnt.opcodes import params
 
 RUNNING = ("running", "paused", "blocked")
 
@@ -114,8 +115,8 @@ class _MoveLU(InstanceLU):
 
     def free_memory(self, node: dict[str, Any]) -> int:
         try:
-            info = noderpc.live_info_or_error(self.cfg, node)
-        except noderpc.NodeDown as err:
+            info = rpc.live_info_or_error(self.cfg, node)
+        except rpc.NodeDown as err:
             raise OpPrereqError(f"Cannot get the free memory of node {node['name']}: it did"
                                 f" not answer ({err})", ECODE_ENVIRON) from err
         if info.get("mfree") is None:
@@ -355,8 +356,8 @@ class LUInstanceMove(_MoveLU):
         self.require_node_online()
         self.target = self.choose_target()
         try:
-            info = noderpc.live_info_or_error(self.cfg, self.target)
-        except noderpc.NodeDown as err:
+            info = rpc.live_info_or_error(self.cfg, self.target)
+        except rpc.NodeDown as err:
             raise OpPrereqError(f"Target node {self.target['name']} does not answer: {err}",
                                 ECODE_ENVIRON) from err
         need = sum(d["size"] for d in self.cfg.instance_disks(inst))

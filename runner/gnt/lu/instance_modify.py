@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import nodequery, params, resolver
-from ..errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
-from ..executor import Play
-from ..locking import LEVEL_INSTANCE, name_lock
-from ..nodevars import disk_path, instance_spec
-from .base import register
-from .instance_base import InstanceLU
+from gnt.core import resolver
+from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from gnt.core.locklevels import LEVEL_INSTANCE, name_lock
+from gnt.lu.base import register
+from gnt.lu.instance_base import InstanceLU
+from gnt.nodes import checks
+from gnt.nodes.executor import Play
+from gnt.nodes.nodevars import disk_path, instance_spec
+from gnt.opcodes import params
 
 
 @register
@@ -40,7 +42,7 @@ class LUInstanceSetParams(InstanceLU):
             raise OpPrereqError(f"minmem ({filled['minmem']}M) would be above maxmem"
                                 f" ({filled['maxmem']}M)", ECODE_INVAL)
         if op["os_name"]:
-            nodequery.check_os(self.cfg, self.node, op["os_name"], op["osparams"])
+            checks.check_os(self.cfg, self.node, op["os_name"], op["osparams"])
         if op["offline"] is True:
             if inst["admin_state"] == "up" or (not self.node["offline"] and self.is_running()):
                 raise OpPrereqError(f"Instance {self.name} is running or marked up; shut it"
@@ -187,7 +189,7 @@ class LUInstanceReinstall(InstanceLU):
         if not self.os_name:
             raise OpPrereqError(f"Instance {self.name} has no OS; give one with -o",
                                 ECODE_INVAL)
-        nodequery.check_os(self.cfg, self.node, self.os_name, self.op["osparams"] or {})
+        checks.check_os(self.cfg, self.node, self.os_name, self.op["osparams"] or {})
 
     def exec(self) -> Any:
         if self.os_name != self.instance["os"] or self.op["osparams"]:

@@ -7,10 +7,11 @@ import json
 import shlex
 from typing import Any
 
-from .. import candidates, nodecmd, params, resolver, settings, ssh, sshkeys
-from ..bootstrap import prepare_node
-from ..config.objects import new_uuid
-from ..errors import (
+from gnt.admin.bootstrap import prepare_node
+from gnt.config import candidates
+from gnt.config.objects import new_uuid
+from gnt.core import resolver, settings
+from gnt.core.errors import (
     ECODE_ENVIRON,
     ECODE_EXISTS,
     ECODE_INVAL,
@@ -19,9 +20,11 @@ from ..errors import (
     OpExecError,
     OpPrereqError,
 )
-from ..locking import ALL, LEVEL_NODE
-from ..nodevars import ssh_target
-from .base import LogicalUnit, register
+from gnt.core.locklevels import ALL, LEVEL_NODE
+from gnt.lu.base import LogicalUnit, register
+from gnt.nodes import agent, ssh, sshkeys
+from gnt.nodes.nodevars import ssh_target
+from gnt.opcodes import params
 
 
 def _check_ip(value: str, what: str) -> str:
@@ -122,7 +125,7 @@ class LUNodeAdd(LogicalUnit):
             f"if [ -e {config_file} ]; then echo 'has a cluster configuration"
             f" ({settings.paths().config_file})' >&2; exit 4; fi; ")
         storage = self.cfg.cluster()["file_storage_dir"]
-        command = guard + nodecmd.command_line("info", "qemu:///system", storage)
+        command = guard + agent.command_line("info", "qemu:///system", storage)
         result = ssh.run(self.target, command, timeout=60)
         where = f"Node {self.name} ({self.primary_ip})"
         if ssh.unreachable(result):
@@ -134,7 +137,7 @@ class LUNodeAdd(LogicalUnit):
                                 " (gnt-cluster destroy there, or --readd)", ECODE_STATE)
         if result.rc == 127:
             raise OpPrereqError(f"{where} has no gnt.cluster installation at"
-                                f" {nodecmd.command_line('info', '').split()[0]}:"
+                                f" {agent.command_line('info', '').split()[0]}:"
                                 f" {result.reason()}", ECODE_ENVIRON)
         if not result.ok:
             raise OpPrereqError(f"{where} failed its checks (libvirt must answer at"
@@ -354,7 +357,7 @@ class LUNodeSetParams(LogicalUnit):
         return "not master-capable"
 
     def _running_instances(self, node: dict[str, Any]) -> list[str]:
-        from .. import live
+        from gnt.nodes import live
 
         mine = [i for i in self.cfg.all("instances") if i["primary_node"] == node["uuid"]]
         if not mine:

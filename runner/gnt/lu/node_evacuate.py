@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import iallocator as ia
-from .. import live
-from ..errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
-from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from ..opcodes import validate
-from . import placement
-from .base import LogicalUnit, register
-from .instance_migrate import LUInstanceFailover, LUInstanceMigrate, LUInstanceMove
+from gnt import iallocator as ia
+from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
+from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
+from gnt.lu import placement
+from gnt.lu.base import LogicalUnit, register
+from gnt.lu.instance_migrate import LUInstanceFailover, LUInstanceMigrate, LUInstanceMove
+from gnt.nodes import live
+from gnt.opcodes.registry import validate
 
 RUNNING = ("running", "paused", "blocked")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import iallocator as ia
-from .. import noderpc, params
-from ..errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
-from .base import LogicalUnit
+from gnt import iallocator as ia
+from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
+from gnt.lu.base import LogicalUnit
+from gnt.nodes import rpc
+from gnt.opcodes import params
 
 SHARED_TEMPLATES = (params.DT_SHARED_FILE, params.DT_DISKLESS)
 
@@ -25,7 +26,7 @@ def cluster_request(lu: LogicalUnit, request: dict[str, Any]) -> dict[str, Any]:
     """The IAllocator input for ``request`` with live figures of every online node."""
     cfg = lu.cfg
     nodes = [n for n in cfg.all("nodes") if not n["offline"]]
-    live = ia.live_from_node_info(cfg.data, noderpc.live_info_many(cfg, nodes))
+    live = ia.live_from_node_info(cfg.data, rpc.live_info_many(cfg, nodes))
     return ia.build_request(cfg.data, live, request)
 
 

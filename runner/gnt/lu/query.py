@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import live, nodequery, params
-from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE
-from ..noderpc import NodeDown
-from ..nodevars import console_log
-from .base import LogicalUnit, register
+from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
+from gnt.lu.base import LogicalUnit, register
+from gnt.nodes import checks, live
+from gnt.nodes.nodevars import console_log
+from gnt.nodes.rpc import NodeDown
+from gnt.opcodes import params
 
 
 @register
@@ -78,7 +79,7 @@ class LUOsDiagnose(LogicalUnit):
             if node["offline"] or not node["vm_capable"]:
                 continue
             try:
-                found = nodequery.os_diagnose(self.cfg, node)
+                found = checks.os_diagnose(self.cfg, node)
             except NodeDown as err:
                 self.log(f"Node {node['name']} did not answer the OS query: {err}")
                 continue

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
-from ..locking import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODEGROUP
-from ..opcodes import MAX_TAGS_PER_OBJ
-from .base import LogicalUnit, register
+from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
+from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODEGROUP
+from gnt.lu.base import LogicalUnit, register
+from gnt.opcodes.base import MAX_TAGS_PER_OBJ
 
 _KIND = {"node": ("nodes", LEVEL_NODE), "instance": ("instances", LEVEL_INSTANCE),
          "nodegroup": ("nodegroups", LEVEL_NODEGROUP)}

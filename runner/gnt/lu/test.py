@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..executor import Play
-from ..locking import LEVEL_NODE
-from .base import LogicalUnit, register
+from gnt.core.locklevels import LEVEL_NODE
+from gnt.lu.base import LogicalUnit, register
+from gnt.nodes.executor import Play
 
 
 @register

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import live, noderpc, params
-from ..config import schema
-from ..locking import ALL, LEVEL_INSTANCE, LEVEL_NODE
-from ..nodevars import bridges
-from .base import LogicalUnit, register
+from gnt.config import schema
+from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
+from gnt.lu.base import LogicalUnit, register
+from gnt.nodes import live, rpc
+from gnt.nodes.nodevars import bridges
+from gnt.opcodes import params
 
 RUNNING = ("running", "paused", "blocked")
 FAILOVER_TEMPLATES = (params.DT_SHARED_FILE,)
@@ -69,7 +70,7 @@ class LUClusterVerify(LogicalUnit):
         nodes = sorted(cfg.all("nodes"), key=lambda n: n["name"])
         online = [n for n in nodes if not n["offline"]]
         self.log("* Verifying node status")
-        infos = noderpc.verify_info_many(cfg, online)
+        infos = rpc.verify_info_many(cfg, online)
         domains = live.domains_by_node(cfg, {n["uuid"] for n in online})
         for node in nodes:
             if node["offline"]:
@@ -195,7 +196,7 @@ class LUClusterVerify(LogicalUnit):
     def _verify_n_plus_one(self, nodes: list[dict[str, Any]], instances: list[dict[str, Any]],
                            domains: dict[str, dict[str, dict[str, Any]] | None]) -> None:
         cfg = self.cfg
-        infos = noderpc.live_info_many(cfg, [n for n in nodes if not n["offline"]])
+        infos = rpc.live_info_many(cfg, [n for n in nodes if not n["offline"]])
         free = {uuid: int(info["mfree"]) for uuid, info in infos.items() if info}
         memory = {}
         for inst in instances:

@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 from gntcli_fakes import FakeClient, run_cli
 
-import gnt
+import gnt.admin
 from gnt.cli import cluster, debug, instance, job, node
 from gnt.cli import os as gnt_os
-from gnt.errors import GntError, MasterNotRunning
+from gnt.core.errors import GntError, MasterNotRunning
 
 MODULES = (cluster, node, instance, job, gnt_os, debug)
 
 
 @pytest.fixture
 def bootstrap(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
-    """A stand-in ``gnt.bootstrap`` recording its calls."""
-    module = types.ModuleType("gnt.bootstrap")
+    """A stand-in ``gnt.admin.bootstrap`` recording its calls."""
+    module = types.ModuleType("gnt.admin.bootstrap")
     module.calls = []  # type: ignore[attr-defined]
 
     def init_cluster(**kw: Any) -> None:
@@ -31,8 +31,8 @@ def bootstrap(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
     module.init_cluster = init_cluster  # type: ignore[attr-defined]
     module.destroy_cluster = destroy_cluster  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gnt.bootstrap", module)
-    monkeypatch.setattr(gnt, "bootstrap", module, raising=False)
+    monkeypatch.setitem(sys.modules, "gnt.admin.bootstrap", module)
+    monkeypatch.setattr(gnt.admin, "bootstrap", module, raising=False)
     return module
 
 

@@ -65,7 +65,7 @@ def test_backup_list_fields(fake: FakeClient, capsys: pytest.CaptureFixture) -> 
 
 def test_cluster_version_lines(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     import gnt
-    from gnt.exportcfg import EXPORT_VERSION
+    from gnt.config.exportcfg import EXPORT_VERSION
 
     fake.handlers["cluster_info"] = {"software_version": gnt.__version__,
                                      "config_version": 7}
@@ -98,7 +98,7 @@ def test_cluster_version_without_master_daemon(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture) -> None:
     import gnt
     from gnt.cli import common
-    from gnt.errors import MasterNotRunning
+    from gnt.core.errors import MasterNotRunning
 
     class Dead:
         def call(self, method: str, **args: Any) -> Any:

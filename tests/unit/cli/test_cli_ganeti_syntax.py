@@ -11,7 +11,7 @@ import pytest
 from gntcli_fakes import FakeClient, run_cli
 
 from gnt.cli import common, group, instance, job, node
-from gnt.errors import OpPrereqError
+from gnt.core.errors import OpPrereqError
 
 USAGE_LIST = "Usage\n=====\n  gnt-instance list [options] [INSTANCE...]\n\n"
 

@@ -8,7 +8,7 @@ import pytest
 from gntcli_fakes import FakeClient, rstripped, run_cli
 
 from gnt.cli import group
-from gnt.query import field_list
+from gnt.query.engine import field_list
 
 
 def _fields(*names: str) -> list[dict[str, Any]]:

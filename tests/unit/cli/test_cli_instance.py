@@ -8,7 +8,7 @@ import pytest
 from gntcli_fakes import FakeClient, rstripped, run_cli
 
 from gnt.cli import instance
-from gnt.errors import JobQueueDrainError
+from gnt.core.errors import JobQueueDrainError
 
 ADD = ["add", "-o", "tinylinux", "-t", "file", "--disk", "0:size=1G", "-B", "memory=256M",
        "-n", "node1", "inst1"]

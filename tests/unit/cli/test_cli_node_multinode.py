@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from gntcli_fakes import FakeClient, run_cli
 
-from gnt import masterrole, settings, ssconf, ssh
+from gnt.admin import masterrole
 from gnt.cli import cluster, instance, node
+from gnt.core import settings, ssconf
+from gnt.nodes import ssh
 
 N1, N2 = "node1.example.com", "node2.example.com"
 

@@ -7,7 +7,7 @@ import pytest
 from gntcli_fakes import FakeClient, run_cli
 
 from gnt.cli import os as gnt_os
-from gnt.errors import GntError
+from gnt.core.errors import GntError
 
 
 def _entry(node: str, name: str, **kw):

@@ -15,7 +15,7 @@ from gntcli_fakes import FakeClient, run_cli
 
 from gnt.cli import backup, cluster, debug, group, instance, job, node
 from gnt.cli import os as os_cli
-from gnt.jqueue.job import Job, OpCode
+from gnt.jobs.job import Job, OpCode
 
 CLIS = [backup, cluster, debug, group, instance, job, node, os_cli]
 

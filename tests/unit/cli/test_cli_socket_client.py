@@ -1,4 +1,4 @@
-"""The CLI through the real ``gnt.client.Client`` against a stub daemon on a UNIX socket."""
+"""The CLI through the real ``gnt.client.connection.Client`` against a stub daemon on a UNIX socket."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from gntcli_fakes import TS, run_cli
 
-from gnt import protocol, settings
 from gnt.cli import debug, instance
-from gnt.errors import JobQueueDrainError
+from gnt.core import protocol, settings
+from gnt.core.errors import JobQueueDrainError
 
 
 class StubDaemon:

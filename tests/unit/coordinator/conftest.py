@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from gnt import bootstrap, live, nodequery
+from gnt.admin import bootstrap
+from gnt.core.errors import OpPrereqError
+from gnt.core.jobstate import FINALIZED
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.state import Master
-from gnt.errors import OpPrereqError
-from gnt.executor import RecordingExecutor
-from gnt.jqueue.job import FINALIZED
+from gnt.nodes import checks, live
+from gnt.nodes.executor import RecordingExecutor
 
 
 class FakeHypervisor:
@@ -88,8 +89,8 @@ def cluster(tmp_path, monkeypatch):
     monkeypatch.setenv("GNT_NODE_IP", "198.18.0.11")
     hv = FakeHypervisor()
     monkeypatch.setattr(live, "node_domains", lambda store, node: hv.domains(node))
-    monkeypatch.setattr(nodequery, "free_memory", lambda store, node: hv.free_mib)
-    monkeypatch.setattr(nodequery, "check_os", _fake_check_os)
+    monkeypatch.setattr(checks, "free_memory", lambda store, node: hv.free_mib)
+    monkeypatch.setattr(checks, "check_os", _fake_check_os)
     executor = TrackingExecutor(hv)
     bootstrap.init_cluster("cluster.example.com", executor=executor, start_master=False,
                            feedback=lambda msg: None)

@@ -1,5 +1,5 @@
 """Helpers of the multi-node LU tests: nodes added straight into the config, a hypervisor fake
-that knows on which node each domain lives, and a fake ``gnt.ssh.run`` at the network edge.
+that knows on which node each domain lives, and a fake ``gnt.nodes.ssh.run`` at the network edge.
 
 Used on top of the ``cluster`` fixture of conftest.py (a real Master, recording executor).
 """
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from gnt import live, noderpc, ssh
 from gnt.config.objects import new_uuid
-from gnt.executor import RecordingExecutor
+from gnt.nodes import live, rpc, ssh
+from gnt.nodes.executor import RecordingExecutor
 
 MASTER = "node1.example.com"
 RUNNING = ("running", "paused", "blocked")
@@ -81,7 +81,7 @@ class MultiHV:
 
 
 class FakeSSH:
-    """Stands in for ``gnt.ssh.run``: records (target, command, stdin); answers with rc 0 or
+    """Stands in for ``gnt.nodes.ssh.run``: records (target, command, stdin); answers with rc 0 or
     what ``rules`` says (callables ``(target, command) -> Result | None``, first wins)."""
 
     def __init__(self) -> None:
@@ -115,8 +115,8 @@ def install(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[MultiHV, Fak
     fake_ssh = FakeSSH()
     monkeypatch.setattr(ssh, "run", fake_ssh)
     monkeypatch.setattr(live, "node_domains", hv.domains)
-    monkeypatch.setattr(noderpc, "live_info", hv.live_info)
-    monkeypatch.setattr(noderpc, "live_info_or_error", hv.live_info_or_error)
+    monkeypatch.setattr(rpc, "live_info", hv.live_info)
+    monkeypatch.setattr(rpc, "live_info_or_error", hv.live_info_or_error)
     executor = cluster.executor
     store = cluster.master.config
 

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from multinode import MASTER, add_node, install
 
-from gnt import exportcfg, noderpc, opcodes, params
-from gnt.jqueue.job import ERROR, SUCCESS
+from gnt.config import exportcfg
+from gnt.core.jobstate import ERROR, SUCCESS
 from gnt.lu.backup import export_path
 from gnt.lu.instance_import import merged_op
+from gnt.nodes import rpc
+from gnt.opcodes import params, registry
 
 N2, N3, N4 = "node2.example.com", "node3.example.com", "node4.example.com"
 INST = "web1.example.com"
@@ -22,7 +24,7 @@ SAVED_MAC = "aa:00:00:12:34:56"
 
 class FakeExports:
     """The nodes' exports: ``listed[node][name] = {"complete", "timestamp"}`` and
-    ``dirs[(node, path)]`` = what :func:`noderpc.export_info` answers."""
+    ``dirs[(node, path)]`` = what :func:`rpc.export_info` answers."""
 
     def __init__(self) -> None:
         self.listed: dict[str, dict[str, dict[str, Any]]] = {}
@@ -51,8 +53,8 @@ class FakeExports:
 def bk(cluster, monkeypatch):
     hv, fake_ssh = install(cluster, monkeypatch)
     cluster.hv2, cluster.ssh, cluster.exports = hv, fake_ssh, FakeExports()
-    monkeypatch.setattr(noderpc, "exports_many", cluster.exports.exports_many)
-    monkeypatch.setattr(noderpc, "export_info", cluster.exports.export_info)
+    monkeypatch.setattr(rpc, "exports_many", cluster.exports.exports_many)
+    monkeypatch.setattr(rpc, "export_info", cluster.exports.export_info)
     add_node(cluster, N2, "198.18.0.12", master_candidate=True)
     add_node(cluster, N3, "198.18.0.13")
     return cluster
@@ -262,7 +264,7 @@ def _info(**kw: Any) -> exportcfg.ExportInfo:
 
 
 def _op(**kw: Any) -> dict[str, Any]:
-    return opcodes.validate({"OP_ID": "OP_INSTANCE_CREATE", "instance_name": "new.example.com",
+    return registry.validate({"OP_ID": "OP_INSTANCE_CREATE", "instance_name": "new.example.com",
                              "mode": "import", **kw})
 
 

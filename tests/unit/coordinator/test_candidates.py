@@ -1,10 +1,10 @@
-"""The master candidate pool rules (gnt.candidates), pure functions."""
+"""The master candidate pool rules (gnt.config.candidates), pure functions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gnt import candidates
+from gnt.config import candidates
 
 
 def node(name: str, mc: bool = False, offline: bool = False, drained: bool = False,

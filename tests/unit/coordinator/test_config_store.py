@@ -3,7 +3,7 @@ import json
 import pytest
 
 from gnt.config.store import ConfigStore, expand_name, previous_path
-from gnt.errors import ConfigError, OpPrereqError
+from gnt.core.errors import ConfigError, OpPrereqError
 
 
 def test_init_writes_valid_config_with_serials(cluster):

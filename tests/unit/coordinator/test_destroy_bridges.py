@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from gnt import bootstrap, bridges
-from gnt.executor import RecordingExecutor
+from gnt.admin import bootstrap
+from gnt.nodes import bridges
+from gnt.nodes.executor import RecordingExecutor
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="needs root and iproute2 to make bridges")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from gnt.jqueue.job import ERROR, SUCCESS
+from gnt.core.jobstate import ERROR, SUCCESS
 
 NAME = "inst1.example.com"
 NODE = "node1.example.com"

@@ -1,4 +1,4 @@
-"""The export description file config.ini (gnt.exportcfg): build, render, parse, errors."""
+"""The export description file config.ini (gnt.config.exportcfg): build, render, parse, errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gnt import exportcfg
-from gnt.errors import ECODE_INVAL, OpPrereqError
+from gnt.config import exportcfg
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 
 
 def cluster_config() -> dict[str, Any]:

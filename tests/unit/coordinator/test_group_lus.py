@@ -4,13 +4,13 @@ import copy
 
 import pytest
 
-from gnt import query
-from gnt.errors import OpPrereqError
-from gnt.jqueue.job import ERROR, SUCCESS
-from gnt.locking import LEVEL_NODE, LEVEL_NODEGROUP, name_lock
+from gnt.core.errors import OpPrereqError
+from gnt.core.jobstate import ERROR, SUCCESS
+from gnt.core.locklevels import LEVEL_NODE, LEVEL_NODEGROUP, name_lock
 from gnt.lu.base import Context
 from gnt.lu.group import LUGroupAssignNodes, LUGroupRename, split_instances
-from gnt.opcodes import validate
+from gnt.opcodes.registry import validate
+from gnt.query import engine
 
 NODE = "node1.example.com"
 
@@ -97,7 +97,7 @@ def test_assign_node_and_back(cluster):
     assert groups["rack1"]["serial_no"] == 2
     assert _query(cluster, ["name", "node_cnt", "node_list"]) == [
         ["default", 0, []], ["rack1", 1, [NODE]]]
-    assert query.query(cluster.master.config, "node", ["group"], [NODE])["data"] == [["rack1"]]
+    assert engine.query(cluster.master.config, "node", ["group"], [NODE])["data"] == [["rack1"]]
     # already there: nothing to do, config untouched
     before = cluster.config_bytes()
     job = cluster.run("OP_GROUP_ASSIGN_NODES", group_name="rack1", nodes=[NODE])
@@ -300,7 +300,7 @@ def test_query_unknown_group_and_field(cluster):
         _query(cluster, ["name"], ["nosuch"])
     with pytest.raises(OpPrereqError, match="Unknown group field 'colour'"):
         _query(cluster, ["colour"])
-    names = [f["name"] for f in query.field_list("group")]
+    names = [f["name"] for f in engine.field_list("group")]
     for name in ("name", "uuid", "node_cnt", "node_list", "pinst_cnt", "pinst_list",
                  "alloc_policy", "ndparams", "custom_ndparams", "tags", "serial_no",
                  "ctime", "mtime"):

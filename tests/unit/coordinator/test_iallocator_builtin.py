@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gnt import iallocator as ia
-from gnt.errors import ECODE_NORES, OpPrereqError
+from gnt.core.errors import ECODE_NORES, OpPrereqError
 from gnt.iallocator import simulate as sim
 
 

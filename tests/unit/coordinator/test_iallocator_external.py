@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gnt import iallocator as ia
-from gnt.errors import ECODE_ENVIRON, ECODE_FAULT, ECODE_INVAL, ECODE_NORES, OpPrereqError
+from gnt.core.errors import ECODE_ENVIRON, ECODE_FAULT, ECODE_INVAL, ECODE_NORES, OpPrereqError
 from gnt.iallocator import simulate as sim
 
 

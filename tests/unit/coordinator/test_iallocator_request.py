@@ -8,8 +8,8 @@ import json
 import pytest
 
 from gnt import iallocator as ia
-from gnt.bootstrap import build_config
-from gnt.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
+from gnt.admin.bootstrap import build_config
+from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from gnt.iallocator import simulate as sim
 
 

@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 
-from gnt import bootstrap, settings
+from gnt.admin import bootstrap
 from gnt.cli import cluster as cluster_cli
 from gnt.cli import common
 from gnt.cli import instance as instance_cli
-from gnt.client import Client
+from gnt.client.connection import Client
+from gnt.core import settings
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.server import MasterServer
-from gnt.executor import RecordingExecutor
+from gnt.nodes.executor import RecordingExecutor
 
 NODE = "node1.example.com"
 
@@ -174,7 +175,7 @@ def test_sizes_of_any_length_give_a_clear_error(cli: Cli, size: str) -> None:
 
 
 def test_largest_size_is_accepted_by_the_parser() -> None:
-    from gnt.units import MAX_SIZE_MIB, UnitError, parse_size_mib
+    from gnt.core.units import MAX_SIZE_MIB, UnitError, parse_size_mib
 
     assert parse_size_mib("16777216T") == MAX_SIZE_MIB
     with pytest.raises(UnitError):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gnt.jqueue.job import ERROR, SUCCESS
+from gnt.core.jobstate import ERROR, SUCCESS
 
 NAME = "inst1.example.com"
 

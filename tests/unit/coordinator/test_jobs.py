@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from gnt.errors import JobQueueDrainError, OpPrereqError
-from gnt.jqueue.job import CANCELED, ERROR, QUEUED, SUCCESS, Job, OpCode
-from gnt.jqueue.queue import JobQueue
+from gnt.core.errors import JobQueueDrainError, OpPrereqError
+from gnt.core.jobstate import CANCELED, ERROR, QUEUED, SUCCESS
+from gnt.jobs.job import Job, OpCode
+from gnt.jobs.queue import JobQueue
 
 
 def test_delay_job_succeeds_and_is_persisted(cluster):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import time
 
-from gnt.errors import ECODE_NOENT
-from gnt.jqueue.job import ERROR, RUNNING, SUCCESS
-from gnt.locking import LEVEL_INSTANCE
+from gnt.core.errors import ECODE_NOENT
+from gnt.core.jobstate import ERROR, RUNNING, SUCCESS
+from gnt.core.locklevels import LEVEL_INSTANCE
 
 NAME = "inst1.example.com"
 NEW = "inst2.example.com"

@@ -3,8 +3,9 @@ import time
 
 import pytest
 
-from gnt.errors import LockError
-from gnt.locking import ALL, LockManager
+from gnt.core.errors import LockError
+from gnt.core.locklevels import ALL
+from gnt.jobs.locking import LockManager
 
 
 def _try(lm, owner, level, names, shared):

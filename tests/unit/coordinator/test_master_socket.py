@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from gnt import protocol
-from gnt.client import Client
+from gnt.client.connection import Client
+from gnt.core import protocol
+from gnt.core.errors import OpPrereqError
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.server import MasterServer
-from gnt.errors import OpPrereqError
 
 
 class Echo:

@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
-from gnt import bootstrap, client, masterrole, settings, ssconf, ssh
+from gnt.admin import bootstrap, masterrole
+from gnt.client import connection
 from gnt.config.store import ConfigStore, read_config
-from gnt.errors import OpPrereqError
+from gnt.core import settings, ssconf
+from gnt.core.errors import OpPrereqError
+from gnt.nodes import ssh
 
 N1, N2, N3, N4 = (f"node{i}.example.com" for i in range(1, 5))
 
@@ -195,8 +198,8 @@ def on_node2(fake_ssh, monkeypatch):
     settings.paths().data_dir.mkdir(parents=True)
     ConfigStore.create(data, settings.paths().config_file)
     started: list[bool] = []
-    monkeypatch.setattr(client, "daemon_alive", lambda *a, **k: False)
-    monkeypatch.setattr(client, "start_daemon", lambda *a, **k: started.append(True))
+    monkeypatch.setattr(connection, "daemon_alive", lambda *a, **k: False)
+    monkeypatch.setattr(connection, "start_daemon", lambda *a, **k: started.append(True))
     fake_ssh.started = started  # type: ignore[attr-defined]
     return fake_ssh
 
@@ -262,7 +265,7 @@ def test_master_failover_continues_from_newest_candidate_config(fake_ssh, monkey
     newer["serial_no"] += 5
     newer["cluster"]["tags"] = ["from-node3"]
     fake_ssh.answers = {N3: json.dumps(newer)}
-    monkeypatch.setattr(client, "daemon_alive", lambda *a, **k: True)
+    monkeypatch.setattr(connection, "daemon_alive", lambda *a, **k: True)
     lines: list[str] = []
     masterrole.master_failover(feedback=lines.append)
     after = read_config(settings.paths().config_file)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from multinode import MASTER, add_node, install
 
-from gnt.jqueue.job import ERROR, SUCCESS
+from gnt.core.jobstate import ERROR, SUCCESS
 
 N2, N3, N4 = "node2.example.com", "node3.example.com", "node4.example.com"
 SHARED, FILE = "shared1.example.com", "file1.example.com"

@@ -12,7 +12,7 @@ import time
 import pytest
 from multinode import MASTER, add_node, install
 
-from gnt.jqueue.job import SUCCESS, ts_float
+from gnt.core.jobstate import SUCCESS, ts_float
 
 N2, N3, N4 = "node2.example.com", "node3.example.com", "node4.example.com"
 A, B = "a.example.com", "b.example.com"

@@ -8,8 +8,8 @@ import json
 import pytest
 from multinode import MASTER, add_node, install
 
-from gnt import ssh, sshkeys
-from gnt.jqueue.job import ERROR, SUCCESS
+from gnt.core.jobstate import ERROR, SUCCESS
+from gnt.nodes import ssh, sshkeys
 
 N2, N3, N4 = "node2.example.com", "node3.example.com", "node4.example.com"
 FACTS = {"ctotal": 2, "mtotal": 4096, "hv_version": "QEMU 7.2"}
@@ -37,7 +37,7 @@ def mn(cluster, tmp_path, monkeypatch):
     monkeypatch.setattr(sshkeys, "ensure_cluster_key",
                         lambda: (b"PRIVATE KEY", "ssh-ed25519 AAAAtest gnt"))
     hv, fake_ssh = install(cluster, monkeypatch)
-    fake_ssh.stdout_for = lambda t, c: json.dumps(FACTS) if "gnt.nodecmd info" in c else ""
+    fake_ssh.stdout_for = lambda t, c: json.dumps(FACTS) if "gnt.nodes.agent info" in c else ""
     cluster.hv2, cluster.ssh = hv, fake_ssh
     return cluster
 
@@ -61,7 +61,7 @@ def test_add_node_becomes_candidate_while_pool_short(mn):
     assert node["group"] == _node(mn, MASTER)["group"]
     assert mn.executor.roles()[-1] == "node_prepare"
     commands = [c for _t, c, _s in mn.ssh.to(N2)]
-    assert "gnt.nodecmd info" in commands[0]
+    assert "gnt.nodes.agent info" in commands[0]
     assert any("authorized_keys" in c and "AAAAtest" in c for c in commands)
     # replication reached the new candidate with config.data
     assert any(stdin and b"config.data" in stdin for _t, _c, stdin in mn.ssh.to(N2))
@@ -139,7 +139,7 @@ def test_add_unreachable_node_refused_naming_node_and_address(mn):
 def test_add_node_of_another_cluster_refused(mn):
     mn.ssh.rules.append(lambda t, c: ssh.Result(t.name, 4, "", "has a cluster configuration"
                                                 " (/var/lib/gnt/config.data)\n")
-                        if "gnt.nodecmd info" in c else None)
+                        if "gnt.nodes.agent info" in c else None)
     msg = _error(mn.run("OP_NODE_ADD", node_name=N2))
     assert N2 in msg and "cluster" in msg
 

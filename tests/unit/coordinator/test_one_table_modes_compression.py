@@ -18,27 +18,28 @@ from ansible_collections.gnt.cluster.plugins.module_utils.domain_xml import (
     DomainSpecError,
     render_domain_xml,
 )
-from gnt import exportcfg, opdefs_backup, params
 from gnt.cli import _params as cli_params
-from gnt.errors import OpPrereqError
+from gnt.config import exportcfg
+from gnt.core.errors import OpPrereqError
+from gnt.opcodes import backup, params
 
 
 def test_compression_names_are_the_node_table():
     names = tuple(disk_stream.COMPRESSION_TOOLS)
-    assert exportcfg.COMPRESSIONS == names
+    assert params.COMPRESSIONS == names
     assert tuple(instance_dump.COMPRESSIONS) == names
     assert set(disk_stream.DUMP_SUFFIX) == set(names)
     # the module documentation (YAML, cannot import) lists the same choices
     doc = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)
     assert tuple(doc["options"]["compression"]["choices"]) == names
     for name in names:
-        assert exportcfg.check_compression(name) == name
+        assert params.check_compression(name) == name
     with pytest.raises(OpPrereqError, match="unknown compression 'xz'"):
-        exportcfg.check_compression("xz")
+        params.check_compression("xz")
 
 
 def test_export_opcode_accepts_exactly_the_table():
-    export = next(d for d in opdefs_backup.DEFS if d.op_id == "OP_BACKUP_EXPORT")
+    export = next(d for d in backup.DEFS if d.op_id == "OP_BACKUP_EXPORT")
     check = next(p.check for p in export.params if p.name == "compress")
     assert all(check(name) for name in disk_stream.COMPRESSION_TOOLS)
     assert not check("xz")

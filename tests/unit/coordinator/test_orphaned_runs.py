@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gnt import settings
-from gnt.executor import RUN_ENV, stop_orphaned_runs
+from gnt.core import settings
+from gnt.nodes.executor import RUN_ENV, stop_orphaned_runs
 
 # parent + a worker in a new session (os.setsid), both sleeping
 SLEEPER = ("import os, time\n"

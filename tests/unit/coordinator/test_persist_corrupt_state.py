@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import logging
 
-from gnt import settings
 from gnt.config.store import ConfigStore
-from gnt.jqueue.job import ERROR, SUCCESS, Job, OpCode
-from gnt.jqueue.queue import JobQueue
+from gnt.core import settings
+from gnt.core.jobstate import ERROR, SUCCESS
+from gnt.jobs.job import Job, OpCode
+from gnt.jobs.queue import JobQueue
 
 
 def test_config_corrupted_under_the_daemon_is_never_overwritten(cluster, caplog):

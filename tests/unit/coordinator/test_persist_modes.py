@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.gnt.cluster.plugins.module_utils.os_interface import load_os, run_script
-from gnt import settings, sshkeys
-from gnt.fileutil import atomic_write, write_json
+from gnt.core import settings
+from gnt.core.fileutil import atomic_write, write_json
+from gnt.nodes import sshkeys
 
 NOBODY = 65534
 READER = ("import errno, sys\n"

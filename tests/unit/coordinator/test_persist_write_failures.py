@@ -17,11 +17,11 @@ import time
 import pytest
 from gnt_testutil import fill, mounted_tmpfs
 
-from gnt import settings
-from gnt.errors import JobQueueError
-from gnt.jqueue.job import ERROR, RUNNING, SUCCESS, WAITING
-from gnt.jqueue.queue import JobQueue
-from gnt.locking import LEVEL_CLUSTER
+from gnt.core import settings
+from gnt.core.errors import JobQueueError
+from gnt.core.jobstate import ERROR, RUNNING, SUCCESS, WAITING
+from gnt.core.locklevels import LEVEL_CLUSTER
+from gnt.jobs.queue import JobQueue
 
 NOSPACE = os.strerror(errno.ENOSPC)
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")

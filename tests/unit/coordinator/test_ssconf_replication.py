@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from gnt import __version__, bootstrap, settings, ssconf, ssh
-from gnt.replication import CONFIG_NAME, Replicator, unpack_command
+from gnt import __version__
+from gnt.admin import bootstrap
+from gnt.core import settings, ssconf
+from gnt.nodes import ssh
+from gnt.nodes.replication import CONFIG_NAME, Replicator, unpack_command
 
 MASTER = "node1.example.com"
 
@@ -228,10 +231,10 @@ def test_unpack_command_bad_tar_fails_and_keeps_files(tmp_path):
     assert proc.returncode != 0, proc.stderr
 
 
-# --- what a node reports back to verify (gnt.nodecmd, run for real here) -------------------
+# --- what a node reports back to verify (gnt.nodes.agent, run for real here) -------------------
 
 def test_nodecmd_verify_reads_local_config_and_ssconf(data, tmp_path, capsys):
-    from gnt import nodecmd
+    from gnt.nodes import agent
 
     storage = tmp_path / "storage"
     (storage / "inst1.example.com").mkdir(parents=True)
@@ -239,7 +242,7 @@ def test_nodecmd_verify_reads_local_config_and_ssconf(data, tmp_path, capsys):
     settings.paths().data_dir.mkdir(parents=True, exist_ok=True)
     settings.paths().config_file.write_text(json.dumps({"serial_no": 42}))
     ssconf.write_local({"master_node": f"{MASTER}\n", "config_serial": "41\n"})
-    assert nodecmd.main(["verify", "--storage-dir", str(storage),
+    assert agent.main(["verify", "--storage-dir", str(storage),
                          "--storage-dir", str(tmp_path / "absent")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["dirs"] == {str(storage): True, str(tmp_path / "absent"): False}
@@ -250,17 +253,17 @@ def test_nodecmd_verify_reads_local_config_and_ssconf(data, tmp_path, capsys):
 
 
 def test_nodecmd_verify_without_cluster_files(data, capsys):
-    from gnt import nodecmd
+    from gnt.nodes import agent
 
-    assert nodecmd.main(["verify"]) == 0
+    assert agent.main(["verify"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["config_serial"], info["ssconf_master_node"], info["ssconf_serial"]) == \
         (None, None, None)
 
 
 def test_nodecmd_command_line_is_shell_safe():
-    from gnt import nodecmd
+    from gnt.nodes import agent
 
-    line = nodecmd.command_line("info", "qemu:///system", "/srv/my dir", ["/x"])
-    assert line.split()[1:5] == ["-m", "gnt.nodecmd", "info", "--uri"]
+    line = agent.command_line("info", "qemu:///system", "/srv/my dir", ["/x"])
+    assert line.split()[1:5] == ["-m", "gnt.nodes.agent", "info", "--uri"]
     assert "--storage-dir '/srv/my dir' --storage-dir /x" in line

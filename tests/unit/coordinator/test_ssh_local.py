@@ -1,4 +1,4 @@
-"""gnt.ssh with real local commands (Target(local=True) runs /bin/sh here) and the ssh
+"""gnt.nodes.ssh with real local commands (Target(local=True) runs /bin/sh here) and the ssh
 command line it builds for remote nodes."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gnt import ssh
+from gnt.nodes import ssh
 
 LOCAL = ssh.Target("node1.example.com", "198.18.0.11", local=True)
 
@@ -157,10 +157,10 @@ def test_nodecmd_through_run_like_on_a_node(tmp_path):
     """The exact command line the master sends a node, run by the local shell."""
     import json
 
-    from gnt import nodecmd
+    from gnt.nodes import agent
 
-    result = ssh.run(LOCAL, nodecmd.command_line("verify", "qemu:///system", str(tmp_path)))
+    result = ssh.run(LOCAL, agent.command_line("verify", "qemu:///system", str(tmp_path)))
     assert result.ok, result.stderr
     assert json.loads(result.stdout)["dirs"] == {str(tmp_path): True}
-    bad = ssh.run(LOCAL, nodecmd.command_line("verify", "qemu:///system") + " --bogus")
+    bad = ssh.run(LOCAL, agent.command_line("verify", "qemu:///system") + " --bogus")
     assert bad.rc == 2 and "--bogus" in bad.reason()

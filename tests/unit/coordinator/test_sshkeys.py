@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from gnt import sshkeys
+from gnt.nodes import sshkeys
 
 
 def test_cluster_key_reuses_the_masters_own_key(tmp_path, monkeypatch):

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from multinode import MASTER, add_node, install
 
-from gnt import noderpc, ssconf
-from gnt.jqueue.job import SUCCESS
+from gnt.core import ssconf
+from gnt.core.jobstate import SUCCESS
 from gnt.lu.verify import n_plus_one_failures
+from gnt.nodes import rpc
 
 
 def node(name: str, **kw: Any) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def mn(cluster, monkeypatch):
                             "ssconf_master_node": MASTER, "config_serial": cfg.serial_no,
                             "ssconf_serial": cfg.serial_no} for n in nodes}
 
-    monkeypatch.setattr(noderpc, "verify_info_many", verify_info_many)
+    monkeypatch.setattr(rpc, "verify_info_many", verify_info_many)
     assert ssconf.read("master_node") == MASTER
     cluster.store = store
     return cluster

@@ -16,8 +16,8 @@ from ansible_collections.gnt.cluster.plugins.module_utils.domain_xml import (
 )
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import DomainError
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_migrate import max_downtime_of
-from gnt import params
-from gnt.errors import OpPrereqError
+from gnt.core.errors import OpPrereqError
+from gnt.opcodes import params
 
 SPEC = {
     "name": "inst1.example.com",

@@ -1,0 +1,1 @@
+"""Daemon-less operations a command runs on a node: cluster init/destroy, master-failover."""

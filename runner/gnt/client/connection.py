@@ -1,0 +1,162 @@
+"""Client of the master daemon's local socket (used by the gnt-* commands and tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gnt.core import protocol, settings
+from gnt.core.errors import MasterNotRunning, ProtocolError, error_from_dict
+
+
+def _not_master_hint() -> None:
+    """Raise a clear error when this node's ssconf names another node as the master."""
+    from gnt.core import resolver, ssconf
+
+    master = ssconf.read("master_node")
+    me = resolver.this_node_name()
+    if master and master != me and master.split(".")[0] != me.split(".")[0]:
+        raise MasterNotRunning(f"This is not the master node: the master is {master} (from"
+                               " this node's ssconf files); run the command there")
+    if not master and not settings.paths().config_file.exists():
+        raise MasterNotRunning(f"This node ({me}) is not part of a cluster: there is no"
+                               f" cluster configuration under {settings.paths().data_dir}"
+                               " (gnt-cluster init creates a cluster, gnt-node add on the"
+                               " master adds this node)")
+
+
+class Client:
+    """A connection to the master daemon; reconnects per call if the daemon restarted."""
+
+    def __init__(self, socket_path: Path | None = None, timeout: float = 3600.0) -> None:
+        self.socket_path = socket_path or settings.paths().master_socket
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(str(self.socket_path))
+            except OSError as err:
+                sock.close()
+                _not_master_hint()
+                raise MasterNotRunning(
+                    f"Cannot communicate with the master daemon at {self.socket_path}: {err}."
+                    " Is the master daemon running? (start it with 'gnt-masterd start')"
+                ) from err
+            self._sock = sock
+            self._buffer = b""
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _closed_by_daemon(self) -> bool:
+        """True if the daemon closed our idle connection (nothing sent on it since)."""
+        if self._sock is None or self._buffer:
+            return False
+        timeout = self._sock.gettimeout()
+        self._sock.settimeout(0)  # a socket with a timeout would wait for data first
+        try:
+            return self._sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            self._sock.settimeout(timeout)
+
+    def call(self, method: str, **args: Any) -> Any:
+        """Call ``method``; raise the daemon's error as the matching exception type."""
+        if self._closed_by_daemon():
+            self.close()  # the daemon closes idle connections: open a new one
+        sock = self._connect()
+        send_error: OSError | None = None
+        try:
+            sock.sendall(protocol.encode({"method": method, "args": args}))
+        except OSError as err:
+            send_error = err  # the daemon may have answered (refused) before closing
+        try:
+            while b"\n" not in self._buffer:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    raise ProtocolError("The master daemon closed the connection"
+                                        + (f" ({send_error})" if send_error else ""))
+                self._buffer += chunk
+        except OSError as err:
+            self.close()
+            raise ProtocolError(f"Lost connection to the master daemon: {err}") from err
+        except ProtocolError:
+            self.close()
+            raise
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        reply = protocol.decode(line)
+        if reply.get("ok"):
+            return reply.get("result")
+        raise error_from_dict(reply.get("error") or {})
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_for_job(client: Client, job_id: int, feedback: Any = None) -> str:
+    """Follow a job until it is finished; log entries go to ``feedback(entry)``.
+
+    Returns the final job status.
+    """
+    from gnt.core.jobstate import FINALIZED
+
+    status, serial = None, 0
+    while status not in FINALIZED:
+        change = client.call("wait_for_job_change", job_id=job_id, prev_status=status,
+                             prev_log_serial=serial, timeout=30)
+        status = change["status"]
+        for entry in change["log"]:
+            serial = max(serial, entry[0])
+            if feedback is not None:
+                feedback(entry)
+    return str(status)
+
+
+def daemon_alive(socket_path: Path | None = None) -> bool:
+    """True if a master daemon answers ``ping`` on the socket."""
+    try:
+        with Client(socket_path, timeout=5) as client:
+            return client.call("ping") == "pong"
+    except (ProtocolError, OSError):
+        return False
+
+
+def start_daemon(wait: float = 15.0) -> None:
+    """Start ``gnt-masterd`` for the current GNT_ROOT in the background and wait for it."""
+    if daemon_alive():
+        return
+    paths = settings.paths()
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(paths.log_dir / "master-daemon.log", "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "gnt.daemon.masterd", "--foreground"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        env=dict(os.environ), close_fds=True,
+    )
+    log.close()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if daemon_alive():
+            return
+        time.sleep(0.05)
+    raise MasterNotRunning(f"The master daemon did not start within {wait:.0f}s; see"
+                           f" {paths.log_dir / 'master-daemon.log'}")

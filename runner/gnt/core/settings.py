@@ -1,0 +1,142 @@
+"""Every filesystem path and tunable default of the coordinator, in one place.
+
+All paths hang off one root prefix, ``GNT_ROOT`` (default ``/``), so several clusters and test
+runs coexist on one machine. Nothing else in the coordinator hard-codes a path: call
+:func:`paths` (re-read from the environment on each call, cheap) and use its attributes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_MAX_RUNNING_JOBS = 20
+DEFAULT_SHUTDOWN_TIMEOUT = 120
+MASTER_SOCKET_NAME = "master.sock"
+DEFAULT_LIBVIRT_URI = "qemu:///system"
+RAPI_PORT = 5080
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The paths of one cluster root."""
+
+    root: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "var/lib/gnt"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "config.data"
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.data_dir / "queue"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.queue_dir / "archive"
+
+    @property
+    def ansible_dir(self) -> Path:
+        """Private Ansible home: generated inventories, control sockets, collection link."""
+        return self.data_dir / "ansible"
+
+    @property
+    def ansible_remote_tmp(self) -> Path:
+        """Ansible's temp dir on every node (the same path under each node's GNT_ROOT); Ansible
+        creates it 0700. Never a shared path such as /tmp."""
+        return self.ansible_dir / "remote-tmp"
+
+    @property
+    def collections_dir(self) -> Path:
+        """A collections path whose ``ansible_collections/gnt/cluster`` links to this checkout."""
+        return self.ansible_dir / "collections"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "var/run/gnt"
+
+    @property
+    def master_socket(self) -> Path:
+        return self.run_dir / MASTER_SOCKET_NAME
+
+    @property
+    def master_pidfile(self) -> Path:
+        return self.run_dir / "gnt-masterd.pid"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "var/log/gnt"
+
+    @property
+    def console_log_dir(self) -> Path:
+        return self.log_dir / "console"
+
+    @property
+    def file_storage_dir(self) -> Path:
+        return self.root / "srv/gnt/file-storage"
+
+    @property
+    def shared_file_storage_dir(self) -> Path:
+        return self.root / "srv/gnt/shared-file-storage"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / "srv/gnt/export"
+
+    @property
+    def os_dir(self) -> Path:
+        """Where node preparation installs the bundled OS definitions."""
+        return self.root / "srv/gnt/os"
+
+    @property
+    def os_search_path(self) -> list[str]:
+        """OS definition search path: ours first, then where Debian's ganeti OS packages go."""
+        return [
+            str(self.os_dir),
+            "/srv/ganeti/os",
+            "/usr/share/ganeti/os",
+            "/usr/local/lib/ganeti/os",
+            "/usr/lib/ganeti/os",
+        ]
+
+
+def root() -> Path:
+    """The cluster root prefix from ``GNT_ROOT`` (default ``/``)."""
+    return Path(os.environ.get("GNT_ROOT", "/") or "/").resolve()
+
+
+def paths() -> Paths:
+    """The paths for the current ``GNT_ROOT``."""
+    return _paths_for(root())
+
+
+@lru_cache(maxsize=8)
+def _paths_for(prefix: Path) -> Paths:
+    return Paths(prefix)
+
+
+def collection_root() -> Path:
+    """The directory holding ``galaxy.yml`` of the gnt.cluster collection.
+
+    ``GNT_COLLECTION_ROOT`` overrides; otherwise the checkout this package was installed from
+    (this module lives at ``<collection>/runner/gnt/core``).
+    """
+    env = os.environ.get("GNT_COLLECTION_ROOT")
+    if env:
+        return Path(env).resolve()
+    candidate = Path(__file__).resolve().parents[3]
+    if (candidate / "galaxy.yml").is_file():
+        return candidate
+    fallback = Path("/usr/share/ansible/collections/ansible_collections/gnt/cluster")
+    return fallback.resolve()
+
+
+def max_running_jobs() -> int:
+    """How many jobs the master daemon runs at once (``GNT_MAX_RUNNING_JOBS``, default 20)."""
+    return int(os.environ.get("GNT_MAX_RUNNING_JOBS", DEFAULT_MAX_RUNNING_JOBS))

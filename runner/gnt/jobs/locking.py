@@ -1,0 +1,223 @@
+"""Cluster locks: levels, shared/exclusive modes, a fixed acquisition order.
+
+Levels (acquired strictly in this order, names sorted within a level, so no two jobs can wait
+for each other in a cycle): cluster (the "Big Ganeti Lock", BGL) > instance > nodegroup >
+node > node-res > network.
+
+Each level also has a level-wide lock (multi-granularity locking): a request for named locks
+takes it in an intention mode (IS/IX), a request for ``ALL`` takes it S or X, so "all instances"
+conflicts with any single instance lock in a conflicting mode, as Ganeti's lock sets do.
+All names a job asks for at one level are granted together or not at all.
+
+Lock names are identities, not names: instances, nodes and node groups are locked by their
+UUID, so a rename cannot let two jobs act on one object under two names. A name that is being
+given to an object (creation, rename) is reserved by the lock :func:`name_lock` at the level of
+that kind of object, so two jobs cannot claim one new name at once.
+
+A job may give back locks it no longer needs before it ends (:meth:`LockManager.release_names`,
+:meth:`LockManager.keep_only`), as Ganeti's logical units do after choosing nodes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from gnt.core.errors import LockError
+from gnt.core.locklevels import (  # noqa: F401 - re-exported for the job layer
+    ALL,
+    BGL,
+    LEVELS,
+    name_lock,
+)
+
+_LEVEL_WIDE = "__level__"  # the level-wide lock every named lock of a level goes through
+
+# Multi-granularity modes: named locks use S/X; the level-wide lock uses IS/IX for requests
+# of named locks and S/X for requests of ALL.
+_COMPATIBLE = {
+    "IS": {"IS", "IX", "S"},
+    "IX": {"IS", "IX"},
+    "S": {"IS", "S"},
+    "X": set(),
+}
+
+
+def _combine(held: str | None, wanted: str) -> str:
+    """The single mode covering both ``held`` and ``wanted`` (S+IX approximated by X)."""
+    if held is None or held == wanted:
+        return wanted
+    pair = {held, wanted}
+    if "X" in pair or pair == {"S", "IX"}:
+        return "X"
+    if "S" in pair:
+        return "S"
+    return "IX"
+
+
+@dataclass
+class _LockState:
+    holders: dict[object, str] = field(default_factory=dict)
+
+    def compatible(self, owner: object, mode: str) -> bool:
+        return all(mode in _COMPATIBLE[held] for other, held in self.holders.items()
+                   if other is not owner)
+
+
+class LockManager:
+    """All locks of the master daemon; owners are arbitrary hashable objects (job ids)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._locks: dict[tuple[str, str], _LockState] = {}
+        self._owned: dict[object, dict[tuple[str, str], str]] = {}
+
+    def _wanted(self, level: str, names: Iterable[str] | str, shared: bool
+                ) -> list[tuple[tuple[str, str], str]]:
+        mode = "S" if shared else "X"
+        if names == ALL:
+            return [((level, _LEVEL_WIDE), mode)]
+        wanted = [((level, _LEVEL_WIDE), "IS" if shared else "IX")]
+        wanted += [((level, name), mode) for name in sorted(set(names))]
+        return wanted
+
+    def acquire(self, owner: object, level: str, names: Iterable[str] | str, shared: bool,
+                should_cancel: Callable[[], bool] | None = None,
+                on_wait: Callable[[], None] | None = None) -> None:
+        """Block until ``owner`` holds ``names`` (or ``ALL``) at ``level``.
+
+        ``should_cancel`` is polled while waiting; when it returns true the wait ends with
+        :class:`LockError` and nothing of this level is held. ``on_wait`` is called once, the
+        first time the request has to wait.
+        """
+        if level not in LEVELS:
+            raise LockError(f"Unknown lock level '{level}'")
+        wanted = self._wanted(level, names, shared)
+        waited = False
+        with self._cond:
+            owned = self._owned.setdefault(owner, {})
+            for key, _unused in wanted:
+                if key[0] != level:
+                    raise LockError("internal: lock level mismatch")
+            deeper = [key for key in owned if LEVELS.index(key[0]) > LEVELS.index(level)]
+            if deeper:
+                raise LockError(f"Lock order violation: {level} requested while holding"
+                                f" {sorted({key[0] for key in deeper})}")
+            while not all(self._state(key).compatible(owner, _combine(owned.get(key), mode))
+                          for key, mode in wanted):
+                if should_cancel is not None and should_cancel():
+                    raise LockError("Job canceled while waiting for locks")
+                if not waited and on_wait is not None:
+                    waited = True
+                    self._cond.release()
+                    try:
+                        on_wait()
+                    finally:
+                        self._cond.acquire()
+                    continue
+                self._cond.wait(0.5 if should_cancel is not None else None)
+            for key, mode in wanted:
+                mode = _combine(owned.get(key), mode)
+                self._state(key).holders[owner] = mode
+                owned[key] = mode
+
+    def _state(self, key: tuple[str, str]) -> _LockState:
+        state = self._locks.get(key)
+        if state is None:
+            state = self._locks[key] = _LockState()
+        return state
+
+    def release(self, owner: object, level: str | None = None) -> None:
+        """Release ``owner``'s locks at ``level`` (all levels when None)."""
+        with self._cond:
+            owned = self._owned.get(owner, {})
+            self._drop(owner, [key for key in owned if level is None or key[0] == level])
+            self._cond.notify_all()
+
+    def release_names(self, owner: object, level: str, names: Iterable[str]) -> None:
+        """Give back ``owner``'s locks on ``names`` at ``level``; other locks stay held.
+
+        Names held through ``ALL`` cannot be given back one by one (use :meth:`keep_only`).
+        """
+        with self._cond:
+            if self._owned.get(owner, {}).get((level, _LEVEL_WIDE)) in ("S", "X"):
+                raise LockError(f"internal: level {level} is held whole; give back names with"
+                                " keep_only")
+            self.keep_only(owner, level, set(self._named(owner, level)) - set(names))
+
+    def keep_only(self, owner: object, level: str, keep: Iterable[str]) -> None:
+        """Keep only ``keep`` of ``owner``'s locks at ``level`` and release the rest.
+
+        When ``owner`` holds the whole level (``ALL``), it ends up holding just the named
+        locks ``keep``, in the same mode, without waiting: no other job can hold a
+        conflicting lock on them while the whole level is held. An empty ``keep`` releases
+        the level.
+        """
+        if level not in LEVELS:
+            raise LockError(f"Unknown lock level '{level}'")
+        keep = set(keep)
+        with self._cond:
+            owned = self._owned.get(owner, {})
+            wide = owned.get((level, _LEVEL_WIDE))
+            if wide is None:
+                return
+            if wide in ("S", "X"):
+                held = set(self._named(owner, level))
+                if not keep:
+                    drop = [(level, name) for name in held] + [(level, _LEVEL_WIDE)]
+                else:
+                    # Named locks under a whole-level lock: take the kept ones in the mode
+                    # of the level lock, then weaken the level lock to an intention.
+                    for name in keep:
+                        key = (level, name)
+                        mode = _combine(owned.get(key), wide)
+                        self._state(key).holders[owner] = mode
+                        owned[key] = mode
+                    intent = "IS" if wide == "S" else "IX"
+                    self._state((level, _LEVEL_WIDE)).holders[owner] = intent
+                    owned[(level, _LEVEL_WIDE)] = intent
+                    drop = [(level, name) for name in held - keep]
+            else:
+                held = set(self._named(owner, level))
+                unknown = keep - held
+                if unknown:
+                    raise LockError(f"internal: cannot keep locks not held at level {level}:"
+                                    f" {sorted(unknown)}")
+                drop = [(level, name) for name in held - keep]
+                if not keep:
+                    drop.append((level, _LEVEL_WIDE))
+            self._drop(owner, drop)
+            self._cond.notify_all()
+
+    def _named(self, owner: object, level: str) -> list[str]:
+        return [name for (lvl, name) in self._owned.get(owner, {})
+                if lvl == level and name != _LEVEL_WIDE]
+
+    def _drop(self, owner: object, keys: Iterable[tuple[str, str]]) -> None:
+        owned = self._owned.get(owner, {})
+        for key in keys:
+            state = self._locks.get(key)
+            if state is not None:
+                state.holders.pop(owner, None)
+                if not state.holders:
+                    del self._locks[key]
+            owned.pop(key, None)
+        if not owned:
+            self._owned.pop(owner, None)
+
+    def wake(self) -> None:
+        """Wake waiters so they re-check their cancel flags."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def held(self, owner: object) -> dict[str, dict[str, str]]:
+        """What ``owner`` holds: level -> name -> "shared"/"exclusive" (for debugging)."""
+        with self._cond:
+            result: dict[str, dict[str, str]] = {}
+            for (level, name), mode in self._owned.get(owner, {}).items():
+                if name == _LEVEL_WIDE and mode in ("IS", "IX"):
+                    continue
+                label = "all" if name == _LEVEL_WIDE else name
+                result.setdefault(level, {})[label] = "shared" if mode == "S" else "exclusive"
+            return result

@@ -1,0 +1,115 @@
+"""Runs one job: its opcodes in order, each through its logical unit with locks held."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from gnt.core.errors import GntError, LockError, OpExecError
+from gnt.core.jobstate import CANCELED, CANCELING, ERROR, RUNNING, SUCCESS, WAITING, now_ts
+from gnt.core.locklevels import LEVEL_CLUSTER, LEVELS
+from gnt.jobs.job import Job, OpCode
+from gnt.jobs.queue import JobQueue
+from gnt.lu.base import LU_REGISTRY, Context
+
+LOG = logging.getLogger("gnt.processor")
+
+
+def _error_result(err: BaseException) -> dict[str, Any]:
+    if isinstance(err, GntError):
+        return err.to_dict()
+    return OpExecError(f"Unexpected error: {type(err).__name__}: {err}").to_dict()
+
+
+class JobProcessor:
+    """Executes a job's opcodes; the caller runs it on a worker thread."""
+
+    def __init__(self, ctx: Context, queue: JobQueue, job: Job) -> None:
+        self.ctx = ctx
+        self.queue = queue
+        self.job = job
+
+    def _canceled(self, op: OpCode) -> bool:
+        return op.status == CANCELING
+
+    def run(self) -> None:
+        """Run every opcode; on the first failure the rest are marked as errors.
+
+        The job always ends finalized in memory (waiters see the outcome) even when its file
+        cannot be written; the queue writes it again when it can.
+        """
+        try:
+            self._run_ops()
+        finally:
+            if self.job.id in self.queue.unsaved:
+                LOG.error("job %s ended %s, but its job file could not be written: %s",
+                          self.job.id, self.job.status, self.queue.unsaved[self.job.id])
+
+    def _run_ops(self) -> None:
+        for index, op in enumerate(self.job.ops):
+            if op.status != "queued":
+                continue
+            try:
+                op.result = self._run_opcode(op)
+                self.queue.mark(self.job, op, SUCCESS)
+            except LockError as err:
+                with self.queue.cond:   # waiters see the final state only once it is written
+                    if op.status == CANCELING:
+                        self.queue.log(self.job, op, "Job canceled while waiting for locks")
+                        self.job.finalize_remaining(CANCELED, "Job canceled by request")
+                    else:
+                        self.job.finalize_remaining(ERROR, _error_result(err))
+                    self.queue.update(self.job, sync=True)
+                return
+            except BaseException as err:  # every failure must end the job, never the daemon
+                if not isinstance(err, GntError):
+                    LOG.error("job %s opcode %s crashed:\n%s", self.job.id, op.op_id,
+                              traceback.format_exc())
+                with self.queue.cond:
+                    op.result = _error_result(err)
+                    self.queue.log(self.job, op, f"Error: {err}")
+                    op.status = ERROR
+                    op.end_timestamp = now_ts()
+                    rest = self.job.ops[index + 1:]
+                    for later in rest:
+                        later.status = ERROR
+                        later.result = {"type": "OpExecError",
+                                        "message": "Previous opcode failed",
+                                        "args": ["Previous opcode failed"]}
+                    self.job.finalize_remaining(ERROR, op.result)
+                    self.queue.update(self.job, sync=True)
+                return
+
+    def _run_opcode(self, op: OpCode) -> Any:
+        lu_cls = LU_REGISTRY[op.op_id]
+        owner = self.job.id
+        lu = lu_cls(self.ctx, op.input, lambda msg: self.queue.log(self.job, op, msg))
+        lu.lock_owner = owner
+        self.queue.mark(self.job, op, WAITING)
+        self.queue.require_saved(self.job)   # no change is made for a job that is not on disk
+        try:
+            lu.check_arguments()
+            lu.expand_names()
+            names, shared = lu.cluster_locks()
+            wanted = lu.declare_locks()
+
+            def cancel() -> bool:
+                return self._canceled(op)
+
+            self.ctx.locks.acquire(owner, LEVEL_CLUSTER, names, shared, should_cancel=cancel)
+            for level in LEVELS[1:]:
+                if level in wanted:
+                    self.ctx.locks.acquire(owner, level, wanted[level],
+                                           level in lu.SHARED_LEVELS, should_cancel=cancel)
+            if op.status == CANCELING:
+                raise LockError("Job canceled")
+            self.queue.mark(self.job, op, RUNNING)
+            self.queue.require_saved(self.job)
+            lu.check_prereq()
+            if op.input.get("dry_run"):
+                lu.report_dry_run()
+                return None
+            return lu.exec()
+        finally:
+            self.ctx.locks.release(owner)

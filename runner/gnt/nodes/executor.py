@@ -1,0 +1,436 @@
+"""The executor: the only place that runs Ansible (through ansible-runner).
+
+A logical unit hands it a list of :class:`Play` (a role and, per node, the role's vars). The
+executor writes an inventory of just those nodes (the master through the local connection,
+others over SSH with ControlPersist and pipelining), one playbook with one play per step, runs it
+once, streams task events into the job log as they happen and returns per-node results,
+including any ``gnt_*`` facts the roles set.
+
+Every value reaches Ansible as data: the inventory marks each string ``!unsafe``, and the
+playbook names hosts by group and role vars by reference, so no value from an operator, an
+export, the config or a node is ever evaluated as a template (DESIGN.md safety rules). All of
+Ansible's directories (home, temp, control sockets, remote temp) are private, under GNT_ROOT.
+
+Unit tests swap in :class:`RecordingExecutor`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from gnt.core import settings
+from gnt.core.collection import link_collection
+from gnt.nodes import ssh
+
+Feedback = Callable[[str], None]
+
+
+@dataclass
+class NodeAccess:
+    """How to reach a node: its name, address and whether it is this (master) node."""
+
+    name: str
+    address: str
+    local: bool
+    ssh_port: int = 22
+
+
+@dataclass
+class Play:
+    """One step: run ``role`` (``gnt.cluster.<role>``) on each node with that node's vars."""
+
+    role: str
+    hosts: dict[str, dict[str, Any]]
+    title: str = ""
+
+
+@dataclass
+class HostResult:
+    ok: bool = True
+    changed: bool = False
+    failed_task: str | None = None
+    message: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    hosts: dict[str, HostResult]
+    rc: int = 0
+    unreachable: list[str] = field(default_factory=list)
+
+    def failure_summary(self) -> str:
+        """One line per failed node: node, task, message."""
+        lines = []
+        for name, res in sorted(self.hosts.items()):
+            if not res.ok:
+                task = f" in task '{res.failed_task}'" if res.failed_task else ""
+                lines.append(f"{name}{task}: {res.message}")
+        for name in self.unreachable:
+            lines.append(f"{name}: unreachable")
+        return "\n".join(lines) or f"ansible-runner exited with code {self.rc}"
+
+
+class Executor(Protocol):
+    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
+            feedback: Feedback) -> RunResult: ...
+
+
+def collections_path() -> Path:
+    """This cluster's collections dir (``ansible_collections/gnt/cluster`` -> this checkout)."""
+    return link_collection(settings.paths().collections_dir)
+
+
+_ROLE_VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def play_group(index: int) -> str:
+    """The inventory group holding the hosts of play ``index``."""
+    return f"gnt_play_{index}"
+
+
+def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
+    """Inventory of the involved nodes with every play's vars under ``gnt_play_<n>``; the
+    hosts of play ``n`` form the group ``gnt_play_<n>``."""
+    hostvars: dict[str, dict[str, Any]] = {}
+    for name in sorted({host for play in plays for host in play.hosts}):
+        node = nodes[name]
+        hv: dict[str, Any] = {"ansible_host": node.address}
+        if node.local:
+            hv["ansible_connection"] = "local"
+            hv["ansible_python_interpreter"] = sys.executable
+        else:
+            hv["ansible_connection"] = "ssh"
+            hv["ansible_user"] = "root"
+            hv["ansible_port"] = node.ssh_port
+            hv["ansible_python_interpreter"] = "/usr/bin/python3"
+        hostvars[name] = hv
+    groups: dict[str, Any] = {}
+    for index, play in enumerate(plays):
+        groups[play_group(index)] = {"hosts": {host: None for host in sorted(play.hosts)}}
+        for host, role_vars in play.hosts.items():
+            hostvars[host][play_group(index)] = role_vars
+    return {"all": {"hosts": hostvars, "children": groups}}
+
+
+def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
+    """One play per step; a step's vars come from the host's ``gnt_play_<n>``.
+
+    The playbook holds no value from the cluster: hosts are named by group, role vars by
+    reference, so nothing an operator typed ends up in a trusted template.
+    """
+    playbook = []
+    for index, play in enumerate(plays):
+        keys = sorted({key for role_vars in play.hosts.values() for key in role_vars})
+        bad = [key for key in keys if not _ROLE_VAR_NAME.match(key)]
+        if bad or not _ROLE_VAR_NAME.match(play.role):
+            raise ValueError(f"internal: bad role or role variable name in play {play.role!r}:"
+                             f" {bad}")
+        group = play_group(index)
+        playbook.append({
+            "name": UnsafeText(play.title or play.role),
+            "hosts": group,
+            "gather_facts": False,
+            "any_errors_fatal": True,
+            "tasks": [{
+                "name": f"gnt.cluster.{play.role}",
+                "ansible.builtin.include_role": {"name": f"gnt.cluster.{play.role}"},
+                "vars": {key: f"{{{{ {group}[{key!r}] }}}}" for key in keys},
+            }],
+        })
+    return playbook
+
+
+class UnsafeText(str):
+    """A string to be written as an ``!unsafe`` YAML scalar: Ansible keeps it as data and
+    never evaluates it as a template (DESIGN.md safety rules)."""
+
+
+class _PlaybookDumper(yaml.SafeDumper):
+    """YAML for our own playbook: plain strings are trusted, :class:`UnsafeText` is not."""
+
+
+class _DataDumper(yaml.SafeDumper):
+    """YAML for data (the inventory): every string, keys included, is ``!unsafe``."""
+
+
+def _represent_unsafe(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!unsafe", str(data), style='"')
+
+
+_PlaybookDumper.add_representer(UnsafeText, _represent_unsafe)
+_DataDumper.add_representer(str, _represent_unsafe)
+_DataDumper.add_representer(UnsafeText, _represent_unsafe)
+
+
+def dump_yaml(data: Any, data_only: bool) -> str:
+    """``data`` as YAML for Ansible. With ``data_only`` every string is marked ``!unsafe``
+    (inventories: values from operators, exports, the config and nodes); otherwise only
+    :class:`UnsafeText` is (our playbook, whose templates must stay templates)."""
+    dumper = _DataDumper if data_only else _PlaybookDumper
+    return yaml.dump(data, Dumper=dumper, default_flow_style=False, sort_keys=True,
+                     allow_unicode=True, width=1 << 30)
+
+
+class _EventCollector:
+    """Turns ansible-runner events into job log lines and per-host results."""
+
+    def __init__(self, feedback: Feedback) -> None:
+        self.feedback = feedback
+        self.hosts: dict[str, HostResult] = {}
+        self.unreachable: list[str] = []
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        task = data.get("task", "")
+        if not host or not kind.startswith("runner_on_"):
+            return True
+        res = data.get("res") or {}
+        result = self.hosts.setdefault(host, HostResult())
+        if kind == "runner_on_ok":
+            result.changed = result.changed or bool(res.get("changed"))
+            facts = res.get("ansible_facts") or {}
+            result.facts.update({k: v for k, v in facts.items() if k.startswith("gnt_")})
+            if res.get("changed"):
+                self.feedback(f"{host}: {task}: changed")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            result.ok = False
+            result.failed_task = task
+            result.message = _failure_message(res)
+            self.feedback(f"{host}: {task}: FAILED: {result.message}")
+        elif kind == "runner_on_unreachable":
+            result.ok = False
+            result.failed_task = task
+            result.message = f"unreachable: {res.get('msg', '')}".strip()
+            self.unreachable.append(host)
+            self.feedback(f"{host}: unreachable: {res.get('msg', '')}")
+        return True
+
+
+def _failure_message(res: dict[str, Any]) -> str:
+    msg = str(res.get("msg") or "").strip()
+    stderr = str(res.get("stderr") or "").strip()
+    if stderr and stderr not in msg:
+        msg = f"{msg}: {stderr.splitlines()[-1]}" if msg else stderr.splitlines()[-1]
+    return msg or json.dumps(res)[:500]
+
+
+class AnsibleExecutor:
+    """Runs plays with ansible-runner; one ``ansible-playbook`` process per :meth:`run`."""
+
+    def __init__(self, forks: int = 20, keep_failed_runs: bool = True) -> None:
+        self.forks = forks
+        self.keep_failed_runs = keep_failed_runs
+
+    def _env(self, run_dir: Path) -> dict[str, str]:
+        ans = private_dir(settings.paths().ansible_dir)
+        private_dir(ans / "tmp")
+        return {
+            "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
+            "ANSIBLE_HOME": str(ans),
+            "ANSIBLE_LOCAL_TEMP": str(ans / "tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(settings.paths().ansible_remote_tmp),
+            "ANSIBLE_PIPELINING": "True",
+            # the coordinator's own SSH options and control sockets: one master per node
+            "ANSIBLE_SSH_ARGS": " ".join(ssh.shared_options()),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(ssh.control_dir()),
+            "ANSIBLE_SSH_CONTROL_PATH": f"%(directory)s/{ssh.CONTROL_PATH_NAME.replace('%', '%%')}",
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_FORKS": str(self.forks),
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                     os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")]),
+            "GNT_ROOT": str(settings.paths().root),
+        }
+
+    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
+            feedback: Feedback) -> RunResult:
+        import ansible_runner  # heavy import: only in the daemon, only when needed
+
+        _ensure_venv_on_path()
+
+        runs = private_dir(settings.paths().ansible_dir / "runs")
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
+        (run_dir / "project").mkdir()
+        (run_dir / "inventory").mkdir()
+        (run_dir / "project" / "main.yml").write_text(
+            dump_yaml(build_playbook(plays), data_only=False))
+        (run_dir / "inventory" / "hosts.yml").write_text(
+            dump_yaml(build_inventory(plays, nodes), data_only=True))
+        collector = _EventCollector(feedback)
+        runner = ansible_runner.run(
+            private_data_dir=str(run_dir), playbook="main.yml",
+            inventory=str(run_dir / "inventory" / "hosts.yml"),
+            envvars={**self._env(run_dir), RUN_ENV: str(run_dir)}, event_handler=collector, quiet=True,
+            settings={"suppress_ansible_output": True, "job_timeout": 3600},
+            rotate_artifacts=1,
+        )
+        rc = int(runner.rc if runner.rc is not None else 1)
+        hosts = collector.hosts
+        for play in plays:
+            for host in play.hosts:
+                hosts.setdefault(host, HostResult(ok=rc == 0))
+        ok = rc == 0 and all(res.ok for res in hosts.values())
+        if not ok and not any(not res.ok for res in hosts.values()):
+            tail = _stdout_tail(run_dir)
+            for res in hosts.values():
+                res.ok = False
+                res.message = res.message or tail
+        if ok or not self.keep_failed_runs:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return RunResult(ok=ok, hosts=hosts, rc=rc, unreachable=collector.unreachable)
+
+
+RUN_ENV = "GNT_ANSIBLE_RUN"
+
+
+def _run_processes(runs: Path) -> dict[int, str]:
+    """Live processes (pid -> run dir) started for a run under ``runs``: ansible-playbook, its
+    workers (Ansible puts them in sessions of their own), modules, their commands and SSH
+    masters all inherit ``GNT_ANSIBLE_RUN`` from the executor's environment."""
+    prefix = f"{RUN_ENV}={runs}/".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z":
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(prefix):
+                found[int(entry.name)] = item[len(RUN_ENV) + 1:].decode(errors="replace")
+                break
+    return found
+
+
+def stop_orphaned_runs(timeout: float = 10.0) -> list[int]:
+    """Stop the Ansible runs a previous master daemon of this root left behind (it was killed):
+    every process started for a run (see :func:`_run_processes`) gets SIGTERM, then SIGKILL
+    after ``timeout``. Call it only when no run of this root can be live (daemon start).
+    Returns the PIDs signalled."""
+    runs = settings.paths().ansible_dir / "runs"
+    victims = _run_processes(runs)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in victims:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and set(_run_processes(runs)) & set(victims):
+            time.sleep(0.1)
+        if not set(_run_processes(runs)) & set(victims):
+            break
+    return sorted(victims)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory of ours: created 0700 (parents too), mode enforced if it exists."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def _ensure_venv_on_path() -> None:
+    """ansible-runner finds ``ansible-playbook`` on this process's PATH: put ours first."""
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bindir not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, path]) if path else bindir
+
+
+def _stdout_tail(run_dir: Path) -> str:
+    for path in sorted(run_dir.glob("artifacts/*/stdout")):
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        if lines:
+            return " | ".join(lines[-5:])
+    return f"ansible-runner failed (artifacts in {run_dir})"
+
+
+def role_argument_errors(play: Play) -> list[str]:
+    """Every way ``play``'s vars break its role's contract (``meta/argument_specs.yml``,
+    checked with Ansible's own validator): unknown or missing vars, wrong types and choices,
+    sub-options included. Empty when the play fits."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    spec_file = settings.collection_root() / "roles" / play.role / "meta" / "argument_specs.yml"
+    if not spec_file.is_file():
+        return [f"role {play.role} has no meta/argument_specs.yml"]
+    specs = yaml.safe_load(spec_file.read_text())["argument_specs"]["main"].get("options", {})
+    validator = ArgumentSpecValidator(specs)
+    errors = []
+    for host, role_vars in sorted(play.hosts.items()):
+        result = validator.validate(dict(role_vars))
+        errors += [f"{play.role} on {host}: {msg}" for msg in result.error_messages]
+    return errors
+
+
+class RecordingExecutor:
+    """Test double: records plays and answers with canned results (no Ansible). Every play
+    is checked against its role's argument spec first: a var the role does not declare (and so
+    would ignore), a missing or mistyped one, fails the test at once."""
+
+    def __init__(self, fail_roles: dict[str, str] | None = None,
+                 facts: dict[str, dict[str, Any]] | None = None,
+                 delay: float = 0.0) -> None:
+        self.calls: list[list[Play]] = []
+        self.fail_roles = fail_roles or {}
+        self.facts = facts or {}
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
+            feedback: Feedback) -> RunResult:
+        for play in plays:
+            errors = role_argument_errors(play)
+            if errors:
+                raise AssertionError("play breaks its role's argument spec:\n" + "\n".join(errors))
+        with self.lock:
+            self.calls.append(plays)
+        if self.delay:
+            time.sleep(self.delay)
+        hosts: dict[str, HostResult] = {}
+        for play in plays:
+            for host in play.hosts:
+                if host not in nodes:
+                    raise KeyError(f"executor asked to run on unknown node {host}")
+                res = hosts.setdefault(host, HostResult())
+                if play.role in self.fail_roles:
+                    res.ok = False
+                    res.failed_task = play.role
+                    res.message = self.fail_roles[play.role]
+                    feedback(f"{host}: {play.role}: FAILED: {res.message}")
+                    return RunResult(ok=False, hosts=hosts, rc=2)
+                res.facts.update(self.facts.get(play.role, {}))
+                feedback(f"{host}: {play.role}: ok")
+        return RunResult(ok=True, hosts=hosts)
+
+    def roles(self) -> list[str]:
+        """Every role run so far, in order."""
+        return [play.role for plays in self.calls for play in plays]

@@ -1,0 +1,136 @@
+"""What the coordinator tells the roles: the node dict and the instance spec.
+
+The shapes are the contract documented in ``docs/node-primitives.md``; they are built here and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gnt.config.store import ConfigStore
+from gnt.core import settings
+from gnt.nodes.executor import NodeAccess
+from gnt.nodes.ssh import Target
+from gnt.opcodes import params
+
+
+def node_access(store: ConfigStore, node: dict[str, Any]) -> NodeAccess:
+    """How the executor reaches ``node`` (the master through the local connection)."""
+    nd = node_ndparams(store, node)
+    return NodeAccess(name=node["name"], address=node["primary_ip"],
+                      local=node["uuid"] == store.cluster()["master_node"],
+                      ssh_port=int(nd.get("ssh_port", 22)))
+
+
+def node_ndparams(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any]:
+    """A node's effective ndparams (cluster < its group < the node)."""
+    group = store.data["nodegroups"].get(node.get("group", ""))
+    return params.filled_ndparams(store.cluster(), node, group)
+
+
+def libvirt_uri(node: dict[str, Any]) -> str:
+    """The libvirt URI of a node's hypervisor (``libvirt_uri`` on the node, else local)."""
+    return str(node.get("libvirt_uri") or settings.DEFAULT_LIBVIRT_URI)
+
+
+def bridges(store: ConfigStore) -> list[str]:
+    """Bridges the cluster's NICs use (default and per instance), to exist on every node."""
+    cluster = store.cluster()
+    found = set()
+    default = params.filled_nicparams(cluster, {})
+    if default["mode"] == params.NIC_MODE_BRIDGED and default["link"]:
+        found.add(default["link"])
+    for inst in store.all("instances"):
+        for nic in inst["nics"]:
+            filled = params.filled_nicparams(cluster, nic)
+            if filled["mode"] == params.NIC_MODE_BRIDGED and filled["link"]:
+                found.add(filled["link"])
+    return sorted(found)
+
+
+def node_vars(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any]:
+    """The ``gnt_node`` role variable for ``node``."""
+    cluster = store.cluster()
+    paths = settings.paths()
+    return {
+        "name": node["name"],
+        "libvirt_uri": libvirt_uri(node),
+        "file_storage_dir": cluster["file_storage_dir"],
+        "shared_file_storage_dir": cluster["shared_file_storage_dir"],
+        "os_dir": str(paths.os_dir),
+        "os_search_path": cluster.get("os_search_path") or paths.os_search_path,
+        "console_log_dir": str(paths.console_log_dir),
+        "os_log_dir": str(paths.log_dir / "os"),
+        "bridges": bridges(store),
+    }
+
+
+def disk_path(cluster: dict[str, Any], template: str, instance_name: str, index: int) -> str:
+    """Where disk ``index`` of a file/sharedfile instance lives."""
+    base = cluster["shared_file_storage_dir"] if template == params.DT_SHARED_FILE \
+        else cluster["file_storage_dir"]
+    return f"{base}/{instance_name}/disk{index}"
+
+
+def console_log(instance_name: str) -> str:
+    return str(settings.paths().console_log_dir / f"{instance_name}.log")
+
+
+def instance_spec(store: ConfigStore, instance: dict[str, Any],
+                  memory: int | None = None) -> dict[str, Any]:
+    """The ``gnt_instance`` role variable: the instance with every parameter filled."""
+    cluster = store.cluster()
+    be = params.filled_beparams(cluster, instance)
+    disks = []
+    for index, disk in enumerate(store.instance_disks(instance)):
+        disks.append({"index": index, "uuid": disk["uuid"], "path": disk["logical_id"][1],
+                      "size_mib": disk["size"], "mode": disk["mode"]})
+    nics = []
+    for index, nic in enumerate(instance["nics"]):
+        filled = params.filled_nicparams(cluster, nic)
+        nics.append({"index": index, "uuid": nic["uuid"], "mac": nic["mac"],
+                     "ip": nic.get("ip"), "mode": filled["mode"], "link": filled["link"]})
+    return {
+        "name": instance["name"],
+        "uuid": instance["uuid"],
+        "os": instance["os"],
+        "osparams": {**cluster["osparams"].get(instance["os"].split("+")[0], {}),
+                     **instance["osparams"]},
+        "hypervisor": instance["hypervisor"],
+        "hvparams": params.filled_hvparams(cluster, instance),
+        "beparams": be,
+        "memory": memory if memory is not None else be["maxmem"],
+        "disk_template": instance["disk_template"],
+        "disks": disks,
+        "nics": nics,
+        "console_log": console_log(instance["name"]),
+    }
+
+
+def ssh_target(store: ConfigStore, node: dict[str, Any]) -> Target:
+    """How :mod:`gnt.nodes.ssh` reaches ``node`` (in-process shell for the master)."""
+    access = node_access(store, node)
+    return Target(name=access.name, address=access.address, local=access.local,
+                  port=access.ssh_port)
+
+
+def node_to_node_ssh_args() -> list[str]:
+    """``ssh`` options a node uses to reach another node of the cluster (its copy of the
+    cluster key pair; host keys learnt on first contact)."""
+    from gnt.nodes import sshkeys
+
+    return ["-o", "StrictHostKeyChecking=accept-new",
+            "-o", f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}"]
+
+
+def transfer_peer(store: ConfigStore, node: dict[str, Any], seen_from: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """How a node primitive running on ``seen_from`` streams data to or from ``node``: the
+    ``peer`` dict of ``disk_export``/``disk_import`` (``local`` when both are the same node;
+    otherwise SSH as root to the node's secondary IP with the cluster key)."""
+    if node["uuid"] == seen_from["uuid"]:
+        return {"local": True, "name": node["name"]}
+    return {"local": False, "name": node["name"], "address": node["secondary_ip"],
+            "port": int(node_ndparams(store, node).get("ssh_port", 22)), "user": "root",
+            "ssh_args": node_to_node_ssh_args()}

@@ -1,0 +1,104 @@
+"""Config replication: after every config write the master pushes ``config.data`` to every
+online master candidate and the ssconf files to every online node, before the job goes on.
+
+One SSH command per node and write (all nodes at once, over warm control masters): a tar of the
+files is unpacked into a temp dir beside the data dir and each file renamed into place, so a
+reader never sees half a file. A node that cannot be reached is logged and remembered
+(:attr:`Replicator.failures`); ``gnt-cluster verify`` reports it and ``gnt-cluster redist-conf``
+pushes again. Non-candidates lose any ``config.data`` they have (e.g. after a demotion).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shlex
+import tarfile
+import threading
+from typing import Any
+
+from gnt.core import settings, ssconf
+from gnt.nodes import ssh
+from gnt.nodes.nodevars import ssh_target
+
+LOG = logging.getLogger("gnt.nodes.replication")
+CONFIG_NAME = "config.data"
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, blob in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(blob), 0o600 if name == CONFIG_NAME else 0o644
+            tar.addfile(info, io.BytesIO(blob))
+    return buf.getvalue()
+
+
+def unpack_command(data_dir: str, remove_config: bool) -> str:
+    """Shell command unpacking a tar from stdin into ``data_dir`` file by file (renames)."""
+    d = shlex.quote(data_dir)
+    removal = f" && rm -f {d}/{CONFIG_NAME}" if remove_config else ""
+    return (f"mkdir -p {d} && t=$(mktemp -d {d}/.push.XXXXXX) && if tar -x -C \"$t\"; then"
+            f" for f in \"$t\"/* \"$t\"/.[!.]*; do if [ -e \"$f\" ]; then mv -f \"$f\" {d}/"
+            f" || exit 1; fi; done; rmdir \"$t\"; else rm -rf \"$t\"; exit 1; fi{removal}")
+
+
+class Replicator:
+    """Called by the config store after each write (see ``ConfigStore.on_commit``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pushed: dict[str, dict[str, str]] = {}   # node name -> ssconf values it has
+        self.failures: dict[str, str] = {}             # node name -> last push error
+
+    def __call__(self, data: dict[str, Any], blob: bytes, force: bool = False) -> list[str]:
+        return self.distribute(data, blob, force)
+
+    def distribute(self, data: dict[str, Any], blob: bytes, force: bool = False) -> list[str]:
+        """Push to every online node; returns one warning per node that failed."""
+        from gnt.config.store import ConfigStore  # typing-only cycle avoided at import time
+
+        store = ConfigStore(settings.paths().config_file, data)
+        vals = ssconf.values(data)
+        master_uuid = data["cluster"]["master_node"]
+        with self._lock:
+            ssconf.write_local(vals)
+            jobs: dict[str, tuple[ssh.Target, bytes, bool]] = {}
+            for node in data["nodes"].values():
+                if node["uuid"] == master_uuid:
+                    continue
+                if node["offline"]:
+                    # Not contacted; what it has is unknown once it is back: push it all then.
+                    self._pushed.pop(node["name"], None)
+                    continue
+                candidate = node["master_candidate"]
+                last = self._pushed.get(node["name"])
+                changed = last is None or any(
+                    last.get(k) != v for k, v in vals.items() if k not in ssconf.VOLATILE)
+                if not (candidate or changed or force):
+                    continue
+                files = {ssconf.PREFIX + k: v.encode() for k, v in vals.items()}
+                if candidate:
+                    files[CONFIG_NAME] = blob
+                jobs[node["name"]] = (ssh_target(store, node), _tar(files), not candidate)
+            data_dir = str(settings.paths().data_dir)
+            results = ssh.map_parallel(jobs, lambda name: ssh.run(
+                jobs[name][0], unpack_command(data_dir, jobs[name][2]), stdin=jobs[name][1],
+                timeout=30))
+            warnings = []
+            for name, result in sorted(results.items()):
+                if result.ok:
+                    self._pushed[name] = dict(vals)
+                    self.failures.pop(name, None)
+                else:
+                    self._pushed.pop(name, None)
+                    self.failures[name] = result.reason()
+                    warnings.append(f"Could not update the configuration on node {name}:"
+                                    f" {result.reason()}")
+                    LOG.warning(warnings[-1])
+            known = {node["name"] for node in data["nodes"].values()}
+            for name in list(self._pushed):
+                if name not in known:
+                    del self._pushed[name]
+            return warnings

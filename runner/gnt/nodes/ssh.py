@@ -1,0 +1,153 @@
+"""Direct commands on nodes over SSH (and locally on the master), outside Ansible.
+
+Playbooks are for changing nodes; this module is for the small, latency-bound things around
+them: pushing ``config.data`` and ssconf files to nodes, reading a node's live figures, the
+reachability check of ``gnt-node add``, ``gnt-cluster command``/``copyfile`` and the serial vote
+of ``master-failover``. Connections reuse an SSH control master per node (ControlPersist), so a
+command on a warm node costs a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from gnt.core import settings
+from gnt.nodes import sshkeys
+
+DEFAULT_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 5
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to run: a node name, its address, SSH port, and whether it is this machine."""
+
+    name: str
+    address: str
+    local: bool = False
+    port: int = 22
+
+
+@dataclass
+class Result:
+    """What one command on one node did."""
+
+    node: str
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    def reason(self) -> str:
+        """The last line of stderr (or the exit code) for error messages."""
+        lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit code {self.rc}"
+
+
+def control_dir() -> Path:
+    """Directory of this cluster's SSH control sockets (0700), shared by the coordinator's own
+    commands and Ansible's connections: one control master per node."""
+    path = settings.paths().ansible_dir / "ssh-cm"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+CONTROL_PATH_NAME = "%C"  # ssh's hash of (local host, remote host, port, user)
+
+
+def shared_options() -> list[str]:
+    """The ``ssh -o`` options of every connection to a node, the coordinator's and Ansible's
+    (see the executor): timeouts, host keys, the control master and the cluster key. The
+    control path is added by each user (``-o ControlPath`` here, Ansible's own setting there)
+    and names the same socket."""
+    return ["-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
+            "-o", "StrictHostKeyChecking=accept-new",
+            "-o", "ControlMaster=auto", "-o", "ControlPersist=120s",
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+            *sshkeys.identity_args()]
+
+
+def ssh_argv(target: Target, batch: bool = True) -> list[str]:
+    """The ``ssh`` command line (without the remote command) for ``target``."""
+    argv = ["ssh", *shared_options(),
+            "-o", f"ControlPath={control_dir()}/{CONTROL_PATH_NAME}",
+            "-p", str(target.port)]
+    if batch:
+        argv += ["-o", "BatchMode=yes"]
+    return argv + [f"root@{target.address}"]
+
+
+def remote_env() -> dict[str, str]:
+    """Environment every node command gets: the cluster root and our tools first on PATH."""
+    import sys
+
+    return {"GNT_ROOT": str(settings.paths().root),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                     "/usr/sbin:/usr/bin:/sbin:/bin"])}
+
+
+def run(target: Target, command: str, stdin: bytes | None = None,
+        timeout: float = DEFAULT_TIMEOUT) -> Result:
+    """Run the shell ``command`` on ``target`` (locally for the master); never raises for a
+    failed command or connection: the :class:`Result` says (ssh exits 255 when it cannot
+    connect)."""
+    env_prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in remote_env().items())
+    if target.local:
+        argv = ["/bin/sh", "-c", command]
+        env = {**os.environ, **remote_env()}
+    else:
+        argv = ssh_argv(target) + [f"env {env_prefix} /bin/sh -c {shlex.quote(command)}"]
+        env = None
+    try:
+        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,
+                              env=env, check=False)
+    except subprocess.TimeoutExpired:
+        return Result(target.name, 124, "", f"timed out after {timeout:.0f} s")
+    except OSError as err:
+        return Result(target.name, 127, "", str(err))
+    return Result(target.name, proc.returncode, proc.stdout.decode(errors="replace"),
+                  proc.stderr.decode(errors="replace"))
+
+
+def unreachable(result: Result) -> bool:
+    """True when ssh itself failed (could not connect or authenticate)."""
+    return result.rc == 255
+
+
+def write_file(target: Target, path: str, content: bytes, mode: int = 0o600,
+               timeout: float = DEFAULT_TIMEOUT) -> Result:
+    """Atomically replace ``path`` on ``target`` with ``content`` (temp file + rename)."""
+    directory = os.path.dirname(path) or "."
+    tmp = f"{path}.tmp-gnt"
+    command = (f"mkdir -p {shlex.quote(directory)} && umask 077 && cat > {shlex.quote(tmp)}"
+               f" && chmod {mode:o} {shlex.quote(tmp)} && mv -f {shlex.quote(tmp)}"
+               f" {shlex.quote(path)}")
+    return run(target, command, stdin=content, timeout=timeout)
+
+
+def map_parallel(keys: Iterable[str], func: Callable[[str], T], workers: int = 16
+                 ) -> dict[str, T]:
+    """``func(key)`` for every key at once (threads); key -> its result."""
+    keys = list(keys)
+    if len(keys) <= 1:
+        return {key: func(key) for key in keys}
+    with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
+        futures = {key: pool.submit(func, key) for key in keys}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def run_parallel(targets: Iterable[Target], func: Callable[[Target], T]) -> dict[str, T]:
+    """``func`` on every target at once; node name -> its result."""
+    by_name = {target.name: target for target in targets}
+    return map_parallel(by_name, lambda name: func(by_name[name]))

@@ -1,0 +1,324 @@
+"""Parameter defaults, types and inheritance (cluster -> instance): the one place for them.
+
+Hypervisor (``-H``), backend (``-B``) and NIC (``--net``/``--nic-parameters``) parameters are
+validated here, filled from the cluster level here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gnt.core.collection import load_module_util
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.core.units import UnitError, parse_size_mib
+
+_hvtable = load_module_util("hvparams")
+
+HT_KVM = "kvm"
+HYPERVISORS = (HT_KVM,)
+
+DT_DISKLESS = "diskless"
+DT_FILE = "file"
+DT_SHARED_FILE = "sharedfile"
+DT_PLAIN = "plain"
+DT_DRBD8 = "drbd"
+DT_EXT = "ext"
+# Templates this version can create instances with.
+DISK_TEMPLATES = (DT_FILE, DT_SHARED_FILE, DT_DISKLESS)
+# Templates Ganeti knows; accepted in --enabled-disk-templates but refused at instance add.
+KNOWN_DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8, DT_EXT,
+                        "blockdev", "rbd", "gluster")
+
+# Disk access modes, from the collection's table (shared with the node's domain XML).
+DISK_MODES: tuple[str, ...] = tuple(_hvtable.DISK_MODES)
+DISK_MODE_DEFAULT: str = _hvtable.DISK_MODE_RW
+
+NIC_MODE_BRIDGED = "bridged"
+NIC_MODE_ROUTED = "routed"
+NIC_MODE_OVS = "openvswitch"
+NIC_MODES = (NIC_MODE_BRIDGED, NIC_MODE_ROUTED, NIC_MODE_OVS)
+DEFAULT_BRIDGE = "gnt-br0"
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on", "y"):
+        return True
+    if text in ("false", "no", "0", "off", "n"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true/false)")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value)
+
+
+def _size(value: Any) -> int:
+    try:
+        return parse_size_mib(value)
+    except UnitError as err:
+        raise ValueError(str(err)) from err
+
+
+def _positive_int(value: Any) -> int:
+    """An integer of at least 1 (vcpus)."""
+    number = _int(value)
+    if number < 1:
+        raise ValueError(f"{value!r} is less than 1")
+    return number
+
+
+def _memory(value: Any) -> int:
+    """A memory size in MiB of at least 1."""
+    mib = _size(value)
+    if mib < 1:
+        raise ValueError(f"{value!r} is less than 1 MiB")
+    return mib
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = str(value)
+        if text not in choices:
+            shown = ", ".join(choice or "'' (empty)" for choice in choices)
+            raise ValueError(f"{value!r} is not one of {shown}")
+        return text
+    return check
+
+
+def _int_at_least(minimum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        number = _int(value)
+        if number < minimum:
+            raise ValueError(f"{value!r} is less than {minimum}")
+        return number
+    return check
+
+
+def _hv_converter(name: str, kind: str, choices: Any) -> Callable[[Any], Any]:
+    """The converter of one entry of the collection's hvparam table."""
+    if kind == _hvtable.KIND_CHOICE:
+        return _choice(*choices)
+    if kind == _hvtable.KIND_BOOL:
+        return _bool
+    if kind == _hvtable.KIND_INT:
+        return _int_at_least(_hvtable.INT_MINIMUM.get(name, 0))
+    return _str
+
+
+# name -> (type converter, default), built from plugins/module_utils/hvparams.py (one table
+# for the coordinator and the node).
+HVPARAMS_KVM: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    name: (_hv_converter(name, kind, choices), default)
+    for name, (kind, default, choices, _effect) in _hvtable.KVM_HVPARAMS.items()
+}
+HVPARAMS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {HT_KVM: HVPARAMS_KVM}
+
+BEPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "maxmem": (_memory, 128),
+    "minmem": (_memory, 128),
+    "vcpus": (_positive_int, 1),
+    "auto_balance": (_bool, True),
+    "always_failover": (_bool, False),
+    "spindle_use": (_int, 1),
+}
+# "memory" sets maxmem and minmem together (Ganeti's shorthand).
+BE_MEMORY_ALIAS = "memory"
+
+NICPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "mode": (_choice(*NIC_MODES), NIC_MODE_BRIDGED),
+    "link": (_str, DEFAULT_BRIDGE),
+    "vlan": (_str, ""),
+}
+
+NDPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "oob_program": (_str, ""),
+    "spindle_count": (_int, 1),
+    "exclusive_storage": (_bool, False),
+    "ssh_port": (_int, 22),
+    # How a node's libvirtd reaches another node's for live migration (peer to peer);
+    # {address} and {name} are the target's. The lab uses qemu+tcp://{address}/system.
+    "migration_uri": (_str, "qemu+ssh://root@{address}/system"),
+}
+
+
+def _convert(kind: str, spec: Mapping[str, tuple[Callable[[Any], Any], Any]],
+             values: Mapping[str, Any], allow_default: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key not in spec:
+            raise OpPrereqError(
+                f"Unknown {kind} parameter '{key}' (valid: {', '.join(sorted(spec))})", ECODE_INVAL)
+        if allow_default and raw in ("default", None):
+            result[key] = None  # None means: drop the override, inherit again
+            continue
+        try:
+            result[key] = spec[key][0](raw)
+        except (ValueError, TypeError) as err:
+            raise OpPrereqError(f"Invalid value for {kind} parameter '{key}': {err}",
+                                ECODE_INVAL) from err
+    return result
+
+
+def check_hvparams(hypervisor: str, values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate and convert hypervisor parameters of ``hypervisor``."""
+    if hypervisor not in HVPARAMS:
+        raise OpPrereqError(f"Unknown hypervisor '{hypervisor}' (valid: {', '.join(HVPARAMS)})",
+                            ECODE_INVAL)
+    return _convert(f"hypervisor ({hypervisor})", HVPARAMS[hypervisor], values, allow_default)
+
+
+def check_beparams(values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate backend parameters; ``memory=X`` expands to maxmem=minmem=X."""
+    values = dict(values)
+    if BE_MEMORY_ALIAS in values:
+        memory = values.pop(BE_MEMORY_ALIAS)
+        values.setdefault("maxmem", memory)
+        values.setdefault("minmem", memory)
+    result = _convert("backend", BEPARAMS, values, allow_default)
+    if result.get("minmem") is not None and result.get("maxmem") is not None \
+            and result["minmem"] > result["maxmem"]:
+        raise OpPrereqError(
+            f"Minimum memory ({result['minmem']}M) is larger than maximum memory"
+            f" ({result['maxmem']}M)", ECODE_INVAL)
+    return result
+
+
+def check_nicparams(values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate NIC parameters (mode, link, vlan)."""
+    return _convert("NIC", NICPARAMS, values, allow_default)
+
+
+def check_ndparams(values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate node parameters."""
+    return _convert("node", NDPARAMS, values, allow_default)
+
+
+def defaults(spec: Mapping[str, tuple[Callable[[Any], Any], Any]]) -> dict[str, Any]:
+    """The built-in default values of a parameter table."""
+    return {key: default for key, (_conv, default) in spec.items()}
+
+
+def merge_overrides(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply ``changes`` to an override dict; a ``None`` value removes the override."""
+    result = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+def fill(cluster_level: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """Inherit: the object's own overrides on top of the cluster's values."""
+    result = dict(cluster_level)
+    result.update(own)
+    return result
+
+
+def filled_hvparams(cluster: Mapping[str, Any], instance: Mapping[str, Any]) -> dict[str, Any]:
+    """An instance's effective hypervisor parameters."""
+    hv = instance["hypervisor"]
+    return fill(fill(defaults(HVPARAMS[hv]), cluster["hvparams"].get(hv, {})),
+                instance.get("hvparams", {}))
+
+
+def filled_beparams(cluster: Mapping[str, Any], instance: Mapping[str, Any]) -> dict[str, Any]:
+    """An instance's effective backend parameters."""
+    return fill(fill(defaults(BEPARAMS), cluster["beparams"]), instance.get("beparams", {}))
+
+
+def filled_nicparams(cluster: Mapping[str, Any], nic: Mapping[str, Any]) -> dict[str, Any]:
+    """A NIC's effective parameters."""
+    return fill(fill(defaults(NICPARAMS), cluster["nicparams"]), nic.get("nicparams", {}))
+
+
+def filled_ndparams(cluster: Mapping[str, Any], node: Mapping[str, Any],
+                    group: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A node's effective node parameters: defaults < cluster < node group < node."""
+    filled = fill(defaults(NDPARAMS), cluster.get("ndparams", {}))
+    if group:
+        filled = fill(filled, group.get("ndparams", {}))
+    return fill(filled, node.get("ndparams", {}))
+
+
+def split_escaped(text: str, sep: str = ",") -> list[str]:
+    """Split ``text`` at ``sep`` with Ganeti's escaping: ``\\,`` is a literal comma,
+    ``\\\\`` a literal backslash, and a backslash before any other character stands for that
+    character (a trailing lone backslash stays)."""
+    items: list[str] = []
+    current: list[str] = []
+    chars = iter(text)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, None)
+            current.append("\\" if following is None else following)
+        elif char == sep:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return items
+
+
+def parse_keyval(text: str, what: str) -> dict[str, str]:
+    """Parse ``key=value,key2=value2`` (a bare ``key`` means true, ``no_key`` false,
+    ``-key`` default); ``\\,`` puts a comma into a value, as in Ganeti."""
+    result: dict[str, str] = {}
+    if not text:
+        return result
+    for item in split_escaped(text):
+        if not item:
+            continue
+        if "=" in item:
+            key, value = item.split("=", 1)
+        elif item.startswith("no_"):
+            key, value = item[3:], "false"
+        elif item.startswith("-"):
+            key, value = item[1:], "default"
+        else:
+            key, value = item, "true"
+        key = key.strip()
+        if not key:
+            raise OpPrereqError(f"Invalid {what} '{text}': empty key", ECODE_INVAL)
+        if key in result:
+            raise OpPrereqError(f"Duplicate key '{key}' in {what} '{text}'", ECODE_INVAL)
+        result[key] = value
+    return result
+
+
+_MAC_PREFIX_RE = re.compile(r"^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$")
+
+
+def check_mac_prefix(value: str) -> str:
+    """A MAC prefix of three hexadecimal octets (``aa:00:00``), lower-cased."""
+    prefix = str(value).strip().lower()
+    if not _MAC_PREFIX_RE.match(prefix):
+        raise OpPrereqError(f"Invalid MAC address prefix '{value}': expected three"
+                            " hexadecimal octets separated by colons, e.g. aa:00:00",
+                            ECODE_INVAL)
+    return prefix
+
+
+# Ganeti's compression names, in its order: the node's table (disk_stream.COMPRESSION_TOOLS).
+COMPRESSIONS: tuple[str, ...] = tuple(load_module_util("disk_stream").COMPRESSION_TOOLS)
+
+
+def check_compression(value: str, where: str = "compression") -> str:
+    """Return ``value`` if it is one of :data:`COMPRESSIONS`, else raise naming it."""
+    if value not in COMPRESSIONS:
+        raise OpPrereqError(f"{where}: unknown compression '{value}'"
+                            f" (valid: {', '.join(COMPRESSIONS)})", ECODE_INVAL)
+    return value
