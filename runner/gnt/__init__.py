@@ -7,3 +7,5 @@ CONFIG_VERSION = 1
 # Version of the master-to-node interface (the node modules' arguments and answers), shown by
 # ``gnt-cluster version`` as Ganeti's "Internode protocol"; bumped when that interface changes.
 PROTOCOL_VERSION = 1
+# Version of the export format (config.ini ``[export] version``), as Ganeti 3.0 writes it.
+EXPORT_VERSION = 0

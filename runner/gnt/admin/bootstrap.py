@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from gnt import CONFIG_VERSION
-from gnt.client.connection import start_daemon
 from gnt.config.objects import empty_config
 from gnt.config.store import ConfigStore
 from gnt.core import resolver, settings
 from gnt.core.errors import ECODE_INVAL, ConfigError, GntError, OpExecError, OpPrereqError
 from gnt.core.fileutil import ensure_dir
+from gnt.daemon.control import start_daemon, stop_daemon
 from gnt.nodes import bridges as bridges_mod
-from gnt.nodes.executor import AnsibleExecutor, Executor, Play
-from gnt.nodes.nodevars import node_access, node_vars
+from gnt.nodes.executor import AnsibleExecutor, Executor
+from gnt.nodes.nodevars import node_vars
+from gnt.nodes.prepare import prepare_node
 from gnt.opcodes import params
 
 Feedback = Callable[[str], None]
@@ -101,17 +102,6 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
               "master_capable": True, "vm_capable": True, "ndparams": {}, "tags": []}
     group = {"name": "default", "ndparams": {}, "tags": []}
     return empty_config(cluster, master, group, CONFIG_VERSION)
-
-
-def prepare_node(store: ConfigStore, node: dict[str, Any], executor: Executor,
-                 feedback: Feedback) -> dict[str, Any]:
-    """Run ``node_prepare`` on ``node``; returns the node facts it reported."""
-    result = executor.run([Play("node_prepare", {node["name"]: {"gnt_node": node_vars(store, node)}},
-                                title="Prepare node")],
-                          {node["name"]: node_access(store, node)}, feedback)
-    if not result.ok:
-        raise OpExecError(f"Could not prepare node {node['name']}:\n{result.failure_summary()}")
-    return result.hosts[node["name"]].facts.get("gnt_node_info", {})
 
 
 def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors: list[str]
@@ -228,7 +218,6 @@ def _run_destroy_job() -> None:
 def destroy_cluster(feedback: Feedback = print) -> None:
     """Check (through the OP_CLUSTER_DESTROY job) that only the master is left and no
     instance exists, then stop the daemon and remove what init made."""
-    from gnt.daemon.masterd import stop_daemon
 
     paths = settings.paths()
     if not paths.config_file.exists():

@@ -1,5 +1,5 @@
 """The master role moving between nodes: ``gnt-cluster master-failover`` (run on the new
-master, without a daemon), the master IP, and helpers the CLIs use on any node (ssconf).
+master, without a daemon), the master IP (through :mod:`gnt.nodes.masterip`), and helpers the CLIs use on any node (ssconf).
 
 Master failover: this node must be an online master candidate. It asks the other candidates for
 their ``config.data`` and continues from the one with the highest serial number; unless
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,11 +23,11 @@ from gnt.config.store import ConfigStore, read_config
 from gnt.core import resolver, settings, ssconf
 from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_STATE, ConfigError, OpPrereqError
 from gnt.nodes import ssh
+from gnt.nodes.masterip import activate_master_ip, master_ip_command
 from gnt.nodes.nodevars import ssh_target
 from gnt.nodes.replication import Replicator
 
 Feedback = Callable[[str], None]
-MASTER_NETMASK = 32
 
 
 def tool(name: str) -> str:
@@ -96,41 +95,9 @@ def _vote(data: dict[str, Any], me: dict[str, Any], no_voting: bool,
             " two-node cluster), use --no-voting", ECODE_ENVIRON)
 
 
-def master_ip_command(action: str, ip: str, netdev: str) -> str:
-    """``ip addr add|del`` of the master IP (idempotent)."""
-    addr = f"{ip}/{MASTER_NETMASK}"
-    if action == "add":
-        return (f"ip -o addr show dev {shlex.quote(netdev)} | grep -qF ' {addr} ' ||"
-                f" ip addr add {addr} dev {shlex.quote(netdev)}")
-    return (f"! ip -o addr show dev {shlex.quote(netdev)} | grep -qF ' {addr} ' ||"
-            f" ip addr del {addr} dev {shlex.quote(netdev)}")
-
-
-def activate_master_ip(data: dict[str, Any], feedback: Feedback) -> None:
-    """Put the cluster IP on this node's master netdev (no-op without a netdev)."""
-    cluster = data["cluster"]
-    if not cluster.get("master_netdev"):
-        return
-    proc = subprocess.run(["/bin/sh", "-c", master_ip_command(
-        "add", cluster["master_ip"], cluster["master_netdev"])],
-        capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        feedback(f"WARNING: could not add the master IP {cluster['master_ip']} to"
-                 f" {cluster['master_netdev']}: {proc.stderr.strip()}")
-
-
-def deactivate_master_ip(data: dict[str, Any]) -> None:
-    """Remove the cluster IP from this node (no-op without a netdev or when absent)."""
-    cluster = data["cluster"]
-    if cluster.get("master_netdev"):
-        subprocess.run(["/bin/sh", "-c", master_ip_command(
-            "del", cluster["master_ip"], cluster["master_netdev"])],
-            capture_output=True, check=False)
-
-
 def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
     """Make this node the master; returns the old master's name."""
-    from gnt.client.connection import daemon_alive, start_daemon
+    from gnt.daemon.control import daemon_alive, start_daemon
 
     paths = settings.paths()
     try:

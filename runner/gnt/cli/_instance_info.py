@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Any
 
+from gnt.admin.remote import remote_argv
 from gnt.cli._output import format_generic_info, format_params_info, format_time, format_unit
 from gnt.core.errors import ECODE_NOENT, OpExecError, OpPrereqError
 
@@ -119,16 +120,6 @@ def console_command(console: dict[str, Any]) -> list[str]:
         cmd += ["-c", str(console["uri"])]
     cmd += ["console", str(console.get("name"))]
     return cmd
-
-
-def remote_argv(target: Any, command: list[str], tty: bool) -> list[str]:
-    """``ssh [-t] root@node 'command'``: ``command`` run on ``target`` (a :class:`gnt.nodes.ssh.Target`)."""
-    from gnt.nodes import ssh
-
-    argv = ssh.ssh_argv(target)
-    if tty:
-        argv = argv[:-1] + ["-t"] + argv[-1:]
-    return argv + [shlex.join(command)]
 
 
 def do_console(name: str, console: Any, oper_state: Any, show_cmd: bool,

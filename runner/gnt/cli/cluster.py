@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gnt import CONFIG_VERSION, PROTOCOL_VERSION, __version__
+from gnt import CONFIG_VERSION, EXPORT_VERSION, PROTOCOL_VERSION, __version__
 from gnt.cli import cluster_nodes, common
 from gnt.cli._output import format_generic_info, format_grouped_params, format_time
 from gnt.cli._params import be_params, hv_params, ident_keyval, keyval, nic_params, parse_int
 from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
-from gnt.config.exportcfg import EXPORT_VERSION
 
 
 def _split_list(text: str | None) -> list[str] | None:

@@ -9,11 +9,11 @@ import shlex
 import time
 from typing import Any
 
+from gnt.admin import remote
 from gnt.cli import common
 from gnt.cli.common import add_command, add_submit_options, make_op, stderr, stdout, submit_or_send
-from gnt.core import resolver, settings, ssconf
+from gnt.core import settings, ssconf
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
-from gnt.nodes import ssh
 
 
 def master_failover(args: argparse.Namespace) -> int:
@@ -43,31 +43,6 @@ def redist_conf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _node_targets(names: list[str] | None, include_master: bool) -> list[ssh.Target]:
-    """Online nodes from this node's ssconf files (optionally only ``names``)."""
-    ips = dict(line.split(None, 1) for line in ssconf.read_list("node_primary_ips"))
-    online = set(ssconf.read_list("online_nodes"))
-    master = ssconf.read("master_node")
-    if not ips:
-        raise OpPrereqError("This node has no ssconf files: is it part of a cluster?", ECODE_INVAL)
-    chosen = sorted(online)
-    if names:
-        unknown = []
-        chosen = []
-        for name in names:
-            full = name if name in ips else next(
-                (n for n in ips if n.split(".")[0] == name), None)
-            if full is None:
-                unknown.append(name)
-            else:
-                chosen.append(full)
-        if unknown:
-            raise OpPrereqError(f"Unknown node(s): {', '.join(unknown)}")
-    me = resolver.this_node_name().split(".")[0]
-    return [ssh.Target(name, ips[name], local=name.split(".")[0] == me)
-            for name in chosen if include_master or name != master]
-
-
 def copy_file(args: argparse.Namespace) -> int:
     """``copyfile``: copy a file to the same path on the other nodes."""
     path = os.path.abspath(args.file)
@@ -76,8 +51,8 @@ def copy_file(args: argparse.Namespace) -> int:
     with open(path, "rb") as handle:
         content = handle.read()
     mode = os.stat(path).st_mode & 0o7777
-    targets = [t for t in _node_targets(args.nodes, include_master=False) if not t.local]
-    results = ssh.run_parallel(targets, lambda t: ssh.write_file(t, path, content, mode))
+    targets = [t for t in remote.node_targets(args.nodes, include_master=False) if not t.local]
+    results = remote.copy_to_nodes(targets, path, content, mode)
     failed = 0
     for name, result in sorted(results.items()):
         if not result.ok:
@@ -93,8 +68,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise OpPrereqError("gnt-cluster command needs a command to run", ECODE_INVAL)
     command = " ".join(shlex.quote(word) if len(args.command) > 1 else word
                        for word in args.command)
-    targets = _node_targets(args.nodes, include_master=not args.skip_master)
-    results = ssh.run_parallel(targets, lambda t: ssh.run(t, command, timeout=args.timeout))
+    targets = remote.node_targets(args.nodes, include_master=not args.skip_master)
+    results = remote.run_on_nodes(targets, command, args.timeout)
     rc = 0
     for name in sorted(results):
         result = results[name]

@@ -274,7 +274,7 @@ def show_info(args: argparse.Namespace) -> int:
 def _primary_target(client: Any, node_name: Any) -> Any:
     """How to reach an instance's primary node over SSH; ``None`` when it is the master
     (this node), whose console is attached to directly."""
-    from gnt.nodes import ssh
+    from gnt.admin.remote import Target
 
     if not node_name:
         return None
@@ -284,7 +284,7 @@ def _primary_target(client: Any, node_name: Any) -> Any:
     if not rows or rows[0][0] or not rows[0][1]:
         return None
     ndparams = rows[0][2] if isinstance(rows[0][2], dict) else {}
-    return ssh.Target(name=str(node_name), address=str(rows[0][1]),
+    return Target(name=str(node_name), address=str(rows[0][1]),
                       port=int(ndparams.get("ssh_port") or 22))
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -129,34 +125,3 @@ def wait_for_job(client: Client, job_id: int, feedback: Any = None) -> str:
             if feedback is not None:
                 feedback(entry)
     return str(status)
-
-
-def daemon_alive(socket_path: Path | None = None) -> bool:
-    """True if a master daemon answers ``ping`` on the socket."""
-    try:
-        with Client(socket_path, timeout=5) as client:
-            return client.call("ping") == "pong"
-    except (ProtocolError, OSError):
-        return False
-
-
-def start_daemon(wait: float = 15.0) -> None:
-    """Start ``gnt-masterd`` for the current GNT_ROOT in the background and wait for it."""
-    if daemon_alive():
-        return
-    paths = settings.paths()
-    paths.log_dir.mkdir(parents=True, exist_ok=True)
-    log = open(paths.log_dir / "master-daemon.log", "ab")
-    subprocess.Popen(
-        [sys.executable, "-m", "gnt.daemon.masterd", "--foreground"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        env=dict(os.environ), close_fds=True,
-    )
-    log.close()
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if daemon_alive():
-            return
-        time.sleep(0.05)
-    raise MasterNotRunning(f"The master daemon did not start within {wait:.0f}s; see"
-                           f" {paths.log_dir / 'master-daemon.log'}")

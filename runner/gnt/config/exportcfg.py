@@ -30,11 +30,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gnt import EXPORT_VERSION
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.opcodes import params
 from gnt.opcodes.params import check_compression
 
-EXPORT_VERSION = 0
 CONFIG_FILE = "config.ini"
 
 SECT_EXPORT = "export"

@@ -12,16 +12,15 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import Any
 
-from gnt.admin import masterrole
-from gnt.client.connection import daemon_alive, start_daemon
 from gnt.core import resolver, settings
 from gnt.core.errors import GntError
+from gnt.daemon.control import daemon_alive, daemon_pid, start_daemon, stop_daemon
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.server import MasterServer
 from gnt.daemon.state import Master
+from gnt.nodes import masterip
 
 LOG = logging.getLogger("gnt.masterd")
 
@@ -42,7 +41,7 @@ def run_foreground() -> int:
               " master daemon (gnt-cluster master-failover moves the master role)",
               file=sys.stderr)
         return 1
-    masterrole.activate_master_ip(master.config.data, LOG.warning)
+    masterip.activate_master_ip(master.config.data, LOG.warning)
     paths.master_socket.unlink(missing_ok=True)
     server = MasterServer(paths.master_socket, Handlers(master))
     os.chmod(paths.master_socket, 0o600)
@@ -60,7 +59,7 @@ def run_foreground() -> int:
     finally:
         master.stop()
         server.server_close()
-        masterrole.deactivate_master_ip(master.config.data)
+        masterip.deactivate_master_ip(master.config.data)
         paths.master_socket.unlink(missing_ok=True)
         try:
             if paths.master_pidfile.read_text().strip() == str(os.getpid()):
@@ -69,33 +68,6 @@ def run_foreground() -> int:
             pass
         LOG.info("master daemon stopped")
     return 0
-
-
-def daemon_pid() -> int | None:
-    """The PID in the PID file if that process exists."""
-    try:
-        pid = int(settings.paths().master_pidfile.read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def stop_daemon(timeout: float = 30.0) -> bool:
-    """SIGTERM the daemon of this GNT_ROOT (by PID file) and wait; True if it was running."""
-    pid = daemon_pid()
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return True
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,6 @@ import json
 import shlex
 from typing import Any
 
-from gnt.admin.bootstrap import prepare_node
 from gnt.config import candidates
 from gnt.config.objects import new_uuid
 from gnt.core import resolver, settings
@@ -24,6 +23,7 @@ from gnt.core.locklevels import ALL, LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import agent, ssh, sshkeys
 from gnt.nodes.nodevars import ssh_target
+from gnt.nodes.prepare import prepare_node
 from gnt.opcodes import params
 
 

@@ -6,8 +6,6 @@ Config fields are answered from the in-memory config; live fields (``oper_*``, `
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from gnt.config.store import ConfigStore
@@ -16,16 +14,7 @@ from gnt.nodes import live, rpc
 from gnt.nodes.nodevars import console_log, libvirt_uri, node_ndparams
 from gnt.opcodes import params
 from gnt.query import group
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    title: str
-    kind: str  # text, number, unit (MiB), bool, list, timestamp, other
-    getter: Callable[[Any], Any]
-    live: bool = False
-    doc: str = ""
+from gnt.query.field import Field
 
 
 class _InstanceRow:

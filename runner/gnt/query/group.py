@@ -6,15 +6,13 @@ All fields come from the config (no live data). :mod:`gnt.query.engine` lists
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gnt.config.store import ConfigStore
 from gnt.core.errors import ECODE_NOENT, OpPrereqError
 from gnt.opcodes import params
 from gnt.opcodes.group import ALLOC_PREFERRED
-
-if TYPE_CHECKING:
-    from gnt.query.engine import Field
+from gnt.query.field import Field
 
 
 class GroupRow:
@@ -41,9 +39,7 @@ class GroupRow:
 
 
 def group_fields() -> list[Field]:
-    """The group fields (built on call: :mod:`gnt.query.engine` imports this module)."""
-    from gnt.query.engine import Field  # noqa: PLC0415 - query.py imports this module at load time
-
+    """The fields of ``gnt-group list``."""
     return [
         Field("name", "Group", "text", lambda r: r.group["name"], doc="Group name"),
         Field("uuid", "UUID", "text", lambda r: r.group["uuid"], doc="Group UUID"),

@@ -65,7 +65,7 @@ def test_backup_list_fields(fake: FakeClient, capsys: pytest.CaptureFixture) -> 
 
 def test_cluster_version_lines(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     import gnt
-    from gnt.config.exportcfg import EXPORT_VERSION
+    from gnt import EXPORT_VERSION
 
     fake.handlers["cluster_info"] = {"software_version": gnt.__version__,
                                      "config_version": 7}

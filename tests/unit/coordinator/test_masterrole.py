@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from gnt.admin import bootstrap, masterrole
-from gnt.client import connection
 from gnt.config.store import ConfigStore, read_config
 from gnt.core import settings, ssconf
 from gnt.core.errors import OpPrereqError
-from gnt.nodes import ssh
+from gnt.daemon import control
+from gnt.nodes import masterip, ssh
 
 N1, N2, N3, N4 = (f"node{i}.example.com" for i in range(1, 5))
 
@@ -144,10 +144,10 @@ def test_best_config_keeps_local_when_newest(fake_ssh):
 # --- master IP ----------------------------------------------------------------------------
 
 def test_master_ip_command_text():
-    add = masterrole.master_ip_command("add", "198.18.0.10", "gnt-br0")
+    add = masterip.master_ip_command("add", "198.18.0.10", "gnt-br0")
     assert add == ("ip -o addr show dev gnt-br0 | grep -qF ' 198.18.0.10/32 ' ||"
                    " ip addr add 198.18.0.10/32 dev gnt-br0")
-    delete = masterrole.master_ip_command("del", "198.18.0.10", "br 0")
+    delete = masterip.master_ip_command("del", "198.18.0.10", "br 0")
     assert delete.startswith("! ip -o addr show dev 'br 0'")
     assert delete.endswith("ip addr del 198.18.0.10/32 dev 'br 0'")
 
@@ -172,7 +172,7 @@ if [ "$2" = "del" ]; then grep -vxF "$3" {state} > {state}.new; mv {state}.new {
     env = {**os.environ, "PATH": f"{script.parent}:{os.environ['PATH']}"}
 
     def run(action: str) -> int:
-        return subprocess.run(["/bin/sh", "-c", masterrole.master_ip_command(
+        return subprocess.run(["/bin/sh", "-c", masterip.master_ip_command(
             action, "198.18.0.10", "gnt-br0")], env=env, check=False).returncode
     return run, state, log
 
@@ -198,8 +198,8 @@ def on_node2(fake_ssh, monkeypatch):
     settings.paths().data_dir.mkdir(parents=True)
     ConfigStore.create(data, settings.paths().config_file)
     started: list[bool] = []
-    monkeypatch.setattr(connection, "daemon_alive", lambda *a, **k: False)
-    monkeypatch.setattr(connection, "start_daemon", lambda *a, **k: started.append(True))
+    monkeypatch.setattr(control, "daemon_alive", lambda *a, **k: False)
+    monkeypatch.setattr(control, "start_daemon", lambda *a, **k: started.append(True))
     fake_ssh.started = started  # type: ignore[attr-defined]
     return fake_ssh
 
@@ -265,7 +265,7 @@ def test_master_failover_continues_from_newest_candidate_config(fake_ssh, monkey
     newer["serial_no"] += 5
     newer["cluster"]["tags"] = ["from-node3"]
     fake_ssh.answers = {N3: json.dumps(newer)}
-    monkeypatch.setattr(connection, "daemon_alive", lambda *a, **k: True)
+    monkeypatch.setattr(control, "daemon_alive", lambda *a, **k: True)
     lines: list[str] = []
     masterrole.master_failover(feedback=lines.append)
     after = read_config(settings.paths().config_file)

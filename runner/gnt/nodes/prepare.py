@@ -1,0 +1,25 @@
+"""Preparing a node for the cluster (directories, keys, checks) with the ``node_prepare`` role;
+used by cluster init for the first node and by node add for the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gnt.config.store import ConfigStore
+from gnt.core.errors import OpExecError
+from gnt.nodes.executor import Executor, Play
+from gnt.nodes.nodevars import node_access, node_vars
+
+Feedback = Callable[[str], None]
+
+
+def prepare_node(store: ConfigStore, node: dict[str, Any], executor: Executor,
+                 feedback: Feedback) -> dict[str, Any]:
+    """Run ``node_prepare`` on ``node``; returns the node facts it reported."""
+    result = executor.run([Play("node_prepare", {node["name"]: {"gnt_node": node_vars(store, node)}},
+                                title="Prepare node")],
+                          {node["name"]: node_access(store, node)}, feedback)
+    if not result.ok:
+        raise OpExecError(f"Could not prepare node {node['name']}:\n{result.failure_summary()}")
+    return result.hosts[node["name"]].facts.get("gnt_node_info", {})
