@@ -9,7 +9,8 @@ import time
 
 from _cluster import BIN, bench_cluster, env_for, timed
 
-from gnt.client.connection import Client, wait_for_job
+from gnt.client.connection import Client
+from gnt.client.jobwait import wait_for_job
 
 
 def wait(client: Client, job_id: int) -> str:

@@ -198,7 +198,8 @@ def _remove_state(feedback: Feedback) -> None:
 
 def _run_destroy_job() -> None:
     """Run OP_CLUSTER_DESTROY (its checks: no other node, no instance) and wait for it."""
-    from gnt.client.connection import Client, wait_for_job
+    from gnt.client.connection import Client
+    from gnt.client.jobwait import wait_for_job
     from gnt.core.errors import error_from_dict
     from gnt.core.jobstate import SUCCESS
 

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gnt.client import jobwait
+from gnt.client.jobwait import JobCanceled
 from gnt.core.errors import (
     ConfigError,
     GntError,
@@ -17,23 +19,13 @@ from gnt.core.errors import (
     OpExecError,
     OpPrereqError,
     ProtocolError,
-    error_from_dict,
 )
-from gnt.core.jobstate import CANCELED, CANCELING, ERROR, QUEUED, SUCCESS, WAITING
-
-# How long one wait_for_job_change call may block in the daemon (seconds).
-WAIT_TIMEOUT = 30
-FINAL_STATUSES = (SUCCESS, ERROR, CANCELED, CANCELING)
 
 Feedback = Callable[[str], None]
 
 
 class CommandFailed(GntError):
     """A failure whose message is already in its final form (printed as-is, exit 1)."""
-
-
-class JobCanceled(GntError):
-    """The job we were following was canceled."""
 
 
 class JobSubmitted(Exception):  # noqa: N818 - a control-flow signal, like Ganeti's
@@ -95,64 +87,14 @@ def print_log_entry(entry: Sequence[Any]) -> None:
     stdout(f"{time.ctime(stamp)} {format_log_message(log_type, message)}")
 
 
-def op_error(result: Any) -> GntError:
-    """The exception an errored opcode's result describes."""
-    if isinstance(result, dict) and result.get("type"):
-        return error_from_dict(result)
-    if isinstance(result, (list, tuple)) and len(result) == 2 and isinstance(result[0], str):
-        return error_from_dict({"type": result[0], "args": list(result[1] or [])})
-    return OpExecError(str(result))
-
-
 def poll_job(client: Any, job_id: int, feedback: Callable[[Sequence[Any]], None] | None = None
              ) -> list[Any]:
     """Follow ``job_id`` until it is final, printing its log; return the opcode results.
 
     Raises the job's error (OpPrereqError, OpExecError, ...) when it failed and
-    :class:`JobCanceled` when it was canceled.
+    :class:`JobCanceled` when it was canceled (:func:`gnt.client.jobwait.poll_job`).
     """
-    feedback = feedback or print_log_entry
-    prev_status: str | None = None
-    prev_serial = 0
-    told_queued = told_waiting = False
-    while True:
-        change = client.call("wait_for_job_change", job_id=job_id, prev_status=prev_status,
-                             prev_log_serial=prev_serial, timeout=WAIT_TIMEOUT)
-        if not change:
-            raise JobLost(f"Job with id {job_id} lost")
-        status = change.get("status")
-        log = change.get("log") or []
-        for entry in log:
-            feedback(entry)
-            prev_serial = max(prev_serial, int(entry[0]))
-        if status in FINAL_STATUSES:
-            break
-        if not log and not change.get("changed", True):
-            if status == QUEUED and not told_queued:
-                stderr(f"Job {job_id} is waiting in queue")
-                told_queued = True
-            elif status == WAITING and not told_waiting:
-                stderr(f"Job {job_id} is trying to acquire all necessary locks")
-                told_waiting = True
-        prev_status = status
-    rows = client.call("query_jobs", ids=[job_id], fields=["status", "opstatus", "opresult"])
-    if not rows or rows[0] is None:
-        raise JobLost(f"Job with id {job_id} lost")
-    status, opstatus, opresult = rows[0]
-    if status == SUCCESS:
-        return list(opresult or [])
-    if status in (CANCELING, CANCELED):
-        raise JobCanceled("Job was canceled")
-    has_ok = False
-    for idx, (op_status, result) in enumerate(zip(opstatus or [], opresult or [])):
-        if op_status == SUCCESS:
-            has_ok = True
-        elif op_status == ERROR:
-            err = op_error(result)
-            if has_ok and isinstance(err, OpExecError) and not isinstance(err, OpPrereqError):
-                raise OpExecError(f"partial failure (opcode {idx}): {err}")
-            raise err
-    raise OpExecError(str(opresult))
+    return jobwait.poll_job(client, job_id, feedback or print_log_entry, notice=stderr)
 
 
 def submit_job(client: Any, ops: list[dict[str, Any]], priority: int, name: str) -> int:

@@ -106,22 +106,3 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def wait_for_job(client: Client, job_id: int, feedback: Any = None) -> str:
-    """Follow a job until it is finished; log entries go to ``feedback(entry)``.
-
-    Returns the final job status.
-    """
-    from gnt.core.jobstate import FINALIZED
-
-    status, serial = None, 0
-    while status not in FINALIZED:
-        change = client.call("wait_for_job_change", job_id=job_id, prev_status=status,
-                             prev_log_serial=serial, timeout=30)
-        status = change["status"]
-        for entry in change["log"]:
-            serial = max(serial, entry[0])
-            if feedback is not None:
-                feedback(entry)
-    return str(status)
