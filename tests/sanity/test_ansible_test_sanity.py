@@ -45,12 +45,14 @@ def _collection_tree(dest: Path) -> Path:
 def test_ansible_test_sanity(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("git is not installed: ansible-test lists collection files through git")
-    home = REPO / ".cache" / "ansible-test-home"
+    # ansible-test keeps its venvs and caches under $HOME: a fresh one per run, under the test's
+    # temporary directory, so a run writes nothing into the checkout or a shared path.
+    home = tmp_path / "home"
     cache = home / ".ansible" / "test" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(__file__).with_name("get_pip_standin.py"),
                 cache / f"get_pip_{_pip_version().replace('.', '_')}.py")
-    target = _collection_tree(tmp_path)
+    target = _collection_tree(tmp_path / "tree")
     env = dict(os.environ, HOME=str(home), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run([str(BIN / "ansible-test"), "sanity", "--python", "3.11", "--color",
                            "no"], cwd=target, env=env, capture_output=True, text=True, check=False)

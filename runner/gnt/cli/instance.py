@@ -285,7 +285,7 @@ def _primary_target(client: Any, node_name: Any) -> Any:
         return None
     ndparams = rows[0][2] if isinstance(rows[0][2], dict) else {}
     return Target(name=str(node_name), address=str(rows[0][1]),
-                      port=int(ndparams.get("ssh_port") or 22))
+                  port=int(ndparams.get("ssh_port") or 22))
 
 
 def console(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ class Master:
         self.ctx = Context(config=self.config, locks=self.locks, executor=self.executor,
                            queue=self.queue)
         self.scheduler = Scheduler(self.ctx, self.queue, workers or settings.max_running_jobs())
+        self._redistribute: threading.Thread | None = None
 
     def start(self) -> None:
         """Stop Ansible runs a killed predecessor left behind, recover the queue (running jobs
@@ -45,14 +46,18 @@ class Master:
         requeue = self.queue.load()
         # Bring every node's config/ssconf up to date, without delaying the daemon's start
         # on an unreachable node (config writes wait for it under the store's lock).
-        threading.Thread(target=self.config.redistribute, name="redistribute",
-                         daemon=True).start()
+        self._redistribute = threading.Thread(target=self.config.redistribute,
+                                              name="redistribute", daemon=True)
+        self._redistribute.start()
         self.scheduler.start()
         for job in requeue:
             self.scheduler.enqueue(job)
 
     def stop(self) -> None:
+        """Stop the workers and wait (briefly) for the start-up redistribution to end."""
         self.scheduler.stop()
+        if self._redistribute is not None:
+            self._redistribute.join(timeout=30)
 
     def submit(self, ops: list[dict[str, Any]]) -> int:
         job = self.queue.submit(ops, ops[0].get("priority", 0))

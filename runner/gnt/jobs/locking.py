@@ -25,12 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from gnt.core.errors import LockError
-from gnt.core.locklevels import (  # noqa: F401 - re-exported for the job layer
-    ALL,
-    BGL,
-    LEVELS,
-    name_lock,
-)
+from gnt.core.locklevels import ALL, LEVELS
 
 _LEVEL_WIDE = "__level__"  # the level-wide lock every named lock of a level goes through
 

@@ -36,7 +36,7 @@ class LUInstanceStartup(InstanceLU):
             be = params.fill(params.filled_beparams(self.cfg.cluster(), self.instance),
                              self.be_overrides)
             self.memory = checks.start_memory(self.cfg, self.node, be["minmem"],
-                                                 be["maxmem"], self.name)
+                                              be["maxmem"], self.name)
 
     def exec(self) -> Any:
         if self.already_running:

@@ -166,7 +166,7 @@ class LUInstanceCreate(LogicalUnit):
         self.start_memory = None
         if op["start"]:
             self.start_memory = checks.start_memory(cfg, node, be["minmem"], be["maxmem"],
-                                                       name)
+                                                    name)
         used = cfg.all_macs()
         for nic in self.nics:
             if nic["mac"] in ("auto", "generate"):

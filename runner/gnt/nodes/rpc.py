@@ -39,7 +39,7 @@ def _ask(store: ConfigStore, node: dict[str, Any], action: str,
         except Exception as err:  # libvirt's error types
             raise NodeDown(f"{node['name']}: {err}") from err
     result = ssh.run(target, agent.command_line(action, libvirt_uri(node), storage, extra,
-                                                  path, search_path), timeout=30)
+                                                path, search_path), timeout=30)
     if not result.ok:
         raise NodeDown(f"{node['name']}: {result.reason()}")
     try:

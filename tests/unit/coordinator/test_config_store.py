@@ -52,7 +52,10 @@ def test_failed_change_leaves_memory_and_file_untouched(cluster):
 def test_load_names_the_bad_key(cluster, mutate, key):
     data = json.loads(cluster.master.config.path.read_bytes())
     mutate(data)
-    bad = cluster.master.config.path.with_name("bad.data")
+    # Elsewhere: loading clears stale temp files beside the file, and the running master
+    # daemon of the fixture is writing its own next to config.data.
+    bad = cluster.master.config.path.parent.parent / "elsewhere" / "bad.data"
+    bad.parent.mkdir()
     bad.write_text(json.dumps(data))
     with pytest.raises(ConfigError) as err:
         ConfigStore.load(bad)

@@ -243,7 +243,7 @@ def test_nodecmd_verify_reads_local_config_and_ssconf(data, tmp_path, capsys):
     settings.paths().config_file.write_text(json.dumps({"serial_no": 42}))
     ssconf.write_local({"master_node": f"{MASTER}\n", "config_serial": "41\n"})
     assert agent.main(["verify", "--storage-dir", str(storage),
-                         "--storage-dir", str(tmp_path / "absent")]) == 0
+                       "--storage-dir", str(tmp_path / "absent")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["dirs"] == {str(storage): True, str(tmp_path / "absent"): False}
     assert info["files"] == [str(storage / "inst1.example.com" / "disk0")]
