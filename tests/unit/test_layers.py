@@ -176,3 +176,46 @@ def test_checker_ignores_type_only_imports(tmp_path: Path, guarded: bool) -> Non
     root = _tree(tmp_path, {"__init__.py": "", "lu/__init__.py": "", "jobs/__init__.py": "",
                             "lu/base.py": body, "jobs/locking.py": ""})
     assert (layer_violations(import_graph(root)) == []) is guarded
+
+
+# --- the seam to the nodes --------------------------------------------------------------------
+# Logical units reach nodes only through gnt.nodes: node work as roles through the executor,
+# node questions through gnt.nodes.rpc. They open no SSH connection, build no shell command and
+# start no process of their own.
+LU_FORBIDDEN = {"gnt.nodes.ssh", "gnt.nodes.agent", "subprocess", "shlex", "socket", "pty",
+                "paramiko", "asyncssh", "fabric"}
+LU_FORBIDDEN_CALLS = {"os.system", "os.popen", "os.spawnv", "os.execv", "os.fork"}
+
+
+def seam_violations(package: Path = PACKAGE) -> list[str]:
+    """Imports and calls in ``package/lu`` that reach a node (or the shell) directly."""
+    bad = []
+    for path in sorted((package / "lu").rglob("*.py")):
+        module = _module_name(path, package)
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Call):
+                names = [ast.unparse(node.func)]
+                bad += [f"{module}: calls {n}" for n in names if n in LU_FORBIDDEN_CALLS]
+                continue
+            bad += [f"{module}: imports {n}" for n in names
+                    if n in LU_FORBIDDEN or n.split(".")[0] in LU_FORBIDDEN]
+    return bad
+
+
+def test_logical_units_reach_nodes_only_through_the_nodes_package() -> None:
+    assert seam_violations() == []
+
+
+def test_seam_checker_sees_ssh_and_shell(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"__init__.py": "", "lu/__init__.py": "",
+                            "lu/a.py": "from gnt.nodes import ssh\nimport shlex\n",
+                            "lu/b.py": "import os\nos.system('rm -rf /x')\n",
+                            "lu/c.py": "from gnt.nodes import rpc\n"})
+    assert seam_violations(root) == ["gnt.lu.a: imports gnt.nodes.ssh", "gnt.lu.a: imports shlex",
+                                     "gnt.lu.b: calls os.system"]

@@ -6,14 +6,14 @@ disk); one being written is a hidden directory beside it until it is complete.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from gnt.core import resolver, settings
 from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpExecError, OpPrereqError
 from gnt.lu.base import LogicalUnit, register
-from gnt.nodes import rpc, ssh
-from gnt.nodes.nodevars import ssh_target
+from gnt.nodes import rpc
+from gnt.nodes.executor import Play
+from gnt.nodes.nodevars import node_access
 
 
 def export_path(name: str) -> str:
@@ -36,15 +36,27 @@ def export_holders(cfg: Any, nodes: list[dict[str, Any]], name: str
     return holders, silent
 
 
-def remove_export_from(cfg: Any, nodes: list[dict[str, Any]], name: str
+def remove_export_from(lu: LogicalUnit, nodes: list[dict[str, Any]], paths: list[str]
                        ) -> dict[str, str | None]:
-    """Delete the export ``name`` on each of ``nodes``: node name -> None, or the error."""
-    result: dict[str, str | None] = {}
+    """Delete the export directories ``paths`` on each of ``nodes`` (role ``export_remove``,
+    one run for all of them): node name -> None, or why it failed there."""
+    if not nodes:
+        return {}
+    spec = {"paths": paths, "export_root": str(settings.paths().export_dir)}
+    play = Play("export_remove", {node["name"]: {"gnt_export_remove": spec} for node in nodes},
+                title="remove export directories")
+    access = {node["name"]: node_access(lu.cfg, node) for node in nodes}
+    result = lu.ctx.executor.run([play], access, lu.feedback)
+    errors: dict[str, str | None] = {}
     for node in nodes:
-        done = ssh.run(ssh_target(cfg, node), f"rm -rf -- {shlex.quote(export_path(name))}",
-                       timeout=120)
-        result[node["name"]] = None if done.ok else done.reason()
-    return result
+        host = result.hosts.get(node["name"])
+        if node["name"] in result.unreachable:
+            errors[node["name"]] = "unreachable"
+        elif host is None:
+            errors[node["name"]] = None if result.ok else result.failure_summary()
+        else:
+            errors[node["name"]] = None if host.ok else host.message or "failed"
+    return errors
 
 
 @register
@@ -97,7 +109,8 @@ class LUBackupRemove(LogicalUnit):
             raise OpPrereqError(f"No export found for instance {self.name}{hint}{short}",
                                 ECODE_NOENT)
         failed = []
-        for node, error in remove_export_from(self.cfg, holders, self.name).items():
+        for node, error in remove_export_from(self, holders,
+                                               [export_path(self.name)]).items():
             if error is None:
                 self.log(f"Removed the export of {self.name} from {node}")
             else:

@@ -17,19 +17,19 @@ The result is Ganeti's ``[finalized, [disk ok, ...]]``; the CLI turns it into ex
 
 from __future__ import annotations
 
-import shlex
 import uuid
 from typing import Any
 
 from gnt.config import exportcfg
+from gnt.core import settings
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_NODE
 from gnt.lu.backup import export_holders, export_path, remove_export_from
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
-from gnt.nodes import checks, ssh
+from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
-from gnt.nodes.nodevars import node_access, ssh_target, transfer_peer
+from gnt.nodes.nodevars import node_access, transfer_peer
 from gnt.opcodes import params
 from gnt.opcodes.backup import EXPORT_MODE_LOCAL
 
@@ -92,7 +92,6 @@ class LUBackupExport(InstanceLU):
         token = uuid.uuid4().hex[:12]
         self.tmp_dir = export_path(f".{name}.new-{token}")
         self.final_dir = export_path(name)
-        self.target_ssh = ssh_target(self.cfg, self.target)
         self.log(f"Exporting instance {name} to {self.target['name']}:{self.final_dir}"
                  f" (compression {self.op['compress']})")
         disk_ok = self._copy_disks()
@@ -101,8 +100,7 @@ class LUBackupExport(InstanceLU):
             raise OpExecError(f"Export of {name} failed: no disk could be exported (see"
                               " above); any previous export of it is unchanged")
         try:
-            self._write_config(disk_ok)
-            self._finalize()
+            self._finalize(disk_ok)
         except GntError:
             self._discard()
             raise
@@ -199,35 +197,30 @@ class LUBackupExport(InstanceLU):
             raise OpExecError(message)
         self.log(f"WARNING: {message}")
 
-    def _write_config(self, disk_ok: list[bool]) -> None:
+    def _finalize(self, disk_ok: list[bool]) -> None:
+        """Write config.ini into the new export and put it in place of the old one on the
+        target (role ``export_place``)."""
         names = _dump_names(self.instance, self.op["compress"])
         dumps = [name if ok else None for name, ok in zip(names, disk_ok)]
         info = exportcfg.build_export_info(self.cfg.data, self.instance, dumps,
                                            self.op["compress"])
-        text = exportcfg.render(info)
-        result = ssh.write_file(self.target_ssh, f"{self.tmp_dir}/{exportcfg.CONFIG_FILE}",
-                                text.encode(), mode=0o600, timeout=60)
-        if not result.ok:
-            raise OpExecError(f"Could not write {exportcfg.CONFIG_FILE} of {self.name} on"
-                              f" {self.target['name']}: {result.reason()}")
-
-    def _finalize(self) -> None:
-        """Put the new export in place of the old one on the target (two renames)."""
-        old = export_path(f".{self.name}.old-{uuid.uuid4().hex[:12]}")
-        final, tmp = shlex.quote(self.final_dir), shlex.quote(self.tmp_dir)
-        command = (f"set -e; if [ -e {final} ]; then mv {final} {shlex.quote(old)}; fi;"
-                   f" mv {tmp} {final}; rm -rf {shlex.quote(old)}")
-        result = ssh.run(self.target_ssh, command, timeout=120)
+        place = {"path": self.final_dir, "source": self.tmp_dir,
+                 "config": exportcfg.render(info),
+                 "export_root": str(settings.paths().export_dir)}
+        play = Play("export_place", {self.target["name"]: {"gnt_export_place": place}},
+                    title="put the export in place")
+        result = self.ctx.executor.run([play], {self.target["name"]: node_access(
+            self.cfg, self.target)}, self.feedback)
         if not result.ok:
             raise OpExecError(f"Could not put the export of {self.name} in place on"
-                              f" {self.target['name']}: {result.reason()}")
+                              f" {self.target['name']}:\n{result.failure_summary()}")
         self.log(f"Export of {self.name} complete on {self.target['name']}")
 
     def _discard(self) -> None:
-        result = ssh.run(self.target_ssh, f"rm -rf -- {shlex.quote(self.tmp_dir)}", timeout=120)
-        if not result.ok:
+        error = remove_export_from(self, [self.target], [self.tmp_dir]).get(self.target["name"])
+        if error is not None:
             self.log(f"WARNING: could not remove the unfinished export {self.tmp_dir} on"
-                     f" {self.target['name']}: {result.reason()} (it is hidden from"
+                     f" {self.target['name']}: {error} (it is hidden from"
                      " 'gnt-backup list'; remove it by hand)")
 
     def _remove_other_exports(self) -> None:
@@ -236,7 +229,8 @@ class LUBackupExport(InstanceLU):
         holders, silent = export_holders(self.cfg, others, self.name)
         for node, why in silent.items():
             self.log(f"WARNING: could not look for old exports on {node}: {why}")
-        for node, error in remove_export_from(self.cfg, holders, self.name).items():
+        for node, error in remove_export_from(self, holders,
+                                               [export_path(self.name)]).items():
             if error is None:
                 self.log(f"Removed the previous export of {self.name} from {node}")
             else:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-import json
-import shlex
+import sys
 from typing import Any
 
 from gnt.config import candidates
@@ -21,8 +20,9 @@ from gnt.core.errors import (
 )
 from gnt.core.locklevels import ALL, LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
-from gnt.nodes import agent, ssh, sshkeys
-from gnt.nodes.nodevars import ssh_target
+from gnt.nodes import rpc, sshkeys
+from gnt.nodes.executor import Play
+from gnt.nodes.nodevars import node_access
 from gnt.nodes.prepare import prepare_node
 from gnt.opcodes import params
 
@@ -35,10 +35,13 @@ def _check_ip(value: str, what: str) -> str:
                             ECODE_INVAL) from None
 
 
-def node_cleanup_command() -> str:
-    """What a node that leaves the cluster runs: forget the config and ssconf files."""
-    data = shlex.quote(str(settings.paths().data_dir))
-    return f"rm -f {data}/config.data {data}/config.data.prev {data}/ssconf_*"
+def ssh_keys_play(node_name: str) -> Play:
+    """The play giving a joining node the cluster's key pair and trusting the master's keys."""
+    keys = sshkeys.master_public_keys()
+    spec = {"ssh_dir": str(sshkeys.ssh_dir()), "key_name": sshkeys.KEY_NAME, "private_key_src": str(sshkeys.key_path()),
+            "public_key": keys[0], "authorized_keys": keys}
+    return Play("node_ssh_keys", {node_name: {"gnt_ssh_keys": spec}},
+                title="install the cluster's SSH keys")
 
 
 @register
@@ -108,10 +111,8 @@ class LUNodeAdd(LogicalUnit):
             self.group = self.existing["group"]
         else:
             self.group = self._default_group()
-        self.target = ssh.Target(self.name, self.primary_ip, False,
-                                 int(params.filled_ndparams(cfg.cluster(),
-                                                            {"ndparams": self.ndparams})
-                                     .get("ssh_port", 22)))
+        self.ssh_port = int(params.filled_ndparams(cfg.cluster(), {"ndparams": self.ndparams})
+                            .get("ssh_port", 22))
         self.facts = self._check_node()
 
     def _default_group(self) -> str:
@@ -120,45 +121,37 @@ class LUNodeAdd(LogicalUnit):
 
     def _check_node(self) -> dict[str, Any]:
         """Reachable over SSH, gnt installed, libvirt answering, not in another cluster."""
-        config_file = shlex.quote(str(settings.paths().config_file))
-        guard = "" if self.op["readd"] else (
-            f"if [ -e {config_file} ]; then echo 'has a cluster configuration"
-            f" ({settings.paths().config_file})' >&2; exit 4; fi; ")
-        storage = self.cfg.cluster()["file_storage_dir"]
-        command = guard + agent.command_line("info", "qemu:///system", storage)
-        result = ssh.run(self.target, command, timeout=60)
         where = f"Node {self.name} ({self.primary_ip})"
-        if ssh.unreachable(result):
-            raise OpPrereqError(f"{where} is not reachable over SSH as root: {result.reason()}"
-                                " (the master's key must be accepted: e.g. ssh-copy-id"
-                                f" root@{self.primary_ip})", ECODE_ENVIRON)
-        if result.rc == 4:
-            raise OpPrereqError(f"{where} {result.reason()}: it belongs to a cluster already"
-                                " (gnt-cluster destroy there, or --readd)", ECODE_STATE)
-        if result.rc == 127:
-            raise OpPrereqError(f"{where} has no gnt.cluster installation at"
-                                f" {agent.command_line('info', '').split()[0]}:"
-                                f" {result.reason()}", ECODE_ENVIRON)
-        if not result.ok:
-            raise OpPrereqError(f"{where} failed its checks (libvirt must answer at"
-                                f" qemu:///system): {result.reason()}", ECODE_ENVIRON)
         try:
-            return dict(json.loads(result.stdout))
-        except ValueError:
-            raise OpPrereqError(f"{where} answered its checks with garbage:"
-                                f" {result.stdout[:200]!r}", ECODE_ENVIRON) from None
+            answer = rpc.join_check(self.name, self.primary_ip, self.ssh_port,
+                                    self.cfg.cluster()["file_storage_dir"])
+        except rpc.NodeUnreachable as err:
+            raise OpPrereqError(f"{where} is not reachable over SSH as root: {err}"
+                                " (the master's key must be accepted: e.g. ssh-copy-id"
+                                f" root@{self.primary_ip})", ECODE_ENVIRON) from None
+        except rpc.AgentMissing as err:
+            raise OpPrereqError(f"{where} has no gnt.cluster installation at"
+                                f" {sys.executable}: {err}", ECODE_ENVIRON) from None
+        except rpc.BadAnswer as err:
+            raise OpPrereqError(f"{where} answered its checks with garbage: {err}",
+                                ECODE_ENVIRON) from None
+        except rpc.NodeDown as err:
+            raise OpPrereqError(f"{where} failed its checks (libvirt must answer at"
+                                f" qemu:///system): {err}", ECODE_ENVIRON) from None
+        if answer.get("cluster_config") and not self.op["readd"]:
+            raise OpPrereqError(f"{where} has a cluster configuration"
+                                f" ({answer['cluster_config']}): it belongs to a cluster already"
+                                " (gnt-cluster destroy there, or --readd)", ECODE_STATE)
+        info = answer.get("info")
+        if not isinstance(info, dict):
+            raise OpPrereqError(f"{where} answered its checks with garbage: {answer!r:.200}",
+                                ECODE_ENVIRON)
+        return info
 
     def exec(self) -> Any:
         op, cfg = self.op, self.cfg
         self.log(f"Node {self.name}: reachable, {self.facts.get('ctotal')} CPUs,"
                  f" {self.facts.get('mtotal')} MiB memory, {self.facts.get('hv_version')}")
-        keys = sshkeys.master_public_keys()
-        private, _public = sshkeys.ensure_cluster_key()
-        result = ssh.run(self.target, sshkeys.install_command(keys), stdin=private)
-        if not result.ok:
-            raise OpExecError(f"Could not install the cluster's SSH keys on {self.name}:"
-                              f" {result.reason()}")
-        self.log(f"Installed the cluster's SSH key pair on {self.name}")
         if self.existing is not None:
             node = dict(self.existing)
         else:
@@ -173,7 +166,9 @@ class LUNodeAdd(LogicalUnit):
         others = [n for n in cfg.all("nodes") if n["uuid"] != node["uuid"]]
         node["master_candidate"] = candidates.new_node_is_candidate(
             others, cfg.cluster()["candidate_pool_size"], node)
-        prepare_node(cfg, node, self.ctx.executor, self.feedback)
+        prepare_node(cfg, node, self.ctx.executor, self.feedback,
+                     before=[ssh_keys_play(node["name"])])
+        self.log(f"Installed the cluster's SSH key pair on {self.name}")
         if self.existing is not None:
             cfg.modify("nodes", node["uuid"], lambda obj: obj.update(node))
             self.log(f"Re-added node {self.name}")
@@ -219,17 +214,21 @@ class LUNodeRemove(LogicalUnit):
 
     def exec(self) -> Any:
         node, cfg = self.node, self.cfg
-        target = ssh_target(cfg, node)
+        access = node_access(cfg, node)
         cfg.remove("nodes", node["uuid"])
         self.log(f"Removed node {node['name']} from the configuration")
         promote_pool(self)
         if node["offline"]:
             self.log(f"Node {node['name']} is offline: its ssconf/config files were left")
             return None
-        result = ssh.run(target, node_cleanup_command(), timeout=30)
+        leave = {"gnt_node_leave": {"data_dir": str(settings.paths().data_dir)}}
+        result = self.ctx.executor.run(
+            [Play("node_leave", {node["name"]: leave}, title="forget the cluster")],
+            {node["name"]: access}, self.feedback)
         if not result.ok:
-            self.log(f"WARNING: could not clean up node {node['name']}: {result.reason()}"
-                     f" (remove {settings.paths().data_dir}/config.data and ssconf_* there)")
+            self.log(f"WARNING: could not clean up node {node['name']}:"
+                     f" {result.failure_summary()} (remove {settings.paths().data_dir}"
+                     "/config.data and ssconf_* there)")
         return None
 
 

@@ -1,4 +1,4 @@
-"""Read-only questions answered on a node itself: ``python -m gnt.nodes.agent info|domains``.
+"""Read-only questions answered on a node itself: ``python -m gnt.nodes.agent CALL``.
 
 The master runs these in-process for itself and over SSH (:mod:`gnt.nodes.ssh`) for other nodes;
 every node has the gnt package installed at the same path, as every Ganeti node has Ganeti.
@@ -11,6 +11,8 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gnt.core.collection import load_module_util
@@ -145,46 +147,115 @@ def _existing_parent(directory: str) -> str:
     return directory or "/"
 
 
-def command_line(action: str, uri: str, storage_dir: str | None = None,
-                 extra_dirs: list[str] | None = None, path: str | None = None,
-                 search_path: list[str] | None = None) -> str:
-    """The shell command running ``action`` on a node (same interpreter path everywhere)."""
-    argv = [sys.executable, "-m", "gnt.nodes.agent", action, "--uri", uri]
-    for directory in [storage_dir] + list(extra_dirs or []):
-        if directory:
-            argv += ["--storage-dir", directory]
-    if path:
-        argv += ["--path", path]
-    for directory in search_path or []:
-        argv += ["--search-path", directory]
-    return " ".join(shlex.quote(arg) for arg in argv)
+def list_domains(uri: str) -> dict[str, Any]:
+    """The libvirt domains of this node: name -> state, memory_mib, ..."""
+    return dict(load_module_util("libvirt_domain").list_domains(uri))
+
+
+def exports_here() -> dict[str, Any]:
+    """:func:`list_exports` of this node's export directory."""
+    from gnt.core import settings
+
+    return list_exports(str(settings.paths().export_dir))
+
+
+def join_check(uri: str, storage_dir: str | None = None) -> dict[str, Any]:
+    """What ``gnt-node add`` asks a node before it joins: its :func:`live_info` and the path
+    of a cluster configuration it already has (None when it has none)."""
+    import os
+
+    from gnt.core import settings
+
+    config = settings.paths().config_file
+    return {"info": live_info(uri, storage_dir),
+            "cluster_config": str(config) if os.path.exists(config) else None}
+
+
+# -- the calls a node answers: one table, read by both ends ---------------------------------
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a node call: a keyword of the function and a ``--flag`` of the agent's
+    command line (``many``: a list, the flag repeated per item)."""
+
+    name: str
+    many: bool = False
+    default: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class NodeCall:
+    """A question a node answers (Ganeti's rpc_defs.py in spirit): its name on the agent's
+    command line, the function that answers it on the node, its arguments and how long the
+    master waits for the answer."""
+
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Arg, ...] = ()
+    timeout: float = 30.0
+
+    def local(self, **kwargs: Any) -> Any:
+        """Answer on this machine (the master asking itself)."""
+        return self.func(**self._checked(kwargs))
+
+    def argv(self, **kwargs: Any) -> list[str]:
+        """The agent's command line asking this on a node (same interpreter path there)."""
+        argv = [sys.executable, "-m", "gnt.nodes.agent", self.name]
+        for arg in self.args:
+            value = self._checked(kwargs).get(arg.name)
+            for item in (value or []) if arg.many else ([] if value is None else [value]):
+                argv += [arg.flag, str(item)]
+        return argv
+
+    def _checked(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        known = {arg.name for arg in self.args}
+        unknown = set(kwargs) - known
+        if unknown:
+            raise TypeError(f"node call {self.name} has no argument(s) {sorted(unknown)}")
+        return {arg.name: kwargs.get(arg.name, [] if arg.many else arg.default)
+                for arg in self.args}
+
+
+_URI = Arg("uri", default="qemu:///system")
+CALLS: dict[str, NodeCall] = {call.name: call for call in (
+    NodeCall("info", live_info, (_URI, Arg("storage_dir"))),
+    NodeCall("domains", list_domains, (_URI,)),
+    NodeCall("verify", verify_info, (Arg("storage_dirs", many=True),)),
+    NodeCall("exports", exports_here),
+    NodeCall("export-info", export_info, (Arg("path", default=""),)),
+    NodeCall("os-diagnose", os_diagnose, (Arg("search_path", many=True),)),
+    NodeCall("join-check", join_check, (_URI, Arg("storage_dir")), timeout=60.0),
+)}
+
+
+def command_line(name: str, **kwargs: Any) -> str:
+    """The shell command asking node call ``name`` (see :data:`CALLS`) on a node."""
+    return " ".join(shlex.quote(arg) for arg in CALLS[name].argv(**kwargs))
+
+
+def parser() -> argparse.ArgumentParser:
+    """The agent's command line, built from :data:`CALLS` (one sub-command per call)."""
+    top = argparse.ArgumentParser(prog="gnt.nodes.agent")
+    subs = top.add_subparsers(dest="call", required=True)
+    for call in CALLS.values():
+        sub = subs.add_parser(call.name)
+        for arg in call.args:
+            if arg.many:
+                sub.add_argument(arg.flag, dest=arg.name, action="append", default=[])
+            else:
+                sub.add_argument(arg.flag, dest=arg.name, default=arg.default)
+    return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m gnt.nodes.agent``."""
-    parser = argparse.ArgumentParser(prog="gnt.nodes.agent")
-    parser.add_argument("action", choices=("info", "domains", "verify", "exports",
-                                           "export-info", "os-diagnose"))
-    parser.add_argument("--uri", default="qemu:///system")
-    parser.add_argument("--path", default="")
-    parser.add_argument("--storage-dir", action="append", default=[])
-    parser.add_argument("--search-path", action="append", default=[])
-    args = parser.parse_args(argv)
+    """Entry point of ``python -m gnt.nodes.agent CALL [--ARG VALUE ...]``."""
+    args = vars(parser().parse_args(argv))
+    call = CALLS[args.pop("call")]
     try:
-        if args.action == "info":
-            result: Any = live_info(args.uri, args.storage_dir[0] if args.storage_dir else None)
-        elif args.action == "verify":
-            result = verify_info(args.storage_dir)
-        elif args.action == "exports":
-            from gnt.core import settings
-
-            result = list_exports(str(settings.paths().export_dir))
-        elif args.action == "export-info":
-            result = export_info(args.path)
-        elif args.action == "os-diagnose":
-            result = os_diagnose(args.search_path)
-        else:
-            result = dict(load_module_util("libvirt_domain").list_domains(args.uri))
+        result = call.local(**args)
     except Exception as err:  # report any failure as one line for the master's error message
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
         return 1

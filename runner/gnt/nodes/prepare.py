@@ -15,11 +15,13 @@ Feedback = Callable[[str], None]
 
 
 def prepare_node(store: ConfigStore, node: dict[str, Any], executor: Executor,
-                 feedback: Feedback) -> dict[str, Any]:
-    """Run ``node_prepare`` on ``node``; returns the node facts it reported."""
-    result = executor.run([Play("node_prepare", {node["name"]: {"gnt_node": node_vars(store, node)}},
-                                title="Prepare node")],
-                          {node["name"]: node_access(store, node)}, feedback)
+                 feedback: Feedback, before: list[Play] | None = None) -> dict[str, Any]:
+    """Run ``node_prepare`` on ``node`` (after the plays ``before``, in the same run); returns
+    the node facts it reported."""
+    prepare = Play("node_prepare", {node["name"]: {"gnt_node": node_vars(store, node)}},
+                   title="Prepare node")
+    result = executor.run([*(before or []), prepare], {node["name"]: node_access(store, node)},
+                          feedback)
     if not result.ok:
         raise OpExecError(f"Could not prepare node {node['name']}:\n{result.failure_summary()}")
     return result.hosts[node["name"]].facts.get("gnt_node_info", {})

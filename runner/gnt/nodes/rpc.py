@@ -1,5 +1,6 @@
-"""Live figures of nodes for queries and LU checks: in-process on the master, over SSH
-(``python -m gnt.nodes.agent``) on other nodes, several nodes at once."""
+"""Questions to nodes (the calls declared once in :data:`gnt.nodes.agent.CALLS`): answered
+in-process on the master, over SSH (``python -m gnt.nodes.agent CALL``) on other nodes, several
+nodes at once. Logical units ask nodes only through here."""
 
 from __future__ import annotations
 
@@ -15,37 +16,45 @@ class NodeDown(Exception):
     """A node could not be asked (SSH, libvirt or the command failed)."""
 
 
-def _ask(store: ConfigStore, node: dict[str, Any], action: str,
-         path: str | None = None, search_path: list[str] | None = None) -> dict[str, Any]:
-    cluster = store.cluster()
-    storage = cluster["file_storage_dir"] if action in ("info", "verify") else None
-    extra = [cluster["shared_file_storage_dir"]] if action == "verify" else []
-    target = ssh_target(store, node)
+class NodeUnreachable(NodeDown):
+    """SSH itself failed: the node cannot be reached or does not accept the master's key."""
+
+
+class BadAnswer(NodeDown):
+    """The node's agent answered something that is not the JSON document asked for."""
+
+
+class AgentMissing(NodeDown):
+    """The node answered, but has no gnt installation at the master's interpreter path."""
+
+
+def call_target(target: ssh.Target, name: str, **kwargs: Any) -> Any:
+    """Ask node call ``name`` (:data:`gnt.nodes.agent.CALLS`) of ``target``; the decoded answer.
+
+    Raises :class:`NodeDown` (or a subclass saying why) naming the node.
+    """
+    call = agent.CALLS[name]
     if target.local:
         try:
-            if action == "exports":
-                from gnt.core import settings
-                return agent.list_exports(str(settings.paths().export_dir))
-            if action == "export-info":
-                return agent.export_info(str(path))
-            if action == "info":
-                return agent.live_info(libvirt_uri(node), storage)
-            if action == "verify":
-                return agent.verify_info([str(storage)] + extra)
-            if action == "os-diagnose":
-                return agent.os_diagnose(list(search_path or []))
-            from gnt.core.collection import load_module_util
-            return dict(load_module_util("libvirt_domain").list_domains(libvirt_uri(node)))
-        except Exception as err:  # libvirt's error types
-            raise NodeDown(f"{node['name']}: {err}") from err
-    result = ssh.run(target, agent.command_line(action, libvirt_uri(node), storage, extra,
-                                                path, search_path), timeout=30)
+            return call.local(**kwargs)
+        except Exception as err:  # libvirt's and the OS's error types
+            raise NodeDown(f"{target.name}: {err}") from err
+    result = ssh.run(target, agent.command_line(name, **kwargs), timeout=call.timeout)
+    if ssh.unreachable(result):
+        raise NodeUnreachable(f"{target.name}: {result.reason()}")
+    if result.rc == 127:
+        raise AgentMissing(f"{target.name}: {result.reason()}")
     if not result.ok:
-        raise NodeDown(f"{node['name']}: {result.reason()}")
+        raise NodeDown(f"{target.name}: {result.reason()}")
     try:
-        return dict(json.loads(result.stdout))
+        return json.loads(result.stdout)
     except ValueError as err:
-        raise NodeDown(f"{node['name']}: bad answer: {result.stdout[:200]!r}") from err
+        raise BadAnswer(f"{target.name}: bad answer: {result.stdout[:200]!r}") from err
+
+
+def _ask(store: ConfigStore, node: dict[str, Any], name: str, **kwargs: Any) -> Any:
+    """:func:`call_target` for a node of the config (its SSH address and port)."""
+    return call_target(ssh_target(store, node), name, **kwargs)
 
 
 def live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] | None:
@@ -53,7 +62,7 @@ def live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] | None
     if node["offline"]:
         return None
     try:
-        return _ask(store, node, "info")
+        return live_info_or_error(store, node)
     except NodeDown:
         return None
 
@@ -62,12 +71,13 @@ def live_info_or_error(store: ConfigStore, node: dict[str, Any]) -> dict[str, An
     """Like :func:`live_info`, but :class:`NodeDown` says why a node did not answer."""
     if node["offline"]:
         raise NodeDown(f"{node['name']} is offline")
-    return _ask(store, node, "info")
+    return dict(_ask(store, node, "info", uri=libvirt_uri(node),
+                     storage_dir=store.cluster()["file_storage_dir"]))
 
 
 def domains(store: ConfigStore, node: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Domains on ``node`` (name -> state, memory_mib, ...); :class:`NodeDown` if unreachable."""
-    return _ask(store, node, "domains")
+    return dict(_ask(store, node, "domains", uri=libvirt_uri(node)))
 
 
 def live_info_many(store: ConfigStore, nodes: list[dict[str, Any]]
@@ -98,10 +108,12 @@ def verify_info_many(store: ConfigStore, nodes: list[dict[str, Any]]
     """node uuid -> what verify checks on it (:func:`gnt.nodes.agent.verify_info`), or the error
     text when the node did not answer."""
     by_uuid = {node["uuid"]: node for node in nodes}
+    cluster = store.cluster()
+    dirs = [cluster["file_storage_dir"], cluster["shared_file_storage_dir"]]
 
     def one(uuid: str) -> dict[str, Any] | str:
         try:
-            return _ask(store, by_uuid[uuid], "verify")
+            return dict(_ask(store, by_uuid[uuid], "verify", storage_dirs=dirs))
         except NodeDown as err:
             return str(err)
     return ssh.map_parallel(by_uuid, one)
@@ -115,7 +127,7 @@ def exports_many(store: ConfigStore, nodes: list[dict[str, Any]]
 
     def one(uuid: str) -> dict[str, Any] | str:
         try:
-            return _ask(store, by_uuid[uuid], "exports")
+            return dict(_ask(store, by_uuid[uuid], "exports"))
         except NodeDown as err:
             return str(err)
     return ssh.map_parallel(by_uuid, one)
@@ -126,7 +138,7 @@ def export_info(store: ConfigStore, node: dict[str, Any], path: str) -> dict[str
     :class:`NodeDown` if the node cannot be asked."""
     if node["offline"]:
         raise NodeDown(f"{node['name']} is offline")
-    return _ask(store, node, "export-info", path)
+    return dict(_ask(store, node, "export-info", path=path))
 
 
 def os_diagnose(store: ConfigStore, node: dict[str, Any],
@@ -136,3 +148,11 @@ def os_diagnose(store: ConfigStore, node: dict[str, Any],
     if node["offline"]:
         raise NodeDown(f"{node['name']} is offline")
     return list(_ask(store, node, "os-diagnose", search_path=search_path)["oses"])
+
+
+def join_check(name: str, address: str, port: int, storage_dir: str) -> dict[str, Any]:
+    """What node ``name`` (not in the config yet) answers before it joins
+    (:func:`gnt.nodes.agent.join_check`): its live figures and any cluster configuration it
+    already has. Raises :class:`NodeDown`."""
+    target = ssh.Target(name, address, False, port)
+    return dict(call_target(target, "join-check", storage_dir=storage_dir))

@@ -9,7 +9,6 @@ is in every node's ``authorized_keys``. The master makes it at the first ``gnt-n
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -49,19 +48,6 @@ def ensure_cluster_key() -> tuple[bytes, str]:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                             "gnt-cluster", "-f", str(private)], check=True, capture_output=True)
     return private.read_bytes(), public.read_text().strip()
-
-
-def install_command(public_keys: list[str]) -> str:
-    """Shell command adding ``public_keys`` to root's authorized_keys on a node (idempotent)
-    and reading the cluster's private key from stdin into ``~/.ssh``."""
-    parts = ["umask 077", "mkdir -p ~/.ssh", "touch ~/.ssh/authorized_keys"]
-    for key in public_keys:
-        quoted = shlex.quote(key)
-        parts.append(f"(grep -qxF {quoted} ~/.ssh/authorized_keys ||"
-                     f" echo {quoted} >> ~/.ssh/authorized_keys)")
-    parts += [f"cat > ~/.ssh/{KEY_NAME}.tmp", f"mv -f ~/.ssh/{KEY_NAME}.tmp ~/.ssh/{KEY_NAME}",
-              f"echo {shlex.quote(public_keys[0])} > ~/.ssh/{KEY_NAME}.pub"]
-    return " && ".join(parts)
 
 
 def master_public_keys() -> list[str]:

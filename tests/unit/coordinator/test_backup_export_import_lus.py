@@ -4,13 +4,13 @@ hypervisors and the nodes' export listings are faked at the network edge."""
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import pytest
 from multinode import MASTER, add_node, install
 
 from gnt.config import exportcfg
+from gnt.core import settings
 from gnt.core.jobstate import ERROR, SUCCESS
 from gnt.lu.backup import export_path
 from gnt.lu.instance_import import merged_op
@@ -105,14 +105,30 @@ def _export(cluster, **kw: Any):
     return cluster.run("OP_BACKUP_EXPORT", **{"instance_name": INST, "target_node": N3, **kw})
 
 
+def _placed(cluster, node: str) -> list[dict[str, Any]]:
+    """What the export_place plays put in place on ``node``."""
+    return [play.hosts[node]["gnt_export_place"] for plays in cluster.executor.calls
+            for play in plays if play.role == "export_place" and node in play.hosts]
+
+
 def _written_config(cluster, node: str) -> exportcfg.ExportInfo:
-    (call,) = [c for c in cluster.ssh.to(node) if "config.ini" in c[1] and c[2]]
-    return exportcfg.parse(call[2].decode())
+    (place,) = _placed(cluster, node)
+    return exportcfg.parse(place["config"])
+
+
+def _removed_paths(cluster, node: str) -> list[str]:
+    """Every path the export_remove plays removed on ``node``."""
+    return [path for plays in cluster.executor.calls for play in plays
+            if play.role == "export_remove" and node in play.hosts
+            for path in play.hosts[node]["gnt_export_remove"]["paths"]]
 
 
 def _removals(cluster, node: str, name: str = INST) -> list[str]:
-    command = f"rm -rf -- {shlex.quote(export_path(name))}"
-    return [c[1] for c in cluster.ssh.to(node) if c[1] == command]
+    return [path for path in _removed_paths(cluster, node) if path == export_path(name)]
+
+
+def _discarded(cluster, node: str) -> bool:
+    return any(f"/.{INST}.new-" in path for path in _removed_paths(cluster, node))
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -123,7 +139,7 @@ def test_export_running_instance_stops_exports_and_restarts(bk):
     since = len(bk.executor.calls)
     assert _ok(_export(bk, compress="zstd")) == [True, [True]]
     assert _plays(bk, since) == [("instance_stop", N2), ("instance_export", N2),
-                                 ("instance_start", N2)]
+                                 ("instance_start", N2), ("export_place", N3)]
     export = _host_vars(bk, "instance_export")["gnt_export"]
     assert export["dest_dir"].startswith(export_path(f".{INST}.new-"))
     assert export["compression"] == "zstd"
@@ -133,8 +149,11 @@ def test_export_running_instance_stops_exports_and_restarts(bk):
     assert info.name == INST and info.compression == "zstd" and info.os == "tinylinux"
     assert [(d["index"], d["dump"], d["size_mib"]) for d in info.disks] == \
         [(0, "disk0.dump.zst", 1024)]
-    finalize = [c[1] for c in bk.ssh.to(N3) if c[1].startswith("set -e; if [ -e ")]
-    assert len(finalize) == 1 and shlex.quote(export_path(INST)) in finalize[0]
+    (place,) = _placed(bk, N3)
+    assert place["path"] == export_path(INST) and place["source"] == export["dest_dir"]
+    assert place["export_root"] == str(settings.paths().export_dir)
+    # the target is changed only through roles (SSH carries only the config replication)
+    assert not [c for c in bk.ssh.to(N3) if str(settings.paths().export_dir) in c[1]]
     assert bk.hv2.nodes[N2][INST]["state"] == "running"
 
 
@@ -144,7 +163,7 @@ def test_export_noshutdown_freezes_the_disks(bk):
     since = len(bk.executor.calls)
     assert _ok(_export(bk, shutdown=False)) == [True, [True]]
     assert _plays(bk, since) == [("instance_disk_snapshot", N2), ("instance_export", N2),
-                                 ("instance_disk_snapshot", N2)]
+                                 ("instance_disk_snapshot", N2), ("export_place", N3)]
     states = [play.hosts[N2]["gnt_snapshot"]["state"] for play in bk.executor.calls[since]
               if play.role == "instance_disk_snapshot"]
     assert states == ["present", "absent"]
@@ -156,7 +175,7 @@ def test_export_stopped_instance_touches_no_power_state(bk, shutdown):
     _exported(bk, True)
     since = len(bk.executor.calls)
     assert _ok(_export(bk, shutdown=shutdown)) == [True, [True]]
-    assert _plays(bk, since) == [("instance_export", N2)]
+    assert _plays(bk, since) == [("instance_export", N2), ("export_place", N3)]
 
 
 def test_export_to_the_primary_node_is_local(bk):
@@ -198,9 +217,7 @@ def test_nothing_exported_fails_and_discards(bk):
     msg, _code = _error(_export(bk))
     assert "no disk could be exported" in msg and INST in msg
     assert ("instance_start", N2) in _plays(bk, since)
-    assert not [c for c in bk.ssh.to(N3) if "config.ini" in c[1]]
-    assert any(c[1].startswith("rm -rf -- ") and f".{INST}.new-" in c[1]
-               for c in bk.ssh.to(N3))
+    assert _placed(bk, N3) == [] and _discarded(bk, N3)
 
 
 def test_failed_export_play_restarts_and_discards(bk):
@@ -209,8 +226,8 @@ def test_failed_export_play_restarts_and_discards(bk):
     since = len(bk.executor.calls)
     msg, _code = _error(_export(bk))
     assert "Could not export" in msg and "ssh to node3 failed" in msg
-    assert _plays(bk, since)[-1] == ("instance_start", N2)
-    assert any(f".{INST}.new-" in c[1] and c[1].startswith("rm -rf") for c in bk.ssh.to(N3))
+    assert _plays(bk, since)[-2:] == [("instance_start", N2), ("export_remove", N3)]
+    assert _placed(bk, N3) == [] and _discarded(bk, N3)
 
 
 def test_export_with_remove_instance(bk):
@@ -219,7 +236,7 @@ def test_export_with_remove_instance(bk):
     since = len(bk.executor.calls)
     assert _ok(_export(bk, remove_instance=True)) == [True, [True]]
     roles = [role for role, _host in _plays(bk, since)]
-    assert roles == ["instance_stop", "instance_export", "instance_remove"]
+    assert roles == ["instance_stop", "instance_export", "export_place", "instance_remove"]
     assert bk.master.config.find("instances", INST) is None
 
 
@@ -239,7 +256,7 @@ def test_export_prerequisites_leave_config_unchanged(bk, kw, needles, code):
     if code:
         assert got == code
     assert bk.config_bytes() == before and _plays(bk, since) == []
-    assert not [c for c in bk.ssh.calls if "config.ini" in c[1]]
+    assert _placed(bk, N3) == []
 
 
 # --- import: merging the export into the opcode -------------------------------------------

@@ -8,11 +8,13 @@ import json
 import pytest
 from multinode import MASTER, add_node, install
 
+from gnt.core import settings
 from gnt.core.jobstate import ERROR, SUCCESS
-from gnt.nodes import ssh, sshkeys
+from gnt.nodes import sshkeys
 
 N2, N3, N4 = "node2.example.com", "node3.example.com", "node4.example.com"
 FACTS = {"ctotal": 2, "mtotal": 4096, "hv_version": "QEMU 7.2"}
+JOIN_CHECK = "gnt.nodes.agent join-check"
 
 
 def _error(job):
@@ -37,7 +39,8 @@ def mn(cluster, tmp_path, monkeypatch):
     monkeypatch.setattr(sshkeys, "ensure_cluster_key",
                         lambda: (b"PRIVATE KEY", "ssh-ed25519 AAAAtest gnt"))
     hv, fake_ssh = install(cluster, monkeypatch)
-    fake_ssh.stdout_for = lambda t, c: json.dumps(FACTS) if "gnt.nodes.agent info" in c else ""
+    fake_ssh.stdout_for = lambda t, c: (json.dumps({"info": FACTS, "cluster_config": None})
+                                        if JOIN_CHECK in c else "")
     cluster.hv2, cluster.ssh = hv, fake_ssh
     return cluster
 
@@ -59,10 +62,14 @@ def test_add_node_becomes_candidate_while_pool_short(mn):
     assert node["primary_ip"] == node["secondary_ip"] == "198.18.0.12"
     assert node["master_candidate"] and node["master_capable"] and node["vm_capable"]
     assert node["group"] == _node(mn, MASTER)["group"]
-    assert mn.executor.roles()[-1] == "node_prepare"
+    assert mn.executor.roles()[-2:] == ["node_ssh_keys", "node_prepare"]
+    keys = mn.executor.calls[-1][0].hosts[N2]["gnt_ssh_keys"]
+    assert keys["authorized_keys"] == ["ssh-ed25519 AAAAtest gnt"]
+    assert keys["private_key_src"] == str(sshkeys.key_path())
     commands = [c for _t, c, _s in mn.ssh.to(N2)]
-    assert "gnt.nodes.agent info" in commands[0]
-    assert any("authorized_keys" in c and "AAAAtest" in c for c in commands)
+    assert JOIN_CHECK in commands[0]
+    # the node is changed only through roles: no shell command over SSH writes keys
+    assert not any("authorized_keys" in c for c in commands)
     # replication reached the new candidate with config.data
     assert any(stdin and b"config.data" in stdin for _t, _c, stdin in mn.ssh.to(N2))
 
@@ -137,11 +144,12 @@ def test_add_unreachable_node_refused_naming_node_and_address(mn):
 
 
 def test_add_node_of_another_cluster_refused(mn):
-    mn.ssh.rules.append(lambda t, c: ssh.Result(t.name, 4, "", "has a cluster configuration"
-                                                " (/var/lib/gnt/config.data)\n")
-                        if "gnt.nodes.agent info" in c else None)
+    mn.ssh.stdout_for = lambda t, c: json.dumps({"info": FACTS,
+                                                 "cluster_config": "/var/lib/gnt/config.data"})
+    before = mn.config_bytes()
     msg = _error(mn.run("OP_NODE_ADD", node_name=N2))
-    assert N2 in msg and "cluster" in msg
+    assert N2 in msg and "/var/lib/gnt/config.data" in msg and "--readd" in msg
+    assert mn.config_bytes() == before and "node_prepare" not in mn.executor.roles()[1:]
 
 
 def test_add_garbage_answer_refused(mn):
@@ -194,7 +202,9 @@ def test_remove_refills_candidate_pool(mn):
     assert mn.master.config.find("nodes", N2) is None
     assert _node(mn, N3)["master_candidate"]
     assert not _node(mn, N4)["master_candidate"]
-    assert any("rm -f" in c and "ssconf_" in c for _t, c, _s in mn.ssh.to(N2))
+    leave = [plays[0] for plays in mn.executor.calls if plays[0].role == "node_leave"]
+    assert [list(play.hosts) for play in leave] == [[N2]]
+    assert leave[0].hosts[N2]["gnt_node_leave"]["data_dir"] == str(settings.paths().data_dir)
 
 
 # --- modify -------------------------------------------------------------------------------
@@ -340,7 +350,7 @@ def test_remove_offline_node_does_not_contact_it(mn):
 
 def test_remove_unreachable_node_still_removed_with_warning(mn):
     add_node(mn, N2, "198.18.0.12")
-    mn.ssh.unreachable(N2)
+    mn.executor.fail_roles["node_leave"] = "Failed to connect to the host via ssh"
     job = mn.run("OP_NODE_REMOVE", node_name=N2)
     _ok(job)
     assert mn.master.config.find("nodes", N2) is None

@@ -242,8 +242,8 @@ def test_nodecmd_verify_reads_local_config_and_ssconf(data, tmp_path, capsys):
     settings.paths().data_dir.mkdir(parents=True, exist_ok=True)
     settings.paths().config_file.write_text(json.dumps({"serial_no": 42}))
     ssconf.write_local({"master_node": f"{MASTER}\n", "config_serial": "41\n"})
-    assert agent.main(["verify", "--storage-dir", str(storage),
-                       "--storage-dir", str(tmp_path / "absent")]) == 0
+    assert agent.main(["verify", "--storage-dirs", str(storage),
+                       "--storage-dirs", str(tmp_path / "absent")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["dirs"] == {str(storage): True, str(tmp_path / "absent"): False}
     assert info["files"] == [str(storage / "inst1.example.com" / "disk0")]
@@ -264,6 +264,8 @@ def test_nodecmd_verify_without_cluster_files(data, capsys):
 def test_nodecmd_command_line_is_shell_safe():
     from gnt.nodes import agent
 
-    line = agent.command_line("info", "qemu:///system", "/srv/my dir", ["/x"])
-    assert line.split()[1:5] == ["-m", "gnt.nodes.agent", "info", "--uri"]
-    assert "--storage-dir '/srv/my dir' --storage-dir /x" in line
+    line = agent.command_line("verify", storage_dirs=["/srv/my dir", "/x;rm -rf /"])
+    assert line.split()[1:4] == ["-m", "gnt.nodes.agent", "verify"]
+    assert "--storage-dirs '/srv/my dir' --storage-dirs '/x;rm -rf /'" in line
+    with pytest.raises(TypeError, match="storage_dir"):
+        agent.command_line("verify", storage_dir="/x")      # not an argument of verify

@@ -159,8 +159,8 @@ def test_nodecmd_through_run_like_on_a_node(tmp_path):
 
     from gnt.nodes import agent
 
-    result = ssh.run(LOCAL, agent.command_line("verify", "qemu:///system", str(tmp_path)))
+    result = ssh.run(LOCAL, agent.command_line("verify", storage_dirs=[str(tmp_path)]))
     assert result.ok, result.stderr
     assert json.loads(result.stdout)["dirs"] == {str(tmp_path): True}
-    bad = ssh.run(LOCAL, agent.command_line("verify", "qemu:///system") + " --bogus")
+    bad = ssh.run(LOCAL, agent.command_line("verify") + " --bogus")
     assert bad.rc == 2 and "--bogus" in bad.reason()
