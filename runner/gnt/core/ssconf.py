@@ -7,8 +7,6 @@ line, and are rewritten on every node whenever a config change alters them.
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +59,6 @@ def values(data: dict[str, Any]) -> dict[str, str]:
 # Keys whose change alone does not make it worth contacting every node (they still travel with
 # the next push of anything else).
 VOLATILE = frozenset({"config_serial"})
-
-
-def archive(vals: dict[str, str]) -> bytes:
-    """A tar archive of the ssconf files (what is piped to ``tar -x`` on a node)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for key, content in sorted(vals.items()):
-            blob = content.encode()
-            info = tarfile.TarInfo(PREFIX + key)
-            info.size, info.mode = len(blob), FILE_MODE
-            tar.addfile(info, io.BytesIO(blob))
-    return buf.getvalue()
 
 
 def write_local(vals: dict[str, str], directory: Path | None = None) -> None:

@@ -23,23 +23,28 @@ from gnt.nodes.nodevars import ssh_target
 
 LOG = logging.getLogger("gnt.nodes.replication")
 CONFIG_NAME = "config.data"
+CONFIG_MODE = 0o600     # as the master's own copy (config/store.py)
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def archive(files: dict[str, bytes]) -> bytes:
+    """The tar piped to :func:`unpack_command` on a node: config.data 0600, ssconf files
+    :data:`gnt.core.ssconf.FILE_MODE`, as the master's own copies."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, blob in sorted(files.items()):
             info = tarfile.TarInfo(name)
-            info.size, info.mode = len(blob), 0o600 if name == CONFIG_NAME else 0o644
+            info.size = len(blob)
+            info.mode = CONFIG_MODE if name == CONFIG_NAME else ssconf.FILE_MODE
             tar.addfile(info, io.BytesIO(blob))
     return buf.getvalue()
 
 
 def unpack_command(data_dir: str, remove_config: bool) -> str:
-    """Shell command unpacking a tar from stdin into ``data_dir`` file by file (renames)."""
+    """Shell command unpacking a tar from stdin into ``data_dir`` file by file (renames); the
+    directories it makes are 0700, the files keep the archive's modes."""
     d = shlex.quote(data_dir)
     removal = f" && rm -f {d}/{CONFIG_NAME}" if remove_config else ""
-    return (f"mkdir -p {d} && t=$(mktemp -d {d}/.push.XXXXXX) && if tar -x -C \"$t\"; then"
+    return (f"umask 077 && mkdir -p {d} && t=$(mktemp -d {d}/.push.XXXXXX) && if tar -x -C \"$t\"; then"
             f" for f in \"$t\"/* \"$t\"/.[!.]*; do if [ -e \"$f\" ]; then mv -f \"$f\" {d}/"
             f" || exit 1; fi; done; rmdir \"$t\"; else rm -rf \"$t\"; exit 1; fi{removal}")
 
@@ -81,7 +86,7 @@ class Replicator:
                 files = {ssconf.PREFIX + k: v.encode() for k, v in vals.items()}
                 if candidate:
                     files[CONFIG_NAME] = blob
-                jobs[node["name"]] = (ssh_target(store, node), _tar(files), not candidate)
+                jobs[node["name"]] = (ssh_target(store, node), archive(files), not candidate)
             data_dir = str(settings.paths().data_dir)
             results = ssh.map_parallel(jobs, lambda name: ssh.run(
                 jobs[name][0], unpack_command(data_dir, jobs[name][2]), stdin=jobs[name][1],

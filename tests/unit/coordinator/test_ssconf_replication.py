@@ -15,7 +15,7 @@ from gnt import __version__
 from gnt.admin import bootstrap
 from gnt.core import settings, ssconf
 from gnt.nodes import ssh
-from gnt.nodes.replication import CONFIG_NAME, Replicator, unpack_command
+from gnt.nodes.replication import CONFIG_NAME, Replicator, archive, unpack_command
 
 MASTER = "node1.example.com"
 
@@ -88,10 +88,8 @@ def test_ssconf_values(data):
     assert all(v == "" or v.endswith("\n") for v in vals.values())
 
 
-def test_ssconf_archive_write_and_read(tmp_path):
+def test_ssconf_write_and_read(tmp_path):
     vals = {"master_node": "node1\n", "node_list": "a\nb\n\n"}
-    files = members(ssconf.archive(vals))
-    assert files == {"ssconf_master_node": b"node1\n", "ssconf_node_list": b"a\nb\n\n"}
     ssconf.write_local(vals, tmp_path / "d")
     assert ssconf.read("master_node", tmp_path / "d") == "node1"
     assert ssconf.read_list("node_list", tmp_path / "d") == ["a", "b"]
@@ -210,6 +208,15 @@ def test_unpack_command_creates_missing_dir(tmp_path):
     proc = _unpack(tmp_path / "new" / "dir", {"ssconf_a": b"1\n"}, remove_config=False)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "new" / "dir" / "ssconf_a").read_text() == "1\n"
+    for made in (tmp_path / "new", tmp_path / "new" / "dir"):
+        assert oct(made.stat().st_mode & 0o777) == "0o700", made
+
+
+def test_pushed_files_have_the_masters_modes(tmp_path):
+    blob = archive({CONFIG_NAME: b"{}", "ssconf_master_node": b"n1\n"})
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        modes = {member.name: member.mode for member in tar.getmembers()}
+    assert modes == {CONFIG_NAME: 0o600, "ssconf_master_node": ssconf.FILE_MODE}
 
 
 def test_unpack_command_non_candidate_removes_config(tmp_path):
