@@ -116,11 +116,16 @@ class JobExecutor:
         self.priority = priority
         self.verbose = verbose
         self.queue: list[tuple[str, list[dict[str, Any]]]] = []
-        self.jobs: list[tuple[bool, Any, str]] = []  # (submitted, job id or message, name)
+        # (submitted, job id or message, name or None)
+        self.jobs: list[tuple[bool, Any, str | None]] = []
 
     def queue_job(self, name: str, *ops: dict[str, Any]) -> None:
         """Record a job for ``name`` made of ``ops``."""
         self.queue.append((name, list(ops)))
+
+    def add_job_id(self, name: str | None, submitted: bool, job_id: Any) -> None:
+        """Follow a job submitted elsewhere (e.g. by an LU: ``{"jobs": [[ok, id], ...]}``)."""
+        self.jobs.append((bool(submitted), int(job_id) if submitted else job_id, name))
 
     def submit_pending(self) -> None:
         """Submit all queued jobs (one call for several; a refused batch fails them all)."""
@@ -161,18 +166,19 @@ class JobExecutor:
                 stdout("Submitted jobs " + ", ".join(ok_ids))
         results: list[tuple[bool, Any]] = []
         for ok, data, name in self.jobs:
+            for_name = f" for {name}" if name else ""
             if not ok:
-                stderr(f"Failed to submit job for {name}: {data}")
+                stderr(f"Failed to submit job{for_name}: {data}")
                 results.append((False, data))
                 continue
-            stdout(f"Waiting for job {data} for {name} ...")
+            stdout(f"Waiting for job {data}{for_name} ...")
             try:
                 results.append((True, poll_job(self.client, data)))
             except JobLost as err:
-                stderr(f"Job {data} for {name} has been archived, cannot check its result")
+                stderr(f"Job {data}{for_name} has been archived, cannot check its result")
                 results.append((False, format_error(err)[1]))
             except GntError as err:
                 text = format_error(err)[1]
-                stderr(f"Job {data} for {name} has failed: {text}")
+                stderr(f"Job {data}{for_name} has failed: {text}")
                 results.append((False, text))
         return results

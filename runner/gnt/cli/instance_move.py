@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gnt.cli.common import add_command, add_submit_options, confirm, make_op, stdout, submit_or_send
+from gnt.cli import common
+from gnt.cli._jobs import JobExecutor
+from gnt.cli.common import (
+    add_command,
+    add_submit_options,
+    confirm,
+    make_op,
+    priority_of,
+    stderr,
+    stdout,
+    submit_or_send,
+)
+from gnt.core.errors import ECODE_NOENT, OpPrereqError
 
 
 def _mode(args: argparse.Namespace) -> str | None:
@@ -61,31 +73,69 @@ def move_instance(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_CONFIRMATION = 13     # Ganeti's exit code when the user declines
+
+
+def _node_instances(node: str, fields: list[str]) -> tuple[str, list[str]]:
+    """The node's full name and the instances listed in ``fields`` (pinst_list, sinst_list)."""
+    rows = common.get_client().call("query", what="node", fields=["name", *fields],
+                             names=[node]).get("data") or []
+    if not rows:
+        raise OpPrereqError(f"Node '{node}' not known", ECODE_NOENT)
+    row = rows[0]
+    return str(row[0]), sorted({name for value in row[1:] for name in (value or [])})
+
+
+def _wait_for_jobs(args: argparse.Namespace, result: Any) -> int:
+    """Follow the jobs the node opcode submitted (Ganeti's JobExecutor); the number that
+    failed."""
+    jex = JobExecutor(common.get_client(), priority_of(args), verbose=True)
+    for submitted, job_id in (result or {}).get("jobs") or []:
+        jex.add_job_id(None, submitted, job_id)
+    return sum(1 for ok, _result in jex.get_results() if not ok)
+
+
 def migrate_node(args: argparse.Namespace) -> int:
-    """``gnt-node migrate``: live-migrate every running instance off a node."""
-    if not args.force and not confirm(f"Migrate all running instances off node {args.node}?",
+    """``gnt-node migrate``: live-migrate the primary instances off a node, one job each."""
+    node, pinst = _node_instances(args.node, ["pinst_list"])
+    if not pinst:
+        stdout(f"No primary instances on node {node}, exiting.")
+        return 0
+    if not args.force and not confirm(f"Migrate instance(s) {', '.join(pinst)}?",
                                       "--force (-f)"):
-        return 1
+        return EXIT_CONFIRMATION
     op = make_op("OP_NODE_MIGRATE", args, node_name=args.node, mode=_mode(args),
                  target_node=args.dst_node, iallocator=args.iallocator,
                  allow_runtime_changes=not args.no_runtime_changes)
-    result = submit_or_send(op, args)
-    stdout(f"Migrated: {', '.join(result) if result else 'nothing'}")
+    bad = _wait_for_jobs(args, submit_or_send(op, args))
+    if bad:
+        stdout(f"There were {bad} errors during the node migration.")
+        return 1
+    stdout("All instances migrated successfully.")
     return 0
 
 
 def evacuate_node(args: argparse.Namespace) -> int:
-    """``gnt-node evacuate``: move the instances off a node."""
+    """``gnt-node evacuate``: move the instances off a node, one job each."""
     mode = "primary-only" if args.primary_only else (
         "secondary-only" if args.secondary_only else "all")
-    if not args.force and not confirm(f"Relocate instances ({mode}) off node {args.node}?",
-                                      "--force (-f)"):
-        return 1
+    fields = [field for field, skip in (("pinst_list", args.secondary_only),
+                                         ("sinst_list", args.primary_only)) if not skip]
+    _node, instances = _node_instances(args.node, fields)
+    if not instances:
+        stderr(f"No instances to evacuate on node(s) {args.node}, exiting.")
+        return 0
+    if not args.force and not confirm(f"Relocate instance(s) {', '.join(instances)} from"
+                                      f" node(s) {args.node}?", "--force (-f)"):
+        return EXIT_CONFIRMATION
     op = make_op("OP_NODE_EVACUATE", args, node_name=args.node, mode=mode,
                  remote_node=args.dst_node, iallocator=args.iallocator,
                  early_release=args.early_release)
-    result = submit_or_send(op, args)
-    stdout(f"Evacuated: {', '.join(result) if result else 'nothing'}")
+    bad = _wait_for_jobs(args, submit_or_send(op, args))
+    if bad:
+        stdout(f"There were {bad} errors during the evacuation.")
+        return 1
+    stdout("All instances evacuated successfully.")
     return 0
 
 

@@ -8,12 +8,14 @@ from typing import Any
 
 from gnt.config.store import ConfigStore
 from gnt.core import settings
+from gnt.core.errors import GntError
 from gnt.daemon.scheduler import Scheduler
 from gnt.jobs.locking import LockManager
 from gnt.jobs.queue import JobQueue
 from gnt.lu.base import Context
 from gnt.nodes.executor import AnsibleExecutor, Executor, stop_orphaned_runs
 from gnt.nodes.replication import Replicator
+from gnt.opcodes import registry
 
 LOG = logging.getLogger("gnt.masterd")
 
@@ -32,7 +34,7 @@ class Master:
         self.locks = LockManager()
         self.executor = executor or AnsibleExecutor()
         self.ctx = Context(config=self.config, locks=self.locks, executor=self.executor,
-                           queue=self.queue)
+                           queue=self.queue, submit_jobs=self.submit_many)
         self.scheduler = Scheduler(self.ctx, self.queue, workers or settings.max_running_jobs())
         self._redistribute: threading.Thread | None = None
 
@@ -63,3 +65,14 @@ class Master:
         job = self.queue.submit(ops, ops[0].get("priority", 0))
         self.scheduler.enqueue(job)
         return job.id
+
+    def submit_many(self, jobs: list[list[dict[str, Any]]]) -> list[list[Any]]:
+        """Validate and submit each job (jobs an LU made); ``[True, id]`` or ``[False, why]``
+        per job, as Ganeti's SubmitManyJobs answers."""
+        answers: list[list[Any]] = []
+        for ops in jobs:
+            try:
+                answers.append([True, self.submit([registry.validate(dict(op)) for op in ops])])
+            except GntError as err:
+                answers.append([False, str(err)])
+        return answers

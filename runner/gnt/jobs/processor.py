@@ -11,7 +11,7 @@ from gnt.core.jobstate import CANCELED, CANCELING, ERROR, RUNNING, SUCCESS, WAIT
 from gnt.core.locklevels import LEVEL_CLUSTER, LEVELS
 from gnt.jobs.job import Job, OpCode
 from gnt.jobs.queue import JobQueue
-from gnt.lu.base import LU_REGISTRY, Context
+from gnt.lu.base import LU_REGISTRY, Context, ResultWithJobs
 
 LOG = logging.getLogger("gnt.processor")
 
@@ -110,6 +110,23 @@ class JobProcessor:
             if op.input.get("dry_run"):
                 lu.report_dry_run()
                 return None
-            return lu.exec()
+            result = lu.exec()
         finally:
             self.ctx.locks.release(owner)
+        if isinstance(result, ResultWithJobs):
+            return self._submit_jobs(op, result)
+        return result
+
+    def _submit_jobs(self, op: OpCode, result: ResultWithJobs) -> dict[str, Any]:
+        """Submit the jobs an LU asked for (after it released its locks: they lock on their
+        own), each with the opcode's priority; the answer goes into the result."""
+        if self.ctx.submit_jobs is None:
+            raise OpExecError(f"{op.op_id} made jobs, but this daemon cannot submit them")
+        jobs = [[{**child, "priority": child.get("priority", op.priority)} for child in ops]
+                for ops in result.jobs]
+        answers = self.ctx.submit_jobs(jobs) if jobs else []
+        for (ok, data), ops in zip(answers, jobs):
+            what = ", ".join(child.get("instance_name") or child["OP_ID"] for child in ops)
+            self.queue.log(self.job, op, f"Submitted job {data} ({what})" if ok
+                           else f"Could not submit the job for {what}: {data}")
+        return {**(result.other or {}), "jobs": answers}

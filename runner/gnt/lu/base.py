@@ -22,14 +22,30 @@ if TYPE_CHECKING:  # the job layer gives each LU its lock manager; the LU layer 
 Feedback = Callable[[str], None]
 
 
+# Submits jobs (each a list of opcodes) and answers ``[[True, job id] | [False, why], ...]``.
+JobSubmitter = Callable[[list[list[dict[str, Any]]]], list[list[Any]]]
+
+
 @dataclass
 class Context:
-    """What a logical unit may use: config, locks, executor, and the queue (for queries)."""
+    """What a logical unit may use: config, locks, executor, the queue (for queries) and the
+    job submitter (for :class:`ResultWithJobs`)."""
 
     config: ConfigStore
     locks: LockManager
     executor: Executor
     queue: Any = None
+    submit_jobs: JobSubmitter | None = None
+
+
+@dataclass
+class ResultWithJobs:
+    """What an LU returns to have the job processor submit ``jobs`` (one list of opcodes per
+    job) once the LU is done, as Ganeti's LUs do for node migrate/evacuate: the opcode's result
+    is ``{"jobs": [[True, job id] | [False, why], ...]}`` plus ``other``."""
+
+    jobs: list[list[dict[str, Any]]]
+    other: dict[str, Any] | None = None
 
 
 class LogicalUnit:

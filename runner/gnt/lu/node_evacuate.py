@@ -1,26 +1,25 @@
 """Emptying a node: ``gnt-node migrate`` (running shared-storage instances, live) and
 ``gnt-node evacuate`` (every primary instance: migrate if running, failover if stopped, move
-for file instances), one instance after another inside one job."""
+for file instances). As in Ganeti, the LU checks and plans under its locks and ends with one
+job per instance (:class:`ResultWithJobs`); the CLI waits for those jobs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gnt import iallocator as ia
-from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
+from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
 from gnt.lu import placement
-from gnt.lu.base import LogicalUnit, register
-from gnt.lu.instance_migrate import LUInstanceFailover, LUInstanceMigrate, LUInstanceMove
+from gnt.lu.base import LogicalUnit, ResultWithJobs, register
 from gnt.nodes import live
-from gnt.opcodes.registry import validate
 
 RUNNING = ("running", "paused", "blocked")
 
 
 class _NodeEmptyLU(LogicalUnit):
     """Locks every instance of the node (by UUID) and the nodes involved: the node and the
-    target given, or all nodes while the allocator plans; runs per-instance LUs in turn."""
+    target given, or all nodes while the allocator plans; ends with one job per instance."""
 
     BGL_SHARED = True
     SHARED_LEVELS = frozenset({LEVEL_NODE})
@@ -79,14 +78,6 @@ class _NodeEmptyLU(LogicalUnit):
         self.release_locks(LEVEL_NODE, keep=keep)
         self.release_locks(LEVEL_NODE_RES, keep=keep)
 
-    def run_instance_op(self, cls: type[LogicalUnit], op: dict[str, Any]) -> Any:
-        """Run one per-instance LU under the locks this LU holds."""
-        lu = cls(self.ctx, validate(op), self.feedback)
-        lu.check_arguments()
-        lu.expand_names()
-        lu.check_prereq()
-        return lu.exec()
-
     def running_here(self) -> set[str]:
         try:
             doms = live.node_domains(self.cfg, self.node)
@@ -103,13 +94,20 @@ class _NodeEmptyLU(LogicalUnit):
             return str(target["name"])
         return None
 
-    def summary(self, done: list[str], failed: list[tuple[str, str]]) -> Any:
-        if failed:
-            lines = "\n".join(f"{name}: {why}" for name, why in failed)
-            raise OpExecError(f"{len(failed)} of {len(done) + len(failed)} instance(s) could"
-                              f" not be moved off {self.node['name']}:\n{lines}")
-        self.log(f"Node {self.node['name']}: {len(done)} instance(s) moved")
-        return done
+    def target_of(self, inst: dict[str, Any]) -> str:
+        """Where ``inst`` goes: the target given or the allocator's plan."""
+        target = self.target or self.plan.get(inst["name"])
+        if not target:
+            raise OpExecError(f"No target node for instance {inst['name']}: nothing was"
+                              " submitted")
+        return target
+
+    def jobs_for(self, ops: list[dict[str, Any]], verb: str) -> ResultWithJobs:
+        """One job per instance (submitted by the job processor once this LU ends, each
+        locking its own instance and nodes), as Ganeti's LU does."""
+        for op in ops:
+            self.log(f"{op['instance_name']}: {verb} to {op['target_node']}")
+        return ResultWithJobs([[op] for op in ops])
 
 
 @register
@@ -138,25 +136,14 @@ class LUNodeMigrate(_NodeEmptyLU):
         self.keep_nodes()
 
     def exec(self) -> Any:
-        done: list[str] = []
-        failed: list[tuple[str, str]] = []
         if not self.todo:
             self.log(f"No running instance on {self.node['name']}: nothing to migrate")
-        for inst in self.todo:
-            target = self.target or self.plan.get(inst["name"])
-            if not target:
-                failed.append((inst["name"], "no target node"))
-                continue
-            op = {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": inst["name"],
-                  "mode": self.op["mode"], "live": self.op["live"], "target_node": target,
-                  "allow_runtime_changes": self.op["allow_runtime_changes"]}
-            try:
-                self.run_instance_op(LUInstanceMigrate, op)
-                done.append(inst["name"])
-            except GntError as err:
-                failed.append((inst["name"], str(err)))
-                self.log(f"Migration of {inst['name']} failed: {err}")
-        return self.summary(done, failed)
+        ops = [{"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": inst["name"],
+                "mode": self.op["mode"], "live": self.op["live"],
+                "target_node": self.target_of(inst),
+                "allow_runtime_changes": self.op["allow_runtime_changes"]}
+               for inst in self.todo]
+        return self.jobs_for(ops, "migrate")
 
 
 @register
@@ -183,35 +170,19 @@ class LUNodeEvacuate(_NodeEmptyLU):
         self.running = self.running_here()
 
     def exec(self) -> Any:
-        done: list[str] = []
-        failed: list[tuple[str, str]] = []
         if not self.todo:
             self.log(f"No {'secondary ' if self.op['mode'] == 'secondary-only' else ''}"
                      f"instances on {self.node['name']}: nothing to evacuate")
-        for inst in self.todo:
-            target = self.target or self.plan.get(inst["name"])
-            if not target:
-                failed.append((inst["name"], "no target node"))
-                continue
-            cls, op = self._op_for(inst, target)
-            self.log(f"{inst['name']}: {op['OP_ID'].removeprefix('OP_INSTANCE_').lower()}"
-                     f" to {target}")
-            try:
-                self.run_instance_op(cls, op)
-                done.append(inst["name"])
-            except GntError as err:
-                failed.append((inst["name"], str(err)))
-                self.log(f"Evacuation of {inst['name']} failed: {err}")
-        return self.summary(done, failed)
+        return self.jobs_for([self._op_for(inst, self.target_of(inst)) for inst in self.todo],
+                             "evacuate")
 
-    def _op_for(self, inst: dict[str, Any], target: str) -> tuple[type[LogicalUnit], dict]:
+    def _op_for(self, inst: dict[str, Any], target: str) -> dict[str, Any]:
+        """Move a file instance, migrate a running shared one, fail over a stopped one."""
         name = inst["name"]
         if inst["disk_template"] not in placement.SHARED_TEMPLATES:
-            return LUInstanceMove, {"OP_ID": "OP_INSTANCE_MOVE", "instance_name": name,
-                                    "target_node": target}
+            return {"OP_ID": "OP_INSTANCE_MOVE", "instance_name": name, "target_node": target}
         if name in self.running:
-            return LUInstanceMigrate, {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": name,
-                                       "target_node": target}
-        return LUInstanceFailover, {"OP_ID": "OP_INSTANCE_FAILOVER", "instance_name": name,
-                                    "target_node": target,
-                                    "ignore_consistency": self.node["offline"]}
+            return {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": name,
+                    "target_node": target}
+        return {"OP_ID": "OP_INSTANCE_FAILOVER", "instance_name": name, "target_node": target,
+                "ignore_consistency": self.node["offline"]}

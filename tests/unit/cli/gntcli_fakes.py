@@ -26,6 +26,7 @@ class FakeClient:
         self.jobs: dict[int, list[dict[str, Any]]] = {}
         self.next_id = 1
         self.outcome: tuple[str, Any] = ("success", None)
+        self.outcomes: dict[int, tuple[str, Any]] = {}   # per job id, before ``outcome``
         self.log: list[str] = []
 
     def call(self, method: str, **args: Any) -> Any:
@@ -54,12 +55,15 @@ class FakeClient:
     def _wait_for_job_change(self, job_id: int, prev_status: Any, prev_log_serial: int,
                              timeout: int) -> dict[str, Any]:
         log = [[i + 1, TS, "message", msg] for i, msg in enumerate(self.log)]
-        return {"status": self.outcome[0], "changed": True,
+        return {"status": self.outcomes.get(job_id, self.outcome)[0], "changed": True,
                 "log": [entry for entry in log if entry[0] > prev_log_serial]}
 
     def _query_jobs(self, ids: list[int], fields: list[str]) -> list[Any]:
-        status, result = self.outcome
-        return [[status, [status], [result]] for _unused in ids]
+        answers = []
+        for job_id in ids:
+            status, result = self.outcomes.get(job_id, self.outcome)
+            answers.append([status, [status], [result]])
+        return answers
 
     # helpers ----------------------------------------------------------------------------
     def submitted_ops(self) -> list[dict[str, Any]]:

@@ -94,18 +94,51 @@ def test_node_modify_bad_flag_is_usage_error(fake: FakeClient, capsys) -> None:
 
 # --- gnt-node migrate/evacuate ------------------------------------------------------------
 
+def _node_has(fake: FakeClient, pinst: list[str], sinst: list[str] | None = None) -> None:
+    """The node query answers these instances; the node opcode's result names two jobs (7
+    and 8, which end as ``fake.outcomes`` says)."""
+    def query(what: str, fields: list[str], names: list[str]) -> dict:
+        values = {"name": "node2.example.com", "pinst_list": pinst, "sinst_list": sinst or []}
+        return {"data": [[values[field] for field in fields]]}
+
+    fake.handlers["query"] = query
+    fake.outcome = ("success", {"jobs": [[True, 7], [True, 8]]})
+    fake.outcomes.update({7: ("success", {"node": "node3"}), 8: ("success", {"node": "node3"})})
+
+
 def test_node_migrate(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
-    fake.outcome = ("success", ["i1", "i2"])
+    _node_has(fake, ["i2", "i1"])
     assert run_cli(node, ["migrate", "-f", "--non-live", "-n", "node3",
                           "--no-runtime-changes", "node2"]) == 0
     op = _op(fake)
     assert op["OP_ID"] == "OP_NODE_MIGRATE" and op["node_name"] == "node2"
     assert (op["mode"], op["target_node"], op["iallocator"]) == ("non-live", "node3", None)
     assert op["allow_runtime_changes"] is False
-    assert "Migrated: i1, i2" in capsys.readouterr().out
+    # Ganeti's JobExecutor output, then its summary line
+    assert capsys.readouterr().out == ("Submitted jobs 7, 8\nWaiting for job 7 ...\n"
+                                       "Waiting for job 8 ...\n"
+                                       "All instances migrated successfully.\n")
+
+
+def test_node_migrate_counts_failed_jobs(fake: FakeClient, capsys) -> None:
+    _node_has(fake, ["i1", "i2"])
+    fake.outcomes[8] = ("error", {"type": "OpExecError", "args": ["migration failed"]})
+    assert run_cli(node, ["migrate", "-f", "node2"]) == 1
+    captured = capsys.readouterr()
+    assert "There were 1 errors during the node migration." in captured.out
+    assert captured.err == ("Job 8 has failed: Failure: command execution error:\n"
+                            "migration failed\n")
+
+
+def test_node_migrate_without_primary_instances(fake: FakeClient, capsys) -> None:
+    _node_has(fake, [])
+    assert run_cli(node, ["migrate", "-f", "node2"]) == 0
+    assert capsys.readouterr().out == "No primary instances on node node2.example.com, exiting.\n"
+    assert fake.submitted_ops() == []
 
 
 def test_node_migrate_mode_and_allocator(fake: FakeClient) -> None:
+    _node_has(fake, ["i1"])
     assert run_cli(node, ["migrate", "-f", "--migration-mode", "live", "-I", "hail",
                           "node2"]) == 0
     op = _op(fake)
@@ -114,21 +147,33 @@ def test_node_migrate_mode_and_allocator(fake: FakeClient) -> None:
 
 
 def test_node_migrate_needs_force_without_terminal(fake: FakeClient, capsys) -> None:
-    assert run_cli(node, ["migrate", "node2"]) == 1
-    assert "--force" in capsys.readouterr().err
+    _node_has(fake, ["i1", "i2"])
+    assert run_cli(node, ["migrate", "node2"]) == 13     # Ganeti's EXIT_CONFIRMATION
+    err = capsys.readouterr().err
+    assert "Migrate instance(s) i1, i2?" in err and "--force" in err
     assert fake.submitted_ops() == []
 
 
 @pytest.mark.parametrize("flags,mode", [([], "all"), (["-p"], "primary-only"),
                                         (["--secondary-only"], "secondary-only")])
-def test_node_evacuate_modes(fake: FakeClient, flags, mode) -> None:
+def test_node_evacuate_modes(fake: FakeClient, capsys, flags, mode) -> None:
+    _node_has(fake, ["i1"], ["i2"])
     assert run_cli(node, ["evacuate", "-f", *flags, "node2"]) == 0
     op = _op(fake)
     assert op["OP_ID"] == "OP_NODE_EVACUATE" and op["mode"] == mode
     assert (op["remote_node"], op["iallocator"], op["early_release"]) == (None, None, False)
+    assert capsys.readouterr().out.endswith("All instances evacuated successfully.\n")
+
+
+def test_node_evacuate_nothing_to_do(fake: FakeClient, capsys) -> None:
+    _node_has(fake, ["i1"], [])
+    assert run_cli(node, ["evacuate", "-f", "--secondary-only", "node2"]) == 0
+    assert capsys.readouterr().err == "No instances to evacuate on node(s) node2, exiting.\n"
+    assert fake.submitted_ops() == []
 
 
 def test_node_evacuate_target_and_exclusive_flags(fake: FakeClient, capsys) -> None:
+    _node_has(fake, ["i1"])
     assert run_cli(node, ["evacuate", "-f", "-n", "node3", "--early-release", "node2"]) == 0
     op = _op(fake)
     assert op["remote_node"] == "node3" and op["early_release"] is True

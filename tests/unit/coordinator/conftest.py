@@ -71,6 +71,13 @@ class Cluster:
     def run(self, op_id: str, **params: Any) -> Any:
         return self.wait(self.submit(op_id, **params))
 
+    def children(self, job: Any) -> list[Any]:
+        """The jobs the first opcode of ``job`` submitted (its result's ``jobs``: Ganeti's
+        ``[[True, id], ...]``), each waited for."""
+        answers = job.ops[0].result["jobs"]
+        assert all(ok for ok, _id in answers), answers
+        return [self.wait(job_id) for _ok, job_id in answers]
+
     def config_bytes(self) -> bytes:
         return self.master.config.path.read_bytes()
 

@@ -24,6 +24,13 @@ def _ok(job):
     return job.ops[0].result
 
 
+def _moved(job, op_id=None):
+    """The instance a per-instance job of node migrate/evacuate moved (it must have)."""
+    assert job.status == SUCCESS, job.ops[0].result
+    assert op_id is None or job.ops[0].op_id == op_id
+    return job.ops[0].input["instance_name"]
+
+
 @pytest.fixture
 def mn(cluster, monkeypatch):
     hv, fake_ssh = install(cluster, monkeypatch)
@@ -315,8 +322,8 @@ def test_move_updates_disk_nodes(mn):
 def test_node_migrate_moves_running_shared_instances(mn):
     _create(mn)
     _create(mn, "stopped.example.com", start=False)
-    result = _ok(mn.run("OP_NODE_MIGRATE", node_name=N2, target_node=N3))
-    assert result == [SHARED]
+    children = mn.children(mn.run("OP_NODE_MIGRATE", node_name=N2, target_node=N3))
+    assert [_moved(job, "OP_INSTANCE_MIGRATE") for job in children] == [SHARED]
     assert _primary(mn, SHARED) == N3 and _primary(mn, "stopped.example.com") == N2
 
 
@@ -332,8 +339,10 @@ def test_node_evacuate_picks_migrate_failover_move(mn):
     _create(mn)
     _create(mn, "stopped.example.com", start=False)
     _create(mn, FILE, "file")
-    result = _ok(mn.run("OP_NODE_EVACUATE", node_name=N2, remote_node=N3))
-    assert sorted(result) == sorted([SHARED, "stopped.example.com", FILE])
+    children = mn.children(mn.run("OP_NODE_EVACUATE", node_name=N2, remote_node=N3))
+    assert sorted((job.ops[0].op_id, _moved(job)) for job in children) == [
+        ("OP_INSTANCE_FAILOVER", "stopped.example.com"), ("OP_INSTANCE_MIGRATE", SHARED),
+        ("OP_INSTANCE_MOVE", FILE)]
     for name in (SHARED, "stopped.example.com", FILE):
         assert _primary(mn, name) == N3
     roles = mn.executor.roles()
@@ -354,14 +363,17 @@ def test_node_evacuate_reports_each_failure(mn):
     _create(mn)
     _create(mn, FILE, "file")
     mn.executor.fail_roles["instance_disk_copy"] = "copy failed"
-    msg, _code = _error(mn.run("OP_NODE_EVACUATE", node_name=N2, remote_node=N3))
-    assert "1 of 2" in msg and FILE in msg
+    parent = _ok(mn.run("OP_NODE_EVACUATE", node_name=N2, remote_node=N3))
+    jobs = [mn.wait(job_id) for _ok_, job_id in parent["jobs"]]
+    failed = [job for job in jobs if job.status == ERROR]
+    assert [job.ops[0].input["instance_name"] for job in failed] == [FILE]
+    assert "copy failed" in failed[0].ops[0].result["args"][0]
     assert _primary(mn, SHARED) == N3 and _primary(mn, FILE) == N2
 
 
 def test_node_evacuate_secondary_only_has_nothing_to_do(mn):
     _create(mn)
-    assert _ok(mn.run("OP_NODE_EVACUATE", node_name=N2, mode="secondary-only")) == []
+    assert _ok(mn.run("OP_NODE_EVACUATE", node_name=N2, mode="secondary-only")) == {"jobs": []}
     assert _primary(mn, SHARED) == N2
 
 
@@ -379,8 +391,8 @@ def test_node_evacuate_with_builtin_allocator(mn):
     _create(mn)
     _create(mn, FILE, "file")
     mn.hv2.mfree.update({MASTER: 200, N3: 16000})
-    result = _ok(mn.run("OP_NODE_EVACUATE", node_name=N2))
-    assert sorted(result) == [FILE, SHARED]
+    children = mn.children(mn.run("OP_NODE_EVACUATE", node_name=N2))
+    assert sorted(_moved(job) for job in children) == [FILE, SHARED]
     assert {_primary(mn, SHARED), _primary(mn, FILE)} <= {MASTER, N3}
 
 

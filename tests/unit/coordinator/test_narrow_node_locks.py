@@ -128,17 +128,17 @@ def test_create_with_allocator_keeps_only_the_chosen_node(mn):
 def test_evacuate_with_allocator_keeps_node_and_targets(mn):
     _create(mn, A, N2)
     mn.hv2.mfree.update({MASTER: 200, N4: 200, N3: 16000})
-    job_id = mn.submit("OP_NODE_EVACUATE", node_name=N2)
-    assert _ok(mn.wait(job_id)) == [A]
-    held = _held_during(mn, job_id, "instance_migrate")
+    (child,) = mn.children(mn.wait(mn.submit("OP_NODE_EVACUATE", node_name=N2)))
+    assert _ok(child) is not None and child.ops[0].input["instance_name"] == A
+    held = _held_during(mn, child.id, "instance_migrate")
     assert held == [{_uuid(mn, N2): "shared", _uuid(mn, N3): "shared"}]
 
 
 def test_evacuate_to_a_node_locks_node_and_target(mn):
     _create(mn, A, N2)
-    job_id = mn.submit("OP_NODE_EVACUATE", node_name=N2, remote_node=N4)
-    _ok(mn.wait(job_id))
-    assert _held_during(mn, job_id, "instance_migrate") == [
+    (child,) = mn.children(mn.wait(mn.submit("OP_NODE_EVACUATE", node_name=N2,
+                                              remote_node=N4)))
+    assert _held_during(mn, child.id, "instance_migrate") == [
         {_uuid(mn, N2): "shared", _uuid(mn, N4): "shared"}]
 
 
@@ -146,10 +146,13 @@ def test_node_migrate_with_allocator_plans_then_keeps_node_and_targets(mn):
     _create(mn, A, N2)
     _create(mn, B, N2)
     mn.hv2.mfree.update({MASTER: 200, N4: 200, N3: 16000})
-    job_id = mn.submit("OP_NODE_MIGRATE", node_name=N2)
-    assert sorted(_ok(mn.wait(job_id))) == [A, B]
+    children = mn.children(mn.wait(mn.submit("OP_NODE_MIGRATE", node_name=N2)))
+    assert sorted(job.ops[0].input["instance_name"] for job in children) == [A, B]
     assert mn.hv2.where(A) == [N3] and mn.hv2.where(B) == [N3]
-    held = _held_during(mn, job_id, "instance_migrate")
+    held = [h for job in children for h in _held_during(mn, job.id, "instance_migrate")]
+    # each instance's own job locks the node and the planned target, nothing more
+    assert {job.id for job in children} <= {job_id for _roles, h in mn.held_at_play
+                                            for job_id in h}
     assert held and all(h == {_uuid(mn, N2): "shared", _uuid(mn, N3): "shared"} for h in held)
 
 
