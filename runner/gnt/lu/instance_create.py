@@ -208,17 +208,32 @@ class LUInstanceCreate(LogicalUnit):
         node = self.cfg.get("nodes", instance["primary_node"])
         spec = instance_spec(self.cfg, instance, self.start_memory)
         host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node)}
-        if self.disks or self.op["mode"] != "create":
-            self._create_on_node(instance, node, host)
-        # else: diskless: no disks to make and, as in Ganeti, no OS script to run
-        if self.op["start"]:
+        # diskless: no disks to make and, as in Ganeti, no OS script to run
+        create = (self.node_plays(node, host) if self.disks or self.op["mode"] != "create"
+                  else [])
+        if create:
+            self.log("* creating instance disks" + ("" if self.op["no_install"]
+                                                    else " and running the OS create scripts"))
+        start = ([Play("instance_start", {node["name"]: host}, title="start")]
+                 if self.op["start"] else [])
+        if start:
             self.log("* starting instance...")
-            try:
-                self.run_plays([Play("instance_start", {node["name"]: host}, title="start")],
-                               f"start instance {name}")
-            except OpExecError as err:
-                raise OpExecError(f"{err}\nThe instance was created but did not start; fix the"
-                                  f" cause and run 'gnt-instance startup {name}'") from err
+        if not create and not start:
+            return [node["name"]]
+        # One Ansible run for every step; the failed step decides what is undone.
+        result = self.ctx.executor.run(create + start, {node["name"]: _access(self.cfg, node)},
+                                       self.feedback)
+        failed = result.first_failed_play()
+        if failed is not None and failed < len(create):
+            self._undo_create(instance, node, host)
+            raise OpExecError(f"Could not create instance {name}:\n{result.failure_summary()}")
+        if create:
+            self.report_node_plays(node, result)
+        if failed is not None:
+            raise OpExecError(f"Could not start instance {name}:\n{result.failure_summary()}"
+                              "\nThe instance was created but did not start; fix the cause and"
+                              f" run 'gnt-instance startup {name}'")
+        if start:
             self.cfg.modify("instances", instance["uuid"],
                             lambda obj: obj.update(admin_state="up"))
         return [node["name"]]
@@ -235,26 +250,18 @@ class LUInstanceCreate(LogicalUnit):
     def report_node_plays(self, node: dict[str, Any], result: RunResult) -> None:
         """Log what the node-side steps reported (nothing for a plain create)."""
 
-    def _create_on_node(self, instance: dict[str, Any], node: dict[str, Any],
-                        host: dict[str, Any]) -> None:
-        """Disks and OS install; on failure remove what was made and the config entry."""
-        name = instance["name"]
-        self.log("* creating instance disks" + ("" if self.op["no_install"]
-                                                else " and running the OS create scripts"))
-        try:
-            result = self.run_plays(self.node_plays(node, host), f"create instance {name}")
-            self.report_node_plays(node, result)
-        except Exception:
-            self.log("* removing the half-created instance (disks and config)")
-            cleanup = self.ctx.executor.run(
-                [Play("instance_remove", {node["name"]: host}, title="clean up")],
-                {node["name"]: _access(self.cfg, node)}, self.feedback)
-            if cleanup.ok:
-                self.cfg.remove("instances", instance["uuid"],
-                                {"disks": instance["disks"]})
-            else:
-                self.log(f"  - could not clean up; run 'gnt-instance remove {name}'")
-            raise
+    def _undo_create(self, instance: dict[str, Any], node: dict[str, Any],
+                     host: dict[str, Any]) -> None:
+        """After a failed disk creation or OS install: remove what was made on the node and
+        the config entry (or say which command does)."""
+        self.log("* removing the half-created instance (disks and config)")
+        cleanup = self.ctx.executor.run(
+            [Play("instance_remove", {node["name"]: host}, title="clean up")],
+            {node["name"]: _access(self.cfg, node)}, self.feedback)
+        if cleanup.ok:
+            self.cfg.remove("instances", instance["uuid"], {"disks": instance["disks"]})
+        else:
+            self.log(f"  - could not clean up; run 'gnt-instance remove {instance['name']}'")
 
 
 def _access(cfg: Any, node: dict[str, Any]) -> Any:

@@ -60,11 +60,15 @@ class Play:
 
 @dataclass
 class HostResult:
+    """What the plays of one run did on one node; ``failed_play`` is the index (in the run's
+    list of plays) of the play that failed there."""
+
     ok: bool = True
     changed: bool = False
     failed_task: str | None = None
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
+    failed_play: int | None = None
 
 
 @dataclass
@@ -85,6 +89,15 @@ class RunResult:
             lines.append(f"{name}: unreachable")
         return "\n".join(lines) or f"ansible-runner exited with code {self.rc}"
 
+    def first_failed_play(self) -> int | None:
+        """Index of the earliest play that failed on some node; None when the run succeeded
+        or when it failed without saying where (then assume the first play)."""
+        failed = [res.failed_play for res in self.hosts.values()
+                  if not res.ok and res.failed_play is not None]
+        if failed:
+            return min(failed)
+        return None if self.ok else 0
+
 
 class Executor(Protocol):
     def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
@@ -99,9 +112,19 @@ def collections_path() -> Path:
 _ROLE_VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+_PLAY_GROUP = "gnt_play_"
+
+
 def play_group(index: int) -> str:
     """The inventory group holding the hosts of play ``index``."""
-    return f"gnt_play_{index}"
+    return f"{_PLAY_GROUP}{index}"
+
+
+def play_index(pattern: str) -> int | None:
+    """The play index of a play's host pattern (:func:`play_group`), None for others."""
+    if pattern.startswith(_PLAY_GROUP) and pattern[len(_PLAY_GROUP):].isdigit():
+        return int(pattern[len(_PLAY_GROUP):])
+    return None
 
 
 def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
@@ -213,11 +236,13 @@ class _EventCollector:
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
             result.ok = False
             result.failed_task = task
+            result.failed_play = play_index(str(data.get("play_pattern") or ""))
             result.message = _failure_message(res)
             self.feedback(f"{host}: {task}: FAILED: {result.message}")
         elif kind == "runner_on_unreachable":
             result.ok = False
             result.failed_task = task
+            result.failed_play = play_index(str(data.get("play_pattern") or ""))
             result.message = f"unreachable: {res.get('msg', '')}".strip()
             self.unreachable.append(host)
             self.feedback(f"{host}: unreachable: {res.get('msg', '')}")
@@ -416,7 +441,7 @@ class RecordingExecutor:
         if self.delay:
             time.sleep(self.delay)
         hosts: dict[str, HostResult] = {}
-        for play in plays:
+        for index, play in enumerate(plays):
             for host in play.hosts:
                 if host not in nodes:
                     raise KeyError(f"executor asked to run on unknown node {host}")
@@ -424,6 +449,7 @@ class RecordingExecutor:
                 if play.role in self.fail_roles:
                     res.ok = False
                     res.failed_task = play.role
+                    res.failed_play = index
                     res.message = self.fail_roles[play.role]
                     feedback(f"{host}: {play.role}: FAILED: {res.message}")
                     return RunResult(ok=False, hosts=hosts, rc=2)
