@@ -26,10 +26,20 @@ from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import live, rpc
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import instance_spec, node_ndparams, node_to_node_ssh_args, node_vars
+from gnt.nodes.nodevars import (
+    instance_spec,
+    node_access,
+    node_ndparams,
+    node_to_node_ssh_args,
+    node_vars,
+)
 from gnt.opcodes import params
 
 RUNNING = ("running", "paused", "blocked")
+
+
+# One node step of a multi-step operation: (node, role, the role's vars).
+Step = tuple[dict[str, Any], str, dict[str, Any]]
 
 
 def migration_uri(cfg: Any, node: dict[str, Any]) -> str:
@@ -98,6 +108,18 @@ class _MoveLU(InstanceLU):
 
     def run_on(self, node: dict[str, Any], role: str, what: str, **host: Any) -> Any:
         return self.run_plays([Play(role, {node["name"]: host}, title=role)], what)
+
+    def run_steps(self, steps: list[Step], what: str) -> tuple[int, OpExecError] | None:
+        """Run the steps ``(node, role, vars)`` as the plays of one Ansible run (a failed
+        step ends the run); None when all ran, else the index of the failed step and the
+        error naming ``what`` and the failure."""
+        plays = [Play(role, {node["name"]: host}, title=role) for node, role, host in steps]
+        nodes = {node["name"]: node_access(self.cfg, node) for node, _role, _host in steps}
+        result = self.ctx.executor.run(plays, nodes, self.feedback)
+        failed = result.first_failed_play()
+        if failed is None:
+            return None
+        return failed, OpExecError(f"Could not {what}:\n{result.failure_summary()}")
 
     def set_primary(self, node: dict[str, Any]) -> None:
         """Record ``node`` as the primary of the instance and of its disks, in one write."""
@@ -294,10 +316,14 @@ def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
                    " (--ignore-consistency)")
             source_alive = False
     if source_alive:
-        lu.run_on(source, "instance_stop", f"shut down instance {lu.name}",
-                  **lu.vars_on(source, gnt_shutdown_timeout=timeout))
-        lu.run_on(source, "instance_undefine", f"undefine instance {lu.name} on the old node",
-                  **lu.vars_on(source))
+        # One run for both steps on the old node; the primary changes only once the instance
+        # is down and undefined there (a second copy can never be started).
+        failure = lu.run_steps([(source, "instance_stop",
+                                 lu.vars_on(source, gnt_shutdown_timeout=timeout)),
+                                (source, "instance_undefine", lu.vars_on(source))],
+                               f"stop instance {lu.name} on {source['name']}")
+        if failure is not None:
+            raise failure[1]
     else:
         lu.log(f"Primary node {source['name']} is down/offline: not contacted")
     lu.set_primary(target)
@@ -377,9 +403,12 @@ class LUInstanceMove(_MoveLU):
     def exec(self) -> Any:
         source, target = self.node, self.target
         self.log(f"Moving instance {self.name} from {source['name']} to {target['name']}")
+        # Run 1 on the old node: stop, copy the disks. Run 2, once the primary is the target:
+        # start (or define) there, then remove the old copy.
+        first: list[Step] = []
         if self.running:
-            self.run_on(source, "instance_stop", f"shut down instance {self.name}",
-                        **self.vars_on(source, gnt_shutdown_timeout=self.op["shutdown_timeout"]))
+            first.append((source, "instance_stop",
+                          self.vars_on(source, gnt_shutdown_timeout=self.op["shutdown_timeout"])))
         disks = [{"src": d["path"], "dst": d["path"]}
                  for d in instance_spec(self.cfg, self.instance)["disks"]]
         if disks:
@@ -387,29 +416,33 @@ class LUInstanceMove(_MoveLU):
                     "ssh_args": node_to_node_ssh_args(),
                     "target_port": int(node_ndparams(self.cfg, target).get("ssh_port", 22)),
                     "disks": disks}
-            try:
-                self.run_on(source, "instance_disk_copy", f"copy the disks of {self.name}",
-                            gnt_node=node_vars(self.cfg, source), gnt_copy=copy)
-            except GntError as err:
-                self._restart_source(source)
-                raise OpExecError(f"{err} -- the instance stays on {source['name']}; partial"
-                                  f" copies may be left on {target['name']} (gnt-cluster"
-                                  " verify lists them as orphan disks)") from err
+            first.append((source, "instance_disk_copy",
+                          {"gnt_node": node_vars(self.cfg, source), "gnt_copy": copy}))
+        failure = self.run_steps(first, f"stop and copy the disks of {self.name}") if first \
+            else None
+        if failure is not None:
+            index, error = failure
+            if first[index][1] != "instance_disk_copy":
+                raise error
+            self._restart_source(source)
+            raise OpExecError(f"{error} -- the instance stays on {source['name']}; partial"
+                              f" copies may be left on {target['name']} (gnt-cluster verify"
+                              " lists them as orphan disks)")
         self.set_primary(target)
         self.node = target
-        if self.instance["admin_state"] == "up":
-            try:
-                self.run_on(target, "instance_start", f"start {self.name} on {target['name']}",
-                            **self.vars_on(target))
-            except GntError as err:
-                raise OpExecError(f"{err} -- the instance's disks and primary are now on"
-                                  f" {target['name']}; its old copy on {source['name']} is"
-                                  " kept") from err
-        else:
-            self.run_on(target, "instance_define", f"define {self.name} on {target['name']}",
-                        **self.vars_on(target))
-        self.run_on(source, "instance_remove", f"remove the old copy of {self.name}",
-                    **self.vars_on(source))
+        up = self.instance["admin_state"] == "up"
+        failure = self.run_steps(
+            [(target, "instance_start" if up else "instance_define", self.vars_on(target)),
+             (source, "instance_remove", self.vars_on(source))],
+            f"{'start' if up else 'define'} {self.name} on {target['name']} and remove its"
+            f" old copy on {source['name']}")
+        if failure is not None and failure[0] == 0:
+            raise OpExecError(f"{failure[1]} -- the instance's disks and primary are now on"
+                              f" {target['name']}; its old copy on {source['name']} is kept")
+        if failure is not None:
+            raise OpExecError(f"{failure[1]} -- the instance is now on {target['name']};"
+                              f" remove its old copy on {source['name']} by hand (gnt-cluster"
+                              " verify lists it as orphan disks)")
         return {"node": target["name"]}
 
     def _restart_source(self, source: dict[str, Any]) -> None:

@@ -222,7 +222,26 @@ def test_failover_running_instance(mn):
         {"node": N3}
     assert _plays(mn, since) == [("instance_stop", N2), ("instance_undefine", N2),
                                  ("instance_start", N3)]
+    # two Ansible runs (was three); the primary changes between them
+    assert [len(plays) for plays in mn.executor.calls[since:]] == [2, 1]
     assert _primary(mn, SHARED) == N3 and mn.hv2.where(SHARED) == [N3]
+
+
+def test_failover_stop_failure_changes_nothing(mn):
+    _create(mn)
+    mn.executor.fail_roles["instance_stop"] = "shutdown timed out"
+    before, since = mn.config_bytes(), len(mn.executor.calls)
+    msg, _code = _error(mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3))
+    assert "shutdown timed out" in msg
+    assert _plays(mn, since) == [("instance_stop", N2), ("instance_undefine", N2)]
+    assert len(mn.executor.calls) == since + 1 and mn.config_bytes() == before
+
+
+def test_move_start_failure_keeps_the_old_copy(mn):
+    _create(mn, FILE, "file")
+    mn.executor.fail_roles["instance_start"] = "no memory"
+    msg, _code = _error(mn.run("OP_INSTANCE_MOVE", instance_name=FILE, target_node=N3))
+    assert "old copy" in msg and "is kept" in msg and _primary(mn, FILE) == N3
 
 
 def test_failover_unreachable_primary_needs_ignore_consistency(mn):
@@ -260,7 +279,9 @@ def test_move_copies_then_switches_then_removes_source(mn):
     _ok(mn.run("OP_INSTANCE_MOVE", instance_name=FILE, target_node=N3))
     assert _plays(mn, since) == [("instance_stop", N2), ("instance_disk_copy", N2),
                                  ("instance_start", N3), ("instance_remove", N2)]
-    copy = mn.executor.calls[since + 1][0].hosts[N2]["gnt_copy"]
+    # two Ansible runs (was four): stop + copy on the old node, then start + clean up
+    assert [len(plays) for plays in mn.executor.calls[since:]] == [2, 2]
+    copy = mn.executor.calls[since][1].hosts[N2]["gnt_copy"]
     assert copy["target_address"] == "198.18.0.13" and copy["target_port"] == 22
     assert copy["disks"][0]["src"] == copy["disks"][0]["dst"]
     assert copy["disks"][0]["src"].endswith(f"{FILE}/disk0")
