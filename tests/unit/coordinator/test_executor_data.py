@@ -108,14 +108,14 @@ def test_recording_executor_holds_plays_to_the_role_contract():
     from gnt.nodes.executor import RecordingExecutor, role_argument_errors
 
     node = {"n1": NodeAccess("n1", "127.0.0.1", True)}
-    fits = Play("instance_stop", {"n1": {"gnt_instance": {}, "gnt_node": {},
+    fits = Play("instance_stop", {"n1": {"gnt_instance": {"name": "vm1"}, "gnt_node": {},
                                          "gnt_shutdown_timeout": 5}})
     assert role_argument_errors(fits) == []
     assert RecordingExecutor().run([fits], node, lambda msg: None).ok
-    ignored = Play("instance_start", {"n1": {"gnt_instance": {}, "gnt_node": {},
+    ignored = Play("instance_start", {"n1": {"gnt_instance": {"name": "vm1"}, "gnt_node": {},
                                              "gnt_install": True}})
-    missing = Play("instance_stop", {"n1": {"gnt_instance": {}}})
-    mistyped = Play("instance_stop", {"n1": {"gnt_instance": {}, "gnt_node": {},
+    missing = Play("instance_stop", {"n1": {"gnt_instance": {"name": "vm1"}}})
+    mistyped = Play("instance_stop", {"n1": {"gnt_instance": {"name": "vm1"}, "gnt_node": {},
                                              "gnt_shutdown_timeout": "soon"}})
     for play, text in ((ignored, "gnt_install"), (missing, "gnt_node"),
                        (mistyped, "gnt_shutdown_timeout")):
