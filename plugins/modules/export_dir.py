@@ -42,7 +42,7 @@ options:
     type: str
 notes:
   - Supports check mode. Already in place (O(source) gone, O(path) holding the same
-    C(config.ini)) or already absent reports RV(changed=false).
+    C(config.ini)) or already absent reports C(changed=false).
 seealso:
   - module: gnt.cluster.disk_export
 """

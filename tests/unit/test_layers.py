@@ -204,7 +204,7 @@ def seam_violations(package: Path = PACKAGE) -> list[str]:
                 bad += [f"{module}: calls {n}" for n in names if n in LU_FORBIDDEN_CALLS]
                 continue
             bad += [f"{module}: imports {n}" for n in names
-                    if n in LU_FORBIDDEN or n.split(".")[0] in LU_FORBIDDEN]
+                    if n in LU_FORBIDDEN or n.split(".", maxsplit=1)[0] in LU_FORBIDDEN]
     return bad
 
 

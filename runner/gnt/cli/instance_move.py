@@ -78,8 +78,9 @@ EXIT_CONFIRMATION = 13     # Ganeti's exit code when the user declines
 
 def _node_instances(node: str, fields: list[str]) -> tuple[str, list[str]]:
     """The node's full name and the instances listed in ``fields`` (pinst_list, sinst_list)."""
-    rows = common.get_client().call("query", what="node", fields=["name", *fields],
-                             names=[node]).get("data") or []
+    answer = common.get_client().call("query", what="node", fields=["name", *fields],
+                                      names=[node])
+    rows = answer.get("data") or []
     if not rows:
         raise OpPrereqError(f"Node '{node}' not known", ECODE_NOENT)
     row = rows[0]
@@ -120,7 +121,7 @@ def evacuate_node(args: argparse.Namespace) -> int:
     mode = "primary-only" if args.primary_only else (
         "secondary-only" if args.secondary_only else "all")
     fields = [field for field, skip in (("pinst_list", args.secondary_only),
-                                         ("sinst_list", args.primary_only)) if not skip]
+                                        ("sinst_list", args.primary_only)) if not skip]
     _node, instances = _node_instances(args.node, fields)
     if not instances:
         stderr(f"No instances to evacuate on node(s) {args.node}, exiting.")

@@ -109,8 +109,8 @@ class LUBackupRemove(LogicalUnit):
             raise OpPrereqError(f"No export found for instance {self.name}{hint}{short}",
                                 ECODE_NOENT)
         failed = []
-        for node, error in remove_export_from(self, holders,
-                                               [export_path(self.name)]).items():
+        removed = remove_export_from(self, holders, [export_path(self.name)])
+        for node, error in removed.items():
             if error is None:
                 self.log(f"Removed the export of {self.name} from {node}")
             else:

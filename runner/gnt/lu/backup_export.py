@@ -229,8 +229,8 @@ class LUBackupExport(InstanceLU):
         holders, silent = export_holders(self.cfg, others, self.name)
         for node, why in silent.items():
             self.log(f"WARNING: could not look for old exports on {node}: {why}")
-        for node, error in remove_export_from(self, holders,
-                                               [export_path(self.name)]).items():
+        removed = remove_export_from(self, holders, [export_path(self.name)])
+        for node, error in removed.items():
             if error is None:
                 self.log(f"Removed the previous export of {self.name} from {node}")
             else:

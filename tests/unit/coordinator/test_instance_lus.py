@@ -209,8 +209,9 @@ def test_diskless_without_start_runs_nothing(cluster):
 def test_events_say_which_play_failed():
     lines: list[str] = []
     collector = _EventCollector(lines.append)
-    ok = {"event": "runner_on_ok", "event_data": {"host": NODE1, "task": "create",
-                                                    "play_pattern": play_group(0), "res": {}}}
+    ok = {"event": "runner_on_ok",
+          "event_data": {"host": NODE1, "task": "create", "play_pattern": play_group(0),
+                         "res": {}}}
     failed = {"event": "runner_on_failed",
               "event_data": {"host": NODE1, "task": "start", "play_pattern": play_group(1),
                              "res": {"msg": "boom"}}}

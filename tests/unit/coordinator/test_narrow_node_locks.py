@@ -136,8 +136,8 @@ def test_evacuate_with_allocator_keeps_node_and_targets(mn):
 
 def test_evacuate_to_a_node_locks_node_and_target(mn):
     _create(mn, A, N2)
-    (child,) = mn.children(mn.wait(mn.submit("OP_NODE_EVACUATE", node_name=N2,
-                                              remote_node=N4)))
+    job_id = mn.submit("OP_NODE_EVACUATE", node_name=N2, remote_node=N4)
+    (child,) = mn.children(mn.wait(job_id))
     assert _held_during(mn, child.id, "instance_migrate") == [
         {_uuid(mn, N2): "shared", _uuid(mn, N4): "shared"}]
 

@@ -47,6 +47,7 @@ def run_in_process(name: str, args: dict, check: bool = False) -> tuple[bool, di
     module_args = dict(args, _ansible_check_mode=check)
     out = io.StringIO()
     cwd = os.getcwd()
+    code: object = None
     with patch_module_args(module_args), contextlib.redirect_stdout(out):
         try:
             module.main()
