@@ -244,7 +244,7 @@ def one_round(setup: Setup, compression: str, samples: Samples, verify: Source |
 
     def import_() -> None:
         settle(setup, *dumps[:1])
-        seconds, out = checked(run, ["gnt-backup", "import", "-n", setup.import_node,
+        seconds, out = checked(run, ["gnt-backup", "import", "--no-name-check", "-n", setup.import_node,
                                      "--src-node", setup.src_node, "--src-dir", SRC,
                                      "--net", "0:mac=generate", "--no-start", DST])
         samples.imp_total.append(seconds)
@@ -367,7 +367,7 @@ def one_node(rounds: int, size: int, pause: float, warm: bool) -> None:
         initialised = True
         node = checked(run, ["gnt-node", "list", "--no-headers", "-o", "name"])[1].split()[0]
         size_opt = f"{size // MIB}M"
-        add, _out = checked(run, ["gnt-instance", "add", "-o", "tinylinux", "-t", "file",
+        add, _out = checked(run, ["gnt-instance", "add", "--no-name-check", "-o", "tinylinux", "-t", "file",
                                   "--disk", f"0:size={size_opt}", "-B", "memory=128M",
                                   "--no-start", SRC])
         storage = root / "srv/gnt/file-storage"
@@ -431,7 +431,7 @@ def lab_part(rounds: int, size: int, pause: float, warm: bool) -> None:
         def run(argv: list[str]) -> subprocess.CompletedProcess:
             return lc.gnt(shlex.join(argv), check=False, timeout=3600)
 
-        checked(run, ["gnt-instance", "add", "-o", "tinylinux", "-t", "file", "--disk",
+        checked(run, ["gnt-instance", "add", "--no-name-check", "-o", "tinylinux", "-t", "file", "--disk",
                       f"0:size={size // MIB}M", "-B", "memory=128M", "--no-start", "-n",
                       "node1", SRC])
         root1, root2 = lc.root_on_host("node1"), lc.root_on_host("node2")

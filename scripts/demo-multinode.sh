@@ -48,7 +48,7 @@ for i in $(seq 2 "$n"); do
   on node1 gnt-node add "node$i"
 done
 on node1 gnt-node list -o name,role,pip,mfree,pinst_cnt
-on node1 gnt-instance add -o tinylinux -t sharedfile --disk 0:size=64M -B memory=128M $instance
+on node1 gnt-instance add --no-name-check -o tinylinux -t sharedfile --disk 0:size=64M -B memory=128M $instance
 on node1 gnt-instance list -o name,pnode,status
 primary=$(ssh -F "$dir/ssh_config" node1 gnt-instance list --no-headers -o pnode $instance)
 primary=${primary%%.*}

@@ -42,9 +42,9 @@ def add_creation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-start", dest="start", action="store_false",
                    help="Don't start the instance after creation")
     p.add_argument("--no-ip-check", action="store_true",
-                   help="Don't check that the instance's IP is alive")
+                   help="Don't refuse an instance IP where a host answers")
     p.add_argument("--no-name-check", action="store_true",
-                   help="Don't check that the instance's name is resolvable")
+                   help="Don't resolve the name through the hosts file (implies --no-ip-check)")
     p.add_argument("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
                    help="Don't wait for sync (DANGEROUS!)")
     p.add_argument("--file-storage-dir", default=None, metavar="DIR",

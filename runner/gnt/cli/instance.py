@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ip-check", action="store_true",
                    help="Don't check that the new IP is not in use")
     p.add_argument("--no-name-check", action="store_true",
-                   help="Don't check that the new name is resolvable")
+                   help="Don't resolve the new name through the hosts file (implies --no-ip-check)")
     add_submit_options(p)
 
     p = add_command(subs, "reinstall", reinstall_instance, "Reinstall a stopped instance")

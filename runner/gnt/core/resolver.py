@@ -7,10 +7,16 @@ overrides, used by the lab); a name that does not resolve is the caller's to han
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
 import socket
+
+# The port whose answer tells that an address is in use (Ganeti's node daemon port), and how
+# long to wait for it; tests lower or move them.
+IP_CHECK_PORT = 1811
+IP_CHECK_TIMEOUT = 1.0
 
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
                           r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
@@ -83,3 +89,23 @@ def this_node_name() -> str:
 def this_node_address() -> str:
     """This node's primary address: its hosts-file entry, else 127.0.0.1."""
     return os.environ.get("GNT_NODE_IP") or lookup(this_node_name()) or "127.0.0.1"
+
+
+def name_matches(given: str, resolved: str) -> bool:
+    """True if ``given`` is ``resolved`` or its leading dot-separated components (Ganeti
+    refuses a resolved name that does not start with the given one)."""
+    given, resolved = given.rstrip(".").lower(), resolved.rstrip(".").lower()
+    return resolved == given or resolved.startswith(given + ".")
+
+
+def ip_in_use(address: str, port: int | None = None, timeout: float | None = None) -> bool:
+    """True if something at ``address`` answers a TCP connect to ``port``: an accepted
+    connection or a refusal both mean a live host; only silence (timeout, unreachable) is free."""
+    try:
+        with socket.create_connection((address, port or IP_CHECK_PORT),
+                                      timeout=IP_CHECK_TIMEOUT if timeout is None else timeout):
+            return True
+    except ConnectionRefusedError:
+        return True
+    except OSError as err:
+        return err.errno == errno.ECONNREFUSED

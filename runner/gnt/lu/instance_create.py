@@ -9,7 +9,7 @@ from gnt.core import resolver
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from gnt.core.units import UnitError, parse_size_mib
-from gnt.lu import placement
+from gnt.lu import names, placement
 from gnt.lu.base import LogicalUnit
 from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
@@ -41,6 +41,8 @@ class LUInstanceCreate(LogicalUnit):
         op = self.op
         if not resolver.valid_hostname(op["instance_name"]):
             raise OpPrereqError(f"Invalid instance name '{op['instance_name']}'", ECODE_INVAL)
+        op["instance_name"], self.check_ip = names.check_name(
+            self, op["instance_name"], op["name_check"], op["ip_check"])
         template = op["disk_template"]
         if template is None:
             raise OpPrereqError("No disk template given (-t TEMPLATE)", ECODE_INVAL)
@@ -90,6 +92,11 @@ class LUInstanceCreate(LogicalUnit):
             if mac.lower() in ("auto", "generate"):
                 mac = mac.lower()
             ip = nic.pop("ip", None) or None
+            if ip is not None and str(ip).lower() == "auto":
+                if self.check_ip is None:
+                    raise OpPrereqError(f"NIC {index}: ip=auto takes the address the instance"
+                                        " name resolves to: it needs the name check", ECODE_INVAL)
+                ip = self.check_ip
             nic.pop("name", None)
             nic.pop("network", None)
             self.nics.append({"mac": mac, "ip": ip,
@@ -142,6 +149,8 @@ class LUInstanceCreate(LogicalUnit):
         name = op["instance_name"]
         if any(inst["name"] == name for inst in cfg.all("instances")):
             raise OpPrereqError(f"Instance '{name}' is already in the cluster", ECODE_EXISTS)
+        if op["ip_check"]:
+            names.check_ip_free(name, self.check_ip)
         if self.pnode is None:
             self.pnode = self.choose_node()
         node = cfg.get("nodes", self.pnode["uuid"])

@@ -7,6 +7,7 @@ from typing import Any
 from gnt.core import resolver
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_INSTANCE, name_lock
+from gnt.lu import names
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks
@@ -108,6 +109,8 @@ class LUInstanceRename(InstanceLU):
     def check_arguments(self) -> None:
         if not resolver.valid_hostname(self.op["new_name"]):
             raise OpPrereqError(f"Invalid instance name '{self.op['new_name']}'", ECODE_INVAL)
+        self.op["new_name"], self.check_ip = names.check_name(
+            self, self.op["new_name"], self.op["name_check"], self.op["ip_check"])
 
     def declare_locks(self) -> dict[str, list[str] | str]:
         locks = super().declare_locks()
@@ -122,6 +125,8 @@ class LUInstanceRename(InstanceLU):
             raise OpPrereqError(f"Instance is already called '{new}'", ECODE_INVAL)
         if any(inst["name"] == new for inst in self.cfg.all("instances")):
             raise OpPrereqError(f"Instance '{new}' is already in the cluster", ECODE_EXISTS)
+        if self.op["ip_check"]:
+            names.check_ip_free(new, self.check_ip)
         self.require_node_online()
         if self.is_running():
             raise OpPrereqError(f"Instance {self.name} is running; shut it down before renaming",

@@ -204,7 +204,7 @@ DEFS: list[OpDef] = [
         P("pnode", t_maybe_str, None), P("snode", t_maybe_str, None),
         P("iallocator", t_maybe_str, None), P("start", t_bool, True),
         P("no_install", t_bool, False), P("wait_for_sync", t_bool, True),
-        P("ip_check", t_bool, False), P("name_check", t_bool, False),
+        P("ip_check", t_bool, True), P("name_check", t_bool, True),
         P("hypervisor", t_maybe_str, None), P("hvparams", t_dict, {}),
         P("beparams", _BE, {}), P("osparams", t_dict, {}), P("tags", t_list_of_str, []),
         P("file_storage_dir", t_maybe_str, None), P("file_driver", t_maybe_str, None),
@@ -233,7 +233,7 @@ DEFS: list[OpDef] = [
                                     P("osparams", t_dict, None)),
           summary="instance_name"),
     OpDef("OP_INSTANCE_RENAME", (R("instance_name", t_name), R("new_name", t_hostname),
-                                 P("ip_check", t_bool, False), P("name_check", t_bool, False)),
+                                 P("ip_check", t_bool, False), P("name_check", t_bool, True)),
           summary="instance_name"),
     OpDef("OP_INSTANCE_SET_PARAMS", (
         R("instance_name", t_name), P("beparams", _BE_CHANGES, {}), P("hvparams", t_dict, {}),
