@@ -206,9 +206,10 @@ def reinstall_instance(args: argparse.Namespace) -> int:
 
 
 def rename_instance(args: argparse.Namespace) -> int:
-    """``rename``: change an instance's name."""
+    """``rename``: change an instance's name. As Ganeti 3.0's command (not its opcode), the
+    new name's IP is checked unless ``--no-ip-check``."""
     op = make_op("OP_INSTANCE_RENAME", args, instance_name=args.name, new_name=args.new_name,
-                 ip_check=False if (args.no_ip_check or args.no_name_check) else None,
+                 ip_check=not (args.no_ip_check or args.no_name_check),
                  name_check=False if args.no_name_check else None)
     result = submit_or_send(op, args, name=args.name)
     if result:

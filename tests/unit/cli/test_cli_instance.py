@@ -205,6 +205,13 @@ def test_modify(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     assert "at least one of the parameters" in capsys.readouterr().err
 
 
+def test_rename_checks_the_ip_as_ganeti_3_0(fake: FakeClient) -> None:
+    fake.outcome = ("success", "new2.example.com")
+    assert run_cli(instance, ["rename", "old1", "new2"]) == 0
+    (op,) = fake.submitted_ops()
+    assert (op["name_check"], op["ip_check"]) == (True, True)
+
+
 def test_rename_and_tags(fake: FakeClient, capsys: pytest.CaptureFixture,
                          tmp_path: Path) -> None:
     fake.outcome = ("success", "new1")
@@ -218,7 +225,7 @@ def test_rename_and_tags(fake: FakeClient, capsys: pytest.CaptureFixture,
     assert run_cli(instance, ["list-tags", "inst1"]) == 0
     assert capsys.readouterr().out == "a\nb\n"
     rename, add, get = fake.submitted_ops()
-    assert (rename["new_name"], rename["name_check"]) == ("new1", False)
+    assert (rename["new_name"], rename["name_check"], rename["ip_check"]) == ("new1", False, False)
     assert (add["OP_ID"], add["kind"], add["name"], add["tags"]) == (
         "OP_TAGS_SET", "instance", "inst1", ["a", "x", "y"])
     assert (get["OP_ID"], get["name"]) == ("OP_TAGS_GET", "inst1")
