@@ -52,6 +52,8 @@ JOB_FILE_RE = re.compile(r"^job-(\d+)$")
 TEMP_PREFIX = ".job-"
 SERIAL_TEMP_PREFIX = ".serial."
 LOG = logging.getLogger("gnt.jobs")
+# How long wait_for_change gathers further changes of a job before answering (not when it ended).
+SETTLE = 0.01
 # What a job file write can fail with: the disk (OSError) or a value JSON cannot hold.
 WRITE_ERRORS = (OSError, TypeError, ValueError)
 
@@ -504,7 +506,9 @@ class JobQueue:
 
         Returns ``{"status", "log", "changed"}`` with the log entries after ``prev_log_serial``.
         Only states already written (or known to be unwritable) are seen; only this job's
-        changes wake the caller.
+        changes wake the caller. A finished job is returned at once; other changes are
+        returned :data:`SETTLE` seconds after the first one (within the timeout), with what
+        followed meanwhile, so a fast job costs its follower one call, not one per state.
         """
         deadline = time.monotonic() + timeout
         if self.unsaved:
@@ -513,16 +517,23 @@ class JobQueue:
             waiter = self._waiters.setdefault(job_id, [threading.Condition(self._lock), 0])
             waiter[1] += 1
             try:
+                settle: float | None = None
                 while True:
                     job = self.get(job_id)
                     entries = job.log_entries(prev_log_serial)
                     status = job.status
-                    if entries or status != prev_status or status in FINALIZED:
+                    now = time.monotonic()
+                    if status in FINALIZED:
                         return {"status": status, "log": entries, "changed": True}
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                    if entries or status != prev_status:
+                        settle = min(deadline, now + SETTLE) if settle is None else settle
+                        if now >= settle:
+                            return {"status": status, "log": entries, "changed": True}
+                        waiter[0].wait(settle - now)
+                        continue
+                    if now >= deadline:
                         return {"status": status, "log": [], "changed": False}
-                    waiter[0].wait(remaining)
+                    waiter[0].wait(deadline - now)
             finally:
                 waiter[1] -= 1
                 if not waiter[1]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,30 @@ def test_ids_continue_after_the_newest_job_file_when_the_serial_file_is_lost(tmp
     fresh = JobQueue(queue.dir)
     fresh.load()
     assert fresh.submit(DELAY0, 0).id == last + 1
+
+
+def test_a_follower_gets_the_states_of_a_fast_job_in_one_answer(tmp_path, monkeypatch):
+    monkeypatch.setattr(queue_mod, "SETTLE", 1.0)
+    queue = JobQueue(tmp_path / "queue")
+    job = queue.submit(DELAY0, 0)
+    answers: list[Any] = []
+    waiter = _start(lambda: answers.append(queue.wait_for_change(job.id, "queued", 0, 30)))
+    queue.mark(job, job.ops[0], WAITING)
+    queue.log(job, job.ops[0], "working")
+    queue.mark(job, job.ops[0], RUNNING)
+    queue.mark(job, job.ops[0], SUCCESS)                  # ends within the settle time
+    waiter.join(5)
+    assert answers and answers[0]["status"] == SUCCESS
+    assert [entry[3] for entry in answers[0]["log"]] == ["working"]
+
+
+def test_a_change_is_answered_after_the_settle_time_if_the_job_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(queue_mod, "SETTLE", 0.2)
+    queue = JobQueue(tmp_path / "queue")
+    job = queue.submit(DELAY0, 0)
+    queue.mark(job, job.ops[0], WAITING)
+    start = time.monotonic()
+    answer = queue.wait_for_change(job.id, "queued", 0, 30)
+    assert answer == {"status": WAITING, "log": [], "changed": True}
+    assert 0.2 <= time.monotonic() - start < 5
+    assert queue.wait_for_change(job.id, "queued", 0, 0)["status"] == WAITING   # no wait
