@@ -59,8 +59,9 @@ WRITE_ERRORS = (OSError, TypeError, ValueError)
 
 
 def encode_job(job: Job) -> bytes:
-    """The content of a job's file."""
-    return json.dumps(job.to_dict(), indent=1, sort_keys=True).encode()
+    """The content of a job's file: compact JSON (the C encoder; an indent would make json
+    fall back to its pure-Python encoder, ten times slower, with the queue's lock held)."""
+    return json.dumps(job.to_dict(), sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass
