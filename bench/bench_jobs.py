@@ -11,6 +11,7 @@ from _cluster import BIN, bench_cluster, env_for, timed
 
 from gnt.client.connection import Client
 from gnt.client.jobwait import wait_for_job
+from gnt.core.errors import MasterNotRunning
 
 
 def wait(client: Client, job_id: int) -> str:
@@ -45,6 +46,12 @@ def main() -> None:
 
         def follow(chunk: list[int]) -> None:
             with Client() as client:
+                for _attempt in range(100):   # 8 connects at once can overflow the backlog
+                    try:
+                        client.call("ping")
+                        break
+                    except MasterNotRunning:
+                        time.sleep(0.05)
                 for job_id in chunk:
                     results.append(wait(client, job_id))
         threads = [threading.Thread(target=follow, args=(ids[i::8],)) for i in range(8)]

@@ -6,7 +6,6 @@ import heapq
 import logging
 import threading
 
-from gnt.core.jobstate import QUEUED
 from gnt.jobs.job import Job
 from gnt.jobs.processor import JobProcessor
 from gnt.jobs.queue import JobQueue
@@ -48,11 +47,8 @@ class Scheduler:
                     return None
                 while self._heap:
                     _prio, job_id = heapq.heappop(self._heap)
-                    try:
-                        job = self.queue.get(job_id)
-                    except Exception:
-                        continue
-                    if job.status == QUEUED:
+                    job = self.queue.runnable(job_id)   # the job itself, not a reader's copy
+                    if job is not None:
                         return job
                 self._cond.wait()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gnt.core.jobstate import (
@@ -134,6 +134,11 @@ class Job:
             "start_timestamp": self.start_timestamp, "end_timestamp": self.end_timestamp,
             "log_serial": self.log_serial,
         }
+
+    def snapshot(self) -> Job:
+        """A copy that later changes of this job do not reach (its own op and log lists; log
+        entries, inputs and results are never changed once set, so they are shared)."""
+        return replace(self, ops=[replace(op, log=list(op.log)) for op in self.ops])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:

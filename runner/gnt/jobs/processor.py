@@ -54,21 +54,21 @@ class JobProcessor:
                 op.result = self._run_opcode(op)
                 self.queue.mark(self.job, op, SUCCESS)
             except LockError as err:
-                with self.queue.cond:   # waiters see the final state only once it is written
+                # one change: readers see the final state only once it is written
+                with self.queue.changing(self.job, sync=True):
                     if op.status == CANCELING:
-                        self.queue.log(self.job, op, "Job canceled while waiting for locks")
+                        self.job.add_log(op, "Job canceled while waiting for locks")
                         self.job.finalize_remaining(CANCELED, "Job canceled by request")
                     else:
                         self.job.finalize_remaining(ERROR, _error_result(err))
-                    self.queue.update(self.job, sync=True)
                 return
             except BaseException as err:  # every failure must end the job, never the daemon
                 if not isinstance(err, GntError):
                     LOG.error("job %s opcode %s crashed:\n%s", self.job.id, op.op_id,
                               traceback.format_exc())
-                with self.queue.cond:
+                with self.queue.changing(self.job, sync=True):
                     op.result = _error_result(err)
-                    self.queue.log(self.job, op, f"Error: {err}")
+                    self.job.add_log(op, f"Error: {err}")
                     op.status = ERROR
                     op.end_timestamp = now_ts()
                     rest = self.job.ops[index + 1:]
@@ -78,7 +78,6 @@ class JobProcessor:
                                         "message": "Previous opcode failed",
                                         "args": ["Previous opcode failed"]}
                     self.job.finalize_remaining(ERROR, op.result)
-                    self.queue.update(self.job, sync=True)
                 return
 
     def _run_opcode(self, op: OpCode) -> Any:

@@ -9,15 +9,25 @@ A job file that cannot be written (full disk, I/O error) never stops a job's in-
 the job still moves on, waiters are woken, the failure is logged and remembered, and the file is
 written again with the next successful write. A job whose file cannot be written before its
 opcode starts fails (nothing was changed) with the file and the error as its result.
+
+A change is made and serialized under the queue's condition, but written outside it (one
+writer per job, newest version wins), so one job's fsync does not hold up the others. Readers
+(:meth:`JobQueue.get`, :meth:`JobQueue.wait_for_change`, queries) see a copy of the last
+written state: nothing a client was told is newer than the job's file. Finished states and
+submits are fsynced; the serial file is not (the newest job file bounds the next id).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,21 +52,53 @@ JOB_FILE_RE = re.compile(r"^job-(\d+)$")
 TEMP_PREFIX = ".job-"
 SERIAL_TEMP_PREFIX = ".serial."
 LOG = logging.getLogger("gnt.jobs")
+# How long wait_for_change gathers further changes of a job before answering (not when it ended).
+SETTLE = 0.01
 # What a job file write can fail with: the disk (OSError) or a value JSON cannot hold.
 WRITE_ERRORS = (OSError, TypeError, ValueError)
 
 
+def encode_job(job: Job) -> bytes:
+    """The content of a job's file: compact JSON (the C encoder; an indent would make json
+    fall back to its pure-Python encoder, ten times slower, with the queue's lock held)."""
+    return json.dumps(job.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass
+class JobFile:
+    """Write state of one job's file: versions are staged under the queue's condition and
+    written, newest first, under :attr:`lock` (one writer per job, outside the condition)."""
+
+    version: int = 0                    # newest staged state
+    written: int = 0                    # newest state the file holds (write succeeded)
+    published: int = 0                  # newest state readers see (written or unwritable)
+    data: bytes | BaseException | None = None   # newest staged content, or why there is none
+    view: Job | None = None             # copy of the newest staged state
+    sync: bool = False                  # a staged, not yet written state needs fsync
+    show_unwritten: bool = True         # publish the newest state even if it cannot be written
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class JobQueue:
-    """The current queue in memory plus its files; thread-safe."""
+    """The current queue in memory plus its files; thread-safe.
+
+    Locking: :attr:`cond` guards the in-memory state and is never held during a file write;
+    each job's :class:`JobFile` lock serializes that job's writes and is taken before
+    :attr:`cond`, never while holding it.
+    """
 
     def __init__(self, queue_dir: Path) -> None:
         self.dir = queue_dir
         self.archive_dir = queue_dir / "archive"
         self.quarantine_dir = queue_dir / "quarantine"
-        self.jobs: dict[int, Job] = {}
-        self.cond = threading.Condition()
+        self.jobs: dict[int, Job] = {}      # the jobs themselves (workers change them)
+        self._lock = threading.RLock()
+        self.cond = threading.Condition(self._lock)
         # job id -> why its file could not be written (it is written again when possible)
         self.unsaved: dict[int, str] = {}
+        self._files: dict[int, JobFile] = {}    # job id -> write state of its file
+        self._views: dict[int, Job] = {}        # job id -> copy of its last written state
+        self._waiters: dict[int, list[Any]] = {}  # job id -> [its Condition, waiter count]
         ensure_dir(self.dir)
         ensure_dir(self.archive_dir)
         self._last_id = 0   # highest job id seen on disk or handed out
@@ -136,10 +178,14 @@ class JobQueue:
                 job.finalize_remaining(ERROR, {"type": "OpExecError",
                                                "message": RESTART_MESSAGE,
                                                "args": [RESTART_MESSAGE]})
-                self._save(job, sync=True)   # a full disk must not stop the daemon's start
             elif status == QUEUED:
                 requeue.append(job)
-            self.jobs[job.id] = job
+            with self.cond:
+                self.jobs[job.id] = job
+                self._files[job.id] = JobFile(version=1, written=1, published=1)
+                self._views[job.id] = job.snapshot()
+            if status in (WAITING, RUNNING, CANCELING):
+                self.update(job, sync=True)   # a full disk must not stop the daemon's start
         self._check_serial(highest)
         return requeue
 
@@ -173,13 +219,19 @@ class JobQueue:
 
     # -- submission and updates ------------------------------------------------------------
     def _next_id(self) -> int:
+        """The next job id, recorded in the serial file (called with :attr:`cond` held).
+
+        The serial file is written atomically but not fsynced: the durable record of a handed
+        out id is the job's own file (fsynced before :meth:`submit` returns), and :meth:`load`
+        continues after the newest job file, so ids never go backwards after a crash.
+        """
         job_id = max(self._last_id, self._read_serial()) + 1
         while self._job_file(job_id).exists() or self._archive_file(job_id).exists():
             LOG.error("Job file for id %d already exists; the serial file %s was behind",
                       job_id, self._serial_file)
             job_id += 1
         try:
-            atomic_write(self._serial_file, f"{job_id}\n".encode())
+            atomic_write(self._serial_file, f"{job_id}\n".encode(), sync=False)
         except OSError as err:
             raise JobQueueError(f"Cannot submit the job: cannot write the job serial file:"
                                 f" {err}") from err
@@ -187,58 +239,114 @@ class JobQueue:
         return job_id
 
     def submit(self, ops: list[dict[str, Any]], priority: int) -> Job:
-        """Create and persist a queued job; refused while drained."""
+        """Create and persist a queued job; refused while drained.
+
+        Returns once the job file is durable (fsynced); the write happens outside
+        :attr:`cond`, so other jobs move on meanwhile.
+        """
         with self.cond:
             if self.is_drained():
                 raise JobQueueDrainError("Job queue is drained, refusing job")
             if not ops:
                 raise JobQueueError("A job needs at least one opcode")
-            job = Job(id=self._next_id(),
-                      ops=[OpCode(input=op, priority=op.get("priority", priority)) for op in ops])
-            job.add_reasons()
-            try:
-                self._persist(job, sync=True)
-            except OSError as err:
-                raise JobQueueError(f"Cannot submit the job: cannot write its job file: {err}"
-                                    ) from err
+            job_id = self._next_id()
+        job = Job(id=job_id,
+                  ops=[OpCode(input=op, priority=op.get("priority", priority)) for op in ops])
+        job.add_reasons()
+        try:
+            atomic_write(self._job_file(job.id), encode_job(job), sync=True)
+        except OSError as err:
+            raise JobQueueError(f"Cannot submit the job: cannot write its job file: {err}"
+                                ) from err
+        with self.cond:
             self.jobs[job.id] = job
-            self.cond.notify_all()
+            self._files[job.id] = JobFile(version=1, written=1, published=1)
+            self._views[job.id] = job.snapshot()
+            self._notify(job.id)
+        if self.unsaved:
+            self.retry_unsaved()   # the disk has room again
         return job
 
-    def _persist(self, job: Job, sync: bool) -> None:
-        """Write the job's file (raises :class:`OSError` naming it); then retry earlier
-        failed writes, the disk having room again."""
-        write_json(self._job_file(job.id), job.to_dict(), sync=sync)
-        if self.unsaved.pop(job.id, None) is not None:
-            LOG.info("Job file of job %s written again", job.id)
-        self.retry_unsaved()
+    def _stage(self, job: Job, sync: bool, show_unwritten: bool = True) -> tuple[JobFile, int]:
+        """Record the job's current state as its newest version (called with :attr:`cond`
+        held): serialized now, so later changes cannot leak into this version's file.
+        ``show_unwritten=False``: readers do not see this state if its write fails."""
+        record = self._files.get(job.id)
+        if record is None:
+            record = self._files[job.id] = JobFile()
+        record.version += 1
+        record.view = job.snapshot()
+        try:
+            record.data = encode_job(job)
+        except (TypeError, ValueError) as err:   # a value JSON cannot hold
+            record.data = err
+        record.sync = record.sync or sync
+        record.show_unwritten = show_unwritten
+        return record, record.version
+
+    def _flush(self, job_id: int, record: JobFile, version: int) -> bool:
+        """Make the job file hold ``version`` or newer; then publish (views, waiters).
+
+        Never called with :attr:`cond` held (lock order: the job's file lock, then
+        :attr:`cond`). Writes of one job are serialized by its file lock and each writes the
+        newest staged version, so the file never goes back to an older state; a writer whose
+        version a later write already covered returns at once. Returns False if the write
+        failed (remembered in :attr:`unsaved`, published anyway: waiters learn the outcome).
+        """
+        with record.lock:
+            with self.cond:
+                if self._files.get(job_id) is not record:   # archived meanwhile
+                    return True
+                if record.written >= version:
+                    return True
+                current, data, sync, view = record.version, record.data, record.sync, record.view
+                show = record.show_unwritten
+                record.sync = False
+            error: BaseException | None = None
+            try:
+                if isinstance(data, BaseException):
+                    raise data
+                atomic_write(self._job_file(job_id), data or b"", sync=sync)
+            except WRITE_ERRORS as err:
+                error = err
+            with self.cond:
+                if error is None:
+                    record.written = current
+                    if self.unsaved.pop(job_id, None) is not None:
+                        LOG.info("Job file of job %s written again", job_id)
+                else:
+                    record.sync = True
+                    if job_id not in self.unsaved:
+                        LOG.error("Cannot write the file of job %s: %s", job_id, error)
+                    self.unsaved[job_id] = str(error)
+                if current > record.published and view is not None \
+                        and (error is None or show):
+                    record.published = current
+                    self._views[job_id] = view
+                    self._notify(job_id)
+        return error is None
+
+    def _commit(self, job_id: int, record: JobFile, version: int) -> None:
+        """:meth:`_flush`, then (if it worked) the writes that failed earlier."""
+        if self._flush(job_id, record, version) and self.unsaved:
+            self.retry_unsaved()
 
     def retry_unsaved(self) -> None:
         """Write again the job files whose last write failed (stops at the first failure).
 
-        Called with :attr:`cond` held: after each successful job write, when a client polls a
-        job, and by autoarchive (which the watcher runs), so a freed disk is used at once.
+        Called (never with :attr:`cond` held) after each successful job write, when a client
+        polls a job, and by autoarchive (which the watcher runs), so a freed disk is used at
+        once.
         """
-        for other_id in list(self.unsaved):
-            other = self.jobs.get(other_id)
-            if other is None:
-                self.unsaved.pop(other_id, None)
+        with self.cond:
+            pending = [(job_id, self._files.get(job_id)) for job_id in self.unsaved]
+        for job_id, record in pending:
+            if record is None or job_id not in self.jobs:
+                with self.cond:
+                    self.unsaved.pop(job_id, None)
                 continue
-            try:
-                write_json(self._job_file(other_id), other.to_dict(), sync=True)
-            except WRITE_ERRORS:
+            if not self._flush(job_id, record, record.version):
                 return
-            self.unsaved.pop(other_id, None)
-            LOG.info("Job file of job %s written again", other_id)
-
-    def _save(self, job: Job, sync: bool) -> None:
-        """:meth:`_persist` that never raises: a failure is logged and remembered."""
-        try:
-            self._persist(job, sync)
-        except WRITE_ERRORS as err:
-            if job.id not in self.unsaved:
-                LOG.error("Cannot write the file of job %s: %s", job.id, err)
-            self.unsaved[job.id] = str(err)
 
     def require_saved(self, job: Job) -> None:
         """Raise :class:`JobQueueError` if the job's last state could not be written."""
@@ -247,25 +355,48 @@ class JobQueue:
         if reason is not None:
             raise JobQueueError(f"Cannot write the job file of job {job.id}: {reason}")
 
+    @contextmanager
+    def changing(self, job: Job, sync: bool = False, show_unwritten: bool = True
+                 ) -> Iterator[None]:
+        """Change ``job`` in the block (run with :attr:`cond` held); when it ends the new state
+        is written (fsynced if ``sync`` or the job ended) outside :attr:`cond`, and only then
+        shown to readers (:meth:`get`, :meth:`wait_for_change`). A write failure is remembered
+        in :attr:`unsaved`, never raised: the in-memory state moves on, and readers see it
+        unless ``show_unwritten`` is False (the caller then fails the job: see
+        :meth:`require_saved`). Must not be entered with :attr:`cond` already held."""
+        staged: tuple[JobFile, int] | None = None
+        try:
+            with self.cond:
+                try:
+                    yield
+                finally:
+                    staged = self._stage(job, sync or job.status in FINALIZED, show_unwritten)
+        finally:
+            if staged is not None:
+                self._commit(job.id, *staged)
+
     def update(self, job: Job, sync: bool = False) -> None:
-        """Write a changed job and wake everyone waiting for changes (a write failure is
-        remembered in :attr:`unsaved`, never raised: the in-memory state moves on)."""
-        with self.cond:
-            self._save(job, sync=sync or job.status in FINALIZED)
-            self.cond.notify_all()
+        """Write a changed job and wake those waiting for its changes (see :meth:`changing`)."""
+        with self.changing(job, sync):
+            pass
 
     def log(self, job: Job, op: OpCode, message: str) -> None:
         """Append a job log line (with timestamp) and publish it."""
-        with self.cond:
+        with self.changing(job):
             job.add_log(op, message)
-            self._save(job, sync=False)
-            self.cond.notify_all()
+
+    def _notify(self, job_id: int) -> None:
+        """Wake the waiters of this one job (called with :attr:`cond` held)."""
+        waiter = self._waiters.get(job_id)
+        if waiter is not None:
+            waiter[0].notify_all()
 
     # -- lookups -------------------------------------------------------------------------
     def get(self, job_id: int) -> Job:
-        """A job of the current queue or the archive."""
+        """A job of the current queue (as last written: a copy, never the job being run) or
+        the archive."""
         with self.cond:
-            job = self.jobs.get(job_id)
+            job = self._views.get(job_id) or self.jobs.get(job_id)
         if job is not None:
             return job
         path = self._archive_file(job_id)
@@ -278,12 +409,20 @@ class JobQueue:
         raise JobLost(f"Job {job_id} not found")
 
     def current(self) -> list[Job]:
+        """The jobs of the current queue as last written (copies), by id."""
         with self.cond:
-            return sorted(self.jobs.values(), key=lambda job: job.id)
+            return [self._views.get(job_id) or self.jobs[job_id] for job_id in sorted(self.jobs)]
+
+    def runnable(self, job_id: int) -> Job | None:
+        """The job itself (to run it) if it is still queued, else None."""
+        with self.cond:
+            job = self.jobs.get(job_id)
+            return job if job is not None and job.status == QUEUED else None
 
     # -- cancel and archive ----------------------------------------------------------------
     def cancel(self, job_id: int) -> tuple[bool, str]:
         """Cancel a job that has not started running (Ganeti's semantics)."""
+        staged: tuple[JobFile, int] | None = None
         with self.cond:
             job = self.jobs.get(job_id)
             if job is None:
@@ -292,38 +431,50 @@ class JobQueue:
             if status == QUEUED:
                 job.add_log(job.ops[0], "Job canceled by request")
                 job.finalize_remaining(CANCELED, "Job canceled by request")
-                self.update(job, sync=True)
-                return True, f"Job {job_id} canceled"
-            if status == WAITING:
+                staged = self._stage(job, sync=True)
+                answer = True, f"Job {job_id} canceled"
+            elif status == WAITING:
                 for op in job.ops:
                     if op.status == WAITING:
                         op.status = CANCELING
-                self.update(job)
-                return True, f"Job {job_id} will be canceled"
-            if status == CANCELING:
+                staged = self._stage(job, sync=False)
+                answer = True, f"Job {job_id} will be canceled"
+            elif status == CANCELING:
                 return True, f"Job {job_id} is being canceled"
-            return False, f"Job {job_id} is no longer waiting in the queue"
+            else:
+                return False, f"Job {job_id} is no longer waiting in the queue"
+        self._commit(job_id, *staged)
+        return answer
 
     def archive(self, job_id: int) -> bool:
         """Move a finished job to the archive; False if unknown or not finished.
 
         The archived file is written from the job in memory (so a job whose last update could
-        not be written is archived as it ended); raises :class:`OSError` if that fails.
+        not be written, or is still being written, is archived as it ended); raises
+        :class:`OSError` if that fails. Holds the job's file lock, so no write of the job
+        lands in the queue dir after it moved.
         """
         with self.cond:
-            job = self.jobs.get(job_id)
-            if job is None or job.status not in FINALIZED:
-                return False
-            target, current = self._archive_file(job_id), self._job_file(job_id)
-            if job_id in self.unsaved or not current.is_file():
-                write_json(target, job.to_dict())
-                current.unlink(missing_ok=True)
-            else:
-                ensure_dir(target.parent)
-                os.replace(current, target)
-            self.unsaved.pop(job_id, None)
-            del self.jobs[job_id]
-            return True
+            record = self._files.get(job_id)
+        with record.lock if record is not None else nullcontext():
+            with self.cond:
+                job = self.jobs.get(job_id)
+                if job is None or job.status not in FINALIZED:
+                    return False
+                target, current = self._archive_file(job_id), self._job_file(job_id)
+                stale = (job_id in self.unsaved or not current.is_file()
+                         or (record is not None and record.written < record.version))
+                if stale:
+                    write_json(target, job.to_dict())
+                    current.unlink(missing_ok=True)
+                else:
+                    ensure_dir(target.parent)
+                    os.replace(current, target)
+                self.unsaved.pop(job_id, None)
+                del self.jobs[job_id]
+                self._files.pop(job_id, None)
+                self._views.pop(job_id, None)
+                return True
 
     def autoarchive(self, age: float, timeout: float) -> tuple[int, int]:
         """Archive finished jobs that ended at least ``age`` seconds ago (``age < 0``: all).
@@ -332,7 +483,7 @@ class JobQueue:
         """
         deadline = time.monotonic() + timeout
         now = time.time()
-        with self.cond:
+        if self.unsaved:
             self.retry_unsaved()
         candidates = [job for job in self.current() if job.status in FINALIZED]
         archived = 0
@@ -355,30 +506,49 @@ class JobQueue:
         """Block until the job's status or log moved past what the caller saw, or timeout.
 
         Returns ``{"status", "log", "changed"}`` with the log entries after ``prev_log_serial``.
+        Only states already written (or known to be unwritable) are seen; only this job's
+        changes wake the caller. A finished job is returned at once; other changes are
+        returned :data:`SETTLE` seconds after the first one (within the timeout), with what
+        followed meanwhile, so a fast job costs its follower one call, not one per state.
         """
         deadline = time.monotonic() + timeout
+        if self.unsaved:
+            self.retry_unsaved()   # clients poll: the disk may have room again
         with self.cond:
-            if self.unsaved:
-                self.retry_unsaved()   # clients poll: the disk may have room again
-            while True:
-                job = self.get(job_id)
-                entries = job.log_entries(prev_log_serial)
-                status = job.status
-                if entries or status != prev_status or status in FINALIZED:
-                    return {"status": status, "log": entries, "changed": True}
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return {"status": status, "log": [], "changed": False}
-                self.cond.wait(remaining)
+            waiter = self._waiters.setdefault(job_id, [threading.Condition(self._lock), 0])
+            waiter[1] += 1
+            try:
+                settle: float | None = None
+                while True:
+                    job = self.get(job_id)
+                    entries = job.log_entries(prev_log_serial)
+                    status = job.status
+                    now = time.monotonic()
+                    if status in FINALIZED:
+                        return {"status": status, "log": entries, "changed": True}
+                    if entries or status != prev_status:
+                        settle = min(deadline, now + SETTLE) if settle is None else settle
+                        if now >= settle:
+                            return {"status": status, "log": entries, "changed": True}
+                        waiter[0].wait(settle - now)
+                        continue
+                    if now >= deadline:
+                        return {"status": status, "log": [], "changed": False}
+                    waiter[0].wait(deadline - now)
+            finally:
+                waiter[1] -= 1
+                if not waiter[1]:
+                    del self._waiters[job_id]
 
     def mark(self, job: Job, op: OpCode, status: str) -> None:
         """Move ``op`` to ``status``, stamping its start/exec timestamps, and publish.
 
-        Done under :attr:`cond`, so whoever looks at the job under it never sees a state that
-        is not yet written (or known to be unwritable).
+        Readers see the new state only once it is written (or known to be unwritable); the
+        write happens outside :attr:`cond` (see :meth:`changing`). An unwritable ``waiting`` or
+        ``running`` is never shown: the processor fails the job before its opcode runs.
         """
         ts = now_ts()
-        with self.cond:
+        with self.changing(job, show_unwritten=status not in (WAITING, RUNNING)):
             if status == WAITING and op.start_timestamp is None:
                 op.start_timestamp = ts
                 if job.start_timestamp is None:
@@ -392,4 +562,3 @@ class JobQueue:
                 op.end_timestamp = ts
                 if all(other.status in FINALIZED for other in job.ops):
                     job.end_timestamp = ts
-            self.update(job)
