@@ -122,6 +122,9 @@ class MasterServer(socketserver.ThreadingUnixStreamServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # listen() backlog: socketserver's default of 5 refuses (EAGAIN) a burst of clients that
+    # connect at once, e.g. a job and its followers; connections are still capped above.
+    request_queue_size = 128
 
     def __init__(self, path: Path, handlers: Dispatcher,
                  idle_timeout: float = DEFAULT_IDLE_TIMEOUT,

@@ -328,3 +328,21 @@ def test_opcode_bool_parameter_refuses_a_string(cluster: Any, api: socket.socket
                                            "on_master": "no"}])
     assert reply["ok"] is False
     assert "'on_master' has invalid value 'no'" in reply["error"]["message"]
+
+
+def test_a_burst_of_connections_waits_in_the_backlog(sock_dir: Path) -> None:
+    """Clients connecting before the daemon accepts (a job and its followers at once) queue
+    in the listen backlog; socketserver's default of 5 refused the 6th with EAGAIN."""
+    server = MasterServer(sock_dir / "burst", Echo())      # bound and listening, not serving
+    clients = []
+    try:
+        for _ in range(40):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect(str(sock_dir / "burst"))          # BlockingIOError on a full backlog
+            clients.append(sock)
+    finally:
+        for sock in clients:
+            sock.close()
+        server.server_close()
+    assert len(clients) == 40
