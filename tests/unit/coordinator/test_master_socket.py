@@ -336,7 +336,7 @@ def test_a_burst_of_connections_waits_in_the_backlog(sock_dir: Path) -> None:
     server = MasterServer(sock_dir / "burst", Echo())      # bound and listening, not serving
     clients = []
     try:
-        for _ in range(40):
+        for _attempt in range(40):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.setblocking(False)
             sock.connect(str(sock_dir / "burst"))          # BlockingIOError on a full backlog
