@@ -41,8 +41,9 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def gnt(tmp_path):
+@pytest.fixture(params=["warm", "runner"])
+def gnt(tmp_path, monkeypatch, request):
+    monkeypatch.setenv("GNT_ANSIBLE_EXECUTOR", request.param)  # the daemon inherits it
     gnt = make_cluster(tmp_path, "cluster.orphan.example")
     yield gnt
     gnt.run("gnt-masterd", "start", check=False)

@@ -140,3 +140,23 @@ def collection_root() -> Path:
 def max_running_jobs() -> int:
     """How many jobs the master daemon runs at once (``GNT_MAX_RUNNING_JOBS``, default 20)."""
     return int(os.environ.get("GNT_MAX_RUNNING_JOBS", DEFAULT_MAX_RUNNING_JOBS))
+
+
+#: How the executor runs ``ansible-playbook``: forked from a warm worker that has Ansible
+#: imported (``warm``, the default) or as a fresh process through ansible-runner (``runner``).
+EXECUTOR_MODES = ("warm", "runner")
+
+
+def executor_mode() -> str:
+    """The executor's mode, from ``GNT_ANSIBLE_EXECUTOR`` (one of :data:`EXECUTOR_MODES`)."""
+    mode = os.environ.get("GNT_ANSIBLE_EXECUTOR", "warm") or "warm"
+    if mode not in EXECUTOR_MODES:
+        raise ValueError(f"GNT_ANSIBLE_EXECUTOR={mode!r}: expected one of"
+                         f" {', '.join(EXECUTOR_MODES)}")
+    return mode
+
+
+def ansible_run_timeout() -> float:
+    """Seconds one Ansible run may take before it is stopped (``GNT_ANSIBLE_RUN_TIMEOUT``,
+    default 3600)."""
+    return float(os.environ.get("GNT_ANSIBLE_RUN_TIMEOUT", "3600"))

@@ -56,8 +56,12 @@ class Master:
             self.scheduler.enqueue(job)
 
     def stop(self) -> None:
-        """Stop the workers and wait (briefly) for the start-up redistribution to end."""
+        """Stop the workers and the executor (its Ansible runs and warm worker) and wait
+        (briefly) for the start-up redistribution to end."""
         self.scheduler.stop()
+        close = getattr(self.executor, "close", None)
+        if close is not None:
+            close()
         if self._redistribute is not None:
             self._redistribute.join(timeout=30)
 

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -34,7 +33,8 @@ import yaml
 
 from gnt.core import settings
 from gnt.core.collection import link_collection
-from gnt.nodes import ssh
+from gnt.nodes import proctree, ssh
+from gnt.nodes.warmclient import WarmWorker
 
 Feedback = Callable[[str], None]
 
@@ -258,11 +258,44 @@ def _failure_message(res: dict[str, Any]) -> str:
 
 
 class AnsibleExecutor:
-    """Runs plays with ansible-runner; one ``ansible-playbook`` process per :meth:`run`."""
+    """Runs plays with ansible-runner: one ``ansible-playbook`` per :meth:`run`, forked from
+    the warm worker (mode ``warm``) or started fresh by ansible-runner (mode ``runner``); see
+    :func:`gnt.core.settings.executor_mode`. Both give the same events and artifacts."""
 
-    def __init__(self, forks: int = 20, keep_failed_runs: bool = True) -> None:
+    def __init__(self, forks: int = 20, keep_failed_runs: bool = True,
+                 mode: str | None = None, timeout: float | None = None) -> None:
         self.forks = forks
         self.keep_failed_runs = keep_failed_runs
+        self.mode = mode or settings.executor_mode()
+        if self.mode not in settings.EXECUTOR_MODES:
+            raise ValueError(f"unknown executor mode {self.mode!r}")
+        self.timeout = settings.ansible_run_timeout() if timeout is None else timeout
+        self._cancel_generation = 0
+        self._warm: WarmWorker | None = None
+        self._warm_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the warm worker; runs in progress go on (as the processes of plain
+        ansible-runner runs do when the daemon stops) and a restarted daemon stops them."""
+        with self._warm_lock:
+            if self._warm is not None:
+                self._warm.stop()
+                self._warm = None
+
+    def cancel_runs(self) -> None:
+        """Stop every run in progress (its whole process tree); each ends ``canceled``."""
+        self._cancel_generation += 1
+
+    def _cancel_check(self) -> Callable[[], bool]:
+        generation = self._cancel_generation
+        return lambda: self._cancel_generation != generation
+
+    def _warm_worker(self) -> WarmWorker:
+        with self._warm_lock:
+            if self._warm is None:
+                marker = settings.paths().ansible_dir / "runs" / "warm-worker"
+                self._warm = WarmWorker(str(marker))
+            return self._warm
 
     def _env(self, run_dir: Path) -> dict[str, str]:
         ans = private_dir(settings.paths().ansible_dir)
@@ -280,6 +313,11 @@ class AnsibleExecutor:
             "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_FORKS": str(self.forks),
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            # facts travel in the task events; no per-run fact cache directory (which would
+            # also make the warm worker's shared environment differ from run to run)
+            "ANSIBLE_CACHE_PLUGIN": "memory",
+            # our inventories are YAML files: do not load the other inventory plugins
+            "ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.yaml",
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
             "ANSIBLE_LOCALHOST_WARNING": "False",
@@ -292,6 +330,7 @@ class AnsibleExecutor:
     def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
             feedback: Feedback) -> RunResult:
         import ansible_runner  # heavy import: only in the daemon, only when needed
+        import ansible_runner.interface
 
         _ensure_venv_on_path()
 
@@ -304,21 +343,34 @@ class AnsibleExecutor:
         (run_dir / "inventory" / "hosts.yml").write_text(
             dump_yaml(build_inventory(plays, nodes), data_only=True))
         collector = _EventCollector(feedback)
-        runner = ansible_runner.run(
-            private_data_dir=str(run_dir), playbook="main.yml",
-            inventory=str(run_dir / "inventory" / "hosts.yml"),
-            envvars={**self._env(run_dir), RUN_ENV: str(run_dir)}, event_handler=collector, quiet=True,
-            settings={"suppress_ansible_output": True, "job_timeout": 3600},
-            rotate_artifacts=1,
-        )
+        should_cancel = self._cancel_check()
+        kwargs: dict[str, Any] = {
+            "private_data_dir": str(run_dir), "playbook": "main.yml",
+            "inventory": str(run_dir / "inventory" / "hosts.yml"),
+            "envvars": {**self._env(run_dir), RUN_ENV: str(run_dir)},
+            "event_handler": collector, "cancel_callback": should_cancel, "quiet": True,
+            "settings": {"suppress_ansible_output": True, "job_timeout": self.timeout},
+            "rotate_artifacts": 1, "fact_cache_type": "memory",
+        }
+        if self.mode == "warm":
+            runner = ansible_runner.interface.init_runner(**kwargs)
+            self._warm_worker().run(runner, self.timeout, should_cancel)
+        else:
+            runner = ansible_runner.run(**kwargs)
         rc = int(runner.rc if runner.rc is not None else 1)
+        stopped = ""
+        if runner.canceled or runner.timed_out:
+            _stop_run_leftovers(run_dir)
+            stopped = ("Ansible run canceled" if runner.canceled else
+                       f"Ansible run stopped after its timeout ({self.timeout:g} s)")
+            feedback(stopped)
         hosts = collector.hosts
         for play in plays:
             for host in play.hosts:
                 hosts.setdefault(host, HostResult(ok=rc == 0))
         ok = rc == 0 and all(res.ok for res in hosts.values())
         if not ok and not any(not res.ok for res in hosts.values()):
-            tail = _stdout_tail(run_dir)
+            tail = stopped or _stdout_tail(run_dir)
             for res in hosts.values():
                 res.ok = False
                 res.message = res.message or tail
@@ -355,23 +407,20 @@ def _run_processes(runs: Path) -> dict[int, str]:
 
 def stop_orphaned_runs(timeout: float = 10.0) -> list[int]:
     """Stop the Ansible runs a previous master daemon of this root left behind (it was killed):
-    every process started for a run (see :func:`_run_processes`) gets SIGTERM, then SIGKILL
-    after ``timeout``. Call it only when no run of this root can be live (daemon start).
-    Returns the PIDs signalled."""
-    runs = settings.paths().ansible_dir / "runs"
-    victims = _run_processes(runs)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in victims:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and set(_run_processes(runs)) & set(victims):
-            time.sleep(0.1)
-        if not set(_run_processes(runs)) & set(victims):
-            break
-    return sorted(victims)
+    every process started for a run (see :func:`_run_processes`), the warm worker and its
+    forks included, gets SIGTERM, then SIGKILL after ``timeout``. Call it only when no run
+    of this root can be live (daemon start). Returns the PIDs signalled."""
+    victims = sorted(_run_processes(settings.paths().ansible_dir / "runs"))
+    proctree.terminate(victims, timeout)
+    return victims
+
+
+def _stop_run_leftovers(run_dir: Path) -> None:
+    """After a canceled or timed-out run: stop what is left of it (module processes and
+    commands that outlived their parents carry the run's ``GNT_ANSIBLE_RUN``)."""
+    leftovers = [pid for pid, value in _run_processes(run_dir.parent).items()
+                 if value == str(run_dir)]
+    proctree.terminate(leftovers)
 
 
 def private_dir(path: Path) -> Path:

@@ -1,0 +1,342 @@
+"""The warm worker: a long-lived process with Ansible imported that forks one child per run.
+
+Started by the executor (:mod:`gnt.nodes.warmclient`) as ``python -m gnt.nodes.warm FD`` with
+the environment every run shares (the executor's Ansible settings and ansible-runner's callback
+settings) and one end of a private socket pair as ``FD``: no path, so nobody else can reach it.
+It imports ``ansible-playbook``'s code once, then waits for runs. Each run arrives as one
+record on that socket: a JSON request (the command ansible-runner prepared, its working
+directory and environment) with two descriptors passed alongside (``SCM_RIGHTS``), a socket
+for the answers and the write end of the run's output pipe. The worker forks; the child
+becomes a session leader, takes the pipe as stdout and stderr, sets the run's environment and
+runs ``ansible-playbook``'s main in the already-imported interpreter. The worker answers
+``{"pid": N}`` at once and ``{"rc": N}`` when the child exits.
+
+What the children share through the fork: the imported code and Ansible's local temp directory,
+whose ``ansiballz_cache`` holds each module's payload, built once and keyed by module name. So
+the worker must not outlive a change to the collection or to Ansible: the client keeps a
+fingerprint of both (and of the shared environment) and restarts the worker when it moves.
+
+The worker is single-threaded (forking from a threaded process is unsafe): one selector loop
+over the control socket and a SIGCHLD wake-up pipe. On SIGTERM it stops its live runs and
+exits; when the control socket closes (the master daemon is gone) it exits at once.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from typing import Any
+
+from gnt.nodes import proctree
+
+#: Environment variables that may differ between runs; every other one must equal the
+#: worker's own, since Ansible read its configuration from them when the worker imported it.
+PER_RUN_ENV = ("AWX_ISOLATED_DATA_DIR", "GNT_ANSIBLE_RUN")
+
+#: ``ansible-playbook``'s code, imported once in the worker (not the plugins loaded by path:
+#: the callback plugin reads the run's artifact dir when it is loaded, in the child).
+WARM_IMPORTS = (
+    "ansible.cli.playbook",
+    "ansible.executor.playbook_executor",
+    "ansible.executor.task_queue_manager",
+    "ansible.executor.task_executor",
+    "ansible.executor.process.worker",
+    "ansible.executor.module_common",
+    "ansible.inventory.manager",
+    "ansible.vars.manager",
+    "ansible.parsing.dataloader",
+    "ansible.playbook.play",
+    "ansible.playbook.role",
+    "ansible.playbook.role_include",
+    "ansible.template",
+    "ansible.plugins.loader",
+    "ansible.plugins.action",
+    "ansible.plugins.connection",
+    "ansible.plugins.strategy",
+    "ansible.plugins.inventory",
+    "ansible.module_utils.common.arg_spec",
+    "ansible_runner.display_callback",
+)
+
+MAX_REQUEST = 1 << 20
+
+
+#: Plugins every run of ours loads (loader attribute in ``ansible.plugins.loader``, name),
+#: loaded (not instantiated) once in the worker. Not the callback plugins: ansible-runner's
+#: reads the run's artifact dir when it is loaded, so it is loaded in each child.
+WARM_PLUGINS = (
+    ("inventory_loader", "ansible.builtin.yaml"),
+    ("module_loader", "ansible.builtin.command"),
+    ("action_loader", "ansible.builtin.normal"),
+    ("action_loader", "ansible.builtin.include_role"),
+    ("action_loader", "ansible.builtin.validate_argument_spec"),
+    ("connection_loader", "ansible.builtin.local"),
+    ("connection_loader", "ansible.builtin.ssh"),
+    ("shell_loader", "ansible.builtin.sh"),
+    ("strategy_loader", "ansible.builtin.linear"),
+    ("cache_loader", "ansible.builtin.memory"),
+)
+
+
+def warm_up() -> None:
+    """Import ``ansible-playbook``'s code, set up Ansible's collection loader and load the
+    plugins every run uses (with their documented options) into this process."""
+    import importlib
+    import warnings
+
+    _prepare_titles()
+    for name in WARM_IMPORTS:
+        importlib.import_module(name)
+    from ansible.plugins import loader
+
+    loader.init_plugin_loader()
+    for loader_name, plugin in WARM_PLUGINS:
+        plugin_loader = getattr(loader, loader_name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if loader_name == "module_loader":
+                plugin_loader.find_plugin(plugin)
+            else:
+                plugin_loader.get(plugin, class_only=True)
+    _prime_callbacks(loader.callback_loader)
+
+
+def _prime_callbacks(callback_loader: Any) -> None:
+    """Load every callback plugin: each run lists them all, reading their documentation.
+    ansible-runner's own (``awx_display``) is among them; it reads the artifact dir from
+    ``AWX_ISOLATED_DATA_DIR`` when loaded, so the worker runs with a placeholder there and
+    each child points the plugin at its run's dir (:func:`_aim_event_writer`)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _plugin in callback_loader.all(class_only=True):
+            pass
+
+
+def _aim_event_writer(artifact_dir: str) -> None:
+    """Point ansible-runner's callback plugin, loaded in the worker, at this run's artifact
+    dir (where it drops each event's data for the executor to pick up)."""
+    for module in list(sys.modules.values()):
+        context = getattr(module, "event_context", None)
+        writer = getattr(context, "cache", None)
+        if writer is not None and hasattr(writer, "private_data_dir"):
+            writer.private_data_dir = artifact_dir
+
+
+def run_child(request: dict[str, Any], out_fd: int) -> None:
+    """In the forked child: become a session leader, take ``out_fd`` as stdout and stderr,
+    take the run's environment and directory, run ``ansible-playbook`` and exit with its
+    code. Never returns."""
+    rc = 250
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(out_fd)
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.set_wakeup_fd(-1)
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                      errors="replace", line_buffering=True, write_through=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                      errors="replace", line_buffering=True, write_through=True)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        sys.argv = list(request["argv"])
+        _aim_event_writer(os.environ["AWX_ISOLATED_DATA_DIR"])
+        # the run's name (its private data dir): titles are no longer than the worker's argv
+        _set_title(f"ansible-playbook {os.path.basename(os.path.dirname(request['cwd']))}")
+        import warnings
+
+        # the collection loader was set up in the worker (same settings): the CLI's second
+        # set-up is a no-op that warns
+        warnings.filterwarnings("ignore", message="AnsibleCollectionFinder has already been configured")
+        from ansible.cli.playbook import PlaybookCLI
+
+        try:
+            PlaybookCLI.cli_executor(list(request["argv"]))
+            rc = 0
+        except SystemExit as done:
+            code = done.code
+            rc = code if isinstance(code, int) else (0 if code is None else 1)
+    except BaseException:  # pylint: disable=broad-except  # the child must reach _exit
+        try:
+            traceback.print_exc()
+        except BaseException:  # pylint: disable=broad-except
+            pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # pylint: disable=broad-except
+                pass
+        os._exit(rc)
+
+
+def _prepare_titles() -> None:
+    """Set setproctitle up in the worker, before any fork, without moving the environment
+    (``SPT_NOENV``): the orphan cleanup finds the worker's forks by the marker in their
+    /proc environ. Titles are then as long as the worker's own command line."""
+    os.environ["SPT_NOENV"] = "1"
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(setproctitle.getproctitle())
+    except ImportError:
+        pass
+    finally:
+        del os.environ["SPT_NOENV"]
+
+
+def _set_title(title: str) -> None:
+    """Show the run as the command it stands for in ps (``ansible-playbook ...``)."""
+    try:
+        import setproctitle
+    except ImportError:
+        return
+    setproctitle.setproctitle(title)
+
+
+def env_mismatch(run_env: dict[str, str], own_env: dict[str, str]) -> list[str]:
+    """The shared variables whose value in ``run_env`` differs from the worker's own: Ansible
+    read its configuration from the worker's environment, so such a run must not use it."""
+    names = (set(run_env) | set(own_env)) - set(PER_RUN_ENV)
+    return sorted(name for name in names if run_env.get(name) != own_env.get(name))
+
+
+class Worker:
+    """The selector loop: take runs from the control socket, fork children, report exits."""
+
+    def __init__(self, control_fd: int) -> None:
+        self.own_env = dict(os.environ)
+        self.sel = selectors.DefaultSelector()
+        self.children: dict[int, socket.socket] = {}
+        self.stopping = False
+        self.control = socket.socket(fileno=control_fd)
+        self.control.setblocking(True)
+        self.sel.register(self.control, selectors.EVENT_READ, "control")
+        self.wake_r, wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_args: None)
+        signal.signal(signal.SIGTERM, self._stop)
+        self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+
+    def _stop(self, *_args: Any) -> None:
+        self.stopping = True
+
+    def serve(self) -> None:
+        """Run until SIGTERM (then stop the live runs) or until the control socket closes
+        (the master daemon is gone: its runs are left to the next daemon's orphan cleanup,
+        as ansible-playbook processes are in plain ansible-runner mode)."""
+        orphaned = False
+        while not self.stopping and not orphaned:
+            for key, _mask in self.sel.select(timeout=1.0):
+                if key.data == "control":
+                    orphaned = not self._take_request()
+                elif key.data == "wake":
+                    self._drain_wake()
+            self._reap()
+        if self.stopping:
+            for pid in list(self.children):
+                proctree.terminate_tree(pid)
+            self._reap()
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _take_request(self) -> bool:
+        """Start the run the control socket carries; False when the control socket closed."""
+        msg, ancdata, _flags, _addr = self.control.recvmsg(MAX_REQUEST, socket.CMSG_SPACE(4 * 4))
+        fds: list[int] = []
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += array.array("i", payload[:len(payload) - len(payload) % 4]).tolist()
+        if not msg and not fds:
+            return False
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            return True
+        conn = socket.socket(fileno=fds[0])
+        out_fd = fds[1]
+        try:
+            request = json.loads(msg)
+            mismatch = env_mismatch(request["env"], self.own_env)
+            if mismatch:
+                _send(conn, {"error": "stale worker: environment differs in " + ", ".join(mismatch)})
+                conn.close()
+                return True
+            pid = os.fork()
+            if pid == 0:
+                self.control.close()
+                conn.close()
+                run_child(request, out_fd)
+            self.children[pid] = conn
+            _send(conn, {"pid": pid})
+        except (OSError, ValueError, KeyError) as err:
+            try:
+                _send(conn, {"error": f"bad run request: {err}"})
+            except OSError:
+                pass
+            conn.close()
+        finally:
+            os.close(out_fd)
+        return True
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is None:
+                continue
+            try:
+                _send(conn, {"rc": os.waitstatus_to_exitcode(status)})
+            except OSError:
+                pass
+            conn.close()
+
+
+def _send(conn: socket.socket, message: dict[str, Any]) -> None:
+    conn.sendall(json.dumps(message).encode() + b"\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gnt.nodes.warm FD``: warm up, say ``ready`` on stdout, then serve the
+    control socket ``FD`` until stopped."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].isdigit():
+        print("usage: python -m gnt.nodes.warm CONTROL_FD", file=sys.stderr)
+        return 2
+    warm_up()
+    worker = Worker(int(args[0]))
+    print("ready", flush=True)
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

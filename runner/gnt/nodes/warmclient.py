@@ -1,0 +1,251 @@
+"""The executor's side of the warm worker (:mod:`gnt.nodes.warm`): start it, restart it when
+the collection or Ansible changed, and run an ansible-runner :class:`Runner` through it.
+
+A run keeps ansible-runner's contract: the same prepared command and environment, the same
+artifact layout (``command``, ``stdout``, ``stderr``, ``job_events/``, ``status``, ``rc``) and
+the same events, because the output goes through ansible-runner's own ``OutputEventFilter``
+and ``Runner.event_callback``. Only the process that runs ``ansible-playbook`` differs: a fork
+of a warm interpreter instead of a fresh one behind a pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import select
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gnt.core import settings
+from gnt.nodes import proctree
+from gnt.nodes.warm import PER_RUN_ENV
+
+START_TIMEOUT = 60.0
+
+
+class WarmWorkerError(RuntimeError):
+    """The warm worker could not take a run (it did not start, or it went away)."""
+
+
+def code_stamp(collection: Path) -> str:
+    """What the worker's cached code and payloads depend on: the collection's plugins, the
+    installed Ansible and ansible-runner, and the worker itself (paths, sizes, mtimes)."""
+    import ansible
+    import ansible_runner
+
+    parts = []
+    roots = [collection / "plugins", Path(ansible.__file__).parent / "release.py",
+             Path(ansible_runner.__file__).parent / "__init__.py", Path(__file__).with_name("warm.py")]
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob("*.py"))
+        for path in paths:
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            parts.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def shared_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the variables that differ from run to run."""
+    return {key: value for key, value in env.items() if key not in PER_RUN_ENV}
+
+
+class WarmWorker:
+    """One warm worker process (per executor, so per master daemon)."""
+
+    def __init__(self, marker: str) -> None:
+        #: value of GNT_ANSIBLE_RUN in the worker's environment, so that the orphan cleanup of
+        #: a restarted daemon finds the worker and every process forked from it
+        self.marker = marker
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.fingerprint: str | None = None
+
+    def _ensure(self, env: dict[str, str]) -> socket.socket:
+        base = shared_env(env)
+        fingerprint = hashlib.sha256(json.dumps(
+            [sorted(base.items()), sys.executable, code_stamp(settings.collection_root())]
+        ).encode()).hexdigest()
+        if (self.proc is not None and self.proc.poll() is None and self.control is not None
+                and fingerprint == self.fingerprint):
+            return self.control
+        self._stop_locked(cancel_runs=False)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        log = settings.paths().ansible_dir / "warm-worker.log"
+        # ansible-runner's callback plugin is loaded in the worker and wants an artifact dir;
+        # each run's child points it at the run's own (nothing is ever written here)
+        placeholder = settings.paths().ansible_dir / "warm-worker-artifacts"
+        placeholder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gnt.nodes.warm", str(theirs.fileno())],
+                env={**base, "GNT_ANSIBLE_RUN": self.marker,
+                     "AWX_ISOLATED_DATA_DIR": str(placeholder)}, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=fd, pass_fds=[theirs.fileno()],
+                start_new_session=True, cwd="/")
+        finally:
+            os.close(fd)
+            theirs.close()
+        assert self.proc.stdout is not None
+        ready, _w, _x = select.select([self.proc.stdout], [], [], START_TIMEOUT)
+        line = self.proc.stdout.readline() if ready else b""
+        if line.strip() != b"ready":
+            self._stop_locked()
+            ours.close()
+            raise WarmWorkerError(f"the warm worker did not start (see {log})")
+        self.control = ours
+        self.fingerprint = fingerprint
+        return ours
+
+    def stop(self, cancel_runs: bool = False) -> None:
+        """Stop the worker. Its runs go on to their end (as ansible-playbook processes do
+        when their daemon stops) unless ``cancel_runs``: then their process trees are stopped."""
+        with self.lock:
+            self._stop_locked(cancel_runs)
+
+    def _stop_locked(self, cancel_runs: bool = True) -> None:
+        if self.control is not None:
+            self.control.close()  # the worker exits when its control socket closes
+            self.control = None
+        if self.proc is not None:
+            if cancel_runs and self.proc.poll() is None:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            self.proc = None
+        self.fingerprint = None
+
+    def _start_run(self, runner: Any) -> tuple[socket.socket, int, int]:
+        """Hand the run to the worker: (answer socket, output read end, child PID)."""
+        request = json.dumps({"argv": list(runner.config.command), "cwd": runner.config.cwd,
+                              "env": dict(runner.config.env)}).encode()
+        for attempt in (1, 2):
+            with self.lock:
+                control = self._ensure(runner.config.env)
+                answers, theirs = socket.socketpair()
+                out_r, out_w = os.pipe()
+                try:
+                    control.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                 _fd_bytes(theirs.fileno(), out_w))])
+                except OSError as err:
+                    self._stop_locked(cancel_runs=False)
+                    answers.close()
+                    os.close(out_r)
+                    if attempt == 2:
+                        raise WarmWorkerError(f"the warm worker went away: {err}") from err
+                    continue
+                finally:
+                    theirs.close()
+                    os.close(out_w)
+            answer = _read_answer(answers, timeout=30)
+            if "pid" in answer:
+                return answers, out_r, int(answer["pid"])
+            answers.close()
+            os.close(out_r)
+            if attempt == 2 or "stale worker" not in str(answer.get("error", "")):
+                raise WarmWorkerError(f"the warm worker refused the run: {answer}")
+            self.stop()
+        raise WarmWorkerError("unreachable")
+
+    def run(self, runner: Any, timeout: float,
+            should_cancel: Callable[[], bool] | None = None) -> None:
+        """Run ansible-runner's prepared ``runner`` through the worker, as ``runner.run()``
+        would: same artifacts, events, status and rc. ``timeout`` (s) and ``should_cancel``
+        stop the run's whole process tree (status ``timeout`` / ``canceled``, rc 254)."""
+        from ansible_runner.utils import OutputEventFilter
+
+        config = runner.config
+        runner.status_callback("starting")
+        os.makedirs(config.artifact_dir, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.join(config.artifact_dir, "job_events"), mode=0o700, exist_ok=True)
+        _write_private(os.path.join(config.artifact_dir, "command"), json.dumps(
+            {"command": config.command, "cwd": config.cwd, "env": config.env}, ensure_ascii=False))
+        stdout_file = _open_private(os.path.join(config.artifact_dir, "stdout"))
+        _open_private(os.path.join(config.artifact_dir, "stderr")).close()
+        events = OutputEventFilter(stdout_file, runner.event_callback,
+                                   suppress_ansible_output=True, output_json=config.json_mode)
+        runner.status_callback("running")
+        answers, out_r, pid = self._start_run(runner)
+        started = time.monotonic()
+        rc: int | None = None
+        try:
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            while True:
+                ready, _w, _x = select.select([out_r], [], [], 0.25)
+                if ready:
+                    chunk = os.read(out_r, 65536)
+                    if not chunk:
+                        break
+                    events.write(decoder.decode(chunk))
+                if should_cancel is not None and should_cancel():
+                    runner.canceled = True
+                elif timeout and time.monotonic() - started > timeout:
+                    runner.timed_out = True
+                if runner.canceled or runner.timed_out:
+                    proctree.terminate_tree(pid)
+            events.write(decoder.decode(b"", final=True))
+            rc = int(_read_answer(answers, timeout=30).get("rc", 255))
+        finally:
+            os.close(out_r)
+            answers.close()
+            events.close()
+        runner.rc = 254 if (runner.canceled or runner.timed_out) else rc
+        if runner.canceled:
+            runner.status_callback("canceled")
+        elif runner.timed_out:
+            runner.status_callback("timeout")
+        else:
+            runner.status_callback("successful" if runner.rc == 0 else "failed")
+        for name, value in (("status", runner.status), ("rc", runner.rc)):
+            _write_private(os.path.join(config.artifact_dir, name), str(value))
+
+
+def _fd_bytes(*fds: int) -> bytes:
+    import array
+
+    return array.array("i", fds).tobytes()
+
+
+def _read_answer(conn: socket.socket, timeout: float) -> dict[str, Any]:
+    conn.settimeout(timeout)
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except TimeoutError:
+        return {"error": "no answer from the warm worker"}
+    if not data:
+        return {"error": "the warm worker closed the run without an answer"}
+    answer: dict[str, Any] = json.loads(data.splitlines()[0])
+    return answer
+
+
+def _open_private(path: str) -> Any:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    return codecs.getwriter("utf-8")(os.fdopen(fd, "wb"))
+
+
+def _write_private(path: str, text: str) -> None:
+    with _open_private(path) as handle:
+        handle.write(text)
