@@ -51,9 +51,20 @@ class Master:
         self._redistribute = threading.Thread(target=self.config.redistribute,
                                               name="redistribute", daemon=True)
         self._redistribute.start()
+        prewarm = getattr(self.executor, "prewarm", None)
+        if prewarm is not None:
+            threading.Thread(target=self._prewarm, args=(prewarm,), name="prewarm",
+                             daemon=True).start()
         self.scheduler.start()
         for job in requeue:
             self.scheduler.enqueue(job)
+
+    @staticmethod
+    def _prewarm(prewarm: Any) -> None:
+        try:
+            prewarm()
+        except Exception as err:  # noqa: BLE001 - the first run starts the worker instead
+            LOG.warning("could not start the warm Ansible worker ahead of time: %s", err)
 
     def stop(self) -> None:
         """Stop the workers and the executor (its Ansible runs and warm worker) and wait

@@ -327,13 +327,9 @@ class AnsibleExecutor:
             "GNT_ROOT": str(settings.paths().root),
         }
 
-    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
-            feedback: Feedback) -> RunResult:
-        import ansible_runner  # heavy import: only in the daemon, only when needed
-        import ansible_runner.interface
-
-        _ensure_venv_on_path()
-
+    @staticmethod
+    def _new_run_dir(plays: list[Play], nodes: dict[str, NodeAccess]) -> Path:
+        """A private data dir for ansible-runner with the run's playbook and inventory."""
         runs = private_dir(settings.paths().ansible_dir / "runs")
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
         (run_dir / "project").mkdir()
@@ -342,9 +338,12 @@ class AnsibleExecutor:
             dump_yaml(build_playbook(plays), data_only=False))
         (run_dir / "inventory" / "hosts.yml").write_text(
             dump_yaml(build_inventory(plays, nodes), data_only=True))
-        collector = _EventCollector(feedback)
-        should_cancel = self._cancel_check()
-        kwargs: dict[str, Any] = {
+        return run_dir
+
+    def _runner_kwargs(self, run_dir: Path, collector: Callable[[dict[str, Any]], bool],
+                       should_cancel: Callable[[], bool]) -> dict[str, Any]:
+        """ansible-runner's arguments for the run in ``run_dir`` (the same in both modes)."""
+        return {
             "private_data_dir": str(run_dir), "playbook": "main.yml",
             "inventory": str(run_dir / "inventory" / "hosts.yml"),
             "envvars": {**self._env(run_dir), RUN_ENV: str(run_dir)},
@@ -352,6 +351,33 @@ class AnsibleExecutor:
             "settings": {"suppress_ansible_output": True, "job_timeout": self.timeout},
             "rotate_artifacts": 1, "fact_cache_type": "memory",
         }
+
+    def prewarm(self) -> None:
+        """Start the warm worker now (at daemon start), so that the first job does not wait
+        for it; nothing to do in plain ansible-runner mode."""
+        if self.mode != "warm":
+            return
+        import ansible_runner.interface
+
+        _ensure_venv_on_path()
+        run_dir = self._new_run_dir([], {})
+        try:
+            runner = ansible_runner.interface.init_runner(
+                **self._runner_kwargs(run_dir, lambda _event: True, lambda: False))
+            self._warm_worker().ensure(runner.config.env)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
+            feedback: Feedback) -> RunResult:
+        import ansible_runner  # heavy import: only in the daemon, only when needed
+        import ansible_runner.interface
+
+        _ensure_venv_on_path()
+        collector = _EventCollector(feedback)
+        should_cancel = self._cancel_check()
+        run_dir = self._new_run_dir(plays, nodes)
+        kwargs = self._runner_kwargs(run_dir, collector, should_cancel)
         if self.mode == "warm":
             runner = ansible_runner.interface.init_runner(**kwargs)
             self._warm_worker().run(runner, self.timeout, should_cancel)

@@ -73,6 +73,11 @@ class WarmWorker:
         self.control: socket.socket | None = None
         self.fingerprint: str | None = None
 
+    def ensure(self, env: dict[str, str]) -> None:
+        """Have a worker for runs with environment ``env`` running (start or restart it)."""
+        with self.lock:
+            self._ensure(env)
+
     def _ensure(self, env: dict[str, str]) -> socket.socket:
         base = shared_env(env)
         fingerprint = hashlib.sha256(json.dumps(
