@@ -1,0 +1,124 @@
+"""Node operations on a real one-node cluster (libvirt + QEMU), in both executor modes (warm
+worker and plain ansible-runner), each next to its floor: the same libvirt calls made directly
+from this process on the same domain, in the same run. Prints medians, the ratio to the floor
+and Ganeti 3.0.2's figure on this kind of machine (issue 11).
+
+Usage: ``.venv/bin/python bench/bench_node_ops.py [ROUNDS]`` as root (default 3 rounds).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from _cluster import BIN, bench_cluster, env_for, timed
+
+GANETI = {"add": 1.79, "startup": 1.25, "shutdown --timeout=0": 1.96, "remove": 1.94}
+URI = "qemu:///system"
+
+
+def console_boots(env: dict[str, str], name: str) -> int:
+    out = subprocess.run([str(BIN / "gnt-instance"), "console", name], env=env,
+                         capture_output=True, text=True, check=False).stdout
+    return out.count("gnt-tinylinux: booted")
+
+
+def wait_boots(env: dict[str, str], name: str, count: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while console_boots(env, name) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name} did not boot")
+        time.sleep(0.2)
+
+
+def clock(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def bench_mode(mode: str, rounds: int) -> dict[str, tuple[float, float | None]]:
+    """Median of ours and of the floor, per operation, with the executor in ``mode``."""
+    import libvirt
+
+    os.environ["GNT_ANSIBLE_EXECUTOR"] = mode
+    figures: dict[str, tuple[list[float], list[float]]] = {}
+
+    def note(op: str, ours: float, floor: float | None = None) -> None:
+        entry = figures.setdefault(op, ([], []))
+        entry[0].append(ours)
+        if floor is not None:
+            entry[1].append(floor)
+
+    with bench_cluster(f"ops-{mode}") as root:
+        env = env_for(root)
+        gi = str(BIN / "gnt-instance")
+        add = [gi, "add", "--no-name-check", "-o", "tinylinux", "-t", "file", "--disk",
+               "0:size=64M", "-B", "memory=128M"]
+        first = timed(add + ["first.bench.example"], env)  # pays the module payload builds
+        timed([gi, "shutdown", "--timeout=0", "first.bench.example"], env)
+        name = "vm.bench.example"
+        note("add", timed(add + [name], env))
+        conn = libvirt.open(URI)
+        dom = conn.lookupByName(name)
+        for _round in range(rounds):
+            # running (booting) -> ours: hard stop; floor: start + hard stop
+            note("shutdown --timeout=0", timed([gi, "shutdown", "--timeout=0", name], env))
+            figures["startup"] = figures.get("startup", ([], []))
+            figures["startup"][1].append(clock(dom.create))
+            figures["shutdown --timeout=0"][1].append(clock(dom.destroy))
+            note("startup", timed([gi, "startup", name], env))
+            note("reboot --type=hard", timed([gi, "reboot", "--type=hard", name], env),
+                 clock(lambda: (dom.destroy(), dom.create())))
+            # ACPI needs a booted guest: wait for a new boot marker in the (appended) log
+            boots = console_boots(env, name)
+            timed([gi, "reboot", "--type=hard", name], env)
+            wait_boots(env, name, boots + 1)
+            time.sleep(1)  # the guest's ACPI handling comes up just after its boot marker
+            note("shutdown (ACPI)", timed([gi, "shutdown", "--timeout=60", name], env))
+            timed([gi, "startup", name], env)
+        timed([gi, "shutdown", "--timeout=0", name], env)
+        note("remove", timed([gi, "remove", "-f", "first.bench.example"], env))
+        disk_files = [Path(path) for path in _disk_paths(dom.XMLDesc())]
+        figures["remove"][1].append(clock(lambda: (dom.undefine(),
+                                                   [path.unlink() for path in disk_files])))
+        conn.close()
+    print(f"  ({mode}: the first add of a fresh daemon took {first:.2f} s)")
+    return {op: (statistics.median(ours), statistics.median(floor) if floor else None)
+            for op, (ours, floor) in figures.items()}
+
+
+def _disk_paths(xml: str) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    return [source.get("file") for source in ET.fromstring(xml).iter("source")
+            if source.get("file")]
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    results = {mode: bench_mode(mode, rounds) for mode in ("warm", "runner")}
+    print(f"\n{'operation':24} {'warm':>7} {'runner':>7} {'floor':>7} {'warm/floor':>10}"
+          f" {'runner/floor':>12} {'Ganeti':>7} {'warm/Ganeti':>11}")
+    for op in results["warm"]:
+        warm, floor = results["warm"][op]
+        runner, _floor = results["runner"][op]
+        ganeti = GANETI.get(op)
+        print(f"{op:24} {warm:7.2f} {runner:7.2f} "
+              f"{floor if floor is not None else float('nan'):7.2f} "
+              f"{warm / floor if floor else float('nan'):10.1f} "
+              f"{runner / floor if floor else float('nan'):12.1f} "
+              f"{ganeti if ganeti else float('nan'):7.2f} "
+              f"{warm / ganeti if ganeti else float('nan'):11.2f}")
+    print("(floor: the same libvirt calls from this process; not measured yet for add and"
+          " for the ACPI shutdown, whose direct dom.shutdown() was not answered by the guest."
+          " On the host, PID 1 reaps late; libvirtd runs under tini -s, see scripts/setup.sh)")
+
+
+if __name__ == "__main__":
+    main()
