@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,3 +19,19 @@ ensure_importable()
 # Shared test helpers (tests/gnt_testutil.py) import as top-level modules.
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
+
+
+# The warm module interpreters (gnt.nodes.modexec) that this session's Ansible runs start
+# live in a directory of the session's own, and are stopped when the session ends.
+_MODEXEC_DIR = Path(tempfile.mkdtemp(prefix="gnt-test-modexec-"))
+os.environ.setdefault("GNT_MODEXEC_DIR", str(_MODEXEC_DIR))
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest's hook signature
+    """Stop the module interpreter servers of this session (by the PID each wrote)."""
+    for pid_file in _MODEXEC_DIR.glob("*/pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+    shutil.rmtree(_MODEXEC_DIR, ignore_errors=True)

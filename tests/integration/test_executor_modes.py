@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import gnt.nodes.executor as executor_module
 from gnt.core import settings
 from gnt.nodes.executor import RUN_ENV, AnsibleExecutor, NodeAccess, Play, RunResult
 
@@ -92,8 +93,12 @@ def _kept_artifacts(root: Path) -> tuple[list[str], list[str], str, str]:
     return files, kinds, (artifacts / "status").read_text(), (artifacts / "rc").read_text()
 
 
-@pytest.mark.parametrize("seconds", [0, "not-a-number"])
-def test_both_modes_give_the_same_results_events_and_artifacts(root, executors, seconds):
+@pytest.mark.parametrize("case", ["ok", "bad value", "no interpreter"])
+def test_both_modes_give_the_same_results_events_and_artifacts(root, executors, monkeypatch,
+                                                                case):
+    seconds = "not-a-number" if case == "bad value" else 0
+    if case == "no interpreter":  # Ansible's worker writes to a module that is not there
+        monkeypatch.setattr(executor_module, "local_interpreter", lambda: "/nonexistent/python")
     seen = {}
     for mode in MODES:
         lines: list[str] = []
@@ -103,15 +108,16 @@ def test_both_modes_give_the_same_results_events_and_artifacts(root, executors, 
         seen[mode] = (_summary(result), lines, artifacts)
     assert seen["warm"] == seen["runner"]
     summary, _lines, artifacts = seen["warm"]
-    if seconds == 0:
+    if case == "ok":
         assert summary["ok"] and summary["hosts"]["n1"][0]
-    else:  # the role's argument spec refuses the value: same failure, same events
-        assert not summary["ok"] and "gnt_delay" in summary["hosts"]["n1"][3]
-        files, kinds, status, rc = artifacts
-        assert files == ["command", "job_events", "rc", "status", "stderr", "stdout"]
-        assert kinds[0] == "playbook_on_start" and kinds[-1] == "playbook_on_stats"
-        assert "runner_on_failed" in kinds
-        assert (status, rc) == ("failed", "2")
+        return
+    expected = "gnt_delay" if case == "bad value" else "/nonexistent/python"
+    assert not summary["ok"] and expected in summary["hosts"]["n1"][3]
+    files, kinds, status, rc = artifacts
+    assert files == ["command", "job_events", "rc", "status", "stderr", "stdout"]
+    assert kinds[0] == "playbook_on_start" and kinds[-1] == "playbook_on_stats"
+    assert "runner_on_failed" in kinds
+    assert (status, rc) == ("failed", "2")
 
 
 @pytest.mark.parametrize("mode", MODES)

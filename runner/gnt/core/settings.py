@@ -160,3 +160,13 @@ def ansible_run_timeout() -> float:
     """Seconds one Ansible run may take before it is stopped (``GNT_ANSIBLE_RUN_TIMEOUT``,
     default 3600)."""
     return float(os.environ.get("GNT_ANSIBLE_RUN_TIMEOUT", "3600"))
+
+
+def module_interpreter() -> str:
+    """How modules run on the master node: ``warm`` (forks of a warm module interpreter,
+    :mod:`gnt.nodes.modexec`, the default) or ``fresh`` (a new interpreter per task, as
+    Ansible does), from ``GNT_MODULE_INTERPRETER``."""
+    mode = os.environ.get("GNT_MODULE_INTERPRETER", "warm") or "warm"
+    if mode not in ("warm", "fresh"):
+        raise ValueError(f"GNT_MODULE_INTERPRETER={mode!r}: expected warm or fresh")
+    return mode

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -127,6 +128,29 @@ def play_index(pattern: str) -> int | None:
     return None
 
 
+def local_interpreter() -> str:
+    """The module interpreter on the master node: this daemon's Python, through the warm
+    module interpreter (:mod:`gnt.nodes.modexec`) unless ``GNT_MODULE_INTERPRETER=fresh``.
+    Ansible takes the interpreter as one path, so the warm one is a launcher script in a
+    private directory."""
+    if settings.module_interpreter() == "fresh":
+        return sys.executable
+    launcher = private_dir(settings.paths().ansible_dir) / "modexec-python"
+    text = (f"#!/bin/sh\n# written by the gnt master daemon: Ansible's module interpreter\n"
+            f"exec {shlex.quote(sys.executable)} -I"
+            f" {shlex.quote(str(Path(__file__).with_name('modexec.py')))}\n")
+    try:
+        current = launcher.read_text()
+    except OSError:
+        current = ""
+    if current != text:
+        temp = launcher.with_name(f".{launcher.name}.{os.getpid()}.{threading.get_ident()}")
+        temp.write_text(text)
+        os.chmod(temp, 0o700)
+        os.replace(temp, launcher)
+    return str(launcher)
+
+
 def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
     """Inventory of the involved nodes with every play's vars under ``gnt_play_<n>``; the
     hosts of play ``n`` form the group ``gnt_play_<n>``."""
@@ -136,7 +160,7 @@ def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str
         hv: dict[str, Any] = {"ansible_host": node.address}
         if node.local:
             hv["ansible_connection"] = "local"
-            hv["ansible_python_interpreter"] = sys.executable
+            hv["ansible_python_interpreter"] = local_interpreter()
         else:
             hv["ansible_connection"] = "ssh"
             hv["ansible_user"] = "root"

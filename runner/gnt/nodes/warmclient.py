@@ -105,8 +105,14 @@ class WarmWorker:
             os.close(fd)
             theirs.close()
         assert self.proc.stdout is not None
-        ready, _w, _x = select.select([self.proc.stdout], [], [], START_TIMEOUT)
-        line = self.proc.stdout.readline() if ready else b""
+        deadline = time.monotonic() + START_TIMEOUT
+        line = b""
+        while line.strip() != b"ready" and time.monotonic() < deadline:
+            ready, _w, _x = select.select([self.proc.stdout], [], [],
+                                          max(0.0, deadline - time.monotonic()))
+            line = self.proc.stdout.readline() if ready else b""
+            if ready and not line:
+                break  # the worker exited
         if line.strip() != b"ready":
             self._stop_locked()
             ours.close()

@@ -1,0 +1,382 @@
+"""A warm module interpreter for a node: Ansible's module payloads run in forks of a process
+that has already imported what modules import (the standard library parts, Ansible's
+``module_utils.basic`` and libvirt), instead of in a fresh interpreter each.
+
+Two roles in this one file, which uses the standard library only (it is run by path, as
+``python -I -S modexec.py``, and imports nothing of the coordinator):
+
+- **client** (``modexec.py``, no argument): what Ansible starts as the module interpreter
+  (``ansible_python_interpreter``). With pipelining, Ansible writes the module's payload (the
+  AnsiballZ script) to its stdin. The client reads it, hands it with its environment, working
+  directory, umask and its stdout/stderr descriptors to the server, waits for the module's exit
+  code and exits with it. When no server answers it starts one; when that fails too it runs
+  the payload in a fresh interpreter as Ansible would have.
+- **server** (``modexec.py --serve DIR``): imports :data:`WARM_MODULES`, listens on
+  ``DIR/sock`` (``DIR`` private to root) and forks one child per request; the child takes the
+  client's descriptors, environment, directory and umask and executes the payload as
+  ``__main__``. If the client goes away (Ansible stopped the task), the child's process group
+  is killed. The server exits after :data:`IDLE_TIMEOUT` seconds without requests.
+
+What a fork inherits are imports made from the same files the payload carries (the server
+runs the controller's own interpreter, so its Ansible is the one that built the payload), so
+the server is keyed by a fingerprint of the interpreter, Ansible, libvirt and this file: the
+socket's directory name. A change to any of them makes a new server; the old one idles out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from typing import NoReturn
+
+#: Imported once by the server (each is optional): what module payloads import anyway.
+WARM_MODULES = ("json", "subprocess", "tempfile", "zipfile", "base64", "shutil", "locale",
+                "syslog", "platform", "datetime", "hashlib", "selectors", "shlex",
+                "ansible.module_utils.basic", "libvirt")
+IDLE_TIMEOUT = 300.0
+START_TIMEOUT = 10.0
+#: Where servers live: one private directory per fingerprint (``GNT_MODEXEC_DIR`` moves it,
+#: for tests; it must be root's alone, else modules run in fresh interpreters).
+RUN_DIR = os.environ.get("GNT_MODEXEC_DIR") or "/run/gnt-modexec"
+#: Not passed on to a server: it is not part of the run whose module started it (the
+#: coordinator finds a run's processes by this marker) and serves every later run.
+SERVER_ENV_DROP = ("GNT_ANSIBLE_RUN",)
+_HEADER = struct.Struct("!II")
+
+
+def fingerprint() -> str:
+    """What the server's imports depend on: this interpreter, this file, and the Ansible
+    and libvirt packages it would import (found without importing them)."""
+    import importlib.util
+
+    parts = [sys.executable, sys.version]
+    paths = [os.path.abspath(__file__)]
+    for name in ("ansible", "libvirt"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            paths.append(spec.origin)
+            if spec.submodule_search_locations:
+                paths.append(os.path.join(os.path.dirname(spec.origin), "release.py"))
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        parts.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def server_dir() -> str:
+    """The private directory of this interpreter's current server."""
+    return os.path.join(RUN_DIR, fingerprint())
+
+
+# ---------------------------------------------------------------------------------------
+# client
+
+
+def _connect(path: str) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(os.path.join(path, "sock"))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def _start_server(path: str) -> socket.socket | None:
+    """Start a server for ``path`` and connect to it. Clients that race take turns on a
+    lock file; the first starts the server, the others find it answering."""
+    import fcntl
+
+    os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
+    if os.stat(RUN_DIR).st_uid != os.getuid() or os.stat(RUN_DIR).st_mode & 0o077:
+        return None  # not a directory of ours alone: do not trust it
+    with open(path + ".lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sock = _connect(path)
+        if sock is not None:
+            return sock
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                if os.fork() == 0:  # detached: not a child of this module's process
+                    os.setsid()
+                    null = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(null, fd)
+                    env = {key: value for key, value in os.environ.items()
+                           if key not in SERVER_ENV_DROP}
+                    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__),
+                                               "--serve", path], env)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            sock = _connect(path)
+            if sock is not None:
+                return sock
+            time.sleep(0.01)
+    return None
+
+
+def _fresh_interpreter(payload: bytes) -> NoReturn:
+    """Run the payload as Ansible would have: a new interpreter reading it on stdin."""
+    read_end, write_end = os.pipe()
+    if os.fork() == 0:
+        os.close(read_end)
+        _write_all(write_end, payload)
+        os._exit(0)
+    os.close(write_end)
+    os.dup2(read_end, 0)
+    os.close(read_end)
+    os.execv(sys.executable, [sys.executable])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _send(sock: socket.socket, header: dict, payload: bytes, fds: list[int]) -> None:
+    head = json.dumps(header).encode()
+    sock.sendmsg([_HEADER.pack(len(head), len(payload)) + head],
+                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
+    sock.sendall(payload)
+
+
+def client() -> int:
+    """Run the payload on stdin through the server; returns the module's exit code."""
+    payload = sys.stdin.buffer.read()
+    path = server_dir()
+    sock = _connect(path) or _start_server(path)
+    if sock is None:
+        _fresh_interpreter(payload)
+    umask = os.umask(0)
+    os.umask(umask)
+    header = {"env": dict(os.environ), "cwd": os.getcwd(), "umask": umask}
+    with sock:
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            _send(sock, header, payload, [null, 1, 2])
+        finally:
+            os.close(null)
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = sock.recv(256)
+            if not chunk:
+                break
+            answer += chunk
+    try:
+        return int(json.loads(answer)["rc"])
+    except (ValueError, KeyError):
+        sys.stderr.write("modexec: the module interpreter went away\n")
+        return 1
+
+
+# ---------------------------------------------------------------------------------------
+# server
+
+
+def _warm_up() -> None:
+    import importlib
+
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - optional: the payload imports what it needs
+            pass
+
+
+def _receive(conn: socket.socket) -> tuple[dict, bytes, list[int]]:
+    msg, ancdata, _flags, _addr = conn.recvmsg(_HEADER.size, socket.CMSG_SPACE(3 * 4))
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += list(struct.unpack(f"{len(data) // 4}i", data[:len(data) - len(data) % 4]))
+    if len(msg) != _HEADER.size:
+        raise ValueError("short request")
+    head_len, payload_len = _HEADER.unpack(msg)
+    data = b""
+    while len(data) < head_len + payload_len:
+        chunk = conn.recv(min(1 << 20, head_len + payload_len - len(data)))
+        if not chunk:
+            raise ValueError("truncated request")
+        data += chunk
+    return json.loads(data[:head_len]), data[head_len:], fds
+
+
+def _run_payload(header: dict, payload: bytes, fds: list[int]) -> None:
+    """In the forked child: become the module process and execute the payload. Never returns."""
+    rc = 1
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as in any Python process
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        import io
+        import types
+
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                      line_buffering=False)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                      errors="backslashreplace", line_buffering=True)
+        os.environ.clear()
+        os.environ.update(header["env"])
+        import tempfile
+
+        tempfile.tempdir = None  # chosen again from this environment's TMPDIR
+        os.chdir(header["cwd"])
+        os.umask(int(header["umask"]))
+        sys.argv = [""]
+        main = types.ModuleType("__main__")
+        sys.modules["__main__"] = main
+        code = compile(payload, "<stdin>", "exec")
+        try:
+            exec(code, main.__dict__)  # noqa: S102 - the module payload Ansible sent
+            rc = 0
+        except SystemExit as done:
+            rc = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report like an interpreter would, then exit
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        os._exit(rc)
+
+
+def serve(path: str) -> int:
+    """Serve requests on ``path``/sock until idle for :data:`IDLE_TIMEOUT` seconds."""
+    import selectors
+
+    _warm_up()
+    sock_path = os.path.join(path, "sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        if os.path.exists(sock_path):
+            os.unlink(sock_path)
+        listener.bind(sock_path)
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    pid_file = os.path.join(path, "pid")
+    with open(pid_file, "w", encoding="ascii") as handle:
+        handle.write(f"{os.getpid()}\n")
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, None)
+    children: dict[int, socket.socket] = {}
+    last = time.monotonic()
+    wake_r, wake_w = os.pipe()  # SIGCHLD wakes the loop (select alone is just restarted)
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_args: None)
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))  # clean up on the way out
+    sel.register(wake_r, selectors.EVENT_READ, "wake")
+    try:
+        while children or time.monotonic() - last < IDLE_TIMEOUT:
+            for key, _mask in sel.select(timeout=5.0):
+                if key.data == "wake":
+                    _drain(wake_r)
+                elif key.data is None:
+                    conn, _addr = listener.accept()
+                    last = time.monotonic()
+                    _start(conn, listener, sel, children)
+                else:  # a client's socket: it went away while its module runs
+                    pid = key.data
+                    sel.unregister(key.fileobj)
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            _reap(children, sel)
+    finally:
+        for name in (sock_path, pid_file):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+    return 0
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _start(conn: socket.socket, listener: socket.socket, sel, children) -> None:
+    fds: list[int] = []
+    try:
+        header, payload, fds = _receive(conn)
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            conn.close()
+            _run_payload(header, payload, fds)
+    except (OSError, ValueError):
+        conn.close()
+        return
+    finally:
+        for fd in fds:
+            os.close(fd)
+    children[pid] = conn
+    sel.register(conn, 1, pid)
+
+
+def _reap(children: dict, sel) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = children.pop(pid, None)
+        if conn is None:
+            continue
+        try:
+            sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        try:
+            conn.sendall(json.dumps({"rc": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+        except OSError:
+            pass
+        conn.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        sys.exit(serve(sys.argv[2]))
+    sys.exit(client())

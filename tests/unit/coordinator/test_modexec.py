@@ -1,0 +1,142 @@
+"""The warm module interpreter (gnt.nodes.modexec, issue 11): a payload run through it behaves
+as in a fresh interpreter (output, exit code, environment, directory, umask, argv), the server
+is reused and keyed by its fingerprint, a stopped client stops its module, and anything odd
+(a dead server, a directory not ours alone) falls back to a fresh interpreter.
+
+Real processes: the client is started as Ansible starts it, payload on stdin.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import gnt.nodes.modexec as modexec
+
+PAYLOAD = """
+import json, os, sys
+sys.stderr.write("to stderr\\n")
+print(json.dumps({"cwd": os.getcwd(), "var": os.environ.get("GNT_TEST_VAR"),
+                  "argv": sys.argv, "umask": os.umask(0), "pid": os.getpid(),
+                  "ppid": os.getppid(), "main": __name__, "pad": "%s"}))
+sys.exit(int(os.environ.get("GNT_TEST_RC", "0")))
+"""
+
+
+@pytest.fixture
+def servers(tmp_path, monkeypatch):
+    """A private server directory for this test; stops the servers started in it."""
+    path = tmp_path / "modexec"
+    path.mkdir(mode=0o700)
+    monkeypatch.setenv("GNT_MODEXEC_DIR", str(path))
+    yield path
+    for pid in _server_pids(path):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _server_pids(path: Path) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", f"modexec.py --serve {path}/"], capture_output=True, text=True,
+                         check=False).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def _run(script: Path, payload: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable] + (["-I", str(script)] if script else [])
+    return subprocess.run(argv, input=payload, capture_output=True, text=True, cwd=cwd,
+                          env=dict(os.environ, **env), check=False, timeout=60)
+
+
+def _fields(out: str) -> dict:
+    import json
+
+    return json.loads(out)
+
+
+SCRIPT = Path(modexec.__file__)
+
+
+def test_a_payload_runs_as_in_a_fresh_interpreter(servers, tmp_path):
+    payload = PAYLOAD % ""
+    fresh = _run(None, payload, tmp_path, GNT_TEST_VAR="x1", GNT_TEST_RC="3")
+    warm = _run(SCRIPT, payload, tmp_path, GNT_TEST_VAR="x1", GNT_TEST_RC="3")
+    assert (warm.returncode, warm.stderr) == (fresh.returncode, fresh.stderr) == (3, "to stderr\n")
+    ours, theirs = _fields(warm.stdout), _fields(fresh.stdout)
+    for key in ("cwd", "var", "umask", "main"):
+        assert ours[key] == theirs[key], key
+    assert ours["argv"] == [""]
+    assert ours["ppid"] in _server_pids(servers)  # a fork of the server, not a new interpreter
+
+
+def test_the_server_is_reused_and_sees_each_clients_environment(servers, tmp_path):
+    first = _fields(_run(SCRIPT, PAYLOAD % "", tmp_path, GNT_TEST_VAR="a").stdout)
+    second = _fields(_run(SCRIPT, PAYLOAD % "", tmp_path, GNT_TEST_VAR="b").stdout)
+    assert first["ppid"] == second["ppid"]
+    assert (first["var"], second["var"]) == ("a", "b")
+    assert len(_server_pids(servers)) == 1
+
+
+def test_a_large_payload_gets_through(servers, tmp_path):
+    result = _run(SCRIPT, PAYLOAD % ("x" * 300_000), tmp_path)
+    assert result.returncode == 0
+    assert len(_fields(result.stdout)["pad"]) == 300_000
+
+
+def test_a_changed_interpreter_file_gets_a_new_server(servers, tmp_path):
+    script = tmp_path / "modexec.py"
+    shutil.copy(SCRIPT, script)
+    first = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)
+    os.utime(script, ns=(script.stat().st_atime_ns, script.stat().st_mtime_ns + 10**9))
+    second = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)
+    assert first["ppid"] != second["ppid"]
+    assert len([path for path in servers.iterdir() if path.is_dir()]) == 2
+
+
+def test_a_stopped_client_stops_its_module(servers, tmp_path):
+    marker = tmp_path / "pid"
+    payload = f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+    client = subprocess.Popen([sys.executable, "-I", str(SCRIPT)], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert client.stdin is not None
+    client.stdin.write(payload.encode())
+    client.stdin.close()
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    module_pid = int(marker.read_text())
+    client.kill()
+    client.wait()
+    deadline = time.monotonic() + 10
+    while _alive(module_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(module_pid)
+
+
+def test_a_killed_server_is_replaced(servers, tmp_path):
+    first = _fields(_run(SCRIPT, PAYLOAD % "", tmp_path).stdout)
+    os.kill(first["ppid"], signal.SIGKILL)
+    time.sleep(0.2)
+    second = _fields(_run(SCRIPT, PAYLOAD % "", tmp_path).stdout)
+    assert second["ppid"] != first["ppid"]
+
+
+def test_a_directory_others_can_write_means_a_fresh_interpreter(servers, tmp_path):
+    os.chmod(servers, 0o777)
+    result = _run(SCRIPT, PAYLOAD % "", tmp_path, GNT_TEST_RC="4")
+    assert result.returncode == 4
+    assert not _server_pids(servers)
+    assert not any(path.is_dir() for path in servers.iterdir())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
