@@ -94,8 +94,7 @@ def _kept_artifacts(root: Path) -> tuple[list[str], list[str], str, str]:
 
 
 @pytest.mark.parametrize("case", ["ok", "bad value", "no interpreter"])
-def test_both_modes_give_the_same_results_events_and_artifacts(root, executors, monkeypatch,
-                                                                case):
+def test_both_modes_give_the_same_results_events_and_artifacts(root, executors, monkeypatch, case):
     seconds = "not-a-number" if case == "bad value" else 0
     if case == "no interpreter":  # Ansible's worker writes to a module that is not there
         monkeypatch.setattr(executor_module, "local_interpreter", lambda: "/nonexistent/python")

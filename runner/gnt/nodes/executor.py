@@ -11,7 +11,7 @@ playbook names hosts by group and role vars by reference, so no value from an op
 export, the config or a node is ever evaluated as a template (DESIGN.md safety rules). All of
 Ansible's directories (home, temp, control sockets, remote temp) are private, under GNT_ROOT.
 
-Unit tests swap in :class:`RecordingExecutor`.
+Unit tests swap in :class:`gnt.nodes.recording.RecordingExecutor`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -495,67 +494,3 @@ def _stdout_tail(run_dir: Path) -> str:
         if lines:
             return " | ".join(lines[-5:])
     return f"ansible-runner failed (artifacts in {run_dir})"
-
-
-def role_argument_errors(play: Play) -> list[str]:
-    """Every way ``play``'s vars break its role's contract (``meta/argument_specs.yml``,
-    checked with Ansible's own validator): unknown or missing vars, wrong types and choices,
-    sub-options included. Empty when the play fits."""
-    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-    spec_file = settings.collection_root() / "roles" / play.role / "meta" / "argument_specs.yml"
-    if not spec_file.is_file():
-        return [f"role {play.role} has no meta/argument_specs.yml"]
-    specs = yaml.safe_load(spec_file.read_text())["argument_specs"]["main"].get("options", {})
-    validator = ArgumentSpecValidator(specs)
-    errors = []
-    for host, role_vars in sorted(play.hosts.items()):
-        result = validator.validate(dict(role_vars))
-        errors += [f"{play.role} on {host}: {msg}" for msg in result.error_messages]
-    return errors
-
-
-class RecordingExecutor:
-    """Test double: records plays and answers with canned results (no Ansible). Every play
-    is checked against its role's argument spec first: a var the role does not declare (and so
-    would ignore), a missing or mistyped one, fails the test at once."""
-
-    def __init__(self, fail_roles: dict[str, str] | None = None,
-                 facts: dict[str, dict[str, Any]] | None = None,
-                 delay: float = 0.0) -> None:
-        self.calls: list[list[Play]] = []
-        self.fail_roles = fail_roles or {}
-        self.facts = facts or {}
-        self.delay = delay
-        self.lock = threading.Lock()
-
-    def run(self, plays: list[Play], nodes: dict[str, NodeAccess],
-            feedback: Feedback) -> RunResult:
-        for play in plays:
-            errors = role_argument_errors(play)
-            if errors:
-                raise AssertionError("play breaks its role's argument spec:\n" + "\n".join(errors))
-        with self.lock:
-            self.calls.append(plays)
-        if self.delay:
-            time.sleep(self.delay)
-        hosts: dict[str, HostResult] = {}
-        for index, play in enumerate(plays):
-            for host in play.hosts:
-                if host not in nodes:
-                    raise KeyError(f"executor asked to run on unknown node {host}")
-                res = hosts.setdefault(host, HostResult())
-                if play.role in self.fail_roles:
-                    res.ok = False
-                    res.failed_task = play.role
-                    res.failed_play = index
-                    res.message = self.fail_roles[play.role]
-                    feedback(f"{host}: {play.role}: FAILED: {res.message}")
-                    return RunResult(ok=False, hosts=hosts, rc=2)
-                res.facts.update(self.facts.get(play.role, {}))
-                feedback(f"{host}: {play.role}: ok")
-        return RunResult(ok=True, hosts=hosts)
-
-    def roles(self) -> list[str]:
-        """Every role run so far, in order."""
-        return [play.role for plays in self.calls for play in plays]

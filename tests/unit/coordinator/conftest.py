@@ -15,7 +15,7 @@ from gnt.core.jobstate import FINALIZED
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.state import Master
 from gnt.nodes import checks, live
-from gnt.nodes.executor import RecordingExecutor
+from gnt.nodes.recording import RecordingExecutor
 
 
 class FakeHypervisor:

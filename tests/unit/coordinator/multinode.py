@@ -14,7 +14,7 @@ import pytest
 
 from gnt.config.objects import new_uuid
 from gnt.nodes import live, rpc, ssh
-from gnt.nodes.executor import RecordingExecutor
+from gnt.nodes.recording import RecordingExecutor
 
 MASTER = "node1.example.com"
 RUNNING = ("running", "paused", "blocked")

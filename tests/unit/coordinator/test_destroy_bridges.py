@@ -20,7 +20,7 @@ import pytest
 
 from gnt.admin import bootstrap
 from gnt.nodes import bridges
-from gnt.nodes.executor import RecordingExecutor
+from gnt.nodes.recording import RecordingExecutor
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="needs root and iproute2 to make bridges")

@@ -24,7 +24,7 @@ from gnt.client.connection import Client
 from gnt.core import settings
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.server import MasterServer
-from gnt.nodes.executor import RecordingExecutor
+from gnt.nodes.recording import RecordingExecutor
 
 NODE = "node1.example.com"
 
