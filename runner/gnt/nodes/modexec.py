@@ -37,7 +37,8 @@ from typing import NoReturn
 
 #: Imported once by the server (each is optional): what module payloads import anyway.
 WARM_MODULES = ("json", "subprocess", "tempfile", "zipfile", "base64", "shutil", "locale",
-                "syslog", "platform", "datetime", "hashlib", "selectors", "shlex",
+                "syslog", "platform", "datetime", "hashlib", "selectors", "shlex", "uuid",
+                "xml.etree.ElementTree", "threading", "struct", "fcntl", "math", "collections",
                 "ansible.module_utils.basic", "libvirt")
 IDLE_TIMEOUT = 300.0
 START_TIMEOUT = 10.0

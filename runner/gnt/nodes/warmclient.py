@@ -144,14 +144,15 @@ class WarmWorker:
             self.proc = None
         self.fingerprint = None
 
-    def _start_run(self, runner: Any) -> tuple[socket.socket, int, int]:
+    def _start_run(self, runner: Any) -> tuple[_Answers, int, int]:
         """Hand the run to the worker: (answer socket, output read end, child PID)."""
         request = json.dumps({"argv": list(runner.config.command), "cwd": runner.config.cwd,
                               "env": dict(runner.config.env)}).encode()
         for attempt in (1, 2):
             with self.lock:
                 control = self._ensure(runner.config.env)
-                answers, theirs = socket.socketpair()
+                ours, theirs = socket.socketpair()
+                answers = _Answers(ours)
                 out_r, out_w = os.pipe()
                 try:
                     control.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
@@ -166,7 +167,7 @@ class WarmWorker:
                 finally:
                     theirs.close()
                     os.close(out_w)
-            answer = _read_answer(answers, timeout=30)
+            answer = answers.next(timeout=30)
             if "pid" in answer:
                 return answers, out_r, int(answer["pid"])
             answers.close()
@@ -200,12 +201,23 @@ class WarmWorker:
         try:
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             while True:
-                ready, _w, _x = select.select([out_r], [], [], 0.25)
-                if ready:
+                ready, _w, _x = select.select([out_r, answers.fileno()], [], [],
+                                              0 if b"\n" in answers.buffer else 0.25)
+                if out_r in ready:
                     chunk = os.read(out_r, 65536)
                     if not chunk:
                         break
                     events.write(decoder.decode(chunk))
+                elif answers.fileno() in ready or b"\n" in answers.buffer:
+                    # the child exited (its answer is due), yet something it started still
+                    # holds the output pipe: take what is there and stop reading
+                    os.set_blocking(out_r, False)
+                    try:
+                        while chunk := os.read(out_r, 65536):
+                            events.write(decoder.decode(chunk))
+                    except BlockingIOError:
+                        pass
+                    break
                 if should_cancel is not None and should_cancel():
                     runner.canceled = True
                 elif timeout and time.monotonic() - started > timeout:
@@ -213,7 +225,7 @@ class WarmWorker:
                 if runner.canceled or runner.timed_out:
                     proctree.terminate_tree(pid)
             events.write(decoder.decode(b"", final=True))
-            rc = int(_read_answer(answers, timeout=30).get("rc", 255))
+            rc = int(answers.next(timeout=30).get("rc", 255))
         finally:
             os.close(out_r)
             answers.close()
@@ -235,21 +247,35 @@ def _fd_bytes(*fds: int) -> bytes:
     return array.array("i", fds).tobytes()
 
 
-def _read_answer(conn: socket.socket, timeout: float) -> dict[str, Any]:
-    conn.settimeout(timeout)
-    data = b""
-    try:
-        while not data.endswith(b"\n"):
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except TimeoutError:
-        return {"error": "no answer from the warm worker"}
-    if not data:
-        return {"error": "the warm worker closed the run without an answer"}
-    answer: dict[str, Any] = json.loads(data.splitlines()[0])
-    return answer
+class _Answers:
+    """The worker's answer lines for one run (``{"pid": N}``, then ``{"rc": N}``)."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.buffer = b""
+
+    def fileno(self) -> int:
+        """The socket's descriptor (to wait on it with select)."""
+        return self.conn.fileno()
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.conn.close()
+
+    def next(self, timeout: float) -> dict[str, Any]:
+        """The next answer, or ``{"error": ...}`` when none comes in ``timeout`` seconds."""
+        self.conn.settimeout(timeout)
+        try:
+            while b"\n" not in self.buffer:
+                chunk = self.conn.recv(4096)
+                if not chunk:
+                    return {"error": "the warm worker closed the run without an answer"}
+                self.buffer += chunk
+        except TimeoutError:
+            return {"error": "no answer from the warm worker"}
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
 
 def _open_private(path: str) -> Any:
