@@ -53,10 +53,17 @@ _HEADER = struct.Struct("!II")
 
 def fingerprint() -> str:
     """What the server's imports depend on: this interpreter, this file, and the Ansible
-    and libvirt packages it would import (found without importing them)."""
+    and libvirt packages it would import (found without importing them); and the namespaces
+    it runs in."""
     import importlib.util
 
     parts = [sys.executable, sys.version]
+    # a server serves only its own namespaces (the lab's nodes share one file system)
+    for kind in ("mnt", "net", "pid", "uts"):
+        try:
+            parts.append(f"{kind}:{os.stat(f'/proc/self/ns/{kind}').st_ino}")
+        except OSError:
+            pass
     paths = [os.path.abspath(__file__)]
     for name in ("ansible", "libvirt"):
         spec = importlib.util.find_spec(name)
