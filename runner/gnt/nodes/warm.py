@@ -40,8 +40,7 @@ from gnt.nodes import proctree
 #: worker's own, since Ansible read its configuration from them when the worker imported it.
 PER_RUN_ENV = ("AWX_ISOLATED_DATA_DIR", "GNT_ANSIBLE_RUN")
 
-#: ``ansible-playbook``'s code, imported once in the worker (not the plugins loaded by path:
-#: the callback plugin reads the run's artifact dir when it is loaded, in the child).
+#: ``ansible-playbook``'s code, imported once in the worker.
 WARM_IMPORTS = (
     "ansible.cli.playbook",
     "ansible.executor.playbook_executor",
@@ -69,8 +68,8 @@ MAX_REQUEST = 1 << 20
 
 
 #: Plugins every run of ours loads (loader attribute in ``ansible.plugins.loader``, name),
-#: loaded (not instantiated) once in the worker. Not the callback plugins: ansible-runner's
-#: reads the run's artifact dir when it is loaded, so it is loaded in each child.
+#: loaded (not instantiated) once in the worker; the callback plugins are loaded by
+#: :func:`_prime_callbacks`. (Not vars plugins: Ansible keeps those as instances.)
 WARM_PLUGINS = (
     ("inventory_loader", "ansible.builtin.yaml"),
     ("module_loader", "ansible.builtin.command"),
