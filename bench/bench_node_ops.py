@@ -1,5 +1,5 @@
-"""Node operations on a real one-node cluster (libvirt + QEMU), in both executor modes (warm
-worker and plain ansible-runner), each next to its floor: the same libvirt calls made directly
+"""Node operations on a real one-node cluster (libvirt + QEMU), in three executor
+configurations (see CONFIGS), each next to its floor: the same libvirt calls made directly
 from this process on the same domain, in the same run. Prints medians, the ratio to the floor
 and Ganeti 3.0.2's figure on this kind of machine (issue 11).
 
@@ -42,11 +42,15 @@ def clock(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench_mode(mode: str, rounds: int) -> dict[str, tuple[float, float | None]]:
-    """Median of ours and of the floor, per operation, with the executor in ``mode``."""
+#: The configurations compared: (label, GNT_ANSIBLE_EXECUTOR, GNT_MODULE_INTERPRETER).
+CONFIGS = (("warm", "warm", "warm"), ("runner", "runner", "warm"), ("plain", "runner", "fresh"))
+
+
+def bench_mode(config: tuple[str, str, str], rounds: int) -> dict[str, tuple[float, float | None]]:
+    """Median of ours and of the floor, per operation, in one configuration."""
     import libvirt
 
-    os.environ["GNT_ANSIBLE_EXECUTOR"] = mode
+    mode, os.environ["GNT_ANSIBLE_EXECUTOR"], os.environ["GNT_MODULE_INTERPRETER"] = config
     figures: dict[str, tuple[list[float], list[float]]] = {}
 
     def note(op: str, ours: float, floor: float | None = None) -> None:
@@ -88,7 +92,7 @@ def bench_mode(mode: str, rounds: int) -> dict[str, tuple[float, float | None]]:
         figures["remove"][1].append(clock(lambda: (dom.undefine(),
                                                    [path.unlink() for path in disk_files])))
         conn.close()
-    print(f"  ({mode}: the first add of a fresh daemon took {first:.2f} s)")
+    print(f"  ({mode}: the first add of a fresh daemon took {first:.2f} s)", flush=True)
     return {op: (statistics.median(ours), statistics.median(floor) if floor else None)
             for op, (ours, floor) in figures.items()}
 
@@ -102,22 +106,26 @@ def _disk_paths(xml: str) -> list[str]:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    results = {mode: bench_mode(mode, rounds) for mode in ("warm", "runner")}
-    print(f"\n{'operation':24} {'warm':>7} {'runner':>7} {'floor':>7} {'warm/floor':>10}"
-          f" {'runner/floor':>12} {'Ganeti':>7} {'warm/Ganeti':>11}")
+    results = {config[0]: bench_mode(config, rounds) for config in CONFIGS}
+    labels = [config[0] for config in CONFIGS]
+    print("\n" + f"{'operation':22}" + "".join(f"{label:>8}" for label in labels)
+          + f"{'floor':>7}" + "".join(f"{label + '/floor':>13}" for label in labels)
+          + f"{'Ganeti':>8}{'warm/Ganeti':>12}")
+    nan = float("nan")
     for op in results["warm"]:
-        warm, floor = results["warm"][op]
-        runner, _floor = results["runner"][op]
+        floor = results["warm"][op][1]
+        ours = [results[label][op][0] for label in labels]
         ganeti = GANETI.get(op)
-        print(f"{op:24} {warm:7.2f} {runner:7.2f} "
-              f"{floor if floor is not None else float('nan'):7.2f} "
-              f"{warm / floor if floor else float('nan'):10.1f} "
-              f"{runner / floor if floor else float('nan'):12.1f} "
-              f"{ganeti if ganeti else float('nan'):7.2f} "
-              f"{warm / ganeti if ganeti else float('nan'):11.2f}")
-    print("(floor: the same libvirt calls from this process; not measured yet for add and"
-          " for the ACPI shutdown, whose direct dom.shutdown() was not answered by the guest."
-          " On the host, PID 1 reaps late; libvirtd runs under tini -s, see scripts/setup.sh)")
+        print(f"{op:22}" + "".join(f"{value:8.2f}" for value in ours)
+              + f"{floor if floor is not None else nan:7.2f}"
+              + "".join(f"{value / floor if floor else nan:13.1f}" for value in ours)
+              + f"{ganeti or nan:8.2f}{ours[0] / ganeti if ganeti else nan:12.2f}")
+    print("warm: warm worker + warm module interpreter (the default); runner: plain ansible-runner"
+          " runs + warm module interpreter; plain: plain ansible-runner + a fresh Python per"
+          " module (Ansible as it comes).")
+    print("floor: the same libvirt calls from this process; not measured yet for add and for the"
+          " ACPI shutdown, whose direct dom.shutdown() was not answered by the guest. On the host,"
+          " PID 1 reaps late; libvirtd runs under tini -s, see scripts/setup.sh.")
 
 
 if __name__ == "__main__":
