@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-from bench_node_ops import CONFIGS, GANETI  # noqa: E402
+from bench_node_ops import CONFIGS, print_table  # noqa: E402
 from gnt_labcluster import (  # noqa: E402
     BOOT_MARKER,
     LabCluster,
@@ -163,19 +163,7 @@ def main() -> None:
             many_adds(lc, adds)
     finally:
         stop_cluster(lc)
-    labels = [config[0] for config in CONFIGS]
-    nan = float("nan")
-    print("\n" + f"{'operation (3-node lab)':32}" + "".join(f"{label:>8}" for label in labels)
-          + f"{'floor':>7}" + "".join(f"{label + '/floor':>13}" for label in labels)
-          + f"{'Ganeti':>8}")
-    for op in results[labels[0]]:
-        floor = results[labels[0]][op][1]
-        ours = [results[label][op][0] for label in labels]
-        ganeti = GANETI.get(op.split(" (")[0])
-        print(f"{op:32}" + "".join(f"{value:8.2f}" for value in ours)
-              + f"{floor if floor is not None else nan:7.2f}"
-              + "".join(f"{value / floor if floor else nan:13.1f}" for value in ours)
-              + f"{ganeti or nan:8.2f}")
+    print_table("operation (3-node lab)", results)
     print("floor: the same libvirt call from this process through the node's libvirtd (migrate:"
           " libvirt_migrate.migrate() called directly, the other way back); none for add, remove"
           " and failover yet. Modules on node2 and node3 run in a fresh Python over SSH (the warm"

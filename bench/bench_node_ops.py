@@ -104,22 +104,29 @@ def _disk_paths(xml: str) -> list[str]:
             if source.get("file")]
 
 
-def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    results = {config[0]: bench_mode(config, rounds) for config in CONFIGS}
+def print_table(title: str, results: dict[str, dict[str, tuple[float, float | None]]]) -> None:
+    """One row per operation: each configuration's median, the floor, the ratios to it and
+    Ganeti 3.0.2's figure (by the operation's name before any " (...)") with the ratio."""
     labels = [config[0] for config in CONFIGS]
-    print("\n" + f"{'operation':22}" + "".join(f"{label:>8}" for label in labels)
-          + f"{'floor':>7}" + "".join(f"{label + '/floor':>13}" for label in labels)
-          + f"{'Ganeti':>8}{'warm/Ganeti':>12}")
     nan = float("nan")
-    for op in results["warm"]:
-        floor = results["warm"][op][1]
+    width = max(len(title), *(len(op) for op in results[labels[0]])) + 2
+    print("\n" + f"{title:{width}}" + "".join(f"{label:>8}" for label in labels)
+          + f"{'floor':>7}" + "".join(f"{label + '/floor':>13}" for label in labels)
+          + f"{'Ganeti':>8}{labels[0] + '/Ganeti':>12}")
+    for op in results[labels[0]]:
+        floor = results[labels[0]][op][1]
         ours = [results[label][op][0] for label in labels]
-        ganeti = GANETI.get(op)
-        print(f"{op:22}" + "".join(f"{value:8.2f}" for value in ours)
+        ganeti = GANETI.get(op.split(" (")[0])
+        print(f"{op:{width}}" + "".join(f"{value:8.2f}" for value in ours)
               + f"{floor if floor is not None else nan:7.2f}"
               + "".join(f"{value / floor if floor else nan:13.1f}" for value in ours)
               + f"{ganeti or nan:8.2f}{ours[0] / ganeti if ganeti else nan:12.2f}")
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    results = {config[0]: bench_mode(config, rounds) for config in CONFIGS}
+    print_table("operation", results)
     print("warm: warm worker + warm module interpreter (the default); runner: plain ansible-runner"
           " runs + warm module interpreter; plain: plain ansible-runner + a fresh Python per"
           " module (Ansible as it comes).")

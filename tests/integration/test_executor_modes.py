@@ -20,6 +20,7 @@ import pytest
 import gnt.nodes.executor as executor_module
 from gnt.core import settings
 from gnt.nodes.executor import RUN_ENV, AnsibleExecutor, NodeAccess, Play, RunResult
+from gnt.nodes.proctree import alive
 
 pytestmark = pytest.mark.integration
 
@@ -194,7 +195,7 @@ def test_the_warm_worker_restarts_when_a_module_changes(root, executors, tmp_pat
     os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
     assert executor.run(_delay(0), NODES, lambda _line: None).ok
     assert _worker_pid(executor) != first
-    assert not _alive(first)
+    assert not alive(first)
 
 
 def test_the_warm_worker_restarts_when_the_shared_environment_changes(root, executors,
@@ -215,11 +216,3 @@ def test_a_killed_warm_worker_is_replaced(root, executors):
     executor._warm.proc.wait()  # pylint: disable=protected-access
     assert executor.run(_delay(0), NODES, lambda _line: None).ok
     assert _worker_pid(executor) != first
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

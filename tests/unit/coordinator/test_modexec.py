@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import gnt.nodes.modexec as modexec
+from gnt.nodes.proctree import alive
 
 PAYLOAD = """
 import json, os, sys
@@ -113,9 +114,9 @@ def test_a_stopped_client_stops_its_module(servers, tmp_path):
     client.kill()
     client.wait()
     deadline = time.monotonic() + 10
-    while _alive(module_pid) and time.monotonic() < deadline:
+    while alive(module_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(module_pid)
+    assert not alive(module_pid)
 
 
 def test_a_killed_server_is_replaced(servers, tmp_path):
@@ -132,11 +133,3 @@ def test_a_directory_others_can_write_means_a_fresh_interpreter(servers, tmp_pat
     assert result.returncode == 4
     assert not _server_pids(servers)
     assert not any(path.is_dir() for path in servers.iterdir())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

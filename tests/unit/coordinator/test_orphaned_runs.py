@@ -16,6 +16,7 @@ import pytest
 
 from gnt.core import settings
 from gnt.nodes.executor import RUN_ENV, stop_orphaned_runs
+from gnt.nodes.proctree import alive
 
 # parent + a worker in a new session (os.setsid), both sleeping
 SLEEPER = ("import os, time\n"
@@ -49,20 +50,13 @@ def _start(run_dir: Path, started: list[int]) -> list[int]:
     return pids
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
 
 def test_every_process_of_a_run_is_stopped(runs):
     runs_dir, started = runs
     pids = _start(runs_dir / "run-orphan", started)
-    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
     assert stop_orphaned_runs(timeout=5) == sorted(pids)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
 
 
 def test_runs_of_another_root_are_left_alone(runs, tmp_path):
@@ -70,7 +64,7 @@ def test_runs_of_another_root_are_left_alone(runs, tmp_path):
     other = tmp_path / "other-root/var/lib/gnt/ansible/runs/run-x"
     pids = _start(other, started)
     assert stop_orphaned_runs(timeout=5) == []
-    assert all(_alive(pid) for pid in pids)
+    assert all(alive(pid) for pid in pids)
 
 
 def test_nothing_to_stop(runs):
