@@ -145,7 +145,7 @@ def main() -> None:
     lc = start_cluster(lab_dir_for("benchops"), 3)
     results: dict[str, dict[str, tuple[float, float | None]]] = {}
     try:
-        hop = statistics.median(clock(lc.run, "node1", "true") for _ in range(7))
+        hop = statistics.median(clock(lc.run, "node1", "true") for _attempt in range(7))
         print(f"the SSH hop into node1 that every gnt command of this bench takes: {hop:.3f} s"
               " (subtracted from our figures below)", flush=True)
         for label, executor, interpreter in CONFIGS:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import gnt.nodes.modexec as modexec
+from gnt.nodes import modexec
 from gnt.nodes.proctree import alive
 
 PAYLOAD = """

@@ -50,7 +50,6 @@ def _start(run_dir: Path, started: list[int]) -> list[int]:
     return pids
 
 
-
 def test_every_process_of_a_run_is_stopped(runs):
     runs_dir, started = runs
     pids = _start(runs_dir / "run-orphan", started)
