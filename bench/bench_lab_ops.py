@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
+import _floors as floors  # noqa: E402
 from bench_node_ops import CONFIGS, print_table  # noqa: E402
 from gnt_labcluster import (  # noqa: E402
     BOOT_MARKER,
@@ -79,8 +80,11 @@ def node_ops(lc: LabCluster, libvirt, label: str, node: str, rounds: int,
              clock(lc.gnt, f"gnt-instance reboot --type=hard {name}"),
              clock(lambda: (dom.destroy(), dom.create())))
     lc.gnt(f"gnt-instance shutdown --timeout=0 {name}")
+    root = lc.lab.node(node).gnt_root
+    removed = floors.remove(conn, dom, lambda path: lc.root_on_host(node)
+                            / Path(path).relative_to(root))
     conn.close()
-    note(figures, f"remove ({where})", clock(lc.gnt, f"gnt-instance remove -f {name}"))
+    note(figures, f"remove ({where})", clock(lc.gnt, f"gnt-instance remove -f {name}"), removed)
 
 
 def move_ops(lc: LabCluster, libvirt, label: str, rounds: int, figures: Figures) -> None:
@@ -100,9 +104,28 @@ def move_ops(lc: LabCluster, libvirt, label: str, rounds: int, figures: Figures)
                                                       uri[source], uri[target]))
     source = lc.instance_node(name)
     target = "node3" if source != "node3" else "node2"
+    boots = {target: lc.console(target, name).count(BOOT_MARKER)}
     note(figures, "failover", clock(lc.gnt, f"gnt-instance failover -f -n {target} {name}"))
+    # the floor there and back, each from a booted guest (ACPI needs one)
+    for there, back in ((target, source), (source, target)):
+        _wait_boots(lc, there, name, boots[there] + 1)
+        boots[back] = lc.console(back, name).count(BOOT_MARKER)
+        figure = floors.failover(libvirt, name, uri[there], uri[back])
+        if figure is not None:
+            figures["failover"][1].append(figure)
     lc.gnt(f"gnt-instance shutdown --timeout=0 {name}")
     lc.gnt(f"gnt-instance remove -f {name}")
+
+
+def _wait_boots(lc: LabCluster, node: str, name: str, count: int, timeout: float = 120) -> None:
+    """Wait for ``count`` boot markers on ``name``'s console log on ``node`` (the log is
+    appended to), then a second for the guest's ACPI handling."""
+    deadline = time.monotonic() + timeout
+    while lc.console(node, name).count(BOOT_MARKER) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name} did not boot on {node}")
+        time.sleep(0.1)
+    time.sleep(1)
 
 
 def _floor_migrate(libvirt, mig, name: str, source: str, target: str) -> None:
@@ -164,10 +187,11 @@ def main() -> None:
     finally:
         stop_cluster(lc)
     print_table("operation (3-node lab)", results)
-    print("floor: the same libvirt call from this process through the node's libvirtd (migrate:"
-          " libvirt_migrate.migrate() called directly, the other way back); none for add, remove"
-          " and failover yet. Modules on node2 and node3 run in a fresh Python over SSH (the warm"
-          " module interpreter is on the master node only).")
+    print("floor: the same libvirt calls from this process through the node's libvirtd"
+          " (migrate: libvirt_migrate.migrate() called directly, the other way back; failover:"
+          " ACPI shutdown, define and start on the other node, undefine, there and back; remove:"
+          " undefine a copy and delete its disk); none for add (see bench_node_ops on the host)."
+          " The nodes' modules run in their warm module interpreter (plain: a fresh Python).")
 
 
 if __name__ == "__main__":

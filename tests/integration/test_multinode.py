@@ -64,6 +64,27 @@ def test_nodes_are_added_with_roles_and_replicated_config(lc: LabCluster) -> Non
                     " hostname")
 
 
+def test_every_node_has_its_warm_module_interpreter(lc: LabCluster) -> None:
+    """node_prepare installed the warm module interpreter on each node and its record says
+    so; a module run on node2 goes through it: a server of node2's Python, in node2's
+    namespaces, with Ansible's module_utils from the zip of the master's version."""
+    interpreters = {node["name"].split(".")[0]: node.get("module_interpreter")
+                    for node in lc.config()["nodes"].values()}
+    assert set(interpreters) == set(NODES)
+    launcher = interpreters["node2"]
+    assert launcher and launcher.endswith("/var/lib/gnt/modexec/python")
+    assert set(interpreters.values()) == {launcher}
+    version = lc.run("node1", "ansible --version | head -1").stdout
+    release = re.search(r"core ([0-9][^\]\s]*)", version)
+    assert release, version
+    lc.gnt("gnt-debug delay --no-master -n node2 0.01")   # a command module on node2
+    servers = lc.run("node2", "pgrep -af '^/usr/bin/python3 .*modexec.py --serve' || true").stdout
+    expected = (f"/usr/bin/python3 -I {launcher.rsplit('/', 1)[0]}/modexec.py --serve"
+                f" /run/gnt-modexec/")
+    assert expected in servers and servers.rstrip().endswith(f"/ansible-{release.group(1)}.zip"), \
+        servers
+
+
 def test_role_changes_follow_the_pool_rules(lc: LabCluster) -> None:
     lc.gnt("gnt-cluster modify --candidate-pool-size 2")
     lc.gnt("gnt-node modify -C no node3")          # two candidates remain: the pool is full

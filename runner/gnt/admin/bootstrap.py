@@ -143,7 +143,10 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
     bridges = node_vars(store, store.master_node())["bridges"]
     before = _existing_bridges(bridges)
     try:
-        facts = prepare_node(store, store.master_node(), executor or AnsibleExecutor(), feedback)
+        master = dict(store.master_node())
+        facts = prepare_node(store, master, executor or AnsibleExecutor(), feedback)
+        store.modify("nodes", master["uuid"],
+                     lambda node: node.update(module_interpreter=master["module_interpreter"]))
     except GntError:
         _remove_state(feedback)
         raise

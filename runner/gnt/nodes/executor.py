@@ -41,12 +41,15 @@ Feedback = Callable[[str], None]
 
 @dataclass
 class NodeAccess:
-    """How to reach a node: its name, address and whether it is this (master) node."""
+    """How to reach a node: its name, address and whether it is this (master) node; for the
+    other nodes, their warm module interpreter when they have one (see
+    :mod:`gnt.nodes.modexec_bundle`)."""
 
     name: str
     address: str
     local: bool
     ssh_port: int = 22
+    interpreter: str = ""
 
 
 @dataclass
@@ -150,6 +153,14 @@ def local_interpreter() -> str:
     return str(launcher)
 
 
+def remote_interpreter(node: NodeAccess) -> str:
+    """The module interpreter on a node other than the master: its warm one when it has one
+    and ``GNT_MODULE_INTERPRETER`` is not ``fresh``, else its ``/usr/bin/python3``."""
+    if node.interpreter and settings.module_interpreter() != "fresh":
+        return node.interpreter
+    return "/usr/bin/python3"
+
+
 def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
     """Inventory of the involved nodes with every play's vars under ``gnt_play_<n>``; the
     hosts of play ``n`` form the group ``gnt_play_<n>``."""
@@ -164,7 +175,7 @@ def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str
             hv["ansible_connection"] = "ssh"
             hv["ansible_user"] = "root"
             hv["ansible_port"] = node.ssh_port
-            hv["ansible_python_interpreter"] = "/usr/bin/python3"
+            hv["ansible_python_interpreter"] = remote_interpreter(node)
         hostvars[name] = hv
     groups: dict[str, Any] = {}
     for index, play in enumerate(plays):

@@ -17,10 +17,14 @@ Two roles in this one file, which uses the standard library only (it is run by p
   ``__main__``. If the client goes away (Ansible stopped the task), the child's process group
   is killed. The server exits after :data:`IDLE_TIMEOUT` seconds without requests.
 
-What a fork inherits are imports made from the same files the payload carries (the server
-runs the controller's own interpreter, so its Ansible is the one that built the payload), so
-the server is keyed by a fingerprint of the interpreter, Ansible, libvirt and this file: the
-socket's directory name. A change to any of them makes a new server; the old one idles out.
+A fork inherits the server's imports, so they must be made from the same files the payload
+carries. Ansible's ``module_utils`` are warmed only from a source of the payload's own Ansible
+version (read from the payload's ``_ansible_version``): a zip ``ansible-<version>.zip`` next
+to this file (how the other nodes get them, see :mod:`gnt.nodes.modexec_bundle`), else the
+interpreter's installed Ansible when its version is the same (the master node); else they are
+not warmed. The server is keyed by a fingerprint of the interpreter, that source, libvirt,
+this file and the namespaces: the socket's directory name. A change to any of them makes a
+new server; the old one idles out.
 """
 
 from __future__ import annotations
@@ -39,7 +43,14 @@ from typing import NoReturn
 WARM_MODULES = ("json", "subprocess", "tempfile", "zipfile", "base64", "shutil", "locale",
                 "syslog", "platform", "datetime", "hashlib", "selectors", "shlex", "uuid",
                 "xml.etree.ElementTree", "threading", "struct", "fcntl", "math", "collections",
-                "ansible.module_utils.basic", "libvirt")
+                "libvirt")
+#: Imported too when the server has a source of the payload's Ansible version.
+WARM_ANSIBLE = ("ansible.module_utils.basic",)
+#: The name of the zip of Ansible's module_utils for one version, next to this file.
+UTILS_ZIP = "ansible-{version}.zip"
+#: The server warms Ansible from the interpreter's own installation.
+SITE = "site"
+_VERSION_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-_")
 IDLE_TIMEOUT = 300.0
 START_TIMEOUT = 10.0
 #: Where servers live: one private directory per fingerprint (``GNT_MODEXEC_DIR`` moves it,
@@ -51,13 +62,63 @@ SERVER_ENV_DROP = ("GNT_ANSIBLE_RUN",)
 _HEADER = struct.Struct("!II")
 
 
-def fingerprint() -> str:
-    """What the server's imports depend on: this interpreter, this file, and the Ansible
-    and libvirt packages it would import (found without importing them); and the namespaces
-    it runs in."""
+def payload_version(payload: bytes) -> str | None:
+    """The Ansible version that built ``payload`` (its ``_ansible_version`` argument), None
+    when it does not say."""
+    at = payload.find(b'"_ansible_version"')
+    if at < 0:
+        return None
+    rest = payload[at + len(b'"_ansible_version"'):at + 80]
+    colon = rest.find(b":")
+    start = rest.find(b'"', colon + 1)
+    end = rest.find(b'"', start + 1)
+    if colon < 0 or start < 0 or end < 0 or rest[colon + 1:start].strip():
+        return None
+    value = rest[start + 1:end]
+    if not value or not set(value) <= _VERSION_CHARS:
+        return None
+    return value.decode()
+
+
+def _installed_ansible_version() -> str | None:
+    """The version of the Ansible this interpreter would import (read, not imported)."""
     import importlib.util
 
-    parts = [sys.executable, sys.version]
+    spec = importlib.util.find_spec("ansible")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "release.py"), "rb") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(b"__version__"):
+            value = line.partition(b"=")[2].strip().strip(b"'\"")
+            return value.decode() if value and set(value) <= _VERSION_CHARS else None
+    return None
+
+
+def ansible_source(version: str | None) -> str | None:
+    """Where a server for payloads of Ansible ``version`` imports ``module_utils`` from: the
+    zip of that version next to this file, :data:`SITE` when the installed Ansible is that
+    version, else None (not warmed)."""
+    if not version:
+        return None
+    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           UTILS_ZIP.format(version=version))
+    if os.path.isfile(bundled):
+        return bundled
+    return SITE if _installed_ansible_version() == version else None
+
+
+def fingerprint(source: str | None = SITE) -> str:
+    """What the server's imports depend on: this interpreter, this file, the Ansible source
+    (:func:`ansible_source`) and the libvirt package it would import (found without importing
+    them); and the namespaces it runs in."""
+    import importlib.util
+
+    parts = [sys.executable, sys.version, f"ansible:{source}"]
     # a server serves only its own namespaces (the lab's nodes share one file system)
     for kind in ("mnt", "net", "pid", "uts"):
         try:
@@ -65,7 +126,9 @@ def fingerprint() -> str:
         except OSError:
             pass
     paths = [os.path.abspath(__file__)]
-    for name in ("ansible", "libvirt"):
+    if source and source != SITE:
+        paths.append(source)
+    for name in ("ansible", "libvirt") if source == SITE else ("libvirt",):
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.origin:
             paths.append(spec.origin)
@@ -80,9 +143,9 @@ def fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
-def server_dir() -> str:
-    """The private directory of this interpreter's current server."""
-    return os.path.join(RUN_DIR, fingerprint())
+def server_dir(source: str | None = SITE) -> str:
+    """The private directory of the current server of this interpreter and Ansible source."""
+    return os.path.join(RUN_DIR, fingerprint(source))
 
 
 # ---------------------------------------------------------------------------------------
@@ -99,7 +162,7 @@ def _connect(path: str) -> socket.socket | None:
     return sock
 
 
-def _start_server(path: str) -> socket.socket | None:
+def _start_server(path: str, source: str | None) -> socket.socket | None:
     """Start a server for ``path`` and connect to it. Clients that race take turns on a
     lock file; the first starts the server, the others find it answering."""
     import fcntl
@@ -123,8 +186,8 @@ def _start_server(path: str) -> socket.socket | None:
                         os.dup2(null, fd)
                     env = {key: value for key, value in os.environ.items()
                            if key not in SERVER_ENV_DROP}
-                    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__),
-                                               "--serve", path], env)
+                    os.execve(sys.executable, [sys.executable, "-I", os.path.abspath(__file__),
+                                               "--serve", path, source or ""], env)
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
@@ -166,8 +229,9 @@ def _send(sock: socket.socket, header: dict, payload: bytes, fds: list[int]) -> 
 def client() -> int:
     """Run the payload on stdin through the server; returns the module's exit code."""
     payload = sys.stdin.buffer.read()
-    path = server_dir()
-    sock = _connect(path) or _start_server(path)
+    source = ansible_source(payload_version(payload))
+    path = server_dir(source)
+    sock = _connect(path) or _start_server(path, source)
     if sock is None:
         _fresh_interpreter(payload)
     umask = os.umask(0)
@@ -196,14 +260,42 @@ def client() -> int:
 # server
 
 
-def _warm_up() -> None:
+def _warm_up(source: str) -> None:
+    """Import :data:`WARM_MODULES`, and :data:`WARM_ANSIBLE` from ``source`` (a zip, SITE, or
+    empty: not at all). This file's directory leaves ``sys.path`` (no module of it is a
+    payload's to import)."""
     import importlib
 
-    for name in WARM_MODULES:
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [entry for entry in sys.path if entry != here]
+    names: tuple[str, ...] = WARM_MODULES
+    if source:
+        names += WARM_ANSIBLE
+        if source != SITE:
+            sys.path.insert(0, source)
+            sys.meta_path.append(AnsibleBesideUtils)
+    for name in names:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - optional: the payload imports what it needs
             pass
+
+
+class AnsibleBesideUtils:
+    """Finds ``ansible.<name>`` other than ``module_utils`` on ``sys.path`` for a server whose
+    ``ansible`` package comes from a zip of ``module_utils`` only: the payload of one of
+    Ansible's own modules carries ``ansible/modules/...`` in its zip, which the wrapper puts
+    on ``sys.path``, but the warm package's ``__path__`` is the utils zip alone."""
+
+    @staticmethod
+    def find_spec(fullname: str, path=None, target=None):  # noqa: ANN001, ANN205 - importlib's
+        parts = fullname.split(".")
+        if len(parts) != 2 or parts[0] != "ansible":
+            return None
+        from importlib.machinery import PathFinder
+
+        return PathFinder.find_spec(fullname, [os.path.join(entry, "ansible")
+                                               for entry in sys.path if entry], target)
 
 
 def _receive(conn: socket.socket) -> tuple[dict, bytes, list[int]]:
@@ -276,11 +368,12 @@ def _run_payload(header: dict, payload: bytes, fds: list[int]) -> None:
         os._exit(rc)
 
 
-def serve(path: str) -> int:
-    """Serve requests on ``path``/sock until idle for :data:`IDLE_TIMEOUT` seconds."""
+def serve(path: str, source: str = SITE) -> int:
+    """Serve requests on ``path``/sock until idle for :data:`IDLE_TIMEOUT` seconds, with
+    Ansible's module_utils warmed from ``source`` (see :func:`ansible_source`; empty: none)."""
     import selectors
 
-    _warm_up()
+    _warm_up(source)
     sock_path = os.path.join(path, "sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o077)
@@ -385,6 +478,6 @@ def _reap(children: dict, sel) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        sys.exit(serve(sys.argv[2]))
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--serve":
+        sys.exit(serve(sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else SITE))
     sys.exit(client())

@@ -20,7 +20,8 @@ def node_access(store: ConfigStore, node: dict[str, Any]) -> NodeAccess:
     nd = node_ndparams(store, node)
     return NodeAccess(name=node["name"], address=node["primary_ip"],
                       local=node["uuid"] == store.cluster()["master_node"],
-                      ssh_port=int(nd.get("ssh_port", 22)))
+                      ssh_port=int(nd.get("ssh_port", 22)),
+                      interpreter=str(node.get("module_interpreter") or ""))
 
 
 def node_ndparams(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any]:
