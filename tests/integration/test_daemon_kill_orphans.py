@@ -12,11 +12,13 @@ import pytest
 from gnt_clusterenv import destroy_cluster, make_cluster
 
 pytestmark = pytest.mark.integration
+BUILDER = "gnt warm worker: building module payloads"
 
 
 def _run_processes(root: Path, daemon: int = 0) -> list[str]:
     """Command lines of live processes started for an Ansible run of the cluster at ``root``
-    (not counting the idle warm worker of the live master daemon ``daemon``)."""
+    (not counting the idle warm worker of the live master daemon ``daemon`` and its payload
+    builder)."""
     needle = f"GNT_ANSIBLE_RUN={root}/var/lib/gnt/ansible/runs/".encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -30,7 +32,7 @@ def _run_processes(root: Path, daemon: int = 0) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if state != "Z" and needle in environ:
+        if state != "Z" and needle in environ and not cmdline.startswith(BUILDER):
             found.append(cmdline)
     return found
 

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 NODES = {"n1": NodeAccess("n1", "127.0.0.1", True)}
 MODES = ("warm", "runner")
+BUILDER = "gnt warm worker: building module payloads"
 
 
 @pytest.fixture
@@ -73,9 +74,10 @@ def _run_pids(root: Path, needle: str = "") -> list[int]:
 
 
 def _left(root: Path, executor: AnsibleExecutor) -> list[int]:
-    """Processes of the root's runs, the (idle) warm worker aside."""
+    """Processes of the root's runs, the (idle) warm worker and its payload builder aside."""
     worker = executor._warm  # pylint: disable=protected-access
     idle = {worker.proc.pid} if worker is not None and worker.proc is not None else set()
+    idle |= set(_run_pids(root, BUILDER))
     return [pid for pid in _run_pids(root) if pid not in idle]
 
 

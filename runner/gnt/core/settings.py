@@ -163,10 +163,18 @@ def ansible_run_timeout() -> float:
 
 
 def module_interpreter() -> str:
-    """How modules run on the master node: ``warm`` (forks of a warm module interpreter,
+    """How modules run on the nodes: ``warm`` (forks of a warm module interpreter,
     :mod:`gnt.nodes.modexec`, the default) or ``fresh`` (a new interpreter per task, as
     Ansible does), from ``GNT_MODULE_INTERPRETER``."""
     mode = os.environ.get("GNT_MODULE_INTERPRETER", "warm") or "warm"
     if mode not in ("warm", "fresh"):
         raise ValueError(f"GNT_MODULE_INTERPRETER={mode!r}: expected warm or fresh")
     return mode
+
+
+def payload_cache_dir() -> Path | None:
+    """Where module payloads built by the warm worker are kept across workers and clusters of
+    this machine (one directory per code stamp under it): ``GNT_PAYLOAD_CACHE``, default
+    ``/var/cache/gnt/ansiballz``; empty: each worker keeps its own for its lifetime."""
+    value = os.environ.get("GNT_PAYLOAD_CACHE", "/var/cache/gnt/ansiballz")
+    return Path(value) if value else None

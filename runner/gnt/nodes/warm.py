@@ -15,6 +15,10 @@ What the children share through the fork: the imported code and Ansible's local 
 whose ``ansiballz_cache`` holds each module's payload, built once and keyed by module name. So
 the worker must not outlive a change to the collection or to Ansible: the client keeps a
 fingerprint of both (and of the shared environment) and restarts the worker when it moves.
+That cache is a link to a private directory per code stamp (``CACHE_DIR``, see
+:func:`gnt.nodes.warmclient.payload_cache`), so payloads outlive the worker and serve every
+cluster of the machine; at start the worker forks a helper that builds the payloads of every
+module the roles use (:func:`payload_modules`) which the cache does not hold yet.
 
 The worker is single-threaded (forking from a threaded process is unsafe): one selector loop
 over the control socket and a SIGCHLD wake-up pipe. On SIGTERM it stops its live runs and
@@ -66,6 +70,12 @@ WARM_IMPORTS = (
 
 MAX_REQUEST = 1 << 20
 
+#: Ansible's own modules the roles run (``copy`` also runs ``stat`` and ``file``); their
+#: payloads are built ahead with those of every module of the collection.
+BUILTIN_MODULES = ("command", "unarchive", "copy", "stat", "file")
+#: Ansible's own actions the roles use that run no module on the node.
+CONTROLLER_ACTIONS = ("set_fact", "fail", "include_role", "validate_argument_spec")
+
 
 #: Plugins every run of ours loads (loader attribute in ``ansible.plugins.loader``, name),
 #: loaded (not instantiated) once in the worker; the callback plugins are loaded by
@@ -105,6 +115,72 @@ def warm_up() -> None:
             else:
                 plugin_loader.get(plugin, class_only=True)
     _prime_callbacks(loader.callback_loader)
+
+
+def link_payload_cache(cache_dir: str) -> None:
+    """Make Ansible's payload cache (``ansiballz_cache`` in this process's local temp
+    directory, removed with it at exit: the link only) the directory ``cache_dir``."""
+    from ansible import constants as C
+
+    os.symlink(cache_dir, os.path.join(C.DEFAULT_LOCAL_TMP, "ansiballz_cache"))
+
+
+def payload_modules() -> list[str]:
+    """The modules whose payloads the worker builds ahead: the collection's and
+    :data:`BUILTIN_MODULES`."""
+    from gnt.core import settings
+
+    modules = settings.collection_root() / "plugins" / "modules"
+    return ([f"gnt.cluster.{path.stem}" for path in sorted(modules.glob("*.py"))
+             if path.name != "__init__.py"]
+            + [f"ansible.builtin.{name}" for name in BUILTIN_MODULES])
+
+
+def build_payloads(names: list[str]) -> list[str]:
+    """Build the payload of each module of ``names`` into Ansible's cache (those it holds are
+    only read); returns the names built or found."""
+    from ansible import constants as C
+    from ansible.executor import module_common
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins import loader
+    from ansible.template import Templar
+
+    templar = Templar(loader=DataLoader())
+    compression = C.config.get_config_value("DEFAULT_MODULE_COMPRESSION")
+    done = []
+    for name in names:
+        context = loader.module_loader.find_plugin_with_context(name)
+        if not context.resolved:
+            continue
+        module_common.modify_module(
+            module_name=name, module_path=context.plugin_resolved_path, module_args={},
+            templar=templar, task_vars={"ansible_python_interpreter": sys.executable},
+            module_compression=compression)
+        done.append(name)
+    return done
+
+
+def start_payload_builder(close_fds: list[int]) -> int:
+    """Fork the helper that runs :func:`build_payloads` (Ansible's lock keeps it and the
+    runs from building one payload twice); returns its PID."""
+    pid = os.fork()
+    if pid:
+        return pid
+    rc = 0
+    try:
+        for fd in close_fds:
+            os.close(fd)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        _set_title("gnt warm worker: building module payloads")
+        built = build_payloads(payload_modules())
+        print(f"payloads ready: {len(built)} modules", file=sys.stderr, flush=True)
+    except BaseException:  # pylint: disable=broad-except  # the helper must reach _exit
+        rc = 1
+        traceback.print_exc()
+    finally:
+        os._exit(rc)  # not Ansible's exit handlers: they remove the shared local temp dir
 
 
 def _prime_callbacks(callback_loader: Any) -> None:
@@ -224,6 +300,8 @@ class Worker:
         self.own_env = dict(os.environ)
         self.sel = selectors.DefaultSelector()
         self.children: dict[int, socket.socket] = {}
+        #: helpers of the worker itself (the payload builder): reaped, stopped with it
+        self.helpers: set[int] = set()
         self.stopping = False
         self.control = socket.socket(fileno=control_fd)
         self.control.setblocking(True)
@@ -252,7 +330,7 @@ class Worker:
                     self._drain_wake()
             self._reap()
         if self.stopping:
-            for pid in list(self.children):
+            for pid in [*self.children, *self.helpers]:
                 proctree.terminate_tree(pid)
             self._reap()
 
@@ -303,13 +381,14 @@ class Worker:
         return True
 
     def _reap(self) -> None:
-        while self.children:
+        while self.children or self.helpers:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            self.helpers.discard(pid)
             conn = self.children.pop(pid, None)
             if conn is None:
                 continue
@@ -325,15 +404,19 @@ def _send(conn: socket.socket, message: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m gnt.nodes.warm FD``: warm up, say ``ready`` on stdout, then serve the
-    control socket ``FD`` until stopped."""
+    """``python -m gnt.nodes.warm FD [CACHE_DIR]``: warm up, link the payload cache to
+    ``CACHE_DIR`` (when given and not empty), say ``ready`` on stdout, start the payload
+    builder, then serve the control socket ``FD`` until stopped."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m gnt.nodes.warm CONTROL_FD", file=sys.stderr)
+    if len(args) not in (1, 2) or not args[0].isdigit():
+        print("usage: python -m gnt.nodes.warm CONTROL_FD [CACHE_DIR]", file=sys.stderr)
         return 2
     warm_up()
+    if len(args) == 2 and args[1]:
+        link_payload_cache(args[1])
     worker = Worker(int(args[0]))
     print("ready", flush=True)
+    worker.helpers.add(start_payload_builder([worker.control.fileno(), worker.wake_r]))
     worker.serve()
     return 0
 

@@ -56,6 +56,53 @@ def code_stamp(collection: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def payload_cache(stamp: str) -> Path | None:
+    """The private directory for the module payloads of code ``stamp`` under
+    :func:`settings.payload_cache_dir` (made when missing, its time touched: in use), or
+    None when there is none or it cannot be trusted: a directory on the way that is not
+    root's, or that others may write to (unless sticky, as /tmp)."""
+    base = settings.payload_cache_dir()
+    if base is None:
+        return None
+    try:
+        base.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        base.mkdir(mode=0o700, exist_ok=True)
+        for part in [base, *base.parents]:
+            info = part.stat()
+            if info.st_uid not in (0, os.geteuid()):
+                return None
+            if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+                return None
+        if base.stat().st_mode & 0o077:
+            return None
+        cache = base / stamp[:24]
+        if not cache.is_dir():
+            _prune_payload_caches(base)
+            cache.mkdir(mode=0o700, exist_ok=True)
+        os.utime(cache)
+        return cache
+    except OSError:
+        return None
+
+
+#: A payload cache directory not used for this long is removed (each run marks its own used).
+PAYLOAD_CACHE_KEEP = 7 * 24 * 3600.0
+
+
+def _prune_payload_caches(base: Path) -> None:
+    """Remove the directories of ``base`` no run has used for :data:`PAYLOAD_CACHE_KEEP`."""
+    import shutil
+
+    limit = time.time() - PAYLOAD_CACHE_KEEP
+    for entry in base.iterdir():
+        try:
+            info = entry.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_mtime < limit:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def shared_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` without the variables that differ from run to run."""
     return {key: value for key, value in env.items() if key not in PER_RUN_ENV}
@@ -80,11 +127,12 @@ class WarmWorker:
 
     def _ensure(self, env: dict[str, str]) -> socket.socket:
         base = shared_env(env)
+        stamp = code_stamp(settings.collection_root())
         fingerprint = hashlib.sha256(json.dumps(
-            [sorted(base.items()), sys.executable, code_stamp(settings.collection_root())]
-        ).encode()).hexdigest()
+            [sorted(base.items()), sys.executable, stamp]).encode()).hexdigest()
         if (self.proc is not None and self.proc.poll() is None and self.control is not None
                 and fingerprint == self.fingerprint):
+            payload_cache(stamp)  # in use (made again if it was removed)
             return self.control
         self._stop_locked(cancel_runs=False)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -93,10 +141,12 @@ class WarmWorker:
         # each run's child points it at the run's own (nothing is ever written here)
         placeholder = settings.paths().ansible_dir / "warm-worker-artifacts"
         placeholder.mkdir(mode=0o700, exist_ok=True)
+        cache = payload_cache(stamp)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gnt.nodes.warm", str(theirs.fileno())],
+                [sys.executable, "-m", "gnt.nodes.warm", str(theirs.fileno()),
+                 str(cache or "")],
                 env={**base, "GNT_ANSIBLE_RUN": self.marker,
                      "AWX_ISOLATED_DATA_DIR": str(placeholder)}, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=fd, pass_fds=[theirs.fileno()],

@@ -215,8 +215,9 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_stop": {**both, "gnt_shutdown_timeout": 5},
         "instance_undefine": both,
         "node_leave": {"gnt_node_leave": {"data_dir": "/x/var/lib/gnt"}},
-        "node_prepare": {"gnt_node": node, "gnt_modexec": {"dir": "/var/lib/gnt/modexec",
-                                                          "bundle": "/var/lib/gnt/ansible/modexec.tar"}},
+        "node_prepare": {"gnt_node": node,
+                         "gnt_modexec": {"dir": "/var/lib/gnt/modexec",
+                                         "bundle": "/var/lib/gnt/ansible/modexec.tar"}},
         "node_ssh_keys": {"gnt_ssh_keys": {
             "ssh_dir": "/root/.ssh", "key_name": "gnt_cluster", "private_key_src": "/x/key",
             "public_key": "ssh-ed25519 AAAA gnt", "authorized_keys": ["ssh-ed25519 AAAA gnt"]}},

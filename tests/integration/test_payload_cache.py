@@ -1,0 +1,93 @@
+"""Module payloads outlive the warm worker (issue 11): the worker links Ansible's payload cache
+to a private directory per code stamp, its helper builds the payload of every module the
+roles use ahead, and a later worker (of another cluster of the machine too) builds none again.
+
+Real Ansible runs on this machine through the local connection (no libvirt needed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from gnt.core import settings
+from gnt.nodes import warm
+from gnt.nodes.executor import AnsibleExecutor, NodeAccess, Play
+
+pytestmark = pytest.mark.integration
+
+NODES = {"n1": NodeAccess("n1", "127.0.0.1", True)}
+
+
+def _payload_file(name: str) -> str:
+    """The start of the cache file name Ansible gives the payload of module ``name``."""
+    if name.startswith("gnt.cluster."):
+        return f"ansible_collections.gnt.cluster.plugins.modules.{name.split('.')[-1]}-"
+    return f"ansible.modules.{name.split('.')[-1]}-"
+
+
+def _cached(cache: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_mtime_ns for path in cache.iterdir()
+            if not path.name.endswith(".lock")}
+
+
+def _wait_for_all(cache: Path, timeout: float = 120) -> dict[str, int]:
+    wanted = [_payload_file(name) for name in warm.payload_modules()]
+    deadline = time.monotonic() + timeout
+    while True:
+        files = _cached(cache) if cache.is_dir() else {}
+        if all(any(name.startswith(prefix) for name in files) for prefix in wanted):
+            return files
+        if time.monotonic() > deadline:
+            raise AssertionError(f"payloads not built ahead: {sorted(files)}")
+        time.sleep(0.2)
+
+
+def _start(root: Path, monkeypatch) -> AnsibleExecutor:
+    monkeypatch.setenv("GNT_ROOT", str(root))
+    executor = AnsibleExecutor(mode="warm")
+    executor.prewarm()
+    return executor
+
+
+def test_payloads_are_built_ahead_and_kept_for_the_next_worker(tmp_path, monkeypatch):
+    monkeypatch.setenv("GNT_PAYLOAD_CACHE", str(tmp_path / "cache"))
+    first = _start(tmp_path / "root1", monkeypatch)
+    try:
+        [cache] = list((tmp_path / "cache").iterdir())
+        assert cache.stat().st_mode & 0o777 == 0o700
+        built = _wait_for_all(cache)
+        # the worker's own local temp dir points Ansible's cache there
+        links = list((tmp_path / "root1").glob("var/lib/gnt/ansible/tmp/ansible-local-*/ansiballz_cache"))
+        assert [os.readlink(link) for link in links] == [str(cache)]
+        result = first.run([Play("test_delay", {"n1": {"gnt_delay": 0}})], NODES, lambda _l: None)
+        assert result.ok
+    finally:
+        first.close()
+    second = _start(tmp_path / "root2", monkeypatch)   # another cluster, a new worker
+    try:
+        result = second.run([Play("test_delay", {"n1": {"gnt_delay": 0}})], NODES, lambda _l: None)
+        assert result.ok
+        deadline = time.monotonic() + 60
+        while _pids_titled(b"gnt warm worker: building") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = (tmp_path / "root2/var/lib/gnt/ansible/warm-worker.log").read_text()
+        assert f"payloads ready: {len(warm.payload_modules())} modules" in log, log
+        assert _cached(cache) == built      # nothing built again, nothing rewritten
+    finally:
+        second.close()
+    assert settings.payload_cache_dir() == tmp_path / "cache"
+
+
+def _pids_titled(prefix: bytes) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(prefix):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
