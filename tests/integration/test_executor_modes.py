@@ -187,6 +187,7 @@ def test_the_warm_worker_restarts_when_a_module_changes(root, executors, tmp_pat
         else:
             shutil.copy(source, collection / part)
     monkeypatch.setenv("GNT_COLLECTION_ROOT", str(collection))
+    monkeypatch.setenv("GNT_PAYLOAD_CACHE", str(tmp_path / "payloads"))  # stamps of a copy
     assert settings.collection_root() == collection.resolve()
     executor = executors("warm")
     assert executor.run(_delay(0), NODES, lambda _line: None).ok
