@@ -37,13 +37,16 @@ import socket
 import struct
 import sys
 import time
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing is not imported at run time: a client starts per module task
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 #: Imported once by the server (each is optional): what module payloads import anyway.
 WARM_MODULES = ("json", "subprocess", "tempfile", "zipfile", "base64", "shutil", "locale",
                 "syslog", "platform", "datetime", "hashlib", "selectors", "shlex", "uuid",
                 "xml.etree.ElementTree", "threading", "struct", "fcntl", "math", "collections",
-                "libvirt")
+                "libvirt", "jinja2")
 #: Imported too when the server has a source of the payload's Ansible version.
 WARM_ANSIBLE = ("ansible.module_utils.basic",)
 #: The name of the zip of Ansible's module_utils for one version, next to this file.
