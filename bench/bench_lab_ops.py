@@ -119,13 +119,13 @@ def move_ops(lc: LabCluster, libvirt, label: str, rounds: int, figures: Figures)
 
 def _wait_boots(lc: LabCluster, node: str, name: str, count: int, timeout: float = 120) -> None:
     """Wait for ``count`` boot markers on ``name``'s console log on ``node`` (the log is
-    appended to), then a second for the guest's ACPI handling."""
+    appended to), then for the guest's ACPI handling (``floors.ACPI_READY``)."""
     deadline = time.monotonic() + timeout
     while lc.console(node, name).count(BOOT_MARKER) < count:
         if time.monotonic() > deadline:
             raise SystemExit(f"{name} did not boot on {node}")
         time.sleep(0.1)
-    time.sleep(1)
+    time.sleep(floors.ACPI_READY)
 
 
 def _floor_migrate(libvirt, mig, name: str, source: str, target: str) -> None:

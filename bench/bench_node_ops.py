@@ -89,7 +89,7 @@ def bench_mode(config: tuple[str, str, str], rounds: int) -> dict[str, tuple[flo
             boots = console_boots(env, name)
             timed([gi, "startup", name], env)
             wait_boots(env, name, boots + 1)
-            time.sleep(1)
+            time.sleep(floors.ACPI_READY)
             acpi = floors.acpi_shutdown(dom)
             if acpi is not None:
                 figures["shutdown (ACPI)"][1].append(acpi)
