@@ -1,9 +1,15 @@
 """Fixtures: a one-node cluster under a temp GNT_ROOT, run by an in-process master daemon
-whose executor records plays instead of running Ansible, and whose hypervisor is faked."""
+whose executor records plays instead of running Ansible, and whose hypervisor is faked; a
+private directory of warm module interpreter servers."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +133,28 @@ def cluster(tmp_path, monkeypatch):
     monkeypatch.setattr(resolver, "ip_in_use", lambda address, *a, **kw: address in test_cluster.live_ips)
     yield test_cluster
     master.stop()
+
+
+class ModexecServers:
+    """The warm module interpreter servers of one test: their directory (GNT_MODEXEC_DIR)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def pids(self) -> list[int]:
+        """PIDs of the servers serving from this directory."""
+        out = subprocess.run(["pgrep", "-f", f"modexec.py --serve {self.path}/"],
+                             capture_output=True, text=True, check=False).stdout
+        return [int(pid) for pid in out.split()]
+
+
+@pytest.fixture
+def servers(tmp_path, monkeypatch) -> Iterator[ModexecServers]:
+    """A private server directory for this test; the servers started in it are stopped."""
+    path = tmp_path / "modexec-run"
+    path.mkdir(mode=0o700)
+    monkeypatch.setenv("GNT_MODEXEC_DIR", str(path))
+    made = ModexecServers(path)
+    yield made
+    for pid in made.pids():
+        os.kill(pid, signal.SIGKILL)

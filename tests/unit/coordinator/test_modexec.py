@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from gnt.nodes import modexec
 from gnt.nodes.proctree import alive
 
@@ -29,23 +27,6 @@ print(json.dumps({"cwd": os.getcwd(), "var": os.environ.get("GNT_TEST_VAR"),
                   "ppid": os.getppid(), "main": __name__, "pad": "%s"}))
 sys.exit(int(os.environ.get("GNT_TEST_RC", "0")))
 """
-
-
-@pytest.fixture
-def servers(tmp_path, monkeypatch):
-    """A private server directory for this test; stops the servers started in it."""
-    path = tmp_path / "modexec"
-    path.mkdir(mode=0o700)
-    monkeypatch.setenv("GNT_MODEXEC_DIR", str(path))
-    yield path
-    for pid in _server_pids(path):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _server_pids(path: Path) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", f"modexec.py --serve {path}/"], capture_output=True, text=True,
-                         check=False).stdout
-    return [int(pid) for pid in out.split()]
 
 
 def _run(script: Path, payload: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -72,7 +53,7 @@ def test_a_payload_runs_as_in_a_fresh_interpreter(servers, tmp_path):
     for key in ("cwd", "var", "umask", "main"):
         assert ours[key] == theirs[key], key
     assert ours["argv"] == [""]
-    assert ours["ppid"] in _server_pids(servers)  # a fork of the server, not a new interpreter
+    assert ours["ppid"] in servers.pids()  # a fork of the server, not a new interpreter
 
 
 def test_the_server_is_reused_and_sees_each_clients_environment(servers, tmp_path):
@@ -80,7 +61,7 @@ def test_the_server_is_reused_and_sees_each_clients_environment(servers, tmp_pat
     second = _fields(_run(SCRIPT, PAYLOAD % "", tmp_path, GNT_TEST_VAR="b").stdout)
     assert first["ppid"] == second["ppid"]
     assert (first["var"], second["var"]) == ("a", "b")
-    assert len(_server_pids(servers)) == 1
+    assert len(servers.pids()) == 1
 
 
 def test_a_large_payload_gets_through(servers, tmp_path):
@@ -96,7 +77,7 @@ def test_a_changed_interpreter_file_gets_a_new_server(servers, tmp_path):
     os.utime(script, ns=(script.stat().st_atime_ns, script.stat().st_mtime_ns + 10**9))
     second = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)
     assert first["ppid"] != second["ppid"]
-    assert len([path for path in servers.iterdir() if path.is_dir()]) == 2
+    assert len([path for path in servers.path.iterdir() if path.is_dir()]) == 2
 
 
 def test_a_stopped_client_stops_its_module(servers, tmp_path):
@@ -128,8 +109,8 @@ def test_a_killed_server_is_replaced(servers, tmp_path):
 
 
 def test_a_directory_others_can_write_means_a_fresh_interpreter(servers, tmp_path):
-    os.chmod(servers, 0o777)
+    os.chmod(servers.path, 0o777)
     result = _run(SCRIPT, PAYLOAD % "", tmp_path, GNT_TEST_RC="4")
     assert result.returncode == 4
-    assert not _server_pids(servers)
-    assert not any(path.is_dir() for path in servers.iterdir())
+    assert not servers.pids()
+    assert not any(path.is_dir() for path in servers.path.iterdir())

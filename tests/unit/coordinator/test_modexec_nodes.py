@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -43,19 +42,6 @@ except ImportError:  # an installed Ansible's own ansible.modules (the master's)
 print(json.dumps({"basic": getattr(basic, "__file__", None), "ppid": os.getppid(),
                   "module": found}))
 """
-
-
-@pytest.fixture
-def servers(tmp_path, monkeypatch):
-    """A private server directory for this test; stops the servers started in it."""
-    path = tmp_path / "modexec-run"
-    path.mkdir(mode=0o700)
-    monkeypatch.setenv("GNT_MODEXEC_DIR", str(path))
-    yield path
-    out = subprocess.run(["pgrep", "-f", f"modexec.py --serve {path}/"], capture_output=True,
-                         text=True, check=False).stdout
-    for pid in out.split():
-        os.kill(int(pid), signal.SIGKILL)
 
 
 def _probe(argv: list[str], version: str, cwd: Path) -> dict:
@@ -113,7 +99,5 @@ def test_the_node_bundle_gives_the_nodes_python_a_warm_interpreter(servers, tmp_
     warm = _probe([launcher], INSTALLED, tmp_path)
     assert warm["basic"] == f"{node_dir}/ansible-{INSTALLED}.zip/ansible/module_utils/basic.py"
     assert warm["module"]   # one of Ansible's own modules is found in its payload's zip
-    server = subprocess.run(["pgrep", "-f", f"modexec.py --serve {servers}/"], capture_output=True,
-                            text=True, check=False).stdout.split()
-    assert [int(pid) for pid in server] == [warm["ppid"]]
+    assert servers.pids() == [warm["ppid"]]
     assert os.readlink(f"/proc/{warm['ppid']}/exe") == os.path.realpath(modexec_bundle.NODE_PYTHON)
