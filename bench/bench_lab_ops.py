@@ -137,11 +137,17 @@ def _floor_migrate(libvirt, mig, name: str, source: str, target: str) -> None:
 
 
 def many_adds(lc: LabCluster, count: int) -> float:
-    """Submit ``count`` adds at once (the allocator places them); seconds until all are done."""
+    """Submit ``count`` adds at once (the allocator places them); seconds until all are done.
+
+    The lab's nodes have this machine's 2 CPUs: at Ganeti's default vcpu-ratio of 4 the
+    allocator places 8 one-vCPU instances per node, so the ratio is raised first (as an
+    administrator packing small instances would)."""
+    lc.gnt(f"gnt-cluster modify --ipolicy-vcpu-ratio={count}")
     start = time.monotonic()
     lc.run("node1", f"seq 1 {count} | xargs -P 10 -I N gnt-instance add --no-name-check"
                     " --submit -o tinylinux -t file --disk 0:size=32M -B memory=64M --no-start"
                     " manyN.lab.example >/dev/null")
+    submitted = time.monotonic() - start
     while True:
         statuses = lc.gnt("gnt-job list --no-headers -o status").stdout.split()
         if not any(status in ("queued", "waiting", "running") for status in statuses):
@@ -151,8 +157,8 @@ def many_adds(lc: LabCluster, count: int) -> float:
     failed = lc.gnt("gnt-job list --no-headers -o status").stdout.split().count("error")
     done = len(lc.gnt("gnt-instance list --no-headers -o name").stdout.split())
     print(f"{count} adds submitted at once (file disk + tinylinux, not started): {total:.1f} s"
-          f" ({done} instances, {failed} failed jobs; Ganeti 3.0.2: 75 s for 100 adds with a"
-          " fake hypervisor and no disks)", flush=True)
+          f" ({submitted:.1f} s of it submitting; {done} instances, {failed} failed jobs;"
+          " Ganeti 3.0.2: 75 s for 100 adds with a fake hypervisor and no disks)", flush=True)
     return total
 
 

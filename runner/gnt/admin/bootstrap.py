@@ -73,7 +73,8 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
                  hvparams: dict[str, dict[str, Any]], beparams: dict[str, Any],
                  nicparams: dict[str, Any], candidate_pool_size: int,
                  mac_prefix: str, ndparams: dict[str, Any] | None = None,
-                 default_iallocator: str = "") -> dict[str, Any]:
+                 default_iallocator: str = "",
+                 ipolicy: dict[str, Any] | None = None) -> dict[str, Any]:
     """A validated first ``config.data`` for a one-node cluster."""
     for hv in hypervisors:
         if hv not in params.HYPERVISORS:
@@ -96,7 +97,9 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
         "default_iallocator": default_iallocator,
         "maintain_node_health": False,
         "os_search_path": settings.paths().os_search_path,
+        "ipolicy": params.check_ipolicy(ipolicy or {}),
     }
+    params.check_ipolicy_templates(params.effective_ipolicy(cluster), templates)
     master = {"name": node_name, "primary_ip": node_ip, "secondary_ip": node_ip,
               "master_candidate": True, "offline": False, "drained": False,
               "master_capable": True, "vm_capable": True, "ndparams": {}, "tags": []}
@@ -111,7 +114,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
                  beparams: dict[str, Any] | None = None, nicparams: dict[str, Any] | None = None,
                  candidate_pool_size: int = 10, mac_prefix: str = DEFAULT_MAC_PREFIX,
                  ndparams: dict[str, Any] | None = None, default_iallocator: str = "",
-                 feedback: Feedback = print, executor: Executor | None = None,
+                 ipolicy: dict[str, Any] | None = None, feedback: Feedback = print, executor: Executor | None = None,
                  start_master: bool = True, **_ignored: Any) -> ConfigStore:
     """Create a one-node cluster with this node as master and start the master daemon."""
     paths = settings.paths()
@@ -135,7 +138,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         os.path.abspath(file_storage_dir or str(paths.file_storage_dir)),
         os.path.abspath(shared_file_storage_dir or str(paths.shared_file_storage_dir)),
         hvparams or {}, beparams or {}, nicparams or {}, candidate_pool_size, mac_prefix,
-        ndparams, default_iallocator)
+        ndparams, default_iallocator, ipolicy)
     for directory in (paths.data_dir, paths.queue_dir, paths.run_dir, paths.log_dir):
         ensure_dir(directory)  # 0700 from creation (issue 10)
     store = ConfigStore.create(data, paths.config_file)

@@ -239,3 +239,30 @@ def format_grouped_params(params: Any) -> Any:
     if isinstance(params, (list, tuple)):
         return ", ".join(map(str, params))
     return str(params)
+
+
+def format_ipolicy(policy: dict[str, Any], own: dict[str, Any] | None = None
+                   ) -> list[tuple[str, Any]]:
+    """An instance policy as Ganeti's info blocks show it: bounds, std, allowed disk templates
+    and the ratios. With ``own`` (a group's own values), inherited values read ``default (X)``."""
+    def shown(key: str, text: Any) -> Any:
+        if own is None or key in own:
+            return text
+        return f"default ({text})"
+
+    bounds = [[(f"{kind}/{index}", sorted(spec.get(kind, {}).items()))
+               for kind in ("max", "min")]
+              for index, spec in enumerate(policy.get("minmax") or [])]
+    return [
+        ("bounds specs", bounds),
+        ("std", sorted((policy.get("std") or {}).items())),
+        ("allowed disk templates",
+         shown("disk-templates", ", ".join(policy.get("disk-templates") or []))),
+        ("vcpu-ratio", shown("vcpu-ratio", _ratio(policy.get("vcpu-ratio")))),
+        ("spindle-ratio", shown("spindle-ratio", _ratio(policy.get("spindle-ratio")))),
+    ]
+
+
+def _ratio(value: Any) -> Any:
+    """4.0 shown as 4, as Ganeti prints ratios."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -202,3 +202,35 @@ def nic_params(values: dict[str, str], allow_default: bool = False) -> dict:
     from gnt.opcodes.params import check_nicparams
 
     return check_nicparams(values, allow_default=allow_default)
+
+
+# --ipolicy-* option -> instance policy key (gnt-cluster init/modify, gnt-group add/modify).
+IPOLICY_OPTIONS = (("--ipolicy-disk-templates", "ipolicy_disk_templates", "disk-templates",
+                    "TEMPLATE,...", "Disk templates the instance policy allows"),
+                   ("--ipolicy-vcpu-ratio", "ipolicy_vcpu_ratio", "vcpu-ratio", "RATIO",
+                    "Maximum ratio of virtual to physical CPUs"),
+                   ("--ipolicy-spindle-ratio", "ipolicy_spindle_ratio", "spindle-ratio", "RATIO",
+                    "Maximum ratio of instances to spindles"))
+
+
+def add_ipolicy_options(parser: Any) -> None:
+    """The instance policy options Ganeti's cluster and group commands take."""
+    for flag, dest, _key, metavar, text in IPOLICY_OPTIONS:
+        parser.add_argument(flag, dest=dest, default=None, metavar=metavar, help=text)
+
+
+def ipolicy_from_args(args: Any, allow_default: bool) -> dict[str, Any] | None:
+    """The ``--ipolicy-*`` values given, validated (``default`` drops a group's own value
+    when ``allow_default``), or None when none was given."""
+    from gnt.opcodes.params import check_ipolicy
+
+    given = {key: getattr(args, dest) for _flag, dest, key, _m, _t in IPOLICY_OPTIONS
+             if getattr(args, dest, None) is not None}
+    if not given:
+        return None
+    if not allow_default:
+        for key, value in given.items():
+            if value == "default":
+                raise OpPrereqError(f"Instance policy parameter '{key}': 'default' only"
+                                    " resets a group's own value (give a value)", ECODE_INVAL)
+    return check_ipolicy(given, allow_default=allow_default)

@@ -7,8 +7,22 @@ from typing import Any
 
 from gnt import CONFIG_VERSION, EXPORT_VERSION, PROTOCOL_VERSION, __version__
 from gnt.cli import cluster_nodes, common
-from gnt.cli._output import format_generic_info, format_grouped_params, format_time
-from gnt.cli._params import be_params, hv_params, ident_keyval, keyval, nic_params, parse_int
+from gnt.cli._output import (
+    format_generic_info,
+    format_grouped_params,
+    format_ipolicy,
+    format_time,
+)
+from gnt.cli._params import (
+    add_ipolicy_options,
+    be_params,
+    hv_params,
+    ident_keyval,
+    ipolicy_from_args,
+    keyval,
+    nic_params,
+    parse_int,
+)
 from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
 
 
@@ -49,6 +63,7 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
                         help="Specify the mac prefix for the instance IP addresses")
     parser.add_argument("-I", "--default-iallocator", default=None, metavar="IALLOCATOR",
                         help="Default iallocator for the cluster")
+    add_ipolicy_options(parser)
 
 
 def init_cluster(args: argparse.Namespace) -> int:
@@ -72,6 +87,7 @@ def init_cluster(args: argparse.Namespace) -> int:
         "mac_prefix": args.mac_prefix,
         "default_iallocator": args.default_iallocator,
         "ndparams": keyval(args.ndparams, "node parameters") if args.ndparams else None,
+        "ipolicy": ipolicy_from_args(args, allow_default=False),
     }
     kwargs.update({key: value for key, value in given.items() if value is not None})
     bootstrap.init_cluster(**kwargs)
@@ -194,6 +210,8 @@ def format_cluster_info(info: dict[str, Any]) -> str:
         ("Default instance parameters", _grouped(info.get("beparams"))),
         ("Default nic parameters", _grouped(info.get("nicparams"))),
     ]
+    if info.get("ipolicy"):
+        data.append(("Instance policy - limits for instances", format_ipolicy(info["ipolicy"])))
     return format_generic_info(data)
 
 
@@ -232,6 +250,7 @@ def modify_cluster(args: argparse.Namespace) -> int:
         "default_iallocator": args.default_iallocator,
         "mac_prefix": args.mac_prefix,
         "maintain_node_health": {"yes": True, "no": False}.get(args.maintain_node_health or ""),
+        "ipolicy": ipolicy_from_args(args, allow_default=False),
     }
     if all(value is None for value in params.values()):
         common.stderr("Please give at least one of the parameters.")

@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from gnt.cli import common
-from gnt.cli._output import format_generic_info, format_params_info
-from gnt.cli._params import keyval
+from gnt.cli._output import format_generic_info, format_ipolicy, format_params_info
+from gnt.cli._params import add_ipolicy_options, ipolicy_from_args, keyval
 from gnt.cli.common import add_command, add_list_options, add_submit_options, make_op, stdout
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.opcodes.group import ALLOC_POLICIES
@@ -28,7 +28,8 @@ def add_group(args: argparse.Namespace) -> int:
     """``add``: create an empty node group."""
     tags = [tag for tag in (args.tags or "").split(",") if tag]
     op = make_op("OP_GROUP_ADD", args, group_name=args.group, alloc_policy=args.alloc_policy,
-                 ndparams=_ndparams(args), tags=tags)
+                 ndparams=_ndparams(args), tags=tags,
+                 ipolicy=ipolicy_from_args(args, allow_default=False) or {})
     common.submit_or_send(op, args, name=args.group)
     return 0
 
@@ -58,11 +59,12 @@ def assign_nodes(args: argparse.Namespace) -> int:
 def modify_group(args: argparse.Namespace) -> int:
     """``modify``: change a group's allocation policy or node parameters."""
     ndparams = _ndparams(args)
-    if args.alloc_policy is None and not ndparams:
+    ipolicy = ipolicy_from_args(args, allow_default=True)
+    if args.alloc_policy is None and not ndparams and not ipolicy:
         raise OpPrereqError("Please give at least one of the parameters (--alloc-policy,"
-                            " --node-parameters)", ECODE_INVAL)
+                            " --node-parameters, --ipolicy-*)", ECODE_INVAL)
     op = make_op("OP_GROUP_SET_PARAMS", args, group_name=args.group,
-                 alloc_policy=args.alloc_policy, ndparams=ndparams)
+                 alloc_policy=args.alloc_policy, ndparams=ndparams, ipolicy=ipolicy)
     result = common.submit_or_send(op, args, name=args.group)
     if result:
         stdout(f"Modified node group {args.group}")
@@ -88,8 +90,8 @@ def group_info_data(group: dict[str, Any]) -> list[tuple[str, Any]]:
          format_params_info(group.get("custom_ndparams"), group.get("ndparams"))),
         ("Disk parameters",
          format_params_info(group.get("custom_diskparams"), group.get("diskparams"))),
-        ("Instance policy",
-         format_params_info(group.get("custom_ipolicy"), group.get("ipolicy"))),
+        ("Instance policy - limits for instances",
+         format_ipolicy(group.get("ipolicy") or {}, group.get("custom_ipolicy") or {})),
         ("Tags", list(group.get("tags") or [])),
     ]
 
@@ -112,6 +114,7 @@ def _policy_option(parser: argparse.ArgumentParser) -> None:
 def _ndparams_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-parameters", dest="ndparams", default=None,
                         metavar="KEY=VAL,...", help="Node parameters")
+    add_ipolicy_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -130,6 +130,7 @@ class Handlers:
             "nicparams": {"default": params.fill(params.defaults(params.NICPARAMS),
                                                  cluster["nicparams"])},
             "ndparams": params.fill(params.defaults(params.NDPARAMS), cluster["ndparams"]),
+            "ipolicy": params.full_ipolicy(cluster),
             "osparams": cluster["osparams"],
             "candidate_pool_size": cluster["candidate_pool_size"],
             "file_storage_dir": cluster["file_storage_dir"],

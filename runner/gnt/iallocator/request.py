@@ -49,16 +49,7 @@ _MIRROR = {
 LOCAL_STORAGE_TEMPLATES = (params.DT_FILE, params.DT_PLAIN, params.DT_DRBD8)
 DRBD_META_MIB = 128  # DRBD metadata per disk, counted in disk_space_total as Ganeti does
 
-DEFAULT_VCPU_RATIO = 4.0
-DEFAULT_SPINDLE_RATIO = 32.0
-# A permissive instance policy: we have no ipolicy objects yet, so only sanity bounds apply.
-DEFAULT_ISPECS_MIN = {"memory-size": 1, "cpu-count": 1, "disk-count": 0, "disk-size": 0,
-                      "nic-count": 0, "spindle-use": 0}
-DEFAULT_ISPECS_MAX = {"memory-size": 4 * 1024 * 1024, "cpu-count": 256, "disk-count": 16,
-                      "disk-size": 16 * 1024 * 1024, "nic-count": 8, "spindle-use": 12}
-DEFAULT_ISPECS_STD = {"memory-size": 128, "cpu-count": 1, "disk-count": 1, "disk-size": 1024,
-                      "nic-count": 1, "spindle-use": 1}
-
+DEFAULT_VCPU_RATIO: float = params.IPOLICY[params.IPOLICY_VCPU_RATIO][1]
 LIVE_KEYS = ("total_memory", "free_memory", "reserved_memory", "total_disk", "free_disk",
              "total_cpus")
 
@@ -87,17 +78,8 @@ def disk_space_total(template: str, sizes: Sequence[int]) -> int:
 
 
 def default_ipolicy(cluster: Mapping[str, Any]) -> dict[str, Any]:
-    """The instance policy sent when the cluster defines none (``cluster['ipolicy']``)."""
-    policy = {
-        "minmax": [{"min": dict(DEFAULT_ISPECS_MIN), "max": dict(DEFAULT_ISPECS_MAX)}],
-        "std": dict(DEFAULT_ISPECS_STD),
-        "disk-templates": list(cluster.get("enabled_disk_templates") or params.DISK_TEMPLATES),
-        "vcpu-ratio": DEFAULT_VCPU_RATIO,
-        "spindle-ratio": DEFAULT_SPINDLE_RATIO,
-    }
-    own = cluster.get("ipolicy") or {}
-    policy.update(copy.deepcopy(dict(own)))
-    return policy
+    """The cluster's instance policy as the allocator gets it (``params.full_ipolicy``)."""
+    return params.full_ipolicy(cluster)
 
 
 # --- the "request" part --------------------------------------------------------------------
@@ -349,8 +331,7 @@ def build_request(config: Mapping[str, Any], live: Mapping[str, Mapping[str, Any
         if policy not in ALLOC_POLICIES:
             raise OpPrereqError(f"Node group {group['name']}: invalid alloc_policy {policy!r}",
                                 ECODE_INVAL)
-        group_policy = copy.deepcopy(ipolicy)
-        group_policy.update(copy.deepcopy(group.get("ipolicy") or {}))
+        group_policy = params.full_ipolicy(cluster, group)
         networks = group.get("networks") or {}
         groups[uuid] = {"name": group["name"], "alloc_policy": policy, "ipolicy": group_policy,
                         "tags": list(group.get("tags", [])), "networks": sorted(networks)}

@@ -64,6 +64,8 @@ class LUClusterSetParams(LogicalUnit):
             for template in op["enabled_disk_templates"]:
                 if template not in params.KNOWN_DISK_TEMPLATES:
                     raise OpPrereqError(f"Unknown disk template '{template}'", ECODE_INVAL)
+        if op["ipolicy"]:
+            self.changes["ipolicy"] = params.check_ipolicy(op["ipolicy"])
 
     def check_prereq(self) -> None:
         templates = self.op["enabled_disk_templates"]
@@ -73,6 +75,15 @@ class LUClusterSetParams(LogicalUnit):
             if still:
                 raise OpPrereqError(f"Cannot disable disk template(s) {', '.join(still)}:"
                                     " instances use them", ECODE_STATE)
+        if templates is not None or "ipolicy" in self.changes:
+            cluster = dict(self.cfg.cluster())
+            enabled = templates if templates is not None else cluster["enabled_disk_templates"]
+            cluster["enabled_disk_templates"] = enabled
+            cluster["ipolicy"] = params.merge_overrides(cluster.get("ipolicy") or {},
+                                                        self.changes.get("ipolicy", {}))
+            if "ipolicy" in self.changes or (cluster["ipolicy"] or {}).get(
+                    params.IPOLICY_DISK_TEMPLATES):
+                params.check_ipolicy_templates(params.effective_ipolicy(cluster), enabled)
 
     def exec(self) -> Any:
         op = self.op
@@ -81,9 +92,10 @@ class LUClusterSetParams(LogicalUnit):
             for hv, values in self.changes.get("hvparams", {}).items():
                 cluster["hvparams"][hv] = params.merge_overrides(
                     cluster["hvparams"].get(hv, {}), values)
-            for key in ("beparams", "nicparams", "ndparams"):
+            for key in ("beparams", "nicparams", "ndparams", "ipolicy"):
                 if key in self.changes:
-                    cluster[key] = params.merge_overrides(cluster[key], self.changes[key])
+                    cluster[key] = params.merge_overrides(cluster.get(key) or {},
+                                                          self.changes[key])
             for key in ("candidate_pool_size", "enabled_hypervisors", "enabled_disk_templates",
                         "default_iallocator", "mac_prefix", "maintain_node_health"):
                 if op[key] is not None:

@@ -133,6 +133,7 @@ class LUGroupAdd(LogicalUnit):
     def check_arguments(self) -> None:
         self.name = check_group_name(self.op["group_name"])
         self.ndparams = _check_ndparams(self.op["ndparams"] or {}, allow_default=False)
+        self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {})
         for tag in self.op["tags"]:
             check_tag(tag)
 
@@ -144,6 +145,9 @@ class LUGroupAdd(LogicalUnit):
         if existing is not None:
             raise OpPrereqError(f"Desired group name '{self.name}' already exists as a node"
                                 f" group (UUID: {existing['uuid']})", ECODE_EXISTS)
+        cluster = self.cfg.cluster()
+        params.check_ipolicy_templates(params.effective_ipolicy(cluster, {"ipolicy": self.ipolicy}),
+                                       cluster["enabled_disk_templates"])
 
     def exec(self) -> Any:
         if self.op["dry_run"]:
@@ -151,7 +155,7 @@ class LUGroupAdd(LogicalUnit):
             return None
         group = {"uuid": new_uuid(), "name": self.name, "ndparams": self.ndparams,
                  "alloc_policy": self.op["alloc_policy"] or ALLOC_PREFERRED,
-                 "tags": sorted(set(self.op["tags"])), "ipolicy": {}, "diskparams": {},
+                 "tags": sorted(set(self.op["tags"])), "ipolicy": self.ipolicy, "diskparams": {},
                  "networks": {}}
         with self.cfg.lock:
             self.check_prereq()  # a group added by another path since: refuse, change nothing
@@ -226,15 +230,33 @@ class LUGroupRename(_GroupLU):
 
 @register
 class LUGroupSetParams(_GroupLU):
-    """Change a group's allocation policy and node parameters."""
+    """Change a group's allocation policy, node parameters and instance policy."""
 
     OP_ID = "OP_GROUP_SET_PARAMS"
 
     def check_arguments(self) -> None:
-        if self.op["alloc_policy"] is None and not self.op["ndparams"]:
-            raise OpPrereqError("Please pass at least one modification (alloc_policy or"
-                                " ndparams)", ECODE_INVAL)
+        if self.op["alloc_policy"] is None and not self.op["ndparams"] and not self.op["ipolicy"]:
+            raise OpPrereqError("Please pass at least one modification (alloc_policy, ndparams"
+                                " or ipolicy)", ECODE_INVAL)
         self.ndparams = _check_ndparams(self.op["ndparams"] or {}, allow_default=True)
+        self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {}, allow_default=True)
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        if self.ipolicy:
+            own = params.merge_overrides(self.group.get("ipolicy") or {}, self.ipolicy)
+            cluster = self.cfg.cluster()
+            policy = params.effective_ipolicy(cluster, {"ipolicy": own})
+            params.check_ipolicy_templates(policy, cluster["enabled_disk_templates"])
+            self.new_ipolicy = own
+            allowed = policy[params.IPOLICY_DISK_TEMPLATES]
+            members = {node["uuid"] for node in group_nodes(self.cfg, self.group["uuid"])}
+            violating = sorted(i["name"] for i in self.cfg.all("instances")
+                               if i["primary_node"] in members
+                               and i["disk_template"] not in allowed)
+            if violating:
+                self.log("After the ipolicy change, the following instances violate them:"
+                         f" {', '.join(violating)}")
 
     def exec(self) -> Any:
         if self.dry_run():
@@ -249,6 +271,8 @@ class LUGroupSetParams(_GroupLU):
             if self.op["alloc_policy"] is not None:
                 group["alloc_policy"] = self.op["alloc_policy"]
                 changes.append(["alloc_policy", self.op["alloc_policy"]])
+            if self.ipolicy:
+                group["ipolicy"] = self.new_ipolicy  # no result line, as Ganeti's
         self.group = self.cfg.modify("nodegroups", self.group["uuid"], change)
         return changes
 

@@ -6,7 +6,8 @@ the kernel with the bridge itself), a mark and the short ids of the clusters usi
 ``gnt-cluster-bridge users=ID1,ID2``. Each cluster's init adds its id to a marked bridge it
 uses; its destroy removes the id, and the bridge is deleted only when no cluster is left on it
 and no port is attached. A bridge without the mark (made by the administrator or by another
-tool) is never changed or deleted.
+tool) is never changed or deleted. The alias holds 255 bytes (about 17 ids): when more clusters
+use a bridge, the list ends with ``+`` and the bridge is never deleted automatically.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 MARK = "gnt-cluster-bridge"
 _USERS = " users="
 SYS_NET = Path("/sys/class/net")
+ALIAS_MAX = 255  # bytes the kernel keeps in an interface alias (IFALIASZ - 1)
+MORE = "+"  # ends a list that could not hold every cluster's id
 
 
 def cluster_id(uuid: str) -> str:
@@ -48,8 +51,18 @@ def users(name: str) -> list[str] | None:
     return [item for item in listed.split(",") if item]
 
 
+def _users_text(ids: list[str]) -> str:
+    return f"{MARK}{_USERS}{','.join(ids)}"
+
+
 def _write_users(name: str, ids: list[str]) -> None:
-    _set_alias(name, f"{MARK}{_USERS}{','.join(ids)}")
+    """Write the id list; one too long for the alias keeps what fits and ends with ``+``."""
+    if len(_users_text(ids)) > ALIAS_MAX:
+        kept = [item for item in ids if item != MORE]
+        while kept and len(_users_text(kept + [MORE])) > ALIAS_MAX:
+            kept.pop()
+        ids = kept + [MORE]
+    _set_alias(name, _users_text(ids))
 
 
 def claim(name: str, cid: str, created: bool) -> bool:
@@ -83,6 +96,9 @@ def release(name: str, cid: str) -> str:
     remaining = [item for item in listed if item != cid]
     if remaining != listed:
         _write_users(name, remaining)
+    if MORE in remaining:
+        return (f"Bridge {name} is used by more clusters on this machine than its alias can"
+                " list: left in place")
     if remaining:
         return (f"Bridge {name} is still used by another cluster on this machine"
                 f" ({', '.join(remaining)}): left in place")

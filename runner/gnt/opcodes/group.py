@@ -20,6 +20,7 @@ _NAME, _POLICY = _op.t_name, _op.t_one_of(*ALLOC_POLICIES)
 DEFS: list[_op.OpDef] = [
     _op.OpDef("OP_GROUP_ADD", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
                                P("ndparams", _op.ND_CHANGES, {}),
+                               P("ipolicy", _op.t_dict, {}),
                                P("tags", _op.t_list_of_str, [])),
               summary="group_name", doc="Create a new, empty node group."),
     _op.OpDef("OP_GROUP_REMOVE", (R("group_name", _NAME),),
@@ -30,6 +31,7 @@ DEFS: list[_op.OpDef] = [
                                         P("force", _op.t_bool, False)),
               summary="group_name", doc="Move nodes into a node group."),
     _op.OpDef("OP_GROUP_SET_PARAMS", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
-                                      P("ndparams", _op.ND_CHANGES, None)),
+                                      P("ndparams", _op.ND_CHANGES, None),
+                                      P("ipolicy", _op.t_dict, None)),
               summary="group_name", doc="Change a node group's parameters."),
 ]

@@ -152,6 +152,46 @@ NDPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
 }
 
 
+def _positive_float(value: Any) -> float:
+    """A number above 0 (the ipolicy ratios)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value)
+    if not number > 0:  # also refuses nan
+        raise ValueError(f"{value!r} is not above 0")
+    return number
+
+
+def _template_list(value: Any) -> list[str]:
+    """Disk template names, as a list or a comma-separated string; Ganeti's known ones only."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    for name in names:
+        if name not in KNOWN_DISK_TEMPLATES:
+            raise ValueError(f"unknown disk template {name!r}"
+                             f" (known: {', '.join(KNOWN_DISK_TEMPLATES)})")
+    return sorted(set(names))
+
+
+# The instance policy's plain parameters (gnt-cluster/gnt-group --ipolicy-*). The default of
+# disk-templates is the cluster's enabled templates (None here); the ispec bounds and standard
+# values are not settable yet.
+IPOLICY_VCPU_RATIO = "vcpu-ratio"
+IPOLICY_SPINDLE_RATIO = "spindle-ratio"
+IPOLICY_DISK_TEMPLATES = "disk-templates"
+IPOLICY: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    IPOLICY_VCPU_RATIO: (_positive_float, 4.0),
+    IPOLICY_SPINDLE_RATIO: (_positive_float, 32.0),
+    IPOLICY_DISK_TEMPLATES: (_template_list, None),
+}
+# The ispec bounds and standard values (not settable yet): permissive sanity bounds.
+IPOLICY_ISPECS_MIN = {"memory-size": 1, "cpu-count": 1, "disk-count": 0, "disk-size": 0,
+                      "nic-count": 0, "spindle-use": 0}
+IPOLICY_ISPECS_MAX = {"memory-size": 4 * 1024 * 1024, "cpu-count": 256, "disk-count": 16,
+                      "disk-size": 16 * 1024 * 1024, "nic-count": 8, "spindle-use": 12}
+IPOLICY_ISPECS_STD = {"memory-size": 128, "cpu-count": 1, "disk-count": 1, "disk-size": 1024,
+                      "nic-count": 1, "spindle-use": 1}
+
+
 def _convert(kind: str, spec: Mapping[str, tuple[Callable[[Any], Any], Any]],
              values: Mapping[str, Any], allow_default: bool) -> dict[str, Any]:
     result: dict[str, Any] = {}
@@ -202,6 +242,44 @@ def check_nicparams(values: Mapping[str, Any], allow_default: bool = False) -> d
 def check_ndparams(values: Mapping[str, Any], allow_default: bool = False) -> dict:
     """Validate node parameters."""
     return _convert("node", NDPARAMS, values, allow_default)
+
+
+def check_ipolicy(values: Mapping[str, Any], allow_default: bool = False) -> dict:
+    """Validate instance policy parameters (``default`` drops a group's own value)."""
+    return _convert("instance policy", IPOLICY, values, allow_default)
+
+
+def effective_ipolicy(cluster: Mapping[str, Any],
+                      group: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ratios and disk templates in force: built-in defaults (disk templates: the enabled
+    ones), then the cluster's own values, then the group's."""
+    policy = defaults(IPOLICY)
+    policy[IPOLICY_DISK_TEMPLATES] = sorted(cluster.get("enabled_disk_templates")
+                                            or DISK_TEMPLATES)
+    policy.update(cluster.get("ipolicy") or {})
+    policy.update((group or {}).get("ipolicy") or {})
+    return policy
+
+
+def full_ipolicy(cluster: Mapping[str, Any],
+                 group: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole instance policy as Ganeti shows and sends it: ispec bounds (``minmax``),
+    standard values (``std``) and :func:`effective_ipolicy`."""
+    policy: dict[str, Any] = {
+        "minmax": [{"min": dict(IPOLICY_ISPECS_MIN), "max": dict(IPOLICY_ISPECS_MAX)}],
+        "std": dict(IPOLICY_ISPECS_STD),
+    }
+    policy.update(effective_ipolicy(cluster, group))
+    return policy
+
+
+def check_ipolicy_templates(policy: Mapping[str, Any], enabled: list[str]) -> None:
+    """Refuse an instance policy that allows disk templates the cluster has not enabled."""
+    allowed = policy.get(IPOLICY_DISK_TEMPLATES)
+    extra = sorted(set(allowed or ()) - set(enabled))
+    if extra:
+        raise OpPrereqError("The following disk templates are allowed by the ipolicy, but not"
+                            f" enabled on the cluster: {', '.join(extra)}", ECODE_INVAL)
 
 
 def defaults(spec: Mapping[str, tuple[Callable[[Any], Any], Any]]) -> dict[str, Any]:

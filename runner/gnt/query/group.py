@@ -35,7 +35,7 @@ class GroupRow:
         return params.fill(self.cluster.get("diskparams", {}), self.group.get("diskparams", {}))
 
     def ipolicy(self) -> dict[str, Any]:
-        return params.fill(self.cluster.get("ipolicy", {}), self.group.get("ipolicy", {}))
+        return params.full_ipolicy(self.cluster, self.group)
 
 
 def group_fields() -> list[Field]:

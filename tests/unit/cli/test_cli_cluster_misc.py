@@ -233,3 +233,14 @@ def test_debug_delay(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     assert (d2["duration"], d2["on_master"], d2["priority"]) == (2.0, True, 10)
     assert run_cli(debug, ["delay", "soon"]) == 1
     assert "Invalid duration 'soon'" in capsys.readouterr().err
+
+
+def test_modify_ipolicy(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(cluster, ["modify", "--ipolicy-vcpu-ratio", "16",
+                             "--ipolicy-disk-templates", "file"]) == 0
+    (op,) = fake.submitted_ops()
+    assert op["ipolicy"] == {"vcpu-ratio": 16.0, "disk-templates": ["file"]}
+    fake.calls.clear()
+    assert run_cli(cluster, ["modify", "--ipolicy-vcpu-ratio", "default"]) == 1
+    assert "only resets a group's own value" in capsys.readouterr().err
+    assert fake.calls == []

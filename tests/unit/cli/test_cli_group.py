@@ -143,7 +143,10 @@ def test_info(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
            "node_list": ["node1"], "pinst_list": [],
            "ndparams": {"spindle_count": 4, "ssh_port": 22},
            "custom_ndparams": {"spindle_count": 4}, "diskparams": {},
-           "custom_diskparams": {}, "ipolicy": {}, "custom_ipolicy": {}, "tags": ["a"]}
+           "custom_diskparams": {}, "custom_ipolicy": {"vcpu-ratio": 8.0}, "tags": ["a"],
+           "ipolicy": {"minmax": [{"min": {"cpu-count": 1}, "max": {"cpu-count": 8}}],
+                       "std": {"cpu-count": 1}, "disk-templates": ["file", "plain"],
+                       "vcpu-ratio": 8.0, "spindle-ratio": 32.0}}
     fake.handlers["query"] = lambda what, fields, names: {
         "data": [[row[f] for f in fields]]}
     assert run_cli(group, ["info", "rack1"]) == 0
@@ -158,7 +161,17 @@ def test_info(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
         "    spindle_count: 4\n"
         "    ssh_port: default (22)\n"
         "  Disk parameters:\n"
-        "  Instance policy:\n"
+        "  Instance policy - limits for instances:\n"
+        "    bounds specs:\n"
+        "      - max/0:\n"
+        "          cpu-count: 8\n"
+        "        min/0:\n"
+        "          cpu-count: 1\n"
+        "    std:\n"
+        "      cpu-count: 1\n"
+        "    allowed disk templates: default (file, plain)\n"
+        "    vcpu-ratio: 8\n"
+        "    spindle-ratio: default (32)\n"
         "  Tags:\n"
         "    - a\n")
     assert fake.calls[0][1]["names"] == ["rack1"]
@@ -176,3 +189,32 @@ def test_tags(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
         ("OP_TAGS_GET", "nodegroup", "rack1"), ("OP_TAGS_SET", "nodegroup", "rack1"),
         ("OP_TAGS_DEL", "nodegroup", "rack1")]
     assert ops[1]["tags"] == ["x", "y"]
+
+
+def test_ipolicy_options(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(group, ["add", "--ipolicy-vcpu-ratio", "8", "--ipolicy-disk-templates",
+                           "file,diskless", "rack1"]) == 0
+    assert run_cli(group, ["modify", "--ipolicy-spindle-ratio", "default",
+                           "--ipolicy-vcpu-ratio=2.5", "rack1"]) == 0
+    add, modify = fake.submitted_ops()
+    assert add["ipolicy"] == {"vcpu-ratio": 8.0, "disk-templates": ["diskless", "file"]}
+    assert modify["ipolicy"] == {"spindle-ratio": None, "vcpu-ratio": 2.5}
+    fake.calls.clear()
+    assert run_cli(group, ["modify", "--ipolicy-vcpu-ratio", "fast", "rack1"]) == 1
+    assert run_cli(group, ["add", "--ipolicy-vcpu-ratio", "default", "rack2"]) == 1
+    err = capsys.readouterr().err
+    assert "'vcpu-ratio'" in err and "'fast'" in err
+    assert "only resets a group's own value" in err
+    assert fake.calls == []
+
+
+def test_info_shows_the_policy_with_inherited_values_as_default() -> None:
+    from gnt.cli._output import format_generic_info, format_ipolicy
+    from gnt.opcodes import params
+
+    own = {"vcpu-ratio": 2.0}
+    policy = params.full_ipolicy({"enabled_disk_templates": ["file"]}, {"ipolicy": own})
+    text = format_generic_info(format_ipolicy(policy, own))
+    assert "allowed disk templates: default (file)" in text
+    assert "vcpu-ratio: 2\n" in text and "spindle-ratio: default (32)" in text
+    assert "  - max/0: \n      cpu-count: 256" in text

@@ -20,7 +20,7 @@ from gnt.core.errors import OpPrereqError
 from gnt.core.jobstate import FINALIZED
 from gnt.daemon.handlers import Handlers
 from gnt.daemon.state import Master
-from gnt.nodes import checks, live
+from gnt.nodes import bridges, checks, live
 from gnt.nodes.recording import RecordingExecutor
 
 
@@ -120,6 +120,8 @@ def cluster(tmp_path, monkeypatch):
     hosts = tmp_path / "hosts"
     hosts.write_text(HOSTS, encoding="utf-8")
     monkeypatch.setenv("GNT_HOSTS_FILE", str(hosts))
+    # the machine's real bridges (their alias lists the clusters using them) stay untouched
+    monkeypatch.setattr(bridges, "SYS_NET", tmp_path / "sys-class-net")
     hv = FakeHypervisor()
     monkeypatch.setattr(live, "node_domains", lambda store, node: hv.domains(node))
     monkeypatch.setattr(checks, "free_memory", lambda store, node: hv.free_mib)

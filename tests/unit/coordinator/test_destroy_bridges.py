@@ -110,3 +110,17 @@ def test_bridge_not_made_by_a_cluster_is_never_touched(machine: Any, bridge: str
     machine.destroy("a")
     assert bridges.exists(bridge)
     assert (bridges.SYS_NET / bridge / "ifalias").read_text().strip() == "admin's bridge"
+
+
+def test_more_clusters_than_the_alias_can_list_keep_the_bridge(machine: Any,
+                                                               bridge: str) -> None:
+    roots = [f"c{index}" for index in range(20)]  # 20 ids of 12 characters: over 255 bytes
+    for root in roots:
+        machine.init(root, bridge)  # an alias write over 255 bytes failed with EINVAL
+    alias = (bridges.SYS_NET / bridge / "ifalias").read_text().strip()
+    assert len(alias) <= bridges.ALIAS_MAX and alias.endswith(",+"), alias
+    for root in roots:
+        machine.destroy(root)
+    assert bridges.exists(bridge), machine.log  # users unknown: never deleted automatically
+    assert any("more clusters on this machine than its alias can list" in line
+               for line in machine.log)
