@@ -9,8 +9,8 @@ Policy (see docs/iallocator.md):
   the ipolicy, default 4 per usable physical CPU); local templates (file, plain, drbd) need
   ``disk_space_total`` free disk on every node, shared ones (sharedfile, diskless, ...) none;
 - among fitting nodes the one with the largest share of its memory still free after the
-  placement wins (then free disk share, then name), but a placement that keeps the group
-  N+1 (the running instances of any one failed node can restart on the others) is preferred
+  placement wins (in 1% steps; then free disk share, then the lowest vCPU load, then name),
+  but a placement that keeps the group N+1 (the running instances of any one failed node can restart on the others) is preferred
   over one that does not.
 """
 
@@ -42,13 +42,23 @@ class NoPlacement(Exception):
     """No node (pair) fits; the message says why."""
 
 
-def _score(node: Node, inst: Inst) -> tuple[float, float, str]:
-    """Sort key, lower is better: most memory (then disk) left relative to the total."""
+# Shares of free memory and disk are compared in steps of this size, so that the jitter of live
+# readings (nodes sharing a host, memory moving by a few MiB) does not decide alone.
+SHARE_STEP = 0.01
+
+
+def _score(node: Node, inst: Inst) -> tuple[float, float, float, str]:
+    """Sort key, lower is better: most memory (then disk) left relative to the total, in
+    steps of SHARE_STEP; then the lowest vCPU load after the placement (as hail's CPU-load
+    term spreads instances that use no memory yet, e.g. added without starting); then name."""
     mem_left = node.free_memory - (inst.memory if inst.up else 0)
     mem_share = mem_left / node.total_memory if node.total_memory else 0.0
     disk_left = node.free_disk - (inst.disk if inst.local_disk else 0)
     disk_share = disk_left / node.total_disk if node.total_disk else 0.0
-    return (-mem_share, -disk_share, node.name)
+    cpu_load = ((node.vcpus + inst.vcpus) / node.cpu_capacity if node.cpu_capacity
+                else float("inf"))
+    return (-round(mem_share / SHARE_STEP), -round(disk_share / SHARE_STEP), cpu_load,
+            node.name)
 
 
 def _group_order(cluster: Cluster, template: str,

@@ -239,3 +239,19 @@ def test_repeated_allocations_stay_balanced_and_within_capacity():
     # Balanced: no node carries more than one instance above any other.
     assert max(counts.values()) - min(counts.values()) <= 1
     assert sum(counts.values()) > 200
+
+
+def test_instances_added_down_spread_by_vcpu_load_despite_memory_jitter():
+    """Instances added without starting take no memory: alike nodes whose live free memory
+    differs by a few MiB (nodes sharing one host, readings a moment apart) still share them
+    out by vCPU load, not all onto the node that read a little more free memory."""
+    config, live = nodes(("a", 16384), ("b", 16384), ("c", 16384))
+    config["cluster"]["ipolicy"] = {"vcpu-ratio": 64.0}
+    live["a"]["free_memory"] += 12  # a reads 12 MiB more free memory than b and c
+    counts = {"a": 0, "b": 0, "c": 0}
+    for idx in range(30):
+        target = run(config, live, alloc(f"i{idx}", memory=64, disks=[32])).nodes[0]
+        sim.add_instance(config, live, f"i{idx}", [target], memory=64, disks=[32],
+                         vcpus=1, admin_state="down")
+        counts[target] += 1
+    assert counts == {"a": 10, "b": 10, "c": 10}
