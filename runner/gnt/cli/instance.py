@@ -57,7 +57,8 @@ def add_instance(args: argparse.Namespace) -> int:
     op = make_op(
         "OP_INSTANCE_CREATE", args, instance_name=args.name, mode="create",
         os_type=args.os, no_install=args.no_install,
-        force_variant=args.force_variant or None, **creation_fields(args))
+        force_variant=args.force_variant or None,
+        opportunistic_locking=args.opportunistic_locking, **creation_fields(args))
     submit_or_send(op, args, name=args.name)
     return 0
 
@@ -315,6 +316,9 @@ def _add_add_parser(subs: Any) -> None:
     add_creation_options(p)
     p.add_argument("--no-install", action="store_true", help="Do not install the OS")
     p.add_argument("--force-variant", action="store_true", help="Force an unknown variant")
+    p.add_argument("--opportunistic-locking", action="store_true",
+                   help="Opportunistically acquire locks: the allocator chooses among the"
+                   " nodes whose locks are free (for many creations at once)")
     add_submit_options(p)
 
 
@@ -419,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="KEY=VAL,...", help="OS parameters")
     p.add_argument("-f", "--force", action="store_true", help="Do not ask for confirmation")
     p.add_argument("--force-variant", action="store_true", help="Force an unknown variant")
+    p.add_argument("--opportunistic-locking", action="store_true",
+                   help="Opportunistically acquire locks: the allocator chooses among the"
+                   " nodes whose locks are free (for many creations at once)")
     add_submit_options(p)
 
     common.add_list_fields_command(subs, "instance")

@@ -126,7 +126,7 @@ def _choose(cluster: Cluster, inst: Inst, required: int, exclude: set[str],
     if not tiers:
         raise NoPlacement(f"no node group accepts disk template {inst.template}")
     for tier in tiers:
-        best: tuple[tuple[float, float, str], list[str]] | None = None
+        best: tuple[tuple[float, float, float, str], list[str]] | None = None
         for group in tier:
             if required == 1:
                 cands = [[n.name] for n in fitting(group, True, exclude)]

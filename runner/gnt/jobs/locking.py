@@ -14,6 +14,10 @@ UUID, so a rename cannot let two jobs act on one object under two names. A name 
 given to an object (creation, rename) is reserved by the lock :func:`name_lock` at the level of
 that kind of object, so two jobs cannot claim one new name at once.
 
+Opportunistic acquisition (:meth:`LockManager.acquire_opportunistic`, Ganeti's for instance
+creation with ``opportunistic_locking``) takes those of the wanted names that are free, once at
+least a given number are, instead of waiting for all of them.
+
 A job may give back locks it no longer needs before it ends (:meth:`LockManager.release_names`,
 :meth:`LockManager.keep_only`), as Ganeti's logical units do after choosing nodes.
 """
@@ -116,6 +120,48 @@ class LockManager:
                 mode = _combine(owned.get(key), mode)
                 self._state(key).holders[owner] = mode
                 owned[key] = mode
+
+    def acquire_opportunistic(self, owner: object, level: str, names: Iterable[str],
+                              shared: bool, minimum: int = 1,
+                              should_cancel: Callable[[], bool] | None = None) -> list[str]:
+        """Take those of ``names`` at ``level`` that are free, waiting only until at least
+        ``minimum`` of them are (or all, if fewer are asked for); returns the names taken.
+
+        Cancellation while waiting ends with :class:`LockError`, as in :meth:`acquire`.
+        """
+        if level not in LEVELS:
+            raise LockError(f"Unknown lock level '{level}'")
+        wanted = sorted(set(names))
+        mode = "S" if shared else "X"
+        wide = (level, _LEVEL_WIDE)
+        need = min(max(1, minimum), len(wanted))
+        with self._cond:
+            owned = self._owned.setdefault(owner, {})
+            deeper = [key for key in owned if LEVELS.index(key[0]) > LEVELS.index(level)]
+            if deeper:
+                raise LockError(f"Lock order violation: {level} requested while holding"
+                                f" {sorted({key[0] for key in deeper})}")
+            intent = "IS" if shared else "IX"
+            while True:
+                free: list[str] = []
+                if self._state(wide).compatible(owner, _combine(owned.get(wide), intent)):
+                    free = [name for name in wanted
+                            if self._state((level, name)).compatible(
+                                owner, _combine(owned.get((level, name)), mode))]
+                if len(free) >= need:
+                    break
+                if should_cancel is not None and should_cancel():
+                    if not owned:
+                        self._owned.pop(owner, None)
+                    raise LockError("Job canceled while waiting for locks")
+                self._cond.wait(0.5 if should_cancel is not None else None)
+            if not free:
+                return []
+            for key, key_mode in [(wide, intent)] + [((level, name), mode) for name in free]:
+                key_mode = _combine(owned.get(key), key_mode)
+                self._state(key).holders[owner] = key_mode
+                owned[key] = key_mode
+            return free
 
     def _state(self, key: tuple[str, str]) -> _LockState:
         state = self._locks.get(key)

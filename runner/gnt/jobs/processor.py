@@ -6,12 +6,12 @@ import logging
 import traceback
 from typing import Any
 
-from gnt.core.errors import GntError, LockError, OpExecError
+from gnt.core.errors import ECODE_TEMP_NORES, GntError, LockError, OpExecError, OpPrereqError
 from gnt.core.jobstate import CANCELED, CANCELING, ERROR, RUNNING, SUCCESS, WAITING, now_ts
-from gnt.core.locklevels import LEVEL_CLUSTER, LEVELS
+from gnt.core.locklevels import ALL, LEVEL_CLUSTER, LEVELS
 from gnt.jobs.job import Job, OpCode
 from gnt.jobs.queue import JobQueue
-from gnt.lu.base import LU_REGISTRY, Context, ResultWithJobs
+from gnt.lu.base import LU_REGISTRY, Context, LogicalUnit, ResultWithJobs
 
 LOG = logging.getLogger("gnt.processor")
 
@@ -90,22 +90,20 @@ class JobProcessor:
         try:
             lu.check_arguments()
             lu.expand_names()
-            names, shared = lu.cluster_locks()
-            wanted = lu.declare_locks()
-
-            def cancel() -> bool:
-                return self._canceled(op)
-
-            self.ctx.locks.acquire(owner, LEVEL_CLUSTER, names, shared, should_cancel=cancel)
-            for level in LEVELS[1:]:
-                if level in wanted:
-                    self.ctx.locks.acquire(owner, level, wanted[level],
-                                           level in lu.SHARED_LEVELS, should_cancel=cancel)
-            if op.status == CANCELING:
-                raise LockError("Job canceled")
-            self.queue.mark(self.job, op, RUNNING)
-            self.queue.require_saved(self.job)
-            lu.check_prereq()
+            while True:
+                self._lock(lu, op)
+                try:
+                    lu.check_prereq()
+                    break
+                except OpPrereqError as err:
+                    if err.args[1:] != (ECODE_TEMP_NORES,) or not lu.prepare_retry():
+                        raise
+                    # Ganeti's internal retry: the opportunistically locked nodes were too
+                    # few; all locks are given back and taken again as declared now.
+                    self.ctx.locks.release(owner)
+                    self.queue.log(self.job, op, f"{err.message}; trying again with the"
+                                   " locks of every node")
+                    self.queue.mark(self.job, op, WAITING)
             if op.input.get("dry_run"):
                 lu.report_dry_run()
                 return None
@@ -115,6 +113,34 @@ class JobProcessor:
         if isinstance(result, ResultWithJobs):
             return self._submit_jobs(op, result)
         return result
+
+    def _lock(self, lu: LogicalUnit, op: OpCode) -> None:
+        """Take the unit's locks, level by level in the fixed order (opportunistically where
+        it asks to), then mark the opcode running."""
+        owner = self.job.id
+        names, shared = lu.cluster_locks()
+        wanted = lu.declare_locks()
+        opportunistic = lu.opportunistic_locks()
+
+        def cancel() -> bool:
+            return self._canceled(op)
+
+        self.ctx.locks.acquire(owner, LEVEL_CLUSTER, names, shared, should_cancel=cancel)
+        for level in LEVELS[1:]:
+            if level not in wanted:
+                continue
+            if level in opportunistic and wanted[level] != ALL:
+                got = self.ctx.locks.acquire_opportunistic(
+                    owner, level, wanted[level], level in lu.SHARED_LEVELS,
+                    minimum=opportunistic[level], should_cancel=cancel)
+                wanted.update(lu.locks_acquired(level, got))
+            else:
+                self.ctx.locks.acquire(owner, level, wanted[level], level in lu.SHARED_LEVELS,
+                                       should_cancel=cancel)
+        if op.status == CANCELING:
+            raise LockError("Job canceled")
+        self.queue.mark(self.job, op, RUNNING)
+        self.queue.require_saved(self.job)
 
     def _submit_jobs(self, op: OpCode, result: ResultWithJobs) -> dict[str, Any]:
         """Submit the jobs an LU asked for (after it released its locks: they lock on their

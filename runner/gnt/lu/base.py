@@ -76,6 +76,21 @@ class LogicalUnit:
         """Lock level -> names (or ``ALL``), below the cluster level."""
         return {}
 
+    def opportunistic_locks(self) -> dict[str, int]:
+        """Levels whose declared names are taken opportunistically (those free, once at least
+        the given number are): level -> minimum. None by default."""
+        return {}
+
+    def locks_acquired(self, level: str, names: list[str]) -> dict[str, list[str] | str]:
+        """After an opportunistic level: the names taken there; returns changed declarations
+        for the later levels."""
+        return {}
+
+    def prepare_retry(self) -> bool:
+        """``check_prereq`` raised ECODE_TEMP_NORES (too little among the opportunistically
+        locked nodes): make ready to run again with every lock declared, True if the unit can."""
+        return False
+
     def check_prereq(self) -> None:
         """Checks against the config, with the locks held."""
 

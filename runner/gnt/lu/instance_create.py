@@ -6,7 +6,15 @@ import random
 from typing import Any
 
 from gnt.core import resolver
-from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from gnt.core.errors import (
+    ECODE_EXISTS,
+    ECODE_INVAL,
+    ECODE_NORES,
+    ECODE_STATE,
+    ECODE_TEMP_NORES,
+    OpExecError,
+    OpPrereqError,
+)
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from gnt.core.units import UnitError, parse_size_mib
 from gnt.lu import names, placement
@@ -118,23 +126,57 @@ class LUInstanceCreate(LogicalUnit):
             if len(nodes) == 1 and not op["iallocator"]:
                 self.pnode = nodes[0]
                 self.log(f"Selected node {self.pnode['name']} (the only eligible node)")
+        # Opportunistic locking (Ganeti's): the allocator chooses among the nodes whose locks
+        # are free; creation only (an import needs its source node as well).
+        self.opportunistic = (bool(op["opportunistic_locking"]) and self.pnode is None
+                              and op["mode"] == "create")
+        self.locked_nodes: list[str] | None = None
 
     def declare_locks(self) -> dict[str, list[str] | str]:
         # The new name is reserved (no UUID exists yet); nodes by UUID, or all of them while
-        # the allocator chooses.
+        # the allocator chooses (opportunistically: every node by UUID, those free taken).
         nodes: list[str] | str = [self.pnode["uuid"]] if self.pnode else ALL
+        if self.pnode is None and self.opportunistic:
+            nodes = sorted(str(node["uuid"]) for node in self.cfg.all("nodes"))
         return {LEVEL_INSTANCE: [name_lock(self.op["instance_name"])], LEVEL_NODE: nodes,
                 LEVEL_NODE_RES: nodes}
 
+    def opportunistic_locks(self) -> dict[str, int]:
+        return {LEVEL_NODE: 1} if self.pnode is None and self.opportunistic else {}
+
+    def locks_acquired(self, level: str, names: list[str]) -> dict[str, list[str] | str]:
+        """The nodes locked opportunistically are the allocator's choice (node-res likewise)."""
+        self.locked_nodes = list(names)
+        return {LEVEL_NODE_RES: list(names)}
+
+    def prepare_retry(self) -> bool:
+        """Too little room among the free nodes: once more, waiting for every node's lock
+        (the answer is then the whole cluster's)."""
+        if not self.opportunistic:
+            return False
+        self.opportunistic = False
+        self.locked_nodes = None
+        self.pnode = None
+        return True
+
     def choose_node(self) -> dict[str, Any]:
-        """Run the allocator (all nodes locked), then give back the other nodes' locks."""
+        """Run the allocator (all nodes locked, or those locked opportunistically), then give
+        back the other nodes' locks."""
         op = self.op
         be = params.filled_beparams(self.cfg.cluster(), {"beparams": self.beparams})
-        pnode = placement.allocate(
-            self, op["instance_name"], placement.allocator_name(self, op["iallocator"]),
-            int(be["maxmem"]), [d["size"] for d in self.disks], op["disk_template"],
-            int(be["vcpus"]), [n["nicparams"] for n in self.nics], op["os_type"] or "",
-            op["tags"])
+        allocator = placement.allocator_name(self, op["iallocator"])
+        try:
+            pnode = placement.allocate(
+                self, op["instance_name"], allocator,
+                int(be["maxmem"]), [d["size"] for d in self.disks], op["disk_template"],
+                int(be["vcpus"]), [n["nicparams"] for n in self.nics], op["os_type"] or "",
+                op["tags"], only=self.locked_nodes if self.opportunistic else None)
+        except OpPrereqError as err:
+            if not self.opportunistic or err.args[1:] != (ECODE_NORES,):
+                raise
+            # Only a partial view of the cluster: a temporary shortage (Ganeti's
+            # ECODE_TEMP_NORES); the job processor tries again with every node locked.
+            raise OpPrereqError(err.message, ECODE_TEMP_NORES) from err
         self.release_locks(LEVEL_NODE, keep=self.nodes_needed(pnode))
         self.release_locks(LEVEL_NODE_RES, keep=[pnode["uuid"]])
         return pnode

@@ -22,21 +22,31 @@ def allocator_name(lu: LogicalUnit, requested: str | None) -> str:
     return str(lu.cfg.cluster().get("default_iallocator") or "builtin")
 
 
-def cluster_request(lu: LogicalUnit, request: dict[str, Any]) -> dict[str, Any]:
-    """The IAllocator input for ``request`` with live figures of every online node."""
+def cluster_request(lu: LogicalUnit, request: dict[str, Any],
+                    only: list[str] | None = None) -> dict[str, Any]:
+    """The IAllocator input for ``request`` with live figures of every online node. With
+    ``only`` (node UUIDs: those locked opportunistically), the other nodes are shown offline,
+    as Ganeti shows nodes whose locks were not acquired."""
     cfg = lu.cfg
-    nodes = [n for n in cfg.all("nodes") if not n["offline"]]
-    live = ia.live_from_node_info(cfg.data, rpc.live_info_many(cfg, nodes))
-    return ia.build_request(cfg.data, live, request)
+    data = cfg.data
+    if only is not None:
+        allowed = set(only)
+        data = dict(data)
+        data["nodes"] = {uuid: (node if uuid in allowed else {**node, "offline": True})
+                         for uuid, node in cfg.data["nodes"].items()}
+    nodes = [n for n in data["nodes"].values() if not n["offline"]]
+    live = ia.live_from_node_info(data, rpc.live_info_many(cfg, nodes))
+    return ia.build_request(data, live, request)
 
 
 def allocate(lu: LogicalUnit, name: str, allocator: str, memory: int, disks: list[int],
              template: str, vcpus: int, nics: list[dict[str, Any]], os_name: str,
-             tags: list[str]) -> dict[str, Any]:
-    """The primary node for a new instance, chosen by ``allocator``."""
+             tags: list[str], only: list[str] | None = None) -> dict[str, Any]:
+    """The primary node for a new instance, chosen by ``allocator`` (among the nodes
+    ``only`` names, when given)."""
     request = ia.request_allocate(name, memory, disks, template, vcpus=vcpus, nics=nics,
                                   os=os_name, tags=tags)
-    answer = ia.run_iallocator(allocator, cluster_request(lu, request))
+    answer = ia.run_iallocator(allocator, cluster_request(lu, request, only))
     node = lu.cfg.lookup("nodes", answer.nodes[0])
     lu.log(f"Selected node {node['name']} for instance {name} (iallocator"
            f" {allocator or 'builtin'}: {answer.info or 'ok'})")

@@ -25,7 +25,7 @@ def test_add_builds_instance_create(fake: FakeClient, capsys: pytest.CaptureFixt
         "no_install": False, "wait_for_sync": True, "hypervisor": None, "hvparams": {},
         "beparams": {"maxmem": 256, "minmem": 256}, "osparams": {}, "tags": [],
         "file_storage_dir": None, "file_driver": None, "dry_run": False, "priority": 0,
-        "_summary": "inst1",
+        "_summary": "inst1", "opportunistic_locking": False,
     }
     for key, value in expected.items():
         assert op[key] == value, key
@@ -40,7 +40,7 @@ def test_add_options(fake: FakeClient) -> None:
             "--disk", "1:size=2g,mode=ro", "-H", "kvm:accel=tcg,serial_console=false",
             "-n", "node1:node2", "--net", "0:ip=198.18.0.50,link=br1", "--no-start",
             "--no-install", "--no-name-check", "--tags", "a,b", "-O", "k=v",
-            "--priority", "high", "--dry-run", "inst2"]
+            "--priority", "high", "--dry-run", "--opportunistic-locking", "inst2"]
     assert run_cli(instance, argv) == 0
     (op,) = fake.submitted_ops()
     assert op["disks"] == [{"size": 512, "mode": "rw"}, {"size": 2048, "mode": "ro"}]
@@ -52,6 +52,7 @@ def test_add_options(fake: FakeClient) -> None:
     assert op["name_check"] is False and op["ip_check"] is False
     assert op["tags"] == ["a", "b"] and op["osparams"] == {"k": "v"}
     assert op["priority"] == -10 and op["dry_run"] is True
+    assert op["opportunistic_locking"] is True
     assert fake.calls[0][1]["priority"] == -10
 
 
