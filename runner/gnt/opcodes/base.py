@@ -189,7 +189,7 @@ DEFS: list[OpDef] = [
         P("enabled_disk_templates", t_list_of_str, None),
         P("default_iallocator", t_maybe_str, None), P("mac_prefix", t_mac_prefix, None),
         P("maintain_node_health", t_maybe_bool, None), P("ipolicy", t_dict, None)),
-          doc="Change cluster parameters."),
+        doc="Change cluster parameters."),
     OpDef("OP_TAGS_SET", (R("kind", t_one_of(*TAG_KINDS)), P("name", t_maybe_str, None),
                           R("tags", t_list_of_str)), summary="name"),
     OpDef("OP_TAGS_DEL", (R("kind", t_one_of(*TAG_KINDS)), P("name", t_maybe_str, None),

@@ -6,6 +6,7 @@ validated here, filled from the cluster level here, and nowhere else.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -157,7 +158,7 @@ def _positive_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a number")
     number = float(value)
-    if not number > 0:  # also refuses nan
+    if math.isnan(number) or number <= 0:
         raise ValueError(f"{value!r} is not above 0")
     return number
 
