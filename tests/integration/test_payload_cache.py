@@ -91,3 +91,27 @@ def _pids_titled(prefix: bytes) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(path.relative_to(root)) for path in root.rglob("*")}
+
+
+def test_the_payload_builder_stops_with_its_worker(tmp_path, monkeypatch):
+    """A worker stopped (its control socket closed, as when the master daemon stops) while its
+    helper still builds payloads: the helper stops too, so nothing is written afterwards into
+    the cluster's tree (gnt-cluster destroy found files there written after it removed it)."""
+    monkeypatch.setenv("GNT_PAYLOAD_CACHE", "")  # no shared cache: payloads go to local tmp
+    before = set(_pids_titled(b"gnt warm worker: building"))
+    executor = _start(tmp_path / "root", monkeypatch)
+    deadline = time.monotonic() + 10
+    while not (builders := set(_pids_titled(b"gnt warm worker: building")) - before):
+        assert time.monotonic() < deadline, "the worker started no payload builder"
+        time.sleep(0.02)
+    executor.close()
+    assert not any(os.path.exists(f"/proc/{pid}") and (Path(f"/proc/{pid}/stat").read_text()
+                                                       .split(") ")[-1][0] != "Z")
+                   for pid in builders), "the payload builder outlived its worker"
+    tree = _tree(tmp_path / "root")
+    time.sleep(2)
+    assert _tree(tmp_path / "root") == tree

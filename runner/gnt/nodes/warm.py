@@ -326,7 +326,8 @@ class Worker:
     def serve(self) -> None:
         """Run until SIGTERM (then stop the live runs) or until the control socket closes
         (the master daemon is gone: its runs are left to the next daemon's orphan cleanup,
-        as ansible-playbook processes are in plain ansible-runner mode)."""
+        as ansible-playbook processes are in plain ansible-runner mode). The payload builder
+        is stopped in both cases."""
         orphaned = False
         while not self.stopping and not orphaned:
             for key, _mask in self.sel.select(timeout=1.0):
@@ -335,10 +336,11 @@ class Worker:
                 elif key.data == "wake":
                     self._drain_wake()
             self._reap()
-        if self.stopping:
-            for pid in [*self.children, *self.helpers]:
-                proctree.terminate_tree(pid)
-            self._reap()
+        # The payload builder stops with the worker either way: it must not write into a
+        # local temp dir (or a cluster tree) the worker's exit or a cluster destroy removes.
+        for pid in [*(self.children if self.stopping else ()), *self.helpers]:
+            proctree.terminate_tree(pid)
+        self._reap()
 
     def _drain_wake(self) -> None:
         try:
