@@ -114,7 +114,8 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
                  beparams: dict[str, Any] | None = None, nicparams: dict[str, Any] | None = None,
                  candidate_pool_size: int = 10, mac_prefix: str = DEFAULT_MAC_PREFIX,
                  ndparams: dict[str, Any] | None = None, default_iallocator: str = "",
-                 ipolicy: dict[str, Any] | None = None, feedback: Feedback = print, executor: Executor | None = None,
+                 ipolicy: dict[str, Any] | None = None, feedback: Feedback = print,
+                 executor: Executor | None = None,
                  start_master: bool = True, **_ignored: Any) -> ConfigStore:
     """Create a one-node cluster with this node as master and start the master daemon."""
     paths = settings.paths()

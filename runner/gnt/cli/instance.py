@@ -423,9 +423,6 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="KEY=VAL,...", help="OS parameters")
     p.add_argument("-f", "--force", action="store_true", help="Do not ask for confirmation")
     p.add_argument("--force-variant", action="store_true", help="Force an unknown variant")
-    p.add_argument("--opportunistic-locking", action="store_true",
-                   help="Opportunistically acquire locks: the allocator chooses among the"
-                   " nodes whose locks are free (for many creations at once)")
     add_submit_options(p)
 
     common.add_list_fields_command(subs, "instance")

@@ -10,8 +10,8 @@ Policy (see docs/iallocator.md):
   ``disk_space_total`` free disk on every node, shared ones (sharedfile, diskless, ...) none;
 - among fitting nodes the one with the largest share of its memory still free after the
   placement wins (in 1% steps; then free disk share, then the lowest vCPU load, then name),
-  but a placement that keeps the group N+1 (the running instances of any one failed node can restart on the others) is preferred
-  over one that does not.
+  but a placement that keeps the group N+1 (the running instances of any one failed node
+  can restart on the others) is preferred over one that does not.
 """
 
 from __future__ import annotations

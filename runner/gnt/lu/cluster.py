@@ -81,9 +81,7 @@ class LUClusterSetParams(LogicalUnit):
             cluster["enabled_disk_templates"] = enabled
             cluster["ipolicy"] = params.merge_overrides(cluster.get("ipolicy") or {},
                                                         self.changes.get("ipolicy", {}))
-            if "ipolicy" in self.changes or (cluster["ipolicy"] or {}).get(
-                    params.IPOLICY_DISK_TEMPLATES):
-                params.check_ipolicy_templates(params.effective_ipolicy(cluster), enabled)
+            params.check_ipolicy_templates(params.effective_ipolicy(cluster), enabled)
 
     def exec(self) -> Any:
         op = self.op

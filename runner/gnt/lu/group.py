@@ -146,8 +146,8 @@ class LUGroupAdd(LogicalUnit):
             raise OpPrereqError(f"Desired group name '{self.name}' already exists as a node"
                                 f" group (UUID: {existing['uuid']})", ECODE_EXISTS)
         cluster = self.cfg.cluster()
-        params.check_ipolicy_templates(params.effective_ipolicy(cluster, {"ipolicy": self.ipolicy}),
-                                       cluster["enabled_disk_templates"])
+        policy = params.effective_ipolicy(cluster, {"ipolicy": self.ipolicy})
+        params.check_ipolicy_templates(policy, cluster["enabled_disk_templates"])
 
     def exec(self) -> Any:
         if self.op["dry_run"]:
