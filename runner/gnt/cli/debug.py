@@ -18,7 +18,7 @@ def delay(args: argparse.Namespace) -> int:
                             ECODE_INVAL) from err
     op = make_op("OP_TEST_DELAY", args, duration=duration, on_master=args.on_master,
                  on_nodes=args.on_nodes or [], repeat=args.repeat,
-                 no_locks=True if args.no_locks else None)
+                 no_locks=bool(args.no_locks))   # the opcode's default (no locks) is for API callers
     submit_or_send(op, args)
     return 0
 

@@ -161,11 +161,18 @@ class LUInstanceMigrate(_MoveLU):
         if op["cleanup"]:
             return
         self.require_node_online()
+        be = params.filled_beparams(self.cfg.cluster(), self.instance)
+        if be["always_failover"]:
+            # As Ganeti: the backend parameter turns every migration into a failover.
+            self.log(f"Instance {self.name} is configured to always fail over (backend"
+                     " parameter always_failover): failing over instead of migrating")
+            self._prepare_failover(be)
+            return
         dom = self.domain_on(self.node)
         if dom is None or dom["state"] not in RUNNING:
             if op["allow_failover"]:
-                self.failover = True
-                self.target = self.choose_target()
+                self.log(f"Instance {self.name} is not running: failing over instead")
+                self._prepare_failover(be)
                 return
             raise OpPrereqError(f"Instance {self.name} is not running on {self.node['name']}:"
                                 " nothing to migrate (use gnt-instance failover, or"
@@ -174,7 +181,6 @@ class LUInstanceMigrate(_MoveLU):
         self.target = self.choose_target()
         current = int(dom["memory_mib"])
         free = self.free_memory(self.target)
-        be = params.filled_beparams(self.cfg.cluster(), self.instance)
         self.new_memory = None
         if free < current:
             if op["allow_runtime_changes"] and free >= int(be["minmem"]):
@@ -185,11 +191,20 @@ class LUInstanceMigrate(_MoveLU):
                     f" {self.name}: needs {current} MiB (minmem {be['minmem']} MiB), free"
                     f" {free} MiB", ECODE_NORES)
 
+    def _prepare_failover(self, be: dict[str, Any]) -> None:
+        """Fail over instead of migrating: the target, and (if the instance is to run) room
+        for its minimum memory there, as gnt-instance failover checks."""
+        self.failover = True
+        self.target = self.choose_target()
+        if self.instance["admin_state"] == "up":
+            check_failover_memory(self, self.target, be)
+
     def exec(self) -> Any:
         if self.op["cleanup"]:
             return self._cleanup()
         if self.failover:
-            self.log(f"Instance {self.name} is not running: failing over instead")
+            self.log(f"Failing over instance {self.name} from {self.node['name']} to"
+                     f" {self.target['name']}")
             return failover_to(self, self.target, ignore_consistency=False,
                                timeout=self.op["shutdown_timeout"])
         source, target = self.node, self.target
@@ -298,6 +313,14 @@ class LUInstanceMigrate(_MoveLU):
         return {"node": where["name"]}
 
 
+def check_failover_memory(lu: _MoveLU, target: dict[str, Any], be: dict[str, Any]) -> None:
+    """Refuse a failover whose target lacks the instance's minimum memory."""
+    free = lu.free_memory(target)
+    if free < int(be["minmem"]):
+        raise OpPrereqError(f"Not enough memory on node {target['name']} to start {lu.name}:"
+                            f" needs {be['minmem']} MiB, free {free} MiB", ECODE_NORES)
+
+
 def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
                 timeout: int) -> Any:
     """Stop on the primary (unless it is offline or, with ``ignore_consistency``, down),
@@ -352,12 +375,8 @@ class LUInstanceFailover(_MoveLU):
         placement.require_shared(self.instance, "be failed over")
         self.target = self.choose_target()
         if self.instance["admin_state"] == "up":
-            be = params.filled_beparams(self.cfg.cluster(), self.instance)
-            free = self.free_memory(self.target)
-            if free < int(be["minmem"]):
-                raise OpPrereqError(f"Not enough memory on node {self.target['name']} to start"
-                                    f" {self.name}: needs {be['minmem']} MiB, free {free} MiB",
-                                    ECODE_NORES)
+            check_failover_memory(self, self.target,
+                                  params.filled_beparams(self.cfg.cluster(), self.instance))
 
     def exec(self) -> Any:
         self.log(f"Failing over instance {self.name} from {self.node['name']} to"

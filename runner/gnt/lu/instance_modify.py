@@ -10,7 +10,7 @@ from gnt.core.locklevels import LEVEL_INSTANCE, name_lock
 from gnt.lu import names
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
-from gnt.nodes import checks
+from gnt.nodes import checks, live
 from gnt.nodes.executor import Play
 from gnt.nodes.nodevars import disk_path, instance_spec
 from gnt.opcodes import params
@@ -26,6 +26,9 @@ class LUInstanceSetParams(InstanceLU):
         op = self.op
         self.be = params.check_beparams(op["beparams"], allow_default=True)
         self.hv_changes = op["hvparams"]
+        # ``name=default`` (or None) drops the instance's own value, as -H/-B do.
+        self.os_changes = {key: None if value in ("default", None) else value
+                           for key, value in (op["osparams"] or {}).items()}
         if not any([op["beparams"], op["hvparams"], op["osparams"], op["os_name"],
                     op["offline"] is not None, op["runtime_mem"] is not None]):
             raise OpPrereqError("No changes submitted", ECODE_INVAL)
@@ -42,12 +45,12 @@ class LUInstanceSetParams(InstanceLU):
         if filled["minmem"] > filled["maxmem"]:
             raise OpPrereqError(f"minmem ({filled['minmem']}M) would be above maxmem"
                                 f" ({filled['maxmem']}M)", ECODE_INVAL)
-        if op["os_name"]:
-            checks.check_os(self.cfg, self.node, op["os_name"], op["osparams"])
-        if op["offline"] is True:
-            if inst["admin_state"] == "up" or (not self.node["offline"] and self.is_running()):
-                raise OpPrereqError(f"Instance {self.name} is running or marked up; shut it"
-                                    " down before marking it offline", ECODE_STATE)
+        self.new_osparams = params.merge_overrides(inst["osparams"], self.os_changes)
+        os_name = op["os_name"] or (inst["os"] if self.os_changes else None)
+        if os_name and not self.node["offline"]:
+            checks.check_os(self.cfg, self.node, os_name, self.new_osparams)
+        if op["offline"] is not None:
+            self._check_offline_change(op["offline"])
         if op["runtime_mem"] is not None:
             if inst["admin_state"] != "up" or not self.is_running():
                 raise OpPrereqError(f"Instance {self.name} is not running: runtime memory can"
@@ -59,6 +62,21 @@ class LUInstanceSetParams(InstanceLU):
             if op["runtime_mem"] > filled["maxmem"]:
                 raise OpPrereqError(f"Runtime memory {op['runtime_mem']} MiB is above maxmem"
                                     f" {filled['maxmem']} MiB", ECODE_INVAL)
+
+    def _check_offline_change(self, offline: bool) -> None:
+        """As Ganeti: marking offline needs the instance down, marking online needs it
+        offline; either way it must not run (unless its node is offline)."""
+        inst = self.instance
+        why = ("can't change to offline without being down first" if offline else
+               "can't change to online (down) without being offline first")
+        if inst["admin_state"] not in ("down", "offline"):
+            raise OpPrereqError(f"Instance '{self.name}' is marked to be"
+                                f" {inst['admin_state']}, {why}", ECODE_STATE)
+        if self.node["offline"]:
+            self.log(f"Primary node {self.node['name']} is offline: not checking that"
+                     f" {self.name} is down")
+        elif self.is_running():
+            raise OpPrereqError(f"Instance {self.name} is running, {why}", ECODE_STATE)
 
     def exec(self) -> Any:
         op = self.op
@@ -81,7 +99,7 @@ class LUInstanceSetParams(InstanceLU):
                 obj["hvparams"] = params.merge_overrides(obj["hvparams"], self.hv)
                 changes.extend([f"hv/{k}", str(v)] for k, v in self.hv.items())
             if op["osparams"]:
-                obj["osparams"] = params.merge_overrides(obj["osparams"], op["osparams"])
+                obj["osparams"] = params.merge_overrides(obj["osparams"], self.os_changes)
                 changes.extend([f"os/{k}", str(v)] for k, v in op["osparams"].items())
             if op["os_name"]:
                 obj["os"] = op["os_name"]
@@ -121,9 +139,8 @@ class LUInstanceRename(InstanceLU):
     def check_prereq(self) -> None:
         super().check_prereq()
         new = self.op["new_name"]
-        if new == self.name:
-            raise OpPrereqError(f"Instance is already called '{new}'", ECODE_INVAL)
-        if any(inst["name"] == new for inst in self.cfg.all("instances")):
+        # A rename to the same name is allowed, as in Ganeti (only the OS rename script runs).
+        if new != self.name and any(inst["name"] == new for inst in self.cfg.all("instances")):
             raise OpPrereqError(f"Instance '{new}' is already in the cluster", ECODE_EXISTS)
         if self.op["ip_check"]:
             names.check_ip_free(new, self.check_ip)
@@ -131,6 +148,8 @@ class LUInstanceRename(InstanceLU):
         if self.is_running():
             raise OpPrereqError(f"Instance {self.name} is running; shut it down before renaming",
                                 ECODE_STATE)
+        # A failed rename defines the old domain again if there was one (see _undo).
+        self.had_domain = self.name in live.node_domains(self.cfg, self.node)
 
     def exec(self) -> Any:
         new, old_name = self.op["new_name"], self.name
@@ -152,6 +171,9 @@ class LUInstanceRename(InstanceLU):
                       gnt_rename_os=bool(self.instance["os"]))
         except OpExecError as err:
             raise OpExecError(f"{err}\n{self._undo(old_spec, new_spec, node)}") from err
+        if new == old_name:
+            self.log(f"Instance {new} keeps its name (the OS rename script ran)")
+            return new
         self.cfg.replace_many({"instances": [renamed], "disks": disks})
         self.log(f"Instance {old_name} renamed to {new}")
         return new
@@ -161,11 +183,14 @@ class LUInstanceRename(InstanceLU):
         """After a failed rename on the node, move the node's side back to the old name so it
         agrees with the config (which still has the old name); say what is left to do."""
         old, new = old_spec["name"], new_spec["name"]
-        back = Play("instance_rename", {self.node["name"]: {
+        back = [Play("instance_rename", {self.node["name"]: {
             "gnt_instance": old_spec, "gnt_old_instance": new_spec, "gnt_node": node,
-            "gnt_rename_os": False}}, title="undo rename")
+            "gnt_rename_os": False}}, title="undo rename")]
+        if self.had_domain:
+            back.append(Play("instance_define", {self.node["name"]: {
+                "gnt_instance": old_spec, "gnt_node": node}}, title="define the domain again"))
         try:
-            self.run_plays([back], f"undo the rename of {old} on node {self.node['name']}")
+            self.run_plays(back, f"undo the rename of {old} on node {self.node['name']}")
         except Exception as err:  # noqa: BLE001 -- reported with the command that fixes it
             return (f"The instance keeps its name {old} in the config, but its disks or domain"
                     f" on node {self.node['name']} may be partly renamed to {new} and could not"

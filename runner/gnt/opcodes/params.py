@@ -44,14 +44,17 @@ DEFAULT_BRIDGE = "gnt-br0"
 
 
 def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on", "y"):
-        return True
-    if text in ("false", "no", "0", "off", "n"):
-        return False
-    raise ValueError(f"{value!r} is not a boolean (use true/false)")
+    """Ganeti's boolean spellings: ``true``/``false`` in any case (``key``/``no_key`` on the
+    command line become those), an empty string is false; other strings (``1``, ``yes``)
+    are refused. Non-strings (JSON from RAPI) count by their truth."""
+    if isinstance(value, str):
+        text = value.lower()
+        if text == "true":
+            return True
+        if text in ("false", ""):
+            return False
+        raise ValueError(f"'{value}' is not a valid boolean (use true or false)")
+    return bool(value)
 
 
 def _int(value: Any) -> int:

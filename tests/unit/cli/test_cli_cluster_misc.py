@@ -231,6 +231,10 @@ def test_debug_delay(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     assert (d1["duration"], d1["on_master"], d1["on_nodes"], d1["repeat"]) == (
         0.5, False, ["node1", "node2"], 3)
     assert (d2["duration"], d2["on_master"], d2["priority"]) == (2.0, True, 10)
+    # as Ganeti's gnt-debug: locks are taken unless -l/--no-locks
+    assert (d1["no_locks"], d2["no_locks"]) == (False, False)
+    assert run_cli(debug, ["delay", "-l", "0"]) == 0
+    assert fake.submitted_ops()[-1]["no_locks"] is True
     assert run_cli(debug, ["delay", "soon"]) == 1
     assert "Invalid duration 'soon'" in capsys.readouterr().err
 
