@@ -20,8 +20,9 @@ apt_packages=(
 )
 # Test-only packages: Debian's own Ganeti OS definition (run unmodified by the OS
 # interface tests), Ganeti's htools (hail, the reference iallocator, run by the
-# iallocator compatibility tests) and the shell linter for the OS scripts.
-test_packages=(ganeti-os-noop ganeti-htools shellcheck)
+# iallocator compatibility tests), the shell linter for the OS scripts and Debian's
+# Ganeti RAPI client (run unmodified against gnt-rapi).
+test_packages=(ganeti-os-noop ganeti-htools shellcheck python3-ganeti-rapi)
 missing=()
 wanted=("${apt_packages[@]}")
 [ $want_test = 1 ] && wanted+=("${test_packages[@]}")

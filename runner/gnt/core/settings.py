@@ -70,6 +70,20 @@ class Paths:
         return self.run_dir / "gnt-masterd.pid"
 
     @property
+    def rapi_cert(self) -> Path:
+        """The remote API's certificate and key (one PEM file, 0600), as Ganeti's rapi.pem."""
+        return self.data_dir / "rapi.pem"
+
+    @property
+    def rapi_users(self) -> Path:
+        """The remote API's users file (``user password [read|write|read,write]``)."""
+        return self.data_dir / "rapi" / "users"
+
+    @property
+    def rapi_pidfile(self) -> Path:
+        return self.run_dir / "gnt-rapi.pid"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "var/log/gnt"
 

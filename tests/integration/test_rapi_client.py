@@ -1,0 +1,204 @@
+"""gnt-rapi on a real one-node cluster, driven by Debian's unmodified Ganeti RAPI client
+(``python3-ganeti-rapi``: ``ganeti.rapi.client.GanetiRapiClient``) over HTTPS with the
+cluster's certificate as CA: reads, an instance's start/reboot/shutdown and tags, jobs
+(list, status, cancel), and authentication (issue 12).
+
+The client runs in Debian's own python3 (where the package installs it), one script per step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gnt_clusterenv import BIN, destroy_cluster, make_cluster
+
+pytestmark = pytest.mark.integration
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+INSTANCE = "web1.rapi.example"
+USERS = ("admin {cleartext}adminpw write\n"
+         "reader readpw\n"
+         "hauser {HA1}" + hashlib.md5(b"hauser:Ganeti Remote API:hapw").hexdigest()
+         + " read,write\n")
+
+
+def client_skip_reason() -> str | None:
+    proc = subprocess.run([SYSTEM_PYTHON, "-c", "import ganeti.rapi.client"],
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        return ("Debian's python3-ganeti-rapi is not installed (scripts/setup.sh --test"
+                " installs it)")
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Rapi:
+    """Runs GanetiRapiClient calls in Debian's python3 against our gnt-rapi."""
+
+    def __init__(self, port: int, cafile: Path) -> None:
+        self.port, self.cafile = port, cafile
+
+    def __call__(self, code: str, user: str | None = "admin", password: str = "adminpw"
+                 ) -> Any:
+        """Run ``code`` with ``c`` bound to a client; it sets ``result`` (printed as JSON).
+        A GanetiApiError becomes ``{"error": code, "message": ...}``."""
+        creds = f"username={user!r}, password={password!r}" if user else ""
+        script = (
+            "import json\nfrom ganeti.rapi import client\n"
+            f"cf = client.GenericCurlConfig(cafile={str(self.cafile)!r})\n"
+            f"c = client.GanetiRapiClient('127.0.0.1', port={self.port}, curl_config_fn=cf,"
+            f" {creds})\n"
+            "try:\n"
+            + "".join(f"    {line}\n" for line in code.strip().splitlines())
+            + "except client.GanetiApiError as err:\n"
+            "    result = {'error': err.code, 'message': str(err)}\n"
+            "print(json.dumps(result))\n")
+        proc = subprocess.run([SYSTEM_PYTHON, "-c", script], capture_output=True, text=True,
+                              timeout=180, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    reason = client_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    gnt = make_cluster(tmp_path_factory.mktemp("rapi"), "cluster.rapi.example")
+    users = gnt.root / "var/lib/gnt/rapi/users"
+    users.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    users.write_text(USERS)
+    users.chmod(0o600)
+    port = free_port()
+    log = (gnt.root / "rapi.log").open("w")
+    daemon = subprocess.Popen([str(BIN / "gnt-rapi"), "-f", "-b", "127.0.0.1", "-p",
+                               str(port)], env=gnt.env, stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+    cert = gnt.root / "var/lib/gnt/rapi.pem"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert daemon.poll() is None, (gnt.root / "rapi.log").read_text()
+            assert time.monotonic() < deadline, "gnt-rapi did not listen"
+            time.sleep(0.1)
+    gnt.run("gnt-instance", "add", "-t", "file", "--disk", "0:size=64M", "-o", "tinylinux",
+            "-B", "memory=128M", "--no-start", INSTANCE)
+    yield gnt, Rapi(port, cert), users
+    daemon.terminate()
+    daemon.wait(timeout=30)
+    log.close()
+    destroy_cluster(gnt)
+
+
+def _jobs(gnt) -> int:
+    return len(gnt.run("gnt-job", "list", "--no-headers").stdout.splitlines())
+
+
+def test_certificate_is_private(env) -> None:
+    gnt, _rapi, _users = env
+    assert (gnt.root / "var/lib/gnt/rapi.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_read_resources(env) -> None:
+    gnt, rapi, _users = env
+    got = rapi("result = [c.GetVersion(), c.GetInfo()['name'], c.GetOperatingSystems(),"
+               " c.GetNodes(), c.GetGroups(), c.GetInstances(), c.GetFeatures()]", user=None)
+    version, name, oses, nodes, groups, instances, features = got
+    assert version == 2 and name == "cluster.rapi.example"
+    assert "tinylinux+default" in oses
+    assert nodes == [gnt.config()["nodes"][gnt.config()["cluster"]["master_node"]]["name"]]
+    assert groups == ["default"] and instances == [INSTANCE] and features == []
+    inst = rapi(f"result = c.GetInstance({INSTANCE!r})", user=None)
+    assert inst["admin_state"] == "down" and inst["disk.sizes"] == [64]
+    assert inst["disk_template"] == "file" and inst["oper_state"] is False
+    bulk = rapi("result = c.GetInstances(bulk=True)", user=None)
+    assert [row["name"] for row in bulk] == [INSTANCE]
+    missing = rapi("result = c.GetInstance('ghost.rapi.example')", user=None)
+    assert missing["error"] == 404
+
+
+def test_instance_start_reboot_shutdown_and_tags(env) -> None:
+    gnt, rapi, _users = env
+    result = rapi(f"""
+j = c.StartupInstance({INSTANCE!r})
+ok = c.WaitForJobCompletion(j, period=1)
+result = [j, ok, c.GetInstance({INSTANCE!r})['status'], c.GetJobStatus(j)['status']]
+""")
+    job, ok, status, job_status = result
+    assert ok is True and status == "running" and job_status == "success"
+    assert gnt.field(INSTANCE, "status") == "running"
+    reason = gnt.run("gnt-job", "info", str(job)).stdout
+    assert "gnt:library:rlib2:instances_name_startup" in reason
+    result = rapi(f"""
+j = c.RebootInstance({INSTANCE!r}, reboot_type='hard')
+ok1 = c.WaitForJobCompletion(j, period=1)
+j = c.AddInstanceTags({INSTANCE!r}, ['owner:rapi', 'env:test'])
+ok2 = c.WaitForJobCompletion(j, period=1)
+j = c.ShutdownInstance({INSTANCE!r}, timeout=0)
+ok3 = c.WaitForJobCompletion(j, period=1)
+result = [ok1, ok2, ok3, c.GetInstanceTags({INSTANCE!r}), c.GetInstance({INSTANCE!r})['status']]
+""")
+    assert result == [True, True, True, ["env:test", "owner:rapi"], "ADMIN_down"]
+    assert set(gnt.instances()[INSTANCE]["tags"]) == {"owner:rapi", "env:test"}
+    jobs = rapi("result = c.GetJobs(bulk=True)")
+    assert {"id", "status", "summary", "ops", "opstatus"} <= set(jobs[-1])
+
+
+def test_cancel_a_waiting_job(env) -> None:
+    gnt, rapi, _users = env
+    first = gnt.run("gnt-debug", "delay", "--submit", "4").stdout.split()[-1]
+    second = gnt.run("gnt-debug", "delay", "--submit", "0").stdout.split()[-1]
+    deadline = time.monotonic() + 20
+    while rapi(f"result = c.GetJobStatus({second})['status']") != "waiting":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    ok, _message = rapi(f"result = c.CancelJob({second})")
+    assert ok is True
+    assert rapi(f"result = c.GetJobStatus({second})['status']") == "canceled"
+    assert rapi(f"result = c.WaitForJobCompletion({first}, period=1)") is True
+
+
+def test_authentication(env) -> None:
+    gnt, rapi, users = env
+    before, jobs = gnt.config()["cluster"]["tags"], _jobs(gnt)
+    add = "result = c.AddClusterTags(['x:y'])"
+    assert rapi(add, user=None)["error"] == 401
+    assert rapi(add, password="wrong")["error"] == 401
+    assert rapi(add, user="nobody", password="adminpw")["error"] == 401
+    assert rapi(add, user="reader", password="readpw")["error"] == 403
+    assert gnt.config()["cluster"]["tags"] == before and _jobs(gnt) == jobs
+    job = rapi(add, user="hauser", password="hapw")
+    assert isinstance(job, int)
+    assert rapi(f"result = c.WaitForJobCompletion({job}, period=1)") is True
+    assert "x:y" in gnt.config()["cluster"]["tags"]
+    # the users file changed while the daemon runs: the new user works at once
+    users.write_text(USERS + "late latepw write\n")
+    job = rapi("result = c.DeleteClusterTags(['x:y'])", user="late", password="latepw")
+    assert isinstance(job, int)
+
+
+def test_bad_bodies_queue_nothing(env) -> None:
+    gnt, rapi, _users = env
+    jobs = _jobs(gnt)
+    bad = rapi(f"result = c.ShutdownInstance({INSTANCE!r}, timeout='soon')")
+    assert bad["error"] == 400 and "timeout" in bad["message"]
+    marker = "{{ lookup('pipe', 'id') }}"
+    refused = rapi(f"result = c.AddInstanceTags({INSTANCE!r}, [{marker!r}])")
+    assert refused["error"] == 400
+    assert rapi(f"result = c.MigrateInstance({INSTANCE!r})")["error"] == 501
+    assert _jobs(gnt) == jobs
