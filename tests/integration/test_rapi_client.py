@@ -122,7 +122,9 @@ def test_read_resources(env) -> None:
     assert version == 2 and name == "cluster.rapi.example"
     assert "tinylinux+default" in oses
     assert nodes == [gnt.config()["nodes"][gnt.config()["cluster"]["master_node"]]["name"]]
-    assert groups == ["default"] and instances == [INSTANCE] and features == []
+    assert groups == ["default"] and instances == [INSTANCE]
+    assert set(features) == {"instance-create-reqv1", "instance-reinstall-reqv1",
+                             "node-migrate-reqv1", "node-evac-res1"}
     inst = rapi(f"result = c.GetInstance({INSTANCE!r})", user=None)
     assert inst["admin_state"] == "down" and inst["disk.sizes"] == [64]
     assert inst["disk_template"] == "file" and inst["oper_state"] is False
@@ -130,6 +132,14 @@ def test_read_resources(env) -> None:
     assert [row["name"] for row in bulk] == [INSTANCE]
     missing = rapi("result = c.GetInstance('ghost.rapi.example')", user=None)
     assert missing["error"] == 404
+    # the generic query, with Ganeti's filter language (needs a user with read or write)
+    answer = rapi(f"result = c.Query('instance', ['name', 'disk.sizes', 'nic.bridges'],"
+                  f" qfilter=['=', 'name', {INSTANCE!r}])", user="reader", password="readpw")
+    assert answer == {"error": 403, "message": answer.get("message")}
+    answer = rapi(f"result = c.Query('instance', ['name', 'disk.sizes'],"
+                  f" qfilter=['=', 'name', {INSTANCE!r}])")
+    assert answer["data"] == [[[0, INSTANCE], [0, [64]]]]
+    assert [f["name"] for f in answer["fields"]] == ["name", "disk.sizes"]
 
 
 def test_instance_start_reboot_shutdown_and_tags(env) -> None:
@@ -200,5 +210,65 @@ def test_bad_bodies_queue_nothing(env) -> None:
     marker = "{{ lookup('pipe', 'id') }}"
     refused = rapi(f"result = c.AddInstanceTags({INSTANCE!r}, [{marker!r}])")
     assert refused["error"] == 400
-    assert rapi(f"result = c.MigrateInstance({INSTANCE!r})")["error"] == 501
+    assert rapi(f"result = c.PrepareExport({INSTANCE!r}, 'remote')")["error"] == 501
     assert _jobs(gnt) == jobs
+
+
+def test_create_modify_rename_remove(env) -> None:
+    gnt, rapi, _users = env
+    name, new = "web2.rapi.example", "web3.rapi.example"
+    result = rapi(f"""
+j = c.CreateInstance('create', {name!r}, 'file', [{{'size': 32}}], [{{}}], os='tinylinux',
+                     beparams={{'memory': 128}}, start=False, name_check=False,
+                     ip_check=False)
+ok1 = c.WaitForJobCompletion(j, period=1)
+j = c.ModifyInstance({name!r}, beparams={{'vcpus': 2}})
+ok2 = c.WaitForJobCompletion(j, period=1)
+j = c.RenameInstance({name!r}, {new!r}, name_check=False, ip_check=False)
+ok3 = c.WaitForJobCompletion(j, period=1)
+vcpus = c.GetInstance({new!r})['beparams']['vcpus']
+result = [ok1, ok2, ok3, vcpus]
+""")
+    assert result == [True, True, True, 2]
+    inst = gnt.instances()[new]
+    assert inst["os"] == "tinylinux" and inst["admin_state"] == "down"
+    [disk] = [d for d in gnt.config()["disks"].values() if d["uuid"] in inst["disks"]]
+    assert disk["size"] == 32 and Path(disk["logical_id"][1]).exists()
+    result = rapi(f"""
+j = c.DeleteInstance({new!r})
+result = [c.WaitForJobCompletion(j, period=1), c.GetInstances()]
+""")
+    assert result == [True, [INSTANCE]]
+    assert not Path(disk["logical_id"][1]).exists()
+
+
+def test_bad_create_queues_nothing(env) -> None:
+    gnt, rapi, _users = env
+    jobs, before = _jobs(gnt), gnt.config_file.read_bytes()
+    bad = rapi("result = c.CreateInstance('create', 'x.rapi.example', 'file',"
+               " [{'size': 32}], [{}], os='tinylinux', bogus_field=1)")
+    assert bad["error"] == 400 and "bogus_field" in bad["message"]
+    bad = rapi("result = c.CreateInstance('create', 'x.rapi.example', 'file',"
+               " [{'size': 32}], [{}], os='tinylinux', start='maybe')")
+    assert bad["error"] == 400 and "start" in bad["message"]
+    assert _jobs(gnt) == jobs and gnt.config_file.read_bytes() == before
+
+
+def test_groups_and_node_role(env) -> None:
+    gnt, rapi, _users = env
+    master = rapi("result = c.GetNodes()")[0]
+    result = rapi(f"""
+j = c.CreateGroup('rack2', alloc_policy='last_resort')
+ok1 = c.WaitForJobCompletion(j, period=1)
+groups = c.GetGroups()
+j = c.RenameGroup('rack2', 'rack3')
+ok2 = c.WaitForJobCompletion(j, period=1)
+policy = c.GetGroup('rack3')['alloc_policy']
+j = c.DeleteGroup('rack3')
+ok3 = c.WaitForJobCompletion(j, period=1)
+result = [ok1, groups, ok2, policy, ok3, c.GetGroups(), c.GetNodeRole({master!r})]
+""")
+    assert result == [True, ["default", "rack2"], True, "last_resort", True, ["default"],
+                      "master"]
+    refused = rapi(f"result = c.SetNodeRole({master!r}, 'master')")
+    assert refused["error"] == 400

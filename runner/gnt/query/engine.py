@@ -103,6 +103,23 @@ INSTANCE_FIELDS: list[Field] = [
     Field("nic.modes", "NIC_modes", "list", lambda r: [n["mode"] for n in r.nics()]),
     Field("nic.links", "NIC_links", "list", lambda r: [n["link"] for n in r.nics()]),
     Field("network_port", "Network_port", "number", lambda r: r.inst.get("network_port")),
+    # Ganeti's remaining RAPI bulk fields (no networks or spindles here: null/empty)
+    Field("nic.uuids", "NIC_UUIDs", "list",
+          lambda r: [n.get("uuid") for n in r.inst["nics"]]),
+    Field("nic.names", "NIC_Names", "list",
+          lambda r: [n.get("name") for n in r.inst["nics"]]),
+    Field("nic.networks", "NIC_networks", "list", lambda r: [None for _n in r.nics()]),
+    Field("nic.networks.names", "NIC_networks_names", "list",
+          lambda r: [None for _n in r.nics()]),
+    Field("nic.bridges", "NIC_bridges", "list",
+          lambda r: [n["link"] if n["mode"] == "bridged" else None for n in r.nics()]),
+    Field("disk.uuids", "Disk_UUIDs", "list", lambda r: [d["uuid"] for d in r.disks()]),
+    Field("disk.names", "Disk_names", "list", lambda r: [d.get("name") for d in r.disks()]),
+    Field("disk.spindles", "Disk_spindles", "list", lambda r: [None for _d in r.disks()]),
+    Field("custom_nicparams", "CustomNicParameters", "list",
+          lambda r: [dict(n.get("nicparams") or {}) for n in r.inst["nics"]]),
+    Field("custom_osparams", "CustomOpSysParameters", "other",
+          lambda r: dict(r.inst["osparams"])),
 ]
 
 
@@ -193,6 +210,10 @@ NODE_FIELDS: list[Field] = [
     Field("cnodes", "CNodes", "number", lambda r: r.live("cnodes"), live=True),
     Field("csockets", "CSockets", "number", lambda r: r.live("csockets"), live=True),
     Field("hv_version", "HypervisorVersion", "text", lambda r: r.live("hv_version"), live=True),
+    # Ganeti's spindle and NUMA fields: no spindle accounting or NUMA data here (null)
+    Field("sptotal", "SpTotal", "number", lambda r: None),
+    Field("spfree", "SpFree", "number", lambda r: None),
+    Field("cnos", "CNOs", "number", lambda r: None),
 ]
 
 FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": group.group_fields()}

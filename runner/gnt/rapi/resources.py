@@ -29,7 +29,8 @@ from gnt.opcodes.registry import validate
 API_VERSION = 2
 REASON_SRC_RLIB2 = "gnt:library:rlib2"
 # Optional features this server has (GET /2/features); a feature is listed once it works.
-FEATURES: list[str] = []
+FEATURES = ["instance-create-reqv1", "instance-reinstall-reqv1", "node-migrate-reqv1",
+            "node-evac-res1"]
 
 # Fields of the bulk answers, as Ganeti 3.0's (fields the query layer lacks read as null).
 _COMMON_FIELDS = ["ctime", "mtime", "uuid", "serial_no", "tags"]
@@ -281,25 +282,6 @@ def get_instance(backend: Backend, req: Request) -> Any:
 def get_instance_info(backend: Backend, req: Request) -> Any:
     return submit(backend, req, {"OP_ID": "OP_INSTANCE_QUERY_DATA",
                                  "instances": [req.items[0]], "static": req.flag("static")})
-
-
-def put_instance_startup(backend: Backend, req: Request) -> Any:
-    return submit(backend, req, {"OP_ID": "OP_INSTANCE_STARTUP", "instance_name": req.items[0],
-                                 "force": req.flag("force"),
-                                 "no_remember": req.flag("no_remember")})
-
-
-def put_instance_shutdown(backend: Backend, req: Request) -> Any:
-    body = req.body_dict()
-    return submit(backend, req, {"OP_ID": "OP_INSTANCE_SHUTDOWN", "instance_name": req.items[0],
-                                 "no_remember": req.flag("no_remember"),
-                                 "timeout": body.get("timeout")})
-
-
-def post_instance_reboot(backend: Backend, req: Request) -> Any:
-    return submit(backend, req, {"OP_ID": "OP_INSTANCE_REBOOT", "instance_name": req.items[0],
-                                 "reboot_type": req.arg("type"),
-                                 "ignore_secondaries": req.flag("ignore_secondaries")})
 
 
 # -- nodes and groups ------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gnt.rapi import opresources as o
+from gnt.rapi import query as q
 from gnt.rapi import resources as r
 from gnt.rapi.auth import ACCESS_READ, ACCESS_WRITE
 
@@ -50,6 +52,7 @@ class Route:
 
 
 TODO = Method(None)
+_INST, _GROUP = ("instance_name",), ("group_name",)
 WRITE_GET = (ACCESS_WRITE,)
 READ_GET = (ACCESS_WRITE, ACCESS_READ)
 
@@ -71,8 +74,9 @@ ROUTES: list[Route] = [
     _route("info", "/2/info", GET=Method(r.get_info)),
     _route("features", "/2/features", GET=Method(r.get_features)),
     _route("os", "/2/os", GET=Method(r.get_os)),
-    _route("cluster_modify", "/2/modify", PUT=TODO),
-    _route("redist_config", "/2/redistribute-config", PUT=TODO),
+    _route("cluster_modify", "/2/modify", PUT=Method(o.body_op("OP_CLUSTER_SET_PARAMS"))),
+    _route("redist_config", "/2/redistribute-config",
+           PUT=Method(o.body_op("OP_CLUSTER_REDIST_CONF"))),
     _tags("tags", "/2/tags", (), r.get_cluster_tags, r.put_cluster_tags,
           r.delete_cluster_tags),
     # jobs
@@ -88,32 +92,38 @@ ROUTES: list[Route] = [
     _tags("nodes_name_tags", "/2/nodes/{}/tags", (NAME,), r.get_node_tags, r.put_node_tags,
           r.delete_node_tags),
     _route("nodes_name_role", "/2/nodes/{}/role", (NAME,), GET=Method(r.get_node_role),
-           PUT=TODO),
-    _route("nodes_name_evacuate", "/2/nodes/{}/evacuate", (NAME,), POST=TODO),
-    _route("nodes_name_migrate", "/2/nodes/{}/migrate", (NAME,), POST=TODO),
-    _route("nodes_name_modify", "/2/nodes/{}/modify", (NAME,), POST=TODO),
+           PUT=Method(o.set_node_role)),
+    _route("nodes_name_evacuate", "/2/nodes/{}/evacuate", (NAME,),
+           POST=Method(o.body_op("OP_NODE_EVACUATE", ("node_name",)))),
+    _route("nodes_name_migrate", "/2/nodes/{}/migrate", (NAME,), POST=Method(o.migrate_node)),
+    _route("nodes_name_modify", "/2/nodes/{}/modify", (NAME,),
+           POST=Method(o.body_op("OP_NODE_SET_PARAMS", ("node_name",)))),
     _route("nodes_name_storage", "/2/nodes/{}/storage", (NAME,),
            GET=Method(None, WRITE_GET)),
     _route("nodes_name_storage_modify", "/2/nodes/{}/storage/modify", (NAME,), PUT=TODO),
     _route("nodes_name_storage_repair", "/2/nodes/{}/storage/repair", (NAME,), PUT=TODO),
     # instances
-    _route("instances", "/2/instances", GET=Method(r.get_instances), POST=TODO),
+    _route("instances", "/2/instances", GET=Method(r.get_instances),
+           POST=Method(o.create_instance)),
     _route("instances_multi_alloc", "/2/instances-multi-alloc", POST=TODO),
     _route("instances_name", "/2/instances/{}", (NAME,), GET=Method(r.get_instance),
-           DELETE=TODO),
+           DELETE=Method(o.body_op("OP_INSTANCE_REMOVE", _INST))),
     _route("instances_name_info", "/2/instances/{}/info", (NAME,),
            GET=Method(r.get_instance_info)),
     _tags("instances_name_tags", "/2/instances/{}/tags", (NAME,), r.get_instance_tags,
           r.put_instance_tags, r.delete_instance_tags),
     _route("instances_name_reboot", "/2/instances/{}/reboot", (NAME,),
-           POST=Method(r.post_instance_reboot)),
-    _route("instances_name_reinstall", "/2/instances/{}/reinstall", (NAME,), POST=TODO),
+           POST=Method(o.reboot_instance)),
+    _route("instances_name_reinstall", "/2/instances/{}/reinstall", (NAME,),
+           POST=Method(o.reinstall_instance)),
     _route("instances_name_replace_disks", "/2/instances/{}/replace-disks", (NAME,),
            POST=TODO),
     _route("instances_name_shutdown", "/2/instances/{}/shutdown", (NAME,),
-           PUT=Method(r.put_instance_shutdown)),
+           PUT=Method(o.body_op("OP_INSTANCE_SHUTDOWN", _INST,
+                                flags={"no_remember": "no_remember"}))),
     _route("instances_name_startup", "/2/instances/{}/startup", (NAME,),
-           PUT=Method(r.put_instance_startup)),
+           PUT=Method(o.body_op("OP_INSTANCE_STARTUP", _INST,
+                                flags={"force": "force", "no_remember": "no_remember"}))),
     _route("instances_name_activate_disks", "/2/instances/{}/activate-disks", (NAME,),
            PUT=TODO),
     _route("instances_name_deactivate_disks", "/2/instances/{}/deactivate-disks", (NAME,),
@@ -122,21 +132,31 @@ ROUTES: list[Route] = [
            POST=TODO),
     _route("instances_name_prepare_export", "/2/instances/{}/prepare-export", (NAME,),
            PUT=TODO),
-    _route("instances_name_export", "/2/instances/{}/export", (NAME,), PUT=TODO),
-    _route("instances_name_migrate", "/2/instances/{}/migrate", (NAME,), PUT=TODO),
-    _route("instances_name_failover", "/2/instances/{}/failover", (NAME,), PUT=TODO),
-    _route("instances_name_rename", "/2/instances/{}/rename", (NAME,), PUT=TODO),
-    _route("instances_name_modify", "/2/instances/{}/modify", (NAME,), PUT=TODO),
+    _route("instances_name_export", "/2/instances/{}/export", (NAME,),
+           PUT=Method(o.body_op("OP_BACKUP_EXPORT", _INST, {"destination": "target_node"}))),
+    _route("instances_name_migrate", "/2/instances/{}/migrate", (NAME,),
+           PUT=Method(o.body_op("OP_INSTANCE_MIGRATE", _INST))),
+    _route("instances_name_failover", "/2/instances/{}/failover", (NAME,),
+           PUT=Method(o.body_op("OP_INSTANCE_FAILOVER", _INST))),
+    _route("instances_name_rename", "/2/instances/{}/rename", (NAME,),
+           PUT=Method(o.body_op("OP_INSTANCE_RENAME", _INST))),
+    _route("instances_name_modify", "/2/instances/{}/modify", (NAME,),
+           PUT=Method(o.body_op("OP_INSTANCE_SET_PARAMS", _INST))),
     _route("instances_name_disk_grow", "/2/instances/{}/disk/{}/grow", (NAME, DISK),
            POST=TODO),
     _route("instances_name_console", "/2/instances/{}/console", (NAME,),
            GET=Method(None, READ_GET)),
     # groups
-    _route("groups", "/2/groups", GET=Method(r.get_groups), POST=TODO),
-    _route("groups_name", "/2/groups/{}", (NAME,), GET=Method(r.get_group), DELETE=TODO),
-    _route("groups_name_modify", "/2/groups/{}/modify", (NAME,), PUT=TODO),
-    _route("groups_name_rename", "/2/groups/{}/rename", (NAME,), PUT=TODO),
-    _route("groups_name_assign_nodes", "/2/groups/{}/assign-nodes", (NAME,), PUT=TODO),
+    _route("groups", "/2/groups", GET=Method(r.get_groups),
+           POST=Method(o.body_op("OP_GROUP_ADD", rename={"name": "group_name"}))),
+    _route("groups_name", "/2/groups/{}", (NAME,), GET=Method(r.get_group),
+           DELETE=Method(o.body_op("OP_GROUP_REMOVE", _GROUP))),
+    _route("groups_name_modify", "/2/groups/{}/modify", (NAME,),
+           PUT=Method(o.body_op("OP_GROUP_SET_PARAMS", _GROUP))),
+    _route("groups_name_rename", "/2/groups/{}/rename", (NAME,),
+           PUT=Method(o.body_op("OP_GROUP_RENAME", _GROUP))),
+    _route("groups_name_assign_nodes", "/2/groups/{}/assign-nodes", (NAME,),
+           PUT=Method(o.body_op("OP_GROUP_ASSIGN_NODES", _GROUP))),
     _tags("groups_name_tags", "/2/groups/{}/tags", (NAME,), r.get_group_tags,
           r.put_group_tags, r.delete_group_tags),
     # networks (no networks in gnt.cluster yet)
@@ -149,9 +169,9 @@ ROUTES: list[Route] = [
     _route("networks_name_tags", "/2/networks/{}/tags", (NAME,), GET=TODO, PUT=TODO,
            DELETE=TODO),
     # queries and filters
-    _route("query", "/2/query/{}", (NAME,), GET=Method(None, READ_GET),
-           PUT=Method(None, READ_GET)),
-    _route("query_fields", "/2/query/{}/fields", (NAME,), GET=TODO),
+    _route("query", "/2/query/{}", (NAME,), GET=Method(q.get_query, READ_GET),
+           PUT=Method(q.put_query, READ_GET)),
+    _route("query_fields", "/2/query/{}/fields", (NAME,), GET=Method(q.get_query_fields)),
     _route("filters", "/2/filters", GET=TODO, POST=TODO),
     _route("filters_uuid", "/2/filters/{}", (NAME,), GET=TODO, PUT=TODO, DELETE=TODO),
 ]

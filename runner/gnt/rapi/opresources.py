@@ -1,0 +1,145 @@
+"""Remote API resources that submit one job built from the request, as Ganeti's
+``OpcodeResource``: the body's fields are the opcode's parameters (some renamed as Ganeti's
+RAPI names them), the path's names fill the object parameters, a few query arguments map to
+flags. The opcode table validates the result before anything is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gnt.opcodes.registry import validate
+from gnt.rapi.resources import Backend, HttpError, Request, Resource, submit
+
+# Body fields a client may never set: the opcode id and our internal ones.
+_FORBIDDEN = frozenset({"OP_ID", "_summary"})
+REQ_DATA_VERSION = "__version__"
+
+
+def _opcode_from(req: Request, op_id: str, items: tuple[str, ...],
+                 rename: Mapping[str, str], flags: Mapping[str, str],
+                 body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The opcode dict of a request: body fields (renamed), the path's names, query flags."""
+    params = dict(req.body_dict() if body is None else body)
+    bad = sorted(_FORBIDDEN & set(params))
+    if bad:
+        raise HttpError(400, f"Parameter(s) {', '.join(bad)} may not be given")
+    for old, new in rename.items():
+        if old in params:
+            if new in params:
+                raise HttpError(400, f"Parameter '{old}' is an alias of '{new}': give one")
+            params[new] = params.pop(old)
+    clash = sorted(set(items) & set(params))
+    if clash:
+        raise HttpError(400, f"Parameter(s) {', '.join(clash)} must not be specified in the"
+                             " body: they come from the URL")
+    params.update(zip(items, req.items, strict=False))
+    for arg, param in flags.items():
+        if arg in req.query:
+            params[param] = req.flag(arg)
+    return {**params, "OP_ID": op_id}
+
+
+def body_op(op_id: str, items: tuple[str, ...] = (), rename: Mapping[str, str] | None = None,
+            flags: Mapping[str, str] | None = None) -> Resource:
+    """A resource submitting ``op_id`` made from the request; answers the job id."""
+    renames, query_flags = dict(rename or {}), dict(flags or {})
+
+    def resource(backend: Backend, req: Request) -> Any:
+        return submit(backend, req, _opcode_from(req, op_id, items, renames, query_flags))
+
+    resource.__name__ = f"submit_{op_id.lower()}"
+    return resource
+
+
+def create_instance(backend: Backend, req: Request) -> Any:
+    """``POST /2/instances``: body version 1 (``__version__: 1``) with OpInstanceCreate's
+    parameters (``name`` and ``os`` as Ganeti's RAPI names them)."""
+    body = dict(req.body_dict())
+    version = body.pop(REQ_DATA_VERSION, None)
+    if version != 1:
+        raise HttpError(400, f"Unsupported request data version {version!r}: send"
+                             f" '{REQ_DATA_VERSION}': 1 with the parameters in the body")
+    op = _opcode_from(req, "OP_INSTANCE_CREATE", (), {"name": "instance_name",
+                                                      "os": "os_type"}, {}, body)
+    return submit(backend, req, op)
+
+
+def reinstall_instance(backend: Backend, req: Request) -> Any:
+    """``POST /2/instances/N/reinstall``: shut down, reinstall, start again (unless
+    ``start`` is false), one job; the body (``os``, ``osparams``, ``start``) or, as Ganeti's
+    legacy form, query arguments ``os`` and ``nostartup``."""
+    name = req.items[0]
+    if req.body is not None:
+        if any(key not in ("dry-run", "reason") for key in req.query):
+            raise HttpError(400, "Can't combine query and body parameters")
+        body = req.body_dict()
+        unknown = sorted(set(body) - {"os", "osparams", "start"})
+        if unknown:
+            raise HttpError(400, f"Unknown reinstall parameter(s): {', '.join(unknown)}")
+        os_name, osparams, start = body.get("os"), body.get("osparams"), body.get("start", True)
+    else:
+        os_name, osparams = req.arg("os"), None
+        start = not req.flag("nostartup")
+    if not isinstance(start, bool):
+        raise HttpError(400, f"'start' must be true or false, not {start!r}")
+    ops: list[dict[str, Any]] = [
+        {"OP_ID": "OP_INSTANCE_SHUTDOWN", "instance_name": name},
+        {"OP_ID": "OP_INSTANCE_REINSTALL", "instance_name": name, "os_type": os_name,
+         "osparams": osparams}]
+    if start:
+        ops.append({"OP_ID": "OP_INSTANCE_STARTUP", "instance_name": name, "force": False})
+    return submit_many(backend, req, ops)
+
+
+def submit_many(backend: Backend, req: Request, ops: list[dict[str, Any]]) -> int:
+    """One job of several opcodes, each validated (with dry run and reason) first."""
+    checked = []
+    for op in ops:
+        op = {key: value for key, value in op.items() if value is not None}
+        if req.flag("dry-run"):
+            op["dry_run"] = True
+        op["reason"] = req.reason_trail()
+        checked.append(validate(op))
+    return int(backend.call("submit_job", ops=checked))
+
+
+# Ganeti's node role names and the flags each sets (None: left as is).
+ROLE_FLAGS = {
+    "regular": {"master_candidate": False, "offline": False, "drained": False},
+    "master-candidate": {"master_candidate": True},
+    "drained": {"drained": True},
+    "offline": {"offline": True},
+}
+
+
+def set_node_role(backend: Backend, req: Request) -> Any:
+    """``PUT /2/nodes/N/role``: the body is the role's name (a JSON string)."""
+    role = req.body
+    if role not in ROLE_FLAGS:
+        raise HttpError(400, f"Can't set '{role}' role (valid: {', '.join(ROLE_FLAGS)})")
+    return submit(backend, req, {"OP_ID": "OP_NODE_SET_PARAMS", "node_name": req.items[0],
+                                 **ROLE_FLAGS[str(role)], "force": req.flag("force"),
+                                 "auto_promote": req.flag("auto-promote")})
+
+
+def migrate_node(backend: Backend, req: Request) -> Any:
+    """``POST /2/nodes/N/migrate``: body parameters (node-migrate-reqv1) or the query
+    arguments ``mode``/``live`` of the old form."""
+    if req.body is not None:
+        op = _opcode_from(req, "OP_NODE_MIGRATE", ("node_name",), {}, {})
+    else:
+        op = {"OP_ID": "OP_NODE_MIGRATE", "node_name": req.items[0], "mode": req.arg("mode")}
+        if "live" in req.query:
+            op["live"] = req.flag("live")
+    return submit(backend, req, op)
+
+
+def reboot_instance(backend: Backend, req: Request) -> Any:
+    """``POST /2/instances/N/reboot``: ``type`` (default hard, as Ganeti's RAPI) and
+    ``ignore_secondaries`` from the query, other parameters from the body."""
+    op = _opcode_from(req, "OP_INSTANCE_REBOOT", ("instance_name",), {},
+                      {"ignore_secondaries": "ignore_secondaries"})
+    op["reboot_type"] = req.arg("type") or "hard"
+    return submit(backend, req, op)
