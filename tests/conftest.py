@@ -11,6 +11,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GNT_COLLECTION_ROOT", str(REPO))
+# Test clusters share this machine's ports: their master daemons start no remote API unless
+# a test gives one a port of its own (GNT_RAPI_PORT).
+os.environ.setdefault("GNT_RAPI_PORT", "off")
 
 from gnt.core.collection import ensure_importable  # noqa: E402  (reads GNT_COLLECTION_ROOT)
 

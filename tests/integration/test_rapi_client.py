@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gnt_clusterenv import BIN, destroy_cluster, make_cluster
+from gnt_clusterenv import destroy_cluster, make_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -82,27 +84,42 @@ def env(tmp_path_factory):
     users.write_text(USERS)
     users.chmod(0o600)
     port = free_port()
-    log = (gnt.root / "rapi.log").open("w")
-    daemon = subprocess.Popen([str(BIN / "gnt-rapi"), "-f", "-b", "127.0.0.1", "-p",
-                               str(port)], env=gnt.env, stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
+    # the master daemon starts gnt-rapi (and restarts it) on the port it is given
+    gnt.env["GNT_RAPI_PORT"] = str(port)
+    gnt.run("gnt-masterd", "restart")
     cert = gnt.root / "var/lib/gnt/rapi.pem"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert daemon.poll() is None, (gnt.root / "rapi.log").read_text()
-            assert time.monotonic() < deadline, "gnt-rapi did not listen"
-            time.sleep(0.1)
+    wait_listening(port)
     gnt.run("gnt-instance", "add", "-t", "file", "--disk", "0:size=64M", "-o", "tinylinux",
             "-B", "memory=128M", "--no-start", INSTANCE)
     yield gnt, Rapi(port, cert), users
-    daemon.terminate()
-    daemon.wait(timeout=30)
-    log.close()
     destroy_cluster(gnt)
+    assert rapi_pids(port) == [], "gnt-rapi outlived its master daemon"
+
+
+def wait_listening(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.1)
+
+
+def rapi_pids(port: int) -> list[int]:
+    """PIDs of the gnt-rapi serving ``port`` (this test's own: the port is unique)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gnt.rapi.server" in argv and str(port).encode() in argv:
+            found.append(int(proc.name))
+    return found
 
 
 def _jobs(gnt) -> int:
@@ -272,3 +289,61 @@ result = [ok1, groups, ok2, policy, ok3, c.GetGroups(), c.GetNodeRole({master!r}
                       "master"]
     refused = rapi(f"result = c.SetNodeRole({master!r}, 'master')")
     assert refused["error"] == 400
+
+
+def test_the_master_daemon_restarts_a_dead_rapi(env) -> None:
+    gnt, rapi, _users = env
+    [pid] = rapi_pids(rapi.port)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while rapi_pids(rapi.port) in ([], [pid]):
+        assert time.monotonic() < deadline, "gnt-rapi was not started again"
+        time.sleep(0.2)
+    wait_listening(rapi.port)
+    assert rapi("result = c.GetVersion()", user=None) == 2
+
+
+def test_renew_crypto_replaces_the_certificate(env, tmp_path) -> None:
+    gnt, rapi, _users = env
+    cert = gnt.root / "var/lib/gnt/rapi.pem"
+    old = cert.read_bytes()
+    old_ca = tmp_path / "old-ca.pem"
+    old_ca.write_bytes(old)
+    # bad requests change nothing and exit 1
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    for argv in (["--rapi-certificate", str(tmp_path / "missing.pem")],
+                 ["--rapi-certificate", str(garbage)],
+                 ["--new-rapi-certificate", "--rapi-certificate", str(garbage)],
+                 ["--new-rapi-certificate"],                 # no terminal to confirm on
+                 ["--new-cluster-domain-secret", "-f"], []):
+        proc = gnt.run("gnt-cluster", "renew-crypto", *argv, check=False)
+        assert proc.returncode == 1, (argv, proc.stdout, proc.stderr)
+        assert cert.read_bytes() == old
+    assert "Unable to load X509 certificate" in gnt.run(
+        "gnt-cluster", "renew-crypto", "-f", "--rapi-certificate", str(garbage),
+        check=False).stderr
+    gnt.run("gnt-cluster", "renew-crypto", "--new-rapi-certificate", "-f")
+    new = cert.read_bytes()
+    assert new != old and cert.stat().st_mode & 0o777 == 0o600
+    # the running gnt-rapi serves the new certificate within seconds, no restart
+    stale = Rapi(rapi.port, old_ca)
+    deadline = time.monotonic() + 20
+    while not isinstance(stale("result = c.GetVersion()", user=None), dict):
+        assert time.monotonic() < deadline, "gnt-rapi kept the old certificate"
+        time.sleep(0.5)
+    assert rapi("result = c.GetVersion()", user=None) == 2
+    # the operator's own key and certificate
+    own = tmp_path / "own.pem"
+    proc = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                           "-keyout", str(own), "-out", str(tmp_path / "own.crt"), "-days",
+                           "2", "-subj", "/CN=127.0.0.1", "-addext",
+                           "subjectAltName=IP:127.0.0.1"], capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    own.write_bytes(own.read_bytes() + (tmp_path / "own.crt").read_bytes())
+    gnt.run("gnt-cluster", "renew-crypto", "--rapi-certificate", str(own), "-f")
+    assert cert.read_bytes() == own.read_bytes()
+    deadline = time.monotonic() + 20
+    while rapi("result = c.GetVersion()", user=None) != 2:
+        assert time.monotonic() < deadline, "gnt-rapi did not take the operator's certificate"
+        time.sleep(0.5)

@@ -151,6 +151,20 @@ def collection_root() -> Path:
     return fallback.resolve()
 
 
+def rapi_port() -> int | None:
+    """The port the master daemon starts gnt-rapi on (``GNT_RAPI_PORT``, default
+    :data:`RAPI_PORT`); None when set to ``off`` or 0 (no remote API)."""
+    value = os.environ.get("GNT_RAPI_PORT", "").strip().lower()
+    if not value:
+        return RAPI_PORT
+    if value in ("off", "0", "no"):
+        return None
+    port = int(value)
+    if not 0 < port < 65536:
+        raise ValueError(f"GNT_RAPI_PORT={value!r}: not a TCP port")
+    return port
+
+
 def max_running_jobs() -> int:
     """How many jobs the master daemon runs at once (``GNT_MAX_RUNNING_JOBS``, default 20)."""
     return int(os.environ.get("GNT_MAX_RUNNING_JOBS", DEFAULT_MAX_RUNNING_JOBS))

@@ -18,6 +18,7 @@ from gnt.core import resolver, settings
 from gnt.core.errors import GntError
 from gnt.daemon.control import daemon_alive, daemon_pid, start_daemon, stop_daemon
 from gnt.daemon.handlers import Handlers
+from gnt.daemon.rapisup import RapiSupervisor
 from gnt.daemon.server import MasterServer
 from gnt.daemon.state import Master
 from gnt.nodes import masterip
@@ -47,6 +48,10 @@ def run_foreground() -> int:
     os.chmod(paths.master_socket, 0o600)
     paths.master_pidfile.write_text(f"{os.getpid()}\n")
     master.start()
+    rapi_port = settings.rapi_port()
+    rapi = RapiSupervisor(rapi_port) if rapi_port is not None else None
+    if rapi is not None:
+        rapi.start()
     LOG.info("master daemon running for %s (pid %d)", paths.root, os.getpid())
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -57,6 +62,8 @@ def run_foreground() -> int:
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
+        if rapi is not None:
+            rapi.stop()
         master.stop()
         server.server_close()
         masterip.deactivate_master_ip(master.config.data)

@@ -234,3 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     asyncio.run(serve(args))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
