@@ -13,15 +13,15 @@ from _cluster import BIN, bench_cluster, env_for, timed
 COUNT = 1000
 
 
-def add_instances(root: Path) -> None:
-    """Write COUNT diskless instances straight into config.data (daemon stopped)."""
+def add_instances(root: Path, count: int = COUNT) -> None:
+    """Write ``count`` diskless instances straight into config.data (daemon stopped)."""
     import uuid
 
     path = root / "var/lib/gnt/config.data"
     data = json.loads(path.read_text())
     node = data["cluster"]["master_node"]
     now = time.time()
-    for i in range(COUNT):
+    for i in range(count):
         uid = str(uuid.uuid4())
         data["instances"][uid] = {
             "uuid": uid, "name": f"inst{i:04d}.bench.example", "primary_node": node,
@@ -32,6 +32,11 @@ def add_instances(root: Path) -> None:
             "tags": [], "serial_no": 1, "ctime": now, "mtime": now}
     data["serial_no"] += 1
     path.write_text(json.dumps(data))
+
+
+def add_instances_count(count: int):  # noqa: ANN201 - a prepare hook of bench_cluster
+    """A ``prepare`` hook adding ``count`` instances."""
+    return lambda root: add_instances(root, count)
 
 
 def main() -> None:

@@ -148,10 +148,23 @@ def submit(backend: Backend, req: Request, op: dict[str, Any]) -> int:
     return int(backend.call("submit_job", ops=[validate(op)]))
 
 
+# The query fields of each kind, asked once: gnt-rapi runs as a child of the master daemon,
+# so both change only together.
+_FIELD_NAMES: dict[str, frozenset[str]] = {}
+
+
+def known_fields(backend: Backend, what: str) -> frozenset[str]:
+    """The field names the master daemon's query of ``what`` has."""
+    if what not in _FIELD_NAMES:
+        _FIELD_NAMES[what] = frozenset(f["name"] for f in backend.call("query_fields",
+                                                                         what=what))
+    return _FIELD_NAMES[what]
+
+
 def _rows(backend: Backend, what: str, fields: list[str], names: list[str]
           ) -> list[dict[str, Any]]:
     """Query ``what``; every Ganeti field is in the answer (null where we have none)."""
-    known = {f["name"] for f in backend.call("query_fields", what=what)}
+    known = known_fields(backend, what)
     asked = [name for name in fields if name in known]
     result = backend.call("query", what=what, fields=asked, names=names)
     rows = []
