@@ -133,6 +133,7 @@ def t_one_of(*choices: Any) -> Check:
     def check(v: Any) -> bool:
         return v in choices
     check.__name__ = f"one of {', '.join(map(str, choices))}"
+    setattr(check, "choices", choices)   # noqa: B010 - read by the RAPI's OpenAPI schema
     return check
 
 

@@ -27,6 +27,7 @@ def t_maybe_one_of(*choices: str) -> Any:
     def check(value: Any) -> bool:
         return value is None or bool(inner(value))
     check.__name__ = f"none or {inner.__name__}"
+    setattr(check, "choices", (None, *choices))   # noqa: B010 - read by the OpenAPI schema
     return check
 
 

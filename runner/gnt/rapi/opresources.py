@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gnt.opcodes.registry import validate
-from gnt.rapi.resources import Backend, HttpError, Request, Resource, submit
+from gnt.rapi.resources import Backend, HttpError, Request, submit
 
 # Body fields a client may never set: the opcode id and our internal ones.
 _FORBIDDEN = frozenset({"OP_ID", "_summary"})
@@ -41,29 +41,36 @@ def _opcode_from(req: Request, op_id: str, items: tuple[str, ...],
     return {**params, "OP_ID": op_id}
 
 
-def body_op(op_id: str, items: tuple[str, ...] = (), rename: Mapping[str, str] | None = None,
-            flags: Mapping[str, str] | None = None) -> Resource:
-    """A resource submitting ``op_id`` made from the request; answers the job id."""
-    renames, query_flags = dict(rename or {}), dict(flags or {})
+class BodyOp:
+    """A resource submitting ``op_id`` made from the request; answers the job id. With
+    ``version``, the body must carry ``__version__`` with that value (Ganeti's versioned
+    request bodies). Its attributes also describe the body for the OpenAPI description."""
 
-    def resource(backend: Backend, req: Request) -> Any:
-        return submit(backend, req, _opcode_from(req, op_id, items, renames, query_flags))
+    def __init__(self, op_id: str, items: tuple[str, ...] = (),
+                 rename: Mapping[str, str] | None = None,
+                 flags: Mapping[str, str] | None = None, version: int | None = None) -> None:
+        self.op_id, self.items, self.version = op_id, items, version
+        self.rename, self.flags = dict(rename or {}), dict(flags or {})
+        self.__name__ = f"submit_{op_id.lower()}"
 
-    resource.__name__ = f"submit_{op_id.lower()}"
-    return resource
+    def __call__(self, backend: Backend, req: Request) -> Any:
+        body = None
+        if self.version is not None:
+            body = dict(req.body_dict())
+            given = body.pop(REQ_DATA_VERSION, None)
+            if given != self.version:
+                raise HttpError(400, f"Unsupported request data version {given!r}: send"
+                                     f" '{REQ_DATA_VERSION}': {self.version} with the"
+                                     " parameters in the body")
+        return submit(backend, req, _opcode_from(req, self.op_id, self.items, self.rename,
+                                                 self.flags, body))
 
 
-def create_instance(backend: Backend, req: Request) -> Any:
-    """``POST /2/instances``: body version 1 (``__version__: 1``) with OpInstanceCreate's
-    parameters (``name`` and ``os`` as Ganeti's RAPI names them)."""
-    body = dict(req.body_dict())
-    version = body.pop(REQ_DATA_VERSION, None)
-    if version != 1:
-        raise HttpError(400, f"Unsupported request data version {version!r}: send"
-                             f" '{REQ_DATA_VERSION}': 1 with the parameters in the body")
-    op = _opcode_from(req, "OP_INSTANCE_CREATE", (), {"name": "instance_name",
-                                                      "os": "os_type"}, {}, body)
-    return submit(backend, req, op)
+body_op = BodyOp
+# POST /2/instances: body version 1 with OpInstanceCreate's parameters, ``name`` and ``os``
+# as Ganeti's RAPI names them.
+create_instance = BodyOp("OP_INSTANCE_CREATE", rename={"name": "instance_name",
+                                                       "os": "os_type"}, version=1)
 
 
 def reinstall_instance(backend: Backend, req: Request) -> Any:
