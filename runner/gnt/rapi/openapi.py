@@ -97,11 +97,10 @@ def _operation(route: routes.Route, method: str, spec: routes.Method) -> dict[st
                 "/2/instances", "/2/nodes", "/2/groups", "/2/jobs")):
             params.append({"name": flag, "in": "query", "required": False, "description": doc,
                            "schema": {"type": "integer", "enum": [0, 1]}})
+    error_body = {"application/json": {"schema": _ERROR}}
     responses: dict[str, Any] = {
-        "400": {"description": "Bad request", "content": {"application/json":
-                                                          {"schema": _ERROR}}},
-        "404": {"description": "No such object", "content": {"application/json":
-                                                              {"schema": _ERROR}}}}
+        "400": {"description": "Bad request", "content": error_body},
+        "404": {"description": "No such object", "content": error_body}}
     if resource is None:
         responses = {"501": {"description": "Not implemented in gnt.cluster yet",
                              "content": {"application/json": {"schema": _ERROR}}}}

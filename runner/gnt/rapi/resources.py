@@ -156,8 +156,8 @@ _FIELD_NAMES: dict[str, frozenset[str]] = {}
 def known_fields(backend: Backend, what: str) -> frozenset[str]:
     """The field names the master daemon's query of ``what`` has."""
     if what not in _FIELD_NAMES:
-        _FIELD_NAMES[what] = frozenset(f["name"] for f in backend.call("query_fields",
-                                                                         what=what))
+        fields = backend.call("query_fields", what=what)
+        _FIELD_NAMES[what] = frozenset(f["name"] for f in fields)
     return _FIELD_NAMES[what]
 
 

@@ -249,7 +249,7 @@ def test_delay_locks_the_named_nodes_not_the_master(mn: Any, monkeypatch: Any) -
     assert mn.wait(other).status == SUCCESS
     assert mn.master.queue.get(first).status == "running"
     same = mn.submit("OP_TEST_DELAY", duration=0, on_nodes=[N2], on_master=False,
-                      no_locks=False)
+                     no_locks=False)
     _wait_status(mn, same, "waiting")
     assert mn.wait(first).status == SUCCESS
     assert mn.wait(same).status == SUCCESS

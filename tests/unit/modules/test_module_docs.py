@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 MODULES = ["file_disk", "file_disk_info", "domain", "domain_info", "os_definition",
-           "node_info", "disk_export", "disk_import", "domain_disk_snapshot"]
+           "node_info", "disk_export", "disk_import", "domain_disk_snapshot",
+           "instance", "instance_info", "cluster_info", "job"]
 INFO_MODULES = [name for name in MODULES if name.endswith("_info")]
 
 
