@@ -147,6 +147,37 @@ def test_job_module_waits(env) -> None:
     assert not ok and "404" in failed["msg"]
 
 
+def test_inventory_plugin_hosts_and_groups(env) -> None:
+    gnt, ansible, conn, base = env
+    source = base / "cluster.gnt_rapi.yml"
+    source.write_text(json.dumps({
+        "plugin": "gnt.cluster.rapi", "host": conn["host"], "port": conn["port"],
+        "ca_path": conn["ca_path"],
+        "keyed_groups": [{"key": "gnt.beparams.vcpus | string", "prefix": "vcpus"}],
+        "compose": {"memory_mib": "gnt.beparams.maxmem"}}))
+    inventory = Path(sys.executable).with_name("ansible-inventory")
+    proc = subprocess.run([str(inventory), "-i", str(source), "--list"], env=ansible,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    assert "gnt_nodes" in data, proc.stdout + proc.stderr
+    nodes = gnt.run("gnt-node", "list", "--no-headers", "-o", "name").stdout.split()
+    instances = gnt.run("gnt-instance", "list", "--no-headers", "-o", "name").stdout.split()
+    assert sorted(data["gnt_nodes"]["hosts"]) == sorted(nodes)
+    assert sorted(data["gnt_instances"]["hosts"]) == sorted(instances) == [NAME]
+    assert data["gnt_tag_role_web"]["hosts"] == [NAME]
+    assert data["gnt_status_ADMIN_down"]["hosts"] == [NAME]
+    assert data["gnt_template_file"]["hosts"] == [NAME]
+    assert data["gnt_node_" + nodes[0].replace(".", "_").replace("-", "_")]["hosts"] == [NAME]
+    assert sorted(data["gnt_group_default"]["hosts"]) == sorted(nodes + [NAME])
+    assert data["vcpus_2"]["hosts"] == [NAME]
+    hostvars = data["_meta"]["hostvars"][NAME]
+    # the cluster's strings are data, never templates: Ansible marks them unsafe
+    assert hostvars["gnt"]["os"] == {"__ansible_unsafe": "tinylinux"}
+    assert hostvars["memory_mib"] == 128
+    assert hostvars["gnt_kind"] in ("instance", {"__ansible_unsafe": "instance"})
+
+
 def test_action_group_defaults_and_absent_once(env) -> None:
     gnt, ansible, conn, base = env
     play = base / "absent.yml"
