@@ -147,6 +147,34 @@ def test_job_module_waits(env) -> None:
     assert not ok and "404" in failed["msg"]
 
 
+def test_tag_group_and_node_modules(env) -> None:
+    gnt = env[0]
+    tag = {"kind": "cluster", "tags": ["env:test"]}
+    assert _ok(env, "tag", check=True, **tag)["changed"] is True
+    assert "env:test" not in gnt.config()["cluster"]["tags"]
+    assert "env:test" in _ok(env, "tag", **tag)["tags"]
+    assert _ok(env, "tag", **tag)["changed"] is False
+    assert _ok(env, "tag", state="absent", **tag)["changed"] is True
+    assert "env:test" not in gnt.config()["cluster"]["tags"]
+    ok, result = _module(env, "tag", kind="instance", tags=["a"])
+    assert not ok and "name" in result["msg"]
+
+    group = {"name": "rack2", "alloc_policy": "last_resort"}
+    assert _ok(env, "group", **group)["changed"] is True
+    assert _ok(env, "group", **group)["changed"] is False
+    changed = _ok(env, "group", name="rack2", alloc_policy="preferred")
+    assert changed["changed"] is True and changed["group"]["alloc_policy"] == "preferred"
+    assert _ok(env, "group", name="rack2", state="absent")["changed"] is True
+    assert _ok(env, "group", name="rack2", state="absent")["changed"] is False
+
+    master = gnt.run("gnt-cluster", "getmaster").stdout.strip()
+    assert _ok(env, "node", name=master, vm_capable=True)["changed"] is False
+    ok, result = _module(env, "node", name=master, role="regular")
+    assert not ok and "master-failover" in result["msg"]
+    ok, result = _module(env, "node", name="ghost.modules.example", role="drained")
+    assert not ok and "ghost.modules.example" in result["msg"]
+
+
 def test_inventory_plugin_hosts_and_groups(env) -> None:
     gnt, ansible, conn, base = env
     source = base / "cluster.gnt_rapi.yml"
