@@ -76,7 +76,7 @@ def _config_without_serials(gnt) -> str:
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, derandomize=True,
+@settings(max_examples=6, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_no_undocumented_server_error(case, rapi) -> None:
     response = case.call(base_url=rapi["url"], verify=rapi["ca"], auth=(USER, PASSWORD),
