@@ -53,7 +53,7 @@ def test_installed_collection_is_usable(tarball: Path, tmp_path: Path) -> None:
                        ("module", "gnt.cluster.file_disk")):
         doc = subprocess.run([str(BIN / "ansible-doc"), "-t", kind, name], capture_output=True,
                              text=True, env=env, check=False)
-        assert doc.returncode == 0 and name.split(".")[-1] in doc.stdout, doc.stderr
+        assert doc.returncode == 0 and name.rsplit(".", maxsplit=1)[-1] in doc.stdout, doc.stderr
 
 
 def test_execution_environment_definition(tarball: Path, tmp_path: Path) -> None:
