@@ -244,3 +244,23 @@ def test_action_group_defaults_and_absent_once(env) -> None:
     assert "changed=1" in proc.stdout and '"state": "absent"' not in proc.stderr
     assert NAME not in gnt.instances()
     assert not any(Path(gnt.root / "srv/gnt/file-storage").glob(f"{NAME}*"))
+
+
+def test_export_and_import_back(env) -> None:
+    gnt = env[0]
+    name = "vm3.modules.example"
+    master = gnt.run("gnt-cluster", "getmaster").stdout.strip()
+    _ok(env, "instance", state="stopped", **dict(VM, name=name))
+    exported = _ok(env, "export", name=name, node=master)
+    assert exported["changed"] is True and len(exported["jobs"]) == 1
+    assert name in gnt.run("gnt-backup", "list").stdout
+    assert _ok(env, "instance", name=name, state="absent")["changed"] is True
+    checks = {"name_check": False, "ip_check": False}
+    planned = _ok(env, "export", check=True, name=name, node=master, state="imported",
+                  **checks)
+    assert planned["changed"] is True and name not in gnt.instances()
+    imported = _ok(env, "export", name=name, node=master, state="imported", **checks)
+    assert imported["changed"] is True and imported["instance"]["disk.sizes"] == [32]
+    again = _ok(env, "export", name=name, node=master, state="imported", **checks)
+    assert again["changed"] is False
+    assert _ok(env, "instance", name=name, state="absent")["changed"] is True
