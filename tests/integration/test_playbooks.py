@@ -101,6 +101,26 @@ def test_health_report(env) -> None:
     assert data["unhealthy_instances"] == [] and report.stat().st_mode & 0o777 == 0o600
 
 
+def test_backup_of_tagged_instances(env) -> None:
+    gnt = env[0]
+    master = gnt.run("gnt-cluster", "getmaster").stdout.strip()
+    rc, changed, out = play(env, "backup_tagged.yml", gnt_backup_node=master,
+                            gnt_backup_tag="owner:awx", gnt_backup_compress="none")
+    assert rc == 0 and changed == 1, out
+    assert NAME in gnt.run("gnt-backup", "list").stdout
+    rc, changed, out = play(env, "backup_tagged.yml", gnt_backup_node=master,
+                            gnt_backup_tag="nobody:has-this")
+    assert rc == 0 and changed == 0, out
+
+
+def test_rolling_maintenance_spares_the_master(env) -> None:
+    # one node, the master: nothing to drain, the run succeeds and changes nothing
+    gnt = env[0]
+    rc, changed, out = play(env, "rolling_maintenance.yml")
+    assert rc == 0 and changed == 0, out
+    assert gnt.run("gnt-node", "list", "--no-headers", "-o", "role").stdout.split() == ["M"]
+
+
 def test_instance_removed_once(env) -> None:
     gnt = env[0]
     rc, changed, out = play(env, "instance_lifecycle.yml", gnt_instance_state="absent", **VM)
