@@ -62,7 +62,7 @@ def test_export_streams_to_another_node(lc: LabCluster) -> None:
     lc.gnt(f"gnt-instance startup {VM}")
     lc.wait_console("node1", VM, f"{BOOT_MARKER} {VM}")
     out = lc.gnt(f"gnt-backup export -n node2 --noshutdown --compress=zstd {VM}").stdout
-    assert "Disk snapshot of the domain" in out
+    assert "Disk snapshot of the domain - " in out
     assert re.search(r"disk 0: exported \(os, [\d.]+ MiB", out)
     dump = export_dir(lc, "node2", VM) / "disk0.dump.zst"
     assert sha256(dump, ["zstd", "-qdc"]) == lc.test_sums[0]  # type: ignore[attr-defined]

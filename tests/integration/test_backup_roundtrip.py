@@ -86,7 +86,7 @@ def test_export_every_compression_with_and_without_shutdown(cluster):
         out = gnt.run(*args, timeout=300)
         assert out.returncode == 0
         if noshutdown:
-            assert "Disk snapshot of the domain" in out.stdout + out.stderr
+            assert "Disk snapshot of the domain - " in out.stdout + out.stderr
         else:
             boots += 1      # shut down for the copy, started again afterwards
             gnt.wait_console(SRC, BOOTED, count=boots)
