@@ -250,7 +250,7 @@ def test_export_and_import_back(env) -> None:
     gnt = env[0]
     name = "vm3.modules.example"
     master = gnt.run("gnt-cluster", "getmaster").stdout.strip()
-    _ok(env, "instance", state="stopped", **dict(VM, name=name))
+    _ok(env, "instance", state="stopped", **{**VM, "name": name})
     exported = _ok(env, "export", name=name, node=master)
     assert exported["changed"] is True and len(exported["jobs"]) == 1
     assert name in gnt.run("gnt-backup", "list").stdout
