@@ -168,6 +168,9 @@ result = [j, ok, c.GetInstance({INSTANCE!r})['status'], c.GetJobStatus(j)['statu
 """)
     job, ok, status, job_status = result
     assert ok is True and status == "running" and job_status == "success"
+    console = rapi(f"result = c.GetInstanceConsole({INSTANCE!r})")
+    assert console["kind"] == "ssh" and console["user"] == "root"
+    assert console["command"][-2:] == ["console", INSTANCE]
     assert gnt.field(INSTANCE, "status") == "running"
     reason = gnt.run("gnt-job", "info", str(job)).stdout
     assert "gnt:library:rlib2:instances_name_startup" in reason
@@ -181,6 +184,13 @@ ok3 = c.WaitForJobCompletion(j, period=1)
 result = [ok1, ok2, ok3, c.GetInstanceTags({INSTANCE!r}), c.GetInstance({INSTANCE!r})['status']]
 """)
     assert result == [True, True, True, ["env:test", "owner:rapi"], "ADMIN_down"]
+    assert rapi(f"result = c.GetInstanceConsole({INSTANCE!r})")["error"] == 503
+    master = rapi("result = c.GetNodes()")[0]
+    done = rapi(f"""
+j = c.ExportInstance({INSTANCE!r}, 'local', {master!r}, shutdown=True)
+result = c.WaitForJobCompletion(j, period=1)
+""")
+    assert done is True and INSTANCE in gnt.run("gnt-backup", "list").stdout
     assert set(gnt.instances()[INSTANCE]["tags"]) == {"owner:rapi", "env:test"}
     jobs = rapi("result = c.GetJobs(bulk=True)")
     assert {"id", "status", "summary", "ops", "opstatus"} <= set(jobs[-1])
@@ -347,3 +357,19 @@ def test_renew_crypto_replaces_the_certificate(env, tmp_path) -> None:
     while rapi("result = c.GetVersion()", user=None) != 2:
         assert time.monotonic() < deadline, "gnt-rapi did not take the operator's certificate"
         time.sleep(0.5)
+
+
+def test_authentication_can_be_required_for_reads(env) -> None:
+    gnt, rapi, _users = env
+    gnt.env["GNT_RAPI_ARGS"] = "--require-authentication"
+    try:
+        gnt.run("gnt-masterd", "restart")
+        wait_listening(rapi.port)
+        assert rapi("result = c.GetInfo()['name']", user=None)["error"] == 401
+        assert rapi("result = c.GetInfo()['name']", user="reader", password="readpw") \
+            == "cluster.rapi.example"
+    finally:
+        gnt.env.pop("GNT_RAPI_ARGS")
+        gnt.run("gnt-masterd", "restart")
+        wait_listening(rapi.port)
+    assert rapi("result = c.GetVersion()", user=None) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -22,7 +23,8 @@ STOP_TIMEOUT = 10.0
 
 
 class RapiSupervisor:
-    """Runs ``gnt-rapi -f -p PORT`` as a child and restarts it until :meth:`stop`."""
+    """Runs ``gnt-rapi -f -p PORT`` (plus ``GNT_RAPI_ARGS``, as Ganeti's RAPI_ARGS, e.g.
+    ``--require-authentication``) as a child and restarts it until :meth:`stop`."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -49,7 +51,8 @@ class RapiSupervisor:
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             return subprocess.Popen(
-                [sys.executable, "-m", "gnt.rapi.server", "-f", "-p", str(self.port)],
+                [sys.executable, "-m", "gnt.rapi.server", "-f", "-p", str(self.port),
+                 *shlex.split(os.environ.get("GNT_RAPI_ARGS", ""))],
                 stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, close_fds=True,
                 env=dict(os.environ))
         finally:

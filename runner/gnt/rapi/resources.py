@@ -297,6 +297,18 @@ def get_instance_info(backend: Backend, req: Request) -> Any:
                                  "instances": [req.items[0]], "static": req.flag("static")})
 
 
+def get_instance_console(backend: Backend, req: Request) -> Any:
+    """How to reach a running instance's serial console, as Ganeti's InstanceConsole
+    (kind ``ssh``: run ``command`` as ``user`` on ``host``); 503 when it is not running."""
+    row = _one(backend, "instance", ["console", "oper_state"], req.items[0])
+    console = row.get("console")
+    if not row.get("oper_state") or not isinstance(console, dict):
+        raise HttpError(503, "Instance console unavailable")
+    return {"instance": console["name"], "kind": "ssh", "host": console["node"],
+            "user": "root", "command": ["virsh", "-c", console["uri"], "console",
+                                        console["name"]]}
+
+
 # -- nodes and groups ------------------------------------------------------------------------
 
 def get_nodes(backend: Backend, req: Request) -> Any:

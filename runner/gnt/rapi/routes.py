@@ -145,7 +145,7 @@ ROUTES: list[Route] = [
     _route("instances_name_disk_grow", "/2/instances/{}/disk/{}/grow", (NAME, DISK),
            POST=TODO),
     _route("instances_name_console", "/2/instances/{}/console", (NAME,),
-           GET=Method(None, READ_GET)),
+           GET=Method(r.get_instance_console, READ_GET)),
     # groups
     _route("groups", "/2/groups", GET=Method(r.get_groups),
            POST=Method(o.body_op("OP_GROUP_ADD", rename={"name": "group_name"}))),
