@@ -373,3 +373,22 @@ def test_authentication_can_be_required_for_reads(env) -> None:
         gnt.run("gnt-masterd", "restart")
         wait_listening(rapi.port)
     assert rapi("result = c.GetVersion()", user=None) == 2
+
+
+def test_multi_allocation(env) -> None:
+    gnt, rapi, _users = env
+    names = ["ma1.rapi.example", "ma2.rapi.example"]
+    result = rapi(f"""
+allocs = [c.InstanceAllocation('create', name, 'diskless', [], [{{}}], os='blank',
+                               beparams={{'memory': 64}}, start=False, no_install=True,
+                               name_check=False, ip_check=False) for name in {names!r}]
+j = c.InstancesMultiAlloc(allocs)
+ok = c.WaitForJobCompletion(j, period=1)
+outcome = c.GetJobStatus(j)['opresult'][0]
+children = [c.WaitForJobCompletion(jid, period=1) for _ok, jid in outcome['jobs']]
+result = [ok, outcome['allocatable'], outcome['failed'], children]
+""")
+    assert result == [True, names, [], [True, True]]
+    assert set(names) <= set(gnt.instances())
+    for name in names:
+        gnt.run("gnt-instance", "remove", "-f", name)

@@ -10,6 +10,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     instance_import,
     instance_migrate,
     instance_modify,
+    instance_multialloc,
     node,
     node_evacuate,
     query,

@@ -150,3 +150,31 @@ def reboot_instance(backend: Backend, req: Request) -> Any:
                       {"ignore_secondaries": "ignore_secondaries"})
     op["reboot_type"] = req.arg("type") or "hard"
     return submit(backend, req, op)
+
+
+def multi_alloc(backend: Backend, req: Request) -> Any:
+    """``POST /2/instances-multi-alloc``: ``instances`` (creation bodies with Ganeti's RAPI
+    names) placed in one allocator run; one job whose result lists ``allocatable`` and
+    ``failed`` instances and the creation jobs."""
+    body = dict(req.body_dict())
+    instances = body.pop("instances", None)
+    if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
+        raise HttpError(400, "Request is missing required 'instances' field in body (a list"
+                             " of instance creation objects)")
+    renamed = []
+    for index, inst in enumerate(instances):
+        inst = dict(inst)
+        inst.pop(REQ_DATA_VERSION, None)
+        for old, new in (("name", "instance_name"), ("os", "os_type")):
+            if old in inst:
+                if new in inst:
+                    raise HttpError(400, f"instances[{index}]: '{old}' is an alias of '{new}'")
+                inst[new] = inst.pop(old)
+        bad = sorted(_FORBIDDEN & set(inst))
+        if bad:
+            raise HttpError(400, f"instances[{index}]: {', '.join(bad)} may not be given")
+        validate({**inst, "OP_ID": "OP_INSTANCE_CREATE"})   # each checked before queueing
+        renamed.append(inst)
+    op = _opcode_from(req, "OP_INSTANCE_MULTI_ALLOC", (), {}, {}, body)
+    op["instances"] = renamed
+    return submit(backend, req, op)

@@ -105,7 +105,7 @@ ROUTES: list[Route] = [
     # instances
     _route("instances", "/2/instances", GET=Method(r.get_instances),
            POST=Method(o.create_instance)),
-    _route("instances_multi_alloc", "/2/instances-multi-alloc", POST=TODO),
+    _route("instances_multi_alloc", "/2/instances-multi-alloc", POST=Method(o.multi_alloc)),
     _route("instances_name", "/2/instances/{}", (NAME,), GET=Method(r.get_instance),
            DELETE=Method(o.body_op("OP_INSTANCE_REMOVE", _INST))),
     _route("instances_name_info", "/2/instances/{}/info", (NAME,),
