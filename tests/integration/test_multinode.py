@@ -121,8 +121,27 @@ def _has_master_ip(lc: LabCluster, node: str) -> bool:
 
 def test_master_failover_and_back(lc: LabCluster) -> None:
     assert _has_master_ip(lc, "node1")
+    # The job queue: drained on node1, the flag on every candidate before the command returns.
+    old_ids = [_submit(lc, "node1") for _ in range(2)]
+    lc.gnt("gnt-cluster queue drain")
+    for node in ("node2", "node3"):
+        queue = lc.root_on_host(node) / "var/lib/gnt/queue"
+        assert (queue / "drain").exists()
+        assert queue.stat().st_mode & 0o777 == 0o700
+    refused_old = lc.gnt("gnt-debug delay 0", check=False)
+    assert refused_old.returncode != 0 and "drained" in refused_old.stderr
     out = lc.gnt("gnt-cluster master-failover", node="node2").stdout
     assert "Master role moved" in out
+    assert f"Took over the job queue of {lc.fqdn('node1')}" in out
+    # The new master continues with the drained queue, the old jobs and their ids.
+    assert lc.gnt("gnt-cluster queue info", node="node2").stdout == "The drain flag is set\n"
+    refused_new = lc.gnt("gnt-debug delay 0", node="node2", check=False)
+    assert (refused_new.returncode, refused_new.stderr) == (refused_old.returncode,
+                                                            refused_old.stderr)
+    assert set(old_ids) <= set(_job_ids(lc, "node2"))
+    lc.gnt("gnt-cluster queue undrain", node="node2")
+    new_id = _submit(lc, "node2")
+    assert new_id > max(old_ids)
     for node in NODES:
         assert lc.gnt("gnt-cluster getmaster", node=node).stdout.strip() == lc.fqdn("node2")
     assert _has_master_ip(lc, "node2") and not _has_master_ip(lc, "node1")
@@ -135,6 +154,23 @@ def test_master_failover_and_back(lc: LabCluster) -> None:
     assert lc.gnt("gnt-cluster getmaster", node="node3").stdout.strip() == lc.fqdn("node1")
     assert _has_master_ip(lc, "node1") and not _has_master_ip(lc, "node2")
     lc.gnt("gnt-cluster verify")
+    # Back on node1: undrained (as left on node2), ids after those node2 handed out.
+    assert lc.gnt("gnt-cluster queue info").stdout == "The drain flag is unset\n"
+    assert new_id in _job_ids(lc, "node1")
+    assert _submit(lc, "node1") > new_id
+
+
+def _submit(lc: LabCluster, node: str) -> int:
+    """A no-op job submitted on ``node`` (its master daemon); its id."""
+    out = lc.gnt("gnt-debug delay --submit 0", node=node).stdout
+    match = re.search(r"JobID: (\d+)", out)
+    assert match, out
+    return int(match.group(1))
+
+
+def _job_ids(lc: LabCluster, node: str) -> list[int]:
+    out = lc.gnt("gnt-job list --no-headers -o id", node=node).stdout
+    return [int(word) for word in out.split()]
 
 
 def _add(lc: LabCluster, name: str, extra: str) -> str:

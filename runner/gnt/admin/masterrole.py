@@ -6,7 +6,10 @@ their ``config.data`` and continues from the one with the highest serial number;
 ``--no-voting``, more than half of the other online nodes must answer (so a partitioned node
 cannot grab the role). It stops the old master's daemon (if it answers), moves the master IP
 (if the cluster has a master netdev), makes itself the master in the config (which then reaches
-every candidate and every node's ssconf) and starts its own daemon.
+every candidate and every node's ssconf) and starts its own daemon. Before that it takes over
+the old master's job queue (:mod:`gnt.nodes.queuecopy`) when the old master's daemon was
+stopped, else it keeps its own replicated copy (:mod:`gnt.nodes.queuesync`): the drain flag
+stays as it was and job ids continue after the last one handed out.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from gnt.config.objects import touch
 from gnt.config.store import ConfigStore, read_config
 from gnt.core import resolver, settings, ssconf
 from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_STATE, ConfigError, OpPrereqError
-from gnt.nodes import ssh
+from gnt.core.fileutil import ensure_dir
+from gnt.nodes import queuecopy, ssh
 from gnt.nodes.masterip import activate_master_ip, master_ip_command
 from gnt.nodes.nodevars import ssh_target
 from gnt.nodes.replication import Replicator
@@ -95,6 +99,29 @@ def _vote(data: dict[str, Any], me: dict[str, Any], no_voting: bool,
             " two-node cluster), use --no-voting", ECODE_ENVIRON)
 
 
+def _take_over_queue(data: dict[str, Any], old: dict[str, Any], old_stopped: bool,
+                     feedback: Feedback) -> None:
+    """Before this node's daemon starts: the old master's job queue replaces this node's copy
+    if its daemon was stopped and it answers; else this node continues with its own copy
+    (drain flag, job serial and jobs as the old master last pushed them)."""
+    queue_dir = settings.paths().queue_dir
+    if old_stopped:
+        try:
+            copy = queuecopy.take_over(_target(data, old), queue_dir)
+        except (OSError, ValueError) as err:
+            feedback(f"WARNING: could not copy the job queue from {old['name']} ({err})")
+        else:
+            feedback(f"Took over the job queue of {old['name']}: {copy.jobs} job(s) in the"
+                     f" queue, {copy.archived} archived, last job id {copy.serial}, drain"
+                     f" flag {'set' if copy.drained else 'unset'}")
+            return
+    ensure_dir(queue_dir)
+    drained = (queue_dir / "drain").exists()
+    feedback(f"Continuing with this node's copy of the job queue: last job id"
+             f" {queuecopy.highest_job_id(queue_dir)}, drain flag"
+             f" {'set' if drained else 'unset'}")
+
+
 def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
     """Make this node the master; returns the old master's name."""
     from gnt.daemon.control import daemon_alive, start_daemon
@@ -132,10 +159,12 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
     me = _this_node(data) or me
     old = data["nodes"][data["cluster"]["master_node"]]
     _vote(data, me, no_voting, feedback)
+    old_stopped = False
     if old["uuid"] != me["uuid"] and not old["offline"]:
         result = ssh.run(_target(data, old), f"{shlex.quote(tool('gnt-masterd'))} stop", timeout=60)
         if result.ok:
             feedback(f"Stopped the master daemon on {old['name']}")
+            old_stopped = True
         else:
             feedback(f"WARNING: could not stop the master daemon on {old['name']}"
                      f" ({result.reason()}); if it comes back it must not act as master")
@@ -143,6 +172,7 @@ def master_failover(no_voting: bool = False, feedback: Feedback = print) -> str:
         if cluster.get("master_netdev"):
             drop_ip = master_ip_command("del", cluster["master_ip"], cluster["master_netdev"])
             ssh.run(_target(data, old), drop_ip, timeout=20)
+    _take_over_queue(data, old, old_stopped, feedback)
     data["nodes"][me["uuid"]]["master_candidate"] = True
     touch(data["nodes"][me["uuid"]])
     data["cluster"]["master_node"] = me["uuid"]

@@ -262,10 +262,13 @@ def modify_cluster(args: argparse.Namespace) -> int:
 def queue_ops(args: argparse.Namespace) -> int:
     """``queue drain|undrain|info``."""
     client = common.get_client()
-    if args.queue_command == "drain":
-        client.call("set_drain_flag", drained=True)
-    elif args.queue_command == "undrain":
-        client.call("set_drain_flag", drained=False)
+    if args.queue_command in ("drain", "undrain"):
+        client.call("set_drain_flag", drained=args.queue_command == "drain")
+        info = client.call("query_queue_info") or {}
+        unsynced = info.get("unsynced") if isinstance(info, dict) else None
+        for name, reason in sorted((unsynced or {}).items()):
+            common.stderr(f"WARNING: master candidate {name} did not get the drain flag"
+                          f" ({reason}); it would not have it as the new master")
     else:
         info = client.call("query_queue_info") or {}
         drained = info.get("drained") if isinstance(info, dict) else bool(info)

@@ -89,11 +89,21 @@ class Handlers:
         return [archived, left]
 
     def set_drain_flag(self, drained: bool) -> bool:
+        """Set or clear the drain flag here and on every online master candidate before
+        answering; candidates that did not get it are in ``query_queue_info``'s
+        ``unsynced``."""
         self.master.queue.set_drain(drained)
+        self.master.queue_sync.push_drain()
         return True
 
     def query_queue_info(self) -> dict[str, Any]:
-        return {"drained": self.master.queue.is_drained()}
+        """``drained``, and ``unsynced`` when some master candidate's copy of the queue is not
+        up to date (its name -> why)."""
+        info: dict[str, Any] = {"drained": self.master.queue.is_drained()}
+        unsynced = self.master.queue_sync.unsynced()
+        if unsynced:
+            info["unsynced"] = unsynced
+        return info
 
     # -- queries ---------------------------------------------------------------------------
     def query(self, what: str, fields: list[str], names: list[str] | None = None,

@@ -14,6 +14,7 @@ from gnt.jobs.locking import LockManager
 from gnt.jobs.queue import JobQueue
 from gnt.lu.base import Context
 from gnt.nodes.executor import AnsibleExecutor, Executor, stop_orphaned_runs
+from gnt.nodes.queuesync import QueueSync
 from gnt.nodes.replication import Replicator
 from gnt.opcodes import registry
 
@@ -31,6 +32,9 @@ class Master:
         self.replicator = Replicator()
         self.config.on_commit = self.replicator
         self.queue = JobQueue(paths.queue_dir)
+        # The master candidates' copies of the queue (drain flag, serial, current jobs).
+        self.queue_sync = QueueSync(self.config, paths.queue_dir)
+        self.queue.on_submit = self.queue_sync.wake
         self.locks = LockManager()
         self.executor = executor or AnsibleExecutor()
         self.ctx = Context(config=self.config, locks=self.locks, executor=self.executor,
@@ -55,6 +59,7 @@ class Master:
         if prewarm is not None:
             threading.Thread(target=self._prewarm, args=(prewarm,), name="prewarm",
                              daemon=True).start()
+        self.queue_sync.start()
         self.scheduler.start()
         for job in requeue:
             self.scheduler.enqueue(job)
@@ -70,6 +75,7 @@ class Master:
         """Stop the workers and the executor (its Ansible runs and warm worker) and wait
         (briefly) for the start-up redistribution to end."""
         self.scheduler.stop()
+        self.queue_sync.stop()
         close = getattr(self.executor, "close", None)
         if close is not None:
             close()

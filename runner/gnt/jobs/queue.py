@@ -3,7 +3,10 @@
 Layout under ``<queue_dir>``: ``serial`` (last job id), ``job-<id>`` (one JSON file per job in
 the current queue), ``drain`` (present while drained), ``archive/<id // 10000>/job-<id>``,
 ``quarantine/`` (job files that could not be read at start-up, kept for inspection). Every file
-is 0600 and every directory 0700 from creation.
+is 0600 and every directory 0700 from creation. Every master candidate holds a copy of this
+directory, kept by the master daemon (:mod:`gnt.nodes.queuesync`), and the node becoming the
+master takes over the old master's (:mod:`gnt.nodes.queuecopy`): :meth:`JobQueue.load` then
+continues after the highest job id of either.
 
 A job file that cannot be written (full disk, I/O error) never stops a job's in-memory state:
 the job still moves on, waiters are woken, the failure is logged and remembered, and the file is
@@ -25,7 +28,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +105,9 @@ class JobQueue:
         ensure_dir(self.dir)
         ensure_dir(self.archive_dir)
         self._last_id = 0   # highest job id seen on disk or handed out
+        # Called (outside :attr:`cond`) with each new job id once its file is written: must be
+        # cheap (the master daemon wakes the queue copy thread, gnt.nodes.queuesync).
+        self.on_submit: Callable[[int], None] | None = None
 
     # -- paths ---------------------------------------------------------------------------
     def _job_file(self, job_id: int) -> Path:
@@ -209,9 +215,12 @@ class JobQueue:
 
     # -- drain ---------------------------------------------------------------------------
     def is_drained(self) -> bool:
+        """Is the drain flag set (new jobs refused)?"""
         return self._drain_file.exists()
 
     def set_drain(self, drained: bool) -> None:
+        """Set or clear the drain flag on this node (the daemon then pushes it to the master
+        candidates: :meth:`gnt.nodes.queuesync.QueueSync.push_drain`)."""
         if drained:
             atomic_write(self._drain_file, b"")
         else:
@@ -265,6 +274,8 @@ class JobQueue:
             self._notify(job.id)
         if self.unsaved:
             self.retry_unsaved()   # the disk has room again
+        if self.on_submit is not None:
+            self.on_submit(job.id)
         return job
 
     def _stage(self, job: Job, sync: bool, show_unwritten: bool = True) -> tuple[JobFile, int]:
