@@ -24,6 +24,10 @@ def test_init_then_destroy_leaves_nothing(tmp_path):
             gnt.config()["cluster"]["master_node"]]["primary_ip"]
         pid = int((root / "var/run/gnt/gnt-masterd.pid").read_text())
         os.kill(pid, 0)
+        # init makes the remote API's key and certificate (even with no RAPI running), 0600
+        cert = root / "var/lib/gnt/rapi.pem"
+        assert cert.stat().st_mode & 0o777 == 0o600
+        assert b"BEGIN CERTIFICATE" in cert.read_bytes()
         assert Path("/sys/class/net/gnt-br0").exists()
         gnt.run("gnt-cluster", "destroy", "--yes-do-it")
     finally:

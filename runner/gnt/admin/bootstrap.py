@@ -19,7 +19,7 @@ from typing import Any
 from gnt import CONFIG_VERSION
 from gnt.config.objects import empty_config
 from gnt.config.store import ConfigStore
-from gnt.core import resolver, settings
+from gnt.core import certs, resolver, settings
 from gnt.core.errors import ECODE_INVAL, ConfigError, GntError, OpExecError, OpPrereqError
 from gnt.core.fileutil import ensure_dir
 from gnt.daemon.control import start_daemon, stop_daemon
@@ -163,6 +163,10 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         feedback(f"Node {node_name}: {facts.get('cpus', '?')} CPUs,"
                  f" {facts.get('memory_total_mib', '?')} MiB memory, default accelerator"
                  f" {facts.get('accel_default', '?')}")
+    if not paths.rapi_cert.exists():
+        # The remote API's key and self-signed certificate (0600), as Ganeti's init makes.
+        certs.write_self_signed(paths.rapi_cert, cluster_name,
+                                [master_ip, node_ip, "127.0.0.1", "localhost"])
     if start_master:
         start_daemon()
         feedback("Master daemon started")
