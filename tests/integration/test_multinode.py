@@ -122,7 +122,7 @@ def _has_master_ip(lc: LabCluster, node: str) -> bool:
 def test_master_failover_and_back(lc: LabCluster) -> None:
     assert _has_master_ip(lc, "node1")
     # The job queue: drained on node1, the flag on every candidate before the command returns.
-    old_ids = [_submit(lc, "node1") for _ in range(2)]
+    old_ids = [_submit(lc, "node1") for _unused in range(2)]
     lc.gnt("gnt-cluster queue drain")
     for node in ("node2", "node3"):
         queue = lc.root_on_host(node) / "var/lib/gnt/queue"

@@ -42,8 +42,8 @@ def test_instances_are_placed_together_and_created(mn: Any) -> None:
 
 
 def test_given_nodes_are_kept(mn: Any) -> None:
-    job = mn.run("OP_INSTANCE_MULTI_ALLOC", instances=[_inst("b1", pnode=N2),
-                                                      _inst("b2", pnode="node1")])
+    job = mn.run("OP_INSTANCE_MULTI_ALLOC",
+                 instances=[_inst("b1", pnode=N2), _inst("b2", pnode="node1")])
     assert job.status == SUCCESS, job.ops[0].result
     [c1, c2] = mn.children(job)
     store = mn.master.config

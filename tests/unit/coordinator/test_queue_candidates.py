@@ -153,7 +153,7 @@ def test_submission_opens_no_connection_and_wakes_the_copy_thread(cluster, nodes
 
 
 def test_rounds_copy_serial_jobs_and_archive_moves(cluster, nodes):
-    ids = [cluster.api.submit_job(DELAY) for _ in range(3)]
+    ids = [cluster.api.submit_job(DELAY) for _unused in range(3)]
     for job_id in ids:
         cluster.wait(job_id)
     cluster.master.queue_sync.sync()
