@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 from gnt_ansible import PLAYBOOK, ansible_env
 from gnt_clusterenv import destroy_cluster, make_cluster
+from gnt_rapienv import start_rapi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -28,26 +28,11 @@ def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("playbooks")
     ansible = ansible_env(base)
     gnt = make_cluster(base / "cluster", "cluster.playbooks.example")
-    users = gnt.root / "var/lib/gnt/rapi/users"
-    users.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    users.write_text("awx awxpw write\n")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    gnt.env["GNT_RAPI_PORT"] = str(port)
-    gnt.run("gnt-masterd", "restart")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "gnt-rapi did not listen"
-            time.sleep(0.1)
+    port, cert = start_rapi(gnt, "awx awxpw write\n")
     extra = base / "connection.json"
     extra.write_text(json.dumps({
         "gnt_rapi_host": "127.0.0.1", "gnt_rapi_port": port, "gnt_rapi_user": "awx",
-        "gnt_rapi_password": "awxpw", "gnt_rapi_ca_path": str(gnt.root / "var/lib/gnt/rapi.pem"),
+        "gnt_rapi_password": "awxpw", "gnt_rapi_ca_path": str(cert),
         "ansible_python_interpreter": sys.executable}))
     yield gnt, ansible, extra, base
     destroy_cluster(gnt)

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from gnt_clusterenv import destroy_cluster, make_cluster
+from gnt_rapienv import start_rapi, wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +38,6 @@ def client_skip_reason() -> str | None:
         return ("Debian's python3-ganeti-rapi is not installed (scripts/setup.sh --test"
                 " installs it)")
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Rapi:
@@ -80,31 +74,13 @@ def env(tmp_path_factory):
         pytest.skip(reason)
     gnt = make_cluster(tmp_path_factory.mktemp("rapi"), "cluster.rapi.example")
     users = gnt.root / "var/lib/gnt/rapi/users"
-    users.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    users.write_text(USERS)
-    users.chmod(0o600)
-    port = free_port()
     # the master daemon starts gnt-rapi (and restarts it) on the port it is given
-    gnt.env["GNT_RAPI_PORT"] = str(port)
-    gnt.run("gnt-masterd", "restart")
-    cert = gnt.root / "var/lib/gnt/rapi.pem"
-    wait_listening(port)
+    port, cert = start_rapi(gnt, USERS)
     gnt.run("gnt-instance", "add", "-t", "file", "--disk", "0:size=64M", "-o", "tinylinux",
             "-B", "memory=128M", "--no-start", INSTANCE)
     yield gnt, Rapi(port, cert), users
     destroy_cluster(gnt)
     assert rapi_pids(port) == [], "gnt-rapi outlived its master daemon"
-
-
-def wait_listening(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"nothing listens on port {port}"
-            time.sleep(0.1)
 
 
 def rapi_pids(port: int) -> list[int]:

@@ -11,11 +11,10 @@ its body was validated: the fuzzer exercises parsing and validation, never a rea
 from __future__ import annotations
 
 import json
-import socket
-import time
 
 import pytest
 from gnt_clusterenv import destroy_cluster, make_cluster
+from gnt_rapienv import start_rapi
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis is not installed (scripts/setup.sh --test installs it)")
@@ -30,34 +29,15 @@ USER, PASSWORD = "fuzz", "fuzzpw"
 schema = schemathesis.openapi.from_dict(openapi.build_spec())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def rapi(tmp_path_factory):
     gnt = make_cluster(tmp_path_factory.mktemp("fuzz"), "cluster.fuzz.example")
     gnt.run("gnt-instance", "add", "-t", "diskless", "--no-install", "--no-start", "-o",
             "blank", "fz1.fuzz.example")
-    users = gnt.root / "var/lib/gnt/rapi/users"
-    users.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    users.write_text(f"{USER} {PASSWORD} read,write\n")
-    port = _free_port()
-    gnt.env["GNT_RAPI_PORT"] = str(port)
-    gnt.run("gnt-masterd", "restart")
+    port, cert = start_rapi(gnt, f"{USER} {PASSWORD} read,write\n")
     gnt.run("gnt-cluster", "queue", "drain")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "gnt-rapi did not listen"
-            time.sleep(0.1)
     before = _config_without_serials(gnt)
-    yield {"url": f"https://127.0.0.1:{port}", "ca": str(gnt.root / "var/lib/gnt/rapi.pem"),
+    yield {"url": f"https://127.0.0.1:{port}", "ca": str(cert),
            "gnt": gnt}
     # the daemon still answers, nothing changed, and the cluster verifies clean
     gnt.run("gnt-cluster", "queue", "undrain")

@@ -8,25 +8,18 @@ gnt.cluster.rapi carries the connection options in module_defaults.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from gnt_ansible import PLAYBOOK, ansible_env, run_module
 from gnt_clusterenv import destroy_cluster, make_cluster
+from gnt_rapienv import start_rapi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 NAME = "vm1.modules.example"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +27,9 @@ def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("rapimod")
     ansible = ansible_env(base)
     gnt = make_cluster(base / "cluster", "cluster.modules.example")
-    users = gnt.root / "var/lib/gnt/rapi/users"
-    users.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    users.write_text("ansible {cleartext}ansiblepw write\n")
-    port = _free_port()
-    gnt.env["GNT_RAPI_PORT"] = str(port)
-    gnt.run("gnt-masterd", "restart")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "gnt-rapi did not listen"
-            time.sleep(0.1)
+    port, cert = start_rapi(gnt, "ansible {cleartext}ansiblepw write\n")
     conn = {"host": "127.0.0.1", "port": port, "user": "ansible", "password": "ansiblepw",
-            "ca_path": str(gnt.root / "var/lib/gnt/rapi.pem")}
+            "ca_path": str(cert)}
     yield gnt, ansible, conn, base
     destroy_cluster(gnt)
 
