@@ -30,8 +30,17 @@ def _payload_file(name: str) -> str:
 
 
 def _cached(cache: Path) -> dict[str, int]:
-    return {path.name: path.stat().st_mtime_ns for path in cache.iterdir()
-            if not path.name.endswith(".lock")}
+    """Payload file name -> mtime; lock files and payloads still being written (Ansible's
+    ``-part`` files, renamed away at any moment) are not payloads yet."""
+    files = {}
+    for path in cache.iterdir():
+        if path.name.endswith((".lock", "-part")):
+            continue
+        try:
+            files[path.name] = path.stat().st_mtime_ns
+        except FileNotFoundError:   # replaced between the listing and the look
+            continue
+    return files
 
 
 def _wait_for_all(cache: Path, timeout: float = 120) -> dict[str, int]:
