@@ -252,3 +252,39 @@ def test_evacuate_empties_a_node_and_it_can_leave(lc: LabCluster) -> None:
     lc.gnt("gnt-node add node3")
     assert roles(lc)["node3"] == "C"
     lc.gnt("gnt-cluster verify")
+
+
+def test_nodes_verify_each_others_host_keys_with_the_cluster_file(lc: LabCluster) -> None:
+    """Every node has the cluster's known_hosts file listing every node (its own sshd key,
+    under its name and address); a node reaches another as the cluster's tools do, with
+    strict host key checking and no prompt, and a key missing from the file is refused."""
+    nodes = sorted(lc.config()["nodes"].values(), key=lambda n: n["name"])
+    assert [n["name"] for n in nodes] == [lc.fqdn(n) for n in NODES]
+    expected = []
+    for node in nodes:
+        short = node["name"].split(".")[0]
+        own = (Path(lc.lab.dir) / short / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        assert node["ssh_host_keys"] == [" ".join(own)]
+        expected.append(f"{node['name']},{node['primary_ip']} {' '.join(own)}")
+    for name in NODES:
+        path = lc.root_on_host(name) / "var/lib/gnt/known_hosts"
+        assert path.stat().st_mode & 0o777 == 0o644 and path.stat().st_uid == 0
+        listed = [line for line in path.read_text().splitlines()
+                  if line and not line.startswith("#")]
+        assert listed == expected, name
+    # node2 -> node3 with the options the tools use (node_to_node_ssh_args plus the address
+    # alias), a fresh connection (no control master) in batch mode: no prompt possible.
+    address = lc.lab.node("node3").address
+    args = lc.run("node2", "python3 -c 'import shlex, sys; from gnt.nodes.nodevars import"
+                           " node_to_node_ssh_args as a; print(shlex.join(a(sys.argv[1])))'"
+                           f" {address}").stdout.strip()
+    assert "StrictHostKeyChecking=yes" in args and "/var/lib/gnt/known_hosts" in args
+    ssh = f"ssh -o BatchMode=yes -o ControlPath=none -o IdentitiesOnly=yes {args}"
+    out = lc.run("node2", f"{ssh} root@{address} hostname").stdout
+    assert out.strip() == lc.fqdn("node3")
+    # the same with node3's line taken out of a copy of the file: refused, not learnt
+    known = f"{lc.lab.node('node2').gnt_root}/var/lib/gnt/known_hosts"
+    refused = lc.run("node2", f"d=$(mktemp -d) && grep -v '^{lc.fqdn('node3')},' {known}"
+                              f" > $d/kh && {ssh.replace(known, '$d/kh')} root@{address}"
+                              " hostname; echo rc=$?; rm -rf $d", check=False)
+    assert "rc=255" in refused.stdout and "Host key verification failed" in refused.stderr

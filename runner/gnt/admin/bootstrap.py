@@ -24,6 +24,7 @@ from gnt.core.errors import ECODE_INVAL, ConfigError, GntError, OpExecError, OpP
 from gnt.core.fileutil import ensure_dir
 from gnt.daemon.control import start_daemon, stop_daemon
 from gnt.nodes import bridges as bridges_mod
+from gnt.nodes import knownhosts
 from gnt.nodes.executor import AnsibleExecutor, Executor
 from gnt.nodes.nodevars import node_vars
 from gnt.nodes.prepare import prepare_node
@@ -102,7 +103,8 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
     params.check_ipolicy_templates(params.effective_ipolicy(cluster), templates)
     master = {"name": node_name, "primary_ip": node_ip, "secondary_ip": node_ip,
               "master_candidate": True, "offline": False, "drained": False,
-              "master_capable": True, "vm_capable": True, "ndparams": {}, "tags": []}
+              "master_capable": True, "vm_capable": True, "ndparams": {}, "tags": [],
+              knownhosts.FIELD: []}
     group = {"name": "default", "ndparams": {}, "tags": []}
     return empty_config(cluster, master, group, CONFIG_VERSION)
 
@@ -142,7 +144,9 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         ndparams, default_iallocator, ipolicy)
     for directory in (paths.data_dir, paths.queue_dir, paths.run_dir, paths.log_dir):
         ensure_dir(directory)  # 0700 from creation (issue 10)
+    _record_host_keys(data, feedback)
     store = ConfigStore.create(data, paths.config_file)
+    knownhosts.write_local(store.data)
     feedback(f"Initialising cluster {cluster_name} with master node {node_name} ({node_ip})")
     bridges = node_vars(store, store.master_node())["bridges"]
     before = _existing_bridges(bridges)
@@ -171,6 +175,22 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         start_daemon()
         feedback("Master daemon started")
     return store
+
+
+def _record_host_keys(data: dict[str, Any], feedback: Feedback) -> None:
+    """Record the master's SSH host keys (as its sshd presents them) in its node object; the
+    cluster's known_hosts file lists them for the nodes that reach it."""
+    master = data["nodes"][data["cluster"]["master_node"]]
+    port = int(params.filled_ndparams(data["cluster"], master).get("ssh_port", 22))
+    keys = knownhosts.local_keys(master["primary_ip"], port)
+    master[knownhosts.FIELD] = keys
+    if keys:
+        feedback(f"SSH host keys of {master['name']}: "
+                 + ", ".join(knownhosts.fingerprint(key) for key in keys))
+    else:
+        feedback(f"WARNING: no SSH host key found for {master['name']} (its sshd at"
+                 f" {master['primary_ip']}:{port} did not answer and"
+                 f" {knownhosts.SYSTEM_HOST_KEYS} has none): other nodes cannot verify it")
 
 
 def _remove_state(feedback: Feedback) -> None:

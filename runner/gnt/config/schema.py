@@ -44,6 +44,12 @@ OBJECTS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "nodegroups": {"name": str, "ndparams": dict, "tags": list},
     "networks": {"name": str, "network": str, "tags": list},
 }
+# Fields an older config.data may lack, with the value that stands for them then (readers use
+# ``obj.get(field, default)``); checked as lists of strings when present.
+OPTIONAL_LISTS: dict[str, dict[str, list[str]]] = {
+    # the node's SSH host public keys ("keytype base64"), see gnt.nodes.knownhosts
+    "nodes": {"ssh_host_keys": []},
+}
 ADMIN_STATES = ("up", "down", "offline")
 
 
@@ -68,6 +74,16 @@ def _check_fields(where: str, obj: Any, fields: Mapping[str, type | tuple[type, 
                 f" found {type(value).__name__} {value!r:.60}")
 
 
+def _check_optional_lists(where: str, obj: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    for key in fields:
+        if key not in obj:
+            continue
+        value = obj[key]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"config.data: '{where}/{key}' must be a list of strings,"
+                              f" found {value!r:.60}")
+
+
 def validate(data: Any) -> None:
     """Raise :class:`ConfigError` naming the first bad key of ``data``."""
     _check_fields("", data, TOP_LEVEL)
@@ -78,6 +94,7 @@ def validate(data: Any) -> None:
             _check_fields(where, obj, {**COMMON, **OBJECTS[kind]})
             if obj["uuid"] != uuid:
                 raise ConfigError(f"config.data: '{where}/uuid' is {obj['uuid']!r}, not its key")
+            _check_optional_lists(where, obj, OPTIONAL_LISTS.get(kind, {}))
     nodes, disks, groups = data["nodes"], data["disks"], data["nodegroups"]
     if data["cluster"]["master_node"] not in nodes:
         raise ConfigError("config.data: 'cluster/master_node' names no node"

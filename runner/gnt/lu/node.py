@@ -20,7 +20,7 @@ from gnt.core.errors import (
 )
 from gnt.core.locklevels import ALL, LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
-from gnt.nodes import rpc, sshkeys
+from gnt.nodes import knownhosts, rpc, sshkeys
 from gnt.nodes.executor import Play
 from gnt.nodes.nodevars import node_access
 from gnt.nodes.prepare import prepare_node
@@ -46,8 +46,11 @@ def ssh_keys_play(node_name: str) -> Play:
 
 @register
 class LUNodeAdd(LogicalUnit):
-    """Add a node: reach it over SSH, check it, set up SSH keys, prepare it, add it to the
-    config (a master candidate while the pool is short); replication then reaches it."""
+    """Add a node: reach it over SSH (accepting its host key: the first contact), check it,
+    record its SSH host keys, set up the cluster's SSH keys, prepare it, add it to the config
+    (a master candidate while the pool is short); replication then reaches it, and every node
+    gets the cluster's known_hosts file listing it. ``--readd`` refreshes the recorded host
+    keys (e.g. of a reinstalled node)."""
 
     OP_ID = "OP_NODE_ADD"
     BGL_SHARED = False
@@ -123,8 +126,8 @@ class LUNodeAdd(LogicalUnit):
         """Reachable over SSH, gnt installed, libvirt answering, not in another cluster."""
         where = f"Node {self.name} ({self.primary_ip})"
         try:
-            answer = rpc.join_check(self.name, self.primary_ip, self.ssh_port,
-                                    self.cfg.cluster()["file_storage_dir"])
+            answer = knownhosts.join_check(self.name, self.primary_ip, self.ssh_port,
+                                           self.cfg.cluster()["file_storage_dir"])
         except rpc.NodeUnreachable as err:
             raise OpPrereqError(f"{where} is not reachable over SSH as root: {err}"
                                 " (the master's key must be accepted: e.g. ssh-copy-id"
@@ -146,7 +149,33 @@ class LUNodeAdd(LogicalUnit):
         if not isinstance(info, dict):
             raise OpPrereqError(f"{where} answered its checks with garbage: {answer!r:.200}",
                                 ECODE_ENVIRON)
+        try:
+            # The one moment a node's host key is accepted: recorded, then checked strictly.
+            self.host_keys = knownhosts.fetch_keys(self.name, self.primary_ip, self.ssh_port)
+        except knownhosts.HostKeyError as err:
+            raise OpPrereqError(f"{where}: could not read its SSH host keys: {err}",
+                                ECODE_ENVIRON) from None
         return info
+
+    def _record_host_keys(self, node: dict[str, Any]) -> None:
+        """Put the keys read from the node into its record and write the master's known_hosts
+        file as it will be with the node, so the add's own plays check the key strictly."""
+        if self.host_keys:
+            node[knownhosts.FIELD] = self.host_keys
+            self.log(f"SSH host keys of {self.name}: "
+                     + ", ".join(knownhosts.fingerprint(key) for key in self.host_keys))
+        else:
+            self.log(f"WARNING: {self.name} listed no SSH host keys: the cluster's ssh"
+                     " connections to it will fail host key verification")
+        master = self.cfg.master_node()
+        if not knownhosts.recorded_keys(master):
+            # recorded by an older version: record the master's own keys now as well
+            port = int(params.filled_ndparams(self.cfg.cluster(), master).get("ssh_port", 22))
+            keys = knownhosts.local_keys(master["primary_ip"], port)
+            if keys:
+                self.cfg.modify("nodes", master["uuid"],
+                                lambda obj: obj.update({knownhosts.FIELD: keys}))
+        knownhosts.write_local(knownhosts.with_node(self.cfg.data, node))
 
     def exec(self) -> Any:
         op, cfg = self.op, self.cfg
@@ -166,8 +195,13 @@ class LUNodeAdd(LogicalUnit):
         others = [n for n in cfg.all("nodes") if n["uuid"] != node["uuid"]]
         node["master_candidate"] = candidates.new_node_is_candidate(
             others, cfg.cluster()["candidate_pool_size"], node)
-        prepare_node(cfg, node, self.ctx.executor, self.feedback,
-                     before=[ssh_keys_play(node["name"])])
+        self._record_host_keys(node)
+        try:
+            prepare_node(cfg, node, self.ctx.executor, self.feedback,
+                         before=[ssh_keys_play(node["name"])])
+        except BaseException:
+            knownhosts.write_local(cfg.data)   # back to the nodes of the config
+            raise
         self.log(f"Installed the cluster's SSH key pair on {self.name}")
         if self.existing is not None:
             cfg.modify("nodes", node["uuid"], lambda obj: obj.update(node))

@@ -12,7 +12,7 @@ from typing import Any
 from gnt.config import schema
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
-from gnt.nodes import live, rpc
+from gnt.nodes import knownhosts, live, rpc
 from gnt.nodes.nodevars import bridges
 from gnt.opcodes import params
 
@@ -76,9 +76,11 @@ class LUClusterVerify(LogicalUnit):
             if node["offline"]:
                 self.log(f"  - NOTICE: node {node['name']} is offline, not checked")
                 continue
+            self._verify_host_keys(node)
             info = infos.get(node["uuid"])
             if not isinstance(info, dict):
-                self._error("node", node["name"], f"not reachable: {info}")
+                self._error("node", node["name"], f"not reachable: {info}"
+                            f"{_host_key_hint(node, str(info))}")
                 continue
             if domains.get(node["uuid"]) is None:
                 self._error("node", node["name"], "hypervisor (libvirt) did not answer")
@@ -98,6 +100,17 @@ class LUClusterVerify(LogicalUnit):
 
     def _warn(self, kind: str, name: str, message: str) -> None:
         self.log(f"  - WARNING: {kind} {name}: {message}")
+
+    def _verify_host_keys(self, node: dict[str, Any]) -> None:
+        """A node without recorded SSH host keys cannot be verified by the others."""
+        if knownhosts.recorded_keys(node):
+            return
+        if node["uuid"] == self.cfg.cluster()["master_node"]:
+            fix = "the next 'gnt-node add' records them"
+        else:
+            fix = f"'gnt-node add --readd {node['name']}' records them"
+        self._warn("node", node["name"], "no SSH host keys recorded: the cluster's ssh"
+                   f" connections to it cannot verify its host key ({fix})")
 
     def _verify_node(self, node: dict[str, Any], info: dict[str, Any]) -> None:
         cfg = self.cfg
@@ -208,6 +221,15 @@ class LUClusterVerify(LogicalUnit):
         for name in n_plus_one_failures(nodes, instances, free, memory):
             self._error("node", name, "not enough memory on the other nodes to take over its"
                         " instances should it fail (N+1)")
+
+
+def _host_key_hint(node: dict[str, Any], error: str) -> str:
+    """What to do when ssh refused a node because its host key is not the recorded one."""
+    if not knownhosts.key_rejected(error):
+        return ""
+    return (" (its SSH host key differs from the one recorded in the cluster's known_hosts"
+            " file: if the node was reinstalled, 'gnt-node add --readd"
+            f" {node['name']}' records its new key)")
 
 
 def _missing_disk_fix(instance: str) -> str:

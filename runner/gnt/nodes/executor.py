@@ -175,6 +175,9 @@ def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str
             hv["ansible_connection"] = "ssh"
             hv["ansible_user"] = "root"
             hv["ansible_port"] = node.ssh_port
+            # the host key is looked up under the node's address in the cluster's
+            # known_hosts file (ANSIBLE_SSH_ARGS, see gnt.nodes.ssh.host_key_options)
+            hv["ansible_ssh_extra_args"] = f"-o HostKeyAlias={node.address}"
             hv["ansible_python_interpreter"] = remote_interpreter(node)
         hostvars[name] = hv
     groups: dict[str, Any] = {}
@@ -344,7 +347,8 @@ class AnsibleExecutor:
             "ANSIBLE_SSH_ARGS": " ".join(ssh.shared_options()),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(ssh.control_dir()),
             "ANSIBLE_SSH_CONTROL_PATH": f"%(directory)s/{ssh.CONTROL_PATH_NAME.replace('%', '%%')}",
-            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            # host keys are checked, strictly, by the options in ANSIBLE_SSH_ARGS
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_FORKS": str(self.forks),
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             # facts travel in the task events; no per-run fact cache directory (which would

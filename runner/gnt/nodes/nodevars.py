@@ -10,6 +10,7 @@ from typing import Any
 
 from gnt.config.store import ConfigStore
 from gnt.core import settings
+from gnt.nodes import ssh
 from gnt.nodes.executor import NodeAccess
 from gnt.nodes.ssh import Target
 from gnt.opcodes import params
@@ -116,13 +117,16 @@ def ssh_target(store: ConfigStore, node: dict[str, Any]) -> Target:
                   port=access.ssh_port)
 
 
-def node_to_node_ssh_args() -> list[str]:
-    """``ssh`` options a node uses to reach another node of the cluster (its copy of the
-    cluster key pair; host keys learnt on first contact)."""
+def node_to_node_ssh_args(address: str = "") -> list[str]:
+    """``ssh`` options a node uses to reach another node of the cluster: its copy of the
+    cluster key pair, and the peer's host key checked strictly against the cluster's
+    known_hosts file (the same path on every node), under ``address`` when given (the
+    address connected to; callers that leave it out add ``HostKeyAlias`` themselves, as the
+    ``instance_disk_copy`` role does)."""
     from gnt.nodes import sshkeys
 
-    return ["-o", "StrictHostKeyChecking=accept-new",
-            "-o", f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}"]
+    return ["-o", f"IdentityFile=~/.ssh/{sshkeys.KEY_NAME}",
+            *ssh.host_key_options(address)]
 
 
 def transfer_peer(store: ConfigStore, node: dict[str, Any], seen_from: dict[str, Any]
@@ -134,4 +138,4 @@ def transfer_peer(store: ConfigStore, node: dict[str, Any], seen_from: dict[str,
         return {"local": True, "name": node["name"]}
     return {"local": False, "name": node["name"], "address": node["secondary_ip"],
             "port": int(node_ndparams(store, node).get("ssh_port", 22)), "user": "root",
-            "ssh_args": node_to_node_ssh_args()}
+            "ssh_args": node_to_node_ssh_args(node["secondary_ip"])}

@@ -1,5 +1,6 @@
 """Config replication: after every config write the master pushes ``config.data`` to every
-online master candidate and the ssconf files to every online node, before the job goes on.
+online master candidate and the ssconf files and the cluster's known_hosts file
+(:mod:`gnt.nodes.knownhosts`) to every online node, before the job goes on.
 
 One SSH command per node and write (all nodes at once, over warm control masters): a tar of the
 files is unpacked into a temp dir beside the data dir and each file renamed into place, so a
@@ -18,7 +19,7 @@ import threading
 from typing import Any
 
 from gnt.core import settings, ssconf
-from gnt.nodes import ssh
+from gnt.nodes import knownhosts, ssh
 from gnt.nodes.nodevars import ssh_target
 
 LOG = logging.getLogger("gnt.nodes.replication")
@@ -26,15 +27,36 @@ CONFIG_NAME = "config.data"
 CONFIG_MODE = 0o600     # as the master's own copy (config/store.py)
 
 
+# The key under which the known_hosts file's content is compared with what a node was sent
+# (beside the ssconf keys, which never start with "#").
+_KNOWN_HOSTS_KEY = "#" + ssh.KNOWN_HOSTS_NAME
+
+
+def file_mode(name: str) -> int:
+    """Mode of a pushed file: as the master's own copy."""
+    if name == CONFIG_NAME:
+        return CONFIG_MODE
+    if name == ssh.KNOWN_HOSTS_NAME:
+        return knownhosts.FILE_MODE
+    return ssconf.FILE_MODE
+
+
+def node_files(shared: dict[str, str]) -> dict[str, bytes]:
+    """File name -> content of what every node gets: the ssconf files and known_hosts."""
+    return {(ssh.KNOWN_HOSTS_NAME if key == _KNOWN_HOSTS_KEY else ssconf.PREFIX + key):
+            value.encode() for key, value in shared.items()}
+
+
 def archive(files: dict[str, bytes]) -> bytes:
-    """The tar piped to :func:`unpack_command` on a node: config.data 0600, ssconf files
-    :data:`gnt.core.ssconf.FILE_MODE`, as the master's own copies."""
+    """The tar piped to :func:`unpack_command` on a node, each file with the mode of the
+    master's own copy (:func:`file_mode`): config.data 0600, known_hosts 0644, ssconf files
+    :data:`gnt.core.ssconf.FILE_MODE`."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, blob in sorted(files.items()):
             info = tarfile.TarInfo(name)
             info.size = len(blob)
-            info.mode = CONFIG_MODE if name == CONFIG_NAME else ssconf.FILE_MODE
+            info.mode = file_mode(name)
             tar.addfile(info, io.BytesIO(blob))
     return buf.getvalue()
 
@@ -54,7 +76,8 @@ class Replicator:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pushed: dict[str, dict[str, str]] = {}   # node name -> ssconf values it has
+        self._pushed: dict[str, dict[str, str]] = {}   # node name -> ssconf values and
+        #                                                known_hosts content it has
         self.failures: dict[str, str] = {}             # node name -> last push error
 
     def __call__(self, data: dict[str, Any], blob: bytes, force: bool = False) -> list[str]:
@@ -66,9 +89,11 @@ class Replicator:
 
         store = ConfigStore(settings.paths().config_file, data)
         vals = ssconf.values(data)
+        shared = {**vals, _KNOWN_HOSTS_KEY: knownhosts.content(data)}
         master_uuid = data["cluster"]["master_node"]
         with self._lock:
             ssconf.write_local(vals)
+            knownhosts.write_local(data)
             jobs: dict[str, tuple[ssh.Target, bytes, bool]] = {}
             for node in data["nodes"].values():
                 if node["uuid"] == master_uuid:
@@ -80,10 +105,10 @@ class Replicator:
                 candidate = node["master_candidate"]
                 last = self._pushed.get(node["name"])
                 changed = last is None or any(
-                    last.get(k) != v for k, v in vals.items() if k not in ssconf.VOLATILE)
+                    last.get(k) != v for k, v in shared.items() if k not in ssconf.VOLATILE)
                 if not (candidate or changed or force):
                     continue
-                files = {ssconf.PREFIX + k: v.encode() for k, v in vals.items()}
+                files = node_files(shared)
                 if candidate:
                     files[CONFIG_NAME] = blob
                 jobs[node["name"]] = (ssh_target(store, node), archive(files), not candidate)
@@ -94,7 +119,7 @@ class Replicator:
             warnings = []
             for name, result in sorted(results.items()):
                 if result.ok:
-                    self._pushed[name] = dict(vals)
+                    self._pushed[name] = dict(shared)
                     self.failures.pop(name, None)
                 else:
                     self._pushed.pop(name, None)

@@ -5,6 +5,12 @@ them: pushing ``config.data`` and ssconf files to nodes, reading a node's live f
 reachability check of ``gnt-node add``, ``gnt-cluster command``/``copyfile`` and the serial vote
 of ``master-failover``. Connections reuse an SSH control master per node (ControlPersist), so a
 command on a warm node costs a few milliseconds.
+
+Host keys: every connection of the cluster's tools to a node of the cluster checks the node's
+host key strictly against the cluster's known_hosts file (:func:`known_hosts_file`, written
+from the config by :mod:`gnt.nodes.knownhosts`), looked up under the address connected to;
+only the first contact of ``gnt-node add`` (``Target.first_contact``) accepts the key the node
+presents, and the add then records it.
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Target:
-    """Where to run: a node name, its address, SSH port, and whether it is this machine."""
+    """Where to run: a node name, its address, SSH port, whether it is this machine, and
+    whether this is the first contact of ``gnt-node add`` (its host key not recorded yet)."""
 
     name: str
     address: str
     local: bool = False
     port: int = 22
+    first_contact: bool = False   # a node joining: accept its host key (gnt-node add)
 
 
 @dataclass
@@ -66,13 +74,47 @@ def control_dir() -> Path:
 CONTROL_PATH_NAME = "%C"  # ssh's hash of (local host, remote host, port, user)
 
 
-def shared_options() -> list[str]:
+KNOWN_HOSTS_NAME = "known_hosts"
+
+
+def known_hosts_file() -> Path:
+    """The cluster's known_hosts file (in the data dir: the same path on every node)."""
+    return settings.paths().data_dir / KNOWN_HOSTS_NAME
+
+
+def host_key_options(address: str = "") -> list[str]:
+    """``ssh -o`` options checking a cluster node's host key strictly against the cluster's
+    known_hosts file only (no prompt, nothing learnt into root's own ``known_hosts``). With
+    ``address``, the key is looked up under that address (the file lists each node under its
+    name and addresses), whatever ``HostKeyAlias`` root's ssh configuration sets."""
+    options = ["-o", f"UserKnownHostsFile={known_hosts_file()}",
+               "-o", "GlobalKnownHostsFile=/dev/null",
+               "-o", "StrictHostKeyChecking=yes",
+               "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no"]
+    if address:
+        options += ["-o", f"HostKeyAlias={address}"]
+    return options
+
+
+# The first contact of gnt-node add: the node's key is not recorded yet (or, for --readd of a
+# reinstalled node, is stale); accept what it presents, learn nothing into any file. The add
+# then reads and records the node's host keys over this connection.
+FIRST_CONTACT_OPTIONS = ("-o", "UserKnownHostsFile=/dev/null",
+                         "-o", "GlobalKnownHostsFile=/dev/null",
+                         "-o", "StrictHostKeyChecking=accept-new",
+                         "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no",
+                         "-o", "LogLevel=ERROR")
+
+
+def shared_options(first_contact: bool = False) -> list[str]:
     """The ``ssh -o`` options of every connection to a node, the coordinator's and Ansible's
-    (see the executor): timeouts, host keys, the control master and the cluster key. The
-    control path is added by each user (``-o ControlPath`` here, Ansible's own setting there)
-    and names the same socket."""
+    (see the executor): timeouts, host keys (:func:`host_key_options`, or the first contact's
+    :data:`FIRST_CONTACT_OPTIONS`), the control master and the cluster key. The control path
+    is added by each user (``-o ControlPath`` here, Ansible's own setting there) and names the
+    same socket; so is the ``HostKeyAlias`` of the node's address."""
+    host_keys = list(FIRST_CONTACT_OPTIONS) if first_contact else host_key_options()
     return ["-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
-            "-o", "StrictHostKeyChecking=accept-new",
+            *host_keys,
             "-o", "ControlMaster=auto", "-o", "ControlPersist=120s",
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
             *sshkeys.identity_args()]
@@ -80,9 +122,11 @@ def shared_options() -> list[str]:
 
 def ssh_argv(target: Target, batch: bool = True) -> list[str]:
     """The ``ssh`` command line (without the remote command) for ``target``."""
-    argv = ["ssh", *shared_options(),
-            "-o", f"ControlPath={control_dir()}/{CONTROL_PATH_NAME}",
-            "-p", str(target.port)]
+    argv = ["ssh", *shared_options(target.first_contact)]
+    if not target.first_contact:
+        argv += ["-o", f"HostKeyAlias={target.address}"]
+    argv += ["-o", f"ControlPath={control_dir()}/{CONTROL_PATH_NAME}",
+             "-p", str(target.port)]
     if batch:
         argv += ["-o", "BatchMode=yes"]
     return argv + [f"root@{target.address}"]
