@@ -110,7 +110,8 @@ def test_candidate_gets_config_and_ssconf(data, capture):
     files = members(stdin)
     assert files[CONFIG_NAME] == blob
     assert files["ssconf_master_node"] == f"{MASTER}\n".encode()
-    assert set(files) == {CONFIG_NAME} | {ssconf.PREFIX + k for k in ssconf.values(data)}
+    assert set(files) == ({CONFIG_NAME, ssh.KNOWN_HOSTS_NAME}
+                          | {ssconf.PREFIX + k for k in ssconf.values(data)})
     assert f"rm -f {settings.paths().data_dir}/{CONFIG_NAME}" not in command
 
 
