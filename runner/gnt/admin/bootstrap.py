@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gnt import CONFIG_VERSION
+from gnt.config import drbdmap
 from gnt.config.objects import empty_config
 from gnt.config.store import ConfigStore
 from gnt.core import certs, resolver, settings
@@ -28,7 +29,7 @@ from gnt.nodes import knownhosts
 from gnt.nodes.executor import AnsibleExecutor, Executor
 from gnt.nodes.nodevars import node_vars
 from gnt.nodes.prepare import prepare_node
-from gnt.opcodes import params
+from gnt.opcodes import params, storage
 
 Feedback = Callable[[str], None]
 DEFAULT_MAC_PREFIX = "aa:00:00"
@@ -75,8 +76,11 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
                  nicparams: dict[str, Any], candidate_pool_size: int,
                  mac_prefix: str, ndparams: dict[str, Any] | None = None,
                  default_iallocator: str = "",
-                 ipolicy: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A validated first ``config.data`` for a one-node cluster."""
+                 ipolicy: dict[str, Any] | None = None, vg_name: str | None = None,
+                 drbd_helper: str | None = None,
+                 note: Feedback = print) -> dict[str, Any]:
+    """A validated first ``config.data`` for a one-node cluster (``note`` gets Ganeti's
+    remarks about settings that have no effect)."""
     for hv in hypervisors:
         if hv not in params.HYPERVISORS:
             raise OpPrereqError(f"Unknown hypervisor '{hv}' (supported:"
@@ -99,6 +103,11 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
         "maintain_node_health": False,
         "os_search_path": settings.paths().os_search_path,
         "ipolicy": params.check_ipolicy(ipolicy or {}),
+        "volume_group_name": storage.init_vg_name(vg_name, templates, note),
+        "drbd_usermode_helper": storage.init_drbd_helper(drbd_helper, templates, note),
+        "reserved_lvs": [],
+        # DRBD ports (gnt.config.drbdmap): released ones, and the highest handed out so far
+        "tcpudp_port_pool": [], "highest_used_port": drbdmap.FIRST_DRBD_PORT - 1,
     }
     params.check_ipolicy_templates(params.effective_ipolicy(cluster), templates)
     master = {"name": node_name, "primary_ip": node_ip, "secondary_ip": node_ip,
@@ -116,7 +125,8 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
                  beparams: dict[str, Any] | None = None, nicparams: dict[str, Any] | None = None,
                  candidate_pool_size: int = 10, mac_prefix: str = DEFAULT_MAC_PREFIX,
                  ndparams: dict[str, Any] | None = None, default_iallocator: str = "",
-                 ipolicy: dict[str, Any] | None = None, feedback: Feedback = print,
+                 ipolicy: dict[str, Any] | None = None, vg_name: str | None = None,
+                 drbd_helper: str | None = None, feedback: Feedback = print,
                  executor: Executor | None = None,
                  start_master: bool = True, **_ignored: Any) -> ConfigStore:
     """Create a one-node cluster with this node as master and start the master daemon."""
@@ -141,7 +151,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         os.path.abspath(file_storage_dir or str(paths.file_storage_dir)),
         os.path.abspath(shared_file_storage_dir or str(paths.shared_file_storage_dir)),
         hvparams or {}, beparams or {}, nicparams or {}, candidate_pool_size, mac_prefix,
-        ndparams, default_iallocator, ipolicy)
+        ndparams, default_iallocator, ipolicy, vg_name, drbd_helper, feedback)
     for directory in (paths.data_dir, paths.queue_dir, paths.run_dir, paths.log_dir):
         ensure_dir(directory)  # 0700 from creation (issue 10)
     _record_host_keys(data, feedback)

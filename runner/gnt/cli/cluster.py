@@ -24,6 +24,7 @@ from gnt.cli._params import (
     parse_int,
 )
 from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
+from gnt.opcodes import storage
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -88,6 +89,8 @@ def init_cluster(args: argparse.Namespace) -> int:
         "default_iallocator": args.default_iallocator,
         "ndparams": keyval(args.ndparams, "node parameters") if args.ndparams else None,
         "ipolicy": ipolicy_from_args(args, allow_default=False),
+        "vg_name": args.vg_name,
+        "drbd_helper": args.drbd_helper,
     }
     kwargs.update({key: value for key, value in given.items() if value is not None})
     bootstrap.init_cluster(**kwargs)
@@ -186,6 +189,8 @@ def format_cluster_info(info: dict[str, Any]) -> str:
         ("mac prefix", opt("mac_prefix")),
         ("master netdev", opt("master_netdev")),
         ("lvm volume group", opt("volume_group_name")),
+        ("lvm reserved volumes", ", ".join(info.get("reserved_lvs") or []) or "(none)"),
+        ("drbd usermode helper", opt("drbd_usermode_helper")),
         ("file storage path", opt("file_storage_dir")),
         ("shared file storage path", opt("shared_file_storage_dir")),
         ("maintenance of node health", opt("maintain_node_health", False)),
@@ -251,6 +256,10 @@ def modify_cluster(args: argparse.Namespace) -> int:
         "mac_prefix": args.mac_prefix,
         "maintain_node_health": {"yes": True, "no": False}.get(args.maintain_node_health or ""),
         "ipolicy": ipolicy_from_args(args, allow_default=False),
+        "vg_name": args.vg_name,
+        "drbd_helper": args.drbd_helper,
+        "reserved_lvs": storage.parse_reserved_lvs(args.reserved_lvs)
+        if args.reserved_lvs is not None else None,
     }
     if all(value is None for value in params.values()):
         common.stderr("Please give at least one of the parameters.")
@@ -276,6 +285,16 @@ def queue_ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_storage_options(parser: argparse.ArgumentParser) -> None:
+    """``--vg-name`` and ``--drbd-usermode-helper`` (init and modify)."""
+    parser.add_argument("--vg-name", default=None, metavar="VG",
+                        help="Volume group name for LVM storage (default xenvg when plain or"
+                             " drbd is enabled; empty to disable LVM)")
+    parser.add_argument("--drbd-usermode-helper", dest="drbd_helper", default=None,
+                        metavar="HELPER", help="The DRBD usermode helper the kernel uses"
+                        " (default /bin/true when drbd is enabled)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The gnt-cluster argument parser."""
     parser, subs = common.new_parser("gnt-cluster", "Cluster administration")
@@ -295,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Don't initialize SSH keys")
     p.add_argument("-s", "--secondary-ip", default=None, metavar="ADDRESS",
                    help="Secondary (replication) IP address of this node")
-    p.add_argument("--vg-name", default=None, help="Volume group name for LVM storage")
+    _add_storage_options(p)
     p.add_argument("--maintain-node-health", choices=("yes", "no"), default=None,
                    help="Enable automatic node maintenance")
 
@@ -317,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_command(subs, "modify", modify_cluster, "Alter the cluster parameters")
     _add_param_options(p)
+    _add_storage_options(p)
+    p.add_argument("--reserved-lvs", default=None, metavar="NAMES",
+                   help="Comma-separated list of reserved logical volume names (regular"
+                        " expressions) that cluster verify ignores; empty to clear")
     p.add_argument("--maintain-node-health", choices=("yes", "no"), default=None,
                    help="Enable automatic node maintenance")
     add_submit_options(p)

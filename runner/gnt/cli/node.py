@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gnt.cli import common, instance_move
+from gnt.cli import common, instance_move, node_storage
 from gnt.cli._output import format_generic_info, format_params_info
 from gnt.cli._params import keyval
 from gnt.cli.common import (
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                     aliases=["show"])
     p.add_argument("names", nargs="*", metavar="NODE")
     common.add_list_fields_command(subs, "node")
+    node_storage.register(subs)
     common.add_tag_commands(subs, "node", "node")
     return parser
 

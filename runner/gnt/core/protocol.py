@@ -23,6 +23,8 @@ Methods (all answered by :mod:`gnt.daemon.handlers`):
   prerequisite error naming them
 - ``query_fields(what)`` -> list of ``{"name", "title", "kind", "doc"}``
 - ``cluster_info()`` -> dict; ``get_master()`` -> master node name
+- ``node_drbd(node)`` -> rows ``[node, minor, instance, disk index, role, peer]`` of the DRBD
+  minors configured on a node
 - ``ping()`` -> ``"pong"``
 """
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from gnt import __version__
+from gnt.config import drbdmap
 from gnt.core.errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
 from gnt.core.jobstate import JOB_FIELDS
 from gnt.daemon.argtypes import check_call
 from gnt.daemon.state import Master
 from gnt.jobs.job import Job
-from gnt.opcodes import params, registry
+from gnt.opcodes import params, registry, storage
 from gnt.query import engine as query
 
 
@@ -145,6 +146,7 @@ class Handlers:
             "candidate_pool_size": cluster["candidate_pool_size"],
             "file_storage_dir": cluster["file_storage_dir"],
             "shared_file_storage_dir": cluster["shared_file_storage_dir"],
+            **{key: cluster.get(key, default) for key, default in storage.FIELD_DEFAULTS.items()},
             "mac_prefix": cluster["mac_prefix"],
             "default_iallocator": cluster.get("default_iallocator", ""),
             "maintain_node_health": cluster.get("maintain_node_health", False),
@@ -155,3 +157,18 @@ class Handlers:
             "config_serial_no": store.serial_no,
             "os_search_path": cluster.get("os_search_path", []),
         }
+
+    def node_drbd(self, node: str) -> list[list[Any]]:
+        """The DRBD minors configured on ``node`` (``gnt-node list-drbd``): rows of node name,
+        minor, instance name, disk index, role (configured, not live) and peer node name."""
+        store = self.master.config
+        found = store.lookup("nodes", node)
+        owner = {disk: inst for inst in store.all("instances") for disk in inst["disks"]}
+        names = {uuid: obj["name"] for uuid, obj in store.data["nodes"].items()}
+        rows: list[list[Any]] = []
+        for end in drbdmap.node_ends(store.data, found["uuid"]):
+            inst = owner.get(end.disk)
+            rows.append([found["name"], end.minor, inst["name"] if inst else "",
+                         inst["disks"].index(end.disk) if inst else "",
+                         end.role, names.get(end.peer, end.peer)])
+        return rows

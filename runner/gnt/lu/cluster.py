@@ -6,7 +6,7 @@ from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
 from gnt.lu.base import LogicalUnit, register
-from gnt.opcodes import params
+from gnt.opcodes import params, storage
 
 
 @register
@@ -66,6 +66,10 @@ class LUClusterSetParams(LogicalUnit):
                     raise OpPrereqError(f"Unknown disk template '{template}'", ECODE_INVAL)
         if op["ipolicy"]:
             self.changes["ipolicy"] = params.check_ipolicy(op["ipolicy"])
+        if op["vg_name"]:
+            storage.check_vg_name(op["vg_name"])
+        if op["reserved_lvs"] is not None:
+            storage.check_reserved_lvs(op["reserved_lvs"])
 
     def check_prereq(self) -> None:
         templates = self.op["enabled_disk_templates"]
@@ -75,6 +79,13 @@ class LUClusterSetParams(LogicalUnit):
             if still:
                 raise OpPrereqError(f"Cannot disable disk template(s) {', '.join(still)}:"
                                     " instances use them", ECODE_STATE)
+        cluster = self.cfg.cluster()
+        if (templates is not None or self.op["vg_name"] is not None
+                or self.op["drbd_helper"] is not None):
+            storage.check_modify(
+                self._new("vg_name", cluster.get("volume_group_name", "")),
+                self._new("drbd_helper", cluster.get("drbd_usermode_helper", "")),
+                templates if templates is not None else cluster["enabled_disk_templates"])
         if templates is not None or "ipolicy" in self.changes:
             cluster = dict(self.cfg.cluster())
             enabled = templates if templates is not None else cluster["enabled_disk_templates"]
@@ -82,6 +93,11 @@ class LUClusterSetParams(LogicalUnit):
             cluster["ipolicy"] = params.merge_overrides(cluster.get("ipolicy") or {},
                                                         self.changes.get("ipolicy", {}))
             params.check_ipolicy_templates(params.effective_ipolicy(cluster), enabled)
+
+    def _new(self, key: str, current: str) -> str:
+        """The value of a string setting after this change."""
+        value = self.op[key]
+        return current if value is None else value
 
     def exec(self) -> Any:
         op = self.op
@@ -98,6 +114,11 @@ class LUClusterSetParams(LogicalUnit):
                         "default_iallocator", "mac_prefix", "maintain_node_health"):
                 if op[key] is not None:
                     cluster[key] = op[key]
+            for key, field in (("vg_name", "volume_group_name"),
+                               ("drbd_helper", "drbd_usermode_helper"),
+                               ("reserved_lvs", "reserved_lvs")):
+                if op[key] is not None:
+                    cluster[field] = op[key]
             if op["osparams"]:
                 for os_name, values in op["osparams"].items():
                     cluster["osparams"][os_name] = params.merge_overrides(

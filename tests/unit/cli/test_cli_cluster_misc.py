@@ -71,7 +71,7 @@ def test_init(fake: FakeClient, bootstrap: types.ModuleType) -> None:
         "enabled_hypervisors": ["kvm"], "enabled_disk_templates": ["file", "sharedfile"],
         "file_storage_dir": "/srv/f", "hvparams": {"kvm": {"accel": "tcg"}},
         "beparams": {"maxmem": 256, "minmem": 256}, "nicparams": {"link": "br1"},
-        "candidate_pool_size": 5, "mac_prefix": "aa:00:00",
+        "candidate_pool_size": 5, "mac_prefix": "aa:00:00", "vg_name": "xenvg",
     }
     assert fake.calls == []
 

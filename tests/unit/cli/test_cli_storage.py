@@ -1,0 +1,45 @@
+"""gnt-node list-drbd's table and the storage options of gnt-cluster modify (issue 14)."""
+
+from __future__ import annotations
+
+import pytest
+from gntcli_fakes import FakeClient, run_cli
+
+from gnt.cli import cluster as gnt_cluster
+from gnt.cli import node as gnt_node
+
+ROWS = [["node2.example.com", 10, "inst2.example.com", 0, "primary", "node1.example.com"],
+        ["node2.example.com", 2, "inst1.example.com", 1, "secondary", "node3.example.com"]]
+
+
+def test_list_drbd_table_as_ganeti(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.handlers["node_drbd"] = lambda node: ROWS if node == "node2" else []
+    assert run_cli(gnt_node, ["list-drbd", "node2"]) == 0
+    assert capsys.readouterr().out == (
+        "Node              Minor Instance          Disk Role      PeerNode\n"
+        "node2.example.com     2 inst1.example.com 1    secondary node3.example.com\n"
+        "node2.example.com    10 inst2.example.com 0    primary   node1.example.com\n")
+    assert run_cli(gnt_node, ["list-drbd", "--no-headers", "--separator", "|", "node2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "node2.example.com|2|inst1.example.com|1|secondary|node3.example.com")
+
+
+def test_list_drbd_needs_exactly_one_node(fake: FakeClient,
+                                          capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(gnt_node, ["list-drbd"]) != 0
+    assert "node_drbd" not in fake.methods()
+
+
+def test_cluster_modify_storage_options(fake: FakeClient) -> None:
+    assert run_cli(gnt_cluster, ["modify", "--vg-name", "data", "--drbd-usermode-helper",
+                                 "/bin/true", "--reserved-lvs", "data/root,x\\,y"]) == 0
+    (op,) = fake.submitted_ops()
+    assert (op["OP_ID"], op["vg_name"], op["drbd_helper"], op["reserved_lvs"]) == (
+        "OP_CLUSTER_SET_PARAMS", "data", "/bin/true", ["data/root", "x,y"])
+
+
+def test_cluster_modify_bad_reserved_lvs_submits_nothing(fake: FakeClient,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(gnt_cluster, ["modify", "--reserved-lvs", "("]) != 0
+    assert "Invalid reserved LV expression '('" in capsys.readouterr().err
+    assert fake.submitted_ops() == []
