@@ -91,6 +91,13 @@ def place_export(path, source, config, export_root, check_mode=False):
     return True
 
 
+def export_config(path, export_root):
+    """The text of the ``config.ini`` of the export at ``path`` ("" when there is none), what
+    diff mode shows of an export. ``path`` is checked like the operations check it."""
+    blob = _read(os.path.join(_inside(path, export_root), CONFIG_FILE))
+    return blob.decode("utf-8", "replace") if blob is not None else ""
+
+
 def remove_export(path, export_root, check_mode=False):
     """Remove the export (or unfinished export) ``path``; returns whether it existed."""
     path = _inside(path, export_root)

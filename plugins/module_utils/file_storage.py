@@ -214,6 +214,8 @@ def ensure_present(path, allowed_dirs, size_mib=None, preallocate=False, grow=Fa
     if check_mode and simulated_size is not None:
         result.update(exists=True, size_mib=simulated_size,
                       allocated_mib=simulated_size if preallocate else 0)
+    elif check_mode and grow and size_mib is not None and current < size_mib:
+        result["size_mib"] = size_mib  # as it would be grown
     result.update(path=target, changed=bool(actions), actions=actions, size_mismatch=mismatch)
     return result
 
@@ -247,6 +249,25 @@ def ensure_absent(path, allowed_dirs, remove_empty_parent=False, check_mode=Fals
             actions.append("removed empty directory %s" % parent)
     return {"path": target, "exists": False, "size_mib": 0, "allocated_mib": 0,
             "changed": bool(actions), "actions": actions, "size_mismatch": False}
+
+
+def diff_view(info):
+    """What diff mode shows of a disk: its path, whether it exists and its size in MiB."""
+    return {"path": info["path"], "exists": bool(info["exists"]),
+            "size_mib": info["size_mib"] if info["exists"] else 0}
+
+
+def state_before(path, allowed_dirs, rename_from=None):
+    """The :func:`diff_view` of the disk before an :func:`ensure_present` or
+    :func:`ensure_absent` call with these arguments: the file at ``rename_from`` when that
+    one is there and ``path`` is not (the disk a rename moves). Changes nothing; paths
+    outside ``allowed_dirs`` raise :class:`FileStorageError` like the operations do."""
+    info = disk_info(resolve_allowed(path, allowed_dirs))
+    if rename_from and not info["exists"]:
+        source = disk_info(resolve_allowed(rename_from, allowed_dirs))
+        if source["exists"]:
+            info = source
+    return diff_view(info)
 
 
 def _listdir(directory):

@@ -70,8 +70,17 @@ options:
         lie within the instance's minmem..maxmem (from O(spec) beparams, else from the
         domain). The guest needs a balloon driver to actually release memory.
     type: int
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and changes nothing.
+  diff_mode:
+    support: full
+    description:
+      - Shows the domain's state and persistent definition (XML) before and after; an absent
+        domain is empty text. With O(memory_mib) the runtime memory is shown too.
+      - In check mode the "after" definition is the one rendered from O(spec) when it would
+        be (re)defined; libvirt normalises it (defaults, addresses) when it is really defined.
 seealso:
   - module: gnt.cluster.domain_info
 """
@@ -165,6 +174,11 @@ forced:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gnt.cluster.plugins.module_utils.domain_diff import (
+    domain_diff,
+    planned,
+    snapshot,
+)
 from ansible_collections.gnt.cluster.plugins.module_utils.domain_xml import DomainSpecError
 from ansible_collections.gnt.cluster.plugins.module_utils.libvirt_domain import (
     DomainError,
@@ -217,6 +231,7 @@ def main():
         xml_text = render(spec) if spec is not None else None
         conn = connect(p["uri"])
         try:
+            before = snapshot(conn, name, xml_text) if module._diff else None
             if state == "defined":
                 changed = ensure_defined(conn, spec, xml_text, module.check_mode)
             elif state == "running":
@@ -232,6 +247,11 @@ def main():
             elif state == "absent":
                 changed = ensure_absent(conn, name, module.check_mode)
             result = describe(conn, name, xml_text)
+            if before is not None:
+                after = (planned(before, state, xml_text, p["memory_mib"], p["reboot_type"])
+                         if module.check_mode else snapshot(conn, name))
+                extra["diff"] = domain_diff(before, after, name,
+                                            show_memory=p["memory_mib"] is not None)
         finally:
             conn.close()
     except (DomainError, DomainSpecError) as err:

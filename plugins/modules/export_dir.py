@@ -40,8 +40,17 @@ options:
   config:
     description: The text of the export's C(config.ini) (required with V(present)).
     type: str
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the export would be put in place or removed; changes nothing.
+  diff_mode:
+    support: full
+    description:
+      - Shows the C(config.ini) of the export at O(path) before and after (empty text when
+        there is no export).
 notes:
-  - Supports check mode. Already in place (O(source) gone, O(path) holding the same
+  - Already in place (O(source) gone, O(path) holding the same
     C(config.ini)) or already absent reports C(changed=false).
 seealso:
   - module: gnt.cluster.disk_export
@@ -74,6 +83,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gnt.cluster.plugins.module_utils.export_dir import (
     ExportDirError,
+    export_config,
     place_export,
     remove_export,
 )
@@ -93,6 +103,7 @@ def main():
     )
     p = module.params
     try:
+        before = export_config(p["path"], p["export_root"]) if module._diff else None
         if p["state"] == "present":
             changed = place_export(p["path"], p["source"], p["config"], p["export_root"],
                                    check_mode=module.check_mode)
@@ -100,7 +111,13 @@ def main():
             changed = remove_export(p["path"], p["export_root"], check_mode=module.check_mode)
     except ExportDirError as err:
         module.fail_json(msg=str(err), path=p["path"])
-    module.exit_json(changed=changed, path=p["path"])
+    result = {"changed": changed, "path": p["path"]}
+    if before is not None:
+        after = p["config"] if p["state"] == "present" else ""
+        header = "%s/config.ini" % p["path"].rstrip("/")
+        result["diff"] = {"before": before, "after": after, "before_header": header,
+                          "after_header": header}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -66,8 +66,15 @@ options:
         its former directory when that is empty and is not one of O(allowed_dirs).
     type: bool
     default: false
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be done in RV(actions) and changes nothing.
+  diff_mode:
+    support: full
+    description:
+      - Shows the disk's path, existence and size in MiB before and after (a rename shows the
+        old path before and the new one after; in check mode, the would-be state).
 seealso:
   - module: gnt.cluster.file_disk_info
 """
@@ -112,7 +119,7 @@ exists:
   returned: always
   type: bool
 size_mib:
-  description: Apparent size in MiB (rounded up), 0 when absent.
+  description: Apparent size in MiB (rounded up), 0 when absent (in check mode, as it would be).
   returned: always
   type: int
   sample: 1024
@@ -137,8 +144,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gnt.cluster.plugins.module_utils.file_storage import (
     FileStorageError,
+    diff_view,
     ensure_absent,
     ensure_present,
+    state_before,
 )
 
 
@@ -164,6 +173,8 @@ def main():
     if state == "present" and p["size_mib"] is None and not p["rename_from"]:
         module.fail_json(msg="disk %s: size_mib is required for state=present" % p["path"])
     try:
+        before = (state_before(p["path"], p["allowed_dirs"], p["rename_from"])
+                  if module._diff else None)
         if state == "absent":
             result = ensure_absent(p["path"], p["allowed_dirs"],
                                    remove_empty_parent=p["remove_empty_parent"],
@@ -179,6 +190,8 @@ def main():
     if result.get("size_mismatch"):
         module.warn("disk %s is %d MiB, expected %d MiB (use grow=true to grow it)"
                     % (result["path"], result["size_mib"], p["size_mib"]))
+    if before is not None:
+        result["diff"] = {"before": before, "after": diff_view(result)}
     module.exit_json(**result)
 
 

@@ -79,8 +79,18 @@ options:
         attribute on each disk file) after the script succeeded, so a failed install runs again.
     type: bool
     default: false
+attributes:
+  check_mode:
+    support: full
+    description: Scripts are not run; the OS, its variant and parameters are validated.
+  diff_mode:
+    support: partial
+    description:
+      - With O(action=create), shows the OS install record of the instance's disks before
+        and after (RV(installed)). The other actions run a script whose effect inside the
+        guest's disks is not something this module can compare, so they show no diff.
 notes:
-  - Supports check mode; in check mode scripts are not run (but the OS, its variant and
+  - In check mode scripts are not run (but the OS, its variant and
     parameters are validated).
   - Running a script always reports a change; with O(skip_if_installed), an instance whose
     install is recorded on its disks reports none (in check mode too).
@@ -211,6 +221,12 @@ from ansible_collections.gnt.cluster.plugins.module_utils.os_interface import (
 )
 
 
+def install_diff(instance_name, os_name, before, after):
+    """Diff mode of a create: the OS install record of the instance's disks."""
+    view = {"instance": instance_name, "os": os_name}
+    return {"before": dict(view, os_installed=before), "after": dict(view, os_installed=after)}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -262,6 +278,9 @@ def main():
             if recorded and p["skip_if_installed"]:
                 module.exit_json(changed=False, msg="OS %s already installed on the disks of"
                                  " instance %s" % (name, instance["name"]), **summary)
+        if module._diff and action == "create":
+            summary["diff"] = install_diff(instance["name"], name, summary["installed"],
+                                           bool(instance.get("disks")))
         if module.check_mode:
             module.exit_json(changed=True, **summary)
         if action == "create":
@@ -286,6 +305,8 @@ def main():
         for warning in warnings:
             module.warn(warning)
         summary["installed"] = bool(instance.get("disks")) and not warnings
+        if "diff" in summary:
+            summary["diff"]["after"]["os_installed"] = summary["installed"]
     module.exit_json(changed=True, **summary)
 
 

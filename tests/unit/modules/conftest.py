@@ -40,11 +40,13 @@ def ansible_env(tmp_path_factory):
     return env
 
 
-def run_in_process(name: str, args: dict, check: bool = False) -> tuple[bool, dict]:
+def run_in_process(name: str, args: dict, check: bool = False, diff: bool = False
+                   ) -> tuple[bool, dict]:
     """Run module ``gnt.cluster.<name>`` in this process, as Ansible would on a node: its
-    arguments through AnsibleModule, its JSON result from stdout, failure from exit status."""
+    arguments through AnsibleModule, its JSON result from stdout, failure from exit status.
+    ``check`` and ``diff`` run it in check mode and diff mode."""
     module = importlib.import_module(f"ansible_collections.gnt.cluster.plugins.modules.{name}")
-    module_args = dict(args, _ansible_check_mode=check)
+    module_args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
     out = io.StringIO()
     cwd = os.getcwd()
     code: object = None
@@ -84,9 +86,9 @@ def run_through_ansible(env: dict, name: str, args: dict, check: bool = False
 
 @pytest.fixture
 def run_module():
-    """``run_module(name, args, check=False) -> (ok, result)`` for ``gnt.cluster.<name>``,
-    in-process (tests/unit/modules/test_modules_through_ansible.py runs each module through
-    Ansible itself once)."""
+    """``run_module(name, args, check=False, diff=False) -> (ok, result)`` for
+    ``gnt.cluster.<name>``, in-process (tests/unit/modules/test_modules_through_ansible.py
+    runs each module through Ansible itself once)."""
     return run_in_process
 
 
