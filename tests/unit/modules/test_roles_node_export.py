@@ -64,7 +64,8 @@ def test_node_ssh_keys_installs_the_pair_once(play, tmp_path):
 def test_node_leave_forgets_only_the_cluster_files(play, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    for name in ("config.data", "config.data.prev", "ssconf_master_node", "other-file"):
+    for name in ("config.data", "config.data.prev", "ssconf_master_node", "known_hosts",
+                 "other-file"):
         (data / name).write_text("x")
     spec = {"gnt_node_leave": {"data_dir": str(data)}}
     assert play("node_leave", spec) == 1
