@@ -74,11 +74,17 @@ def module_runner(module: Any) -> Runner:
     return run
 
 
-def command_failure(what: str, argv: Sequence[str], result: CommandResult) -> str:
-    """A message naming the object, the command and its error (last lines of its output)."""
+def command_failure(what: str, argv: Sequence[str], result: CommandResult,
+                    step: str = "") -> str:
+    """A message naming the object, the command (program and subcommand, never the whole
+    argv, which may hold a secret), its error output and the step it was for."""
+    words = {"drbdsetup": list(argv[:2]), "drbdmeta": [argv[0], argv[-1]]}.get(
+        argv[0], [argv[0]])
     detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-    return "%s: %s failed (exit %d)%s" % (what, " ".join(argv[:2]), result.rc,
-                                         (": " + " ".join(detail)) if detail else "")
+    return "%s: %s failed (exit %d)%s%s" % (
+        what, " ".join(words), result.rc,
+        (": " + " ".join(line.strip() for line in detail)) if detail else "",
+        " [step: %s]" % step if step else "")
 
 
 @dataclasses.dataclass
@@ -151,7 +157,7 @@ class CommandBackend:
             result = self.runner(list(argv))
             if result.rc != 0:
                 done = outcome.actions[:-1]
-                raise StorageError(command_failure(what, argv, result)
+                raise StorageError(command_failure(what, argv, result, step=action)
                                    + ("; already done: %s" % "; ".join(done) if done else ""))
 
 

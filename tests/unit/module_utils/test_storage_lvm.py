@@ -163,8 +163,8 @@ def test_no_space_refused_before_lvcreate(lvm_node):
 
 def test_failed_command_names_volume_and_error(lvm_node):
     lvm_node.on(["lvcreate"], CommandResult(5, "", "  Insufficient free space: 1 extents\n"))
-    with pytest.raises(StorageError, match=r"logical volume xenvg/x: lvcreate -Wn failed "
-                                           r"\(exit 5\): Insufficient free space"):
+    with pytest.raises(StorageError, match=r"logical volume xenvg/x: lvcreate failed "
+                                           r"\(exit 5\): Insufficient free space: 1 extents \[step: created 4 MiB\]"):
         lvm.LvmBackend(lvm_node, "xenvg").create("x", 4)
 
 

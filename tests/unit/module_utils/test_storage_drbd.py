@@ -1,0 +1,307 @@
+"""storage.drbd / drbd_status: /proc/drbd 8.4 and drbdsetup show parsed from sample text in
+the documented formats, exact drbdsetup/drbdmeta argv, idempotency, check mode, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import (
+    CommandResult,
+    StorageError,
+)
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd_status import (
+    parse_proc_drbd,
+    parse_show,
+    read_proc_drbd,
+)
+
+# /proc/drbd of a DRBD 8.4 kernel module: version line, build line, per minor a state line
+# and a counters line; minor 3 in a resync with progress and finish lines.
+PROC_84 = """\
+version: 8.4.11 (api:1/proto:86-101)
+srcversion: 4B1A9C2D3E4F5A6B7C8D9E0
+ 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----
+    ns:2097152 nr:0 dw:16384 dr:2101248 al:12 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0
+ 1: cs:WFConnection ro:Secondary/Unknown ds:UpToDate/DUnknown C r-----
+    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:524288
+ 2: cs:StandAlone ro:Secondary/Unknown ds:Diskless/DUnknown   r-----
+    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:d oos:0
+ 3: cs:SyncTarget ro:Secondary/Primary ds:Inconsistent/UpToDate C r-----
+    ns:0 nr:655360 dw:655360 dr:0 al:0 bm:40 lo:2 pe:6 ua:1 ap:0 ep:1 wo:f oos:393216
+\t[===========>........] sync'ed: 62.6% (393216/1048576)K
+\tfinish: 0:01:04 speed: 6,144 (10,240) want: 61,440 K/sec
+ 4: cs:WFReportParams ro:Secondary/Unknown ds:Inconsistent/DUnknown C r-----
+    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:1048576
+"""
+
+# drbdsetup show 7 (8.4) of a connected device with external meta-data.
+SHOW_7 = """\
+resource resource7 {
+    options {
+    }
+    net {
+        cram-hmac-alg           "md5";
+        shared-secret           "s3cr3t-of-the-cluster";
+        after-sb-0pri           discard-zero-changes;
+        after-sb-1pri           consensus;
+    }
+    _remote_host {
+        address                 ipv4 198.18.0.12:11007;
+    }
+    _this_host {
+        address                 ipv4 198.18.0.11:11007;
+        volume 0 {
+            device                      minor 7;
+            disk                        "/dev/xenvg/abc.disk0_data";
+            meta-disk                   "/dev/xenvg/abc.disk0_meta";
+            disk {
+                resync-rate             61440k; # bytes/second
+                on-io-error             detach;
+            }
+        }
+    }
+}
+"""
+PROC_7 = """\
+version: 8.4.11 (api:1/proto:86-101)
+ 7: cs:Connected ro:Secondary/Secondary ds:UpToDate/UpToDate C r-----
+    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0
+"""
+EMPTY_PROC = "version: 8.4.11 (api:1/proto:86-101)\nsrcversion: 4B1A9C2D3E4F5A6B7C8D9E0\n"
+SECRET = "s3cr3t-of-the-cluster"
+NET = drbd.DrbdNet(local_ip="198.18.0.11", local_port=11007, peer_ip="198.18.0.12",
+                   peer_port=11007, secret=SECRET)
+SPEC = drbd.DrbdSpec(minor=7, data_dev="/dev/xenvg/abc.disk0_data",
+                     meta_dev="/dev/xenvg/abc.disk0_meta", size_mib=1024, net=NET)
+READS = ("show", "get-gi", "--getsize64")
+
+
+def backend(runner, proc_text):
+    return drbd.DrbdBackend(runner, proc_reader=lambda: parse_proc_drbd(proc_text))
+
+
+def changing(calls):
+    return [argv for argv in calls if not any(word in argv for word in READS)]
+
+
+def test_proc_drbd_parsed():
+    proc = parse_proc_drbd(PROC_84)
+    assert (proc.version, proc.api, proc.proto) == ("8.4.11", 1, "86-101")
+    assert sorted(proc.minors) == [0, 1, 2, 3, 4]
+    ok = proc.status(0).as_dict()
+    assert ok == {**ok, "connection": "Connected", "role": "Primary", "peer_role": "Secondary",
+                  "disk": "UpToDate", "peer_disk": "UpToDate", "protocol": "C",
+                  "primary": True, "connected": True, "degraded": False, "local_disk": "ok",
+                  "sync_percent": None, "net_sent_kib": 2097152, "disk_read_kib": 2101248,
+                  "out_of_sync_kib": 0, "write_ordering": "f", "activity_log_updates": 12}
+    waiting = proc.status(1)
+    assert waiting.degraded and not waiting.connected and waiting.local_disk == "ok"
+    diskless = proc.status(2)
+    assert diskless.diskless and diskless.local_disk == "faulty" and diskless.protocol == ""
+    sync = proc.status(3).as_dict()
+    assert sync == {**sync, "in_resync": True, "local_disk": "sync", "sync_percent": 62.6,
+                    "sync_eta_seconds": 64, "sync_speed_kib": 6144, "sync_left_kib": 393216,
+                    "sync_total_kib": 1048576, "degraded": True, "peer_pending": 6}
+    starting = proc.status(4).as_dict()
+    assert starting["in_resync"] and starting["sync_percent"] == 0.0
+    assert starting["sync_eta_seconds"] is None
+    assert proc.status(9).configured is False
+
+
+def test_proc_drbd_unconfigured_and_bad_lines():
+    proc = parse_proc_drbd(EMPTY_PROC + " 5: cs:Unconfigured\n")
+    assert proc.status(5).configured is False
+    with pytest.raises(StorageError, match="drbd6: cannot parse /proc/drbd line"):
+        parse_proc_drbd(EMPTY_PROC + " 6: cs:Connected garbage\n")
+
+
+def test_read_proc_drbd_errors(tmp_path):
+    with pytest.raises(StorageError, match="is the drbd kernel module loaded"):
+        read_proc_drbd(str(tmp_path / "none"))
+    nine = tmp_path / "drbd9"
+    nine.write_text("version: 9.2.4 (api:2/proto:86-122)\n")
+    with pytest.raises(StorageError, match="DRBD kernel module 9.2.4 loaded, 8.4 needed"):
+        read_proc_drbd(str(nine))
+    good = tmp_path / "drbd"
+    good.write_text(PROC_84)
+    assert read_proc_drbd(str(good)).status(3).sync_percent == 62.6
+
+
+def test_show_parsed():
+    conf = parse_show(SHOW_7)
+    assert conf == {**conf, "data_dev": "/dev/xenvg/abc.disk0_data",
+                    "meta_dev": "/dev/xenvg/abc.disk0_meta",
+                    "local_address": ("198.18.0.11", 11007),
+                    "peer_address": ("198.18.0.12", 11007), "allow_two_primaries": False,
+                    "protocol": "C", "cram_hmac_alg": "md5", "has_secret": True}
+    six = parse_show('resource r { net { allow-two-primaries yes; protocol A; }\n'
+                     '_remote_host {\naddress ipv6 [fd00::2]:11000;\n}\n'
+                     '_this_host {\naddress ipv6 [fd00::1]:11000;\n}\n}\n'
+                     .replace("{ ", "{\n").replace("; ", ";\n").replace("; }", ";\n}"))
+    assert six["peer_address"] == ("fd00::2", 11000) and six["data_dev"] is None
+    assert parse_show("") == {**parse_show(""), "data_dev": None, "local_address": None}
+
+
+def test_assemble_from_nothing_exact_argv(fake_runner):
+    dev = backend(fake_runner, EMPTY_PROC)
+    result = dev.assemble(SPEC, role="primary", force_primary=True)
+    assert result.actions == [
+        "created resource resource7", "attached disk /dev/xenvg/abc.disk0_data "
+        "(meta /dev/xenvg/abc.disk0_meta)", "connected 198.18.0.11:11007 to 198.18.0.12:11007",
+        "made primary (forced)"]
+    assert changing(fake_runner.calls) == [
+        ["drbdsetup", "new-resource", "resource7"],
+        ["drbdsetup", "new-minor", "resource7", "7", "0"],
+        ["drbdmeta", "/dev/drbd7", "v08", "/dev/xenvg/abc.disk0_meta", "flex-external",
+         "apply-al"],
+        ["drbdsetup", "attach", "7", "/dev/xenvg/abc.disk0_data", "/dev/xenvg/abc.disk0_meta",
+         "flexible", "--on-io-error=detach", "--resync-rate", "61440k", "--size", "1024m"],
+        ["drbdsetup", "connect", "resource7", "ipv4:198.18.0.11:11007",
+         "ipv4:198.18.0.12:11007", "--protocol", "C", "--after-sb-0pri",
+         "discard-zero-changes", "--after-sb-1pri", "consensus", "--cram-hmac-alg", "md5",
+         "--shared-secret", SECRET],
+        ["drbdsetup", "primary", "7", "--force"]]
+    assert SECRET not in repr(result.as_dict())
+
+
+def test_assemble_in_place_is_a_no_op(fake_runner):
+    fake_runner.on(["drbdsetup", "show"], SHOW_7)
+    dev = backend(fake_runner, PROC_7)
+    result = dev.assemble(SPEC, role="secondary")
+    assert not result.changed and changing(fake_runner.calls) == []
+    state = result.state.as_dict()
+    assert state == {**state, "exists": True, "attached": True, "open": False,
+                     "path": "/dev/drbd7", "connection": "Connected",
+                     "peer_address": "198.18.0.12:11007", "dual_primary": False}
+    assert SECRET not in repr(state)
+
+
+def test_dual_primary_switched_live(fake_runner):
+    fake_runner.on(["drbdsetup", "show"], SHOW_7)
+    dual = drbd.DrbdSpec(minor=7, net=drbd.DrbdNet(**{**NET.__dict__, "dual_primary": True}))
+    result = backend(fake_runner, PROC_7).assemble(dual, role="primary")
+    assert result.actions == ["allowed dual-primary", "made primary"]
+    assert changing(fake_runner.calls) == [
+        ["drbdsetup", "net-options", "ipv4:198.18.0.11:11007", "ipv4:198.18.0.12:11007",
+         "--allow-two-primaries=yes"],
+        ["drbdsetup", "primary", "7"]]
+    fake_runner.calls.clear()
+    fake_runner.on(["drbdsetup", "show"], SHOW_7.replace("consensus;", "consensus;\n"
+                                                         "allow-two-primaries yes;"))
+    backend(fake_runner, PROC_7).assemble(drbd.DrbdSpec(minor=7, net=NET))
+    assert changing(fake_runner.calls)[0][-1] == "--allow-two-primaries=no"
+
+
+def test_new_peer_reconnects_and_other_disk_refused(fake_runner):
+    fake_runner.on(["drbdsetup", "show"], SHOW_7)
+    moved = drbd.DrbdNet(**{**NET.__dict__, "peer_ip": "198.18.0.13"})
+    backend(fake_runner, PROC_7).assemble(drbd.DrbdSpec(minor=7, net=moved))
+    calls = changing(fake_runner.calls)
+    assert calls[0] == ["drbdsetup", "disconnect", "ipv4:198.18.0.11:11007",
+                        "ipv4:198.18.0.12:11007"]
+    assert calls[1][:5] == ["drbdsetup", "connect", "resource7", "ipv4:198.18.0.11:11007",
+                            "ipv4:198.18.0.13:11007"]
+    other = drbd.DrbdSpec(minor=7, data_dev="/dev/xenvg/x_data", meta_dev="/dev/xenvg/x_meta")
+    with pytest.raises(StorageError, match="drbd7 has local disk /dev/xenvg/abc.disk0_data"):
+        backend(fake_runner, PROC_7).assemble(other)
+
+
+def test_check_mode_runs_nothing_that_changes(fake_runner):
+    fake_runner.on(["blockdev"], "134217728\n").on(["drbdmeta", "/dev/drbd7"], 255)
+    dev = backend(fake_runner, EMPTY_PROC)
+    assert dev.create_metadata(SPEC, check_mode=True).changed
+    result = dev.assemble(SPEC, role="primary", force_primary=True, check_mode=True)
+    assert len(result.actions) == 4 and result.state.exists and result.state.is_open
+    assert not dev.down(7, check_mode=True).changed  # not configured
+    fake_runner.on(["drbdsetup", "show"], SHOW_7)
+    up = backend(fake_runner, PROC_7)
+    assert up.down(7, check_mode=True).state.exists is False
+    assert up.disconnect(7, check_mode=True).changed
+    assert up.detach_disk(7, check_mode=True).changed
+    assert up.resize(7, check_mode=True).changed
+    assert changing(fake_runner.calls) == []
+
+
+def test_metadata_created_once_and_size_checked(fake_runner):
+    fake_runner.on(["blockdev"], "134217728\n").on(["drbdmeta", "/dev/drbd7"], 255)
+    dev = backend(fake_runner, EMPTY_PROC)
+    assert dev.create_metadata(SPEC).actions == ["created meta-data on /dev/xenvg/abc.disk0_meta"]
+    assert ["blockdev", "--getsize64", "/dev/xenvg/abc.disk0_meta"] in fake_runner.calls
+    assert ["drbdmeta", "/dev/drbd7", "v08", "/dev/xenvg/abc.disk0_meta", "flex-external",
+            "get-gi"] in fake_runner.calls
+    assert changing(fake_runner.calls) == [
+        ["drbdmeta", "--force", "/dev/drbd7", "v08", "/dev/xenvg/abc.disk0_meta",
+         "flex-external", "create-md"]]
+    fake_runner.on(["drbdmeta", "/dev/drbd7"], "0:0:0:0:0:0\n")
+    assert not dev.create_metadata(SPEC).changed
+    fake_runner.on(["blockdev"], "67108864\n")
+    with pytest.raises(StorageError, match=r"drbd7: meta device /dev/xenvg/abc.disk0_meta has "
+                                           r"67108864 bytes, 128 MiB needed"):
+        dev.create_metadata(SPEC)
+
+
+def test_teardown_argv(fake_runner):
+    fake_runner.on(["drbdsetup", "show"], SHOW_7)
+    dev = backend(fake_runner, PROC_7)
+    dev.disconnect(7)
+    dev.detach_disk(7)
+    dev.resize(7, 2048)
+    dev.detach("/dev/drbd7")
+    assert changing(fake_runner.calls) == [
+        ["drbdsetup", "disconnect", "ipv4:198.18.0.11:11007", "ipv4:198.18.0.12:11007"],
+        ["drbdsetup", "detach", "7"],
+        ["drbdsetup", "resize", "7", "--size", "2048m"],
+        ["drbdsetup", "down", "resource7"]]
+
+
+def test_failure_names_device_and_steps_done(fake_runner):
+    fake_runner.on(["drbdsetup", "connect"],
+                   CommandResult(10, "", "resource7: Failure: (102) Local address(port) "
+                                         "already in use.\n"))
+    with pytest.raises(StorageError, match=r"drbd7: drbdsetup connect failed \(exit 10\): .*"
+                                           r"already in use.*\[step: connected.*already done: created resource"):
+        backend(fake_runner, EMPTY_PROC).assemble(SPEC)
+
+
+def test_ipv6_endpoints():
+    net = drbd.DrbdNet(local_ip="fd00::1", local_port=11000, peer_ip="fd00::2",
+                       peer_port=11001, secret="x")
+    assert net.endpoints(1) == ["ipv6:[fd00::1]:11000", "ipv6:[fd00::2]:11001"]
+
+
+@pytest.mark.parametrize("spec, cause", [
+    (drbd.DrbdSpec(minor=256), "invalid DRBD minor 256"),
+    (drbd.DrbdSpec(minor=-1), "invalid DRBD minor"),
+    (drbd.DrbdSpec(minor=1, data_dev="/dev/x"), "data and meta devices go together"),
+    (drbd.DrbdSpec(minor=1, data_dev="-x", meta_dev="/dev/m"), "invalid data device '-x'"),
+    (drbd.DrbdSpec(minor=1, data_dev="/dev/../etc/passwd", meta_dev="/dev/m"),
+     "invalid data device"),
+    (drbd.DrbdSpec(minor=1, net=drbd.DrbdNet("198.18.0.1", 11000, "fd00::2", 11000, "s")),
+     "different address families"),
+    (drbd.DrbdSpec(minor=1, net=drbd.DrbdNet("198.18.0.1", 11000, "nohost", 11000, "s")),
+     "invalid address"),
+    (drbd.DrbdSpec(minor=1, net=drbd.DrbdNet("198.18.0.1", 0, "198.18.0.2", 11000, "s")),
+     "invalid local port 0"),
+    (drbd.DrbdSpec(minor=1, net=drbd.DrbdNet("198.18.0.1", 1, "198.18.0.2", 1, "a b")),
+     "shared secret must be"),
+    (drbd.DrbdSpec(minor=1, net=drbd.DrbdNet("198.18.0.1", 1, "198.18.0.2", 1, "s", "crc")),
+     "unknown cram-hmac-alg 'crc'"),
+])
+def test_bad_specs_refused_before_any_command(fake_runner, spec, cause):
+    with pytest.raises(StorageError, match=cause):
+        backend(fake_runner, EMPTY_PROC).assemble(spec)
+    assert fake_runner.calls == []
+
+
+def test_parse_device_and_verify(fake_runner):
+    assert drbd.parse_device("/dev/drbd12") == 12 and drbd.parse_device(3) == 3
+    with pytest.raises(StorageError, match="invalid DRBD device"):
+        drbd.parse_device("/dev/sda")
+    assert backend(fake_runner, PROC_84).verify() == []
+
+    def broken():
+        raise StorageError("cannot read /proc/drbd")
+
+    assert drbd.DrbdBackend(fake_runner, proc_reader=broken).verify() == [
+        "cannot read /proc/drbd"]
