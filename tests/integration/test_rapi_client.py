@@ -302,7 +302,7 @@ def test_renew_crypto_replaces_the_certificate(env, tmp_path) -> None:
                  ["--rapi-certificate", str(garbage)],
                  ["--new-rapi-certificate", "--rapi-certificate", str(garbage)],
                  ["--new-rapi-certificate"],                 # no terminal to confirm on
-                 ["--new-cluster-domain-secret", "-f"], []):
+                 ["--new-cluster-certificate", "-f"], []):
         proc = gnt.run("gnt-cluster", "renew-crypto", *argv, check=False)
         assert proc.returncode == 1, (argv, proc.stdout, proc.stderr)
         assert cert.read_bytes() == old
@@ -333,6 +333,30 @@ def test_renew_crypto_replaces_the_certificate(env, tmp_path) -> None:
     while rapi("result = c.GetVersion()", user=None) != 2:
         assert time.monotonic() < deadline, "gnt-rapi did not take the operator's certificate"
         time.sleep(0.5)
+
+
+def test_renew_crypto_cluster_domain_secret(env, tmp_path) -> None:
+    gnt, _rapi, _users = env
+    path = gnt.root / "var/lib/gnt/cluster-domain-secret"
+    made_by_init = path.read_text()
+    assert len(made_by_init.strip()) == 40 and path.stat().st_mode & 0o777 == 0o600
+    other = tmp_path / "other-cluster-secret"
+    other.write_text("0123456789abcdef0123456789abcdef01234567\n")
+    for argv, needle in (
+            (["--cluster-domain-secret", str(tmp_path / "missing")],
+             "Can't load new cluster domain secret from"),
+            (["--new-cluster-domain-secret", "--cluster-domain-secret", str(other)],
+             "Only one of the --new-cluster-domain-secret and --cluster-domain-secret"),
+            (["--new-cluster-domain-secret"], "")):              # no terminal to confirm on
+        proc = gnt.run("gnt-cluster", "renew-crypto", *argv, check=False)
+        assert proc.returncode == 1 and needle in proc.stderr, (argv, proc.stderr)
+        assert path.read_text() == made_by_init
+    gnt.run("gnt-cluster", "renew-crypto", "-f", "--cluster-domain-secret", str(other))
+    assert path.read_text().strip() == "0123456789abcdef0123456789abcdef01234567"
+    gnt.run("gnt-cluster", "renew-crypto", "-f", "--new-cluster-domain-secret")
+    fresh = path.read_text().strip()
+    assert len(fresh) == 40 and fresh not in (made_by_init.strip(), other.read_text().strip())
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_authentication_can_be_required_for_reads(env) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gnt import CONFIG_VERSION
+from gnt.admin import crypto
 from gnt.config import drbdmap
 from gnt.config.objects import empty_config
 from gnt.config.store import ConfigStore
@@ -181,6 +182,8 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         # The remote API's key and self-signed certificate (0600), as Ganeti's init makes.
         certs.write_self_signed(paths.rapi_cert, cluster_name,
                                 [master_ip, node_ip, "127.0.0.1", "localhost"])
+    # The secret shared with the clusters instances move between (Ganeti's init makes one).
+    crypto.ensure_domain_secret()
     if start_master:
         start_daemon()
         feedback("Master daemon started")

@@ -1,7 +1,9 @@
 """``gnt-cluster renew-crypto``: replace the remote API's certificate (a new self-signed one,
-or the operator's own key and certificate). Runs on the master without the master daemon, as
-Ganeti's; the new ``rapi.pem`` (0600) goes to every online master candidate too, so the remote
-API keeps its certificate after a master-failover. A running gnt-rapi loads it within seconds.
+or the operator's own key and certificate) and the cluster domain secret (a new random one, or
+the one another cluster uses, read from a file). Runs on the master without the master daemon, as
+Ganeti's; the new ``rapi.pem`` or ``cluster-domain-secret`` (0600) goes to every online master
+candidate too, so they survive a master-failover (config replication keeps them on candidates
+later added; :mod:`gnt.nodes.replication`). A running gnt-rapi loads it within seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gnt.admin import remote
-from gnt.core import certs, resolver, settings, ssconf
+from gnt.core import certs, resolver, rie, settings, ssconf
 from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, OpPrereqError
 from gnt.core.fileutil import atomic_write
 
@@ -45,22 +47,76 @@ def new_rapi_certificate() -> bytes:
     return certs.make_self_signed(name, alt)
 
 
-def renew_rapi_certificate(pem: bytes, feedback: Feedback = print) -> None:
-    """Install ``pem`` as ``rapi.pem`` here (the master) and on the online candidates."""
+def _check_master() -> None:
     master = ssconf.read("master_node")
     me = resolver.this_node_name()
     if master and master.split(".")[0] != me.split(".")[0]:
         raise OpPrereqError(f"This is not the master node: run renew-crypto on {master}",
                             ECODE_ENVIRON)
-    path = settings.paths().rapi_cert
-    atomic_write(path, pem, mode=0o600)
-    feedback(f"New remote API certificate installed in {path}")
+
+
+def _install_on_candidates(path: Path, content: bytes, what: str, feedback: Feedback) -> None:
+    """Write ``content`` (0600) to ``path`` here and on every online master candidate."""
+    atomic_write(path, content, mode=0o600)
+    feedback(f"New {what} installed in {path}")
     candidates = set(ssconf.read_list("master_candidates"))
     targets = [t for t in remote.node_targets(None, include_master=False)
                if t.name in candidates and not t.local]
     if not targets:
         return
-    for name, result in sorted(remote.copy_to_nodes(targets, str(path), pem, 0o600).items()):
+    for name, result in sorted(remote.copy_to_nodes(targets, str(path), content,
+                                                    0o600).items()):
         if not result.ok:
-            feedback(f"WARNING: could not copy the certificate to {name}: {result.reason()};"
+            feedback(f"WARNING: could not copy the {what} to {name}: {result.reason()};"
                      " run renew-crypto again once it answers")
+
+
+def renew_rapi_certificate(pem: bytes, feedback: Feedback = print) -> None:
+    """Install ``pem`` as ``rapi.pem`` here (the master) and on the online candidates."""
+    _check_master()
+    _install_on_candidates(settings.paths().rapi_cert, pem, "remote API certificate", feedback)
+
+
+def read_domain_secret(path: Path) -> str:
+    """The cluster domain secret in the file ``path`` (its first line, stripped): what
+    ``--cluster-domain-secret=FILE`` installs."""
+    try:
+        text = path.read_text(encoding="ascii", errors="strict")
+    except (OSError, UnicodeError) as err:
+        raise OpPrereqError(f"[Errno {getattr(err, 'errno', '')}] {getattr(err, 'strerror', '')}:"
+                            f" '{path}'" if isinstance(err, OSError) else
+                            f"{path} is not an ASCII text file", ECODE_INVAL) from err
+    secret = text.strip().split("\n", 1)[0].strip() if text.strip() else ""
+    if not secret or any(char.isspace() for char in secret):
+        raise OpPrereqError(f"No cluster domain secret in {path}: the file must hold the secret"
+                            " on its first line", ECODE_INVAL)
+    return secret
+
+
+def renew_domain_secret(secret: str | None, feedback: Feedback = print) -> None:
+    """Install ``secret`` (a new random one when None) as the cluster domain secret here and
+    on the online master candidates."""
+    _check_master()
+    value = secret if secret is not None else rie.new_domain_secret()
+    _install_on_candidates(settings.paths().cluster_domain_secret, value.encode() + b"\n",
+                           "cluster domain secret", feedback)
+
+
+def local_domain_secret() -> str:
+    """This node's cluster domain secret (OpPrereqError naming the file if it has none)."""
+    path = settings.paths().cluster_domain_secret
+    try:
+        return read_domain_secret(path)
+    except OpPrereqError as err:
+        raise OpPrereqError(f"This cluster has no usable cluster domain secret ({err.message});"
+                            " create one with 'gnt-cluster renew-crypto"
+                            " --new-cluster-domain-secret'", ECODE_ENVIRON) from err
+
+
+def ensure_domain_secret() -> bool:
+    """Create this node's cluster domain secret (0600) unless it exists; True if created."""
+    path = settings.paths().cluster_domain_secret
+    if path.exists():
+        return False
+    atomic_write(path, rie.new_domain_secret().encode() + b"\n", mode=0o600)
+    return True

@@ -75,6 +75,12 @@ class Paths:
         return self.data_dir / "rapi.pem"
 
     @property
+    def cluster_domain_secret(self) -> Path:
+        """The secret clusters that move instances between them share (0600), as Ganeti's
+        cluster-domain-secret."""
+        return self.data_dir / "cluster-domain-secret"
+
+    @property
     def rapi_users(self) -> Path:
         """The remote API's users file (``user password [read|write|read,write]``)."""
         return self.data_dir / "rapi" / "users"

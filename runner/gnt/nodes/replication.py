@@ -1,5 +1,6 @@
-"""Config replication: after every config write the master pushes ``config.data`` to every
-online master candidate and the ssconf files and the cluster's known_hosts file
+"""Config replication: after every config write the master pushes ``config.data`` (and the
+secrets a new master needs: ``rapi.pem``, ``cluster-domain-secret``) to every online master
+candidate and the ssconf files and the cluster's known_hosts file
 (:mod:`gnt.nodes.knownhosts`) to every online node, before the job goes on.
 
 One SSH command per node and write (all nodes at once, over warm control masters): a tar of the
@@ -25,6 +26,27 @@ from gnt.nodes.nodevars import ssh_target
 LOG = logging.getLogger("gnt.nodes.replication")
 CONFIG_NAME = "config.data"
 CONFIG_MODE = 0o600     # as the master's own copy (config/store.py)
+# Secrets a master candidate keeps besides config.data, so that it can take over as master:
+# the remote API's key and certificate and the cluster domain secret (0600, as the master's).
+SECRET_MODE = 0o600
+
+
+def candidate_secrets() -> dict[str, bytes]:
+    """File name -> content of the master's secrets that exist (read at each push, so a
+    renew-crypto reaches candidates added later)."""
+    paths = settings.paths()
+    found = {}
+    for path in (paths.rapi_cert, paths.cluster_domain_secret):
+        try:
+            found[path.name] = path.read_bytes()
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _secret_names() -> tuple[str, ...]:
+    paths = settings.paths()
+    return (paths.rapi_cert.name, paths.cluster_domain_secret.name)
 
 
 # The key under which the known_hosts file's content is compared with what a node was sent
@@ -36,6 +58,8 @@ def file_mode(name: str) -> int:
     """Mode of a pushed file: as the master's own copy."""
     if name == CONFIG_NAME:
         return CONFIG_MODE
+    if name in _secret_names():
+        return SECRET_MODE
     if name == ssh.KNOWN_HOSTS_NAME:
         return knownhosts.FILE_MODE
     return ssconf.FILE_MODE
@@ -63,9 +87,11 @@ def archive(files: dict[str, bytes]) -> bytes:
 
 def unpack_command(data_dir: str, remove_config: bool) -> str:
     """Shell command unpacking a tar from stdin into ``data_dir`` file by file (renames); the
-    directories it makes are 0700, the files keep the archive's modes."""
+    directories it makes are 0700, the files keep the archive's modes. ``remove_config``
+    (a node that is no candidate) also deletes its config.data and candidate secrets."""
     d = shlex.quote(data_dir)
-    removal = f" && rm -f {d}/{CONFIG_NAME}" if remove_config else ""
+    removal = (" && rm -f " + " ".join(f"{d}/{name}" for name in (*_secret_names(), CONFIG_NAME))
+               if remove_config else "")
     return (f"umask 077 && mkdir -p {d} && t=$(mktemp -d {d}/.push.XXXXXX) && if tar -x -C \"$t\"; then"
             f" for f in \"$t\"/* \"$t\"/.[!.]*; do if [ -e \"$f\" ]; then mv -f \"$f\" {d}/"
             f" || exit 1; fi; done; rmdir \"$t\"; else rm -rf \"$t\"; exit 1; fi{removal}")
@@ -110,6 +136,7 @@ class Replicator:
                     continue
                 files = node_files(shared)
                 if candidate:
+                    files.update(candidate_secrets())
                     files[CONFIG_NAME] = blob
                 jobs[node["name"]] = (ssh_target(store, node), archive(files), not candidate)
             data_dir = str(settings.paths().data_dir)

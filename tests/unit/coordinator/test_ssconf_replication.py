@@ -121,7 +121,21 @@ def test_non_candidate_gets_only_ssconf_and_loses_config(data, capture):
     files = members(stdin)
     assert CONFIG_NAME not in files
     assert files["ssconf_node_list"].decode().count("\n") == 4
-    assert command.endswith(f"rm -f {settings.paths().data_dir}/{CONFIG_NAME}")
+    d = settings.paths().data_dir
+    assert command.endswith(f"rm -f {d}/rapi.pem {d}/cluster-domain-secret {d}/{CONFIG_NAME}")
+    assert "rapi.pem" not in files and "cluster-domain-secret" not in files
+
+
+def test_candidate_gets_the_secrets_0600_that_exist(data, capture):
+    paths = settings.paths()
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    paths.cluster_domain_secret.write_text("s3cret\n")
+    Replicator()(data, b"{}")
+    _target, _command, stdin = capture.by_node()["node2.example.com"]
+    with tarfile.open(fileobj=io.BytesIO(stdin)) as tar:
+        modes = {m.name: m.mode for m in tar.getmembers()}
+    assert modes["cluster-domain-secret"] == 0o600 and "rapi.pem" not in modes
+    assert members(stdin)["cluster-domain-secret"] == b"s3cret\n"
 
 
 def test_master_ssconf_written_locally(data, capture):
