@@ -21,8 +21,9 @@ apt_packages=(
 # Test-only packages: Debian's own Ganeti OS definition (run unmodified by the OS
 # interface tests), Ganeti's htools (hail, the reference iallocator, run by the
 # iallocator compatibility tests), the shell linter for the OS scripts and Debian's
-# Ganeti RAPI client (run unmodified against gnt-rapi).
-test_packages=(ganeti-os-noop ganeti-htools shellcheck python3-ganeti-rapi)
+# Ganeti RAPI client (run unmodified against gnt-rapi); debootstrap builds the node image
+# of the lab's guest nodes (tests/lab/guestimage.py; LVM and DRBD run in those guests).
+test_packages=(ganeti-os-noop ganeti-htools shellcheck python3-ganeti-rapi debootstrap)
 missing=()
 wanted=("${apt_packages[@]}")
 [ $want_test = 1 ] && wanted+=("${test_packages[@]}")
@@ -106,5 +107,11 @@ builder="$repo/roles/node_prepare/files/os/tinylinux/build-image"
 if [ -x "$builder" ]; then
   "$builder" >/dev/null
   log "tinylinux guest image ready"
+fi
+
+# The lab's guest-node image (Debian 12 + cloud kernel, LVM, DRBD; cached, rebuilt when its
+# package list or build script changes): tests/lab/test_guest_nodes.py boots it.
+if [ $want_test = 1 ]; then
+  "$venv/bin/python" "$repo/tests/lab/guestimage.py" build | sed 's/^/[setup] /'
 fi
 log "done"
