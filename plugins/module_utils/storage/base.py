@@ -78,8 +78,8 @@ def command_failure(what: str, argv: Sequence[str], result: CommandResult,
                     step: str = "") -> str:
     """A message naming the object, the command (program and subcommand, never the whole
     argv, which may hold a secret), its error output and the step it was for."""
-    words = {"drbdsetup": list(argv[:2]), "drbdmeta": [argv[0], argv[-1]]}.get(
-        argv[0], [argv[0]])
+    words = {"drbdsetup": list(argv[:2]), "drbdmeta": [argv[0], argv[-1]],
+             "/usr/bin/env": [argv[-1].rsplit("/", 1)[-1], "script"]}.get(argv[0], [argv[0]])
     detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
     return "%s: %s failed (exit %d)%s%s" % (
         what, " ".join(words), result.rc,
