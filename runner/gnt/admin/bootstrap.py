@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from gnt import CONFIG_VERSION
-from gnt.admin import crypto
 from gnt.config import drbdmap
 from gnt.config.objects import empty_config
 from gnt.config.store import ConfigStore
-from gnt.core import certs, resolver, settings
+from gnt.core import certs, domainsecret, resolver, settings
 from gnt.core.errors import ECODE_INVAL, ConfigError, GntError, OpExecError, OpPrereqError
 from gnt.core.fileutil import ensure_dir
 from gnt.daemon.control import start_daemon, stop_daemon
@@ -183,7 +182,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         certs.write_self_signed(paths.rapi_cert, cluster_name,
                                 [master_ip, node_ip, "127.0.0.1", "localhost"])
     # The secret shared with the clusters instances move between (Ganeti's init makes one).
-    crypto.ensure_domain_secret()
+    domainsecret.ensure()
     if start_master:
         start_daemon()
         feedback("Master daemon started")

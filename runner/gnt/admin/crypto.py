@@ -77,22 +77,6 @@ def renew_rapi_certificate(pem: bytes, feedback: Feedback = print) -> None:
     _install_on_candidates(settings.paths().rapi_cert, pem, "remote API certificate", feedback)
 
 
-def read_domain_secret(path: Path) -> str:
-    """The cluster domain secret in the file ``path`` (its first line, stripped): what
-    ``--cluster-domain-secret=FILE`` installs."""
-    try:
-        text = path.read_text(encoding="ascii", errors="strict")
-    except (OSError, UnicodeError) as err:
-        raise OpPrereqError(f"[Errno {getattr(err, 'errno', '')}] {getattr(err, 'strerror', '')}:"
-                            f" '{path}'" if isinstance(err, OSError) else
-                            f"{path} is not an ASCII text file", ECODE_INVAL) from err
-    secret = text.strip().split("\n", 1)[0].strip() if text.strip() else ""
-    if not secret or any(char.isspace() for char in secret):
-        raise OpPrereqError(f"No cluster domain secret in {path}: the file must hold the secret"
-                            " on its first line", ECODE_INVAL)
-    return secret
-
-
 def renew_domain_secret(secret: str | None, feedback: Feedback = print) -> None:
     """Install ``secret`` (a new random one when None) as the cluster domain secret here and
     on the online master candidates."""
@@ -100,23 +84,3 @@ def renew_domain_secret(secret: str | None, feedback: Feedback = print) -> None:
     value = secret if secret is not None else rie.new_domain_secret()
     _install_on_candidates(settings.paths().cluster_domain_secret, value.encode() + b"\n",
                            "cluster domain secret", feedback)
-
-
-def local_domain_secret() -> str:
-    """This node's cluster domain secret (OpPrereqError naming the file if it has none)."""
-    path = settings.paths().cluster_domain_secret
-    try:
-        return read_domain_secret(path)
-    except OpPrereqError as err:
-        raise OpPrereqError(f"This cluster has no usable cluster domain secret ({err.message});"
-                            " create one with 'gnt-cluster renew-crypto"
-                            " --new-cluster-domain-secret'", ECODE_ENVIRON) from err
-
-
-def ensure_domain_secret() -> bool:
-    """Create this node's cluster domain secret (0600) unless it exists; True if created."""
-    path = settings.paths().cluster_domain_secret
-    if path.exists():
-        return False
-    atomic_write(path, rie.new_domain_secret().encode() + b"\n", mode=0o600)
-    return True

@@ -9,6 +9,7 @@ from typing import Any
 
 from gnt.cli import common
 from gnt.cli.common import add_command, stderr, stdout
+from gnt.core import domainsecret
 from gnt.core.errors import OpPrereqError
 
 # Ganeti's other renew-crypto options: accepted by the parser, refused with a message.
@@ -52,7 +53,7 @@ def renew_crypto(args: argparse.Namespace) -> int:
     secret = None
     if args.cluster_domain_secret:
         try:
-            secret = crypto.read_domain_secret(Path(args.cluster_domain_secret))
+            secret = domainsecret.read(Path(args.cluster_domain_secret))
         except OpPrereqError as err:
             stderr(f"Can't load new cluster domain secret from {args.cluster_domain_secret}:"
                    f" {err.message}")

@@ -16,9 +16,11 @@ VALIDITY_DAYS = 5 * 365     # Ganeti's default certificate validity
 KEY_BITS = 2048
 
 
-def make_self_signed(common_name: str, alt_names: list[str]) -> bytes:
+def make_self_signed(common_name: str, alt_names: list[str],
+                     validity_seconds: int | None = None) -> bytes:
     """PEM of a new RSA key and a self-signed server certificate for ``common_name`` (also
-    valid for ``alt_names``: host names or IP addresses)."""
+    valid for ``alt_names``: host names or IP addresses), valid for ``validity_seconds``
+    (default :data:`VALIDITY_DAYS`)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -38,7 +40,9 @@ def make_self_signed(common_name: str, alt_names: list[str]) -> bytes:
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS))
+            .not_valid_after(now + (datetime.timedelta(days=VALIDITY_DAYS)
+                                    if validity_seconds is None
+                                    else datetime.timedelta(seconds=validity_seconds)))
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))

@@ -62,6 +62,12 @@ class Paths:
         return self.root / "var/run/gnt"
 
     @property
+    def crypto_dir(self) -> Path:
+        """Per-move X509 keys and certificates of this node (``x509-*/key``, ``cert``), as
+        Ganeti's crypto directory."""
+        return self.run_dir / "crypto"
+
+    @property
     def master_socket(self) -> Path:
         return self.run_dir / MASTER_SOCKET_NAME
 

@@ -3,6 +3,7 @@
 from gnt.lu import (  # noqa: F401 - imported to register the LUs
     backup,
     backup_export,
+    backup_prepare,
     cluster,
     group,
     instance,

@@ -1,4 +1,5 @@
-"""Read-only questions answered on a node itself: ``python -m gnt.nodes.agent CALL``.
+"""Questions answered on a node itself: ``python -m gnt.nodes.agent CALL``. All read-only but
+the per-move X509 keys (:mod:`gnt.nodes.x509keys`), which a node makes and removes for itself.
 
 The master runs these in-process for itself and over SSH (:mod:`gnt.nodes.ssh`) for other nodes;
 every node has the gnt package installed at the same path, as every Ganeti node has Ganeti.
@@ -15,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gnt.core import rie
 from gnt.core.collection import load_module_util
+from gnt.nodes import x509keys
 
 
 def live_info(uri: str, storage_dir: str | None) -> dict[str, Any]:
@@ -228,6 +231,9 @@ CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("export-info", export_info, (Arg("path", default=""),)),
     NodeCall("os-diagnose", os_diagnose, (Arg("search_path", many=True),)),
     NodeCall("join-check", join_check, (_URI, Arg("storage_dir")), timeout=60.0),
+    NodeCall("x509-create", x509keys.create, (Arg("validity", default=str(
+        rie.RIE_CERT_VALIDITY)),)),
+    NodeCall("x509-remove", x509keys.remove, (Arg("key_name", default=""),)),
 )}
 
 

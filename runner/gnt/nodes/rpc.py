@@ -156,3 +156,14 @@ def join_check(name: str, address: str, port: int, storage_dir: str) -> dict[str
     already has. Raises :class:`NodeDown`."""
     target = ssh.Target(name, address, False, port)
     return dict(call_target(target, "join-check", storage_dir=storage_dir))
+
+
+def x509_create(store: ConfigStore, node: dict[str, Any], validity: int) -> tuple[str, str]:
+    """A new per-move X509 key on ``node`` (kept there): its name and certificate PEM."""
+    name, pem = _ask(store, node, "x509-create", validity=str(validity))
+    return str(name), str(pem)
+
+
+def x509_remove(store: ConfigStore, node: dict[str, Any], name: str) -> bool:
+    """Delete the per-move X509 key ``name`` on ``node``; False if it had none."""
+    return bool(_ask(store, node, "x509-remove", key_name=name))

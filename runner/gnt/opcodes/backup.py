@@ -20,6 +20,11 @@ DEFS: list[OpDef] = [
         P("mode", t_one_of(EXPORT_MODE_LOCAL, EXPORT_MODE_REMOTE), EXPORT_MODE_LOCAL)),
         summary="instance_name",
         doc="Export an instance's disks and configuration to a node."),
+    OpDef("OP_BACKUP_PREPARE", (R("instance_name", t_name),
+                                R("mode", t_one_of(EXPORT_MODE_LOCAL, EXPORT_MODE_REMOTE))),
+          summary="instance_name",
+          doc="Prepare an export: for a remote one (to another cluster) the handshake, a signed"
+              " X509 key name and CA of the primary node."),
     OpDef("OP_BACKUP_REMOVE", (R("instance_name", t_name),), summary="instance_name",
           doc="Remove an instance's export from every node."),
 ]

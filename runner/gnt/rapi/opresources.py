@@ -178,3 +178,12 @@ def multi_alloc(backend: Backend, req: Request) -> Any:
     op = _opcode_from(req, "OP_INSTANCE_MULTI_ALLOC", (), {}, {}, body)
     op["instances"] = renamed
     return submit(backend, req, op)
+
+
+def prepare_export(backend: Backend, req: Request) -> Any:
+    """``PUT /2/instances/N/prepare-export?mode=local|remote``: Ganeti's OpBackupPrepare."""
+    mode = req.arg("mode")
+    if not mode:
+        raise HttpError(400, "Missing 'mode' parameter (local or remote)")
+    return submit(backend, req, {"OP_ID": "OP_BACKUP_PREPARE", "instance_name": req.items[0],
+                                 "mode": mode})

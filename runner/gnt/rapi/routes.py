@@ -131,7 +131,7 @@ ROUTES: list[Route] = [
     _route("instances_name_recreate_disks", "/2/instances/{}/recreate-disks", (NAME,),
            POST=TODO),
     _route("instances_name_prepare_export", "/2/instances/{}/prepare-export", (NAME,),
-           PUT=TODO),
+           PUT=Method(o.prepare_export)),
     _route("instances_name_export", "/2/instances/{}/export", (NAME,),
            PUT=Method(o.body_op("OP_BACKUP_EXPORT", _INST, {"destination": "target_node"}))),
     _route("instances_name_migrate", "/2/instances/{}/migrate", (NAME,),

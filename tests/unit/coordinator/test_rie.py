@@ -86,26 +86,25 @@ def test_disk_info_signed_per_disk():
 
 
 def test_domain_secret_file_read_and_created_0600(tmp_path, monkeypatch):
-    from gnt.admin import crypto
-    from gnt.core import settings
+    from gnt.core import domainsecret, settings
     from gnt.core.errors import OpPrereqError
 
     monkeypatch.setenv("GNT_ROOT", str(tmp_path))
     path = settings.paths().cluster_domain_secret
     path.parent.mkdir(parents=True)
-    assert crypto.ensure_domain_secret() is True
+    assert domainsecret.ensure() is True
     first = path.read_text()
     assert path.stat().st_mode & 0o777 == 0o600 and len(first.strip()) == 40
-    assert crypto.ensure_domain_secret() is False and path.read_text() == first
-    assert crypto.local_domain_secret() == first.strip()
+    assert domainsecret.ensure() is False and path.read_text() == first
+    assert domainsecret.local_secret() == first.strip()
     given = tmp_path / "given"
     given.write_text("  abc123  \nsecond line\n")
-    assert crypto.read_domain_secret(given) == "abc123"
+    assert domainsecret.read(given) == "abc123"
     given.write_text("\n")
     with pytest.raises(OpPrereqError, match="No cluster domain secret in"):
-        crypto.read_domain_secret(given)
+        domainsecret.read(given)
     with pytest.raises(OpPrereqError, match="No such file or directory"):
-        crypto.read_domain_secret(tmp_path / "missing")
+        domainsecret.read(tmp_path / "missing")
     path.unlink()
     with pytest.raises(OpPrereqError, match="renew-crypto --new-cluster-domain-secret"):
-        crypto.local_domain_secret()
+        domainsecret.local_secret()

@@ -134,3 +134,16 @@ def test_node_migrate_both_forms() -> None:
 
 def test_opcode_resources_are_named_by_their_opcode() -> None:
     assert o.body_op("OP_INSTANCE_REMOVE").__name__ == "submit_op_instance_remove"
+
+
+def test_prepare_export_takes_the_mode_from_the_query() -> None:
+    [op] = _send("PUT", "/2/instances/i1/prepare-export", None, mode="remote")
+    assert (op["OP_ID"], op["instance_name"], op["mode"]) == ("OP_BACKUP_PREPARE", "i1",
+                                                              "remote")
+    route, items = routes.match("/2/instances/i1/prepare-export")
+    resource = route.methods["PUT"].resource
+    assert resource is not None
+    for query, needle in (({}, "Missing 'mode'"), ({"mode": ["sideways"]}, "sideways")):
+        with pytest.raises((HttpError, OpPrereqError)) as err:
+            resource(Recorder(), Request("PUT", items, query, None, route.name))
+        assert needle in str(getattr(err.value, "explain", err.value))
