@@ -144,7 +144,24 @@ class RapiClient(object):
         if check_mode:
             query.append(("dry-run", 1))
         job_id = self.request(method, path, query, body)
-        return self.wait_for_job(job_id)
+        return self.follow_submitted(self.wait_for_job(job_id))
+
+    def follow_submitted(self, job):
+        """Wait for the jobs ``job``'s opcodes submitted (Ganeti's "ResultWithJobs": node
+        evacuate and migrate submit one job per instance), as Ganeti's CLI does; they are
+        listed in ``job["submitted_jobs"]``. JobFailed names the first that failed or could
+        not be submitted."""
+        job["submitted_jobs"] = []
+        for result in job.get("opresult") or []:
+            if not isinstance(result, dict) or not isinstance(result.get("jobs"), list):
+                continue
+            for entry in result["jobs"]:
+                submitted, value = entry[0], entry[1]
+                if not submitted:
+                    raise JobFailed("Job %s could not submit a job: %s" % (job["id"], value),
+                                    job)
+                job["submitted_jobs"].append(self.wait_for_job(value))
+        return job
 
 
 def job_error(job):

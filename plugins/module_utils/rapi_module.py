@@ -26,8 +26,9 @@ class JobTracker(object):
     def run(self, method, path, query=None, body=None):
         """Submit one change and wait for it (a dry run in check mode); the finished job."""
         job = self.client.run_job(method, path, query, body, self.check_mode)
-        self.jobs.append(job["id"])
-        self.log.extend(job_log(job))
+        for one in [job] + job.get("submitted_jobs", []):
+            self.jobs.append(one["id"])
+            self.log.extend(job_log(one))
         return job
 
     @property
