@@ -67,8 +67,12 @@ def module_runner(module: Any) -> Runner:
     """A :data:`Runner` over ``AnsibleModule.run_command`` (no shell, C locale)."""
 
     def run(argv: Sequence[str]) -> CommandResult:
-        rc, out, err = module.run_command(list(argv), check_rc=False,
-                                          environ_update={"LC_ALL": "C"})
+        try:
+            rc, out, err = module.run_command(list(argv), check_rc=False,
+                                              environ_update={"LC_ALL": "C"},
+                                              handle_exceptions=False)
+        except OSError as error:
+            return CommandResult(127, "", "%s: %s" % (argv[0], error.strerror))
         return CommandResult(rc, out, err)
 
     return run
@@ -230,3 +234,10 @@ def positive_size(what: str, size_mib: Any) -> int:
         raise StorageError("%s: size must be a positive number of MiB, got %r"
                            % (what, size_mib))
     return size_mib
+
+
+def state_diff(before: DeviceState, after: DeviceState,
+               keys: Sequence[str] = ("exists", "size_mib", "path")) -> dict[str, Any]:
+    """Ansible's ``diff`` (before/after dicts of ``keys``) of a device's states."""
+    return {"before": {key: before.as_dict().get(key) for key in keys},
+            "after": {key: after.as_dict().get(key) for key in keys}}

@@ -1,0 +1,334 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gnt.cluster developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP001, UP009, UP010, UP031, E402 -- Ansible module conventions (see docs/node-primitives.md)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: drbd_device
+short_description: Manage a DRBD 8.4 device of an instance disk (drbd template)
+description:
+  - Brings one DRBD 8.4 device (C(/dev/drbd<minor>), resource C(resource<minor>)) to the
+    wanted state with C(drbdsetup) and C(drbdmeta), as Ganeti does; returns its
+    configuration and sync status from C(drbdsetup show) and C(/proc/drbd).
+  - The data and meta-data volumes are made by M(gnt.cluster.lvm_volume) first; the meta-data
+    volume must have at least 128 MiB.
+  - Minors and ports are allocated by the coordinator; this module only uses them.
+version_added: "0.1.0"
+author: gnt.cluster developers (@gnt-cluster)
+options:
+  minor:
+    description: The DRBD minor (0-255).
+    type: int
+    required: true
+  state:
+    description:
+      - V(up) configures the device (local disk when O(data_dev) is given, network when
+        O(peer_address) is given), leaving its role alone.
+      - V(primary) and V(secondary) do the same, then set the role.
+      - V(disconnected) drops the network (the device goes StandAlone, its disk stays).
+      - V(detached) detaches the local disk (the device goes Diskless).
+      - V(down) tears the device down (C(drbdsetup down)).
+    type: str
+    choices: [up, primary, secondary, disconnected, detached, down]
+    default: up
+  data_dev:
+    description: The data volume, e.g. C(/dev/xenvg/<uuid>.disk0_data).
+    type: path
+  meta_dev:
+    description: The meta-data volume (at least 128 MiB), e.g. C(/dev/xenvg/<uuid>.disk0_meta).
+    type: path
+  size_mib:
+    description: The size the device exposes (C(attach --size)); unset uses the whole data volume.
+    type: int
+  create_metadata:
+    description:
+      - Write fresh DRBD meta-data on O(meta_dev) first, unless valid meta-data is already
+        there (a new device). Refused while the minor is configured.
+    type: bool
+    default: false
+  local_address:
+    description: This node's replication address (IPv4 or IPv6).
+    type: str
+  local_port:
+    description: This node's replication port.
+    type: int
+  peer_address:
+    description: The peer node's replication address.
+    type: str
+  peer_port:
+    description: The peer node's replication port.
+    type: int
+  secret:
+    description: The shared secret of the connection (cluster's DRBD secret), 1-64 printable characters.
+    type: str
+  hmac_alg:
+    description: The C(cram-hmac-alg) of the peer authentication.
+    type: str
+    choices: [md5, sha1, sha256, sha512]
+    default: md5
+  protocol:
+    description: The replication protocol.
+    type: str
+    choices: [A, B, C]
+    default: C
+  dual_primary:
+    description:
+      - Allow both nodes to be primary (only during a live migration); switched on a
+        connected device without reconnecting.
+    type: bool
+    default: false
+  resync_rate_kib:
+    description: The resync rate in KiB/s (Ganeti's C(resync-rate) disk parameter).
+    type: int
+    default: 61440
+  force_primary:
+    description:
+      - With O(state=primary), force the role even though no node has up-to-date data (the
+        first primary of a new device, or failover with C(--ignore-consistency)).
+    type: bool
+    default: false
+  resize:
+    description:
+      - With O(state=up)/V(primary)/V(secondary), let the device grow into its grown data
+        volume (C(drbdsetup resize), to O(size_mib) when given). Always reported as a change.
+    type: bool
+    default: false
+notes:
+  - Supports check mode (only C(drbdsetup show), C(/proc/drbd), C(blockdev) and
+    C(drbdmeta get-gi) are read).
+  - Needs the DRBD 8.4 kernel module and drbd-utils.
+seealso:
+  - module: gnt.cluster.lvm_volume
+  - module: gnt.cluster.storage_info
+"""
+
+EXAMPLES = r"""
+- name: First assembly of a new device on the primary node
+  gnt.cluster.drbd_device:
+    minor: 0
+    state: primary
+    force_primary: true
+    create_metadata: true
+    data_dev: /dev/xenvg/6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0_data
+    meta_dev: /dev/xenvg/6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0_meta
+    size_mib: 10240
+    local_address: 198.18.0.11
+    local_port: 11000
+    peer_address: 198.18.0.12
+    peer_port: 11000
+    secret: "{{ gnt_drbd_secret }}"
+  register: drbd0
+
+- name: Allow two primaries for a live migration
+  gnt.cluster.drbd_device:
+    minor: 0
+    local_address: 198.18.0.11
+    local_port: 11000
+    peer_address: 198.18.0.12
+    peer_port: 11000
+    secret: "{{ gnt_drbd_secret }}"
+    dual_primary: true
+
+- name: Tear it down
+  gnt.cluster.drbd_device:
+    minor: 0
+    state: down
+"""
+
+RETURN = r"""
+path:
+  description: The device path.
+  returned: always
+  type: str
+  sample: /dev/drbd0
+exists:
+  description: Whether the minor is configured in the kernel.
+  returned: always
+  type: bool
+attached:
+  description: Whether it has its local disk.
+  returned: always
+  type: bool
+open:
+  description: Whether it is primary here.
+  returned: always
+  type: bool
+minor:
+  description: The minor.
+  returned: always
+  type: int
+connection:
+  description: The connection state (Connected, WFConnection, StandAlone, SyncSource, Unconfigured...).
+  returned: always
+  type: str
+role:
+  description: This node's role (Primary, Secondary; empty when unconfigured).
+  returned: always
+  type: str
+peer_role:
+  description: The peer's role (Primary, Secondary, Unknown).
+  returned: always
+  type: str
+disk:
+  description: This node's disk state (UpToDate, Inconsistent, Diskless...).
+  returned: always
+  type: str
+peer_disk:
+  description: The peer's disk state.
+  returned: always
+  type: str
+degraded:
+  description: Not connected, or the local disk not up to date.
+  returned: always
+  type: bool
+local_disk:
+  description: Ganeti's local disk status, V(ok), V(sync), V(faulty) or V(unknown).
+  returned: always
+  type: str
+sync_percent:
+  description: Resync progress in percent; null when no resync runs.
+  returned: always
+  type: float
+  sample: 62.6
+sync_eta_seconds:
+  description: Estimated seconds until the resync ends; null when unknown.
+  returned: always
+  type: int
+data_dev:
+  description: The attached data volume (null without local disk).
+  returned: always
+  type: str
+meta_dev:
+  description: The attached meta-data volume.
+  returned: always
+  type: str
+local_address:
+  description: The configured local endpoint, C(ip:port) (null without network).
+  returned: always
+  type: str
+peer_address:
+  description: The configured peer endpoint.
+  returned: always
+  type: str
+dual_primary:
+  description: Whether two primaries are allowed.
+  returned: always
+  type: bool
+actions:
+  description: What was done (or would be done in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["created resource resource0", "attached disk /dev/xenvg/x_data (meta /dev/xenvg/x_meta)"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import (
+    ActionResult,
+    StorageError,
+    module_runner,
+    state_diff,
+)
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd import (
+    DrbdBackend,
+    DrbdNet,
+    DrbdSpec,
+)
+
+NET_OPTIONS = ("local_address", "local_port", "peer_address", "peer_port", "secret")
+
+
+def _spec(p):
+    net = None
+    if p["peer_address"] is not None:
+        net = DrbdNet(local_ip=p["local_address"], local_port=p["local_port"],
+                      peer_ip=p["peer_address"], peer_port=p["peer_port"], secret=p["secret"],
+                      hmac_alg=p["hmac_alg"], protocol=p["protocol"],
+                      dual_primary=p["dual_primary"])
+    return DrbdSpec(minor=p["minor"], data_dev=p["data_dev"], meta_dev=p["meta_dev"],
+                    size_mib=p["size_mib"], net=net, resync_rate_kib=p["resync_rate_kib"])
+
+
+def _run(backend, p, check):
+    state = p["state"]
+    minor = p["minor"]
+    if state == "down":
+        return backend.down(minor, check_mode=check)
+    if state == "disconnected":
+        return backend.disconnect(minor, check_mode=check)
+    if state == "detached":
+        return backend.detach_disk(minor, check_mode=check)
+    spec = _spec(p)
+    actions = []
+    if p["create_metadata"]:
+        actions += backend.create_metadata(spec, check_mode=check).actions
+    role = state if state in ("primary", "secondary") else None
+    outcome = backend.assemble(spec, role=role, force_primary=p["force_primary"],
+                               check_mode=check)
+    actions += outcome.actions
+    if p["resize"]:
+        resized = backend.resize(minor, p["size_mib"], check_mode=check)
+        actions += resized.actions
+        if not check:
+            outcome.state = resized.state
+    return ActionResult(state=outcome.state, actions=actions)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            minor=dict(type="int", required=True),
+            state=dict(type="str", default="up",
+                       choices=["up", "primary", "secondary", "disconnected", "detached",
+                                "down"]),
+            data_dev=dict(type="path"),
+            meta_dev=dict(type="path"),
+            size_mib=dict(type="int"),
+            create_metadata=dict(type="bool", default=False),
+            local_address=dict(type="str"),
+            local_port=dict(type="int"),
+            peer_address=dict(type="str"),
+            peer_port=dict(type="int"),
+            secret=dict(type="str", no_log=True),
+            hmac_alg=dict(type="str", choices=["md5", "sha1", "sha256", "sha512"],
+                          default="md5"),
+            protocol=dict(type="str", choices=["A", "B", "C"], default="C"),
+            dual_primary=dict(type="bool", default=False),
+            resync_rate_kib=dict(type="int", default=61440),
+            force_primary=dict(type="bool", default=False),
+            resize=dict(type="bool", default=False),
+        ),
+        required_together=[list(NET_OPTIONS), ["data_dev", "meta_dev"]],
+        required_if=[["create_metadata", True, ["meta_dev"]]],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["size_mib"] is not None and p["size_mib"] <= 0:
+        module.fail_json(msg="drbd%d: size_mib must be positive, got %d"
+                         % (p["minor"], p["size_mib"]))
+    if p["resync_rate_kib"] <= 0:
+        module.fail_json(msg="drbd%d: resync_rate_kib must be positive, got %d"
+                         % (p["minor"], p["resync_rate_kib"]))
+    try:
+        backend = DrbdBackend(module_runner(module))
+        before = backend.info(p["minor"])
+        outcome = _run(backend, p, module.check_mode)
+    except StorageError as err:
+        module.fail_json(msg=str(err), minor=p["minor"])
+    result = outcome.as_dict()
+    if module._diff:
+        result["diff"] = state_diff(before, outcome.state,
+                                    ("exists", "attached", "role", "connection", "peer_address",
+                                     "dual_primary"))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

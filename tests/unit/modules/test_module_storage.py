@@ -1,0 +1,187 @@
+"""gnt.cluster.lvm_volume, lvm_storage, drbd_device, storage_info with a fake command runner
+(this host has no device-mapper and no DRBD), ext_volume for real with the sample provider:
+check mode, changed only on change, diff, failures naming the object."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+from storage_fakes import FakeRunner
+
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import CommandResult
+
+REPO = Path(__file__).resolve().parents[3]
+UUID = "6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f"
+LVS_OUT = (f"  xenvg|{UUID}.disk0|1024.00|-wi-ao----||originstname+i1|/dev/vdb(0)\n"
+           f"  xenvg|{UUID}.disk1|512.00|-wi-a-----|||/dev/vdb(256)\n")
+VGS_OUT = "  xenvg|20476.00|16124.00|wz--n-|4.00|2|2|0\n"
+PVS_OUT = "  /dev/vdb|xenvg|10238.00|8702.00|1536.00|a--\n"
+CHANGING = ("lvcreate", "lvremove", "lvrename", "lvextend", "lvchange", "pvchange", "vgreduce",
+            "dd")
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    runner = FakeRunner()
+    runner.on(["lvs"], LVS_OUT).on(["vgs"], VGS_OUT).on(["pvs"], PVS_OUT)
+    for name in ("lvm_volume", "lvm_storage", "drbd_device", "storage_info"):
+        module = importlib.import_module(f"ansible_collections.gnt.cluster.plugins.modules.{name}")
+        monkeypatch.setattr(module, "module_runner", lambda _module: runner)
+    return runner
+
+
+def changes(runner):
+    return [argv for argv in runner.calls if argv[0] in CHANGING
+            or argv[:2] in (["drbdsetup", "new-resource"], ["drbdsetup", "down"])]
+
+
+def test_lvm_volume_create_check_then_idempotent(run_module, fake):
+    args = {"vg": "xenvg", "name": f"{UUID}.disk2", "size_mib": 256, "tags": ["t1"]}
+    ok, result = run_module("lvm_volume", args, check=True, diff=True)
+    assert ok and result["changed"] and result["exists"] and result["size_mib"] == 256
+    assert result["diff"] == {"before": {"exists": False, "size_mib": 0,
+                                         "path": f"/dev/xenvg/{UUID}.disk2"},
+                              "after": {"exists": True, "size_mib": 256,
+                                        "path": f"/dev/xenvg/{UUID}.disk2"}}
+    assert changes(fake) == []
+    after = LVS_OUT + f"  xenvg|{UUID}.disk2|256.00|-wi-a-----||t1|/dev/vdb(400)\n"
+    fake.on(["lvs"], LVS_OUT, LVS_OUT, after)
+    ok, result = run_module("lvm_volume", args)
+    assert ok and result["changed"] and result["actions"] == ["created 256 MiB"]
+    assert changes(fake) == [["lvcreate", "-Wn", "-L", "256m", "-n", f"{UUID}.disk2",
+                              "--addtag", "t1", "xenvg"]]
+    fake.calls.clear()
+    ok, result = run_module("lvm_volume", args)
+    assert ok and not result["changed"] and changes(fake) == []
+    assert result["tags"] == ["t1"] and result["size_mismatch"] is False
+
+
+def test_lvm_volume_grow_mismatch_and_failures(run_module, fake):
+    base = {"vg": "xenvg", "name": f"{UUID}.disk1"}
+    ok, result = run_module("lvm_volume", dict(base, size_mib=768))
+    assert ok and not result["changed"] and result["size_mismatch"] is True
+    assert "use grow=true" in str(result["warnings"])
+    ok, result = run_module("lvm_volume", dict(base, size_mib=768, grow=True))
+    assert ok and result["actions"] == ["grown from 512 MiB to 768 MiB"]
+    assert changes(fake) == [["lvextend", "-L", "768m", f"xenvg/{UUID}.disk1"]]
+    ok, result = run_module("lvm_volume", dict(base, size_mib=256, grow=True))
+    assert not ok and "is 512 MiB, cannot shrink it to 256 MiB" in result["msg"]
+    ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": "--help", "size_mib": 4})
+    assert not ok and "invalid logical volume name '--help'" in result["msg"]
+    ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": "new"})
+    assert not ok and "size_mib is required" in result["msg"]
+    ok, result = run_module("lvm_volume", dict(base, state="absent", name=f"{UUID}.disk0"))
+    assert not ok and f"xenvg/{UUID}.disk0 is open" in result["msg"]
+    assert len(changes(fake)) == 1
+
+
+def test_lvm_volume_adopt_rename_remove(run_module, fake):
+    ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": f"{UUID}.disk1",
+                                           "adopt": True})
+    assert ok and not result["changed"] and result["size_mib"] == 512
+    ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": f"{UUID}.disk0",
+                                           "adopt": True})
+    assert not ok and "cannot adopt" in result["msg"] and "open" in result["msg"]
+    ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": "renamed",
+                                           "rename_from": f"{UUID}.disk1"})
+    assert ok and result["changed"]
+    ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": f"{UUID}.disk1",
+                                           "state": "absent"}, check=True)
+    assert ok and result["changed"] and result["exists"] is False
+    assert changes(fake) == [["lvrename", "xenvg", f"{UUID}.disk1", "renamed"]]
+
+
+def test_lvm_storage(run_module, fake):
+    ok, result = run_module("lvm_storage", {"type": "lvm-pv", "name": "/dev/vdb",
+                                            "allocatable": False}, check=True)
+    assert ok and result["changed"] and result["allocatable"] is False and changes(fake) == []
+    ok, result = run_module("lvm_storage", {"type": "lvm-pv", "name": "/dev/vdb",
+                                            "allocatable": True})
+    assert ok and not result["changed"]
+    ok, result = run_module("lvm_storage", {"type": "lvm-vg", "name": "xenvg", "repair": True})
+    assert ok and not result["changed"] and result["missing_pv_count"] == 0
+    ok, result = run_module("lvm_storage", {"type": "lvm-vg", "name": "xenvg",
+                                            "allocatable": True})
+    assert not ok and "allocatable applies to physical volumes" in result["msg"]
+
+
+def test_storage_info(run_module, fake):
+    ok, result = run_module("storage_info", {"types": ["lvm-vg", "lvm-pv", "lvm-lv"],
+                                             "vgs": ["xenvg"]})
+    assert ok and result["changed"] is False
+    assert result["vgs"][0]["free_mib"] == 16124 and result["pvs"][0]["allocatable"]
+    assert [lv["name"] for lv in result["lvs"]] == [f"{UUID}.disk0", f"{UUID}.disk1"]
+    fake.on(["vgs"], CommandResult(5, "", '  Volume group "nope" not found\n'))
+    ok, result = run_module("storage_info", {"types": ["lvm-vg"], "vgs": ["nope"]})
+    assert not ok and '"nope" not found' in result["msg"]
+    ok, result = run_module("storage_info", {"types": ["ext"],
+                                             "ext_search_path": [str(REPO / "roles/node_prepare"
+                                                                     "/files/extstorage")]})
+    assert ok and result["ext_providers"][0]["name"] == "filevol"
+    assert result["ext_providers"][0]["valid"] is True
+
+
+def test_drbd_device_check_mode_and_down(run_module, fake, monkeypatch):
+    from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd, drbd_status
+
+    text = "version: 8.4.11 (api:1/proto:86-101)\n"
+    monkeypatch.setattr(drbd, "read_proc_drbd", lambda: drbd_status.parse_proc_drbd(text))
+    monkeypatch.setattr(drbd.DrbdBackend.__init__, "__defaults__",
+                        (lambda: drbd_status.parse_proc_drbd(text),))
+    fake.on(["blockdev"], "134217728\n").on(["drbdmeta", "/dev/drbd3"], 255)
+    args = {"minor": 3, "state": "primary", "force_primary": True, "create_metadata": True,
+            "data_dev": "/dev/xenvg/a_data", "meta_dev": "/dev/xenvg/a_meta",
+            "local_address": "198.18.0.11", "local_port": 11003,
+            "peer_address": "198.18.0.12", "peer_port": 11003, "secret": "s3cret"}
+    ok, result = run_module("drbd_device", args, check=True)
+    assert ok and result["changed"] and len(result["actions"]) == 5
+    assert result["exists"] and result["open"] and result["path"] == "/dev/drbd3"
+    assert changes(fake) == [] and "s3cret" not in repr(result)
+    ok, result = run_module("drbd_device", {"minor": 3, "state": "down"})
+    assert ok and not result["changed"]  # not configured
+    ok, result = run_module("drbd_device", {"minor": 3, "peer_address": "198.18.0.12"})
+    assert not ok and "parameters are required together" in result["msg"]
+    ok, result = run_module("drbd_device", dict(args, minor=300))
+    assert not ok and "invalid DRBD minor 300" in result["msg"]
+
+
+def test_ext_volume_for_real(run_module, tmp_path):
+    volumes = tmp_path / "volumes"
+    volumes.mkdir()
+    name = f"{UUID}.ext.disk0"
+    args = {"name": name, "provider": "filevol", "params": {"dir": str(volumes)},
+            "search_path": [str(REPO / "roles/node_prepare/files/extstorage")],
+            "size_mib": 4, "metadata": "originstname+inst1.example.com"}
+    ok, result = run_module("ext_volume", args, check=True)
+    assert ok and result["changed"] and not (volumes / name).exists()
+    ok, result = run_module("ext_volume", args)
+    assert ok and result["changed"] and result["path"] == str(volumes / name)
+    assert result["actions"] == ["created 4 MiB",
+                                 "set metadata originstname+inst1.example.com"]
+    assert os.path.getsize(volumes / name) == 4 * 2**20
+    ok, result = run_module("ext_volume", args)
+    assert ok and not result["changed"] and result["attached"]
+    ok, result = run_module("ext_volume", dict(args, grow_to_mib=8))
+    assert ok and result["changed"] and os.path.getsize(volumes / name) == 8 * 2**20
+    ok, result = run_module("ext_volume", dict(args, params={"pool": "x"}))
+    assert not ok and "does not declare parameter pool" in result["msg"]
+    ok, result = run_module("ext_volume", dict(args, state="absent"))
+    assert ok and result["actions"] == ["detached", "removed"] and not (volumes / name).exists()
+    ok, result = run_module("ext_volume", dict(args, state="absent"))
+    assert ok and not result["changed"]
+
+
+def test_ext_volume_through_ansible(run_module_ansible, tmp_path):
+    """The sub-package module_utils travel in the module payload; scripts run with their
+    environment through Ansible's run_command."""
+    volumes = tmp_path / "volumes"
+    volumes.mkdir()
+    args = {"name": "vol1", "provider": "filevol", "params": {"dir": str(volumes)},
+            "search_path": [str(REPO / "roles/node_prepare/files/extstorage")], "size_mib": 2}
+    ok, result = run_module_ansible("ext_volume", args)
+    assert ok and result["changed"] and result["path"] == str(volumes / "vol1")
+    ok, result = run_module_ansible("ext_volume", dict(args, state="absent"))
+    assert ok and result["changed"] and not (volumes / "vol1").exists()
