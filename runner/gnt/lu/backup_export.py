@@ -24,6 +24,7 @@ from gnt.config import exportcfg
 from gnt.core import settings
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_NODE
+from gnt.lu import instance_storage
 from gnt.lu.backup import export_holders, export_path, remove_export_from
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
@@ -247,7 +248,7 @@ class LUBackupExport(InstanceLU):
                 raise OpExecError(f"{err}\nThe export is complete; the instance was kept"
                                   " (remove it with 'gnt-instance remove')") from err
             self.log(f"WARNING: ignoring the removal failure: {err}")
-        self.cfg.remove("instances", self.instance["uuid"], {"disks": self.instance["disks"]})
+        instance_storage.remove_instance(self.cfg, self.instance)
 
 
 def _dump_names(instance: dict[str, Any], compression: str) -> list[str]:

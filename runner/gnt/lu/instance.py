@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.core.errors import ECODE_STATE, OpExecError, OpPrereqError
+from gnt.lu import instance_storage
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
@@ -152,6 +153,6 @@ class LUInstanceRemove(InstanceLU):
                     raise OpExecError(f"{err}\nNothing was removed from the config; fix the"
                                       " cause or use --ignore-failures") from err
                 self.log(f"  - WARNING: ignoring failures: {err}")
-        self.cfg.remove("instances", self.instance["uuid"], {"disks": self.instance["disks"]})
+        instance_storage.remove_instance(self.cfg, self.instance)
         self.log(f"* removed instance {self.name} from the cluster config")
         return None

@@ -17,7 +17,7 @@ from gnt.core.errors import (
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from gnt.core.units import UnitError, parse_size_mib
-from gnt.lu import names, placement
+from gnt.lu import instance_storage, names, placement
 from gnt.lu.base import LogicalUnit
 from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
@@ -67,13 +67,14 @@ class LUInstanceCreate(LogicalUnit):
                                 " (--disk 0:size=SIZE or -s SIZE)", ECODE_INVAL)
         self.disks = []
         for index, disk in enumerate(op["disks"]):
-            if "size" not in disk:
+            adopting = bool(disk.get("adopt"))
+            if "size" not in disk and not adopting:
                 raise OpPrereqError(f"Missing size for disk {index}", ECODE_INVAL)
             try:
-                size = parse_size_mib(disk["size"])
+                size = parse_size_mib(disk["size"]) if "size" in disk else 0
             except UnitError as err:
                 raise OpPrereqError(f"Invalid size for disk {index}: {err}", ECODE_INVAL) from err
-            if size <= 0:
+            if size <= 0 and not adopting:
                 raise OpPrereqError(f"Disk {index} size must be positive", ECODE_INVAL)
             mode = disk.get("mode", params.DISK_MODE_DEFAULT)
             if mode not in params.DISK_MODES:
@@ -111,14 +112,33 @@ class LUInstanceCreate(LogicalUnit):
                               "nicparams": params.check_nicparams(nic)})
             if mac not in ("auto", "generate") and not _valid_mac(mac):
                 raise OpPrereqError(f"Invalid MAC address '{mac}' for NIC {index}", ECODE_INVAL)
-        if op["snode"]:
-            raise OpPrereqError(f"Disk template '{template}' takes no secondary node",
-                                ECODE_INVAL)
+        self.lvm_requests: list[instance_storage.DiskRequest] = []
+        if template in instance_storage.LVM_TEMPLATES:
+            self.lvm_requests = instance_storage.check_requests(
+                template, op["disks"], [d["size"] for d in self.disks],
+                [d["mode"] for d in self.disks], self.cfg.cluster(), op["iallocator"],
+                op["mode"])
+        elif any(disk.get("adopt") for disk in op["disks"]):
+            raise OpPrereqError(f"Disk adoption is not supported for the '{template}' disk"
+                                " template", ECODE_INVAL)
+        if template in instance_storage.MIRRORED_TEMPLATES:
+            if op["iallocator"] or not op["pnode"]:
+                raise OpPrereqError(f"Disk template '{template}' needs its nodes given"
+                                    " (-n PRIMARY:SECONDARY): choosing a secondary node with"
+                                    " an iallocator is not supported yet", ECODE_INVAL)
+            if not op["snode"]:
+                raise OpPrereqError("The networked disk templates need a mirror node",
+                                    ECODE_INVAL)
 
     def expand_names(self) -> None:
         op = self.op
         # None: the allocator chooses, with every node locked (check_prereq).
         self.pnode: dict[str, Any] | None = None
+        self.snode: dict[str, Any] | None = None
+        if op["snode"] and op["disk_template"] in instance_storage.MIRRORED_TEMPLATES:
+            self.snode = self.cfg.lookup("nodes", op["snode"])
+        elif op["snode"]:
+            self.log("WARNING: Secondary node will be ignored on non-mirrored disk template")
         if op["pnode"]:
             self.pnode = self.cfg.lookup("nodes", op["pnode"])
         else:
@@ -135,7 +155,7 @@ class LUInstanceCreate(LogicalUnit):
     def declare_locks(self) -> dict[str, list[str] | str]:
         # The new name is reserved (no UUID exists yet); nodes by UUID, or all of them while
         # the allocator chooses (opportunistically: every node by UUID, those free taken).
-        nodes: list[str] | str = [self.pnode["uuid"]] if self.pnode else ALL
+        nodes: list[str] | str = self.nodes_needed(self.pnode) if self.pnode else ALL
         if self.pnode is None and self.opportunistic:
             nodes = sorted(str(node["uuid"]) for node in self.cfg.all("nodes"))
         return {LEVEL_INSTANCE: [name_lock(self.op["instance_name"])], LEVEL_NODE: nodes,
@@ -182,8 +202,12 @@ class LUInstanceCreate(LogicalUnit):
         return pnode
 
     def nodes_needed(self, pnode: dict[str, Any]) -> list[str]:
-        """UUIDs of the nodes whose locks stay held once the primary node is known."""
-        return [str(pnode["uuid"])]
+        """UUIDs of the nodes whose locks stay held once the primary node is known (and the
+        secondary node of a drbd instance)."""
+        needed = [str(pnode["uuid"])]
+        if self.snode is not None and self.snode["uuid"] != pnode["uuid"]:
+            needed.append(str(self.snode["uuid"]))
+        return needed
 
     def check_prereq(self) -> None:
         op, cfg = self.op, self.cfg
@@ -208,6 +232,10 @@ class LUInstanceCreate(LogicalUnit):
                                 ECODE_STATE)
         if self.hypervisor not in cluster["enabled_hypervisors"]:
             raise OpPrereqError(f"Hypervisor '{self.hypervisor}' is not enabled", ECODE_STATE)
+        if self.snode is not None:
+            self._check_secondary(node)
+        if self.lvm_requests:
+            self._check_lvm(node)
         if op["os_type"]:
             checks.check_os(cfg, node, op["os_type"], op["osparams"])
         be = params.fill(params.filled_beparams(cluster, {"beparams": {}}), self.beparams)
@@ -227,6 +255,31 @@ class LUInstanceCreate(LogicalUnit):
                                     ECODE_EXISTS)
             used.add(str(nic["mac"]))
 
+    def _check_secondary(self, pnode: dict[str, Any]) -> None:
+        """The secondary node of a drbd instance: another, usable node."""
+        assert self.snode is not None
+        snode = self.cfg.get("nodes", self.snode["uuid"])
+        if snode["uuid"] == pnode["uuid"]:
+            raise OpPrereqError("The secondary node cannot be the primary node", ECODE_INVAL)
+        for flag, text in (("offline", "offline"), ("drained", "drained")):
+            if snode[flag]:
+                raise OpPrereqError(f"Cannot use {text} secondary node {snode['name']}",
+                                    ECODE_STATE)
+        if not snode["vm_capable"]:
+            raise OpPrereqError(f"Node {snode['name']} is not vm_capable", ECODE_STATE)
+
+    def _check_lvm(self, pnode: dict[str, Any]) -> None:
+        """Volume groups with room on the instance's nodes, or the LVs to adopt usable."""
+        nodes = [pnode] + ([self.cfg.get("nodes", self.snode["uuid"])] if self.snode else [])
+        if any(req.adopt for req in self.lvm_requests):
+            sizes = instance_storage.check_adoption(self.cfg, pnode, self.lvm_requests)
+            for disk, size in zip(self.disks, sizes, strict=True):
+                disk["size"] = size
+            return
+        instance_storage.check_free_space(
+            self.cfg, nodes, instance_storage.space_per_vg(self.op["disk_template"],
+                                                           self.lvm_requests))
+
     def _objects(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         from gnt.config.objects import new_uuid
 
@@ -234,12 +287,16 @@ class LUInstanceCreate(LogicalUnit):
         name = op["instance_name"]
         assert self.pnode is not None, "check_prereq chose the primary node"
         disks = []
+        nodes = self.nodes_needed(self.pnode)
+        planned = (instance_storage.plan_disks(self.cfg, op["disk_template"],
+                                               self.lvm_requests, nodes[0], nodes[-1])
+                   if self.lvm_requests else [])
         for index, disk in enumerate(self.disks):
-            path = disk_path(cluster, op["disk_template"], name, index)
-            disks.append({"uuid": new_uuid(), "dev_type": op["disk_template"],
-                          "logical_id": ["loop", path], "size": disk["size"],
-                          "mode": disk["mode"], "iv_name": f"disk/{index}",
-                          "nodes": [self.pnode["uuid"]]})
+            device = planned[index] if planned else {
+                "dev_type": op["disk_template"], "size": disk["size"],
+                "logical_id": ["loop", disk_path(cluster, op["disk_template"], name, index)]}
+            disks.append({"uuid": new_uuid(), **device, "size": disk["size"],
+                          "mode": disk["mode"], "iv_name": f"disk/{index}", "nodes": nodes})
         instance = {
             "uuid": new_uuid(), "name": name, "primary_node": self.pnode["uuid"],
             "os": op["os_type"] or "", "hypervisor": self.hypervisor,
@@ -254,8 +311,13 @@ class LUInstanceCreate(LogicalUnit):
     def exec(self) -> Any:
         name = self.op["instance_name"]
         instance, disks = self._objects()
+        self.ports = instance_storage.allocate_ports(self.cfg, disks)
         self.log(f"* adding instance {name} to the cluster config")
-        self.cfg.add("instances", instance, {"disks": disks})
+        try:
+            self.cfg.add("instances", instance, {"disks": disks})
+        except BaseException:
+            instance_storage.release_ports(self.cfg, self.ports)
+            raise
         node = self.cfg.get("nodes", instance["primary_node"])
         spec = instance_spec(self.cfg, instance, self.start_memory)
         host = {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, node)}
@@ -311,6 +373,7 @@ class LUInstanceCreate(LogicalUnit):
             {node["name"]: _access(self.cfg, node)}, self.feedback)
         if cleanup.ok:
             self.cfg.remove("instances", instance["uuid"], {"disks": instance["disks"]})
+            instance_storage.release_ports(self.cfg, getattr(self, "ports", []))
         else:
             self.log(f"  - could not clean up; run 'gnt-instance remove {instance['name']}'")
 

@@ -12,7 +12,7 @@ from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import disk_path, instance_spec
+from gnt.nodes.nodevars import FILE_TEMPLATES, device_path, disk_path, instance_spec
 from gnt.opcodes import params
 
 
@@ -157,13 +157,15 @@ class LUInstanceRename(InstanceLU):
         old_spec = instance_spec(self.cfg, self.instance)
         disks = []
         for index, disk in enumerate(self.cfg.instance_disks(self.instance)):
+            # file disks live in a directory named after the instance; volumes keep their names
             updated = dict(disk, logical_id=[disk["logical_id"][0],
-                                             disk_path(cluster, disk["dev_type"], new, index)])
+                                             disk_path(cluster, disk["dev_type"], new, index)]
+                           ) if disk["dev_type"] in FILE_TEMPLATES else disk
             disks.append(updated)
         renamed = dict(self.instance, name=new)
         new_spec = instance_spec(self.cfg, renamed)
         for spec_disk, disk in zip(new_spec["disks"], disks, strict=True):
-            spec_disk["path"] = disk["logical_id"][1]
+            spec_disk["path"] = device_path(disk, self.instance["primary_node"])
         node = self.host_vars()["gnt_node"]
         try:
             self.play("instance_rename", f"rename instance {old_name} to {new}",

@@ -174,6 +174,8 @@ class LUClusterVerify(LogicalUnit):
         used_shared: set[str] = set()
         owner: dict[str, str] = {}
         for inst in instances:
+            if inst["disk_template"] not in (params.DT_FILE, params.DT_SHARED_FILE):
+                continue   # only file disks live in the storage directories
             for disk in cfg.instance_disks(inst):
                 path = disk["logical_id"][1]
                 owner[path] = inst["name"]

@@ -21,9 +21,10 @@ from gnt.core.collection import load_module_util
 from gnt.nodes import x509keys
 
 
-def live_info(uri: str, storage_dir: str | None) -> dict[str, Any]:
+def live_info(uri: str, storage_dir: str | None, vg: str | None = None) -> dict[str, Any]:
     """Memory (from /proc/meminfo: libvirt can report a container's view), CPUs, memory used
-    by running domains, hypervisor version and file-storage space of this node."""
+    by running domains, hypervisor version, file-storage space and (with ``vg``) the volume
+    group's size and free space (``vg_total``/``vg_free``, or ``vg_error`` saying why not)."""
     facts = load_module_util("node_facts")
     total, free = facts.memory_mib()
     info: dict[str, Any] = {"mtotal": int(total), "mfree": int(free),
@@ -43,7 +44,31 @@ def live_info(uri: str, storage_dir: str | None) -> dict[str, Any]:
         usage = facts.storage_usage([_existing_parent(storage_dir)])
         only = next(iter(usage.values()))
         info["dtotal"], info["dfree"] = only["total_mib"], only["free_mib"]
+    if vg:
+        info.update(vg_info(vg))
     return info
+
+
+def lv_list(vgs: list[str]) -> dict[str, Any]:
+    """``vg/lv`` -> size_mib, active, open of the logical volumes in ``vgs`` here."""
+    storage = load_module_util("storage.base")
+    lvm = load_module_util("storage.lvm")
+    return {f"{lv['vg']}/{lv['name']}": {"size_mib": int(lv["size_mib"]),
+                                         "active": bool(lv["active"]), "open": bool(lv["open"])}
+            for lv in lvm.list_lvs(storage.subprocess_runner, vgs)}
+
+
+def vg_info(vg: str) -> dict[str, Any]:
+    """``vg_total``/``vg_free`` (MiB) of volume group ``vg`` here, or ``vg_error``."""
+    storage = load_module_util("storage.base")
+    lvm = load_module_util("storage.lvm")
+    try:
+        found = lvm.list_vgs(storage.subprocess_runner, [vg])
+    except Exception as err:  # StorageError, or a bad name: the message says which
+        return {"vg_error": str(err)}
+    if not found:
+        return {"vg_error": f"volume group {vg} not found"}
+    return {"vg_total": int(found[0]["size_mib"]), "vg_free": int(found[0]["free_mib"])}
 
 
 def verify_info(storage_dirs: list[str]) -> dict[str, Any]:
@@ -224,13 +249,15 @@ class NodeCall:
 
 _URI = Arg("uri", default="qemu:///system")
 CALLS: dict[str, NodeCall] = {call.name: call for call in (
-    NodeCall("info", live_info, (_URI, Arg("storage_dir"))),
+    NodeCall("info", live_info, (_URI, Arg("storage_dir"), Arg("vg"))),
     NodeCall("domains", list_domains, (_URI,)),
     NodeCall("verify", verify_info, (Arg("storage_dirs", many=True),)),
     NodeCall("exports", exports_here),
     NodeCall("export-info", export_info, (Arg("path", default=""),)),
     NodeCall("os-diagnose", os_diagnose, (Arg("search_path", many=True),)),
     NodeCall("join-check", join_check, (_URI, Arg("storage_dir")), timeout=60.0),
+    NodeCall("vg-info", vg_info, (Arg("vg", default=""),)),
+    NodeCall("lv-list", lv_list, (Arg("vgs", many=True),)),
     NodeCall("x509-create", x509keys.create, (Arg("validity", default=str(
         rie.RIE_CERT_VALIDITY)),)),
     NodeCall("x509-remove", x509keys.remove, (Arg("key_name", default=""),)),

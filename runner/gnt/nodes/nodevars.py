@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gnt.config import drbdmap
 from gnt.config.store import ConfigStore
 from gnt.core import settings
 from gnt.nodes import ssh
@@ -75,6 +76,22 @@ def disk_path(cluster: dict[str, Any], template: str, instance_name: str, index:
     return f"{base}/{instance_name}/disk{index}"
 
 
+FILE_TEMPLATES = (params.DT_FILE, params.DT_SHARED_FILE)
+
+
+def device_path(disk: dict[str, Any], node_uuid: str) -> str:
+    """Where a disk's data is on node ``node_uuid``: the file of a file disk, ``/dev/VG/LV``
+    of a plain one, ``/dev/drbdN`` (that node's minor) of a drbd one."""
+    lid = disk["logical_id"]
+    if disk["dev_type"] == params.DT_PLAIN:
+        return f"/dev/{lid[0]}/{lid[1]}"
+    if disk["dev_type"] == params.DT_DRBD8:
+        minor = lid[drbdmap.LID_PMINOR] if lid[drbdmap.LID_PNODE] == node_uuid \
+            else lid[drbdmap.LID_SMINOR]
+        return f"/dev/drbd{minor}"
+    return str(lid[1])
+
+
 def console_log(instance_name: str) -> str:
     return str(settings.paths().console_log_dir / f"{instance_name}.log")
 
@@ -86,8 +103,10 @@ def instance_spec(store: ConfigStore, instance: dict[str, Any],
     be = params.filled_beparams(cluster, instance)
     disks = []
     for index, disk in enumerate(store.instance_disks(instance)):
-        disks.append({"index": index, "uuid": disk["uuid"], "path": disk["logical_id"][1],
-                      "size_mib": disk["size"], "mode": disk["mode"]})
+        disks.append({"index": index, "uuid": disk["uuid"],
+                      "path": device_path(disk, instance["primary_node"]),
+                      "size_mib": disk["size"], "mode": disk["mode"],
+                      "dev_type": disk["dev_type"]})
     nics = []
     for index, nic in enumerate(instance["nics"]):
         filled = params.filled_nicparams(cluster, nic)

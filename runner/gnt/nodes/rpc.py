@@ -71,8 +71,10 @@ def live_info_or_error(store: ConfigStore, node: dict[str, Any]) -> dict[str, An
     """Like :func:`live_info`, but :class:`NodeDown` says why a node did not answer."""
     if node["offline"]:
         raise NodeDown(f"{node['name']} is offline")
+    cluster = store.cluster()
     return dict(_ask(store, node, "info", uri=libvirt_uri(node),
-                     storage_dir=store.cluster()["file_storage_dir"]))
+                     storage_dir=cluster["file_storage_dir"],
+                     vg=cluster.get("volume_group_name") or None))
 
 
 def domains(store: ConfigStore, node: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -167,3 +169,13 @@ def x509_create(store: ConfigStore, node: dict[str, Any], validity: int) -> tupl
 def x509_remove(store: ConfigStore, node: dict[str, Any], name: str) -> bool:
     """Delete the per-move X509 key ``name`` on ``node``; False if it had none."""
     return bool(_ask(store, node, "x509-remove", key_name=name))
+
+
+def vg_info(store: ConfigStore, node: dict[str, Any], vg: str) -> dict[str, Any]:
+    """``vg_total``/``vg_free`` (MiB) of volume group ``vg`` on ``node``, or ``vg_error``."""
+    return dict(_ask(store, node, "vg-info", vg=vg))
+
+
+def lv_list(store: ConfigStore, node: dict[str, Any], vgs: list[str]) -> dict[str, Any]:
+    """``vg/lv`` -> ``{size_mib, active, open}`` of the LVs of ``vgs`` on ``node``."""
+    return dict(_ask(store, node, "lv-list", vgs=vgs))
