@@ -238,7 +238,7 @@ def _statements(text: str) -> list[tuple[tuple[str, ...], str, str]]:
         if not line:
             continue
         if line.endswith("{"):
-            path.append(line[:-1].strip().split()[0])
+            path.append(line[:-1].strip().split(None, 1)[0])
             continue
         if line == "}":
             if path:
@@ -253,7 +253,7 @@ def _unquote(value: str) -> str:
     value = value.strip()
     if value.startswith('"'):
         return value[1:value.index('"', 1)]
-    return value.split()[0] if value else ""
+    return value.split(None, 1)[0] if value else ""
 
 
 def _address(value: str) -> tuple[str, int] | None:

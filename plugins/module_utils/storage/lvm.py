@@ -206,8 +206,8 @@ def list_vgs(runner: Runner, names: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Volume groups (all, or ``names``): name, size_mib, free_mib, extent_mib, counts,
     attr and its flags (writable, exported, partial)."""
     names = [validate_name("volume group", n) for n in names]
-    rows = _report(runner, "vgs", VG_FIELDS, names, "volume groups %s" % ",".join(names or
-                                                                                ["(all)"]))
+    what = "volume groups %s" % ",".join(names or ["(all)"])
+    rows = _report(runner, "vgs", VG_FIELDS, names, what)
     for row in rows:
         row.update(_flags(row["attr"], VG_ATTR_FLAGS))
     return rows
@@ -217,8 +217,8 @@ def list_pvs(runner: Runner, names: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Physical volumes: name, vg, size_mib, free_mib, used_mib, attr and its flags
     (allocatable, exported, missing)."""
     names = [validate_pv(n) for n in names]
-    rows = _report(runner, "pvs", PV_FIELDS, names, "physical volumes %s"
-                   % ",".join(names or ["(all)"]))
+    what = "physical volumes %s" % ",".join(names or ["(all)"])
+    rows = _report(runner, "pvs", PV_FIELDS, names, what)
     for row in rows:
         row.update(_flags(row["attr"], PV_ATTR_FLAGS))
     return rows
@@ -229,8 +229,8 @@ def list_lvs(runner: Runner, vgs: Sequence[str] = ()) -> list[dict[str, Any]]:
     vg, name, path, size_mib, attr and its flags, origin, tags, devices, degraded."""
     vgs = [validate_name("volume group", n) for n in vgs]
     merged: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in _report(runner, "lvs", LV_FIELDS, vgs, "logical volumes of %s"
-                       % ",".join(vgs or ["(all)"])):
+    what = "logical volumes of %s" % ",".join(vgs or ["(all)"])
+    for row in _report(runner, "lvs", LV_FIELDS, vgs, what):
         key = (row["vg"], row["name"])
         if key in merged:
             merged[key]["devices"] += [d for d in row["devices"]
