@@ -320,10 +320,11 @@ class DrbdBackend(StorageBackend, CommandBackend):
                                   "--allow-two-primaries=%s"
                                   % ("yes" if net.dual_primary else "no")]], check_mode)
                 return
-            self.change(self._what(minor), outcome,
-                        "disconnected from %s" % _addr(current[1]),
-                        [["drbdsetup", "disconnect", _endpoint(current[0]),
-                          _endpoint(current[1])]], check_mode)
+            if current[1] is not None:
+                self.change(self._what(minor), outcome,
+                            "disconnected from %s" % _addr(current[1]),
+                            [["drbdsetup", "disconnect", _endpoint(current[0]),
+                              _endpoint(current[1])]], check_mode)
         connect = ["drbdsetup", "connect", resource_name(minor), local, peer,
                    "--protocol", net.protocol] + list(AFTER_SPLIT_BRAIN)
         if net.dual_primary:
