@@ -80,9 +80,15 @@ DOMAIN_TEMPLATE = """\
   <on_crash>destroy</on_crash>
   <devices>
 {% for disk in disks %}
+{% if disk.block %}
+    <disk type='block' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source dev='{{ disk.path | e }}'/>
+{% else %}
     <disk type='file' device='disk'>
       <driver name='qemu' type='raw'/>
       <source file='{{ disk.path | e }}'/>
+{% endif %}
       <target dev='{{ disk.dev }}' bus='{{ disk.bus }}'/>
 {% if disk.readonly %}
       <readonly/>
@@ -205,7 +211,8 @@ def build_context(spec, accel_default="kvm"):
             raise DomainSpecError("instance %s: disk %s has invalid mode %r (valid: %s)"
                                   % (name, disk.get("index", pos), mode, ", ".join(DISK_MODES)))
         disks.append({"path": disk["path"], "bus": bus, "dev": _device_name(prefix, pos),
-                      "readonly": mode == hvparams.DISK_MODE_RO})
+                      "readonly": mode == hvparams.DISK_MODE_RO,
+                      "block": disk.get("dev_type") in hvparams.BLOCK_DEV_TYPES})
     model = _choice(name, "hvparam nic_type", hv["nic_type"], NIC_MODELS)
     nics = []
     for pos, nic in enumerate(sorted(spec.get("nics") or [], key=lambda n: n.get("index", 0))):

@@ -81,6 +81,9 @@ KVM_HVPARAMS = {
 INT_MINIMUM = {"serial_speed": 1, "migration_downtime": 1}
 
 # Disk access modes (Ganeti's disk "mode"): read-write or read-only; the default first.
+# Disk kinds (a disk's dev_type, its instance's disk template) whose data is a block device on
+# the node: the domain gets <disk type='block'> with <source dev=...>; others are files.
+BLOCK_DEV_TYPES = ("plain", "drbd", "blockdev", "ext")
 DISK_MODE_RW = "rw"
 DISK_MODE_RO = "ro"
 DISK_MODES = (DISK_MODE_RW, DISK_MODE_RO)

@@ -246,3 +246,16 @@ def test_spec_hash_tracks_changes():
     assert spec_hash_of(render_domain_xml(spec(accel=""), "tcg")) != \
         spec_hash_of(render_domain_xml(spec(accel=""), "kvm"))
     assert spec_hash_of("<domain/>") == "" and spec_hash_of("not xml") == ""
+
+
+@pytest.mark.parametrize("dev_type", ["plain", "drbd"])
+def test_block_device_disks(dev_type):
+    s = spec()
+    s["disks"][0].update(dev_type=dev_type, path="/dev/xenvg/abc.disk0")
+    s["disks"][1]["dev_type"] = "file"
+    block, file_disk = parse(s).findall("devices/disk")
+    assert block.get("type") == "block" and block.find("source").get("dev") == \
+        "/dev/xenvg/abc.disk0"
+    assert block.find("source").get("file") is None
+    assert block.find("driver").get("type") == "raw"
+    assert file_disk.get("type") == "file" and file_disk.find("source").get("file")
