@@ -1,4 +1,5 @@
-"""gnt-node storage commands: ``list-drbd`` (the DRBD minors configured on a node)."""
+"""gnt-node storage commands: ``list-drbd`` (the DRBD minors configured on a node),
+``list-storage`` (storage units) and ``volumes`` (logical volumes), as Ganeti's."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ import argparse
 from typing import Any
 
 from gnt.cli import common
-from gnt.cli._output import generate_table
-from gnt.cli.common import add_command, stdout
+from gnt.cli._output import default_units, format_unit, generate_table, parse_fields
+from gnt.cli.common import add_command, add_list_options, make_op, stdout, submit_op
+from gnt.opcodes.storage import STORAGE_TYPES
+
+STORAGE_TITLES = {"node": "Node", "type": "Type", "name": "Name", "size": "Size",
+                  "used": "Used", "free": "Free", "allocatable": "Allocatable"}
+STORAGE_DEFAULT = tuple(STORAGE_TITLES)
+VOLUME_TITLES = {"node": "Node", "phys": "PhysDev", "vg": "VG", "name": "Name", "size": "Size",
+                 "instance": "Instance"}
+VOLUME_DEFAULT = tuple(VOLUME_TITLES)
+SIZE_FIELDS = ("size", "used", "free")
 
 DRBD_TITLES = ("Node", "Minor", "Instance", "Disk", "Role", "PeerNode")
 DRBD_NUMERIC = (False, True, False, False, False, False)
@@ -23,6 +33,44 @@ def list_drbd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(args: argparse.Namespace, titles: dict[str, str], fields: list[str],
+           rows: list[list[Any]]) -> None:
+    """Ganeti's table of ``rows``: sizes in the chosen units and right-aligned, Y/N flags."""
+    units = default_units(args.units, args.separator)
+    cells = []
+    for row in rows:
+        line = []
+        for field, value in zip(fields, row, strict=True):
+            if field in SIZE_FIELDS:
+                line.append(format_unit(value, units))
+            elif isinstance(value, bool):
+                line.append("Y" if value else "N")
+            else:
+                line.append(str(value))
+        cells.append(line)
+    for text in generate_table([titles.get(f, f) for f in fields], cells,
+                               [f in SIZE_FIELDS for f in fields], separator=args.separator,
+                               header=not args.no_headers):
+        stdout(text)
+
+
+def list_storage(args: argparse.Namespace) -> int:
+    """``list-storage [--storage-type TYPE] [-o FIELDS] [NODE...]``."""
+    fields = parse_fields(args.output, STORAGE_DEFAULT)
+    op = make_op("OP_NODE_QUERY_STORAGE", args, nodes=list(args.nodes),
+                 storage_type=args.storage_type, output_fields=fields)
+    _table(args, STORAGE_TITLES, fields, submit_op(op, args) or [])
+    return 0
+
+
+def list_volumes(args: argparse.Namespace) -> int:
+    """``volumes [-o FIELDS] [NODE...]``: logical volumes and the instances owning them."""
+    fields = parse_fields(args.output, VOLUME_DEFAULT)
+    op = make_op("OP_NODE_QUERYVOLS", args, nodes=list(args.nodes), output_fields=fields)
+    _table(args, VOLUME_TITLES, fields, submit_op(op, args) or [])
+    return 0
+
+
 def register(subs: Any) -> None:
     """Add the storage commands to the gnt-node parser."""
     p = add_command(subs, "list-drbd", list_drbd, "Show the DRBD minors used on a node")
@@ -30,3 +78,15 @@ def register(subs: Any) -> None:
     p.add_argument("--no-headers", action="store_true", help="Don't display column headers")
     p.add_argument("--separator", default=None, metavar="SEPARATOR",
                    help="Separator between output fields (default: aligned columns)")
+    p = add_command(subs, "list-storage", list_storage,
+                    "Lists the storage units of the node(s)")
+    p.add_argument("nodes", nargs="*", metavar="NODE")
+    p.add_argument("--storage-type", "-t", dest="storage_type", choices=STORAGE_TYPES,
+                   default=None, metavar="STORAGE_TYPE",
+                   help=f"Storage type ({', '.join(STORAGE_TYPES)}); default: the storage of"
+                        " the cluster's default disk template")
+    add_list_options(p, STORAGE_DEFAULT, verbose=False)
+    p = add_command(subs, "volumes", list_volumes,
+                    "Lists the logical volumes of the node(s) and their instances")
+    p.add_argument("nodes", nargs="*", metavar="NODE")
+    add_list_options(p, VOLUME_DEFAULT, verbose=False)

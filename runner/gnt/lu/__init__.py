@@ -14,6 +14,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     instance_multialloc,
     node,
     node_evacuate,
+    node_storage,
     query,
     tags,
     test,

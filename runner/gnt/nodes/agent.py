@@ -18,7 +18,7 @@ from typing import Any
 
 from gnt.core import rie
 from gnt.core.collection import load_module_util
-from gnt.nodes import x509keys
+from gnt.nodes import storagecalls, x509keys
 
 
 def live_info(uri: str, storage_dir: str | None, vg: str | None = None) -> dict[str, Any]:
@@ -258,6 +258,9 @@ CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("join-check", join_check, (_URI, Arg("storage_dir")), timeout=60.0),
     NodeCall("vg-info", vg_info, (Arg("vg", default=""),)),
     NodeCall("lv-list", lv_list, (Arg("vgs", many=True),)),
+    NodeCall("storage-list", storagecalls.storage_list, (Arg("storage_type", default=""),
+                                                         Arg("path"))),
+    NodeCall("volumes", storagecalls.volumes),
     NodeCall("x509-create", x509keys.create, (Arg("validity", default=str(
         rie.RIE_CERT_VALIDITY)),)),
     NodeCall("x509-remove", x509keys.remove, (Arg("key_name", default=""),)),

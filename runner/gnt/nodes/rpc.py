@@ -179,3 +179,30 @@ def vg_info(store: ConfigStore, node: dict[str, Any], vg: str) -> dict[str, Any]
 def lv_list(store: ConfigStore, node: dict[str, Any], vgs: list[str]) -> dict[str, Any]:
     """``vg/lv`` -> ``{size_mib, active, open}`` of the LVs of ``vgs`` on ``node``."""
     return dict(_ask(store, node, "lv-list", vgs=vgs))
+
+
+def storage_many(store: ConfigStore, nodes: list[dict[str, Any]], storage_type: str,
+                 path: str | None) -> dict[str, list[dict[str, Any]] | str]:
+    """node uuid -> its storage units of ``storage_type`` (or why it did not answer)."""
+    by_uuid = {node["uuid"]: node for node in nodes}
+
+    def one(uuid: str) -> list[dict[str, Any]] | str:
+        try:
+            return list(_ask(store, by_uuid[uuid], "storage-list", storage_type=storage_type,
+                             path=path))
+        except NodeDown as err:
+            return str(err)
+    return ssh.map_parallel(by_uuid, one)
+
+
+def volumes_many(store: ConfigStore, nodes: list[dict[str, Any]]
+                 ) -> dict[str, list[dict[str, Any]] | str]:
+    """node uuid -> its logical volumes (or why it did not answer)."""
+    by_uuid = {node["uuid"]: node for node in nodes}
+
+    def one(uuid: str) -> list[dict[str, Any]] | str:
+        try:
+            return list(_ask(store, by_uuid[uuid], "volumes"))
+        except NodeDown as err:
+            return str(err)
+    return ssh.map_parallel(by_uuid, one)

@@ -13,11 +13,13 @@ from gnt.opcodes.base import (
     t_bool,
     t_hostname,
     t_int,
+    t_list_of_str,
     t_maybe_bool,
     t_maybe_str,
     t_name,
     t_one_of,
 )
+from gnt.opcodes.storage import STORAGE_TYPES
 
 
 def t_maybe_one_of(*choices: str) -> Any:
@@ -79,6 +81,14 @@ DEFS: list[OpDef] = [
         P("remote_node", t_maybe_str, None), P("iallocator", t_maybe_str, None),
         P("early_release", t_bool, False)),
         summary="node_name", doc="Move every instance off a node."),
+    OpDef("OP_NODE_QUERY_STORAGE", (
+        P("nodes", t_list_of_str, []),
+        P("storage_type", t_maybe_one_of(*STORAGE_TYPES), None),
+        P("name", t_maybe_str, None),
+        R("output_fields", t_list_of_str)),
+        doc="List the storage units of the nodes (gnt-node list-storage)."),
+    OpDef("OP_NODE_QUERYVOLS", (P("nodes", t_list_of_str, []), R("output_fields", t_list_of_str)),
+          doc="List the logical volumes of the nodes (gnt-node volumes)."),
     OpDef("OP_CLUSTER_REDIST_CONF", (),
           doc="Push the configuration and ssconf files to every online node again."),
 ]

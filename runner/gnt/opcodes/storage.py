@@ -17,6 +17,16 @@ DT_DRBD = "drbd"
 LVM_TEMPLATES = (DT_PLAIN, DT_DRBD)       # templates whose disks are logical volumes
 DEFAULT_VG = "xenvg"
 DEFAULT_DRBD_HELPER = "/bin/true"
+# Ganeti's storage types that nodes report (gnt-node list-storage --storage-type), and the
+# disk templates whose storage each one is (a type is enabled with one of its templates).
+STORAGE_TYPES = ("lvm-pv", "lvm-vg", "file", "sharedfile")
+STORAGE_TYPE_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "lvm-pv": LVM_TEMPLATES, "lvm-vg": LVM_TEMPLATES, "file": ("file",),
+    "sharedfile": ("sharedfile",),
+}
+# The storage type of each disk template (Ganeti's MAP_DISK_TEMPLATE_STORAGE_TYPE).
+TEMPLATE_STORAGE_TYPE = {DT_PLAIN: "lvm-vg", DT_DRBD: "lvm-vg", "file": "file",
+                         "sharedfile": "sharedfile", "diskless": "diskless", "ext": "extstorage"}
 # The cluster config's fields, with what an older config without them stands for.
 FIELD_DEFAULTS: dict[str, object] = {
     "volume_group_name": "", "drbd_usermode_helper": "", "reserved_lvs": [],

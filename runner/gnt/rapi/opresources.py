@@ -187,3 +187,17 @@ def prepare_export(backend: Backend, req: Request) -> Any:
         raise HttpError(400, "Missing 'mode' parameter (local or remote)")
     return submit(backend, req, {"OP_ID": "OP_BACKUP_PREPARE", "instance_name": req.items[0],
                                  "mode": mode})
+
+
+def node_storage(backend: Backend, req: Request) -> Any:
+    """``GET /2/nodes/N/storage?storage_type=T&output_fields=F,...``: a job listing the node's
+    storage units (Ganeti's: both arguments required; the answer is the job id)."""
+    storage_type = req.arg("storage_type")
+    if not storage_type:
+        raise HttpError(400, "Missing the required 'storage_type' parameter")
+    fields = req.arg("output_fields")
+    if not fields:
+        raise HttpError(400, "Missing the required 'output_fields' parameter")
+    return submit(backend, req, {"OP_ID": "OP_NODE_QUERY_STORAGE", "nodes": [req.items[0]],
+                                 "storage_type": storage_type,
+                                 "output_fields": [f for f in fields.split(",") if f]})

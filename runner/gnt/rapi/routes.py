@@ -99,7 +99,7 @@ ROUTES: list[Route] = [
     _route("nodes_name_modify", "/2/nodes/{}/modify", (NAME,),
            POST=Method(o.body_op("OP_NODE_SET_PARAMS", ("node_name",)))),
     _route("nodes_name_storage", "/2/nodes/{}/storage", (NAME,),
-           GET=Method(None, WRITE_GET)),
+           GET=Method(o.node_storage, WRITE_GET)),
     _route("nodes_name_storage_modify", "/2/nodes/{}/storage/modify", (NAME,), PUT=TODO),
     _route("nodes_name_storage_repair", "/2/nodes/{}/storage/repair", (NAME,), PUT=TODO),
     # instances

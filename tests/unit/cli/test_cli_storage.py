@@ -43,3 +43,20 @@ def test_cluster_modify_bad_reserved_lvs_submits_nothing(fake: FakeClient,
     assert run_cli(gnt_cluster, ["modify", "--reserved-lvs", "("]) != 0
     assert "Invalid reserved LV expression '('" in capsys.readouterr().err
     assert fake.submitted_ops() == []
+
+
+def test_list_storage_and_volumes_tables(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.outcome = ("success", [["node2", "lvm-pv", "/dev/sda7", 689971, 1536, 688435, True],
+                                ["node2", "lvm-pv", "/dev/sdb1", 715366, 0, 715366, False]])
+    assert run_cli(gnt_node, ["list-storage", "-t", "lvm-pv", "node2"]) == 0
+    assert capsys.readouterr().out == (
+        "Node  Type   Name        Size Used   Free Allocatable\n"
+        "node2 lvm-pv /dev/sda7 673.8G 1.5G 672.3G Y\n"
+        "node2 lvm-pv /dev/sdb1 698.6G   0M 698.6G N\n")
+    [op] = fake.submitted_ops()
+    assert (op["OP_ID"], op["storage_type"], op["nodes"]) == ("OP_NODE_QUERY_STORAGE",
+                                                              "lvm-pv", ["node2"])
+    fake.outcome = ("success", [["node1", "xenvg", "abc.disk0", 1024, "inst1"]])
+    assert run_cli(gnt_node, ["volumes", "--separator", "|", "--no-headers", "-o",
+                              "node,vg,name,size,instance"]) == 0
+    assert capsys.readouterr().out == "node1|xenvg|abc.disk0|1024|inst1\n"

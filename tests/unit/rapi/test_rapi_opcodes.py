@@ -147,3 +147,18 @@ def test_prepare_export_takes_the_mode_from_the_query() -> None:
         with pytest.raises((HttpError, OpPrereqError)) as err:
             resource(Recorder(), Request("PUT", items, query, None, route.name))
         assert needle in str(getattr(err.value, "explain", err.value))
+
+
+def test_node_storage_needs_type_and_fields() -> None:
+    [op] = _send("GET", "/2/nodes/n1/storage", None, storage_type="lvm-vg",
+                 output_fields="name,size,free")
+    assert (op["OP_ID"], op["nodes"], op["storage_type"], op["output_fields"]) == (
+        "OP_NODE_QUERY_STORAGE", ["n1"], "lvm-vg", ["name", "size", "free"])
+    route, items = routes.match("/2/nodes/n1/storage")
+    resource = route.methods["GET"].resource
+    assert resource is not None and route.methods["GET"].needs("GET") == ("write",)
+    for query, needle in (({"output_fields": ["name"]}, "'storage_type'"),
+                          ({"storage_type": ["lvm-vg"]}, "'output_fields'")):
+        with pytest.raises(HttpError) as err:
+            resource(Recorder(), Request("GET", items, query, None, route.name))
+        assert needle in err.value.explain
