@@ -8,8 +8,17 @@ from typing import Any
 
 from gnt.cli import common
 from gnt.cli._output import default_units, format_unit, generate_table, parse_fields
-from gnt.cli.common import add_command, add_list_options, make_op, stdout, submit_op
-from gnt.opcodes.storage import STORAGE_TYPES
+from gnt.cli.common import (
+    add_command,
+    add_list_options,
+    add_submit_options,
+    make_op,
+    stderr,
+    stdout,
+    submit_op,
+    submit_or_send,
+)
+from gnt.opcodes.storage import MODIFIABLE_FIELDS, REPAIRABLE_TYPES, STORAGE_TYPES
 
 STORAGE_TITLES = {"node": "Node", "type": "Type", "name": "Name", "size": "Size",
                   "used": "Used", "free": "Free", "allocatable": "Allocatable"}
@@ -71,6 +80,33 @@ def list_volumes(args: argparse.Namespace) -> int:
     return 0
 
 
+def modify_storage(args: argparse.Namespace) -> int:
+    """``modify-storage [--allocatable yes|no] NODE TYPE NAME``."""
+    changes = {} if args.allocatable is None else {"allocatable": args.allocatable}
+    if not changes:
+        stderr("No changes to perform, exiting.")
+        return 0
+    submit_or_send(make_op("OP_NODE_MODIFY_STORAGE", args, node_name=args.node,
+                           storage_type=args.storage_type, name=args.name, changes=changes),
+                   args)
+    return 0
+
+
+def repair_storage(args: argparse.Namespace) -> int:
+    """``repair-storage [--ignore-consistency] NODE TYPE NAME``."""
+    submit_or_send(make_op("OP_REPAIR_NODE_STORAGE", args, node_name=args.node,
+                           storage_type=args.storage_type, name=args.name,
+                           ignore_consistency=args.ignore_consistency), args)
+    return 0
+
+
+def _yes_no(value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("yes", "no"):
+        raise argparse.ArgumentTypeError(f"invalid value '{value}': use yes or no")
+    return lowered == "yes"
+
+
 def register(subs: Any) -> None:
     """Add the storage commands to the gnt-node parser."""
     p = add_command(subs, "list-drbd", list_drbd, "Show the DRBD minors used on a node")
@@ -86,6 +122,21 @@ def register(subs: Any) -> None:
                    help=f"Storage type ({', '.join(STORAGE_TYPES)}); default: the storage of"
                         " the cluster's default disk template")
     add_list_options(p, STORAGE_DEFAULT, verbose=False)
+    p = add_command(subs, "modify-storage", modify_storage, "Modify storage volume on a node")
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("storage_type", choices=sorted(MODIFIABLE_FIELDS), metavar="STORAGE_TYPE")
+    p.add_argument("name", metavar="VOLUME_NAME")
+    p.add_argument("--allocatable", type=_yes_no, default=None, metavar="yes|no",
+                   help="Set the allocatable flag on a storage unit")
+    add_submit_options(p)
+    p = add_command(subs, "repair-storage", repair_storage,
+                    "Repairs a storage volume on a node")
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("storage_type", choices=list(REPAIRABLE_TYPES), metavar="STORAGE_TYPE")
+    p.add_argument("name", metavar="VOLUME_NAME")
+    p.add_argument("--ignore-consistency", action="store_true",
+                   help="Ignore the consistency of the disks on the other nodes")
+    add_submit_options(p)
     p = add_command(subs, "volumes", list_volumes,
                     "Lists the logical volumes of the node(s) and their instances")
     p.add_argument("nodes", nargs="*", metavar="NODE")

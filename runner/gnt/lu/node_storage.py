@@ -1,5 +1,7 @@
 """Storage units and logical volumes of nodes: ``gnt-node list-storage`` (OP_NODE_QUERY_STORAGE)
-and ``gnt-node volumes`` (OP_NODE_QUERYVOLS), asked of the nodes live, as Ganeti does.
+and ``gnt-node volumes`` (OP_NODE_QUERYVOLS), asked of the nodes live, as Ganeti does; and
+``modify-storage`` / ``repair-storage`` (OP_NODE_MODIFY_STORAGE, OP_REPAIR_NODE_STORAGE) through
+the ``node_storage`` role.
 
 Results are rows in the order of ``output_fields`` (Ganeti's: node, type, name, size, used,
 free, allocatable; node, phys, vg, name, size, instance); nodes by name, units by name. A
@@ -10,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
+from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from gnt.core.locklevels import LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import rpc
+from gnt.nodes.executor import Play
+from gnt.nodes.nodevars import node_access
 from gnt.nodes.storagecalls import STORAGE_FIELDS
 from gnt.opcodes import storage
 
@@ -131,3 +136,87 @@ class LUNodeQueryvols(_NodesQuery):
                         vg, name = vol["logical_id"][:2]
                         owners[(node, vg, name)] = inst["name"]
         return owners
+
+
+class _StorageChange(LogicalUnit):
+    """A change to one storage unit of one node (locked), run by the node_storage role."""
+
+    def expand_names(self) -> None:
+        self.node = self.cfg.lookup("nodes", self.op["node_name"])
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        return {LEVEL_NODE: [str(self.node["uuid"])]}
+
+    def check_prereq(self) -> None:
+        self.node = self.cfg.get("nodes", self.node["uuid"])
+        if self.node["offline"]:
+            raise OpPrereqError(f"Node {self.node['name']} is offline", ECODE_STATE)
+
+    def run_role(self, spec: dict[str, Any], what: str) -> None:
+        """Run node_storage with ``spec`` on the node; OpExecError naming ``what``."""
+        name = self.node["name"]
+        result = self.ctx.executor.run(
+            [Play("node_storage", {name: {"gnt_node_storage": spec}}, title=what)],
+            {name: node_access(self.cfg, self.node)}, self.feedback)
+        if not result.ok:
+            raise OpExecError(f"Cannot {what} on node {name}: {result.failure_summary()}")
+
+
+@register
+class LUNodeModifyStorage(_StorageChange):
+    """``gnt-node modify-storage --allocatable=yes|no NODE lvm-pv PV``."""
+
+    OP_ID = "OP_NODE_MODIFY_STORAGE"
+
+    def check_arguments(self) -> None:
+        kind, changes = self.op["storage_type"], self.op["changes"]
+        modifiable = storage.MODIFIABLE_FIELDS.get(kind)
+        if modifiable is None:
+            raise OpPrereqError(f"Storage units of type '{kind}' can not be modified",
+                                ECODE_INVAL)
+        bad = sorted(set(changes) - set(modifiable))
+        if bad:
+            raise OpPrereqError(f"The following fields can not be modified for storage units"
+                                f" of type '{kind}': {', '.join(bad)}", ECODE_INVAL)
+        if not isinstance(changes.get("allocatable", False), bool):
+            raise OpPrereqError(f"allocatable must be true or false, not"
+                                f" {changes['allocatable']!r}", ECODE_INVAL)
+
+    def exec(self) -> Any:
+        spec = {"type": self.op["storage_type"], "name": self.op["name"], **self.op["changes"]}
+        self.run_role(spec, f"modify storage unit {self.op['name']}")
+        return None
+
+
+@register
+class LURepairNodeStorage(_StorageChange):
+    """``gnt-node repair-storage [--ignore-consistency] NODE lvm-vg VG``."""
+
+    OP_ID = "OP_REPAIR_NODE_STORAGE"
+
+    def check_arguments(self) -> None:
+        kind = self.op["storage_type"]
+        if kind not in storage.REPAIRABLE_TYPES:
+            raise OpPrereqError(f"Storage units of type '{kind}' can not be repaired",
+                                ECODE_INVAL)
+
+    def check_prereq(self) -> None:
+        super().check_prereq()
+        if self.op["ignore_consistency"]:
+            return
+        # Ganeti checks that the other node of each mirrored instance here has healthy disks
+        # before the volume group loses volumes; that check needs the DRBD status.
+        mirrored = sorted(inst["name"] for inst in self.cfg.all("instances")
+                          if inst["disk_template"] == "drbd"
+                          and any(self.node["uuid"] in (d.get("nodes") or [])
+                                  for d in self.cfg.instance_disks(inst)))
+        if mirrored:
+            raise OpPrereqError(f"Instance(s) {', '.join(mirrored)} have mirrored disks on node"
+                                f" {self.node['name']}: their other node's disks cannot be"
+                                " checked for consistency here yet; give --ignore-consistency"
+                                " to repair anyway", ECODE_STATE)
+
+    def exec(self) -> Any:
+        self.run_role({"type": self.op["storage_type"], "name": self.op["name"], "repair": True},
+                      f"repair storage unit {self.op['name']}")
+        return None

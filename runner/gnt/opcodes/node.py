@@ -11,6 +11,7 @@ from gnt.opcodes.base import (
     P,
     R,
     t_bool,
+    t_dict,
     t_hostname,
     t_int,
     t_list_of_str,
@@ -87,6 +88,14 @@ DEFS: list[OpDef] = [
         P("name", t_maybe_str, None),
         R("output_fields", t_list_of_str)),
         doc="List the storage units of the nodes (gnt-node list-storage)."),
+    OpDef("OP_NODE_MODIFY_STORAGE", (
+        R("node_name", t_name), R("storage_type", t_one_of(*STORAGE_TYPES)), R("name", t_name),
+        R("changes", t_dict)),
+        summary="node_name", doc="Change a storage unit of a node (gnt-node modify-storage)."),
+    OpDef("OP_REPAIR_NODE_STORAGE", (
+        R("node_name", t_name), R("storage_type", t_one_of(*STORAGE_TYPES)), R("name", t_name),
+        P("ignore_consistency", t_bool, False)),
+        summary="node_name", doc="Repair a storage unit of a node (gnt-node repair-storage)."),
     OpDef("OP_NODE_QUERYVOLS", (P("nodes", t_list_of_str, []), R("output_fields", t_list_of_str)),
           doc="List the logical volumes of the nodes (gnt-node volumes)."),
     OpDef("OP_CLUSTER_REDIST_CONF", (),

@@ -24,6 +24,10 @@ STORAGE_TYPE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "lvm-pv": LVM_TEMPLATES, "lvm-vg": LVM_TEMPLATES, "file": ("file",),
     "sharedfile": ("sharedfile",),
 }
+# What can be changed on a storage unit of each type (Ganeti's MODIFIABLE_STORAGE_FIELDS) and
+# which types can be repaired (Ganeti's SO_FIX_CONSISTENCY).
+MODIFIABLE_FIELDS: dict[str, tuple[str, ...]] = {"lvm-pv": ("allocatable",)}
+REPAIRABLE_TYPES = ("lvm-vg",)
 # The storage type of each disk template (Ganeti's MAP_DISK_TEMPLATE_STORAGE_TYPE).
 TEMPLATE_STORAGE_TYPE = {DT_PLAIN: "lvm-vg", DT_DRBD: "lvm-vg", "file": "file",
                          "sharedfile": "sharedfile", "diskless": "diskless", "ext": "extstorage"}

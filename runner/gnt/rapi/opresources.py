@@ -201,3 +201,27 @@ def node_storage(backend: Backend, req: Request) -> Any:
     return submit(backend, req, {"OP_ID": "OP_NODE_QUERY_STORAGE", "nodes": [req.items[0]],
                                  "storage_type": storage_type,
                                  "output_fields": [f for f in fields.split(",") if f]})
+
+
+def _storage_unit(req: Request) -> dict[str, Any]:
+    """The node, storage type and unit name of a storage modify/repair request."""
+    unit = {"node_name": req.items[0]}
+    for arg, param in (("storage_type", "storage_type"), ("name", "name")):
+        value = req.arg(arg)
+        if not value:
+            raise HttpError(400, f"Missing the required '{arg}' parameter")
+        unit[param] = value
+    return unit
+
+
+def modify_node_storage(backend: Backend, req: Request) -> Any:
+    """``PUT /2/nodes/N/storage/modify?storage_type=T&name=U[&allocatable=0|1]``."""
+    changes = {"allocatable": req.flag("allocatable", True)} if "allocatable" in req.query \
+        else {}
+    return submit(backend, req, {"OP_ID": "OP_NODE_MODIFY_STORAGE", **_storage_unit(req),
+                                 "changes": changes})
+
+
+def repair_node_storage(backend: Backend, req: Request) -> Any:
+    """``PUT /2/nodes/N/storage/repair?storage_type=T&name=U``."""
+    return submit(backend, req, {"OP_ID": "OP_REPAIR_NODE_STORAGE", **_storage_unit(req)})

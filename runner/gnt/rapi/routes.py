@@ -100,8 +100,10 @@ ROUTES: list[Route] = [
            POST=Method(o.body_op("OP_NODE_SET_PARAMS", ("node_name",)))),
     _route("nodes_name_storage", "/2/nodes/{}/storage", (NAME,),
            GET=Method(o.node_storage, WRITE_GET)),
-    _route("nodes_name_storage_modify", "/2/nodes/{}/storage/modify", (NAME,), PUT=TODO),
-    _route("nodes_name_storage_repair", "/2/nodes/{}/storage/repair", (NAME,), PUT=TODO),
+    _route("nodes_name_storage_modify", "/2/nodes/{}/storage/modify", (NAME,),
+           PUT=Method(o.modify_node_storage)),
+    _route("nodes_name_storage_repair", "/2/nodes/{}/storage/repair", (NAME,),
+           PUT=Method(o.repair_node_storage)),
     # instances
     _route("instances", "/2/instances", GET=Method(r.get_instances),
            POST=Method(o.create_instance)),

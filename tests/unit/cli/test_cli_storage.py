@@ -60,3 +60,20 @@ def test_list_storage_and_volumes_tables(fake: FakeClient, capsys: pytest.Captur
     assert run_cli(gnt_node, ["volumes", "--separator", "|", "--no-headers", "-o",
                               "node,vg,name,size,instance"]) == 0
     assert capsys.readouterr().out == "node1|xenvg|abc.disk0|1024|inst1\n"
+
+
+def test_modify_and_repair_storage(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(gnt_node, ["modify-storage", "node2", "lvm-pv", "/dev/sdb1"]) == 0
+    assert capsys.readouterr().err == "No changes to perform, exiting.\n"
+    assert fake.submitted_ops() == []
+    assert run_cli(gnt_node, ["modify-storage", "--allocatable", "no", "node2", "lvm-pv",
+                              "/dev/sdb1"]) == 0
+    assert run_cli(gnt_node, ["repair-storage", "--ignore-consistency", "node2", "lvm-vg",
+                              "xenvg"]) == 0
+    modify, repair = fake.submitted_ops()
+    assert (modify["OP_ID"], modify["node_name"], modify["storage_type"], modify["name"],
+            modify["changes"]) == ("OP_NODE_MODIFY_STORAGE", "node2", "lvm-pv", "/dev/sdb1",
+                                   {"allocatable": False})
+    assert (repair["OP_ID"], repair["name"], repair["ignore_consistency"]) == (
+        "OP_REPAIR_NODE_STORAGE", "xenvg", True)
+    assert run_cli(gnt_node, ["repair-storage", "node2", "lvm-pv", "/dev/sdb1"]) != 0

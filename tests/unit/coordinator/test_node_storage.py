@@ -74,3 +74,32 @@ def test_volumes_name_their_instances_and_skip_silent_nodes(cluster, monkeypatch
         ["node1.example.com", "/dev/vdb", "xenvg", "root", 4096, "-"]]
     assert any("Failure while listing storage on node node2.example.com" in entry[3]
                for entry in job.ops[0].log)
+
+
+def test_modify_and_repair_run_the_node_storage_role(cluster):
+    job = cluster.run("OP_NODE_MODIFY_STORAGE", node_name="node1", storage_type="lvm-pv",
+                      name="/dev/vdb", changes={"allocatable": False})
+    assert job.status == SUCCESS, job.ops[0].log
+    job = cluster.run("OP_REPAIR_NODE_STORAGE", node_name="node1", storage_type="lvm-vg",
+                      name="xenvg")
+    assert job.status == SUCCESS, job.ops[0].log
+    plays = [play for call in cluster.executor.calls for play in call
+             if play.role == "node_storage"]
+    assert [play.hosts["node1.example.com"]["gnt_node_storage"] for play in plays] == [
+        {"type": "lvm-pv", "name": "/dev/vdb", "allocatable": False},
+        {"type": "lvm-vg", "name": "xenvg", "repair": True}]
+
+
+def test_modify_and_repair_refusals(cluster):
+    before = len(cluster.executor.calls)
+    for op, kw, needle in (
+            ("OP_NODE_MODIFY_STORAGE", {"storage_type": "lvm-vg", "changes": {}},
+             "Storage units of type 'lvm-vg' can not be modified"),
+            ("OP_NODE_MODIFY_STORAGE", {"storage_type": "lvm-pv", "changes": {"size": 1}},
+             "The following fields can not be modified for storage units of type 'lvm-pv':"
+             " size"),
+            ("OP_REPAIR_NODE_STORAGE", {"storage_type": "lvm-pv"},
+             "Storage units of type 'lvm-pv' can not be repaired")):
+        job = cluster.run(op, node_name="node1", name="x", **kw)
+        assert job.status == ERROR and needle in str(job.ops[0].result), job.ops[0].result
+    assert len(cluster.executor.calls) == before

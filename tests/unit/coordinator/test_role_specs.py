@@ -215,6 +215,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_stop": {**both, "gnt_shutdown_timeout": 5},
         "instance_undefine": both,
         "node_leave": {"gnt_node_leave": {"data_dir": "/x/var/lib/gnt"}},
+        "node_storage": {"gnt_node_storage": {"type": "lvm-pv", "name": "/dev/vdb",
+                                              "allocatable": True, "repair": False}},
         "node_prepare": {"gnt_node": node,
                          "gnt_modexec": {"dir": "/var/lib/gnt/modexec",
                                          "bundle": "/var/lib/gnt/ansible/modexec.tar"}},

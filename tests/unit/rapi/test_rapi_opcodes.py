@@ -162,3 +162,21 @@ def test_node_storage_needs_type_and_fields() -> None:
         with pytest.raises(HttpError) as err:
             resource(Recorder(), Request("GET", items, query, None, route.name))
         assert needle in err.value.explain
+
+
+def test_node_storage_modify_and_repair() -> None:
+    [op] = _send("PUT", "/2/nodes/n1/storage/modify", None, storage_type="lvm-pv",
+                 name="/dev/sdb1", allocatable="0")
+    assert (op["OP_ID"], op["node_name"], op["name"], op["changes"]) == (
+        "OP_NODE_MODIFY_STORAGE", "n1", "/dev/sdb1", {"allocatable": False})
+    [op] = _send("PUT", "/2/nodes/n1/storage/repair", None, storage_type="lvm-vg",
+                 name="xenvg")
+    assert (op["OP_ID"], op["storage_type"], op["name"]) == ("OP_REPAIR_NODE_STORAGE",
+                                                             "lvm-vg", "xenvg")
+    route, items = routes.match("/2/nodes/n1/storage/repair")
+    resource = route.methods["PUT"].resource
+    assert resource is not None
+    with pytest.raises(HttpError) as err:
+        resource(Recorder(), Request("PUT", items, {"storage_type": ["lvm-vg"]}, None,
+                                     route.name))
+    assert "'name'" in err.value.explain
