@@ -10,6 +10,7 @@ lab cannot run here or the tinylinux image is missing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -87,8 +88,10 @@ def _purge(lab: Lab, name: str) -> None:
         try:
             for dom in conn.listAllDomains():
                 if dom.name() == name:
-                    if dom.isActive():
-                        dom.destroy()
+                    # the guest may power off (ACPI) between the check and the destroy
+                    with contextlib.suppress(libvirt.libvirtError):
+                        if dom.isActive():
+                            dom.destroy()
                     if dom.isPersistent():
                         dom.undefine()
         finally:
