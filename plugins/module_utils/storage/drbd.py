@@ -403,9 +403,8 @@ class DrbdBackend(StorageBackend, CommandBackend):
         argv = ["drbdsetup", "resize", str(minor)]
         if size_mib:
             argv += ["--size", "%dm" % size_mib]
-        self.change(self._what(minor), outcome, "resized" + (" to %d MiB" % size_mib
-                                                               if size_mib else ""),
-                    [argv], check_mode)
+        action = "resized to %d MiB" % size_mib if size_mib else "resized"
+        self.change(self._what(minor), outcome, action, [argv], check_mode)
         return self._after(outcome, minor, check_mode)
 
 
