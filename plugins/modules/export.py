@@ -78,8 +78,11 @@ attributes:
     support: full
     description: The job runs as a dry run; nothing changes.
   diff_mode:
-    support: none
-    description: Nothing to compare.
+    support: full
+    description:
+      - Shows the instance before and after (as M(gnt.cluster.instance) does) - absent before
+        an import, absent after an export with O(remove_instance). The export itself is not
+        shown (the remote API lists no exports).
 """
 
 EXAMPLES = r"""
@@ -121,10 +124,25 @@ from ansible_collections.gnt.cluster.plugins.module_utils.rapi_client import (
     quoted,
     rapi_argument_spec,
 )
+from ansible_collections.gnt.cluster.plugins.module_utils.rapi_instance import (
+    predicted,
+    summary,
+)
 from ansible_collections.gnt.cluster.plugins.module_utils.rapi_module import (
     JobTracker,
     fail_on_error,
 )
+
+
+def planned(params, before):
+    """The instance after this run, for diff mode in check mode (nothing was changed)."""
+    if params["state"] == "exported":
+        return {"state": "absent"} if params["remove_instance"] else summary(before)
+    if before is not None:
+        return summary(before)
+    return predicted(None, {"state": "present", "start": params["start"], "disks": [],
+                            "primary_node": params["primary_node"], "os": None,
+                            "disk_template": params["disk_template"]})
 
 
 def main():
@@ -149,12 +167,15 @@ def main():
     tracker = JobTracker(client, module.check_mode)
     name = params["name"]
 
+    found = {}
+
     def act():
+        found["before"] = client.instance(name)
         if params["state"] == "exported":
             tracker.run("PUT", "/2/instances/%s/export" % quoted(name), None, {
                 "mode": "local", "destination": params["node"], "shutdown": params["shutdown"],
                 "remove_instance": params["remove_instance"], "compress": params["compress"]})
-        elif client.instance(name) is None:
+        elif found["before"] is None:
             body = {"__version__": 1, "mode": "import", "name": name,
                     "disk_template": params["disk_template"], "disks": [], "nics": None,
                     "src_node": params["node"], "src_path": params["src_path"] or name,
@@ -168,8 +189,12 @@ def main():
         return client.instance(name)
 
     instance = fail_on_error(module, tracker, act)
-    module.exit_json(changed=tracker.changed, jobs=tracker.jobs, log=tracker.log,
-                     instance=instance)
+    result = dict(changed=tracker.changed, jobs=tracker.jobs, log=tracker.log,
+                  instance=instance)
+    if module._diff:
+        after = planned(params, found["before"]) if module.check_mode else summary(instance)
+        result["diff"] = dict(before=summary(found["before"]), after=after)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

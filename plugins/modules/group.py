@@ -94,6 +94,20 @@ def _view(group):
             "nodes": sorted(group.get("node_list") or [])}
 
 
+def _planned(before, params):
+    """The group as this run would leave it: diff mode's "after" in check mode."""
+    if params["state"] == "absent":
+        return {"state": "absent"}
+    view = _view(before) if before is not None else {
+        "state": "present", "alloc_policy": params["alloc_policy"] or "preferred",
+        "ndparams": {}, "nodes": []}
+    if params["alloc_policy"]:
+        view["alloc_policy"] = params["alloc_policy"]
+    view["ndparams"] = dict(view["ndparams"], **(params["ndparams"] or {}))
+    view["nodes"] = sorted(set(view["nodes"]) | set(params["nodes"] or []))
+    return view
+
+
 def main():
     module = AnsibleModule(
         argument_spec=rapi_argument_spec(
@@ -145,7 +159,8 @@ def main():
     after = fail_on_error(module, tracker, lambda: client.get_or_none(path))
     result = dict(changed=tracker.changed, group=after, jobs=tracker.jobs)
     if module._diff:
-        result["diff"] = dict(before=_view(before), after=_view(after))
+        planned = _planned(before, params) if module.check_mode else _view(after)
+        result["diff"] = dict(before=_view(before), after=planned)
     module.exit_json(**result)
 
 

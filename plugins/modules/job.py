@@ -36,8 +36,10 @@ attributes:
     support: full
     description: In check mode a cancel is not sent; waiting works as usual.
   diff_mode:
-    support: none
-    description: Nothing to show.
+    support: partial
+    description:
+      - A cancel shows the job's status before and after (in check mode, C(canceled) as it
+        would be). Waiting changes nothing and shows no diff.
 """
 
 EXAMPLES = r"""
@@ -91,12 +93,18 @@ def main():
         if job["status"] in FINISHED or job["status"] == "running":
             module.exit_json(changed=False, job=job, log=job_log(job),
                              msg="Job %s is %s: nothing to cancel" % (job_id, job["status"]))
+        before = job["status"]
         if not module.check_mode:
             answer = client.request("DELETE", "/2/jobs/%d" % job_id)
             if not answer or not answer[0]:
                 module.fail_json(msg="Job %s was not canceled: %s" % (job_id, answer))
             job = client.job(job_id)
-        module.exit_json(changed=True, job=job, log=job_log(job))
+        extra = {}
+        if module._diff:
+            after = "canceled" if module.check_mode else job["status"]
+            extra["diff"] = {"before": {"id": job_id, "status": before},
+                             "after": {"id": job_id, "status": after}}
+        module.exit_json(changed=True, job=job, log=job_log(job), **extra)
     except JobFailed as err:
         module.fail_json(msg=str(err), job=err.job, log=job_log(err.job))
     except RapiError as err:

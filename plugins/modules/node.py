@@ -45,7 +45,8 @@ options:
       - V(present) - as described by the other options.
       - V(evacuated) - no instance has it as primary (they are moved away; a change only if
         there were any).
-      - V(migrated) - its running instances are migrated away.
+      - V(migrated) - its running instances are migrated away (a change only if any ran
+        there; stopped instances stay, see V(evacuated)).
     type: str
     default: present
     choices: [present, evacuated, migrated]
@@ -113,6 +114,30 @@ def _view(node, group_name):
             "primary_instances": sorted(node.get("pinst_list") or [])}
 
 
+def _planned(before, params, running):
+    """The node as this run would leave it (``running``: the primary instances a migrate
+    moves away): diff mode's "after" in check mode."""
+    view = dict(before)
+    for key in ("role", "master_capable", "vm_capable", "group"):
+        if params[key] is not None:
+            view[key] = params[key]
+    if params["state"] == "evacuated":
+        view["primary_instances"] = []
+    else:
+        view["primary_instances"] = [i for i in view["primary_instances"] if i not in running]
+    return view
+
+
+def _running_primaries(client, node):
+    """The node's primary instances that run: what a node migrate moves (none: no job)."""
+    running = []
+    for name in node.get("pinst_list") or []:
+        instance = client.instance(name)
+        if instance is not None and instance.get("oper_state"):
+            running.append(name)
+    return running
+
+
 def main():
     module = AnsibleModule(
         argument_spec=rapi_argument_spec(
@@ -165,17 +190,20 @@ def main():
         if params["target_node"]:
             target["remote_node" if params["state"] == "evacuated" else "target_node"] = \
                 params["target_node"]
+        running = _running_primaries(client, node) if params["state"] == "migrated" else []
         if params["state"] == "evacuated" and node.get("pinst_cnt"):
             tracker.run("POST", path + "/evacuate", None, dict(target, mode="primary-only"))
-        elif params["state"] == "migrated" and node.get("pinst_cnt"):
+        elif running:
             tracker.run("POST", path + "/migrate", None, target)
-        return before
+        return before, running
 
-    before = fail_on_error(module, tracker, act)
+    before, running = fail_on_error(module, tracker, act)
     node = fail_on_error(module, tracker, lambda: client.get_or_none(path))
     after = _view(node, fail_on_error(module, tracker, group_names).get(node.get("group.uuid")))
     result = dict(changed=tracker.changed, node=node, jobs=tracker.jobs)
     if module._diff:
+        if module.check_mode:
+            after = _planned(before, params, running)
         result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)
 

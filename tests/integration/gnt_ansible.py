@@ -94,3 +94,42 @@ class RoleRunner:
         published = json.loads(out.read_text()) if out.exists() else {}
         return {"changed": int(recap.group(2)), "failed": int(recap.group(4)),
                 "stdout": proc.stdout, **published}
+
+
+MODULE_PLAY = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Run the module
+      gnt.cluster.{module}: {args}
+      check_mode: {check}
+      diff: {diff}
+      register: gnt_result
+      ignore_errors: true
+    - name: Dump its result
+      ansible.builtin.copy:
+        content: "{{{{ gnt_result | to_json }}}}"
+        dest: "{out}"
+        mode: "0600"
+      check_mode: false
+      diff: false
+"""
+
+
+def run_module_play(env: dict[str, str], workdir: Path, module: str, args: dict,
+                    check: bool = False, diff: bool = False) -> tuple[bool, dict]:
+    """Run ``gnt.cluster.<module>`` as a playbook task (``check_mode``/``diff`` as given) and
+    return (ok, its registered result) - the result includes the ``diff`` the module
+    returned, which ad-hoc ``ansible`` leaves out of its output."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    stem = f"{module}-{len(list(workdir.glob('*.yml')))}"
+    out, play = workdir / f"{stem}.json", workdir / f"{stem}.yml"
+    play.write_text(MODULE_PLAY.format(module=module, args=json.dumps(args), out=out,
+                                       check=str(check).lower(), diff=str(diff).lower()))
+    proc = subprocess.run([str(PLAYBOOK), "-i", "localhost,", str(play), "-e",
+                           f"ansible_python_interpreter={sys.executable}"], env=env,
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert out.exists(), proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    return not result.get("failed", False), result
