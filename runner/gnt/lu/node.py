@@ -324,6 +324,8 @@ class LUNodeSetParams(LogicalUnit):
                 new[key] = op[key]
         if op["offline"] or op["drained"] or op["master_capable"] is False:
             new["master_candidate"] = False  # these roles leave the candidate pool
+        if op["offline"]:
+            new["drained"] = False  # one role at a time: as in Ganeti, offline replaces drained
         if op["offline"] is False and node["offline"] or op["drained"] is False \
                 and node["drained"]:
             # Back in service: a candidate again if the pool is short (Ganeti re-promotes).

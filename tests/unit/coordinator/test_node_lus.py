@@ -283,6 +283,15 @@ def test_drained_node_leaves_the_pool(mn):
     assert _node(mn, N2)["master_candidate"]
 
 
+def test_offlining_a_drained_node_replaces_the_drained_role(mn):
+    """As in Ganeti (one role per node): drained, then offline, is offline only."""
+    add_node(mn, N2, "198.18.0.12")
+    _ok(mn.run("OP_NODE_SET_PARAMS", node_name=N2, drained=True))
+    _ok(mn.run("OP_NODE_SET_PARAMS", node_name=N2, offline=True, force=True))
+    node = _node(mn, N2)
+    assert node["offline"] and not node["drained"] and not node["master_candidate"]
+
+
 def test_offline_node_cannot_be_candidate(mn):
     add_node(mn, N2, "198.18.0.12", offline=True)
     msg = _error(mn.run("OP_NODE_SET_PARAMS", node_name=N2, master_candidate=True))
