@@ -77,8 +77,8 @@ exec /bin/sh /run/gnt-lab/config/boot.sh
     "/etc/systemd/system/gnt-lab-boot.service": (0o644, """[Unit]
 Description=gnt.cluster lab node set-up (address, keys, shares, volume group)
 After=systemd-udev-trigger.service systemd-remount-fs.service local-fs.target
-Before=ssh.service libvirtd.service libvirtd-tcp.socket virtlogd.service network-pre.target
-Wants=network-pre.target
+# (libvirtd's sockets start earlier; a connection to one waits for libvirtd.service, so after this)
+Before=ssh.service libvirtd.service
 
 [Service]
 Type=oneshot

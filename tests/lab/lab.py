@@ -8,6 +8,7 @@ Command line (as root)::
     .venv/bin/python tests/lab/lab.py kill node2 [--dir DIR]     # simulated node crash
     .venv/bin/python tests/lab/lab.py start node2 [--dir DIR]    # boot it again
     .venv/bin/python tests/lab/lab.py down [--dir DIR]
+    .venv/bin/python tests/lab/lab.py up 3 --guest --slot 3   # QEMU TCG guests: LVM, DRBD (labguest)
 
 Python::
 
@@ -88,6 +89,7 @@ class Node:
     dir: str                   # DIR/node1 (logs, configs; fs/ holds its private views)
     local_uri: str = "qemu:///system"   # the same libvirtd, from inside the node
     root_on_host: str = ""     # DIR/node1/root: this node's GNT_ROOT as the host sees it
+    kind: str = "netns"        # "guest": a QEMU guest (init_pid is its QEMU; no netns)
 
     def ssh_argv(self, command: str) -> list[str]:
         """argv that runs ``command`` (a shell string) on the node over SSH."""
@@ -208,14 +210,16 @@ class Lab:
         if not state:
             return []
         nodes = []
-        slot = int(state.get("slot", 0))
+        slot, kind = int(state.get("slot", 0)), state.get("kind", "netns")
         for rec in state["nodes"]:
             lay = NodeLayout(rec["index"], self.dir, slot)
-            nodes.append(Node(name=lay.name, fqdn=lay.fqdn, address=lay.address, netns=lay.netns,
+            nodes.append(Node(name=lay.name, fqdn=lay.fqdn, address=lay.address,
+                              netns=rec.get("netns", lay.netns),
                               gnt_root=str(lay.gnt_root), libvirt_uri=lay.libvirt_uri,
                               ssh=["ssh", "-F", str(self.ssh_config), lay.name],
                               init_pid=rec.get("init_pid") or 0, dir=str(lay.dir),
-                              root_on_host=str(lay.root_on_host)))
+                              root_on_host="" if kind == "guest" else str(lay.root_on_host),
+                              kind=kind))
         return nodes
 
     def node(self, name: str) -> Node:
@@ -233,14 +237,16 @@ class Lab:
         return all(alive(rec.get("init_pid"), rec.get("init_start")) for rec in state["nodes"])
 
     # --- up --------------------------------------------------------------------------------
-    def _preflight(self, n: int) -> None:
+    def _preflight(self, n: int, kind: str = "netns") -> None:
+        if kind not in ("netns", "guest"):
+            raise LabError(f"unknown node kind {kind!r} (netns or guest)")
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network namespaces, mounts)")
         if not 1 <= n <= labconf.MAX_NODES:
             raise LabError(f"node count {n} out of range 1..{labconf.MAX_NODES}")
         missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
         missing += [p for p in DAEMONS.values() if not os.access(p, os.X_OK)]
-        if missing:
+        if missing and kind == "netns":     # guest nodes: labguest checks its own tools
             raise LabError(f"missing tools: {', '.join(missing)} "
                            "(apt: iproute2 util-linux openssh-server openssh-client "
                            "libvirt-daemon-system)")
@@ -268,14 +274,22 @@ class Lab:
             raise LabError(f"another lab is up in slot {slot} {where}; free slots: "
                            f"{', '.join(free) or 'none'} (--slot K or {labconf.SLOT_ENV}=K)")
 
+    def _guests(self, spec: dict[str, Any] | None = None) -> Any:
+        """The driver of guest nodes (``labguest.GuestDriver``) on this lab."""
+        from guestconf import GuestSpec
+        from labguest import GuestDriver
+        return GuestDriver(self, GuestSpec(**spec) if spec else None)
+
     def _up_slot(self) -> int:
         """The slot a new lab in this directory gets (the requested one, not a stale state's)."""
         return self._slot if self._slot is not None else default_slot()
 
-    def up(self, n: int) -> list[Node]:
+    def up(self, n: int, kind: str = "netns", **guest: Any) -> list[Node]:
         """Create ``n`` nodes and wait until every sshd and libvirtd answers.
 
-        A lab with any node running in this directory is an error; stale state (every node
+        ``kind="guest"``: the nodes are QEMU TCG guests (``labguest``; ``guest`` takes the
+        ``guestconf.GuestSpec`` fields memory_mb, cpus, data_gib, vg). A lab with any node
+        running in this directory is an error; stale state (every node
         crashed, or the process that started it died before) is cleaned first. If anything fails, everything made so far is removed again.
         """
         state = self._load()
@@ -286,10 +300,13 @@ class Lab:
                 raise LabError(f"a lab is up in {self.dir} (running: {', '.join(running)}); "
                                "run down first")
             self.down()         # every node crashed, or the starter did: stale state
-        self._preflight(n)
+        self._preflight(n, kind)
+        driver = self._guests(guest) if kind == "guest" else None
+        if driver:
+            driver.preflight(n)
         t0 = time.monotonic()
         try:
-            self._up(n, t0)
+            (driver.up if driver else self._up)(n, t0)
         except BaseException:
             try:
                 self.down()
@@ -445,7 +462,7 @@ class Lab:
             return
         t0 = time.monotonic()
         close_control_masters(self.dir / "cm")
-        self._kill_nodes(state)
+        (self._guests().kill_all if state.get("kind") == "guest" else self._kill_nodes)(state)
         self.timings["down_kill"] = time.monotonic() - t0
         remove_network(state)
         self._unmount(state)
@@ -516,6 +533,8 @@ class Lab:
         state = self._load()
         if not state:
             return []
+        if state.get("kind") == "guest":
+            return self._guests().status(state)
         result = []
         for rec, node in zip(state["nodes"], self.nodes, strict=True):
             init_alive = alive(rec.get("init_pid"), rec.get("init_start"))
@@ -541,6 +560,9 @@ class Lab:
         """Boot a crashed node again (like a reboot: its /run is emptied, its libvirt state and
         GNT_ROOT are kept) and wait until its sshd and libvirtd answer."""
         state = self._load() or {"nodes": []}
+        if state.get("kind") == "guest":
+            self._guests().start(state, node)
+            return self.node(node)
         for rec in state["nodes"]:
             if rec["name"] != node.split(".")[0]:
                 continue
@@ -558,6 +580,8 @@ class Lab:
     def kill_node(self, node: str) -> None:
         """Simulate a node crash: SIGKILL its PID 1 (its sshd, libvirtd and QEMUs die with it)."""
         state = self._load() or {"nodes": []}
+        if state.get("kind") == "guest":
+            return self._guests().kill(state, node)
         for rec in state["nodes"]:
             same = rec["name"] == node.split(".")[0]
             if same and alive(rec.get("init_pid"), rec.get("init_start")):

@@ -26,11 +26,24 @@ def _print_status(lab: Lab, as_json: bool) -> int:
         return 1
     print(f"slot {lab.slot} ({lab.net.network}, bridge {lab.net.bridge}), dir {lab.dir}")
     word = {True: "up", False: "DOWN"}
+    init = "qemu" if lab.nodes and lab.nodes[0].kind == "guest" else "init"
     for s in status:
         doms = ", ".join(f"{d} ({st})" for d, st in sorted(s.domains.items())) or "-"
-        print(f"{s.name:<7} {s.address:<13} init {word[s.init_alive]:<4} sshd {word[s.sshd]:<4} "
+        print(f"{s.name:<7} {s.address:<13} {init} {word[s.init_alive]:<4} sshd {word[s.sshd]:<4} "
               f"libvirtd {word[s.libvirtd]:<4} domains: {doms}")
     return 0
+
+
+def _print_guest_up(lab: Lab, nodes: list) -> None:
+    t = lab.timings
+    print(f"lab up: {len(nodes)} guest nodes in slot {lab.slot} ({lab.net.network}) in "
+          f"{t['up']:.1f} s (image {t['image']:.1f} s, files and disks "
+          f"{t['files'] - t['image']:.1f} s, boot to SSH and libvirtd "
+          f"{t['up'] - t['network']:.1f} s); dir {lab.dir}")
+    for node in nodes:
+        print(f"  {node.name}  {node.address}  {' '.join(node.ssh)}  {node.libvirt_uri}  "
+              f"GNT_ROOT={node.gnt_root}  boot to SSH {t[f'ssh_{node.name}']:.1f} s, "
+              f"libvirtd {t[f'ready_{node.name}']:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="start N nodes", parents=[common])
     p_up.add_argument("n", type=int)
+    p_up.add_argument("--guest", action="store_true",
+                      help="nodes are QEMU TCG guests with LVM and DRBD (labguest, docs/lab.md)")
+    p_up.add_argument("--memory", type=int, default=1280, help="guest RAM in MiB (1280)")
+    p_up.add_argument("--cpus", type=int, default=2, help="guest vCPUs (2)")
+    p_up.add_argument("--data-size", type=int, default=10, help="guest data disk in GiB (10)")
+    p_up.add_argument("--vg", default="xenvg", help="guest volume group name (xenvg)")
     sub.add_parser("down", help="stop and remove everything the lab made", parents=[common])
     p_status = sub.add_parser("status", help="show the nodes", parents=[common])
     p_status.add_argument("--json", action="store_true")
@@ -62,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         pass
     try:
         lab = Lab(getattr(args, "dir", None), slot=getattr(args, "slot", None))
-        if args.cmd == "up":
+        if args.cmd == "up" and args.guest:
+            nodes = lab.up(args.n, kind="guest", memory_mb=args.memory, cpus=args.cpus,
+                           data_gib=args.data_size, vg=args.vg)
+            _print_guest_up(lab, nodes)
+        elif args.cmd == "up":
             nodes = lab.up(args.n)
             t = lab.timings
             print(f"lab up: {len(nodes)} nodes in slot {lab.slot} ({lab.net.network}) "
@@ -85,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             lab.kill_node(args.node)
             print(f"{args.node}: PID 1 killed")
         elif args.cmd == "start":
-            print(f"{lab.start_node(args.node).name}: up")
+            node = lab.start_node(args.node)
+            took = lab.timings.get(f"ssh_{node.name}")
+            print(f"{node.name}: up" + (f" (boot to SSH {took:.1f} s)" if took else ""))
     except LabError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1

@@ -14,15 +14,21 @@ from labconf import NodeLayout
 from labproc import LabError, run
 
 
-def make_network(layouts: list[NodeLayout], lab_dir: Path, slot: int = 0) -> None:
-    """Bridge with the controller address, and per node a namespace with a veth and address."""
-    net = labconf.SlotLayout(slot)
+def bridge_commands(net: labconf.SlotLayout, lab_dir: Path) -> list[str]:
+    """``ip -batch`` lines making the slot's bridge with the controller address."""
     br = net.bridge
-    host = [f"link add {br} type bridge forward_delay 0",
+    return [f"link add {br} type bridge forward_delay 0",
             f"link set {br} addrgenmode none",
             f"link set {br} alias gntlab:{lab_dir}",   # lets others find this lab
             f"addr add {net.controller_address}/{labconf.PREFIX_LEN} dev {br}",
             f"link set {br} up"]
+
+
+def make_network(layouts: list[NodeLayout], lab_dir: Path, slot: int = 0) -> None:
+    """Bridge with the controller address, and per node a namespace with a veth and address."""
+    net = labconf.SlotLayout(slot)
+    br = net.bridge
+    host = bridge_commands(net, lab_dir)
     for lay in layouts:
         host += [f"netns add {lay.netns}",
                  f"link add {lay.veth} type veth peer name {labconf.NODE_IFACE} "

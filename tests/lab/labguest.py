@@ -1,0 +1,408 @@
+"""Guest nodes of the lab: QEMU TCG guests running Debian 12's cloud kernel, for what the host
+kernel cannot do (LVM logical volumes, DRBD).
+
+``Lab.up(n, kind="guest")`` (command line ``lab.py up N --guest``) hands over to
+:class:`GuestDriver`. Each node is a QEMU process (``-accel tcg,thread=multi``) booting the
+cached image of ``guestimage`` from a qcow2 overlay, with a raw data disk holding the volume
+group (``xenvg``), a tap on the slot's bridge with the node's slot address, and a virtiofsd
+serving its share (configuration, the project's code, the lab's shared storage). Names,
+addresses, SSH configuration and ``GNT_ROOT`` are those of namespace nodes (``labconf``).
+
+Everything is recorded in ``DIR/lab.json`` before it is made (QEMU and virtiofsd PIDs with their
+kernel start times, taps, files), so ``down`` kills by PID and removes taps and disks also after
+a crash of the lab or of its starter. Layout and measured times: ``docs/lab.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import guestconf
+import labconf
+from guestconf import GuestSpec
+from guestimage import ImageError, ensure_image
+from labconf import NodeLayout
+from labnet import bridge_commands
+from labproc import LabError, alive, libvirt_domains, log_tail, port_open, run, start_time
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = str(Path(sys.executable).parent)
+QEMU = "qemu-system-x86_64"
+READY_TIMEOUT = 420.0      # three guests booting at once on two cores under TCG
+STOP_TIMEOUT = 15.0
+SSH_PROBE_TIMEOUT = 20.0
+REQUIRED_TOOLS = (QEMU, "qemu-img", "ip", "ssh", "ssh-keygen", "unshare",
+                  guestconf.VIRTIOFSD)
+MEMORY_MARGIN_MB = 512     # per guest on top of its RAM: QEMU, TCG translation cache
+
+
+def code_paths() -> list[str]:
+    """Host directories the guests mount read-only at the same paths: the checkout, the venv
+    running the lab (if outside the checkout) and the Python it was made from (unless that is
+    the system's, which the image has too: Debian 12's python3.11)."""
+    wanted = [REPO, Path(sys.prefix), Path(sys.base_prefix)]
+    paths: list[Path] = []
+    for path in wanted:
+        path = path.absolute()
+        if path == Path("/usr") or Path("/usr") in path.parents:
+            continue
+        if any(path == p or p in path.parents for p in paths):
+            continue
+        paths = [p for p in paths if path not in p.parents] + [path]
+    return [str(p) for p in paths]
+
+
+def _kill_matching(needle: str) -> list[int]:
+    """SIGKILL every process whose command line contains ``needle`` (a lab-unique path)."""
+    hit = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(needle.encode() in arg for arg in argv):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                hit.append(int(entry.name))
+    return hit
+
+
+def _matching(needle: str) -> list[int]:
+    """Live processes whose command line contains ``needle``."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                argv = Path(f"/proc/{entry.name}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if needle.encode() in argv and alive(int(entry.name), None):
+                found.append(int(entry.name))
+    return found
+
+
+class GuestDriver:
+    """Up, down, kill, start and status of a lab whose nodes are QEMU guests.
+
+    Works on the ``Lab`` it is given (its directory, state file and child processes); holds no
+    state of its own.
+    """
+
+    def __init__(self, lab: Any, spec: GuestSpec | None = None) -> None:
+        self.lab = lab
+        self.spec = spec or GuestSpec()
+
+    # --- paths of a node on the host ------------------------------------------------------
+    @staticmethod
+    def files(lay: NodeLayout) -> dict[str, Path]:
+        """The node's files on the host (all below ``DIR/nodeK``)."""
+        return {"share": lay.dir / "share", "config": lay.dir / "share" / guestconf.CONFIG_SUBDIR,
+                "overlay": lay.dir / "root.qcow2", "data": lay.dir / "data.img",
+                "pidfile": lay.dir / "qemu.pid", "socket": lay.dir / "vfs.sock",
+                "console": lay.dir / "console.log", "qemu_log": lay.dir / "qemu.log",
+                "vfs_log": lay.dir / "virtiofsd.log"}
+
+    # --- up ---------------------------------------------------------------------------------
+    def preflight(self, n: int) -> None:
+        """Refuse early: tools, /dev/net/tun, memory (the lab checks root, slot and directory)."""
+        missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
+        if missing:
+            raise LabError(f"missing tools: {', '.join(missing)} (apt: qemu-system-x86 "
+                           "qemu-utils iproute2 openssh-client util-linux)")
+        if not os.path.exists("/dev/net/tun"):
+            raise LabError("/dev/net/tun is missing: guest nodes need tap devices")
+        need = n * (self.spec.memory_mb + MEMORY_MARGIN_MB)
+        avail = _mem_available_mb()
+        if avail is not None and avail < need:
+            raise LabError(f"{n} guest nodes need about {need} MiB of memory; "
+                           f"{avail} MiB are available (--memory lowers it)")
+
+    def up(self, n: int, t0: float) -> None:
+        """Image, files, network, then every node's virtiofsd and QEMU; wait for SSH."""
+        lab = self.lab
+        try:
+            image = ensure_image()
+        except ImageError as exc:
+            raise LabError(f"guest image: {exc}") from exc
+        lab.timings["image"] = time.monotonic() - t0
+        slot = lab._up_slot()
+        layouts = [NodeLayout(i, lab.dir, slot) for i in range(1, n + 1)]
+        created = not lab.dir.exists()
+        lab.dir.mkdir(parents=True, exist_ok=True)
+        state: dict[str, Any] = {
+            "version": 2, "kind": "guest", "phase": "starting", "n": n, "created_dir": created,
+            "slot": slot, "bridge": labconf.SlotLayout(slot).bridge, "host_mounts": [],
+            "image": str(image.dir), "lab_id": uuid.uuid4().hex, "spec": asdict(self.spec),
+            "code_paths": code_paths(),
+            "nodes": [{"index": lay.index, "name": lay.name, "netns": "",
+                       "veth": guestconf.tap(lay), "address": lay.address}
+                      for lay in layouts]}
+        lab._save(state)
+        self._write_files(state, layouts)
+        lab.timings["files"] = time.monotonic() - t0
+        run(["ip", "-batch", "-"], input_text="\n".join(
+            bridge_commands(labconf.SlotLayout(slot), lab.dir) + [
+                cmd for lay in layouts for cmd in (
+                    f"tuntap add dev {guestconf.tap(lay)} mode tap",
+                    f"link set {guestconf.tap(lay)} addrgenmode none",
+                    f"link set {guestconf.tap(lay)} master {labconf.SlotLayout(slot).bridge} up")
+            ]) + "\n")
+        lab.timings["network"] = time.monotonic() - t0
+        for rec, lay in zip(state["nodes"], layouts, strict=True):
+            self._spawn(state, rec, lay)
+        self._wait_ready(state, layouts)
+        state["phase"] = "up"
+        lab._save(state)
+
+    def _write_files(self, state: dict[str, Any], layouts: list[NodeLayout]) -> None:
+        lab, slot, n = self.lab, state["slot"], len(layouts)
+        (lab.dir / "cm").mkdir(mode=0o700, exist_ok=True)
+        lab.shared_dir.mkdir(exist_ok=True)
+        keygens = [subprocess.Popen(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                                     "gnt-lab", "-f", str(lab.key)], stdin=subprocess.DEVNULL)]
+        for lay in layouts:
+            files = self.files(lay)
+            files["config"].mkdir(parents=True, exist_ok=True)
+            keygens.append(subprocess.Popen(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lay.fqdn,
+                 "-f", str(lay.dir / "ssh_host_ed25519_key")], stdin=subprocess.DEVNULL))
+        if any(proc.wait() != 0 for proc in keygens):
+            raise LabError("ssh-keygen failed")
+        client = labconf.ssh_config(lab.dir, n, lab.key, slot)
+        lab.ssh_config.write_text(client)
+        known = labconf.known_hosts(lab.dir, n, slot)
+        (lab.dir / "known_hosts").write_text(known)
+        hosts = labconf.hosts_file(n, slot)
+        (lab.dir / "hosts").write_text(hosts)
+        image = Path(state["image"])
+        paths = state["code_paths"]
+        for lay in layouts:
+            files = self.files(lay)
+            cfg = files["config"]
+            texts = {
+                "boot.sh": guestconf.boot_script(lay, self.spec, paths),
+                "hosts": hosts, "resolv.conf": labconf.resolv_conf(),
+                "sshd.conf": guestconf.sshd_dropin(lay, VENV_BIN),
+                "authorized_keys": lab.key.with_suffix(".pub").read_text(),
+                "ssh_config": client, "known_hosts": known,
+                "shell_rc": labconf.shell_rc(VENV_BIN),
+                "libvirtd.conf": labconf.libvirtd_conf(lay, str(uuid.uuid4())),
+                "qemu.conf": labconf.qemu_conf(lay)}
+            for name, text in texts.items():
+                (cfg / name).write_text(text)
+            for src, name in ((lab.key, "id_ed25519"),
+                              (lab.key.with_suffix(".pub"), "id_ed25519.pub"),
+                              (lay.dir / "ssh_host_ed25519_key", "ssh_host_ed25519_key"),
+                              (lay.dir / "ssh_host_ed25519_key.pub",
+                               "ssh_host_ed25519_key.pub")):
+                shutil.copy2(src, cfg / name)
+            cfg.chmod(0o700)
+            for sub in [guestconf.SHARED_SUBDIR] + [f"{guestconf.CODE_SUBDIR}{i}"
+                                                    for i in range(len(paths))]:
+                (files["share"] / sub).mkdir(exist_ok=True)
+            run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                 str(image / "root.img"), str(files["overlay"])])
+            with open(files["data"], "wb") as data:
+                data.truncate(self.spec.data_gib << 30)
+
+    def _spawn(self, state: dict[str, Any], rec: dict[str, Any], lay: NodeLayout) -> None:
+        """Start the node's virtiofsd, then its QEMU; record each PID as soon as it exists."""
+        lab, files = self.lab, self.files(lay)
+        spec = GuestSpec(**state.get("spec", {}))
+        image = Path(state["image"])
+        with contextlib.suppress(FileNotFoundError):
+            files["socket"].unlink()
+        with open(files["vfs_log"], "ab") as log:
+            vfs = subprocess.Popen(
+                guestconf.virtiofsd_argv(files["share"], files["socket"], lab.shared_dir,
+                                         state["code_paths"]),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        lab._procs[vfs.pid] = vfs
+        rec["vfs_pid"], rec["vfs_start"] = vfs.pid, start_time(vfs.pid)
+        lab._save(state)
+        deadline = time.monotonic() + 10
+        while not files["socket"].exists():
+            if vfs.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"{lay.name}: virtiofsd did not start: "
+                               f"{log_tail(files['vfs_log'])}")
+            time.sleep(0.02)
+        rec["console_offset"] = files["console"].stat().st_size \
+            if files["console"].exists() else 0
+        argv = guestconf.qemu_argv(
+            lay, spec, kernel=image / "vmlinuz", initrd=image / "initrd.img",
+            overlay=files["overlay"], data_disk=files["data"], vfs_socket=files["socket"],
+            pidfile=files["pidfile"], console=files["console"], lab_id=state["lab_id"],
+            qemu=shutil.which(QEMU) or QEMU)
+        with open(files["qemu_log"], "ab") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
+        lab._procs[proc.pid] = proc
+        rec["init_pid"], rec["init_start"] = proc.pid, start_time(proc.pid)
+        rec["started"] = time.time()
+        lab._save(state)
+
+    def _wait_ready(self, state: dict[str, Any], layouts: list[NodeLayout]) -> None:
+        """Until every node answers SSH (``true``) and its libvirtd answers over TCP."""
+        lab = self.lab
+        pending = {lay.name: lay for lay in layouts}
+        probes: dict[str, subprocess.Popen[bytes]] = {}
+        errors: dict[str, str] = {}      # the last failed SSH probe's message per node
+        deadline = time.monotonic() + READY_TIMEOUT
+        try:
+            while pending:
+                for name, lay in list(pending.items()):
+                    rec = state["nodes"][lay.index - 1]
+                    self._check_booting(rec, lay)
+                    probe = probes.get(name)
+                    if probe is None:
+                        if port_open(lay.address, labconf.SSH_PORT):
+                            probes[name] = subprocess.Popen(
+                                [*lab.node(name).ssh, "true"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        continue
+                    if probe.poll() is None:
+                        continue
+                    del probes[name]
+                    if probe.returncode != 0:
+                        errors[name] = (probe.stderr.read() if probe.stderr else b"").decode(
+                            errors="replace").strip()
+                        continue
+                    if probe.stderr:
+                        probe.stderr.close()
+                    rec.setdefault("ssh_seconds", round(time.time() - rec["started"], 1))
+                    try:
+                        libvirt_domains(lay.libvirt_uri)
+                    except Exception:   # noqa: BLE001 - libvirtd still starting
+                        continue
+                    rec["ready_seconds"] = round(time.time() - rec["started"], 1)
+                    lab.timings[f"ssh_{name}"] = rec["ssh_seconds"]
+                    lab.timings[f"ready_{name}"] = rec["ready_seconds"]
+                    lab._save(state)
+                    del pending[name]
+                if pending and time.monotonic() > deadline:
+                    raise LabError(
+                        f"guest nodes {', '.join(pending)} not reachable over SSH after "
+                        f"{READY_TIMEOUT:.0f} s (last ssh errors: {errors or 'none'}); see "
+                        + "; ".join(log_tail(self.files(lay)["console"])
+                                    for lay in pending.values()))
+                if pending:
+                    time.sleep(0.25)
+        finally:
+            for probe in probes.values():
+                probe.kill()
+                probe.communicate()
+
+    def _check_booting(self, rec: dict[str, Any], lay: NodeLayout) -> None:
+        """LabError if the node's QEMU died or its boot script failed."""
+        files = self.files(lay)
+        if not alive(rec.get("init_pid"), rec.get("init_start")):
+            raise LabError(f"{lay.name}: QEMU exited: {log_tail(files['qemu_log'])}; "
+                           f"{log_tail(files['console'])}")
+        try:
+            with open(files["console"], "rb") as console:
+                console.seek(rec.get("console_offset", 0))
+                text = console.read().decode(errors="replace")
+        except OSError:
+            return
+        if guestconf.FAILED_MARK in text:
+            lines = [line for line in text.splitlines() if "gnt-lab" in line or "rror" in line]
+            raise LabError(f"{lay.name}: the boot script failed (console {files['console']}): "
+                           + " | ".join(lines[-6:]))
+
+    # --- down, kill, start, status ----------------------------------------------------------
+    def kill_all(self, state: dict[str, Any]) -> None:
+        """SIGKILL every guest's QEMU and virtiofsd (recorded PIDs, else found by their
+        lab-unique paths) and wait until they are gone."""
+        for rec in state["nodes"]:
+            self._kill_node(rec, NodeLayout(rec["index"], self.lab.dir, state.get("slot", 0)))
+
+    def _kill_node(self, rec: dict[str, Any], lay: NodeLayout) -> None:
+        files = self.files(lay)
+        for pid_key, start_key in (("init_pid", "init_start"), ("vfs_pid", "vfs_start")):
+            if alive(rec.get(pid_key), rec.get(start_key)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(rec[pid_key], signal.SIGKILL)
+        # processes not recorded yet when the starter died (their argv names these paths)
+        _kill_matching(str(files["pidfile"]))
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while True:
+            for proc in list(self.lab._procs.values()):
+                proc.poll()
+            left = [rec[k] for k, s in (("init_pid", "init_start"), ("vfs_pid", "vfs_start"))
+                    if alive(rec.get(k), rec.get(s))]
+            left += _matching(str(files["pidfile"])) + _matching(str(files["socket"]))
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise LabError(f"{lay.name}: processes still alive after {STOP_TIMEOUT:.0f} s: "
+                               f"{left}")
+            if time.monotonic() > deadline - STOP_TIMEOUT + 2:
+                _kill_matching(str(files["socket"]))    # virtiofsd normally exits by itself
+            time.sleep(0.02)
+        for pid in [p for p, proc in self.lab._procs.items() if proc.returncode is not None]:
+            del self.lab._procs[pid]
+
+    def kill(self, state: dict[str, Any], name: str) -> None:
+        """Crash a guest node: SIGKILL its QEMU (its virtiofsd follows)."""
+        for rec in state["nodes"]:
+            if rec["name"] == name.split(".")[0] and \
+                    alive(rec.get("init_pid"), rec.get("init_start")):
+                self._kill_node(rec, NodeLayout(rec["index"], self.lab.dir, state["slot"]))
+                return
+        raise LabError(f"no running lab node {name!r} in {self.lab.dir}")
+
+    def start(self, state: dict[str, Any], name: str) -> None:
+        """Boot a crashed guest node again (same disks: like a reset) and wait for SSH."""
+        for rec in state["nodes"]:
+            if rec["name"] != name.split(".")[0]:
+                continue
+            if alive(rec.get("init_pid"), rec.get("init_start")):
+                raise LabError(f"{rec['name']} is running")
+            lay = NodeLayout(rec["index"], self.lab.dir, state["slot"])
+            self._kill_node(rec, lay)        # a virtiofsd left over, if any
+            for key in ("ssh_seconds", "ready_seconds"):
+                rec.pop(key, None)
+            self._spawn(state, rec, lay)
+            self._wait_ready(state, [lay])
+            return
+        raise LabError(f"no lab node {name!r} in {self.lab.dir}")
+
+    def status(self, state: dict[str, Any]) -> list[Any]:
+        """``NodeStatus`` per node; ``init_alive`` is whether its QEMU runs."""
+        from lab import NodeStatus
+        result = []
+        for rec in state["nodes"]:
+            lay = NodeLayout(rec["index"], self.lab.dir, state.get("slot", 0))
+            running = alive(rec.get("init_pid"), rec.get("init_start"))
+            sshd = running and port_open(lay.address, labconf.SSH_PORT)
+            libvirtd = running and port_open(lay.address, labconf.LIBVIRT_TCP_PORT)
+            domains: dict[str, str] = {}
+            if libvirtd:
+                try:
+                    domains = libvirt_domains(lay.libvirt_uri)
+                except Exception:   # noqa: BLE001 - report it as not answering
+                    libvirtd = False
+            result.append(NodeStatus(lay.name, lay.address, running, sshd, libvirtd, domains))
+        return result
+
+
+def _mem_available_mb() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
