@@ -93,6 +93,12 @@ options:
         first primary of a new device, or failover with C(--ignore-consistency)).
     type: bool
     default: false
+  usermode_helper:
+    description:
+      - The usermode helper the drbd kernel module is loaded with when it is not loaded yet
+        (the cluster's C(drbd_usermode_helper); Ganeti's default C(/bin/true)).
+    type: str
+    default: /bin/true
   resize:
     description:
       - With O(state=up)/V(primary)/V(secondary), let the device grow into its grown data
@@ -102,7 +108,8 @@ options:
 notes:
   - Supports check mode (only C(drbdsetup show), C(/proc/drbd), C(blockdev) and
     C(drbdmeta get-gi) are read).
-  - Needs the DRBD 8.4 kernel module and drbd-utils.
+  - Needs the DRBD 8.4 kernel module and drbd-utils; the module is loaded (C(modprobe drbd
+    minor_count=256 usermode_helper=...)) when a device is brought up and it is not loaded.
 seealso:
   - module: gnt.cluster.lvm_volume
   - module: gnt.cluster.storage_info
@@ -271,7 +278,7 @@ def _run(backend, p, check):
         actions += backend.create_metadata(spec, check_mode=check).actions
     role = state if state in ("primary", "secondary") else None
     outcome = backend.assemble(spec, role=role, force_primary=p["force_primary"],
-                               check_mode=check)
+                               check_mode=check, usermode_helper=p["usermode_helper"])
     actions += outcome.actions
     if p["resize"]:
         resized = backend.resize(minor, p["size_mib"], check_mode=check)
@@ -304,6 +311,7 @@ def main():
             resync_rate_kib=dict(type="int", default=61440),
             force_primary=dict(type="bool", default=False),
             resize=dict(type="bool", default=False),
+            usermode_helper=dict(type="str", default="/bin/true"),
         ),
         required_together=[list(NET_OPTIONS), ["data_dev", "meta_dev"]],
         required_if=[["create_metadata", True, ["meta_dev"]]],

@@ -73,7 +73,9 @@ lvs:
   type: list
   elements: dict
 drbd:
-  description: The DRBD module version and its minors with their status (as M(gnt.cluster.drbd_device) returns it, without configuration).
+  description:
+    - Whether the drbd kernel module is loaded, its version and its minors with their status
+      (as M(gnt.cluster.drbd_device) returns it, without configuration).
   returned: when drbd is asked for
   type: dict
 ext_providers:
@@ -85,7 +87,7 @@ ext_providers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gnt.cluster.plugins.module_utils.storage import ext, lvm
+from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd, ext, lvm
 from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import (
     StorageError,
     module_runner,
@@ -116,9 +118,12 @@ def main():
         if "lvm-lv" in p["types"]:
             result["lvs"] = lvm.list_lvs(runner, p["vgs"])
         if "drbd" in p["types"]:
-            proc = read_proc_drbd()
-            result["drbd"] = {"version": proc.version,
-                              "minors": [proc.minors[m].as_dict() for m in sorted(proc.minors)]}
+            result["drbd"] = {"loaded": False, "version": "", "minors": []}
+            if drbd.drbd_module_loaded():
+                proc = read_proc_drbd()
+                result["drbd"] = {"loaded": True, "version": proc.version,
+                                  "minors": [proc.minors[m].as_dict()
+                                             for m in sorted(proc.minors)]}
         if "ext" in p["types"]:
             result["ext_providers"] = ext.diagnose(p["ext_search_path"])
     except StorageError as err:

@@ -37,6 +37,7 @@ __metaclass__ = type
 
 import dataclasses
 import ipaddress
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -160,6 +161,15 @@ class DrbdSpec:
 
 
 ProcReader = Callable[[], ProcDrbd]
+# The module as Ganeti's install guide loads it: room for every minor we hand out, and no
+# usermode helper (the cluster manages the devices, not drbdadm's handlers).
+MODULE_ARGV = ("modprobe", "drbd", "minor_count=%d" % (MAX_MINOR + 1))
+DEFAULT_USERMODE_HELPER = "/bin/true"
+
+
+def drbd_module_loaded() -> bool:
+    """Whether the drbd kernel module is loaded (``/proc/drbd`` exists)."""
+    return os.path.exists("/proc/drbd")
 
 
 def parse_device(name: Any) -> int:
@@ -183,13 +193,32 @@ class DrbdBackend(StorageBackend, CommandBackend):
 
     kind = "drbd"
 
-    def __init__(self, runner: Runner, proc_reader: ProcReader = read_proc_drbd) -> None:
+    def __init__(self, runner: Runner, proc_reader: ProcReader | None = None,
+                 module_loaded: Callable[[], bool] | None = None) -> None:
         CommandBackend.__init__(self, runner)
-        self.proc_reader = proc_reader
+        self.proc_reader = proc_reader or read_proc_drbd
+        self.module_loaded = module_loaded or drbd_module_loaded
 
     def status(self, minor: int) -> DrbdStatus:
-        """The minor's ``/proc/drbd`` status (unconfigured when not listed)."""
-        return self.proc_reader().status(validate_minor(minor))
+        """The minor's ``/proc/drbd`` status (unconfigured when not listed, or when the
+        module is not loaded)."""
+        validate_minor(minor)
+        if not self.module_loaded():
+            return DrbdStatus(minor=minor)
+        return self.proc_reader().status(minor)
+
+    def load_module(self, outcome: ActionResult, check_mode: bool,
+                    usermode_helper: str = DEFAULT_USERMODE_HELPER) -> None:
+        """Load the drbd kernel module when it is not loaded (``modprobe drbd
+        minor_count=256 usermode_helper=HELPER``; Ganeti's drbd_usermode_helper)."""
+        if self.module_loaded():
+            return
+        if not re.match(r"^/[A-Za-z0-9_./+-]+$", usermode_helper or ""):
+            raise StorageError("invalid DRBD usermode helper %r: expected an absolute path"
+                               % (usermode_helper,))
+        self.change("drbd kernel module", outcome, "loaded the drbd kernel module",
+                    [list(MODULE_ARGV) + ["usermode_helper=%s" % usermode_helper]],
+                    check_mode)
 
     def show(self, minor: int) -> dict[str, Any]:
         """The kernel's configuration of the minor (``drbdsetup show``); empty fields when
@@ -253,18 +282,21 @@ class DrbdBackend(StorageBackend, CommandBackend):
         return outcome
 
     def assemble(self, spec: DrbdSpec, role: str | None = None, force_primary: bool = False,
-                 check_mode: bool = False) -> ActionResult:
+                 check_mode: bool = False,
+                 usermode_helper: str = DEFAULT_USERMODE_HELPER) -> ActionResult:
         """Bring the device to ``spec``: resource and minor, local disk, network, then the
-        ``role`` (``primary``/``secondary``/None = leave). Steps already in place are
+        ``role`` (``primary``/``secondary``/None = leave), loading the kernel module first
+        when it is not loaded. Steps already in place are
         skipped; a different local disk or peer than wanted is an error (disk) or replaced
         (network: disconnected and connected again)."""
         spec.validate()
         minor = spec.minor
         what = self._what(minor)
-        status = self.status(minor)
-        conf = self.show(minor) if status.configured else parse_show("")
         outcome = ActionResult(state=DeviceState(name=device_path(minor),
                                                  path=device_path(minor)))
+        self.load_module(outcome, check_mode, usermode_helper)
+        status = self.status(minor)
+        conf = self.show(minor) if status.configured else parse_show("")
         if not status.configured:
             self.change(what, outcome, "created resource %s" % resource_name(minor),
                         [["drbdsetup", "new-resource", resource_name(minor)],
@@ -388,6 +420,8 @@ class DrbdBackend(StorageBackend, CommandBackend):
 
     def verify(self) -> list[str]:
         """The DRBD 8.4 module is loaded and ``/proc/drbd`` readable."""
+        if not self.module_loaded():
+            return ["the drbd kernel module is not loaded"]
         try:
             self.proc_reader()
         except StorageError as err:

@@ -78,7 +78,8 @@ READS = ("show", "get-gi", "--getsize64")
 
 
 def backend(runner, proc_text):
-    return drbd.DrbdBackend(runner, proc_reader=lambda: parse_proc_drbd(proc_text))
+    return drbd.DrbdBackend(runner, proc_reader=lambda: parse_proc_drbd(proc_text),
+                            module_loaded=lambda: True)
 
 
 def changing(calls):
@@ -303,5 +304,23 @@ def test_parse_device_and_verify(fake_runner):
     def broken():
         raise StorageError("cannot read /proc/drbd")
 
-    assert drbd.DrbdBackend(fake_runner, proc_reader=broken).verify() == [
-        "cannot read /proc/drbd"]
+    assert drbd.DrbdBackend(fake_runner, proc_reader=broken,
+                            module_loaded=lambda: True).verify() == ["cannot read /proc/drbd"]
+    assert drbd.DrbdBackend(fake_runner, module_loaded=lambda: False).verify() == [
+        "the drbd kernel module is not loaded"]
+
+
+def test_module_loaded_before_assembly(fake_runner):
+    loaded = []
+    dev = drbd.DrbdBackend(fake_runner, proc_reader=lambda: parse_proc_drbd(EMPTY_PROC),
+                           module_loaded=lambda: bool(loaded))
+    assert dev.status(7).configured is False  # not loaded: nothing configured, no /proc read
+    checked = dev.assemble(drbd.DrbdSpec(minor=7), check_mode=True)
+    assert checked.actions == ["loaded the drbd kernel module", "created resource resource7"]
+    assert fake_runner.calls == []
+    fake_runner.on(["modprobe"], CommandResult(0, "", ""))
+    dev.assemble(drbd.DrbdSpec(minor=7), usermode_helper="/usr/lib/gnt/drbd-helper")
+    assert fake_runner.calls[0] == ["modprobe", "drbd", "minor_count=256",
+                                    "usermode_helper=/usr/lib/gnt/drbd-helper"]
+    with pytest.raises(StorageError, match="invalid DRBD usermode helper"):
+        dev.assemble(drbd.DrbdSpec(minor=7), usermode_helper="true; reboot")

@@ -129,8 +129,7 @@ def test_drbd_device_check_mode_and_down(run_module, fake, monkeypatch):
 
     text = "version: 8.4.11 (api:1/proto:86-101)\n"
     monkeypatch.setattr(drbd, "read_proc_drbd", lambda: drbd_status.parse_proc_drbd(text))
-    monkeypatch.setattr(drbd.DrbdBackend.__init__, "__defaults__",
-                        (lambda: drbd_status.parse_proc_drbd(text),))
+    monkeypatch.setattr(drbd, "drbd_module_loaded", lambda: True)
     fake.on(["blockdev"], "134217728\n").on(["drbdmeta", "/dev/drbd3"], 255)
     args = {"minor": 3, "state": "primary", "force_primary": True, "create_metadata": True,
             "data_dev": "/dev/xenvg/a_data", "meta_dev": "/dev/xenvg/a_meta",
@@ -185,3 +184,11 @@ def test_ext_volume_through_ansible(run_module_ansible, tmp_path):
     assert ok and result["changed"] and result["path"] == str(volumes / "vol1")
     ok, result = run_module_ansible("ext_volume", dict(args, state="absent"))
     assert ok and result["changed"] and not (volumes / "vol1").exists()
+
+
+def test_storage_info_drbd_not_loaded(run_module, fake, monkeypatch):
+    from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd
+
+    monkeypatch.setattr(drbd, "drbd_module_loaded", lambda: False)
+    ok, result = run_module("storage_info", {"types": ["drbd"]})
+    assert ok and result["drbd"] == {"loaded": False, "version": "", "minors": []}
