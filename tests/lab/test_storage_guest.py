@@ -106,8 +106,8 @@ def test_lvm_backend_in_guest(lab: Lab) -> None:
     grown = call(lab, "node1", lv("grow", name, 96))
     assert grown["size_mib"] == 96
     assert "cannot shrink" in call(lab, "node1", lv("grow", name, 32), ok=False)
-    sh(lab, "node1", f"echo data-before-snapshot | dd of=/dev/{VG}/{name} oflag=direct,sync "
-                     "conv=notrunc status=none")
+    sh(lab, "node1", f"printf data-before-snapshot | dd of=/dev/{VG}/{name} "
+                     "conv=notrunc,fsync status=none")
     snap = call(lab, "node1", lv("snapshot", name, f"{name}.snap", 32))
     assert snap["origin"] == name and snap["exists"]
     sh(lab, "node1", f"dd if=/dev/zero of=/dev/{VG}/{name} bs=1M count=1 oflag=direct "
