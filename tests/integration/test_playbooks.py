@@ -1,6 +1,8 @@
 """The ready playbooks of playbooks/ end to end with ansible-playbook against a real one-node
 cluster's remote API (issue 13): instance lifecycle (each step once: the second run changes
-nothing) and the cluster health report. (node_maintenance.yml needs several nodes: the lab.)
+nothing), the cluster health report, the backup of tagged instances and the rolling
+maintenance's sparing of the master. node_maintenance.yml and rolling_maintenance.yml with
+nodes to empty run on a 3-node lab cluster: test_playbooks_lab.py.
 """
 
 from __future__ import annotations
