@@ -24,6 +24,7 @@ __metaclass__ = type
 import collections
 import errno
 import os
+import stat
 import subprocess
 import tempfile
 import time
@@ -440,6 +441,14 @@ def verify_parameters(osdef, instance, variant="", debug_level=0):
     return proc.returncode
 
 
+def _is_block_device(path):
+    """True when ``path`` is (a link to) a block device (a plain or drbd disk)."""
+    try:
+        return stat.S_ISBLK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def install_recorded(instance):
     """True when every disk of ``instance`` records a completed OS install of this instance
     (:data:`INSTALL_MARKER_XATTR` holding its UUID). No disks, no UUID, a missing disk or a
@@ -449,6 +458,8 @@ def install_recorded(instance):
     if not disks or not uuid:
         return False
     for disk in disks:
+        if _is_block_device(disk["path"]):
+            return False   # no place for the mark: the create script runs each time
         try:
             value = os.getxattr(disk["path"], INSTALL_MARKER_XATTR)
         except OSError:
@@ -466,6 +477,8 @@ def mark_install(instance, completed):
     warnings = []
     for disk in instance.get("disks") or []:
         path = disk["path"]
+        if _is_block_device(path):
+            continue   # extended attributes are for files: an LV or DRBD device has none
         try:
             if completed:
                 os.setxattr(path, INSTALL_MARKER_XATTR, instance["uuid"].encode("utf-8"))

@@ -60,6 +60,9 @@ class LUInstanceCreate(LogicalUnit):
             raise OpPrereqError(f"Disk template '{template}' cannot be created on this"
                                 " cluster version (supported: "
                                 f"{', '.join(params.DISK_TEMPLATES)})", ECODE_INVAL)
+        if template not in self.cfg.cluster()["enabled_disk_templates"]:
+            raise OpPrereqError(f"Disk template '{template}' is not enabled in the cluster"
+                                " (gnt-cluster modify --enabled-disk-templates)", ECODE_STATE)
         if template == params.DT_DISKLESS and op["disks"]:
             raise OpPrereqError("Diskless instances take no disks", ECODE_INVAL)
         if template != params.DT_DISKLESS and not op["disks"]:
@@ -357,8 +360,11 @@ class LUInstanceCreate(LogicalUnit):
                      title="create disks and install OS")]
 
     def create_vars(self, host: dict[str, Any]) -> dict[str, Any]:
-        """The instance_create role's vars: the instance and node, and whether to install."""
-        return {**host, "gnt_install": not self.op["no_install"]}
+        """The instance_create role's vars: the instance and node, whether to install, and
+        (plain) the LVs to adopt."""
+        adopt = [req.adopt for req in self.lvm_requests if req.adopt]
+        return {**host, "gnt_install": not self.op["no_install"],
+                **({"gnt_adopt": adopt} if adopt else {})}
 
     def report_node_plays(self, node: dict[str, Any], result: RunResult) -> None:
         """Log what the node-side steps reported (nothing for a plain create)."""

@@ -56,6 +56,10 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
         self.src_node, self.src_dir = self._locate_export()
         self.export = self._read_export()
         self.op = merged_op(self.op, self.export, self.cfg.cluster(), self.log)
+        if self.op["disk_template"] in (params.DT_PLAIN, params.DT_DRBD8):
+            raise OpPrereqError(f"Importing into disk template '{self.op['disk_template']}' is"
+                                " not supported yet (file, sharedfile, diskless); give"
+                                " -t file", ECODE_INVAL)
         super().check_arguments()
         self._check_disk_sizes()
         super().expand_names()

@@ -287,6 +287,15 @@ class _EventCollector:
 
 
 def _failure_message(res: dict[str, Any]) -> str:
+    """The message of a failed task; of a loop, the first failed item's (with the item)."""
+    items = res.get("results")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and item.get("failed"):
+                label = item.get("_ansible_item_label", item.get("item"))
+                if isinstance(label, dict):
+                    label = label.get("path") or label.get("name") or label.get("index")
+                return f"item {label}: {_failure_message(item)}"
     msg = str(res.get("msg") or "").strip()
     stderr = str(res.get("stderr") or "").strip()
     if stderr and stderr not in msg:

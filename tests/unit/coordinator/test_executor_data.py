@@ -121,3 +121,14 @@ def test_recording_executor_holds_plays_to_the_role_contract():
                        (mistyped, "gnt_shutdown_timeout")):
         with pytest.raises(AssertionError, match=text):
             RecordingExecutor().run([play], node, lambda msg: None)
+
+
+def test_a_failed_loop_reports_the_failed_item_and_its_message():
+    from gnt.nodes.executor import _failure_message
+
+    res = {"msg": "One or more items failed", "results": [
+        {"item": {"path": "/dev/xenvg/a.disk0"}, "changed": True},
+        {"item": {"path": "/dev/xenvg/b.disk1"}, "failed": True,
+         "msg": "volume group xenvg has 10 MiB free, 64 MiB needed"}]}
+    assert _failure_message(res) == ("item /dev/xenvg/b.disk1: volume group xenvg has 10 MiB"
+                                     " free, 64 MiB needed")

@@ -191,7 +191,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "export_place": {"gnt_export_place": {"path": "/x/e/i1", "source": "/x/e/.i1.tmp",
                                               "config": "[export]\n", "export_root": "/x/e"}},
         "export_remove": {"gnt_export_remove": {"paths": ["/x/e/i1"], "export_root": "/x/e"}},
-        "instance_create": {**both, "gnt_install": True},
+        "instance_create": {**both, "gnt_install": True, "gnt_adopt": ["old-lv"]},
         "instance_define": both,
         "instance_disk_copy": {"gnt_node": node, "gnt_copy": {
             "target_address": "198.18.0.12", "target_port": 22, "force": False,
