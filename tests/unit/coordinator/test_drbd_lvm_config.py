@@ -170,10 +170,10 @@ def test_modify_refuses_lvm_templates_without_vg_and_changes_nothing(cluster):
                     enabled_disk_templates=["drbd", "plain", "file"]))
     message = _error(cluster.run("OP_CLUSTER_SET_PARAMS", vg_name=""))
     assert "lvm-based disk templates are enabled (drbd, plain)" in message
-    assert "Cannot disable drbd helper" in _error(cluster.run("OP_CLUSTER_SET_PARAMS",
-                                                               drbd_helper=""))
-    assert "Invalid volume group name 'a b'" in _error(cluster.run("OP_CLUSTER_SET_PARAMS",
-                                                                    vg_name="a b"))
+    no_helper = cluster.run("OP_CLUSTER_SET_PARAMS", drbd_helper="")
+    assert "Cannot disable drbd helper" in _error(no_helper)
+    bad_vg = cluster.run("OP_CLUSTER_SET_PARAMS", vg_name="a b")
+    assert "Invalid volume group name 'a b'" in _error(bad_vg)
 
 
 def test_node_drbd_rows_for_list_drbd(cluster):

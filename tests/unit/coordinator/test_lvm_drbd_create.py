@@ -66,8 +66,8 @@ def _uuid(cluster, name):
 
 
 def test_drbd_disks_get_minors_port_secret_and_children(cluster, lvm):
-    first = _disks(cluster, _create(cluster, disks=[{"size": "1G"}, {"size": "512M",
-                                                                      "metavg": "metavg"}]))
+    disks = [{"size": "1G"}, {"size": "512M", "metavg": "metavg"}]
+    first = _disks(cluster, _create(cluster, disks=disks))
     lid0, lid1 = first[0]["logical_id"], first[1]["logical_id"]
     assert lid0[:2] == [_uuid(cluster, N1), _uuid(cluster, N2)]
     assert (lid0[2], lid1[2]) == (11000, 11001)                     # ports
