@@ -177,9 +177,9 @@ def test_job_module_waits_and_cancels(env) -> None:
     assert done["changed"] is True and done["diff"]["before"]["status"] in ("queued", "waiting")
     assert _job_status(gnt, waiting) == "canceled"
     assert _ok(env, "job", id=int(waiting), state="canceled")["changed"] is False
-    for _ in range(2):      # waiting for a job changes nothing, however often
+    for attempt in (1, 2):      # waiting for a job changes nothing, however often
         result = _diff(env, "job", id=int(busy))
-        assert result["changed"] is False and not result.get("diff")
+        assert result["changed"] is False and not result.get("diff"), attempt
         assert result["job"]["status"] == "success"
 
 
