@@ -63,9 +63,10 @@ def drbd_resync(lab: Lab, size_mib: int, opts: tuple[str, str]) -> tuple[float, 
     write = (f"dd if=/dev/zero of={{dev}} bs=1M count={min(size_mib, 256)} oflag=direct "
              "2>&1 | tail -1")
     try:
-        lv_rate = _dd_rate(sh(lab, "node1", f"lvcreate -q -y -L {size_mib}m -n glplain {VG} "
-                                           f">/dev/null && {write.format(dev=f'/dev/{VG}/glplain')}"
-                                           f" && lvremove -q -y {VG}/glplain >/dev/null"))
+        plain = (f"lvcreate -q -y -L {size_mib}m -n glplain {VG} >/dev/null && "
+                 f"{write.format(dev=f'/dev/{VG}/glplain')} && "
+                 f"lvremove -q -y {VG}/glplain >/dev/null")
+        lv_rate = _dd_rate(sh(lab, "node1", plain))
         for node in ("node1", "node2"):
             sh(lab, node, setup)
         out = sh(lab, "node1", "set -e; t0=$(date +%s.%N); drbdadm primary --force glbench; "
@@ -86,7 +87,7 @@ def _dd_rate(line: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--size", type=int, default=512, help="DRBD LV size in MiB (512)")
     parser.add_argument("--no-scratch", action="store_true",
@@ -130,7 +131,7 @@ def main() -> None:
         lab.down()
         shutil.rmtree(lab.dir, ignore_errors=True)
     rows.append(("lab down", f"{lab.timings.get('down', 0):.2f} s"))
-    width = max(len(name) for name, _ in rows)
+    width = max(len(row[0]) for row in rows)
     print(f"guest-node lab (image {image.dir.name}, kernel {image.manifest['kernel_version']})")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")

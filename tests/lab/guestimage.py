@@ -62,6 +62,12 @@ PACKAGES = (
     "socat", "lzop", "gzip", "iputils-ping",
 )
 
+_LIBVIRTD_DEFAULT = "# gnt.cluster lab: libvirtd stays up (no idle timeout)\nLIBVIRTD_ARGS=\"\"\n"
+_DPKG_NODOC = ("path-exclude=/usr/share/doc/*\npath-include=/usr/share/doc/*/copyright\n"
+               "path-exclude=/usr/share/man/*\npath-exclude=/usr/share/info/*\n"
+               "path-exclude=/usr/share/locale/*\n")
+_POLICY_RC = "#!/bin/sh\n# no service starts in the image build\nexit 101\n"
+
 #: Files written into the image (path -> (mode, text)). The boot unit mounts the node's
 #: share (virtiofs tag ``gntlab``) and runs ``config/boot.sh`` from it; see ``guestconf``.
 IMAGE_FILES: dict[str, tuple[int, str]] = {
@@ -91,17 +97,11 @@ WantedBy=multi-user.target
 """),
     "/etc/fstab": (0o644, "/dev/vda / ext4 rw,noatime,errors=remount-ro 0 1\n"),
     "/etc/hostname": (0o644, "localhost\n"),
-    "/etc/default/libvirtd": (0o644, "# gnt.cluster lab: libvirtd stays up (no idle timeout)\n"
-                                      "LIBVIRTD_ARGS=\"\"\n"),
+    "/etc/default/libvirtd": (0o644, _LIBVIRTD_DEFAULT),
     "/etc/initramfs-tools/conf.d/gnt-lab": (0o644, "MODULES=list\nCOMPRESS=zstd\n"),
     "/etc/initramfs-tools/modules": (0o644, "virtio_pci\nvirtio_blk\next4\n"),
-    "/etc/dpkg/dpkg.cfg.d/gnt-lab-nodoc": (0o644, "path-exclude=/usr/share/doc/*\n"
-                                                   "path-include=/usr/share/doc/*/copyright\n"
-                                                   "path-exclude=/usr/share/man/*\n"
-                                                   "path-exclude=/usr/share/info/*\n"
-                                                   "path-exclude=/usr/share/locale/*\n"),
-    "/usr/sbin/policy-rc.d": (0o755, "#!/bin/sh\n# no service starts in the image build\n"
-                                     "exit 101\n"),
+    "/etc/dpkg/dpkg.cfg.d/gnt-lab-nodoc": (0o644, _DPKG_NODOC),
+    "/usr/sbin/policy-rc.d": (0o755, _POLICY_RC),
 }
 #: Units enabled / masked in the image (masked: timers and services a lab node never needs,
 #: which only cost boot time under TCG).
