@@ -256,6 +256,21 @@ class ConfigStore:
     def node_instances(self, node_uuid: str) -> list[dict[str, Any]]:
         return [inst for inst in self.all("instances") if inst["primary_node"] == node_uuid]
 
+    def instance_secondaries(self, instance: dict[str, Any]) -> list[str]:
+        """UUIDs of the nodes besides the primary that hold the instance's disks (the
+        secondary node of a drbd instance), in disk order."""
+        found: list[str] = []
+        for disk in self.instance_disks(instance):
+            for node in disk.get("nodes") or []:
+                if node != instance["primary_node"] and node not in found:
+                    found.append(node)
+        return found
+
+    def node_secondary_instances(self, node_uuid: str) -> list[dict[str, Any]]:
+        """Instances whose disks have a secondary on ``node_uuid``."""
+        return [inst for inst in self.all("instances")
+                if node_uuid in self.instance_secondaries(inst)]
+
     def all_macs(self) -> set[str]:
         with self.lock:
             return {nic["mac"] for inst in self.data["instances"].values() for nic in inst["nics"]}

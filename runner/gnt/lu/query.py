@@ -45,7 +45,10 @@ class LUInstanceQueryData(LogicalUnit):
             result[inst["name"]] = {
                 "name": inst["name"], "uuid": inst["uuid"],
                 "config_state": inst["admin_state"], "run_state": run_state,
-                "pnode": node["name"], "snodes": [], "os": inst["os"],
+                "pnode": node["name"],
+                "snodes": [self.cfg.get("nodes", uuid)["name"]
+                           for uuid in self.cfg.instance_secondaries(inst)],
+                "os": inst["os"],
                 "hypervisor": inst["hypervisor"], "hvparams": inst["hvparams"],
                 "hv_actual": params.filled_hvparams(cluster, inst),
                 "beparams": inst["beparams"],

@@ -150,3 +150,20 @@ def test_removal_gives_the_port_back(cluster, lvm):
     again = _disks(cluster, _create(cluster))
     assert again[0]["logical_id"][2] == port
     assert cluster.master.config.cluster()["tcpudp_port_pool"] == []
+
+
+def test_secondary_node_in_queries_and_info(cluster, lvm):
+    from gnt.daemon.handlers import Handlers
+
+    job = _create(cluster)
+    name = job.ops[0].input["instance_name"]
+    assert job.status == SUCCESS
+    handlers = Handlers(cluster.master)
+    rows = handlers.query("instance", ["name", "pnode", "snodes"], [name], live=False)["data"]
+    assert rows == [[name, N1, [N2]]]
+    nodes = handlers.query("node", ["name", "pinst_cnt", "sinst_cnt", "sinst_list"],
+                           live=False)["data"]
+    assert sorted(nodes) == [[N1, 1, 0, []], [N2, 0, 1, [name]]]
+    info = cluster.run("OP_INSTANCE_QUERY_DATA", instances=[name], static=True)
+    assert info.status == SUCCESS, info.ops[0].log
+    assert info.ops[0].result[name]["snodes"] == [N2]
