@@ -244,8 +244,8 @@ def _statements(text: str) -> list[tuple[tuple[str, ...], str, str]]:
             if path:
                 path.pop()
             continue
-        key, _sep, value = line.rstrip(";").partition(" ")
-        found.append((tuple(path), key, value.strip()))
+        parts = line.rstrip(";").split(None, 1)   # drbdsetup separates with tabs
+        found.append((tuple(path), parts[0], parts[1].strip() if len(parts) > 1 else ""))
     return found
 
 

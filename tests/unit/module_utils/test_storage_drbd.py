@@ -35,34 +35,35 @@ srcversion: 4B1A9C2D3E4F5A6B7C8D9E0
     ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:1048576
 """
 
-# drbdsetup show 7 (8.4) of a connected device with external meta-data.
-SHOW_7 = """\
-resource resource7 {
-    options {
-    }
-    net {
-        cram-hmac-alg           "md5";
-        shared-secret           "s3cr3t-of-the-cluster";
-        after-sb-0pri           discard-zero-changes;
-        after-sb-1pri           consensus;
-    }
-    _remote_host {
-        address                 ipv4 198.18.0.12:11007;
-    }
-    _this_host {
-        address                 ipv4 198.18.0.11:11007;
-        volume 0 {
-            device                      minor 7;
-            disk                        "/dev/xenvg/abc.disk0_data";
-            meta-disk                   "/dev/xenvg/abc.disk0_meta";
-            disk {
-                resync-rate             61440k; # bytes/second
-                on-io-error             detach;
-            }
-        }
-    }
-}
-"""
+# drbdsetup show 7 as drbdsetup-84 prints it (tabs between keys and values; the layout of a
+# real device in a lab guest, Debian 12, drbd 8.4.11), with external meta-data.
+SHOW_7 = (
+    "resource resource7 {\n"
+    "    options {\n"
+    "    }\n"
+    "    net {\n"
+    "        cram-hmac-alg   \t\"md5\";\n"
+    "        shared-secret   \t\"s3cr3t-of-the-cluster\";\n"
+    "        after-sb-0pri   \tdiscard-zero-changes;\n"
+    "        after-sb-1pri   \tconsensus;\n"
+    "    }\n"
+    "    _remote_host {\n"
+    "        address\t\t\tipv4 198.18.0.12:11007;\n"
+    "    }\n"
+    "    _this_host {\n"
+    "        address\t\t\tipv4 198.18.0.11:11007;\n"
+    "        volume 0 {\n"
+    "            device\t\t\tminor 7;\n"
+    "            disk\t\t\t\"/dev/xenvg/abc.disk0_data\";\n"
+    "            meta-disk\t\t\t\"/dev/xenvg/abc.disk0_meta\";\n"
+    "            disk {\n"
+    "                size            \t2097152s; # bytes\n"
+    "                resync-rate     \t61440k; # bytes/second\n"
+    "            }\n"
+    "        }\n"
+    "    }\n"
+    "}\n"
+)
 PROC_7 = """\
 version: 8.4.11 (api:1/proto:86-101)
  7: cs:Connected ro:Secondary/Secondary ds:UpToDate/UpToDate C r-----
@@ -189,7 +190,7 @@ def test_dual_primary_switched_live(fake_runner):
         ["drbdsetup", "primary", "7"]]
     fake_runner.calls.clear()
     fake_runner.on(["drbdsetup", "show"], SHOW_7.replace("consensus;", "consensus;\n"
-                                                         "allow-two-primaries yes;"))
+                                                         "allow-two-primaries\tyes;"))
     backend(fake_runner, PROC_7).assemble(drbd.DrbdSpec(minor=7, net=NET))
     assert changing(fake_runner.calls)[0][-1] == "--allow-two-primaries=no"
 
