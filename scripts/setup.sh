@@ -96,6 +96,12 @@ else
   log "Python packages present"
 fi
 
+# The older ansible-core lines the collection claims, each in a venv of its own in a
+# root-owned cache, for their ansible-test sanity runs (tests/sanity/ansible_versions.py).
+if [ $want_test = 1 ]; then
+  "$venv/bin/python" "$repo/tests/sanity/ansible_versions.py" install
+fi
+
 # Ansible finds the collection on its default path; the coordinator links its own copy per root.
 coll_dir=/usr/share/ansible/collections/ansible_collections/gnt
 mkdir -p "$coll_dir"
