@@ -51,39 +51,8 @@ class LUInstanceCreate(LogicalUnit):
             raise OpPrereqError(f"Invalid instance name '{op['instance_name']}'", ECODE_INVAL)
         op["instance_name"], self.check_ip = names.check_name(
             self, op["instance_name"], op["name_check"], op["ip_check"])
-        template = op["disk_template"]
-        if template is None:
-            raise OpPrereqError("No disk template given (-t TEMPLATE)", ECODE_INVAL)
-        if template not in params.KNOWN_DISK_TEMPLATES:
-            raise OpPrereqError(f"Unknown disk template '{template}'", ECODE_INVAL)
-        if template not in params.DISK_TEMPLATES:
-            raise OpPrereqError(f"Disk template '{template}' cannot be created on this"
-                                " cluster version (supported: "
-                                f"{', '.join(params.DISK_TEMPLATES)})", ECODE_INVAL)
-        if template not in self.cfg.cluster()["enabled_disk_templates"]:
-            raise OpPrereqError(f"Disk template '{template}' is not enabled in the cluster"
-                                " (gnt-cluster modify --enabled-disk-templates)", ECODE_STATE)
-        if template == params.DT_DISKLESS and op["disks"]:
-            raise OpPrereqError("Diskless instances take no disks", ECODE_INVAL)
-        if template != params.DT_DISKLESS and not op["disks"]:
-            raise OpPrereqError(f"Disk template '{template}' needs at least one disk"
-                                " (--disk 0:size=SIZE or -s SIZE)", ECODE_INVAL)
-        self.disks = []
-        for index, disk in enumerate(op["disks"]):
-            adopting = bool(disk.get("adopt"))
-            if "size" not in disk and not adopting:
-                raise OpPrereqError(f"Missing size for disk {index}", ECODE_INVAL)
-            try:
-                size = parse_size_mib(disk["size"]) if "size" in disk else 0
-            except UnitError as err:
-                raise OpPrereqError(f"Invalid size for disk {index}: {err}", ECODE_INVAL) from err
-            if size <= 0 and not adopting:
-                raise OpPrereqError(f"Disk {index} size must be positive", ECODE_INVAL)
-            mode = disk.get("mode", params.DISK_MODE_DEFAULT)
-            if mode not in params.DISK_MODES:
-                raise OpPrereqError(f"Invalid mode '{mode}' for disk {index}"
-                                    f" ({' or '.join(params.DISK_MODES)})", ECODE_INVAL)
-            self.disks.append({"size": size, "mode": mode})
+        self._check_template(op["disk_template"])
+        self.disks = [self._checked_disk(index, disk) for index, disk in enumerate(op["disks"])]
         if not op["no_install"] and not op["os_type"]:
             raise OpPrereqError("No OS given (-o OS) and --no-install not set", ECODE_INVAL)
         if op["file_storage_dir"]:
@@ -97,24 +66,69 @@ class LUInstanceCreate(LogicalUnit):
         self.hypervisor = op["hypervisor"] or params.HT_KVM
         self.hvparams = params.check_hvparams(self.hypervisor, op["hvparams"])
         self.beparams = params.check_beparams(op["beparams"])
-        self.nics: list[dict[str, Any]] = []
-        for index, nic in enumerate([{}] if op["nics"] is None else op["nics"]):
-            nic = dict(nic)
-            mac = str(nic.pop("mac", None) or "auto")
-            if mac.lower() in ("auto", "generate"):
-                mac = mac.lower()
-            ip = nic.pop("ip", None) or None
-            if ip is not None and str(ip).lower() == "auto":
-                if self.check_ip is None:
-                    raise OpPrereqError(f"NIC {index}: ip=auto takes the address the instance"
-                                        " name resolves to: it needs the name check", ECODE_INVAL)
-                ip = self.check_ip
-            nic.pop("name", None)
-            nic.pop("network", None)
-            self.nics.append({"mac": mac, "ip": ip,
-                              "nicparams": params.check_nicparams(nic)})
-            if mac not in ("auto", "generate") and not _valid_mac(mac):
-                raise OpPrereqError(f"Invalid MAC address '{mac}' for NIC {index}", ECODE_INVAL)
+        self.nics = [self._checked_nic(index, nic) for index, nic in
+                     enumerate([{}] if op["nics"] is None else op["nics"])]
+        self._check_storage(op["disk_template"])
+
+    def _check_template(self, template: str | None) -> None:
+        """The disk template: known, creatable, enabled, and disks given as it needs."""
+        if template is None:
+            raise OpPrereqError("No disk template given (-t TEMPLATE)", ECODE_INVAL)
+        if template not in params.KNOWN_DISK_TEMPLATES:
+            raise OpPrereqError(f"Unknown disk template '{template}'", ECODE_INVAL)
+        if template not in params.DISK_TEMPLATES:
+            raise OpPrereqError(f"Disk template '{template}' cannot be created on this"
+                                " cluster version (supported: "
+                                f"{', '.join(params.DISK_TEMPLATES)})", ECODE_INVAL)
+        if template not in self.cfg.cluster()["enabled_disk_templates"]:
+            raise OpPrereqError(f"Disk template '{template}' is not enabled in the cluster"
+                                " (gnt-cluster modify --enabled-disk-templates)", ECODE_STATE)
+        if template == params.DT_DISKLESS and self.op["disks"]:
+            raise OpPrereqError("Diskless instances take no disks", ECODE_INVAL)
+        if template != params.DT_DISKLESS and not self.op["disks"]:
+            raise OpPrereqError(f"Disk template '{template}' needs at least one disk"
+                                " (--disk 0:size=SIZE or -s SIZE)", ECODE_INVAL)
+
+    @staticmethod
+    def _checked_disk(index: int, disk: dict[str, Any]) -> dict[str, Any]:
+        """Size (MiB; 0 for a disk to adopt, which has the LV's) and access mode of a disk."""
+        adopting = bool(disk.get("adopt"))
+        if "size" not in disk and not adopting:
+            raise OpPrereqError(f"Missing size for disk {index}", ECODE_INVAL)
+        try:
+            size = parse_size_mib(disk["size"]) if "size" in disk else 0
+        except UnitError as err:
+            raise OpPrereqError(f"Invalid size for disk {index}: {err}", ECODE_INVAL) from err
+        if size <= 0 and not adopting:
+            raise OpPrereqError(f"Disk {index} size must be positive", ECODE_INVAL)
+        mode = disk.get("mode", params.DISK_MODE_DEFAULT)
+        if mode not in params.DISK_MODES:
+            raise OpPrereqError(f"Invalid mode '{mode}' for disk {index}"
+                                f" ({' or '.join(params.DISK_MODES)})", ECODE_INVAL)
+        return {"size": size, "mode": mode}
+
+    def _checked_nic(self, index: int, given: dict[str, Any]) -> dict[str, Any]:
+        """A NIC's MAC (``auto``/``generate`` until check_prereq), IP and parameters."""
+        nic = dict(given)
+        mac = str(nic.pop("mac", None) or "auto")
+        if mac.lower() in ("auto", "generate"):
+            mac = mac.lower()
+        ip = nic.pop("ip", None) or None
+        if ip is not None and str(ip).lower() == "auto":
+            if self.check_ip is None:
+                raise OpPrereqError(f"NIC {index}: ip=auto takes the address the instance"
+                                    " name resolves to: it needs the name check", ECODE_INVAL)
+            ip = self.check_ip
+        nic.pop("name", None)
+        nic.pop("network", None)
+        checked = {"mac": mac, "ip": ip, "nicparams": params.check_nicparams(nic)}
+        if mac not in ("auto", "generate") and not _valid_mac(mac):
+            raise OpPrereqError(f"Invalid MAC address '{mac}' for NIC {index}", ECODE_INVAL)
+        return checked
+
+    def _check_storage(self, template: str) -> None:
+        """The LVM parameters and adoption of plain/drbd disks, and drbd's two nodes."""
+        op = self.op
         self.lvm_requests: list[instance_storage.DiskRequest] = []
         if template in instance_storage.LVM_TEMPLATES:
             self.lvm_requests = instance_storage.check_requests(
