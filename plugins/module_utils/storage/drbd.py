@@ -165,6 +165,9 @@ ProcReader = Callable[[], ProcDrbd]
 # usermode helper (the cluster manages the devices, not drbdadm's handlers).
 MODULE_ARGV = ("modprobe", "drbd", "minor_count=%d" % (MAX_MINOR + 1))
 DEFAULT_USERMODE_HELPER = "/bin/true"
+# DRBD runs this helper on events (before a resync...); drbd-utils' default, drbdadm, fails for
+# resources it has no configuration of and DRBD then drops the connection. Writable at runtime.
+USERMODE_HELPER_FILE = "/sys/module/drbd/parameters/usermode_helper"
 
 
 def drbd_module_loaded() -> bool:
@@ -194,10 +197,12 @@ class DrbdBackend(StorageBackend, CommandBackend):
     kind = "drbd"
 
     def __init__(self, runner: Runner, proc_reader: ProcReader | None = None,
-                 module_loaded: Callable[[], bool] | None = None) -> None:
+                 module_loaded: Callable[[], bool] | None = None,
+                 helper_file: str = USERMODE_HELPER_FILE) -> None:
         CommandBackend.__init__(self, runner)
         self.proc_reader = proc_reader or read_proc_drbd
         self.module_loaded = module_loaded or drbd_module_loaded
+        self.helper_file = helper_file
 
     def status(self, minor: int) -> DrbdStatus:
         """The minor's ``/proc/drbd`` status (unconfigured when not listed, or when the
@@ -210,15 +215,32 @@ class DrbdBackend(StorageBackend, CommandBackend):
     def load_module(self, outcome: ActionResult, check_mode: bool,
                     usermode_helper: str = DEFAULT_USERMODE_HELPER) -> None:
         """Load the drbd kernel module when it is not loaded (``modprobe drbd
-        minor_count=256 usermode_helper=HELPER``; Ganeti's drbd_usermode_helper)."""
-        if self.module_loaded():
-            return
+        minor_count=256 usermode_helper=HELPER``; Ganeti's drbd_usermode_helper), or set
+        the helper of a loaded module when it differs (drbd-utils' default ``drbdadm``
+        refuses resources it has no file of, and DRBD then drops the connection)."""
         if not re.match(r"^/[A-Za-z0-9_./+-]+$", usermode_helper or ""):
             raise StorageError("invalid DRBD usermode helper %r: expected an absolute path"
                                % (usermode_helper,))
-        self.change("drbd kernel module", outcome, "loaded the drbd kernel module",
-                    [list(MODULE_ARGV) + ["usermode_helper=%s" % usermode_helper]],
-                    check_mode)
+        if not self.module_loaded():
+            self.change("drbd kernel module", outcome, "loaded the drbd kernel module",
+                        [list(MODULE_ARGV) + ["usermode_helper=%s" % usermode_helper]],
+                        check_mode)
+            return
+        try:
+            with open(self.helper_file) as handle:
+                current = handle.read().strip()
+        except OSError:
+            return  # a module without the parameter: nothing to set
+        if current != usermode_helper:
+            outcome.actions.append("set the drbd usermode helper to %s (was %s)"
+                                   % (usermode_helper, current))
+            if not check_mode:
+                try:
+                    with open(self.helper_file, "w") as handle:
+                        handle.write(usermode_helper)
+                except OSError as err:
+                    raise StorageError("cannot set the drbd usermode helper in %s: %s"
+                                       % (self.helper_file, err.strerror)) from err
 
     def show(self, minor: int) -> dict[str, Any]:
         """The kernel's configuration of the minor (``drbdsetup show``); empty fields when

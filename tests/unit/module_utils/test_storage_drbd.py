@@ -80,7 +80,7 @@ READS = ("show", "get-gi", "--getsize64")
 
 def backend(runner, proc_text):
     return drbd.DrbdBackend(runner, proc_reader=lambda: parse_proc_drbd(proc_text),
-                            module_loaded=lambda: True)
+                            module_loaded=lambda: True, helper_file="/nonexistent/helper")
 
 
 def changing(calls):
@@ -325,3 +325,18 @@ def test_module_loaded_before_assembly(fake_runner):
                                     "usermode_helper=/usr/lib/gnt/drbd-helper"]
     with pytest.raises(StorageError, match="invalid DRBD usermode helper"):
         dev.assemble(drbd.DrbdSpec(minor=7), usermode_helper="true; reboot")
+
+
+def test_usermode_helper_of_a_loaded_module_set(fake_runner, tmp_path):
+    helper = tmp_path / "usermode_helper"
+    helper.write_text("/sbin/drbdadm\n")
+    dev = drbd.DrbdBackend(fake_runner, proc_reader=lambda: parse_proc_drbd(EMPTY_PROC),
+                           module_loaded=lambda: True, helper_file=str(helper))
+    checked = dev.assemble(drbd.DrbdSpec(minor=7), check_mode=True)
+    assert checked.actions[0] == "set the drbd usermode helper to /bin/true (was /sbin/drbdadm)"
+    assert helper.read_text() == "/sbin/drbdadm\n"
+    dev.assemble(drbd.DrbdSpec(minor=7))
+    assert helper.read_text() == "/bin/true"
+    fake_runner.calls.clear()
+    helper.write_text("/bin/true\n")
+    assert dev.assemble(drbd.DrbdSpec(minor=7)).actions == ["created resource resource7"]
