@@ -124,15 +124,16 @@ def collection_tree(repo: Path, dest: Path) -> Path:
     return target
 
 
-def run_sanity(bin_dir: Path, target: Path, home: Path, tests: list[str] | None = None
-               ) -> subprocess.CompletedProcess:
-    """``ansible-test sanity --python 3.11`` (only ``tests`` when given) in ``target``, one
-    run per ``home`` at a time (a lock there: runs sharing a cached home would build the
-    same requirement venvs at once)."""
+def run_sanity(bin_dir: Path, target: Path, home: Path, tests: list[str] | None = None,
+               paths: list[str] | None = None) -> subprocess.CompletedProcess:
+    """``ansible-test sanity --python 3.11`` (only ``tests`` when given, only on ``paths``
+    when given) in ``target``, one run per ``home`` at a time (a lock there: runs sharing a
+    cached home would build the same requirement venvs at once)."""
     env = dict(os.environ, HOME=str(home), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     cmd = [str(bin_dir / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"]
     for name in tests or []:
         cmd += ["--test", name]
+    cmd += list(paths or [])
     with open(home / ".gnt-sanity.lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return subprocess.run(cmd, cwd=target, env=env, capture_output=True, text=True,

@@ -23,7 +23,7 @@ records argv and answers with canned output. Nothing goes through a shell.
 No Ansible import: the coordinator may reuse the parsers and name checks.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 

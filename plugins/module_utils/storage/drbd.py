@@ -31,7 +31,7 @@ external meta-data (``flex-external``) on its own 128 MiB LV. Commands, per step
 The shared secret is on ``drbdsetup``'s command line (as with Ganeti); it is never returned.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 

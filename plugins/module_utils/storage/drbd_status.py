@@ -14,7 +14,7 @@ The ``key:value`` tokens are read through :data:`PROC_FIELDS`, one table for all
 :func:`parse_show` takes what decides whether a device matches its wanted configuration.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 

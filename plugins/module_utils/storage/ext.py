@@ -19,7 +19,7 @@ by attaching it (as Ganeti does before removing), so check mode cannot probe exi
 reports the scripts it would run.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 

@@ -9,7 +9,7 @@ file is attached whenever it exists (QEMU opens the path itself), so attach and 
 nothing; snapshots are not a file-storage operation (Ganeti has none either).
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 

@@ -19,7 +19,7 @@ names. Ganeti names its volumes ``<disk uuid>.disk<N>`` (plain) and ``<uuid>.dis
 ``_meta`` (drbd); the coordinator chooses them, this module only checks them.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 

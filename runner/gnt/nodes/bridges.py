@@ -31,7 +31,7 @@ def exists(name: str) -> bool:
     return (SYS_NET / name).exists()
 
 
-def _alias(name: str) -> str:
+def _read_alias(name: str) -> str:
     try:
         return (SYS_NET / name / "ifalias").read_text().strip()
     except OSError:
@@ -44,7 +44,7 @@ def _set_alias(name: str, text: str) -> None:
 
 def users(name: str) -> list[str] | None:
     """The clusters listed on bridge ``name``; None if it is not a bridge a gnt cluster made."""
-    alias = _alias(name)
+    alias = _read_alias(name)
     if not alias.startswith(MARK):
         return None
     _head, _sep, listed = alias.partition(_USERS)
