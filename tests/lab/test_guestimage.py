@@ -14,6 +14,9 @@ import guestimage
 import labconf
 import pytest
 
+# Pure checks, but they live with the lab (tests/lab runs only in the integration set).
+pytestmark = pytest.mark.integration
+
 
 def test_host_mirrors_reads_one_line_and_deb822_sources(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d").mkdir()
