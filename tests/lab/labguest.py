@@ -79,6 +79,20 @@ def _kill_matching(needle: str) -> list[int]:
     return hit
 
 
+def _holders(path: Path) -> list[int]:
+    """Processes that have ``path`` open (a killed QEMU can hold its disk's lock a moment)."""
+    found = []
+    target = str(path)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd.path) == target
+                   for fd in os.scandir(f"/proc/{entry.name}/fd")):
+                found.append(int(entry.name))
+    return found
+
+
 def _matching(needle: str) -> list[int]:
     """Live processes whose command line contains ``needle``."""
     found = []
@@ -372,6 +386,13 @@ class GuestDriver:
                 raise LabError(f"{rec['name']} is running")
             lay = NodeLayout(rec["index"], self.lab.dir, state["slot"])
             self._kill_node(rec, lay)        # a virtiofsd left over, if any
+            files = self.files(lay)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while _holders(files["overlay"]) or _holders(files["data"]):
+                if time.monotonic() > deadline:     # QEMU would fail on the disk's lock
+                    raise LabError(f"{rec['name']}: its disks are still open by PIDs "
+                                   f"{_holders(files['overlay']) + _holders(files['data'])}")
+                time.sleep(0.1)
             for key in ("ssh_seconds", "ready_seconds"):
                 rec.pop(key, None)
             self._spawn(state, rec, lay)
