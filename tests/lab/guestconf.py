@@ -111,8 +111,11 @@ def boot_script(node: NodeLayout, spec: GuestSpec, code_paths: list[str]) -> str
 set -eu
 trap 'rc=$?; [ $rc = 0 ] || echo "{FAILED_MARK} ($rc)" >/dev/console' EXIT
 cfg={SHARE_MOUNT}/{CONFIG_SUBDIR}
-# network: the slot address on eth0, no IPv6 address generation, no default route
+# network: the slot address on eth0, no IPv6 address generation, no default route; udev may
+# load the NIC's driver only after this unit started: wait for eth0 (30 s at most)
 ip link set lo up
+i=0
+while ! ip link show eth0 >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 ip link set eth0 addrgenmode none
 ip link set eth0 up
 ip addr replace {node.address}/{labconf.PREFIX_LEN} dev eth0

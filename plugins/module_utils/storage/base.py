@@ -24,6 +24,7 @@ No Ansible import: the coordinator may reuse the parsers and name checks.
 """
 
 from __future__ import absolute_import, division, print_function
+from __future__ import annotations  # 2.16's boilerplate check wants the line above as is
 
 __metaclass__ = type
 

@@ -32,6 +32,7 @@ The shared secret is on ``drbdsetup``'s command line (as with Ganeti); it is nev
 """
 
 from __future__ import absolute_import, division, print_function
+from __future__ import annotations  # 2.16's boilerplate check wants the line above as is
 
 __metaclass__ = type
 

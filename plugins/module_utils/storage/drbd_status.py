@@ -15,6 +15,7 @@ The ``key:value`` tokens are read through :data:`PROC_FIELDS`, one table for all
 """
 
 from __future__ import absolute_import, division, print_function
+from __future__ import annotations  # 2.16's boilerplate check wants the line above as is
 
 __metaclass__ = type
 

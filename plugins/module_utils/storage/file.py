@@ -10,6 +10,7 @@ nothing; snapshots are not a file-storage operation (Ganeti has none either).
 """
 
 from __future__ import absolute_import, division, print_function
+from __future__ import annotations  # 2.16's boilerplate check wants the line above as is
 
 __metaclass__ = type
 

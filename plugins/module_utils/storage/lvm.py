@@ -20,6 +20,7 @@ names. Ganeti names its volumes ``<disk uuid>.disk<N>`` (plain) and ``<uuid>.dis
 """
 
 from __future__ import absolute_import, division, print_function
+from __future__ import annotations  # 2.16's boilerplate check wants the line above as is
 
 __metaclass__ = type
 
