@@ -21,10 +21,9 @@ from gnt.core.collection import load_module_util
 from gnt.nodes import storagecalls, x509keys
 
 
-def live_info(uri: str, storage_dir: str | None, vg: str | None = None) -> dict[str, Any]:
+def live_info(uri: str, storage_dir: str | None) -> dict[str, Any]:
     """Memory (from /proc/meminfo: libvirt can report a container's view), CPUs, memory used
-    by running domains, hypervisor version, file-storage space and (with ``vg``) the volume
-    group's size and free space (``vg_total``/``vg_free``, or ``vg_error`` saying why not)."""
+    by running domains, hypervisor version and file-storage space of this node."""
     facts = load_module_util("node_facts")
     total, free = facts.memory_mib()
     info: dict[str, Any] = {"mtotal": int(total), "mfree": int(free),
@@ -44,8 +43,6 @@ def live_info(uri: str, storage_dir: str | None, vg: str | None = None) -> dict[
         usage = facts.storage_usage([_existing_parent(storage_dir)])
         only = next(iter(usage.values()))
         info["dtotal"], info["dfree"] = only["total_mib"], only["free_mib"]
-    if vg:
-        info.update(vg_info(vg))
     return info
 
 
@@ -249,7 +246,7 @@ class NodeCall:
 
 _URI = Arg("uri", default="qemu:///system")
 CALLS: dict[str, NodeCall] = {call.name: call for call in (
-    NodeCall("info", live_info, (_URI, Arg("storage_dir"), Arg("vg"))),
+    NodeCall("info", live_info, (_URI, Arg("storage_dir"))),
     NodeCall("domains", list_domains, (_URI,)),
     NodeCall("verify", verify_info, (Arg("storage_dirs", many=True),)),
     NodeCall("exports", exports_here),

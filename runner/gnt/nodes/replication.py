@@ -121,6 +121,7 @@ class Replicator:
             ssconf.write_local(vals)
             knownhosts.write_local(data)
             jobs: dict[str, tuple[ssh.Target, bytes, bool]] = {}
+            secrets: dict[str, bytes] | None = None     # read once per push, when needed
             for node in data["nodes"].values():
                 if node["uuid"] == master_uuid:
                     continue
@@ -136,7 +137,8 @@ class Replicator:
                     continue
                 files = node_files(shared)
                 if candidate:
-                    files.update(candidate_secrets())
+                    secrets = secrets if secrets is not None else candidate_secrets()
+                    files.update(secrets)
                     files[CONFIG_NAME] = blob
                 jobs[node["name"]] = (ssh_target(store, node), archive(files), not candidate)
             data_dir = str(settings.paths().data_dir)

@@ -71,10 +71,8 @@ def live_info_or_error(store: ConfigStore, node: dict[str, Any]) -> dict[str, An
     """Like :func:`live_info`, but :class:`NodeDown` says why a node did not answer."""
     if node["offline"]:
         raise NodeDown(f"{node['name']} is offline")
-    cluster = store.cluster()
     return dict(_ask(store, node, "info", uri=libvirt_uri(node),
-                     storage_dir=cluster["file_storage_dir"],
-                     vg=cluster.get("volume_group_name") or None))
+                     storage_dir=store.cluster()["file_storage_dir"]))
 
 
 def domains(store: ConfigStore, node: dict[str, Any]) -> dict[str, dict[str, Any]]:
