@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from gnt.cli import common, instance_move
+from gnt.cli import common, instance_disks, instance_move
 from gnt.cli._create_options import add_creation_options, creation_fields
 from gnt.cli._instance_info import do_console, format_instances_info
 from gnt.cli._params import (
@@ -327,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser, subs = common.new_parser("gnt-instance", "Instance administration")
     _add_add_parser(subs)
     instance_move.register_instance(subs)
+    instance_disks.register_instance(subs)
 
     p = add_command(subs, "remove", remove_instance, "Shuts down the instance and removes it")
     p.add_argument("name", metavar="INSTANCE")

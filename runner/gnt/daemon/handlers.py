@@ -160,7 +160,8 @@ class Handlers:
 
     def node_drbd(self, node: str) -> list[list[Any]]:
         """The DRBD minors configured on ``node`` (``gnt-node list-drbd``): rows of node name,
-        minor, instance name, disk index, role (configured, not live) and peer node name."""
+        minor, instance name, disk index, role (from the instance's primary node: the ends
+        keep their logical_id order across failovers) and peer node name."""
         store = self.master.config
         found = store.lookup("nodes", node)
         owner = {disk: inst for inst in store.all("instances") for disk in inst["disks"]}
@@ -170,5 +171,13 @@ class Handlers:
             inst = owner.get(end.disk)
             rows.append([found["name"], end.minor, inst["name"] if inst else "",
                          inst["disks"].index(end.disk) if inst else "",
-                         end.role, names.get(end.peer, end.peer)])
+                         _drbd_role(end, inst), names.get(end.peer, end.peer)])
         return rows
+
+
+def _drbd_role(end: Any, instance: dict[str, Any] | None) -> str:
+    """``primary`` on the instance's primary node, else ``secondary`` (the logical_id's own
+    order for an end without an instance)."""
+    if instance is None:
+        return str(end.role)
+    return "primary" if instance["primary_node"] == end.node else "secondary"

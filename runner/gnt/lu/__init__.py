@@ -8,6 +8,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     group,
     instance,
     instance_create,
+    instance_disks,
     instance_import,
     instance_migrate,
     instance_modify,

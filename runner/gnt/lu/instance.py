@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.core.errors import ECODE_STATE, OpExecError, OpPrereqError
-from gnt.lu import instance_storage
+from gnt.lu import instance_drbd, instance_storage
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
@@ -52,7 +52,8 @@ class LUInstanceStartup(InstanceLU):
             if self.memory is not None and self.memory < host["gnt_instance"]["beparams"]["maxmem"]:
                 self.log(f"Starting {self.name} with {self.memory} MiB (less than maxmem: node"
                          " memory is short)")
-            self.play("instance_start", f"start instance {self.name}", **host)
+            self.play("instance_start", f"start instance {self.name}",
+                      before=tuple(instance_drbd.assemble_plays(self, self.instance)), **host)
         if not self.op["no_remember"]:
             self.set_admin_state("up")
         return None
@@ -76,11 +77,15 @@ class LUInstanceShutdown(InstanceLU):
             self.running = self.is_running()
 
     def exec(self) -> Any:
+        # As Ganeti: a drbd instance's disks are deactivated on both nodes once it is down.
+        disks_down = tuple(instance_drbd.shutdown_plays(self, self.instance))
         if self.running:
-            self.play("instance_stop", f"shut down instance {self.name}",
+            self.play("instance_stop", f"shut down instance {self.name}", after=disks_down,
                       **self.host_vars(gnt_shutdown_timeout=self.op["timeout"]))
         else:
             self.log(f"Instance {self.name} is not running")
+            if disks_down:
+                self.run_plays(list(disks_down), f"shut down the disks of {self.name}")
         if not self.op["no_remember"] and self.instance["admin_state"] != "offline":
             self.set_admin_state("down")
         return None
@@ -109,6 +114,7 @@ class LUInstanceReboot(InstanceLU):
         if not self.running:
             self.log(f"Instance {self.name} was not running, starting it")
             self.play("instance_start", f"start instance {self.name}",
+                      before=tuple(instance_drbd.assemble_plays(self, self.instance)),
                       **self.host_vars(self.memory))
         else:
             self.play("instance_reboot", f"reboot instance {self.name}",
@@ -147,6 +153,8 @@ class LUInstanceRemove(InstanceLU):
             self.log(f"* shutting down and removing instance {self.name}")
             try:
                 self.play("instance_remove", f"remove instance {self.name}",
+                          after=tuple(instance_drbd.shutdown_plays(self, self.instance,
+                                                                   "absent")),
                           **self.host_vars(gnt_shutdown_timeout=self.op["shutdown_timeout"]))
             except OpExecError as err:
                 if not self.op["ignore_failures"]:

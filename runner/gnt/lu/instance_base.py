@@ -33,8 +33,10 @@ class InstanceLU(LogicalUnit):
         self.instance_uuid = str(self.instance["uuid"])
 
     def locked_nodes(self) -> list[str]:
-        """UUIDs of the nodes whose locks this LU declares (the primary node)."""
-        return [str(self.instance["primary_node"])]
+        """UUIDs of the nodes whose locks this LU declares: the primary node, and the
+        secondary of a drbd instance (its disks live there too)."""
+        return [str(self.instance["primary_node"])] + [
+            str(uuid) for uuid in self.cfg.instance_secondaries(self.instance)]
 
     def declare_locks(self) -> dict[str, list[str] | str]:
         nodes = self.locked_nodes()
@@ -111,9 +113,12 @@ class InstanceLU(LogicalUnit):
         spec = instance_spec(self.cfg, self.instance, memory)
         return {"gnt_instance": spec, "gnt_node": node_vars(self.cfg, self.node), **extra}
 
-    def play(self, role: str, what: str, title: str = "", **host: Any) -> None:
-        """Run ``role`` on the primary node; an error names ``what``."""
-        self.run_plays([Play(role, {self.node["name"]: host}, title=title or role)], what)
+    def play(self, role: str, what: str, title: str = "", before: tuple[Play, ...] = (),
+             after: tuple[Play, ...] = (), **host: Any) -> None:
+        """Run ``role`` on the primary node (after the plays ``before``, followed by those
+        ``after``, all in one Ansible run); an error names ``what``."""
+        self.run_plays([*before, Play(role, {self.node["name"]: host}, title=title or role),
+                        *after], what)
 
     def set_admin_state(self, state: str, source: str = "admin") -> None:
         self.instance = self.cfg.modify(

@@ -17,7 +17,7 @@ from gnt.core.errors import (
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from gnt.core.units import UnitError, parse_size_mib
-from gnt.lu import instance_storage, names, placement
+from gnt.lu import instance_drbd, instance_storage, names, placement
 from gnt.lu.base import LogicalUnit
 from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
@@ -351,7 +351,7 @@ class LUInstanceCreate(LogicalUnit):
         if not create and not start:
             return [node["name"]]
         # One Ansible run for every step; the failed step decides what is undone.
-        result = self.ctx.executor.run(create + start, {node["name"]: _access(self.cfg, node)},
+        result = self.ctx.executor.run(create + start, self._accesses(create + start),
                                        self.feedback)
         failed = result.first_failed_play()
         if failed is not None and failed < len(create):
@@ -369,9 +369,26 @@ class LUInstanceCreate(LogicalUnit):
         return [node["name"]]
 
     def node_plays(self, node: dict[str, Any], host: dict[str, Any]) -> list[Play]:
-        """What makes the instance on its node: disks, then the OS install."""
-        return [Play("instance_create", {node["name"]: self.create_vars(host)},
-                     title="create disks and install OS")]
+        """What makes the instance on its node: disks (drbd: on both nodes, the first primary
+        forced, then the initial resync waited for unless --no-wait-for-sync), then the OS
+        install."""
+        mirror = []
+        if instance_drbd.is_drbd(host["gnt_instance"]):
+            instance = self.cfg.get("instances", host["gnt_instance"]["uuid"])
+            snode = self.cfg.get("nodes", self.cfg.instance_secondaries(instance)[0])
+            mirror = [instance_drbd.play(
+                self.cfg, instance, [(node, "primary"), (snode, "secondary")],
+                "create mirrored disks", create=True, force=True,
+                wait_sync=self.op["wait_for_sync"])]
+            if self.op["wait_for_sync"]:
+                self.log("* waiting for the initial DRBD resync (--no-wait-for-sync skips it)")
+        return mirror + [Play("instance_create", {node["name"]: self.create_vars(host)},
+                              title="create disks and install OS")]
+
+    def _accesses(self, plays: list[Play]) -> dict[str, Any]:
+        """How to reach every node the plays run on."""
+        return {name: _access(self.cfg, self.cfg.lookup("nodes", name))
+                for play in plays for name in play.hosts}
 
     def create_vars(self, host: dict[str, Any]) -> dict[str, Any]:
         """The instance_create role's vars: the instance and node, whether to install, and
@@ -388,9 +405,9 @@ class LUInstanceCreate(LogicalUnit):
         """After a failed disk creation or OS install: remove what was made on the node and
         the config entry (or say which command does)."""
         self.log("* removing the half-created instance (disks and config)")
-        cleanup = self.ctx.executor.run(
-            [Play("instance_remove", {node["name"]: host}, title="clean up")],
-            {node["name"]: _access(self.cfg, node)}, self.feedback)
+        plays = [Play("instance_remove", {node["name"]: host}, title="clean up"),
+                 *instance_drbd.shutdown_plays(self, instance, "absent")]
+        cleanup = self.ctx.executor.run(plays, self._accesses(plays), self.feedback)
         if cleanup.ok:
             self.cfg.remove("instances", instance["uuid"], {"disks": instance["disks"]})
             instance_storage.release_ports(self.cfg, getattr(self, "ports", []))

@@ -21,7 +21,7 @@ from gnt.core.errors import (
     OpPrereqError,
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from gnt.lu import placement
+from gnt.lu import instance_drbd, placement
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import live, rpc
@@ -73,7 +73,11 @@ class _MoveLU(InstanceLU):
 
     def declare_locks(self) -> dict[str, list[str] | str]:
         locks: dict[str, list[str] | str] = {LEVEL_INSTANCE: [self.instance_uuid]}
-        if self.op.get("cleanup") or self.target_uuid is None:
+        if instance_drbd.is_drbd(self.instance) and not self.op.get("cleanup"):
+            # the target is the secondary: lock both nodes of the instance only
+            nodes = sorted(self.locked_nodes())
+            locks[LEVEL_NODE], locks[LEVEL_NODE_RES] = nodes, list(nodes)
+        elif self.op.get("cleanup") or self.target_uuid is None:
             locks[LEVEL_NODE] = locks[LEVEL_NODE_RES] = ALL
         else:
             nodes = sorted({str(self.instance["primary_node"]), self.target_uuid})
@@ -81,8 +85,15 @@ class _MoveLU(InstanceLU):
         return locks
 
     def choose_target(self) -> dict[str, Any]:
-        """The target node (``-n`` or the allocator's choice); then only the primary and the
-        target stay locked."""
+        """The target node (``-n`` or the allocator's choice; a drbd instance's secondary);
+        then only the primary and the target stay locked."""
+        if instance_drbd.is_drbd(self.instance):
+            action = "failed over" if getattr(self, "failover", True) else "migrated"
+            target = instance_drbd.require_secondary_target(
+                self, self.instance, self.op.get("target_node"), self.op.get("iallocator"),
+                action)
+            placement.check_target(self, self.instance, target)
+            return target
         target = placement.target_for(self, self.instance, self.op["target_node"],
                                       self.op.get("iallocator"))
         if self.target_uuid is not None and target["uuid"] != self.target_uuid:
@@ -129,7 +140,10 @@ class _MoveLU(InstanceLU):
         for disk in self.cfg.instance_disks(inst):
             disk = copy.deepcopy(disk)
             if "nodes" in disk:
-                disk["nodes"] = [node["uuid"]]
+                # a drbd disk keeps its other node (the old primary becomes the secondary)
+                disk["nodes"] = [node["uuid"]] + (
+                    [n for n in disk["nodes"] if n != node["uuid"]]
+                    if disk.get("dev_type") == params.DT_DRBD8 else [])
             disks.append(disk)
         self.cfg.replace_many({"instances": [inst], "disks": disks})
         self.instance = self.cfg.get("instances", inst["uuid"])
@@ -157,7 +171,8 @@ class LUInstanceMigrate(_MoveLU):
     def check_prereq(self) -> None:
         super().check_prereq()
         op = self.op
-        placement.require_shared(self.instance, "be migrated")
+        if not instance_drbd.is_drbd(self.instance):
+            placement.require_shared(self.instance, "be migrated")
         if op["cleanup"]:
             return
         self.require_node_online()
@@ -179,6 +194,8 @@ class LUInstanceMigrate(_MoveLU):
                                 " --allow-failover)", ECODE_STATE)
         self.failover = False
         self.target = self.choose_target()
+        if instance_drbd.is_drbd(self.instance):
+            instance_drbd.check_consistent(self, self.instance, self.target, "migration")
         current = int(dom["memory_mib"])
         free = self.free_memory(self.target)
         self.new_memory = None
@@ -215,17 +232,25 @@ class LUInstanceMigrate(_MoveLU):
                         **self.vars_on(source, gnt_memory_mib=self.new_memory))
         migration = {"target_uri": migration_uri(self.cfg, target),
                      "live": migration_is_live(self.op),
-                     "unsafe": self.instance["disk_template"] == params.DT_SHARED_FILE}
+                     "unsafe": self.instance["disk_template"] in (params.DT_SHARED_FILE,
+                                                                  params.DT_DRBD8)}
+        drbd = instance_drbd.is_drbd(self.instance)
         self.log(f"Migrating instance {self.name} from {source['name']} to {target['name']}"
                  f" ({'live' if migration['live'] else 'non-live'})")
         error: GntError | None = None
         result = None
         try:
-            result = self.run_on(source, "instance_migrate", f"migrate instance {self.name}",
-                                 **self.vars_on(source, gnt_migration=migration))
+            migrate = Play("instance_migrate",
+                           {source["name"]: self.vars_on(source, gnt_migration=migration)},
+                           title="instance_migrate")
+            result = self.run_plays(
+                [*instance_drbd.dual_primary_plays(self, self.instance, source, target),
+                 migrate], f"migrate instance {self.name}")
         except GntError as err:
             error = err
         location, silent = self._locate(source, target)
+        if drbd and location is not None:
+            error = self._settle_disks(location, source, target, error)
         if location is not None and location["uuid"] != source["uuid"]:
             self.set_primary(location)
         if error is not None or location is None or location["uuid"] == source["uuid"]:
@@ -237,6 +262,22 @@ class LUInstanceMigrate(_MoveLU):
                      f" {facts.get('downtime_ms', '?')} ms)")
         return {"node": target["name"], **{k: facts.get(k) for k in ("duration_s",
                                                                      "downtime_ms")}}
+
+    def _settle_disks(self, location: dict[str, Any], source: dict[str, Any],
+                      target: dict[str, Any], error: GntError | None) -> GntError | None:
+        """After a drbd migration attempt: the node running the instance keeps its ends
+        primary, the other is demoted, and two primaries are no longer allowed."""
+        other = target if location["uuid"] == source["uuid"] else source
+        try:
+            self.run_plays(instance_drbd.single_primary_plays(self, self.instance, location,
+                                                              other),
+                           f"return the disks of {self.name} to one primary")
+        except GntError as err:
+            self.log(f"  - WARNING: {err}")
+            return error or OpExecError(
+                f"{err} -- the instance runs on {location['name']}; its disks may still allow"
+                f" two primaries: run gnt-instance migrate --cleanup {self.name}")
+        return error
 
     def _outcome(self, error: GntError | None, location: dict[str, Any] | None,
                  silent: list[str]) -> str:
@@ -338,13 +379,19 @@ def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
             lu.log(f"Primary node {source['name']} does not answer: going on"
                    " (--ignore-consistency)")
             source_alive = False
+    drbd = instance_drbd.is_drbd(inst)
+    if drbd and inst["admin_state"] == "up":
+        _check_target_disks(lu, target, source_alive, ignore_consistency)
     if source_alive:
         # One run for both steps on the old node; the primary changes only once the instance
         # is down and undefined there (a second copy can never be started).
-        failure = lu.run_steps([(source, "instance_stop",
-                                 lu.vars_on(source, gnt_shutdown_timeout=timeout)),
-                                (source, "instance_undefine", lu.vars_on(source))],
-                               f"stop instance {lu.name} on {source['name']}")
+        steps: list[Step] = [(source, "instance_stop",
+                              lu.vars_on(source, gnt_shutdown_timeout=timeout)),
+                             (source, "instance_undefine", lu.vars_on(source))]
+        if drbd:   # its ends are demoted (torn down) before the other node takes over
+            steps.append((source, instance_drbd.ROLE,
+                          instance_drbd.end_vars(lu.cfg, inst, source, "down")))
+        failure = lu.run_steps(steps, f"stop instance {lu.name} on {source['name']}")
         if failure is not None:
             raise failure[1]
     else:
@@ -353,8 +400,12 @@ def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
     lu.node = target
     if inst["admin_state"] == "up":
         try:
-            lu.run_on(target, "instance_start", f"start instance {lu.name} on {target['name']}",
-                      **lu.vars_on(target))
+            skip = () if source_alive else (str(source["uuid"]),)
+            lu.run_plays([*instance_drbd.assemble_plays(lu, lu.instance, skip=skip,
+                                                        force=ignore_consistency),
+                          Play("instance_start", {target["name"]: lu.vars_on(target)},
+                               title="instance_start")],
+                         f"start instance {lu.name} on {target['name']}")
         except GntError as err:
             raise OpExecError(f"{err} -- the instance's primary is now {target['name']}; start"
                               f" it with gnt-instance startup {lu.name}") from err
@@ -362,6 +413,19 @@ def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
         lu.run_on(target, "instance_define", f"define instance {lu.name} on {target['name']}",
                   **lu.vars_on(target))
     return {"node": target["name"]}
+
+
+def _check_target_disks(lu: _MoveLU, target: dict[str, Any], source_alive: bool,
+                        ignore_consistency: bool) -> None:
+    """Before failing a running drbd instance over: its disks on the target are up to date
+    (Ganeti's check; ignored, with a warning, for a dead primary or --ignore-consistency)."""
+    try:
+        instance_drbd.check_consistent(lu, lu.instance, target, "failover")
+    except (OpExecError, OpPrereqError) as err:
+        if source_alive and not ignore_consistency:
+            raise
+        lu.log(f"  - WARNING: {err} (ignored: "
+               + ("--ignore-consistency)" if ignore_consistency else "the primary is down)"))
 
 
 @register
@@ -372,7 +436,8 @@ class LUInstanceFailover(_MoveLU):
 
     def check_prereq(self) -> None:
         super().check_prereq()
-        placement.require_shared(self.instance, "be failed over")
+        if not instance_drbd.is_drbd(self.instance):
+            placement.require_shared(self.instance, "be failed over")
         self.target = self.choose_target()
         if self.instance["admin_state"] == "up":
             check_failover_memory(self, self.target,

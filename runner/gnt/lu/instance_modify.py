@@ -165,7 +165,8 @@ class LUInstanceRename(InstanceLU):
         renamed = dict(self.instance, name=new)
         new_spec = instance_spec(self.cfg, renamed)
         for spec_disk, disk in zip(new_spec["disks"], disks, strict=True):
-            spec_disk["path"] = device_path(disk, self.instance["primary_node"])
+            if disk["dev_type"] != params.DT_DRBD8:   # drbd: the link named after the instance
+                spec_disk["path"] = device_path(disk, self.instance["primary_node"])
         node = self.host_vars()["gnt_node"]
         try:
             self.play("instance_rename", f"rename instance {old_name} to {new}",

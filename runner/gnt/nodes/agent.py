@@ -258,6 +258,7 @@ CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("storage-list", storagecalls.storage_list, (Arg("storage_type", default=""),
                                                          Arg("path"))),
     NodeCall("volumes", storagecalls.volumes),
+    NodeCall("drbd-status", storagecalls.drbd_status),
     NodeCall("x509-create", x509keys.create, (Arg("validity", default=str(
         rie.RIE_CERT_VALIDITY)),)),
     NodeCall("x509-remove", x509keys.remove, (Arg("key_name", default=""),)),

@@ -92,6 +92,43 @@ def device_path(disk: dict[str, Any], node_uuid: str) -> str:
     return str(lid[1])
 
 
+def disk_link(instance_name: str, index: int) -> str:
+    """The node-local symlink to a drbd disk's device (``/dev/drbdN``, N differs per node):
+    the path the domain uses, the same on both nodes, so a live migration needs no change of
+    the domain's disks (as Ganeti's instance-disks links)."""
+    return str(settings.paths().run_dir / "instance-disks" / f"{instance_name}:{index}")
+
+
+def _lv(disk: dict[str, Any]) -> tuple[str, str]:
+    """(volume group, LV name) of a plain disk."""
+    return str(disk["logical_id"][0]), str(disk["logical_id"][1])
+
+
+def drbd_vars(store: ConfigStore, instance: dict[str, Any], node_uuid: str) -> list[dict[str, Any]]:
+    """The ``gnt_drbd`` role variable: node ``node_uuid``'s end of each drbd disk of
+    ``instance`` (minor, the data and meta-data volumes, both replication endpoints on the
+    nodes' secondary IPs, the port and the disk's shared secret), in disk order."""
+    ends = []
+    for index, disk in enumerate(store.instance_disks(instance)):
+        if disk.get("dev_type") != params.DT_DRBD8:
+            continue
+        lid = disk["logical_id"]
+        here_is_first = lid[drbdmap.LID_PNODE] == node_uuid
+        minor = lid[drbdmap.LID_PMINOR] if here_is_first else lid[drbdmap.LID_SMINOR]
+        peer_uuid = lid[drbdmap.LID_SNODE] if here_is_first else lid[drbdmap.LID_PNODE]
+        local, peer = store.get("nodes", node_uuid), store.get("nodes", peer_uuid)
+        data, meta = disk["children"]
+        (data_vg, data_lv), (meta_vg, meta_lv) = _lv(data), _lv(meta)
+        ends.append({
+            "index": index, "minor": int(minor), "size_mib": int(disk["size"]),
+            "port": int(lid[drbdmap.LID_PORT]), "secret": str(lid[drbdmap.LID_SECRET]),
+            "local_address": local["secondary_ip"], "peer_address": peer["secondary_ip"],
+            "peer_name": peer["name"], "link": disk_link(instance["name"], index),
+            "data_vg": data_vg, "data_lv": data_lv, "data_size_mib": int(data["size"]),
+            "meta_vg": meta_vg, "meta_lv": meta_lv, "meta_size_mib": int(meta["size"])})
+    return ends
+
+
 def console_log(instance_name: str) -> str:
     return str(settings.paths().console_log_dir / f"{instance_name}.log")
 
@@ -104,7 +141,9 @@ def instance_spec(store: ConfigStore, instance: dict[str, Any],
     disks = []
     for index, disk in enumerate(store.instance_disks(instance)):
         disks.append({"index": index, "uuid": disk["uuid"],
-                      "path": device_path(disk, instance["primary_node"]),
+                      "path": (disk_link(instance["name"], index)
+                               if disk["dev_type"] == params.DT_DRBD8
+                               else device_path(disk, instance["primary_node"])),
                       "size_mib": disk["size"], "mode": disk["mode"],
                       "dev_type": disk["dev_type"]})
     nics = []

@@ -179,6 +179,11 @@ def lv_list(store: ConfigStore, node: dict[str, Any], vgs: list[str]) -> dict[st
     return dict(_ask(store, node, "lv-list", vgs=vgs))
 
 
+def drbd_status(store: ConfigStore, node: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Minor -> live status (``/proc/drbd``) of the DRBD devices configured on ``node``."""
+    return {int(minor): info for minor, info in _ask(store, node, "drbd-status").items()}
+
+
 def storage_many(store: ConfigStore, nodes: list[dict[str, Any]], storage_type: str,
                  path: str | None) -> dict[str, list[dict[str, Any]] | str]:
     """node uuid -> its storage units of ``storage_type`` (or why it did not answer)."""

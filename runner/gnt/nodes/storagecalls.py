@@ -70,3 +70,14 @@ def volumes() -> list[dict[str, Any]]:
              "size": int(lv["size_mib"])}
             for lv in sorted(lvm.list_lvs(base.subprocess_runner),
                              key=lambda lv: (lv["vg"], lv["name"]))]
+
+
+def drbd_status() -> dict[str, Any]:
+    """The DRBD minors configured here as ``/proc/drbd`` shows them (minor as a string ->
+    connection, role, peer_role, disk, peer_disk, degraded, local_disk, sync_percent...);
+    empty when the drbd kernel module is not loaded."""
+    status = load_module_util("storage.drbd_status")
+    if not os.path.exists("/proc/drbd"):
+        return {}
+    proc = status.read_proc_drbd()
+    return {str(minor): info.as_dict() for minor, info in sorted(proc.minors.items())}

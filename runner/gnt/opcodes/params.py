@@ -27,7 +27,7 @@ DT_PLAIN = "plain"
 DT_DRBD8 = "drbd"
 DT_EXT = "ext"
 # Templates this version can create instances with.
-DISK_TEMPLATES = (DT_FILE, DT_SHARED_FILE, DT_DISKLESS, DT_PLAIN)
+DISK_TEMPLATES = (DT_FILE, DT_SHARED_FILE, DT_DISKLESS, DT_PLAIN, DT_DRBD8)
 # Templates Ganeti knows; accepted in --enabled-disk-templates but refused at instance add.
 KNOWN_DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8, DT_EXT,
                         "blockdev", "rbd", "gluster")

@@ -189,6 +189,17 @@ def prepare_export(backend: Backend, req: Request) -> Any:
                                  "mode": mode})
 
 
+def grow_disk(backend: Backend, req: Request) -> Any:
+    """``POST /2/instances/N/disk/D/grow``: body ``amount`` (MiB), ``wait_for_sync``,
+    ``absolute`` (Ganeti's OpInstanceGrowDisk); the disk index from the URL."""
+    op = _opcode_from(req, "OP_INSTANCE_GROW_DISK", ("instance_name",), {}, {})
+    if "disk" in op:
+        raise HttpError(400, "Parameter(s) disk must not be specified in the body: they come"
+                             " from the URL")
+    op["disk"] = int(req.items[1])
+    return submit(backend, req, op)
+
+
 def node_storage(backend: Backend, req: Request) -> Any:
     """``GET /2/nodes/N/storage?storage_type=T&output_fields=F,...``: a job listing the node's
     storage units (Ganeti's: both arguments required; the answer is the job id)."""

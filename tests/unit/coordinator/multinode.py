@@ -159,3 +159,28 @@ def install(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[MultiHV, Fak
 
     monkeypatch.setattr(executor, "run", run)
     return hv, fake_ssh
+
+
+def lvm_cluster(cluster: Any, monkeypatch: pytest.MonkeyPatch, second: str,
+                second_ip: str = "198.18.0.12") -> dict[str, Any]:
+    """A two-node cluster (``install`` done) with volume group ``xenvg`` and drbd enabled; node
+    answers about volume groups and LVs come from the returned state (``free``: node name ->
+    MiB free in each VG; ``lvs``: what lv-list answers)."""
+    from gnt.core.jobstate import SUCCESS
+
+    hv, fake_ssh = install(cluster, monkeypatch)
+    job = cluster.run("OP_CLUSTER_SET_PARAMS", vg_name="xenvg", drbd_helper="/bin/true",
+                      enabled_disk_templates=["file", "plain", "drbd", "diskless"])
+    assert job.status == SUCCESS, job.ops[0].log
+    add_node(cluster, second, second_ip)
+    state: dict[str, Any] = {"free": {MASTER: 10240, second: 10240}, "lvs": {}, "hv": hv,
+                             "ssh": fake_ssh}
+
+    def vg_info(store: Any, node: dict[str, Any], vg: str) -> dict[str, Any]:
+        if vg not in ("xenvg", "metavg"):
+            return {"vg_error": f"volume group {vg} not found"}
+        return {"vg_total": 20480, "vg_free": state["free"][node["name"]]}
+
+    monkeypatch.setattr(rpc, "vg_info", vg_info)
+    monkeypatch.setattr(rpc, "lv_list", lambda store, node, vgs: state["lvs"])
+    return state

@@ -11,37 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from multinode import add_node, install
+from multinode import lvm_cluster
 
 from gnt.config import drbdmap
 from gnt.core.jobstate import ERROR, SUCCESS
-from gnt.nodes import recording, rpc
-from gnt.opcodes import params
 
 N1, N2 = "node1.example.com", "node2.example.com"
 
 
 @pytest.fixture
 def lvm(cluster, monkeypatch):
-    # plain and drbd are not creatable until the roles' node side takes them; until then the
-    # LU is tested with them let through and the plays' argument specs not checked
-    monkeypatch.setattr(params, "DISK_TEMPLATES", (*params.DISK_TEMPLATES, "plain", "drbd"))
-    monkeypatch.setattr(recording, "role_argument_errors", lambda play: [])
-    install(cluster, monkeypatch)
-    job = cluster.run("OP_CLUSTER_SET_PARAMS", vg_name="xenvg", drbd_helper="/bin/true",
-                      enabled_disk_templates=["file", "plain", "drbd", "diskless"])
-    assert job.status == SUCCESS, job.ops[0].log
-    add_node(cluster, N2, "198.18.0.12")
-    state: dict[str, Any] = {"free": {N1: 10240, N2: 10240}, "lvs": {}}
-
-    def vg_info(store, node, vg):
-        if vg not in ("xenvg", "metavg"):
-            return {"vg_error": f"volume group {vg} not found"}
-        return {"vg_total": 20480, "vg_free": state["free"][node["name"]]}
-
-    monkeypatch.setattr(rpc, "vg_info", vg_info)
-    monkeypatch.setattr(rpc, "lv_list", lambda store, node, vgs: state["lvs"])
-    return state
+    return lvm_cluster(cluster, monkeypatch, N2)
 
 
 def _create(cluster, template="drbd", nodes=(N1, N2), disks=None, **kw):

@@ -193,6 +193,18 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "export_remove": {"gnt_export_remove": {"paths": ["/x/e/i1"], "export_root": "/x/e"}},
         "instance_create": {**both, "gnt_install": True, "gnt_adopt": ["old-lv"]},
         "instance_define": both,
+        "instance_disk_grow": {**both, "gnt_grow": {
+            "index": 0, "size_mib": 2048, "volume": {"vg": "xenvg", "name": "u.disk0"},
+            "resize_drbd": False}, "gnt_drbd": []},
+        "instance_drbd": {"gnt_drbd": [{
+            "index": 0, "minor": 0, "size_mib": 64, "port": 11000, "secret": "s" * 40,
+            "local_address": "198.18.0.11", "peer_address": "198.18.0.12", "peer_name": "node2",
+            "link": "/var/run/gnt/instance-disks/i1:0",
+            "data_vg": "xenvg", "data_lv": "u.disk0_data", "data_size_mib": 64,
+            "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128}],
+            "gnt_drbd_state": "primary", "gnt_drbd_create": True, "gnt_drbd_force": True,
+            "gnt_drbd_dual": False, "gnt_drbd_wait_sync": True, "gnt_drbd_require_synced": False,
+            "gnt_drbd_usermode_helper": "/bin/true"},
         "instance_disk_copy": {"gnt_node": node, "gnt_copy": {
             "target_address": "198.18.0.12", "target_port": 22, "force": False,
             "ssh_args": ["-o", "BatchMode=yes"], "disks": [{"src": p, "dst": p} for p in disks]}},
@@ -214,6 +226,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_start": both,
         "instance_stop": {**both, "gnt_shutdown_timeout": 5},
         "instance_undefine": both,
+        "instance_volumes": {"gnt_volumes": [{"vg": "xenvg", "name": "u.disk0"}],
+                             "gnt_volumes_active": True},
         "node_leave": {"gnt_node_leave": {"data_dir": "/x/var/lib/gnt"}},
         "node_storage": {"gnt_node_storage": {"type": "lvm-pv", "name": "/dev/vdb",
                                               "allocatable": True, "repair": False}},

@@ -1,0 +1,71 @@
+"""gnt-instance activate-disks, deactivate-disks and grow-disk."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.core.units import UnitError, parse_size_mib
+
+
+def activate_disks(args: argparse.Namespace) -> int:
+    """``gnt-instance activate-disks``: prints ``node:disk/N:device`` per disk, as Ganeti."""
+    op = make_op("OP_INSTANCE_ACTIVATE_DISKS", args, instance_name=args.name,
+                 ignore_size=args.ignore_size, wait_for_sync=args.wait_for_sync)
+    result: Any = submit_or_send(op, args, name=args.name)
+    for node, disk, device in result or []:
+        stdout(f"{node}:{disk}:{device}")
+    return 0
+
+
+def deactivate_disks(args: argparse.Namespace) -> int:
+    """``gnt-instance deactivate-disks``."""
+    op = make_op("OP_INSTANCE_DEACTIVATE_DISKS", args, instance_name=args.name,
+                 force=args.force)
+    submit_or_send(op, args, name=args.name)
+    return 0
+
+
+def grow_disk(args: argparse.Namespace) -> int:
+    """``gnt-instance grow-disk INSTANCE DISK AMOUNT`` (AMOUNT with a unit, MiB by default)."""
+    try:
+        disk = int(args.disk)
+    except ValueError as err:
+        raise OpPrereqError(f"Invalid disk index passed: {args.disk}", ECODE_INVAL) from err
+    try:
+        amount = parse_size_mib(args.amount)
+    except UnitError as err:
+        raise OpPrereqError(f"Invalid amount '{args.amount}': {err}", ECODE_INVAL) from err
+    op = make_op("OP_INSTANCE_GROW_DISK", args, instance_name=args.name, disk=disk,
+                 amount=amount, wait_for_sync=args.wait_for_sync, absolute=args.absolute)
+    submit_or_send(op, args, name=args.name)
+    return 0
+
+
+def register_instance(subs: Any) -> None:
+    """Add the disk commands to the gnt-instance parser."""
+    p = add_command(subs, "activate-disks", activate_disks,
+                    "Activate an instance's disks and show their devices")
+    p.add_argument("name", metavar="INSTANCE")
+    p.add_argument("--ignore-size", action="store_true",
+                   help="Ignore the size of the disks (for recovery)")
+    p.add_argument("--wait-for-sync", action="store_true",
+                   help="Wait for the disks to synchronise")
+    add_submit_options(p)
+    p = add_command(subs, "deactivate-disks", deactivate_disks,
+                    "Deactivate the disks of a stopped instance")
+    p.add_argument("name", metavar="INSTANCE")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="Deactivate even if the instance is marked up or running")
+    add_submit_options(p)
+    p = add_command(subs, "grow-disk", grow_disk, "Grow an instance's disk")
+    p.add_argument("name", metavar="INSTANCE")
+    p.add_argument("disk", metavar="DISK")
+    p.add_argument("amount", metavar="AMOUNT")
+    p.add_argument("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
+                   help="Do not wait for the disks to synchronise")
+    p.add_argument("--absolute", action="store_true",
+                   help="AMOUNT is the new size, not the increase")
+    add_submit_options(p)
