@@ -27,6 +27,8 @@ PRIO_MIN, PRIO_MAX = -20, 19
 PRIORITY_NAMES = {"low": PRIO_LOW, "normal": PRIO_NORMAL, "high": PRIO_HIGH}
 
 ELOG_MESSAGE = "message"
+# A remote import's signed connection information (a dict), which move-instance waits for.
+ELOG_REMOTE_IMPORT = "remote-import"
 
 Timestamp = list[int]  # [seconds, microseconds], as Ganeti stores them
 

@@ -106,7 +106,7 @@ class Job:
     def summary(self) -> list[str]:
         return [op.summary() for op in self.ops]
 
-    def add_log(self, op: OpCode, message: str, log_type: str = ELOG_MESSAGE) -> list[Any]:
+    def add_log(self, op: OpCode, message: Any, log_type: str = ELOG_MESSAGE) -> list[Any]:
         """Append a timestamped entry to ``op``'s log; returns the entry."""
         self.log_serial += 1
         entry = [self.log_serial, now_ts(), log_type, message]

@@ -22,6 +22,21 @@ def _error_result(err: BaseException) -> dict[str, Any]:
     return OpExecError(f"Unexpected error: {type(err).__name__}: {err}").to_dict()
 
 
+class OpFeedback:
+    """An opcode's feedback: called with a text line for the job log; :meth:`structured`
+    adds an entry of another log type (Ganeti's ``remote-import`` information, a dict)."""
+
+    def __init__(self, queue: JobQueue, job: Job, op: OpCode) -> None:
+        self.queue, self.job, self.op = queue, job, op
+
+    def __call__(self, message: str) -> None:
+        self.queue.log(self.job, self.op, message)
+
+    def structured(self, log_type: str, message: Any) -> None:
+        """Log ``message`` (any JSON value) as an entry of ``log_type``."""
+        self.queue.log(self.job, self.op, message, log_type)
+
+
 class JobProcessor:
     """Executes a job's opcodes; the caller runs it on a worker thread."""
 
@@ -83,7 +98,7 @@ class JobProcessor:
     def _run_opcode(self, op: OpCode) -> Any:
         lu_cls = LU_REGISTRY[op.op_id]
         owner = self.job.id
-        lu = lu_cls(self.ctx, op.input, lambda msg: self.queue.log(self.job, op, msg))
+        lu = lu_cls(self.ctx, op.input, OpFeedback(self.queue, self.job, op))
         lu.lock_owner = owner
         self.queue.mark(self.job, op, WAITING)
         self.queue.require_saved(self.job)   # no change is made for a job that is not on disk

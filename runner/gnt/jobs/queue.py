@@ -39,6 +39,7 @@ from gnt.core.fileutil import atomic_write, ensure_dir, read_json, remove_temp_f
 from gnt.core.jobstate import (
     CANCELED,
     CANCELING,
+    ELOG_MESSAGE,
     ERROR,
     FINALIZED,
     QUEUED,
@@ -391,10 +392,11 @@ class JobQueue:
         with self.changing(job, sync):
             pass
 
-    def log(self, job: Job, op: OpCode, message: str) -> None:
-        """Append a job log line (with timestamp) and publish it."""
+    def log(self, job: Job, op: OpCode, message: Any, log_type: str = ELOG_MESSAGE) -> None:
+        """Append a job log entry (with timestamp) and publish it: a text line, or a value of
+        another log type (``remote-import``: a dict)."""
         with self.changing(job):
-            job.add_log(op, message)
+            job.add_log(op, message, log_type)
 
     def _notify(self, job_id: int) -> None:
         """Wake the waiters of this one job (called with :attr:`cond` held)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.opcodes.params import (
+    COMPRESSIONS,
     check_beparams,
     check_hvparams,
     check_mac_prefix,
@@ -117,6 +118,10 @@ def t_list(v: Any) -> bool:
     return isinstance(v, list)
 
 
+def t_maybe_list(v: Any) -> bool:
+    return v is None or isinstance(v, list)
+
+
 def t_list_of_dicts(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(item, dict) for item in v)
 
@@ -202,7 +207,8 @@ DEFS: list[OpDef] = [
     OpDef("OP_OS_DIAGNOSE", (P("output_fields", t_list_of_str, []), P("names", t_list_of_str, [])),
           doc="Find the OS definitions on the nodes."),
     OpDef("OP_INSTANCE_CREATE", (
-        R("instance_name", t_hostname), P("mode", t_one_of("create", "import"), "create"),
+        R("instance_name", t_hostname),
+        P("mode", t_one_of("create", "import", "remote-import"), "create"),
         P("disk_template", t_maybe_str, None), P("disks", t_list_of_dicts, []),
         P("nics", t_maybe_list_of_dicts, None), P("os_type", t_maybe_str, None),
         P("pnode", t_maybe_str, None), P("snode", t_maybe_str, None),
@@ -214,7 +220,11 @@ DEFS: list[OpDef] = [
         P("file_storage_dir", t_maybe_str, None), P("file_driver", t_maybe_str, None),
         P("force_variant", t_bool, False), P("src_node", t_maybe_str, None),
         P("src_path", t_maybe_str, None), P("identify_defaults", t_bool, False),
-        P("opportunistic_locking", t_bool, False)), summary="instance_name"),
+        P("opportunistic_locking", t_bool, False),
+        # remote-import (move-instance): what the source cluster's prepare-export answered
+        P("source_handshake", t_maybe_list, None), P("source_x509_ca", t_maybe_str, None),
+        P("source_instance_name", t_maybe_str, None), P("source_shutdown_timeout", t_int, 120),
+        P("compress", t_one_of(*COMPRESSIONS), "none")), summary="instance_name"),
     OpDef("OP_INSTANCE_MULTI_ALLOC", (P("instances", t_list_of_dicts, []),
                                       P("iallocator", t_maybe_str, None),
                                       P("opportunistic_locking", t_bool, False)),

@@ -215,6 +215,14 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_import": {**both, "gnt_import": {
             "disks": [{"index": 0, "dump": "/x/e/i1/disk0.dump"}], "source": PEER,
             "compression": "none", "use_os": True, "old_name": "i0", "timeout": 60}},
+        "instance_remote_receive": {**both, "gnt_remote": {
+            "state": "listening", "key_dir": "/x/run/crypto/x509-1", "peer_ca": "PEM",
+            "magics": ["m0"], "bind_address": "198.18.0.11", "compression": "gzip",
+            "use_os": True, "old_name": "i0", "timeout": 60}},
+        "instance_remote_send": {**both, "gnt_remote": {
+            "key_dir": "/x/run/crypto/x509-1", "peer_ca": "PEM", "compression": "none",
+            "use_os": True, "timeout": 60,
+            "disks": [{"index": 0, "host": "198.18.0.21", "port": 40000, "magic": "m0"}]}},
         "instance_migrate": {**both, "gnt_migration": {
             "target_uri": "qemu+ssh://root@198.18.0.12/system", "live": True, "unsafe": False,
             "max_downtime_ms": 30, "bandwidth_mib": 100, "timeout": 60}},

@@ -38,7 +38,7 @@ def test_create_body_uses_ganeti_names() -> None:
         "application/json"]["schema"]
     assert {"name", "os", "__version__"} <= set(body["properties"])
     assert "instance_name" not in body["properties"]
-    assert body["properties"]["mode"] == {"enum": ["create", "import"]}
+    assert body["properties"]["mode"] == {"enum": ["create", "import", "remote-import"]}
     assert set(body["required"]) == {"name", "__version__"}
 
 
