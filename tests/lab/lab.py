@@ -9,6 +9,7 @@ Command line (as root)::
     .venv/bin/python tests/lab/lab.py start node2 [--dir DIR]    # boot it again
     .venv/bin/python tests/lab/lab.py down [--dir DIR]
     .venv/bin/python tests/lab/lab.py up 3 --guest --slot 3   # QEMU TCG guests: LVM, DRBD (labguest)
+    .venv/bin/python tests/lab/lab.py up 1 --guests 2 --slot 3   # node1 namespaces, node2-3 guests (labup)
 
 Python::
 
@@ -34,14 +35,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import labconf  # noqa: E402
 from labconf import NodeLayout  # noqa: E402
-from labnet import active_lab_dir, make_network, remove_network  # noqa: E402
+from labnet import active_lab_dir, remove_network  # noqa: E402
 from labnode import Node, NodeStatus  # noqa: E402
 from labproc import (  # noqa: E402
     LabError,
@@ -59,6 +59,7 @@ from labproc import (  # noqa: E402
     run,
     start_time,
 )
+from labup import GUEST, NETNS, check_kinds, record_kind, up_nodes  # noqa: E402
 
 DEFAULT_DIR = Path("/tmp/gntlab")     # slot 0; slot K > 0: /tmp/gntlab{K}
 STATE_FILE = "lab.json"
@@ -172,15 +173,15 @@ class Lab:
         if not state:
             return []
         nodes = []
-        slot, kind = int(state.get("slot", 0)), state.get("kind", "netns")
+        slot = int(state.get("slot", 0))
         for rec in state["nodes"]:
-            lay = NodeLayout(rec["index"], self.dir, slot)
+            lay, kind = NodeLayout(rec["index"], self.dir, slot), record_kind(state, rec)
             nodes.append(Node(name=lay.name, fqdn=lay.fqdn, address=lay.address,
                               netns=rec.get("netns", lay.netns),
                               gnt_root=str(lay.gnt_root), libvirt_uri=lay.libvirt_uri,
                               ssh=["ssh", "-F", str(self.ssh_config), lay.name],
                               init_pid=rec.get("init_pid") or 0, dir=str(lay.dir),
-                              root_on_host="" if kind == "guest" else str(lay.root_on_host),
+                              root_on_host="" if kind == GUEST else str(lay.root_on_host),
                               kind=kind))
         return nodes
 
@@ -199,16 +200,15 @@ class Lab:
         return all(alive(rec.get("init_pid"), rec.get("init_start")) for rec in state["nodes"])
 
     # --- up --------------------------------------------------------------------------------
-    def _preflight(self, n: int, kind: str = "netns") -> None:
-        if kind not in ("netns", "guest"):
-            raise LabError(f"unknown node kind {kind!r} (netns or guest)")
+    def _preflight(self, kinds: list[str]) -> None:
+        n = len(kinds)
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network namespaces, mounts)")
         if not 1 <= n <= labconf.MAX_NODES:
             raise LabError(f"node count {n} out of range 1..{labconf.MAX_NODES}")
         missing = [t for t in REQUIRED_TOOLS if not shutil.which(t)]
         missing += [p for p in DAEMONS.values() if not os.access(p, os.X_OK)]
-        if missing and kind == "netns":     # guest nodes: labguest checks its own tools
+        if missing and NETNS in kinds:     # guest nodes: labguest checks its own tools
             raise LabError(f"missing tools: {', '.join(missing)} "
                            "(apt: iproute2 util-linux openssh-server openssh-client "
                            "libvirt-daemon-system)")
@@ -246,14 +246,19 @@ class Lab:
         """The slot a new lab in this directory gets (the requested one, not a stale state's)."""
         return self._slot if self._slot is not None else default_slot()
 
-    def up(self, n: int, kind: str = "netns", **guest: Any) -> list[Node]:
-        """Create ``n`` nodes and wait until every sshd and libvirtd answers.
+    def up(self, n: int, kind: str = "netns", guests: int = 0, **guest: Any) -> list[Node]:
+        """Create ``n`` nodes of ``kind`` and ``guests`` more guest nodes; wait until every
+        sshd and libvirtd answers.
 
         ``kind="guest"``: the nodes are QEMU TCG guests (``labguest``; ``guest`` takes the
-        ``guestconf.GuestSpec`` fields memory_mb, cpus, data_gib, vg). A lab with any node
-        running in this directory is an error; stale state (every node
-        crashed, or the process that started it died before) is cleaned first. If anything fails, everything made so far is removed again.
+        ``guestconf.GuestSpec`` fields memory_mb, cpus, data_gib, vg). ``guests=m`` adds m guest
+        nodes after the first ``n`` (a mixed lab: node1..nodeN namespace nodes,
+        node(N+1)..node(N+M) guests, all in one slot, see ``labup``). A lab with any node
+        running in this directory is an error; stale state (every node crashed, or the process
+        that started it died before) is cleaned first. If anything fails, everything made so
+        far is removed again.
         """
+        kinds = check_kinds(n, kind, guests)
         state = self._load()
         if state:
             running = [rec["name"] for rec in state["nodes"]
@@ -262,13 +267,13 @@ class Lab:
                 raise LabError(f"a lab is up in {self.dir} (running: {', '.join(running)}); "
                                "run down first")
             self.down()         # every node crashed, or the starter did: stale state
-        self._preflight(n, kind)
-        driver = self._guests(guest) if kind == "guest" else None
+        self._preflight(kinds)
+        driver = self._guests(guest) if GUEST in kinds else None
         if driver:
-            driver.preflight(n)
+            driver.preflight(kinds.count(GUEST))
         t0 = time.monotonic()
         try:
-            (driver.up if driver else self._up)(n, t0)
+            up_nodes(self, kinds, t0, driver, VENV_BIN)
         except BaseException:
             try:
                 self.down()
@@ -277,82 +282,6 @@ class Lab:
             raise
         self.timings["up"] = time.monotonic() - t0
         return self.nodes
-
-    def _up(self, n: int, t0: float) -> None:
-        slot = self._up_slot()
-        layouts = [NodeLayout(i, self.dir, slot) for i in range(1, n + 1)]
-        created = not self.dir.exists()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        state: dict[str, Any] = {
-            "version": 2, "phase": "starting", "n": n, "created_dir": created, "slot": slot,
-            "bridge": labconf.SlotLayout(slot).bridge, "host_mounts": [],
-            "nodes": [{"index": lay.index, "name": lay.name, "netns": lay.netns,
-                       "veth": lay.veth, "address": lay.address} for lay in layouts]}
-        self._save(state)
-        self._write_files(layouts)
-        self.timings["files"] = time.monotonic() - t0
-        # Shared storage: bind mounts in the host's mount namespace, made before the nodes
-        # start so every node's copy of the mount table has them (same paths everywhere).
-        for lay in layouts:
-            point = lay.root_on_host / labconf.SHARED_STORAGE_SUBDIR
-            state["host_mounts"].append(str(point))
-            self._save(state)
-            run(["mount", "--bind", str(self.shared_dir), str(point)])
-        make_network(layouts, self.dir, slot)
-        self.timings["network"] = time.monotonic() - t0
-        for rec, lay in zip(state["nodes"], layouts, strict=True):
-            self._spawn(rec, lay)
-            self._save(state)
-        self._wait_ready(state, layouts)
-        state["phase"] = "up"
-        self._save(state)
-
-    def _write_files(self, layouts: list[NodeLayout]) -> None:
-        n, slot = len(layouts), layouts[0].slot
-        (self.dir / "cm").mkdir(mode=0o700, exist_ok=True)
-        self.shared_dir.mkdir(exist_ok=True)
-        self.gnt_root.mkdir(exist_ok=True)     # mount point of every node's root_on_host
-        keygens = [subprocess.Popen(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                                     "gnt-lab", "-f", str(self.key)], stdin=subprocess.DEVNULL)]
-        for lay in layouts:
-            for path in labconf.PRIVATE_DIRS:
-                lay.private(path).mkdir(parents=True, exist_ok=True)
-            (lay.root_on_host / labconf.SHARED_STORAGE_SUBDIR).mkdir(parents=True, exist_ok=True)
-            keygens.append(subprocess.Popen(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lay.fqdn,
-                 "-f", str(lay.dir / "ssh_host_ed25519_key")], stdin=subprocess.DEVNULL))
-        if any(proc.wait() != 0 for proc in keygens):
-            raise LabError("ssh-keygen failed")
-        client = labconf.ssh_config(self.dir, n, self.key, slot)
-        self.ssh_config.write_text(client)
-        (self.dir / "known_hosts").write_text(labconf.known_hosts(self.dir, n, slot))
-        hosts = labconf.hosts_file(n, slot)
-        (self.dir / "hosts").write_text(hosts)
-        pub = self.key.with_suffix(".pub").read_text()
-        caps = Path("/var/cache/libvirt/qemu/capabilities")
-        nwfilter = Path("/etc/libvirt/nwfilter")
-        for lay in layouts:
-            (lay.dir / "sshd_config").write_text(labconf.sshd_config(lay, VENV_BIN))
-            (lay.dir / "init.sh").write_text(labconf.init_script(lay))
-            etc = lay.private("/etc/libvirt")
-            (etc / "qemu").mkdir(exist_ok=True)
-            (etc / "libvirtd.conf").write_text(labconf.libvirtd_conf(lay, str(uuid.uuid4())))
-            (etc / "qemu.conf").write_text(labconf.qemu_conf(lay))
-            if nwfilter.is_dir():
-                shutil.copytree(nwfilter, etc / "nwfilter", dirs_exist_ok=True)
-            if caps.is_dir():   # saves each libvirtd probing QEMU (valid: same binaries)
-                shutil.copytree(caps, lay.private("/var/cache/libvirt") / "qemu/capabilities",
-                                dirs_exist_ok=True)
-            lay.private("/etc/hosts").write_text(hosts)
-            lay.private("/etc/resolv.conf").write_text(labconf.resolv_conf())
-            for rc_file in labconf.PRIVATE_SHELL_FILES:
-                lay.private(rc_file).write_text(labconf.shell_rc(VENV_BIN))
-            dot_ssh = lay.private("/root/.ssh")
-            dot_ssh.chmod(0o700)
-            (dot_ssh / "authorized_keys").write_text(pub)
-            (dot_ssh / "config").write_text(client)
-            shutil.copy2(self.key, dot_ssh / "id_ed25519")
-            shutil.copy2(self.key.with_suffix(".pub"), dot_ssh / "id_ed25519.pub")
 
     def _spawn(self, rec: dict[str, Any], lay: NodeLayout) -> None:
         """Start the node's PID 1 and record its host PID (and the unshare parent's)."""
@@ -424,7 +353,9 @@ class Lab:
             return
         t0 = time.monotonic()
         close_control_masters(self.dir / "cm")
-        (self._guests().kill_all if state.get("kind") == "guest" else self._kill_nodes)(state)
+        self._kill_nodes(state)
+        if any(record_kind(state, rec) == GUEST for rec in state["nodes"]):
+            self._guests().kill_all(state)
         self.timings["down_kill"] = time.monotonic() - t0
         remove_network(state)
         self._unmount(state)
@@ -432,8 +363,11 @@ class Lab:
         self.timings["down"] = time.monotonic() - t0
 
     def _kill_nodes(self, state: dict[str, Any]) -> None:
+        """SIGKILL the namespace nodes' PID 1s (and anything in their network namespaces) and
+        wait until their PID namespaces are empty."""
+        recs = [rec for rec in state["nodes"] if record_kind(state, rec) == NETNS]
         namespaces = []
-        for rec in state["nodes"]:
+        for rec in recs:
             init_pid, init_start = rec.get("init_pid"), rec.get("init_start")
             if not init_pid and alive(rec.get("unshare_pid"), rec.get("unshare_start")):
                 kids = children(rec["unshare_pid"])      # crashed before PID 1 was recorded
@@ -452,9 +386,8 @@ class Lab:
         deadline = time.monotonic() + STOP_TIMEOUT
         while True:
             left = {pid: name for ns in namespaces if ns for pid, name in processes_in(ns).items()}
-            left.update({pid: "?" for rec in state["nodes"]
-                         for pid in processes_in_netns(rec["netns"])})
-            unshare = [rec["unshare_pid"] for rec in state["nodes"]
+            left.update({pid: "?" for rec in recs for pid in processes_in_netns(rec["netns"])})
+            unshare = [rec["unshare_pid"] for rec in recs
                        if alive(rec.get("unshare_pid"), rec.get("unshare_start"))]
             for pid in unshare:
                 if pid in self._procs:
@@ -465,7 +398,10 @@ class Lab:
                 raise LabError(f"lab processes still alive after {STOP_TIMEOUT:.0f} s: "
                                f"{left or unshare}")
             time.sleep(0.01)
-        self._procs.clear()
+        for pid in [rec.get("unshare_pid") for rec in recs]:
+            proc = self._procs.get(pid or 0)
+            if proc is not None and proc.poll() is not None:
+                del self._procs[pid or 0]
 
     def _unmount(self, state: dict[str, Any]) -> None:
         for point in mounts_under(self.dir):
@@ -495,10 +431,11 @@ class Lab:
         state = self._load()
         if not state:
             return []
-        if state.get("kind") == "guest":
-            return self._guests().status(state)
         result = []
         for rec, node in zip(state["nodes"], self.nodes, strict=True):
+            if node.kind == GUEST:
+                result.append(self._guests().node_status(state, rec))
+                continue
             init_alive = alive(rec.get("init_pid"), rec.get("init_start"))
             procs = set(processes_in(rec["pid_ns"]).values()) if init_alive and rec.get("pid_ns") \
                 else set()
@@ -522,12 +459,12 @@ class Lab:
         """Boot a crashed node again (like a reboot: its /run is emptied, its libvirt state and
         GNT_ROOT are kept) and wait until its sshd and libvirtd answer."""
         state = self._load() or {"nodes": []}
-        if state.get("kind") == "guest":
-            self._guests().start(state, node)
-            return self.node(node)
         for rec in state["nodes"]:
             if rec["name"] != node.split(".")[0]:
                 continue
+            if record_kind(state, rec) == GUEST:
+                self._guests().start(state, rec["name"])
+                return self.node(rec["name"])
             if alive(rec.get("init_pid"), rec.get("init_start")):
                 raise LabError(f"{rec['name']} is running")
             lay = NodeLayout(rec["index"], self.dir, int(state.get("slot", 0)))
@@ -542,10 +479,10 @@ class Lab:
     def kill_node(self, node: str) -> None:
         """Simulate a node crash: SIGKILL its PID 1 (its sshd, libvirtd and QEMUs die with it)."""
         state = self._load() or {"nodes": []}
-        if state.get("kind") == "guest":
-            return self._guests().kill(state, node)
         for rec in state["nodes"]:
             same = rec["name"] == node.split(".")[0]
+            if same and record_kind(state, rec) == GUEST:
+                return self._guests().kill(state, rec["name"])
             if same and alive(rec.get("init_pid"), rec.get("init_start")):
                 os.kill(rec["init_pid"], signal.SIGKILL)
                 deadline = time.monotonic() + STOP_TIMEOUT

@@ -26,8 +26,9 @@ def _print_status(lab: Lab, as_json: bool) -> int:
         return 1
     print(f"slot {lab.slot} ({lab.net.network}, bridge {lab.net.bridge}), dir {lab.dir}")
     word = {True: "up", False: "DOWN"}
-    init = "qemu" if lab.nodes and lab.nodes[0].kind == "guest" else "init"
+    kinds = {node.name: node.kind for node in lab.nodes}
     for s in status:
+        init = "qemu" if kinds.get(s.name) == "guest" else "init"
         doms = ", ".join(f"{d} ({st})" for d, st in sorted(s.domains.items())) or "-"
         print(f"{s.name:<7} {s.address:<13} {init} {word[s.init_alive]:<4} sshd {word[s.sshd]:<4} "
               f"libvirtd {word[s.libvirtd]:<4} domains: {doms}")
@@ -35,15 +36,20 @@ def _print_status(lab: Lab, as_json: bool) -> int:
 
 
 def _print_guest_up(lab: Lab, nodes: list) -> None:
+    """What ``up`` made, for a lab with guest nodes (all guests, or mixed)."""
     t = lab.timings
-    print(f"lab up: {len(nodes)} guest nodes in slot {lab.slot} ({lab.net.network}) in "
+    guests = sum(node.kind == "guest" for node in nodes)
+    what = f"{len(nodes)} guest nodes" if guests == len(nodes) else \
+        f"{len(nodes) - guests} namespace + {guests} guest nodes"
+    print(f"lab up: {what} in slot {lab.slot} ({lab.net.network}) in "
           f"{t['up']:.1f} s (image {t['image']:.1f} s, files and disks "
           f"{t['files'] - t['image']:.1f} s, boot to SSH and libvirtd "
           f"{t['up'] - t['network']:.1f} s); dir {lab.dir}")
     for node in nodes:
-        print(f"  {node.name}  {node.address}  {' '.join(node.ssh)}  {node.libvirt_uri}  "
-              f"GNT_ROOT={node.gnt_root}  boot to SSH {t[f'ssh_{node.name}']:.1f} s, "
-              f"libvirtd {t[f'ready_{node.name}']:.1f} s")
+        boot = (f"  boot to SSH {t[f'ssh_{node.name}']:.1f} s, libvirtd "
+                f"{t[f'ready_{node.name}']:.1f} s") if node.kind == "guest" else ""
+        print(f"  {node.name}  {node.kind:<5}  {node.address}  {' '.join(node.ssh)}  "
+              f"{node.libvirt_uri}  GNT_ROOT={node.gnt_root}{boot}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("n", type=int)
     p_up.add_argument("--guest", action="store_true",
                       help="nodes are QEMU TCG guests with LVM and DRBD (labguest, docs/lab.md)")
+    p_up.add_argument("--guests", type=int, default=0, metavar="M",
+                      help="add M guest nodes after the N nodes: node(N+1)..node(N+M) "
+                           "(a mixed lab, docs/lab.md)")
     p_up.add_argument("--memory", type=int, default=1280, help="guest RAM in MiB (1280)")
     p_up.add_argument("--cpus", type=int, default=2, help="guest vCPUs (2)")
     p_up.add_argument("--data-size", type=int, default=10, help="guest data disk in GiB (10)")
@@ -81,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         pass
     try:
         lab = Lab(getattr(args, "dir", None), slot=getattr(args, "slot", None))
-        if args.cmd == "up" and args.guest:
-            nodes = lab.up(args.n, kind="guest", memory_mb=args.memory, cpus=args.cpus,
-                           data_gib=args.data_size, vg=args.vg)
+        if args.cmd == "up" and (args.guest or args.guests):
+            nodes = lab.up(args.n, kind="guest" if args.guest else "netns", guests=args.guests,
+                           memory_mb=args.memory, cpus=args.cpus, data_gib=args.data_size,
+                           vg=args.vg)
             _print_guest_up(lab, nodes)
         elif args.cmd == "up":
             nodes = lab.up(args.n)

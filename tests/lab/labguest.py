@@ -32,7 +32,7 @@ import labconf
 from guestconf import GuestSpec
 from guestimage import ImageError, ensure_image
 from labconf import NodeLayout
-from labnet import bridge_commands
+from labnode import NodeStatus
 from labproc import LabError, alive, libvirt_domains, log_tail, port_open, run, start_time
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,93 +143,55 @@ class GuestDriver:
             raise LabError(f"{n} guest nodes need about {need} MiB of memory; "
                            f"{avail} MiB are available (--memory lowers it)")
 
-    def up(self, n: int, t0: float) -> None:
-        """Image, files, network, then every node's virtiofsd and QEMU; wait for SSH."""
-        lab = self.lab
+    def state_fields(self) -> dict[str, Any]:
+        """What ``lab.json`` needs for guest nodes: the image (built now if not cached), the
+        spec, a lab id (machine ids, SMBIOS UUIDs) and the code paths the guests mount."""
         try:
             image = ensure_image()
         except ImageError as exc:
             raise LabError(f"guest image: {exc}") from exc
-        lab.timings["image"] = time.monotonic() - t0
-        slot = lab._up_slot()
-        layouts = [NodeLayout(i, lab.dir, slot) for i in range(1, n + 1)]
-        created = not lab.dir.exists()
-        lab.dir.mkdir(parents=True, exist_ok=True)
-        state: dict[str, Any] = {
-            "version": 2, "kind": "guest", "phase": "starting", "n": n, "created_dir": created,
-            "slot": slot, "bridge": labconf.SlotLayout(slot).bridge, "host_mounts": [],
-            "image": str(image.dir), "lab_id": uuid.uuid4().hex, "spec": asdict(self.spec),
-            "code_paths": code_paths(),
-            "nodes": [{"index": lay.index, "name": lay.name, "netns": "",
-                       "veth": guestconf.tap(lay), "address": lay.address}
-                      for lay in layouts]}
-        lab._save(state)
-        self._write_files(state, layouts)
-        lab.timings["files"] = time.monotonic() - t0
-        run(["ip", "-batch", "-"], input_text="\n".join(
-            bridge_commands(labconf.SlotLayout(slot), lab.dir) + [
-                cmd for lay in layouts for cmd in (
-                    f"tuntap add dev {guestconf.tap(lay)} mode tap",
-                    f"link set {guestconf.tap(lay)} addrgenmode none",
-                    f"link set {guestconf.tap(lay)} master {labconf.SlotLayout(slot).bridge} up")
-            ]) + "\n")
-        lab.timings["network"] = time.monotonic() - t0
-        for rec, lay in zip(state["nodes"], layouts, strict=True):
-            self._spawn(state, rec, lay)
-        self._wait_ready(state, layouts)
-        state["phase"] = "up"
-        lab._save(state)
+        return {"image": str(image.dir), "lab_id": uuid.uuid4().hex, "spec": asdict(self.spec),
+                "code_paths": code_paths()}
 
-    def _write_files(self, state: dict[str, Any], layouts: list[NodeLayout]) -> None:
-        lab, slot, n = self.lab, state["slot"], len(layouts)
-        (lab.dir / "cm").mkdir(mode=0o700, exist_ok=True)
-        lab.shared_dir.mkdir(exist_ok=True)
-        keygens = [subprocess.Popen(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                                     "gnt-lab", "-f", str(lab.key)], stdin=subprocess.DEVNULL)]
-        for lay in layouts:
-            files = self.files(lay)
-            files["config"].mkdir(parents=True, exist_ok=True)
-            keygens.append(subprocess.Popen(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lay.fqdn,
-                 "-f", str(lay.dir / "ssh_host_ed25519_key")], stdin=subprocess.DEVNULL))
-        if any(proc.wait() != 0 for proc in keygens):
-            raise LabError("ssh-keygen failed")
-        client = labconf.ssh_config(lab.dir, n, lab.key, slot)
-        lab.ssh_config.write_text(client)
-        known = labconf.known_hosts(lab.dir, n, slot)
-        (lab.dir / "known_hosts").write_text(known)
-        hosts = labconf.hosts_file(n, slot)
-        (lab.dir / "hosts").write_text(hosts)
-        image = Path(state["image"])
+    def write_node_files(self, state: dict[str, Any], lay: NodeLayout, shared: Any) -> None:
+        """A guest node's share (boot script, keys, configuration, copies of the lab-wide
+        files in ``shared``, a ``labup.SharedFiles``), its root overlay and data disk."""
+        lab, files = self.lab, self.files(lay)
+        cfg = files["config"]
+        cfg.mkdir(parents=True, exist_ok=True)
         paths = state["code_paths"]
-        for lay in layouts:
-            files = self.files(lay)
-            cfg = files["config"]
-            texts = {
-                "boot.sh": guestconf.boot_script(lay, self.spec, paths),
-                "hosts": hosts, "resolv.conf": labconf.resolv_conf(),
-                "sshd.conf": guestconf.sshd_dropin(lay, VENV_BIN),
-                "authorized_keys": lab.key.with_suffix(".pub").read_text(),
-                "ssh_config": client, "known_hosts": known,
-                "shell_rc": labconf.shell_rc(VENV_BIN),
-                "libvirtd.conf": labconf.libvirtd_conf(lay, str(uuid.uuid4())),
-                "qemu.conf": labconf.qemu_conf(lay)}
-            for name, text in texts.items():
-                (cfg / name).write_text(text)
-            for src, name in ((lab.key, "id_ed25519"),
-                              (lab.key.with_suffix(".pub"), "id_ed25519.pub"),
-                              (lay.dir / "ssh_host_ed25519_key", "ssh_host_ed25519_key"),
-                              (lay.dir / "ssh_host_ed25519_key.pub",
-                               "ssh_host_ed25519_key.pub")):
-                shutil.copy2(src, cfg / name)
-            cfg.chmod(0o700)
-            for sub in [guestconf.SHARED_SUBDIR] + [f"{guestconf.CODE_SUBDIR}{i}"
-                                                    for i in range(len(paths))]:
-                (files["share"] / sub).mkdir(exist_ok=True)
-            run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-                 str(image / "root.img"), str(files["overlay"])])
-            with open(files["data"], "wb") as data:
-                data.truncate(self.spec.data_gib << 30)
+        texts = {
+            "boot.sh": guestconf.boot_script(lay, self.spec, paths),
+            "hosts": shared.hosts, "resolv.conf": labconf.resolv_conf(),
+            "sshd.conf": guestconf.sshd_dropin(lay, VENV_BIN),
+            "authorized_keys": shared.public_key,
+            "ssh_config": shared.client, "known_hosts": shared.known_hosts,
+            "shell_rc": labconf.shell_rc(VENV_BIN),
+            "libvirtd.conf": labconf.libvirtd_conf(lay, str(uuid.uuid4())),
+            "qemu.conf": labconf.qemu_conf(lay)}
+        for name, text in texts.items():
+            (cfg / name).write_text(text)
+        for src, name in ((lab.key, "id_ed25519"),
+                          (lab.key.with_suffix(".pub"), "id_ed25519.pub"),
+                          (lay.dir / "ssh_host_ed25519_key", "ssh_host_ed25519_key"),
+                          (lay.dir / "ssh_host_ed25519_key.pub", "ssh_host_ed25519_key.pub")):
+            shutil.copy2(src, cfg / name)
+        cfg.chmod(0o700)
+        for sub in [guestconf.SHARED_SUBDIR] + [f"{guestconf.CODE_SUBDIR}{i}"
+                                                for i in range(len(paths))]:
+            (files["share"] / sub).mkdir(exist_ok=True)
+        run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+             str(Path(state["image"]) / "root.img"), str(files["overlay"])])
+        with open(files["data"], "wb") as data:
+            data.truncate(self.spec.data_gib << 30)
+
+    def spawn(self, state: dict[str, Any], rec: dict[str, Any], lay: NodeLayout) -> None:
+        """Start the node's virtiofsd and QEMU (see ``_spawn``)."""
+        self._spawn(state, rec, lay)
+
+    def wait_ready(self, state: dict[str, Any], layouts: list[NodeLayout]) -> None:
+        """Until the guest nodes of ``layouts`` answer SSH and libvirt (see ``_wait_ready``)."""
+        self._wait_ready(state, layouts)
 
     def _spawn(self, state: dict[str, Any], rec: dict[str, Any], lay: NodeLayout) -> None:
         """Start the node's virtiofsd, then its QEMU; record each PID as soon as it exists."""
@@ -339,8 +301,10 @@ class GuestDriver:
     def kill_all(self, state: dict[str, Any]) -> None:
         """SIGKILL every guest's QEMU and virtiofsd (recorded PIDs, else found by their
         lab-unique paths) and wait until they are gone."""
+        from labup import GUEST, record_kind
         for rec in state["nodes"]:
-            self._kill_node(rec, NodeLayout(rec["index"], self.lab.dir, state.get("slot", 0)))
+            if record_kind(state, rec) == GUEST:
+                self._kill_node(rec, NodeLayout(rec["index"], self.lab.dir, state.get("slot", 0)))
 
     def _kill_node(self, rec: dict[str, Any], lay: NodeLayout) -> None:
         files = self.files(lay)
@@ -400,23 +364,25 @@ class GuestDriver:
             return
         raise LabError(f"no lab node {name!r} in {self.lab.dir}")
 
-    def status(self, state: dict[str, Any]) -> list[Any]:
-        """``NodeStatus`` per node; ``init_alive`` is whether its QEMU runs."""
-        from lab import NodeStatus
-        result = []
-        for rec in state["nodes"]:
-            lay = NodeLayout(rec["index"], self.lab.dir, state.get("slot", 0))
-            running = alive(rec.get("init_pid"), rec.get("init_start"))
-            sshd = running and port_open(lay.address, labconf.SSH_PORT)
-            libvirtd = running and port_open(lay.address, labconf.LIBVIRT_TCP_PORT)
-            domains: dict[str, str] = {}
-            if libvirtd:
-                try:
-                    domains = libvirt_domains(lay.libvirt_uri)
-                except Exception:   # noqa: BLE001 - report it as not answering
-                    libvirtd = False
-            result.append(NodeStatus(lay.name, lay.address, running, sshd, libvirtd, domains))
-        return result
+    def node_status(self, state: dict[str, Any], rec: dict[str, Any]) -> NodeStatus:
+        """``NodeStatus`` of one guest node; ``init_alive`` is whether its QEMU runs."""
+        lay = NodeLayout(rec["index"], self.lab.dir, state.get("slot", 0))
+        running = alive(rec.get("init_pid"), rec.get("init_start"))
+        sshd = running and port_open(lay.address, labconf.SSH_PORT)
+        libvirtd = running and port_open(lay.address, labconf.LIBVIRT_TCP_PORT)
+        domains: dict[str, str] = {}
+        if libvirtd:
+            try:
+                domains = libvirt_domains(lay.libvirt_uri)
+            except Exception:   # noqa: BLE001 - report it as not answering
+                libvirtd = False
+        return NodeStatus(lay.name, lay.address, running, sshd, libvirtd, domains)
+
+    def status(self, state: dict[str, Any]) -> list[NodeStatus]:
+        """``NodeStatus`` per guest node of the lab."""
+        from labup import GUEST, record_kind
+        return [self.node_status(state, rec) for rec in state["nodes"]
+                if record_kind(state, rec) == GUEST]
 
 
 def _mem_available_mb() -> int | None:
@@ -426,4 +392,20 @@ def _mem_available_mb() -> int | None:
                 return int(line.split()[1]) // 1024
     except OSError:
         pass
+    return None
+
+
+def skip_reason() -> str | None:
+    """Why guest nodes cannot run on this machine (for tests to skip with), or None."""
+    from guestimage import cached_image
+    if os.geteuid() != 0:
+        return "guest nodes need root (taps, bridge, virtiofsd)"
+    if not os.path.exists("/dev/net/tun"):
+        return "/dev/net/tun is missing (no tap devices for the guests)"
+    for tool in REQUIRED_TOOLS:
+        if not shutil.which(tool):
+            return f"{tool} is not installed (apt: qemu-system-x86 qemu-utils)"
+    if cached_image() is None and not shutil.which("debootstrap"):
+        return ("the guest image is not built and debootstrap is missing (apt: debootstrap; "
+                "then `.venv/bin/python tests/lab/guestimage.py build`)")
     return None

@@ -24,11 +24,23 @@ def bridge_commands(net: labconf.SlotLayout, lab_dir: Path) -> list[str]:
             f"link set {br} up"]
 
 
-def make_network(layouts: list[NodeLayout], lab_dir: Path, slot: int = 0) -> None:
-    """Bridge with the controller address, and per node a namespace with a veth and address."""
+def tap_commands(lay: NodeLayout, bridge: str) -> list[str]:
+    """``ip -batch`` lines making a guest node's tap (named like the node's veth) on the bridge."""
+    return [f"tuntap add dev {lay.veth} mode tap",
+            f"link set {lay.veth} addrgenmode none",
+            f"link set {lay.veth} master {bridge} up"]
+
+
+def make_network(layouts: list[NodeLayout], lab_dir: Path, slot: int = 0,
+                 taps: list[NodeLayout] | None = None) -> None:
+    """Bridge with the controller address, per namespace node in ``layouts`` a namespace with a
+    veth and address, and per guest node in ``taps`` a tap on the bridge (the guest configures
+    its address itself)."""
     net = labconf.SlotLayout(slot)
     br = net.bridge
     host = bridge_commands(net, lab_dir)
+    for lay in taps or []:
+        host += tap_commands(lay, br)
     for lay in layouts:
         host += [f"netns add {lay.netns}",
                  f"link add {lay.veth} type veth peer name {labconf.NODE_IFACE} "
