@@ -54,6 +54,9 @@ class LUInstanceQueryData(LogicalUnit):
                 "beparams": inst["beparams"],
                 "be_actual": params.filled_beparams(cluster, inst),
                 "osparams": inst["osparams"], "os_actual": inst["osparams"],
+                # Ganeti's names of the instance's own parameters (move-instance reads them)
+                "hv_instance": inst["hvparams"], "be_instance": inst["beparams"],
+                "os_instance": inst["osparams"],
                 "disk_template": inst["disk_template"],
                 "disks": [{"iv_name": d["iv_name"], "size": d["size"], "mode": d["mode"],
                            "dev_type": d["dev_type"], "logical_id": d["logical_id"],
