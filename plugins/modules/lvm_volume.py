@@ -212,6 +212,13 @@ def _present(backend, p, check):
         step = backend.snapshot(p["snapshot_of"], name, p["size_mib"], check_mode=check)
     elif p["adopt"]:
         step = ActionResult(state=backend.adopt(name))
+    elif p["size_mib"] is None:
+        # an existing volume only (to activate, tag...): nothing to create it with
+        state = backend.info(name)
+        if not state.exists:
+            raise StorageError("logical volume %s/%s does not exist: size_mib is required to"
+                               " create a volume or snapshot" % (p["vg"], name))
+        step = ActionResult(state=state)
     else:
         step = backend.create(name, p["size_mib"], check_mode=check, stripes=p["stripes"],
                               tags=p["tags"], wipe=p["wipe"])
@@ -260,8 +267,7 @@ def main():
     what = "logical volume %s/%s" % (p["vg"], p["name"])
     if p["size_mib"] is not None and p["size_mib"] <= 0:
         module.fail_json(msg="%s: size_mib must be positive, got %d" % (what, p["size_mib"]))
-    if (p["state"] == "present" and p["size_mib"] is None
-            and not (p["rename_from"] or p["adopt"])):
+    if p["state"] == "present" and p["size_mib"] is None and p["snapshot_of"]:
         module.fail_json(msg="%s: size_mib is required to create a volume or snapshot" % what)
     try:
         backend = LvmBackend(module_runner(module), p["vg"])

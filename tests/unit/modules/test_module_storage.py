@@ -75,6 +75,10 @@ def test_lvm_volume_grow_mismatch_and_failures(run_module, fake):
     assert not ok and "invalid logical volume name '--help'" in result["msg"]
     ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": "new"})
     assert not ok and "size_mib is required" in result["msg"]
+    # an existing volume needs no size (activation, tags): nothing is created
+    ok, result = run_module("lvm_volume", {"vg": "xenvg", "name": f"{UUID}.disk1",
+                                           "active": True})
+    assert ok and result["exists"] and not result["changed"], result
     ok, result = run_module("lvm_volume", dict(base, state="absent", name=f"{UUID}.disk0"))
     assert not ok and f"xenvg/{UUID}.disk0 is open" in result["msg"]
     assert len(changes(fake)) == 1
