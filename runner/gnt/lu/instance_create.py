@@ -138,14 +138,11 @@ class LUInstanceCreate(LogicalUnit):
         elif any(disk.get("adopt") for disk in op["disks"]):
             raise OpPrereqError(f"Disk adoption is not supported for the '{template}' disk"
                                 " template", ECODE_INVAL)
-        if template in instance_storage.MIRRORED_TEMPLATES:
-            if op["iallocator"] or not op["pnode"]:
-                raise OpPrereqError(f"Disk template '{template}' needs its nodes given"
-                                    " (-n PRIMARY:SECONDARY): choosing a secondary node with"
-                                    " an iallocator is not supported yet", ECODE_INVAL)
-            if not op["snode"]:
-                raise OpPrereqError("The networked disk templates need a mirror node",
-                                    ECODE_INVAL)
+        # drbd: both nodes given (-n P:S), or both chosen by the allocator
+        if template in instance_storage.MIRRORED_TEMPLATES and op["pnode"] \
+                and not op["snode"]:
+            raise OpPrereqError("The networked disk templates need a mirror node",
+                                ECODE_INVAL)
 
     def expand_names(self) -> None:
         op = self.op
@@ -160,7 +157,8 @@ class LUInstanceCreate(LogicalUnit):
             self.pnode = self.cfg.lookup("nodes", op["pnode"])
         else:
             nodes = eligible_nodes(self.cfg)
-            if len(nodes) == 1 and not op["iallocator"]:
+            if len(nodes) == 1 and not op["iallocator"] \
+                    and op["disk_template"] not in instance_storage.MIRRORED_TEMPLATES:
                 self.pnode = nodes[0]
                 self.log(f"Selected node {self.pnode['name']} (the only eligible node)")
         # Opportunistic locking (Ganeti's): the allocator chooses among the nodes whose locks
@@ -203,7 +201,7 @@ class LUInstanceCreate(LogicalUnit):
         be = params.filled_beparams(self.cfg.cluster(), {"beparams": self.beparams})
         allocator = placement.allocator_name(self, op["iallocator"])
         try:
-            pnode = placement.allocate(
+            nodes = placement.allocate(
                 self, op["instance_name"], allocator,
                 int(be["maxmem"]), [d["size"] for d in self.disks], op["disk_template"],
                 int(be["vcpus"]), [n["nicparams"] for n in self.nics], op["os_type"] or "",
@@ -214,8 +212,11 @@ class LUInstanceCreate(LogicalUnit):
             # Only a partial view of the cluster: a temporary shortage (Ganeti's
             # ECODE_TEMP_NORES); the job processor tries again with every node locked.
             raise OpPrereqError(err.message, ECODE_TEMP_NORES) from err
+        pnode = nodes[0]
+        if op["disk_template"] in instance_storage.MIRRORED_TEMPLATES:
+            self.snode = nodes[1]          # the allocator answers required_nodes = 2
         self.release_locks(LEVEL_NODE, keep=self.nodes_needed(pnode))
-        self.release_locks(LEVEL_NODE_RES, keep=[pnode["uuid"]])
+        self.release_locks(LEVEL_NODE_RES, keep=self.nodes_needed(pnode))
         return pnode
 
     def nodes_needed(self, pnode: dict[str, Any]) -> list[str]:

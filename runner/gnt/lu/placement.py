@@ -41,16 +41,17 @@ def cluster_request(lu: LogicalUnit, request: dict[str, Any],
 
 def allocate(lu: LogicalUnit, name: str, allocator: str, memory: int, disks: list[int],
              template: str, vcpus: int, nics: list[dict[str, Any]], os_name: str,
-             tags: list[str], only: list[str] | None = None) -> dict[str, Any]:
-    """The primary node for a new instance, chosen by ``allocator`` (among the nodes
-    ``only`` names, when given)."""
+             tags: list[str], only: list[str] | None = None) -> list[dict[str, Any]]:
+    """The nodes for a new instance, chosen by ``allocator`` (among the nodes ``only`` names,
+    when given): the primary, then (drbd) the secondary."""
     request = ia.request_allocate(name, memory, disks, template, vcpus=vcpus, nics=nics,
                                   os=os_name, tags=tags)
     answer = ia.run_iallocator(allocator, cluster_request(lu, request, only))
-    node = lu.cfg.lookup("nodes", answer.nodes[0])
-    lu.log(f"Selected node {node['name']} for instance {name} (iallocator"
-           f" {allocator or 'builtin'}: {answer.info or 'ok'})")
-    return node
+    nodes = [lu.cfg.lookup("nodes", node_name) for node_name in answer.nodes]
+    chosen = ", ".join(node["name"] for node in nodes)
+    lu.log(f"Selected node{'s' if len(nodes) > 1 else ''} {chosen} for instance {name}"
+           f" (iallocator {allocator or 'builtin'}: {answer.info or 'ok'})")
+    return nodes
 
 
 def relocate(lu: LogicalUnit, instance: dict[str, Any], allocator: str) -> dict[str, Any]:

@@ -79,7 +79,6 @@ def test_plain_disk_is_a_new_lv_in_the_cluster_vg(cluster, lvm):
      "Not enough disk space on target node node1.example.com vg xenvg: required 10368 MiB,"
      " available 10240 MiB"),
     ({"disks": [{"size": "1G", "vg": "bad vg"}]}, "Invalid volume group name 'bad vg'"),
-    ({"iallocator": "hail", "nodes": (None, None)}, "needs its nodes given"),
     ({"disks": [{"adopt": "lv0"}]}, "Disk adoption is not supported for the 'drbd'"),
 ])
 def test_bad_drbd_requests_refused_config_unchanged(cluster, lvm, kw, needle):
@@ -147,3 +146,21 @@ def test_secondary_node_in_queries_and_info(cluster, lvm):
     info = cluster.run("OP_INSTANCE_QUERY_DATA", instances=[name], static=True)
     assert info.status == SUCCESS, info.ops[0].log
     assert info.ops[0].result[name]["snodes"] == [N2]
+
+
+def test_the_allocator_chooses_both_nodes_of_a_drbd_instance(cluster, lvm):
+    job = _create(cluster, nodes=(None, None))
+    [disk] = _disks(cluster, job)
+    assert sorted(disk["nodes"]) == sorted([_uuid(cluster, N1), _uuid(cluster, N2)])
+    assert any("Selected nodes" in entry[3] and N1 in entry[3] and N2 in entry[3]
+               for entry in job.ops[0].log), job.ops[0].log
+
+
+def test_no_second_node_for_the_allocator_is_a_clear_error(cluster, lvm):
+    assert cluster.run("OP_NODE_SET_PARAMS", node_name=N2, offline=True,
+                       force=True).status == SUCCESS
+    before = cluster.config_bytes()
+    job = _create(cluster, nodes=(None, None))
+    assert job.status == ERROR, job.ops[0].log
+    assert "no node fits instance" in str(job.ops[0].result), job.ops[0].result
+    assert cluster.config_bytes() == before
