@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from gnt import CONFIG_VERSION, EXPORT_VERSION, PROTOCOL_VERSION, __version__
-from gnt.cli import cluster_crypto, cluster_nodes, common
+from gnt.cli import cluster_crypto, cluster_disks, cluster_nodes, common
 from gnt.cli._output import (
     format_generic_info,
     format_grouped_params,
@@ -346,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cluster_nodes.register(subs)
     cluster_crypto.register(subs)
+    cluster_disks.register(subs)
     p = add_command(subs, "queue", queue_ops, "Change or show the job queue's drain flag")
     p.add_argument("queue_command", choices=("drain", "undrain", "info"))
 

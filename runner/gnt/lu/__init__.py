@@ -22,6 +22,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     tags,
     test,
     verify,
+    verify_disks,
 )
 from gnt.lu.base import LU_REGISTRY, Context, LogicalUnit
 

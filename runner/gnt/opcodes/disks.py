@@ -3,9 +3,13 @@ Ganeti's OpInstanceActivateDisks, OpInstanceDeactivateDisks and OpInstanceGrowDi
 
 from __future__ import annotations
 
-from gnt.opcodes.base import OpDef, P, R, t_bool, t_int, t_name, t_nonneg
+from gnt.opcodes.base import OpDef, P, R, t_bool, t_int, t_maybe_str, t_name, t_nonneg
 
 DEFS: list[OpDef] = [
+    OpDef("OP_CLUSTER_VERIFY_DISKS", (P("group_name", t_maybe_str, None),
+                                      P("is_strict", t_bool, True)),
+          doc="Find the instances whose disks need activation or are missing, and the nodes"
+              " that could not be asked."),
     OpDef("OP_INSTANCE_ACTIVATE_DISKS", (R("instance_name", t_name),
                                          P("ignore_size", t_bool, False),
                                          P("wait_for_sync", t_bool, False)),

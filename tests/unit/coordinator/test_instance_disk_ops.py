@@ -137,3 +137,43 @@ def test_diskless_cannot_grow(cluster, lvm):
     assert job.status == SUCCESS, job.ops[0].log
     job = cluster.run("OP_INSTANCE_GROW_DISK", instance_name="d.example.com", disk=0, amount=1)
     assert job.status == ERROR and "Invalid disk index 0" in str(job.ops[0].result)
+
+
+def test_verify_disks_finds_inactive_missing_and_unreachable(cluster, lvm, monkeypatch):
+    plain = _create(cluster, "plain", start=True)
+    drbd = _create(cluster, "drbd", "inst2.example.com", start=True)
+    store = cluster.master.config
+    [pdisk] = store.instance_disks(plain)
+    [ddisk] = store.instance_disks(drbd)
+    plain_lv = "/".join(pdisk["logical_id"])
+    data, meta = ("/".join(c["logical_id"]) for c in ddisk["children"])
+    lvs = {N1: {plain_lv: {"active": True}, data: {"active": True}, meta: {"active": True}},
+           N2: {data: {"active": True}, meta: {"active": True}}}
+    ends = {N1: {0: {"disk": "UpToDate", "connection": "Connected"}},
+            N2: {0: {"disk": "UpToDate", "connection": "Connected"}}}
+    monkeypatch.setattr(rpc, "lv_list", lambda store, node, vgs: lvs[node["name"]])
+    monkeypatch.setattr(rpc, "drbd_status", lambda store, node: ends[node["name"]])
+
+    def verify() -> list:
+        job = cluster.run("OP_CLUSTER_VERIFY_DISKS")
+        assert job.status == SUCCESS, job.ops[0].log
+        return job.ops[0].result
+
+    assert verify() == [{}, [], {}]
+    ends[N2] = {}                                   # the secondary's end is not configured
+    lvs[N1][plain_lv] = {"active": False}           # the plain volume is inactive
+    assert verify() == [{}, [plain["name"], drbd["name"]], {}]
+    del lvs[N2][meta]                               # a meta-data volume is gone
+    assert verify()[2] == {drbd["name"]: [[N2, meta]]}
+
+    def down(store, node, vgs):
+        raise rpc.NodeDown(f"{node['name']}: ssh: connect to host: No route to host")
+
+    monkeypatch.setattr(rpc, "lv_list", down)
+    bad, _inst, missing = verify()
+    assert set(bad) == {N1, N2} and "No route to host" in bad[N2]
+    assert sorted(missing) == [plain["name"], drbd["name"]]
+    # stopped instances are not looked at
+    for name in (plain["name"], drbd["name"]):
+        assert cluster.run("OP_INSTANCE_SHUTDOWN", instance_name=name).status == SUCCESS
+    assert verify() == [{}, [], {}]
