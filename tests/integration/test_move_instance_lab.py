@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.integration,
 USERS = "admin {cleartext}adminpw write\n"
 SRC_VM, RUNNING_VM, DEST_VM = "inst5.lab.example", "inst6.lab.example", "inst7.lab.example"
 OTHER_VM = "inst8.lab.example"
+PAIR = ("inst9.lab.example", "inst10.lab.example")
 CLUSTER_B = "cluster2.lab.example"
 
 
@@ -144,6 +145,38 @@ def test_running_instance_moves_with_rename_and_boots(lc: LabCluster) -> None:
     lc.wait_console("node2", DEST_VM, BOOT_MARKER)      # started by the import, renamed
 
 
+def test_parallel_moves_keeping_the_sources(lc: LabCluster) -> None:
+    for name in PAIR:
+        lc.gnt(f"gnt-instance add -o tinylinux -t file --disk 0:size=32M -n node1 {name}")
+    for name in PAIR:
+        lc.wait_console("node1", name, BOOT_MARKER)
+    proc = _move(lc, " ".join(PAIR), "--parallel", "2", "--keep-source-instance")
+    for name in PAIR:
+        assert f"{name}: success" in proc.stdout, proc.stdout + proc.stderr
+    assert _instances(lc, "node1") == sorted(PAIR)
+    assert set(PAIR) <= set(_instances(lc, "node2"))
+    states = {i["name"]: i["admin_state"] for i in lc.config("node1")["instances"].values()}
+    assert states == {name: "up" for name in PAIR}        # restarted after the export
+    for name in PAIR:
+        lc.gnt(f"gnt-instance remove -f {name}", node="node2")
+
+
+def test_read_only_user_refused_changing_nothing(lc: LabCluster) -> None:
+    lc.run("node2", "printf 'reader {cleartext}readerpw read\\n' >> $GNT_ROOT/var/lib/gnt/rapi/users")
+    pw = lc.root_on_host("node1") / "var/lib/gnt/move/pw-reader"
+    pw.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pw.write_text("readerpw\n")
+    pw.chmod(0o600)
+    before = (_instances(lc, "node1"), _instances(lc, "node2"))
+    proc = _move(lc, PAIR[0], "--dest-username", "reader", "--dest-password-file",
+                 "$GNT_ROOT/var/lib/gnt/move/pw-reader", check=False)
+    assert proc.returncode == 1
+    assert "403" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert (_instances(lc, "node1"), _instances(lc, "node2")) == before
+    states = {i["name"]: i["admin_state"] for i in lc.config("node1")["instances"].values()}
+    assert states[PAIR[0]] == "up"
+
+
 def test_different_domain_secret_refused_changing_nothing(lc: LabCluster) -> None:
     lc.gnt(f"gnt-instance add -o tinylinux -t file --disk 0:size=32M -n node1 --no-start"
            f" {OTHER_VM}")
@@ -152,5 +185,5 @@ def test_different_domain_secret_refused_changing_nothing(lc: LabCluster) -> Non
     assert proc.returncode == 1
     assert "Hash didn't match, clusters don't share the same domain secret" in \
         proc.stdout + proc.stderr
-    assert _instances(lc, "node1") == [OTHER_VM]
+    assert _instances(lc, "node1") == sorted([OTHER_VM, *PAIR])
     assert _instances(lc, "node2") == sorted([SRC_VM, DEST_VM])
