@@ -135,19 +135,27 @@ class LabCluster:
         return [int(x) for x in out.split()]
 
 
-def start_cluster(lab_dir: str, n: int, add: int | None = None) -> LabCluster:
+def start_cluster(lab_dir: str, n: int, add: int | None = None, *, guests: int = 0,
+                  init_options: str = "", **guest_spec: Any) -> LabCluster:
     """Bring a lab of ``n`` nodes up, init the cluster on node1 and add ``add`` more nodes
-    (default: all). Raises LabError if the lab cannot start."""
+    (default: all). Raises LabError if the lab cannot start.
+
+    ``guests``: that many QEMU TCG guest nodes (LVM, DRBD) after the ``n`` namespace nodes, a
+    mixed lab (tests/lab/labup.py; ``guest_spec``: memory_mb, cpus, data_gib, vg); they count
+    for ``add`` like the others. ``init_options`` go on ``gnt-cluster init``'s command line.
+    """
     lab = Lab(lab_dir)
     if lab.is_up():
         lab.down()
-    lab.up(n)
-    names = [f"node{i}" for i in range(1, n + 1)]
+    lab.up(n, guests=guests, **guest_spec)
+    total = n + guests
+    names = [f"node{i}" for i in range(1, total + 1)]
     cluster = LabCluster(lab, names)
     try:
         cluster.gnt("gnt-cluster init --master-netdev eth0 --node-parameters"
-                    f" {shlex.quote('migration_uri=' + MIGRATION_URI)} cluster.lab.example")
-        for name in names[1:(add or n - 1) + 1]:
+                    f" {shlex.quote('migration_uri=' + MIGRATION_URI)} {init_options}"
+                    " cluster.lab.example")
+        for name in names[1:(add or total - 1) + 1]:
             cluster.gnt(f"gnt-node add {name}")
     except BaseException:
         stop_cluster(cluster)

@@ -1,0 +1,260 @@
+"""Instances with real local storage (LVM; DRBD tests may follow) on a mixed lab cluster:
+node1 is a namespace node and the master (the coordinator runs fast there), node2 and node3 are
+QEMU TCG guest nodes with the volume group ``xenvg`` on their data disk (tests/lab/labup.py,
+docs/lab.md "Mixed lab"), added with ``gnt-node add``. Every gnt command runs on node1 over SSH,
+as an operator would type it there; what it did is checked on the guests themselves
+(``lvs``, ``virsh dumpxml`` over the node's libvirt URI).
+
+Nested TCG is slow: instances are made with ``--no-install`` (no OS is written) and
+``--no-start`` where possible. The only domain that runs is ``plain1`` in
+``test_plain_instance_create_start_remove``: an OS-less domain (SeaBIOS finds nothing to boot and
+idles) started on node2 and removed with ``--shutdown-timeout 0``.
+
+One cluster for the module (``storage_cluster``: 2-4 min for the guests' boot and the two
+node adds); each test cleans up the instances and LVs it made (``adopted``, shared by two
+tests, at the end of the module), so the tests do not depend on each other's order and later
+tests (DRBD) can reuse the fixture. Times are printed
+(``pytest -s``). Uses the slot of ``$GNT_LAB_SLOT``; skipped with the reason when namespace
+nodes or guest nodes cannot run here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from gnt_labcluster import (
+    LabCluster,
+    lab_dir_for,
+    lab_skip_reason,
+    start_cluster,
+    stop_cluster,
+)
+
+
+def _skip_reason() -> str | None:
+    """Why a mixed lab cluster cannot run here, or None."""
+    reason = lab_skip_reason()
+    if reason:
+        return reason
+    import labguest  # on sys.path through gnt_labcluster
+    return labguest.skip_reason()
+
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or ""),
+              pytest.mark.timeout(1200)]
+
+VG = "xenvg"
+OS = "tinylinux"          # the OS of the other lab tests; never run here (--no-install)
+GUESTS = ("node2", "node3")
+INIT_OPTIONS = (f"--enabled-disk-templates plain,file,diskless,drbd --vg-name {VG}"
+                " -H kvm:accel=tcg")
+ADD = f"gnt-instance add -t plain --no-install --no-start -o {OS}"
+PREREQ_EXIT = 1           # Ganeti's exit code for a failed job (prerequisites not met)
+
+
+@pytest.fixture(scope="module")
+def storage_cluster() -> Iterator[LabCluster]:
+    """node1 (namespaces, master) + node2, node3 (guests with xenvg), all in the cluster;
+    plain, file, diskless and drbd enabled, kvm with accel=tcg."""
+    t0 = time.monotonic()
+    cluster = start_cluster(lab_dir_for("storage"), 1, guests=len(GUESTS), data_gib=10,
+                            init_options=INIT_OPTIONS)
+    print(f"\nstorage cluster: lab up {cluster.lab.timings.get('up', 0):.1f} s, "
+          f"cluster with {len(cluster.names)} nodes {time.monotonic() - t0:.1f} s")
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
+
+
+@pytest.fixture
+def timed(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
+    """``timed(label)`` prints the seconds since the previous mark (and the test's total)."""
+    start = last = time.monotonic()
+
+    def mark(label: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        print(f"  {request.node.name}: {label} {now - last:.1f} s")
+        last = now
+
+    yield mark
+    print(f"  {request.node.name}: total {time.monotonic() - start:.1f} s")
+
+
+def lv_names(lc: LabCluster, node: str) -> set[str]:
+    """The LVs of ``xenvg`` on a guest node, from ``lvs`` there."""
+    out = lc.run(node, f"lvs --noheadings -o lv_name {VG}").stdout
+    return set(out.split())
+
+
+def instance_lvs(lc: LabCluster, name: str) -> list[tuple[str, str]]:
+    """(vg, lv) of each disk of an instance, from the master's configuration."""
+    cfg = lc.config()
+    for inst in cfg["instances"].values():
+        if inst["name"] == name:
+            return [tuple(cfg["disks"][disk]["logical_id"]) for disk in inst["disks"]]
+    raise KeyError(name)
+
+
+def instance_names(lc: LabCluster) -> list[str]:
+    return lc.gnt("gnt-instance list --no-headers -o name").stdout.split()
+
+
+def test_cluster_has_the_guests_with_their_volume_group(storage_cluster: LabCluster) -> None:
+    lc = storage_cluster
+    assert [n.kind for n in lc.lab.nodes] == ["netns", "guest", "guest"]
+    out = lc.gnt("gnt-node list --no-headers -o name,role").stdout.split()
+    assert out == ["node1.lab.example", "M", "node2.lab.example", "C", "node3.lab.example", "C"]
+    cfg = lc.config()
+    assert cfg["cluster"]["volume_group_name"] == VG
+    assert {"plain", "diskless", "file"} <= set(cfg["cluster"]["enabled_disk_templates"])
+
+
+def test_plain_instance_create_start_remove(storage_cluster: LabCluster,
+                                            timed: Callable[[str], None]) -> None:
+    """Create (LV on node2, nothing boots), start (an OS-less domain runs on node2 under
+    nested TCG), remove (domain and LV gone)."""
+    lc = storage_cluster
+    before = lv_names(lc, "node2")
+    lc.gnt(f"{ADD} -n node2 --disk 0:size=64M plain1")
+    timed("add")
+    ((vg, lv),) = instance_lvs(lc, "plain1")
+    assert vg == VG and lv not in before and lv in lv_names(lc, "node2")
+    size = lc.run("node2", f"lvs --noheadings --units m --nosuffix -o lv_size {VG}/{lv}").stdout
+    assert float(size) == 64.0
+    assert lv not in lv_names(lc, "node3")
+    assert "plain1" not in lc.domains("node2") or lc.domains("node2")["plain1"] == "shut off"
+    lc.gnt("gnt-instance startup plain1")
+    timed("startup")
+    uri = lc.lab.node("node2").libvirt_uri
+    xml = lc.run("node1", f"virsh -c {uri} dumpxml plain1").stdout
+    assert re.search(r"<domain type='qemu'", xml), xml[:200]         # accel=tcg
+    disk = re.search(r"<disk type='block' device='disk'>(.*?)</disk>", xml, re.S)
+    assert disk, xml
+    assert f"<source dev='/dev/{VG}/{lv}'" in disk.group(1)
+    assert lc.domains("node2")["plain1"] == "running"
+    assert "plain1" not in lc.domains("node1")
+    lc.gnt("gnt-instance remove -f --shutdown-timeout 0 plain1")
+    timed("remove")
+    assert lv not in lv_names(lc, "node2")
+    assert "plain1" not in lc.domains("node2")
+    assert "plain1" not in instance_names(lc)
+
+
+@pytest.fixture(scope="module")
+def adopted(storage_cluster: LabCluster) -> Iterator[dict[str, str]]:
+    """``adopt1`` (not started, nothing boots) on node3, made by adopting an LV created by hand
+    with random data: {"lv": its LV now, "sha256": of the data written before}. Removed at the
+    end of the module (its LV must be gone then)."""
+    lc = storage_cluster
+    t0 = time.monotonic()
+    lc.run("node3", f"lvcreate -q -y -L 32m -n adoptme {VG} >/dev/null && dd if=/dev/urandom"
+                    f" of=/dev/{VG}/adoptme bs=1M count=32 oflag=direct status=none")
+    written = lc.run("node3", f"sha256sum </dev/{VG}/adoptme").stdout.split()[0]
+    try:
+        lc.gnt(f"{ADD} -n node3 --disk 0:adopt=adoptme adopt1")
+        print(f"\n  adopted: lvcreate, dd and gnt-instance add --disk 0:adopt "
+              f"{time.monotonic() - t0:.1f} s")
+        ((_vg, lv),) = instance_lvs(lc, "adopt1")
+        yield {"lv": lv, "sha256": written}
+        t0 = time.monotonic()
+        lc.gnt("gnt-instance remove -f adopt1")
+        print(f"\n  adopted: remove {time.monotonic() - t0:.1f} s")
+        assert lv not in lv_names(lc, "node3")
+    finally:
+        if "adopt1" in instance_names(lc):
+            lc.gnt("gnt-instance remove -f adopt1", check=False)
+        lc.run("node3", f"lvremove -q -y {VG}/adoptme 2>/dev/null || true")
+
+
+def test_adopt_an_existing_lv_keeps_its_data(storage_cluster: LabCluster,
+                                             adopted: dict[str, str]) -> None:
+    """The adopted LV is the instance's disk: renamed to the instance's disk name, the same
+    bytes, its size the instance's disk size."""
+    lc = storage_cluster
+    lv = adopted["lv"]
+    assert lv != "adoptme"
+    names = lv_names(lc, "node3")
+    assert lv in names and "adoptme" not in names
+    assert lc.run("node3", f"sha256sum </dev/{VG}/{lv}").stdout.split()[0] == adopted["sha256"]
+    # sizes in MiB without a unit, as Ganeti prints them with --no-headers
+    disks = lc.gnt("gnt-instance list --no-headers -o disk.sizes,pnode adopt1").stdout.split()
+    assert disks == ["32", "node3.lab.example"]
+
+
+def _vg_free_mib(lc: LabCluster, node: str) -> int:
+    out = lc.run(node, f"vgs --noheadings --units m --nosuffix -o vg_free {VG}").stdout
+    return int(float(out))
+
+
+BAD_DISKS: dict[str, tuple[Callable[[LabCluster], str], str]] = {
+    "unknown-vg": (lambda lc: "0:size=64M,vg=nosuchvg",
+                   r"Can't compute free disk space on node node2\.lab\.example for vg nosuchvg"),
+    "larger-than-vg": (lambda lc: f"0:size={_vg_free_mib(lc, 'node2') + 1024}M",
+                       r"Not enough disk space on target node node2\.lab\.example vg xenvg"),
+    "adopt-missing-lv": (lambda lc: "0:adopt=nosuchlv",
+                         r"Missing logical volume\(s\): xenvg/nosuchlv"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DISKS))
+def test_bad_plain_disks_are_refused(storage_cluster: LabCluster, case: str,
+                                     timed: Callable[[str], None]) -> None:
+    """Each refused before anything is made: a clear message, Ganeti's exit code for a failed
+    job, the configuration (serial number) unchanged, no new LV on node2."""
+    lc = storage_cluster
+    disk, message = BAD_DISKS[case]
+    serial, lvs = lc.config()["serial_no"], lv_names(lc, "node2")
+    proc = lc.gnt(f"{ADD} -n node2 --disk {disk(lc)} bad1", check=False)
+    timed(case)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == PREREQ_EXIT, text
+    assert "Traceback" not in text
+    assert re.search(message, text), text
+    assert "prerequisites not met" in proc.stderr, proc.stderr
+    assert lc.config()["serial_no"] == serial
+    assert "bad1" not in instance_names(lc)
+    assert lv_names(lc, "node2") == lvs
+
+
+def _table(text: str) -> list[list[str]]:
+    """Rows of a gnt table without its header and without WARNING lines, split on blanks."""
+    rows = [line.split() for line in text.splitlines()
+            if line.strip() and "WARNING:" not in line]
+    return rows[1:]
+
+
+def test_node_storage_and_volumes_of_the_guests(storage_cluster: LabCluster,
+                                                adopted: dict[str, str],
+                                                timed: Callable[[str], None]) -> None:
+    """``gnt-node list-storage -t lvm-vg`` and ``gnt-node volumes`` report the guests' VG and
+    the adopted instance's LV on node3 as the nodes themselves do (nothing boots)."""
+    lc = storage_cluster
+    lv = adopted["lv"]
+    out = lc.gnt(f"gnt-node list-storage -t lvm-vg {' '.join(GUESTS)}").stdout
+    timed("list-storage")
+    rows = {row[0]: row for row in _table(out)}
+    assert set(rows) == {"node2.lab.example", "node3.lab.example"}, out
+    for node in GUESTS:
+        _name, kind, vg, size, _used, free, allocatable = rows[f"{node}.lab.example"]
+        assert (kind, vg, allocatable, size) == ("lvm-vg", VG, "Y", "10.0G"), out
+        local = lc.run(node, f"vgs --noheadings --units m --nosuffix -o vg_free {VG}").stdout
+        assert _mib(free) == pytest.approx(float(local), abs=64), (out, local)
+    assert _mib(rows["node3.lab.example"][4]) >= 32
+    out = lc.gnt(f"gnt-node volumes {' '.join(GUESTS)}").stdout
+    timed("volumes")
+    rows3 = [row for row in _table(out) if row[0] == "node3.lab.example"]
+    assert ["node3.lab.example", "/dev/vdb", VG, lv, "32M", "adopt1"] in rows3, out
+    assert not any(row[0] == "node2.lab.example" and row[-1] == "adopt1" for row in _table(out))
+
+
+def _mib(text: str) -> float:
+    """A gnt size (``32M``, ``10.0G``, ``1.5T``) in MiB."""
+    units: dict[str, Any] = {"M": 1, "G": 1024, "T": 1024 * 1024}
+    return float(text[:-1]) * units[text[-1]]
