@@ -280,10 +280,18 @@ class DrbdBackend(StorageBackend, CommandBackend):
             raise StorageError("drbd%d: meta device %s has %d bytes, %d MiB needed"
                                % (spec.minor, spec.meta_dev, size, META_SIZE_MIB))
 
-    def _md_argv(self, spec: DrbdSpec, command: str, force: bool = False) -> list[str]:
+    def _md_argv(self, spec: DrbdSpec, command: str, force: bool = False,
+                 minor: int | None = None) -> list[str]:
         return (["drbdmeta"] + (["--force"] if force else [])
-                + [device_path(spec.minor), "v08", spec.meta_dev or "", "flex-external",
-                   command])
+                + [device_path(spec.minor if minor is None else minor), "v08",
+                   spec.meta_dev or "", "flex-external", command])
+
+    def unused_minor(self) -> int:
+        """The lowest minor not configured here (drbdmeta refuses to work "for" a configured
+        minor, so meta-data for a configured, diskless one is written through this one, as
+        Ganeti does when it replaces a device's disks)."""
+        used = set(self.proc_reader().minors) if self.module_loaded() else set()
+        return next(m for m in range(MAX_MINOR + 1) if m not in used)
 
     def create_metadata(self, spec: DrbdSpec, check_mode: bool = False) -> ActionResult:
         """Write fresh DRBD meta-data on the meta device unless valid meta-data is there.
@@ -294,14 +302,17 @@ class DrbdBackend(StorageBackend, CommandBackend):
             raise StorageError("drbd%d: no meta device given" % spec.minor)
         outcome = ActionResult(state=self.info(spec.minor))
         self.meta_size_ok(spec)
-        if self.runner(self._md_argv(spec, "get-gi")).rc == 0:
-            return outcome
+        via = None
         if outcome.state.exists:
-            raise StorageError("drbd%d: cannot create meta-data on %s: the minor is in use"
-                               % (spec.minor, spec.meta_dev))
+            if outcome.state.attached or not self.status(spec.minor).diskless:
+                raise StorageError("drbd%d: cannot create meta-data on %s: the minor is in use"
+                                   " with its disk attached" % (spec.minor, spec.meta_dev))
+            via = self.unused_minor()     # configured without disk: a replaced disk
+        if self.runner(self._md_argv(spec, "get-gi", minor=via)).rc == 0:
+            return outcome
         self.change(self._what(spec.minor), outcome,
                     "created meta-data on %s" % spec.meta_dev,
-                    [self._md_argv(spec, "create-md", force=True)], check_mode)
+                    [self._md_argv(spec, "create-md", force=True, minor=via)], check_mode)
         return outcome
 
     def assemble(self, spec: DrbdSpec, role: str | None = None, force_primary: bool = False,

@@ -1,4 +1,4 @@
-"""gnt-instance activate-disks, deactivate-disks and grow-disk."""
+"""gnt-instance activate-disks, deactivate-disks, replace-disks and grow-disk."""
 
 from __future__ import annotations
 
@@ -44,6 +44,35 @@ def grow_disk(args: argparse.Namespace) -> int:
     return 0
 
 
+def replace_disks(args: argparse.Namespace) -> int:
+    """``gnt-instance replace-disks {-p|-s [--disks N,...] | -n NODE | -I NAME | -a} INSTANCE``."""
+    chosen = [args.on_primary, args.on_secondary, args.auto, args.new_secondary is not None,
+              args.iallocator is not None]
+    if chosen.count(True) != 1:
+        raise OpPrereqError("One and only one of the -p, -s, -a, -n and -I options must be"
+                            " passed", ECODE_INVAL)
+    if args.on_primary:
+        mode = "replace_on_primary"
+    elif args.on_secondary:
+        mode = "replace_on_secondary"
+    elif args.auto:
+        mode = "replace_auto"
+    else:
+        mode = "replace_new_secondary"
+    disks: list[int] = []
+    if args.disks:
+        try:
+            disks = [int(index) for index in args.disks.split(",")]
+        except ValueError as err:
+            raise OpPrereqError(f"Invalid disk index passed: {args.disks}",
+                                ECODE_INVAL) from err
+    op = make_op("OP_INSTANCE_REPLACE_DISKS", args, instance_name=args.name, mode=mode,
+                 disks=disks, remote_node=args.new_secondary, iallocator=args.iallocator,
+                 early_release=args.early_release, ignore_ipolicy=args.ignore_ipolicy)
+    submit_or_send(op, args, name=args.name)
+    return 0
+
+
 def register_instance(subs: Any) -> None:
     """Add the disk commands to the gnt-instance parser."""
     p = add_command(subs, "activate-disks", activate_disks,
@@ -59,6 +88,26 @@ def register_instance(subs: Any) -> None:
     p.add_argument("name", metavar="INSTANCE")
     p.add_argument("-f", "--force", action="store_true",
                    help="Deactivate even if the instance is marked up or running")
+    add_submit_options(p)
+    p = add_command(subs, "replace-disks", replace_disks,
+                    "Replace the disks of a drbd instance, or change its secondary node")
+    p.add_argument("name", metavar="INSTANCE")
+    p.add_argument("-p", "--on-primary", dest="on_primary", action="store_true",
+                   help="Replace the disks on the primary node")
+    p.add_argument("-s", "--on-secondary", dest="on_secondary", action="store_true",
+                   help="Replace the disks on the secondary node")
+    p.add_argument("-a", "--auto", action="store_true",
+                   help="Replace the disks of the node that has faulty ones")
+    p.add_argument("-n", "--new-secondary", dest="new_secondary", default=None,
+                   metavar="NODE", help="Move the secondary to this node")
+    p.add_argument("-I", "--iallocator", default=None, metavar="NAME",
+                   help="Choose the new secondary with this allocator")
+    p.add_argument("--disks", default=None, metavar="IDX,...",
+                   help="Only these disks (with -p or -s)")
+    p.add_argument("--early-release", action="store_true",
+                   help="Release the locks as soon as possible")
+    p.add_argument("--ignore-ipolicy", action="store_true",
+                   help="Ignore the instance policy of the new node")
     add_submit_options(p)
     p = add_command(subs, "grow-disk", grow_disk, "Grow an instance's disk")
     p.add_argument("name", metavar="INSTANCE")

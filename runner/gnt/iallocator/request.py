@@ -192,8 +192,13 @@ def request_change_group(instances: Sequence[str],
 # --- the cluster part ----------------------------------------------------------------------
 
 def _instance_nodes(config: Mapping[str, Any], inst: Mapping[str, Any]) -> list[str]:
+    """The primary's name, then the secondaries' (the other nodes of its disks: drbd)."""
     nodes = config["nodes"]
     uuids = [inst["primary_node"], *inst.get("secondary_nodes", [])]
+    for disk_uuid in inst.get("disks", []):
+        for uuid in (config["disks"].get(disk_uuid) or {}).get("nodes") or []:
+            if uuid not in uuids:
+                uuids.append(uuid)
     return [nodes[u]["name"] for u in uuids if u in nodes]
 
 

@@ -15,6 +15,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     instance_modify,
     instance_multialloc,
     instance_remote_import,
+    instance_replace,
     node,
     node_evacuate,
     node_storage,

@@ -50,11 +50,12 @@ def instance_nodes(cfg: Any, instance: dict[str, Any]) -> list[dict[str, Any]]:
 def play(cfg: Any, instance: dict[str, Any], states: list[tuple[dict[str, Any], str]],
          title: str, **flags: bool) -> Play:
     """One play of the role on each ``(node, state)``; ``flags`` apply to every node, except
-    ``force`` and ``wait_sync`` (meaningful for the promoted end only)."""
+    ``force`` and ``wait_sync`` (meaningful for the promoted end only: false elsewhere; every
+    host gets the same vars, as the executor passes a play's vars by name)."""
     hosts = {}
     for node, state in states:
-        own = {k: v for k, v in flags.items()
-               if k not in ("force", "wait_sync") or state == "primary"}
+        own = {k: v and (k not in ("force", "wait_sync") or state == "primary")
+               for k, v in flags.items()}
         hosts[node["name"]] = end_vars(cfg, instance, node, state, **own)
     return Play(ROLE, hosts, title=title)
 

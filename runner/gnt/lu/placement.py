@@ -54,10 +54,13 @@ def allocate(lu: LogicalUnit, name: str, allocator: str, memory: int, disks: lis
     return nodes
 
 
-def relocate(lu: LogicalUnit, instance: dict[str, Any], allocator: str) -> dict[str, Any]:
-    """A new primary node for a shared-storage instance, chosen by ``allocator``."""
-    primary = lu.cfg.get("nodes", instance["primary_node"])
-    request = ia.request_relocate(instance["name"], [primary["name"]])
+def relocate(lu: LogicalUnit, instance: dict[str, Any], allocator: str,
+             relocate_from: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A new node for the instance, chosen by ``allocator``, instead of ``relocate_from``
+    (default its primary: a shared-storage instance's new primary; a drbd instance's
+    secondary gives its new secondary)."""
+    source = relocate_from or lu.cfg.get("nodes", instance["primary_node"])
+    request = ia.request_relocate(instance["name"], [source["name"]])
     answer = ia.run_iallocator(allocator, cluster_request(lu, request))
     node = lu.cfg.lookup("nodes", answer.nodes[0])
     lu.log(f"Selected node {node['name']} for instance {instance['name']} (iallocator"

@@ -52,6 +52,10 @@ class RecordingExecutor:
             feedback: Feedback) -> RunResult:
         for play in plays:
             errors = role_argument_errors(play)
+            keys = {frozenset(role_vars) for role_vars in play.hosts.values()}
+            if len(keys) > 1:    # the real playbook names every key for every host
+                errors.append(f"{play.role}: the hosts of one play have different vars:"
+                              f" {sorted(sorted(k) for k in keys)}")
             if errors:
                 raise AssertionError("play breaks its role's argument spec:\n" + "\n".join(errors))
         with self.lock:

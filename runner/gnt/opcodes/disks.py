@@ -3,7 +3,33 @@ Ganeti's OpInstanceActivateDisks, OpInstanceDeactivateDisks and OpInstanceGrowDi
 
 from __future__ import annotations
 
-from gnt.opcodes.base import OpDef, P, R, t_bool, t_int, t_maybe_str, t_name, t_nonneg
+from typing import Any
+
+from gnt.opcodes.base import (
+    OpDef,
+    P,
+    R,
+    t_bool,
+    t_int,
+    t_maybe_str,
+    t_name,
+    t_nonneg,
+    t_one_of,
+)
+
+# replace-disks modes (Ganeti's REPLACE_DISK_*)
+REPLACE_ON_PRIMARY = "replace_on_primary"
+REPLACE_ON_SECONDARY = "replace_on_secondary"
+REPLACE_NEW_SECONDARY = "replace_new_secondary"
+REPLACE_AUTO = "replace_auto"
+REPLACE_MODES = (REPLACE_ON_PRIMARY, REPLACE_ON_SECONDARY, REPLACE_NEW_SECONDARY, REPLACE_AUTO)
+
+
+def t_disk_indexes(value: Any) -> bool:
+    """A list of disk indexes (non-negative integers)."""
+    return isinstance(value, list) and all(t_nonneg(v) and not isinstance(v, float)
+                                           for v in value)
+
 
 DEFS: list[OpDef] = [
     OpDef("OP_CLUSTER_VERIFY_DISKS", (P("group_name", t_maybe_str, None),
@@ -19,6 +45,16 @@ DEFS: list[OpDef] = [
     OpDef("OP_INSTANCE_DEACTIVATE_DISKS", (R("instance_name", t_name),
                                            P("force", t_bool, False)),
           summary="instance_name", doc="Deactivate the disks of a stopped instance."),
+    OpDef("OP_INSTANCE_REPLACE_DISKS", (R("instance_name", t_name),
+                                        R("mode", t_one_of(*REPLACE_MODES)),
+                                        P("disks", t_disk_indexes, []),
+                                        P("remote_node", t_maybe_str, None),
+                                        P("iallocator", t_maybe_str, None),
+                                        P("early_release", t_bool, False),
+                                        P("ignore_ipolicy", t_bool, False)),
+          summary="instance_name",
+          doc="Replace the storage of a drbd instance's disks on its primary or secondary"
+              " node, automatically where faulty, or move its secondary to another node."),
     OpDef("OP_INSTANCE_GROW_DISK", (R("instance_name", t_name), R("disk", t_nonneg),
                                     R("amount", t_int), P("wait_for_sync", t_bool, True),
                                     P("absolute", t_bool, False),

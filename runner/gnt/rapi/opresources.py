@@ -200,6 +200,22 @@ def grow_disk(backend: Backend, req: Request) -> Any:
     return submit(backend, req, op)
 
 
+def replace_disks(backend: Backend, req: Request) -> Any:
+    """``POST /2/instances/N/replace-disks``: ``mode``, ``disks`` (a list, or Ganeti's
+    comma-separated string), ``remote_node``, ``iallocator``, ``early_release`` from the body
+    or (older clients) the query."""
+    op = _opcode_from(req, "OP_INSTANCE_REPLACE_DISKS", ("instance_name",), {}, {})
+    for name in ("mode", "remote_node", "iallocator", "disks"):
+        if name not in op and req.arg(name):
+            op[name] = req.arg(name)
+    if isinstance(op.get("disks"), str):
+        try:
+            op["disks"] = [int(index) for index in op["disks"].split(",") if index]
+        except ValueError as err:
+            raise HttpError(400, f"Invalid disk index passed: {op['disks']}") from err
+    return submit(backend, req, op)
+
+
 def node_storage(backend: Backend, req: Request) -> Any:
     """``GET /2/nodes/N/storage?storage_type=T&output_fields=F,...``: a job listing the node's
     storage units (Ganeti's: both arguments required; the answer is the job id)."""

@@ -119,7 +119,7 @@ ROUTES: list[Route] = [
     _route("instances_name_reinstall", "/2/instances/{}/reinstall", (NAME,),
            POST=Method(o.reinstall_instance)),
     _route("instances_name_replace_disks", "/2/instances/{}/replace-disks", (NAME,),
-           POST=TODO),
+           POST=Method(o.replace_disks)),
     _route("instances_name_shutdown", "/2/instances/{}/shutdown", (NAME,),
            PUT=Method(o.body_op("OP_INSTANCE_SHUTDOWN", _INST,
                                 flags={"no_remember": "no_remember"}))),

@@ -58,3 +58,23 @@ def test_deactivate_and_grow(fake: FakeClient, capsys: pytest.CaptureFixture) ->
     assert deactivate["force"] is True
     assert (grow["disk"], grow["amount"], grow["absolute"], grow["wait_for_sync"]) == \
         (0, 2048, True, False)
+
+
+def test_replace_disks_modes(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(instance, ["replace-disks", "-s", "--disks", "0,1", "i1"]) == 0
+    assert run_cli(instance, ["replace-disks", "-n", "node3", "--early-release", "i1"]) == 0
+    assert run_cli(instance, ["replace-disks", "-a", "i1"]) == 0
+    assert run_cli(instance, ["replace-disks", "-I", "hail", "i1"]) == 0
+    assert run_cli(instance, ["replace-disks", "i1"]) == 1
+    assert run_cli(instance, ["replace-disks", "-p", "-s", "i1"]) == 1
+    assert run_cli(instance, ["replace-disks", "-p", "--disks", "a", "i1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("One and only one of the -p, -s, -a, -n and -I options must be"
+                     " passed") == 2
+    assert "Invalid disk index passed: a" in err
+    sec, new, auto, alloc = fake.submitted_ops()
+    assert (sec["mode"], sec["disks"]) == ("replace_on_secondary", [0, 1])
+    assert (new["mode"], new["remote_node"], new["early_release"]) == (
+        "replace_new_secondary", "node3", True)
+    assert auto["mode"] == "replace_auto" and auto["disks"] == []
+    assert (alloc["mode"], alloc["iallocator"]) == ("replace_new_secondary", "hail")

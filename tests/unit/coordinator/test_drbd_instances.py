@@ -60,7 +60,8 @@ def test_create_makes_both_ends_forces_the_primary_and_waits_for_sync(cluster, d
     assert {h: v["gnt_drbd_state"] for h, v in ends.items()} == {N1: "primary", N2: "secondary"}
     assert ends[N1]["gnt_drbd_create"] and ends[N2]["gnt_drbd_create"]
     assert ends[N1]["gnt_drbd_force"] and ends[N1]["gnt_drbd_wait_sync"]
-    assert "gnt_drbd_force" not in ends[N2] and "gnt_drbd_wait_sync" not in ends[N2]
+    assert ends[N2]["gnt_drbd_force"] is False and ends[N2]["gnt_drbd_wait_sync"] is False
+    assert set(ends[N1]) == set(ends[N2])          # the executor passes vars by name
     [p_end], [s_end] = ends[N1]["gnt_drbd"], ends[N2]["gnt_drbd"]
     [disk] = cluster.master.config.instance_disks(inst)
     master_ip = cluster.master.config.lookup("nodes", N1)["secondary_ip"]

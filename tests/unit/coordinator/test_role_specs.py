@@ -209,6 +209,14 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
             "target_address": "198.18.0.12", "target_port": 22, "force": False,
             "ssh_args": ["-o", "BatchMode=yes"], "disks": [{"src": p, "dst": p} for p in disks]}},
         "instance_disk_snapshot": {**both, "gnt_snapshot": {"state": "present", "timeout": 60}},
+        "instance_drbd_replace": {"gnt_drbd": [{
+            "index": 0, "minor": 0, "size_mib": 64, "port": 11000, "secret": "s" * 40,
+            "local_address": "198.18.0.11", "peer_address": "198.18.0.12", "peer_name": "node2",
+            "link": "/var/run/gnt/instance-disks/i1:0",
+            "data_vg": "xenvg", "data_lv": "u.disk0_data", "data_size_mib": 64,
+            "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128}],
+            "gnt_drbd_replace_step": "swap", "gnt_drbd_replace_stamp": "1733300000",
+            "gnt_drbd_usermode_helper": "/bin/true"},
         "instance_export": {**both, "gnt_export": {
             "dest_dir": "/x/e/.i1.tmp", "target": PEER, "disks": [0], "compression": "gzip",
             "use_os": True, "timeout": 60}},
@@ -218,7 +226,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_remote_receive": {**both, "gnt_remote": {
             "state": "listening", "key_dir": "/x/run/crypto/x509-1", "peer_ca": "PEM",
             "magics": ["m0"], "bind_address": "198.18.0.11", "compression": "gzip",
-            "use_os": True, "old_name": "i0", "timeout": 60}},
+            "use_os": True, "old_name": "i0", "timeout": 60, "wait": 30}},
         "instance_remote_send": {**both, "gnt_remote": {
             "key_dir": "/x/run/crypto/x509-1", "peer_ca": "PEM", "compression": "none",
             "use_os": True, "timeout": 60,

@@ -340,3 +340,25 @@ def test_usermode_helper_of_a_loaded_module_set(fake_runner, tmp_path):
     fake_runner.calls.clear()
     helper.write_text("/bin/true\n")
     assert dev.assemble(drbd.DrbdSpec(minor=7)).actions == ["created resource resource7"]
+
+
+DISKLESS_7 = """\
+version: 8.4.11 (api:1/proto:86-101)
+ 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----
+ 7: cs:Connected ro:Primary/Secondary ds:Diskless/UpToDate C r-----
+"""
+
+
+def test_metadata_of_a_replaced_disk_goes_through_an_unused_minor(fake_runner):
+    """A configured minor without its disk (replace-disks on the primary): drbdmeta works for
+    the lowest minor not configured (1 here: 0 and 7 are), as Ganeti does; with the disk
+    attached it is refused."""
+    fake_runner.on(["blockdev"], "134217728\n").on(["drbdmeta", "/dev/drbd1"], 255)
+    fake_runner.on(["drbdsetup", "show"], SHOW_7.replace("disk", "nodisk"))
+    dev = backend(fake_runner, DISKLESS_7)
+    assert dev.create_metadata(SPEC).changed
+    assert changing(fake_runner.calls) == [
+        ["drbdmeta", "--force", "/dev/drbd1", "v08", "/dev/xenvg/abc.disk0_meta",
+         "flex-external", "create-md"]]
+    with pytest.raises(StorageError, match="in use with its disk attached"):
+        backend(fake_runner, PROC_7).create_metadata(SPEC)
