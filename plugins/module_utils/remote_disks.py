@@ -76,13 +76,13 @@ def _peer_ca(key_dir, peer_ca_pem):
 
 
 def receive_plan(instance, index, compression, listen, tls, osdef=None, variant="",
-                 log_dir=None, debug_level=0):
+                 log_dir=None, debug_level=0, progress_file=None):
     """The stages receiving disk ``index``: ``listen`` is (host, port file, timeout), ``tls``
     (python, cert, key, peer CA, magic)."""
     host, port_file, timeout = listen
     python, cert, key, peer_ca, magic = tls
     argv = tls_stream.stream_argv(python, "receive", host, 0, cert, key, peer_ca, timeout,
-                                  port_file)
+                                  port_file, progress_file)
     receiver = ds.Proc("TLS receive of disk %d" % index, argv, env=tls_stream.stream_env(magic))
     stages = dump.import_plan(instance, index, os.devnull, compression, {"local": True},
                               osdef, variant, log_dir, debug_level)
@@ -109,7 +109,8 @@ def _state_dir(key_dir):
 
 def _files(state, index):
     base = os.path.join(state, "disk%d" % index)
-    return {"port": base + ".port", "pid": base + ".pid", "result": base + ".result"}
+    return {"port": base + ".port", "pid": base + ".pid", "result": base + ".result",
+            "progress": base + ".progress"}
 
 
 def _detach(run):
@@ -178,7 +179,7 @@ def start_receivers(instance, magics, key_dir, peer_ca_pem, host, compression="n
             stages = receive_plan(instance, index, compression,
                                   (host, files["port"], timeout),
                                   (python or sys.executable, cert, key, peer_ca, magic),
-                                  osdef, variant, log_dir, 0)
+                                  osdef, variant, log_dir, 0, files["progress"])
             pgid = _detach(lambda s=stages, f=files, i=index: _worker(s, f, i, method))
             _write_private(files["pid"], "%d\n" % pgid)
     return changed, _wait_listening(state, len(magics), listen_wait)
@@ -213,13 +214,28 @@ def _read_json(path):
         return json.load(handle)
 
 
-def wait_receivers(key_dir, count, timeout, poll=0.2):
+def received(key_dir, count):
+    """Bytes each receiver of ``key_dir`` got so far (None before its sender connected)."""
+    state = _state_dir(key_dir)
+    amounts = []
+    for index in range(count):
+        try:
+            with open(_files(state, index)["progress"]) as handle:
+                amounts.append(int(handle.read().strip()))
+        except (OSError, ValueError):
+            amounts.append(None)
+    return amounts
+
+
+def wait_receivers(key_dir, count, timeout, poll=0.2, budget=None):
     """Wait until the ``count`` receivers of ``key_dir`` ended; their results (one dict per
-    disk). After ``timeout`` seconds those still running are stopped and reported failed."""
+    disk). After ``timeout`` seconds those still running are stopped and reported failed.
+    With ``budget``: None when they are still running after that many seconds (ask again)."""
     state = _state_dir(key_dir)
     if not os.path.isdir(state):
         raise RemoteDiskError("no receivers were started for %s" % key_dir)
     deadline = time.monotonic() + timeout
+    until = None if budget is None else time.monotonic() + budget
     results = [None] * count
     while True:
         for index in range(count):
@@ -232,6 +248,8 @@ def wait_receivers(key_dir, count, timeout, poll=0.2):
                                   "msg": "disk %d: the receiver died without a result" % index}
         if all(entry is not None for entry in results):
             break
+        if until is not None and time.monotonic() > until:
+            return None
         if time.monotonic() > deadline:
             stop_receivers(key_dir)
             for index, entry in enumerate(results):

@@ -102,6 +102,7 @@ def receive(args, magic):
     conn.settimeout(args.timeout)
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
     total = 0
+    reported = time.monotonic()
     try:
         while True:
             size = struct.unpack(">I", read_exact(conn, 4))[0]
@@ -109,11 +110,22 @@ def receive(args, magic):
                 break
             out.write(read_exact(conn, size))
             total += size
+            if args.progress_file and time.monotonic() - reported >= 1:
+                progress(args.progress_file, total)
+                reported = time.monotonic()
+        if args.progress_file:
+            progress(args.progress_file, total)
         conn.sendall(b"OK %d\n" % total)
         conn.close()
     except (ssl.SSLError, OSError, EOFError) as err:
         die("stream from %s broken after %d bytes: %s" % (peer[0], total, err))
     sys.stderr.write("received %d bytes from %s\n" % (total, peer[0]))
+
+
+def progress(path, total):
+    with open(path + ".tmp", "w") as out:
+        out.write("%d\n" % total)
+    os.rename(path + ".tmp", path)
 
 
 def read_exact(conn, size):
@@ -173,6 +185,7 @@ def main():
     parser.add_argument("--key", required=True)
     parser.add_argument("--peer-ca", required=True)
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--progress-file")
     args = parser.parse_args()
     magic = os.environ.get("@ENV@", "").encode()
     if not magic:
@@ -189,14 +202,18 @@ main()
 '''.replace("@RETRY@", repr(CONNECT_RETRY_S)).replace("@ENV@", MAGIC_ENV)
 
 
-def stream_argv(python, mode, host, port, cert, key, peer_ca, timeout=600, port_file=None):
-    """argv of a ``send`` or ``receive`` stage (the magic goes in the environment)."""
+def stream_argv(python, mode, host, port, cert, key, peer_ca, timeout=600, port_file=None,
+                progress_file=None):
+    """argv of a ``send`` or ``receive`` stage (the magic goes in the environment); a
+    receiver with ``progress_file`` writes the bytes received so far there every second."""
     if mode not in ("send", "receive"):
         raise ValueError("mode must be send or receive, not %r" % (mode,))
     argv = [python, "-c", PROGRAM, mode, "--host", str(host), "--port", str(int(port)),
             "--cert", cert, "--key", key, "--peer-ca", peer_ca, "--timeout", str(int(timeout))]
     if port_file:
         argv += ["--port-file", port_file]
+    if progress_file:
+        argv += ["--progress-file", progress_file]
     return argv
 
 

@@ -70,6 +70,11 @@ options:
       with V(finished), seconds to wait for all receivers.
     type: int
     default: 300
+  wait:
+    description: With V(finished), return after this many seconds even if receivers still run
+      (then C(done) is false and C(received) tells the bytes so far); 0 waits until they end.
+    type: int
+    default: 0
 notes:
   - No check mode (the receivers are processes that outlive the task).
 """
@@ -86,6 +91,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+done:
+  description: With V(finished), whether every receiver ended.
+  returned: always
+  type: bool
+received:
+  description: With V(finished), the bytes each disk's receiver got so far (null before its
+    sender connected).
+  returned: always
+  type: list
+  elements: int
 disks:
   description: With V(listening), C(index) and C(port) per disk; with V(finished), one result
     per disk (C(index), C(ok), C(method), C(bytes), C(duration_s), C(msg)).
@@ -117,6 +132,7 @@ def main():
             use_os=dict(type="bool", default=True),
             log_dir=dict(type="path"),
             timeout=dict(type="int", default=300),
+            wait=dict(type="int", default=0),
         ),
         required_if=[("state", "listening", ("peer_ca", "bind_address"))],
     )
@@ -127,13 +143,18 @@ def main():
             module.exit_json(changed=rd.stop_receivers(p["key_dir"]), disks=[])
         if p["state"] == "finished":
             count = len(p["instance"].get("disks") or [])
-            results = rd.wait_receivers(p["key_dir"], count, p["timeout"])
+            results = rd.wait_receivers(p["key_dir"], count, p["timeout"],
+                                        budget=p["wait"] or None)
+            if results is None:
+                module.exit_json(changed=False, done=False, disks=[],
+                                 received=rd.received(p["key_dir"], count))
             failed = [entry["msg"] for entry in results if not entry["ok"]]
             if failed:
                 module.fail_json(msg="instance %s: %d of %d disk(s) not received: %s"
                                  % (name, len(failed), len(results), "; ".join(failed)),
                                  disks=results, changed=True)
-            module.exit_json(changed=True, disks=results)
+            module.exit_json(changed=True, done=True, disks=results,
+                             received=[entry.get("bytes") for entry in results])
         changed, disks = rd.start_receivers(
             p["instance"], p["magics"], p["key_dir"], p["peer_ca"], p["bind_address"],
             compression=p["compression"], search_path=p["search_path"], use_os=p["use_os"],

@@ -39,6 +39,7 @@ from gnt.opcodes import params
 REMOTE_IMPORT = "remote-import"
 RIE_CONNECT_TIMEOUT = 180      # seconds the receivers wait for the source (Ganeti's)
 RECEIVE_ROLE = "instance_remote_receive"
+PROGRESS_INTERVAL = 30         # seconds between progress lines while disks stream
 
 
 def disk_magic(base: str, instance_name: str, index: int) -> str:
@@ -190,15 +191,26 @@ class LUInstanceCreateAnyMode(LUInstanceCreateOrImport):
         structured(ELOG_REMOTE_IMPORT, {"disks": disks, "x509_ca": self.signed_cert})
 
     def _receive(self, pnode: dict[str, Any], host: dict[str, Any]) -> None:
+        """Wait for the receivers, logging each disk's progress every
+        :data:`PROGRESS_INTERVAL` seconds (bytes, rate, and an estimate of the time left
+        against the disk's size)."""
         if not self.disks:
             return
         self.log(f"* waiting for the {len(self.disks)} disk(s) from the source cluster")
-        play = Play(RECEIVE_ROLE, {pnode["name"]: {**host, "gnt_remote": self._remote(
-            pnode, "finished")}}, title="receive the disks")
-        result = self.ctx.executor.run([play], {pnode["name"]: node_access(self.cfg, pnode)},
-                                       self.feedback)
-        found = result.hosts.get(pnode["name"])
-        facts = (found.facts.get("gnt_remote_receive") if found else None) or {}
+        remote = {**self._remote(pnode, "finished"), "wait": PROGRESS_INTERVAL}
+        play = Play(RECEIVE_ROLE, {pnode["name"]: {**host, "gnt_remote": remote}},
+                    title="receive the disks")
+        progress = _Progress([int(disk["size"]) for disk in self.disks])
+        while True:
+            result = self.ctx.executor.run([play], {pnode["name"]: node_access(self.cfg,
+                                                                               pnode)},
+                                           self.feedback)
+            found = result.hosts.get(pnode["name"])
+            facts = (found.facts.get("gnt_remote_receive") if found else None) or {}
+            if not result.ok or str(facts.get("done", True)).lower() == "true":
+                break
+            for line in progress.lines(facts.get("received") or []):
+                self.log(line)
         for entry in facts.get("disks") or []:
             size = entry.get("bytes")
             amount = f", {int(size) / 1048576:.1f} MiB written" if size is not None else ""
@@ -229,3 +241,35 @@ class LUInstanceCreateAnyMode(LUInstanceCreateOrImport):
             self.log(f"WARNING: can't remove X509 key and certificate {self.key_name} on"
                      f" {pnode['name']}: {err} (it expires within a day)")
         self.key_name = None
+
+
+class _Progress:
+    """Progress lines of the disks being received: bytes, rate since the last line, and the
+    time left estimated against each disk's size (exact without compression)."""
+
+    def __init__(self, sizes_mib: list[int]) -> None:
+        self.sizes = [size * 1048576 for size in sizes_mib]
+        self.last: list[tuple[float, int] | None] = [None] * len(sizes_mib)
+
+    def lines(self, received: list[Any], now: float | None = None) -> list[str]:
+        import time
+
+        moment = time.monotonic() if now is None else now
+        lines = []
+        for index, amount in enumerate(received[:len(self.sizes)]):
+            if amount is None:
+                lines.append(f"Disk {index} is waiting for its sender")
+                continue
+            amount = int(amount)
+            text = f"Disk {index} received {amount / 1048576:.1f} MiB"
+            previous = self.last[index]
+            if previous is not None and moment > previous[0]:
+                rate = (amount - previous[1]) / (moment - previous[0])
+                text += f", {rate / 1048576:.1f} MiB/s"
+                left = self.sizes[index] - amount
+                if rate > 0 and left > 0:
+                    text += f", about {left / rate:.0f} s left"
+            self.last[index] = (moment, amount)
+            lines.append(text)
+        return lines
+

@@ -154,6 +154,32 @@ def test_failed_transfer_removes_the_half_instance(cluster, monkeypatch):
     assert _instances(cluster) == [] and _keys() == []
 
 
+def test_progress_while_the_disks_stream(cluster, monkeypatch):
+    _listening(cluster)
+    executor = cluster.executor
+    real_run = executor.run
+    answers = [{"done": False, "received": [1048576, None]},
+               {"done": False, "received": [3 * 1048576, 0]}]
+
+    def run(plays, nodes, feedback):
+        remote = plays[0].hosts.get("node1.example.com", {}).get("gnt_remote", {})
+        result = real_run(plays, nodes, feedback)
+        if remote.get("state") == "finished":
+            assert remote["wait"] > 0
+            if answers:
+                result.hosts["node1.example.com"].facts["gnt_remote_receive"] = answers.pop(0)
+        return result
+    monkeypatch.setattr(executor, "run", run)
+    job = _import(cluster)
+    assert job.status == SUCCESS, job.ops[0].log
+    text = "\n".join(str(e[3]) for e in job.ops[0].log)
+    assert "Disk 0 received 1.0 MiB" in text and "Disk 1 is waiting for its sender" in text
+    assert "Disk 0 received 3.0 MiB, " in text and "MiB/s, about" in text
+    states = [p.hosts["node1.example.com"]["gnt_remote"]["state"]
+              for plays in executor.calls for p in plays if p.role == "instance_remote_receive"]
+    assert states == ["listening", "finished", "finished", "finished"]
+
+
 def test_listen_failure_removes_the_half_instance(cluster):
     cluster.executor.fail_roles = {"instance_remote_receive": "receiver of disk 0 ended"}
     job = _import(cluster)

@@ -101,6 +101,22 @@ def test_wrong_magic_and_stranger_write_nothing(move, tmp_path):
     assert [_digest(d["path"]) for d in dest["disks"]] == before
 
 
+def test_waiting_with_a_budget_and_progress(move):
+    _root, src_keys, dst_keys, source, dest = move
+    _changed, ports = rd.start_receivers(dest, ["p0", "p1"], str(dst_keys), _cert(src_keys),
+                                         "127.0.0.1", timeout=30)
+    assert rd.wait_receivers(str(dst_keys), 2, timeout=30, budget=0.3) is None
+    assert rd.received(str(dst_keys), 2) == [None, None]       # no sender yet
+    first = [{"index": 0, "host": "127.0.0.1", "port": ports[0]["port"], "magic": "p0"}]
+    assert rd.send_disks(source, first, str(src_keys), _cert(dst_keys), timeout=30)[0]["ok"]
+    assert rd.received(str(dst_keys), 2) == [4 * MIB, None]
+    assert rd.wait_receivers(str(dst_keys), 2, timeout=30, budget=0.3) is None
+    second = [{"index": 1, "host": "127.0.0.1", "port": ports[1]["port"], "magic": "p1"}]
+    assert rd.send_disks(source, second, str(src_keys), _cert(dst_keys), timeout=30)[0]["ok"]
+    results = rd.wait_receivers(str(dst_keys), 2, timeout=30, budget=10)
+    assert [entry["ok"] for entry in results] == [True, True]
+
+
 def test_stopped_receivers_leave_nothing(move):
     _root, src_keys, dst_keys, _source, dest = move
     _changed, ports = rd.start_receivers(dest, ["x", "y"], str(dst_keys), _cert(src_keys),
