@@ -95,6 +95,7 @@ class LUInstanceCreateAnyMode(LUInstanceCreateOrImport):
         if self.op["mode"] != REMOTE_IMPORT:
             super().check_arguments()
             return
+        self.op = dict(self.op)             # changed below; the job keeps what was asked
         self.secret = domainsecret.local_secret()
         self.source_ca = check_source(self.secret, self.op)
         if self.op["disk_template"] in (params.DT_PLAIN, params.DT_DRBD8):

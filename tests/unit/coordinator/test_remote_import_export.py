@@ -88,6 +88,8 @@ def test_start_after_the_data(cluster):
     assert job.status == SUCCESS, job.ops[0].log
     assert cluster.executor.roles()[-1] == "instance_start"
     assert cluster.master.config.lookup("instances", DEST)["admin_state"] == "up"
+    assert job.ops[0].input["start"] is True            # the job keeps what was asked
+    assert job.ops[0].input["no_install"] is False
 
 
 @pytest.mark.parametrize("over, message", [
