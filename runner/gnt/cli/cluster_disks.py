@@ -1,4 +1,4 @@
-"""gnt-cluster verify-disks: report the disks to activate or to repair, and activate them, as
+"""gnt-cluster verify-disks and repair-disk-sizes. verify-disks: report the disks to activate or to repair, and activate them, as
 Ganeti's command does (exit 1 when a node could not be asked or volumes are missing)."""
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ def verify_disks(args: argparse.Namespace) -> int:
     return code
 
 
+def repair_disk_sizes(args: argparse.Namespace) -> int:
+    """``repair-disk-sizes [INSTANCE...]``: the job's log says what was corrected."""
+    op = make_op("OP_CLUSTER_REPAIR_DISK_SIZES", args, instances=args.instances)
+    submit_op(op, args)
+    return 0
+
+
 def register(subs: Any) -> None:
     """Add ``verify-disks`` to the gnt-cluster parser."""
     p = add_command(subs, "verify-disks", verify_disks, "Verify the cluster's disks and"
@@ -63,4 +70,8 @@ def register(subs: Any) -> None:
                    help="Only the instances of this node group")
     p.add_argument("--no-strict", action="store_true",
                    help="Do not fail when a node cannot be checked")
+    add_priority_option(p)
+    p = add_command(subs, "repair-disk-sizes", repair_disk_sizes,
+                    "Update the recorded disk sizes from the volumes' real sizes")
+    p.add_argument("instances", nargs="*", metavar="INSTANCE")
     add_priority_option(p)

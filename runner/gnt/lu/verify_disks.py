@@ -1,4 +1,4 @@
-"""``gnt-cluster verify-disks``: which instances that should run have disks that are not active
+"""``gnt-cluster verify-disks`` and ``repair-disk-sizes``. Verify-disks: which instances that should run have disks that are not active
 (to be activated by the command) or missing (to be replaced or recreated), and which nodes could
 not be asked, as Ganeti's group disk verification answers.
 
@@ -10,6 +10,7 @@ peer (else the instance's disks need activation).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
@@ -116,3 +117,73 @@ class LUClusterVerifyDisks(LogicalUnit):
                         or status.get("connection") in ("StandAlone", "Unconfigured"):
                     return True
         return False
+
+
+@register
+class LUClusterRepairDiskSizes(LogicalUnit):
+    """``gnt-cluster repair-disk-sizes [INSTANCE...]``: each LVM disk's recorded size set to
+    its volume's size on the primary node (a drbd disk: its data volume), as Ganeti corrects
+    sizes after manual changes; answers ``[[instance, disk index, "size", new MiB], ...]``."""
+
+    OP_ID = "OP_CLUSTER_REPAIR_DISK_SIZES"
+    SHARED_LEVELS = frozenset({LEVEL_NODE})
+
+    def expand_names(self) -> None:
+        names = self.op["instances"]
+        self.wanted = [self.cfg.lookup("instances", name) for name in names] if names \
+            else self.cfg.all("instances")
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        if self.op["instances"]:
+            return {LEVEL_INSTANCE: [str(inst["uuid"]) for inst in self.wanted],
+                    LEVEL_NODE: sorted({str(inst["primary_node"]) for inst in self.wanted})}
+        return {LEVEL_INSTANCE: ALL, LEVEL_NODE: ALL}
+
+    def exec(self) -> Any:
+        cfg = self.cfg
+        changed: list[list[Any]] = []
+        by_node: dict[str, list[dict[str, Any]]] = {}
+        for inst in sorted(self.wanted, key=lambda i: i["name"]):
+            inst = cfg.get("instances", inst["uuid"])
+            by_node.setdefault(inst["primary_node"], []).append(inst)
+        for node_uuid, instances in by_node.items():
+            node = cfg.get("nodes", node_uuid)
+            lvm = [(inst, index, disk) for inst in instances
+                   for index, disk in enumerate(cfg.instance_disks(inst))
+                   if disk["dev_type"] in (params.DT_PLAIN, params.DT_DRBD8)]
+            if not lvm or node["offline"]:
+                continue
+            vgs = sorted({_data_volume(disk)[0] for _inst, _index, disk in lvm})
+            try:
+                volumes = rpc.lv_list(cfg, node, vgs)
+            except rpc.NodeDown as err:
+                self.log(f"  - WARNING: Failure in the volume list call to node"
+                         f" {node['name']} ({err}), ignoring")
+                continue
+            for inst, index, disk in lvm:
+                info = volumes.get("/".join(_data_volume(disk)))
+                if info is None:
+                    self.log(f"  - WARNING: Disk {index} of instance {inst['name']} did not"
+                             " return size information, ignoring")
+                    continue
+                size = int(info["size_mib"])
+                if size != int(disk["size"]):
+                    self.log(f"Disk {index} of instance {inst['name']} has mismatched size,"
+                             f" correcting: recorded {disk['size']}, actual {size}")
+                    self._record(disk, size)
+                    changed.append([inst["name"], index, "size", size])
+        return changed
+
+    def _record(self, disk: dict[str, Any], size: int) -> None:
+        """The new size in the config (a drbd disk's data volume too)."""
+        fixed = copy.deepcopy(self.cfg.data["disks"][disk["uuid"]])
+        fixed["size"] = size
+        if fixed["dev_type"] == params.DT_DRBD8:
+            fixed["children"][0]["size"] = size
+        self.cfg.replace_many({"disks": [fixed]})
+
+
+def _data_volume(disk: dict[str, Any]) -> tuple[str, str]:
+    """(vg, lv) of a plain disk, or of a drbd disk's data volume."""
+    data = disk["children"][0] if disk["dev_type"] == params.DT_DRBD8 else disk
+    return str(data["logical_id"][0]), str(data["logical_id"][1])

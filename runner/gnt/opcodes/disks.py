@@ -11,6 +11,7 @@ from gnt.opcodes.base import (
     R,
     t_bool,
     t_int,
+    t_list_of_str,
     t_maybe_str,
     t_name,
     t_nonneg,
@@ -36,6 +37,8 @@ DEFS: list[OpDef] = [
                                       P("is_strict", t_bool, True)),
           doc="Find the instances whose disks need activation or are missing, and the nodes"
               " that could not be asked."),
+    OpDef("OP_CLUSTER_REPAIR_DISK_SIZES", (P("instances", t_list_of_str, []),),
+          doc="Correct the recorded sizes of LVM disks from their volumes' sizes."),
     OpDef("OP_INSTANCE_ACTIVATE_DISKS", (R("instance_name", t_name),
                                          P("ignore_size", t_bool, False),
                                          P("wait_for_sync", t_bool, False)),

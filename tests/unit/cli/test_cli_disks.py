@@ -78,3 +78,12 @@ def test_replace_disks_modes(fake: FakeClient, capsys: pytest.CaptureFixture) ->
         "replace_new_secondary", "node3", True)
     assert auto["mode"] == "replace_auto" and auto["disks"] == []
     assert (alloc["mode"], alloc["iallocator"]) == ("replace_new_secondary", "hail")
+
+
+def test_repair_disk_sizes(fake: FakeClient) -> None:
+    fake.outcome = ("success", [["i1", 0, "size", 1536]])
+    assert run_cli(cluster, ["repair-disk-sizes", "i1", "i2"]) == 0
+    assert run_cli(cluster, ["repair-disk-sizes"]) == 0
+    named, every = fake.submitted_ops()
+    assert named["OP_ID"] == "OP_CLUSTER_REPAIR_DISK_SIZES"
+    assert named["instances"] == ["i1", "i2"] and every["instances"] == []

@@ -177,3 +177,24 @@ def test_verify_disks_finds_inactive_missing_and_unreachable(cluster, lvm, monke
     for name in (plain["name"], drbd["name"]):
         assert cluster.run("OP_INSTANCE_SHUTDOWN", instance_name=name).status == SUCCESS
     assert verify() == [{}, [], {}]
+
+
+def test_repair_disk_sizes_takes_the_volume_sizes(cluster, lvm, monkeypatch):
+    plain = _create(cluster, "plain")
+    drbd = _create(cluster, "drbd", "inst2.example.com")
+    store = cluster.master.config
+    [pdisk], [ddisk] = store.instance_disks(plain), store.instance_disks(drbd)
+    volumes = {"/".join(pdisk["logical_id"]): {"size_mib": 1024},
+               "/".join(ddisk["children"][0]["logical_id"]): {"size_mib": 1536}}
+    monkeypatch.setattr(rpc, "lv_list", lambda store, node, vgs: volumes)
+    job = cluster.run("OP_CLUSTER_REPAIR_DISK_SIZES")
+    assert job.status == SUCCESS, job.ops[0].log
+    assert job.ops[0].result == [["inst2.example.com", 0, "size", 1536]]
+    assert any("Disk 0 of instance inst2.example.com has mismatched size, correcting:"
+               " recorded 1024, actual 1536" in e[3] for e in job.ops[0].log)
+    [fixed] = store.instance_disks(store.get("instances", drbd["uuid"]))
+    assert fixed["size"] == 1536 and fixed["children"][0]["size"] == 1536
+    before = cluster.config_bytes()
+    job = cluster.run("OP_CLUSTER_REPAIR_DISK_SIZES", instances=[plain["name"]])
+    assert job.status == SUCCESS and job.ops[0].result == []
+    assert cluster.config_bytes() == before
