@@ -150,7 +150,8 @@ def _worker(stages, files, index, method):
         entry.update(ok=True, bytes=done["bytes"], duration_s=done["duration_s"])
     except (ds.StreamError, OSError) as err:
         entry["msg"] = "disk %d: %s" % (index, err)
-    except Exception as err:  # pylint: disable=broad-except - the worker must always answer
+    # the worker must always answer (nobody sees its errors otherwise)
+    except Exception as err:  # pylint: disable=broad-except
         entry["msg"] = "disk %d: unexpected %s: %s" % (index, type(err).__name__, err)
     _write_private(files["result"], json.dumps(entry))
 

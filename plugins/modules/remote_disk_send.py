@@ -36,7 +36,7 @@ options:
       index: {description: Disk index., type: int, required: true}
       host: {description: Destination address., type: str, required: true}
       port: {description: Destination port., type: int, required: true}
-      magic: {description: The disk's magic value., type: str, required: true, no_log: true}
+      magic: {description: The disk's magic value (never logged)., type: str, required: true}
   key_dir:
     description: Directory of this move's X509 key and certificate (files C(key), C(cert)).
     type: path

@@ -170,8 +170,8 @@ class Move:
 def creation_body(move: Move, args: argparse.Namespace, inst: dict[str, Any],
                   prepared: dict[str, Any], tags: list[str]) -> dict[str, Any]:
     """The destination's remote-import instance creation (RAPI body version 1)."""
-    nics = [{key: nic.get(key) for key in ("ip", "mac", "mode", "link", "vlan", "network",
-                                             "name") if nic.get(key) not in (None, "")}
+    keys = ("ip", "mac", "mode", "link", "vlan", "network", "name")
+    nics = [{key: nic.get(key) for key in keys if nic.get(key) not in (None, "")}
             for nic in inst.get("nics") or []]
     for index, override in args.nics or []:
         if index >= len(nics):

@@ -273,4 +273,3 @@ class _Progress:
             self.last[index] = (moment, amount)
             lines.append(text)
         return lines
-
