@@ -223,7 +223,7 @@ def modify_instance(args: argparse.Namespace) -> int:
     if args.offline and args.online:
         raise OpPrereqError("Can't use --offline and --online at the same time", ECODE_INVAL)
     if not (args.hvparams or args.beparams or args.osparams or args.os or args.offline
-            or args.online or args.runtime_mem):
+            or args.online or args.runtime_mem or args.disk_template):
         common.stderr("Please give at least one of the parameters.")
         return 1
     op = make_op(
@@ -236,7 +236,9 @@ def modify_instance(args: argparse.Namespace) -> int:
         os_name=args.os, offline=True if args.offline else (False if args.online else None),
         runtime_mem=parse_size(args.runtime_mem, "runtime memory")
         if args.runtime_mem else None,
-        force=args.force or None, force_variant=args.force_variant or None)
+        force=args.force or None, force_variant=args.force_variant or None,
+        disk_template=args.disk_template, remote_node=args.node,
+        wait_for_sync=None if args.wait_for_sync else False)
     result = submit_or_send(op, args, name=args.name)
     if result:
         stdout(f"Modified instance {args.name}")
@@ -406,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--runtime-memory", dest="runtime_mem", default=None, metavar="SIZE",
                    help="Change the running instance's memory")
     p.add_argument("-f", "--force", action="store_true", help="Force the operation")
+    p.add_argument("-t", "--disk-template", dest="disk_template", default=None,
+                   choices=("plain", "drbd"), help="Convert the disks (stopped instance)")
+    p.add_argument("-n", "--node", default=None, metavar="NODE",
+                   help="The secondary node of a conversion to drbd")
+    p.add_argument("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
+                   help="Do not wait for the new mirror to synchronise")
     add_submit_options(p)
 
     p = add_command(subs, "rename", rename_instance, "Change the instance's name")

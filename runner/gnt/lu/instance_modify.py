@@ -6,8 +6,8 @@ from typing import Any
 
 from gnt.core import resolver
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
-from gnt.core.locklevels import LEVEL_INSTANCE, name_lock
-from gnt.lu import names
+from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, name_lock
+from gnt.lu import instance_convert, names
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
@@ -29,15 +29,28 @@ class LUInstanceSetParams(InstanceLU):
         # ``name=default`` (or None) drops the instance's own value, as -H/-B do.
         self.os_changes = {key: None if value in ("default", None) else value
                            for key, value in (op["osparams"] or {}).items()}
-        if not any([op["beparams"], op["hvparams"], op["osparams"], op["os_name"],
-                    op["offline"] is not None, op["runtime_mem"] is not None]):
+        others = [op["beparams"], op["hvparams"], op["osparams"], op["os_name"],
+                  op["offline"] is not None, op["runtime_mem"] is not None]
+        if not any(others) and not op["disk_template"]:
             raise OpPrereqError("No changes submitted", ECODE_INVAL)
+        if op["disk_template"] and any(others):
+            raise OpPrereqError("Disk template conversion and other changes not supported at"
+                                " the same time", ECODE_INVAL)
         if op["runtime_mem"] is not None and op["runtime_mem"] <= 0:
             raise OpPrereqError(f"Invalid runtime memory {op['runtime_mem']}", ECODE_INVAL)
+
+    def declare_locks(self) -> dict[str, list[str] | str]:
+        locks = super().declare_locks()
+        if self.op["disk_template"] and self.op["remote_node"]:   # the new secondary too
+            new = str(self.cfg.lookup("nodes", self.op["remote_node"])["uuid"])
+            locks[LEVEL_NODE] = sorted({*locks[LEVEL_NODE], new})
+        return locks
 
     def check_prereq(self) -> None:
         super().check_prereq()
         op, inst = self.op, self.instance
+        if op["disk_template"]:
+            instance_convert.check(self)
         self.hv = params.check_hvparams(inst["hypervisor"], self.hv_changes, allow_default=True)
         new_be = params.merge_overrides(inst["beparams"], self.be)
         filled = params.fill(params.filled_beparams(self.cfg.cluster(), {"beparams": {}}), new_be)
@@ -81,6 +94,9 @@ class LUInstanceSetParams(InstanceLU):
     def exec(self) -> Any:
         op = self.op
         changes: list[list[str]] = []
+        if op["disk_template"]:
+            instance_convert.convert(self)
+            return [["disk_template", op["disk_template"]]]
         if op["runtime_mem"] is not None:
             host = self.host_vars(gnt_memory_mib=op["runtime_mem"])
             # The node checks the new size against the bounds this LU checked (the changed

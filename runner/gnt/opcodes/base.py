@@ -258,7 +258,9 @@ DEFS: list[OpDef] = [
         R("instance_name", t_name), P("beparams", _BE_CHANGES, {}), P("hvparams", t_dict, {}),
         P("osparams", t_dict, {}), P("os_name", t_maybe_str, None),
         P("offline", t_maybe_bool, None), P("runtime_mem", t_maybe_int, None),
-        P("force", t_bool, False), P("force_variant", t_bool, False)), summary="instance_name"),
+        P("force", t_bool, False), P("force_variant", t_bool, False),
+        P("disk_template", t_maybe_str, None), P("remote_node", t_maybe_str, None),
+        P("wait_for_sync", t_bool, True)), summary="instance_name"),
     OpDef("OP_INSTANCE_QUERY_DATA", (P("instances", t_list_of_str, []), P("static", t_bool, False),
                                      P("use_locking", t_bool, False))),
 ]

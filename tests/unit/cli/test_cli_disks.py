@@ -87,3 +87,15 @@ def test_repair_disk_sizes(fake: FakeClient) -> None:
     named, every = fake.submitted_ops()
     assert named["OP_ID"] == "OP_CLUSTER_REPAIR_DISK_SIZES"
     assert named["instances"] == ["i1", "i2"] and every["instances"] == []
+
+
+def test_modify_disk_template(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.outcome = ("success", [["disk_template", "drbd"]])
+    assert run_cli(instance, ["modify", "-t", "drbd", "-n", "node2", "--no-wait-for-sync",
+                              "i1"]) == 0
+    assert run_cli(instance, ["modify", "-t", "plain", "i1"]) == 0
+    assert "disk_template -> drbd" in capsys.readouterr().out
+    to_drbd, to_plain = fake.submitted_ops()
+    assert (to_drbd["disk_template"], to_drbd["remote_node"], to_drbd["wait_for_sync"]) == (
+        "drbd", "node2", False)
+    assert to_plain["disk_template"] == "plain" and to_plain["wait_for_sync"] is True

@@ -204,7 +204,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
             "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128}],
             "gnt_drbd_state": "primary", "gnt_drbd_create": True, "gnt_drbd_force": True,
             "gnt_drbd_dual": False, "gnt_drbd_wait_sync": True, "gnt_drbd_require_synced": False,
-            "gnt_drbd_usermode_helper": "/bin/true"},
+            "gnt_drbd_meta_only": False, "gnt_drbd_usermode_helper": "/bin/true"},
         "instance_disk_copy": {"gnt_node": node, "gnt_copy": {
             "target_address": "198.18.0.12", "target_port": 22, "force": False,
             "ssh_args": ["-o", "BatchMode=yes"], "disks": [{"src": p, "dst": p} for p in disks]}},
