@@ -13,6 +13,7 @@ from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
 from gnt.lu import placement
 from gnt.lu.base import LogicalUnit, ResultWithJobs, register
 from gnt.nodes import live
+from gnt.opcodes.params import DT_DRBD8
 
 RUNNING = ("running", "paused", "blocked")
 
@@ -33,6 +34,9 @@ class _NodeEmptyLU(LogicalUnit):
         self.node = self.cfg.lookup("nodes", self.op["node_name"])
         self.instances = sorted(self.cfg.node_instances(self.node["uuid"]),
                                 key=lambda i: i["name"])
+        # drbd instances whose secondary is this node (evacuate -s / all)
+        self.secondaries = sorted(self.cfg.node_secondary_instances(self.node["uuid"]),
+                                  key=lambda i: i["name"])
 
     def target_op(self) -> str | None:
         """The target node given in the opcode (None: the allocator chooses)."""
@@ -44,24 +48,33 @@ class _NodeEmptyLU(LogicalUnit):
         if target:
             target_uuid = str(self.cfg.lookup("nodes", target)["uuid"])
             nodes = sorted({str(self.node["uuid"]), target_uuid})
-        return {LEVEL_INSTANCE: [str(i["uuid"]) for i in self.instances], LEVEL_NODE: nodes,
-                LEVEL_NODE_RES: nodes}
+        return {LEVEL_INSTANCE: sorted({str(i["uuid"])
+                                        for i in self.instances + self.secondaries}),
+                LEVEL_NODE: nodes, LEVEL_NODE_RES: nodes}
 
     def check_instances(self) -> None:
         """Under the locks: the node's instances must be the ones locked (none added or moved
         away while this job waited); re-read them by UUID."""
         locked = {i["uuid"] for i in self.instances}
         now = {i["uuid"] for i in self.cfg.node_instances(self.node["uuid"])}
-        if now != locked:
+        locked_secondary = {i["uuid"] for i in self.secondaries}
+        now_secondary = {i["uuid"] for i in self.cfg.node_secondary_instances(self.node["uuid"])}
+        if now != locked or now_secondary != locked_secondary:
             raise OpPrereqError(f"The instances of node {self.node['name']} changed while this"
                                 " job waited for its locks; submit it again", ECODE_STATE)
         self.instances = sorted((self.cfg.get("instances", uuid) for uuid in locked),
                                 key=lambda i: i["name"])
+        self.secondaries = sorted((self.cfg.get("instances", uuid) for uuid in
+                                   locked_secondary), key=lambda i: i["name"])
 
     def make_plan(self, allocator: str | None) -> dict[str, str]:
         """Instance name -> target node name for ``self.todo``, from the allocator."""
         name = placement.allocator_name(self, allocator)
-        request = ia.request_node_evacuate([i["name"] for i in self.todo], ia.EVAC_PRIMARY)
+        # drbd instances go to their secondary: nothing to plan for them
+        movable = [i["name"] for i in self.todo if i["disk_template"] != DT_DRBD8]
+        if not movable:
+            return {}
+        request = ia.request_node_evacuate(movable, ia.EVAC_PRIMARY)
         answer = ia.run_iallocator(name, placement.cluster_request(self, request))
         if answer.failed:
             lines = "; ".join(f"{inst}: {why}" for inst, why in answer.failed)
@@ -94,8 +107,11 @@ class _NodeEmptyLU(LogicalUnit):
             return str(target["name"])
         return None
 
-    def target_of(self, inst: dict[str, Any]) -> str:
-        """Where ``inst`` goes: the target given or the allocator's plan."""
+    def target_of(self, inst: dict[str, Any]) -> str | None:
+        """Where ``inst`` goes: the target given or the allocator's plan (None for a drbd
+        instance: its secondary)."""
+        if inst["disk_template"] == DT_DRBD8:
+            return None
         target = self.target or self.plan.get(inst["name"])
         if not target:
             raise OpExecError(f"No target node for instance {inst['name']}: nothing was"
@@ -106,7 +122,8 @@ class _NodeEmptyLU(LogicalUnit):
         """One job per instance (submitted by the job processor once this LU ends, each
         locking its own instance and nodes), as Ganeti's LU does."""
         for op in ops:
-            self.log(f"{op['instance_name']}: {verb} to {op['target_node']}")
+            where = op.get("target_node") or op.get("remote_node") or "its secondary node"
+            self.log(f"{op['instance_name']}: {verb} to {where}")
         return ResultWithJobs([[op] for op in ops])
 
 
@@ -125,7 +142,7 @@ class LUNodeMigrate(_NodeEmptyLU):
         running = self.running_here()
         self.todo = [i for i in self.instances if i["name"] in running]
         local = [i["name"] for i in self.todo if i["disk_template"]
-                 not in placement.SHARED_TEMPLATES]
+                 not in (*placement.SHARED_TEMPLATES, DT_DRBD8)]
         if local:
             raise OpPrereqError(f"Instances {', '.join(local)} on {self.node['name']} have no"
                                 " shared storage and cannot be migrated (gnt-instance move)",
@@ -148,7 +165,9 @@ class LUNodeMigrate(_NodeEmptyLU):
 
 @register
 class LUNodeEvacuate(_NodeEmptyLU):
-    """Move every primary instance off a node (-p; -s has nothing to do without DRBD)."""
+    """Move every instance off a node: its primary instances (-p; drbd ones fail over or
+    migrate to their secondary) and the drbd instances it is the secondary of (-s: each gets
+    a new secondary, given or from the allocator)."""
 
     OP_ID = "OP_NODE_EVACUATE"
 
@@ -163,6 +182,7 @@ class LUNodeEvacuate(_NodeEmptyLU):
                                 " both", ECODE_INVAL)
         self.target = self.target_name(op["remote_node"])
         self.todo = [] if op["mode"] == "secondary-only" else list(self.instances)
+        self.move_secondaries = [] if op["mode"] == "primary-only" else list(self.secondaries)
         self.plan = {}
         if self.todo and not self.target:
             self.plan = self.make_plan(op["iallocator"])
@@ -170,15 +190,35 @@ class LUNodeEvacuate(_NodeEmptyLU):
         self.running = self.running_here()
 
     def exec(self) -> Any:
-        if not self.todo:
+        if not self.todo and not self.move_secondaries:
             self.log(f"No {'secondary ' if self.op['mode'] == 'secondary-only' else ''}"
                      f"instances on {self.node['name']}: nothing to evacuate")
-        return self.jobs_for([self._op_for(inst, self.target_of(inst)) for inst in self.todo],
-                             "evacuate")
+        ops = [self._op_for(inst, self.target_of(inst)) for inst in self.todo]
+        ops += [self._new_secondary_op(inst) for inst in self.move_secondaries]
+        return self.jobs_for(ops, "evacuate")
 
-    def _op_for(self, inst: dict[str, Any], target: str) -> dict[str, Any]:
-        """Move a file instance, migrate a running shared one, fail over a stopped one."""
+    def _new_secondary_op(self, inst: dict[str, Any]) -> dict[str, Any]:
+        """A drbd instance whose secondary is this node gets a new one (replace-disks -n or
+        -I), as Ganeti's evacuate -s does."""
+        op = {"OP_ID": "OP_INSTANCE_REPLACE_DISKS", "instance_name": inst["name"],
+              "mode": "replace_new_secondary", "early_release": bool(
+                  self.op.get("early_release"))}
+        if self.target:
+            op["remote_node"] = self.target
+        else:
+            op["iallocator"] = placement.allocator_name(self, self.op["iallocator"])
+        return op
+
+    def _op_for(self, inst: dict[str, Any], target: str | None) -> dict[str, Any]:
+        """Move a file instance, migrate a running shared or drbd one, fail over a stopped
+        one (a drbd instance to its secondary: no target)."""
         name = inst["name"]
+        if inst["disk_template"] == DT_DRBD8:
+            verb = "OP_INSTANCE_MIGRATE" if name in self.running else "OP_INSTANCE_FAILOVER"
+            op = {"OP_ID": verb, "instance_name": name}
+            if verb == "OP_INSTANCE_FAILOVER":
+                op["ignore_consistency"] = self.node["offline"]
+            return op
         if inst["disk_template"] not in placement.SHARED_TEMPLATES:
             return {"OP_ID": "OP_INSTANCE_MOVE", "instance_name": name, "target_node": target}
         if name in self.running:

@@ -224,3 +224,40 @@ def test_failed_migration_keeps_the_source_primary(cluster, drbd):
     store = cluster.master.config
     assert store.get("instances", inst["uuid"])["primary_node"] == \
         store.lookup("nodes", N1)["uuid"]
+
+
+def _children_ops(cluster, job) -> list[tuple[str, dict[str, Any]]]:
+    assert job.status == SUCCESS, job.ops[0].log
+    children = cluster.children(job)
+    for child in children:
+        assert child.status == SUCCESS, child.ops[0].log
+    return [(child.ops[0].op_id, child.ops[0].input) for child in children]
+
+
+def test_node_migrate_and_evacuate_use_the_secondary(cluster, drbd):
+    store = cluster.master.config
+    running = _create(cluster, "run.example.com", start=True)
+    stopped = _create(cluster, "stop.example.com", nodes=(N1, N2))
+    ops = _children_ops(cluster, cluster.run("OP_NODE_MIGRATE", node_name=N1))
+    assert [(op_id, op["instance_name"], op.get("target_node")) for op_id, op in ops] == [
+        ("OP_INSTANCE_MIGRATE", running["name"], None)]
+    assert store.get("instances", running["uuid"])["primary_node"] == \
+        store.lookup("nodes", N2)["uuid"]
+    # evacuate the primaries of N1: the stopped one fails over to its secondary
+    ops = _children_ops(cluster, cluster.run("OP_NODE_EVACUATE", node_name=N1,
+                                             mode="primary-only"))
+    assert [(op_id, op["instance_name"]) for op_id, op in ops] == [
+        ("OP_INSTANCE_FAILOVER", stopped["name"])]
+    assert store.get("instances", stopped["uuid"])["primary_node"] == \
+        store.lookup("nodes", N2)["uuid"]
+    # both are secondaries on N1 now: -s gives them a new secondary (N3)
+    ops = _children_ops(cluster, cluster.run("OP_NODE_EVACUATE", node_name=N1,
+                                             mode="secondary-only", remote_node=N3))
+    assert sorted((op_id, op["instance_name"], op["mode"], op["remote_node"])
+                  for op_id, op in ops) == [
+        ("OP_INSTANCE_REPLACE_DISKS", name, "replace_new_secondary", N3)
+        for name in sorted([running["name"], stopped["name"]])]
+    n3 = store.lookup("nodes", N3)["uuid"]
+    for inst in (running, stopped):
+        assert store.instance_secondaries(store.get("instances", inst["uuid"])) == [n3]
+    assert store.node_secondary_instances(store.lookup("nodes", N1)["uuid"]) == []
