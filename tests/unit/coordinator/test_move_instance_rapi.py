@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from gnt.cli import move_instance as mi
 from gnt.cli._rapi_http import Rapi, RapiError
 from gnt.core.errors import GntError
 from gnt.core.jobstate import SUCCESS
-from gnt.rapi import routes
+from gnt.rapi import resources, routes
 from gnt.rapi.resources import HttpError, Request
 from gnt.rapi.server import http_error_of
 
@@ -25,6 +27,13 @@ def _parse(*argv: str):
     args = parser.parse_args(list(argv))
     mi.check_options(parser, args)
     return args
+
+
+@pytest.fixture(autouse=True)
+def _own_field_cache(monkeypatch):
+    """The RAPI resources cache the daemon's query field names per process: these tests fill
+    it from a real master, so they use a cache of their own (other tests fake the daemon)."""
+    monkeypatch.setattr(resources, "_FIELD_NAMES", {})
 
 
 class InProcessRapi(Rapi):
