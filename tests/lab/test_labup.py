@@ -13,6 +13,10 @@ from lab import Lab
 from labproc import LabError
 from labup import check_kinds, lab_kind, record_kind
 
+# no lab is started here (kinds and state files only), but every tests/lab module carries the
+# integration marker (tests/unit/test_integration_markers.py)
+pytestmark = pytest.mark.integration
+
 
 def _state(kinds: list[str | None], lab_level: str | None,
            actual: list[str]) -> dict[str, Any]:
