@@ -125,6 +125,20 @@ def single_primary_plays(lu: Any, instance: dict[str, Any], primary: dict[str, A
                  "one primary again")]
 
 
+def disks_active(lu: Any, instance: dict[str, Any]) -> bool:
+    """Whether the primary's drbd ends of ``instance`` are assembled now (activate-disks or a
+    start did it): operations that assemble the disks for their own use leave them so."""
+    if not is_drbd(instance):
+        return False
+    primary = lu.cfg.get("nodes", instance["primary_node"])
+    try:
+        live = rpc.drbd_status(lu.cfg, primary)
+    except rpc.NodeDown:
+        return False
+    ends = drbd_vars(lu.cfg, instance, primary["uuid"])
+    return bool(ends) and all(end["minor"] in live for end in ends)
+
+
 def check_consistent(lu: Any, instance: dict[str, Any], node: dict[str, Any],
                      what: str) -> None:
     """Refuse (OpExecError, as Ganeti's "Disk N is degraded on target node") unless every

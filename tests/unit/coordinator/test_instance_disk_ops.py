@@ -94,8 +94,9 @@ def test_grow_plain_disk_by_and_to_an_amount(cluster, lvm):
     assert cluster.master.config.instance_disks(inst)[0]["size"] == 2048
 
 
-def test_grow_drbd_disk_on_both_nodes_resizes_the_primary_device(cluster, lvm):
+def test_grow_drbd_disk_on_both_nodes_resizes_the_primary_device(cluster, lvm, monkeypatch):
     inst = _create(cluster, "drbd")
+    monkeypatch.setattr(rpc, "drbd_status", lambda store, node: {})     # disks not active
     since = len(cluster.executor.calls)
     job = cluster.run("OP_INSTANCE_GROW_DISK", instance_name=inst["name"], disk=0, amount=1024)
     assert job.status == SUCCESS, job.ops[0].log
@@ -111,6 +112,13 @@ def test_grow_drbd_disk_on_both_nodes_resizes_the_primary_device(cluster, lvm):
     assert disk["children"][1]["size"] == 128
     # stopped instance: its disks are torn down again at the end
     assert cluster.executor.calls[-1][-1].hosts[N1]["gnt_drbd_state"] == "down"
+    # ... unless they were active (activate-disks): then they stay so, as in Ganeti
+    monkeypatch.setattr(rpc, "drbd_status", lambda store, node: {
+        m: {"disk": "UpToDate", "connection": "Connected"} for m in range(4)})
+    job = cluster.run("OP_INSTANCE_GROW_DISK", instance_name=inst["name"], disk=0, amount=64)
+    assert job.status == SUCCESS, job.ops[0].log
+    assert [p.hosts[N1].get("gnt_drbd_state") for p in cluster.executor.calls[-1]] == [
+        "primary", None, "primary"]
 
 
 @pytest.mark.parametrize("kw, needle", [
