@@ -22,7 +22,8 @@ def verify_disks(args: argparse.Namespace) -> int:
     """``verify-disks [--node-group GROUP] [--no-strict]``."""
     op = make_op("OP_CLUSTER_VERIFY_DISKS", args, group_name=args.nodegroup,
                  is_strict=not args.no_strict)
-    bad_nodes, instances, missing = submit_op(op, args)
+    answer: list[Any] = list(submit_op(op, args))
+    bad_nodes, instances, missing = answer
     code = 0
     for node, text in sorted(bad_nodes.items()):
         stdout(f"Error gathering data on node {node}: {text[-400:]}")

@@ -182,4 +182,3 @@ class LUInstanceGrowDisk(InstanceLU):
             disk["children"][0]["size"] = self.target
         self.cfg.replace_many({"disks": [disk]})
         self.instance = self.cfg.get("instances", self.instance["uuid"])
-

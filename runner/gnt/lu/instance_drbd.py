@@ -54,7 +54,8 @@ def play(cfg: Any, instance: dict[str, Any], states: list[tuple[dict[str, Any], 
     host gets the same vars, as the executor passes a play's vars by name)."""
     hosts = {}
     for node, state in states:
-        own = {k: v and (k not in ("force", "wait_sync") or state == "primary")
+        promoted = state == "primary"
+        own = {k: v and (promoted or k not in ("force", "wait_sync"))
                for k, v in flags.items()}
         hosts[node["name"]] = end_vars(cfg, instance, node, state, **own)
     return Play(ROLE, hosts, title=title)
@@ -150,8 +151,8 @@ def check_consistent(lu: Any, instance: dict[str, Any], node: dict[str, Any],
         raise OpPrereqError(f"Cannot get the DRBD status of node {node['name']}: {err}",
                             ECODE_ENVIRON) from err
     for end in drbd_vars(lu.cfg, instance, node["uuid"]):
-        status = live.get(end["minor"]) or {"disk": "not configured",
-                                              "connection": "Unconfigured"}
+        unconfigured = {"disk": "not configured", "connection": "Unconfigured"}
+        status = live.get(end["minor"]) or unconfigured
         if status.get("disk") != "UpToDate":
             raise OpExecError(f"Disk {end['index']} is degraded on target node {node['name']}"
                               f" (/dev/drbd{end['minor']}: disk {status.get('disk')},"

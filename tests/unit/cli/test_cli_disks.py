@@ -18,7 +18,7 @@ def test_verify_disks_nothing_to_do(fake: FakeClient, capsys: pytest.CaptureFixt
 
 
 def test_verify_disks_activates_and_reports(fake: FakeClient,
-                                           capsys: pytest.CaptureFixture) -> None:
+                                            capsys: pytest.CaptureFixture) -> None:
     fake.outcomes = {1: ("success", [{"node3": "ssh: No route to host"}, ["i1", "i2"],
                                      {"i2": [["node2", "xenvg/u.disk0_meta"]]}])}
     fake.outcome = ("success", [["node1", "disk/0", "/dev/drbd0"]])
