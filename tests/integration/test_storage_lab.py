@@ -26,84 +26,23 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from gnt_labcluster import (
-    LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+from gnt_labcluster import LabCluster
+from gnt_storagelab import (
+    GUESTS,
+    OS,
+    PREREQ_EXIT,
+    VG,
+    instance_lvs,
+    instance_names,
+    lv_names,
+    skip_reason,
 )
 
-
-def _skip_reason() -> str | None:
-    """Why a mixed lab cluster cannot run here, or None."""
-    reason = lab_skip_reason()
-    if reason:
-        return reason
-    import labguest  # on sys.path through gnt_labcluster
-    return labguest.skip_reason()
-
-
 pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or ""),
+              pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
               pytest.mark.timeout(1200)]
 
-VG = "xenvg"
-OS = "tinylinux"          # the OS of the other lab tests; never run here (--no-install)
-GUESTS = ("node2", "node3")
-INIT_OPTIONS = (f"--enabled-disk-templates plain,file,diskless,drbd --vg-name {VG}"
-                " -H kvm:accel=tcg")
 ADD = f"gnt-instance add -t plain --no-install --no-start -o {OS}"
-PREREQ_EXIT = 1           # Ganeti's exit code for a failed job (prerequisites not met)
-
-
-@pytest.fixture(scope="module")
-def storage_cluster() -> Iterator[LabCluster]:
-    """node1 (namespaces, master) + node2, node3 (guests with xenvg), all in the cluster;
-    plain, file, diskless and drbd enabled, kvm with accel=tcg."""
-    t0 = time.monotonic()
-    cluster = start_cluster(lab_dir_for("storage"), 1, guests=len(GUESTS), data_gib=10,
-                            init_options=INIT_OPTIONS)
-    print(f"\nstorage cluster: lab up {cluster.lab.timings.get('up', 0):.1f} s, "
-          f"cluster with {len(cluster.names)} nodes {time.monotonic() - t0:.1f} s")
-    try:
-        yield cluster
-    finally:
-        stop_cluster(cluster)
-
-
-@pytest.fixture
-def timed(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
-    """``timed(label)`` prints the seconds since the previous mark (and the test's total)."""
-    start = last = time.monotonic()
-
-    def mark(label: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        print(f"  {request.node.name}: {label} {now - last:.1f} s")
-        last = now
-
-    yield mark
-    print(f"  {request.node.name}: total {time.monotonic() - start:.1f} s")
-
-
-def lv_names(lc: LabCluster, node: str) -> set[str]:
-    """The LVs of ``xenvg`` on a guest node, from ``lvs`` there."""
-    out = lc.run(node, f"lvs --noheadings -o lv_name {VG}").stdout
-    return set(out.split())
-
-
-def instance_lvs(lc: LabCluster, name: str) -> list[tuple[str, str]]:
-    """(vg, lv) of each disk of an instance, from the master's configuration."""
-    cfg = lc.config()
-    for inst in cfg["instances"].values():
-        if inst["name"] == name:
-            return [tuple(cfg["disks"][disk]["logical_id"]) for disk in inst["disks"]]
-    raise KeyError(name)
-
-
-def instance_names(lc: LabCluster) -> list[str]:
-    return lc.gnt("gnt-instance list --no-headers -o name").stdout.split()
 
 
 def test_cluster_has_the_guests_with_their_volume_group(storage_cluster: LabCluster) -> None:

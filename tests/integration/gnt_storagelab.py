@@ -1,0 +1,86 @@
+"""The mixed lab cluster of the storage tests (test_storage_lab*.py): node1 is a namespace node
+and the master (the coordinator runs fast there), node2 and node3 are QEMU TCG guest nodes with
+the volume group ``xenvg`` on their data disk (tests/lab/labup.py, docs/lab.md "Mixed labs"),
+added with ``gnt-node add``; plain, file, diskless and drbd enabled, kvm with accel=tcg.
+
+One cluster for the whole session (``storage_cluster``, registered by this directory's
+conftest.py): its start costs about 3-5 min (the guests' boot and two node adds), shared by
+the plain and the drbd test modules. Each test cleans up the instances and volumes it made.
+Uses the slot of ``$GNT_LAB_SLOT``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from gnt_labcluster import (
+    LabCluster,
+    lab_dir_for,
+    lab_skip_reason,
+    start_cluster,
+    stop_cluster,
+)
+
+VG = "xenvg"
+OS = "tinylinux"          # the OS of the other lab tests; never run here (--no-install)
+GUESTS = ("node2", "node3")
+INIT_OPTIONS = (f"--enabled-disk-templates plain,file,diskless,drbd --vg-name {VG}"
+                " -H kvm:accel=tcg")
+PREREQ_EXIT = 1           # Ganeti's exit code for a failed job (prerequisites not met)
+
+
+def skip_reason() -> str | None:
+    """Why a mixed lab cluster cannot run here, or None."""
+    reason = lab_skip_reason()
+    if reason:
+        return reason
+    import labguest  # on sys.path through gnt_labcluster
+    return labguest.skip_reason()
+
+
+def storage_cluster_fixture() -> Iterator[LabCluster]:
+    """The session's mixed lab cluster (see the module docstring)."""
+    t0 = time.monotonic()
+    cluster = start_cluster(lab_dir_for("storage"), 1, guests=len(GUESTS), data_gib=10,
+                            init_options=INIT_OPTIONS)
+    print(f"\nstorage cluster: lab up {cluster.lab.timings.get('up', 0):.1f} s, "
+          f"cluster with {len(cluster.names)} nodes {time.monotonic() - t0:.1f} s")
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
+
+
+def timed_fixture(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
+    """``timed(label)`` prints the seconds since the previous mark (and the test's total)."""
+    start = last = time.monotonic()
+
+    def mark(label: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        print(f"  {request.node.name}: {label} {now - last:.1f} s")
+        last = now
+
+    yield mark
+    print(f"  {request.node.name}: total {time.monotonic() - start:.1f} s")
+
+
+def lv_names(lc: LabCluster, node: str) -> set[str]:
+    """The LVs of ``xenvg`` on a guest node, from ``lvs`` there."""
+    out = lc.run(node, f"lvs --noheadings -o lv_name {VG}").stdout
+    return set(out.split())
+
+
+def instance_lvs(lc: LabCluster, name: str) -> list[tuple[str, str]]:
+    """(vg, lv) of each disk of an instance, from the master's configuration."""
+    cfg = lc.config()
+    for inst in cfg["instances"].values():
+        if inst["name"] == name:
+            return [tuple(cfg["disks"][disk]["logical_id"]) for disk in inst["disks"]]
+    raise KeyError(name)
+
+
+def instance_names(lc: LabCluster) -> list[str]:
+    return lc.gnt("gnt-instance list --no-headers -o name").stdout.split()
