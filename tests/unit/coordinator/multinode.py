@@ -184,3 +184,23 @@ def lvm_cluster(cluster: Any, monkeypatch: pytest.MonkeyPatch, second: str,
     monkeypatch.setattr(rpc, "vg_info", vg_info)
     monkeypatch.setattr(rpc, "lv_list", lambda store, node, vgs: state["lvs"])
     return state
+
+
+def drbd_cluster(cluster: Any, monkeypatch: pytest.MonkeyPatch, second: str,
+                 third: str) -> dict[str, Any]:
+    """``lvm_cluster`` plus a third node (198.18.0.13), with the nodes' DRBD status faked:
+    every minor 0-3 configured and connected, its disk state ``state["disk"]`` and its
+    local disk status ``state["local_disk"][node name]`` (default ``ok``)."""
+    state = lvm_cluster(cluster, monkeypatch, second)
+    add_node(cluster, third, "198.18.0.13")
+    state["free"][third] = 10240
+    state["disk"] = "UpToDate"
+    state["local_disk"] = {}
+
+    def drbd_status(store: Any, node: dict[str, Any]) -> dict[int, dict[str, Any]]:
+        local = state["local_disk"].get(node["name"], "ok")
+        return {minor: {"disk": state["disk"], "local_disk": local, "connection": "Connected"}
+                for minor in range(4)}
+
+    monkeypatch.setattr(rpc, "drbd_status", drbd_status)
+    return state

@@ -12,28 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from multinode import MASTER, add_node, lvm_cluster
+from multinode import MASTER, drbd_cluster
 
 from gnt.core.jobstate import ERROR, SUCCESS
-from gnt.nodes import rpc
 
 N1, N2, N3 = MASTER, "node2.example.com", "node3.example.com"
 
 
 @pytest.fixture
 def drbd(cluster, monkeypatch):
-    state = lvm_cluster(cluster, monkeypatch, N2)
-    add_node(cluster, N3, "198.18.0.13")
-    state["free"][N3] = 10240
     # every configured minor of every node up to date, unless a test says otherwise
-    state["disk"] = "UpToDate"
-
-    def drbd_status(store: Any, node: dict[str, Any]) -> dict[int, dict[str, Any]]:
-        return {minor: {"disk": state["disk"], "connection": "Connected"}
-                for minor in range(4)}
-
-    monkeypatch.setattr(rpc, "drbd_status", drbd_status)
-    return state
+    return drbd_cluster(cluster, monkeypatch, N2, N3)
 
 
 def _create(cluster, name="inst1.example.com", nodes=(N1, N2), **kw):

@@ -7,30 +7,17 @@ fakes; the role runs for real in tests/integration/test_storage_lab_drbd.py.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from multinode import MASTER, add_node, lvm_cluster
+from multinode import MASTER, drbd_cluster
 
 from gnt.core.jobstate import ERROR, SUCCESS
-from gnt.nodes import rpc
 
 N1, N2, N3 = MASTER, "node2.example.com", "node3.example.com"
 
 
 @pytest.fixture
 def drbd(cluster, monkeypatch):
-    state = lvm_cluster(cluster, monkeypatch, N2)
-    add_node(cluster, N3, "198.18.0.13")
-    state["free"][N3] = 10240
-    state["local_disk"] = {N1: "ok", N2: "ok"}
-
-    def drbd_status(store: Any, node: dict[str, Any]) -> dict[int, dict[str, Any]]:
-        disk = state["local_disk"].get(node["name"], "ok")
-        return {m: {"disk": "UpToDate", "local_disk": disk, "connection": "Connected"}
-                for m in range(4)}
-
-    monkeypatch.setattr(rpc, "drbd_status", drbd_status)
+    state = drbd_cluster(cluster, monkeypatch, N2, N3)
     job = cluster.run("OP_INSTANCE_CREATE", instance_name="inst1.example.com",
                       disk_template="drbd", disks=[{"size": "1G"}, {"size": "512M"}],
                       pnode=N1, snode=N2, name_check=False, ip_check=False, no_install=True,

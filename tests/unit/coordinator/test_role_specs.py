@@ -27,6 +27,12 @@ FREE_FORM = {"osparams"}
 # Records the coordinator builds in one place (gnt.nodes.nodevars) and sends to many roles.
 SHARED = {"gnt_instance": "instance", "gnt_old_instance": "instance", "gnt_node": "node"}
 BOGUS = "gnt_no_such_key"
+# One node's end of a drbd disk, as gnt.nodes.nodevars.drbd_vars builds it.
+DRBD_END = {"index": 0, "minor": 0, "size_mib": 64, "port": 11000, "secret": "s" * 40,
+            "local_address": "198.18.0.11", "peer_address": "198.18.0.12", "peer_name": "node2",
+            "link": "/var/run/gnt/instance-disks/i1:0",
+            "data_vg": "xenvg", "data_lv": "u.disk0_data", "data_size_mib": 64,
+            "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128}
 
 PEER = {"local": False, "name": "node2", "address": "198.18.0.12", "port": 22, "user": "root",
         "ssh_args": ["-o", "BatchMode=yes"]}
@@ -196,12 +202,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_disk_grow": {**both, "gnt_grow": {
             "index": 0, "size_mib": 2048, "volume": {"vg": "xenvg", "name": "u.disk0"},
             "resize_drbd": False}, "gnt_drbd": []},
-        "instance_drbd": {"gnt_drbd": [{
-            "index": 0, "minor": 0, "size_mib": 64, "port": 11000, "secret": "s" * 40,
-            "local_address": "198.18.0.11", "peer_address": "198.18.0.12", "peer_name": "node2",
-            "link": "/var/run/gnt/instance-disks/i1:0",
-            "data_vg": "xenvg", "data_lv": "u.disk0_data", "data_size_mib": 64,
-            "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128}],
+        "instance_drbd": {"gnt_drbd": [dict(DRBD_END)],
             "gnt_drbd_state": "primary", "gnt_drbd_create": True, "gnt_drbd_force": True,
             "gnt_drbd_dual": False, "gnt_drbd_wait_sync": True, "gnt_drbd_require_synced": False,
             "gnt_drbd_meta_only": False, "gnt_drbd_usermode_helper": "/bin/true"},
@@ -209,12 +210,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
             "target_address": "198.18.0.12", "target_port": 22, "force": False,
             "ssh_args": ["-o", "BatchMode=yes"], "disks": [{"src": p, "dst": p} for p in disks]}},
         "instance_disk_snapshot": {**both, "gnt_snapshot": {"state": "present", "timeout": 60}},
-        "instance_drbd_replace": {"gnt_drbd": [{
-            "index": 0, "minor": 0, "size_mib": 64, "port": 11000, "secret": "s" * 40,
-            "local_address": "198.18.0.11", "peer_address": "198.18.0.12", "peer_name": "node2",
-            "link": "/var/run/gnt/instance-disks/i1:0",
-            "data_vg": "xenvg", "data_lv": "u.disk0_data", "data_size_mib": 64,
-            "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128}],
+        "instance_drbd_replace": {"gnt_drbd": [dict(DRBD_END)],
             "gnt_drbd_replace_step": "swap", "gnt_drbd_replace_stamp": "1733300000",
             "gnt_drbd_usermode_helper": "/bin/true"},
         "instance_export": {**both, "gnt_export": {
