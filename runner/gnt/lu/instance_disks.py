@@ -160,8 +160,7 @@ class LUInstanceGrowDisk(InstanceLU):
         if not self.delta:
             return None
         nodes = instance_drbd.instance_nodes(self.cfg, self.instance)
-        # as Ganeti: disks that were active (running, or activate-disks) stay active
-        running = self.is_running() or instance_drbd.disks_active(self, self.instance)
+        running = instance_drbd.keep_disks_active(self, self.instance)
         hosts = {node["name"]: self._grow_vars(node, node["uuid"] == self.node["uuid"])
                  for node in nodes}
         plays = [*instance_drbd.assemble_plays(self, self.instance),

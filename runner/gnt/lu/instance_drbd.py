@@ -140,6 +140,12 @@ def disks_active(lu: Any, instance: dict[str, Any]) -> bool:
     return bool(ends) and all(end["minor"] in live for end in ends)
 
 
+def keep_disks_active(lu: Any, instance: dict[str, Any]) -> bool:
+    """Whether disks an operation assembles for itself stay assembled afterwards: when the
+    instance runs or its disks were active already (activate-disks), as in Ganeti."""
+    return bool(lu.is_running()) or disks_active(lu, instance)
+
+
 def check_consistent(lu: Any, instance: dict[str, Any], node: dict[str, Any],
                      what: str) -> None:
     """Refuse (OpExecError, as Ganeti's "Disk N is degraded on target node") unless every

@@ -153,8 +153,7 @@ class LUInstanceReplaceDisks(InstanceLU):
         if self.op["mode"] == REPLACE_AUTO and self.target is None:
             self.log(f"No disks need replacement for instance '{self.name}'")
             return None
-        # disks that were active (running, or activate-disks) stay active, as in Ganeti
-        running = self.is_running() or instance_drbd.disks_active(self, self.instance)
+        running = instance_drbd.keep_disks_active(self, self.instance)
         if self.op["mode"] == REPLACE_NEW_SECONDARY:
             self._change_secondary(running)
         else:

@@ -69,6 +69,7 @@ class LUClusterVerifyDisks(LogicalUnit):
         bad: dict[str, str] = {}
         volumes: dict[str, dict[str, Any]] = {}
         drbd: dict[str, dict[int, dict[str, Any]]] = {}
+        any_drbd = any(inst["disk_template"] == params.DT_DRBD8 for inst in instances)
         for uuid, node in sorted(nodes.items(), key=lambda item: item[1]["name"]):
             if node["offline"]:
                 continue
@@ -76,8 +77,7 @@ class LUClusterVerifyDisks(LogicalUnit):
                           for where, vol in instance_volumes(cfg, inst) if where == uuid})
             try:
                 volumes[uuid] = rpc.lv_list(cfg, node, vgs)
-                drbd[uuid] = rpc.drbd_status(cfg, node) if any(
-                    inst["disk_template"] == params.DT_DRBD8 for inst in instances) else {}
+                drbd[uuid] = rpc.drbd_status(cfg, node) if any_drbd else {}
             except rpc.NodeDown as err:
                 bad[node["name"]] = str(err)
         to_activate: list[str] = []
