@@ -202,7 +202,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_disk_grow": {**both, "gnt_grow": {
             "index": 0, "size_mib": 2048, "volume": {"vg": "xenvg", "name": "u.disk0"},
             "resize_drbd": False}, "gnt_drbd": []},
-        "instance_drbd": {"gnt_drbd": [dict(DRBD_END)],
+        "instance_drbd": {
+            "gnt_drbd": [dict(DRBD_END)],
             "gnt_drbd_state": "primary", "gnt_drbd_create": True, "gnt_drbd_force": True,
             "gnt_drbd_dual": False, "gnt_drbd_wait_sync": True, "gnt_drbd_require_synced": False,
             "gnt_drbd_meta_only": False, "gnt_drbd_usermode_helper": "/bin/true"},
@@ -210,7 +211,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
             "target_address": "198.18.0.12", "target_port": 22, "force": False,
             "ssh_args": ["-o", "BatchMode=yes"], "disks": [{"src": p, "dst": p} for p in disks]}},
         "instance_disk_snapshot": {**both, "gnt_snapshot": {"state": "present", "timeout": 60}},
-        "instance_drbd_replace": {"gnt_drbd": [dict(DRBD_END)],
+        "instance_drbd_replace": {
+            "gnt_drbd": [dict(DRBD_END)],
             "gnt_drbd_replace_step": "swap", "gnt_drbd_replace_stamp": "1733300000",
             "gnt_drbd_usermode_helper": "/bin/true"},
         "instance_export": {**both, "gnt_export": {
