@@ -46,17 +46,26 @@ def mounted_tmpfs(size: str, prefix: str) -> Iterator[Path]:
 
 
 def fill(root: Path, leave: int = 0) -> Path:
-    """Fill the file system of ``root`` with one file, leaving about ``leave`` bytes free."""
+    """Fill the file system of ``root`` with one file, leaving about ``leave`` bytes free.
+
+    With ``leave=0`` it writes until the file system refuses (ENOSPC), in ever smaller pieces
+    down to one byte, so not even a page is left; calling it again tops the file system up.
+    """
     filler = root / "filler"
     stat = os.statvfs(root)
     size = max(0, stat.f_bavail * stat.f_frsize - leave)
-    with open(filler, "ab") as handle:
+    with open(filler, "ab", buffering=0) as handle:
         try:
             while size > 0:
-                chunk = min(size, 1 << 20)
-                handle.write(b"\0" * chunk)
-                handle.flush()
-                size -= chunk
+                size -= handle.write(b"\0" * min(size, 1 << 20))
+            chunk = 1 << 20
+            while leave == 0 and chunk:
+                try:
+                    handle.write(b"\0" * chunk)
+                except OSError as err:
+                    if err.errno != errno.ENOSPC:
+                        raise
+                    chunk //= 2
         except OSError as err:
             assert err.errno == errno.ENOSPC
     return filler

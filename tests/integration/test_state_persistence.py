@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import stat
+import time
 
 import pytest
 from gnt_clusterenv import destroy_cluster, make_cluster
@@ -56,6 +57,8 @@ def test_full_disk_fails_jobs_with_the_cause_and_the_daemon_recovers(gnt):
     assert config.read_bytes() == before
     assert "not-saved" not in tags(gnt)
     fill(gnt.root)                                           # now nothing at all is left
+    time.sleep(1)                                            # the daemon may free a temp file
+    fill(gnt.root)                                           # after the failed job: top up
     refused = gnt.run("gnt-cluster", "add-tags", "refused", check=False, timeout=120)
     assert refused.returncode != 0
     assert NOSPACE in refused.stderr + refused.stdout and "queue" in refused.stderr
