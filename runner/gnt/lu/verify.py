@@ -11,6 +11,7 @@ from typing import Any
 
 from gnt.config import schema
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
+from gnt.lu import verify_storage
 from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import knownhosts, live, rpc
 from gnt.nodes.nodevars import bridges
@@ -70,7 +71,7 @@ class LUClusterVerify(LogicalUnit):
         nodes = sorted(cfg.all("nodes"), key=lambda n: n["name"])
         online = [n for n in nodes if not n["offline"]]
         self.log("* Verifying node status")
-        infos = rpc.verify_info_many(cfg, online)
+        infos = rpc.verify_info_many(cfg, online, verify_storage.what_to_ask(cfg, online))
         domains = live.domains_by_node(cfg, {n["uuid"] for n in online})
         for node in nodes:
             if node["offline"]:
@@ -89,6 +90,11 @@ class LUClusterVerify(LogicalUnit):
         self._verify_instances(instances, domains)
         self.log("* Verifying disks")
         self._verify_disks(instances, nodes, infos)
+        for finding in verify_storage.storage_findings(cfg, nodes, infos):
+            if finding.level == "ERROR":
+                self._error(finding.kind, finding.name, finding.message)
+            else:
+                self._warn(finding.kind, finding.name, finding.message)
         self.log("* Verifying N+1 memory redundancy")
         self._verify_n_plus_one(nodes, instances, domains)
         self.log(f"* Verification done: {self.errors} error(s)")

@@ -68,9 +68,12 @@ def vg_info(vg: str) -> dict[str, Any]:
     return {"vg_total": int(found[0]["size_mib"]), "vg_free": int(found[0]["free_mib"])}
 
 
-def verify_info(storage_dirs: list[str]) -> dict[str, Any]:
+def verify_info(storage_dirs: list[str], vgs: list[str] | None = None,
+                drbd: str = "") -> dict[str, Any]:
     """What ``gnt-cluster verify`` checks on a node: storage dirs, the disk files in them,
-    bridges, and the node's copies of the config and ssconf (serials, master)."""
+    bridges, the node's copies of the config and ssconf (serials, master), and its LVM volumes
+    of ``vgs`` and (``drbd`` non-empty) DRBD state
+    (:func:`gnt.nodes.storagecalls.verify_storage`)."""
     import os
 
     from gnt.core import settings, ssconf
@@ -93,6 +96,7 @@ def verify_info(storage_dirs: list[str]) -> dict[str, Any]:
     result["ssconf_master_node"] = ssconf.read("master_node")
     serial = ssconf.read("config_serial")
     result["ssconf_serial"] = int(serial) if serial and serial.isdigit() else None
+    result.update(storagecalls.verify_storage(list(vgs or []), bool(drbd)))
     return result
 
 
@@ -248,7 +252,8 @@ _URI = Arg("uri", default="qemu:///system")
 CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("info", live_info, (_URI, Arg("storage_dir"))),
     NodeCall("domains", list_domains, (_URI,)),
-    NodeCall("verify", verify_info, (Arg("storage_dirs", many=True),)),
+    NodeCall("verify", verify_info, (Arg("storage_dirs", many=True), Arg("vgs", many=True),
+                                     Arg("drbd", default=""))),
     NodeCall("exports", exports_here),
     NodeCall("export-info", export_info, (Arg("path", default=""),)),
     NodeCall("os-diagnose", os_diagnose, (Arg("search_path", many=True),)),

@@ -103,17 +103,22 @@ def domains_many(store: ConfigStore, nodes: list[dict[str, Any]]
     return ssh.map_parallel(by_uuid, one)
 
 
-def verify_info_many(store: ConfigStore, nodes: list[dict[str, Any]]
+def verify_info_many(store: ConfigStore, nodes: list[dict[str, Any]],
+                     asks: dict[str, dict[str, Any]] | None = None
                      ) -> dict[str, dict[str, Any] | str]:
     """node uuid -> what verify checks on it (:func:`gnt.nodes.agent.verify_info`), or the error
-    text when the node did not answer."""
+    text when the node did not answer. ``asks``: node uuid -> ``{"vgs": [...], "drbd": bool}``,
+    the volume groups and whether DRBD to report on as well (none when absent)."""
     by_uuid = {node["uuid"]: node for node in nodes}
     cluster = store.cluster()
     dirs = [cluster["file_storage_dir"], cluster["shared_file_storage_dir"]]
 
     def one(uuid: str) -> dict[str, Any] | str:
+        ask = (asks or {}).get(uuid, {})
         try:
-            return dict(_ask(store, by_uuid[uuid], "verify", storage_dirs=dirs))
+            return dict(_ask(store, by_uuid[uuid], "verify", storage_dirs=dirs,
+                             vgs=list(ask.get("vgs") or []),
+                             drbd="yes" if ask.get("drbd") else ""))
         except NodeDown as err:
             return str(err)
     return ssh.map_parallel(by_uuid, one)

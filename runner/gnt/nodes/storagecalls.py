@@ -81,3 +81,31 @@ def drbd_status() -> dict[str, Any]:
         return {}
     proc = status.read_proc_drbd()
     return {str(minor): info.as_dict() for minor, info in sorted(proc.minors.items())}
+
+
+def verify_storage(vgs: list[str], drbd: bool) -> dict[str, Any]:
+    """What ``gnt-cluster verify`` checks of this node's LVM and DRBD: the volume groups found
+    of ``vgs`` (``vgs_found``), the logical volumes in them (``lvs``: ``"vg/lv"`` -> active) or
+    why they could not be listed (``lvm_error``); with ``drbd``, the minors configured here
+    (``drbd_minors``: minor as a string -> :func:`drbd_status`'s fields) and the kernel
+    module's usermode helper (``drbd_helper``, None when the module is not loaded)."""
+    result: dict[str, Any] = {}
+    if vgs:
+        base, lvm = _lvm()
+        try:
+            result["vgs_found"] = sorted(vg["name"] for vg in lvm.list_vgs(base.subprocess_runner)
+                                         if vg["name"] in vgs)
+            present = [vg for vg in vgs if vg in result["vgs_found"]]
+            lvs = lvm.list_lvs(base.subprocess_runner, present) if present else []
+            result["lvs"] = {f"{lv['vg']}/{lv['name']}": bool(lv["active"]) for lv in lvs}
+        except Exception as err:  # StorageError: the message names the command and its output
+            result["lvm_error"] = str(err)
+    if drbd:
+        drbd_util = load_module_util("storage.drbd")
+        try:
+            with open(drbd_util.USERMODE_HELPER_FILE, encoding="utf-8") as handle:
+                result["drbd_helper"] = handle.read().strip()
+        except OSError:
+            result["drbd_helper"] = None
+        result["drbd_minors"] = drbd_status()
+    return result

@@ -297,7 +297,7 @@ def test_verify_names_a_node_whose_host_key_changed(mn, monkeypatch):
     assert mn.run("OP_NODE_ADD", node_name=N2).status == SUCCESS
     add_node(mn, N3, "198.18.0.13")                # recorded by an older version: no keys
 
-    def verify_info_many(cfg, nodes):
+    def verify_info_many(cfg, nodes, asks=None):
         out: dict[str, Any] = {}
         for n in nodes:
             if n["name"] == N2:

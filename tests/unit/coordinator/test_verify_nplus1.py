@@ -103,7 +103,7 @@ def mn(cluster, monkeypatch):
     add_node(cluster, "node2.example.com", "198.18.0.12", master_candidate=True)
     store = cluster.master.config
 
-    def verify_info_many(cfg, nodes):
+    def verify_info_many(cfg, nodes, asks=None):
         shared = cfg.cluster()["shared_file_storage_dir"]
         files = [d["logical_id"][1] for d in cfg.data["disks"].values()]
         return {n["uuid"]: {"dirs": {cfg.cluster()["file_storage_dir"]: True, shared: True},
