@@ -1,10 +1,11 @@
-"""gnt-instance activate-disks, deactivate-disks, replace-disks and grow-disk."""
+"""gnt-instance activate-disks, deactivate-disks, replace-disks, grow-disk and recreate-disks."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from gnt.cli._params import ident_keyval, parse_size, split_node
 from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.core.units import UnitError, parse_size_mib
@@ -73,6 +74,45 @@ def replace_disks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recreate_disk(spec: str) -> list[Any]:
+    """One ``--disk N[:size=VAL][,mode=ro|rw]`` of recreate-disks as ``[N, {changes}]`` (the
+    size in MiB; which parameters may change is checked by the master, as in Ganeti)."""
+    ident, changes = ident_keyval(spec, "disk parameters")
+    try:
+        index = int(ident)
+    except ValueError as err:
+        raise OpPrereqError(f"Invalid disk index passed: '{ident}'", ECODE_INVAL) from err
+    if index < 0:
+        raise OpPrereqError(f"Invalid disk index passed: '{ident}'", ECODE_INVAL)
+    parsed: dict[str, Any] = dict(changes)
+    if "size" in parsed:
+        parsed["size"] = parse_size(parsed["size"], f"disk size for disk {index}")
+    if "spindles" in parsed:
+        try:
+            parsed["spindles"] = int(parsed["spindles"])
+        except ValueError as err:
+            raise OpPrereqError(f"Invalid spindles for disk {index}: {parsed['spindles']}",
+                                ECODE_INVAL) from err
+    return [index, parsed]
+
+
+def recreate_disks(args: argparse.Namespace) -> int:
+    """``gnt-instance recreate-disks [-n P[:S] | -I NAME] [--disk N[:size=S,mode=M]]...
+    INSTANCE``."""
+    disks = [_recreate_disk(spec) for spec in args.disks or []]
+    nodes: list[str] = []
+    if args.node:
+        if args.iallocator:
+            raise OpPrereqError("At most one of either --nodes or --iallocator can be passed",
+                                ECODE_INVAL)
+        pnode, snode = split_node(args.node)
+        nodes = [name for name in (pnode, snode) if name]
+    op = make_op("OP_INSTANCE_RECREATE_DISKS", args, instance_name=args.name, disks=disks,
+                 nodes=nodes, iallocator=args.iallocator)
+    submit_or_send(op, args, name=args.name)
+    return 0
+
+
 def register_instance(subs: Any) -> None:
     """Add the disk commands to the gnt-instance parser."""
     p = add_command(subs, "activate-disks", activate_disks,
@@ -117,4 +157,17 @@ def register_instance(subs: Any) -> None:
                    help="Do not wait for the disks to synchronise")
     p.add_argument("--absolute", action="store_true",
                    help="AMOUNT is the new size, not the increase")
+    add_submit_options(p)
+    p = add_command(subs, "recreate-disks", recreate_disks,
+                    "Recreate (empty) the missing disks of a stopped instance")
+    p.add_argument("name", metavar="INSTANCE")
+    p.add_argument("-n", "--node", default=None, metavar="NODE[:SECONDARY]",
+                   help="Recreate the disks on these nodes (all disks; as many nodes as the"
+                   " instance has)")
+    p.add_argument("-I", "--iallocator", default=None, metavar="NAME",
+                   help="Choose the new nodes with this allocator")
+    p.add_argument("--disk", dest="disks", action="append", default=None,
+                   metavar="N[:size=VAL][,mode=ro|rw]",
+                   help="Recreate only this disk (repeatable), optionally changing its size"
+                   " or mode")
     add_submit_options(p)

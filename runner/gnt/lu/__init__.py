@@ -14,6 +14,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     instance_migrate,
     instance_modify,
     instance_multialloc,
+    instance_recreate,
     instance_remote_import,
     instance_replace,
     node,

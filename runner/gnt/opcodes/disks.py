@@ -1,5 +1,6 @@
-"""Opcode definitions for the disks of existing instances: activate, deactivate, grow (as
-Ganeti's OpInstanceActivateDisks, OpInstanceDeactivateDisks and OpInstanceGrowDisk)."""
+"""Opcode definitions for the disks of existing instances: activate, deactivate, grow, replace,
+recreate (as Ganeti's OpInstanceActivateDisks, OpInstanceDeactivateDisks, OpInstanceGrowDisk,
+OpInstanceReplaceDisks and OpInstanceRecreateDisks)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ def t_disk_indexes(value: Any) -> bool:
     """A list of disk indexes (non-negative integers)."""
     return isinstance(value, list) and all(t_nonneg(v) and not isinstance(v, float)
                                            for v in value)
+
+
+def t_recreate_disks(value: Any) -> bool:
+    """Ganeti's RecreateDisksInfo: ``[]`` (every disk), a list of disk indexes, or a list of
+    ``[index, {parameter: value}]`` pairs (the parameters are checked by the logical unit)."""
+    if not isinstance(value, list):
+        return False
+    if t_disk_indexes(value):
+        return True
+    return all(isinstance(item, (list, tuple)) and len(item) == 2 and t_nonneg(item[0])
+               and not isinstance(item[0], float) and isinstance(item[1], dict)
+               for item in value)
 
 
 DEFS: list[OpDef] = [
@@ -63,4 +76,12 @@ DEFS: list[OpDef] = [
                                     P("absolute", t_bool, False),
                                     P("ignore_ipolicy", t_bool, False)),
           summary="instance_name", doc="Grow one disk of an instance (MiB, by or to amount)."),
+    OpDef("OP_INSTANCE_RECREATE_DISKS", (R("instance_name", t_name),
+                                         P("disks", t_recreate_disks, []),
+                                         P("nodes", t_list_of_str, []),
+                                         P("iallocator", t_maybe_str, None)),
+          summary="instance_name",
+          doc="Recreate (empty) the missing disks of a stopped instance, all of them or those"
+              " listed (optionally with a new size or mode), on its nodes or on new ones"
+              " (nodes, or chosen by an iallocator)."),
 ]

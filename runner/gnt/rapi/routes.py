@@ -133,7 +133,7 @@ ROUTES: list[Route] = [
            PUT=Method(o.body_op("OP_INSTANCE_DEACTIVATE_DISKS", _INST,
                                 flags={"force": "force"}))),
     _route("instances_name_recreate_disks", "/2/instances/{}/recreate-disks", (NAME,),
-           POST=TODO),
+           POST=Method(o.body_op("OP_INSTANCE_RECREATE_DISKS", _INST))),
     _route("instances_name_prepare_export", "/2/instances/{}/prepare-export", (NAME,),
            PUT=Method(o.prepare_export)),
     _route("instances_name_export", "/2/instances/{}/export", (NAME,),

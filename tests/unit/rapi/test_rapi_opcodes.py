@@ -180,3 +180,17 @@ def test_node_storage_modify_and_repair() -> None:
         resource(Recorder(), Request("PUT", items, {"storage_type": ["lvm-vg"]}, None,
                                      route.name))
     assert "'name'" in err.value.explain
+
+
+def test_recreate_disks_takes_ganeti_body_fields() -> None:
+    [op] = _send("POST", "/2/instances/i1/recreate-disks",
+                 {"disks": [[0, {"size": 2048}], [1, {}]], "nodes": ["n3", "n1"]})
+    assert op["OP_ID"] == "OP_INSTANCE_RECREATE_DISKS" and op["instance_name"] == "i1"
+    assert (op["disks"], op["nodes"], op["iallocator"]) == ([[0, {"size": 2048}], [1, {}]],
+                                                            ["n3", "n1"], None)
+    [op] = _send("POST", "/2/instances/i1/recreate-disks", {"disks": [1], "iallocator": "hail"})
+    assert (op["disks"], op["iallocator"]) == ([1], "hail")
+    assert _send("POST", "/2/instances/i1/recreate-disks")[0]["disks"] == []
+    for bad in ({"disks": "0"}, {"disks": [[0]]}, {"disks": [-1]}, {"nodes": "n1"}):
+        with pytest.raises((HttpError, OpPrereqError)):
+            _send("POST", "/2/instances/i1/recreate-disks", bad)
