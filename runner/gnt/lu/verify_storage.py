@@ -2,7 +2,9 @@
 group on every VM-capable node, each instance volume present on its node, volumes of the
 cluster's volume group that no instance uses (unless ``--reserved-lvs`` matches them), DRBD
 minors active where an instance that should run needs them and not in use where the config has
-none, the DRBD usermode helper, and degraded DRBD disks of instances that should run.
+none, the DRBD usermode helper of nodes with devices in use (the role sets it before it brings
+a device up, so another helper on a node without devices is no finding), and degraded DRBD
+disks of instances that should run.
 
 :func:`what_to_ask` says which volume groups each node is asked about (and whether about DRBD);
 :func:`storage_findings` turns the nodes' answers (:func:`gnt.nodes.storagecalls.verify_storage`)
@@ -158,7 +160,9 @@ def _check_drbd(cfg: Any, cluster: dict[str, Any], nodes: list[dict[str, Any]],
             continue
         live = {int(minor): status for minor, status in info["drbd_minors"].items()
                 if status.get("configured", True)}
-        if helper and info.get("drbd_helper") not in (None, helper):
+        # the role sets the cluster's helper before it brings a device up, so a loaded module
+        # with another helper (drbd-utils' default) matters only while devices are in use
+        if helper and live and info.get("drbd_helper") not in (None, helper):
             findings.append(Finding("ERROR", "node", node["name"],
                                     f"wrong drbd usermode helper: {info['drbd_helper']}"))
         expected = minors.get(node["uuid"], {})

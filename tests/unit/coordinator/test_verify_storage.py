@@ -157,9 +157,12 @@ def test_minor_in_use_that_the_config_does_not_have(lab):
     assert verify(lab)[1] == [f"- ERROR: node {N1}: unallocated drbd minor 7 is in use"]
 
 
-def test_wrong_usermode_helper_and_a_node_without_the_module(lab):
+def test_wrong_usermode_helper_matters_where_devices_are_in_use(lab):
     lab.answers[N2]["drbd_helper"] = "/usr/sbin/other-helper"
     lab.answers[N3]["drbd_helper"] = None        # not loaded: loaded on demand with ours
+    lab.answers[N1]["drbd_helper"] = "/sbin/drbdadm"
+    lab.answers[N1]["drbd_minors"] = {}          # no devices: set before the first one
+    assert lab.run("OP_INSTANCE_SHUTDOWN", instance_name="d1").status == SUCCESS
     assert verify(lab)[1] == [f"- ERROR: node {N2}: wrong drbd usermode helper:"
                               " /usr/sbin/other-helper"]
 
