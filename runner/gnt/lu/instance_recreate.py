@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gnt import iallocator as ia
 from gnt.config import drbdmap
 from gnt.core.errors import (
     ECODE_ENVIRON,
@@ -129,6 +130,8 @@ class LUInstanceRecreateDisks(InstanceLU):
 
     def check_prereq(self) -> None:
         super().check_prereq()
+        # the new nodes as they are now, under the locks
+        self.new_nodes = [self.cfg.get("nodes", node["uuid"]) for node in self.new_nodes]
         inst = self.instance
         disks = self.cfg.instance_disks(inst)
         template = inst["disk_template"]
@@ -147,6 +150,9 @@ class LUInstanceRecreateDisks(InstanceLU):
         if len({n["uuid"] for n in self.new_nodes}) != len(self.new_nodes):
             raise OpPrereqError(f"The new nodes must differ: {':'.join(self.op['nodes'])}",
                                 ECODE_INVAL)
+        primary = self.new_nodes[0] if self.new_nodes else self.node
+        if not self.op["iallocator"] and primary["offline"]:
+            raise OpPrereqError(f"Can't use offline node {primary['name']}", ECODE_STATE)
         self._check_stopped(moving)
         self.wanted = dict(self.changes) or {index: {} for index in range(len(disks))}
         top = max(self.wanted)
@@ -183,15 +189,27 @@ class LUInstanceRecreateDisks(InstanceLU):
                                 ECODE_STATE)
 
     def _allocate(self, disks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """-I: the allocator chooses every node of the instance (Ganeti asks it as for a new
-        instance); the other nodes' locks are given back."""
-        inst = self.instance
-        be = params.filled_beparams(self.cfg.cluster(), inst)
-        nics = [params.filled_nicparams(self.cfg.cluster(), nic) for nic in inst["nics"]]
-        nodes = placement.allocate(
-            self, self.name, placement.allocator_name(self, self.op["iallocator"]),
-            int(be["maxmem"]), [int(d["size"]) for d in disks], inst["disk_template"],
-            int(be["vcpus"]), nics, inst["os"], list(inst.get("tags") or []))
+        """-I: the allocator chooses every node of the instance, asked as for a new instance
+        (as Ganeti does); the instance itself is left out of the cluster it is shown, so its
+        name is free and its resources are not counted twice. The other nodes' locks are
+        given back."""
+        inst, cfg = self.instance, self.cfg
+        be = params.filled_beparams(cfg.cluster(), inst)
+        nics = [params.filled_nicparams(cfg.cluster(), nic) for nic in inst["nics"]]
+        allocator = placement.allocator_name(self, self.op["iallocator"])
+        request = ia.request_allocate(self.name, int(be["maxmem"]),
+                                      [int(d["size"]) for d in disks], inst["disk_template"],
+                                      vcpus=int(be["vcpus"]), nics=nics, os=inst["os"],
+                                      tags=list(inst.get("tags") or []))
+        data = dict(cfg.data)
+        data["instances"] = {uuid: other for uuid, other in cfg.data["instances"].items()
+                             if uuid != inst["uuid"]}
+        online = [node for node in data["nodes"].values() if not node["offline"]]
+        live = ia.live_from_node_info(data, rpc.live_info_many(cfg, online))
+        answer = ia.run_iallocator(allocator, ia.build_request(data, live, request))
+        nodes = [cfg.lookup("nodes", name) for name in answer.nodes]
+        self.log(f"Selected nodes for instance {self.name} via iallocator {allocator}:"
+                 f" {', '.join(node['name'] for node in nodes)}")
         keep = sorted({*self.locked_nodes(), *(str(node["uuid"]) for node in nodes)})
         self.release_locks(LEVEL_NODE, keep=keep)
         self.release_locks(LEVEL_NODE_RES, keep=keep)

@@ -212,3 +212,30 @@ def test_existing_file_is_refused(cluster, lab):
     path = cluster.master.config.instance_disks(inst)[0]["logical_id"][1]
     lab["files"] = [path]
     _refused(cluster, f"disk 0 ({path}) still exist(s) on node {N1}")
+
+
+def test_drbd_nodes_chosen_by_the_allocator(cluster, lab):
+    inst = _create(cluster, "drbd", snode=N2)
+    job = _recreate(cluster, iallocator="builtin")
+    assert job.status == SUCCESS, job.ops[0].log
+    cfg = cluster.master.config
+    inst = cfg.get("instances", inst["uuid"])
+    chosen = {cfg.get("nodes", uuid)["name"] for uuid in
+              [inst["primary_node"], *cfg.instance_secondaries(inst)]}
+    assert len(chosen) == 2
+    assert f"Selected nodes for instance {NAME} via iallocator builtin" in "\n".join(str(line) for line in job.ops[0].log)
+
+
+def test_dead_primary_moves_without_the_state_check(cluster, lab):
+    """-n with the old primary offline: its state cannot be asked (Ganeti skips the check)."""
+    inst = _create(cluster, "plain", pnode=N2, start=True)
+    cfg = cluster.master.config
+    n2 = cfg.lookup("nodes", N2)["uuid"]
+    cfg.modify("nodes", n2, lambda obj: obj.update(offline=True))
+    _refused(cluster, f"Can't use offline node {N2}")
+    since = len(cluster.executor.calls)
+    job = _recreate(cluster, nodes=[N3])
+    assert job.status == SUCCESS, job.ops[0].log
+    [[play]] = cluster.executor.calls[since:]
+    assert list(play.hosts) == [N3]
+    assert cfg.get("instances", inst["uuid"])["primary_node"] == cfg.lookup("nodes", N3)["uuid"]
