@@ -78,8 +78,8 @@ def test_scan_lists_real_disks_with_big_partitions_and_use(node):
         ("vda", True, ["vda1"]),          # vda2 is under 1 GiB (and swap)
         ("vdb", True, []),                # held by an LV, a PV of xenvg
         ("vdc", False, [])]
-    assert [d.name for d in lvmstrap.scan(node, removable_ok=True)] == ["sdd", "vda", "vdb",
-                                                                         "vdc"]
+    with_removable = lvmstrap.scan(node, removable_ok=True)
+    assert [d.name for d in with_removable] == ["sdd", "vda", "vdb", "vdc"]
 
 
 def test_pv_of_a_group_is_in_use_even_without_active_volumes(node, tmp_path):
