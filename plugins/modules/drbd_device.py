@@ -99,6 +99,18 @@ options:
         (the cluster's C(drbd_usermode_helper); Ganeti's default C(/bin/true)).
     type: str
     default: /bin/true
+  wait_sync:
+    description:
+      - With O(state=up)/V(primary)/V(secondary), wait until both disks are up to date
+        (Ganeti's wait for sync), reading C(/proc/drbd) twice a second; fails when the device
+        stays degraded without resyncing for a minute, or after O(wait_timeout). Not in check
+        mode.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds O(wait_sync) waits at most.
+    type: int
+    default: 3600
   resize:
     description:
       - With O(state=up)/V(primary)/V(secondary), let the device grow into its grown data
@@ -285,6 +297,9 @@ def _run(backend, p, check):
         actions += resized.actions
         if not check:
             outcome.state = resized.state
+    if p["wait_sync"] and not check:
+        backend.wait_for_sync(minor, p["wait_timeout"])
+        outcome.state = backend.info(minor)
     return ActionResult(state=outcome.state, actions=actions)
 
 
@@ -311,6 +326,8 @@ def main():
             resync_rate_kib=dict(type="int", default=61440),
             force_primary=dict(type="bool", default=False),
             resize=dict(type="bool", default=False),
+            wait_sync=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=3600),
             usermode_helper=dict(type="str", default="/bin/true"),
         ),
         required_together=[list(NET_OPTIONS), ["data_dev", "meta_dev"]],

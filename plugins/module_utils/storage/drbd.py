@@ -40,6 +40,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -212,6 +213,39 @@ class DrbdBackend(StorageBackend, CommandBackend):
         if not self.module_loaded():
             return DrbdStatus(minor=minor)
         return self.proc_reader().status(minor)
+
+    def wait_for_sync(self, minor: int, timeout: float, stall: float = 60.0,
+                      poll: float = 0.5, sleep: Callable[[float], Any] = time.sleep,
+                      clock: Callable[[], float] = time.monotonic) -> DrbdStatus:
+        """Wait until both disks of the minor are up to date (Ganeti's wait for sync), reading
+        ``/proc/drbd`` every ``poll`` seconds in this one process (cheap next to a resync);
+        StorageError when it is not configured, when it stays degraded without resyncing
+        for ``stall`` seconds (no peer, a diskless end), or after ``timeout`` seconds."""
+        validate_minor(minor)
+        start = clock()
+        stalled_since = None
+        while True:
+            status = self.status(minor)
+            if not status.configured:
+                raise StorageError("drbd%d is not configured: there is nothing to sync" % minor)
+            if status.disk_states == ("UpToDate", "UpToDate"):
+                return status
+            now = clock()
+            if status.in_resync:
+                stalled_since = None
+            elif stalled_since is None:
+                stalled_since = now
+            elif now - stalled_since >= stall:
+                raise StorageError("drbd%d is degraded and not resyncing for %d s: connection"
+                                   " %s, disk %s, peer disk %s"
+                                   % (minor, stall, status.connection, status.disk_states[0],
+                                      status.disk_states[1]))
+            if now - start >= timeout:
+                done = status.sync_percent
+                raise StorageError("drbd%d: the resync did not end within %d s (%s done)"
+                                   % (minor, timeout,
+                                      "?" if done is None else "%.1f%%" % done))
+            sleep(poll)
 
     def load_module(self, outcome: ActionResult, check_mode: bool,
                     usermode_helper: str = DEFAULT_USERMODE_HELPER) -> None:

@@ -243,13 +243,18 @@ def _vg_summary(system: System, vg: str) -> list[str] | None:
     return out.split() if code == 0 else None
 
 
-def create(system: System, vg: str, disks: list[str], use_sfdisk: bool = False) -> str:
-    """Wipe, partition and make physical volumes of ``disks``, then volume group ``vg``;
-    answers the summary line."""
+def refuse_existing_group(system: System, vg: str) -> None:
+    """LvmstrapError (prerequisite) when volume group ``vg`` exists already."""
     existing = _vg_summary(system, vg)
     if existing is not None:
         raise LvmstrapError("prereq", f"volume group '{vg}' exists already (LVs, size GiB, free"
                             f" GiB: {' '.join(existing)})")
+
+
+def create(system: System, vg: str, disks: list[str], use_sfdisk: bool = False) -> str:
+    """Wipe, partition and make physical volumes of ``disks``, then volume group ``vg``;
+    answers the summary line."""
+    refuse_existing_group(system, vg)
     if not use_sfdisk and system.run(["parted", "--version"])[0] != 0:
         use_sfdisk = True
     sizes = {disk.name: disk.size for disk in scan(system)}
@@ -313,6 +318,7 @@ def main(argv: list[str] | None = None, system: System | None = None) -> int:
             return 0
         if os.geteuid() != 0 and system.root == Path("/"):
             raise LvmstrapError("prereq", "lvmstrap create must run as root")
+        refuse_existing_group(system, args.vg)           # before the disks, as Ganeti
         disks = choose_disks(scan(system, args.removable_ok), args.alldisks, args.disks)
         print(create(system, args.vg, disks, args.use_sfdisk))
         return 0

@@ -362,3 +362,64 @@ def test_metadata_of_a_replaced_disk_goes_through_an_unused_minor(fake_runner):
          "flex-external", "create-md"]]
     with pytest.raises(StorageError, match="in use with its disk attached"):
         backend(fake_runner, PROC_7).create_metadata(SPEC)
+
+
+def _proc_sequence(lines):
+    """A proc reader answering one minor-0 state line per call (the last one repeats)."""
+    texts = iter(lines)
+    last = []
+
+    def reader():
+        line = next(texts, None)
+        if line is not None:
+            last[:] = [line]
+        return parse_proc_drbd("version: 8.4.11 (api:1/proto:86-101)\n" + last[0] + "\n")
+    return reader
+
+
+class _Clock:
+    def __init__(self):
+        self.now, self.sleeps = 0.0, []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+SYNCING = " 0: cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent C r-----"
+SYNCED = " 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----"
+WAITING = " 0: cs:WFConnection ro:Primary/Unknown ds:UpToDate/DUnknown C r-----"
+
+
+def _waiter(lines):
+    clock = _Clock()
+    dev = drbd.DrbdBackend(lambda argv: CommandResult(0, "", ""),
+                           proc_reader=_proc_sequence(lines), module_loaded=lambda: True)
+    return dev, clock
+
+
+def test_wait_for_sync_polls_in_process_until_both_disks_are_up_to_date():
+    dev, clock = _waiter([WAITING, SYNCING, SYNCING, SYNCED])
+    status = dev.wait_for_sync(0, timeout=60, sleep=clock.sleep, clock=lambda: clock.now)
+    assert status.disk_states == ("UpToDate", "UpToDate")
+    assert clock.sleeps == [0.5, 0.5, 0.5]
+
+
+def test_wait_for_sync_gives_up_on_a_degraded_device_that_does_not_resync():
+    dev, clock = _waiter([SYNCING, WAITING])
+    with pytest.raises(StorageError, match="drbd0 is degraded and not resyncing for 60 s:"
+                                           " connection WFConnection, disk UpToDate, peer"
+                                           " disk DUnknown"):
+        dev.wait_for_sync(0, timeout=3600, sleep=clock.sleep, clock=lambda: clock.now)
+    assert 60 <= clock.now <= 61
+
+
+def test_wait_for_sync_timeout_and_unconfigured_minor():
+    dev, clock = _waiter([" 0: cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent C"
+                          " r-----\n\t[==>.................] sync'ed: 12.5% (896/1024)M"])
+    with pytest.raises(StorageError, match=r"drbd0: the resync did not end within 5 s"
+                                           r" \(12.5% done\)"):
+        dev.wait_for_sync(0, timeout=5, sleep=clock.sleep, clock=lambda: clock.now)
+    dev, clock = _waiter([" 0: cs:Unconfigured"])
+    with pytest.raises(StorageError, match="drbd0 is not configured"):
+        dev.wait_for_sync(0, timeout=5, sleep=clock.sleep, clock=lambda: clock.now)
