@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import os
 
 from ansible_collections.gnt.cluster.plugins.module_utils import hvparams
 from ansible_collections.gnt.cluster.plugins.module_utils.hvparams import (
@@ -144,6 +145,15 @@ class DomainSpecError(ValueError):
     """An instance spec that cannot become a domain; the message names the bad value."""
 
 
+def _is_block(disk):
+    """Whether the domain gets ``disk`` as a block device: by its kind, except an ext disk,
+    whose attach script may print a regular file (file-backed providers): a path that is a
+    regular file on this node is given as a file disk."""
+    if disk.get("dev_type") == "ext" and os.path.isfile(disk["path"]):
+        return False
+    return disk.get("dev_type") in hvparams.BLOCK_DEV_TYPES
+
+
 def _choice(instance, param, value, table):
     if value not in table:
         raise DomainSpecError(
@@ -212,7 +222,7 @@ def build_context(spec, accel_default="kvm"):
                                   % (name, disk.get("index", pos), mode, ", ".join(DISK_MODES)))
         disks.append({"path": disk["path"], "bus": bus, "dev": _device_name(prefix, pos),
                       "readonly": mode == hvparams.DISK_MODE_RO,
-                      "block": disk.get("dev_type") in hvparams.BLOCK_DEV_TYPES})
+                      "block": _is_block(disk)})
     model = _choice(name, "hvparam nic_type", hv["nic_type"], NIC_MODELS)
     nics = []
     for pos, nic in enumerate(sorted(spec.get("nics") or [], key=lambda n: n.get("index", 0))):

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
-from gnt.opcodes.params import DISK_MODE_DEFAULT, DISK_MODES
+from gnt.opcodes.params import DISK_MODE_DEFAULT, DISK_MODES, EXT_PARAM_RE
 
 
 def keyval(text: str, what: str) -> dict[str, str]:
@@ -109,6 +109,12 @@ def parse_disks(specs: list[str] | None, os_size: str | None,
     disks: list[dict[str, Any] | None] = [None] * count
     for idx, params in indexed:
         unknown = sorted(set(params) - set(DISK_KEYS))
+        if disk_template == "ext":
+            # Ganeti: every other key of an ext disk is an ExtStorage parameter (EXTP_<NAME>)
+            if "provider" not in params:
+                raise OpPrereqError(f"Missing provider for disk {idx}: ext disks need"
+                                    " provider=NAME", ECODE_INVAL)
+            unknown = [key for key in unknown if not EXT_PARAM_RE.match(key)]
         if unknown:
             raise OpPrereqError(f"Unknown disk parameter(s) for disk {idx}: "
                                 f"{', '.join(unknown)} (valid: {', '.join(DISK_KEYS)})",

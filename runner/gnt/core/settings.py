@@ -121,6 +121,16 @@ class Paths:
         return self.root / "srv/gnt/os"
 
     @property
+    def ext_dir(self) -> Path:
+        """Where node preparation installs the bundled ExtStorage providers."""
+        return self.root / "srv/gnt/extstorage"
+
+    @property
+    def ext_search_path(self) -> list[str]:
+        """ExtStorage provider search path: ours first, then Ganeti's default directory."""
+        return [str(self.ext_dir), "/srv/ganeti/extstorage", "/usr/share/ganeti/extstorage"]
+
+    @property
     def os_search_path(self) -> list[str]:
         """OS definition search path: ours first, then where Debian's ganeti OS packages go."""
         return [

@@ -17,7 +17,7 @@ from gnt.core.errors import (
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from gnt.core.units import UnitError, parse_size_mib
-from gnt.lu import instance_drbd, instance_storage, names, placement
+from gnt.lu import instance_drbd, instance_ext, instance_storage, names, placement
 from gnt.lu.base import LogicalUnit
 from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
@@ -53,6 +53,8 @@ class LUInstanceCreate(LogicalUnit):
             self, op["instance_name"], op["name_check"], op["ip_check"])
         self._check_template(op["disk_template"])
         self.disks = [self._checked_disk(index, disk) for index, disk in enumerate(op["disks"])]
+        for index, disk in enumerate(op["disks"]):
+            self.disks[index].update(instance_ext.ext_disk_params(index, disk, op["disk_template"]))
         if not op["no_install"] and not op["os_type"]:
             raise OpPrereqError("No OS given (-o OS) and --no-install not set", ECODE_INVAL)
         if op["file_storage_dir"]:
@@ -313,6 +315,8 @@ class LUInstanceCreate(LogicalUnit):
             device = planned[index] if planned else {
                 "dev_type": op["disk_template"], "size": disk["size"],
                 "logical_id": ["loop", disk_path(cluster, op["disk_template"], name, index)]}
+            if op["disk_template"] == params.DT_EXT:
+                device = instance_ext.ext_device(disk, index)
             disks.append({"uuid": new_uuid(), **device, "size": disk["size"],
                           "mode": disk["mode"], "iv_name": f"disk/{index}", "nodes": nodes})
         instance = {

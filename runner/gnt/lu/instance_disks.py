@@ -14,11 +14,11 @@ from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
 from gnt.core.units import format_mib
-from gnt.lu import instance_drbd, instance_storage
+from gnt.lu import instance_drbd, instance_ext, instance_storage
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import device_path, drbd_vars
+from gnt.nodes.nodevars import device_path, disk_link, drbd_vars
 from gnt.opcodes import params
 
 
@@ -27,11 +27,16 @@ def _h(mib: int) -> str:
     return str(format_mib(mib, "h"))
 
 
-GROWABLE = (params.DT_FILE, params.DT_SHARED_FILE, params.DT_PLAIN, params.DT_DRBD8)
+GROWABLE = (params.DT_FILE, params.DT_SHARED_FILE, params.DT_PLAIN, params.DT_DRBD8,
+            params.DT_EXT)
 
 
 def volume_plays(lu: InstanceLU, active: bool) -> list[Play]:
-    """The plain disks' volumes (de)activated on the primary node (none for other templates)."""
+    """The plain disks' volumes (de)activated on the primary node, an ext instance's volumes
+    attached there (their detach is in ``instance_drbd.shutdown_plays``), none for other
+    templates."""
+    if instance_ext.is_ext(lu.instance):
+        return [instance_ext.attach_play(lu.cfg, lu.instance, lu.node, True)] if active else []
     if lu.instance["disk_template"] != params.DT_PLAIN:
         return []
     volumes = [{"vg": disk["logical_id"][0], "name": disk["logical_id"][1]}
@@ -42,10 +47,12 @@ def volume_plays(lu: InstanceLU, active: bool) -> list[Play]:
 
 
 def disk_devices(lu: InstanceLU) -> list[list[str]]:
-    """``[node, "disk/N", device]`` of each disk on the primary node (Ganeti's disks_info)."""
+    """``[node, "disk/N", device]`` of each disk on the primary node (Ganeti's disks_info;
+    an ext disk's is the node's link to the path its attach script printed)."""
     node = lu.node
     return [[node["name"], disk.get("iv_name") or f"disk/{index}",
-             device_path(disk, node["uuid"])]
+             disk_link(lu.instance["name"], index) if disk["dev_type"] == params.DT_EXT
+             else device_path(disk, node["uuid"])]
             for index, disk in enumerate(lu.cfg.instance_disks(lu.instance))]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from gnt.lu import instance_ext
 from gnt.nodes import rpc
 from gnt.nodes.executor import Play
 from gnt.nodes.nodevars import drbd_vars
@@ -93,7 +94,13 @@ def assemble_plays(lu: Any, instance: dict[str, Any], skip: tuple[str, ...] = ()
 def shutdown_plays(lu: Any, instance: dict[str, Any], state: str = "down",
                    skip: tuple[str, ...] = ()) -> list[Play]:
     """Plays that tear the disks down (``state="absent"``: and remove the volumes) on every
-    node that can be contacted (none for a non-drbd instance)."""
+    node that can be contacted (none for a non-drbd instance; an ext instance's volumes are
+    detached on its primary for ``down``, removed by the ``instance_remove`` role)."""
+    if instance_ext.is_ext(instance) and state == "down":
+        primary = lu.cfg.get("nodes", instance["primary_node"])
+        if primary["offline"] or primary["uuid"] in skip:
+            return []
+        return [instance_ext.attach_play(lu.cfg, instance, primary, False)]
     if not is_drbd(instance):
         return []
     primary = lu.cfg.get("nodes", instance["primary_node"])
@@ -108,7 +115,10 @@ def shutdown_plays(lu: Any, instance: dict[str, Any], state: str = "down",
 def dual_primary_plays(lu: Any, instance: dict[str, Any], source: dict[str, Any],
                        target: dict[str, Any]) -> list[Play]:
     """Before a live migration: both ends connected and up to date (else the play fails before
-    any change of role), two primaries allowed, the target's ends promoted too."""
+    any change of role), two primaries allowed, the target's ends promoted too. An ext
+    instance's volumes are attached on the target (externally mirrored storage)."""
+    if instance_ext.is_ext(instance):
+        return [instance_ext.attach_play(lu.cfg, instance, target, True)]
     if not is_drbd(instance):
         return []
     return [play(lu.cfg, instance, [(source, "primary"), (target, "primary")],

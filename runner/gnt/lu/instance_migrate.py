@@ -21,7 +21,7 @@ from gnt.core.errors import (
     OpPrereqError,
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from gnt.lu import instance_drbd, placement
+from gnt.lu import instance_drbd, instance_ext, placement
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import live, rpc
@@ -233,7 +233,8 @@ class LUInstanceMigrate(_MoveLU):
         migration = {"target_uri": migration_uri(self.cfg, target),
                      "live": migration_is_live(self.op),
                      "unsafe": self.instance["disk_template"] in (params.DT_SHARED_FILE,
-                                                                  params.DT_DRBD8)}
+                                                                  params.DT_DRBD8,
+                                                                  params.DT_EXT)}
         drbd = instance_drbd.is_drbd(self.instance)
         self.log(f"Migrating instance {self.name} from {source['name']} to {target['name']}"
                  f" ({'live' if migration['live'] else 'non-live'})")
@@ -255,6 +256,7 @@ class LUInstanceMigrate(_MoveLU):
             self.set_primary(location)
         if error is not None or location is None or location["uuid"] == source["uuid"]:
             raise OpExecError(self._outcome(error, location, silent))
+        self._detach_source(source)
         facts = result.hosts[source["name"]].facts.get("gnt_migration_result", {}) \
             if result else {}
         if facts.get("duration_s") is not None:
@@ -262,6 +264,18 @@ class LUInstanceMigrate(_MoveLU):
                      f" {facts.get('downtime_ms', '?')} ms)")
         return {"node": target["name"], **{k: facts.get(k) for k in ("duration_s",
                                                                      "downtime_ms")}}
+
+    def _detach_source(self, source: dict[str, Any]) -> None:
+        """After an ext instance moved: its volumes detached on the old node (a failure is
+        only warned about: the instance runs on the target)."""
+        if not instance_ext.is_ext(self.instance):
+            return
+        try:
+            self.run_plays(instance_drbd.shutdown_plays(self, {**self.instance,
+                                                               "primary_node": source["uuid"]}),
+                           f"detach the volumes of {self.name} on {source['name']}")
+        except GntError as err:
+            self.log(f"  - WARNING: {err} -- run the provider's detach on {source['name']}")
 
     def _settle_disks(self, location: dict[str, Any], source: dict[str, Any],
                       target: dict[str, Any], error: GntError | None) -> GntError | None:
@@ -391,6 +405,9 @@ def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
         if drbd:   # its ends are demoted (torn down) before the other node takes over
             steps.append((source, instance_drbd.ROLE,
                           instance_drbd.end_vars(lu.cfg, inst, source, "down")))
+        if instance_ext.is_ext(inst):   # ext: the volumes detached before the target attaches
+            detach = instance_ext.attach_play(lu.cfg, inst, source, False)
+            steps.append((source, detach.role, detach.hosts[source["name"]]))
         failure = lu.run_steps(steps, f"stop instance {lu.name} on {source['name']}")
         if failure is not None:
             raise failure[1]

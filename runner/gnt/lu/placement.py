@@ -11,7 +11,7 @@ from gnt.lu.base import LogicalUnit
 from gnt.nodes import rpc
 from gnt.opcodes import params
 
-SHARED_TEMPLATES = (params.DT_SHARED_FILE, params.DT_DISKLESS)
+SHARED_TEMPLATES = (params.DT_SHARED_FILE, params.DT_DISKLESS, params.DT_EXT)
 
 
 def allocator_name(lu: LogicalUnit, requested: str | None) -> str:

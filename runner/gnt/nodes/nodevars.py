@@ -63,6 +63,7 @@ def node_vars(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any]:
         "shared_file_storage_dir": cluster["shared_file_storage_dir"],
         "os_dir": str(paths.os_dir),
         "os_search_path": cluster.get("os_search_path") or paths.os_search_path,
+        "ext_search_path": ext_search_path(store),
         "console_log_dir": str(paths.console_log_dir),
         "os_log_dir": str(paths.log_dir / "os"),
         "bridges": bridges(store),
@@ -97,6 +98,24 @@ def disk_link(instance_name: str, index: int) -> str:
     the path the domain uses, the same on both nodes, so a live migration needs no change of
     the domain's disks (as Ganeti's instance-disks links)."""
     return str(settings.paths().run_dir / "instance-disks" / f"{instance_name}:{index}")
+
+
+def ext_search_path(store: ConfigStore) -> list[str]:
+    """Where nodes look for ExtStorage providers (the cluster's setting, else ours first,
+    then Ganeti's default directory)."""
+    return list(store.cluster().get("ext_search_path") or settings.paths().ext_search_path)
+
+
+def ext_volume(disk: dict[str, Any], instance_name: str, index: int) -> dict[str, Any]:
+    """An ext disk as the ``ext_volume`` module takes it: volume name, provider, ExtStorage
+    parameters (``params`` without ``provider``), size, the disk's UUID and name, and the
+    node-local link the domain uses (the attach script's path can differ per node)."""
+    ext_params = {str(k): str(v) for k, v in (disk.get("params") or {}).items()
+                  if k != "provider"}
+    return {"index": index, "name": str(disk["logical_id"][1]),
+            "provider": str(disk["logical_id"][0]), "params": ext_params,
+            "size_mib": int(disk["size"]), "uuid": disk["uuid"],
+            "cname": disk.get("name") or "", "link": disk_link(instance_name, index)}
 
 
 def _lv(disk: dict[str, Any]) -> tuple[str, str]:
@@ -140,12 +159,15 @@ def instance_spec(store: ConfigStore, instance: dict[str, Any],
     be = params.filled_beparams(cluster, instance)
     disks = []
     for index, disk in enumerate(store.instance_disks(instance)):
-        disks.append({"index": index, "uuid": disk["uuid"],
-                      "path": (disk_link(instance["name"], index)
-                               if disk["dev_type"] == params.DT_DRBD8
-                               else device_path(disk, instance["primary_node"])),
-                      "size_mib": disk["size"], "mode": disk["mode"],
-                      "dev_type": disk["dev_type"]})
+        linked = disk["dev_type"] in (params.DT_DRBD8, params.DT_EXT)
+        entry = {"index": index, "uuid": disk["uuid"],
+                 "path": (disk_link(instance["name"], index) if linked
+                          else device_path(disk, instance["primary_node"])),
+                 "size_mib": disk["size"], "mode": disk["mode"],
+                 "dev_type": disk["dev_type"]}
+        if disk["dev_type"] == params.DT_EXT:
+            entry["ext"] = ext_volume(disk, instance["name"], index)
+        disks.append(entry)
     nics = []
     for index, nic in enumerate(instance["nics"]):
         filled = params.filled_nicparams(cluster, nic)

@@ -27,7 +27,12 @@ DT_PLAIN = "plain"
 DT_DRBD8 = "drbd"
 DT_EXT = "ext"
 # Templates this version can create instances with.
-DISK_TEMPLATES = (DT_FILE, DT_SHARED_FILE, DT_DISKLESS, DT_PLAIN, DT_DRBD8)
+DISK_TEMPLATES = (DT_FILE, DT_SHARED_FILE, DT_DISKLESS, DT_PLAIN, DT_DRBD8, DT_EXT)
+# The disk keys that are not ExtStorage parameters (Ganeti's IDISK_PARAMS), and what the name
+# of an ExtStorage parameter may be (it becomes the environment variable EXTP_<NAME>).
+IDISK_PARAMS = ("size", "mode", "name", "vg", "metavg", "adopt", "spindles", "provider",
+                "uuid", "access")
+EXT_PARAM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # Templates Ganeti knows; accepted in --enabled-disk-templates but refused at instance add.
 KNOWN_DISK_TEMPLATES = (DT_DISKLESS, DT_FILE, DT_SHARED_FILE, DT_PLAIN, DT_DRBD8, DT_EXT,
                         "blockdev", "rbd", "gluster")

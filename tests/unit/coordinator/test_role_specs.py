@@ -23,7 +23,9 @@ from gnt.nodes.recording import role_argument_errors
 from gnt.opcodes import params
 
 # Dicts whose keys are not ours to declare: each OS definition declares its own parameters.
-FREE_FORM = {"osparams"}
+FREE_FORM = {"osparams", "params"}   # params: an ext disk's ExtStorage parameters
+# Keys sent only for some disk templates (a disk's ``ext``: ext disks only).
+PER_TEMPLATE = {"ext"}
 # Records the coordinator builds in one place (gnt.nodes.nodevars) and sends to many roles.
 SHARED = {"gnt_instance": "instance", "gnt_old_instance": "instance", "gnt_node": "node"}
 BOGUS = "gnt_no_such_key"
@@ -159,7 +161,8 @@ def _keys(value: Any, spec: dict[str, Any], path: str) -> list[str]:
     """Where ``value`` and ``spec`` (options) differ in their keys, recursively."""
     if isinstance(value, list):
         return [p for item in value for p in _keys(item, spec, path + "[]")]
-    diff = [f"{path}.{key} declared, not sent" for key in spec if key not in value]
+    diff = [f"{path}.{key} declared, not sent" for key in spec
+            if key not in value and key not in PER_TEMPLATE]
     diff += [f"{path}.{key} sent, not declared" for key in value if key not in spec]
     for key, sub in spec.items():
         if key in value and "options" in sub:
@@ -191,6 +194,9 @@ def test_the_coordinator_sends_every_key_of_the_shared_records(created):
 
 def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per role: vars with every declared key set (what the coordinator can send)."""
+    ext = {"index": 0, "name": "u.ext.disk0", "provider": "filevol", "params": {"dir": "/v"},
+           "size_mib": 1024, "uuid": "u", "cname": "", "link": "/x/run/instance-disks/i1:0"}
+    inst = {**inst, "disks": [{**disk, "ext": ext} for disk in inst["disks"]]}
     both = {"gnt_instance": inst, "gnt_node": node}
     disks = [disk["path"] for disk in inst["disks"]]
     return {
@@ -241,7 +247,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_stop": {**both, "gnt_shutdown_timeout": 5},
         "instance_undefine": both,
         "instance_volumes": {"gnt_volumes": [{"vg": "xenvg", "name": "u.disk0"}],
-                             "gnt_volumes_active": True},
+                             "gnt_volumes_active": True, "gnt_ext_volumes": [ext],
+                             "gnt_ext_search_path": ["/x/srv/gnt/extstorage"]},
         "node_leave": {"gnt_node_leave": {"data_dir": "/x/var/lib/gnt"}},
         "node_storage": {"gnt_node_storage": {"type": "lvm-pv", "name": "/dev/vdb",
                                               "allocatable": True, "repair": False}},

@@ -259,3 +259,19 @@ def test_block_device_disks(dev_type):
     assert block.find("source").get("file") is None
     assert block.find("driver").get("type") == "raw"
     assert file_disk.get("type") == "file" and file_disk.find("source").get("file")
+
+
+def test_ext_disk_is_a_file_disk_when_its_path_is_a_regular_file(tmp_path):
+    """ext: the attach script printed a regular file (file-backed provider) -> a file disk,
+    through the node's link; anything else (a block device) -> a block disk."""
+    volume = tmp_path / "vol.ext.disk0"
+    volume.write_bytes(b"")
+    link = tmp_path / "inst1:0"
+    link.symlink_to(volume)
+    s = spec()
+    s["disk_template"] = "ext"
+    s["disks"][0].update(dev_type="ext", path=str(link))
+    s["disks"][1].update(dev_type="ext", path=str(tmp_path / "missing-block-device-link"))
+    file_disk, block = parse(s).findall("devices/disk")
+    assert file_disk.get("type") == "file" and file_disk.find("source").get("file") == str(link)
+    assert block.get("type") == "block"
