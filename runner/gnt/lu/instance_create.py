@@ -256,6 +256,8 @@ class LUInstanceCreate(LogicalUnit):
             self._check_secondary(node)
         if self.lvm_requests:
             self._check_lvm(node)
+        if op["disk_template"] == params.DT_EXT:
+            instance_ext.check_providers(cfg, node, self.disks)
         if op["os_type"]:
             checks.check_os(cfg, node, op["os_type"], op["osparams"])
         be = params.fill(params.filled_beparams(cluster, {"beparams": {}}), self.beparams)

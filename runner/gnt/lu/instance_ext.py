@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_NOENT, OpPrereqError
+from gnt.nodes import rpc
 from gnt.nodes.executor import Play
 from gnt.nodes.nodevars import ext_search_path, ext_volume
 from gnt.opcodes import params
@@ -86,3 +87,29 @@ def attach_play(store: Any, instance: dict[str, Any], node: dict[str, Any],
                                 "gnt_ext_search_path": ext_search_path(store)}},
                 title="attach ext volumes" if attached else "detach ext volumes")
 
+
+
+def check_providers(store: Any, node: dict[str, Any], disks: list[dict[str, Any]]) -> None:
+    """Each disk's provider is on ``node``'s search path and valid, and takes the disk's
+    ExtStorage parameters (OpPrereqError naming the provider or parameter otherwise)."""
+    try:
+        found = {p["name"]: p for p in rpc.ext_diagnose(store, node, ext_search_path(store))}
+    except rpc.NodeDown as err:
+        raise OpPrereqError(f"Cannot list the ExtStorage providers of node {node['name']}:"
+                            f" {err}", ECODE_ENVIRON) from err
+    for index, disk in enumerate(disks):
+        name = disk["provider"]
+        provider = found.get(name)
+        if provider is None:
+            raise OpPrereqError(f"ExtStorage provider '{name}' (disk {index}) not found on"
+                                f" node {node['name']} (search path:"
+                                f" {':'.join(ext_search_path(store))})", ECODE_NOENT)
+        if not provider["valid"]:
+            raise OpPrereqError(f"ExtStorage provider '{name}' on node {node['name']} is not"
+                                f" valid: {provider['error']}", ECODE_ENVIRON)
+        known = {str(param[0]) for param in provider["parameters"]}
+        unknown = sorted(set(disk.get("ext_params", {})) - known)
+        if unknown:
+            raise OpPrereqError(f"ExtStorage parameter(s) {', '.join(unknown)} (disk {index})"
+                                f" not supported by provider '{name}' (supported:"
+                                f" {', '.join(sorted(known)) or 'none'})", ECODE_INVAL)

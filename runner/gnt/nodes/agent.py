@@ -168,6 +168,12 @@ def os_diagnose(search_path: list[str]) -> dict[str, Any]:
     return {"oses": list(load_module_util("os_interface").diagnose(search_path))}
 
 
+def ext_diagnose(search_path: list[str]) -> dict[str, Any]:
+    """Every ExtStorage provider this node sees in ``search_path`` (``storage.ext.diagnose``:
+    name, path, valid, error, parameters)."""
+    return {"providers": list(load_module_util("storage.ext").diagnose(search_path))}
+
+
 def _existing_parent(directory: str) -> str:
     import os
 
@@ -257,6 +263,7 @@ CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("exports", exports_here),
     NodeCall("export-info", export_info, (Arg("path", default=""),)),
     NodeCall("os-diagnose", os_diagnose, (Arg("search_path", many=True),)),
+    NodeCall("ext-diagnose", ext_diagnose, (Arg("search_path", many=True),)),
     NodeCall("join-check", join_check, (_URI, Arg("storage_dir")), timeout=60.0),
     NodeCall("vg-info", vg_info, (Arg("vg", default=""),)),
     NodeCall("lv-list", lv_list, (Arg("vgs", many=True),)),

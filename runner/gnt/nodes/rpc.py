@@ -155,6 +155,15 @@ def os_diagnose(store: ConfigStore, node: dict[str, Any],
     return list(_ask(store, node, "os-diagnose", search_path=search_path)["oses"])
 
 
+def ext_diagnose(store: ConfigStore, node: dict[str, Any],
+                 search_path: list[str]) -> list[dict[str, Any]]:
+    """Every ExtStorage provider ``node`` sees in ``search_path``
+    (:func:`gnt.nodes.agent.ext_diagnose`); :class:`NodeDown` if the node cannot be asked."""
+    if node["offline"]:
+        raise NodeDown(f"{node['name']} is offline")
+    return list(_ask(store, node, "ext-diagnose", search_path=search_path)["providers"])
+
+
 def join_check(name: str, address: str, port: int, storage_dir: str) -> dict[str, Any]:
     """What node ``name`` (not in the config yet) answers before it joins
     (:func:`gnt.nodes.agent.join_check`): its live figures and any cluster configuration it

@@ -15,7 +15,7 @@ import pytest
 from multinode import add_node, install
 
 from gnt.core.jobstate import ERROR, SUCCESS
-from gnt.nodes import nodevars
+from gnt.nodes import nodevars, rpc
 
 N2, N3 = "node2.example.com", "node3.example.com"
 NAME = "ext1.example.com"
@@ -25,6 +25,11 @@ NAME = "ext1.example.com"
 def mn(cluster, monkeypatch):
     hv, fake_ssh = install(cluster, monkeypatch)
     cluster.hv2 = hv
+    monkeypatch.setattr(rpc, "ext_diagnose", lambda store, node, path: [
+        {"name": "filevol", "path": f"{path[0]}/filevol", "valid": True, "error": "",
+         "parameters": [["dir", "Directory holding the volume files"]]},
+        {"name": "broken", "path": f"{path[0]}/broken", "valid": False,
+         "error": "script 'attach' missing", "parameters": []}])
     job = cluster.run("OP_CLUSTER_SET_PARAMS",
                       enabled_disk_templates=["file", "sharedfile", "ext", "diskless"])
     assert job.status == SUCCESS, job.ops[0].log
@@ -144,6 +149,12 @@ def test_remove_runs_the_remove_role_with_the_volumes(mn):
     ({"size": "1G", "provider": "../x"}, "ext", "Invalid ExtStorage provider name '../x'"),
     ({"size": "1G", "provider": "filevol", "bad-name": "1"}, "ext",
      "Invalid ExtStorage parameter name 'bad-name'"),
+    ({"size": "1G", "provider": "nosuch"}, "ext",
+     "ExtStorage provider 'nosuch' (disk 0) not found on node node2.example.com"),
+    ({"size": "1G", "provider": "broken"}, "ext",
+     "ExtStorage provider 'broken' on node node2.example.com is not valid: script 'attach'"),
+    ({"size": "1G", "provider": "filevol", "pool": "x"}, "ext",
+     "ExtStorage parameter(s) pool (disk 0) not supported by provider 'filevol'"),
 ])
 def test_bad_disks_refused_config_unchanged(mn, disk, template, message):
     before = mn.config_bytes()

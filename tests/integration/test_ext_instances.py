@@ -1,0 +1,94 @@
+"""The ext disk template for real on a 2-node lab cluster (issue 14): the sample ExtStorage
+provider ``filevol`` (node_prepare installs it; its volumes are sparse files, in the lab's
+shared directory so both nodes see them) driven by the coordinator: add with a provider
+parameter, start, failover and migration to the other node, grow-disk, activate-disks,
+remove; bad input refused with the config unchanged. One cluster per module, tests in order.
+"""
+
+from __future__ import annotations
+
+import pytest
+from gnt_labcluster import LabCluster, lab_dir_for, lab_skip_reason, start_cluster, stop_cluster
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(lab_skip_reason() is not None,
+                                 reason=lab_skip_reason() or ""),
+              pytest.mark.timeout(600)]
+
+INST = "ext1"
+
+
+@pytest.fixture(scope="module")
+def lc() -> LabCluster:
+    cluster = start_cluster(lab_dir_for("ext"), 2, init_options="--enabled-disk-templates"
+                            " file,sharedfile,ext,diskless")
+    yield cluster
+    stop_cluster(cluster)
+
+
+def _voldir(lc: LabCluster) -> str:
+    return lc.config()["cluster"]["shared_file_storage_dir"] + "/extvols"
+
+
+def _volume(lc: LabCluster) -> tuple[str, dict]:
+    cfg = lc.config()
+    inst = next(i for i in cfg["instances"].values() if i["name"].startswith(INST))
+    disk = cfg["disks"][inst["disks"][0]]
+    return inst, disk
+
+
+def test_provider_installed_and_diagnosed(lc: LabCluster) -> None:
+    for node in ("node1", "node2"):
+        root = lc.root_on_host(node)
+        assert (root / "srv/gnt/extstorage/filevol/attach").stat().st_mode & 0o111
+
+
+def test_bad_input_refused_config_unchanged(lc: LabCluster) -> None:
+    before = lc.config_bytes()
+    proc = lc.gnt(f"gnt-instance add -t ext --disk 0:size=64M --no-install -n node1 {INST}",
+                  check=False)
+    assert proc.returncode == 1 and "Missing provider for disk 0" in proc.stderr
+    proc = lc.gnt("gnt-instance add -t ext --disk 0:size=64M,provider=nosuchprov,dir=/tmp"
+                  f" --no-install --no-start -n node1 {INST}", check=False)
+    assert proc.returncode == 1
+    assert "ExtStorage provider 'nosuchprov' (disk 0) not found" in proc.stdout + proc.stderr
+    proc = lc.gnt("gnt-instance add -t ext --disk 0:size=64M,provider=filevol,pool=x"
+                  f" --no-install --no-start -n node1 {INST}", check=False)
+    assert proc.returncode == 1
+    assert "parameter(s) pool (disk 0) not supported" in proc.stdout + proc.stderr
+    assert lc.config_bytes() == before
+
+
+def test_add_start_failover_migrate_grow_remove(lc: LabCluster) -> None:
+    voldir = _voldir(lc)
+    lc.run("node1", f"mkdir -p {voldir}")
+    lc.gnt(f"gnt-instance add -t ext --disk 0:size=64M,provider=filevol,dir={voldir}"
+           f" --no-install -n node1 -B memory=64M {INST}")
+    inst, disk = _volume(lc)
+    provider, volume = disk["logical_id"]
+    assert provider == "filevol" and volume.endswith(".ext.disk0")
+    assert disk["params"] == {"provider": "filevol", "dir": voldir}
+    shared = lc.lab.shared_dir / "extvols" / volume
+    assert shared.stat().st_size == 64 * 2**20
+    assert "running" in lc.domains("node1").get(inst["name"], "")
+
+    lc.gnt(f"gnt-instance failover -f {INST}")
+    assert lc.instance_node(inst["name"]) == "node2"
+    assert "running" in lc.domains("node2").get(inst["name"], "")
+
+    lc.gnt(f"gnt-instance migrate -f {INST}")
+    assert lc.instance_node(inst["name"]) == "node1"
+    assert "running" in lc.domains("node1").get(inst["name"], "")
+
+    lc.gnt(f"gnt-instance grow-disk {INST} 0 32M")
+    assert shared.stat().st_size == 96 * 2**20
+    assert _volume(lc)[1]["size"] == 96
+
+    lc.gnt(f"gnt-instance shutdown --timeout=0 {INST}")
+    out = lc.gnt(f"gnt-instance activate-disks {INST}").stdout
+    assert "disk/0" in out
+    lc.gnt(f"gnt-instance deactivate-disks {INST}")
+
+    lc.gnt(f"gnt-instance remove -f {INST}")
+    assert not shared.exists()
+    assert not any(i["name"] == inst["name"] for i in lc.config()["instances"].values())
