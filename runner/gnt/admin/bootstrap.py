@@ -78,7 +78,8 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
                  default_iallocator: str = "",
                  ipolicy: dict[str, Any] | None = None, vg_name: str | None = None,
                  drbd_helper: str | None = None,
-                 note: Feedback = print) -> dict[str, Any]:
+                 note: Feedback = print,
+                 diskparams: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A validated first ``config.data`` for a one-node cluster (``note`` gets Ganeti's
     remarks about settings that have no effect)."""
     for hv in hypervisors:
@@ -106,6 +107,7 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
         "volume_group_name": storage.init_vg_name(vg_name, templates, note),
         "drbd_usermode_helper": storage.init_drbd_helper(drbd_helper, templates, note),
         "reserved_lvs": [],
+        "diskparams": params.merge_diskparams({}, params.check_diskparams(diskparams or {})),
         # DRBD ports (gnt.config.drbdmap): released ones, and the highest handed out so far
         "tcpudp_port_pool": [], "highest_used_port": drbdmap.FIRST_DRBD_PORT - 1,
     }
@@ -127,6 +129,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
                  ndparams: dict[str, Any] | None = None, default_iallocator: str = "",
                  ipolicy: dict[str, Any] | None = None, vg_name: str | None = None,
                  drbd_helper: str | None = None, feedback: Feedback = print,
+                 diskparams: dict[str, dict[str, Any]] | None = None,
                  executor: Executor | None = None,
                  start_master: bool = True, **_ignored: Any) -> ConfigStore:
     """Create a one-node cluster with this node as master and start the master daemon."""
@@ -151,7 +154,7 @@ def init_cluster(cluster_name: str, master_netdev: str = "", enabled_hypervisors
         os.path.abspath(file_storage_dir or str(paths.file_storage_dir)),
         os.path.abspath(shared_file_storage_dir or str(paths.shared_file_storage_dir)),
         hvparams or {}, beparams or {}, nicparams or {}, candidate_pool_size, mac_prefix,
-        ndparams, default_iallocator, ipolicy, vg_name, drbd_helper, feedback)
+        ndparams, default_iallocator, ipolicy, vg_name, drbd_helper, feedback, diskparams)
     for directory in (paths.data_dir, paths.queue_dir, paths.run_dir, paths.log_dir):
         ensure_dir(directory)  # 0700 from creation (issue 10)
     _record_host_keys(data, feedback)

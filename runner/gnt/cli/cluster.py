@@ -7,6 +7,7 @@ from typing import Any
 
 from gnt import CONFIG_VERSION, EXPORT_VERSION, PROTOCOL_VERSION, __version__
 from gnt.cli import cluster_crypto, cluster_disks, cluster_nodes, common
+from gnt.cli._diskparams import add_diskparams_option, diskparams_from_args
 from gnt.cli._output import (
     format_generic_info,
     format_grouped_params,
@@ -58,6 +59,7 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-parameters", dest="ndparams", default=None,
                         metavar="KEY=VAL,...", help="Default node parameters (e.g."
                         " migration_uri=qemu+tcp://{address}/system, ssh_port=22)")
+    add_diskparams_option(parser)
     parser.add_argument("-C", "--candidate-pool-size", default=None,
                         help="Set the candidate pool size")
     parser.add_argument("-m", "--mac-prefix", default=None,
@@ -91,6 +93,7 @@ def init_cluster(args: argparse.Namespace) -> int:
         "ipolicy": ipolicy_from_args(args, allow_default=False),
         "vg_name": args.vg_name,
         "drbd_helper": args.drbd_helper,
+        "diskparams": diskparams_from_args(args.diskparams, allow_default=False),
     }
     kwargs.update({key: value for key, value in given.items() if value is not None})
     bootstrap.init_cluster(**kwargs)
@@ -215,6 +218,8 @@ def format_cluster_info(info: dict[str, Any]) -> str:
         ("Default instance parameters", _grouped(info.get("beparams"))),
         ("Default nic parameters", _grouped(info.get("nicparams"))),
     ]
+    if "diskparams" in info:  # always in a cluster_info answer (per template, as Ganeti's)
+        data.append(("Default disk parameters", format_grouped_params(info["diskparams"])))
     if info.get("ipolicy"):
         data.append(("Instance policy - limits for instances", format_ipolicy(info["ipolicy"])))
     return format_generic_info(data)
@@ -260,6 +265,7 @@ def modify_cluster(args: argparse.Namespace) -> int:
         "drbd_helper": args.drbd_helper,
         "reserved_lvs": storage.parse_reserved_lvs(args.reserved_lvs)
         if args.reserved_lvs is not None else None,
+        "diskparams": diskparams_from_args(args.diskparams),
     }
     if all(value is None for value in params.values()):
         common.stderr("Please give at least one of the parameters.")

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from gnt.cli import common
+from gnt.cli._diskparams import add_diskparams_option, diskparams_from_args
 from gnt.cli._output import format_generic_info, format_ipolicy, format_params_info
 from gnt.cli._params import add_ipolicy_options, ipolicy_from_args, keyval
 from gnt.cli.common import add_command, add_list_options, add_submit_options, make_op, stdout
@@ -29,6 +30,7 @@ def add_group(args: argparse.Namespace) -> int:
     tags = [tag for tag in (args.tags or "").split(",") if tag]
     op = make_op("OP_GROUP_ADD", args, group_name=args.group, alloc_policy=args.alloc_policy,
                  ndparams=_ndparams(args), tags=tags,
+                 diskparams=diskparams_from_args(args.diskparams, allow_default=False),
                  ipolicy=ipolicy_from_args(args, allow_default=False) or {})
     common.submit_or_send(op, args, name=args.group)
     return 0
@@ -60,11 +62,13 @@ def modify_group(args: argparse.Namespace) -> int:
     """``modify``: change a group's allocation policy or node parameters."""
     ndparams = _ndparams(args)
     ipolicy = ipolicy_from_args(args, allow_default=True)
-    if args.alloc_policy is None and not ndparams and not ipolicy:
+    diskparams = diskparams_from_args(args.diskparams)
+    if args.alloc_policy is None and not ndparams and not ipolicy and not diskparams:
         raise OpPrereqError("Please give at least one of the parameters (--alloc-policy,"
-                            " --node-parameters, --ipolicy-*)", ECODE_INVAL)
+                            " --node-parameters, --disk-parameters, --ipolicy-*)", ECODE_INVAL)
     op = make_op("OP_GROUP_SET_PARAMS", args, group_name=args.group,
-                 alloc_policy=args.alloc_policy, ndparams=ndparams, ipolicy=ipolicy)
+                 alloc_policy=args.alloc_policy, ndparams=ndparams, ipolicy=ipolicy,
+                 diskparams=diskparams)
     result = common.submit_or_send(op, args, name=args.group)
     if result:
         stdout(f"Modified node group {args.group}")
@@ -115,6 +119,7 @@ def _ndparams_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-parameters", dest="ndparams", default=None,
                         metavar="KEY=VAL,...", help="Node parameters")
     add_ipolicy_options(parser)
+    add_diskparams_option(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -141,6 +141,7 @@ class Handlers:
             "nicparams": {"default": params.fill(params.defaults(params.NICPARAMS),
                                                  cluster["nicparams"])},
             "ndparams": params.fill(params.defaults(params.NDPARAMS), cluster["ndparams"]),
+            "diskparams": params.filled_diskparams(cluster),
             "ipolicy": params.full_ipolicy(cluster),
             "osparams": cluster["osparams"],
             "candidate_pool_size": cluster["candidate_pool_size"],

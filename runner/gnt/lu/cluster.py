@@ -51,6 +51,9 @@ class LUClusterSetParams(LogicalUnit):
                                                                allow_default=True)
         if op["ndparams"]:
             self.changes["ndparams"] = params.check_ndparams(op["ndparams"], allow_default=True)
+        if op["diskparams"]:
+            self.changes["diskparams"] = params.check_diskparams(op["diskparams"],
+                                                                 allow_default=True)
         if op["candidate_pool_size"] is not None:
             if op["candidate_pool_size"] < 1:
                 raise OpPrereqError("candidate_pool_size must be at least 1", ECODE_INVAL)
@@ -110,6 +113,9 @@ class LUClusterSetParams(LogicalUnit):
                 if key in self.changes:
                     cluster[key] = params.merge_overrides(cluster.get(key) or {},
                                                           self.changes[key])
+            if "diskparams" in self.changes:
+                cluster["diskparams"] = params.merge_diskparams(cluster.get("diskparams") or {},
+                                                                self.changes["diskparams"])
             for key in ("candidate_pool_size", "enabled_hypervisors", "enabled_disk_templates",
                         "default_iallocator", "mac_prefix", "maintain_node_health"):
                 if op[key] is not None:
@@ -123,6 +129,10 @@ class LUClusterSetParams(LogicalUnit):
                 for os_name, values in op["osparams"].items():
                     cluster["osparams"][os_name] = params.merge_overrides(
                         cluster["osparams"].get(os_name, {}), values)
+        if params.DT_DRBD8 in self.changes.get("diskparams", {}):
+            self.log("WARNING: Changing DRBD parameters only affects devices assembled from now"
+                     " on; existing instances get them when their disks are next activated"
+                     " (shutdown and start, not reboot) or their secondary is replaced")
         self.cfg.modify_cluster(change)
         if op["candidate_pool_size"] is not None:
             from gnt.lu.node import promote_pool

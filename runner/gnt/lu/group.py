@@ -134,6 +134,7 @@ class LUGroupAdd(LogicalUnit):
         self.name = check_group_name(self.op["group_name"])
         self.ndparams = _check_ndparams(self.op["ndparams"] or {}, allow_default=False)
         self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {})
+        self.diskparams = params.check_diskparams(self.op["diskparams"] or {})
         for tag in self.op["tags"]:
             check_tag(tag)
 
@@ -155,7 +156,8 @@ class LUGroupAdd(LogicalUnit):
             return None
         group = {"uuid": new_uuid(), "name": self.name, "ndparams": self.ndparams,
                  "alloc_policy": self.op["alloc_policy"] or ALLOC_PREFERRED,
-                 "tags": sorted(set(self.op["tags"])), "ipolicy": self.ipolicy, "diskparams": {},
+                 "tags": sorted(set(self.op["tags"])), "ipolicy": self.ipolicy,
+                 "diskparams": params.merge_diskparams({}, self.diskparams),
                  "networks": {}}
         with self.cfg.lock:
             self.check_prereq()  # a group added by another path since: refuse, change nothing
@@ -235,11 +237,14 @@ class LUGroupSetParams(_GroupLU):
     OP_ID = "OP_GROUP_SET_PARAMS"
 
     def check_arguments(self) -> None:
-        if self.op["alloc_policy"] is None and not self.op["ndparams"] and not self.op["ipolicy"]:
-            raise OpPrereqError("Please pass at least one modification (alloc_policy, ndparams"
-                                " or ipolicy)", ECODE_INVAL)
+        if self.op["alloc_policy"] is None and not self.op["ndparams"] \
+                and not self.op["ipolicy"] and not self.op["diskparams"]:
+            raise OpPrereqError("Please pass at least one modification (alloc_policy, ndparams,"
+                                " ipolicy or diskparams)", ECODE_INVAL)
         self.ndparams = _check_ndparams(self.op["ndparams"] or {}, allow_default=True)
         self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {}, allow_default=True)
+        self.diskparams = params.check_diskparams(self.op["diskparams"] or {},
+                                                  allow_default=True)
 
     def check_prereq(self) -> None:
         super().check_prereq()
@@ -271,6 +276,10 @@ class LUGroupSetParams(_GroupLU):
             if self.op["alloc_policy"] is not None:
                 group["alloc_policy"] = self.op["alloc_policy"]
                 changes.append(["alloc_policy", self.op["alloc_policy"]])
+            if self.diskparams:
+                group["diskparams"] = params.merge_diskparams(group.get("diskparams") or {},
+                                                              self.diskparams)
+                changes.append(["diskparams", dict(group["diskparams"])])
             if self.ipolicy:
                 group["ipolicy"] = self.new_ipolicy  # no result line, as Ganeti's
         self.group = self.cfg.modify("nodegroups", self.group["uuid"], change)

@@ -293,6 +293,7 @@ class LUInstanceCreate(LogicalUnit):
     def _check_lvm(self, pnode: dict[str, Any]) -> None:
         """Volume groups with room on the instance's nodes, or the LVs to adopt usable."""
         nodes = [pnode] + ([self.cfg.get("nodes", self.snode["uuid"])] if self.snode else [])
+        instance_storage.apply_group_metavg(self.cfg, pnode, self.lvm_requests)
         if any(req.adopt for req in self.lvm_requests):
             sizes = instance_storage.check_adoption(self.cfg, pnode, self.lvm_requests)
             for disk, size in zip(self.disks, sizes, strict=True):

@@ -18,7 +18,7 @@ from gnt.core.errors import (
     OpPrereqError,
 )
 from gnt.nodes import rpc
-from gnt.opcodes import storage
+from gnt.opcodes import params, storage
 from gnt.opcodes.params import DT_DRBD8, DT_PLAIN
 
 LVM_TEMPLATES = (DT_PLAIN, DT_DRBD8)
@@ -36,6 +36,7 @@ class DiskRequest:
     vg: str
     metavg: str
     adopt: str | None = None
+    metavg_given: bool = False
 
 
 def check_requests(template: str, disks: list[dict[str, Any]], sizes: list[int],
@@ -45,6 +46,7 @@ def check_requests(template: str, disks: list[dict[str, Any]], sizes: list[int],
     the adoption rules as Ganeti's. ``sizes`` and ``modes`` are the already checked values
     (a size of 0 for a disk to adopt)."""
     default_vg = cluster.get("volume_group_name") or ""
+    own_metavg = params.own_diskparam(cluster, None, DT_DRBD8, "metavg")
     adopted = [disk for disk in disks if disk.get("adopt")]
     if adopted and len(adopted) != len(disks):
         raise OpPrereqError("Either all disks are adopted or none is", ECODE_INVAL)
@@ -60,7 +62,7 @@ def check_requests(template: str, disks: list[dict[str, Any]], sizes: list[int],
     requests = []
     for index, (disk, size, access) in enumerate(zip(disks, sizes, modes, strict=True)):
         vg = str(disk.get("vg") or default_vg)
-        metavg = str(disk.get("metavg") or vg)
+        metavg = str(disk.get("metavg") or own_metavg or vg)
         if not vg:
             raise OpPrereqError(f"Disk {index}: no volume group given and the cluster has"
                                 " none (gnt-cluster modify --vg-name)", ECODE_INVAL)
@@ -70,12 +72,25 @@ def check_requests(template: str, disks: list[dict[str, Any]], sizes: list[int],
         if adopt is not None and (adopt.startswith("-") or "/" in adopt or adopt in (".", "..")):
             raise OpPrereqError(f"Disk {index}: invalid logical volume name '{adopt}' to"
                                 " adopt", ECODE_INVAL)
-        requests.append(DiskRequest(size, access, vg, metavg, adopt))
+        requests.append(DiskRequest(size, access, vg, metavg, adopt,
+                                    metavg_given=bool(disk.get("metavg"))))
     if adopted:
         names = {(r.vg, r.adopt) for r in requests}
         if len(names) != len(requests):
             raise OpPrereqError("Duplicate volume names given for adoption", ECODE_INVAL)
     return requests
+
+
+def apply_group_metavg(cfg: Any, pnode: dict[str, Any], requests: list[DiskRequest]) -> None:
+    """The drbd ``metavg`` disk parameter of the primary node's group (when that group sets
+    it) for the meta-data volumes whose ``--disk`` gave no ``metavg``."""
+    group = cfg.data["nodegroups"].get(pnode.get("group", ""))
+    own = (((group or {}).get("diskparams") or {}).get(DT_DRBD8) or {}).get("metavg")
+    if not own:
+        return
+    for req in requests:
+        if not req.metavg_given:
+            req.metavg = str(own)
 
 
 def space_per_vg(template: str, requests: list[DiskRequest]) -> dict[str, int]:

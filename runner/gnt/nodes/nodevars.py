@@ -123,10 +123,23 @@ def _lv(disk: dict[str, Any]) -> tuple[str, str]:
     return str(disk["logical_id"][0]), str(disk["logical_id"][1])
 
 
+def instance_diskparams(store: ConfigStore, instance: dict[str, Any], template: str
+                        ) -> dict[str, Any]:
+    """The disk parameters of ``template`` in force for ``instance``: cluster < the node group
+    of its primary node."""
+    primary = store.data["nodes"].get(instance.get("primary_node", "")) or {}
+    group = store.data["nodegroups"].get(primary.get("group", ""))
+    return params.filled_diskparams(store.cluster(), group)[template]
+
+
 def drbd_vars(store: ConfigStore, instance: dict[str, Any], node_uuid: str) -> list[dict[str, Any]]:
     """The ``gnt_drbd`` role variable: node ``node_uuid``'s end of each drbd disk of
     ``instance`` (minor, the data and meta-data volumes, both replication endpoints on the
-    nodes' secondary IPs, the port and the disk's shared secret), in disk order."""
+    nodes' secondary IPs, the port and the disk's shared secret, and the drbd disk parameters
+    resync rate, protocol and stripes), in disk order."""
+    dp = instance_diskparams(store, instance, params.DT_DRBD8)
+    tuning = {"resync_rate_kib": int(dp["resync-rate"]), "protocol": str(dp["protocol"]),
+              "data_stripes": int(dp["data-stripes"]), "meta_stripes": int(dp["meta-stripes"])}
     ends = []
     for index, disk in enumerate(store.instance_disks(instance)):
         if disk.get("dev_type") != params.DT_DRBD8:
@@ -144,7 +157,8 @@ def drbd_vars(store: ConfigStore, instance: dict[str, Any], node_uuid: str) -> l
             "local_address": local["secondary_ip"], "peer_address": peer["secondary_ip"],
             "peer_name": peer["name"], "link": disk_link(instance["name"], index),
             "data_vg": data_vg, "data_lv": data_lv, "data_size_mib": int(data["size"]),
-            "meta_vg": meta_vg, "meta_lv": meta_lv, "meta_size_mib": int(meta["size"])})
+            "meta_vg": meta_vg, "meta_lv": meta_lv, "meta_size_mib": int(meta["size"]),
+            **tuning})
     return ends
 
 

@@ -16,6 +16,7 @@ from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.opcodes.params import (
     COMPRESSIONS,
     check_beparams,
+    check_diskparams,
     check_hvparams,
     check_mac_prefix,
     check_ndparams,
@@ -74,6 +75,17 @@ def t_hvparams_by_hv(v: Any) -> bool:
 
 
 t_hvparams_by_hv.__name__ = "a dict of hypervisor parameter dicts by hypervisor"
+
+
+def t_diskparams(v: Any) -> bool:
+    """``{template: {param: value}}`` with known templates, parameters and valid values."""
+    if not isinstance(v, dict):
+        return False
+    check_diskparams(v, allow_default=True)
+    return True
+
+
+t_diskparams.__name__ = "a dict of disk parameter dicts by disk template"
 
 
 def t_mac_prefix(v: Any) -> bool:
@@ -196,7 +208,7 @@ DEFS: list[OpDef] = [
         P("default_iallocator", t_maybe_str, None), P("mac_prefix", t_mac_prefix, None),
         P("maintain_node_health", t_maybe_bool, None), P("ipolicy", t_dict, None),
         P("vg_name", t_maybe_str, None), P("drbd_helper", t_maybe_str, None),
-        P("reserved_lvs", t_list_of_str, None)),
+        P("reserved_lvs", t_list_of_str, None), P("diskparams", t_diskparams, None)),
         doc="Change cluster parameters."),
     OpDef("OP_TAGS_SET", (R("kind", t_one_of(*TAG_KINDS)), P("name", t_maybe_str, None),
                           R("tags", t_list_of_str)), summary="name"),

@@ -1,7 +1,7 @@
 """Opcode definitions for node groups (gnt-group).
 
 Parameter names follow Ganeti's group opcodes (and so its RAPI bodies): ``group_name``,
-``new_name``, ``nodes``, ``alloc_policy``, ``ndparams``, ``force``.
+``new_name``, ``nodes``, ``alloc_policy``, ``ndparams``, ``diskparams``, ``force``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ DEFS: list[_op.OpDef] = [
     _op.OpDef("OP_GROUP_ADD", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
                                P("ndparams", _op.ND_CHANGES, {}),
                                P("ipolicy", _op.t_dict, {}),
+                               P("diskparams", _op.t_diskparams, None),
                                P("tags", _op.t_list_of_str, [])),
               summary="group_name", doc="Create a new, empty node group."),
     _op.OpDef("OP_GROUP_REMOVE", (R("group_name", _NAME),),
@@ -32,6 +33,7 @@ DEFS: list[_op.OpDef] = [
               summary="group_name", doc="Move nodes into a node group."),
     _op.OpDef("OP_GROUP_SET_PARAMS", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
                                       P("ndparams", _op.ND_CHANGES, None),
-                                      P("ipolicy", _op.t_dict, None)),
+                                      P("ipolicy", _op.t_dict, None),
+                                      P("diskparams", _op.t_diskparams, None)),
               summary="group_name", doc="Change a node group's parameters."),
 ]

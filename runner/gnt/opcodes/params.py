@@ -161,6 +161,95 @@ NDPARAMS: dict[str, tuple[Callable[[Any], Any], Any]] = {
 }
 
 
+DEFAULT_VG = "xenvg"
+
+
+def _vg_name(value: Any) -> str:
+    """A volume group name (LVM's rules, as ``--vg-name``)."""
+    from gnt.opcodes.storage import check_vg_name
+
+    try:
+        return check_vg_name(_str(value))
+    except OpPrereqError as err:
+        raise ValueError(str(err)) from err
+
+
+_STRIPES = (_int_at_least(1), 1)
+_ACCESS = (_choice("kernelspace", "userspace"), "kernelspace")
+# Disk parameters (-D template:key=val): Ganeti's names, types and defaults per template. Which
+# ones act on our nodes and which are stored only: docs/storage.md, "Disk parameters".
+DISKPARAMS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
+    DT_DISKLESS: {}, DT_FILE: {}, DT_SHARED_FILE: {}, "blockdev": {},
+    DT_PLAIN: {"stripes": _STRIPES},
+    DT_DRBD8: {
+        "resync-rate": (_int_at_least(1), 60 * 1024), "data-stripes": _STRIPES,
+        "meta-stripes": _STRIPES, "disk-barriers": (_str, "n"), "meta-barriers": (_bool, False),
+        "metavg": (_vg_name, DEFAULT_VG), "disk-custom": (_str, ""), "net-custom": (_str, ""),
+        "protocol": (_choice("A", "B", "C"), "C"), "dynamic-resync": (_bool, False),
+        "c-plan-ahead": (_int_at_least(0), 20), "c-fill-target": (_int_at_least(0), 0),
+        "c-delay-target": (_int_at_least(0), 1), "c-max-rate": (_int_at_least(0), 60 * 1024),
+        "c-min-rate": (_int_at_least(0), 4 * 1024),
+    },
+    DT_EXT: {"access": _ACCESS},
+    "rbd": {"pool": (_str, "rbd"), "access": _ACCESS, "user-id": (_str, "")},
+    "gluster": {"access": _ACCESS, "host": (_str, "127.0.0.1"), "volume": (_str, "gv0"),
+                "port": (_int_at_least(0), 24007)},
+}
+
+
+def check_diskparams(values: Mapping[str, Any], allow_default: bool = False
+                     ) -> dict[str, dict[str, Any]]:
+    """Validate ``{template: {param: value}}`` disk parameters (``default`` drops an
+    override when ``allow_default``)."""
+    result: dict[str, dict[str, Any]] = {}
+    for template, own in values.items():
+        if template not in DISKPARAMS:
+            raise OpPrereqError(f"Unknown disk template '{template}' in disk parameters"
+                                f" (valid: {', '.join(DISKPARAMS)})", ECODE_INVAL)
+        if not isinstance(own, Mapping):
+            raise OpPrereqError(f"Disk parameters of template '{template}' must be a dict,"
+                                f" not {own!r}", ECODE_INVAL)
+        result[template] = _convert(f"disk ({template})", DISKPARAMS[template], own,
+                                    allow_default)
+    return result
+
+
+def merge_diskparams(base: Mapping[str, Any], changes: Mapping[str, Mapping[str, Any]]
+                     ) -> dict[str, dict[str, Any]]:
+    """Apply checked per-template changes to stored per-template overrides (see
+    :func:`merge_overrides`); a template left without overrides is dropped."""
+    result = {template: dict(own) for template, own in base.items()}
+    for template, values in changes.items():
+        result[template] = merge_overrides(result.get(template, {}), values)
+        if not result[template]:
+            del result[template]
+    return result
+
+
+def filled_diskparams(cluster: Mapping[str, Any], group: Mapping[str, Any] | None = None
+                      ) -> dict[str, dict[str, Any]]:
+    """Every template's disk parameters in force: defaults < cluster < node group. The
+    default drbd ``metavg`` is the cluster's volume group (Ganeti sets it so at init)."""
+    own_cluster = cluster.get("diskparams") or {}
+    own_group = (group or {}).get("diskparams") or {}
+    filled = {template: fill(fill(defaults(spec), own_cluster.get(template) or {}),
+                             own_group.get(template) or {})
+              for template, spec in DISKPARAMS.items()}
+    if not any("metavg" in (own.get(DT_DRBD8) or {}) for own in (own_cluster, own_group)):
+        filled[DT_DRBD8]["metavg"] = cluster.get("volume_group_name") or DEFAULT_VG
+    return filled
+
+
+def own_diskparam(cluster: Mapping[str, Any], group: Mapping[str, Any] | None,
+                  template: str, key: str) -> Any:
+    """A disk parameter set on the group or else the cluster (None if neither set it)."""
+    for level in (group or {}, cluster):
+        own = (level.get("diskparams") or {}).get(template) or {}
+        if key in own:
+            return own[key]
+    return None
+
+
 def _positive_float(value: Any) -> float:
     """A number above 0 (the ipolicy ratios)."""
     if isinstance(value, bool):

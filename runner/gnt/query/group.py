@@ -32,7 +32,7 @@ class GroupRow:
                            self.group.get("ndparams", {}))
 
     def diskparams(self) -> dict[str, Any]:
-        return params.fill(self.cluster.get("diskparams", {}), self.group.get("diskparams", {}))
+        return params.filled_diskparams(self.cluster, self.group)
 
     def ipolicy(self) -> dict[str, Any]:
         return params.full_ipolicy(self.cluster, self.group)

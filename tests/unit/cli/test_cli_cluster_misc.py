@@ -248,3 +248,60 @@ def test_modify_ipolicy(fake: FakeClient, capsys: pytest.CaptureFixture) -> None
     assert run_cli(cluster, ["modify", "--ipolicy-vcpu-ratio", "default"]) == 1
     assert "only resets a group's own value" in capsys.readouterr().err
     assert fake.calls == []
+
+
+def test_disk_parameters_options_and_info(fake: FakeClient,
+                                          capsys: pytest.CaptureFixture) -> None:
+    """-D template:key=val (repeatable) is checked and sent per template; info prints the
+    parameters per template after the nic parameters, as Ganeti."""
+    fake.outcome = ("success", None)
+    assert run_cli(cluster, ["modify", "-D", "drbd:resync-rate=1000,protocol=B,-metavg",
+                             "--disk-parameters", "plain:stripes=2"]) == 0
+    (mod,) = fake.submitted_ops()
+    assert mod["diskparams"] == {"drbd": {"resync-rate": 1000, "protocol": "B",
+                                          "metavg": "default"}, "plain": {"stripes": 2}}
+    assert run_cli(cluster, ["modify", "-D", "nosuch:x=1"]) == 1
+    assert run_cli(cluster, ["modify", "-D", "drbd:resync-rate=fast"]) == 1
+    assert run_cli(cluster, ["modify", "-D", "plain:stripes=1", "-D", "plain:stripes=2"]) == 1
+    err = capsys.readouterr().err
+    assert "Unknown disk template 'nosuch'" in err
+    assert "Invalid value for disk (drbd) parameter 'resync-rate'" in err
+    assert "given twice" in err
+    assert len(fake.submitted_ops()) == 1
+    fake.handlers["cluster_info"] = {
+        "name": "c", "enabled_hypervisors": ["kvm"], "hvparams": {}, "beparams": {},
+        "nicparams": {}, "diskparams": {"diskless": {}, "plain": {"stripes": 1},
+                                        "drbd": {"protocol": "C", "resync-rate": 61440}}}
+    assert run_cli(cluster, ["info"]) == 0
+    out = capsys.readouterr().out
+    assert "Default disk parameters: \n  diskless: \n  drbd: \n    protocol: C\n" \
+           "    resync-rate: 61440\n  plain: \n    stripes: 1\n" in out
+    assert out.index("Default nic parameters") < out.index("Default disk parameters")
+
+
+def test_init_disk_parameters(fake: FakeClient, bootstrap: types.ModuleType,
+                              capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(cluster, ["init", "-D", "drbd:resync-rate=2048", "-D", "plain:stripes=2",
+                             "cluster.example"]) == 0
+    ((_what, kw),) = bootstrap.calls
+    assert kw["diskparams"] == {"drbd": {"resync-rate": 2048}, "plain": {"stripes": 2}}
+    assert run_cli(cluster, ["init", "-D", "drbd:-protocol", "cluster.example"]) == 1
+    assert run_cli(cluster, ["init", "-D", "tape:speed=1", "cluster.example"]) == 1
+    assert len(bootstrap.calls) == 1
+    assert "Unknown disk template 'tape'" in capsys.readouterr().err
+
+
+def test_bootstrap_stores_checked_disk_parameters() -> None:
+    from gnt.admin import bootstrap as real
+    from gnt.core.errors import OpPrereqError
+
+    data = real.build_config("c.example", "198.18.0.1", "n1.example", "198.18.0.1", "",
+                             ["kvm"], ["file"], "/srv/f", "/srv/s", {}, {}, {}, 10,
+                             "aa:00:00", note=lambda msg: None,
+                             diskparams={"drbd": {"resync-rate": "2048"}, "plain": {}})
+    assert data["cluster"]["diskparams"] == {"drbd": {"resync-rate": 2048}}
+    with pytest.raises(OpPrereqError, match="parameter 'protocol'"):
+        real.build_config("c.example", "198.18.0.1", "n1.example", "198.18.0.1", "",
+                          ["kvm"], ["file"], "/srv/f", "/srv/s", {}, {}, {}, 10,
+                          "aa:00:00", note=lambda msg: None,
+                          diskparams={"drbd": {"protocol": "Q"}})

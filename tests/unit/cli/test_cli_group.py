@@ -218,3 +218,17 @@ def test_info_shows_the_policy_with_inherited_values_as_default() -> None:
     assert "allowed disk templates: default (file)" in text
     assert "vcpu-ratio: 2\n" in text and "spindle-ratio: default (32)" in text
     assert "  - max/0: \n      cpu-count: 256" in text
+
+
+def test_disk_parameters(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    """-D on add and modify (modify with only -D is a change); bad values refused locally."""
+    fake.outcome = ("success", [["diskparams", {"drbd": {"protocol": "A"}}]])
+    assert run_cli(group, ["add", "-D", "drbd:protocol=A", "rack1"]) == 0
+    assert run_cli(group, ["modify", "-D", "drbd:-protocol", "rack1"]) == 0
+    add, mod = fake.submitted_ops()
+    assert add["diskparams"] == {"drbd": {"protocol": "A"}}
+    assert mod["diskparams"] == {"drbd": {"protocol": "default"}}
+    assert run_cli(group, ["add", "-D", "drbd:-protocol", "rack2"]) == 1
+    assert run_cli(group, ["modify", "-D", "plain:stripes=x", "rack1"]) == 1
+    assert len(fake.submitted_ops()) == 2
+    assert "parameter 'stripes'" in capsys.readouterr().err

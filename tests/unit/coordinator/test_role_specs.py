@@ -34,7 +34,8 @@ DRBD_END = {"index": 0, "minor": 0, "size_mib": 64, "port": 11000, "secret": "s"
             "local_address": "198.18.0.11", "peer_address": "198.18.0.12", "peer_name": "node2",
             "link": "/var/run/gnt/instance-disks/i1:0",
             "data_vg": "xenvg", "data_lv": "u.disk0_data", "data_size_mib": 64,
-            "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128}
+            "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128,
+            "data_stripes": 1, "meta_stripes": 1, "resync_rate_kib": 61440, "protocol": "C"}
 
 PEER = {"local": False, "name": "node2", "address": "198.18.0.12", "port": 22, "user": "root",
         "ssh_args": ["-o", "BatchMode=yes"]}

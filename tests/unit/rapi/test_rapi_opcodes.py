@@ -194,3 +194,18 @@ def test_recreate_disks_takes_ganeti_body_fields() -> None:
     for bad in ({"disks": "0"}, {"disks": [[0]]}, {"disks": [-1]}, {"nodes": "n1"}):
         with pytest.raises((HttpError, OpPrereqError)):
             _send("POST", "/2/instances/i1/recreate-disks", bad)
+
+
+def test_cluster_and_group_modify_take_diskparams() -> None:
+    """Ganeti's ``diskparams`` body field on PUT /2/modify, POST /2/groups and PUT
+    /2/groups/NAME/modify; a bad template or value is refused before anything is queued."""
+    dp = {"drbd": {"resync-rate": 1000, "protocol": "B"}}
+    [op] = _send("PUT", "/2/modify", {"diskparams": dp})
+    assert (op["OP_ID"], op["diskparams"]) == ("OP_CLUSTER_SET_PARAMS", dp)
+    [op] = _send("POST", "/2/groups", {"name": "g1", "diskparams": dp})
+    assert (op["OP_ID"], op["diskparams"]) == ("OP_GROUP_ADD", dp)
+    [op] = _send("PUT", "/2/groups/g1/modify", {"diskparams": dp})
+    assert (op["OP_ID"], op["diskparams"]) == ("OP_GROUP_SET_PARAMS", dp)
+    for bad in ({"nosuch": {}}, {"drbd": {"protocol": "Z"}}, {"plain": "stripes=2"}):
+        with pytest.raises((HttpError, OpPrereqError)):
+            _send("PUT", "/2/modify", {"diskparams": bad})
