@@ -41,6 +41,14 @@ def test_provider_installed_and_diagnosed(lc: LabCluster) -> None:
     for node in ("node1", "node2"):
         root = lc.root_on_host(node)
         assert (root / "srv/gnt/extstorage/filevol/attach").stat().st_mode & 0o111
+    out = lc.gnt("gnt-storage diagnose").stdout
+    assert "Provider: filevol" in out and "For nodegroup: default --> valid" in out
+    for node in ("node1", "node2"):
+        assert f"Node: {lc.fqdn(node)}, status: valid (path: " in out
+    assert "[parameters: dir]" in out
+    out = lc.gnt("gnt-storage info filevol nosuch").stdout
+    assert "filevol:\n  - Valid for nodegroups:\n      default\n" in out
+    assert "      dir: " in out and "nosuch: Not Found" in out
 
 
 def test_bad_input_refused_config_unchanged(lc: LabCluster) -> None:

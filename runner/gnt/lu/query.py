@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import checks, live
@@ -101,3 +102,57 @@ class LUOsDiagnose(LogicalUnit):
                                    "not_found": True, "error": "OS not found", "path": None,
                                    "api_versions": [], "variants": [], "parameters": []})
         return result
+
+
+EXT_DIAGNOSE_FIELDS = ("name", "node_status", "nodegroup_status", "parameters")
+
+
+@register
+class LUExtStorageDiagnose(LogicalUnit):
+    """Every ExtStorage provider on the online vm_capable nodes (as Ganeti's
+    OpExtStorageDiagnose): per node ``[[path, valid, error, parameters]]`` (empty where it is
+    missing), per node group whether it is valid on all of the group's answering nodes."""
+
+    OP_ID = "OP_EXT_STORAGE_DIAGNOSE"
+
+    def check_arguments(self) -> None:
+        fields = self.op["output_fields"] or list(EXT_DIAGNOSE_FIELDS)
+        unknown = [f for f in fields if f not in EXT_DIAGNOSE_FIELDS]
+        if unknown:
+            raise OpPrereqError(f"Unknown output fields selected: {', '.join(unknown)}",
+                                ECODE_INVAL)
+        self.fields = fields
+
+    def exec(self) -> Any:
+        from gnt.nodes import nodevars, rpc
+
+        search_path = nodevars.ext_search_path(self.cfg)
+        per_node: dict[str, dict[str, dict[str, Any]]] = {}
+        groups: dict[str, list[str]] = {}
+        for node in sorted(self.cfg.all("nodes"), key=lambda n: n["name"]):
+            if node["offline"] or not node["vm_capable"]:
+                continue
+            try:
+                found = rpc.ext_diagnose(self.cfg, node, search_path)
+            except NodeDown as err:
+                self.log(f"Node {node['name']} did not answer the ExtStorage query: {err}")
+                continue
+            group = self.cfg.data["nodegroups"].get(node.get("group", ""), {})
+            groups.setdefault(str(group.get("name", "")), []).append(node["name"])
+            per_node[node["name"]] = {p["name"]: p for p in found}
+        rows = []
+        names = sorted({name for found in per_node.values() for name in found})
+        for name in names:
+            if self.op["names"] and name not in self.op["names"]:
+                continue
+            node_status = {node: ([[p["path"], p["valid"], p["error"], p["parameters"]]]
+                                  if (p := found.get(name)) else [])
+                           for node, found in per_node.items()}
+            group_status = {group: all(per_node[n].get(name, {}).get("valid") for n in members)
+                            for group, members in groups.items()}
+            parameters: list[Any] = next((p["parameters"] for found in per_node.values()
+                               if (p := found.get(name)) and p["valid"]), [])
+            values = {"name": name, "node_status": node_status,
+                      "nodegroup_status": group_status, "parameters": parameters}
+            rows.append([values[field] for field in self.fields])
+        return rows

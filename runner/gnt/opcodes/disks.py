@@ -84,4 +84,10 @@ DEFS: list[OpDef] = [
           doc="Recreate (empty) the missing disks of a stopped instance, all of them or those"
               " listed (optionally with a new size or mode), on its nodes or on new ones"
               " (nodes, or chosen by an iallocator)."),
+    OpDef("OP_EXT_STORAGE_DIAGNOSE", (P("output_fields", t_list_of_str, []),
+                                      P("names", t_list_of_str, [])),
+          doc="Every ExtStorage provider on the cluster's nodes: per node (path, validity,"
+              " error, parameters), per node group (valid on all its nodes) and its"
+              " parameters; rows of the asked output_fields (name, node_status,"
+              " nodegroup_status, parameters)."),
 ]

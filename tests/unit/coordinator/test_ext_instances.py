@@ -196,3 +196,18 @@ def test_cli_parse_disks_ext_params():
         parse_disks(["0:size=1G,dir=/srv/v"], None, "plain")
 
 
+
+
+def test_ext_storage_diagnose_rows(mn):
+    rows = _ok(mn.run("OP_EXT_STORAGE_DIAGNOSE", output_fields=["name", "node_status",
+                                                                "nodegroup_status",
+                                                                "parameters"], names=[]))
+    by_name = {row[0]: row for row in rows}
+    assert sorted(by_name) == ["broken", "filevol"]
+    _name, nodes, groups, parameters = by_name["filevol"]
+    assert nodes[N2][0][1] is True and nodes[N2][0][3] == parameters
+    assert parameters == [["dir", "Directory holding the volume files"]]
+    assert list(groups.values()) == [True]
+    assert list(by_name["broken"][2].values()) == [False]
+    job = mn.run("OP_EXT_STORAGE_DIAGNOSE", output_fields=["bogus"], names=[])
+    assert "Unknown output fields selected: bogus" in _error(job)
