@@ -88,7 +88,6 @@ def attach_play(store: Any, instance: dict[str, Any], node: dict[str, Any],
                 title="attach ext volumes" if attached else "detach ext volumes")
 
 
-
 def check_providers(store: Any, node: dict[str, Any], disks: list[dict[str, Any]]) -> None:
     """Each disk's provider is on ``node``'s search path and valid, and takes the disk's
     ExtStorage parameters (OpPrereqError naming the provider or parameter otherwise)."""

@@ -151,7 +151,7 @@ class LUExtStorageDiagnose(LogicalUnit):
             group_status = {group: all(per_node[n].get(name, {}).get("valid") for n in members)
                             for group, members in groups.items()}
             parameters: list[Any] = next((p["parameters"] for found in per_node.values()
-                               if (p := found.get(name)) and p["valid"]), [])
+                                          if (p := found.get(name)) and p["valid"]), [])
             values = {"name": name, "node_status": node_status,
                       "nodegroup_status": group_status, "parameters": parameters}
             rows.append([values[field] for field in self.fields])

@@ -196,8 +196,6 @@ def test_cli_parse_disks_ext_params():
         parse_disks(["0:size=1G,dir=/srv/v"], None, "plain")
 
 
-
-
 def test_ext_storage_diagnose_rows(mn):
     rows = _ok(mn.run("OP_EXT_STORAGE_DIAGNOSE", output_fields=["name", "node_status",
                                                                 "nodegroup_status",
