@@ -7,7 +7,7 @@ from typing import Any
 from gnt.core import resolver
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, name_lock
-from gnt.lu import instance_convert, names
+from gnt.lu import instance_convert, instance_ext, names
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
@@ -248,5 +248,11 @@ class LUInstanceReinstall(InstanceLU):
                     obj["osparams"] = dict(self.op["osparams"])
             self.instance = self.cfg.modify("instances", self.instance["uuid"], change)
         self.log(f"* running the OS create scripts of {self.os_name} for {self.name}")
-        self.play("instance_reinstall", f"reinstall instance {self.name}", **self.host_vars())
+        attach: tuple[Any, ...] = ()
+        detach: tuple[Any, ...] = ()
+        if instance_ext.is_ext(self.instance):   # the stopped instance's volumes, for the OS
+            attach = (instance_ext.attach_play(self.cfg, self.instance, self.node, True),)
+            detach = (instance_ext.attach_play(self.cfg, self.instance, self.node, False),)
+        self.play("instance_reinstall", f"reinstall instance {self.name}", before=attach,
+                  after=detach, **self.host_vars())
         return None

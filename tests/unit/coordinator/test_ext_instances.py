@@ -209,3 +209,12 @@ def test_ext_storage_diagnose_rows(mn):
     assert list(by_name["broken"][2].values()) == [False]
     job = mn.run("OP_EXT_STORAGE_DIAGNOSE", output_fields=["bogus"], names=[])
     assert "Unknown output fields selected: bogus" in _error(job)
+
+
+def test_reinstall_attaches_then_detaches(mn):
+    _create(mn, start=False)
+    _ok(mn.run("OP_INSTANCE_SHUTDOWN", instance_name=NAME))
+    since = len(mn.executor.calls)
+    _ok(mn.run("OP_INSTANCE_REINSTALL", instance_name=NAME, os_type="tinylinux"))
+    assert _plays(mn, since) == [("instance_volumes", N2), ("instance_reinstall", N2),
+                                 ("instance_volumes", N2)]
