@@ -181,6 +181,8 @@ def instance_spec(store: ConfigStore, instance: dict[str, Any],
                  "dev_type": disk["dev_type"]}
         if disk["dev_type"] == params.DT_EXT:
             entry["ext"] = ext_volume(disk, instance["name"], index)
+        if disk["dev_type"] == params.DT_PLAIN:
+            entry["stripes"] = int(instance_diskparams(store, instance, params.DT_PLAIN)["stripes"])
         disks.append(entry)
     nics = []
     for index, nic in enumerate(instance["nics"]):

@@ -166,3 +166,18 @@ def test_group_metavg_wins_over_the_clusters(cluster, drbd):
     _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name=group_name,
                     diskparams={"drbd": {"metavg": "metavg"}}))
     assert _meta_vg(cluster, _create(cluster)) == "metavg"
+
+
+def test_plain_stripes_reach_the_volume_creation(cluster, drbd):
+    def created_disks() -> list[dict[str, Any]]:
+        [play] = [p for p in cluster.executor.calls[-1] if p.role == "instance_create"]
+        return list(play.hosts[N1]["gnt_instance"]["disks"])
+
+    spec = {"disk_template": "plain", "disks": [{"size": "1G"}], "pnode": N1,
+            "name_check": False, "ip_check": False, "no_install": True, "start": False,
+            "os_type": "blank"}
+    _ok(cluster.run("OP_INSTANCE_CREATE", instance_name="p1.example.com", **spec))
+    assert [d["stripes"] for d in created_disks()] == [1]
+    _ok(cluster.run("OP_CLUSTER_SET_PARAMS", diskparams={"plain": {"stripes": 2}}))
+    _ok(cluster.run("OP_INSTANCE_CREATE", instance_name="p2.example.com", **spec))
+    assert [d["stripes"] for d in created_disks()] == [2]

@@ -24,8 +24,8 @@ from gnt.opcodes import params
 
 # Dicts whose keys are not ours to declare: each OS definition declares its own parameters.
 FREE_FORM = {"osparams", "params"}   # params: an ext disk's ExtStorage parameters
-# Keys sent only for some disk templates (a disk's ``ext``: ext disks only).
-PER_TEMPLATE = {"ext"}
+# Keys sent only for some disk templates (a disk's ``ext``: ext disks only; ``stripes``: plain).
+PER_TEMPLATE = {"ext", "stripes"}
 # Records the coordinator builds in one place (gnt.nodes.nodevars) and sends to many roles.
 SHARED = {"gnt_instance": "instance", "gnt_old_instance": "instance", "gnt_node": "node"}
 BOGUS = "gnt_no_such_key"
@@ -197,7 +197,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
     """Per role: vars with every declared key set (what the coordinator can send)."""
     ext = {"index": 0, "name": "u.ext.disk0", "provider": "filevol", "params": {"dir": "/v"},
            "size_mib": 1024, "uuid": "u", "cname": "", "link": "/x/run/instance-disks/i1:0"}
-    inst = {**inst, "disks": [{**disk, "ext": ext} for disk in inst["disks"]]}
+    inst = {**inst, "disks": [{**disk, "ext": ext, "stripes": 1} for disk in inst["disks"]]}
     both = {"gnt_instance": inst, "gnt_node": node}
     disks = [disk["path"] for disk in inst["disks"]]
     return {
