@@ -7,7 +7,7 @@ real name. After a complete export, the instance's exports on the other nodes ar
 one export per instance in the cluster.
 
 Without ``--noshutdown`` a running instance is shut down for the copy and started again
-afterwards. With it, a running instance keeps running: its file disks are frozen by a
+afterwards; plain instances are exported that way only (from their logical volumes). With it, a running instance keeps running: its file disks are frozen by a
 libvirt external snapshot (writes go to overlays meanwhile) and merged back after the copy,
 so the dumps are crash-consistent.
 
@@ -35,6 +35,9 @@ from gnt.opcodes import params
 from gnt.opcodes.backup import EXPORT_MODE_LOCAL
 
 SNAPSHOT_TEMPLATES = (params.DT_FILE, params.DT_SHARED_FILE)
+# exported from the volumes themselves, with the instance stopped for the copy (no live
+# snapshot of logical volumes yet)
+STOPPED_TEMPLATES = (params.DT_PLAIN,)
 
 
 @register
@@ -73,10 +76,15 @@ class LUBackupExport(InstanceLU):
         inst = self.instance
         self.target = self.cfg.get("nodes", self.target["uuid"])
         template = inst["disk_template"]
-        if template not in (*SNAPSHOT_TEMPLATES, params.DT_DISKLESS):
+        if template not in (*SNAPSHOT_TEMPLATES, *STOPPED_TEMPLATES, params.DT_DISKLESS):
             raise OpPrereqError(f"Instance {self.name} has disk template '{template}', which"
-                                " this version cannot export (file, sharedfile, diskless)",
-                                ECODE_STATE)
+                                " this version cannot export (file, sharedfile, plain,"
+                                " diskless)", ECODE_STATE)
+        if (template in STOPPED_TEMPLATES and not self.op["shutdown"] and self.is_running()
+                and inst["disks"]):
+            raise OpPrereqError(f"Instance {self.name} has disk template '{template}': this"
+                                " version exports its volumes only while it is stopped (drop"
+                                " --noshutdown)", ECODE_STATE)
         self.require_node_online()
         if self.target["offline"]:
             raise OpPrereqError(f"Cannot export to node {self.target['name']}: it is offline",

@@ -56,10 +56,6 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
         self.src_node, self.src_dir = self._locate_export()
         self.export = self._read_export()
         self.op = merged_op(self.op, self.export, self.cfg.cluster(), self.log)
-        if self.op["disk_template"] in (params.DT_PLAIN, params.DT_DRBD8):
-            raise OpPrereqError(f"Importing into disk template '{self.op['disk_template']}' is"
-                                " not supported yet (file, sharedfile, diskless); give"
-                                " -t file", ECODE_INVAL)
         super().check_arguments()
         self._check_disk_sizes()
         super().expand_names()
@@ -101,8 +97,10 @@ class LUInstanceCreateOrImport(LUInstanceCreate):
         gnt_import = {"disks": dumps, "compression": self.export.compression,
                       "source": transfer_peer(self.cfg, self.src_node, node),
                       "use_os": bool(self.op["os_type"]), "old_name": self.export.name}
-        return [Play("instance_create", {node["name"]: self.create_vars(host)},
-                     title="create disks"),
+        # the add path's volumes (drbd: both nodes, the primary's device Primary, resync
+        # waited for per --wait-for-sync); the image goes onto the primary's device, so a
+        # drbd secondary gets it by replication
+        return [*super().node_plays(node, host),
                 Play("instance_import", {node["name"]: {**host, "gnt_import": gnt_import}},
                      title="import the disks")]
 
