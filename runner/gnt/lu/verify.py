@@ -18,35 +18,58 @@ from gnt.nodes.nodevars import bridges
 from gnt.opcodes import params
 
 RUNNING = ("running", "paused", "blocked")
-FAILOVER_TEMPLATES = (params.DT_SHARED_FILE,)
+FAILOVER_TEMPLATES = (params.DT_SHARED_FILE, params.DT_EXT)   # fail over to any node
+MIRRORED_TEMPLATES = (params.DT_DRBD8,)                           # fail over to the secondary
 
 
 def n_plus_one_failures(nodes: list[dict[str, Any]], instances: list[dict[str, Any]],
-                        free_mib: dict[str, int], memory_of: dict[str, int]) -> list[str]:
-    """Names of nodes whose failure could not be absorbed: their running instances of
-    failover-able templates do not fit (greedy, biggest first) into the other usable nodes'
-    free memory. ``free_mib`` and ``memory_of`` are keyed by node and instance uuid."""
+                        free_mib: dict[str, int], memory_of: dict[str, int],
+                        secondary_of: dict[str, str] | None = None) -> list[str]:
+    """Names of nodes whose failure could not be absorbed: their running drbd instances must
+    fit into their secondary node's free memory (``secondary_of``: instance uuid -> node
+    uuid), then their instances of templates that fail over anywhere (greedy, biggest first)
+    into the other usable nodes' free memory. ``free_mib`` and ``memory_of`` are keyed by
+    node and instance uuid."""
     usable = [n for n in nodes if not n["offline"] and not n["drained"] and n["vm_capable"]
               and n["uuid"] in free_mib]
+    secondary_of = secondary_of or {}
     failing = []
     for node in usable:
-        movable = sorted((memory_of[i["uuid"]] for i in instances
-                          if i["primary_node"] == node["uuid"] and i["uuid"] in memory_of
-                          and i["disk_template"] in FAILOVER_TEMPLATES),
-                         reverse=True)
-        if not movable:
+        running = [i for i in instances
+                   if i["primary_node"] == node["uuid"] and i["uuid"] in memory_of]
+        movable = sorted((memory_of[i["uuid"]] for i in running
+                          if i["disk_template"] in FAILOVER_TEMPLATES), reverse=True)
+        fixed = [(secondary_of.get(i["uuid"]), memory_of[i["uuid"]]) for i in running
+                 if i["disk_template"] in MIRRORED_TEMPLATES]
+        if not movable and not fixed:
             continue
-        room = sorted((free_mib[n["uuid"]] for n in usable if n["uuid"] != node["uuid"]),
-                      reverse=True)
-        for need in movable:
-            for index, free in enumerate(room):
-                if free >= need:
-                    room[index] -= need
-                    break
-            else:
-                failing.append(node["name"])
-                break
+        room = {n["uuid"]: free_mib[n["uuid"]] for n in usable if n["uuid"] != node["uuid"]}
+        if not _fits_fixed(room, fixed) or not _fits_anywhere(room, movable):
+            failing.append(node["name"])
     return failing
+
+
+def _fits_fixed(room: dict[str, int], fixed: list[tuple[str | None, int]]) -> bool:
+    """Take each instance's memory from its one target node's room; False if one does not
+    fit (or its target cannot take instances)."""
+    for target, need in fixed:
+        if target is None or room.get(target, -1) < need:
+            return False
+        room[target] -= need
+    return True
+
+
+def _fits_anywhere(room: dict[str, int], movable: list[int]) -> bool:
+    """Place each need (biggest first) on the first node with room left, in order of room."""
+    free = sorted(room.values(), reverse=True)
+    for need in movable:
+        for index, left in enumerate(free):
+            if left >= need:
+                free[index] -= need
+                break
+        else:
+            return False
+    return True
 
 
 @register
@@ -226,7 +249,10 @@ class LUClusterVerify(LogicalUnit):
             if dom and dom["state"] in RUNNING and \
                     params.filled_beparams(cfg.cluster(), inst)["auto_balance"]:
                 memory[inst["uuid"]] = int(dom["memory_mib"])
-        for name in n_plus_one_failures(nodes, instances, free, memory):
+        secondaries = {inst["uuid"]: cfg.instance_secondaries(inst)[0] for inst in instances
+                       if inst["disk_template"] in MIRRORED_TEMPLATES
+                       and cfg.instance_secondaries(inst)}
+        for name in n_plus_one_failures(nodes, instances, free, memory, secondaries):
             self._error("node", name, "not enough memory on the other nodes to take over its"
                         " instances should it fail (N+1)")
 

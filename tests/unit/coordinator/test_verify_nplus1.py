@@ -94,6 +94,35 @@ def test_exact_fit_is_enough():
                                {"a": 0, "b": 512}, {"i": 512}) == []
 
 
+def test_drbd_instances_must_fit_on_their_own_secondary():
+    nodes = [node("a"), node("b"), node("c")]
+    instances = [inst("d1", "a", "drbd"), inst("d2", "a", "drbd")]
+    secondaries = {"d1": "b", "d2": "b"}
+    # c has room for both, but they can only go to b, which takes one
+    assert n_plus_one_failures(nodes, instances, {"a": 0, "b": 600, "c": 4096},
+                               {"d1": 500, "d2": 500}, secondaries) == ["a"]
+    secondaries["d2"] = "c"
+    assert n_plus_one_failures(nodes, instances, {"a": 0, "b": 600, "c": 4096},
+                               {"d1": 500, "d2": 500}, secondaries) == []
+
+
+def test_secondary_room_taken_first_then_shared_instances_placed():
+    nodes = [node("a"), node("b"), node("c")]
+    instances = [inst("d", "a", "drbd"), inst("e", "a", "ext")]
+    # b takes d (its secondary) and has 100 left: e (300) must go to c
+    assert n_plus_one_failures(nodes, instances, {"a": 0, "b": 600, "c": 300},
+                               {"d": 500, "e": 300}, {"d": "b"}) == []
+    assert n_plus_one_failures(nodes, instances, {"a": 0, "b": 600, "c": 200},
+                               {"d": 500, "e": 300}, {"d": "b"}) == ["a"]
+
+
+def test_drbd_instance_whose_secondary_is_offline_cannot_fail_over():
+    nodes = [node("a"), node("b", offline=True), node("c")]
+    free = {"a": 0, "b": 4096, "c": 4096}
+    assert n_plus_one_failures(nodes, [inst("d", "a", "drbd")], free, {"d": 100},
+                               {"d": "b"}) == ["a"]
+
+
 # --- through OP_CLUSTER_VERIFY ------------------------------------------------------------
 
 @pytest.fixture
