@@ -7,9 +7,17 @@ real name. After a complete export, the instance's exports on the other nodes ar
 one export per instance in the cluster.
 
 Without ``--noshutdown`` a running instance is shut down for the copy and started again
-afterwards; plain instances are exported that way only (from their logical volumes). With it, a running instance keeps running: its file disks are frozen by a
+afterwards. With it, a running instance keeps running: its file disks are frozen by a
 libvirt external snapshot (writes go to overlays meanwhile) and merged back after the copy,
 so the dumps are crash-consistent.
+
+Plain and drbd instances are read from logical volumes on the primary node (a drbd disk's
+data volume under the DRBD device), as in Ganeti: a running instance's volumes are copied
+through LVM snapshots (``<lv>.snap``, room of the volume's size) taken live with
+``--noshutdown``, or while it is briefly shut down without it (restarted right after the
+snapshots, before the copy); the snapshots are removed after the copy, and also when a step
+fails. A stopped instance, or one exported with ``--remove-instance``, is read from its
+volumes directly.
 
 The result is Ganeti's ``[finalized, [disk ok, ...]]``; the CLI turns it into exit code 0
 (all), 2 (some disks failed) or 1 (nothing, or no config: those raise).
@@ -35,9 +43,8 @@ from gnt.opcodes import params
 from gnt.opcodes.backup import EXPORT_MODE_LOCAL
 
 SNAPSHOT_TEMPLATES = (params.DT_FILE, params.DT_SHARED_FILE)
-# exported from the volumes themselves, with the instance stopped for the copy (no live
-# snapshot of logical volumes yet)
-STOPPED_TEMPLATES = (params.DT_PLAIN,)
+# read from logical volumes on the primary node (through LVM snapshots while running)
+LV_TEMPLATES = (params.DT_PLAIN, params.DT_DRBD8)
 
 
 @register
@@ -76,15 +83,10 @@ class LUBackupExport(InstanceLU):
         inst = self.instance
         self.target = self.cfg.get("nodes", self.target["uuid"])
         template = inst["disk_template"]
-        if template not in (*SNAPSHOT_TEMPLATES, *STOPPED_TEMPLATES, params.DT_DISKLESS):
+        if template not in (*SNAPSHOT_TEMPLATES, *LV_TEMPLATES, params.DT_DISKLESS):
             raise OpPrereqError(f"Instance {self.name} has disk template '{template}', which"
-                                " this version cannot export (file, sharedfile, plain,"
+                                " this version cannot export (file, sharedfile, plain, drbd,"
                                 " diskless)", ECODE_STATE)
-        if (template in STOPPED_TEMPLATES and not self.op["shutdown"] and self.is_running()
-                and inst["disks"]):
-            raise OpPrereqError(f"Instance {self.name} has disk template '{template}': this"
-                                " version exports its volumes only while it is stopped (drop"
-                                " --noshutdown)", ECODE_STATE)
         self.require_node_online()
         if self.target["offline"]:
             raise OpPrereqError(f"Cannot export to node {self.target['name']}: it is offline",
@@ -93,7 +95,11 @@ class LUBackupExport(InstanceLU):
             checks.check_os(self.cfg, self.node, inst["os"], inst.get("osparams") or {})
         self.running = self.is_running()
         self.stop_for_copy = self.op["shutdown"] and self.running
-        self.snapshot = (not self.op["shutdown"] and self.running and bool(inst["disks"]))
+        on_lvs = template in LV_TEMPLATES and bool(inst["disks"])
+        self.snapshot = (not self.op["shutdown"] and self.running and bool(inst["disks"])
+                         and not on_lvs)
+        self.volumes = lv_volumes(self.cfg, inst) if on_lvs else []
+        self.lv_snapshot = on_lvs and self.running and not self.op["remove_instance"]
 
     # -- the steps ------------------------------------------------------------------------
     def exec(self) -> Any:
@@ -136,20 +142,43 @@ class LUBackupExport(InstanceLU):
         if self.snapshot:
             plays.append(self._on_primary("instance_disk_snapshot", "freeze the disks",
                                           gnt_snapshot={"state": "present"}))
+        if self.lv_snapshot:
+            plays.append(self._lv_snapshot_play("present"))
+            if self.stop_for_copy:      # as Ganeti: back up once the snapshots exist
+                plays.append(self._on_primary("instance_start", "restart"))
         if self.instance["disks"]:
             export = {"dest_dir": self.tmp_dir, "compression": self.op["compress"],
                       "target": transfer_peer(self.cfg, self.target, self.node)}
-            plays.append(self._on_primary("instance_export", "export the disks",
-                                          gnt_export=export))
-        return plays + self._after_copy()
+            play = self._on_primary("instance_export", "export the disks", gnt_export=export)
+            if self.volumes:
+                self._read_from_volumes(play.hosts[self.node["name"]]["gnt_instance"])
+            plays.append(play)
+        return plays + self._after_copy(recovering=False)
 
-    def _after_copy(self) -> list[Play]:
-        """Merge the snapshot back and restart what the export stopped."""
+    def _lv_snapshot_play(self, state: str) -> Play:
+        title = "snapshot the volumes" if state == "present" else "remove the snapshots"
+        return Play("instance_lv_snapshot",
+                    {self.node["name"]: {"gnt_lv_snapshot": {"state": state,
+                                                             "volumes": self.volumes}}},
+                    title=title)
+
+    def _read_from_volumes(self, spec: dict[str, Any]) -> None:
+        """Point the export at the snapshots (or the volumes themselves), not the devices."""
+        for disk, volume in zip(spec["disks"], self.volumes, strict=True):
+            name = volume["snap"] if self.lv_snapshot else volume["lv"]
+            disk["path"] = f"/dev/{volume['vg']}/{name}"
+
+    def _after_copy(self, recovering: bool = True) -> list[Play]:
+        """Merge the snapshot back or remove it, and restart what the export stopped (after
+        LVM snapshots it was restarted before the copy, unless recovering from a failure)."""
         plays = []
         if self.snapshot:
             plays.append(self._on_primary("instance_disk_snapshot", "end the snapshot",
                                           gnt_snapshot={"state": "absent"}))
-        if self.stop_for_copy and not self.op["remove_instance"]:
+        if self.lv_snapshot:
+            plays.append(self._lv_snapshot_play("absent"))
+        restarted = self.lv_snapshot and not recovering
+        if self.stop_for_copy and not self.op["remove_instance"] and not restarted:
             plays.append(self._on_primary("instance_start", "restart"))
         return plays
 
@@ -197,9 +226,16 @@ class LUBackupExport(InstanceLU):
                                       self.feedback)
         if retry.ok:
             return
-        hint = (f"the instance may still write to snapshot overlays (*.gnt-snap next to its"
-                f" disks); run 'gnt-backup export --noshutdown -n NODE {self.name}' again"
-                if self.snapshot else f"run 'gnt-instance startup {self.name}'")
+        if self.snapshot:
+            hint = (f"the instance may still write to snapshot overlays (*.gnt-snap next to"
+                    f" its disks); run 'gnt-backup export --noshutdown -n NODE {self.name}'"
+                    " again")
+        elif self.lv_snapshot:
+            snaps = ", ".join(f"{v['vg']}/{v['snap']}" for v in self.volumes)
+            hint = (f"remove the snapshots {snaps} on {self.node['name']} (lvremove) and run"
+                    f" 'gnt-instance startup {self.name}' if it is down")
+        else:
+            hint = f"run 'gnt-instance startup {self.name}'"
         message = f"Could not restore instance {self.name} after the export ({hint}):\n" \
                   f"{retry.failure_summary()}"
         if not exported:
@@ -257,6 +293,17 @@ class LUBackupExport(InstanceLU):
                                   " (remove it with 'gnt-instance remove')") from err
             self.log(f"WARNING: ignoring the removal failure: {err}")
         instance_storage.remove_instance(self.cfg, self.instance)
+
+
+def lv_volumes(cfg: Any, instance: dict[str, Any]) -> list[dict[str, Any]]:
+    """The logical volume holding each disk's data on the primary node (a drbd disk's data
+    child), with its snapshot's name and room (the volume's size, as Ganeti)."""
+    volumes = []
+    for disk in cfg.instance_disks(instance):
+        data = disk["children"][0] if disk["dev_type"] == params.DT_DRBD8 else disk
+        vg, lv = data["logical_id"][0], data["logical_id"][1]
+        volumes.append({"vg": vg, "lv": lv, "snap": f"{lv}.snap", "size_mib": int(disk["size"])})
+    return volumes
 
 
 def _dump_names(instance: dict[str, Any], compression: str) -> list[str]:

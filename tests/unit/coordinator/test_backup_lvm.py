@@ -49,29 +49,105 @@ def _exported(cluster) -> None:
          "msg": ""}]}}
 
 
-def test_export_of_a_stopped_plain_instance_reads_its_volume(cluster, lvm):
-    _plain(cluster)
+def _export(cluster, **kw: Any):
     _exported(cluster)
     since = len(cluster.executor.calls)
-    job = cluster.run("OP_BACKUP_EXPORT", instance_name=INST, target_node=N3)
+    job = cluster.run("OP_BACKUP_EXPORT", instance_name=INST, target_node=N3, **kw)
+    return job, since
+
+
+def _read_from(cluster) -> list[str]:
+    return [d["path"] for d in _host(cluster, "instance_export")["gnt_instance"]["disks"]]
+
+
+def _lv(cluster) -> str:
+    inst = cluster.master.config.lookup("instances", INST)
+    [disk] = cluster.master.config.instance_disks(inst)
+    data = disk["children"][0] if disk["dev_type"] == "drbd" else disk
+    return f"{data['logical_id'][0]}/{data['logical_id'][1]}"
+
+
+def test_export_of_a_stopped_plain_instance_reads_its_volume(cluster, lvm):
+    _plain(cluster)
+    job, since = _export(cluster)
     assert job.status == SUCCESS, job.ops[0].log
-    roles = [role for role, _hosts in _roles(cluster, since)]
-    assert "instance_export" in roles and "instance_disk_snapshot" not in roles
-    [disk] = _host(cluster, "instance_export")["gnt_instance"]["disks"]
-    assert disk["dev_type"] == "plain" and disk["path"].startswith("/dev/xenvg/")
+    assert [r for r, _h in _roles(cluster, since)] == ["instance_export", "export_place"]
+    assert _read_from(cluster) == [f"/dev/{_lv(cluster)}"]
 
 
-def test_export_of_a_running_plain_instance_stops_it_or_refuses_noshutdown(cluster, lvm):
+def test_export_noshutdown_of_a_running_plain_instance_reads_a_snapshot(cluster, lvm):
     _plain(cluster, start=True)
-    _exported(cluster)
-    before, since = cluster.config_bytes(), len(cluster.executor.calls)
-    job = cluster.run("OP_BACKUP_EXPORT", instance_name=INST, target_node=N3, shutdown=False)
-    assert job.status == ERROR and "--noshutdown" in job.ops[0].result["args"][0]
-    assert cluster.config_bytes() == before and _roles(cluster, since) == []
-    job = cluster.run("OP_BACKUP_EXPORT", instance_name=INST, target_node=N3)
+    job, since = _export(cluster, shutdown=False)
     assert job.status == SUCCESS, job.ops[0].log
-    roles = [role for role, _hosts in _roles(cluster, since)]
-    assert roles == ["instance_stop", "instance_export", "instance_start", "export_place"]
+    assert _roles(cluster, since) == [("instance_lv_snapshot", [N2]), ("instance_export", [N2]),
+                                      ("instance_lv_snapshot", [N2]), ("export_place", [N3])]
+    assert _read_from(cluster) == [f"/dev/{_lv(cluster)}.snap"]
+    vg, lv = _lv(cluster).split("/")
+    snaps = [play.hosts[N2]["gnt_lv_snapshot"] for play in cluster.executor.calls[since]
+             if play.role == "instance_lv_snapshot"]
+    assert [s["state"] for s in snaps] == ["present", "absent"]
+    assert snaps[0]["volumes"] == [{"vg": vg, "lv": lv, "snap": f"{lv}.snap", "size_mib": 1024}]
+
+
+def test_export_with_shutdown_restarts_once_the_snapshots_exist(cluster, lvm):
+    _plain(cluster, start=True)
+    job, since = _export(cluster)
+    assert job.status == SUCCESS, job.ops[0].log
+    assert [r for r, _h in _roles(cluster, since)] == [
+        "instance_stop", "instance_lv_snapshot", "instance_start", "instance_export",
+        "instance_lv_snapshot", "export_place"]
+
+
+def test_export_with_remove_instance_reads_the_stopped_volumes(cluster, lvm):
+    _plain(cluster, start=True)
+    job, since = _export(cluster, remove_instance=True)
+    assert job.status == SUCCESS, job.ops[0].log
+    roles = [r for r, _h in _roles(cluster, since)]
+    assert roles[:2] == ["instance_stop", "instance_export"]
+    assert "instance_lv_snapshot" not in roles and "instance_start" not in roles
+    assert cluster.master.config.find("instances", INST) is None
+
+
+def test_export_of_a_running_drbd_instance_snapshots_the_primary_data_volume(cluster, lvm):
+    job = cluster.run("OP_INSTANCE_CREATE", instance_name=INST, disk_template="drbd",
+                      disks=[{"size": "1G"}], pnode=N2, snode=N3, name_check=False,
+                      ip_check=False, no_install=True, start=True, os_type="blank")
+    assert job.status == SUCCESS, job.ops[0].log
+    job, since = _export(cluster, shutdown=False)
+    assert job.status == SUCCESS, job.ops[0].log
+    assert _lv(cluster).endswith("_data")
+    assert _read_from(cluster) == [f"/dev/{_lv(cluster)}.snap"]
+    assert [h for r, h in _roles(cluster, since) if r == "instance_lv_snapshot"] == [[N2], [N2]]
+
+
+@pytest.mark.parametrize("failing", ["instance_lv_snapshot", "instance_export"])
+def test_failed_step_removes_the_snapshots_and_restarts(cluster, lvm, failing):
+    _plain(cluster, start=True)
+    cluster.executor.fail_roles = {failing: "lvcreate: insufficient free space"}
+    original, runs = cluster.executor.run, []
+
+    def run(plays, nodes, feedback):
+        runs.append(plays)
+        if len(runs) > 1:           # the clean-up run succeeds
+            cluster.executor.fail_roles = {}
+        return original(plays, nodes, feedback)
+
+    cluster.executor.run = run
+    job, since = _export(cluster)
+    assert job.status == ERROR
+    assert "insufficient free space" in job.ops[0].result["args"][0]
+    cleanup = [(p.role, p.hosts[N2].get("gnt_lv_snapshot", {}).get("state")) for p in runs[1]]
+    assert cleanup == [("instance_lv_snapshot", "absent"), ("instance_start", None)]
+    assert _roles(cluster, since)[-1] == ("export_remove", [N3])     # the half export
+
+
+def test_a_failed_clean_up_names_the_snapshots(cluster, lvm):
+    _plain(cluster, start=True)
+    cluster.executor.fail_roles = {"instance_lv_snapshot": "lvremove failed"}
+    job, _since = _export(cluster, shutdown=False)
+    assert job.status == ERROR
+    msg = job.ops[0].result["args"][0]
+    assert f"{_lv(cluster)}.snap" in msg and "lvremove" in msg
 
 
 @pytest.mark.parametrize("template,snode,expected", [

@@ -222,6 +222,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
             "gnt_drbd": [dict(DRBD_END)],
             "gnt_drbd_replace_step": "swap", "gnt_drbd_replace_stamp": "1733300000",
             "gnt_drbd_usermode_helper": "/bin/true"},
+        "instance_lv_snapshot": {"gnt_lv_snapshot": {"state": "present", "volumes": [
+            {"vg": "xenvg", "lv": "u.disk0", "snap": "u.disk0.snap", "size_mib": 1024}]}},
         "instance_export": {**both, "gnt_export": {
             "dest_dir": "/x/e/.i1.tmp", "target": PEER, "disks": [0], "compression": "gzip",
             "use_os": True, "timeout": 60}},
