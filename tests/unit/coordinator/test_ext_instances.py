@@ -4,7 +4,7 @@ deactivate disks, grow-disk, failover and migration to any node, and remove; Gan
 refusals (missing provider, template not enabled) with the config unchanged.
 
 Plays from the recording executor (vars checked against the roles' argument specs); the
-provider's scripts run for real in tests/integration/test_ext_instances.py.
+provider's scripts run for real in tests/integration/test_ext_instances_lab.py.
 """
 
 from __future__ import annotations
