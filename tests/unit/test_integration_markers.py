@@ -29,3 +29,12 @@ def test_unit_tests_using_real_parts_are_marked():
             if "pytest.mark.integration" not in head and "pytestmark" not in text:
                 unmarked.append(f"{path.relative_to(TESTS)}:{text.count(chr(10), 0, match.start()) + 1}")
     assert unmarked == []
+
+
+def test_test_module_basenames_are_unique():
+    """Test folders have no ``__init__.py``: pytest imports each module by its basename, so two
+    modules of one name anywhere under tests/ stop the whole run at collection."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted(TESTS.rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(TESTS)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
