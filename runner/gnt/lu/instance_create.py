@@ -222,12 +222,17 @@ class LUInstanceCreate(LogicalUnit):
         return pnode
 
     def nodes_needed(self, pnode: dict[str, Any]) -> list[str]:
-        """UUIDs of the nodes whose locks stay held once the primary node is known (and the
-        secondary node of a drbd instance)."""
-        needed = [str(pnode["uuid"])]
+        """UUIDs of the nodes whose locks stay held once the primary node is known: the
+        disks' nodes (an import adds its source node)."""
+        return self.disk_nodes(pnode)
+
+    def disk_nodes(self, pnode: dict[str, Any]) -> list[str]:
+        """UUIDs of the nodes that hold the new disks: the primary (and the secondary node
+        of a drbd instance)."""
+        nodes = [str(pnode["uuid"])]
         if self.snode is not None and self.snode["uuid"] != pnode["uuid"]:
-            needed.append(str(self.snode["uuid"]))
-        return needed
+            nodes.append(str(self.snode["uuid"]))
+        return nodes
 
     def check_prereq(self) -> None:
         op, cfg = self.op, self.cfg
@@ -310,7 +315,7 @@ class LUInstanceCreate(LogicalUnit):
         name = op["instance_name"]
         assert self.pnode is not None, "check_prereq chose the primary node"
         disks = []
-        nodes = self.nodes_needed(self.pnode)
+        nodes = self.disk_nodes(self.pnode)
         planned = (instance_storage.plan_disks(self.cfg, op["disk_template"],
                                                self.lvm_requests, nodes[0], nodes[-1])
                    if self.lvm_requests else [])

@@ -165,6 +165,10 @@ def test_import_of_a_file_export_into_lvm_templates(cluster, lvm, template, snod
     inst = cluster.master.config.lookup("instances", INST)
     assert inst["disk_template"] == template
     assert _roles(cluster, since) == expected
+    # the disks live on the primary (and secondary), not on the export's source node
+    cfg = cluster.master.config
+    wanted = [cfg.lookup("nodes", n)["uuid"] for n in (N2, snode) if n]
+    assert [disk["nodes"] for disk in cfg.instance_disks(inst)] == [wanted] * len(inst["disks"])
     host = _host(cluster, "instance_import")
     assert host["gnt_import"]["disks"][0]["dump"] == f"{export_path(INST)}/disk0.dump.zst"
     if template == "drbd":    # written through the drbd device on the primary
