@@ -18,7 +18,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import os
+import stat
 
 from ansible_collections.gnt.cluster.plugins.module_utils import disk_stream as ds
 from ansible_collections.gnt.cluster.plugins.module_utils import os_interface as osi
@@ -189,6 +191,7 @@ def export_disks(instance, indices, dest_dir, compression, target, search_path,
             if check_mode:
                 entry.update(ok=True, msg="would export")
             else:
+                drop_cached_pages(_disk(instance, index)["path"])
                 done = ds.run_chain(stages, timeout)
                 size = done["bytes"] if done["bytes"] is not None else _int(done["output"])
                 entry.update(ok=True, bytes=size, duration_s=done["duration_s"])
@@ -196,6 +199,27 @@ def export_disks(instance, indices, dest_dir, compression, target, search_path,
             entry["msg"] = "disk %d: %s" % (index, err)
         results.append(entry)
     return results
+
+
+BLKFLSBUF = 0x1261   # linux/fs.h: write back and drop a block device's cached pages
+
+
+def drop_cached_pages(path):
+    """Drop the page cache of block device ``path`` before it is read (nothing for files).
+
+    Writes that reach a volume below it (DRBD writes to its data volume at the block layer)
+    do not update the volume's own page cache, so pages read earlier - by udev's probe, an
+    earlier export - would be read again instead of the data."""
+    try:
+        if not stat.S_ISBLK(os.stat(path).st_mode):
+            return
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return      # the export itself reports a missing or unreadable disk
+    try:
+        fcntl.ioctl(fd, BLKFLSBUF, 0)
+    finally:
+        os.close(fd)
 
 
 def import_disks(instance, disks, compression, source, search_path, use_os=True,

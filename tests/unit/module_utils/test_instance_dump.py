@@ -235,3 +235,30 @@ def test_dump_name() -> None:
     assert idm.dump_name(5, "zstd") == "disk5.dump.zst"
     with pytest.raises(idm.DumpError, match="unknown compression 'xz'"):
         idm.dump_name(0, "xz")
+
+
+def test_export_drops_a_block_devices_cached_pages_before_reading(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """DRBD writes reach its data volume below the volume's page cache: the export drops the
+    cache of a block device before the read (ioctl BLKFLSBUF), and leaves files alone."""
+    inst = make_instance(tmp_path / "inst", "")
+    calls: list[Any] = []
+    block = inst["disks"][1]["path"]
+    real_stat = os.stat
+
+    def fake_stat(path, *args, **kwargs):
+        result = real_stat(path, *args, **kwargs)
+        if path == block:
+            return os.stat_result((0o060600,) + tuple(result)[1:])
+        return result
+
+    def run_chain(stages, timeout):
+        calls.append("read")
+        return {"bytes": 1, "output": "", "duration_s": 0.0}
+
+    monkeypatch.setattr(idm.os, "stat", fake_stat)
+    monkeypatch.setattr(idm.fcntl, "ioctl", lambda fd, req, arg: calls.append(hex(req)))
+    monkeypatch.setattr(idm.ds, "run_chain", run_chain)
+    results = idm.export_disks(inst, [0, 1], str(tmp_path / "exp"), "none", LOCAL, [])
+    assert all(r["ok"] for r in results), results
+    assert calls == ["read", "0x1261", "read"]      # disk 0 a file, disk 1 a block device
