@@ -228,7 +228,7 @@ def _remove_state(feedback: Feedback) -> None:
         subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
         feedback(f"Removed bridge {bridge}")
     for directory in (paths.data_dir, paths.run_dir, paths.log_dir, paths.os_dir,
-                      paths.export_dir):
+                      paths.ext_dir, paths.export_dir):
         shutil.rmtree(directory, ignore_errors=True)
     empty_dirs = [paths.file_storage_dir, paths.shared_file_storage_dir]
     if paths.root != Path("/"):
