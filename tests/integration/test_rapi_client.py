@@ -213,7 +213,7 @@ def test_bad_bodies_queue_nothing(env) -> None:
     marker = "{{ lookup('pipe', 'id') }}"
     refused = rapi(f"result = c.AddInstanceTags({INSTANCE!r}, [{marker!r}])")
     assert refused["error"] == 400
-    assert rapi(f"result = c.RecreateInstanceDisks({INSTANCE!r})")["error"] == 501
+    assert rapi("result = c.PowercycleNode('nosuch.rapi.example')")["error"] == 501
     assert _jobs(gnt) == jobs
 
 
