@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from gnt_labcluster import (
@@ -84,3 +85,12 @@ def instance_lvs(lc: LabCluster, name: str) -> list[tuple[str, str]]:
 
 def instance_names(lc: LabCluster) -> list[str]:
     return lc.gnt("gnt-instance list --no-headers -o name").stdout.split()
+
+
+def instance_disk(lc: LabCluster, name: str) -> dict[str, Any]:
+    """The (first) disk object of an instance in the master's configuration."""
+    cfg = lc.config()
+    for inst in cfg["instances"].values():
+        if inst["name"] == name:
+            return dict(cfg["disks"][inst["disks"][0]])
+    raise KeyError(name)

@@ -16,21 +16,13 @@ from collections.abc import Callable
 
 import pytest
 from gnt_labcluster import LabCluster
-from gnt_storagelab import OS, VG, instance_names, lv_names, skip_reason
+from gnt_storagelab import OS, VG, instance_disk, instance_names, lv_names, skip_reason
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
               pytest.mark.timeout(1200)]
 
 MIB8 = 8 << 20
-
-
-def _disk(lc: LabCluster, name: str) -> dict:
-    cfg = lc.config()
-    for inst in cfg["instances"].values():
-        if inst["name"] == name:
-            return dict(cfg["disks"][inst["disks"][0]])
-    raise KeyError(name)
 
 
 def _checksum(lc: LabCluster, node: str, path: str) -> str:
@@ -47,7 +39,7 @@ def test_plain_export_imported_as_drbd_keeps_the_data(storage_cluster: LabCluste
            " --disk 0:size=64M bk1")
     timed("add (plain)")
     try:
-        lv = _disk(lc, "bk1")["logical_id"][1]
+        lv = instance_disk(lc, "bk1")["logical_id"][1]
         written = lc.run("node2", f"dd if=/dev/urandom of=/dev/{VG}/{lv} bs=1M count=8"
                                   " oflag=direct status=none && head -c"
                                   f" {MIB8} /dev/{VG}/{lv} | sha256sum").stdout.split()[0]
@@ -61,7 +53,7 @@ def test_plain_export_imported_as_drbd_keeps_the_data(storage_cluster: LabCluste
         lc.gnt("gnt-backup import -t drbd -n node3:node2 --src-node node1 --src-dir bk1"
                " --no-start bk1")
         timed("import -t drbd (with the initial resync)")
-        disk = _disk(lc, "bk1")
+        disk = instance_disk(lc, "bk1")
         assert disk["dev_type"] == "drbd" and disk["size"] == 64
         data = disk["children"][0]["logical_id"]
         # (a buffered read of the data volumes gave other bytes on both nodes in the lab:

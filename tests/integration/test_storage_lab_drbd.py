@@ -17,7 +17,15 @@ from collections.abc import Callable
 
 import pytest
 from gnt_labcluster import LabCluster
-from gnt_storagelab import OS, PREREQ_EXIT, VG, instance_names, lv_names, skip_reason
+from gnt_storagelab import (
+    OS,
+    PREREQ_EXIT,
+    VG,
+    instance_disk,
+    instance_names,
+    lv_names,
+    skip_reason,
+)
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
@@ -30,15 +38,6 @@ def drbd_lines(lc: LabCluster, node: str) -> dict[int, str]:
     """minor -> its status line of ``/proc/drbd`` on ``node`` (empty: module not loaded)."""
     out = lc.run(node, "cat /proc/drbd 2>/dev/null || true").stdout
     return {int(m.group(1)): m.group(2) for m in re.finditer(r"^\s*(\d+): (cs:.*)$", out, re.M)}
-
-
-def instance_disk(lc: LabCluster, name: str) -> dict:
-    """The (first) disk object of an instance in the master's configuration."""
-    cfg = lc.config()
-    for inst in cfg["instances"].values():
-        if inst["name"] == name:
-            return dict(cfg["disks"][inst["disks"][0]])
-    raise KeyError(name)
 
 
 def minor_on(lc: LabCluster, name: str, node: str) -> int:
