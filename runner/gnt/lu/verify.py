@@ -249,9 +249,9 @@ class LUClusterVerify(LogicalUnit):
             if dom and dom["state"] in RUNNING and \
                     params.filled_beparams(cfg.cluster(), inst)["auto_balance"]:
                 memory[inst["uuid"]] = int(dom["memory_mib"])
-        secondaries = {inst["uuid"]: cfg.instance_secondaries(inst)[0] for inst in instances
+        secondaries = {inst["uuid"]: nodes_of[0] for inst in instances
                        if inst["disk_template"] in MIRRORED_TEMPLATES
-                       and cfg.instance_secondaries(inst)}
+                       and (nodes_of := cfg.instance_secondaries(inst))}
         for name in n_plus_one_failures(nodes, instances, free, memory, secondaries):
             self._error("node", name, "not enough memory on the other nodes to take over its"
                         " instances should it fail (N+1)")

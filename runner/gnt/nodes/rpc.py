@@ -57,6 +57,13 @@ def _ask(store: ConfigStore, node: dict[str, Any], name: str, **kwargs: Any) -> 
     return call_target(ssh_target(store, node), name, **kwargs)
 
 
+def _ask_online(store: ConfigStore, node: dict[str, Any], name: str, **kwargs: Any) -> Any:
+    """:func:`_ask`, but :class:`NodeDown` at once for a node marked offline."""
+    if node["offline"]:
+        raise NodeDown(f"{node['name']} is offline")
+    return _ask(store, node, name, **kwargs)
+
+
 def live_info(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any] | None:
     """Memory, CPUs, disk space and domains of ``node``; None if offline or not answering."""
     if node["offline"]:
@@ -141,27 +148,22 @@ def exports_many(store: ConfigStore, nodes: list[dict[str, Any]]
 def export_info(store: ConfigStore, node: dict[str, Any], path: str) -> dict[str, Any]:
     """What the export directory ``path`` on ``node`` holds (:func:`gnt.nodes.agent.export_info`);
     :class:`NodeDown` if the node cannot be asked."""
-    if node["offline"]:
-        raise NodeDown(f"{node['name']} is offline")
-    return dict(_ask(store, node, "export-info", path=path))
+    return dict(_ask_online(store, node, "export-info", path=path))
 
 
 def os_diagnose(store: ConfigStore, node: dict[str, Any],
                 search_path: list[str]) -> list[dict[str, Any]]:
     """Every OS definition ``node`` itself sees in ``search_path``
     (:func:`gnt.nodes.agent.os_diagnose`); :class:`NodeDown` if the node cannot be asked."""
-    if node["offline"]:
-        raise NodeDown(f"{node['name']} is offline")
-    return list(_ask(store, node, "os-diagnose", search_path=search_path)["oses"])
+    return list(_ask_online(store, node, "os-diagnose", search_path=search_path)["oses"])
 
 
 def ext_diagnose(store: ConfigStore, node: dict[str, Any],
                  search_path: list[str]) -> list[dict[str, Any]]:
     """Every ExtStorage provider ``node`` sees in ``search_path``
     (:func:`gnt.nodes.agent.ext_diagnose`); :class:`NodeDown` if the node cannot be asked."""
-    if node["offline"]:
-        raise NodeDown(f"{node['name']} is offline")
-    return list(_ask(store, node, "ext-diagnose", search_path=search_path)["providers"])
+    return list(_ask_online(store, node, "ext-diagnose",
+                            search_path=search_path)["providers"])
 
 
 def join_check(name: str, address: str, port: int, storage_dir: str) -> dict[str, Any]:
