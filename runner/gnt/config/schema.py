@@ -50,6 +50,14 @@ OPTIONAL_LISTS: dict[str, dict[str, list[str]]] = {
     # the node's SSH host public keys ("keytype base64"), see gnt.nodes.knownhosts
     "nodes": {"ssh_host_keys": []},
 }
+# Fields of gnt-network's objects an older config.data may lack: a network's optional strings
+# (None when unset; the two pool bitmaps, see gnt.config.ippool) and a node group's connections
+# (``nodegroups/<uuid>/networks``: network uuid -> its nicparams mode/link/vlan).
+OPTIONAL_STRINGS: dict[str, tuple[str, ...]] = {
+    "networks": ("gateway", "network6", "gateway6", "mac_prefix", "reservations",
+                 "ext_reservations"),
+}
+OPTIONAL_DICTS: dict[str, tuple[str, ...]] = {"nodegroups": ("networks",)}
 ADMIN_STATES = ("up", "down", "offline")
 
 
@@ -84,6 +92,18 @@ def _check_optional_lists(where: str, obj: dict[str, Any], fields: Mapping[str, 
                               f" found {value!r:.60}")
 
 
+def _check_optional_types(where: str, obj: dict[str, Any], kind: str) -> None:
+    for key in OPTIONAL_STRINGS.get(kind, ()):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise ConfigError(f"config.data: '{where}/{key}' must be a string or null,"
+                              f" found {obj[key]!r:.60}")
+    for key in OPTIONAL_DICTS.get(kind, ()):
+        value = obj.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ConfigError(f"config.data: '{where}/{key}' must be an object of objects,"
+                              f" found {value!r:.60}")
+
+
 def validate(data: Any) -> None:
     """Raise :class:`ConfigError` naming the first bad key of ``data``."""
     _check_fields("", data, TOP_LEVEL)
@@ -95,6 +115,7 @@ def validate(data: Any) -> None:
             if obj["uuid"] != uuid:
                 raise ConfigError(f"config.data: '{where}/uuid' is {obj['uuid']!r}, not its key")
             _check_optional_lists(where, obj, OPTIONAL_LISTS.get(kind, {}))
+            _check_optional_types(where, obj, kind)
     nodes, disks, groups = data["nodes"], data["disks"], data["nodegroups"]
     if data["cluster"]["master_node"] not in nodes:
         raise ConfigError("config.data: 'cluster/master_node' names no node"

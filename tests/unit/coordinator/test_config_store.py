@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from gnt.config.schema import validate
 from gnt.config.store import ConfigStore, expand_name, previous_path
 from gnt.core.errors import ConfigError, OpPrereqError
 
@@ -78,3 +79,38 @@ def test_short_name_expansion():
     assert expand_name(names, "inst3") is None
     with pytest.raises(OpPrereqError, match="ambiguous"):
         expand_name(names, "inst1")
+
+
+def _with_network(data, **fields):
+    net = {"uuid": "net-u", "name": "net1", "network": "198.18.5.0/24", "tags": [],
+           "serial_no": 1, "ctime": 1.0, "mtime": 1.0, **fields}
+    data["networks"]["net-u"] = net
+    return data
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda d: _with_network(d, gateway=5), "networks/net-u/gateway"),
+    (lambda d: _with_network(d, reservations=["0"]), "networks/net-u/reservations"),
+    (lambda d: _with_network(d)["networks"]["net-u"].pop("network"),
+     "networks/net-u/network' is missing"),
+    (lambda d: next(iter(d["nodegroups"].values())).__setitem__("networks", {"n": "bridged"}),
+     "/networks' must be an object of objects"),
+])
+def test_network_fields_are_checked(cluster, mutate, key):
+    data = json.loads(cluster.master.config.path.read_bytes())
+    mutate(data)
+    with pytest.raises(ConfigError) as err:
+        validate(data)
+    assert key in str(err.value)
+
+
+def test_networks_load_with_and_without_their_optional_fields(cluster):
+    data = json.loads(cluster.master.config.path.read_bytes())
+    validate(data)  # no networks, groups without "networks": an older config
+    _with_network(data)
+    validate(data)
+    _with_network(data, gateway=None, network6="2001:db8::/64", gateway6=None,
+                  mac_prefix="aa:00:00", reservations="0" * 256, ext_reservations="1" * 256)
+    next(iter(data["nodegroups"].values()))["networks"] = {
+        "net-u": {"mode": "bridged", "link": "br0", "vlan": ""}}
+    validate(data)
