@@ -45,6 +45,8 @@ def add_creation_options(p: argparse.ArgumentParser) -> None:
                    help="Don't refuse an instance IP where a host answers")
     p.add_argument("--no-name-check", action="store_true",
                    help="Don't resolve the name through the hosts file (implies --no-ip-check)")
+    p.add_argument("--no-conflicts-check", dest="conflicts_check", action="store_false",
+                   help="Don't check for conflicting IPs (addresses in a network's range)")
     p.add_argument("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
                    help="Don't wait for sync (DANGEROUS!)")
     p.add_argument("--file-storage-dir", default=None, metavar="DIR",
@@ -108,4 +110,5 @@ def creation_fields(args: argparse.Namespace, importing: bool = False) -> dict[s
         "file_storage_dir": args.file_storage_dir, "file_driver": args.file_driver,
         "ip_check": False if (args.no_ip_check or args.no_name_check) else None,
         "name_check": False if args.no_name_check else None,
+        "conflicts_check": None if args.conflicts_check else False,
     }

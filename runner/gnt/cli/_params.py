@@ -171,6 +171,37 @@ def parse_nics(specs: list[str] | None, no_nics: bool) -> list[dict[str, Any]]:
     return nics
 
 
+def parse_nic_mods(specs: list[str]) -> list[list[Any]]:
+    """``modify --net`` values as Ganeti's ``[action, identifier, params]`` items:
+    ``add[:opts]``, ``remove``, ``ID:add[,opts]``, ``ID:remove``, ``ID:modify[,opts]`` and the
+    older ``N:opts`` (a change of NIC N)."""
+    mods: list[list[Any]] = []
+    for spec in specs:
+        ident, params = ident_keyval(spec, "NIC parameters")
+        action = ""
+        if ident in ("add", "remove"):
+            action, ident = ident, "-1"
+        else:
+            given = [name for name in ("add", "remove", "modify") if name in params]
+            if len(given) > 1:
+                raise OpPrereqError(f"Cannot {' and '.join(given)} at the same time"
+                                    f" ('{spec}')", ECODE_INVAL)
+            action = given[0] if given else "modify"
+            params.pop(action, None)
+        if action == "remove" and params:
+            raise OpPrereqError("Not accepting parameters on removal", ECODE_INVAL)
+        unknown = sorted(set(params) - set(NIC_KEYS))
+        if unknown:
+            raise OpPrereqError(f"Unknown NIC parameter(s) in '{spec}': {', '.join(unknown)}"
+                                f" (valid: {', '.join(NIC_KEYS)})", ECODE_INVAL)
+        try:
+            identifier: Any = int(ident)
+        except ValueError:
+            identifier = ident
+        mods.append([action, identifier, dict(params)])
+    return mods
+
+
 def read_tags(tags: list[str], source: str | None) -> list[str]:
     """Tags from the command line plus one per line from ``--from FILE`` (``-`` = stdin)."""
     result = list(tags)

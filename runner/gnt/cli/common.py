@@ -473,8 +473,31 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
         reset_client()
 
 
+# Options whose value may start with "-" (Ganeti's ``--net -1:add,...``): optparse takes the
+# next word as the value, argparse would read it as an option.
+DASH_VALUE_OPTIONS = ("--net", "--disk")
+
+
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--net -1:add`` as ``--net=-1:add`` (argparse then takes it as the value)."""
+    joined: list[str] = []
+    words = list(argv)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word in DASH_VALUE_OPTIONS and index + 1 < len(words) \
+                and words[index + 1].startswith("-") and not words[index + 1].startswith("--"):
+            joined.append(f"{word}={words[index + 1]}")
+            index += 2
+            continue
+        joined.append(word)
+        index += 1
+    return joined
+
+
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse ``argv``; arguments the sub-command did not take are a :class:`SyntaxProblem`."""
+    argv = _join_dash_values(sys.argv[1:] if argv is None else argv)
     args, extras = parser.parse_known_args(argv)
     if getattr(args, "func", None) is None:
         raise usage_problem(parser)

@@ -14,6 +14,7 @@ from gnt.cli._params import (
     be_params,
     hv_params,
     keyval,
+    parse_nic_mods,
     parse_size,
 )
 from gnt.cli.common import (
@@ -223,7 +224,7 @@ def modify_instance(args: argparse.Namespace) -> int:
     if args.offline and args.online:
         raise OpPrereqError("Can't use --offline and --online at the same time", ECODE_INVAL)
     if not (args.hvparams or args.beparams or args.osparams or args.os or args.offline
-            or args.online or args.runtime_mem or args.disk_template):
+            or args.online or args.runtime_mem or args.disk_template or args.nics):
         common.stderr("Please give at least one of the parameters.")
         return 1
     op = make_op(
@@ -238,7 +239,11 @@ def modify_instance(args: argparse.Namespace) -> int:
         if args.runtime_mem else None,
         force=args.force or None, force_variant=args.force_variant or None,
         disk_template=args.disk_template, remote_node=args.node,
-        wait_for_sync=None if args.wait_for_sync else False)
+        wait_for_sync=None if args.wait_for_sync else False,
+        nics=parse_nic_mods(args.nics) if args.nics else None,
+        conflicts_check=None if args.conflicts_check else False,
+        hotplug=args.hotplug or None,
+        hotplug_if_possible=None if args.hotplug or not args.nics or args.no_hotplug else True)
     result = submit_or_send(op, args, name=args.name)
     if result:
         stdout(f"Modified instance {args.name}")
@@ -414,6 +419,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="The secondary node of a conversion to drbd")
     p.add_argument("--no-wait-for-sync", dest="wait_for_sync", action="store_false",
                    help="Do not wait for the new mirror to synchronise")
+    p.add_argument("--net", dest="nics", action="append", default=[],
+                   metavar="[ID:]add|remove|modify[,KEY=VAL...]",
+                   help="Add, remove or change a NIC (mac, ip, mode, link, vlan, network,"
+                        " name); ID is an index, -1, a NIC name or UUID")
+    p.add_argument("--no-conflicts-check", dest="conflicts_check", action="store_false",
+                   help="Do not check for conflicting IPs")
+    p.add_argument("--hotplug", action="store_true",
+                   help="Hotplug the NIC changes (refused: not supported yet)")
+    p.add_argument("--hotplug-if-possible", action="store_true",
+                   help="Hotplug the NIC changes if possible (the default)")
+    p.add_argument("--no-hotplug", action="store_true",
+                   help="Do not hotplug: changes take effect at the next start")
     add_submit_options(p)
 
     p = add_command(subs, "rename", rename_instance, "Change the instance's name")

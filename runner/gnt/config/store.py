@@ -21,12 +21,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from gnt.config import schema
 from gnt.config.objects import stamp, touch
+from gnt.config.tempips import TemporaryIps
 from gnt.core import settings, ssconf
 from gnt.core.errors import ECODE_NOENT, ECODE_NOTUNIQUE, ConfigError, OpPrereqError
 from gnt.core.fileutil import atomic_write, remove_temp_files, temp_prefix
@@ -111,6 +112,10 @@ class ConfigStore:
         # Called with (data, file bytes) after every successful write, under the lock, and
         # with force=True by redistribute(): the master daemon replicates the config here.
         self.on_commit: Callable[..., Any] | None = None
+        # Depth of nested transaction() blocks: only the outermost one writes.
+        self._depth = 0
+        # Addresses that running jobs took from network pools but have not written yet.
+        self.temp_ips = TemporaryIps()
 
     # -- loading and writing -------------------------------------------------------------
     @classmethod
@@ -279,12 +284,23 @@ class ConfigStore:
     @contextmanager
     def _changing(self) -> Iterator[None]:
         with self.lock:
+            if self._depth:          # inside transaction(): the outermost block writes
+                yield
+                return
+            self._depth += 1
             try:
                 yield
             except BaseException:
                 self._rollback()   # a change that failed half way leaves nothing behind
                 raise
+            finally:
+                self._depth -= 1
             self._commit()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Several add/modify/remove calls written as one change (one serial, one write): an
+        exception leaving the block undoes all of them."""
+        return self._changing()
 
     def add(self, kind: str, obj: dict[str, Any], extra: dict[str, list[dict[str, Any]]]
             | None = None) -> dict[str, Any]:

@@ -125,6 +125,8 @@ class JobProcessor:
             result = lu.exec()
         finally:
             self.ctx.locks.release(owner)
+            # addresses the opcode took from network pools are written or given back now
+            self.ctx.config.temp_ips.drop(owner)
         if isinstance(result, ResultWithJobs):
             return self._submit_jobs(op, result)
         return result

@@ -17,7 +17,7 @@ from gnt.core.errors import (
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from gnt.core.units import UnitError, parse_size_mib
-from gnt.lu import instance_drbd, instance_ext, instance_storage, names, placement
+from gnt.lu import instance_drbd, instance_ext, instance_nics, instance_storage, names, placement
 from gnt.lu.base import LogicalUnit
 from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
@@ -121,9 +121,17 @@ class LUInstanceCreate(LogicalUnit):
                 raise OpPrereqError(f"NIC {index}: ip=auto takes the address the instance"
                                     " name resolves to: it needs the name check", ECODE_INVAL)
             ip = self.check_ip
-        nic.pop("name", None)
-        nic.pop("network", None)
-        checked = {"mac": mac, "ip": ip, "nicparams": params.check_nicparams(nic)}
+        name = nic.pop("name", None)
+        network = nic.pop("network", None)
+        instance_nics.check_no_link_with_network({**nic, "network": network})
+        if ip is not None and str(ip).lower() == instance_nics.IP_POOL \
+                and instance_nics.is_none(network):
+            raise OpPrereqError("if ip=pool, parameter network must be passed too",
+                                ECODE_INVAL)
+        ip = instance_nics.check_ip_syntax(ip, network, must_have_network=False)
+        checked = {"mac": mac, "ip": ip, "nicparams": params.check_nicparams(nic),
+                   "network": None if instance_nics.is_none(network) else network,
+                   "name": None if instance_nics.is_none(name) else name}
         if mac not in ("auto", "generate") and not _valid_mac(mac):
             raise OpPrereqError(f"Invalid MAC address '{mac}' for NIC {index}", ECODE_INVAL)
         return checked
@@ -273,10 +281,13 @@ class LUInstanceCreate(LogicalUnit):
         if op["start"]:
             self.start_memory = checks.start_memory(cfg, node, be["minmem"], be["maxmem"],
                                                     name)
+        self.nic_networks = instance_nics.NicNetworks(self, op["conflicts_check"])
+        for index, nic in enumerate(self.nics):
+            self.nic_networks.place_new_nic(index, nic, node["uuid"])
         used = cfg.all_macs()
         for nic in self.nics:
             if nic["mac"] in ("auto", "generate"):
-                nic["mac"] = generate_mac(cluster["mac_prefix"], used)
+                nic["mac"] = generate_mac(self.nic_networks.mac_prefix(nic["network"]), used)
             elif nic["mac"] in used:
                 raise OpPrereqError(f"MAC address {nic['mac']} is already in use",
                                     ECODE_EXISTS)
@@ -344,7 +355,9 @@ class LUInstanceCreate(LogicalUnit):
         self.ports = instance_storage.allocate_ports(self.cfg, disks)
         self.log(f"* adding instance {name} to the cluster config")
         try:
-            self.cfg.add("instances", instance, {"disks": disks})
+            with self.cfg.transaction():
+                self.cfg.add("instances", instance, {"disks": disks})
+                instance_nics.write_ip_changes(self.cfg, self.nic_networks.plan)
         except BaseException:
             instance_storage.release_ports(self.cfg, self.ports)
             raise
@@ -422,7 +435,9 @@ class LUInstanceCreate(LogicalUnit):
                  *instance_drbd.shutdown_plays(self, instance, "absent")]
         cleanup = self.ctx.executor.run(plays, self._accesses(plays), self.feedback)
         if cleanup.ok:
-            self.cfg.remove("instances", instance["uuid"], {"disks": instance["disks"]})
+            with self.cfg.transaction():
+                self.cfg.remove("instances", instance["uuid"], {"disks": instance["disks"]})
+                instance_nics.release_instance_ips(self.cfg, instance)
             instance_storage.release_ports(self.cfg, getattr(self, "ports", []))
         else:
             self.log(f"  - could not clean up; run 'gnt-instance remove {instance['name']}'")

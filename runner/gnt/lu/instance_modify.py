@@ -7,7 +7,7 @@ from typing import Any
 from gnt.core import resolver
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, name_lock
-from gnt.lu import instance_convert, instance_ext, names
+from gnt.lu import instance_convert, instance_ext, instance_nic_mods, names
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
@@ -30,7 +30,7 @@ class LUInstanceSetParams(InstanceLU):
         self.os_changes = {key: None if value in ("default", None) else value
                            for key, value in (op["osparams"] or {}).items()}
         others = [op["beparams"], op["hvparams"], op["osparams"], op["os_name"],
-                  op["offline"] is not None, op["runtime_mem"] is not None]
+                  op["offline"] is not None, op["runtime_mem"] is not None, op["nics"]]
         if not any(others) and not op["disk_template"]:
             raise OpPrereqError("No changes submitted", ECODE_INVAL)
         if op["disk_template"] and any(others):
@@ -64,6 +64,11 @@ class LUInstanceSetParams(InstanceLU):
             checks.check_os(self.cfg, self.node, os_name, self.new_osparams)
         if op["offline"] is not None:
             self._check_offline_change(op["offline"])
+        self.nic_mods = None
+        if op["nics"]:
+            self.nic_mods = instance_nic_mods.NicMods(self, inst, op["nics"])
+            self.nic_mods.check()
+            self._check_hotplug()
         if op["runtime_mem"] is not None:
             if inst["admin_state"] != "up" or not self.is_running():
                 raise OpPrereqError(f"Instance {self.name} is not running: runtime memory can"
@@ -75,6 +80,18 @@ class LUInstanceSetParams(InstanceLU):
             if op["runtime_mem"] > filled["maxmem"]:
                 raise OpPrereqError(f"Runtime memory {op['runtime_mem']} MiB is above maxmem"
                                     f" {filled['maxmem']} MiB", ECODE_INVAL)
+
+    def _check_hotplug(self) -> None:
+        """NIC changes reach a running instance at its next start: ``hotplug`` is refused,
+        ``hotplug_if_possible`` warns (as Ganeti when the hypervisor cannot)."""
+        if self.instance["admin_state"] != "up" or not (self.op["hotplug"]
+                                                        or self.op["hotplug_if_possible"]):
+            return
+        why = "hotplugging devices is not supported by gnt.cluster yet"
+        if self.op["hotplug"]:
+            raise OpPrereqError(f"Hotplug is not possible: {why}", ECODE_STATE)
+        self.log(f"WARNING: {why}")
+        self.log("Modification will take place without hotplugging.")
 
     def _check_offline_change(self, offline: bool) -> None:
         """As Ganeti: marking offline needs the instance down, marking online needs it
@@ -126,8 +143,13 @@ class LUInstanceSetParams(InstanceLU):
             elif op["offline"] is False and obj["admin_state"] == "offline":
                 obj["admin_state"] = "down"
                 changes.append(["admin_state", "down"])
-        if any([self.be, self.hv, op["osparams"], op["os_name"], op["offline"] is not None]):
-            self.cfg.modify("instances", self.instance["uuid"], change)
+        with self.cfg.transaction():
+            if self.nic_mods is not None:
+                self.nic_mods.write()
+                changes.extend(self.nic_mods.changes)
+            if any([self.be, self.hv, op["osparams"], op["os_name"],
+                    op["offline"] is not None]):
+                self.cfg.modify("instances", self.instance["uuid"], change)
         if self.be or self.hv:
             self.log("Parameter changes take effect at the next start of the instance")
         return changes

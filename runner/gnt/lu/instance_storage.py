@@ -17,6 +17,7 @@ from gnt.core.errors import (
     ECODE_STATE,
     OpPrereqError,
 )
+from gnt.lu import instance_nics
 from gnt.nodes import rpc
 from gnt.opcodes import params, storage
 from gnt.opcodes.params import DT_DRBD8, DT_PLAIN
@@ -213,4 +214,6 @@ def remove_instance(cfg: Any, instance: dict[str, Any]) -> None:
     ports = [int(disk["logical_id"][drbdmap.LID_PORT]) for disk in cfg.instance_disks(instance)
              if disk.get("dev_type") == DT_DRBD8]
     release_ports(cfg, ports)
-    cfg.remove("instances", instance["uuid"], {"disks": instance["disks"]})
+    with cfg.transaction():
+        cfg.remove("instances", instance["uuid"], {"disks": instance["disks"]})
+        instance_nics.release_instance_ips(cfg, instance)

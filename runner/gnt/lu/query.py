@@ -7,6 +7,7 @@ from typing import Any
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
+from gnt.lu.instance_nics import network_name as _network_name
 from gnt.nodes import checks, live
 from gnt.nodes.nodevars import console_log
 from gnt.nodes.rpc import NodeDown
@@ -63,7 +64,11 @@ class LUInstanceQueryData(LogicalUnit):
                            "dev_type": d["dev_type"], "logical_id": d["logical_id"],
                            "uuid": d["uuid"]} for d in self.cfg.instance_disks(inst)],
                 "nics": [{"mac": n["mac"], "ip": n.get("ip"),
-                          **params.filled_nicparams(cluster, n)} for n in inst["nics"]],
+                          **params.filled_nicparams(cluster, n),
+                          **({"network": _network_name(self.cfg, n["network"])}
+                             if n.get("network") else {}),
+                          **({"name": n["name"]} if n.get("name") else {}),
+                          "uuid": n.get("uuid")} for n in inst["nics"]],
                 "tags": inst["tags"], "ctime": inst["ctime"], "mtime": inst["mtime"],
                 "serial_no": inst["serial_no"], "console_log": console_log(inst["name"]),
                 "oper_ram": dom["memory_mib"] if running and dom else None,

@@ -142,6 +142,14 @@ def t_maybe_list_of_dicts(v: Any) -> bool:
     return v is None or t_list_of_dicts(v)
 
 
+def t_set_params_mods(v: Any) -> bool:
+    """Ganeti's NIC/disk modifications: ``[action, identifier, params]`` items, or the
+    older ``[action-or-index, params]`` ones."""
+    return isinstance(v, list) and all(
+        isinstance(item, (list, tuple)) and len(item) in (2, 3) and isinstance(item[-1], dict)
+        for item in v)
+
+
 def t_list_of_str(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(item, str) for item in v)
 
@@ -232,7 +240,7 @@ DEFS: list[OpDef] = [
         P("file_storage_dir", t_maybe_str, None), P("file_driver", t_maybe_str, None),
         P("force_variant", t_bool, False), P("src_node", t_maybe_str, None),
         P("src_path", t_maybe_str, None), P("identify_defaults", t_bool, False),
-        P("opportunistic_locking", t_bool, False),
+        P("opportunistic_locking", t_bool, False), P("conflicts_check", t_bool, True),
         # remote-import (move-instance): what the source cluster's prepare-export answered
         P("source_handshake", t_maybe_list, None), P("source_x509_ca", t_maybe_str, None),
         P("source_instance_name", t_maybe_str, None), P("source_shutdown_timeout", t_int, 120),
@@ -272,7 +280,9 @@ DEFS: list[OpDef] = [
         P("offline", t_maybe_bool, None), P("runtime_mem", t_maybe_int, None),
         P("force", t_bool, False), P("force_variant", t_bool, False),
         P("disk_template", t_maybe_str, None), P("remote_node", t_maybe_str, None),
-        P("wait_for_sync", t_bool, True)), summary="instance_name"),
+        P("wait_for_sync", t_bool, True), P("nics", t_set_params_mods, []),
+        P("conflicts_check", t_bool, True), P("hotplug", t_bool, False),
+        P("hotplug_if_possible", t_bool, False)), summary="instance_name"),
     OpDef("OP_INSTANCE_QUERY_DATA", (P("instances", t_list_of_str, []), P("static", t_bool, False),
                                      P("use_locking", t_bool, False))),
 ]

@@ -48,8 +48,11 @@ class _InstanceRow:
         return params.filled_hvparams(self.cluster, self.inst)
 
     def nics(self) -> list[dict[str, Any]]:
+        networks = self.store.data.get("networks", {})
         return [{**params.filled_nicparams(self.cluster, nic), "mac": nic["mac"],
-                 "ip": nic.get("ip")} for nic in self.inst["nics"]]
+                 "ip": nic.get("ip"), "network": nic.get("network"),
+                 "network_name": (networks.get(nic["network"]) or {}).get("name")
+                 if nic.get("network") else None} for nic in self.inst["nics"]]
 
 
 def _oper_ram(row: _InstanceRow) -> int | None:
@@ -110,9 +113,9 @@ INSTANCE_FIELDS: list[Field] = [
           lambda r: [n.get("uuid") for n in r.inst["nics"]]),
     Field("nic.names", "NIC_Names", "list",
           lambda r: [n.get("name") for n in r.inst["nics"]]),
-    Field("nic.networks", "NIC_networks", "list", lambda r: [None for _n in r.nics()]),
+    Field("nic.networks", "NIC_networks", "list", lambda r: [n["network"] for n in r.nics()]),
     Field("nic.networks.names", "NIC_networks_names", "list",
-          lambda r: [None for _n in r.nics()]),
+          lambda r: [n["network_name"] for n in r.nics()]),
     Field("nic.bridges", "NIC_bridges", "list",
           lambda r: [n["link"] if n["mode"] == "bridged" else None for n in r.nics()]),
     Field("disk.uuids", "Disk_UUIDs", "list", lambda r: [d["uuid"] for d in r.disks()]),
@@ -140,6 +143,8 @@ def _indexed_instance_field(name: str) -> Field | None:
         ("nic.ip/", lambda r, i: r.nics()[i]["ip"], "text"),
         ("nic.mode/", lambda r, i: r.nics()[i]["mode"], "text"),
         ("nic.link/", lambda r, i: r.nics()[i]["link"], "text"),
+        ("nic.network/", lambda r, i: r.nics()[i]["network"], "text"),
+        ("nic.network.name/", lambda r, i: r.nics()[i]["network_name"], "text"),
     ):
         if name.startswith(prefix) and name[len(prefix):].isdigit():
             index = int(name[len(prefix):])

@@ -206,6 +206,30 @@ def test_modify(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     assert "at least one of the parameters" in capsys.readouterr().err
 
 
+def test_modify_net_forms_as_ganeti(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.outcome = ("success", [["nic.1", "add:mac=aa:00:00:01:02:03,ip=198.18.5.2"]])
+    argv = ["modify", "--net", "add:ip=pool,network=net1", "--net", "-1:add,name=eth9",
+            "--net", "eth9:modify,mac=generate", "--net", "0:ip=none", "--net", "remove",
+            "--net", "2:remove", "--no-conflicts-check", "inst1"]
+    assert run_cli(instance, argv) == 0
+    (op,) = fake.submitted_ops()
+    assert op["nics"] == [["add", -1, {"ip": "pool", "network": "net1"}],
+                          ["add", -1, {"name": "eth9"}],
+                          ["modify", "eth9", {"mac": "generate"}],
+                          ["modify", 0, {"ip": "none"}],
+                          ["remove", -1, {}], ["remove", 2, {}]]
+    assert op["conflicts_check"] is False and op["hotplug_if_possible"] is True
+    assert " - nic.1 -> add:mac=aa:00:00:01:02:03" in capsys.readouterr().out
+    assert run_cli(instance, ["modify", "--net", "0:add,remove", "inst1"]) == 1
+    assert "Cannot add and remove at the same time" in capsys.readouterr().err
+    assert run_cli(instance, ["modify", "--net", "0:remove,ip=none", "inst1"]) == 1
+    assert "Not accepting parameters on removal" in capsys.readouterr().err
+    assert run_cli(instance, ["modify", "--net", "0:colour=red", "inst1"]) == 1
+    assert "colour" in capsys.readouterr().err
+    assert run_cli(instance, ["modify", "--net", "add", "--no-hotplug", "inst1"]) == 0
+    assert fake.submitted_ops()[-1]["hotplug_if_possible"] is False
+
+
 def test_rename_checks_the_ip_as_ganeti_3_0(fake: FakeClient) -> None:
     fake.outcome = ("success", "new2.example.com")
     assert run_cli(instance, ["rename", "old1", "new2"]) == 0
