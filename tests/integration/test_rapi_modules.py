@@ -259,6 +259,45 @@ def test_node_module_twice_check_and_diff(env) -> None:
     assert not ok and "ghost.modules.example" in result["msg"]
 
 
+def test_network_module_twice_check_and_diff_and_instance_nics(env) -> None:
+    gnt = env[0]
+    net = {"name": "svc", "network": "198.18.5.0/29", "gateway": "198.18.5.1",
+           "reserved_ips": ["198.18.5.2"],
+           "groups": [{"name": "default", "mode": "bridged", "link": "gnt-br9"}]}
+
+    def networks() -> dict:
+        return {n["name"]: n for n in gnt.config()["networks"].values()}
+
+    planned = _diff(env, "network", check=True, **net)
+    assert planned["changed"] is True and "svc" not in networks()
+    assert planned["diff"]["before"] == {"state": "absent"}
+    assert planned["diff"]["after"]["groups"] == {
+        "default": {"mode": "bridged", "link": "gnt-br9", "vlan": ""}}
+    done = _diff(env, "network", **net)
+    assert done["changed"] is True and networks()["svc"]["network"] == "198.18.5.0/29"
+    assert "198.18.5.2" in done["diff"]["after"]["reserved_ips"]
+    assert done["diff"]["after"]["groups"]["default"]["link"] == "gnt-br9"
+    assert _ok(env, "network", **net)["changed"] is False
+    changed = _ok(env, "network", name="svc", mac_prefix="aa:00:05")
+    assert changed["changed"] is True and networks()["svc"]["mac_prefix"] == "aa:00:05"
+    ok, result = _module(env, "network", name="svc", network="198.18.6.0/29")
+    assert not ok and "cannot change" in result["msg"]
+    # an instance NIC in the network: the pool's first free address, the group's link
+    gnt.run("gnt-instance", "modify", "--net", "-1:add,ip=pool,network=svc", NAME)
+    nic = gnt.config()["instances"]
+    nic = [n for i in nic.values() for n in i["nics"] if n.get("network")][0]
+    assert nic["ip"] == "198.18.5.3" and nic["nicparams"]["link"] == "gnt-br9"
+    assert nic["mac"].startswith("aa:00:05:")
+    ok, result = _module(env, "network", name="svc", state="absent")
+    assert not ok and "svc" in networks()
+    gnt.run("gnt-instance", "modify", "--net", "-1:remove", NAME)
+    assert _ok(env, "network", name="svc", state="absent", check=True)["changed"] is True
+    assert "svc" in networks()
+    assert _ok(env, "network", name="svc", state="absent")["changed"] is True
+    assert _ok(env, "network", name="svc", state="absent")["changed"] is False
+    assert "svc" not in networks()
+
+
 def test_inventory_plugin_hosts_and_groups(env) -> None:
     gnt, ansible, conn, base = env
     source = base / "cluster.gnt_rapi.yml"

@@ -11,7 +11,7 @@ import yaml
 
 MODULES = ["file_disk", "file_disk_info", "domain", "domain_info", "os_definition",
            "node_info", "disk_export", "disk_import", "domain_disk_snapshot",
-           "instance", "instance_info", "cluster_info", "job", "tag", "group", "node",
+           "instance", "instance_info", "cluster_info", "job", "tag", "group", "network", "node",
            "export", "lvm_volume", "lvm_storage", "drbd_device", "ext_volume", "storage_info"]
 INFO_MODULES = [name for name in MODULES if name.endswith("_info")]
 
