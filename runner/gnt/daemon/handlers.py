@@ -13,6 +13,7 @@ from gnt.daemon.state import Master
 from gnt.jobs.job import Job
 from gnt.opcodes import params, registry, storage
 from gnt.query import engine as query
+from gnt.query.job import JobRow
 
 
 class Handlers:
@@ -109,9 +110,35 @@ class Handlers:
     # -- queries ---------------------------------------------------------------------------
     def query(self, what: str, fields: list[str], names: list[str] | None = None,
               live: bool = True) -> dict[str, Any]:
-        return query.query(self.master.config, what, fields, names or [], live)
+        rows: list[Any] | None = None
+        if what == "job":
+            rows = self._job_rows(names or [])
+        elif what == "lock":
+            rows = self.master.locks.snapshot()
+            if names:
+                rows = [row for row in rows if row[0] in names]
+        return query.query(self.master.config, what, fields, names or [], live, rows=rows)
 
-    def query_fields(self, what: str) -> list[dict[str, str]]:
+    def _job_rows(self, names: list[str]) -> list[JobRow]:
+        """The current queue's jobs, or the jobs named by id (archived ones too; an unknown
+        or invalid id gives a row of unavailable fields, as Ganeti's job query)."""
+        queue = self.master.queue
+        if not names:
+            return [JobRow(job.id, job) for job in queue.current()]
+        current = {job.id for job in queue.current()}
+        rows = []
+        for name in names:
+            try:
+                job_id = int(name)
+            except (TypeError, ValueError) as err:
+                raise OpPrereqError(f"Invalid job ID '{name}'", ECODE_INVAL) from err
+            try:
+                rows.append(JobRow(job_id, queue.get(job_id), job_id not in current))
+            except JobLost:
+                rows.append(JobRow(job_id, None))
+        return rows
+
+    def query_fields(self, what: str) -> list[dict[str, Any]]:
         return query.field_list(what)
 
     def get_master(self) -> str:

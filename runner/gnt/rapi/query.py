@@ -2,7 +2,7 @@
 RAPI, with its filter language.
 
 The answer is Ganeti's query result: field definitions and, per row, ``[status, value]`` pairs
-(status 0 normal, 1 unknown field, 2 no data). A filter is a list such as
+(status 0 normal, 1 unknown field, 2 no data, 3 unavailable). A filter is a list such as
 ``["&", ["=", "name", "web1"], ["!", ["?", "admin_up"]]]``; operators ``|`` ``&`` ``!``
 ``?`` ``=`` ``!=`` ``<`` ``>`` ``<=`` ``>=`` ``=~`` (regular expression) and ``=[]`` (list
 contains). The rows are read from the master daemon and filtered here.
@@ -17,9 +17,10 @@ from typing import Any
 
 from gnt.rapi.resources import Backend, HttpError, Request
 
-RS_NORMAL, RS_UNKNOWN, RS_NODATA = 0, 1, 2
+RS_NORMAL, RS_UNKNOWN, RS_NODATA, RS_UNAVAIL = 0, 1, 2, 3
 # Ganeti's query resources we answer (names as in its URLs) -> our query kinds.
-RESOURCES = {"instance": "instance", "node": "node", "group": "group"}
+RESOURCES = {"instance": "instance", "node": "node", "group": "group",
+             "job": "job", "export": "export", "lock": "lock"}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
     "<=": operator.le, ">=": operator.ge,
@@ -104,7 +105,8 @@ def run_query(backend: Backend, kind: str, fields: list[str], qfilter: Any
     if not isinstance(fields, list) or not fields \
             or not all(isinstance(f, str) and f for f in fields):
         raise HttpError(400, "'fields' must be a non-empty list of field names")
-    available = {f["name"] for f in backend.call("query_fields", what=kind)}
+    defs = {f["name"]: f for f in backend.call("query_fields", what=kind)}
+    available = set(defs)
     in_filter = filter_fields(qfilter)
     if in_filter - available:
         raise HttpError(400, "Unknown field(s) in the filter:"
@@ -116,7 +118,8 @@ def run_query(backend: Backend, kind: str, fields: list[str], qfilter: Any
         row = dict(zip(needed, values, strict=True))
         if matches(qfilter, row):
             data.append([[RS_UNKNOWN, None] if f not in available else
-                         [RS_NORMAL if row[f] is not None else RS_NODATA, row[f]]
+                         [RS_NORMAL, row[f]] if row[f] is not None else
+                         [RS_UNAVAIL if defs[f].get("unavail") else RS_NODATA, None]
                          for f in fields])
     return {"fields": _definitions(backend, kind, fields), "data": data}
 
