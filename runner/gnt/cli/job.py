@@ -15,7 +15,7 @@ from gnt.core.jobstate import JOB_FIELDS
 
 LIST_DEFAULT_FIELDS = ("id", "status", "summary")
 TITLES = {
-    "id": "ID", "status": "Status", "priority": "Prio", "summary": "Summary",
+    "id": "ID", "status": "Status", "priority": "Priority", "summary": "Summary",
     "ops": "OpCodes", "opresult": "OpCode_result", "opstatus": "OpCode_status",
     "oplog": "OpCode_log", "opstart": "OpCode_start", "opexec": "OpCode_exec",
     "opend": "OpCode_end", "oppriority": "OpCode_prio", "received_ts": "Received",
@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument(f"--{name}", dest="status_filter", action="store_const", const=name,
                            help=f"Show only {name} jobs")
 
+    common.add_list_fields_command(subs, "job")
     p = add_command(subs, "info", show_jobs, "Show detailed information about the jobs",
                     aliases=["show"])
     p.add_argument("ids", nargs="+", metavar="JOB_ID")
