@@ -8,8 +8,10 @@ from gnt import __version__
 from gnt.config import drbdmap
 from gnt.core.errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
 from gnt.core.jobstate import JOB_FIELDS
+from gnt.daemon import filter_rules
 from gnt.daemon.argtypes import check_call
 from gnt.daemon.state import Master
+from gnt.jobs import filters
 from gnt.jobs.job import Job
 from gnt.opcodes import params, registry, storage
 from gnt.query import engine as query
@@ -106,6 +108,21 @@ class Handlers:
         if unsynced:
             info["unsynced"] = unsynced
         return info
+
+    # -- job filter rules (Ganeti's luxi ReplaceFilter/DeleteFilter, not opcodes) --------------
+    def replace_filter(self, uuid: str | None = None, priority: Any = 0,
+                       predicates: Any = None, action: Any = filters.CONTINUE,
+                       reason: Any = None) -> str:
+        """Add a filter rule (``uuid`` None) or replace/create the rule ``uuid``; its
+        watermark is the highest job id at this moment. Returns the rule's UUID."""
+        return filter_rules.replace(self.master, uuid, priority,
+                                    [] if predicates is None else predicates, action,
+                                    [] if reason is None else reason)
+
+    def delete_filter(self, uuid: str) -> None:
+        """Remove the filter rule ``uuid`` (ECODE_NOENT if there is none)."""
+        self.master.config.remove_filter(uuid)
+        self.master.scheduler.filters_changed()
 
     # -- queries ---------------------------------------------------------------------------
     def query(self, what: str, fields: list[str], names: list[str] | None = None,

@@ -13,7 +13,7 @@ from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from gnt.nodes import live, rpc
 from gnt.nodes.nodevars import console_log, libvirt_uri, node_ndparams
 from gnt.opcodes import params
-from gnt.query import export, group, job, lock
+from gnt.query import export, filterrule, group, job, lock
 from gnt.query.field import Field
 
 
@@ -221,7 +221,8 @@ NODE_FIELDS: list[Field] = [
 ]
 
 FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": group.group_fields(),
-          "job": job.job_fields(), "export": export.export_fields(), "lock": lock.lock_fields()}
+          "job": job.job_fields(), "export": export.export_fields(), "lock": lock.lock_fields(),
+          "filter": filterrule.filter_fields()}
 # Kinds whose rows the master daemon passes in (its job queue, its lock manager).
 DAEMON_ROWS = ("job", "lock")
 
@@ -273,6 +274,8 @@ def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
         if rows is None:
             raise OpPrereqError(f"Query of '{what}' needs the master daemon's rows",
                                 ECODE_INVAL)
+    elif what == "filter":
+        rows = filterrule.rows(store, names)
     elif what == "export":
         rows = export.rows(store, names) if use_live else [
             (node["name"], None) for node in export.select_nodes(store, names)]
