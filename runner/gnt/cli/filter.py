@@ -69,8 +69,10 @@ def delete_filter(args: argparse.Namespace) -> int:
 
 
 def list_filters(args: argparse.Namespace) -> int:
-    """``list [UUID...]``: Ganeti's table of the rules."""
-    return common.list_query("filter", args, LIST_DEFAULT_FIELDS, names=args.uuids)
+    """``list [UUID...]``: Ganeti's table of the rules (every field is of kind "other",
+    shown as Python shows the value, as Ganeti's)."""
+    return common.list_query("filter", args, LIST_DEFAULT_FIELDS, names=args.uuids,
+                             override=dict.fromkeys(LIST_DEFAULT_FIELDS, str))
 
 
 def show_filters(args: argparse.Namespace) -> int:
