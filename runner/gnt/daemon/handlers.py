@@ -138,7 +138,8 @@ class Handlers:
 
     def _job_rows(self, names: list[str]) -> list[JobRow]:
         """The current queue's jobs, or the jobs named by id (archived ones too; an unknown
-        or invalid id gives a row of unavailable fields, as Ganeti's job query)."""
+        id gives a row of unavailable fields, as Ganeti's job query; a name that is no
+        number is refused)."""
         queue = self.master.queue
         if not names:
             return [JobRow(job.id, job) for job in queue.current()]
