@@ -78,7 +78,11 @@ class Handlers:
                     jobs.append(None)
         else:
             jobs = list(self.master.queue.current())
-        return [None if job is None else [job.field(name) for name in fields] for job in jobs]
+        current = {job.id for job in self.master.queue.current()} \
+            if "archived" in fields else set()
+        return [None if job is None else
+                [job.id not in current if name == "archived" else job.field(name)
+                 for name in fields] for job in jobs]
 
     def cancel_job(self, job_id: int) -> list[Any]:
         ok, message = self.master.queue.cancel(int(job_id))

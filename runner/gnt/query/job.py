@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gnt.core.jobstate import PRIO_MAX, PRIO_MIN
+from gnt.core.jobstate import JOB_FIELD_TITLES, PRIO_MAX, PRIO_MIN
 from gnt.query.field import Field
 
 
@@ -36,29 +36,29 @@ def _ts_doc(what: str) -> str:
 
 
 def job_fields() -> list[Field]:
-    """Ganeti's job fields: name, title, kind and description."""
-    def fld(name: str, title: str, kind: str, doc: str) -> Field:
-        return Field(name, title, kind, _job(name), doc=doc, unavail=True)
+    """Ganeti's job fields: name, title (:data:`JOB_FIELD_TITLES`), kind, description."""
+    def fld(name: str, kind: str, doc: str) -> Field:
+        return Field(name, JOB_FIELD_TITLES[name], kind, _job(name), doc=doc, unavail=True)
     return [
-        Field("id", "ID", "number", lambda r: r.id, doc="Job ID"),
-        fld("status", "Status", "text", "Job status"),
-        fld("priority", "Priority", "number",
+        Field("id", JOB_FIELD_TITLES["id"], "number", lambda r: r.id, doc="Job ID"),
+        fld("status", "text", "Job status"),
+        fld("priority", "number",
             f"Current job priority ({PRIO_MAX} to {PRIO_MIN})"),
-        Field("archived", "Archived", "bool",
+        Field("archived", JOB_FIELD_TITLES["archived"], "bool",
               lambda r: None if r.job is None else r.archived,
               doc="Whether job is archived", unavail=True),
-        fld("ops", "OpCodes", "other", "List of all opcodes"),
-        fld("opresult", "OpCode_result", "other", "List of opcodes results"),
-        fld("opstatus", "OpCode_status", "other", "List of opcodes status"),
-        fld("oplog", "OpCode_log", "other", "List of opcode output logs"),
-        fld("opstart", "OpCode_start", "other",
+        fld("ops", "other", "List of all opcodes"),
+        fld("opresult", "other", "List of opcodes results"),
+        fld("opstatus", "other", "List of opcodes status"),
+        fld("oplog", "other", "List of opcode output logs"),
+        fld("opstart", "other",
             "List of opcode start timestamps (before acquiring locks)"),
-        fld("opexec", "OpCode_exec", "other",
+        fld("opexec", "other",
             "List of opcode execution start timestamps (after acquiring locks)"),
-        fld("opend", "OpCode_end", "other", "List of opcode execution end timestamps"),
-        fld("oppriority", "OpCode_prio", "other", "List of opcode priorities"),
-        fld("summary", "Summary", "other", "List of per-opcode summaries"),
-        fld("received_ts", "Received", "other", _ts_doc("Timestamp of when job was received")),
-        fld("start_ts", "Start", "other", _ts_doc("Timestamp of job start")),
-        fld("end_ts", "End", "other", _ts_doc("Timestamp of job end")),
+        fld("opend", "other", "List of opcode execution end timestamps"),
+        fld("oppriority", "other", "List of opcode priorities"),
+        fld("summary", "other", "List of per-opcode summaries"),
+        fld("received_ts", "other", _ts_doc("Timestamp of when job was received")),
+        fld("start_ts", "other", _ts_doc("Timestamp of job start")),
+        fld("end_ts", "other", _ts_doc("Timestamp of job end")),
     ]

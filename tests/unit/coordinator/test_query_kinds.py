@@ -38,7 +38,9 @@ def test_job_query_reads_the_queue_and_archive(cluster: Any) -> None:
     assert rows[-1]["id"] == job.id and rows[-1]["status"] == SUCCESS
     assert rows[-1]["archived"] is False and rows[-1]["summary"] == ["TEST_DELAY"]
     assert rows[-1]["opstatus"] == [SUCCESS] and rows[-1]["start_ts"] is not None
+    assert cluster.api.query_jobs([job.id], ["id", "archived"]) == [[job.id, False]]
     assert cluster.api.archive_job(job.id)
+    assert cluster.api.query_jobs([job.id], ["id", "archived"]) == [[job.id, True]]
     assert job.id not in [row["id"] for row in _rows(cluster, "job", ["id"])]
     by_id = _rows(cluster, "job", ["id", "status", "archived"], [str(job.id), "99999"])
     assert by_id == [{"id": job.id, "status": SUCCESS, "archived": True},
