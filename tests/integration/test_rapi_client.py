@@ -392,3 +392,43 @@ result = [ok, outcome['allocatable'], outcome['failed'], children]
     assert set(names) <= set(gnt.instances())
     for name in names:
         gnt.run("gnt-instance", "remove", "-f", name)
+
+
+def test_queries_of_jobs_locks_exports_and_job_filters(env) -> None:
+    """Ganeti's client: /2/query/job|lock|export|filter and /2/filters (issue 12)."""
+    gnt, rapi, _users = env
+    assert "archived" in rapi("result = [f['name'] for f in c.QueryFields('job')['fields']]")
+    done = rapi("result = c.Query('job', ['id', 'status'], qfilter=['=', 'status', 'success'])")
+    assert done["data"] and all(row[1] == [0, "success"] for row in done["data"])
+    locks = rapi("result = c.Query('lock', ['name', 'mode', 'owner', 'pending'])")
+    assert [f["name"] for f in locks["fields"]] == ["name", "mode", "owner", "pending"]
+    assert rapi("result = c.Query('export', ['node', 'export'])")["data"] == []
+    assert gnt.run("gnt-debug", "locks").stdout.split() == ["Name", "Mode", "Owner", "Pending"]
+    # a rule keeping every new job queued; replacing it moves its watermark past the job
+    soft_drain = [["jobid", [">", "id", "watermark"]]]
+    uuid = rapi(f"result = c.AddFilter(0, {soft_drain!r}, 'PAUSE', [['gnt:user', 'test', 1]])")
+    assert rapi("result = c.GetFilters()") == [uuid]
+    rule = rapi("result = c.GetFilters(bulk=True)")[0]
+    assert rule["action"] == "PAUSE" and rule["reason_trail"][0] == ["gnt:user", "test", 1]
+    try:
+        paused = rapi("result = c.AddClusterTags(['filter:paused'])")
+        time.sleep(1)
+        assert rapi(f"result = c.GetJobStatus({paused})['status']") == "queued"
+        assert rapi(f"result = c.ReplaceFilter({uuid!r}, 0, {soft_drain!r}, 'REJECT')") == uuid
+        assert rapi(f"result = c.WaitForJobCompletion({paused}, period=1)") is True
+        rejected = rapi("result = c.AddClusterTags(['filter:rejected'])")
+        assert rapi(f"result = c.WaitForJobCompletion({rejected}, period=1)") is False
+        assert rapi(f"result = c.GetJobStatus({rejected})['status']") == "canceled"
+        rows = rapi("result = c.Query('filter', ['uuid', 'action'])")["data"]
+        assert rows == [[[0, uuid], [0, "REJECT"]]]
+        before = gnt.config_file.read_bytes()
+        bad = rapi("result = c.AddFilter(0, [], 'DROP')")
+        assert bad["error"] == 400 and "DROP" in bad["message"]
+        assert gnt.config_file.read_bytes() == before
+        assert rapi(f"result = c.DeleteFilter({uuid!r})") is None
+        assert rapi("result = c.GetFilters()") == []
+        assert rapi(f"result = c.GetFilter({uuid!r})")["error"] == 404
+    finally:   # never leave a rule pausing the module's later jobs
+        rapi(f"result = c.DeleteFilter({uuid!r})")
+    tags = gnt.config()["cluster"]["tags"]
+    assert "filter:paused" in tags and "filter:rejected" not in tags

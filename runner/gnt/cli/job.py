@@ -11,16 +11,10 @@ from gnt.cli._output import format_generic_info, format_timestamp, generate_tabl
 from gnt.cli._params import parse_timespec
 from gnt.cli.common import add_command, stderr, stdout
 from gnt.core.errors import ECODE_INVAL, GntError, OpPrereqError
-from gnt.core.jobstate import JOB_FIELDS
+from gnt.core.jobstate import JOB_FIELD_TITLES, JOB_FIELDS
 
 LIST_DEFAULT_FIELDS = ("id", "status", "summary")
-TITLES = {
-    "id": "ID", "status": "Status", "priority": "Prio", "summary": "Summary",
-    "ops": "OpCodes", "opresult": "OpCode_result", "opstatus": "OpCode_status",
-    "oplog": "OpCode_log", "opstart": "OpCode_start", "opexec": "OpCode_exec",
-    "opend": "OpCode_end", "oppriority": "OpCode_prio", "received_ts": "Received",
-    "start_ts": "Start", "end_ts": "End",
-}
+TITLES = JOB_FIELD_TITLES
 NUMERIC_FIELDS = ("id", "priority")
 STATUS_FILTERS = {
     "pending": ("queued", "waiting", "canceling"),
@@ -47,6 +41,8 @@ def _job_ids(values: list[str]) -> list[int]:
 def _cell(field: str, value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "Y" if value else "N"
     if field == "summary":
         return ",".join(map(str, value))
     if field in ("received_ts", "start_ts", "end_ts"):
@@ -226,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument(f"--{name}", dest="status_filter", action="store_const", const=name,
                            help=f"Show only {name} jobs")
 
+    common.add_list_fields_command(subs, "job")
     p = add_command(subs, "info", show_jobs, "Show detailed information about the jobs",
                     aliases=["show"])
     p.add_argument("ids", nargs="+", metavar="JOB_ID")

@@ -104,9 +104,28 @@ def _check_optional_types(where: str, obj: dict[str, Any], kind: str) -> None:
                               f" found {value!r:.60}")
 
 
+# Job filter rules (``filters``, absent in older configs): Ganeti's fields, no serial/times.
+FILTER_RULE: dict[str, type | tuple[type, ...]] = {
+    "uuid": str, "watermark": int, "priority": int, "predicates": list,
+    "action": (str, list), "reason_trail": list,
+}
+
+
+def _check_filters(data: dict[str, Any]) -> None:
+    filters = data.get("filters", {})
+    if not isinstance(filters, dict):
+        raise ConfigError("config.data: 'filters' must be an object")
+    for uuid, rule in filters.items():
+        _check_fields(f"filters/{uuid}", rule, FILTER_RULE)
+        if rule["uuid"] != uuid:
+            raise ConfigError(f"config.data: 'filters/{uuid}/uuid' is {rule['uuid']!r},"
+                              " not its key")
+
+
 def validate(data: Any) -> None:
     """Raise :class:`ConfigError` naming the first bad key of ``data``."""
     _check_fields("", data, TOP_LEVEL)
+    _check_filters(data)
     _check_fields("cluster", data["cluster"], {**COMMON, **OBJECTS["cluster"]})
     for kind in ("nodes", "instances", "disks", "nodegroups", "networks"):
         for uuid, obj in data[kind].items():

@@ -341,6 +341,27 @@ class ConfigStore:
                     self.data[dep_kind].pop(dep_uuid, None)
             del self.data[kind][uuid]
 
+    def filters(self) -> list[dict[str, Any]]:
+        """The job filter rules (``config.data["filters"]``, absent in older configs).
+
+        Read without :attr:`lock` (the scheduler asks for every job and must not wait for a
+        config write): copying the dict is atomic, and rules are replaced, never changed."""
+        return list(dict(self.data.get("filters", {})).values())
+
+    def put_filter(self, rule: dict[str, Any]) -> None:
+        """Add or replace a job filter rule (Ganeti's rules carry no serial or times)."""
+        with self._changing():
+            self.data.setdefault("filters", {})[rule["uuid"]] = rule
+
+    def remove_filter(self, uuid: str) -> None:
+        """Remove a job filter rule; :class:`OpPrereqError` (ECODE_NOENT) if there is none."""
+        with self.lock:
+            if uuid not in self.data.get("filters", {}):
+                raise OpPrereqError(f"Filter rule with UUID {uuid} does not exist",
+                                    ECODE_NOENT)
+            with self._changing():
+                del self.data["filters"][uuid]
+
     def replace_many(self, objects: dict[str, list[dict[str, Any]]]) -> None:
         """Swap in several prepared objects in one write (each touched)."""
         with self._changing():

@@ -44,5 +44,12 @@ def ts_float(ts: Timestamp | None) -> float | None:
     return None if ts is None else ts[0] + ts[1] / 1_000_000
 
 
-JOB_FIELDS = ("id", "status", "priority", "summary", "ops", "opresult", "opstatus", "oplog",
-              "opstart", "opexec", "opend", "oppriority", "received_ts", "start_ts", "end_ts")
+# Ganeti's job fields and their titles (gnt-job list columns, the job query's definitions).
+JOB_FIELD_TITLES = {
+    "id": "ID", "status": "Status", "priority": "Priority", "archived": "Archived",
+    "ops": "OpCodes", "opresult": "OpCode_result", "opstatus": "OpCode_status",
+    "oplog": "OpCode_log", "opstart": "OpCode_start", "opexec": "OpCode_exec",
+    "opend": "OpCode_end", "oppriority": "OpCode_prio", "summary": "Summary",
+    "received_ts": "Received", "start_ts": "Start", "end_ts": "End",
+}
+JOB_FIELDS = tuple(JOB_FIELD_TITLES)

@@ -8,11 +8,14 @@ from gnt import __version__
 from gnt.config import drbdmap
 from gnt.core.errors import ECODE_INVAL, GntError, JobLost, OpPrereqError
 from gnt.core.jobstate import JOB_FIELDS
+from gnt.daemon import filter_rules
 from gnt.daemon.argtypes import check_call
 from gnt.daemon.state import Master
+from gnt.jobs import filters
 from gnt.jobs.job import Job
 from gnt.opcodes import params, registry, storage
 from gnt.query import engine as query
+from gnt.query.job import JobRow
 
 
 class Handlers:
@@ -75,7 +78,11 @@ class Handlers:
                     jobs.append(None)
         else:
             jobs = list(self.master.queue.current())
-        return [None if job is None else [job.field(name) for name in fields] for job in jobs]
+        current = {job.id for job in self.master.queue.current()} \
+            if "archived" in fields else set()
+        return [None if job is None else
+                [job.id not in current if name == "archived" else job.field(name)
+                 for name in fields] for job in jobs]
 
     def cancel_job(self, job_id: int) -> list[Any]:
         ok, message = self.master.queue.cancel(int(job_id))
@@ -106,12 +113,54 @@ class Handlers:
             info["unsynced"] = unsynced
         return info
 
+    # -- job filter rules (Ganeti's luxi ReplaceFilter/DeleteFilter, not opcodes) --------------
+    def replace_filter(self, uuid: str | None = None, priority: Any = 0,
+                       predicates: Any = None, action: Any = filters.CONTINUE,
+                       reason: Any = None) -> str:
+        """Add a filter rule (``uuid`` None) or replace/create the rule ``uuid``; its
+        watermark is the highest job id at this moment. Returns the rule's UUID."""
+        return filter_rules.replace(self.master, uuid, priority,
+                                    [] if predicates is None else predicates, action,
+                                    [] if reason is None else reason)
+
+    def delete_filter(self, uuid: str) -> None:
+        """Remove the filter rule ``uuid`` (ECODE_NOENT if there is none)."""
+        self.master.config.remove_filter(uuid)
+        self.master.scheduler.filters_changed()
+
     # -- queries ---------------------------------------------------------------------------
     def query(self, what: str, fields: list[str], names: list[str] | None = None,
               live: bool = True) -> dict[str, Any]:
-        return query.query(self.master.config, what, fields, names or [], live)
+        rows: list[Any] | None = None
+        if what == "job":
+            rows = self._job_rows(names or [])
+        elif what == "lock":
+            rows = self.master.locks.snapshot()
+            if names:
+                rows = [row for row in rows if row[0] in names]
+        return query.query(self.master.config, what, fields, names or [], live, rows=rows)
 
-    def query_fields(self, what: str) -> list[dict[str, str]]:
+    def _job_rows(self, names: list[str]) -> list[JobRow]:
+        """The current queue's jobs, or the jobs named by id (archived ones too; an unknown
+        id gives a row of unavailable fields, as Ganeti's job query; a name that is no
+        number is refused)."""
+        queue = self.master.queue
+        if not names:
+            return [JobRow(job.id, job) for job in queue.current()]
+        current = {job.id for job in queue.current()}
+        rows = []
+        for name in names:
+            try:
+                job_id = int(name)
+            except (TypeError, ValueError) as err:
+                raise OpPrereqError(f"Invalid job ID '{name}'", ECODE_INVAL) from err
+            try:
+                rows.append(JobRow(job_id, queue.get(job_id), job_id not in current))
+            except JobLost:
+                rows.append(JobRow(job_id, None))
+        return rows
+
+    def query_fields(self, what: str) -> list[dict[str, Any]]:
         return query.field_list(what)
 
     def get_master(self) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gnt.core.errors import LockError
 from gnt.core.locklevels import ALL, LEVELS
@@ -71,6 +72,8 @@ class LockManager:
         self._cond = threading.Condition()
         self._locks: dict[tuple[str, str], _LockState] = {}
         self._owned: dict[object, dict[tuple[str, str], str]] = {}
+        # owner -> the (lock, mode) pairs it is waiting for (read by :meth:`snapshot`)
+        self._pending: dict[object, list[tuple[tuple[str, str], str]]] = {}
 
     def _wanted(self, level: str, names: Iterable[str] | str, shared: bool
                 ) -> list[tuple[tuple[str, str], str]]:
@@ -103,19 +106,23 @@ class LockManager:
             if deeper:
                 raise LockError(f"Lock order violation: {level} requested while holding"
                                 f" {sorted({key[0] for key in deeper})}")
-            while not all(self._state(key).compatible(owner, _combine(owned.get(key), mode))
-                          for key, mode in wanted):
-                if should_cancel is not None and should_cancel():
-                    raise LockError("Job canceled while waiting for locks")
-                if not waited and on_wait is not None:
-                    waited = True
-                    self._cond.release()
-                    try:
-                        on_wait()
-                    finally:
-                        self._cond.acquire()
-                    continue
-                self._cond.wait(0.5 if should_cancel is not None else None)
+            try:
+                while not all(self._state(key).compatible(owner, _combine(owned.get(key), mode))
+                              for key, mode in wanted):
+                    self._pending[owner] = wanted
+                    if should_cancel is not None and should_cancel():
+                        raise LockError("Job canceled while waiting for locks")
+                    if not waited and on_wait is not None:
+                        waited = True
+                        self._cond.release()
+                        try:
+                            on_wait()
+                        finally:
+                            self._cond.acquire()
+                        continue
+                    self._cond.wait(0.5 if should_cancel is not None else None)
+            finally:
+                self._pending.pop(owner, None)
             for key, mode in wanted:
                 mode = _combine(owned.get(key), mode)
                 self._state(key).holders[owner] = mode
@@ -142,19 +149,11 @@ class LockManager:
                 raise LockError(f"Lock order violation: {level} requested while holding"
                                 f" {sorted({key[0] for key in deeper})}")
             intent = "IS" if shared else "IX"
-            while True:
-                free: list[str] = []
-                if self._state(wide).compatible(owner, _combine(owned.get(wide), intent)):
-                    free = [name for name in wanted
-                            if self._state((level, name)).compatible(
-                                owner, _combine(owned.get((level, name)), mode))]
-                if len(free) >= need:
-                    break
-                if should_cancel is not None and should_cancel():
-                    if not owned:
-                        self._owned.pop(owner, None)
-                    raise LockError("Job canceled while waiting for locks")
-                self._cond.wait(0.5 if should_cancel is not None else None)
+            self._pending[owner] = [(wide, intent)] + [((level, name), mode) for name in wanted]
+            try:
+                free = self._wait_free(owner, level, wanted, mode, need, should_cancel)
+            finally:
+                self._pending.pop(owner, None)
             if not free:
                 return []
             for key, key_mode in [(wide, intent)] + [((level, name), mode) for name in free]:
@@ -162,6 +161,27 @@ class LockManager:
                 self._state(key).holders[owner] = key_mode
                 owned[key] = key_mode
             return free
+
+    def _wait_free(self, owner: object, level: str, wanted: list[str], mode: str, need: int,
+                   should_cancel: Callable[[], bool] | None) -> list[str]:
+        """Wait (with :attr:`_cond` held) until ``need`` of ``wanted`` are free for ``owner``;
+        the free ones (for :meth:`acquire_opportunistic`)."""
+        owned = self._owned.setdefault(owner, {})
+        wide = (level, _LEVEL_WIDE)
+        intent = "IS" if mode == "S" else "IX"
+        while True:
+            free: list[str] = []
+            if self._state(wide).compatible(owner, _combine(owned.get(wide), intent)):
+                free = [name for name in wanted
+                        if self._state((level, name)).compatible(
+                            owner, _combine(owned.get((level, name)), mode))]
+            if len(free) >= need:
+                return free
+            if should_cancel is not None and should_cancel():
+                if not owned:
+                    self._owned.pop(owner, None)
+                raise LockError("Job canceled while waiting for locks")
+            self._cond.wait(0.5 if should_cancel is not None else None)
 
     def _state(self, key: tuple[str, str]) -> _LockState:
         state = self._locks.get(key)
@@ -262,3 +282,33 @@ class LockManager:
                 label = "all" if name == _LEVEL_WIDE else name
                 result.setdefault(level, {})[label] = "shared" if mode == "S" else "exclusive"
             return result
+
+    def snapshot(self) -> list[tuple[str, str | None, list[str], list[list[Any]]]]:
+        """Every lock held or waited for, as Ganeti's lock query shows it (read-only): rows of
+        name (``level/uuid``, ``level/[lockset]`` for a level-wide lock, ``cluster/BGL``),
+        mode (``exclusive``/``shared``, None when only waited for), owners (job ids as text)
+        and pending requests (``[mode, [owner]]`` pairs), sorted by name. Intention modes of
+        a level-wide lock (held for named locks of the level) count as shared."""
+        with self._cond:
+            holders = {key: dict(state.holders) for key, state in self._locks.items()
+                       if state.holders}
+            pending: dict[tuple[str, str], list[list[Any]]] = {}
+            for owner, wanted in self._pending.items():
+                for key, mode in wanted:
+                    pending.setdefault(key, []).append(
+                        [_mode_name(mode), [str(owner)]])
+        rows: list[tuple[str, str | None, list[str], list[list[Any]]]] = []
+        for key in sorted(set(holders) | set(pending)):
+            level, name = key
+            owners = holders.get(key, {})
+            held: str | None = None if not owners else (
+                "exclusive" if any(m == "X" for m in owners.values()) else "shared")
+            label = "[lockset]" if name == _LEVEL_WIDE else name
+            rows.append((f"{level}/{label}", held, sorted(str(o) for o in owners),
+                         pending.get(key, [])))
+        return rows
+
+
+def _mode_name(mode: str) -> str:
+    """Ganeti's name of a lock mode (intention modes are shared requests of the lock set)."""
+    return "exclusive" if mode == "X" else "shared"

@@ -433,8 +433,16 @@ class JobQueue:
             return job if job is not None and job.status == QUEUED else None
 
     # -- cancel and archive ----------------------------------------------------------------
-    def cancel(self, job_id: int) -> tuple[bool, str]:
-        """Cancel a job that has not started running (Ganeti's semantics)."""
+    @property
+    def last_id(self) -> int:
+        """The highest job id handed out (a filter rule's watermark)."""
+        with self.cond:
+            return self._last_id
+
+    def cancel(self, job_id: int, reason: str = "Job canceled by request"
+               ) -> tuple[bool, str]:
+        """Cancel a job that has not started running (Ganeti's semantics); a queued job's
+        log and result say ``reason``."""
         staged: tuple[JobFile, int] | None = None
         with self.cond:
             job = self.jobs.get(job_id)
@@ -442,8 +450,8 @@ class JobQueue:
                 return False, f"Job {job_id} not found"
             status = job.status
             if status == QUEUED:
-                job.add_log(job.ops[0], "Job canceled by request")
-                job.finalize_remaining(CANCELED, "Job canceled by request")
+                job.add_log(job.ops[0], reason)
+                job.finalize_remaining(CANCELED, reason)
                 staged = self._stage(job, sync=True)
                 answer = True, f"Job {job_id} canceled"
             elif status == WAITING:

@@ -14,6 +14,7 @@ from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import rpc
 from gnt.nodes.executor import Play
 from gnt.nodes.nodevars import node_access
+from gnt.query import export as export_query
 
 
 def export_path(name: str) -> str:
@@ -72,17 +73,15 @@ class LUBackupQuery(LogicalUnit):
             self.nodes = sorted(self.cfg.all("nodes"), key=lambda n: n["name"])
 
     def exec(self) -> Any:
-        online = [n for n in self.nodes if not n["offline"]]
-        answers = rpc.exports_many(self.cfg, online)
+        answers = export_query.exports_by_node(self.cfg, self.nodes)
         result: dict[str, Any] = {}
         for node in self.nodes:
-            answer = answers.get(node["uuid"])
-            if isinstance(answer, dict):
-                result[node["name"]] = sorted(name for name, info in answer.items()
-                                              if info.get("complete"))
+            answer = answers[node["uuid"]]
+            if isinstance(answer, list):
+                result[node["name"]] = answer
             else:
                 result[node["name"]] = False
-                if answer:
+                if not node["offline"]:
                     self.log(f"WARNING: node {node['name']}: {answer}")
         return result
 

@@ -13,7 +13,7 @@ from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from gnt.nodes import live, rpc
 from gnt.nodes.nodevars import console_log, libvirt_uri, node_ndparams
 from gnt.opcodes import params
-from gnt.query import group
+from gnt.query import export, filterrule, group, job, lock
 from gnt.query.field import Field
 
 
@@ -225,15 +225,19 @@ NODE_FIELDS: list[Field] = [
     Field("cnos", "CNOs", "number", lambda r: None),
 ]
 
-FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": group.group_fields()}
+FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": group.group_fields(),
+          "job": job.job_fields(), "export": export.export_fields(), "lock": lock.lock_fields(),
+          "filter": filterrule.filter_fields()}
+# Kinds whose rows the master daemon passes in (its job queue, its lock manager).
+DAEMON_ROWS = ("job", "lock")
 
 
-def field_list(what: str) -> list[dict[str, str]]:
+def field_list(what: str) -> list[dict[str, Any]]:
     """The fields of a resource as ``{"name", "title", "kind", "doc"}`` dicts."""
     if what not in FIELDS:
         raise OpPrereqError(f"Unknown query resource '{what}'", ECODE_INVAL)
-    return [{"name": f.name, "title": f.title, "kind": f.kind, "doc": f.doc}
-            for f in FIELDS[what]]
+    return [{"name": f.name, "title": f.title, "kind": f.kind, "doc": f.doc,
+             **({"unavail": True} if f.unavail else {})} for f in FIELDS[what]]
 
 
 def _resolve_fields(what: str, names: list[str]) -> list[Field]:
@@ -264,14 +268,23 @@ def _select(store: ConfigStore, kind: str, names: list[str]) -> list[dict[str, A
 
 
 def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
-          use_live: bool = True) -> dict[str, Any]:
-    """Rows for ``what`` (instance/node) with ``fields``; live data only if a field needs it."""
+          use_live: bool = True, rows: list[Any] | None = None) -> dict[str, Any]:
+    """Rows for ``what`` with ``fields``; live data only if a field needs it. The rows of
+    :data:`DAEMON_ROWS` kinds come from the caller (``rows``)."""
     if what not in FIELDS:
         raise OpPrereqError(f"Unknown query resource '{what}'", ECODE_INVAL)
     flds = _resolve_fields(what, fields)
     need_live = use_live and any(f.live for f in flds)
-    rows: list[Any]
-    if what == "instance":
+    if what in DAEMON_ROWS:
+        if rows is None:
+            raise OpPrereqError(f"Query of '{what}' needs the master daemon's rows",
+                                ECODE_INVAL)
+    elif what == "filter":
+        rows = filterrule.rows(store, names)
+    elif what == "export":
+        rows = export.rows(store, names) if use_live else [
+            (node["name"], None) for node in export.select_nodes(store, names)]
+    elif what == "instance":
         instances = _select(store, "instances", names)
         domains: dict[str, Any] = {}
         if need_live:
@@ -284,4 +297,4 @@ def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
         infos = rpc.live_info_many(store, nodes) if need_live else {}
         rows = [_NodeRow(store, node, infos.get(node["uuid"])) for node in nodes]
     return {"fields": [{"name": f.name, "title": f.title, "kind": f.kind} for f in flds],
-            "data": [[f.getter(row) for f in flds] for row in rows]}
+            "data": [[f.getter(row) for f in flds] for row in rows or []]}

@@ -9,7 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Field:
-    """A column of ``gnt-* list``: ``live`` ones need the nodes' answers."""
+    """A column of ``gnt-* list``: ``live`` ones need the nodes' answers; a ``None`` value of
+    an ``unavail`` one is Ganeti's "unavailable" (RS_UNAVAIL), else "no data" (RS_NODATA)."""
 
     name: str
     title: str
@@ -17,3 +18,4 @@ class Field:
     getter: Callable[[Any], Any]
     live: bool = False
     doc: str = ""
+    unavail: bool = False

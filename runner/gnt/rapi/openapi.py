@@ -94,7 +94,7 @@ def _operation(route: routes.Route, method: str, spec: routes.Method) -> dict[st
                "schema": {"type": "string"}}]
     for flag, (where, doc) in _QUERY_FLAGS.items():
         if where in ("*", method) and (flag != "bulk" or route.template in (
-                "/2/instances", "/2/nodes", "/2/groups", "/2/jobs")):
+                "/2/instances", "/2/nodes", "/2/groups", "/2/jobs", "/2/filters")):
             params.append({"name": flag, "in": "query", "required": False, "description": doc,
                            "schema": {"type": "integer", "enum": [0, 1]}})
     error_body = {"application/json": {"schema": _ERROR}}

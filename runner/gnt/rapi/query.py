@@ -2,28 +2,21 @@
 RAPI, with its filter language.
 
 The answer is Ganeti's query result: field definitions and, per row, ``[status, value]`` pairs
-(status 0 normal, 1 unknown field, 2 no data). A filter is a list such as
-``["&", ["=", "name", "web1"], ["!", ["?", "admin_up"]]]``; operators ``|`` ``&`` ``!``
-``?`` ``=`` ``!=`` ``<`` ``>`` ``<=`` ``>=`` ``=~`` (regular expression) and ``=[]`` (list
-contains). The rows are read from the master daemon and filtered here.
+(status 0 normal, 1 unknown field, 2 no data, 3 unavailable). The filter language is
+:mod:`gnt.core.qfilter`. The rows are read from the master daemon and filtered here.
 """
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable
 from typing import Any
 
+from gnt.core import qfilter as qfilter_lang
 from gnt.rapi.resources import Backend, HttpError, Request
 
-RS_NORMAL, RS_UNKNOWN, RS_NODATA = 0, 1, 2
+RS_NORMAL, RS_UNKNOWN, RS_NODATA, RS_UNAVAIL = 0, 1, 2, 3
 # Ganeti's query resources we answer (names as in its URLs) -> our query kinds.
-RESOURCES = {"instance": "instance", "node": "node", "group": "group"}
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
-    "<=": operator.le, ">=": operator.ge,
-}
+RESOURCES = {"instance": "instance", "node": "node", "group": "group",
+             "job": "job", "export": "export", "lock": "lock", "filter": "filter"}
 
 
 def _kind(req: Request) -> str:
@@ -45,57 +38,14 @@ def _definitions(backend: Backend, kind: str, names: list[str] | None) -> list[d
 
 
 def filter_fields(qfilter: Any) -> set[str]:
-    """The field names a filter reads (raises HttpError for a malformed filter)."""
-    if qfilter is None:
-        return set()
-    if not isinstance(qfilter, list) or not qfilter or not isinstance(qfilter[0], str):
-        raise HttpError(400, f"Invalid query filter {qfilter!r}: a list starting with an"
-                             " operator")
-    op, args = qfilter[0], qfilter[1:]
-    if op in ("|", "&"):
-        return set().union(*(filter_fields(arg) for arg in args)) if args else set()
-    if op == "!":
-        if len(args) != 1:
-            raise HttpError(400, "Filter operator '!' takes one filter")
-        return filter_fields(args[0])
-    if op == "?":
-        if len(args) != 1 or not isinstance(args[0], str):
-            raise HttpError(400, "Filter operator '?' takes one field name")
-        return {args[0]}
-    if op in _COMPARE or op in ("=~", "=[]"):
-        if len(args) != 2 or not isinstance(args[0], str):
-            raise HttpError(400, f"Filter operator '{op}' takes a field name and a value")
-        if op == "=~":
-            try:
-                re.compile(str(args[1]))
-            except re.error as err:
-                raise HttpError(400, f"Invalid regular expression {args[1]!r}: {err}") from err
-        return {args[0]}
-    raise HttpError(400, f"Unknown filter operator '{op}'")
-
-
-def matches(qfilter: Any, row: dict[str, Any]) -> bool:
-    """Whether ``row`` (field -> value) passes ``qfilter`` (checked by :func:`filter_fields`)."""
-    if qfilter is None:
-        return True
-    op, args = qfilter[0], qfilter[1:]
-    if op == "|":
-        return any(matches(arg, row) for arg in args)
-    if op == "&":
-        return all(matches(arg, row) for arg in args)
-    if op == "!":
-        return not matches(args[0], row)
-    if op == "?":
-        return bool(row.get(args[0]))
-    value, wanted = row.get(args[0]), args[1]
-    if op == "=~":
-        return value is not None and re.search(str(wanted), str(value)) is not None
-    if op == "=[]":
-        return isinstance(value, list) and wanted in value
+    """The field names a filter reads (raises HttpError 400 for a malformed filter)."""
     try:
-        return bool(_COMPARE[op](value, wanted))
-    except TypeError:
-        return False
+        return qfilter_lang.filter_fields(qfilter)
+    except qfilter_lang.QueryFilterError as err:
+        raise HttpError(400, str(err)) from err
+
+
+matches = qfilter_lang.matches
 
 
 def run_query(backend: Backend, kind: str, fields: list[str], qfilter: Any
@@ -104,7 +54,8 @@ def run_query(backend: Backend, kind: str, fields: list[str], qfilter: Any
     if not isinstance(fields, list) or not fields \
             or not all(isinstance(f, str) and f for f in fields):
         raise HttpError(400, "'fields' must be a non-empty list of field names")
-    available = {f["name"] for f in backend.call("query_fields", what=kind)}
+    defs = {f["name"]: f for f in backend.call("query_fields", what=kind)}
+    available = set(defs)
     in_filter = filter_fields(qfilter)
     if in_filter - available:
         raise HttpError(400, "Unknown field(s) in the filter:"
@@ -116,7 +67,8 @@ def run_query(backend: Backend, kind: str, fields: list[str], qfilter: Any
         row = dict(zip(needed, values, strict=True))
         if matches(qfilter, row):
             data.append([[RS_UNKNOWN, None] if f not in available else
-                         [RS_NORMAL if row[f] is not None else RS_NODATA, row[f]]
+                         [RS_NORMAL, row[f]] if row[f] is not None else
+                         [RS_UNAVAIL if defs[f].get("unavail") else RS_NODATA, None]
                          for f in fields])
     return {"fields": _definitions(backend, kind, fields), "data": data}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gnt.rapi import filters as f
 from gnt.rapi import opresources as o
 from gnt.rapi import query as q
 from gnt.rapi import resources as r
@@ -176,8 +177,9 @@ ROUTES: list[Route] = [
     _route("query", "/2/query/{}", (NAME,), GET=Method(q.get_query, READ_GET),
            PUT=Method(q.put_query, READ_GET)),
     _route("query_fields", "/2/query/{}/fields", (NAME,), GET=Method(q.get_query_fields)),
-    _route("filters", "/2/filters", GET=TODO, POST=TODO),
-    _route("filters_uuid", "/2/filters/{}", (NAME,), GET=TODO, PUT=TODO, DELETE=TODO),
+    _route("filters", "/2/filters", GET=Method(f.get_filters), POST=Method(f.post_filters)),
+    _route("filters_uuid", "/2/filters/{}", (NAME,), GET=Method(f.get_filter),
+           PUT=Method(f.put_filter), DELETE=Method(f.delete_filter)),
 ]
 
 _COMPILED = [(route.regex, route) for route in ROUTES]

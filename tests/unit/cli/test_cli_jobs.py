@@ -166,3 +166,12 @@ def test_poll_job_partial_failure_and_cancel() -> None:
         _jobs.poll_job(Client(["canceled", ["canceled"], [None]]), 1)
     with pytest.raises(_jobs.JobLost):
         _jobs.poll_job(type("C", (), {"call": lambda self, m, **a: None})(), 1)
+
+
+def test_job_list_priority_and_archived_as_ganeti(fake: FakeClient,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    fake.handlers["query_jobs"] = [[3, -10, True], [4, 0, False]]
+    assert run_cli(job, ["list", "-o", "id,priority,archived", "3", "4"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "ID Priority Archived", " 3      -10 Y", " 4        0 N"]
+    assert fake.calls[-1][1] == {"ids": [3, 4], "fields": ["id", "priority", "archived"]}

@@ -65,7 +65,26 @@ def test_get_needs_fields_and_unsupported_resources_are_501() -> None:
         query.get_query(Daemon(), Request("GET", ["instance"], {}))
     assert err.value.code == 400 and "fields" in err.value.explain
     with pytest.raises(HttpError) as err:
-        _put({"fields": ["name"]}, resource="lock")
+        _put({"fields": ["name"]}, resource="cluster")
     assert err.value.code == 501
     fields = query.get_query_fields(Daemon(), Request("GET", ["instance"], {}))["fields"]
     assert [f["name"] for f in fields] == list(ROWS[0])
+
+
+class JobDaemon:
+    """A job query answer with an unavailable field (a job id that was not found)."""
+
+    def call(self, method: str, **args: Any) -> Any:
+        assert args["what"] == "job"
+        if method == "query_fields":
+            return [{"name": "id", "title": "ID", "kind": "number"},
+                    {"name": "status", "title": "Status", "kind": "text", "unavail": True}]
+        rows = [{"id": 1, "status": "success"}, {"id": 7, "status": None}]
+        return {"data": [[row[f] for f in args["fields"]] for row in rows]}
+
+
+def test_unavailable_values_are_status_3() -> None:
+    answer = query.put_query(JobDaemon(), Request("PUT", ["job"], {},
+                                                  {"fields": ["id", "status"]}, "query"))
+    assert answer["data"] == [[[0, 1], [0, "success"]], [[0, 7], [3, None]]]
+    assert "unavail" not in answer["fields"][1]
