@@ -13,7 +13,7 @@ from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from gnt.nodes import live, rpc
 from gnt.nodes.nodevars import console_log, libvirt_uri, node_ndparams
 from gnt.opcodes import params
-from gnt.query import group
+from gnt.query import group, network
 from gnt.query.field import Field
 
 
@@ -220,7 +220,8 @@ NODE_FIELDS: list[Field] = [
     Field("cnos", "CNOs", "number", lambda r: None),
 ]
 
-FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": group.group_fields()}
+FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": group.group_fields(),
+          "network": network.network_fields()}
 
 
 def field_list(what: str) -> list[dict[str, str]]:
@@ -274,6 +275,8 @@ def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
         rows = [_InstanceRow(store, inst, domains) for inst in instances]
     elif what == "group":
         rows = group.rows(store, names)
+    elif what == "network":
+        rows = network.rows(store, names)
     else:
         nodes = _select(store, "nodes", names)
         infos = rpc.live_info_many(store, nodes) if need_live else {}

@@ -257,3 +257,37 @@ def test_network_tags(cluster):
     _ok(cluster.run("OP_TAGS_DEL", kind="network", name="net1", tags=["x"]))
     assert _nets(cluster)["net1"]["tags"] == ["y"]
     assert "not known" in _error(cluster.run("OP_TAGS_GET", kind="network", name="nope"))
+
+
+def _query(cluster, fields, names=()):
+    return cluster.api.query("network", fields, list(names))["data"]
+
+
+def test_query_fields(cluster):
+    _add(cluster, gateway="198.18.5.1", mac_prefix="aa:00:01", tags=["t"])
+    _add(cluster, "net2", "198.18.6.0/30", conflicts_check=False)
+    uuid = _nets(cluster)["net1"]["uuid"]
+    _ok(cluster.run("OP_NETWORK_CONNECT", group_name="default", network_name="net1",
+                    network_mode="bridged", network_link="br100"))
+    _instance(cluster, "web", [{"ip": "198.18.5.2", "network": uuid}])
+    _instance(cluster, "db", [{"ip": None}, {"ip": None, "network": uuid}])
+    rows = _query(cluster, ["name", "network", "gateway", "network6", "mac_prefix", "free_count",
+                            "reserved_count", "map", "external_reservations", "group_list",
+                            "group_cnt", "inst_list", "inst_cnt", "tags", "uuid", "serial_no"])
+    assert rows[0] == ["net1", "198.18.5.0/28", "198.18.5.1", None, "aa:00:01", 13, 3,
+                       "XX.............X", "198.18.5.0, 198.18.5.1, 198.18.5.15",
+                       [["default", "bridged", "br100", "-"]], 1, ["db", "web"], 2, ["t"],
+                       uuid, 1]
+    assert rows[1][:2] == ["net2", "198.18.6.0/30"]
+    assert rows[1][5:13] == [2, 2, "X..X", "198.18.6.0, 198.18.6.3", [], 0, [], 0]
+    # by name or UUID, in the order given
+    assert _query(cluster, ["name"], ["net2", uuid]) == [["net2"], ["net1"]]
+
+
+def test_query_unknown_network_and_field(cluster):
+    with pytest.raises(OpPrereqError, match="Unknown network.*: nosuch"):
+        _query(cluster, ["name"], ["nosuch"])
+    with pytest.raises(OpPrereqError, match="Unknown network field 'bogus'"):
+        _query(cluster, ["bogus"])
+    names = [f["name"] for f in cluster.api.query_fields("network")]
+    assert names[:3] == ["name", "network", "gateway"] and "inst_cnt" in names
