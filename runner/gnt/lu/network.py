@@ -1,4 +1,6 @@
-"""Logical units of networks (gnt-network): add, remove, rename, modify, connect, disconnect.
+"""Logical units of networks (gnt-network): add, remove, modify, connect, disconnect.
+
+Ganeti 3.0 has no network rename (OpNetworkRename came with 3.1), so neither do we.
 
 Every network change is config-only (no Ansible run). Locks as Ganeti's: the ``network``
 level by network UUID (a new network's name by :func:`name_lock`), exclusive for the network
@@ -216,37 +218,6 @@ class LUNetworkRemove(_NetworkLU):
             self.cfg.remove("networks", self.net_uuid)
         self.log(f"Removed network {self.name}")
         return None
-
-
-@register
-class LUNetworkRename(_NetworkLU):
-    """Rename a network; the new name must be unused."""
-
-    OP_ID = "OP_NETWORK_RENAME"
-
-    def declare_locks(self) -> dict[str, list[str] | str]:
-        return {LEVEL_NETWORK: [self.net_uuid, name_lock(self.op["new_name"])]}
-
-    def check_prereq(self) -> None:
-        super().check_prereq()
-        given = self.op["network_name"]
-        found = find_network(self.cfg, given)
-        if found is None or found["uuid"] != self.net_uuid:
-            raise OpPrereqError(f"Network '{given}' not known (it is now called"
-                                f" '{self.name}')", ECODE_NOENT)
-        clash = find_network(self.cfg, self.op["new_name"])
-        if clash is not None:
-            raise OpPrereqError(f"Desired new name '{self.op['new_name']}' clashes with"
-                                f" existing network (UUID: {clash['uuid']})", ECODE_EXISTS)
-
-    def exec(self) -> Any:
-        old, new = self.name, str(self.op["new_name"])
-        with self.cfg.lock:
-            self.check_prereq()
-            self.net = self.cfg.modify("networks", self.net_uuid,
-                                       lambda obj: obj.update(name=new))
-        self.log(f"Renamed network {old} to {new}")
-        return new
 
 
 def _unset(value: Any) -> Any:

@@ -3,7 +3,8 @@
 Parameter names follow Ganeti's network opcodes (and so its RAPI bodies): ``network_name``,
 ``network``, ``gateway``, ``network6``, ``gateway6``, ``mac_prefix``, ``add_reserved_ips``,
 ``remove_reserved_ips``, ``conflicts_check``, ``group_name``, ``network_mode``,
-``network_link``, ``network_vlan``, ``new_name``, ``force``.
+``network_link``, ``network_vlan``, ``force``. Ganeti 3.0 has no OP_NETWORK_RENAME (3.1 added
+it), so it is not defined here.
 """
 
 from __future__ import annotations
@@ -57,15 +58,9 @@ _NET6 = _parses(ipaddrs.parse_ipv6_network, "an IPv6 network in CIDR form")
 _ADDR6 = _parses(ipaddrs.parse_ipv6_address, "an IPv6 address")
 
 
-def _ipv4_network_required(v: Any) -> bool:
-    return v is not None and _NET4(v)
-
-
-_ipv4_network_required.__name__ = _NET4.__name__
-
 DEFS: list[_op.OpDef] = [
     _op.OpDef("OP_NETWORK_ADD", (
-        R("network_name", _NAME), R("network", _ipv4_network_required),
+        R("network_name", _NAME), R("network", _NET4),
         P("gateway", _ADDR4, None), P("network6", _NET6, None), P("gateway6", _ADDR6, None),
         P("mac_prefix", _op.t_mac_prefix, None),
         P("add_reserved_ips", t_ipv4_address_list, None),
@@ -74,8 +69,6 @@ DEFS: list[_op.OpDef] = [
     _op.OpDef("OP_NETWORK_REMOVE", (R("network_name", _NAME), P("force", _op.t_bool, False)),
               summary="network_name",
               doc="Remove a network connected to no node group and used by no instance."),
-    _op.OpDef("OP_NETWORK_RENAME", (R("network_name", _NAME), R("new_name", _NAME)),
-              summary="network_name", doc="Rename a network."),
     _op.OpDef("OP_NETWORK_SET_PARAMS", (
         R("network_name", _NAME),
         P("gateway", _parses(ipaddrs.parse_ipv4_address, "an IPv4 address", unset=True), None),

