@@ -19,7 +19,7 @@ from gnt.rapi.resources import Backend, HttpError, Request
 
 RS_NORMAL, RS_UNKNOWN, RS_NODATA = 0, 1, 2
 # Ganeti's query resources we answer (names as in its URLs) -> our query kinds.
-RESOURCES = {"instance": "instance", "node": "node", "group": "group"}
+RESOURCES = {"instance": "instance", "node": "node", "group": "group", "network": "network"}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
     "<=": operator.le, ">=": operator.ge,
