@@ -237,3 +237,22 @@ def test_tags(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
     assert [(op["OP_ID"], op["kind"], op["name"]) for op in ops] == [
         ("OP_TAGS_GET", "network", "net1"), ("OP_TAGS_SET", "network", "net1"),
         ("OP_TAGS_DEL", "network", "net1")]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["add", "--network", "10.1.0.0/16"], "Error: Command add expects 1 argument(s)"),
+    (["remove", "a", "b"], "Error: Command remove expects 1 argument(s)"),
+    (["connect"], "Error: Command connect expects at least 1 argument(s)"),
+    (["disconnect"], "Error: Command disconnect expects at least 1 argument(s)"),
+])
+def test_argument_count(fake: FakeClient, capsys: pytest.CaptureFixture, argv: list[str],
+                        message: str) -> None:
+    assert run_cli(network, argv) == 1
+    assert capsys.readouterr().err == f"{message}\n"
+    assert fake.calls == []
+
+
+def test_bad_option_is_a_usage_error(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(network, ["connect", "--submit", "net1"]) == 2  # Ganeti: no --submit here
+    assert "no such option: --submit" in capsys.readouterr().err
+    assert fake.calls == []
