@@ -4,6 +4,16 @@ import pytest
 
 from gnt.core.errors import OpPrereqError
 from gnt.core.jobstate import ERROR, SUCCESS
+from gnt.core.locklevels import (
+    ALL,
+    LEVEL_INSTANCE,
+    LEVEL_NETWORK,
+    LEVEL_NODE,
+    LEVEL_NODEGROUP,
+    name_lock,
+)
+from gnt.lu.base import LU_REGISTRY, Context
+from gnt.opcodes.registry import validate
 
 NODE_IP = "198.18.0.11"
 
@@ -279,3 +289,56 @@ def test_query_unknown_network_and_field(cluster):
         _query(cluster, ["bogus"])
     names = [f["name"] for f in cluster.api.query_fields("network")]
     assert names[:3] == ["name", "network", "gateway"] and "inst_cnt" in names
+
+
+def _lu(cluster, op_id, **params):
+    ctx = Context(cluster.master.config, cluster.master.locks, cluster.executor)
+    lu = LU_REGISTRY[op_id](ctx, validate({"OP_ID": op_id, **params}), lambda msg: None)
+    lu.check_arguments()
+    lu.expand_names()
+    return lu
+
+
+def test_locks(cluster):
+    _add(cluster)
+    net = _nets(cluster)["net1"]["uuid"]
+    group = _group(cluster)["uuid"]
+    web = _instance(cluster, "web", [{"ip": None}])
+    add = _lu(cluster, "OP_NETWORK_ADD", network_name="n2", network="198.18.6.0/24")
+    assert add.declare_locks() == {LEVEL_NETWORK: [name_lock("n2")], LEVEL_NODE: ALL}
+    assert add.SHARED_LEVELS == {LEVEL_NODE}
+    add = _lu(cluster, "OP_NETWORK_ADD", network_name="n2", network="198.18.6.0/24",
+              conflicts_check=False)
+    assert add.declare_locks() == {LEVEL_NETWORK: [name_lock("n2")]}
+    modify = _lu(cluster, "OP_NETWORK_SET_PARAMS", network_name="net1", mac_prefix="aa:00:00")
+    assert modify.declare_locks() == {LEVEL_NETWORK: [net]}
+    assert LEVEL_NETWORK not in modify.SHARED_LEVELS
+    remove = _lu(cluster, "OP_NETWORK_REMOVE", network_name="net1")
+    assert remove.declare_locks() == {LEVEL_NETWORK: [net], LEVEL_NODEGROUP: ALL}
+    assert remove.SHARED_LEVELS == {LEVEL_NODEGROUP}
+    connect = _lu(cluster, "OP_NETWORK_CONNECT", group_name="default", network_name="net1",
+                  network_mode="bridged", network_link="br0")
+    assert connect.declare_locks() == {LEVEL_INSTANCE: [web["uuid"]],
+                                       LEVEL_NODEGROUP: [group], LEVEL_NETWORK: [net]}
+    assert connect.SHARED_LEVELS == {LEVEL_INSTANCE, LEVEL_NETWORK}
+    disconnect = _lu(cluster, "OP_NETWORK_DISCONNECT", group_name="default",
+                     network_name="net1")
+    assert disconnect.declare_locks() == {LEVEL_INSTANCE: [web["uuid"]],
+                                          LEVEL_NODEGROUP: [group]}
+
+
+def test_held_network_lock_blocks_a_change(cluster):
+    _add(cluster)
+    net = _nets(cluster)["net1"]["uuid"]
+    locks = cluster.master.locks
+    locks.acquire("tester", LEVEL_NETWORK, [net], shared=True)
+    try:
+        job_id = cluster.submit("OP_NETWORK_SET_PARAMS", network_name="net1",
+                                mac_prefix="aa:00:07")
+        with pytest.raises(AssertionError, match="did not finish"):
+            cluster.wait(job_id, timeout=0.5)
+        assert _nets(cluster)["net1"]["mac_prefix"] is None
+    finally:
+        locks.release("tester")
+    _ok(cluster.wait(job_id))
+    assert _nets(cluster)["net1"]["mac_prefix"] == "aa:00:07"
