@@ -61,3 +61,12 @@ def test_bad_input_is_refused_with_config_unchanged(cli: Cli) -> None:  # noqa: 
 def test_list_unknown_field_exits_14(cli: Cli) -> None:  # noqa: F811
     code, _out, err = cli(network, ["list", "-o", "name,bogus"])
     assert code == 14 and "bogus" in err
+
+
+def test_template_markers_arrive_as_data(cli: Cli) -> None:  # noqa: F811
+    name = "{{lookup('pipe','id')}}"
+    _ok(cli, ["add", "--network", "198.18.5.0/24", name])
+    _ok(cli, ["connect", "-N", "link={{7*7}}", name, "default"])  # keyval splits at commas
+    out = _ok(cli, ["list", "--no-headers", "-o", "name,group_list"])
+    assert out.split() == [name, "default", "(bridged,", "{{7*7}},", ")"]
+    assert "uid=" not in out and "49" not in out
