@@ -15,9 +15,12 @@ As in Ganeti, only IPv4 networks between a /16 and a /30 have a pool; IPv6 data 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import netaddr
+
+from gnt.core import ipaddrs
 
 # Prefix lengths a pool may have (Ganeti: the smallest network is a /30, the biggest a /16).
 MIN_PREFIXLEN = 16
@@ -31,55 +34,11 @@ class AddressPoolError(ValueError):
     """A pool operation or a network's addresses are not acceptable; the text says why."""
 
 
-def parse_ipv4_network(value: Any) -> netaddr.IPNetwork:
-    """Parse ``value`` as an IPv4 network in CIDR form (host bits must be zero)."""
-    if not isinstance(value, str):
-        raise AddressPoolError(f"Invalid IPv4 network {value!r}: not a string")
+def _parsed(parse: Callable[[Any], Any], value: Any) -> Any:
     try:
-        net = netaddr.IPNetwork(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise AddressPoolError(f"Invalid IPv4 network '{value}'") from None
-    if net.version != 4:
-        raise AddressPoolError(f"Invalid IPv4 network '{value}': not an IPv4 network")
-    if net.ip != net.network:
-        raise AddressPoolError(f"Invalid IPv4 network '{value}': host bits are set"
-                               f" (the network is {net.cidr})")
-    return net
-
-
-def parse_ipv4_address(value: Any) -> netaddr.IPAddress:
-    """Parse ``value`` as one IPv4 address (dotted quad)."""
-    if not isinstance(value, str):
-        raise AddressPoolError(f"Invalid IPv4 address {value!r}: not a string")
-    try:
-        addr = netaddr.IPAddress(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise AddressPoolError(f"Invalid IPv4 address '{value}'") from None
-    if addr.version != 4:
-        raise AddressPoolError(f"Invalid IPv4 address '{value}': not an IPv4 address")
-    return addr
-
-
-def parse_ipv6_network(value: Any) -> netaddr.IPNetwork:
-    """Parse ``value`` as an IPv6 network in CIDR form."""
-    try:
-        net = netaddr.IPNetwork(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise AddressPoolError(f"Invalid IPv6 network '{value}'") from None
-    if net.version != 6:
-        raise AddressPoolError(f"Invalid IPv6 network '{value}': not an IPv6 network")
-    return net
-
-
-def parse_ipv6_address(value: Any) -> netaddr.IPAddress:
-    """Parse ``value`` as one IPv6 address."""
-    try:
-        addr = netaddr.IPAddress(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise AddressPoolError(f"Invalid IPv6 address '{value}'") from None
-    if addr.version != 6:
-        raise AddressPoolError(f"Invalid IPv6 address '{value}': not an IPv6 address")
-    return addr
+        return parse(value)
+    except ipaddrs.InvalidAddress as err:
+        raise AddressPoolError(str(err)) from None
 
 
 def _bitmap(text: Any, size: int, field: str, name: str) -> bytearray:
@@ -96,7 +55,7 @@ class AddressPool:
 
     def __init__(self, net: dict) -> None:
         self.net = net
-        self.network = parse_ipv4_network(net.get("network"))
+        self.network = _parsed(ipaddrs.parse_ipv4_network, net.get("network"))
         size = self.network.size
         if self.network.prefixlen < MIN_PREFIXLEN:
             raise AddressPoolError(
@@ -108,16 +67,16 @@ class AddressPool:
                 f" the smallest network supported is a /{MAX_PREFIXLEN}")
         self.gateway: netaddr.IPAddress | None = None
         if net.get("gateway"):
-            self.gateway = parse_ipv4_address(net["gateway"])
+            self.gateway = _parsed(ipaddrs.parse_ipv4_address, net["gateway"])
             if self.gateway not in self.network:
                 raise AddressPoolError(
                     f"Gateway {self.gateway} is not inside the network {self.network}")
         self.network6: netaddr.IPNetwork | None = None
         self.gateway6: netaddr.IPAddress | None = None
         if net.get("network6"):
-            self.network6 = parse_ipv6_network(net["network6"])
+            self.network6 = _parsed(ipaddrs.parse_ipv6_network, net["network6"])
         if net.get("gateway6"):
-            self.gateway6 = parse_ipv6_address(net["gateway6"])
+            self.gateway6 = _parsed(ipaddrs.parse_ipv6_address, net["gateway6"])
             if (self.network6 is not None and self.gateway6 not in self.network6
                     and not self.gateway6.is_link_local()):
                 raise AddressPoolError(
@@ -155,7 +114,7 @@ class AddressPool:
         return addr.version == 4 and addr in self.network
 
     def _index(self, ip: str) -> int:
-        addr = parse_ipv4_address(ip)
+        addr = _parsed(ipaddrs.parse_ipv4_address, ip)
         if addr not in self.network:
             raise AddressPoolError(f"IP {ip} is not inside the network {self.network}")
         return int(addr) - int(self.network.network)

@@ -17,6 +17,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     instance_recreate,
     instance_remote_import,
     instance_replace,
+    network,
     node,
     node_evacuate,
     node_storage,

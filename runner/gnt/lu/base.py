@@ -160,7 +160,8 @@ class LogicalUnit:
 
 
 # Lock levels named in a dry run's report, with the config kind of their objects.
-_DRY_RUN_LEVELS = (("instance", "instances"), ("nodegroup", "nodegroups"), ("node", "nodes"))
+_DRY_RUN_LEVELS = (("instance", "instances"), ("nodegroup", "nodegroups"), ("node", "nodes"),
+                   ("network", "networks"))
 
 LU_REGISTRY: dict[str, type[LogicalUnit]] = {}
 

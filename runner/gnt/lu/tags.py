@@ -1,16 +1,17 @@
-"""Tag opcodes for cluster, nodes and instances (config-only: no Ansible run)."""
+"""Tag opcodes for the cluster, nodes, instances, node groups and networks (config-only: no
+Ansible run)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
-from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODEGROUP
+from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NETWORK, LEVEL_NODE, LEVEL_NODEGROUP
 from gnt.lu.base import LogicalUnit, register
 from gnt.opcodes.base import MAX_TAGS_PER_OBJ
 
 _KIND = {"node": ("nodes", LEVEL_NODE), "instance": ("instances", LEVEL_INSTANCE),
-         "nodegroup": ("nodegroups", LEVEL_NODEGROUP)}
+         "nodegroup": ("nodegroups", LEVEL_NODEGROUP), "network": ("networks", LEVEL_NETWORK)}
 
 
 class _TagsLU(LogicalUnit):

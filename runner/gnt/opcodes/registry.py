@@ -6,7 +6,7 @@ from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.core.jobstate import PRIO_MAX, PRIO_MIN
-from gnt.opcodes import backup, base, disks, group, node
+from gnt.opcodes import backup, base, disks, group, network, node
 from gnt.opcodes.base import COMMON, OpDef, check_tag
 
 OPCODES: dict[str, OpDef] = {}
@@ -20,7 +20,7 @@ def register_opdefs(defs: list[OpDef]) -> None:
         OPCODES[opdef.op_id] = opdef
 
 
-register_opdefs(base.DEFS + node.DEFS + group.DEFS + backup.DEFS + disks.DEFS)
+register_opdefs(base.DEFS + node.DEFS + group.DEFS + backup.DEFS + disks.DEFS + network.DEFS)
 
 
 def validate(op: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from gnt.nodes import live, rpc
 from gnt.nodes.nodevars import console_log, libvirt_uri, node_ndparams
 from gnt.opcodes import params
-from gnt.query import export, filterrule, group, job, lock
+from gnt.query import export, filterrule, group, job, lock, network
 from gnt.query.field import Field
 
 
@@ -227,7 +227,8 @@ NODE_FIELDS: list[Field] = [
 
 FIELDS = {"instance": INSTANCE_FIELDS, "node": NODE_FIELDS, "group": group.group_fields(),
           "job": job.job_fields(), "export": export.export_fields(), "lock": lock.lock_fields(),
-          "filter": filterrule.filter_fields()}
+          "filter": filterrule.filter_fields(),
+          "network": network.network_fields()}
 # Kinds whose rows the master daemon passes in (its job queue, its lock manager).
 DAEMON_ROWS = ("job", "lock")
 
@@ -292,6 +293,8 @@ def query(store: ConfigStore, what: str, fields: list[str], names: list[str],
         rows = [_InstanceRow(store, inst, domains) for inst in instances]
     elif what == "group":
         rows = group.rows(store, names)
+    elif what == "network":
+        rows = network.rows(store, names)
     else:
         nodes = _select(store, "nodes", names)
         infos = rpc.live_info_many(store, nodes) if need_live else {}

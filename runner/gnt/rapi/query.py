@@ -16,7 +16,8 @@ from gnt.rapi.resources import Backend, HttpError, Request
 RS_NORMAL, RS_UNKNOWN, RS_NODATA, RS_UNAVAIL = 0, 1, 2, 3
 # Ganeti's query resources we answer (names as in its URLs) -> our query kinds.
 RESOURCES = {"instance": "instance", "node": "node", "group": "group",
-             "job": "job", "export": "export", "lock": "lock", "filter": "filter"}
+             "job": "job", "export": "export", "lock": "lock", "filter": "filter",
+             "network": "network"}
 
 
 def _kind(req: Request) -> str:

@@ -49,6 +49,9 @@ NODE_FIELDS = ["name", "offline", "master_candidate", "drained", "dtotal", "dfre
 GROUP_FIELDS = ["alloc_policy", "name", "node_cnt", "node_list", "ipolicy", "custom_ipolicy",
                 "diskparams", "custom_diskparams", "ndparams", "custom_ndparams",
                 *_COMMON_FIELDS]
+NET_FIELDS = ["name", "network", "gateway", "network6", "gateway6", "mac_prefix", "free_count",
+              "reserved_count", "map", "group_list", "inst_list", "external_reservations",
+              *_COMMON_FIELDS]
 JOB_FIELDS_BULK = ["id", "ops", "status", "summary", "opstatus", "received_ts", "start_ts",
                    "end_ts"]
 JOB_FIELDS = [*JOB_FIELDS_BULK, "oplog", "opresult"]
@@ -261,7 +264,8 @@ def _tags_resource(kind: str) -> tuple[Resource, Resource, Resource]:
         # A query, not a job (as Ganeti's RAPI): reading tags leaves no trace in the queue.
         if kind == "cluster":
             return sorted(backend.call("cluster_info")["tags"])
-        what = {"instance": "instance", "node": "node", "nodegroup": "group"}[kind]
+        what = {"instance": "instance", "node": "node", "nodegroup": "group",
+                "network": "network"}[kind]
         return sorted(_one(backend, what, ["tags"], req.items[0])["tags"] or [])
 
     def change(op_id: str) -> Resource:
@@ -280,6 +284,7 @@ get_cluster_tags, put_cluster_tags, delete_cluster_tags = _tags_resource("cluste
 get_instance_tags, put_instance_tags, delete_instance_tags = _tags_resource("instance")
 get_node_tags, put_node_tags, delete_node_tags = _tags_resource("node")
 get_group_tags, put_group_tags, delete_group_tags = _tags_resource("nodegroup")
+get_network_tags, put_network_tags, delete_network_tags = _tags_resource("network")
 
 
 # -- instances -----------------------------------------------------------------------------
@@ -309,7 +314,7 @@ def get_instance_console(backend: Backend, req: Request) -> Any:
                                         console["name"]]}
 
 
-# -- nodes and groups ------------------------------------------------------------------------
+# -- nodes, groups and networks--------------------------------------------------------------------
 
 def get_nodes(backend: Backend, req: Request) -> Any:
     rows = _listing(backend, req, "node", NODE_FIELDS, "/2/nodes")
@@ -330,6 +335,14 @@ def get_groups(backend: Backend, req: Request) -> Any:
 
 def get_group(backend: Backend, req: Request) -> Any:
     return _one(backend, "group", GROUP_FIELDS, req.items[0])
+
+
+def get_networks(backend: Backend, req: Request) -> Any:
+    return _listing(backend, req, "network", NET_FIELDS, "/2/networks", key="name")
+
+
+def get_network(backend: Backend, req: Request) -> Any:
+    return _one(backend, "network", NET_FIELDS, req.items[0])
 
 
 # -- jobs ------------------------------------------------------------------------------------

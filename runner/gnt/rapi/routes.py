@@ -53,7 +53,7 @@ class Route:
 
 
 TODO = Method(None)
-_INST, _GROUP = ("instance_name",), ("group_name",)
+_INST, _GROUP, _NET = ("instance_name",), ("group_name",), ("network_name",)
 WRITE_GET = (ACCESS_WRITE,)
 READ_GET = (ACCESS_WRITE, ACCESS_READ)
 
@@ -164,15 +164,20 @@ ROUTES: list[Route] = [
            PUT=Method(o.body_op("OP_GROUP_ASSIGN_NODES", _GROUP))),
     _tags("groups_name_tags", "/2/groups/{}/tags", (NAME,), r.get_group_tags,
           r.put_group_tags, r.delete_group_tags),
-    # networks (no networks in gnt.cluster yet)
-    _route("networks", "/2/networks", GET=TODO, POST=TODO),
-    _route("networks_name", "/2/networks/{}", (NAME,), GET=TODO, DELETE=TODO),
-    _route("networks_name_connect", "/2/networks/{}/connect", (NAME,), PUT=TODO),
-    _route("networks_name_disconnect", "/2/networks/{}/disconnect", (NAME,), PUT=TODO),
+    # networks (Ganeti 3.0 has no network rename: that path, from 3.1, answers 501)
+    _route("networks", "/2/networks", GET=Method(r.get_networks),
+           POST=Method(o.body_op("OP_NETWORK_ADD", rename={"name": "network_name"}))),
+    _route("networks_name", "/2/networks/{}", (NAME,), GET=Method(r.get_network),
+           DELETE=Method(o.body_op("OP_NETWORK_REMOVE", _NET))),
+    _route("networks_name_connect", "/2/networks/{}/connect", (NAME,),
+           PUT=Method(o.body_op("OP_NETWORK_CONNECT", _NET))),
+    _route("networks_name_disconnect", "/2/networks/{}/disconnect", (NAME,),
+           PUT=Method(o.body_op("OP_NETWORK_DISCONNECT", _NET))),
     _route("networks_name_rename", "/2/networks/{}/rename", (NAME,), PUT=TODO),
-    _route("networks_name_modify", "/2/networks/{}/modify", (NAME,), PUT=TODO),
-    _route("networks_name_tags", "/2/networks/{}/tags", (NAME,), GET=TODO, PUT=TODO,
-           DELETE=TODO),
+    _route("networks_name_modify", "/2/networks/{}/modify", (NAME,),
+           PUT=Method(o.body_op("OP_NETWORK_SET_PARAMS", _NET))),
+    _tags("networks_name_tags", "/2/networks/{}/tags", (NAME,), r.get_network_tags,
+          r.put_network_tags, r.delete_network_tags),
     # queries and filters
     _route("query", "/2/query/{}", (NAME,), GET=Method(q.get_query, READ_GET),
            PUT=Method(q.put_query, READ_GET)),

@@ -13,11 +13,11 @@ import time
 import pytest
 from gntcli_fakes import FakeClient, run_cli
 
-from gnt.cli import backup, cluster, debug, group, instance, job, node
+from gnt.cli import backup, cluster, debug, group, instance, job, network, node
 from gnt.cli import os as os_cli
 from gnt.jobs.job import Job, OpCode
 
-CLIS = [backup, cluster, debug, group, instance, job, node, os_cli]
+CLIS = [backup, cluster, debug, group, instance, job, network, node, os_cli]
 
 
 def _subparsers(module) -> list[tuple[str, argparse.ArgumentParser]]:
