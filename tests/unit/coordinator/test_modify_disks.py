@@ -330,7 +330,9 @@ def test_drbd_failed_creation_removes_both_ends_and_the_port(cluster, lab):
     cluster.executor.run = run
     message = _error(_modify(cluster, [["add", -1, {"size": 512}]]))
     assert "drbdmeta failed" in message
-    create, cleanup = _plays(cluster, since)
+    plays = _plays(cluster, since)
+    create, cleanup = plays[0], plays[-1]
+    assert [play.role for play in plays] == ["instance_drbd"] * 3   # create, down | cleanup
     port = create.hosts[N1]["gnt_drbd"][0]["port"]
     assert {v["gnt_drbd_state"] for v in cleanup.hosts.values()} == {"absent"}
     assert [[e["port"] for e in v["gnt_drbd"]] for v in cleanup.hosts.values()] == [[port]] * 2
