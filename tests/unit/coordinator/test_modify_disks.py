@@ -339,3 +339,57 @@ def test_drbd_failed_creation_removes_both_ends_and_the_port(cluster, lab):
     assert len(_disks(cluster)) == 2
     assert port not in pool
     assert port in cluster.master.config.cluster()["tcpudp_port_pool"]
+
+
+# -- ext ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def ext(cluster, monkeypatch):
+    from multinode import install
+
+    install(cluster, monkeypatch)
+    monkeypatch.setattr(rpc, "ext_diagnose", lambda store, node, path: [
+        {"name": "filevol", "path": f"{path[0]}/filevol", "valid": True, "error": "",
+         "parameters": [["dir", "Directory holding the volume files"]]}])
+    job = cluster.run("OP_CLUSTER_SET_PARAMS", enabled_disk_templates=["ext", "diskless"])
+    assert job.status == SUCCESS, job.ops[0].log
+    _create(cluster, "ext", sizes=(), disks=[{"size": "1G", "provider": "filevol",
+                                              "dir": "/srv/vols"}])
+    return cluster
+
+
+def test_ext_add_checks_the_provider_creates_and_detaches(ext):
+    before = ext.config_bytes()
+    assert "not supported by provider 'filevol'" in _error(_modify(ext, [[
+        "add", -1, {"size": 64, "provider": "filevol", "pool": "x"}]]))
+    assert "Missing provider for template 'ext'" in _error(_modify(ext, [[
+        "add", -1, {"size": 64}]]))
+    assert ext.config_bytes() == before
+    since = len(ext.executor.calls)
+    value = "{{ lookup('pipe', 'id') }}"
+    _ok(_modify(ext, [["add", -1, {"size": 64, "provider": "filevol", "dir": value}]]))
+    create, detach = _plays(ext, since)
+    assert create.role == "instance_create" and detach.role == "instance_volumes"
+    [disk] = create.hosts[N1]["gnt_instance"]["disks"]
+    assert disk["ext"]["params"] == {"dir": value} and disk["index"] == 1
+    assert detach.hosts[N1]["gnt_volumes_active"] is False
+    new = _disks(ext)[1]
+    assert new["params"] == {"provider": "filevol", "dir": value}
+    assert new["logical_id"][0] == "filevol" and new["logical_id"][1].endswith(".ext.disk1")
+
+
+def test_ext_modify_params_and_remove(ext):
+    changes = _ok(_modify(ext, [["modify", 0, {"dir": "/srv/other", "name": "root"}]]))
+    assert changes == [["disk.name/0", "root"], ["disk.params:dir/0", "/srv/other"]]
+    assert _disks(ext)[0]["params"] == {"provider": "filevol", "dir": "/srv/other"}
+    before = ext.config_bytes()
+    assert "Disk 'provider' parameter change is not possible" in _error(
+        _modify(ext, [["modify", 0, {"provider": "other"}]]))
+    assert ext.config_bytes() == before
+    volume = _disks(ext)[0]["logical_id"][1]
+    since = len(ext.executor.calls)
+    _ok(_modify(ext, [["remove", 0, {}]]))
+    [play] = _plays(ext, since)
+    assert play.role == "instance_disk_remove"
+    [gone] = play.hosts[N1]["gnt_instance"]["disks"]
+    assert gone["ext"]["name"] == volume and gone["ext"]["params"] == {"dir": "/srv/other"}
