@@ -307,10 +307,9 @@ class DiskMods:
         if instance_drbd.is_drbd(instance):
             return [self._drbd_play(instance, indexes, "absent", "remove mirrored disks")]
         spec = instance_spec(self.cfg, instance)
-        gnt_instance = {"name": instance["name"], "disk_template": instance["disk_template"],
-                        "disks": [disk for disk in spec["disks"] if disk["index"] in indexes]}
+        spec["disks"] = [disk for disk in spec["disks"] if disk["index"] in indexes]
         return [Play("instance_disk_remove", {self.lu.node["name"]: {
-            "gnt_instance": gnt_instance, "gnt_node": node_vars(self.cfg, self.lu.node)}},
+            "gnt_instance": spec, "gnt_node": node_vars(self.cfg, self.lu.node)}},
             title="remove disks")]
 
     def _drbd_play(self, instance: dict[str, Any], indexes: list[int], state: str,
