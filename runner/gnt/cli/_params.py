@@ -213,6 +213,12 @@ def parse_nic_mods(specs: list[str]) -> list[list[Any]]:
 def parse_disk_mods(specs: list[str]) -> list[list[Any]]:
     """``modify --disk`` values (see :func:`parse_container_mods`); a size is given in MiB
     (units allowed), as at instance add."""
+    for spec in specs:
+        ident, params = ident_keyval(spec, "disk parameters")
+        for action in ("attach", "detach"):
+            if ident == action or action in params:
+                raise OpPrereqError(f"Disk modification '{action}' is not supported in this"
+                                    " release (only add, remove and modify)", ECODE_INVAL)
     mods = parse_container_mods(specs, "disk")
     for _action, _ident, params in mods:
         if "size" in params:

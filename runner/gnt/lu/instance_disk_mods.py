@@ -48,6 +48,8 @@ ADDABLE = (params.DT_FILE, params.DT_SHARED_FILE, params.DT_PLAIN, params.DT_DRB
 MODIFIABLE = ("mode", "name")
 EXT_FIXED = ("access", "provider")
 # The keys ``add`` takes for the templates other than ext (ext: any ExtStorage parameter too).
+# Ganeti 3.0's attach/detach of disks: refused.
+UNSUPPORTED = ("attach", "detach")
 ADD_KEYS = ("size", "mode", "name", "vg", "metavg", "spindles", "type")
 
 
@@ -127,6 +129,10 @@ def _check_modify(values: dict[str, Any], template: str) -> None:
 def normalize(mods: list[Any], template: str) -> list[tuple[str, Any, dict[str, Any]]]:
     """The modifications as ``(action, identifier, params)``, each checked for an instance
     of disk template ``template`` (sizes in MiB)."""
+    for item in mods:
+        if item and item[0] in UNSUPPORTED:
+            raise OpPrereqError(f"Disk modification '{item[0]}' is not supported in this"
+                                " release (only add, remove and modify)", ECODE_INVAL)
     result = []
     for action, ident, values in container_mods.normalize(mods, "disk"):
         if action == ADD:

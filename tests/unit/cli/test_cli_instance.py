@@ -253,6 +253,8 @@ def test_modify_disk_forms_as_ganeti(fake: FakeClient, capsys: pytest.CaptureFix
     assert "Not accepting parameters on removal" in capsys.readouterr().err
     assert run_cli(instance, ["modify", "--disk", "add:size=lots", "inst1"]) == 1
     assert "Invalid disk size" in capsys.readouterr().err
+    assert run_cli(instance, ["modify", "--disk", "1:attach,name=d1", "inst1"]) == 1
+    assert "Disk modification 'attach' is not supported" in capsys.readouterr().err
 
 
 def test_rename_checks_the_ip_as_ganeti_3_0(fake: FakeClient) -> None:

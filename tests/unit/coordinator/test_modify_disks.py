@@ -190,6 +190,8 @@ def test_running_instance_add_is_allowed_remove_refused(cluster, lab):
     ([["add", -1, {"size": 64, "type": "plain"}]], "differs from the instance's disk template"),
     ([["add", -1, {"size": 64}]] * 15, "Instance has too many disks (16), cannot add more"),
     ([["add", -1, {"size": 64}]], "deactivated disks and --no-wait-for-sync"),
+    ([["detach", 0, {}]], "Disk modification 'detach' is not supported"),
+    ([["frobnicate", 0, {}]], "Invalid disk modification 'frobnicate'"),
 ])
 def test_refusals_leave_the_config_unchanged(cluster, lab, mods, message):
     _create(cluster, "file")
