@@ -197,7 +197,7 @@ class DiskMods:
         if len(self.disks) > MAX_DISKS:
             raise OpPrereqError(f"Instance has too many disks ({MAX_DISKS}), cannot add more",
                                 ECODE_STATE)
-        if self.removed:
+        if self.removed and not self.lu.op["hotplug"]:    # hotplug: refused after this
             self._check_stopped()
         if self.added or self.removed:
             self._check_nodes()
