@@ -172,6 +172,19 @@ def test_running_instance_add_is_allowed_remove_refused(cluster, lab):
     message = _error(_modify(cluster, [["add", -1, {"size": 64}]], hotplug=True))
     assert "Hotplug is not possible" in message
     assert cluster.config_bytes() == before
+    job = _modify(cluster, [["modify", 0, {"name": "root"}]], hotplug_if_possible=True)
+    _ok(job)
+    log = "\n".join(str(entry) for entry in job.ops[0].log)
+    assert "Modification will take place without hotplugging" in log
+
+
+def test_sharedfile_add_goes_to_the_shared_directory(cluster, lab):
+    _create(cluster, "sharedfile", sizes=("64M",))
+    _ok(_modify(cluster, [["add", -1, {"size": 64}]]))
+    shared = cluster.master.config.cluster()["shared_file_storage_dir"]
+    new = _disks(cluster)[1]
+    assert new["dev_type"] == "sharedfile"
+    assert new["logical_id"][1] == f"{shared}/{NAME}/disk1"
 
 
 @pytest.mark.parametrize(("mods", "message"), [
