@@ -157,6 +157,18 @@ def test_create_start_stop_remove(ansible_env, tmp_path):
         assert res["gnt_domain"]["forced"] is True  # no OS: ACPI ignored
         assert run("instance_stop", stop)["changed"] == 0
 
+        # modify --disk add / N:remove: a second disk made alone, then removed alone
+        extra = {"index": 1, "uuid": str(uuid.uuid4()), "path": f"{disk.parent}/disk1",
+                 "size_mib": 8, "mode": "rw"}
+        one = {"gnt_node": node, "gnt_instance": dict(inst, disks=[extra])}
+        assert run("instance_create", dict(one, gnt_install=False))["changed"] == 1
+        assert Path(extra["path"]).stat().st_size == 8 * 2**20
+        run("instance_disk_remove", one, check=True)
+        assert Path(extra["path"]).exists()
+        assert run("instance_disk_remove", one)["changed"] == 1
+        assert not Path(extra["path"]).exists() and disk.exists()
+        assert run("instance_disk_remove", one)["changed"] == 0
+
         Path(inst["console_log"]).write_text("boot\n")
         remove = {"gnt_node": node, "gnt_instance": inst}
         run("instance_remove", remove, check=True)

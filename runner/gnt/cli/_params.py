@@ -171,13 +171,15 @@ def parse_nics(specs: list[str] | None, no_nics: bool) -> list[dict[str, Any]]:
     return nics
 
 
-def parse_nic_mods(specs: list[str]) -> list[list[Any]]:
-    """``modify --net`` values as Ganeti's ``[action, identifier, params]`` items:
+def parse_container_mods(specs: list[str], kind: str,
+                         keys: tuple[str, ...] | None = None) -> list[list[Any]]:
+    """``modify --net``/``--disk`` values as Ganeti's ``[action, identifier, params]`` items:
     ``add[:opts]``, ``remove``, ``ID:add[,opts]``, ``ID:remove``, ``ID:modify[,opts]`` and the
-    older ``N:opts`` (a change of NIC N)."""
+    older ``N:opts`` (a change of item N). ``keys``: the parameters allowed (None: any, the
+    disk's ExtStorage parameters are checked by the master)."""
     mods: list[list[Any]] = []
     for spec in specs:
-        ident, params = ident_keyval(spec, "NIC parameters")
+        ident, params = ident_keyval(spec, f"{kind} parameters")
         action = ""
         if ident in ("add", "remove"):
             action, ident = ident, "-1"
@@ -190,15 +192,37 @@ def parse_nic_mods(specs: list[str]) -> list[list[Any]]:
             params.pop(action, None)
         if action == "remove" and params:
             raise OpPrereqError("Not accepting parameters on removal", ECODE_INVAL)
-        unknown = sorted(set(params) - set(NIC_KEYS))
+        unknown = sorted(set(params) - set(keys)) if keys is not None else []
         if unknown:
-            raise OpPrereqError(f"Unknown NIC parameter(s) in '{spec}': {', '.join(unknown)}"
-                                f" (valid: {', '.join(NIC_KEYS)})", ECODE_INVAL)
+            raise OpPrereqError(f"Unknown {kind} parameter(s) in '{spec}':"
+                                f" {', '.join(unknown)} (valid: {', '.join(keys or ())})",
+                                ECODE_INVAL)
         try:
             identifier: Any = int(ident)
         except ValueError:
             identifier = ident
         mods.append([action, identifier, dict(params)])
+    return mods
+
+
+def parse_nic_mods(specs: list[str]) -> list[list[Any]]:
+    """``modify --net`` values (see :func:`parse_container_mods`)."""
+    return parse_container_mods(specs, "NIC", NIC_KEYS)
+
+
+def parse_disk_mods(specs: list[str]) -> list[list[Any]]:
+    """``modify --disk`` values (see :func:`parse_container_mods`); a size is given in MiB
+    (units allowed), as at instance add."""
+    for spec in specs:
+        ident, params = ident_keyval(spec, "disk parameters")
+        for action in ("attach", "detach"):
+            if ident == action or action in params:
+                raise OpPrereqError(f"Disk modification '{action}' is not supported in this"
+                                    " release (only add, remove and modify)", ECODE_INVAL)
+    mods = parse_container_mods(specs, "disk")
+    for _action, _ident, params in mods:
+        if "size" in params:
+            params["size"] = parse_size(params["size"], "disk size")
     return mods
 
 

@@ -14,6 +14,7 @@ from gnt.cli._params import (
     be_params,
     hv_params,
     keyval,
+    parse_disk_mods,
     parse_nic_mods,
     parse_size,
 )
@@ -224,7 +225,8 @@ def modify_instance(args: argparse.Namespace) -> int:
     if args.offline and args.online:
         raise OpPrereqError("Can't use --offline and --online at the same time", ECODE_INVAL)
     if not (args.hvparams or args.beparams or args.osparams or args.os or args.offline
-            or args.online or args.runtime_mem or args.disk_template or args.nics):
+            or args.online or args.runtime_mem or args.disk_template or args.nics
+            or args.disks):
         common.stderr("Please give at least one of the parameters.")
         return 1
     op = make_op(
@@ -241,9 +243,11 @@ def modify_instance(args: argparse.Namespace) -> int:
         disk_template=args.disk_template, remote_node=args.node,
         wait_for_sync=None if args.wait_for_sync else False,
         nics=parse_nic_mods(args.nics) if args.nics else None,
+        disks=parse_disk_mods(args.disks) if args.disks else None,
         conflicts_check=None if args.conflicts_check else False,
         hotplug=args.hotplug or None,
-        hotplug_if_possible=None if args.hotplug or not args.nics or args.no_hotplug else True)
+        hotplug_if_possible=None if args.hotplug or not (args.nics or args.disks)
+        or args.no_hotplug else True)
     result = submit_or_send(op, args, name=args.name)
     if result:
         stdout(f"Modified instance {args.name}")
@@ -423,12 +427,17 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="[ID:]add|remove|modify[,KEY=VAL...]",
                    help="Add, remove or change a NIC (mac, ip, mode, link, vlan, network,"
                         " name); ID is an index, -1, a NIC name or UUID")
+    p.add_argument("--disk", dest="disks", action="append", default=[],
+                   metavar="[ID:]add|remove|modify[,KEY=VAL...]",
+                   help="Add (size, mode, name, vg, metavg; ext: provider and its"
+                        " parameters), remove or change (mode, name) a disk; ID is an index,"
+                        " -1, a disk name or UUID")
     p.add_argument("--no-conflicts-check", dest="conflicts_check", action="store_false",
                    help="Do not check for conflicting IPs")
     p.add_argument("--hotplug", action="store_true",
-                   help="Hotplug the NIC changes (refused: not supported yet)")
+                   help="Hotplug the NIC/disk changes (refused: not supported yet)")
     p.add_argument("--hotplug-if-possible", action="store_true",
-                   help="Hotplug the NIC changes if possible (the default)")
+                   help="Hotplug the NIC/disk changes if possible (the default)")
     p.add_argument("--no-hotplug", action="store_true",
                    help="Do not hotplug: changes take effect at the next start")
     add_submit_options(p)

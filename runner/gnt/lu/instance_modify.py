@@ -6,8 +6,8 @@ from typing import Any
 
 from gnt.core import resolver
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
-from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, name_lock
-from gnt.lu import instance_convert, instance_ext, instance_nic_mods, names
+from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
+from gnt.lu import instance_convert, instance_disk_mods, instance_ext, instance_nic_mods, names
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
@@ -30,7 +30,8 @@ class LUInstanceSetParams(InstanceLU):
         self.os_changes = {key: None if value in ("default", None) else value
                            for key, value in (op["osparams"] or {}).items()}
         others = [op["beparams"], op["hvparams"], op["osparams"], op["os_name"],
-                  op["offline"] is not None, op["runtime_mem"] is not None, op["nics"]]
+                  op["offline"] is not None, op["runtime_mem"] is not None, op["nics"],
+                  op["disks"]]
         if not any(others) and not op["disk_template"]:
             raise OpPrereqError("No changes submitted", ECODE_INVAL)
         if op["disk_template"] and any(others):
@@ -44,6 +45,8 @@ class LUInstanceSetParams(InstanceLU):
         if self.op["disk_template"] and self.op["remote_node"]:   # the new secondary too
             new = str(self.cfg.lookup("nodes", self.op["remote_node"])["uuid"])
             locks[LEVEL_NODE] = sorted({*locks[LEVEL_NODE], new})
+        if self.op["disks"]:     # disks made or removed: the nodes' resources, exclusively
+            locks[LEVEL_NODE_RES] = list(locks[LEVEL_NODE])
         return locks
 
     def check_prereq(self) -> None:
@@ -68,6 +71,11 @@ class LUInstanceSetParams(InstanceLU):
         if op["nics"]:
             self.nic_mods = instance_nic_mods.NicMods(self, inst, op["nics"])
             self.nic_mods.check()
+        self.disk_mods = None
+        if op["disks"]:
+            self.disk_mods = instance_disk_mods.DiskMods(self, inst, op["disks"])
+            self.disk_mods.check()
+        if op["nics"] or op["disks"]:
             self._check_hotplug()
         if op["runtime_mem"] is not None:
             if inst["admin_state"] != "up" or not self.is_running():
@@ -82,7 +90,7 @@ class LUInstanceSetParams(InstanceLU):
                                     f" {filled['maxmem']} MiB", ECODE_INVAL)
 
     def _check_hotplug(self) -> None:
-        """NIC changes reach a running instance at its next start: ``hotplug`` is refused,
+        """NIC and disk changes reach a running instance at its next start: ``hotplug`` is refused,
         ``hotplug_if_possible`` warns (as Ganeti when the hypervisor cannot)."""
         if self.instance["admin_state"] != "up" or not (self.op["hotplug"]
                                                         or self.op["hotplug_if_possible"]):
@@ -123,6 +131,9 @@ class LUInstanceSetParams(InstanceLU):
             host["gnt_instance"]["beparams"] = bounds
             self.play("instance_runtime_memory", f"change memory of {self.name}", **host)
             changes.append(["runtime_memory", str(op["runtime_mem"])])
+        if self.disk_mods is not None:     # node work first; it records the disks itself
+            self.disk_mods.run()
+            changes.extend(self.disk_mods.changes)
 
         def change(obj: dict[str, Any]) -> None:
             if self.be:

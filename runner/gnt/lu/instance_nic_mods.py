@@ -12,14 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.config.objects import new_uuid
-from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, ECODE_NOTUNIQUE, ECODE_STATE, OpPrereqError
-from gnt.lu import instance_nics
+from gnt.core.errors import ECODE_INVAL, ECODE_NOTUNIQUE, ECODE_STATE, OpPrereqError
+from gnt.lu import container_mods, instance_nics
+from gnt.lu.container_mods import ADD, MODIFY, REMOVE
 from gnt.lu.instance_create import _valid_mac, generate_mac
 from gnt.lu.instance_nics import IP_POOL, NicNetworks, is_none
 from gnt.opcodes import params
 
-ADD, REMOVE, MODIFY = "add", "remove", "modify"
-ACTIONS = (ADD, REMOVE, MODIFY)
 MAX_NICS = 8
 NIC_MOD_KEYS = ("mac", "ip", "mode", "link", "vlan", "network", "name")
 LINK_PARAMS = ("mode", "link", "vlan")
@@ -29,22 +28,7 @@ def normalize(mods: list[Any]) -> list[tuple[str, Any, dict[str, Any]]]:
     """The modifications as ``(action, identifier, params)``, checked as Ganeti does before
     anything is looked up."""
     result = []
-    for item in mods:
-        if len(item) == 2:                      # the older form
-            first, values = item
-            if first in (ADD, REMOVE):
-                action, ident = first, -1
-            else:
-                action, ident = MODIFY, first
-        else:
-            action, ident, values = item
-        if action not in ACTIONS:
-            raise OpPrereqError(f"Invalid NIC modification '{action}' (use one of"
-                                f" {', '.join(ACTIONS)})", ECODE_INVAL)
-        values = dict(values)
-        if action == REMOVE and values:
-            raise OpPrereqError("No settings should be passed when removing a NIC",
-                                ECODE_INVAL)
+    for action, ident, values in container_mods.normalize(mods, "NIC"):
         unknown = sorted(set(values) - set(NIC_MOD_KEYS))
         if unknown:
             raise OpPrereqError(f"Unknown NIC parameter(s) {', '.join(unknown)} (valid:"
@@ -83,35 +67,6 @@ def _verify(action: str, values: dict[str, Any]) -> None:
         params.check_nicparams(link, allow_default=True)
 
 
-def _index(nics: list[dict[str, Any]], ident: Any, action: str) -> int:
-    """The list index a modification is about (for ``add``: where the new NIC goes)."""
-    try:
-        idx = int(ident)
-    except (TypeError, ValueError):
-        for idx, nic in enumerate(nics):
-            if ident in (nic.get("name"), nic.get("uuid")):
-                if action == ADD:
-                    break
-                return idx
-        raise OpPrereqError(f"Cannot find NIC with identifier {ident}", ECODE_NOENT) from None
-    if action == ADD:
-        if idx == -1:
-            return len(nics)
-        if idx < 0:
-            raise OpPrereqError("Not accepting negative indices other than -1", ECODE_INVAL)
-        if idx > len(nics):
-            raise OpPrereqError(f"Got NIC index {idx}, but there are only {len(nics)}",
-                                ECODE_INVAL)
-        return idx
-    if idx == -1 and nics:
-        return len(nics) - 1
-    if not 0 <= idx < len(nics):
-        raise OpPrereqError(f"Invalid NIC index {ident}, valid range is 0 - {len(nics) - 1}"
-                            if nics else f"Invalid NIC index {ident}: the instance has no"
-                            " NICs", ECODE_INVAL)
-    return idx
-
-
 class NicMods:
     """The instance's new NIC list and what changes, computed in check_prereq."""
 
@@ -128,7 +83,7 @@ class NicMods:
         used = self.cfg.all_macs()
         node_uuid = self.instance["primary_node"]
         for action, ident, values in self.mods:
-            idx = _index(self.nics, ident, action)
+            idx = container_mods.index(self.nics, ident, action, "NIC")
             if action == REMOVE:
                 nic = self.nics.pop(idx)
                 self.networks.release_ip(nic.get("network"), nic.get("ip"))
@@ -151,10 +106,9 @@ class NicMods:
                 old = self.nics[idx]
                 self.nics[idx] = new = self._changed(dict(old), values, used, node_uuid)
                 self._report_modify(idx, old, new)
-        names = [nic["name"] for nic in self.nics if nic.get("name")]
-        dupes = sorted({name for name in names if names.count(name) > 1})
-        if dupes:
-            raise OpPrereqError(f"NIC name '{dupes[0]}' already used by another NIC of this"
+        dupe = container_mods.duplicate_name(self.nics)
+        if dupe:
+            raise OpPrereqError(f"NIC name '{dupe}' already used by another NIC of this"
                                 " instance", ECODE_NOTUNIQUE)
 
     def _changed(self, nic: dict[str, Any], values: dict[str, Any], used: set[str],

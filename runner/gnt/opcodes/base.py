@@ -281,6 +281,7 @@ DEFS: list[OpDef] = [
         P("force", t_bool, False), P("force_variant", t_bool, False),
         P("disk_template", t_maybe_str, None), P("remote_node", t_maybe_str, None),
         P("wait_for_sync", t_bool, True), P("nics", t_set_params_mods, []),
+        P("disks", t_set_params_mods, []),
         P("conflicts_check", t_bool, True), P("hotplug", t_bool, False),
         P("hotplug_if_possible", t_bool, False)), summary="instance_name"),
     OpDef("OP_INSTANCE_QUERY_DATA", (P("instances", t_list_of_str, []), P("static", t_bool, False),

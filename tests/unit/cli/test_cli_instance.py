@@ -230,6 +230,33 @@ def test_modify_net_forms_as_ganeti(fake: FakeClient, capsys: pytest.CaptureFixt
     assert fake.submitted_ops()[-1]["hotplug_if_possible"] is False
 
 
+def test_modify_disk_forms_as_ganeti(fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    fake.outcome = ("success", [["disk/1", "add:size=1024,mode=rw"], ["disk/0", "remove"]])
+    argv = ["modify", "--disk", "add:size=1G,mode=ro,name=data", "--disk", "1:add,size=512",
+            "--disk", "-1:add,size=64,provider=pvd,pool=fast", "--disk", "0:mode=ro",
+            "--disk", "data:modify,name=none", "--disk", "remove", "--disk", "2:remove",
+            "--no-wait-for-sync", "inst1"]
+    assert run_cli(instance, argv) == 0
+    (op,) = fake.submitted_ops()
+    assert op["disks"] == [["add", -1, {"size": 1024, "mode": "ro", "name": "data"}],
+                           ["add", 1, {"size": 512}],
+                           ["add", -1, {"size": 64, "provider": "pvd", "pool": "fast"}],
+                           ["modify", 0, {"mode": "ro"}],
+                           ["modify", "data", {"name": "none"}],
+                           ["remove", -1, {}], ["remove", 2, {}]]
+    assert op["wait_for_sync"] is False and op["hotplug_if_possible"] is True
+    assert op.get("nics") in (None, [])
+    assert " - disk/1 -> add:size=1024,mode=rw\n - disk/0 -> remove" in capsys.readouterr().out
+    assert run_cli(instance, ["modify", "--disk", "0:add,remove", "inst1"]) == 1
+    assert "Cannot add and remove at the same time" in capsys.readouterr().err
+    assert run_cli(instance, ["modify", "--disk", "0:remove,size=1", "inst1"]) == 1
+    assert "Not accepting parameters on removal" in capsys.readouterr().err
+    assert run_cli(instance, ["modify", "--disk", "add:size=lots", "inst1"]) == 1
+    assert "Invalid disk size" in capsys.readouterr().err
+    assert run_cli(instance, ["modify", "--disk", "1:attach,name=d1", "inst1"]) == 1
+    assert "Disk modification 'attach' is not supported" in capsys.readouterr().err
+
+
 def test_rename_checks_the_ip_as_ganeti_3_0(fake: FakeClient) -> None:
     fake.outcome = ("success", "new2.example.com")
     assert run_cli(instance, ["rename", "old1", "new2"]) == 0

@@ -244,6 +244,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_reboot": {**both, "gnt_reboot_type": "full", "gnt_shutdown_timeout": 5},
         "instance_reinstall": both,
         "instance_remove": {**both, "gnt_shutdown_timeout": 5},
+        "instance_disk_remove": both,
         "instance_rename": {**both, "gnt_old_instance": inst, "gnt_rename_os": True},
         "instance_runtime_memory": {**both, "gnt_memory_mib": 200},
         "instance_start": both,

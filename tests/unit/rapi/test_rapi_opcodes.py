@@ -209,3 +209,12 @@ def test_cluster_and_group_modify_take_diskparams() -> None:
     for bad in ({"nosuch": {}}, {"drbd": {"protocol": "Z"}}, {"plain": "stripes=2"}):
         with pytest.raises((HttpError, OpPrereqError)):
             _send("PUT", "/2/modify", {"diskparams": bad})
+
+
+def test_instance_modify_takes_disk_modifications() -> None:
+    """Ganeti's ``disks`` body field of PUT /2/instances/NAME/modify, both item forms."""
+    disks = [["add", -1, {"size": 1024, "mode": "ro"}], ["remove", {}], [0, {"name": "root"}]]
+    [op] = _send("PUT", "/2/instances/i1.example/modify", {"disks": disks})
+    assert op["OP_ID"] == "OP_INSTANCE_SET_PARAMS" and op["disks"] == disks
+    with pytest.raises((HttpError, OpPrereqError)):
+        _send("PUT", "/2/instances/i1.example/modify", {"disks": [["add"]]})
