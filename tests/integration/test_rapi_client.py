@@ -406,7 +406,7 @@ def test_queries_of_jobs_locks_exports_and_job_filters(env) -> None:
     exports = rapi("result = c.Query('export', ['node', 'export'])")["data"]
     listed = gnt.run("gnt-backup", "list").stdout
     assert all(status == 0 and name in listed
-                           for (_nstatus, _node), (status, name) in exports)
+               for (_nstatus, _node), (status, name) in exports)
     assert gnt.run("gnt-debug", "locks").stdout.split() == ["Name", "Mode", "Owner", "Pending"]
     # a rule keeping every new job queued; replacing it moves its watermark past the job
     soft_drain = [["jobid", [">", "id", "watermark"]]]

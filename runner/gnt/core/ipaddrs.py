@@ -25,7 +25,7 @@ def parse_ipv4_network(value: Any) -> netaddr.IPNetwork:
         raise InvalidAddress(f"Invalid IPv4 network '{value}': not an IPv4 network")
     if net.ip != net.network:
         raise InvalidAddress(f"Invalid IPv4 network '{value}': host bits are set"
-                           f" (the network is {net.cidr})")
+                             f" (the network is {net.cidr})")
     return net
 
 
@@ -71,4 +71,3 @@ def is_ipv4_address(value: Any) -> bool:
     except InvalidAddress:
         return False
     return True
-

@@ -454,4 +454,3 @@ class DiskMods:
             instance_storage.release_ports(self.cfg, self.ports)
         return (f"What was made of the new disk(s) ({what}) was removed; they are not in the"
                 " config")
-

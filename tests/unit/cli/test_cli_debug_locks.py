@@ -23,7 +23,7 @@ def _query(what: str, fields: list[str], names: list[str]) -> dict[str, Any]:
 @pytest.fixture
 def locks(fake: FakeClient) -> FakeClient:
     fake.handlers["query"] = _query
-    fake.handlers["query_fields"] = lambda what: engine.field_list(what)
+    fake.handlers["query_fields"] = engine.field_list
     return fake
 
 
@@ -65,7 +65,7 @@ def test_locks_interval_repeats(locks: FakeClient, monkeypatch: pytest.MonkeyPat
 def test_job_list_fields_are_the_daemons(fake: FakeClient,
                                          capsys: pytest.CaptureFixture) -> None:
     from gnt.cli import job
-    fake.handlers["query_fields"] = lambda what: engine.field_list(what)
+    fake.handlers["query_fields"] = engine.field_list
     assert run_cli(job, ["list-fields", "priority", "archived"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[:3] == ["priority", "Number", "Priority"]

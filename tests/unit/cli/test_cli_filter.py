@@ -28,7 +28,7 @@ class Store:
 def client(fake: FakeClient) -> FakeClient:
     fake.handlers["query"] = lambda what, fields, names: engine.query(
         Store(), what, fields, names)  # type: ignore[arg-type]
-    fake.handlers["query_fields"] = lambda what: engine.field_list(what)
+    fake.handlers["query_fields"] = engine.field_list
     fake.handlers["replace_filter"] = lambda uuid, **kw: uuid or UUID
     fake.handlers["delete_filter"] = None
     return fake

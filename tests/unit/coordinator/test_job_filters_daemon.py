@@ -110,7 +110,7 @@ def _peak(intervals: list[tuple[float, float]]) -> int:
 
 def test_rate_limit_runs_at_most_n_matching_jobs(cluster: Any) -> None:
     cluster.api.replace_filter(action=["RATE_LIMIT", 2], predicates=DELAY)
-    ids = [cluster.submit("OP_TEST_DELAY", duration=0.2, no_locks=True) for _ in range(6)]
+    ids = [cluster.submit("OP_TEST_DELAY", duration=0.2, no_locks=True) for _unused in range(6)]
     jobs = [cluster.wait(job_id) for job_id in ids]
     assert all(job.status == SUCCESS for job in jobs)
     spans = [(ts_float(job.ops[0].exec_timestamp), ts_float(job.ops[0].end_timestamp))
@@ -119,7 +119,7 @@ def test_rate_limit_runs_at_most_n_matching_jobs(cluster: Any) -> None:
 
 
 def test_without_rules_jobs_run_in_parallel(cluster: Any) -> None:
-    ids = [cluster.submit("OP_TEST_DELAY", duration=0.2, no_locks=True) for _ in range(4)]
+    ids = [cluster.submit("OP_TEST_DELAY", duration=0.2, no_locks=True) for _unused in range(4)]
     jobs = [cluster.wait(job_id) for job_id in ids]
     spans = [(ts_float(job.ops[0].exec_timestamp), ts_float(job.ops[0].end_timestamp))
              for job in jobs]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_input_validation import Cli, _refused, cli  # noqa: F401 - cli is a fixture
+from test_input_validation import Cli, _refused, cli  # noqa: F401  # pylint: disable=unused-import
 
 from gnt.cli import network
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_move_instance_rapi import InProcessRapi, _own_field_cache  # noqa: F401 - a fixture
+from test_move_instance_rapi import InProcessRapi, _own_field_cache  # noqa: F401  # pylint: disable=unused-import
 
 from gnt.cli._rapi_http import RapiError
 from gnt.core.jobstate import SUCCESS
