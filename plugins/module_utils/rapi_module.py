@@ -47,3 +47,17 @@ def fail_on_error(module, tracker, action):
     except ValueError as err:
         module.fail_json(msg="Invalid parameter: %s" % err, jobs=tracker.jobs)
     return None
+
+
+def exit_with_object(module, tracker, client, path, name, act, view, planned):
+    """Run ``act()`` (it returns the object before, or None), read the object at ``path``
+    afterwards and exit with it under ``name``, the jobs and (diff mode) ``view(before)`` and
+    ``view(after)``, or ``planned(before)`` in check mode where nothing changed."""
+    before = fail_on_error(module, tracker, act)
+    after = fail_on_error(module, tracker, lambda: client.get_or_none(path))
+    result = dict(changed=tracker.changed, jobs=tracker.jobs)
+    result[name] = after
+    if module._diff:
+        result["diff"] = dict(before=view(before),
+                              after=planned(before) if module.check_mode else view(after))
+    module.exit_json(**result)

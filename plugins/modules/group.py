@@ -82,7 +82,7 @@ from ansible_collections.gnt.cluster.plugins.module_utils.rapi_client import (
 )
 from ansible_collections.gnt.cluster.plugins.module_utils.rapi_module import (
     JobTracker,
-    fail_on_error,
+    exit_with_object,
 )
 
 
@@ -155,13 +155,8 @@ def main():
                         {"nodes": missing, "force": params["force"]})
         return before
 
-    before = fail_on_error(module, tracker, act)
-    after = fail_on_error(module, tracker, lambda: client.get_or_none(path))
-    result = dict(changed=tracker.changed, group=after, jobs=tracker.jobs)
-    if module._diff:
-        planned = _planned(before, params) if module.check_mode else _view(after)
-        result["diff"] = dict(before=_view(before), after=planned)
-    module.exit_json(**result)
+    exit_with_object(module, tracker, client, path, "group", act, _view,
+                     lambda before: _planned(before, params))
 
 
 if __name__ == "__main__":

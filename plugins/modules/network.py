@@ -125,7 +125,7 @@ from ansible_collections.gnt.cluster.plugins.module_utils.rapi_client import (
 )
 from ansible_collections.gnt.cluster.plugins.module_utils.rapi_module import (
     JobTracker,
-    fail_on_error,
+    exit_with_object,
 )
 
 SETTABLE = ("gateway", "network6", "gateway6", "mac_prefix")
@@ -267,13 +267,8 @@ def main():
         _connect(tracker, path, current, params)
         return before
 
-    before = fail_on_error(module, tracker, act)
-    after = fail_on_error(module, tracker, lambda: client.get_or_none(path))
-    result = dict(changed=tracker.changed, network=after, jobs=tracker.jobs)
-    if module._diff:
-        planned = _planned(before, params) if module.check_mode else _view(after)
-        result["diff"] = dict(before=_view(before), after=planned)
-    module.exit_json(**result)
+    exit_with_object(module, tracker, client, path, "network", act, _view,
+                     lambda before: _planned(before, params))
 
 
 if __name__ == "__main__":
