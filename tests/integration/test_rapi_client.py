@@ -213,8 +213,23 @@ def test_bad_bodies_queue_nothing(env) -> None:
     marker = "{{ lookup('pipe', 'id') }}"
     refused = rapi(f"result = c.AddInstanceTags({INSTANCE!r}, [{marker!r}])")
     assert refused["error"] == 400
-    assert rapi("result = c.PowercycleNode('nosuch.rapi.example')")["error"] == 501
+    unimplemented = "result = c._SendRequest('PUT', '/2/networks/n1/rename', None, {'new_name': 'n2'})"
+    assert rapi(unimplemented)["error"] == 501
     assert _jobs(gnt) == jobs
+
+
+def test_powercycle_of_the_master_needs_force_and_a_machine_of_its_own(env) -> None:
+    """Ganeti's PowercycleNode: refused for the master without force; with force this test
+    cluster's master (its root is not /: it shares this machine) refuses to reboot."""
+    gnt, rapi, _users = env
+    master = gnt.run("gnt-cluster", "getmaster").stdout.strip()
+    for force in (False, True):
+        job = rapi(f"result = c.PowercycleNode({master!r}, force={force})")
+        assert rapi(f"result = c.WaitForJobCompletion({job}, period=1)") is False
+        status = rapi(f"result = c.GetJobStatus({job})")
+        message = str(status["opresult"])
+        assert ("force parameter was not set" in message) if not force else \
+            ("not /" in message and "Failed to schedule the reboot" in message), message
 
 
 def test_create_modify_rename_remove(env) -> None:

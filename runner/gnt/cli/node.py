@@ -90,6 +90,19 @@ def remove_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def powercycle_node(args: argparse.Namespace) -> int:
+    """``powercycle``: hard-reboot a node (Ganeti: confirmation unless --yes; exit 2 when
+    declined; the node's answer on stderr)."""
+    if not args.yes and not common.confirm(
+            f"Are you sure you want to hard powercycle node {args.node}?", "--yes"):
+        return 2
+    result = submit_or_send(make_op("OP_NODE_POWERCYCLE", args, node_name=args.node,
+                                    force=args.force), args)
+    if result:
+        common.stderr(str(result))
+    return 0
+
+
 def modify_node(args: argparse.Namespace) -> int:
     """``modify``: change a node's roles and parameters."""
     ndparams = keyval(args.node_parameters, "node parameters") if args.node_parameters else {}
@@ -133,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     instance_move.register_node(subs)
     p = add_command(subs, "remove", remove_node, "Remove a node from the cluster")
     p.add_argument("node", metavar="NODE")
+    add_submit_options(p)
+    p = add_command(subs, "powercycle", powercycle_node, "Hard-reboot a node (SysRq)")
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("--yes", action="store_true", help="Do not ask for confirmation")
+    p.add_argument("--force", action="store_true", help="Needed to powercycle the master")
     add_submit_options(p)
     p = add_command(subs, "modify", modify_node, "Change a node's roles and parameters")
     p.add_argument("node", metavar="NODE")

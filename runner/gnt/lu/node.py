@@ -221,6 +221,26 @@ class LUNodeAdd(LogicalUnit):
 
 
 @register
+class LUNodePowercycle(LogicalUnit):
+    """Have a node reboot itself hard (SysRq) a few seconds after it answers; as Ganeti, a
+    last resort that takes no locks, and the master only with ``force``."""
+
+    OP_ID = "OP_NODE_POWERCYCLE"
+
+    def check_arguments(self) -> None:
+        self.node = self.cfg.lookup("nodes", self.op["node_name"])
+        if self.node["uuid"] == self.cfg.cluster()["master_node"] and not self.op["force"]:
+            raise OpPrereqError("The node is the master and the force parameter was not set",
+                                ECODE_INVAL)
+
+    def exec(self) -> Any:
+        try:
+            return rpc.powercycle(self.cfg, self.cfg.get("nodes", self.node["uuid"]))
+        except rpc.NodeDown as err:
+            raise OpExecError(f"Failed to schedule the reboot: {err}") from err
+
+
+@register
 class LUNodeRemove(LogicalUnit):
     """Remove a node that is not the master and has no instances."""
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from gnt.core import rie
 from gnt.core.collection import load_module_util
-from gnt.nodes import storagecalls, x509keys
+from gnt.nodes import powercycle, storagecalls, x509keys
 
 
 def live_info(uri: str, storage_dir: str | None) -> dict[str, Any]:
@@ -254,6 +254,11 @@ class NodeCall:
                 for arg in self.args}
 
 
+def powercycle_here(delay: str, master_boot_id: str, is_master: str) -> str:
+    """Reboot this node after ``delay`` seconds (:func:`gnt.nodes.powercycle.schedule`)."""
+    return powercycle.schedule(int(delay), master_boot_id, is_master == "yes")
+
+
 _URI = Arg("uri", default="qemu:///system")
 CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("info", live_info, (_URI, Arg("storage_dir"))),
@@ -274,6 +279,9 @@ CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("x509-create", x509keys.create, (Arg("validity", default=str(
         rie.RIE_CERT_VALIDITY)),)),
     NodeCall("x509-remove", x509keys.remove, (Arg("key_name", default=""),)),
+    NodeCall("powercycle", powercycle_here, (Arg("delay", default=str(powercycle.DEFAULT_DELAY)),
+                                             Arg("master_boot_id", default=""),
+                                             Arg("is_master", default="no"))),
 )}
 
 

@@ -225,3 +225,14 @@ def volumes_many(store: ConfigStore, nodes: list[dict[str, Any]]
         except NodeDown as err:
             return str(err)
     return ssh.map_parallel(by_uuid, one)
+
+
+def powercycle(store: ConfigStore, node: dict[str, Any]) -> str:
+    """Have ``node`` reboot itself hard in a few seconds (:mod:`gnt.nodes.powercycle`): its
+    answer ("Reboot scheduled in 5 seconds"). :class:`NodeDown` for an offline node, one that
+    cannot be asked, or one that runs on the master's kernel."""
+    from gnt.nodes.powercycle import boot_id
+
+    is_master = node["uuid"] == store.cluster()["master_node"]
+    return str(_ask_online(store, node, "powercycle", master_boot_id=boot_id(),
+                           is_master="yes" if is_master else "no"))

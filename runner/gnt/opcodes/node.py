@@ -43,6 +43,8 @@ DEFS: list[OpDef] = [
         summary="node_name", doc="Add a node to the cluster (or re-add a known one)."),
     OpDef("OP_NODE_REMOVE", (R("node_name", t_name),), summary="node_name",
           doc="Remove a node without instances from the cluster."),
+    OpDef("OP_NODE_POWERCYCLE", (R("node_name", t_name), P("force", t_bool, False)),
+          summary="node_name", doc="Hard-reboot a node (the master only with force)."),
     OpDef("OP_NODE_SET_PARAMS", (
         R("node_name", t_name), P("force", t_bool, False),
         P("master_candidate", t_maybe_bool, None), P("offline", t_maybe_bool, None),

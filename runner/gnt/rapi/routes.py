@@ -89,7 +89,8 @@ ROUTES: list[Route] = [
     # nodes
     _route("nodes", "/2/nodes", GET=Method(r.get_nodes)),
     _route("nodes_name", "/2/nodes/{}", (NAME,), GET=Method(r.get_node)),
-    _route("nodes_name_powercycle", "/2/nodes/{}/powercycle", (NAME,), POST=TODO),
+    _route("nodes_name_powercycle", "/2/nodes/{}/powercycle", (NAME,),
+           POST=Method(o.body_op("OP_NODE_POWERCYCLE", ("node_name",), flags={"force": "force"}))),
     _tags("nodes_name_tags", "/2/nodes/{}/tags", (NAME,), r.get_node_tags, r.put_node_tags,
           r.delete_node_tags),
     _route("nodes_name_role", "/2/nodes/{}/role", (NAME,), GET=Method(r.get_node_role),

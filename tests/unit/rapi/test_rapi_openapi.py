@@ -28,7 +28,7 @@ def test_every_route_and_method_is_described() -> None:
     assert "200" in served["responses"] and served["security"] == [{"basic": []}]
     body = served["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["new_name"] and "instance_name" not in body["properties"]
-    todo = spec["paths"]["/2/nodes/{node_name}/powercycle"]["post"]["responses"]
+    todo = spec["paths"]["/2/networks/{network_name}/rename"]["put"]["responses"]
     assert "501" in todo and not any(code.startswith("2") for code in todo)
 
 

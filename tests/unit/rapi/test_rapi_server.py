@@ -181,7 +181,8 @@ def test_bad_requests_queue_nothing(daemon: FakeDaemon, tmp_path: Path) -> None:
             await _fetch(s, "PUT", base + base_url, headers=auth, data=b"x" * (2 << 20)),
             await _fetch(s, "GET", base + "/2/nosuch"),
             await _fetch(s, "PATCH", base + "/2/info", headers=auth),
-            await _fetch(s, "POST", base + "/2/nodes/node1/powercycle", headers=auth),
+            await _fetch(s, "PUT", base + "/2/networks/net1/rename", headers=auth,
+                         json={"new_name": "net2"}),
             await _fetch(s, "GET", base + "/2/instances/ghost"),
         ]
 
