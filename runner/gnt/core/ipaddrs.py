@@ -13,16 +13,24 @@ class InvalidAddress(ValueError):
     """Not a valid address or network of the kind asked for; the text names the value."""
 
 
+def _parse(value: Any, make: Any, version: int, kind: str) -> Any:
+    """``make(value)`` (netaddr's IPAddress or IPNetwork) if ``value`` is a string giving an
+    IPv``version`` ``kind``; else :class:`InvalidAddress` naming the value."""
+    what = f"IPv{version} {kind}"
+    if not isinstance(value, str):
+        raise InvalidAddress(f"Invalid {what} {value!r}: not a string")
+    try:
+        parsed = make(value)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise InvalidAddress(f"Invalid {what} '{value}'") from None
+    if parsed.version != version:
+        raise InvalidAddress(f"Invalid {what} '{value}': not an {what}")
+    return parsed
+
+
 def parse_ipv4_network(value: Any) -> netaddr.IPNetwork:
     """Parse ``value`` as an IPv4 network in CIDR form (host bits must be zero)."""
-    if not isinstance(value, str):
-        raise InvalidAddress(f"Invalid IPv4 network {value!r}: not a string")
-    try:
-        net = netaddr.IPNetwork(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise InvalidAddress(f"Invalid IPv4 network '{value}'") from None
-    if net.version != 4:
-        raise InvalidAddress(f"Invalid IPv4 network '{value}': not an IPv4 network")
+    net = _parse(value, netaddr.IPNetwork, 4, "network")
     if net.ip != net.network:
         raise InvalidAddress(f"Invalid IPv4 network '{value}': host bits are set"
                              f" (the network is {net.cidr})")
@@ -31,37 +39,17 @@ def parse_ipv4_network(value: Any) -> netaddr.IPNetwork:
 
 def parse_ipv4_address(value: Any) -> netaddr.IPAddress:
     """Parse ``value`` as one IPv4 address (dotted quad)."""
-    if not isinstance(value, str):
-        raise InvalidAddress(f"Invalid IPv4 address {value!r}: not a string")
-    try:
-        addr = netaddr.IPAddress(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise InvalidAddress(f"Invalid IPv4 address '{value}'") from None
-    if addr.version != 4:
-        raise InvalidAddress(f"Invalid IPv4 address '{value}': not an IPv4 address")
-    return addr
+    return _parse(value, netaddr.IPAddress, 4, "address")
 
 
 def parse_ipv6_network(value: Any) -> netaddr.IPNetwork:
     """Parse ``value`` as an IPv6 network in CIDR form."""
-    try:
-        net = netaddr.IPNetwork(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise InvalidAddress(f"Invalid IPv6 network '{value}'") from None
-    if net.version != 6:
-        raise InvalidAddress(f"Invalid IPv6 network '{value}': not an IPv6 network")
-    return net
+    return _parse(value, netaddr.IPNetwork, 6, "network")
 
 
 def parse_ipv6_address(value: Any) -> netaddr.IPAddress:
     """Parse ``value`` as one IPv6 address."""
-    try:
-        addr = netaddr.IPAddress(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise InvalidAddress(f"Invalid IPv6 address '{value}'") from None
-    if addr.version != 6:
-        raise InvalidAddress(f"Invalid IPv6 address '{value}': not an IPv6 address")
-    return addr
+    return _parse(value, netaddr.IPAddress, 6, "address")
 
 
 def is_ipv4_address(value: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gnt.config.ippool import AddressPool, AddressPoolError
+from gnt.core import ipaddrs
 
 
 def _net(network: str = "198.18.5.0/28", gateway: str | None = "198.18.5.1",
@@ -150,3 +151,19 @@ def test_big_network_map_length() -> None:
     assert len(pool.map()) == 65536
     assert pool.reserved_count() == 3
     assert pool.external_reservations()[-2:] == ["10.1.255.254", "10.1.255.255"]
+
+
+@pytest.mark.parametrize("parse", [ipaddrs.parse_ipv4_network, ipaddrs.parse_ipv4_address,
+                                   ipaddrs.parse_ipv6_network, ipaddrs.parse_ipv6_address])
+@pytest.mark.parametrize("value", [{}, [], 5, None])
+def test_non_strings_are_invalid_addresses_not_crashes(parse, value) -> None:
+    with pytest.raises(ipaddrs.InvalidAddress, match="not a string"):
+        parse(value)
+
+
+def test_a_bad_opcode_address_is_a_prerequisite_error() -> None:
+    from gnt.core.errors import OpPrereqError
+    from gnt.opcodes.registry import validate
+
+    with pytest.raises(OpPrereqError, match="gateway6"):
+        validate({"OP_ID": "OP_NETWORK_SET_PARAMS", "network_name": "n", "gateway6": {}})
