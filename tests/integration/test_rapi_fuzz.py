@@ -41,17 +41,19 @@ def rapi(tmp_path_factory):
     before = _config_without_serials(gnt)
     yield {"url": f"https://127.0.0.1:{port}", "ca": str(cert),
            "gnt": gnt}
-    # Job filter rules change through daemon calls, not jobs, so the drained queue does not
-    # stop them: those the fuzzer added go before anything runs again (a PAUSE or REJECT
-    # rule would hold or cancel verify's job).
-    for uuid in gnt.run("gnt-filter", "list", "--no-headers", "-o", "uuid").stdout.split():
-        gnt.run("gnt-filter", "delete", uuid)
-    # the daemon still answers, nothing changed, and the cluster verifies clean
-    gnt.run("gnt-cluster", "queue", "undrain")
-    assert _config_without_serials(gnt) == before
-    verify = gnt.run("gnt-cluster", "verify", check=False)
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-    destroy_cluster(gnt)
+    try:
+        # Job filter rules change through daemon calls, not jobs, so the drained queue does not
+        # stop them: those the fuzzer added go before anything runs again (a PAUSE or REJECT
+        # rule would hold or cancel verify's job).
+        for uuid in gnt.run("gnt-filter", "list", "--no-headers", "-o", "uuid").stdout.split():
+            gnt.run("gnt-filter", "delete", uuid)
+        # the daemon still answers, nothing changed, and the cluster verifies clean
+        gnt.run("gnt-cluster", "queue", "undrain")
+        assert _config_without_serials(gnt) == before
+        verify = gnt.run("gnt-cluster", "verify", check=False)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        destroy_cluster(gnt)   # also when a check above failed
 
 
 def _config_without_serials(gnt) -> str:
