@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.config.store import ConfigStore
-from gnt.core.errors import ECODE_NOENT, OpPrereqError
 from gnt.opcodes import params
 from gnt.opcodes.group import ALLOC_PREFERRED
-from gnt.query.field import Field
+from gnt.query.field import Field, select_by_name
 
 
 class GroupRow:
@@ -79,28 +78,9 @@ def group_fields() -> list[Field]:
     ]
 
 
-def _select(store: ConfigStore, names: list[str]) -> list[dict[str, Any]]:
-    """The named groups (by name or UUID) in the order given, or all sorted by name."""
-    groups = store.all("nodegroups")
-    if not names:
-        return sorted(groups, key=lambda g: g["name"])
-    by_name = {g["name"]: g for g in groups}
-    by_uuid = {g["uuid"]: g for g in groups}
-    selected, unknown = [], []
-    for name in names:
-        group = by_name.get(name) or by_uuid.get(name)
-        if group is None:
-            unknown.append(name)
-        else:
-            selected.append(group)
-    if unknown:
-        raise OpPrereqError(f"Unknown node group(s): {', '.join(unknown)}", ECODE_NOENT)
-    return selected
-
-
 def rows(store: ConfigStore, names: list[str]) -> list[GroupRow]:
     """One :class:`GroupRow` per selected group (unknown names: error naming them)."""
-    groups = _select(store, names)
+    groups = select_by_name(store.all("nodegroups"), names, "node group")
     nodes = store.all("nodes")
     instances = store.all("instances")
     result = []

@@ -12,8 +12,7 @@ from typing import Any
 
 from gnt.config.ippool import AddressPool, AddressPoolError
 from gnt.config.store import ConfigStore
-from gnt.core.errors import ECODE_NOENT, OpPrereqError
-from gnt.query.field import Field
+from gnt.query.field import Field, select_by_name
 
 
 class NetworkRow:
@@ -94,28 +93,9 @@ def network_fields() -> list[Field]:
     ]
 
 
-def _select(store: ConfigStore, names: list[str]) -> list[dict[str, Any]]:
-    """The named networks (by name or UUID) in the order given, or all sorted by name."""
-    networks = store.all("networks")
-    if not names:
-        return sorted(networks, key=lambda n: n["name"])
-    by_name = {n["name"]: n for n in networks}
-    by_uuid = {n["uuid"]: n for n in networks}
-    selected, unknown = [], []
-    for name in names:
-        net = by_name.get(name) or by_uuid.get(name)
-        if net is None:
-            unknown.append(name)
-        else:
-            selected.append(net)
-    if unknown:
-        raise OpPrereqError(f"Unknown network(s): {', '.join(unknown)}", ECODE_NOENT)
-    return selected
-
-
 def rows(store: ConfigStore, names: list[str]) -> list[NetworkRow]:
     """One :class:`NetworkRow` per selected network (unknown names: error naming them)."""
-    networks = _select(store, names)
+    networks = select_by_name(store.all("networks"), names, "network")
     groups = store.all("nodegroups")
     instances = store.all("instances")
     result = []
