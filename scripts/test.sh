@@ -10,4 +10,5 @@ echo "== sanity: ruff, mypy, compile, module docs =="
 "$py/mypy" runner/gnt
 "$py/python" -m compileall -q runner plugins tests bench
 echo "== pytest: unit, sanity and integration tests =="
-exec "$py/pytest" -q -p no:cacheprovider tests "$@"
+# the slowest tests, for the CI time (issue 11)
+exec "$py/pytest" -q -p no:cacheprovider --durations=40 tests "$@"

@@ -239,10 +239,10 @@ def _prepare_console_log(spec):
                               % (directory, spec["name"], err.strerror)) from err
 
 
-def ensure_running(conn, spec, check_mode=False):
+def ensure_running(conn, spec, check_mode=False, xml_text=None):
     """Start the domain of ``spec``; when it is not running, (re)define it first so the
-    spec's current configuration takes effect. A paused domain is resumed.
-    Returns ``True`` when something changed."""
+    spec's current configuration takes effect (``xml_text``: the spec already rendered).
+    A paused domain is resumed. Returns ``True`` when something changed."""
     name = spec["name"]
     libvirt = _libvirt()
     dom = lookup(conn, name)
@@ -257,7 +257,7 @@ def ensure_running(conn, spec, check_mode=False):
         return False
     if check_mode:
         return True
-    ensure_defined(conn, spec)
+    ensure_defined(conn, spec, xml_text)
     _prepare_console_log(spec)
     dom = lookup(conn, name)
     try:

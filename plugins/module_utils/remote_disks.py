@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -129,6 +130,8 @@ def _detach(run):
                 os.dup2(null, fd)
             os.write(write_fd, b"%d\n" % os.getpgrp())
             os.closerange(3, 65536)     # nothing of the module run (its pipes) stays open
+            # the module's temporary directory goes with the module (gnt.nodes.modexec)
+            tempfile.tempdir = None
             run()
         finally:
             os._exit(0)

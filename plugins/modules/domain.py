@@ -235,7 +235,7 @@ def main():
             if state == "defined":
                 changed = ensure_defined(conn, spec, xml_text, module.check_mode)
             elif state == "running":
-                changed = ensure_running(conn, spec, module.check_mode)
+                changed = ensure_running(conn, spec, module.check_mode, xml_text)
                 if p["memory_mib"] is not None and not (module.check_mode and changed):
                     changed |= set_memory(conn, name, p["memory_mib"], spec, module.check_mode)
             elif state == "shutdown":

@@ -80,7 +80,7 @@ def test_add_start_failover_migrate_grow_remove(lc: LabCluster) -> None:
     assert shared.stat().st_size == 64 * 2**20
     assert "running" in lc.domains("node1").get(inst["name"], "")
 
-    lc.gnt(f"gnt-instance failover -f {INST}")
+    lc.gnt(f"gnt-instance failover -f --shutdown-timeout=0 {INST}")  # OS-less: no ACPI
     assert lc.instance_node(inst["name"]) == "node2"
     assert "running" in lc.domains("node2").get(inst["name"], "")
 
@@ -97,6 +97,6 @@ def test_add_start_failover_migrate_grow_remove(lc: LabCluster) -> None:
     assert "disk/0" in out
     lc.gnt(f"gnt-instance deactivate-disks {INST}")
 
-    lc.gnt(f"gnt-instance remove -f {INST}")
+    lc.gnt(f"gnt-instance remove -f --shutdown-timeout=0 {INST}")
     assert not shared.exists()
     assert not any(i["name"] == inst["name"] for i in lc.config()["instances"].values())

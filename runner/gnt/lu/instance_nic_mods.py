@@ -142,7 +142,7 @@ class NicMods:
                 raise OpPrereqError("ip=pool, but no network found", ECODE_INVAL)
             if new_ip and new_net:
                 net = self.cfg.get("networks", new_net)
-                new_ip = self.networks.take_ip(0, net, new_ip)
+                new_ip = self.networks.take_ip(None, net, new_ip)
             elif new_ip:
                 self.networks.check_free_ip(new_ip, node_uuid)
             self.networks.release_ip(old_net, old_ip)

@@ -106,14 +106,16 @@ class NicNetworks:
         self.conflicts_check = conflicts_check
         self.plan = IpPlan()
 
-    def take_ip(self, index: int, net: dict[str, Any], ip: str) -> str:
-        """``pool``: the first free address; else the given one, which must be free."""
+    def take_ip(self, index: int | None, net: dict[str, Any], ip: str) -> str:
+        """``pool``: the first free address; else the given one, which must be free.
+        ``index``: the NIC's, named in the error (None: a NIC modification, as Ganeti's)."""
         holder = self.cfg.temp_ips
         if ip == IP_POOL:
             try:
                 chosen = holder.generate(self.lu.lock_owner, net)
             except AddressPoolError as err:
-                raise OpPrereqError(f"Unable to get a free IP for NIC {index} from the"
+                which = "" if index is None else f" for NIC {index}"
+                raise OpPrereqError(f"Unable to get a free IP{which} from the"
                                     f" address pool of network {net['name']}: {err}",
                                     ECODE_STATE) from err
             self.lu.log(f"Chose IP {chosen} from network {net['name']}")

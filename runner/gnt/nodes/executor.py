@@ -207,9 +207,8 @@ def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
             "hosts": group,
             "gather_facts": False,
             "any_errors_fatal": True,
-            "tasks": [{
-                "name": f"gnt.cluster.{play.role}",
-                "ansible.builtin.include_role": {"name": f"gnt.cluster.{play.role}"},
+            "roles": [{
+                "role": f"gnt.cluster.{play.role}",
                 "vars": {key: f"{{{{ {group}[{key!r}] }}}}" for key in keys},
             }],
         })

@@ -319,8 +319,10 @@ def _receive(conn: socket.socket) -> tuple[dict, bytes, list[int]]:
     return json.loads(data[:head_len]), data[head_len:], fds
 
 
-def _run_payload(header: dict, payload: bytes, fds: list[int]) -> None:
-    """In the forked child: become the module process and execute the payload. Never returns."""
+def _run_payload(header: dict, payload: bytes, fds: list[int], tmp: str) -> None:
+    """In the forked child: become the module process and execute the payload, with ``tmp``
+    (removed by the server when the child is gone) as Python's temporary directory. Never
+    returns."""
     rc = 1
     try:
         os.setsid()
@@ -346,7 +348,9 @@ def _run_payload(header: dict, payload: bytes, fds: list[int]) -> None:
         os.environ.update(header["env"])
         import tempfile
 
-        tempfile.tempdir = None  # chosen again from this environment's TMPDIR
+        # Ansible's wrapper unpacks the payload into a temporary directory and removes it on
+        # the way out; a module killed (task stopped, canceled, timed out) cannot, the server can
+        tempfile.tempdir = tmp
         os.chdir(header["cwd"])
         os.umask(int(header["umask"]))
         sys.argv = [""]
@@ -392,7 +396,7 @@ def serve(path: str, source: str = SITE) -> int:
         handle.write(f"{os.getpid()}\n")
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, None)
-    children: dict[int, socket.socket] = {}
+    children: dict[int, tuple[socket.socket, str]] = {}
     last = time.monotonic()
     wake_r, wake_w = os.pipe()  # SIGCHLD wakes the loop (select alone is just restarted)
     os.set_blocking(wake_r, False)
@@ -439,23 +443,42 @@ def _drain(fd: int) -> None:
         pass
 
 
+def _child_tmp(env: dict) -> str:
+    """A new private directory for one module's temporary files, where the request's
+    ``TMPDIR`` (else the system default) says."""
+    import tempfile
+
+    base = env.get("TMPDIR")
+    return tempfile.mkdtemp(prefix="gnt-module-", dir=base if base and os.path.isdir(base) else None)
+
+
 def _start(conn: socket.socket, listener: socket.socket, sel, children) -> None:
     fds: list[int] = []
+    tmp = ""
     try:
         header, payload, fds = _receive(conn)
+        tmp = _child_tmp(header.get("env") or {})
         pid = os.fork()
         if pid == 0:
             listener.close()
             conn.close()
-            _run_payload(header, payload, fds)
+            _run_payload(header, payload, fds, tmp)
     except (OSError, ValueError):
         conn.close()
+        _remove_tree(tmp)
         return
     finally:
         for fd in fds:
             os.close(fd)
-    children[pid] = conn
+    children[pid] = (conn, tmp)
     sel.register(conn, 1, pid)
+
+
+def _remove_tree(path: str) -> None:
+    if path:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _reap(children: dict, sel) -> None:
@@ -466,9 +489,11 @@ def _reap(children: dict, sel) -> None:
             return
         if pid == 0:
             return
-        conn = children.pop(pid, None)
-        if conn is None:
+        child = children.pop(pid, None)
+        if child is None:
             continue
+        conn, tmp = child
+        _remove_tree(tmp)
         try:
             sel.unregister(conn)
         except (KeyError, ValueError):

@@ -1,11 +1,14 @@
 """Per-move X509 keys of a node (remote export/import, as Ganeti's ``x509_cert_create`` and
 ``x509_cert_remove`` node calls): a new RSA key and self-signed certificate in
 ``<run dir>/crypto/x509-<time>-<random>/`` (directories 0700, the key 0600), the certificate
-valid for at most a day; the key never leaves the node.
+valid for at most a day; the key never leaves the node. A key older than that is of no use
+(its certificate has expired): each new key removes those left behind by moves that never
+ended (Ganeti's remove call comes only at the end of an export or import).
 """
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import shutil
@@ -18,7 +21,7 @@ from gnt.core.fileutil import ensure_dir
 
 KEY_FILE = "key"
 CERT_FILE = "cert"
-NAME_RE = re.compile(r"^x509-\d{14}-[A-Za-z0-9_]+$")
+NAME_RE = re.compile(r"^x509-(\d{14})-[A-Za-z0-9_]+$")
 
 
 def create(validity: str | int = rie.RIE_CERT_VALIDITY) -> list[str]:
@@ -28,6 +31,7 @@ def create(validity: str | int = rie.RIE_CERT_VALIDITY) -> list[str]:
         raise ValueError(f"certificate validity {validity!r} must be positive")
     crypto = settings.paths().crypto_dir
     ensure_dir(crypto)
+    prune_expired()
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     directory = tempfile.mkdtemp(dir=crypto, prefix=f"x509-{stamp}-")  # 0700
     pem = certs.make_self_signed(resolver.this_node_name(), [], validity_seconds=seconds)
@@ -38,6 +42,25 @@ def create(validity: str | int = rie.RIE_CERT_VALIDITY) -> list[str]:
     with open(os.path.join(directory, CERT_FILE), "wb") as out:
         out.write(pem[start:])
     return [os.path.basename(directory), pem[start:].decode("ascii")]
+
+
+def prune_expired(now: float | None = None) -> list[str]:
+    """Remove the keys made more than the longest validity ago; their names."""
+    crypto = settings.paths().crypto_dir
+    limit = (time.time() if now is None else now) - rie.RIE_CERT_VALIDITY
+    removed = []
+    for entry in sorted(crypto.iterdir()) if crypto.is_dir() else []:
+        match = NAME_RE.match(entry.name)
+        if not match or not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            made = calendar.timegm(time.strptime(match.group(1), "%Y%m%d%H%M%S"))
+        except ValueError:
+            continue
+        if made < limit:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
 
 
 def remove(key_name: str) -> bool:

@@ -3,6 +3,8 @@ the primary node (here the master itself, through the real node call); local mod
 
 from __future__ import annotations
 
+import time
+
 from gnt.core import domainsecret, rie, settings
 from gnt.core.jobstate import ERROR, SUCCESS
 from gnt.nodes import x509keys
@@ -65,3 +67,19 @@ def test_unknown_instance_and_bad_key_names(cluster):
             assert "invalid X509 key name" in str(err)
         else:
             raise AssertionError(f"{bad!r} accepted")
+
+
+def test_a_new_key_removes_the_expired_ones_left_behind(cluster):
+    """Keys of moves that never ended: older than the longest validity, gone at the next key."""
+    crypto = settings.paths().crypto_dir
+    old_stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() - rie.RIE_CERT_VALIDITY - 60))
+    recent_stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() - 3600))
+    crypto.mkdir(parents=True, exist_ok=True)
+    old, recent, other = (crypto / f"x509-{old_stamp}-abc", crypto / f"x509-{recent_stamp}-def",
+                          crypto / "not-a-key")
+    for path in (old, recent, other):
+        path.mkdir(mode=0o700)
+        (path / "key").write_text("k")
+    name, _pem = x509keys.create()
+    assert not old.exists()
+    assert recent.is_dir() and other.is_dir() and (crypto / name).is_dir()

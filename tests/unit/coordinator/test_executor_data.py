@@ -73,10 +73,10 @@ def test_playbook_names_hosts_by_group_and_keeps_only_its_references(tmp_path):
     loaded = _load(tmp_path, dump_yaml(build_playbook(plays), data_only=False))
     assert [play["hosts"] for play in loaded] == ["gnt_play_0", "gnt_play_1"]
     assert loaded[0]["name"] == EVIL and not is_trusted_as_template(loaded[0]["name"])
-    refs = loaded[0]["tasks"][0]["vars"]
+    refs = loaded[0]["roles"][0]["vars"]
     assert refs["gnt_instance"] == "{{ gnt_play_0['gnt_instance'] }}"
     assert all(is_trusted_as_template(ref) for ref in refs.values())
-    assert EVIL not in _strings(loaded[0]["tasks"])
+    assert EVIL not in _strings(loaded[0]["roles"])
 
 
 @pytest.mark.parametrize("bad", ["gnt x", "{{ x }}", "a-b"])

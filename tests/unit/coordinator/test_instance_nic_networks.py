@@ -161,6 +161,26 @@ def test_modify_refusals_change_nothing(cluster, mods, needle):
     assert cluster.config_bytes() == before
 
 
+def test_a_full_pool_is_named_with_the_nic_index_at_create_only(cluster):
+    """Ganeti: "Unable to get a free IP for NIC N" at create, no index at modify."""
+    store = cluster.master.config
+    net = _network(store, "net1", "198.18.5.0/30")  # two addresses besides network/broadcast
+    for name in ("a.example.com", "b.example.com"):
+        assert _create(cluster, name=name, nics=[{"network": "net1", "ip": "pool"}]).status \
+            == SUCCESS
+    assert len(_used(store, net)) == 2
+    before = cluster.config_bytes()
+    full = _error(_create(cluster, name="c.example.com",
+                          nics=[{}, {"network": "net1", "ip": "pool"}]))
+    assert full.startswith("Unable to get a free IP for NIC 1 from the address pool of network"
+                           " net1"), full
+    job = cluster.run("OP_INSTANCE_SET_PARAMS", instance_name="a.example.com",
+                      nics=[["add", -1, {"network": "net1", "ip": "pool"}]])
+    assert _error(job).startswith("Unable to get a free IP from the address pool of network"
+                                  " net1"), _error(job)
+    assert cluster.config_bytes() == before
+
+
 def test_hotplug_is_refused_on_a_running_instance_and_skipped_if_possible(cluster):
     assert _create(cluster, start=True).status == SUCCESS
     add = [["add", -1, {}]]

@@ -100,6 +100,45 @@ def test_a_stopped_client_stops_its_module(servers, tmp_path):
     assert not alive(module_pid)
 
 
+def test_a_modules_temporary_files_go_with_it_even_when_it_is_stopped(servers, tmp_path):
+    """Ansible's wrapper unpacks the payload into tempfile.mkdtemp() and removes it at exit; a
+    module stopped by its client cannot: the server removes the module's temp dir itself."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    marker = tmp_path / "made"
+    payload = ("import os, tempfile, time\n"
+               "made = tempfile.mkdtemp(prefix='ansible_x_payload_')\n"
+               "open(os.path.join(made, 'payload.zip'), 'w').write('zip')\n"
+               f"open({str(marker)!r}, 'w').write(made + ' ' + oct(os.stat(tempfile.gettempdir()).st_mode))\n"
+               "time.sleep(float(os.environ['GNT_TEST_SLEEP']))\n")
+    done = _run(SCRIPT, payload, tmp_path, TMPDIR=str(tmpdir), GNT_TEST_SLEEP="0")
+    assert done.returncode == 0, done.stderr
+    made, mode = marker.read_text().split()
+    assert Path(made).parent.parent == tmpdir  # under the client's TMPDIR, in a dir of its own
+    assert int(mode, 8) & 0o777 == 0o700
+    deadline = time.monotonic() + 10
+    while list(tmpdir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmpdir.iterdir()) == []
+    marker.unlink()
+    client = subprocess.Popen([sys.executable, "-I", str(SCRIPT)], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, TMPDIR=str(tmpdir), GNT_TEST_SLEEP="60"))
+    assert client.stdin is not None
+    client.stdin.write(payload.encode())
+    client.stdin.close()
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Path(marker.read_text().split()[0]).is_dir()
+    client.kill()
+    client.wait()
+    deadline = time.monotonic() + 10
+    while list(tmpdir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmpdir.iterdir()) == []
+
+
 def test_a_killed_server_is_replaced(servers, tmp_path):
     first = _fields(_run(SCRIPT, PAYLOAD % "", tmp_path).stdout)
     os.kill(first["ppid"], signal.SIGKILL)
