@@ -307,30 +307,38 @@ def _destroy(dom, name):
             raise DomainError("cannot force off domain %s: %s" % (name, err)) from err
 
 
-def reboot(conn, name, reboot_type="soft", spec=None, check_mode=False):
-    """Reboot the running domain ``name``.
+def reboot(conn, name, reboot_type="soft", spec=None, check_mode=False, shutdown_timeout=120,
+           xml_text=None):
+    """Reboot the domain ``name``, as Ganeti's instance reboot.
 
     ``soft``: ACPI reboot request (libvirt ``reboot()``; the guest must react to it).
-    ``hard``: force off, redefine from ``spec`` (required) and start again.
-    Raises :class:`DomainError` when the domain is not running.
+    ``hard``: force off, redefine from ``spec`` and start again.
+    ``full``: shut down (ACPI, forced off after ``shutdown_timeout`` seconds), redefine from
+    ``spec`` and start again.
+    A domain that is not running is started from ``spec`` whatever the type. Raises
+    :class:`DomainError` when ``spec`` is needed (hard, full, not running) and missing.
     """
     libvirt = _libvirt()
     dom = lookup(conn, name)
-    if dom is None or not _is_active(dom):
+    running = dom is not None and _is_active(dom)
+    if spec is None and not running:
         raise DomainError("cannot reboot domain %s: it is not running" % name)
-    if reboot_type == "hard" and spec is None:
-        raise DomainError("cannot hard-reboot domain %s: no spec given to restart it from"
-                          % name)
+    if spec is None and reboot_type != "soft":
+        raise DomainError("cannot %s-reboot domain %s: no spec given to restart it from"
+                          % (reboot_type, name))
     if check_mode:
         return True
-    if reboot_type == "soft":
+    if running and reboot_type == "soft":
         try:
             dom.reboot(0)
         except libvirt.libvirtError as err:
             raise DomainError("cannot reboot domain %s: %s" % (name, err)) from err
         return True
-    _destroy(dom, name)
-    ensure_running(conn, spec)
+    if running and reboot_type == "full":
+        ensure_shutdown(conn, name, shutdown_timeout)
+    elif running:
+        _destroy(dom, name)
+    ensure_running(conn, spec, xml_text=xml_text)
     return True
 
 

@@ -40,7 +40,8 @@ options:
       - V(running) (re)defines the domain from O(spec) when it is not running, then starts it.
       - V(shutdown) sends an ACPI shutdown, waits O(shutdown_timeout) seconds, then forces the
         domain off.
-      - V(rebooted) reboots a running domain, see O(reboot_type); always reports a change.
+      - V(rebooted) reboots the domain, see O(reboot_type); a domain that is not running is
+        started from O(spec) instead (as Ganeti's instance reboot). Always reports a change.
       - V(absent) forces the domain off and undefines it.
     type: str
     choices: [defined, running, shutdown, rebooted, absent]
@@ -48,8 +49,8 @@ options:
   spec:
     description:
       - The instance spec (name, uuid, os, hvparams, beparams, memory, disks, nics,
-        console_log). Required for O(state=defined), O(state=running) and a V(hard)
-        O(reboot_type).
+        console_log). Required for O(state=defined), O(state=running), a V(hard) or V(full)
+        O(reboot_type) and the reboot of a domain that is not running.
     type: dict
   shutdown_timeout:
     description:
@@ -61,8 +62,10 @@ options:
     description:
       - V(soft) asks the guest to reboot (ACPI, libvirt C(reboot())).
       - V(hard) forces the domain off and starts it again from the freshly rendered O(spec).
+      - V(full) shuts the domain down (ACPI, forced off after O(shutdown_timeout) seconds)
+        and starts it again from O(spec).
     type: str
-    choices: [soft, hard]
+    choices: [soft, hard, full]
     default: soft
   memory_mib:
     description:
@@ -203,7 +206,7 @@ def main():
                        choices=["defined", "running", "shutdown", "rebooted", "absent"]),
             spec=dict(type="dict"),
             shutdown_timeout=dict(type="int", default=120),
-            reboot_type=dict(type="str", choices=["soft", "hard"], default="soft"),
+            reboot_type=dict(type="str", choices=["soft", "hard", "full"], default="soft"),
             memory_mib=dict(type="int"),
         ),
         required_if=[
@@ -218,8 +221,9 @@ def main():
         module.fail_json(msg="domain %s: spec is for instance %s" % (name, spec.get("name")))
     if spec is not None:
         spec = dict(spec, name=name)
-    if state == "rebooted" and p["reboot_type"] == "hard" and spec is None:
-        module.fail_json(msg="domain %s: reboot_type=hard needs spec to restart from" % name)
+    if state == "rebooted" and p["reboot_type"] != "soft" and spec is None:
+        module.fail_json(msg="domain %s: reboot_type=%s needs spec to restart from"
+                         % (name, p["reboot_type"]))
     if p["memory_mib"] is not None and state != "running":
         module.fail_json(msg="domain %s: memory_mib is only valid with state=running" % name)
     if p["shutdown_timeout"] < 0:
@@ -243,7 +247,8 @@ def main():
                                                   module.check_mode)
                 extra["forced"] = forced
             elif state == "rebooted":
-                changed = reboot(conn, name, p["reboot_type"], spec, module.check_mode)
+                changed = reboot(conn, name, p["reboot_type"], spec, module.check_mode,
+                                 p["shutdown_timeout"], xml_text)
             elif state == "absent":
                 changed = ensure_absent(conn, name, module.check_mode)
             result = describe(conn, name, xml_text)

@@ -146,6 +146,21 @@ def test_diskless_tcg_domain_lifecycle(ansible_env, tmp_path):
 
         ok, res = domain(ansible_env, dict(base, state="rebooted"))
         assert not ok and "not running" in res["msg"] and name in res["msg"]
+        ok, res = domain(ansible_env, dict(base, state="rebooted", reboot_type="full"))
+        assert not ok and "reboot_type=full needs spec" in res["msg"]
+        # as Ganeti's instance reboot: a domain that is not running is started from the spec
+        ok, res = domain(ansible_env, dict(base, state="rebooted", spec=spec), check=True)
+        assert ok and res["changed"] is True and list_domains(URI)[name]["state"] == "shutoff"
+        ok, res = domain(ansible_env, dict(base, state="rebooted", spec=spec))
+        assert ok and res["changed"] is True and res["state"] == "running"
+        # full: shut down (no OS here: forced off after the timeout), started from the spec
+        first_id = res["id"]
+        ok, res = domain(ansible_env, dict(base, state="rebooted", reboot_type="full",
+                                           shutdown_timeout=0, spec=spec))
+        assert ok and res["changed"] is True and res["state"] == "running"
+        assert res["id"] != first_id and res["vcpus"] == 1
+        ok, res = domain(ansible_env, dict(base, state="shutdown", shutdown_timeout=0))
+        assert ok and res["state"] == "shutoff"
         ok, res = domain(ansible_env, dict(base, state="running", spec=spec,
                                            memory_mib=192), check=True)
         assert ok and res["changed"] is True and res["state"] == "shutoff"

@@ -54,7 +54,10 @@ def test_domain_argument_errors(run_module):
     assert not ok and "accel 'xen'" in result["msg"]
     ok, result = run_module("domain", {"name": "gnt-test-x", "state": "rebooted",
                                        "reboot_type": "hard"})
-    assert not ok and "needs spec" in result["msg"]
+    assert not ok and "reboot_type=hard needs spec" in result["msg"]
+    ok, result = run_module("domain", {"name": "gnt-test-x", "state": "rebooted",
+                                       "reboot_type": "full"})
+    assert not ok and "reboot_type=full needs spec" in result["msg"]
 
 
 def test_domain_state_choices_and_default(run_module):
