@@ -99,7 +99,9 @@ def _tasks_read(tasks: str, path: str) -> bool:
 def test_every_declared_var_is_read_by_the_role(role):
     """A var (or a key of a role's own dict var) no task reads would be ignored; the shared
     records are whole contracts (docs/node-primitives.md), only their names are checked."""
-    tasks = (_roles_dir() / role / "tasks" / "main.yml").read_text()
+    # main.yml and the task files it includes (per disk template)
+    tasks = "\n".join(path.read_text()
+                      for path in sorted((_roles_dir() / role / "tasks").glob("*.yml")))
     unread = []
 
     def walk(options: dict[str, Any], path: str) -> None:
