@@ -139,7 +139,7 @@ def test_instance_start_reboot_shutdown_and_tags(env) -> None:
     gnt, rapi, _users = env
     result = rapi(f"""
 j = c.StartupInstance({INSTANCE!r})
-ok = c.WaitForJobCompletion(j, period=1)
+ok = c.WaitForJobCompletion(j, period=0.1)
 result = [j, ok, c.GetInstance({INSTANCE!r})['status'], c.GetJobStatus(j)['status']]
 """)
     job, ok, status, job_status = result
@@ -152,11 +152,11 @@ result = [j, ok, c.GetInstance({INSTANCE!r})['status'], c.GetJobStatus(j)['statu
     assert "gnt:library:rlib2:instances_name_startup" in reason
     result = rapi(f"""
 j = c.RebootInstance({INSTANCE!r}, reboot_type='hard')
-ok1 = c.WaitForJobCompletion(j, period=1)
+ok1 = c.WaitForJobCompletion(j, period=0.1)
 j = c.AddInstanceTags({INSTANCE!r}, ['owner:rapi', 'env:test'])
-ok2 = c.WaitForJobCompletion(j, period=1)
+ok2 = c.WaitForJobCompletion(j, period=0.1)
 j = c.ShutdownInstance({INSTANCE!r}, timeout=0)
-ok3 = c.WaitForJobCompletion(j, period=1)
+ok3 = c.WaitForJobCompletion(j, period=0.1)
 result = [ok1, ok2, ok3, c.GetInstanceTags({INSTANCE!r}), c.GetInstance({INSTANCE!r})['status']]
 """)
     assert result == [True, True, True, ["env:test", "owner:rapi"], "ADMIN_down"]
@@ -164,7 +164,7 @@ result = [ok1, ok2, ok3, c.GetInstanceTags({INSTANCE!r}), c.GetInstance({INSTANC
     master = rapi("result = c.GetNodes()")[0]
     done = rapi(f"""
 j = c.ExportInstance({INSTANCE!r}, 'local', {master!r}, shutdown=True)
-result = c.WaitForJobCompletion(j, period=1)
+result = c.WaitForJobCompletion(j, period=0.1)
 """)
     assert done is True and INSTANCE in gnt.run("gnt-backup", "list").stdout
     assert set(gnt.instances()[INSTANCE]["tags"]) == {"owner:rapi", "env:test"}
@@ -183,7 +183,7 @@ def test_cancel_a_waiting_job(env) -> None:
     ok, _message = rapi(f"result = c.CancelJob({second})")
     assert ok is True
     assert rapi(f"result = c.GetJobStatus({second})['status']") == "canceled"
-    assert rapi(f"result = c.WaitForJobCompletion({first}, period=1)") is True
+    assert rapi(f"result = c.WaitForJobCompletion({first}, period=0.1)") is True
 
 
 def test_authentication(env) -> None:
@@ -197,7 +197,7 @@ def test_authentication(env) -> None:
     assert gnt.config()["cluster"]["tags"] == before and _jobs(gnt) == jobs
     job = rapi(add, user="hauser", password="hapw")
     assert isinstance(job, int)
-    assert rapi(f"result = c.WaitForJobCompletion({job}, period=1)") is True
+    assert rapi(f"result = c.WaitForJobCompletion({job}, period=0.1)") is True
     assert "x:y" in gnt.config()["cluster"]["tags"]
     # the users file changed while the daemon runs: the new user works at once
     users.write_text(USERS + "late latepw write\n")
@@ -225,7 +225,7 @@ def test_powercycle_of_the_master_needs_force_and_a_machine_of_its_own(env) -> N
     master = gnt.run("gnt-cluster", "getmaster").stdout.strip()
     for force in (False, True):
         job = rapi(f"result = c.PowercycleNode({master!r}, force={force})")
-        assert rapi(f"result = c.WaitForJobCompletion({job}, period=1)") is False
+        assert rapi(f"result = c.WaitForJobCompletion({job}, period=0.1)") is False
         status = rapi(f"result = c.GetJobStatus({job})")
         message = str(status["opresult"])
         assert ("force parameter was not set" in message) if not force else \
@@ -239,11 +239,11 @@ def test_create_modify_rename_remove(env) -> None:
 j = c.CreateInstance('create', {name!r}, 'file', [{{'size': 32}}], [{{}}], os='tinylinux',
                      beparams={{'memory': 128}}, start=False, name_check=False,
                      ip_check=False)
-ok1 = c.WaitForJobCompletion(j, period=1)
+ok1 = c.WaitForJobCompletion(j, period=0.1)
 j = c.ModifyInstance({name!r}, beparams={{'vcpus': 2}})
-ok2 = c.WaitForJobCompletion(j, period=1)
+ok2 = c.WaitForJobCompletion(j, period=0.1)
 j = c.RenameInstance({name!r}, {new!r}, name_check=False, ip_check=False)
-ok3 = c.WaitForJobCompletion(j, period=1)
+ok3 = c.WaitForJobCompletion(j, period=0.1)
 vcpus = c.GetInstance({new!r})['beparams']['vcpus']
 result = [ok1, ok2, ok3, vcpus]
 """)
@@ -254,7 +254,7 @@ result = [ok1, ok2, ok3, vcpus]
     assert disk["size"] == 32 and Path(disk["logical_id"][1]).exists()
     result = rapi(f"""
 j = c.DeleteInstance({new!r})
-result = [c.WaitForJobCompletion(j, period=1), c.GetInstances()]
+result = [c.WaitForJobCompletion(j, period=0.1), c.GetInstances()]
 """)
     assert result == [True, [INSTANCE]]
     assert not Path(disk["logical_id"][1]).exists()
@@ -277,13 +277,13 @@ def test_groups_and_node_role(env) -> None:
     master = rapi("result = c.GetNodes()")[0]
     result = rapi(f"""
 j = c.CreateGroup('rack2', alloc_policy='last_resort')
-ok1 = c.WaitForJobCompletion(j, period=1)
+ok1 = c.WaitForJobCompletion(j, period=0.1)
 groups = c.GetGroups()
 j = c.RenameGroup('rack2', 'rack3')
-ok2 = c.WaitForJobCompletion(j, period=1)
+ok2 = c.WaitForJobCompletion(j, period=0.1)
 policy = c.GetGroup('rack3')['alloc_policy']
 j = c.DeleteGroup('rack3')
-ok3 = c.WaitForJobCompletion(j, period=1)
+ok3 = c.WaitForJobCompletion(j, period=0.1)
 result = [ok1, groups, ok2, policy, ok3, c.GetGroups(), c.GetNodeRole({master!r})]
 """)
     assert result == [True, ["default", "rack2"], True, "last_resort", True, ["default"],
@@ -398,9 +398,9 @@ allocs = [c.InstanceAllocation('create', name, 'diskless', [], [{{}}], os='blank
                                beparams={{'memory': 64}}, start=False, no_install=True,
                                name_check=False, ip_check=False) for name in {names!r}]
 j = c.InstancesMultiAlloc(allocs)
-ok = c.WaitForJobCompletion(j, period=1)
+ok = c.WaitForJobCompletion(j, period=0.1)
 outcome = c.GetJobStatus(j)['opresult'][0]
-children = [c.WaitForJobCompletion(jid, period=1) for _ok, jid in outcome['jobs']]
+children = [c.WaitForJobCompletion(jid, period=0.1) for _ok, jid in outcome['jobs']]
 result = [ok, outcome['allocatable'], outcome['failed'], children]
 """)
     assert result == [True, names, [], [True, True]]
@@ -434,9 +434,9 @@ def test_queries_of_jobs_locks_exports_and_job_filters(env) -> None:
         time.sleep(1)
         assert rapi(f"result = c.GetJobStatus({paused})['status']") == "queued"
         assert rapi(f"result = c.ReplaceFilter({uuid!r}, 0, {soft_drain!r}, 'REJECT')") == uuid
-        assert rapi(f"result = c.WaitForJobCompletion({paused}, period=1)") is True
+        assert rapi(f"result = c.WaitForJobCompletion({paused}, period=0.1)") is True
         rejected = rapi("result = c.AddClusterTags(['filter:rejected'])")
-        assert rapi(f"result = c.WaitForJobCompletion({rejected}, period=1)") is False
+        assert rapi(f"result = c.WaitForJobCompletion({rejected}, period=0.1)") is False
         assert rapi(f"result = c.GetJobStatus({rejected})['status']") == "canceled"
         rows = rapi("result = c.Query('filter', ['uuid', 'action'])")["data"]
         assert rows == [[[0, uuid], [0, "REJECT"]]]

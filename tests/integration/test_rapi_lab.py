@@ -81,10 +81,10 @@ def test_nodes_groups_and_a_role_change(lc: LabCluster) -> None:
     node3 = lc.fqdn("node3")
     result = rapi(lc, f"""
 j = c.SetNodeRole({node3!r}, 'drained')
-ok = c.WaitForJobCompletion(j, period=1)
+ok = c.WaitForJobCompletion(j, period=0.1)
 role = c.GetNodeRole({node3!r})
 j = c.SetNodeRole({node3!r}, 'regular')
-result = [ok, role, c.WaitForJobCompletion(j, period=1), c.GetNodeRole({node3!r})]
+result = [ok, role, c.WaitForJobCompletion(j, period=0.1), c.GetNodeRole({node3!r})]
 """, "node1")
     assert result == [True, "drained", True, "regular"]
     bulk = rapi(lc, "result = c.GetNodes(bulk=True)", "node1")
