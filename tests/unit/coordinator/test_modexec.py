@@ -80,17 +80,23 @@ def test_a_changed_interpreter_file_gets_a_new_server(servers, tmp_path):
     assert len([path for path in servers.path.iterdir() if path.is_dir()]) == 2
 
 
-def test_a_stopped_client_stops_its_module(servers, tmp_path):
-    marker = tmp_path / "pid"
-    payload = f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+def _started_client(payload: str, marker: Path, env: dict | None = None) -> subprocess.Popen:
+    """A client running ``payload``, once the payload wrote ``marker``."""
     client = subprocess.Popen([sys.executable, "-I", str(SCRIPT)], stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     assert client.stdin is not None
     client.stdin.write(payload.encode())
     client.stdin.close()
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    return client
+
+
+def test_a_stopped_client_stops_its_module(servers, tmp_path):
+    marker = tmp_path / "pid"
+    payload = f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+    client = _started_client(payload, marker)
     module_pid = int(marker.read_text())
     client.kill()
     client.wait()
@@ -121,15 +127,8 @@ def test_a_modules_temporary_files_go_with_it_even_when_it_is_stopped(servers, t
         time.sleep(0.05)
     assert list(tmpdir.iterdir()) == []
     marker.unlink()
-    client = subprocess.Popen([sys.executable, "-I", str(SCRIPT)], stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=dict(os.environ, TMPDIR=str(tmpdir), GNT_TEST_SLEEP="60"))
-    assert client.stdin is not None
-    client.stdin.write(payload.encode())
-    client.stdin.close()
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    client = _started_client(payload, marker,
+                             dict(os.environ, TMPDIR=str(tmpdir), GNT_TEST_SLEEP="60"))
     assert Path(marker.read_text().split()[0]).is_dir()
     client.kill()
     client.wait()
