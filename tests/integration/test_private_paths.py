@@ -78,7 +78,8 @@ def test_planted_paths_are_never_used(planted, tmp_path_factory):
         gnt.run("gnt-instance", "list", "-o", "name,status,oper_ram")
         gnt.run("gnt-node", "list")
         gnt.run("gnt-os", "diagnose")
-        gnt.run("gnt-instance", "remove", "-f", "vm1.priv.example")
+        # the blank OS boots nothing that would answer an ACPI shutdown
+        gnt.run("gnt-instance", "remove", "-f", "--shutdown-timeout=0", "vm1.priv.example")
         # a coordinator process: the collection resolves to the checkout, sys.path untouched
         probe = subprocess.run(
             [sys.executable, "-c",
