@@ -74,9 +74,9 @@ def planned(before, state, xml_text=None, memory_mib=None, reboot_type="soft"):
         if memory_mib is not None:
             after["memory_mib"] = memory_mib
         return after
-    if state == "rebooted" and (reboot_type != "soft" or not active) and redefine:
-        after["xml"] = xml_text
     if state == "rebooted" and xml_text is not None:
+        if redefine and (reboot_type != "soft" or not active):
+            after["xml"] = xml_text
         after["state"] = "running"  # a domain that was not running is started
     return after
 

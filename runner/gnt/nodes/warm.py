@@ -74,8 +74,7 @@ MAX_REQUEST = 1 << 20
 #: payloads are built ahead with those of every module of the collection.
 BUILTIN_MODULES = ("command", "unarchive", "copy", "stat", "file")
 #: Ansible's own actions the roles use that run no module on the node.
-CONTROLLER_ACTIONS = ("set_fact", "fail", "assert", "include_role", "include_tasks",
-                      "validate_argument_spec")
+CONTROLLER_ACTIONS = ("set_fact", "fail", "assert", "include_tasks", "validate_argument_spec")
 
 
 #: Plugins every run of ours loads (loader attribute in ``ansible.plugins.loader``, name),
@@ -85,7 +84,6 @@ WARM_PLUGINS = (
     ("inventory_loader", "ansible.builtin.yaml"),
     ("module_loader", "ansible.builtin.command"),
     ("action_loader", "ansible.builtin.normal"),
-    ("action_loader", "ansible.builtin.include_role"),
     ("action_loader", "ansible.builtin.validate_argument_spec"),
     ("connection_loader", "ansible.builtin.local"),
     ("connection_loader", "ansible.builtin.ssh"),

@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from gnt.core import certs, resolver, rie, settings
@@ -22,6 +23,7 @@ from gnt.core.fileutil import ensure_dir
 KEY_FILE = "key"
 CERT_FILE = "cert"
 NAME_RE = re.compile(r"^x509-(\d{14})-[A-Za-z0-9_]+$")
+STAMP_FORMAT = "%Y%m%d%H%M%S"  # UTC, the digits in NAME_RE
 
 
 def create(validity: str | int = rie.RIE_CERT_VALIDITY) -> list[str]:
@@ -31,8 +33,8 @@ def create(validity: str | int = rie.RIE_CERT_VALIDITY) -> list[str]:
         raise ValueError(f"certificate validity {validity!r} must be positive")
     crypto = settings.paths().crypto_dir
     ensure_dir(crypto)
-    prune_expired()
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    _prune_expired(crypto)
+    stamp = time.strftime(STAMP_FORMAT, time.gmtime())
     directory = tempfile.mkdtemp(dir=crypto, prefix=f"x509-{stamp}-")  # 0700
     pem = certs.make_self_signed(resolver.this_node_name(), [], validity_seconds=seconds)
     start = pem.index(b"-----BEGIN CERTIFICATE-----")
@@ -44,23 +46,19 @@ def create(validity: str | int = rie.RIE_CERT_VALIDITY) -> list[str]:
     return [os.path.basename(directory), pem[start:].decode("ascii")]
 
 
-def prune_expired(now: float | None = None) -> list[str]:
-    """Remove the keys made more than the longest validity ago; their names."""
-    crypto = settings.paths().crypto_dir
-    limit = (time.time() if now is None else now) - rie.RIE_CERT_VALIDITY
-    removed = []
-    for entry in sorted(crypto.iterdir()) if crypto.is_dir() else []:
+def _prune_expired(crypto: Path) -> None:
+    """Remove the keys in ``crypto`` made more than the longest validity ago."""
+    limit = time.time() - rie.RIE_CERT_VALIDITY
+    for entry in crypto.iterdir():
         match = NAME_RE.match(entry.name)
         if not match or not entry.is_dir() or entry.is_symlink():
             continue
         try:
-            made = calendar.timegm(time.strptime(match.group(1), "%Y%m%d%H%M%S"))
+            made = calendar.timegm(time.strptime(match.group(1), STAMP_FORMAT))
         except ValueError:
             continue
         if made < limit:
             shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry.name)
-    return removed
 
 
 def remove(key_name: str) -> bool:
