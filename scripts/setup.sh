@@ -95,6 +95,10 @@ if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
 else
   log "Python packages present"
 fi
+# The package is installed editable, so nothing byte-compiled it: do it now (as a regular
+# install would), or every gnt-* command compiles its modules again where the environment
+# sets PYTHONDONTWRITEBYTECODE (0.1 s of each command's start).
+"$venv/bin/python" -m compileall -q "$repo/runner/gnt" "$repo/plugins"
 
 # The older ansible-core lines the collection claims, each in a venv of its own in a
 # root-owned cache, for their ansible-test sanity runs (tests/sanity/ansible_versions.py).
