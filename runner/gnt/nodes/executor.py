@@ -6,9 +6,10 @@ others over SSH with ControlPersist and pipelining), one playbook with one play 
 once, streams task events into the job log as they happen and returns per-node results,
 including any ``gnt_*`` facts the roles set.
 
-Every value reaches Ansible as data: the inventory marks each string ``!unsafe``, and the
-playbook names hosts by group and role vars by reference, so no value from an operator, an
-export, the config or a node is ever evaluated as a template (DESIGN.md safety rules). All of
+Every value reaches Ansible as data: the inventory marks each string as not a template
+(:mod:`gnt.nodes.runfiles`), and the playbook names hosts by group and role vars by reference,
+so no value from an operator, an export, the config or a node is ever evaluated as a template
+(DESIGN.md safety rules). All of
 Ansible's directories (home, temp, control sockets, remote temp) are private, under GNT_ROOT.
 
 Unit tests swap in :class:`gnt.nodes.recording.RecordingExecutor`.
@@ -29,11 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
 from gnt.core import settings
 from gnt.core.collection import link_collection
 from gnt.nodes import proctree, ssh
+from gnt.nodes.runfiles import UnsafeText, dump_data, dump_yaml
 from gnt.nodes.warmclient import WarmWorker
 
 Feedback = Callable[[str], None]
@@ -215,37 +215,6 @@ def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
     return playbook
 
 
-class UnsafeText(str):
-    """A string to be written as an ``!unsafe`` YAML scalar: Ansible keeps it as data and
-    never evaluates it as a template (DESIGN.md safety rules)."""
-
-
-class _PlaybookDumper(yaml.SafeDumper):
-    """YAML for our own playbook: plain strings are trusted, :class:`UnsafeText` is not."""
-
-
-class _DataDumper(yaml.SafeDumper):
-    """YAML for data (the inventory): every string, keys included, is ``!unsafe``."""
-
-
-def _represent_unsafe(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("!unsafe", str(data), style='"')
-
-
-_PlaybookDumper.add_representer(UnsafeText, _represent_unsafe)
-_DataDumper.add_representer(str, _represent_unsafe)
-_DataDumper.add_representer(UnsafeText, _represent_unsafe)
-
-
-def dump_yaml(data: Any, data_only: bool) -> str:
-    """``data`` as YAML for Ansible. With ``data_only`` every string is marked ``!unsafe``
-    (inventories: values from operators, exports, the config and nodes); otherwise only
-    :class:`UnsafeText` is (our playbook, whose templates must stay templates)."""
-    dumper = _DataDumper if data_only else _PlaybookDumper
-    return yaml.dump(data, Dumper=dumper, default_flow_style=False, sort_keys=True,
-                     allow_unicode=True, width=1 << 30)
-
-
 class _EventCollector:
     """Turns ansible-runner events into job log lines and per-host results."""
 
@@ -382,8 +351,7 @@ class AnsibleExecutor:
         (run_dir / "inventory").mkdir()
         (run_dir / "project" / "main.yml").write_text(
             dump_yaml(build_playbook(plays), data_only=False))
-        (run_dir / "inventory" / "hosts.yml").write_text(
-            dump_yaml(build_inventory(plays, nodes), data_only=True))
+        (run_dir / "inventory" / "hosts.yml").write_text(dump_data(build_inventory(plays, nodes)))
         return run_dir
 
     def _runner_kwargs(self, run_dir: Path, collector: Callable[[dict[str, Any]], bool],

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gnt.nodes.executor import dump_yaml
+from gnt.nodes.runfiles import dump_yaml
 
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
