@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any, Protocol
 from gnt.core import settings
 from gnt.core.collection import link_collection
 from gnt.nodes import proctree, ssh
+from gnt.nodes.modexec import launcher_script
 from gnt.nodes.runfiles import UnsafeText, dump_data, dump_yaml
 from gnt.nodes.warmclient import WarmWorker
 
@@ -138,9 +138,8 @@ def local_interpreter() -> str:
     if settings.module_interpreter() == "fresh":
         return sys.executable
     launcher = private_dir(settings.paths().ansible_dir) / "modexec-python"
-    text = (f"#!/bin/sh\n# written by the gnt master daemon: Ansible's module interpreter\n"
-            f"exec {shlex.quote(sys.executable)} -I"
-            f" {shlex.quote(str(Path(__file__).with_name('modexec.py')))}\n")
+    text = launcher_script(sys.executable, str(Path(__file__).with_name("modexec.py")),
+                           "written by the gnt master daemon: Ansible's module interpreter")
     try:
         current = launcher.read_text()
     except OSError:

@@ -2,16 +2,19 @@
 that has already imported what modules import (the standard library parts, Ansible's
 ``module_utils.basic`` and libvirt), instead of in a fresh interpreter each.
 
-Two roles in this one file, which uses the standard library only (it is run by path, as
-``python -I -S modexec.py``, and imports nothing of the coordinator):
+Two roles in this one file, which uses the standard library only and imports nothing of the
+coordinator:
 
-- **client** (``modexec.py``, no argument): what Ansible starts as the module interpreter
-  (``ansible_python_interpreter``). With pipelining, Ansible writes the module's payload (the
+- **client** (:func:`client`, started by the launcher :func:`launcher_script` writes): what
+  Ansible starts as the module interpreter (``ansible_python_interpreter``), once per module
+  task, so it starts light: it imports this file as a module (byte-compiled once, not
+  compiled again per task as a script is) and only C parts of the standard library
+  (``_socket``, no ``json``). With pipelining, Ansible writes the module's payload (the
   AnsiballZ script) to its stdin. The client reads it, hands it with its environment, working
   directory, umask and its stdout/stderr descriptors to the server, waits for the module's exit
   code and exits with it. When no server answers it starts one; when that fails too it runs
   the payload in a fresh interpreter as Ansible would have.
-- **server** (``modexec.py --serve DIR``): imports :data:`WARM_MODULES`, listens on
+- **server** (``python -I modexec.py --serve DIR``): imports :data:`WARM_MODULES`, listens on
   ``DIR/sock`` (``DIR`` private to root) and forks one child per request; the child takes the
   client's descriptors, environment, directory and umask and executes the payload as
   ``__main__``. If the client goes away (Ansible stopped the task), the child's process group
@@ -29,11 +32,8 @@ new server; the old one idles out.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import _socket
 import os
-import signal
-import socket
 import struct
 import sys
 import time
@@ -143,7 +143,30 @@ def fingerprint(source: str | None = SITE) -> str:
         except OSError:
             continue
         parts.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+    return _sha256("\n".join(parts).encode())[:20]
+
+
+def _sha256(data: bytes) -> str:
+    """SHA-256 of ``data`` in hex, from the C module when there is one (``hashlib`` takes as
+    long to import as the rest of the client)."""
+    try:
+        from _sha256 import sha256  # Python 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # Python 3.12 and later
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data).hexdigest()
+
+
+def launcher_script(python: str, modexec_path: str, comment: str) -> str:
+    """The shell script Ansible runs as the module interpreter: ``python`` running
+    :func:`client` from ``modexec_path`` imported as a module."""
+    import shlex
+
+    code = (f"import sys; sys.path.append({os.path.dirname(modexec_path)!r}); "
+            f"import modexec; sys.exit(modexec.client())")
+    return f"#!/bin/sh\n# {comment}\nexec {shlex.quote(python)} -I -c {shlex.quote(code)}\n"
 
 
 def server_dir(source: str | None = SITE) -> str:
@@ -155,8 +178,8 @@ def server_dir(source: str | None = SITE) -> str:
 # client
 
 
-def _connect(path: str) -> socket.socket | None:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(path: str) -> _socket.socket | None:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(os.path.join(path, "sock"))
     except OSError:
@@ -165,7 +188,7 @@ def _connect(path: str) -> socket.socket | None:
     return sock
 
 
-def _start_server(path: str, source: str | None) -> socket.socket | None:
+def _start_server(path: str, source: str | None) -> _socket.socket | None:
     """Start a server for ``path`` and connect to it. Clients that race take turns on a
     lock file; the first starts the server, the others find it answering."""
     import fcntl
@@ -222,10 +245,27 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _send(sock: socket.socket, header: dict, payload: bytes, fds: list[int]) -> None:
-    head = json.dumps(header).encode()
+def encode_header(header: dict) -> bytes:
+    """A request's header (``cwd``, ``umask``, ``env``) as NUL-separated fields: none of them
+    can hold a NUL, and the client need not import ``json``."""
+    fields = [header["cwd"], str(int(header["umask"]))]
+    fields += [f"{key}={value}" for key, value in header["env"].items()]
+    return "\0".join(fields).encode("utf-8", "surrogateescape")
+
+
+def decode_header(data: bytes) -> dict:
+    """The header :func:`encode_header` wrote."""
+    fields = data.decode("utf-8", "surrogateescape").split("\0")
+    if len(fields) < 2:
+        raise ValueError("short header")
+    env = dict(field.partition("=")[::2] for field in fields[2:])
+    return {"cwd": fields[0], "umask": int(fields[1]), "env": env}
+
+
+def _send(sock: _socket.socket, header: dict, payload: bytes, fds: list[int]) -> None:
+    head = encode_header(header)
     sock.sendmsg([_HEADER.pack(len(head), len(payload)) + head],
-                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
+                 [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
     sock.sendall(payload)
 
 
@@ -240,7 +280,7 @@ def client() -> int:
     umask = os.umask(0)
     os.umask(umask)
     header = {"env": dict(os.environ), "cwd": os.getcwd(), "umask": umask}
-    with sock:
+    try:
         null = os.open(os.devnull, os.O_RDONLY)
         try:
             _send(sock, header, payload, [null, 1, 2])
@@ -252,9 +292,11 @@ def client() -> int:
             if not chunk:
                 break
             answer += chunk
+    finally:
+        sock.close()
     try:
-        return int(json.loads(answer)["rc"])
-    except (ValueError, KeyError):
+        return int(answer.decode("ascii"))
+    except ValueError:
         sys.stderr.write("modexec: the module interpreter went away\n")
         return 1
 
@@ -301,11 +343,11 @@ class AnsibleBesideUtils:
                                                for entry in sys.path if entry], target)
 
 
-def _receive(conn: socket.socket) -> tuple[dict, bytes, list[int]]:
-    msg, ancdata, _flags, _addr = conn.recvmsg(_HEADER.size, socket.CMSG_SPACE(3 * 4))
+def _receive(conn: _socket.socket) -> tuple[dict, bytes, list[int]]:
+    msg, ancdata, _flags, _addr = conn.recvmsg(_HEADER.size, _socket.CMSG_SPACE(3 * 4))
     fds: list[int] = []
     for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds += list(struct.unpack(f"{len(data) // 4}i", data[:len(data) - len(data) % 4]))
     if len(msg) != _HEADER.size:
         raise ValueError("short request")
@@ -316,13 +358,15 @@ def _receive(conn: socket.socket) -> tuple[dict, bytes, list[int]]:
         if not chunk:
             raise ValueError("truncated request")
         data += chunk
-    return json.loads(data[:head_len]), data[head_len:], fds
+    return decode_header(data[:head_len]), data[head_len:], fds
 
 
 def _run_payload(header: dict, payload: bytes, fds: list[int], tmp: str) -> None:
     """In the forked child: become the module process and execute the payload, with ``tmp``
     (removed by the server when the child is gone) as Python's temporary directory. Never
     returns."""
+    import signal  # the server's already (the client does without its enum import)
+
     rc = 1
     try:
         os.setsid()
@@ -379,9 +423,12 @@ def serve(path: str, source: str = SITE) -> int:
     """Serve requests on ``path``/sock until idle for :data:`IDLE_TIMEOUT` seconds, with
     Ansible's module_utils warmed from ``source`` (see :func:`ansible_source`; empty: none)."""
     import selectors
+    import signal
 
     _warm_up(source)
     sock_path = os.path.join(path, "sock")
+    import socket
+
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o077)
     try:
@@ -396,7 +443,7 @@ def serve(path: str, source: str = SITE) -> int:
         handle.write(f"{os.getpid()}\n")
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, None)
-    children: dict[int, tuple[socket.socket, str]] = {}
+    children: dict[int, tuple[_socket.socket, str]] = {}
     last = time.monotonic()
     wake_r, wake_w = os.pipe()  # SIGCHLD wakes the loop (select alone is just restarted)
     os.set_blocking(wake_r, False)
@@ -452,7 +499,7 @@ def _child_tmp(env: dict) -> str:
     return tempfile.mkdtemp(prefix="gnt-module-", dir=base if base and os.path.isdir(base) else None)
 
 
-def _start(conn: socket.socket, listener: socket.socket, sel, children) -> None:
+def _start(conn: _socket.socket, listener: _socket.socket, sel, children) -> None:
     fds: list[int] = []
     tmp = ""
     try:
@@ -499,7 +546,7 @@ def _reap(children: dict, sel) -> None:
         except (KeyError, ValueError):
             pass
         try:
-            conn.sendall(json.dumps({"rc": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+            conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode("ascii"))
         except OSError:
             pass
         conn.close()

@@ -4,7 +4,7 @@
 
 - ``modexec.py``: this checkout's client and server (standard library only);
 - ``python``: the launcher Ansible runs as the node's module interpreter
-  (``/usr/bin/python3 -I modexec.py``);
+  (``/usr/bin/python3 -I``, importing ``modexec.py``);
 - ``ansible-<version>.zip``: the controller's Ansible ``module_utils`` (what the payloads it
   builds carry), so that the node's server imports them ahead of the payloads of that version.
   Payloads of another version (the controller's Ansible was upgraded) still run, in a server
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from gnt.core import settings
 from gnt.nodes.executor import private_dir
+from gnt.nodes.modexec import launcher_script
 
 #: The node's Python, as for the modules run in a fresh interpreter.
 NODE_PYTHON = "/usr/bin/python3"
@@ -85,8 +86,9 @@ def bundle(paths: settings.Paths | None = None) -> Path:
     paths = paths or settings.paths()
     version, utils = _ansible()
     files = _sources(utils)
-    launcher = (f"#!/bin/sh\n# gnt: Ansible's module interpreter on this node (warm, see"
-                f" modexec.py)\nexec {NODE_PYTHON} -I {node_dir(paths) / 'modexec.py'}\n")
+    launcher = launcher_script(NODE_PYTHON, str(node_dir(paths) / "modexec.py"),
+                               "gnt: Ansible's module interpreter on this node (warm, see"
+                               " modexec.py)")
     digest = hashlib.sha256(MODEXEC.read_bytes() + launcher.encode() + version.encode())
     for path in files:
         info = path.stat()

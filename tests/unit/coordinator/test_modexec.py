@@ -29,8 +29,14 @@ sys.exit(int(os.environ.get("GNT_TEST_RC", "0")))
 """
 
 
-def _run(script: Path, payload: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    argv = [sys.executable] + (["-I", str(script)] if script else [])
+def _run(script: Path | None, payload: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """``payload`` run by a fresh interpreter (no ``script``), or as Ansible runs it: through
+    the launcher of ``script``'s client."""
+    argv = [sys.executable]
+    if script is not None:
+        launcher = cwd / f"launcher-{abs(hash(str(script)))}"
+        launcher.write_text(modexec.launcher_script(sys.executable, str(script), "test"))
+        argv = ["/bin/sh", str(launcher)]
     return subprocess.run(argv, input=payload, capture_output=True, text=True, cwd=cwd,
                           env=dict(os.environ, **env), check=False, timeout=60)
 
@@ -46,13 +52,14 @@ SCRIPT = Path(modexec.__file__)
 
 def test_a_payload_runs_as_in_a_fresh_interpreter(servers, tmp_path):
     payload = PAYLOAD % ""
-    fresh = _run(None, payload, tmp_path, GNT_TEST_VAR="x1", GNT_TEST_RC="3")
-    warm = _run(SCRIPT, payload, tmp_path, GNT_TEST_VAR="x1", GNT_TEST_RC="3")
+    odd = "a=b\nc\tdé {{ x }}"  # the header carries any value an environment can hold
+    fresh = _run(None, payload, tmp_path, GNT_TEST_VAR=odd, GNT_TEST_RC="3")
+    warm = _run(SCRIPT, payload, tmp_path, GNT_TEST_VAR=odd, GNT_TEST_RC="3")
     assert (warm.returncode, warm.stderr) == (fresh.returncode, fresh.stderr) == (3, "to stderr\n")
     ours, theirs = _fields(warm.stdout), _fields(fresh.stdout)
     for key in ("cwd", "var", "umask", "main"):
         assert ours[key] == theirs[key], key
-    assert ours["argv"] == [""]
+    assert ours["var"] == odd and ours["argv"] == [""]
     assert ours["ppid"] in servers.pids()  # a fork of the server, not a new interpreter
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -94,8 +95,9 @@ def test_the_node_bundle_gives_the_nodes_python_a_warm_interpreter(servers, tmp_
         node_dir.mkdir(parents=True)
         archive.extractall(node_dir, filter="data")
     launcher = modexec_bundle.node_interpreter(paths)
-    assert Path(launcher).read_text().splitlines()[-1] == (
-        f"exec {modexec_bundle.NODE_PYTHON} -I {node_dir}/modexec.py")
+    line = shlex.split(Path(launcher).read_text().splitlines()[-1])
+    assert line[:4] == ["exec", modexec_bundle.NODE_PYTHON, "-I", "-c"]
+    assert f"sys.path.append({str(node_dir)!r})" in line[4] and "modexec.client()" in line[4]
     warm = _probe([launcher], INSTALLED, tmp_path)
     assert warm["basic"] == f"{node_dir}/ansible-{INSTALLED}.zip/ansible/module_utils/basic.py"
     assert warm["module"]   # one of Ansible's own modules is found in its payload's zip
