@@ -33,6 +33,7 @@ from gnt.core import settings
 from gnt.core.collection import link_collection
 from gnt.nodes import proctree, ssh
 from gnt.nodes.modexec import launcher_script
+from gnt.nodes.rolespecs import check_plays
 from gnt.nodes.runfiles import UnsafeText, dump_data, dump_yaml
 from gnt.nodes.warmclient import WarmWorker
 
@@ -389,6 +390,7 @@ class AnsibleExecutor:
         _ensure_venv_on_path()
         collector = _EventCollector(feedback)
         should_cancel = self._cancel_check()
+        check_plays(plays)  # Ansible's own check of the same specs is skipped when warm
         run_dir = self._new_run_dir(plays, nodes)
         kwargs = self._runner_kwargs(run_dir, collector, should_cancel)
         if self.mode == "warm":

@@ -1,8 +1,6 @@
-"""The executor's test double and the role contract check it applies to every play.
-
-:class:`RecordingExecutor` records plays and answers with canned results (no Ansible);
-:func:`role_argument_errors` checks a play's vars against its role's ``meta/argument_specs.yml``.
-"""
+"""The executor's test double: :class:`RecordingExecutor` records plays and answers with
+canned results (no Ansible), holding every play to its role's contract
+(:func:`gnt.nodes.rolespecs.role_argument_errors`) as the real executor does."""
 
 from __future__ import annotations
 
@@ -10,28 +8,8 @@ import threading
 import time
 from typing import Any
 
-import yaml
-
-from gnt.core import settings
 from gnt.nodes.executor import Feedback, HostResult, NodeAccess, Play, RunResult
-
-
-def role_argument_errors(play: Play) -> list[str]:
-    """Every way ``play``'s vars break its role's contract (``meta/argument_specs.yml``,
-    checked with Ansible's own validator): unknown or missing vars, wrong types and choices,
-    sub-options included. Empty when the play fits."""
-    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-    spec_file = settings.collection_root() / "roles" / play.role / "meta" / "argument_specs.yml"
-    if not spec_file.is_file():
-        return [f"role {play.role} has no meta/argument_specs.yml"]
-    specs = yaml.safe_load(spec_file.read_text())["argument_specs"]["main"].get("options", {})
-    validator = ArgumentSpecValidator(specs)
-    errors = []
-    for host, role_vars in sorted(play.hosts.items()):
-        result = validator.validate(dict(role_vars))
-        errors += [f"{play.role} on {host}: {msg}" for msg in result.error_messages]
-    return errors
+from gnt.nodes.rolespecs import role_argument_errors
 
 
 class RecordingExecutor:

@@ -74,7 +74,7 @@ MAX_REQUEST = 1 << 20
 #: payloads are built ahead with those of every module of the collection.
 BUILTIN_MODULES = ("command", "unarchive", "copy", "stat", "file")
 #: Ansible's own actions the roles use that run no module on the node.
-CONTROLLER_ACTIONS = ("set_fact", "fail", "assert", "include_tasks", "validate_argument_spec")
+CONTROLLER_ACTIONS = ("set_fact", "fail", "assert", "include_tasks")
 
 
 #: Plugins every run of ours loads (loader attribute in ``ansible.plugins.loader``, name),
@@ -84,13 +84,15 @@ WARM_PLUGINS = (
     ("inventory_loader", "ansible.builtin.yaml"),
     ("module_loader", "ansible.builtin.command"),
     ("action_loader", "ansible.builtin.normal"),
-    ("action_loader", "ansible.builtin.validate_argument_spec"),
     ("connection_loader", "ansible.builtin.local"),
     ("connection_loader", "ansible.builtin.ssh"),
     ("shell_loader", "ansible.builtin.sh"),
     ("strategy_loader", "ansible.builtin.linear"),
     ("cache_loader", "ansible.builtin.memory"),
 )
+#: One filter and one test the roles use: loading one loads all of Ansible's own.
+WARM_JINJA_PLUGINS = (("filter_loader", "ansible.builtin.default"),
+                      ("test_loader", "ansible.builtin.defined"))
 
 
 def warm_up() -> None:
@@ -114,12 +116,32 @@ def warm_up() -> None:
             else:
                 plugin_loader.get(plugin, class_only=True)
     _prime_callbacks(loader.callback_loader)
+    _skip_role_spec_checks()
+    # the first filter and the first test a task's template uses load all of Ansible's own
+    # (~20 ms in every task's worker process otherwise)
+    for jinja_loader, plugin in WARM_JINJA_PLUGINS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            getattr(loader, jinja_loader).get(plugin)
     # what PlaybookExecutor.run loads first in every run: every connection, shell and become
     # plugin with its documented options (~15 YAML documents parsed, ~0.1 s a run otherwise)
     for every in (loader.connection_loader, loader.shell_loader, loader.become_loader):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             list(every.all(class_only=True))
+
+
+def _skip_role_spec_checks() -> None:
+    """Ansible checks a role's vars against its ``meta/argument_specs.yml`` in every run:
+    parse and deep copy of the spec (ours declare the shared records key by key) and a
+    ``validate_argument_spec`` task, ~0.15 s a play. The executor has checked every play of
+    the run against the same specs, with the same validator, before handing it over
+    (:func:`gnt.nodes.rolespecs.check_plays`): the worker's runs load roles without their
+    specs. (Plain ansible-runner runs keep Ansible's check.)"""
+    from ansible.playbook.role import Role
+
+    if hasattr(Role, "_get_role_argspecs"):
+        Role._get_role_argspecs = lambda _role: {}  # type: ignore[method-assign]
 
 
 def link_payload_cache(cache_dir: str) -> None:

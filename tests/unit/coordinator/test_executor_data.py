@@ -140,7 +140,8 @@ def test_ansible_dirs_are_private_and_remote_tmp_is_not_shared(tmp_path, monkeyp
 def test_recording_executor_holds_plays_to_the_role_contract():
     """A var the role does not declare (it would be ignored), a missing required one or a
     wrong type fails at once; a play that fits runs."""
-    from gnt.nodes.recording import RecordingExecutor, role_argument_errors
+    from gnt.nodes.recording import RecordingExecutor
+    from gnt.nodes.rolespecs import role_argument_errors
 
     node = {"n1": NodeAccess("n1", "127.0.0.1", True)}
     fits = Play("instance_stop", {"n1": {"gnt_instance": {"name": "vm1"}, "gnt_node": {},

@@ -19,7 +19,7 @@ from gnt.core import settings
 from gnt.core.collection import load_module_util
 from gnt.core.jobstate import SUCCESS
 from gnt.nodes.executor import Play
-from gnt.nodes.recording import role_argument_errors
+from gnt.nodes.rolespecs import role_argument_errors
 from gnt.opcodes import params
 
 # Dicts whose keys are not ours to declare: each OS definition declares its own parameters.
