@@ -7,7 +7,6 @@ import shlex
 import sys
 from typing import Any
 
-from gnt.admin.remote import remote_argv
 from gnt.cli._output import format_generic_info, format_params_info, format_time, format_unit
 from gnt.core.errors import ECODE_NOENT, OpExecError, OpPrereqError
 
@@ -137,6 +136,8 @@ def do_console(name: str, console: Any, oper_state: Any, show_cmd: bool,
     cmd = console_command(console)
     interactive = sys.stdout.isatty() and sys.stdin.isatty() and bool(console.get("name"))
     if target is not None:
+        from gnt.admin.remote import remote_argv  # SSH's set-up: for a console only
+
         cmd = remote_argv(target, cmd, tty=True)
     if show_cmd:
         sys.stdout.write(shlex.join(cmd) + "\n")
@@ -170,6 +171,8 @@ def do_console(name: str, console: Any, oper_state: Any, show_cmd: bool,
 def _remote_log(name: str, target: Any, log: str) -> int:
     """Copy the console log of ``name`` from its primary node ``target`` to stdout."""
     import subprocess
+
+    from gnt.admin.remote import remote_argv  # SSH's set-up: for a console log only
 
     with subprocess.Popen(remote_argv(target, ["cat", "--", log], tty=False),
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
