@@ -275,3 +275,44 @@ def test_ext_disk_is_a_file_disk_when_its_path_is_a_regular_file(tmp_path):
     file_disk, block = parse(s).findall("devices/disk")
     assert file_disk.get("type") == "file" and file_disk.find("source").get("file") == str(link)
     assert block.get("type") == "block"
+
+
+def _fresh_render(monkeypatch, directory):
+    """Render in a "new process": no template compiled yet, the cache in ``directory``."""
+    from ansible_collections.gnt.cluster.plugins.module_utils import domain_xml
+
+    monkeypatch.setattr(domain_xml, "BYTECODE_DIR", str(directory))
+    monkeypatch.setattr(domain_xml, "_TEMPLATE_CACHE", [])
+    return render_domain_xml(copy.deepcopy(BASE))
+
+
+def test_the_compiled_template_is_kept_in_a_private_directory(monkeypatch, tmp_path):
+    """The second module run loads the compiled template (Jinja's bytecode cache) instead of
+    compiling it again; the XML is the same."""
+    import os
+
+    cache = tmp_path / "jinja"
+    first = _fresh_render(monkeypatch, cache)
+    assert (cache.stat().st_mode & 0o777) == 0o700
+    [kept] = list(cache.iterdir())
+    mtime = kept.stat().st_mtime_ns
+    os.utime(kept, ns=(mtime - 10**9, mtime - 10**9))
+    assert _fresh_render(monkeypatch, cache) == first
+    assert kept.stat().st_mtime_ns == mtime - 10**9   # read, not written again
+
+
+@pytest.mark.parametrize("where", ["writable itself", "under a writable directory"])
+def test_no_compiled_template_is_kept_where_others_could_write(monkeypatch, tmp_path, where):
+    """A cache directory others may write to, or one under a directory they may write to
+    (not sticky), is not used: the template is compiled as if there were none."""
+    if where == "writable itself":
+        cache = tmp_path / "jinja"
+        cache.mkdir(mode=0o700)
+        cache.chmod(0o777)
+    else:  # private itself, but under a world-writable, non-sticky directory
+        (tmp_path / "open").mkdir()
+        (tmp_path / "open").chmod(0o777)
+        cache = tmp_path / "open" / "jinja"
+    expected = _fresh_render(monkeypatch, tmp_path / "private")
+    assert _fresh_render(monkeypatch, cache) == expected
+    assert not cache.exists() or list(cache.iterdir()) == []
