@@ -32,6 +32,7 @@ class Play(Protocol):
     @property
     def hosts(self) -> Mapping[str, Mapping[str, Any]]: ...  # noqa: D102
 
+
 #: The spec file of a role, under its directory.
 SPEC_FILE = Path("meta") / "argument_specs.yml"
 
