@@ -65,9 +65,10 @@ def role_argument_errors(play: Play) -> list[str]:
     checked with Ansible's own validator): unknown or missing vars, wrong types and choices,
     sub-options included. Empty when the play fits."""
     spec_file = settings.collection_root() / "roles" / play.role / SPEC_FILE
-    if not spec_file.is_file():
+    try:
+        validator = _validator(spec_file)
+    except OSError:  # no such role, or no spec: one stat tells both
         return [f"role {play.role} has no {SPEC_FILE}"]
-    validator = _validator(spec_file)
     errors = []
     for host, role_vars in sorted(play.hosts.items()):
         with _validate_lock:  # one validator serves every job's thread
