@@ -23,6 +23,15 @@ ensure_importable()
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
+import gnt_parallel  # noqa: E402  (tests/ is on sys.path now)
+import pytest  # noqa: E402
+
+# Under pytest-xdist every worker brings its labs up in a slot of its own (gnt_parallel).
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+import labconf  # noqa: E402
+
+gnt_parallel.assign_worker_slot(labconf.SLOT_ENV, labconf.SLOTS)
+
 
 # The warm module interpreters (gnt.nodes.modexec) that this session's Ansible runs start
 # live in a directory of the session's own, and are stopped when the session ends.
@@ -38,3 +47,18 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest's hook s
         except (OSError, ValueError):
             pass
     shutil.rmtree(_MODEXEC_DIR, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's hook signature
+    """Under xdist: mark each test's group and queue the long groups first (gnt_parallel)."""
+    if gnt_parallel.worker_index() is None:
+        return
+    cache: dict[Path, bool] = {}
+    kinds = {}
+    for item in items:
+        kind, group = gnt_parallel.group_of(Path(str(item.path)), cache)
+        kinds[item.nodeid] = kind
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: gnt_parallel.ORDER.index(kinds[item.nodeid]))

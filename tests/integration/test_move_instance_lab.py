@@ -157,8 +157,8 @@ def test_parallel_moves_keeping_the_sources(lc: LabCluster) -> None:
     assert set(PAIR) <= set(_instances(lc, "node2"))
     states = {i["name"]: i["admin_state"] for i in lc.config("node1")["instances"].values()}
     assert states == {name: "up" for name in PAIR}        # restarted after the export
-    for name in PAIR:
-        lc.gnt(f"gnt-instance remove -f {name}", node="node2")
+    for name in PAIR:   # just started there, still booting: no ACPI wait (Ganeti's 2 min)
+        lc.gnt(f"gnt-instance remove -f --shutdown-timeout=0 {name}", node="node2")
 
 
 def test_read_only_user_refused_changing_nothing(lc: LabCluster) -> None:
