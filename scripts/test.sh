@@ -10,5 +10,10 @@ echo "== sanity: ruff, mypy, compile, module docs =="
 "$py/mypy" runner/gnt
 "$py/python" -m compileall -q runner plugins tests bench
 echo "== pytest: unit, sanity and integration tests =="
-# the slowest tests, for the CI time (issue 11)
-exec "$py/pytest" -q -p no:cacheprovider --durations=40 tests "$@"
+# Two workers (pytest-xdist): the lab tests wait on guests and daemons much of the time and
+# the unit and sanity tests fill that in. Each lab module, the storage lab and the host's
+# libvirt tests stay on one worker, each worker in a lab slot of its own (tests/gnt_parallel.py).
+# GNT_TEST_WORKERS=0 runs everything in this one process. --durations: the slowest tests.
+workers=${GNT_TEST_WORKERS:-2}
+exec "$py/pytest" -q -p no:cacheprovider --durations=40 -n "$workers" --dist loadgroup \
+  --no-loadscope-reorder tests "$@"
