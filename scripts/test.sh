@@ -15,5 +15,5 @@ echo "== pytest: unit, sanity and integration tests =="
 # libvirt tests stay on one worker, each worker in a lab slot of its own (tests/gnt_parallel.py).
 # GNT_TEST_WORKERS=0 runs everything in this one process. --durations: the slowest tests.
 workers=${GNT_TEST_WORKERS:-2}
-exec "$py/pytest" -q -p no:cacheprovider --durations=40 -n "$workers" --dist loadgroup \
+exec "$py/pytest" -q -p no:cacheprovider --durations=40 -n "$workers" --dist loadscope \
   --no-loadscope-reorder tests "$@"

@@ -49,16 +49,28 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest's hook s
     shutil.rmtree(_MODEXEC_DIR, ignore_errors=True)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's hook signature
-    """Under xdist: mark each test's group and queue the long groups first (gnt_parallel)."""
+    """Under xdist: queue the long groups first (gnt_parallel.ORDER)."""
     if gnt_parallel.worker_index() is None:
         return
     cache: dict[Path, bool] = {}
-    kinds = {}
-    for item in items:
-        kind, group = gnt_parallel.group_of(Path(str(item.path)), cache)
-        kinds[item.nodeid] = kind
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: gnt_parallel.ORDER.index(kinds[item.nodeid]))
+    rank = {item.nodeid: gnt_parallel.ORDER.index(
+        gnt_parallel.group_of(Path(str(item.path)), cache)[0]) for item in items}
+    items.sort(key=lambda item: rank[item.nodeid])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduling with our groups as the scopes (gnt_parallel.scope_of).
+
+    xdist's own ``loadgroup`` marks a group by renaming the test's node ID, which pytest 9
+    no longer reads; the scheduler's scope function is the documented way in."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        _paths: dict[Path, bool] = {}
+
+        def _split_scope(self, nodeid: str) -> str:
+            return gnt_parallel.scope_of(nodeid, self._paths)
+
+    return GroupScheduling(config, log)

@@ -56,6 +56,12 @@ def _uses_lab(path: Path, cache: dict[Path, bool]) -> bool:
     return cache[path]
 
 
+def scope_of(nodeid: str, cache: dict[Path, bool]) -> str:
+    """The xdist work unit of the test ``nodeid``: its group, or the test itself."""
+    _kind, group = group_of(TESTS.parent / nodeid.split("::", 1)[0], cache)
+    return group if group is not None else nodeid
+
+
 def group_of(path: Path, cache: dict[Path, bool]) -> tuple[str, str | None]:
     """(queue kind, xdist group or None) of the test module at ``path``."""
     part = path.resolve().relative_to(TESTS).parts[0]

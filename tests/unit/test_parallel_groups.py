@@ -47,3 +47,13 @@ def test_this_worker_runs_in_its_own_slot():
         assert "PYTEST_XDIST_WORKER" not in os.environ
         return
     assert os.environ["GNT_LAB_SLOT"] == str((gnt_parallel.base_slot + index) % 4)
+
+
+def test_scope_of_a_test_is_its_group_or_itself():
+    cache: dict = {}
+    assert gnt_parallel.scope_of("tests/integration/test_storage_lab_drbd.py::test_x", cache) \
+        == STORAGE_GROUP
+    assert gnt_parallel.scope_of("tests/integration/test_multinode.py::test_y[a]", cache) \
+        == "lab-test_multinode"
+    assert gnt_parallel.scope_of("tests/unit/test_layers.py::test_z", cache) == \
+        "tests/unit/test_layers.py::test_z"
