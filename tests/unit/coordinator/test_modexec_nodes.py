@@ -66,7 +66,7 @@ def test_module_utils_are_warmed_only_from_a_source_of_the_payloads_version(serv
     shutil.copy(modexec.__file__, script)
     utils = Path(modexec_bundle._ansible()[1])
     zip_path = tmp_path / "ansible-9.9.9.zip"
-    zip_path.write_bytes(modexec_bundle._utils_zip("9.9.9", utils, modexec_bundle._sources(utils)))
+    zip_path.write_bytes(modexec_bundle._utils_zip("9.9.9", utils, tuple(modexec_bundle._sources(utils))))
     argv = [sys.executable, "-I", str(script)]
     from_zip = _probe(argv, "9.9.9", tmp_path)
     assert from_zip["basic"] == f"{zip_path}/ansible/module_utils/basic.py"
