@@ -76,6 +76,15 @@ def ini(path: Path) -> configparser.RawConfigParser:
     return parser
 
 
+
+def _in_our_mount_namespace(pid: str) -> bool:
+    """Whether process ``pid`` runs in this test's mount namespace (the host's, as the
+    cluster under test), not in a lab node's."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return False
+
 def test_exit_codes_follow_the_disks(cluster):
     gnt, node, os_dir = cluster
     set_flags(os_dir, ())
@@ -122,8 +131,10 @@ def test_killed_transfer_leaves_previous_export_intact(cluster):
     killed = None
     deadline = time.monotonic() + 120
     while killed is None and time.monotonic() < deadline and proc.poll() is None:
-        found = subprocess.run(["pgrep", "-f", "^gzip -9 -c$"], capture_output=True,
-                               text=True, check=False).stdout.split()
+        found = [pid for pid in subprocess.run(["pgrep", "-f", "^gzip -9 -c$"],
+                                               capture_output=True, text=True,
+                                               check=False).stdout.split()
+                 if _in_our_mount_namespace(pid)]   # not a lab node's (another test's)
         if found:
             time.sleep(0.5)     # let some data through first
             os.kill(int(found[0]), signal.SIGKILL)

@@ -81,7 +81,8 @@ def test_payloads_are_built_ahead_and_kept_for_the_next_worker(tmp_path, monkeyp
         result = second.run([Play("test_delay", {"n1": {"gnt_delay": 0}})], NODES, lambda _l: None)
         assert result.ok
         deadline = time.monotonic() + 60
-        while _pids_titled(b"gnt warm worker: building") and time.monotonic() < deadline:
+        while _pids_titled(b"gnt warm worker: building", tmp_path / "root2") \
+                and time.monotonic() < deadline:
             time.sleep(0.1)
         log = (tmp_path / "root2/var/lib/gnt/ansible/warm-worker.log").read_text()
         assert f"payloads ready: {len(warm.payload_modules())} modules" in log, log
@@ -91,11 +92,16 @@ def test_payloads_are_built_ahead_and_kept_for_the_next_worker(tmp_path, monkeyp
     assert settings.payload_cache_dir() == tmp_path / "cache"
 
 
-def _pids_titled(prefix: bytes) -> list[int]:
+def _pids_titled(prefix: bytes, root: Path) -> list[int]:
+    """Processes whose title starts with ``prefix``, of the cluster at ``root`` only (other
+    tests' clusters may build payloads at the same time): forked from that cluster's warm
+    worker, they carry its ``GNT_ANSIBLE_RUN`` marker under ``root``."""
+    marker = f"GNT_ANSIBLE_RUN={root}/".encode()
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(prefix):
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(prefix) \
+                    and marker in (entry / "environ").read_bytes():
                 pids.append(int(entry.name))
         except OSError:
             continue
@@ -111,10 +117,9 @@ def test_the_payload_builder_stops_with_its_worker(tmp_path, monkeypatch):
     helper still builds payloads: the helper stops too, so nothing is written afterwards into
     the cluster's tree (gnt-cluster destroy found files there written after it removed it)."""
     monkeypatch.setenv("GNT_PAYLOAD_CACHE", "")  # no shared cache: payloads go to local tmp
-    before = set(_pids_titled(b"gnt warm worker: building"))
     executor = _start(tmp_path / "root", monkeypatch)
     deadline = time.monotonic() + 10
-    while not (builders := set(_pids_titled(b"gnt warm worker: building")) - before):
+    while not (builders := set(_pids_titled(b"gnt warm worker: building", tmp_path / "root"))):
         assert time.monotonic() < deadline, "the worker started no payload builder"
         time.sleep(0.02)
     executor.close()
