@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from gnt_labcluster import LabCluster
-from gnt_storagelab import storage_cluster_fixture, timed_fixture
+from gnt_storagelab import stop_session_cluster, storage_cluster_fixture, timed_fixture
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +19,13 @@ def storage_cluster() -> Iterator[LabCluster]:
 def timed(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
     """``timed(label)`` prints the time since the previous mark (gnt_storagelab)."""
     yield from timed_fixture(request)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last test that uses ``storage_cluster`` (and its own fixtures' teardown,
+    which still use the cluster), take that cluster down at once instead of at the session's
+    end: its lab slot is this worker's, and lab modules follow."""
+    if "storage_cluster" in getattr(item, "fixturenames", ()) and \
+            "storage_cluster" not in getattr(nextitem, "fixturenames", ()):
+        stop_session_cluster()

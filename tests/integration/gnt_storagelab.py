@@ -41,17 +41,29 @@ def skip_reason() -> str | None:
     return labguest.skip_reason()
 
 
+_RUNNING: list[LabCluster] = []     # the session's cluster while it is up
+
+
 def storage_cluster_fixture() -> Iterator[LabCluster]:
     """The session's mixed lab cluster (see the module docstring)."""
     t0 = time.monotonic()
     cluster = start_cluster(lab_dir_for("storage"), 1, guests=len(GUESTS), data_gib=10,
                             init_options=INIT_OPTIONS)
+    _RUNNING.append(cluster)
     print(f"\nstorage cluster: lab up {cluster.lab.timings.get('up', 0):.1f} s, "
           f"cluster with {len(cluster.names)} nodes {time.monotonic() - t0:.1f} s")
     try:
         yield cluster
     finally:
-        stop_cluster(cluster)
+        stop_session_cluster()
+
+
+def stop_session_cluster() -> None:
+    """Take the session's cluster down now (if up): called after the last storage test, so
+    that the lab modules that follow on this worker find its lab slot free. The storage
+    tests run one after another (tests/gnt_parallel.py queues them as one group)."""
+    while _RUNNING:
+        stop_cluster(_RUNNING.pop())
 
 
 def timed_fixture(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:

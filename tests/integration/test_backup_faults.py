@@ -76,7 +76,6 @@ def ini(path: Path) -> configparser.RawConfigParser:
     return parser
 
 
-
 def _in_our_mount_namespace(pid: str) -> bool:
     """Whether process ``pid`` runs in this test's mount namespace (the host's, as the
     cluster under test), not in a lab node's."""
@@ -84,6 +83,7 @@ def _in_our_mount_namespace(pid: str) -> bool:
         return os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
     except OSError:
         return False
+
 
 def test_exit_codes_follow_the_disks(cluster):
     gnt, node, os_dir = cluster
