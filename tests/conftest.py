@@ -54,9 +54,8 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's hoo
     if gnt_parallel.worker_index() is None:
         return
     cache: dict[Path, bool] = {}
-    rank = {item.nodeid: gnt_parallel.ORDER.index(
-        gnt_parallel.group_of(Path(str(item.path)), cache)[0]) for item in items}
-    items.sort(key=lambda item: rank[item.nodeid])
+    items.sort(key=lambda item: gnt_parallel.ORDER.index(
+        gnt_parallel.group_of(Path(str(item.path)), cache)[0]))
 
 
 @pytest.hookimpl(optionalhook=True)
