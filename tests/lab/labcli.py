@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 
 import labconf
+from guestconf import GuestSpec
 from lab import DEFAULT_DIR, Lab
 from labnet import active_lab_dir
 from labproc import LabError
@@ -71,10 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--guests", type=int, default=0, metavar="M",
                       help="add M guest nodes after the N nodes: node(N+1)..node(N+M) "
                            "(a mixed lab, docs/lab.md)")
-    p_up.add_argument("--memory", type=int, default=1280, help="guest RAM in MiB (1280)")
-    p_up.add_argument("--cpus", type=int, default=2, help="guest vCPUs (2)")
-    p_up.add_argument("--data-size", type=int, default=10, help="guest data disk in GiB (10)")
-    p_up.add_argument("--vg", default="xenvg", help="guest volume group name (xenvg)")
+    spec = GuestSpec()
+    p_up.add_argument("--memory", type=int, default=spec.memory_mb,
+                      help=f"guest RAM in MiB ({spec.memory_mb})")
+    p_up.add_argument("--cpus", type=int, default=spec.cpus, help=f"guest vCPUs ({spec.cpus})")
+    p_up.add_argument("--data-size", type=int, default=spec.data_gib,
+                      help=f"guest data disk in GiB ({spec.data_gib})")
+    p_up.add_argument("--vg", default=spec.vg, help=f"guest volume group name ({spec.vg})")
     sub.add_parser("down", help="stop and remove everything the lab made", parents=[common])
     p_status = sub.add_parser("status", help="show the nodes", parents=[common])
     p_status.add_argument("--json", action="store_true")

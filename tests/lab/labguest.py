@@ -62,6 +62,16 @@ def code_paths() -> list[str]:
     return [str(p) for p in paths]
 
 
+def native_python_base() -> tuple[str, str] | None:
+    """(the host Python the venv was made from, its ``X.Y``) when the guests mount it (it is
+    one of :func:`code_paths`): the guests' own Python of that version stands in for it
+    (guestconf.native_python). None when the venv's Python is the system's."""
+    base = str(Path(sys.base_prefix).absolute())
+    if base not in code_paths():
+        return None
+    return base, f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
 def _kill_matching(needle: str) -> list[int]:
     """SIGKILL every process whose command line contains ``needle`` (a lab-unique path)."""
     hit = []
@@ -151,7 +161,7 @@ class GuestDriver:
         except ImageError as exc:
             raise LabError(f"guest image: {exc}") from exc
         return {"image": str(image.dir), "lab_id": uuid.uuid4().hex, "spec": asdict(self.spec),
-                "code_paths": code_paths()}
+                "code_paths": code_paths(), "python": native_python_base()}
 
     def write_node_files(self, state: dict[str, Any], lay: NodeLayout, shared: Any) -> None:
         """A guest node's share (boot script, keys, configuration, copies of the lab-wide
@@ -161,7 +171,7 @@ class GuestDriver:
         cfg.mkdir(parents=True, exist_ok=True)
         paths = state["code_paths"]
         texts = {
-            "boot.sh": guestconf.boot_script(lay, self.spec, paths),
+            "boot.sh": guestconf.boot_script(lay, self.spec, paths, state.get("python")),
             "hosts": shared.hosts, "resolv.conf": labconf.resolv_conf(),
             "sshd.conf": guestconf.sshd_dropin(lay, VENV_BIN),
             "authorized_keys": shared.public_key,

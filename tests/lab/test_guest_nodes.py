@@ -26,7 +26,7 @@ import labconf
 import pytest
 from guestimage import cached_image
 from lab import Lab, default_slot
-from labguest import REPO, VENV_BIN
+from labguest import REPO, VENV_BIN, native_python_base
 from labnet import active_lab_dir, free_slots
 from labproc import alive
 
@@ -161,6 +161,12 @@ def test_project_code_runs_in_guest(lab: Lab) -> None:
                            "'import gnt, libvirt, sys; print(gnt.__file__, sys.prefix)'")
     assert "Software version:" in out
     assert f"{REPO}/runner/gnt/__init__.py" in out
+    # the venv runs on the guest's own Python when the host's is of the same X.Y
+    native = native_python_base()
+    if native is not None:
+        real = sh(lab, "node1", f"{VENV_BIN}/python3 -c 'import os, sys; "
+                                "print(os.path.realpath(sys.executable), sys.base_prefix)'")
+        assert real.split() == [f"/usr/bin/python{native[1]}", native[0]], real
     # the node-side interpreter of Ansible modules has what module_utils import
     sh(lab, "node1", "/usr/bin/python3 -c 'import libvirt, jinja2, yaml'")
     # the code share is read-only

@@ -72,6 +72,14 @@ def test_boot_script_and_qemu_argv_carry_the_node() -> None:
     assert "vgcreate -q testvg /dev/vdb" in script
     assert "mount --bind -o ro /run/gnt-lab/src1 /opt/py" in script
     assert "mount --bind /var/lib/gnt-lab/root /tmp/gntgl-x/root" in script
+    assert "/var/lib/gnt-lab/python" not in script
+    native = guestconf.boot_script(node, spec, ["/work/main", "/opt/py"], ("/opt/py", "3.11"))
+    # the image's Python goes over the host's, once that is mounted
+    shared_at = native.index("mount --bind -o ro /run/gnt-lab/src1 /opt/py")
+    native_at = native.index("mount --bind /var/lib/gnt-lab/python /opt/py")
+    assert shared_at < native_at
+    assert "ln -sfn /usr/bin/python3.11 /var/lib/gnt-lab/python/bin/python3\n" in native
+    assert "ln -sfn /usr/lib/python3.11 /var/lib/gnt-lab/python/lib/python3.11" in native
     argv = guestconf.qemu_argv(node, spec, kernel=Path("k"), initrd=Path("i"),
                                overlay=Path("o"), data_disk=Path("d"), vfs_socket=Path("s"),
                                pidfile=Path("p"), console=Path("c"), lab_id="ab" * 16)
