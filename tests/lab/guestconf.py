@@ -37,13 +37,13 @@ BLACKLIST = ("kvm", "kvm_amd", "kvm_intel", "ata_piix", "ata_generic", "pata_acp
 class GuestSpec:
     """Resources and options of the guest nodes of one lab.
 
-    One vCPU by default: measured 2026-12-05 with two guests side by side on the 2-core host,
-    the same node work (agent calls, ``lvs``, imports) took 25-37 s on a 1-vCPU guest against
-    34-46 s on a 2-vCPU one, with less host CPU (a multi-threaded TCG guest pays for its
-    cross-CPU interrupts and TLB flushes, and the work is mostly one process at a time)."""
+    Two vCPUs: a node's work runs several processes at once (LVM, udev, DRBD, the module and
+    the agent). Tried 2026-12-05: one vCPU made a sequential job 25% faster beside another
+    guest, but the storage lab's jobs ran two to three times slower (on a day with ~20% CPU
+    steal, so partly the machine; a probe command then waited on the busy vCPU)."""
 
     memory_mb: int = 1280
-    cpus: int = 1
+    cpus: int = 2
     data_gib: int = 10
     vg: str = DEFAULT_VG
 
