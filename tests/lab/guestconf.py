@@ -185,7 +185,7 @@ def native_python(base: str, version: str) -> str:
     return "\n".join([
         f"# the image's Python {version} stands in for the host's at {base} (faster under TCG)",
         f"if [ -x {q(exe)} ] && [ -d {q(stdlib)} ]; then",
-        f"  mkdir -p {local}/bin {local}/lib {q(base)}",
+        f"  mkdir -p {local}/bin {local}/lib",
         *[f"  ln -sfn {q(exe)} {local}/bin/{name}"
           for name in ("python", "python3", f"python{version}")],
         f"  ln -sfn {q(stdlib)} {local}/lib/python{version}",

@@ -62,12 +62,12 @@ def code_paths() -> list[str]:
     return [str(p) for p in paths]
 
 
-def native_python_base() -> tuple[str, str] | None:
+def native_python_base(paths: list[str] | None = None) -> tuple[str, str] | None:
     """(the host Python the venv was made from, its ``X.Y``) when the guests mount it (it is
-    one of :func:`code_paths`): the guests' own Python of that version stands in for it
-    (guestconf.native_python). None when the venv's Python is the system's."""
+    one of ``paths``, by default :func:`code_paths`): the guests' own Python of that version
+    stands in for it (guestconf.native_python). None when the venv's Python is the system's."""
     base = str(Path(sys.base_prefix).absolute())
-    if base not in code_paths():
+    if base not in (code_paths() if paths is None else paths):
         return None
     return base, f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -160,8 +160,9 @@ class GuestDriver:
             image = ensure_image()
         except ImageError as exc:
             raise LabError(f"guest image: {exc}") from exc
+        paths = code_paths()
         return {"image": str(image.dir), "lab_id": uuid.uuid4().hex, "spec": asdict(self.spec),
-                "code_paths": code_paths(), "python": native_python_base()}
+                "code_paths": paths, "python": native_python_base(paths)}
 
     def write_node_files(self, state: dict[str, Any], lay: NodeLayout, shared: Any) -> None:
         """A guest node's share (boot script, keys, configuration, copies of the lab-wide
