@@ -300,8 +300,16 @@ class LvmBackend(StorageBackend, CommandBackend):
     kind = "lvm"
 
     def __init__(self, runner: Runner, vg: str) -> None:
-        CommandBackend.__init__(self, runner)
+        CommandBackend.__init__(self, self._run)
+        self._runner = runner
+        self._volumes: dict[str, dict[str, Any]] | None = None
         self.vg = validate_name("volume group", vg)
+
+    def _run(self, argv: list[str]) -> Any:
+        """Every command but the volume listing: what it changes is read again after it
+        (``lvs`` takes half a second on a small node, and a step reads the state twice)."""
+        self._volumes = None
+        return self._runner(argv)
 
     def _what(self, name: str) -> str:
         return "logical volume %s/%s" % (self.vg, name)
@@ -310,12 +318,17 @@ class LvmBackend(StorageBackend, CommandBackend):
         return "%s/%s" % (self.vg, validate_name("logical volume", name))
 
     def volumes(self) -> dict[str, dict[str, Any]]:
-        """The group's volumes by name (fails naming the group when it does not exist)."""
-        return {row["name"]: row for row in list_lvs(self.runner, [self.vg])}
+        """The group's volumes by name (fails naming the group when it does not exist); read
+        once until a command is run."""
+        if self._volumes is None:
+            self._volumes = {row["name"]: row for row in list_lvs(self._runner, [self.vg])}
+        return {name: {key: list(value) if isinstance(value, list) else value
+                       for key, value in row.items()}
+                for name, row in self._volumes.items()}
 
     def free_mib(self) -> int:
         """Free space of the volume group in MiB."""
-        rows = list_vgs(self.runner, [self.vg])
+        rows = list_vgs(self._runner, [self.vg])
         if not rows:
             raise StorageError("volume group %s not found" % self.vg)
         return rows[0]["free_mib"]
@@ -518,14 +531,14 @@ class LvmBackend(StorageBackend, CommandBackend):
         return state
 
     def verify(self) -> list[str]:
-        rows = list_vgs(self.runner, [self.vg])
+        rows = list_vgs(self._runner, [self.vg])
         if not rows:
             return ["volume group %s not found" % self.vg]
         problems = []
         if rows[0]["missing_pv_count"] or rows[0]["partial"]:
             problems.append("volume group %s misses %d physical volume(s)"
                             % (self.vg, rows[0]["missing_pv_count"]))
-        for row in list_lvs(self.runner, [self.vg]):
+        for row in list_lvs(self._runner, [self.vg]):
             if row["degraded"]:
                 problems.append("logical volume %s is degraded" % row["path"])
         return problems

@@ -88,13 +88,17 @@ def archive(files: dict[str, bytes]) -> bytes:
 def unpack_command(data_dir: str, remove_config: bool) -> str:
     """Shell command unpacking a tar from stdin into ``data_dir`` file by file (renames); the
     directories it makes are 0700, the files keep the archive's modes. ``remove_config``
-    (a node that is no candidate) also deletes its config.data and candidate secrets."""
+    (a node that is no candidate) also deletes its config.data and candidate secrets.
+
+    One ``mv`` renames all the files: a master candidate gets about 40 files, and a process
+    per file cost 4-5 s on a TCG guest node (0.1 s each to start there)."""
     d = shlex.quote(data_dir)
     removal = (" && rm -f " + " ".join(f"{d}/{name}" for name in (*_secret_names(), CONFIG_NAME))
                if remove_config else "")
     return (f"umask 077 && mkdir -p {d} && t=$(mktemp -d {d}/.push.XXXXXX) && if tar -x -C \"$t\"; then"
-            f" for f in \"$t\"/* \"$t\"/.[!.]*; do if [ -e \"$f\" ]; then mv -f \"$f\" {d}/"
-            f" || exit 1; fi; done; rmdir \"$t\"; else rm -rf \"$t\"; exit 1; fi{removal}")
+            f" set --; for f in \"$t\"/* \"$t\"/.[!.]*; do if [ -e \"$f\" ]; then set -- \"$@\" \"$f\";"
+            f" fi; done; if [ $# -gt 0 ]; then mv -f \"$@\" {d}/ || exit 1; fi; rmdir \"$t\";"
+            f" else rm -rf \"$t\"; exit 1; fi{removal}")
 
 
 class Replicator:

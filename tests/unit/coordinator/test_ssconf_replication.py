@@ -219,6 +219,17 @@ def test_unpack_command_puts_files_in_place(tmp_path):
                                                           "ssconf_master_node"]
 
 
+def test_unpack_command_moves_many_and_hidden_files_and_takes_an_empty_archive(tmp_path):
+    files = {f"ssconf_key{i}": f"{i}\n".encode() for i in range(40)}
+    files[".hidden"] = b"h\n"
+    proc = _unpack(tmp_path, files, remove_config=False)
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    proc = _unpack(tmp_path, {}, remove_config=False)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list(tmp_path.iterdir())) == 41 and not list(tmp_path.glob(".push.*"))
+
+
 def test_unpack_command_creates_missing_dir(tmp_path):
     proc = _unpack(tmp_path / "new" / "dir", {"ssconf_a": b"1\n"}, remove_config=False)
     assert proc.returncode == 0, proc.stderr

@@ -129,6 +129,21 @@ def test_create_exact_argv_then_idempotent(lvm_node):
     assert backend.create(name, 2048).state.details["size_mismatch"] is True
 
 
+def test_volumes_are_listed_once_until_a_command_changes_them(lvm_node):
+    """A state step reads ``lvs`` once before and once after its command, not per look."""
+    backend = lvm.LvmBackend(lvm_node, "xenvg")
+    name = f"{UUID}.disk2"
+    after = LVS_OUT + f"  xenvg|{name}|64.00|-wi-a-----|||/dev/vdb(300)\n"
+    lvm_node.on(["lvs"], LVS_OUT, after)
+    assert not backend.info(name).exists
+    result = backend.create(name, 64)
+    assert result.changed and result.state.exists and result.state.size_mib == 64
+    assert [argv[0] for argv in lvm_node.calls] == ["lvs", "vgs", "lvcreate", "lvs"]
+    lvm_node.calls.clear()
+    backend.info(name).details["tags"].append("mutated")   # a copy: the cache stays as read
+    assert backend.info(name).details["tags"] == [] and lvm_node.calls == []
+
+
 def test_create_with_wipe_zeroes_the_volume(lvm_node):
     backend = lvm.LvmBackend(lvm_node, "xenvg")
     result = backend.create("new", 256, wipe=True)
