@@ -7,6 +7,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +48,30 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest's hook s
         except (OSError, ValueError):
             pass
     shutil.rmtree(_MODEXEC_DIR, ignore_errors=True)
+
+
+_RUN_START = time.monotonic()
+#: A test phase that takes this long (seconds; $GNT_LONG_PHASE) gets a line as it ends.
+LONG_PHASE = float(os.environ.get("GNT_LONG_PHASE", "60"))
+
+
+def pytest_runtest_logreport(report):
+    """On the controller, as it happens: a line for every failure (with the end of its
+    report) and for every test phase that took :data:`LONG_PHASE` seconds or more. A run
+    stopped by a time limit prints no summary; these lines say what it spent and what
+    failed."""
+    if gnt_parallel.worker_index() is not None:
+        return
+    if not report.failed and report.duration < LONG_PHASE:
+        return
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    where = getattr(gateway, "id", "main")
+    line = (f"\n[{time.monotonic() - _RUN_START:.0f} s, {where}] {report.nodeid} {report.when}"
+            f" {report.outcome} in {report.duration:.0f} s\n")
+    if report.failed:
+        line += "\n".join(report.longreprtext.splitlines()[-12:]) + "\n"
+    sys.stdout.write(line)
+    sys.stdout.flush()
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's hook signature

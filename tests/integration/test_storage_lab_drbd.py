@@ -137,6 +137,7 @@ def test_drbd_lifecycle_keeps_the_data(storage_cluster: LabCluster,
         lc.gnt("gnt-instance start life1")
         timed("start")
         assert lc.domains("node3")["life1"] == "running"
+        p_minor, s_minor = minor_on(lc, "life1", "node2"), minor_on(lc, "life1", "node3")
         lc.gnt("gnt-instance migrate -f life1")
         timed("live migration")
         assert lc.instance_node("life1") == "node2"
