@@ -96,7 +96,8 @@ def _started_client(payload: str, marker: Path, env: dict | None = None) -> subp
     client.stdin.write(payload.encode())
     client.stdin.close()
     deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
+    # the payload creates the file, then writes its pid: wait for the pid, not the file
+    while time.monotonic() < deadline and not (marker.exists() and marker.read_text()):
         time.sleep(0.05)
     return client
 

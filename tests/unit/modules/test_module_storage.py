@@ -48,9 +48,11 @@ def test_lvm_volume_create_check_then_idempotent(run_module, fake):
                                         "path": f"/dev/xenvg/{UUID}.disk2"}}
     assert changes(fake) == []
     after = LVS_OUT + f"  xenvg|{UUID}.disk2|256.00|-wi-a-----||t1|/dev/vdb(400)\n"
-    fake.on(["lvs"], LVS_OUT, LVS_OUT, after)
+    fake.on(["lvs"], LVS_OUT, after)       # read once before the change, once after it
+    fake.calls.clear()
     ok, result = run_module("lvm_volume", args)
     assert ok and result["changed"] and result["actions"] == ["created 256 MiB"]
+    assert [argv[0] for argv in fake.calls].count("lvs") == 2
     assert changes(fake) == [["lvcreate", "-Wn", "-L", "256m", "-n", f"{UUID}.disk2",
                               "--addtag", "t1", "xenvg"]]
     fake.calls.clear()
