@@ -128,7 +128,8 @@ def fingerprint(source: str | None = SITE) -> str:
             parts.append(f"{kind}:{os.stat(f'/proc/self/ns/{kind}').st_ino}")
         except OSError:
             pass
-    paths = [os.path.abspath(__file__)]
+    here = os.path.abspath(__file__)
+    paths = [here, os.path.join(os.path.dirname(here), "modexec_cache.py")]
     if source and source != SITE:
         paths.append(source)
     for name in ("ansible", "libvirt") if source == SITE else ("libvirt",):
@@ -305,74 +306,18 @@ def client() -> int:
 # server
 
 
-#: Compiled module code (see :func:`cache_compiled_sources`), under :data:`RUN_DIR`; emptied
-#: by a server that finds more than :data:`CODE_CACHE_MAX` entries in it.
-CODE_CACHE = "code"
-CODE_CACHE_MAX = 4000
-
-
-def cache_compiled_sources(cache_dir: str) -> bool:
-    """Make this process's zip imports keep what they compile in ``cache_dir`` (a directory
-    of root's alone), keyed by the interpreter, the file name and the source: a payload's
-    modules and ``module_utils`` come from a zip without byte code, and compiling them took
-    2-3 s per module task on a TCG guest node. False when this Python's zipimport differs."""
-    import marshal
-    import zipimport
-
-    compile_source = getattr(zipimport, "_compile_source", None)
-    if compile_source is None:
-        return False
-    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-    info = os.stat(cache_dir)
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
-        return False
-    tag = f"{sys.version}\0{sys.flags.optimize}\0".encode()
-
-    def cached(pathname: str, source: bytes):  # noqa: ANN202 - a code object
-        # Ansible unpacks each payload's zip under a new temporary name: the key has the
-        # name inside the zip, and a code object found gets the file name of this import
-        inner = pathname[pathname.rfind(".zip" + os.sep) + 1:]
-        key = _sha256(tag + inner.encode("utf-8", "surrogateescape") + b"\0" + source)
-        entry = os.path.join(cache_dir, key)
-        try:
-            with open(entry, "rb") as handle:
-                return _renamed(marshal.loads(handle.read()), pathname)
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
-        code = compile_source(pathname, source)
-        try:
-            tmp = f"{entry}.{os.getpid()}"
-            with open(tmp, "wb") as handle:
-                handle.write(marshal.dumps(code))
-            os.replace(tmp, entry)
-        except OSError:
-            pass
-        return code
-
-    setattr(zipimport, "_compile_source", cached)  # noqa: B010 - a private name
-    return True
-
-
-def _renamed(code, filename: str):  # noqa: ANN001, ANN202 - code objects
-    """``code`` and the code objects in it with ``co_filename`` = ``filename``."""
-    if code.co_filename == filename:
-        return code
-    consts = tuple(_renamed(const, filename) if type(const) is type(code) else const
-                   for const in code.co_consts)
-    return code.replace(co_filename=filename, co_consts=consts)
-
-
-def _prune_code_cache(cache_dir: str) -> None:
+def _start_code_cache(run_dir: str) -> None:
+    """Cache compiled code under ``run_dir`` with ``modexec_cache.py`` from beside this file
+    (isolated mode, ``-I``, does not put a script's directory on ``sys.path``); without it
+    (a copy of this file alone) the server compiles as before."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
-        names = os.listdir(cache_dir)
-    except OSError:
+        import modexec_cache
+    except ImportError:
         return
-    if len(names) > CODE_CACHE_MAX:
-        for name in names:
-            try:
-                os.unlink(os.path.join(cache_dir, name))
-            except OSError:
-                pass
+    finally:
+        del sys.path[0]
+    modexec_cache.start(os.path.join(run_dir, modexec_cache.CODE_CACHE))
 
 
 def _warm_up(source: str) -> None:
@@ -495,9 +440,7 @@ def serve(path: str, source: str = SITE) -> int:
     import selectors
     import signal
 
-    code_dir = os.path.join(os.path.dirname(os.path.abspath(path)), CODE_CACHE)
-    _prune_code_cache(code_dir)
-    cache_compiled_sources(code_dir)
+    _start_code_cache(os.path.dirname(os.path.abspath(path)))
     _warm_up(source)
     sock_path = os.path.join(path, "sock")
     import socket

@@ -2,7 +2,8 @@
 
 ``node_prepare`` unpacks one tarball into the node's :func:`node_dir`:
 
-- ``modexec.py``: this checkout's client and server (standard library only);
+- ``modexec.py``: this checkout's client and server (standard library only), and
+  ``modexec_cache.py``, the server's cache of compiled code;
 - ``python``: the launcher Ansible runs as the node's module interpreter
   (``/usr/bin/python3 -I``, importing ``modexec.py``);
 - ``ansible-<version>.zip``: the controller's Ansible ``module_utils`` (what the payloads it
@@ -34,6 +35,8 @@ from gnt.nodes.modexec import launcher_script
 NODE_PYTHON = "/usr/bin/python3"
 LAUNCHER = "python"
 MODEXEC = Path(__file__).with_name("modexec.py")
+#: The server's compiled-code cache, imported from beside modexec.py.
+MODEXEC_CACHE = Path(__file__).with_name("modexec_cache.py")
 
 
 def node_dir(paths: settings.Paths | None = None) -> Path:
@@ -91,7 +94,8 @@ def bundle(paths: settings.Paths | None = None) -> Path:
     launcher = launcher_script(NODE_PYTHON, str(node_dir(paths) / "modexec.py"),
                                "gnt: Ansible's module interpreter on this node (warm, see"
                                " modexec.py)")
-    digest = hashlib.sha256(MODEXEC.read_bytes() + launcher.encode() + version.encode())
+    digest = hashlib.sha256(MODEXEC.read_bytes() + MODEXEC_CACHE.read_bytes()
+                            + launcher.encode() + version.encode())
     for path in files:
         info = path.stat()
         digest.update(f"{path}:{info.st_size}:{info.st_mtime_ns}".encode())
@@ -108,10 +112,11 @@ def bundle(paths: settings.Paths | None = None) -> Path:
 def _tarball(key: str, launcher: str, version: str, utils: Path, files: tuple[Path, ...]) -> bytes:
     """The tarball's bytes (``key`` names the content; kept per process)."""
     del key  # part of the cache key only
-    mtime = int(max(path.stat().st_mtime for path in [MODEXEC, *files]))
+    mtime = int(max(path.stat().st_mtime for path in [MODEXEC, MODEXEC_CACHE, *files]))
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
         _add(archive, "modexec.py", MODEXEC.read_bytes(), 0o644, mtime)
+        _add(archive, MODEXEC_CACHE.name, MODEXEC_CACHE.read_bytes(), 0o644, mtime)
         _add(archive, LAUNCHER, launcher.encode(), 0o755, mtime)
         _add(archive, f"ansible-{version}.zip", _utils_zip(version, utils, files), 0o644,
              mtime)

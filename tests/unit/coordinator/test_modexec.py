@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from gnt.nodes import modexec
+from gnt.nodes import modexec, modexec_cache
 from gnt.nodes.proctree import alive
 
 PAYLOAD = """
@@ -85,7 +85,7 @@ def test_a_changed_interpreter_file_gets_a_new_server(servers, tmp_path):
     second = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)
     assert first["ppid"] != second["ppid"]
     assert len([path for path in servers.path.iterdir()
-                if path.is_dir() and path.name != modexec.CODE_CACHE]) == 2
+                if path.is_dir() and path.name != modexec_cache.CODE_CACHE]) == 2
 
 
 def _started_client(payload: str, marker: Path, env: dict | None = None) -> subprocess.Popen:

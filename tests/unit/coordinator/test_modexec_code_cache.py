@@ -1,4 +1,4 @@
-"""The warm module interpreter's cache of compiled zip sources (gnt.nodes.modexec
+"""The warm module interpreter's cache of compiled zip sources (gnt.nodes.modexec_cache
 ``cache_compiled_sources``): a module imported from a payload's zip is compiled once, found
 again under another temporary zip path, recompiled when its source changes, and reports the
 file name of the zip it came from this time. Real interpreters, real zips."""
@@ -12,13 +12,13 @@ import sys
 import zipfile
 from pathlib import Path
 
-from gnt.nodes import modexec
+from gnt.nodes import modexec_cache
 
 IMPORT = """
 import sys
 sys.path.insert(0, {here!r})
-import modexec
-print(modexec.cache_compiled_sources({cache!r}))
+import modexec_cache
+print(modexec_cache.cache_compiled_sources({cache!r}))
 sys.path.insert(0, {zip!r})
 import gntmod
 print(gntmod.VALUE)
@@ -34,7 +34,7 @@ def _zip(path: Path, value: int) -> Path:
 
 
 def _import(cache: Path, zip_path: Path) -> list[str]:
-    code = IMPORT.format(here=os.path.dirname(modexec.__file__), cache=str(cache),
+    code = IMPORT.format(here=os.path.dirname(modexec_cache.__file__), cache=str(cache),
                          zip=str(zip_path))
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
                           check=False)

@@ -89,8 +89,8 @@ def test_the_node_bundle_gives_the_nodes_python_a_warm_interpreter(servers, tmp_
     assert tarball.parent.stat().st_mode & 0o077 == 0
     with tarfile.open(tarball) as archive:
         members = {m.name: (m.mode, m.uid) for m in archive.getmembers()}
-        assert members == {"modexec.py": (0o644, 0), "python": (0o755, 0),
-                           f"ansible-{INSTALLED}.zip": (0o644, 0)}
+        assert members == {"modexec.py": (0o644, 0), "modexec_cache.py": (0o644, 0),
+                           "python": (0o755, 0), f"ansible-{INSTALLED}.zip": (0o644, 0)}
         node_dir = modexec_bundle.node_dir(paths)
         node_dir.mkdir(parents=True)
         archive.extractall(node_dir, filter="data")
@@ -102,4 +102,6 @@ def test_the_node_bundle_gives_the_nodes_python_a_warm_interpreter(servers, tmp_
     assert warm["basic"] == f"{node_dir}/ansible-{INSTALLED}.zip/ansible/module_utils/basic.py"
     assert warm["module"]   # one of Ansible's own modules is found in its payload's zip
     assert servers.pids() == [warm["ppid"]]
+    # the bundle's server found its code cache beside it: Ansible's module_utils are in it
+    assert len(list((servers.path / "code").iterdir())) > 10
     assert os.readlink(f"/proc/{warm['ppid']}/exe") == os.path.realpath(modexec_bundle.NODE_PYTHON)
