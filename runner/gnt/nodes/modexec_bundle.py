@@ -124,5 +124,9 @@ def _tarball(key: str, launcher: str, version: str, utils: Path, files: tuple[Pa
 
 
 def prepare_vars(paths: settings.Paths | None = None) -> dict[str, str]:
-    """``node_prepare``'s ``gnt_modexec``: it installs the files when given."""
-    return {"dir": str(node_dir(paths)), "bundle": str(bundle(paths))}
+    """``node_prepare``'s ``gnt_modexec``: it installs the files when given, and runs its
+    later modules through them unless ``GNT_MODULE_INTERPRETER=fresh``."""
+    found = {"dir": str(node_dir(paths)), "bundle": str(bundle(paths))}
+    if settings.module_interpreter() != "fresh":
+        found["interpreter"] = node_interpreter(paths)
+    return found

@@ -260,7 +260,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
                                               "allocatable": True, "repair": False}},
         "node_prepare": {"gnt_node": node,
                          "gnt_modexec": {"dir": "/var/lib/gnt/modexec",
-                                         "bundle": "/var/lib/gnt/ansible/modexec.tar"}},
+                                         "bundle": "/var/lib/gnt/ansible/modexec.tar",
+                                         "interpreter": "/var/lib/gnt/modexec/python"}},
         "node_ssh_keys": {"gnt_ssh_keys": {
             "ssh_dir": "/root/.ssh", "key_name": "gnt_cluster", "private_key_src": "/x/key",
             "public_key": "ssh-ed25519 AAAA gnt", "authorized_keys": ["ssh-ed25519 AAAA gnt"]}},
