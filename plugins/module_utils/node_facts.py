@@ -104,6 +104,19 @@ def hypervisor_info(uri):
         conn.close()
 
 
+def module_process(proc="/proc", parent=None):
+    """V(warm) when this process is a module run by the warm module interpreter (a child of
+    a C(modexec.py --serve) server), else V(fresh) (an interpreter started for it)."""
+    parent = os.getppid() if parent is None else parent
+    try:
+        with open("%s/%d/cmdline" % (proc, parent), "rb") as handle:
+            args = handle.read().split(b"\0")
+    except (OSError, ValueError):
+        return "fresh"
+    serving = any(arg.endswith(b"/modexec.py") for arg in args) and b"--serve" in args
+    return "warm" if serving else "fresh"
+
+
 def gather(uri, storage_dirs=None):
     """All facts of this node as one dict (see the ``node_info`` module's RETURN)."""
     total, free = memory_mib()
@@ -116,4 +129,5 @@ def gather(uri, storage_dirs=None):
         "storage": storage_usage(storage_dirs),
         "domains": list_domains(uri),
         "bridges": bridges(),
+        "module_process": module_process(),
     }

@@ -94,6 +94,14 @@ bridges:
   returned: always
   type: list
   elements: str
+module_process:
+  description:
+    - V(warm) when the module ran in the node's warm module interpreter (a fork of a
+      long-lived Python with Ansible's module_utils imported), V(fresh) when an interpreter
+      was started for it.
+  returned: always
+  type: str
+  sample: warm
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -50,6 +50,14 @@ def test_cluster_has_the_guests_with_their_volume_group(storage_cluster: LabClus
     assert [n.kind for n in lc.lab.nodes] == ["netns", "guest", "guest"]
     out = lc.gnt("gnt-node list --no-headers -o name,role").stdout.split()
     assert out == ["node1.lab.example", "M", "node2.lab.example", "C", "node3.lab.example", "C"]
+    # the guests' adds ran node_prepare's modules after its first through the warm module
+    # interpreter (a fresh one costs seconds per module under TCG)
+    jobs = lc.gnt("gnt-job list --no-headers -o id,summary").stdout.splitlines()
+    for name in ("node2", "node3"):
+        [job_id] = [line.split()[0] for line in jobs
+                    if re.search(rf"NODE_ADD\({name}[.)]", line)]
+        info = lc.gnt(f"gnt-job info {job_id}").stdout
+        assert f"Modules on {lc.fqdn(name)} run in its warm module interpreter" in info, info
     cfg = lc.config()
     assert cfg["cluster"]["volume_group_name"] == VG
     assert {"plain", "diskless", "file"} <= set(cfg["cluster"]["enabled_disk_templates"])

@@ -197,12 +197,14 @@ class LUNodeAdd(LogicalUnit):
             others, cfg.cluster()["candidate_pool_size"], node)
         self._record_host_keys(node)
         try:
-            prepare_node(cfg, node, self.ctx.executor, self.feedback,
-                         before=[ssh_keys_play(node["name"])])
+            prepared = prepare_node(cfg, node, self.ctx.executor, self.feedback,
+                                    before=[ssh_keys_play(node["name"])])
         except BaseException:
             knownhosts.write_local(cfg.data)   # back to the nodes of the config
             raise
         self.log(f"Installed the cluster's SSH key pair on {self.name}")
+        if prepared.get("module_process") == "warm":
+            self.log(f"Modules on {self.name} run in its warm module interpreter")
         if self.existing is not None:
             cfg.modify("nodes", node["uuid"], lambda obj: obj.update(node))
             self.log(f"Re-added node {self.name}")

@@ -228,6 +228,15 @@ def test_add_records_the_nodes_keys_over_the_first_contact(mn):
     assert lines(_pushed_known_hosts(mn, N2) or "") == expected
     log = "\n".join(entry[3] for entry in job.ops[0].log)
     assert knownhosts.fingerprint(KEY2) in log
+    assert "warm module interpreter" not in log     # node_prepare did not report one
+
+
+def test_add_says_when_the_nodes_modules_run_warm(mn):
+    mn.executor.facts["node_prepare"] = {"gnt_node_info": {"module_process": "warm"}}
+    job = mn.run("OP_NODE_ADD", node_name=N2)
+    assert job.status == SUCCESS, job.ops[0].result
+    log = [entry[3] for entry in job.ops[0].log]
+    assert f"Modules on {N2} run in its warm module interpreter" in log
 
 
 def test_readd_of_a_reinstalled_node_refreshes_its_key_everywhere(mn):

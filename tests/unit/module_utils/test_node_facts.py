@@ -90,3 +90,19 @@ def test_helpers_import_without_ansible_or_libvirt(tmp_path):
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() in ("kvm", "tcg")
+
+
+def test_module_process_tells_a_warm_server_child_from_a_fresh_interpreter(tmp_path):
+    def parent(pid, *args):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes(b"\0".join(args) + b"\0")
+
+    parent(10, b"/usr/bin/python3", b"-I", b"/var/lib/gnt/modexec/modexec.py", b"--serve",
+           b"/run/gnt-modexec/abc", b"/var/lib/gnt/modexec/ansible-2.19.4.zip")
+    parent(11, b"/usr/bin/python3", b"/var/lib/gnt/modexec/modexec.py")   # its client
+    parent(12, b"/bin/sh", b"-c", b"/usr/bin/python3 && sleep 0")
+    parent(13, b"/usr/bin/python3", b"/tmp/not-modexec.py.txt", b"--serve")
+    found = {pid: node_facts.module_process(str(tmp_path), pid) for pid in (10, 11, 12, 13, 14)}
+    assert found == {10: "warm", 11: "fresh", 12: "fresh", 13: "fresh", 14: "fresh"}
+    # this test's own parent is no warm server
+    assert node_facts.module_process() == "fresh"
