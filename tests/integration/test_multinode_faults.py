@@ -267,7 +267,7 @@ def test_unreachable_source_job_error_is_coherent() -> None:
 def test_new_node_crashes_mid_add(cluster: LabCluster) -> None:
     before = cluster.config_bytes("node1")
     job = submit_job(cluster, "gnt-node add node4")
-    wait_job_log(cluster, job, "Trust the master's keys")   # the node_ssh_keys play ran
+    wait_job_log(cluster, job, "Install the warm module interpreter")   # node_prepare runs
     time.sleep(0.5)
     cluster.lab.kill_node("node4")
     status, info = wait_job(cluster, job)

@@ -47,7 +47,7 @@ def ssh_keys_play(node_name: str) -> Play:
 @register
 class LUNodeAdd(LogicalUnit):
     """Add a node: reach it over SSH (accepting its host key: the first contact), check it,
-    record its SSH host keys, set up the cluster's SSH keys, prepare it, add it to the config
+    record its SSH host keys, prepare it, set up the cluster's SSH keys, add it to the config
     (a master candidate while the pool is short); replication then reaches it, and every node
     gets the cluster's known_hosts file listing it. ``--readd`` refreshes the recorded host
     keys (e.g. of a reinstalled node)."""
@@ -198,7 +198,7 @@ class LUNodeAdd(LogicalUnit):
         self._record_host_keys(node)
         try:
             prepared = prepare_node(cfg, node, self.ctx.executor, self.feedback,
-                                    before=[ssh_keys_play(node["name"])])
+                                    after=[ssh_keys_play(node["name"])])
         except BaseException:
             knownhosts.write_local(cfg.data)   # back to the nodes of the config
             raise

@@ -16,14 +16,15 @@ Feedback = Callable[[str], None]
 
 
 def prepare_node(store: ConfigStore, node: dict[str, Any], executor: Executor,
-                 feedback: Feedback, before: list[Play] | None = None) -> dict[str, Any]:
-    """Run ``node_prepare`` on ``node`` (after the plays ``before``, in the same run); returns
-    the node facts it reported. It installs the warm module interpreter on the node, and
+                 feedback: Feedback, after: list[Play] | None = None) -> dict[str, Any]:
+    """Run ``node_prepare`` on ``node`` (then the plays ``after``, in the same run: their
+    modules run in the warm module interpreter node_prepare installed); returns the node
+    facts it reported. It installs the warm module interpreter on the node, and
     ``node["module_interpreter"]`` is set to its launcher (for the caller to record)."""
     prepare = Play("node_prepare", {node["name"]: {"gnt_node": node_vars(store, node),
                                                    "gnt_modexec": modexec_bundle.prepare_vars()}},
                    title="Prepare node")
-    result = executor.run([*(before or []), prepare], {node["name"]: node_access(store, node)},
+    result = executor.run([prepare, *(after or [])], {node["name"]: node_access(store, node)},
                           feedback)
     if not result.ok:
         raise OpExecError(f"Could not prepare node {node['name']}:\n{result.failure_summary()}")

@@ -62,8 +62,9 @@ def test_add_node_becomes_candidate_while_pool_short(mn):
     assert node["primary_ip"] == node["secondary_ip"] == "198.18.0.12"
     assert node["master_candidate"] and node["master_capable"] and node["vm_capable"]
     assert node["group"] == _node(mn, MASTER)["group"]
-    assert mn.executor.roles()[-2:] == ["node_ssh_keys", "node_prepare"]
-    keys = mn.executor.calls[-1][0].hosts[N2]["gnt_ssh_keys"]
+    # the keys after the preparation: their modules run in the interpreter it installed
+    assert mn.executor.roles()[-2:] == ["node_prepare", "node_ssh_keys"]
+    keys = mn.executor.calls[-1][1].hosts[N2]["gnt_ssh_keys"]
     assert keys["authorized_keys"] == ["ssh-ed25519 AAAAtest gnt"]
     assert keys["private_key_src"] == str(sshkeys.key_path())
     commands = [c for _t, c, _s in mn.ssh.to(N2)]
