@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from gnt import __version__
 from gnt.cli._jobs import (
@@ -99,13 +99,41 @@ def new_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, An
     return parser, subs
 
 
+class _UnusedParser:
+    """Stands in for the parser of a sub-command the command line does not name (see
+    :func:`main_for`): it takes the builder's calls (``add_argument``, groups, defaults)
+    and keeps nothing."""
+
+    def __getattr__(self, _name: str) -> Callable[..., _UnusedParser]:
+        return self._ignore
+
+    def _ignore(self, *_args: Any, **_kwargs: Any) -> _UnusedParser:
+        return self
+
+
+class _BuildScope:
+    """The sub-command a command line names while :func:`main_for` builds its parser (None:
+    build them all), and whether a builder registered it."""
+
+    command: str | None = None
+    found = False
+
+
 def add_command(subs: Any, name: str, func: Handler, help_text: str,
                 aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """Register sub-command ``name`` running ``func(args)``; returns its parser."""
+    """Register sub-command ``name`` running ``func(args)``; returns its parser.
+
+    While :func:`main_for` builds the parser for a command line that names another
+    sub-command, only the name and help are recorded and a stand-in parser is returned."""
+    top = getattr(subs, "gnt_top", None)
+    if _BuildScope.command is not None and _BuildScope.command not in (name, *aliases):
+        if top is not None:
+            top.gnt_commands[name] = help_text
+        return cast(argparse.ArgumentParser, _UnusedParser())
+    _BuildScope.found = True
     parser = subs.add_parser(name, help=help_text, description=help_text,
                              aliases=list(aliases), parents=[_debug_parent()],
                              formatter_class=_Formatter)
-    top = getattr(subs, "gnt_top", None)
     parser.set_defaults(func=func, gnt_binary=getattr(top, "gnt_binary", None))
     if isinstance(parser, GntArgumentParser) and top is not None:
         parser.gnt_binary = top.gnt_binary
@@ -521,5 +549,23 @@ def _subparser(parser: argparse.ArgumentParser, name: str | None) -> GntArgument
 def main_for(build: Callable[[], argparse.ArgumentParser]) -> Callable[[], None]:
     """A console-script entry point running the parser ``build`` returns."""
     def main(argv: Sequence[str] | None = None) -> None:
-        sys.exit(run(build(), argv))
+        words = sys.argv[1:] if argv is None else list(argv)
+        sys.exit(run(build_for(build, words), argv))
     return main
+
+
+def build_for(build: Callable[[], argparse.ArgumentParser],
+              words: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser ``build`` returns, with only the sub-command ``words`` name fully built
+    (a command runs in a fresh process: building all sub-commands' options cost gnt-instance
+    0.06 s per call). When ``words`` name no sub-command (options first, ``--help``, a typo)
+    every sub-command is built, so usage and errors read as before."""
+    if words and not words[0].startswith("-"):
+        _BuildScope.command, _BuildScope.found = words[0], False
+        try:
+            parser = build()
+        finally:
+            _BuildScope.command = None
+        if _BuildScope.found:
+            return parser
+    return build()
