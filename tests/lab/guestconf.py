@@ -159,6 +159,14 @@ mountpoint -q {root} || mount --bind {PERSISTENT_ROOT} {root}
 mkdir -p {shared}
 mountpoint -q {shared} || mount --bind {SHARE_MOUNT}/{SHARED_SUBDIR} {shared}
 # storage: volume group {spec.vg} on the data disk (made on first boot)
+# LVM looks at the data disk alone, never into the instances' volumes or the DRBD devices on
+# them (the filter Ganeti's installation guide advises): each LVM command scans one disk
+mkdir -p /etc/lvm
+cat >/etc/lvm/lvmlocal.conf <<'EOF_LVM'
+devices {{
+  global_filter = [ "a|^{DATA_DEVICE}$|", "r|.*|" ]
+}}
+EOF_LVM
 modprobe -a dm_mod dm_snapshot
 if ! vgs {vg} >/dev/null 2>&1; then
   pvcreate -q -y {DATA_DEVICE}

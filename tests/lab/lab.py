@@ -92,6 +92,40 @@ def default_dir(slot: int) -> Path:
     return DEFAULT_DIR if slot == 0 else Path(f"{DEFAULT_DIR}{slot}")
 
 
+def reclaim_stale_lab(other: Path) -> bool:
+    """Clean up what is left of a dead lab in another directory whose bridge holds a slot.
+
+    Two cases only, both safe while other labs run: the directory holds no state file (``up``
+    records the state before it makes the network and ``down`` deletes it last, so the network
+    is an orphan: its bridge and its namespaces without processes are deleted), or the lab
+    finished ``up`` and none of its nodes is alive (``down`` of that lab). Returns True when it
+    cleaned something; a lab that is starting or has a live node is left alone.
+    """
+    if str(other) == "?":
+        return False
+    lab = Lab(other)
+    state = lab._load()
+    if state is None:
+        slot = next((k for k in range(labconf.SLOTS) if active_lab_dir(k) == other), None)
+        if slot is None:
+            return False
+        net = labconf.SlotLayout(slot)
+        names = [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines()
+                 if line.startswith(net.netns_prefix)]
+        cmds = [f"netns del {name}" for name in names if not processes_in_netns(name)]
+        cmds.append(f"link del {net.bridge}")
+        run(["ip", "-force", "-batch", "-"], input_text="\n".join(cmds) + "\n", check=False)
+        print(f"lab: removed the network left in slot {slot} by {other} (no {STATE_FILE})",
+              file=sys.stderr)
+        return True
+    if state.get("phase") != "up" or any(alive(rec.get("init_pid"), rec.get("init_start"))
+                                         for rec in state["nodes"]):
+        return False
+    print(f"lab: every node of {other} is dead; down of that lab first", file=sys.stderr)
+    lab.down()
+    return True
+
+
 class Lab:
     """N lab nodes described by the state file in ``lab_dir``; see the module docstring.
 
@@ -228,6 +262,8 @@ class Lab:
                            "directory, refusing to use it")
         slot, net = self._up_slot(), labconf.SlotLayout(self._up_slot())
         other = active_lab_dir(slot)
+        if other is not None and other != self.dir and reclaim_stale_lab(other):
+            other = active_lab_dir(slot)
         namespaces = run(["ip", "netns", "list"]).stdout
         if other is not None or net.netns_prefix in namespaces:
             where = f"in {other} (`lab.py down --dir {other}`)" if other else \
@@ -352,15 +388,31 @@ class Lab:
         if state is None:
             return
         t0 = time.monotonic()
+        errors: list[str] = []
+
+        def step(action: Any, *args: Any) -> bool:
+            """Run one step of the clean-up; a LabError is kept and the next steps still run
+            (a process that outlives SIGKILL must not leave the slot's bridge behind)."""
+            try:
+                action(*args)
+            except LabError as exc:
+                errors.append(str(exc))
+                return False
+            return True
+
         close_control_masters(self.dir / "cm")
-        self._kill_nodes(state)
+        step(self._kill_nodes, state)
         if any(record_kind(state, rec) == GUEST for rec in state["nodes"]):
-            self._guests().kill_all(state)
+            step(self._guests().kill_all, state)
         self.timings["down_kill"] = time.monotonic() - t0
-        remove_network(state)
-        self._unmount(state)
-        self._remove_files(state)
+        step(remove_network, state)
+        # The files (and the state file with them) go only once every process and mount is
+        # gone: a later ``down`` retries what failed here.
+        if step(self._unmount, state) and not errors:
+            step(self._remove_files, state)
         self.timings["down"] = time.monotonic() - t0
+        if errors:
+            raise LabError(f"down of {self.dir} left work undone: {'; '.join(errors)}")
 
     def _kill_nodes(self, state: dict[str, Any]) -> None:
         """SIGKILL the namespace nodes' PID 1s (and anything in their network namespaces) and

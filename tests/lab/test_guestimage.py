@@ -70,6 +70,9 @@ def test_boot_script_and_qemu_argv_carry_the_node() -> None:
     script = guestconf.boot_script(node, spec, ["/work/main", "/opt/py"])
     assert f"ip addr replace {node.address}/26 dev eth0" in script
     assert "vgcreate -q testvg /dev/vdb" in script
+    # LVM scans the data disk alone (set before the first LVM command)
+    lvm_filter = 'global_filter = [ "a|^/dev/vdb$|", "r|.*|" ]'
+    assert script.index(lvm_filter) < script.index("vgs testvg")
     assert "mount --bind -o ro /run/gnt-lab/src1 /opt/py" in script
     assert "mount --bind /var/lib/gnt-lab/root /tmp/gntgl-x/root" in script
     assert "/var/lib/gnt-lab/python" not in script

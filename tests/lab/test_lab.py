@@ -26,7 +26,7 @@ import labconf
 import pytest
 from lab import Lab, default_slot
 from labnet import active_lab_dir, free_slots
-from labproc import alive, mounts_under, processes_in, start_time
+from labproc import LabError, alive, mounts_under, processes_in, start_time
 
 pytestmark = pytest.mark.integration
 
@@ -395,4 +395,60 @@ def test_up_after_crashed_controller_and_nodes(lab: Lab) -> None:
     pids = _recorded_pids(again)
     starts = {pid: start_time(pid) for pid in pids}
     again.down()
+    _assert_nothing_left(lab.dir, pids, starts, first.slot)
+
+
+def test_a_dead_lab_in_another_directory_gives_up_its_slot(lab: Lab) -> None:
+    """``up`` in a slot held by another directory's lab: refused while that lab has a live node;
+    that lab's ``down`` first when all its nodes are dead; its network alone removed when its
+    state file is gone (what a failed clean-up leaves)."""
+    lab.down()
+    slot = lab.slot
+    dead_dir, new_dir = (Path(tempfile.mkdtemp(prefix="gntlab-", dir="/tmp")) for _ in "ab")
+    dead, new = Lab(dead_dir, slot=slot), Lab(new_dir, slot=slot)
+    try:
+        dead.up(1)
+        with pytest.raises(LabError, match=f"another lab is up in slot {slot} in {dead_dir}"):
+            new.up(1)
+        assert dead.is_up()
+        dead.kill_node("node1")
+        new.up(1)                                  # the dead lab's down, then this up
+        assert not dead.state_file.exists() and active_lab_dir(slot) == new_dir
+        new.down()
+        dead.up(1)
+        state = json.loads(dead.state_file.read_text())
+        dead.kill_node("node1")
+        dead._kill_nodes(state)                    # every step of down but the network
+        dead._unmount(state)
+        dead._remove_files(state)
+        assert active_lab_dir(slot) == dead_dir
+        new.up(1)
+        assert new.ssh("node1", "hostname").stdout.strip() == "node1.lab.example"
+        new.down()
+        _assert_nothing_left(new_dir, set(), {}, slot)
+    finally:
+        for each in (new, dead):
+            each.down()
+        for path in (dead_dir, new_dir):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def test_down_goes_on_past_a_failed_step(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step of ``down`` that fails (here: the nodes' kill) does not keep the slot: the network
+    is removed, the state file kept, the error raised; a second ``down`` finishes."""
+    lab.down()
+    first = Lab(lab.dir, slot=lab.slot)
+    first.up(1)
+    pids = _recorded_pids(first)
+    starts = {pid: start_time(pid) for pid in pids}
+
+    def stuck(self: Lab, state: dict[str, object]) -> None:
+        raise LabError("lab processes still alive after 15 s: {1: 'stuck'}")
+
+    monkeypatch.setattr(Lab, "_kill_nodes", stuck)
+    with pytest.raises(LabError, match=f"down of {lab.dir} left work undone: .*stuck"):
+        first.down()
+    assert active_lab_dir(first.slot) is None and first.state_file.exists()
+    monkeypatch.undo()
+    first.down()
     _assert_nothing_left(lab.dir, pids, starts, first.slot)

@@ -40,8 +40,9 @@ class QueueCopy:
     drained: bool
 
 
-# Run on the old master as ``python3 -c``: a tar of the queue directory named by its argument
-# (without the quarantine), base64 on stdout (the SSH layer carries text).
+# Run on the old master as ``python3 -I -S -c`` (standard library only): a tar of the queue
+# directory named by its argument (without the quarantine), base64 on stdout (the SSH layer
+# carries text).
 FETCH_PROGRAM = r"""
 import base64, io, os, sys, tarfile
 os.chdir(sys.argv[1])
@@ -57,7 +58,7 @@ sys.stdout.write(base64.b64encode(buf.getvalue()).decode())
 def fetch_command(queue_dir: Path) -> str:
     """Shell command writing a tar of the queue directory (no quarantine), base64, to
     stdout."""
-    return f"python3 -c {shlex.quote(FETCH_PROGRAM)} {shlex.quote(str(queue_dir))}"
+    return f"python3 -I -S -c {shlex.quote(FETCH_PROGRAM)} {shlex.quote(str(queue_dir))}"
 
 
 def _members(blob: bytes) -> tarfile.TarFile:
