@@ -22,7 +22,7 @@ file: data moves as a stream.
 first and why (exit code or signal, the tail of its error output). A stage killed by SIGPIPE
 is only reported when nothing else failed: it is the echo of a failure further down.
 
-No Ansible import; the coordinator reuses :data:`COMPRESSION_TOOLS`.
+No Ansible import. The compressions' table is :mod:`compressions` (re-exported here).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,23 +39,16 @@ import tempfile
 import threading
 import time
 
+from ansible_collections.gnt.cluster.plugins.module_utils.compressions import (  # noqa: F401 - re-exported
+    COMPRESSION_TOOLS,
+    DUMP_SUFFIX,
+)
+
 CHUNK = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
 _ZERO = bytes(CHUNK)
 ERROR_TAIL_LINES = 8
 
-# compression name -> (compress argv, decompress argv); "none" -> None. Ganeti's names.
-COMPRESSION_TOOLS = {
-    "none": None,
-    "gzip": (["gzip", "-c"], ["gzip", "-d", "-c"]),
-    "gzip-fast": (["gzip", "-1", "-c"], ["gzip", "-d", "-c"]),
-    "gzip-slow": (["gzip", "-9", "-c"], ["gzip", "-d", "-c"]),
-    "lzop": (["lzop", "-c"], ["lzop", "-d", "-c"]),
-    "zstd": (["zstd", "-q", "-c", "-T0"], ["zstd", "-q", "-d", "-c"]),
-}
-# File name suffix of a dump written with each compression.
-DUMP_SUFFIX = {"none": "", "gzip": ".gz", "gzip-fast": ".gz", "gzip-slow": ".gz",
-               "lzop": ".lzo", "zstd": ".zst"}
 # Ciphers tried first for bulk data over SSH (AES-GCM is fastest with AES-NI).
 FAST_CIPHERS = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com"
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.opcodes.params import (
@@ -162,8 +161,7 @@ def t_one_of(*choices: Any) -> Check:
     return check
 
 
-@dataclass(frozen=True)
-class P:
+class P(NamedTuple):
     """One opcode parameter: name, type check, default (``REQUIRED`` if none)."""
 
     name: str
@@ -177,15 +175,26 @@ def R(name: str, check: Check) -> P:  # noqa: N802 - reads like the table it bui
     return P(name, check, required=True)
 
 
-@dataclass(frozen=True)
 class OpDef:
-    """An opcode: its id, parameters and which parameter names it in job summaries."""
+    """An opcode: its id, parameters and which parameter names it in job summaries.
 
-    op_id: str
-    params: tuple[P, ...]
-    summary: str | None = None
-    doc: str = ""
-    by_name: dict[str, P] = field(default_factory=dict, compare=False, hash=False)
+    A plain class, not a dataclass: every ``gnt-*`` command that submits a job imports the
+    definitions, and ``dataclasses`` (with ``inspect``) would add 5 ms to its start.
+    ``by_name`` (every parameter, the common ones too) is filled by the registry.
+    """
+
+    __slots__ = ("op_id", "params", "summary", "doc", "by_name")
+
+    def __init__(self, op_id: str, params: tuple[P, ...], summary: str | None = None,
+                 doc: str = "") -> None:
+        self.op_id = op_id
+        self.params = params
+        self.summary = summary
+        self.doc = doc
+        self.by_name: dict[str, P] = {}
+
+    def __repr__(self) -> str:
+        return f"OpDef({self.op_id!r}, {len(self.params)} parameters)"
 
 
 _BE, _BE_CHANGES = t_params_of(check_beparams), t_params_of(check_beparams, allow_default=True)

@@ -488,8 +488,8 @@ def check_mac_prefix(value: str) -> str:
     return prefix
 
 
-# Ganeti's compression names, in its order: the node's table (disk_stream.COMPRESSION_TOOLS).
-COMPRESSIONS: tuple[str, ...] = tuple(load_module_util("disk_stream").COMPRESSION_TOOLS)
+# Ganeti's compression names, in its order: the node's table (compressions.COMPRESSION_TOOLS).
+COMPRESSIONS: tuple[str, ...] = tuple(load_module_util("compressions").COMPRESSION_TOOLS)
 
 
 def check_compression(value: str, where: str = "compression") -> str:
