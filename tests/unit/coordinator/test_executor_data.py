@@ -19,11 +19,13 @@ from ansible.template import is_trusted_as_template
 
 from gnt.core import settings
 from gnt.nodes.executor import (
+    NO_VOLUMES_ROLES,
     AnsibleExecutor,
     NodeAccess,
     Play,
     build_inventory,
     build_playbook,
+    entry_point,
 )
 from gnt.nodes.runfiles import dump_data, dump_yaml
 
@@ -45,7 +47,7 @@ def _strings(value: Any) -> list[Any]:
 
 
 def _plays() -> tuple[list[Play], dict[str, NodeAccess]]:
-    role_vars = {"gnt_instance": {"name": "vm1", "osparams": {EVIL: EVIL},
+    role_vars = {"gnt_instance": {"name": "vm1", "osparams": {EVIL: EVIL}, "disk_template": "plain",
                                   "disks": [{"path": EVIL, "size_mib": 8}], "memory": 128},
                  "gnt_node": {"name": "n1", "os_search_path": [EVIL]},
                  "gnt_install": True}
@@ -112,6 +114,34 @@ def test_playbook_names_hosts_by_group_and_keeps_only_its_references(tmp_path):
     assert refs["gnt_instance"] == "{{ gnt_play_0['gnt_instance'] }}"
     assert all(is_trusted_as_template(ref) for ref in refs.values())
     assert EVIL not in _strings(loaded[0]["roles"])
+
+
+def test_an_instance_without_volumes_runs_the_no_volumes_entry_point(tmp_path):
+    """instance_start of a file instance: the role's tasks/no_volumes.yml through an
+    import_role task (a play's ``roles`` take no ``tasks_from``), its vars references alone;
+    plain or ext disks on any host, or a role without that entry point, run ``main``."""
+    file_vars = {"gnt_instance": {"name": EVIL, "disk_template": "file"}, "gnt_node": {}}
+    plain_vars = {"gnt_instance": {"name": "vm2", "disk_template": "plain"}, "gnt_node": {}}
+    plays = [Play("instance_start", {"n1": file_vars}, title="start"),
+             Play("instance_remove", {"n1": file_vars, "n2": plain_vars}),
+             Play("instance_stop", {"n1": file_vars}),
+             Play("instance_create", {"n1": {"gnt_instance": {"name": "vm3"}}})]
+    assert [entry_point(play) for play in plays] == ["no_volumes", "main", "main", "no_volumes"]
+    loaded = _load(tmp_path, dump_yaml(build_playbook(plays), data_only=False))
+    assert "roles" not in loaded[0] and [len(play.get("roles", [])) for play in loaded] == [0, 1, 1, 0]
+    (task,) = loaded[0]["tasks"]
+    assert task["ansible.builtin.import_role"] == {"name": "gnt.cluster.instance_start",
+                                                    "tasks_from": "no_volumes"}
+    assert task["vars"] == {"gnt_instance": "{{ gnt_play_0['gnt_instance'] }}",
+                            "gnt_node": "{{ gnt_play_0['gnt_node'] }}"}
+    assert all(is_trusted_as_template(ref) for ref in task["vars"].values())
+    assert EVIL not in _strings(loaded[0]["tasks"])
+    for role in NO_VOLUMES_ROLES:         # the entry point exists, with main's variables
+        tasks = settings.collection_root() / "roles" / role / "tasks"
+        assert (tasks / "no_volumes.yml").is_file()
+        specs = _load(tmp_path, (tasks.parent / "meta" / "argument_specs.yml").read_text())
+        assert specs["argument_specs"]["no_volumes"]["options"] == \
+            specs["argument_specs"]["main"]["options"]
 
 
 @pytest.mark.parametrize("bad", ["gnt x", "{{ x }}", "a-b"])
