@@ -404,7 +404,8 @@ def test_a_dead_lab_in_another_directory_gives_up_its_slot(lab: Lab) -> None:
     state file is gone (what a failed clean-up leaves)."""
     lab.down()
     slot = lab.slot
-    dead_dir, new_dir = (Path(tempfile.mkdtemp(prefix="gntlab-", dir="/tmp")) for _ in "ab")
+    dead_dir = Path(tempfile.mkdtemp(prefix="gntlab-", dir="/tmp"))
+    new_dir = Path(tempfile.mkdtemp(prefix="gntlab-", dir="/tmp"))
     dead, new = Lab(dead_dir, slot=slot), Lab(new_dir, slot=slot)
     try:
         dead.up(1)
