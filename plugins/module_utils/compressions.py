@@ -3,10 +3,10 @@
 # ruff: noqa: UP001, UP009, UP010 -- Ansible module conventions (see docs/node-primitives.md)
 """The compressions of disk data streams (instance export and import): one table.
 
-Ganeti's compression names, in its order, with the tools a node runs for each. Kept apart from
-:mod:`disk_stream` (which re-exports both tables) so the coordinator and every ``gnt-*``
-command read the names without importing the stream machinery (subprocess, tempfile,
-threading).
+Ganeti's compression names, in its order, with the tools a node runs for each, and the
+suffix of a dump file written with each. Kept apart from :mod:`disk_stream` so the coordinator
+and every ``gnt-*`` command read the names without importing the stream machinery
+(subprocess, tempfile, threading).
 """
 
 from __future__ import absolute_import, division, print_function

@@ -22,7 +22,7 @@ file: data moves as a stream.
 first and why (exit code or signal, the tail of its error output). A stage killed by SIGPIPE
 is only reported when nothing else failed: it is the echo of a failure further down.
 
-No Ansible import. The compressions' table is :mod:`compressions` (re-exported here).
+No Ansible import. The compressions' table is :mod:`compressions`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,10 +39,7 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.gnt.cluster.plugins.module_utils.compressions import (  # noqa: F401 - re-exported
-    COMPRESSION_TOOLS,
-    DUMP_SUFFIX,
-)
+from ansible_collections.gnt.cluster.plugins.module_utils.compressions import COMPRESSION_TOOLS
 
 CHUNK = 1024 * 1024
 PIPE_SIZE = 1024 * 1024

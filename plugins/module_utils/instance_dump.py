@@ -24,8 +24,12 @@ import stat
 
 from ansible_collections.gnt.cluster.plugins.module_utils import disk_stream as ds
 from ansible_collections.gnt.cluster.plugins.module_utils import os_interface as osi
+from ansible_collections.gnt.cluster.plugins.module_utils.compressions import (
+    COMPRESSION_TOOLS,
+    DUMP_SUFFIX,
+)
 
-COMPRESSIONS = list(ds.COMPRESSION_TOOLS)     # Ganeti's names, in its order
+COMPRESSIONS = list(COMPRESSION_TOOLS)     # Ganeti's names, in its order
 
 
 def transfer_argument_spec():
@@ -71,10 +75,10 @@ class DumpError(Exception):
 
 def dump_name(index, compression):
     """File name of disk ``index``'s dump in an export directory."""
-    if compression not in ds.DUMP_SUFFIX:
+    if compression not in DUMP_SUFFIX:
         raise DumpError("unknown compression %r (valid: %s)"
-                        % (compression, ", ".join(sorted(ds.DUMP_SUFFIX))))
-    return "disk%d.dump%s" % (index, ds.DUMP_SUFFIX[compression])
+                        % (compression, ", ".join(sorted(DUMP_SUFFIX))))
+    return "disk%d.dump%s" % (index, DUMP_SUFFIX[compression])
 
 
 def resolve_os(instance, search_path, use_os=True):

@@ -130,8 +130,8 @@ def test_an_instance_without_volumes_runs_the_no_volumes_entry_point(tmp_path):
     loaded = _load(tmp_path, dump_yaml(build_playbook(plays), data_only=False))
     assert "roles" not in loaded[0] and [len(play.get("roles", [])) for play in loaded] == [0, 1, 1, 0]
     (task,) = loaded[0]["tasks"]
-    assert task["ansible.builtin.import_role"] == {"name": "gnt.cluster.instance_start",
-                                                    "tasks_from": "no_volumes"}
+    imported = {"name": "gnt.cluster.instance_start", "tasks_from": "no_volumes"}
+    assert task["ansible.builtin.import_role"] == imported
     assert task["vars"] == {"gnt_instance": "{{ gnt_play_0['gnt_instance'] }}",
                             "gnt_node": "{{ gnt_play_0['gnt_node'] }}"}
     assert all(is_trusted_as_template(ref) for ref in task["vars"].values())
@@ -140,8 +140,8 @@ def test_an_instance_without_volumes_runs_the_no_volumes_entry_point(tmp_path):
         tasks = settings.collection_root() / "roles" / role / "tasks"
         assert (tasks / "no_volumes.yml").is_file()
         specs = _load(tmp_path, (tasks.parent / "meta" / "argument_specs.yml").read_text())
-        assert specs["argument_specs"]["no_volumes"]["options"] == \
-            specs["argument_specs"]["main"]["options"]
+        entries = specs["argument_specs"]
+        assert entries["no_volumes"]["options"] == entries["main"]["options"]
 
 
 @pytest.mark.parametrize("bad", ["gnt x", "{{ x }}", "a-b"])

@@ -10,6 +10,7 @@ from ansible_collections.gnt.cluster.plugins.doc_fragments.disk_transfer import 
     ModuleDocFragment,
 )
 from ansible_collections.gnt.cluster.plugins.module_utils import (
+    compressions,
     disk_stream,
     hvparams,
     instance_dump,
@@ -28,7 +29,7 @@ def test_compression_names_are_the_node_table():
     names = tuple(disk_stream.COMPRESSION_TOOLS)
     assert params.COMPRESSIONS == names
     assert tuple(instance_dump.COMPRESSIONS) == names
-    assert set(disk_stream.DUMP_SUFFIX) == set(names)
+    assert set(compressions.DUMP_SUFFIX) == set(names)
     # the module documentation (YAML, cannot import) lists the same choices
     doc = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)
     assert tuple(doc["options"]["compression"]["choices"]) == names

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.gnt.cluster.plugins.module_utils import disk_stream as ds
+from ansible_collections.gnt.cluster.plugins.module_utils.compressions import DUMP_SUFFIX
 
 MIB = 1024 * 1024
 COMPRESSIONS = ("gzip", "gzip-fast", "gzip-slow", "lzop", "zstd")
@@ -65,13 +66,13 @@ def test_compression_argv() -> None:
     assert ds.compression_argv("gzip") == ["gzip", "-c"]     # a copy, not the table
     with pytest.raises(ds.StreamError, match="unknown compression 'brotli'.*zstd"):
         ds.compression_argv("brotli")
-    assert set(ds.DUMP_SUFFIX) == set(ds.COMPRESSION_TOOLS)
+    assert set(DUMP_SUFFIX) == set(ds.COMPRESSION_TOOLS)
 
 
 @pytest.mark.parametrize("method", COMPRESSIONS)
 def test_process_compressor_file_round_trip(tmp_path: Path, method: str) -> None:
     data = _data(tmp_path / "src")
-    dump = tmp_path / f"dump{ds.DUMP_SUFFIX[method]}"
+    dump = tmp_path / f"dump{DUMP_SUFFIX[method]}"
     packed = ds.run_chain([ds.Proc("source", ["cat", str(tmp_path / "src")]),
                            ds.Proc(method, ds.compression_argv(method)),
                            ds.FileOut("dump", str(dump))])
