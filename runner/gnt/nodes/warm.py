@@ -74,7 +74,7 @@ MAX_REQUEST = 1 << 20
 #: payloads are built ahead with those of every module of the collection.
 BUILTIN_MODULES = ("command", "unarchive", "copy", "stat", "file")
 #: Ansible's own actions the roles use that run no module on the node.
-CONTROLLER_ACTIONS = ("set_fact", "fail", "assert", "include_tasks")
+CONTROLLER_ACTIONS = ("set_fact", "fail", "assert", "include_tasks", "import_tasks")
 
 
 #: Plugins every run of ours loads (loader attribute in ``ansible.plugins.loader``, name),
