@@ -92,8 +92,8 @@ def default_dir(slot: int) -> Path:
     return DEFAULT_DIR if slot == 0 else Path(f"{DEFAULT_DIR}{slot}")
 
 
-def reclaim_stale_lab(other: Path) -> bool:
-    """Clean up what is left of a dead lab in another directory whose bridge holds a slot.
+def reclaim_stale_lab(other: Path, slot: int) -> bool:
+    """Clean up what is left of a dead lab in another directory whose bridge holds ``slot``.
 
     Two cases only, both safe while other labs run: the directory holds no state file (``up``
     records the state before it makes the network and ``down`` deletes it last, so the network
@@ -106,9 +106,6 @@ def reclaim_stale_lab(other: Path) -> bool:
     lab = Lab(other)
     state = lab._load()
     if state is None:
-        slot = next((k for k in range(labconf.SLOTS) if active_lab_dir(k) == other), None)
-        if slot is None:
-            return False
         net = labconf.SlotLayout(slot)
         names = [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines()
                  if line.startswith(net.netns_prefix)]
@@ -262,7 +259,7 @@ class Lab:
                            "directory, refusing to use it")
         slot, net = self._up_slot(), labconf.SlotLayout(self._up_slot())
         other = active_lab_dir(slot)
-        if other is not None and other != self.dir and reclaim_stale_lab(other):
+        if other is not None and other != self.dir and reclaim_stale_lab(other, slot):
             other = active_lab_dir(slot)
         namespaces = run(["ip", "netns", "list"]).stdout
         if other is not None or net.netns_prefix in namespaces:

@@ -198,11 +198,11 @@ VOLUME_TEMPLATES = ("plain", "ext")
 def entry_point(play: Play) -> str:
     """The tasks file a play runs of its role: ``no_volumes`` for a role of
     :data:`NO_VOLUMES_ROLES` when no host's instance has plain or ext disks, else ``main``."""
+    if play.role not in NO_VOLUMES_ROLES or not play.hosts:
+        return "main"
     templates = {(role_vars.get("gnt_instance") or {}).get("disk_template") or "diskless"
                  for role_vars in play.hosts.values()}
-    if play.role in NO_VOLUMES_ROLES and templates and not templates & set(VOLUME_TEMPLATES):
-        return "no_volumes"
-    return "main"
+    return "main" if templates & set(VOLUME_TEMPLATES) else "no_volumes"
 
 
 def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
@@ -223,10 +223,13 @@ def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
         group = play_group(index)
         role_vars = {key: f"{{{{ {group}[{key!r}] }}}}" for key in keys}
         entry = entry_point(play)
-        steps: dict[str, Any] = {"roles": [{"role": f"gnt.cluster.{play.role}", "vars": role_vars}]}
-        if entry != "main":
-            steps = {"tasks": [{"name": f"{play.role} ({entry})", "ansible.builtin.import_role": {
-                "name": f"gnt.cluster.{play.role}", "tasks_from": entry}, "vars": role_vars}]}
+        role = f"gnt.cluster.{play.role}"
+        steps: dict[str, Any]
+        if entry == "main":
+            steps = {"roles": [{"role": role, "vars": role_vars}]}
+        else:
+            steps = {"tasks": [{"name": f"{play.role} ({entry})", "vars": role_vars,
+                                "ansible.builtin.import_role": {"name": role, "tasks_from": entry}}]}
         playbook.append({
             "name": UnsafeText(play.title or play.role),
             "hosts": group,
