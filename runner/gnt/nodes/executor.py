@@ -131,6 +131,10 @@ def play_index(pattern: str) -> int | None:
     return None
 
 
+#: The warm module interpreter's program (client and server), as the master runs it.
+MODEXEC_PROGRAM = Path(__file__).with_name("modexec.py")
+
+
 def local_interpreter() -> str:
     """The module interpreter on the master node: this daemon's Python, through the warm
     module interpreter (:mod:`gnt.nodes.modexec`) unless ``GNT_MODULE_INTERPRETER=fresh``.
@@ -139,7 +143,7 @@ def local_interpreter() -> str:
     if settings.module_interpreter() == "fresh":
         return sys.executable
     launcher = private_dir(settings.paths().ansible_dir) / "modexec-python"
-    text = launcher_script(sys.executable, str(Path(__file__).with_name("modexec.py")),
+    text = launcher_script(sys.executable, str(MODEXEC_PROGRAM),
                            "written by the gnt master daemon: Ansible's module interpreter")
     try:
         current = launcher.read_text()
@@ -151,6 +155,22 @@ def local_interpreter() -> str:
         os.chmod(temp, 0o700)
         os.replace(temp, launcher)
     return str(launcher)
+
+
+#: The connection of the master node's runs with the warm module interpreter: Ansible's local
+#: connection, with module tasks handed to that interpreter from the Ansible worker itself.
+LOCAL_WARM_CONNECTION = "gnt.cluster.local"
+
+
+def local_connection() -> dict[str, str]:
+    """The connection variables of the master node in a run: :data:`LOCAL_WARM_CONNECTION`
+    told where the launcher's interpreter and program are, or Ansible's local connection
+    with a fresh interpreter when ``GNT_MODULE_INTERPRETER=fresh``."""
+    interpreter = local_interpreter()
+    if interpreter == sys.executable:
+        return {"ansible_connection": "local", "ansible_python_interpreter": interpreter}
+    return {"ansible_connection": LOCAL_WARM_CONNECTION, "ansible_python_interpreter": interpreter,
+            "gnt_modexec_python": sys.executable, "gnt_modexec_path": str(MODEXEC_PROGRAM)}
 
 
 def remote_interpreter(node: NodeAccess) -> str:
@@ -169,8 +189,7 @@ def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str
         node = nodes[name]
         hv: dict[str, Any] = {"ansible_host": node.address}
         if node.local:
-            hv["ansible_connection"] = "local"
-            hv["ansible_python_interpreter"] = local_interpreter()
+            hv.update(local_connection())
         else:
             hv["ansible_connection"] = "ssh"
             hv["ansible_user"] = "root"

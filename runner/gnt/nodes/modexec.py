@@ -115,13 +115,14 @@ def ansible_source(version: str | None) -> str | None:
     return SITE if _installed_ansible_version() == version else None
 
 
-def fingerprint(source: str | None = SITE) -> str:
-    """What the server's imports depend on: this interpreter, this file, the Ansible source
-    (:func:`ansible_source`) and the libvirt package it would import (found without importing
-    them); and the namespaces it runs in."""
+def fingerprint(source: str | None = SITE, python: str | None = None) -> str:
+    """What the server's imports depend on: this interpreter (named ``python``, by default
+    as it was started), this file, the Ansible source (:func:`ansible_source`) and the
+    libvirt package it would import (found without importing them); and the namespaces it
+    runs in."""
     import importlib.util
 
-    parts = [sys.executable, sys.version, f"ansible:{source}"]
+    parts = [python or sys.executable, sys.version, f"ansible:{source}"]
     # a server serves only its own namespaces (the lab's nodes share one file system)
     for kind in ("mnt", "net", "pid", "uts"):
         try:
@@ -170,9 +171,24 @@ def launcher_script(python: str, modexec_path: str, comment: str) -> str:
     return f"#!/bin/sh\n# {comment}\nexec {shlex.quote(python)} -I -c {shlex.quote(code)}\n"
 
 
-def server_dir(source: str | None = SITE) -> str:
-    """The private directory of the current server of this interpreter and Ansible source."""
-    return os.path.join(RUN_DIR, fingerprint(source))
+def is_launcher(path: str, python: str, modexec_path: str) -> bool:
+    """True when the file ``path`` is a launcher :func:`launcher_script` wrote for ``python``
+    and ``modexec_path`` (whatever its comment line)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(1 << 16)
+    except (OSError, ValueError):
+        return False
+    expected = launcher_script(python, modexec_path, "").splitlines()
+    lines = text.splitlines()
+    return len(lines) == len(expected) and lines[0::2] == expected[0::2] \
+        and lines[1].startswith("# ")
+
+
+def server_dir(source: str | None = SITE, python: str | None = None) -> str:
+    """The private directory of the current server of this interpreter (named ``python``)
+    and Ansible source."""
+    return os.path.join(RUN_DIR, fingerprint(source, python))
 
 
 # ---------------------------------------------------------------------------------------
@@ -189,7 +205,8 @@ def _connect(path: str) -> _socket.socket | None:
     return sock
 
 
-def _start_server(path: str, source: str | None) -> _socket.socket | None:
+def _start_server(path: str, source: str | None, python: str | None = None
+                  ) -> _socket.socket | None:
     """Start a server for ``path`` and connect to it. Clients that race take turns on a
     lock file; the first starts the server, the others find it answering."""
     import fcntl
@@ -213,8 +230,9 @@ def _start_server(path: str, source: str | None) -> _socket.socket | None:
                         os.dup2(null, fd)
                     env = {key: value for key, value in os.environ.items()
                            if key not in SERVER_ENV_DROP}
-                    os.execve(sys.executable, [sys.executable, "-I", os.path.abspath(__file__),
-                                               "--serve", path, source or ""], env)
+                    python = python or sys.executable
+                    os.execve(python, [python, "-I", os.path.abspath(__file__), "--serve",
+                                       path, source or ""], env)
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
@@ -225,6 +243,14 @@ def _start_server(path: str, source: str | None) -> _socket.socket | None:
                 return sock
             time.sleep(0.01)
     return None
+
+
+def _server_for(payload: bytes, python: str | None = None) -> _socket.socket | None:
+    """A connection to the server for ``payload`` (started when none answers), None when
+    there is none to be had."""
+    source = ansible_source(payload_version(payload))
+    path = server_dir(source, python)
+    return _connect(path) or _start_server(path, source, python)
 
 
 def _fresh_interpreter(payload: bytes) -> NoReturn:
@@ -273,9 +299,7 @@ def _send(sock: _socket.socket, header: dict, payload: bytes, fds: list[int]) ->
 def client() -> int:
     """Run the payload on stdin through the server; returns the module's exit code."""
     payload = sys.stdin.buffer.read()
-    source = ansible_source(payload_version(payload))
-    path = server_dir(source)
-    sock = _connect(path) or _start_server(path, source)
+    sock = _server_for(payload)
     if sock is None:
         _fresh_interpreter(payload)
     umask = os.umask(0)
@@ -287,19 +311,114 @@ def client() -> int:
             _send(sock, header, payload, [null, 1, 2])
         finally:
             os.close(null)
-        answer = b""
-        while not answer.endswith(b"\n"):
-            chunk = sock.recv(256)
-            if not chunk:
-                break
-            answer += chunk
+        answer = _read_answer(sock)
     finally:
         sock.close()
+    rc = _exit_code(answer)
+    if rc is None:
+        sys.stderr.write(GONE)
+        return 1
+    return rc
+
+
+#: What a module's stderr gets when its server answers no exit code.
+GONE = "modexec: the module interpreter went away\n"
+
+
+def _read_answer(sock: _socket.socket) -> bytes:
+    """The server's answer to a request: the module's exit code and a newline."""
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = sock.recv(256)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def _exit_code(answer: bytes) -> int | None:
     try:
         return int(answer.decode("ascii"))
     except ValueError:
-        sys.stderr.write("modexec: the module interpreter went away\n")
-        return 1
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# in-process request (no client process)
+
+
+def run_here(payload: bytes, python: str) -> tuple[int, bytes, bytes] | None:
+    """Run ``payload`` as the client of ``python`` would, from this process: through the
+    same server, with this process's environment, directory and umask, the module's stdout
+    and stderr read back through pipes. For a controller that would otherwise start the
+    client (a shell, then ``python``) for each module task on its own node.
+
+    Returns ``(exit code, stdout, stderr)``, or None when nothing ran: this process is not
+    ``python``, or no server could be reached or sent the request (the caller then starts
+    the client as usual, which falls back to a fresh interpreter)."""
+    if os.path.realpath(python) != os.path.realpath(sys.executable):
+        return None
+    sock = _server_for(payload, python)
+    if sock is None:
+        return None
+    pipes = [*os.pipe(), *os.pipe()]  # stdout read, write; stderr read, write
+    try:
+        header = {"env": dict(os.environ), "cwd": os.getcwd(), "umask": _umask()}
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            _send(sock, header, payload, [null, pipes[1], pipes[3]])
+        except OSError:
+            return None  # the server dropped the request unread: nothing ran
+        finally:
+            os.close(null)
+            for index in (1, 3):  # the module holds the write ends now
+                os.close(pipes[index])
+                pipes[index] = -1
+        stdout, stderr = _read_until_closed(pipes[0], pipes[2])
+        rc = _exit_code(_read_answer(sock))
+    finally:
+        sock.close()
+        for fd in pipes:
+            if fd >= 0:
+                os.close(fd)
+    if rc is None:
+        return 1, stdout, stderr + GONE.encode()
+    return rc, stdout, stderr
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (other threads may create files)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
+
+
+def _read_until_closed(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
+    """Everything written to the pipes ``out_fd`` and ``err_fd`` until every writer closed
+    them (read together: a module may fill either first)."""
+    import selectors
+
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    with selectors.DefaultSelector() as sel:
+        for fd in chunks:
+            sel.register(fd, selectors.EVENT_READ)
+        open_fds = len(chunks)
+        while open_fds:
+            for key, _mask in sel.select():
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    sel.unregister(key.fd)
+                    open_fds -= 1
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
 
 
 # ---------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ WARM_PLUGINS = (
     ("module_loader", "ansible.builtin.command"),
     ("action_loader", "ansible.builtin.normal"),
     ("connection_loader", "ansible.builtin.local"),
+    ("connection_loader", "gnt.cluster.local"),
     ("connection_loader", "ansible.builtin.ssh"),
     ("shell_loader", "ansible.builtin.sh"),
     ("strategy_loader", "ansible.builtin.linear"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import is_trusted_as_template
 
 from gnt.core import settings
+from gnt.nodes import modexec
 from gnt.nodes.executor import (
     NO_VOLUMES_ROLES,
     AnsibleExecutor,
@@ -198,3 +200,23 @@ def test_a_failed_loop_reports_the_failed_item_and_its_message():
          "msg": "volume group xenvg has 10 MiB free, 64 MiB needed"}]}
     assert _failure_message(res) == ("item /dev/xenvg/b.disk1: volume group xenvg has 10 MiB"
                                      " free, 64 MiB needed")
+
+
+def test_the_master_node_runs_modules_through_the_warm_local_connection(monkeypatch):
+    """The master's module tasks go from Ansible's worker to the warm module interpreter
+    (gnt.cluster.local, told the launcher's interpreter and program); other nodes keep SSH;
+    with GNT_MODULE_INTERPRETER=fresh the master keeps Ansible's own local connection."""
+    plays, nodes = _plays()
+    hosts = build_inventory(plays, nodes)["all"]["hosts"]
+    master, other = hosts["n1"], hosts["n2"]
+    assert master["ansible_connection"] == "gnt.cluster.local"
+    assert master["gnt_modexec_python"] == sys.executable
+    assert Path(master["gnt_modexec_path"]).name == "modexec.py"
+    assert modexec.is_launcher(master["ansible_python_interpreter"],
+                               master["gnt_modexec_python"], master["gnt_modexec_path"])
+    assert other["ansible_connection"] == "ssh" and "gnt_modexec_path" not in other
+    monkeypatch.setenv("GNT_MODULE_INTERPRETER", "fresh")
+    fresh = build_inventory(plays, nodes)["all"]["hosts"]["n1"]
+    assert (fresh["ansible_connection"], fresh["ansible_python_interpreter"]) == \
+        ("local", sys.executable)
+    assert "gnt_modexec_path" not in fresh

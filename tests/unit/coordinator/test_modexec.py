@@ -161,3 +161,54 @@ def test_a_directory_others_can_write_means_a_fresh_interpreter(servers, tmp_pat
     assert result.returncode == 4
     assert not servers.pids()
     assert not any(path.is_dir() for path in servers.path.iterdir())
+
+
+def test_a_request_from_this_process_runs_as_the_clients(servers, tmp_path, monkeypatch):
+    """run_here (what the master's Ansible worker does for a module task, instead of
+    starting the client): the same server, environment, directory, umask, output and exit
+    code as the client started by its launcher."""
+    monkeypatch.setattr(modexec, "RUN_DIR", str(servers.path))
+    payload = PAYLOAD % ""
+    client = _run(SCRIPT, payload, tmp_path, GNT_TEST_VAR="here", GNT_TEST_RC="3")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GNT_TEST_VAR", "here")
+    monkeypatch.setenv("GNT_TEST_RC", "3")
+    result = modexec.run_here(payload.encode(), sys.executable)
+    assert result is not None
+    rc, out, err = result
+    assert (rc, err.decode()) == (client.returncode, client.stderr) == (3, "to stderr\n")
+    ours, theirs = _fields(out.decode()), _fields(client.stdout)
+    for key in ("cwd", "var", "umask", "main", "argv", "ppid"):
+        assert ours[key] == theirs[key], key
+    assert ours["ppid"] in servers.pids() and len(servers.pids()) == 1
+
+
+def test_a_request_from_this_process_reads_both_streams_whole(servers, monkeypatch):
+    monkeypatch.setattr(modexec, "RUN_DIR", str(servers.path))
+    payload = ("import sys\nfor i in range(64):\n    sys.stdout.write('o' * 9000)\n"
+               "    sys.stdout.flush()\n    sys.stderr.write('e' * 9000)\n    sys.stderr.flush()\n")
+    assert modexec.run_here(payload.encode(), sys.executable) == \
+        (0, b"o" * 9000 * 64, b"e" * 9000 * 64)
+
+
+def test_a_request_for_another_interpreter_runs_nothing_here(servers, tmp_path, monkeypatch):
+    """Another interpreter's server imports another Python's code: the caller must start
+    that interpreter's client (None: nothing ran, no server started)."""
+    monkeypatch.setattr(modexec, "RUN_DIR", str(servers.path))
+    marker = tmp_path / "ran"
+    payload = f"open({str(marker)!r}, 'w').close()\n".encode()
+    other = shutil.which("python3", path="/usr/bin")
+    assert other and os.path.realpath(other) != os.path.realpath(sys.executable)
+    assert modexec.run_here(payload, other) is None
+    assert not marker.exists() and not servers.pids()
+
+
+def test_a_launcher_is_recognised_by_its_interpreter_and_program(tmp_path):
+    launcher = tmp_path / "launcher"
+    launcher.write_text(modexec.launcher_script(sys.executable, str(SCRIPT), "any comment"))
+    assert modexec.is_launcher(str(launcher), sys.executable, str(SCRIPT))
+    assert not modexec.is_launcher(str(launcher), "/usr/bin/python3", str(SCRIPT))
+    assert not modexec.is_launcher(str(launcher), sys.executable, str(tmp_path / "modexec.py"))
+    assert not modexec.is_launcher(str(tmp_path / "missing"), sys.executable, str(SCRIPT))
+    launcher.write_text(launcher.read_text() + "echo more\n")
+    assert not modexec.is_launcher(str(launcher), sys.executable, str(SCRIPT))

@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright: gnt.cluster developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP001, UP004, UP009, UP010, UP031, E402 -- Ansible plugin conventions
+"""Ansible's local connection, with module tasks handed to the node's warm module
+interpreter from the Ansible worker itself instead of through a shell and a client process."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: local
+short_description: Run on the controller, modules through the warm module interpreter
+description:
+  - Runs tasks on the Ansible controller, as C(ansible.builtin.local) does.
+  - When a module task only runs the module interpreter O(module_interpreter) on the pipelined
+    module payload, the payload goes straight from the Ansible worker process to the warm
+    module interpreter that interpreter would reach (gnt.cluster's C(modexec) server), and the
+    module's output comes back through pipes. That saves a shell and a client interpreter per
+    module task (about 30 ms on a small host).
+  - Anything else (other commands, file transfers, become, a task environment, another
+    interpreter, no server to be had) runs exactly as with C(ansible.builtin.local).
+  - The master daemon of gnt.cluster sets the options below in the inventories of its runs for
+    the master node.
+author: gnt.cluster developers (@gnt-cluster)
+version_added: "0.1.0"
+options:
+  module_interpreter:
+    description:
+      - The module interpreter of the host, the launcher script of its warm module interpreter.
+      - Module tasks go through this process only when it is the launcher of
+        O(modexec_python) and O(modexec_path).
+    type: str
+    vars:
+      - name: ansible_python_interpreter
+  modexec_python:
+    description:
+      - The Python interpreter the launcher runs.
+      - Module tasks go through this process only when it runs the same interpreter.
+    type: str
+    vars:
+      - name: gnt_modexec_python
+  modexec_path:
+    description:
+      - The path of the warm module interpreter's program (C(modexec.py)) the launcher runs.
+      - Unset, every command runs as with C(ansible.builtin.local).
+    type: path
+    vars:
+      - name: gnt_modexec_path
+  become_success_timeout:
+    type: int
+    default: 10
+    description:
+      - As C(ansible.builtin.local) (ansible-core 2.19 and later).
+    vars:
+      - name: ansible_local_become_success_timeout
+  become_strip_preamble:
+    type: bool
+    default: true
+    description:
+      - As C(ansible.builtin.local) (ansible-core 2.19 and later).
+    vars:
+      - name: ansible_local_become_strip_preamble
+extends_documentation_fragment:
+  - ansible.builtin.connection_pipelining
+notes:
+  - The remote user is ignored, as with C(ansible.builtin.local).
+"""
+
+import importlib.util
+import os
+import shlex
+import sys
+
+from ansible.plugins.connection import ensure_connect
+from ansible.plugins.connection.local import Connection as LocalConnection
+from ansible.utils.display import Display
+
+display = Display()
+
+#: What a module task's shell runs after the interpreter (ansible-core's ``sleep 0``).
+SHELL_TAIL = ["&&", "sleep", "0"]
+
+
+def runs_interpreter_alone(cmd, interpreter):
+    """True when the command ``cmd`` only runs ``interpreter``: ``SHELL -c 'INTERPRETER'``,
+    optionally followed by ansible-core's ``&& sleep 0``, with nothing else (no environment,
+    no directory change, no become wrapper)."""
+    if not interpreter or not isinstance(cmd, str):
+        return False
+    try:
+        parts = shlex.split(cmd)
+        if len(parts) != 3 or parts[1] != "-c" or not os.path.isabs(parts[0]):
+            return False
+        inner = shlex.split(parts[2])
+    except ValueError:
+        return False
+    return inner in ([interpreter], [interpreter] + SHELL_TAIL)
+
+
+def plain_text(value):
+    """``value`` as a plain ``str`` (Ansible hands variables over as subclasses of it, which,
+    for one, ``marshal`` cannot write into a compiled file), '' for None."""
+    return "" if value is None else "%s" % value
+
+
+def load_modexec(path):
+    """The warm module interpreter's program at ``path``, loaded as a module of its own (not
+    put on ``sys.path``: its directory holds other modules)."""
+    name = "gnt_cluster_modexec_" + os.path.realpath(path).replace(os.sep, "_").replace(".", "_")
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return module
+
+
+class Connection(LocalConnection):
+    """``ansible.builtin.local`` with module tasks run in-process through the warm module
+    interpreter (see DOCUMENTATION)."""
+
+    transport = "gnt.cluster.local"
+
+    def _run_here(self, cmd, in_data, sudoable):
+        """The module task's ``(rc, stdout, stderr)`` from the warm module interpreter, or None
+        when this command is not one it can run from here."""
+        if in_data is None or self.become is not None or getattr(self, "cwd", None):
+            return None
+        modexec_path, python, interpreter = (
+            plain_text(self.get_option(name))
+            for name in ("modexec_path", "modexec_python", "module_interpreter"))
+        if not modexec_path or not python or not runs_interpreter_alone(cmd, interpreter):
+            return None
+        try:
+            modexec = load_modexec(modexec_path)
+        except (OSError, ImportError, SyntaxError, ValueError) as err:
+            display.warning("cannot load the warm module interpreter %s: %s" % (modexec_path, err))
+            return None
+        if modexec is None or not modexec.is_launcher(interpreter, python, modexec_path):
+            return None
+        display.vvv("EXEC (warm module interpreter) %s" % cmd, host=self._play_context.remote_addr)
+        return modexec.run_here(in_data, python)
+
+    @ensure_connect
+    def exec_command(self, cmd, in_data=None, sudoable=True):
+        """Run ``cmd`` on the controller; a module task through the warm module interpreter."""
+        result = self._run_here(cmd, in_data, sudoable)
+        if result is not None:
+            return result
+        return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
