@@ -16,8 +16,9 @@ description:
   - Runs tasks on the Ansible controller, as C(ansible.builtin.local) does.
   - When a module task only runs the module interpreter O(module_interpreter) on the pipelined
     module payload, the payload goes straight from the Ansible worker process to the warm
-    module interpreter that interpreter would reach (gnt.cluster's C(modexec) server), and the
-    module's output comes back through pipes. That saves a shell and a client interpreter per
+    module interpreter that interpreter would reach (gnt.cluster's C(modexec) server, through
+    the program O(modexec_path) loaded in this process), and the module's output comes back
+    through pipes. That saves a shell and a client interpreter per
     module task (about 30 ms on a small host).
   - Anything else (other commands, file transfers, become, a task environment, another
     interpreter, no server to be had) runs exactly as with C(ansible.builtin.local).
@@ -70,6 +71,7 @@ notes:
 
 import importlib.util
 import os
+import selectors
 import shlex
 import sys
 
@@ -120,13 +122,83 @@ def load_modexec(path):
     return module
 
 
+def run_here(modexec, payload, python):
+    """Run ``payload`` as the client of ``python`` (whose program is the module ``modexec``)
+    would, from this process: through the same server, with this process's environment,
+    directory and umask, the module's stdout and stderr read back through pipes.
+
+    Returns ``(exit code, stdout, stderr)``, or None when nothing ran: this process is not
+    ``python``, or no server could be reached or take the request (the caller then starts the
+    client as usual, which falls back to a fresh interpreter)."""
+    if os.path.realpath(python) != os.path.realpath(sys.executable):
+        return None
+    sock = modexec.server_for(payload, python)
+    if sock is None:
+        return None
+    pipes = [*os.pipe(), *os.pipe()]  # stdout read, write; stderr read, write
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            modexec.send_request(sock, payload, [null, pipes[1], pipes[3]], current_umask())
+        except OSError:
+            return None  # the server dropped the request unread: nothing ran
+        finally:
+            os.close(null)
+            for index in (1, 3):  # the module holds the write ends now
+                os.close(pipes[index])
+                pipes[index] = -1
+        stdout, stderr = read_until_closed(pipes[0], pipes[2])
+        rc = modexec.await_exit(sock)
+    finally:
+        sock.close()
+        for fd in pipes:
+            if fd >= 0:
+                os.close(fd)
+    if rc is None:
+        return 1, stdout, stderr + modexec.GONE.encode()
+    return rc, stdout, stderr
+
+
+def current_umask():
+    """This process's umask, read without changing it (other threads may create files)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
+
+
+def read_until_closed(out_fd, err_fd):
+    """Everything written to the pipes ``out_fd`` and ``err_fd`` until every writer closed
+    them (read together: a module may fill either first)."""
+    chunks = {out_fd: [], err_fd: []}
+    with selectors.DefaultSelector() as sel:
+        for fd in chunks:
+            sel.register(fd, selectors.EVENT_READ)
+        open_fds = len(chunks)
+        while open_fds:
+            for key, _mask in sel.select():
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    sel.unregister(key.fd)
+                    open_fds -= 1
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+
+
 class Connection(LocalConnection):
     """``ansible.builtin.local`` with module tasks run in-process through the warm module
     interpreter (see DOCUMENTATION)."""
 
     transport = "gnt.cluster.local"
 
-    def _run_here(self, cmd, in_data, sudoable):
+    def _run_here(self, cmd, in_data):
         """The module task's ``(rc, stdout, stderr)`` from the warm module interpreter, or None
         when this command is not one it can run from here."""
         if in_data is None or self.become is not None or getattr(self, "cwd", None):
@@ -144,12 +216,12 @@ class Connection(LocalConnection):
         if modexec is None or not modexec.is_launcher(interpreter, python, modexec_path):
             return None
         display.vvv("EXEC (warm module interpreter) %s" % cmd, host=self._play_context.remote_addr)
-        return modexec.run_here(in_data, python)
+        return run_here(modexec, in_data, python)
 
     @ensure_connect
     def exec_command(self, cmd, in_data=None, sudoable=True):
         """Run ``cmd`` on the controller; a module task through the warm module interpreter."""
-        result = self._run_here(cmd, in_data, sudoable)
+        result = self._run_here(cmd, in_data)
         if result is not None:
             return result
         return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)

@@ -245,9 +245,9 @@ def _start_server(path: str, source: str | None, python: str | None = None
     return None
 
 
-def _server_for(payload: bytes, python: str | None = None) -> _socket.socket | None:
-    """A connection to the server for ``payload`` (started when none answers), None when
-    there is none to be had."""
+def server_for(payload: bytes, python: str | None = None) -> _socket.socket | None:
+    """A connection to the server for ``payload`` of the client of ``python`` (by default
+    this interpreter; started when none answers), None when there is none to be had."""
     source = ansible_source(payload_version(payload))
     path = server_dir(source, python)
     return _connect(path) or _start_server(path, source, python)
@@ -299,22 +299,20 @@ def _send(sock: _socket.socket, header: dict, payload: bytes, fds: list[int]) ->
 def client() -> int:
     """Run the payload on stdin through the server; returns the module's exit code."""
     payload = sys.stdin.buffer.read()
-    sock = _server_for(payload)
+    sock = server_for(payload)
     if sock is None:
         _fresh_interpreter(payload)
     umask = os.umask(0)
     os.umask(umask)
-    header = {"env": dict(os.environ), "cwd": os.getcwd(), "umask": umask}
     try:
         null = os.open(os.devnull, os.O_RDONLY)
         try:
-            _send(sock, header, payload, [null, 1, 2])
+            send_request(sock, payload, [null, 1, 2], umask)
         finally:
             os.close(null)
-        answer = _read_answer(sock)
+        rc = await_exit(sock)
     finally:
         sock.close()
-    rc = _exit_code(answer)
     if rc is None:
         sys.stderr.write(GONE)
         return 1
@@ -325,100 +323,25 @@ def client() -> int:
 GONE = "modexec: the module interpreter went away\n"
 
 
-def _read_answer(sock: _socket.socket) -> bytes:
-    """The server's answer to a request: the module's exit code and a newline."""
+def send_request(sock: _socket.socket, payload: bytes, fds: list[int], umask: int) -> None:
+    """Hand ``payload`` to the server on ``sock``, to run with ``fds`` as its stdin, stdout
+    and stderr, this process's environment and directory, and ``umask``."""
+    _send(sock, {"env": dict(os.environ), "cwd": os.getcwd(), "umask": umask}, payload, fds)
+
+
+def await_exit(sock: _socket.socket) -> int | None:
+    """The exit code of the module of the request on ``sock``, once it ended; None when the
+    server went away without one."""
     answer = b""
     while not answer.endswith(b"\n"):
         chunk = sock.recv(256)
         if not chunk:
             break
         answer += chunk
-    return answer
-
-
-def _exit_code(answer: bytes) -> int | None:
     try:
         return int(answer.decode("ascii"))
     except ValueError:
         return None
-
-
-# ---------------------------------------------------------------------------------------
-# in-process request (no client process)
-
-
-def run_here(payload: bytes, python: str) -> tuple[int, bytes, bytes] | None:
-    """Run ``payload`` as the client of ``python`` would, from this process: through the
-    same server, with this process's environment, directory and umask, the module's stdout
-    and stderr read back through pipes. For a controller that would otherwise start the
-    client (a shell, then ``python``) for each module task on its own node.
-
-    Returns ``(exit code, stdout, stderr)``, or None when nothing ran: this process is not
-    ``python``, or no server could be reached or sent the request (the caller then starts
-    the client as usual, which falls back to a fresh interpreter)."""
-    if os.path.realpath(python) != os.path.realpath(sys.executable):
-        return None
-    sock = _server_for(payload, python)
-    if sock is None:
-        return None
-    pipes = [*os.pipe(), *os.pipe()]  # stdout read, write; stderr read, write
-    try:
-        header = {"env": dict(os.environ), "cwd": os.getcwd(), "umask": _umask()}
-        null = os.open(os.devnull, os.O_RDONLY)
-        try:
-            _send(sock, header, payload, [null, pipes[1], pipes[3]])
-        except OSError:
-            return None  # the server dropped the request unread: nothing ran
-        finally:
-            os.close(null)
-            for index in (1, 3):  # the module holds the write ends now
-                os.close(pipes[index])
-                pipes[index] = -1
-        stdout, stderr = _read_until_closed(pipes[0], pipes[2])
-        rc = _exit_code(_read_answer(sock))
-    finally:
-        sock.close()
-        for fd in pipes:
-            if fd >= 0:
-                os.close(fd)
-    if rc is None:
-        return 1, stdout, stderr + GONE.encode()
-    return rc, stdout, stderr
-
-
-def _umask() -> int:
-    """This process's umask, read without changing it (other threads may create files)."""
-    try:
-        with open("/proc/self/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o077)
-    os.umask(umask)
-    return umask
-
-
-def _read_until_closed(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
-    """Everything written to the pipes ``out_fd`` and ``err_fd`` until every writer closed
-    them (read together: a module may fill either first)."""
-    import selectors
-
-    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
-    with selectors.DefaultSelector() as sel:
-        for fd in chunks:
-            sel.register(fd, selectors.EVENT_READ)
-        open_fds = len(chunks)
-        while open_fds:
-            for key, _mask in sel.select():
-                data = os.read(key.fd, 1 << 16)
-                if data:
-                    chunks[key.fd].append(data)
-                else:
-                    sel.unregister(key.fd)
-                    open_fds -= 1
-    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
 
 
 # ---------------------------------------------------------------------------------------

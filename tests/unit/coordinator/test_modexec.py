@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from ansible_collections.gnt.cluster.plugins.connection.local import run_here
 from gnt.nodes import modexec, modexec_cache
 from gnt.nodes.proctree import alive
 
@@ -164,8 +165,8 @@ def test_a_directory_others_can_write_means_a_fresh_interpreter(servers, tmp_pat
 
 
 def test_a_request_from_this_process_runs_as_the_clients(servers, tmp_path, monkeypatch):
-    """run_here (what the master's Ansible worker does for a module task, instead of
-    starting the client): the same server, environment, directory, umask, output and exit
+    """The connection plugin gnt.cluster.local's run_here (what the master's Ansible worker
+    does for a module task, instead of starting the client): the same server, environment, directory, umask, output and exit
     code as the client started by its launcher."""
     monkeypatch.setattr(modexec, "RUN_DIR", str(servers.path))
     payload = PAYLOAD % ""
@@ -173,7 +174,7 @@ def test_a_request_from_this_process_runs_as_the_clients(servers, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GNT_TEST_VAR", "here")
     monkeypatch.setenv("GNT_TEST_RC", "3")
-    result = modexec.run_here(payload.encode(), sys.executable)
+    result = run_here(modexec, payload.encode(), sys.executable)
     assert result is not None
     rc, out, err = result
     assert (rc, err.decode()) == (client.returncode, client.stderr) == (3, "to stderr\n")
@@ -187,7 +188,7 @@ def test_a_request_from_this_process_reads_both_streams_whole(servers, monkeypat
     monkeypatch.setattr(modexec, "RUN_DIR", str(servers.path))
     payload = ("import sys\nfor i in range(64):\n    sys.stdout.write('o' * 9000)\n"
                "    sys.stdout.flush()\n    sys.stderr.write('e' * 9000)\n    sys.stderr.flush()\n")
-    assert modexec.run_here(payload.encode(), sys.executable) == \
+    assert run_here(modexec, payload.encode(), sys.executable) == \
         (0, b"o" * 9000 * 64, b"e" * 9000 * 64)
 
 
@@ -199,7 +200,7 @@ def test_a_request_for_another_interpreter_runs_nothing_here(servers, tmp_path, 
     payload = f"open({str(marker)!r}, 'w').close()\n".encode()
     other = shutil.which("python3", path="/usr/bin")
     assert other and os.path.realpath(other) != os.path.realpath(sys.executable)
-    assert modexec.run_here(payload, other) is None
+    assert run_here(modexec, payload, other) is None
     assert not marker.exists() and not servers.pids()
 
 

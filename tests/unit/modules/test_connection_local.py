@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ANSIBLE
 
 from ansible_collections.gnt.cluster.plugins.connection.local import (
     plain_text,
@@ -22,6 +21,7 @@ from ansible_collections.gnt.cluster.plugins.connection.local import (
 from gnt.nodes import modexec
 
 LAUNCHER = "/var/lib/gnt/ansible/modexec-python"
+ANSIBLE = Path(sys.executable).with_name("ansible")
 
 
 @pytest.mark.parametrize(("cmd", "alone"), [
