@@ -31,13 +31,14 @@ class LUInstanceStartup(InstanceLU):
         self.require_node_online()
         if self.hv_overrides:
             params.check_hvparams(self.instance["hypervisor"], self.hv_overrides)
-        self.already_running = self.is_running()
+        state = self.node_state()  # one node call: is it running, and the free memory
+        self.already_running = self.is_running(state.get("domains") or {})
         self.memory = None
         if not self.already_running:
             be = params.fill(params.filled_beparams(self.cfg.cluster(), self.instance),
                              self.be_overrides)
-            self.memory = checks.start_memory(self.cfg, self.node, be["minmem"],
-                                              be["maxmem"], self.name)
+            self.memory = checks.memory_to_start(self.node, state.get("mfree"), be["minmem"],
+                                                 be["maxmem"], self.name)
 
     def exec(self) -> Any:
         if self.already_running:
@@ -103,12 +104,13 @@ class LUInstanceReboot(InstanceLU):
         if self.instance["admin_state"] == "offline":
             raise OpPrereqError(f"Instance {self.name} is offline, cannot reboot", ECODE_STATE)
         self.require_node_online()
-        self.running = self.is_running()
+        state = self.node_state()  # one node call: is it running, and the free memory
+        self.running = self.is_running(state.get("domains") or {})
         self.memory = None
         if not self.running or self.op["reboot_type"] != "soft":
             be = params.filled_beparams(self.cfg.cluster(), self.instance)
-            self.memory = be["maxmem"] if self.running else checks.start_memory(
-                self.cfg, self.node, be["minmem"], be["maxmem"], self.name)
+            self.memory = be["maxmem"] if self.running else checks.memory_to_start(
+                self.node, state.get("mfree"), be["minmem"], be["maxmem"], self.name)
 
     def exec(self) -> Any:
         if not self.running:

@@ -99,15 +99,28 @@ class InstanceLU(LogicalUnit):
             raise OpPrereqError(f"Instance {self.name}'s primary node {self.node['name']} is"
                                 " offline", ECODE_STATE)
 
-    def is_running(self) -> bool:
-        """Ask the primary node's hypervisor (libvirt) whether the instance runs."""
-        try:
-            domains = live.node_domains(self.cfg, self.node)
-        except live.NodeDown as err:
-            raise OpPrereqError(f"Cannot ask node {self.node['name']} about instance"
-                                f" {self.name}: {err}", ECODE_ENVIRON) from err
+    def is_running(self, domains: dict[str, dict[str, Any]] | None = None) -> bool:
+        """Whether the instance runs: in ``domains`` (the primary node's, as
+        :meth:`node_state` gave them), else asked of the node's hypervisor (libvirt)."""
+        if domains is None:
+            try:
+                domains = live.node_domains(self.cfg, self.node)
+            except live.NodeDown as err:
+                raise self._unreachable(err) from err
         dom = domains.get(self.name)
         return dom is not None and dom["state"] in ("running", "paused", "blocked")
+
+    def node_state(self) -> dict[str, Any]:
+        """The primary node's live figures with its domains, in one node call (see
+        :func:`gnt.nodes.live.node_state`): what a start checks."""
+        try:
+            return live.node_state(self.cfg, self.node)
+        except live.NodeDown as err:
+            raise self._unreachable(err) from err
+
+    def _unreachable(self, err: Exception) -> OpPrereqError:
+        return OpPrereqError(f"Cannot ask node {self.node['name']} about instance"
+                             f" {self.name}: {err}", ECODE_ENVIRON)
 
     def host_vars(self, memory: int | None = None, **extra: Any) -> dict[str, Any]:
         spec = instance_spec(self.cfg, self.instance, memory)

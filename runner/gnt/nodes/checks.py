@@ -67,7 +67,16 @@ def free_memory(store: ConfigStore, node: dict[str, Any]) -> int:
 def start_memory(store: ConfigStore, node: dict[str, Any], minmem: int, maxmem: int,
                  instance_name: str) -> int:
     """Memory to start an instance with: maxmem if free, else all free memory down to minmem."""
-    free = free_memory(store, node)
+    return memory_to_start(node, free_memory(store, node), minmem, maxmem, instance_name)
+
+
+def memory_to_start(node: dict[str, Any], free: int | None, minmem: int, maxmem: int,
+                    instance_name: str) -> int:
+    """:func:`start_memory` given the node's free memory (MiB; None: not known)."""
+    if free is None:
+        raise OpPrereqError(f"Cannot get free memory of node {node['name']}: its hypervisor"
+                            " did not answer", ECODE_ENVIRON)
+    free = int(free)
     if free >= maxmem:
         return maxmem
     if free >= minmem:

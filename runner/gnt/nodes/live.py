@@ -15,6 +15,13 @@ def node_domains(store: ConfigStore, node: dict[str, Any]) -> dict[str, dict[str
     return rpc.domains(store, node)
 
 
+def node_state(store: ConfigStore, node: dict[str, Any]) -> dict[str, Any]:
+    """The live figures of ``node`` with its domains (``domains``) and free memory
+    (``mfree``): what a start asks (does the instance run, is there memory for it) in one
+    node call, one SSH round trip on a node other than the master."""
+    return rpc.live_info_or_error(store, node)
+
+
 def domains_by_node(store: ConfigStore, node_uuids: set[str]
                     ) -> dict[str, dict[str, dict[str, Any]] | None]:
     """node uuid -> its domains, or None when the node is offline or did not answer (all nodes

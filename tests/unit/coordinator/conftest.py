@@ -125,6 +125,8 @@ def cluster(tmp_path, monkeypatch):
     hv = FakeHypervisor()
     monkeypatch.setattr(live, "node_domains", lambda store, node: hv.domains(node))
     monkeypatch.setattr(checks, "free_memory", lambda store, node: hv.free_mib)
+    monkeypatch.setattr(live, "node_state", lambda store, node: {"domains": hv.domains(node),
+                                                                 "mfree": hv.free_mib})
     monkeypatch.setattr(checks, "check_os", _fake_check_os)
     executor = TrackingExecutor(hv)
     bootstrap.init_cluster("cluster.example.com", executor=executor, start_master=False,

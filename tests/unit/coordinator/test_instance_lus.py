@@ -220,3 +220,35 @@ def test_events_say_which_play_failed():
     result = collector.hosts[NODE1]
     assert (result.ok, result.failed_play, result.message) == (False, 1, "boom")
     assert play_index("all") is None and play_index(play_group(12)) == 12
+
+
+def test_startup_and_reboot_ask_the_node_once(cluster, monkeypatch):
+    """Whether the instance runs and the node's free memory come from one node call (one SSH
+    round trip on a node other than the master); a node that cannot be asked is named, with
+    Ganeti's environment error code, and nothing changes."""
+    from gnt.core.errors import ECODE_ENVIRON
+    from gnt.nodes import live
+
+    assert _create(cluster, start=False).status == SUCCESS
+    asked: list[str] = []
+    state = live.node_state
+    monkeypatch.setattr(live, "node_state", lambda store, node: (asked.append("state"),
+                                                                 state(store, node))[1])
+    monkeypatch.setattr(live, "node_domains", lambda store, node: asked.append("domains"))
+    for op, extra in (("OP_INSTANCE_STARTUP", {}), ("OP_INSTANCE_REBOOT", {"reboot_type": "hard"}),
+                      ("OP_INSTANCE_REBOOT", {"reboot_type": "soft"})):
+        asked.clear()
+        assert cluster.run(op, instance_name=NAME, **extra).status == SUCCESS
+        assert asked == ["state"], op
+
+    def down(store, node):
+        raise live.NodeDown(f"{node['name']}: ssh: connect to host: No route to host")
+
+    cluster.run("OP_INSTANCE_SHUTDOWN", instance_name=NAME)
+    monkeypatch.setattr(live, "node_state", down)
+    before = cluster.config_bytes()
+    job = cluster.run("OP_INSTANCE_STARTUP", instance_name=NAME)
+    assert _error(job) == (f"Cannot ask node {NODE1} about instance {NAME}: {NODE1}: ssh:"
+                           " connect to host: No route to host")
+    assert job.ops[0].result["args"][1] == ECODE_ENVIRON
+    assert cluster.config_bytes() == before
