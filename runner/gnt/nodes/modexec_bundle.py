@@ -2,8 +2,9 @@
 
 ``node_prepare`` unpacks one tarball into the node's :func:`node_dir`:
 
-- ``modexec.py``: this checkout's client and server (standard library only), and
-  ``modexec_cache.py``, the server's cache of compiled code;
+- ``modexec.py``: this checkout's client, and the files its server imports from beside it
+  (``modexec_server.py``, the server; ``modexec_cache.py``, its cache of compiled code);
+  standard library only;
 - ``python``: the launcher Ansible runs as the node's module interpreter
   (``/usr/bin/python3 -I``, importing ``modexec.py``);
 - ``ansible-<version>.zip``: the controller's Ansible ``module_utils`` (what the payloads it
@@ -29,14 +30,14 @@ from pathlib import Path
 
 from gnt.core import settings
 from gnt.nodes.executor import private_dir
-from gnt.nodes.modexec import launcher_script
+from gnt.nodes.modexec import BESIDE, launcher_script
 
 #: The node's Python, as for the modules run in a fresh interpreter.
 NODE_PYTHON = "/usr/bin/python3"
 LAUNCHER = "python"
 MODEXEC = Path(__file__).with_name("modexec.py")
-#: The server's compiled-code cache, imported from beside modexec.py.
-MODEXEC_CACHE = Path(__file__).with_name("modexec_cache.py")
+#: modexec.py and what its server imports from beside it, installed side by side.
+MODEXEC_FILES = (MODEXEC, *(MODEXEC.with_name(name) for name in BESIDE))
 
 
 def node_dir(paths: settings.Paths | None = None) -> Path:
@@ -94,7 +95,7 @@ def bundle(paths: settings.Paths | None = None) -> Path:
     launcher = launcher_script(NODE_PYTHON, str(node_dir(paths) / "modexec.py"),
                                "gnt: Ansible's module interpreter on this node (warm, see"
                                " modexec.py)")
-    digest = hashlib.sha256(MODEXEC.read_bytes() + MODEXEC_CACHE.read_bytes()
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in MODEXEC_FILES)
                             + launcher.encode() + version.encode())
     for path in files:
         info = path.stat()
@@ -112,11 +113,11 @@ def bundle(paths: settings.Paths | None = None) -> Path:
 def _tarball(key: str, launcher: str, version: str, utils: Path, files: tuple[Path, ...]) -> bytes:
     """The tarball's bytes (``key`` names the content; kept per process)."""
     del key  # part of the cache key only
-    mtime = int(max(path.stat().st_mtime for path in [MODEXEC, MODEXEC_CACHE, *files]))
+    mtime = int(max(path.stat().st_mtime for path in [*MODEXEC_FILES, *files]))
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        _add(archive, "modexec.py", MODEXEC.read_bytes(), 0o644, mtime)
-        _add(archive, MODEXEC_CACHE.name, MODEXEC_CACHE.read_bytes(), 0o644, mtime)
+        for path in MODEXEC_FILES:
+            _add(archive, path.name, path.read_bytes(), 0o644, mtime)
         _add(archive, LAUNCHER, launcher.encode(), 0o755, mtime)
         _add(archive, f"ansible-{version}.zip", _utils_zip(version, utils, files), 0o644,
              mtime)

@@ -81,6 +81,8 @@ def test_a_large_payload_gets_through(servers, tmp_path):
 def test_a_changed_interpreter_file_gets_a_new_server(servers, tmp_path):
     script = tmp_path / "modexec.py"
     shutil.copy(SCRIPT, script)
+    for name in modexec.BESIDE:  # what the server imports from beside it
+        shutil.copy(SCRIPT.with_name(name), tmp_path / name)
     first = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)
     os.utime(script, ns=(script.stat().st_atime_ns, script.stat().st_mtime_ns + 10**9))
     second = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)

@@ -64,6 +64,8 @@ def test_the_payloads_ansible_version_is_read_from_its_arguments():
 def test_module_utils_are_warmed_only_from_a_source_of_the_payloads_version(servers, tmp_path):
     script = tmp_path / "modexec.py"
     shutil.copy(modexec.__file__, script)
+    for name in modexec.BESIDE:  # what the server imports from beside it
+        shutil.copy(Path(modexec.__file__).with_name(name), tmp_path / name)
     utils = Path(modexec_bundle._ansible()[1])
     zip_path = tmp_path / "ansible-9.9.9.zip"
     zip_path.write_bytes(modexec_bundle._utils_zip("9.9.9", utils, tuple(modexec_bundle._sources(utils))))
@@ -90,6 +92,7 @@ def test_the_node_bundle_gives_the_nodes_python_a_warm_interpreter(servers, tmp_
     with tarfile.open(tarball) as archive:
         members = {m.name: (m.mode, m.uid) for m in archive.getmembers()}
         assert members == {"modexec.py": (0o644, 0), "modexec_cache.py": (0o644, 0),
+                           "modexec_server.py": (0o644, 0),
                            "python": (0o755, 0), f"ansible-{INSTALLED}.zip": (0o644, 0)}
         node_dir = modexec_bundle.node_dir(paths)
         node_dir.mkdir(parents=True)

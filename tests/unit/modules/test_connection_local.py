@@ -60,6 +60,8 @@ def warm_copy(tmp_path, monkeypatch):
     program = tmp_path / "mx" / "modexec.py"
     program.parent.mkdir()
     shutil.copy(modexec.__file__, program)
+    for name in modexec.BESIDE:  # what the server imports from beside it
+        shutil.copy(Path(modexec.__file__).with_name(name), program.with_name(name))
     launcher = tmp_path / "modexec-python"
     launcher.write_text(modexec.launcher_script(sys.executable, str(program), "test launcher"))
     launcher.chmod(0o700)
