@@ -240,12 +240,17 @@ class NodeCall(NamedTuple):
 
     def argv(self, **kwargs: Any) -> list[str]:
         """The agent's command line asking this on a node (same interpreter path there)."""
-        argv = [sys.executable, "-m", "gnt.nodes.agent", self.name]
+        return [sys.executable, "-m", "gnt.nodes.agent", *self.call_args(**kwargs)]
+
+    def call_args(self, **kwargs: Any) -> list[str]:
+        """The arguments of :func:`main` asking this (the call's name, then its flags)."""
+        args = [self.name]
+        checked = self._checked(kwargs)
         for arg in self.args:
-            value = self._checked(kwargs).get(arg.name)
+            value = checked.get(arg.name)
             for item in (value or []) if arg.many else ([] if value is None else [value]):
-                argv += [arg.flag, str(item)]
-        return argv
+                args += [arg.flag, str(item)]
+        return args
 
     def _checked(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         known = {arg.name for arg in self.args}
@@ -313,6 +318,21 @@ CALLS: dict[str, NodeCall] = {call.name: call for call in (
 def command_line(name: str, **kwargs: Any) -> str:
     """The shell command asking node call ``name`` (see :data:`CALLS`) on a node."""
     return " ".join(shlex.quote(arg) for arg in CALLS[name].argv(**kwargs))
+
+
+def warm_request(name: str, **kwargs: Any) -> tuple[str, bytes]:
+    """The shell command and its stdin asking node call ``name`` through the warm interpreter
+    of the node's Python (same path there): a client of :mod:`gnt.nodes.modexec` hands a
+    script calling :func:`main` to the server of that Python, whose fork has the standard
+    library parts and libvirt imported already (a new interpreter under TCG spends 1-3 s on
+    them). The answer, exit code and errors are those of :func:`command_line`'s command; with
+    no server to be had, the client runs the script in a new interpreter."""
+    from gnt.nodes import modexec  # the master's side only
+
+    code = modexec.client_code(modexec.__file__)
+    script = ("import sys\nfrom gnt.nodes.agent import main\n"
+              f"sys.exit(main({CALLS[name].call_args(**kwargs)!r}))\n")
+    return f"{shlex.quote(sys.executable)} -I -c {shlex.quote(code)}", script.encode()
 
 
 def parser() -> argparse.ArgumentParser:

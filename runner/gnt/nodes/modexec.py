@@ -156,13 +156,19 @@ def _sha256(data: bytes) -> str:
     return sha256(data).hexdigest()
 
 
+def client_code(modexec_path: str) -> str:
+    """Python code (for ``python -I -c``) running :func:`client` from ``modexec_path``
+    imported as a module."""
+    return (f"import sys; sys.path.append({os.path.dirname(modexec_path)!r}); "
+            f"import modexec; sys.exit(modexec.client())")
+
+
 def launcher_script(python: str, modexec_path: str, comment: str) -> str:
     """The shell script Ansible runs as the module interpreter: ``python`` running
-    :func:`client` from ``modexec_path`` imported as a module."""
+    :func:`client_code`."""
     import shlex
 
-    code = (f"import sys; sys.path.append({os.path.dirname(modexec_path)!r}); "
-            f"import modexec; sys.exit(modexec.client())")
+    code = client_code(modexec_path)
     return f"#!/bin/sh\n# {comment}\nexec {shlex.quote(python)} -I -c {shlex.quote(code)}\n"
 
 

@@ -1,6 +1,7 @@
 """Questions to nodes (the calls declared once in :data:`gnt.nodes.agent.CALLS`): answered
-in-process on the master, over SSH (``python -m gnt.nodes.agent CALL``) on other nodes, several
-nodes at once. Logical units ask nodes only through here."""
+in-process on the master, over SSH on other nodes (in a fork of the warm interpreter of the
+node's Python, :func:`gnt.nodes.agent.warm_request`; with ``GNT_MODULE_INTERPRETER=fresh``,
+``python -m gnt.nodes.agent CALL``), several nodes at once. Logical units ask nodes only through here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from typing import Any
 
 from gnt.config.store import ConfigStore
+from gnt.core import settings
 from gnt.nodes import agent, ssh
 from gnt.nodes.nodevars import libvirt_uri, ssh_target
 
@@ -39,7 +41,11 @@ def call_target(target: ssh.Target, name: str, **kwargs: Any) -> Any:
             return call.local(**kwargs)
         except Exception as err:  # libvirt's and the OS's error types
             raise NodeDown(f"{target.name}: {err}") from err
-    result = ssh.run(target, agent.command_line(name, **kwargs), timeout=call.timeout)
+    if settings.module_interpreter() == "fresh":
+        command, stdin = agent.command_line(name, **kwargs), None
+    else:
+        command, stdin = agent.warm_request(name, **kwargs)
+    result = ssh.run(target, command, stdin=stdin, timeout=call.timeout)
     if ssh.unreachable(result):
         raise NodeUnreachable(f"{target.name}: {result.reason()}")
     if result.rc == 127:

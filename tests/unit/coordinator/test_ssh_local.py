@@ -164,3 +164,30 @@ def test_nodecmd_through_run_like_on_a_node(tmp_path):
     assert json.loads(result.stdout)["dirs"] == {str(tmp_path): True}
     bad = ssh.run(LOCAL, agent.command_line("verify") + " --bogus")
     assert bad.rc == 2 and "--bogus" in bad.reason()
+
+
+def test_a_warm_request_answers_as_the_agent_does_from_a_fork_of_the_server(tmp_path, servers):
+    """agent.warm_request: the same answers, exit codes and errors as the agent's command
+    line, from a fork of one warm interpreter server (started by the first request)."""
+    import json
+
+    from gnt.nodes import agent
+
+    store = tmp_path / "store"
+    store.mkdir()
+    kwargs = {"storage_dirs": [str(store)]}
+    fresh = ssh.run(LOCAL, agent.command_line("verify", **kwargs))
+    command, stdin = agent.warm_request("verify", **kwargs)
+    assert "gnt.nodes.agent" not in command       # the call itself travels on stdin
+    warm = ssh.run(LOCAL, command, stdin=stdin)
+    assert warm.ok, warm.stderr
+    assert json.loads(warm.stdout) == json.loads(fresh.stdout)
+    assert json.loads(warm.stdout)["dirs"] == {str(store): True}
+    pids = servers.pids()
+    assert len(pids) == 1
+    assert ssh.run(LOCAL, command, stdin=stdin).ok and servers.pids() == pids
+    fresh_bad = ssh.run(LOCAL, agent.command_line("storage-list", storage_type="bogus"))
+    warm_bad = ssh.run(LOCAL, *agent.warm_request("storage-list", storage_type="bogus"))
+    assert (warm_bad.rc, warm_bad.stdout, warm_bad.stderr) == \
+        (fresh_bad.rc, fresh_bad.stdout, fresh_bad.stderr)
+    assert warm_bad.rc == 1 and "unknown storage type 'bogus'" in warm_bad.stderr
