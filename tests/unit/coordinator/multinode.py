@@ -6,6 +6,10 @@ Used on top of the ``cluster`` fixture of conftest.py (a real Master, recording 
 
 from __future__ import annotations
 
+import ast
+import re
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -80,8 +84,23 @@ class MultiHV:
         return info
 
 
+WARM_CALL = re.compile(r"^import sys\nfrom gnt\.nodes\.agent import main\nsys\.exit\(main\((\[.*\])\)\)\n$")
+
+
+def agent_command(command: str, stdin: bytes | None) -> str:
+    """``command``, or for a node call sent to the warm interpreter (``agent.warm_request``:
+    the call travels on stdin) the agent's command line it stands for, as
+    ``agent.command_line`` writes it."""
+    found = WARM_CALL.match((stdin or b"").decode("utf-8", "replace"))
+    if found is None:
+        return command
+    args = ast.literal_eval(found.group(1))
+    return " ".join(shlex.quote(arg) for arg in [sys.executable, "-m", "gnt.nodes.agent", *args])
+
+
 class FakeSSH:
-    """Stands in for ``gnt.nodes.ssh.run``: records (target, command, stdin); answers with rc 0 or
+    """Stands in for ``gnt.nodes.ssh.run``: records (target, command, stdin), a node call as its
+    agent command line (:func:`agent_command`); answers with rc 0 or
     what ``rules`` says (callables ``(target, command) -> Result | None``, first wins)."""
 
     def __init__(self) -> None:
@@ -97,6 +116,7 @@ class FakeSSH:
 
     def __call__(self, target: ssh.Target, command: str, stdin: bytes | None = None,
                  timeout: float = 60.0) -> ssh.Result:
+        command = agent_command(command, stdin)
         self.calls.append((target, command, stdin))
         for rule in self.rules:
             result = rule(target, command)
