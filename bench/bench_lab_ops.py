@@ -9,10 +9,12 @@ Then 100 instance adds (file disk + tinylinux, not started) submitted at once ac
 
 Usage: ``.venv/bin/python bench/bench_lab_ops.py [ROUNDS] [ADDS]`` as root (3 rounds, 100
 adds; ADDS=0 skips them). The lab runs in slot $GNT_LAB_SLOT (else 0).
+``GNT_BENCH_CONFIGS=warm,plain`` runs only those executor configurations.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -184,7 +186,10 @@ def main() -> None:
         hop = statistics.median(clock(lc.run, "node1", "true") for _attempt in range(7))
         print(f"the SSH hop into node1 that every gnt command of this bench takes: {hop:.3f} s"
               " (subtracted from our figures below)", flush=True)
+        wanted = os.environ.get("GNT_BENCH_CONFIGS", "").split(",")
         for label, executor, interpreter in CONFIGS:
+            if wanted != [""] and label not in wanted:
+                continue
             set_config(lc, executor, interpreter)
             figures: Figures = {}
             for node in ("node1", "node2"):
