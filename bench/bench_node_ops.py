@@ -3,7 +3,8 @@ configurations (see CONFIGS), each next to its floor: the same libvirt calls mad
 from this process on the same domain, in the same run. Prints medians, the ratio to the floor
 and Ganeti 3.0.2's figure on this kind of machine (issue 11).
 
-Usage: ``.venv/bin/python bench/bench_node_ops.py [ROUNDS]`` as root (default 3 rounds).
+Usage: ``.venv/bin/python bench/bench_node_ops.py [ROUNDS]`` as root (default 3 rounds);
+``GNT_BENCH_CONFIGS=warm`` runs only the configurations named (comma-separated).
 """
 
 from __future__ import annotations
@@ -143,7 +144,9 @@ def print_table(title: str, results: dict[str, dict[str, tuple[float, float | No
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    results = {config[0]: bench_mode(config, rounds) for config in CONFIGS}
+    wanted = os.environ.get("GNT_BENCH_CONFIGS", "").split(",")
+    results = {config[0]: bench_mode(config, rounds) for config in CONFIGS
+               if wanted == [""] or config[0] in wanted}
     print_table("operation", results)
     print("warm: warm worker + warm module interpreter (the default); runner: plain ansible-runner"
           " runs + warm module interpreter; plain: plain ansible-runner + a fresh Python per"

@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 import time
+from collections.abc import Iterator
 
 if __package__:  # imported as gnt.nodes.modexec_server (tests, type checks)
     from gnt.nodes import modexec
@@ -278,14 +279,21 @@ def _remove_tree(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _reap(children: dict, sel) -> None:
-    while children:
+def exited_children() -> Iterator[tuple[int, int]]:
+    """(pid, exit code) of each child of this process that has exited, without waiting for
+    the others."""
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        yield pid, os.waitstatus_to_exitcode(status)
+
+
+def _reap(children: dict, sel) -> None:
+    for pid, code in exited_children():
         child = children.pop(pid, None)
         if child is None:
             continue
@@ -296,7 +304,7 @@ def _reap(children: dict, sel) -> None:
         except (KeyError, ValueError):
             pass
         try:
-            conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode("ascii"))
+            conn.sendall(f"{code}\n".encode("ascii"))
         except OSError:
             pass
         conn.close()

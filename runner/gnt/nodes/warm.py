@@ -39,6 +39,7 @@ import traceback
 from typing import Any
 
 from gnt.nodes import proctree
+from gnt.nodes.modexec_server import exited_children
 
 #: Environment variables that may differ between runs; every other one must equal the
 #: worker's own, since Ansible read its configuration from them when the worker imported it.
@@ -411,19 +412,13 @@ class Worker:
         return True
 
     def _reap(self) -> None:
-        while self.children or self.helpers:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, code in exited_children():
             self.helpers.discard(pid)
             conn = self.children.pop(pid, None)
             if conn is None:
                 continue
             try:
-                _send(conn, {"rc": os.waitstatus_to_exitcode(status)})
+                _send(conn, {"rc": code})
             except OSError:
                 pass
             conn.close()
