@@ -126,7 +126,7 @@ def _disk_paths(xml: str) -> list[str]:
 def print_table(title: str, results: dict[str, dict[str, tuple[float, float | None]]]) -> None:
     """One row per operation: each configuration's median, the floor, the ratios to it and
     Ganeti 3.0.2's figure (by the operation's name before any " (...)") with the ratio."""
-    labels = [config[0] for config in CONFIGS]
+    labels = [config[0] for config in CONFIGS if config[0] in results]
     nan = float("nan")
     width = max(len(title), *(len(op) for op in results[labels[0]])) + 2
     print("\n" + f"{title:{width}}" + "".join(f"{label:>8}" for label in labels)
