@@ -39,7 +39,7 @@ def median_ms(action: Callable[[], object], rounds: int) -> float:
     """Median wall time of ``action`` in ms (one unmeasured run first)."""
     action()
     times = []
-    for _ in range(rounds):
+    for _round in range(rounds):
         start = time.perf_counter()
         action()
         times.append(time.perf_counter() - start)
