@@ -68,7 +68,8 @@ def main() -> None:
     run_dir = tempfile.mkdtemp(prefix="gnt-bench-modexec-")
     os.environ["GNT_MODEXEC_DIR"] = run_dir
     print(f"node calls through the node's shell, median of {rounds} (ms)")
-    print(f"{'call':10} {'fresh':>8} {'warm':>8} {'floor':>8} {'fresh/warm':>11} {'warm/floor':>11}")
+    print(f"{'call':10} {'fresh':>8} {'warm':>8} {'floor':>8}"
+          f" {'fresh/warm':>11} {'warm/floor':>11}")
     try:
         for name, kwargs in CALLS:
             fresh, warm, floor = bench_call(name, kwargs, rounds)

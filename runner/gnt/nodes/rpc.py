@@ -1,7 +1,8 @@
 """Questions to nodes (the calls declared once in :data:`gnt.nodes.agent.CALLS`): answered
 in-process on the master, over SSH on other nodes (in a fork of the warm interpreter of the
 node's Python, :func:`gnt.nodes.agent.warm_request`; with ``GNT_MODULE_INTERPRETER=fresh``,
-``python -m gnt.nodes.agent CALL``), several nodes at once. Logical units ask nodes only through here."""
+``python -m gnt.nodes.agent CALL``), several nodes at once. Logical units ask nodes only
+through here."""
 
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ class MultiHV:
         return info
 
 
-WARM_CALL = re.compile(r"^import sys\nfrom gnt\.nodes\.agent import main\nsys\.exit\(main\((\[.*\])\)\)\n$")
+WARM_CALL = re.compile(
+    r"^import sys\nfrom gnt\.nodes\.agent import main\nsys\.exit\(main\((\[.*\])\)\)\n$")
 
 
 def agent_command(command: str, stdin: bytes | None) -> str:

@@ -186,6 +186,12 @@ def test_a_warm_request_answers_as_the_agent_does_from_a_fork_of_the_server(tmp_
     pids = servers.pids()
     assert len(pids) == 1
     assert ssh.run(LOCAL, command, stdin=stdin).ok and servers.pids() == pids
+    # arguments are data: quotes, a newline and code in a path reach the call unchanged
+    odd = tmp_path / "it's \"odd\"\n'])); print('injected"
+    odd.mkdir()
+    answer = ssh.run(LOCAL, *agent.warm_request("verify", storage_dirs=[str(odd)]))
+    assert answer.ok, answer.stderr
+    assert json.loads(answer.stdout)["dirs"] == {str(odd): True}
     fresh_bad = ssh.run(LOCAL, agent.command_line("storage-list", storage_type="bogus"))
     warm_bad = ssh.run(LOCAL, *agent.warm_request("storage-list", storage_type="bogus"))
     assert (warm_bad.rc, warm_bad.stdout, warm_bad.stderr) == \
