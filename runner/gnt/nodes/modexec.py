@@ -336,15 +336,20 @@ def await_exit(sock: _socket.socket) -> int | None:
         return None
 
 
+def import_beside(name: str):  # noqa: ANN201 - a module
+    """Import module ``name`` from the file beside this one (one of :data:`BESIDE`): isolated
+    mode (``-I``) does not put a script's directory on ``sys.path``."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        return __import__(name)
+    finally:
+        del sys.path[0]
+
+
 def _serve_main(argv: list[str]) -> int:
     """``modexec.py --serve DIR [SOURCE]``: run :func:`modexec_server.serve` from beside this
     file (the server's process keeps this file's name in ``ps``)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    try:
-        import modexec_server
-    finally:
-        del sys.path[0]
-    return modexec_server.serve(argv[2], argv[3] if len(argv) == 4 else SITE)
+    return import_beside("modexec_server").serve(argv[2], argv[3] if len(argv) == 4 else SITE)
 
 
 if __name__ == "__main__":

@@ -42,16 +42,12 @@ def decode_header(data: bytes) -> dict:
 
 
 def _start_code_cache(run_dir: str) -> None:
-    """Cache compiled code under ``run_dir`` with ``modexec_cache.py`` from beside this file
-    (isolated mode, ``-I``, does not put a script's directory on ``sys.path``); without it
-    (a copy of this file alone) the server compiles as before."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    """Cache compiled code under ``run_dir`` with ``modexec_cache.py`` from beside this file;
+    without it (a copy of the files without it) the server compiles as before."""
     try:
-        import modexec_cache
+        modexec_cache = modexec.import_beside("modexec_cache")
     except ImportError:
         return
-    finally:
-        del sys.path[0]
     modexec_cache.start(os.path.join(run_dir, modexec_cache.CODE_CACHE))
 
 
