@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ansible_collections.gnt.cluster.plugins.connection.local import run_here
-from gnt.nodes import modexec, modexec_cache
+from gnt.nodes import modexec, modexec_bundle, modexec_cache
 from gnt.nodes.proctree import alive
 
 PAYLOAD = """
@@ -80,9 +80,8 @@ def test_a_large_payload_gets_through(servers, tmp_path):
 
 def test_a_changed_interpreter_file_gets_a_new_server(servers, tmp_path):
     script = tmp_path / "modexec.py"
-    shutil.copy(SCRIPT, script)
-    for name in modexec.BESIDE:  # what the server imports from beside it
-        shutil.copy(SCRIPT.with_name(name), tmp_path / name)
+    for path in modexec_bundle.MODEXEC_FILES:  # modexec.py and what its server imports
+        shutil.copy(path, tmp_path / path.name)
     first = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)
     os.utime(script, ns=(script.stat().st_atime_ns, script.stat().st_mtime_ns + 10**9))
     second = _fields(_run(script, PAYLOAD % "", tmp_path).stdout)

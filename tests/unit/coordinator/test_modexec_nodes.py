@@ -63,9 +63,8 @@ def test_the_payloads_ansible_version_is_read_from_its_arguments():
 
 def test_module_utils_are_warmed_only_from_a_source_of_the_payloads_version(servers, tmp_path):
     script = tmp_path / "modexec.py"
-    shutil.copy(modexec.__file__, script)
-    for name in modexec.BESIDE:  # what the server imports from beside it
-        shutil.copy(Path(modexec.__file__).with_name(name), tmp_path / name)
+    for path in modexec_bundle.MODEXEC_FILES:  # modexec.py and what its server imports
+        shutil.copy(path, tmp_path / path.name)
     utils = Path(modexec_bundle._ansible()[1])
     zip_path = tmp_path / "ansible-9.9.9.zip"
     zip_path.write_bytes(modexec_bundle._utils_zip("9.9.9", utils, tuple(modexec_bundle._sources(utils))))

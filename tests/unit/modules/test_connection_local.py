@@ -18,7 +18,7 @@ from ansible_collections.gnt.cluster.plugins.connection.local import (
     plain_text,
     runs_interpreter_alone,
 )
-from gnt.nodes import modexec
+from gnt.nodes import modexec, modexec_bundle
 
 LAUNCHER = "/var/lib/gnt/ansible/modexec-python"
 ANSIBLE = Path(sys.executable).with_name("ansible")
@@ -59,9 +59,8 @@ def warm_copy(tmp_path, monkeypatch):
     and a private server directory; the servers started are stopped."""
     program = tmp_path / "mx" / "modexec.py"
     program.parent.mkdir()
-    shutil.copy(modexec.__file__, program)
-    for name in modexec.BESIDE:  # what the server imports from beside it
-        shutil.copy(Path(modexec.__file__).with_name(name), program.with_name(name))
+    for path in modexec_bundle.MODEXEC_FILES:  # modexec.py and what its server imports
+        shutil.copy(path, program.with_name(path.name))
     launcher = tmp_path / "modexec-python"
     launcher.write_text(modexec.launcher_script(sys.executable, str(program), "test launcher"))
     launcher.chmod(0o700)
