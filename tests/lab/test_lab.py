@@ -91,12 +91,19 @@ def _host_uuid(capabilities_xml: str) -> str:
 
 
 def _purge_domain(name: str, *conns) -> None:
-    """Destroy and undefine domain ``name`` wherever it is, then close the connections."""
+    """Destroy and undefine domain ``name`` wherever it is, then close the connections (a
+    guest that powers off by itself meanwhile is not an error)."""
+    import libvirt
+
     for conn in conns:
         for dom in conn.listAllDomains():
             if dom.name() == name:
                 if dom.isActive():
-                    dom.destroy()
+                    try:
+                        dom.destroy()
+                    except libvirt.libvirtError:
+                        if dom.isActive():
+                            raise
                 dom.undefine()
         conn.close()
 
