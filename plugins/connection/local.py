@@ -69,57 +69,21 @@ notes:
   - The remote user is ignored, as with C(ansible.builtin.local).
 """
 
-import importlib.util
 import os
 import selectors
-import shlex
 import sys
 
 from ansible.plugins.connection import ensure_connect
 from ansible.plugins.connection.local import Connection as LocalConnection
 from ansible.utils.display import Display
 
+from ansible_collections.gnt.cluster.plugins.plugin_utils.modexec_client import (
+    load_modexec,
+    plain_text,
+    runs_interpreter_alone,
+)
+
 display = Display()
-
-#: What a module task's shell runs after the interpreter (ansible-core's ``sleep 0``).
-SHELL_TAIL = ["&&", "sleep", "0"]
-
-
-def runs_interpreter_alone(cmd, interpreter):
-    """True when the command ``cmd`` only runs ``interpreter``: ``SHELL -c 'INTERPRETER'``,
-    optionally followed by ansible-core's ``&& sleep 0``, with nothing else (no environment,
-    no directory change, no become wrapper)."""
-    if not interpreter or not isinstance(cmd, str):
-        return False
-    try:
-        parts = shlex.split(cmd)
-        if len(parts) != 3 or parts[1] != "-c" or not os.path.isabs(parts[0]):
-            return False
-        inner = shlex.split(parts[2])
-    except ValueError:
-        return False
-    return inner in ([interpreter], [interpreter] + SHELL_TAIL)
-
-
-def plain_text(value):
-    """``value`` as a plain ``str`` (Ansible hands variables over as subclasses of it, which,
-    for one, ``marshal`` cannot write into a compiled file), '' for None."""
-    return "" if value is None else "%s" % value
-
-
-def load_modexec(path):
-    """The warm module interpreter's program at ``path``, loaded as a module of its own (not
-    put on ``sys.path``: its directory holds other modules)."""
-    name = "gnt_cluster_modexec_" + os.path.realpath(path).replace(os.sep, "_").replace(".", "_")
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            return None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return module
 
 
 def run_here(modexec, payload, python):

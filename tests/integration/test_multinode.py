@@ -8,6 +8,7 @@ Tests depend on each other's end state (one cluster per module, in order).
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from gnt_labcluster import (
     lab_skip_reason,
     start_cluster,
     stop_cluster,
+    submit_job,
+    wait_job,
 )
 
 pytestmark = [pytest.mark.integration,
@@ -83,6 +86,46 @@ def test_every_node_has_its_warm_module_interpreter(lc: LabCluster) -> None:
                 f" /run/gnt-modexec/")
     assert expected in servers and servers.rstrip().endswith(f"/ansible-{release.group(1)}.zip"), \
         servers
+
+
+def _ancestors(procs: dict[int, tuple[int, str]], pid: int) -> list[str]:
+    """The command lines of ``pid``'s ancestors, nearest first (``procs``: pid -> ppid, args)."""
+    found = []
+    while pid in procs and procs[pid][0] in procs:
+        pid = procs[pid][0]
+        found.append(procs[pid][1])
+    return found
+
+
+def test_module_tasks_on_other_nodes_are_relayed_to_their_warm_interpreter(lc: LabCluster) -> None:
+    """Once a module task on node2 has set up the forward (gnt.cluster.ssh), the next ones go
+    over the master's SSH control master to node2's server: no SSH session, shell or client
+    process for them. Seen in node2's processes while a module runs: ``sleep``'s parent is the
+    module, a fork of the relaying child, a fork of the server; no modexec client runs."""
+    lc.gnt("gnt-debug delay --no-master -n node2 0.01")
+    job = submit_job(lc, "gnt-debug delay --no-master -n node2 6")
+    ancestry: list[str] = []
+    deadline = time.monotonic() + 60
+    while not ancestry and time.monotonic() < deadline:
+        out = lc.run("node2", "ps -eo pid=,ppid=,args=").stdout
+        procs = {int(pid): (int(ppid), args) for pid, ppid, args in
+                 (line.split(None, 2) for line in out.splitlines() if len(line.split()) > 2)}
+        sleeper = [pid for pid, (_ppid, args) in procs.items() if args == "sleep 6.0"]
+        if sleeper:
+            ancestry = _ancestors(procs, sleeper[0])
+            assert not [args for _ppid, args in procs.values() if "modexec.client()" in args]
+        else:
+            time.sleep(0.1)
+    assert wait_job(lc, job)[0] == "success"
+    assert len(ancestry) >= 3, ancestry
+    assert all("/modexec.py --serve /run/gnt-modexec/" in args for args in ancestry[:3]), \
+        ancestry
+    # the server's socket is the one node2's stable link (what the master forwards to) names
+    [launcher] = [node["module_interpreter"] for node in lc.config()["nodes"].values()
+                  if node["name"] == lc.fqdn("node2")]
+    link = lc.run("node2", f"readlink {launcher.rsplit('/', 1)[0]}/relay-v1-*.sock").stdout
+    assert link.split() == [ancestry[2].split("--serve ")[1].split()[0] + "/sock"], \
+        (ancestry, link)
 
 
 def test_role_changes_follow_the_pool_rules(lc: LabCluster) -> None:

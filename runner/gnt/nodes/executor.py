@@ -181,6 +181,23 @@ def remote_interpreter(node: NodeAccess) -> str:
     return "/usr/bin/python3"
 
 
+#: The connection of the other nodes' runs with a warm module interpreter: Ansible's ssh
+#: connection, with module tasks relayed to that interpreter over the SSH control master.
+SSH_WARM_CONNECTION = "gnt.cluster.ssh"
+
+
+def remote_connection(node: NodeAccess) -> dict[str, str]:
+    """The connection variables of a node other than the master: :data:`SSH_WARM_CONNECTION`
+    told where the node's warm module interpreter lives when it has one (see
+    :func:`remote_interpreter`), else Ansible's ssh connection."""
+    interpreter = remote_interpreter(node)
+    if interpreter != node.interpreter:
+        return {"ansible_connection": "ssh", "ansible_python_interpreter": interpreter}
+    return {"ansible_connection": SSH_WARM_CONNECTION, "ansible_python_interpreter": interpreter,
+            "gnt_modexec_path": str(MODEXEC_PROGRAM),
+            "gnt_modexec_relay_dir": os.path.dirname(interpreter)}
+
+
 def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str, Any]:
     """Inventory of the involved nodes with every play's vars under ``gnt_play_<n>``; the
     hosts of play ``n`` form the group ``gnt_play_<n>``."""
@@ -191,13 +208,12 @@ def build_inventory(plays: list[Play], nodes: dict[str, NodeAccess]) -> dict[str
         if node.local:
             hv.update(local_connection())
         else:
-            hv["ansible_connection"] = "ssh"
+            hv.update(remote_connection(node))
             hv["ansible_user"] = "root"
             hv["ansible_port"] = node.ssh_port
             # the host key is looked up under the node's address in the cluster's
             # known_hosts file (ANSIBLE_SSH_ARGS, see gnt.nodes.ssh.host_key_options)
             hv["ansible_ssh_extra_args"] = f"-o HostKeyAlias={node.address}"
-            hv["ansible_python_interpreter"] = remote_interpreter(node)
         hostvars[name] = hv
     groups: dict[str, Any] = {}
     for index, play in enumerate(plays):

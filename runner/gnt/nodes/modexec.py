@@ -47,7 +47,7 @@ UTILS_ZIP = "ansible-{version}.zip"
 #: The server warms Ansible from the interpreter's own installation.
 SITE = "site"
 #: The files the server imports from beside this one (part of its fingerprint).
-BESIDE = ("modexec_server.py", "modexec_cache.py")
+BESIDE = ("modexec_server.py", "modexec_cache.py", "modexec_relay.py")
 _VERSION_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-_")
 IDLE_TIMEOUT = 300.0
 START_TIMEOUT = 10.0
@@ -58,6 +58,12 @@ RUN_DIR = os.environ.get("GNT_MODEXEC_DIR") or "/run/gnt-modexec"
 #: coordinator finds a run's processes by this marker) and serves every later run.
 SERVER_ENV_DROP = ("GNT_ANSIBLE_RUN",)
 HEADER = struct.Struct("!II")
+#: A relayed request's answer is frames (:func:`relay`): a tag, the data's length, the data.
+FRAME = struct.Struct("!cI")
+STARTED, STDOUT, STDERR, EXITED = b"S", b"O", b"E", b"X"
+#: The stable name, beside a node's ``modexec.py``, of the socket of its server for payloads
+#: of one Ansible version (a symbolic link the server makes): what the master forwards to.
+RELAY_LINK = "relay-v1-{version}.sock"
 
 
 def payload_version(payload: bytes) -> str | None:
@@ -334,6 +340,81 @@ def await_exit(sock: _socket.socket) -> int | None:
         return int(answer.decode("ascii"))
     except ValueError:
         return None
+
+
+def relay_link(directory: str, version: str) -> str:
+    """The stable path of the relay socket of the server for payloads of Ansible ``version``
+    of the ``modexec.py`` in ``directory`` (:data:`RELAY_LINK`)."""
+    return os.path.join(directory, RELAY_LINK.format(version=version))
+
+
+def frame(tag: bytes, data: bytes = b"") -> bytes:
+    """One frame of a relayed answer (:data:`FRAME`)."""
+    return FRAME.pack(tag, len(data)) + data
+
+
+def relay(sock: _socket.socket, payload: bytes) -> tuple[int, bytes, bytes] | None:
+    """Run ``payload`` through the server at the other end of ``sock``, a connection that
+    cannot carry descriptors (a socket forwarded over SSH): the server runs the module as a
+    session of its own would (its environment, directory and umask) and relays its output.
+
+    Returns ``(exit code, stdout, stderr)``, or None when the server did not take the request
+    (nothing ran: no server, a server of other files, the connection closed before it
+    answered)."""
+    try:
+        # no header: the server's own session (the connection stays open both ways: the
+        # server takes its end of file as the client gone, and stops the module)
+        sock.sendall(HEADER.pack(0, len(payload)) + payload)
+    except OSError:
+        return None
+    reader = _FrameReader(sock)
+    first = reader.next()
+    if first is None or first[0] != STARTED:
+        return None
+    output: dict[bytes, list[bytes]] = {STDOUT: [], STDERR: []}
+    while True:
+        got = reader.next()
+        if got is None:
+            return 1, b"".join(output[STDOUT]), b"".join(output[STDERR]) + GONE.encode()
+        tag, data = got
+        if tag == EXITED:
+            try:
+                code = int(data.decode("ascii"))
+            except ValueError:
+                code = 1
+            return code, b"".join(output[STDOUT]), b"".join(output[STDERR])
+        if tag in output:
+            output[tag].append(data)
+
+
+class _FrameReader:
+    """Frames (:data:`FRAME`) read from a socket, one at a time."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def _read(self, size: int) -> bytes | None:
+        while len(self.buffer) < size:
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self.buffer += chunk
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def next(self) -> tuple[bytes, bytes] | None:
+        """The next frame's ``(tag, data)``, None at the end of the connection."""
+        head = self._read(FRAME.size)
+        if head is None:
+            return None
+        tag, size = FRAME.unpack(head)
+        data = self._read(size) if size else b""
+        return None if data is None else (tag, data)
 
 
 def import_beside(name: str):  # noqa: ANN201 - a module

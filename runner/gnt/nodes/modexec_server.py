@@ -17,11 +17,14 @@ import struct
 import sys
 import time
 from collections.abc import Iterator
+from typing import NoReturn
 
 if __package__:  # imported as gnt.nodes.modexec_server (tests, type checks)
-    from gnt.nodes import modexec
+    from gnt.nodes import modexec, modexec_relay
 else:  # beside modexec.py, which put this directory on sys.path to import this file
     import modexec  # type: ignore[no-redef]
+
+    modexec_relay = modexec.import_beside("modexec_relay")
 
 #: Imported once by the server (each is optional): what module payloads import anyway.
 WARM_MODULES = ("json", "subprocess", "tempfile", "zipfile", "base64", "shutil", "locale",
@@ -89,7 +92,9 @@ class AnsibleBesideUtils:
                                                for entry in sys.path if entry], target)
 
 
-def _receive(conn: _socket.socket) -> tuple[dict, bytes, list[int]]:
+def _receive(conn: _socket.socket) -> tuple[dict | None, bytes, list[int]]:
+    """A request's header (None for a relayed request, which has none), payload and
+    descriptors."""
     msg, ancdata, _flags, _addr = conn.recvmsg(modexec.HEADER.size, _socket.CMSG_SPACE(3 * 4))
     fds: list[int] = []
     for level, kind, data in ancdata:
@@ -104,18 +109,22 @@ def _receive(conn: _socket.socket) -> tuple[dict, bytes, list[int]]:
         if not chunk:
             raise ValueError("truncated request")
         data += chunk
-    return decode_header(data[:head_len]), data[head_len:], fds
+    if not head_len and fds:
+        raise ValueError("descriptors without a header")
+    return (decode_header(data[:head_len]) if head_len else None), data[head_len:], fds
 
 
-def _run_payload(header: dict, payload: bytes, fds: list[int], tmp: str) -> None:
-    """In the forked child: become the module process and execute the payload, with ``tmp``
-    (removed by the server when the child is gone) as Python's temporary directory. Never
-    returns."""
+def _run_payload(header: dict, payload: bytes, fds: list[int], tmp: str,
+                 new_session: bool = True) -> NoReturn:
+    """In the forked child: become the module process (in a session of its own unless
+    ``new_session`` is false) and execute the payload, with ``tmp`` (removed by the server
+    when the child is gone) as Python's temporary directory. Never returns."""
     import signal  # the server's already (the client does without its enum import)
 
     rc = 1
     try:
-        os.setsid()
+        if new_session:
+            os.setsid()
         signal.set_wakeup_fd(-1)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
@@ -185,6 +194,7 @@ def serve(path: str, source: str = modexec.SITE) -> int:
     finally:
         os.umask(old)
     listener.listen(128)
+    relay = modexec_relay.Relay.start(path, source, sock_path)
     pid_file = os.path.join(path, "pid")
     with open(pid_file, "w", encoding="ascii") as handle:
         handle.write(f"{os.getpid()}\n")
@@ -207,7 +217,7 @@ def serve(path: str, source: str = modexec.SITE) -> int:
                 elif key.data is None:
                     conn, _addr = listener.accept()
                     last = time.monotonic()
-                    _start(conn, listener, sel, children)
+                    _start(conn, listener, sel, children, relay)
                 else:  # a client's socket: it went away while its module runs
                     pid = key.data
                     sel.unregister(key.fileobj)
@@ -217,6 +227,8 @@ def serve(path: str, source: str = modexec.SITE) -> int:
                         pass
             _reap(children, sel)
     finally:
+        if relay is not None:
+            relay.withdraw()
         for name in (sock_path, pid_file):
             try:
                 os.unlink(name)
@@ -246,15 +258,26 @@ def _child_tmp(env: dict) -> str:
     return tempfile.mkdtemp(prefix="gnt-module-", dir=base if base and os.path.isdir(base) else None)
 
 
-def _start(conn: _socket.socket, listener: _socket.socket, sel, children) -> None:
+def _start(conn: _socket.socket, listener: _socket.socket, sel, children, relay) -> None:
+    """Take the request on ``conn``: fork its child (a module, or for a relayed request the
+    child relaying one, :mod:`modexec_relay`) and watch ``conn`` for the client going away."""
     fds: list[int] = []
     tmp = ""
     try:
         header, payload, fds = _receive(conn)
+        relayed = header is None
+        if header is None:
+            if relay is None or not relay.current():
+                conn.close()  # not taken: the client sees no start and runs it elsewhere
+                return
+            header = relay.session
+            conn.sendall(modexec.frame(modexec.STARTED))
         tmp = _child_tmp(header.get("env") or {})
         pid = os.fork()
         if pid == 0:
             listener.close()
+            if relayed:
+                modexec_relay.run_relayed(header, payload, conn, tmp, _run_payload)
             conn.close()
             _run_payload(header, payload, fds, tmp)
     except (OSError, ValueError):
@@ -264,7 +287,7 @@ def _start(conn: _socket.socket, listener: _socket.socket, sel, children) -> Non
     finally:
         for fd in fds:
             os.close(fd)
-    children[pid] = (conn, tmp)
+    children[pid] = (conn, tmp, relayed)
     sel.register(conn, 1, pid)
 
 
@@ -293,14 +316,15 @@ def _reap(children: dict, sel) -> None:
         child = children.pop(pid, None)
         if child is None:
             continue
-        conn, tmp = child
+        conn, tmp, relayed = child
         _remove_tree(tmp)
         try:
             sel.unregister(conn)
         except (KeyError, ValueError):
             pass
         try:
-            conn.sendall(f"{code}\n".encode("ascii"))
+            conn.sendall(modexec_relay.exit_frame(code) if relayed
+                         else f"{code}\n".encode("ascii"))
         except OSError:
             pass
         conn.close()

@@ -220,3 +220,23 @@ def test_the_master_node_runs_modules_through_the_warm_local_connection(monkeypa
     assert (fresh["ansible_connection"], fresh["ansible_python_interpreter"]) == \
         ("local", sys.executable)
     assert "gnt_modexec_path" not in fresh
+
+
+def test_a_node_with_a_warm_interpreter_gets_module_tasks_relayed_over_ssh(monkeypatch):
+    """A node whose record names its warm module interpreter (the bundle's launcher) is reached
+    with gnt.cluster.ssh, told the master's modexec.py and the node's modexec directory; with
+    GNT_MODULE_INTERPRETER=fresh, Ansible's ssh connection and the node's Python."""
+    plays, nodes = _plays()
+    launcher = "/var/lib/gnt/modexec/python"
+    nodes["n2"] = NodeAccess("n2", "198.18.0.12", False, interpreter=launcher)
+    warm = build_inventory(plays, nodes)["all"]["hosts"]["n2"]
+    assert warm["ansible_connection"] == "gnt.cluster.ssh"
+    assert warm["ansible_python_interpreter"] == launcher
+    assert warm["gnt_modexec_relay_dir"] == "/var/lib/gnt/modexec"
+    assert Path(warm["gnt_modexec_path"]).name == "modexec.py"
+    assert warm["ansible_user"] == "root" and warm["ansible_host"] == "198.18.0.12"
+    monkeypatch.setenv("GNT_MODULE_INTERPRETER", "fresh")
+    fresh = build_inventory(plays, nodes)["all"]["hosts"]["n2"]
+    assert (fresh["ansible_connection"], fresh["ansible_python_interpreter"]) == \
+        ("ssh", "/usr/bin/python3")
+    assert "gnt_modexec_relay_dir" not in fresh

@@ -91,7 +91,7 @@ def test_the_node_bundle_gives_the_nodes_python_a_warm_interpreter(servers, tmp_
     with tarfile.open(tarball) as archive:
         members = {m.name: (m.mode, m.uid) for m in archive.getmembers()}
         assert members == {"modexec.py": (0o644, 0), "modexec_cache.py": (0o644, 0),
-                           "modexec_server.py": (0o644, 0),
+                           "modexec_server.py": (0o644, 0), "modexec_relay.py": (0o644, 0),
                            "python": (0o755, 0), f"ansible-{INSTALLED}.zip": (0o644, 0)}
         node_dir = modexec_bundle.node_dir(paths)
         node_dir.mkdir(parents=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.gnt.cluster.plugins.connection.local import (
+from ansible_collections.gnt.cluster.plugins.plugin_utils.modexec_client import (
     plain_text,
     runs_interpreter_alone,
 )
