@@ -61,7 +61,6 @@ notes:
 """
 
 import errno
-import hashlib
 import os
 import socket
 import subprocess
@@ -80,13 +79,6 @@ display = Display()
 
 #: How long setting up a forward on the control master may take.
 FORWARD_TIMEOUT = 10
-
-
-def local_relay_path(control_dir, user, host, port, remote):
-    """The controller's end of the forward to ``remote`` on ``user@host:port``: a socket in
-    the (private) directory of the control masters, named by a hash (socket paths are short)."""
-    key = "%s@%s:%s:%s" % (user, host, port, remote)
-    return os.path.join(control_dir, "relay-" + hashlib.sha256(key.encode()).hexdigest()[:20])
 
 
 def connect_relay(path):
@@ -134,8 +126,8 @@ class Connection(SSHConnection):
         if not version:
             return None
         remote = modexec.relay_link(relay_dir, version)
-        local = local_relay_path(os.path.expanduser(control_dir), self.user, self.host,
-                                 self.get_option("port"), remote)
+        local = modexec.forward_path(os.path.expanduser(control_dir), self.user, self.host,
+                                     self.get_option("port"), remote)
         return modexec, local, remote
 
     def _forward(self, local, remote):

@@ -123,9 +123,27 @@ def test_module_tasks_on_other_nodes_are_relayed_to_their_warm_interpreter(lc: L
     # the server's socket is the one node2's stable link (what the master forwards to) names
     [launcher] = [node["module_interpreter"] for node in lc.config()["nodes"].values()
                   if node["name"] == lc.fqdn("node2")]
-    link = lc.run("node2", f"readlink {launcher.rsplit('/', 1)[0]}/relay-v1-*.sock").stdout
+    link = lc.run("node2", f"readlink {launcher.rsplit('/', 1)[0]}/relay-v1-[0-9]*.sock").stdout
     assert link.split() == [ancestry[2].split("--serve ")[1].split()[0] + "/sock"], \
         (ancestry, link)
+
+
+def test_node_calls_to_other_nodes_are_relayed_too(lc: LabCluster) -> None:
+    """Node calls (here the live figures of ``gnt-node list``) start node2's server of the
+    master's Python with node2's modexec directory named: it links its socket there, and the
+    master's control master forwards a socket of its own to that link (gnt.nodes.relay). The
+    answers do not change with the path they take."""
+    fields = "gnt-node list --no-headers -o name,mtotal,pinst_cnt,sinst_cnt,role"
+    first = lc.gnt(fields).stdout
+    [launcher] = [node["module_interpreter"] for node in lc.config()["nodes"].values()
+                  if node["name"] == lc.fqdn("node2")]
+    link = lc.run("node2", f"readlink {launcher.rsplit('/', 1)[0]}/relay-v1-python-*.sock")
+    [target] = link.stdout.split()
+    assert target.startswith("/run/gnt-modexec/") and target.endswith("/sock"), target
+    lc.run("node2", f"test -S {target}")                 # its server is there
+    forwards = lc.run("node1", "ls $GNT_ROOT/var/lib/gnt/ansible/ssh-cm/ | grep -c '^relay-'")
+    assert int(forwards.stdout) >= 2                      # node2's module and call servers
+    assert lc.gnt(fields).stdout == first
 
 
 def test_role_changes_follow_the_pool_rules(lc: LabCluster) -> None:

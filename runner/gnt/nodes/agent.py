@@ -327,12 +327,14 @@ def warm_request(name: str, **kwargs: Any) -> tuple[str, bytes]:
     library parts and libvirt imported already (a new interpreter under TCG spends 1-3 s on
     them). The answer, exit code and errors are those of :func:`command_line`'s command; with
     no server to be had, the client runs the script in a new interpreter."""
-    from gnt.nodes import modexec  # the master's side only
+    from gnt.nodes import modexec, relay  # the master's side only
 
     code = modexec.client_code(modexec.__file__)
     script = ("import sys\nfrom gnt.nodes.agent import main\n"
               f"sys.exit(main({CALLS[name].call_args(**kwargs)!r}))\n")
-    return f"{shlex.quote(sys.executable)} -I -c {shlex.quote(code)}", script.encode()
+    # a server this client starts links its socket there, for relayed calls (gnt.nodes.relay)
+    where = f"{modexec.RELAY_DIR_ENV}={shlex.quote(relay.relay_dir())}"
+    return f"{where} {shlex.quote(sys.executable)} -I -c {shlex.quote(code)}", script.encode()
 
 
 def parser() -> argparse.ArgumentParser:

@@ -64,6 +64,11 @@ STARTED, STDOUT, STDERR, EXITED = b"S", b"O", b"E", b"X"
 #: The stable name, beside a node's ``modexec.py``, of the socket of its server for payloads
 #: of one Ansible version (a symbolic link the server makes): what the master forwards to.
 RELAY_LINK = "relay-v1-{version}.sock"
+#: The stable name of the socket of a server without Ansible (the node calls' server of one
+#: Python, ``{key}`` a hash of its path), in the directory its client's :data:`RELAY_DIR_ENV`
+#: names.
+PYTHON_RELAY_LINK = "relay-v1-python-{key}.sock"
+RELAY_DIR_ENV = "GNT_MODEXEC_RELAY_DIR"
 
 
 def payload_version(payload: bytes) -> str | None:
@@ -332,7 +337,10 @@ def await_exit(sock: _socket.socket) -> int | None:
     server went away without one."""
     answer = b""
     while not answer.endswith(b"\n"):
-        chunk = sock.recv(256)
+        try:
+            chunk = sock.recv(256)
+        except OSError:  # the server went away (reset)
+            break
         if not chunk:
             break
         answer += chunk
@@ -348,6 +356,19 @@ def relay_link(directory: str, version: str) -> str:
     return os.path.join(directory, RELAY_LINK.format(version=version))
 
 
+def python_relay_link(directory: str, python: str) -> str:
+    """The stable path of the relay socket of the server without Ansible of ``python``, in
+    ``directory`` (:data:`PYTHON_RELAY_LINK`)."""
+    return os.path.join(directory, PYTHON_RELAY_LINK.format(key=_sha256(python.encode())[:16]))
+
+
+def forward_path(control_dir: str, user: str, host: str, port: object, remote: str) -> str:
+    """The master's end of the forward to ``remote`` on ``user@host:port``: a socket in the
+    private directory of the SSH control masters, named by a hash (socket paths are short)."""
+    key = f"{user}@{host}:{port}:{remote}"
+    return os.path.join(control_dir, "relay-" + _sha256(key.encode())[:20])
+
+
 def frame(tag: bytes, data: bytes = b"") -> bytes:
     """One frame of a relayed answer (:data:`FRAME`)."""
     return FRAME.pack(tag, len(data)) + data
@@ -360,7 +381,8 @@ def relay(sock: _socket.socket, payload: bytes) -> tuple[int, bytes, bytes] | No
 
     Returns ``(exit code, stdout, stderr)``, or None when the server did not take the request
     (nothing ran: no server, a server of other files, the connection closed before it
-    answered)."""
+    answered). A timeout set on ``sock`` raises :class:`TimeoutError` (closing ``sock`` then
+    stops the module)."""
     try:
         # no header: the server's own session (the connection stays open both ways: the
         # server takes its end of file as the client gone, and stops the module)
@@ -398,6 +420,8 @@ class _FrameReader:
         while len(self.buffer) < size:
             try:
                 chunk = self.sock.recv(1 << 16)
+            except TimeoutError:
+                raise
             except OSError:
                 return None
             if not chunk:

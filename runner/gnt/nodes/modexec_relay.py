@@ -15,10 +15,13 @@ frames (:func:`gnt.nodes.modexec.relay` reads them):
 - the server sends ``X`` with the exit code (a signal's ``128 + N``, as a shell reports it) when
   it has reaped the child.
 
-Only a server of a node's bundle (whose Ansible source is the zip beside ``modexec.py``) takes
-relayed requests: it makes the stable link :data:`gnt.nodes.modexec.RELAY_LINK` beside
-``modexec.py`` to its socket, takes requests only while its files are the current ones (its
-fingerprint), and removes the link when it exits.
+Two kinds of server take relayed requests. One is the server of a node's bundle (its Ansible
+source is the zip beside ``modexec.py``). It links its socket as
+:data:`gnt.nodes.modexec.RELAY_LINK` beside ``modexec.py``. The other is a server without Ansible
+(the node calls' server of the master's Python) whose starting client named a directory in
+:data:`gnt.nodes.modexec.RELAY_DIR_ENV`. It links its socket there as
+:data:`gnt.nodes.modexec.PYTHON_RELAY_LINK`. A server takes relayed requests only while its
+files are the current ones (its fingerprint), and removes its link when it exits.
 
 Standard library only; imports nothing of the coordinator but :mod:`gnt.nodes.modexec`.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import sys
 from collections.abc import Callable
 
 if __package__:  # imported as gnt.nodes.modexec_relay (tests, type checks)
@@ -50,21 +54,24 @@ class Relay:
         self.sock_path = sock_path
         umask = os.umask(0o077)
         os.umask(umask)
-        self.session = {"env": dict(os.environ), "cwd": os.getcwd(), "umask": umask}
+        try:
+            cwd = os.getcwd()
+        except OSError:  # started from a directory removed since
+            cwd = os.environ.get("HOME") or "/"
+        self.session = {"env": dict(os.environ), "cwd": cwd, "umask": umask}
 
     @classmethod
     def start(cls, path: str, source: str, sock_path: str) -> Relay | None:
         """The relay of the server at ``path`` serving payloads warmed from ``source``, with
-        its link made; None when it takes no relayed requests (``source`` is not a bundle's
-        zip beside ``modexec.py``)."""
-        here = os.path.dirname(os.path.abspath(modexec.__file__))
-        name = os.path.basename(source or "")
-        prefix, suffix = modexec.UTILS_ZIP.split("{version}")
-        if (not source or os.path.dirname(os.path.abspath(source)) != here
-                or not name.startswith(prefix) or not name.endswith(suffix)):
+        its link made; None when it takes no relayed requests (or cannot: a relay never stops
+        the server serving its other requests)."""
+        try:
+            link = bundle_link(source) if source else python_link()
+        except (OSError, ValueError):
             return None
-        version = name[len(prefix):len(name) - len(suffix)]
-        relay = cls(path, source, modexec.relay_link(here, version), sock_path)
+        if link is None:
+            return None
+        relay = cls(path, source, link, sock_path)
         relay.publish()
         return relay
 
@@ -90,7 +97,39 @@ class Relay:
 
     def current(self) -> bool:
         """True while the server's files are those a client would start a server of now."""
-        return os.path.basename(self.path) == modexec.fingerprint(self.source)
+        return os.path.basename(self.path) == modexec.fingerprint(self.source or None)
+
+
+def bundle_link(source: str) -> str | None:
+    """The stable link of a server of a node's bundle (``source``, the zip of Ansible's
+    module_utils beside ``modexec.py``), None for a server of another source."""
+    if not os.path.isabs(source):  # modexec.SITE: the interpreter's own Ansible
+        return None
+    here = os.path.dirname(os.path.abspath(modexec.__file__))
+    name = os.path.basename(source)
+    prefix, suffix = modexec.UTILS_ZIP.split("{version}")
+    if (os.path.dirname(source) != here or not name.startswith(prefix)
+            or not name.endswith(suffix)):
+        return None
+    return modexec.relay_link(here, name[len(prefix):len(name) - len(suffix)])
+
+
+def python_link() -> str | None:
+    """The stable link of a server without Ansible (the node calls' server of this Python) in
+    the directory its starting client's :data:`modexec.RELAY_DIR_ENV` names, when that is a
+    directory of this user's that no one else can write to; else None."""
+    directory = os.environ.get(modexec.RELAY_DIR_ENV, "")
+    if not os.path.isabs(directory):
+        return None
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return None
+    import stat
+
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return modexec.python_relay_link(directory, sys.executable)
 
 
 def run_relayed(header: dict, payload: bytes, conn: _socket.socket, tmp: str,

@@ -217,6 +217,8 @@ def serve(path: str, source: str = modexec.SITE) -> int:
                 elif key.data is None:
                     conn, _addr = listener.accept()
                     last = time.monotonic()
+                    if relay is None:  # the link's directory may have been made since
+                        relay = modexec_relay.Relay.start(path, source, sock_path)
                     _start(conn, listener, sel, children, relay)
                 else:  # a client's socket: it went away while its module runs
                     pid = key.data

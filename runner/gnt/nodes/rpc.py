@@ -11,7 +11,7 @@ from typing import Any
 
 from gnt.config.store import ConfigStore
 from gnt.core import settings
-from gnt.nodes import agent, ssh
+from gnt.nodes import agent, relay, ssh
 from gnt.nodes.nodevars import libvirt_uri, ssh_target
 
 
@@ -43,10 +43,10 @@ def call_target(target: ssh.Target, name: str, **kwargs: Any) -> Any:
         except Exception as err:  # libvirt's and the OS's error types
             raise NodeDown(f"{target.name}: {err}") from err
     if settings.module_interpreter() == "fresh":
-        command, stdin = agent.command_line(name, **kwargs), None
+        result = ssh.run(target, agent.command_line(name, **kwargs), timeout=call.timeout)
     else:
-        command, stdin = agent.warm_request(name, **kwargs)
-    result = ssh.run(target, command, stdin=stdin, timeout=call.timeout)
+        command, script = agent.warm_request(name, **kwargs)
+        result = relay.run(target, command, script, call.timeout)
     if ssh.unreachable(result):
         raise NodeUnreachable(f"{target.name}: {result.reason()}")
     if result.rc == 127:

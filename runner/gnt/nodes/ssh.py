@@ -120,8 +120,11 @@ def shared_options(first_contact: bool = False) -> list[str]:
             *sshkeys.identity_args()]
 
 
-def ssh_argv(target: Target, batch: bool = True) -> list[str]:
-    """The ``ssh`` command line (without the remote command) for ``target``."""
+def ssh_argv(target: Target, batch: bool = True,
+             forward: tuple[str, str] | None = None) -> list[str]:
+    """The ``ssh`` command line (without the remote command) for ``target``; ``forward``
+    ``(local socket, remote socket)`` asks the control master to forward one to the other from
+    then on (it outlives this command)."""
     argv = ["ssh", *shared_options(target.first_contact)]
     if not target.first_contact:
         argv += ["-o", f"HostKeyAlias={target.address}"]
@@ -129,6 +132,8 @@ def ssh_argv(target: Target, batch: bool = True) -> list[str]:
              "-p", str(target.port)]
     if batch:
         argv += ["-o", "BatchMode=yes"]
+    if forward is not None:
+        argv += ["-L", f"{forward[0]}:{forward[1]}"]
     return argv + [f"root@{target.address}"]
 
 
@@ -142,16 +147,17 @@ def remote_env() -> dict[str, str]:
 
 
 def run(target: Target, command: str, stdin: bytes | None = None,
-        timeout: float = DEFAULT_TIMEOUT) -> Result:
+        timeout: float = DEFAULT_TIMEOUT, forward: tuple[str, str] | None = None) -> Result:
     """Run the shell ``command`` on ``target`` (locally for the master); never raises for a
     failed command or connection: the :class:`Result` says (ssh exits 255 when it cannot
-    connect)."""
+    connect). ``forward``: see :func:`ssh_argv`."""
     env_prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in remote_env().items())
     if target.local:
         argv = ["/bin/sh", "-c", command]
         env = {**os.environ, **remote_env()}
     else:
-        argv = ssh_argv(target) + [f"env {env_prefix} /bin/sh -c {shlex.quote(command)}"]
+        argv = ssh_argv(target, forward=forward) + [
+            f"env {env_prefix} /bin/sh -c {shlex.quote(command)}"]
         env = None
     try:
         proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,

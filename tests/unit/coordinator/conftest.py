@@ -145,6 +145,15 @@ class ModexecServers:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @staticmethod
+    def alive(pid: int) -> bool:
+        """True while process ``pid`` runs (not gone, not a zombie)."""
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                return stat.read().split(") ")[1][0] != "Z"
+        except OSError:
+            return False
+
     def pids(self) -> list[int]:
         """PIDs of the servers serving from this directory."""
         out = subprocess.run(["pgrep", "-f", f"modexec.py --serve {self.path}/"],

@@ -116,7 +116,8 @@ class FakeSSH:
             if t.name == name else None)
 
     def __call__(self, target: ssh.Target, command: str, stdin: bytes | None = None,
-                 timeout: float = 60.0) -> ssh.Result:
+                 timeout: float = 60.0, forward: tuple[str, str] | None = None) -> ssh.Result:
+        del forward  # no control master here: a relay is never set up
         command = agent_command(command, stdin)
         self.calls.append((target, command, stdin))
         for rule in self.rules:

@@ -92,7 +92,7 @@ def test_a_server_whose_files_changed_takes_no_relayed_request(node, tmp_path):
     assert not marker.exists()                     # nothing ran: the task may go elsewhere
 
 
-def test_a_client_gone_stops_the_module_and_what_it_started(node, tmp_path):
+def test_a_client_gone_stops_the_module_and_what_it_started(node, servers, tmp_path):
     pids = tmp_path / "pids"
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.connect(modexec.relay_link(str(node), VERSION))
@@ -110,17 +110,9 @@ time.sleep(60)
     module, sleeper = (int(pid) for pid in pids.read_text().split())
     sock.close()                                   # the task stopped (Ansible's worker killed)
     deadline = time.monotonic() + 10
-    while _alive(module) or _alive(sleeper):
+    while servers.alive(module) or servers.alive(sleeper):
         assert time.monotonic() < deadline, "the module outlived its client"
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_server_that_exits_removes_its_link(node, servers):
@@ -146,3 +138,79 @@ def test_the_masters_own_server_takes_no_relayed_request(servers, tmp_path):
     assert done.stdout == "1\n", done.stderr
     assert len(servers.pids()) == 1
     assert [path.name for path in directory.iterdir() if path.name.startswith("relay")] == []
+
+
+def _start_python_server(directory: Path, relay_dir: Path) -> None:
+    """Start the server without Ansible of this Python with modexec.py in ``directory``, as a
+    node call's client does (naming ``relay_dir``)."""
+    done = subprocess.run([sys.executable, "-I", str(directory / "modexec.py")],
+                          input="print('first')\n", capture_output=True, text=True,
+                          env={**os.environ, modexec.RELAY_DIR_ENV: str(relay_dir)},
+                          check=False, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "first\n"), done.stderr
+
+
+@pytest.fixture
+def code_dir(tmp_path) -> Path:
+    """modexec.py and the files beside it, as in the master's code tree."""
+    directory = tmp_path / "code"
+    directory.mkdir()
+    for path in modexec_bundle.MODEXEC_FILES:
+        shutil.copy(path, directory / path.name)
+    return directory
+
+
+def test_a_node_call_server_links_its_socket_where_its_client_said(servers, code_dir, tmp_path):
+    relay_dir = tmp_path / "modexec"
+    relay_dir.mkdir(mode=0o755)
+    _start_python_server(code_dir, relay_dir)
+    link = modexec.python_relay_link(str(relay_dir), sys.executable)
+    assert os.readlink(link).startswith(f"{servers.path}/")
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.connect(link)
+    try:
+        assert modexec.relay(sock, b"import sys\nprint('answer')\nsys.exit(2)\n") == \
+            (2, b"answer\n", b"")
+    finally:
+        sock.close()
+
+
+def test_no_link_in_a_directory_others_can_write_to(servers, code_dir, tmp_path):
+    relay_dir = tmp_path / "open"
+    relay_dir.mkdir()
+    relay_dir.chmod(0o777)
+    _start_python_server(code_dir, relay_dir)
+    assert len(servers.pids()) == 1
+    assert list(relay_dir.iterdir()) == []
+
+
+def test_a_server_links_its_socket_once_the_directory_is_there(servers, code_dir, tmp_path):
+    """A node call before the node's modexec directory exists (gnt-node add) starts the server;
+    a later request finds the directory and the server links its socket then."""
+    relay_dir = tmp_path / "later"
+    _start_python_server(code_dir, relay_dir)
+    relay_dir.mkdir(mode=0o755)
+    link = modexec.python_relay_link(str(relay_dir), sys.executable)
+    assert not os.path.lexists(link)
+    _start_python_server(code_dir, relay_dir)          # the same server takes this request
+    assert len(servers.pids()) == 1
+    assert os.readlink(link).startswith(f"{servers.path}/")
+
+
+def test_a_server_started_from_a_directory_since_removed_serves_on(servers, code_dir, tmp_path):
+    """The master's module server is started from a run's directory, removed after the run:
+    looking for its relay link must not stop it serving."""
+    gone = tmp_path / "run-dir"
+    gone.mkdir()
+    version = modexec._installed_ansible_version()
+    client = [sys.executable, "-I", str(code_dir / "modexec.py")]
+    first = subprocess.run(client, input=f'# "_ansible_version": "{version}"\nprint(1)\n',
+                           capture_output=True, text=True, cwd=gone, check=False, timeout=60)
+    assert first.stdout == "1\n", first.stderr
+    gone.rmdir()
+    for _ in range(2):
+        again = subprocess.run(client, input=f'# "_ansible_version": "{version}"\nprint(2)\n',
+                               capture_output=True, text=True, cwd=tmp_path, check=False,
+                               timeout=60)
+        assert (again.returncode, again.stdout) == (0, "2\n"), again.stderr
+    assert len(servers.pids()) == 1

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.gnt.cluster.plugins.connection.ssh import (
-    connect_relay,
-    local_relay_path,
-)
+from ansible_collections.gnt.cluster.plugins.connection.ssh import connect_relay
 from ansible_collections.gnt.cluster.plugins.doc_fragments.ssh_connection import ModuleDocFragment
+from gnt.nodes.modexec import forward_path
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -38,16 +36,16 @@ def test_the_fragment_declares_every_option_of_the_installed_ssh_plugin_as_it_do
 
 
 def test_the_forwards_local_end_is_a_short_name_in_the_control_directory():
-    one = local_relay_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22,
+    one = forward_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22,
                            "/var/lib/gnt/modexec/relay-v1-2.19.14.sock")
     assert os.path.dirname(one) == "/var/lib/gnt/ansible/ssh-cm"
     assert len(os.path.basename(one)) == len("relay-") + 20
-    assert one == local_relay_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22,
+    assert one == forward_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22,
                                    "/var/lib/gnt/modexec/relay-v1-2.19.14.sock")
-    others = {local_relay_path("/d", "root", "198.18.0.13", 22, "/r"),
-              local_relay_path("/d", "root", "198.18.0.12", 2222, "/r"),
-              local_relay_path("/d", "root", "198.18.0.12", 22, "/s"),
-              local_relay_path("/d", "admin", "198.18.0.12", 22, "/r")}
+    others = {forward_path("/d", "root", "198.18.0.13", 22, "/r"),
+              forward_path("/d", "root", "198.18.0.12", 2222, "/r"),
+              forward_path("/d", "root", "198.18.0.12", 22, "/s"),
+              forward_path("/d", "admin", "198.18.0.12", 22, "/r")}
     assert len(others) == 4
 
 
