@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,10 +24,13 @@ NODE = ssh.Target("node2.example.com", "198.18.0.12")
 
 
 @pytest.fixture
-def node_server(servers, tmp_path, monkeypatch) -> Path:
+def node_server(servers, tmp_path, monkeypatch, request) -> Path:
     """The node calls' server of this Python, started by a warm request's client (its files
     copied beside a code tree of their own), linked in the node's modexec directory."""
-    monkeypatch.setenv("GNT_ROOT", str(tmp_path / "root"))
+    # a short root: the forward's local end is a Unix socket path (at most 107 bytes)
+    root = Path(tempfile.mkdtemp(prefix="gnt-relay-"))
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    monkeypatch.setenv("GNT_ROOT", str(root))
     code = tmp_path / "code"
     code.mkdir()
     for path in modexec_bundle.MODEXEC_FILES:
