@@ -72,8 +72,8 @@ def test_without_a_forward_the_call_goes_over_ssh_asking_for_one(node_server, mo
     assert command.startswith(f"{modexec.RELAY_DIR_ENV}={node_server} ")
 
 
-def test_a_relayed_call_past_its_timeout_is_stopped_and_reported_as_ssh_would(node_server,
-                                                                           servers, tmp_path):
+def test_a_relayed_call_past_its_timeout_is_stopped_and_reported_as_ssh_would(
+        node_server, servers, tmp_path):
     local, remote = relay.forward_ends(NODE)
     os.symlink(remote, local)
     pid_file = tmp_path / "pid"

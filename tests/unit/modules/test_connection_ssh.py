@@ -36,12 +36,11 @@ def test_the_fragment_declares_every_option_of_the_installed_ssh_plugin_as_it_do
 
 
 def test_the_forwards_local_end_is_a_short_name_in_the_control_directory():
-    one = forward_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22,
-                           "/var/lib/gnt/modexec/relay-v1-2.19.14.sock")
+    link = "/var/lib/gnt/modexec/relay-v1-2.19.14.sock"
+    one = forward_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22, link)
     assert os.path.dirname(one) == "/var/lib/gnt/ansible/ssh-cm"
     assert len(os.path.basename(one)) == len("relay-") + 20
-    assert one == forward_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22,
-                                   "/var/lib/gnt/modexec/relay-v1-2.19.14.sock")
+    assert one == forward_path("/var/lib/gnt/ansible/ssh-cm", "root", "198.18.0.12", 22, link)
     others = {forward_path("/d", "root", "198.18.0.13", 22, "/r"),
               forward_path("/d", "root", "198.18.0.12", 2222, "/r"),
               forward_path("/d", "root", "198.18.0.12", 22, "/s"),
