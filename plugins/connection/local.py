@@ -70,7 +70,6 @@ notes:
 """
 
 import os
-import selectors
 import sys
 
 from ansible.plugins.connection import ensure_connect
@@ -78,9 +77,7 @@ from ansible.plugins.connection.local import Connection as LocalConnection
 from ansible.utils.display import Display
 
 from ansible_collections.gnt.cluster.plugins.plugin_utils.modexec_client import (
-    load_modexec,
-    plain_text,
-    runs_interpreter_alone,
+    warm_module_task,
 )
 
 display = Display()
@@ -111,7 +108,7 @@ def run_here(modexec, payload, python):
             for index in (1, 3):  # the module holds the write ends now
                 os.close(pipes[index])
                 pipes[index] = -1
-        stdout, stderr = read_until_closed(pipes[0], pipes[2])
+        stdout, stderr = read_until_closed(modexec, pipes[0], pipes[2])
         rc = modexec.await_exit(sock)
     finally:
         sock.close()
@@ -137,22 +134,11 @@ def current_umask():
     return umask
 
 
-def read_until_closed(out_fd, err_fd):
+def read_until_closed(modexec, out_fd, err_fd):
     """Everything written to the pipes ``out_fd`` and ``err_fd`` until every writer closed
-    them (read together: a module may fill either first)."""
+    them (``modexec.drain``: read together, a module may fill either first)."""
     chunks = {out_fd: [], err_fd: []}
-    with selectors.DefaultSelector() as sel:
-        for fd in chunks:
-            sel.register(fd, selectors.EVENT_READ)
-        open_fds = len(chunks)
-        while open_fds:
-            for key, _mask in sel.select():
-                data = os.read(key.fd, 1 << 16)
-                if data:
-                    chunks[key.fd].append(data)
-                else:
-                    sel.unregister(key.fd)
-                    open_fds -= 1
+    modexec.drain([out_fd, err_fd], lambda fd, data: chunks[fd].append(data))
     return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
 
 
@@ -165,19 +151,11 @@ class Connection(LocalConnection):
     def _run_here(self, cmd, in_data):
         """The module task's ``(rc, stdout, stderr)`` from the warm module interpreter, or None
         when this command is not one it can run from here."""
-        if in_data is None or self.become is not None or getattr(self, "cwd", None):
+        task = warm_module_task(self, cmd, in_data, "modexec_python")
+        if task is None:
             return None
-        modexec_path, python, interpreter = (
-            plain_text(self.get_option(name))
-            for name in ("modexec_path", "modexec_python", "module_interpreter"))
-        if not modexec_path or not python or not runs_interpreter_alone(cmd, interpreter):
-            return None
-        try:
-            modexec = load_modexec(modexec_path)
-        except (OSError, ImportError, SyntaxError, ValueError) as err:
-            display.warning("cannot load the warm module interpreter %s: %s" % (modexec_path, err))
-            return None
-        if modexec is None or not modexec.is_launcher(interpreter, python, modexec_path):
+        modexec, python, interpreter, modexec_path = task
+        if not modexec.is_launcher(interpreter, python, modexec_path):
             return None
         display.vvv("EXEC (warm module interpreter) %s" % cmd, host=self._play_context.remote_addr)
         return run_here(modexec, in_data, python)

@@ -70,9 +70,8 @@ from ansible.plugins.connection.ssh import Connection as SSHConnection
 from ansible.utils.display import Display
 
 from ansible_collections.gnt.cluster.plugins.plugin_utils.modexec_client import (
-    load_modexec,
     plain_text,
-    runs_interpreter_alone,
+    warm_module_task,
 )
 
 display = Display()
@@ -107,22 +106,14 @@ class Connection(SSHConnection):
     def _relay_plan(self, cmd, in_data):
         """``(modexec, local path, remote path)`` of the relay for this command, None when it
         is not a module task the relay can run."""
-        if in_data is None or self.become is not None or getattr(self, "cwd", None):
+        task = warm_module_task(self, cmd, in_data, "relay_dir")
+        if task is None:
             return None
-        modexec_path, relay_dir, interpreter = (
-            plain_text(self.get_option(name))
-            for name in ("modexec_path", "relay_dir", "module_interpreter"))
-        if not modexec_path or not relay_dir or not runs_interpreter_alone(cmd, interpreter):
-            return None
+        modexec, relay_dir = task[:2]
         control_dir = plain_text(self.get_option("control_path_dir"))
         if not control_dir:
             return None
-        try:
-            modexec = load_modexec(modexec_path)
-        except (OSError, ImportError, SyntaxError, ValueError) as err:
-            display.warning("cannot load the warm module interpreter %s: %s" % (modexec_path, err))
-            return None
-        version = modexec.payload_version(in_data) if modexec is not None else None
+        version = modexec.payload_version(in_data)
         if not version:
             return None
         remote = modexec.relay_link(relay_dir, version)

@@ -15,6 +15,10 @@ import os
 import shlex
 import sys
 
+from ansible.utils.display import Display
+
+display = Display()
+
 #: What a module task's shell runs after the interpreter (ansible-core's ``sleep 0``).
 SHELL_TAIL = ["&&", "sleep", "0"]
 
@@ -54,3 +58,26 @@ def load_modexec(path):
         spec.loader.exec_module(module)
         sys.modules[name] = module
     return module
+
+
+def warm_module_task(connection, cmd, in_data, option):
+    """``(modexec, value of option, module interpreter, modexec path)`` when ``cmd`` (with
+    ``in_data``) is a module task that ``connection`` (a collection plugin whose options
+    include ``modexec_path``, ``module_interpreter`` and ``option``) can hand to the warm
+    module interpreter: the pipelined payload, no become, no directory change, the command
+    only runs the module interpreter, and the options are set. None otherwise."""
+    if in_data is None or connection.become is not None or getattr(connection, "cwd", None):
+        return None
+    modexec_path, value, interpreter = (
+        plain_text(connection.get_option(name))
+        for name in ("modexec_path", option, "module_interpreter"))
+    if not modexec_path or not value or not runs_interpreter_alone(cmd, interpreter):
+        return None
+    try:
+        modexec = load_modexec(modexec_path)
+    except (OSError, ImportError, SyntaxError, ValueError) as err:
+        display.warning("cannot load the warm module interpreter %s: %s" % (modexec_path, err))
+        return None
+    if modexec is None:
+        return None
+    return modexec, value, interpreter, modexec_path

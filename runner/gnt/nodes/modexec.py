@@ -40,6 +40,7 @@ import time
 
 TYPE_CHECKING = False  # typing is not imported at run time: a client starts per module task
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import NoReturn
 
 #: The name of the zip of Ansible's module_utils for one version, next to this file.
@@ -348,6 +349,25 @@ def await_exit(sock: _socket.socket) -> int | None:
         return int(answer.decode("ascii"))
     except ValueError:
         return None
+
+
+def drain(fds: list[int], on_data: Callable[[int, bytes], object]) -> None:
+    """Read the pipes ``fds`` together until every writer closed them (a module may fill
+    either first), handing each chunk to ``on_data(fd, chunk)``."""
+    import selectors
+
+    with selectors.DefaultSelector() as sel:
+        for fd in fds:
+            sel.register(fd, selectors.EVENT_READ)
+        remaining = len(fds)
+        while remaining:
+            for key, _mask in sel.select():
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    on_data(key.fd, data)
+                else:
+                    sel.unregister(key.fd)
+                    remaining -= 1
 
 
 def relay_link(directory: str, version: str) -> str:

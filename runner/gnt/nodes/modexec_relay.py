@@ -173,26 +173,21 @@ def run_relayed(header: dict, payload: bytes, conn: _socket.socket, tmp: str,
 
 def _pump(conn: _socket.socket, tags: dict[int, bytes]) -> None:
     """Send what comes out of the pipes ``tags`` names as frames of their tag, until every
-    writer closed them (a client gone: the rest is read and dropped)."""
-    import selectors
+    writer closed them (a client gone: the rest is read and dropped); close them."""
+    gone: list[int] = []
 
-    gone = False
-    with selectors.DefaultSelector() as sel:
+    def send(fd: int, data: bytes) -> None:
+        if not gone:
+            try:
+                conn.sendall(modexec.frame(tags[fd], data))
+            except OSError:
+                gone.append(fd)
+
+    try:
+        modexec.drain(list(tags), send)
+    finally:
         for fd in tags:
-            sel.register(fd, selectors.EVENT_READ)
-        open_fds = len(tags)
-        while open_fds:
-            for key, _mask in sel.select():
-                data = os.read(key.fd, 1 << 16)
-                if not data:
-                    sel.unregister(key.fd)
-                    os.close(key.fd)
-                    open_fds -= 1
-                elif not gone:
-                    try:
-                        conn.sendall(modexec.frame(tags[key.fd], data))
-                    except OSError:
-                        gone = True
+            os.close(fd)
 
 
 def exit_frame(code: int) -> bytes:
