@@ -60,9 +60,7 @@ notes:
     default); where it does not, module tasks run as with C(ansible.builtin.ssh).
 """
 
-import errno
 import os
-import socket
 import subprocess
 
 from ansible.plugins.connection import ensure_connect
@@ -78,23 +76,6 @@ display = Display()
 
 #: How long setting up a forward on the control master may take.
 FORWARD_TIMEOUT = 10
-
-
-def connect_relay(path):
-    """A connection to the forward at ``path``, None when there is none (a forward left
-    behind by a control master that exited is removed, to be set up again)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-    except OSError as err:
-        sock.close()
-        if err.errno == errno.ECONNREFUSED:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        return None
-    return sock
 
 
 class Connection(SSHConnection):
@@ -143,7 +124,7 @@ class Connection(SSHConnection):
         plan = self._relay_plan(cmd, in_data)
         if plan is not None:
             modexec, local, remote = plan
-            sock = connect_relay(local)
+            sock = modexec.connect_forward(local)
             if sock is not None:
                 try:
                     display.vvv("EXEC (relayed to the warm module interpreter) %s" % cmd,

@@ -389,6 +389,26 @@ def forward_path(control_dir: str, user: str, host: str, port: object, remote: s
     return os.path.join(control_dir, "relay-" + _sha256(key.encode())[:20])
 
 
+def connect_forward(path: str) -> _socket.socket | None:
+    """A connection to the master's end ``path`` of a forward (:func:`forward_path`), None
+    when there is none; one left by a control master that exited (refused) is removed, to be
+    set up again."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except ConnectionRefusedError:
+        sock.close()
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return None
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
 def frame(tag: bytes, data: bytes = b"") -> bytes:
     """One frame of a relayed answer (:data:`FRAME`)."""
     return FRAME.pack(tag, len(data)) + data

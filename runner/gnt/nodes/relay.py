@@ -19,9 +19,7 @@ SSH (exit 124).
 
 from __future__ import annotations
 
-import errno
 import os
-import socket
 import sys
 
 from gnt.nodes import modexec, ssh
@@ -58,16 +56,8 @@ def run(target: ssh.Target, command: str, script: bytes, timeout: float) -> ssh.
 
 def _relayed(target: ssh.Target, local: str, script: bytes, timeout: float
              ) -> ssh.Result | None:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(local)
-    except OSError as err:
-        sock.close()
-        if err.errno == errno.ECONNREFUSED:  # left by a control master that exited
-            try:
-                os.unlink(local)
-            except OSError:
-                pass
+    sock = modexec.connect_forward(local)
+    if sock is None:
         return None
     sock.settimeout(timeout)
     try:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.gnt.cluster.plugins.connection.ssh import connect_relay
 from ansible_collections.gnt.cluster.plugins.doc_fragments.ssh_connection import ModuleDocFragment
-from gnt.nodes.modexec import forward_path
+from gnt.nodes.modexec import connect_forward, forward_path
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -50,13 +49,13 @@ def test_the_forwards_local_end_is_a_short_name_in_the_control_directory():
 
 def test_no_forward_or_a_forward_left_by_a_gone_master_means_no_relay(tmp_path):
     missing = tmp_path / "relay-missing"
-    assert connect_relay(str(missing)) is None
+    assert connect_forward(str(missing)) is None
     stale = tmp_path / "relay-stale"     # what a control master that exited leaves behind
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(stale))
     listener.close()
     assert stale.exists()
-    assert connect_relay(str(stale)) is None
+    assert connect_forward(str(stale)) is None
     assert not stale.exists()            # removed: the next module task sets the forward up
 
 
@@ -66,7 +65,7 @@ def test_a_live_forward_is_connected(tmp_path):
     listener.bind(str(path))
     listener.listen(1)
     try:
-        sock = connect_relay(str(path))
+        sock = connect_forward(str(path))
         assert sock is not None
         sock.close()
     finally:
