@@ -42,16 +42,19 @@ def relay_dir() -> str:
     return str(node_dir())
 
 
-def run(target: ssh.Target, command: str, script: bytes, timeout: float) -> ssh.Result:
-    """The result of node call ``command`` (whose stdin is ``script``) on ``target``: relayed
-    when the forward and the node's server are there, else over SSH (setting the forward up
-    for the next call)."""
+def run(target: ssh.Target, command: str, script: bytes, timeout: float,
+        stdin: bytes | None = None) -> ssh.Result:
+    """The result of the Python ``script`` run by the node's warm interpreter on ``target``
+    when the forward and the node's server are there (relayed), else of the shell ``command``
+    over SSH (setting the forward up for the next call), whose stdin is ``stdin`` (by default
+    ``script``: a node call's command is a client handing its stdin to the warm interpreter)."""
     local, remote = forward_ends(target)
     relayed = _relayed(target, local, script, timeout)
     if relayed is not None:
         return relayed
     forward = None if os.path.exists(local) else (local, remote)
-    return ssh.run(target, command, stdin=script, timeout=timeout, forward=forward)
+    return ssh.run(target, command, stdin=script if stdin is None else stdin, timeout=timeout,
+                   forward=forward)
 
 
 def _relayed(target: ssh.Target, local: str, script: bytes, timeout: float

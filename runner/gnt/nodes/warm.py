@@ -88,6 +88,7 @@ WARM_PLUGINS = (
     ("connection_loader", "ansible.builtin.local"),
     ("connection_loader", "gnt.cluster.local"),
     ("connection_loader", "ansible.builtin.ssh"),
+    ("connection_loader", "gnt.cluster.ssh"),
     ("shell_loader", "ansible.builtin.sh"),
     ("strategy_loader", "ansible.builtin.linear"),
     ("cache_loader", "ansible.builtin.memory"),

@@ -47,7 +47,7 @@ class SSH:
         self.answers: dict[str, str] = {}
         self.calls: list[tuple[str, str]] = []
 
-    def __call__(self, target, command, stdin=None, timeout=60.0):
+    def __call__(self, target, command, stdin=None, timeout=60.0, forward=None):
         self.calls.append((target.name, command))
         if target.name in self.dead:
             return ssh.Result(target.name, 255, "", f"ssh: connect to host {target.address}"

@@ -50,7 +50,7 @@ class LocalNodes:
         return self.base / name / "queue"
 
     def __call__(self, target: ssh.Target, command: str, stdin: bytes | None = None,
-                 timeout: float = 60.0) -> ssh.Result:
+                 timeout: float = 60.0, forward: tuple[str, str] | None = None) -> ssh.Result:
         self.calls.append((target.name, command))
         if target.name in self.dead:
             return ssh.Result(target.name, 255, "", f"ssh: connect to host {target.address}"

@@ -88,3 +88,21 @@ def test_a_relayed_call_past_its_timeout_is_stopped_and_reported_as_ssh_would(
     while servers.alive(pid):
         assert time.monotonic() < deadline, "the call outlived its timeout"
         time.sleep(0.05)
+
+
+def test_a_config_push_goes_through_the_forward(node_server, monkeypatch):
+    """Config replication to a node with a forward: the node's warm interpreter unpacks the
+    files (this machine's data dir stands in for the node's), no SSH command runs."""
+    from gnt.core import settings
+    from gnt.nodes import replication
+
+    local, remote = relay.forward_ends(NODE)
+    os.symlink(remote, local)
+    monkeypatch.setattr(ssh, "run", _fail_over_ssh)
+    data_dir = settings.paths().data_dir
+    files = {replication.CONFIG_NAME: b'{"serial_no": 7}', "ssconf_master_node": b"node1\n"}
+    result = relay.run(NODE, "unused", replication.unpack_script(str(data_dir), False, files),
+                       replication.PUSH_TIMEOUT, stdin=replication.archive(files))
+    assert result.rc == 0, result.stderr
+    assert {name: (data_dir / name).read_bytes() for name in files} == files
+    assert (data_dir / replication.CONFIG_NAME).stat().st_mode & 0o777 == 0o600

@@ -1,11 +1,14 @@
-"""ssconf values/archive/read and the Replicator (ssh.run patched at the network edge); the
-real unpack command is run locally with /bin/sh on a real tar."""
+"""ssconf values/archive/read and the Replicator (ssh.run patched at the network edge; no
+forward to a node's warm interpreter here, so every push goes over SSH); both ends of a push
+(the shell command and the script the node's warm interpreter runs when relayed) are run
+locally on a real tar."""
 
 from __future__ import annotations
 
 import io
 import json
 import subprocess
+import sys
 import tarfile
 from typing import Any
 
@@ -15,7 +18,7 @@ from gnt import __version__
 from gnt.admin import bootstrap
 from gnt.core import settings, ssconf
 from gnt.nodes import ssh
-from gnt.nodes.replication import CONFIG_NAME, Replicator, archive, unpack_command
+from gnt.nodes.replication import CONFIG_NAME, Replicator, archive, unpack_command, unpack_script
 
 MASTER = "node1.example.com"
 
@@ -45,7 +48,7 @@ class Capture:
         self.calls: list[tuple[ssh.Target, str, bytes]] = []
         self.fail: dict[str, ssh.Result] = {}
 
-    def __call__(self, target, command, stdin=None, timeout=60.0):
+    def __call__(self, target, command, stdin=None, timeout=60.0, forward=None):
         self.calls.append((target, command, stdin))
         return self.fail.get(target.name) or ssh.Result(target.name, 0, "", "")
 
@@ -192,26 +195,38 @@ def test_ssh_port_ndparam_is_used(data, capture):
     assert capture.by_node()["node2.example.com"][0].port == 2022
 
 
-# --- the real unpack command --------------------------------------------------------------
+# --- the real unpack: the shell command (over SSH) and the relayed script ---------------------
 
-def _unpack(directory, files: dict[str, bytes], remove_config: bool) -> subprocess.CompletedProcess:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, blob in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(blob)
-            tar.addfile(info, io.BytesIO(blob))
-    return subprocess.run(["/bin/sh", "-c", unpack_command(str(directory), remove_config)],
-                          input=buf.getvalue(), capture_output=True, check=False)
+def _run_unpack(way: str, directory, files: dict[str, bytes], remove_config: bool
+                ) -> subprocess.CompletedProcess:
+    """The push's node end, run here: the shell command over SSH is given the archive of
+    ``files``; the script the node's warm interpreter runs when the push is relayed, the files
+    themselves (run in a Python of its own, as in the server's fork: it sets the umask)."""
+    if way == "shell":
+        return subprocess.run(["/bin/sh", "-c", unpack_command(str(directory), remove_config)],
+                              input=archive(files), capture_output=True, check=False)
+    return subprocess.run([sys.executable, "-I", "-c", "import sys; exec(sys.stdin.read())"],
+                          input=unpack_script(str(directory), remove_config, files),
+                          capture_output=True, check=False)
 
 
-def test_unpack_command_puts_files_in_place(tmp_path):
+@pytest.fixture(params=["shell", "relayed"])
+def way(request) -> str:
+    return request.param
+
+
+def _unpack(directory, files: dict[str, bytes], remove_config: bool, way: str = "shell"
+            ) -> subprocess.CompletedProcess:
+    return _run_unpack(way, directory, files, remove_config)
+
+
+def test_unpack_puts_files_in_place(tmp_path, way):
     data_dir = tmp_path / "data dir"   # a space: the command must quote it
     data_dir.mkdir()
     (data_dir / "ssconf_master_node").write_text("old\n")
     (data_dir / "queue").mkdir()
     proc = _unpack(data_dir, {CONFIG_NAME: b'{"serial_no": 5}', "ssconf_master_node": b"new\n"},
-                   remove_config=False)
+                   remove_config=False, way=way)
     assert proc.returncode == 0, proc.stderr
     assert (data_dir / CONFIG_NAME).read_bytes() == b'{"serial_no": 5}'
     assert (data_dir / "ssconf_master_node").read_text() == "new\n"
@@ -219,49 +234,85 @@ def test_unpack_command_puts_files_in_place(tmp_path):
                                                           "ssconf_master_node"]
 
 
-def test_unpack_command_moves_many_and_hidden_files_and_takes_an_empty_archive(tmp_path):
+def test_unpack_moves_many_and_hidden_files_and_takes_an_empty_archive(tmp_path, way):
     files = {f"ssconf_key{i}": f"{i}\n".encode() for i in range(40)}
     files[".hidden"] = b"h\n"
-    proc = _unpack(tmp_path, files, remove_config=False)
+    proc = _unpack(tmp_path, files, remove_config=False, way=way)
     assert proc.returncode == 0, proc.stderr
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
-    proc = _unpack(tmp_path, {}, remove_config=False)
+    proc = _unpack(tmp_path, {}, remove_config=False, way=way)
     assert proc.returncode == 0, proc.stderr
     assert len(list(tmp_path.iterdir())) == 41 and not list(tmp_path.glob(".push.*"))
 
 
-def test_unpack_command_creates_missing_dir(tmp_path):
-    proc = _unpack(tmp_path / "new" / "dir", {"ssconf_a": b"1\n"}, remove_config=False)
+def test_unpack_creates_missing_dir(tmp_path, way):
+    proc = _unpack(tmp_path / "new" / "dir", {"ssconf_a": b"1\n"}, remove_config=False, way=way)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "new" / "dir" / "ssconf_a").read_text() == "1\n"
     for made in (tmp_path / "new", tmp_path / "new" / "dir"):
         assert oct(made.stat().st_mode & 0o777) == "0o700", made
 
 
-def test_pushed_files_have_the_masters_modes(tmp_path):
-    blob = archive({CONFIG_NAME: b"{}", "ssconf_master_node": b"n1\n"})
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+def test_pushed_files_have_the_masters_modes(tmp_path, way):
+    files = {CONFIG_NAME: b"{}", "ssconf_master_node": b"n1\n",
+             ssh.KNOWN_HOSTS_NAME: b"node1 ssh-ed25519 AAAA\n"}
+    with tarfile.open(fileobj=io.BytesIO(archive(files))) as tar:
         modes = {member.name: member.mode for member in tar.getmembers()}
-    assert modes == {CONFIG_NAME: 0o600, "ssconf_master_node": ssconf.FILE_MODE}
-
-
-def test_unpack_command_non_candidate_removes_config(tmp_path):
-    (tmp_path / CONFIG_NAME).write_text("{}")
-    proc = _unpack(tmp_path, {"ssconf_master_node": b"n1\n"}, remove_config=True)
+    assert modes == {CONFIG_NAME: 0o600, "ssconf_master_node": ssconf.FILE_MODE,
+                     ssh.KNOWN_HOSTS_NAME: 0o644}
+    proc = _run_unpack(way, tmp_path, files, remove_config=False)
     assert proc.returncode == 0, proc.stderr
-    assert not (tmp_path / CONFIG_NAME).exists()
+    assert {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir()} == modes
+
+
+def test_relayed_unpack_leaves_unchanged_files_alone(tmp_path):
+    files = {CONFIG_NAME: b'{"serial_no": 1}', "ssconf_master_node": b"n1\n"}
+    assert _unpack(tmp_path, files, remove_config=False, way="relayed").returncode == 0
+    inodes = {path.name: path.stat().st_ino for path in tmp_path.iterdir()}
+    (tmp_path / "ssconf_master_node").chmod(0o600)   # a mode changed: written again
+    files[CONFIG_NAME] = b'{"serial_no": 2}'
+    assert _unpack(tmp_path, files, remove_config=False, way="relayed").returncode == 0
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == files
+    assert (tmp_path / "ssconf_master_node").stat().st_mode & 0o777 == ssconf.FILE_MODE
+    assert all((tmp_path / name).stat().st_ino != inode for name, inode in inodes.items())
+    inodes = {path.name: path.stat().st_ino for path in tmp_path.iterdir()}
+    assert _unpack(tmp_path, files, remove_config=False, way="relayed").returncode == 0
+    assert {path.name: path.stat().st_ino for path in tmp_path.iterdir()} == inodes
+
+
+def test_unpack_non_candidate_removes_config_and_secrets(tmp_path, way):
+    for name in (CONFIG_NAME, "rapi.pem", "cluster-domain-secret"):
+        (tmp_path / name).write_text("{}")
+    proc = _unpack(tmp_path, {"ssconf_master_node": b"n1\n"}, remove_config=True, way=way)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["ssconf_master_node"]
     assert (tmp_path / "ssconf_master_node").read_text() == "n1\n"
     assert not list(tmp_path.glob(".push.*"))
 
 
 def test_unpack_command_bad_tar_fails_and_keeps_files(tmp_path):
     (tmp_path / "ssconf_master_node").write_text("keep\n")
-    proc = subprocess.run(["/bin/sh", "-c", unpack_command(str(tmp_path), False)],
+    (tmp_path / CONFIG_NAME).write_text("{}")
+    proc = subprocess.run(["/bin/sh", "-c", unpack_command(str(tmp_path), True)],
                           input=b"this is not a tar archive" * 40, capture_output=True,
                           check=False)
+    assert (tmp_path / CONFIG_NAME).read_text() == "{}"
     assert (tmp_path / "ssconf_master_node").read_text() == "keep\n"
     assert not list(tmp_path.glob(".push.*"))
     assert proc.returncode != 0, proc.stderr
+
+
+def test_relayed_unpack_refuses_a_file_outside_the_data_dir(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "ssconf_master_node").write_text("keep\n")
+    for name in ("../escaped", "sub/file", ".."):
+        proc = _unpack(data_dir, {"ssconf_master_node": b"new\n", name: b"x"},
+                       remove_config=True, way="relayed")
+        assert proc.returncode != 0 and b"not a plain file name" in proc.stderr, name
+        assert not (tmp_path / "escaped").exists()
+        assert sorted(path.name for path in data_dir.iterdir()) == ["ssconf_master_node"]
+        assert (data_dir / "ssconf_master_node").read_text() == "keep\n"
 
 
 # --- what a node reports back to verify (gnt.nodes.agent, run for real here) -------------------
