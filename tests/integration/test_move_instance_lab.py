@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.integration,
 USERS = "admin {cleartext}adminpw write\n"
 SRC_VM, RUNNING_VM, DEST_VM = "inst5.lab.example", "inst6.lab.example", "inst7.lab.example"
 OTHER_VM = "inst8.lab.example"
+SHARED_VM = "inst11.lab.example"
 PAIR = ("inst9.lab.example", "inst10.lab.example")
 CLUSTER_B = "cluster2.lab.example"
 
@@ -80,7 +81,10 @@ def lc() -> LabCluster:
         stop_cluster(cluster)
 
 
-def _move(lc: LabCluster, instance: str, *options: str, check: bool = True):
+def _move(lc: LabCluster, instance: str, *options: str, check: bool = True,
+          credentials: bool = True):
+    """move-instance from cluster A to B on node1 (as the RAPI's admin user unless not
+    ``credentials``); its CompletedProcess."""
     a_ca = _cert_only(lc, "node1", Path("var/lib/gnt/move/a.pem"))
     b_ca = _cert_only(lc, "node2", Path("var/lib/gnt/move/b.pem"))
     pw = lc.root_on_host("node1") / "var/lib/gnt/move/pw"
@@ -88,9 +92,10 @@ def _move(lc: LabCluster, instance: str, *options: str, check: bool = True):
     pw.chmod(0o600)
     root = "$GNT_ROOT/"
     a_address = lc.ssconf("node1", "master_ip").strip()
+    login = (f" --src-username admin --src-password-file {root}var/lib/gnt/move/pw"
+             if credentials else "")
     command = (f"python3 -m gnt.cli.move_instance -v --src-ca-file {root}{a_ca}"
-               f" --dest-ca-file {root}{b_ca} --src-username admin"
-               f" --src-password-file {root}var/lib/gnt/move/pw {' '.join(options)}"
+               f" --dest-ca-file {root}{b_ca}{login} {' '.join(options)}"
                f" {a_address} {lc.b_address} {instance}")  # type: ignore[attr-defined]
     return lc.run("node1", command, check=check, timeout=900)
 
@@ -175,6 +180,36 @@ def test_read_only_user_refused_changing_nothing(lc: LabCluster) -> None:
     assert (_instances(lc, "node1"), _instances(lc, "node2")) == before
     states = {i["name"]: i["admin_state"] for i in lc.config("node1")["instances"].values()}
     assert states[PAIR[0]] == "up"
+
+
+def test_disk_template_changes_during_the_move(lc: LabCluster) -> None:
+    """``--dest-disk-template``: a file instance of A arrives on B as a sharedfile one, its
+    disk in B's shared file storage with the same content."""
+    lc.gnt(f"gnt-instance add -o tinylinux -t file --disk 0:size=32M -n node1 --no-start"
+           f" {SHARED_VM}")
+    before = _sha(_disk(lc, "node1", SHARED_VM))
+    proc = _move(lc, SHARED_VM, "--dest-disk-template", "sharedfile")
+    assert f"{SHARED_VM}: success" in proc.stdout, proc.stdout + proc.stderr
+    assert SHARED_VM not in _instances(lc, "node1")
+    moved = next(i for i in lc.config("node2")["instances"].values()
+                 if i["name"] == SHARED_VM)
+    assert moved["disk_template"] == "sharedfile"
+    shared = lc.root_on_host("node2") / "srv/gnt/shared-file-storage" / SHARED_VM / "disk0"
+    assert _sha(shared) == before
+    assert not _disk(lc, "node2", SHARED_VM).exists()
+    lc.gnt(f"gnt-instance remove -f {SHARED_VM}", node="node2")
+
+
+def test_missing_credentials_refused_changing_nothing(lc: LabCluster) -> None:
+    """No user or password given: the first change asked of a RAPI is refused (401) and
+    neither cluster changes."""
+    before = (_instances(lc, "node1"), _instances(lc, "node2"))
+    proc = _move(lc, PAIR[1], check=False, credentials=False)
+    assert proc.returncode == 1
+    assert "401" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert (_instances(lc, "node1"), _instances(lc, "node2")) == before
+    states = {i["name"]: i["admin_state"] for i in lc.config("node1")["instances"].values()}
+    assert states[PAIR[1]] == "up"
 
 
 def test_different_domain_secret_refused_changing_nothing(lc: LabCluster) -> None:
