@@ -228,6 +228,8 @@ def serve(path: str, source: str = modexec.SITE) -> int:
                     except OSError:
                         pass
             _reap(children, sel)
+            if relay is None:  # its directory made since (gnt-node add): linked within 5 s
+                relay = modexec_relay.Relay.start(path, source, sock_path)
     finally:
         if relay is not None:
             relay.withdraw()

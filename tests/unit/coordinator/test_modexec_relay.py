@@ -191,10 +191,26 @@ def test_a_server_links_its_socket_once_the_directory_is_there(servers, code_dir
     _start_python_server(code_dir, relay_dir)
     relay_dir.mkdir(mode=0o755)
     link = modexec.python_relay_link(str(relay_dir), sys.executable)
-    assert not os.path.lexists(link)
     _start_python_server(code_dir, relay_dir)          # the same server takes this request
     assert len(servers.pids()) == 1
     assert os.readlink(link).startswith(f"{servers.path}/")
+
+
+def test_a_server_links_its_socket_when_the_directory_appears_without_a_request(
+        servers, code_dir, tmp_path):
+    """The directory made after the server started (gnt-node add) and no request over SSH
+    since: the server links its socket within its 5 s loop, so that the relayed requests
+    (config pushes, node calls) reach it."""
+    relay_dir = tmp_path / "later"
+    _start_python_server(code_dir, relay_dir)
+    link = modexec.python_relay_link(str(relay_dir), sys.executable)
+    relay_dir.mkdir(mode=0o755)
+    deadline = time.monotonic() + 15
+    while not os.path.lexists(link):
+        assert time.monotonic() < deadline, "no link 15 s after the directory appeared"
+        time.sleep(0.2)
+    assert os.readlink(link).startswith(f"{servers.path}/")
+    assert len(servers.pids()) == 1
 
 
 def test_a_server_started_from_a_directory_since_removed_serves_on(servers, code_dir, tmp_path):
