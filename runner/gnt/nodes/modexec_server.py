@@ -211,14 +211,15 @@ def serve(path: str, source: str = modexec.SITE) -> int:
     sel.register(wake_r, selectors.EVENT_READ, "wake")
     try:
         while children or time.monotonic() - last < modexec.IDLE_TIMEOUT:
-            for key, _mask in sel.select(timeout=5.0):
+            events = sel.select(timeout=5.0)
+            if relay is None:  # its directory made since (gnt-node add): before a request
+                relay = modexec_relay.Relay.start(path, source, sock_path)  # or within 5 s
+            for key, _mask in events:
                 if key.data == "wake":
                     _drain(wake_r)
                 elif key.data is None:
                     conn, _addr = listener.accept()
                     last = time.monotonic()
-                    if relay is None:  # the link's directory may have been made since
-                        relay = modexec_relay.Relay.start(path, source, sock_path)
                     _start(conn, listener, sel, children, relay)
                 else:  # a client's socket: it went away while its module runs
                     pid = key.data
@@ -228,8 +229,6 @@ def serve(path: str, source: str = modexec.SITE) -> int:
                     except OSError:
                         pass
             _reap(children, sel)
-            if relay is None:  # its directory made since (gnt-node add): linked within 5 s
-                relay = modexec_relay.Relay.start(path, source, sock_path)
     finally:
         if relay is not None:
             relay.withdraw()

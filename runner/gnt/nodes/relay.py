@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 from gnt.nodes import modexec, ssh
 
@@ -43,17 +44,18 @@ def relay_dir() -> str:
 
 
 def run(target: ssh.Target, command: str, script: bytes, timeout: float,
-        stdin: bytes | None = None) -> ssh.Result:
+        stdin: Callable[[], bytes] | None = None) -> ssh.Result:
     """The result of the Python ``script`` run by the node's warm interpreter on ``target``
     when the forward and the node's server are there (relayed), else of the shell ``command``
-    over SSH (setting the forward up for the next call), whose stdin is ``stdin`` (by default
-    ``script``: a node call's command is a client handing its stdin to the warm interpreter)."""
+    over SSH (setting the forward up for the next call), whose stdin is what ``stdin()``
+    makes, only then (by default ``script``: a node call's command is a client handing its
+    stdin to the warm interpreter)."""
     local, remote = forward_ends(target)
     relayed = _relayed(target, local, script, timeout)
     if relayed is not None:
         return relayed
     forward = None if os.path.exists(local) else (local, remote)
-    return ssh.run(target, command, stdin=script if stdin is None else stdin, timeout=timeout,
+    return ssh.run(target, command, stdin=script if stdin is None else stdin(), timeout=timeout,
                    forward=forward)
 
 

@@ -13,6 +13,7 @@ pushes again. Non-candidates lose any ``config.data`` they have (e.g. after a de
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import shlex
@@ -121,6 +122,15 @@ def unpack_script(data_dir: str, remove_config: bool, files: dict[str, bytes]) -
             f" text) in {encoded!r}.items()}}, {removed_names(remove_config)!r})\n").encode()
 
 
+def _push(data_dir: str, target: ssh.Target, files: dict[str, bytes], remove_config: bool
+          ) -> ssh.Result:
+    """Push ``files`` to one node: relayed to its warm interpreter, else as a tar over SSH
+    (made only then)."""
+    return relay.run(target, unpack_command(data_dir, remove_config),
+                     unpack_script(data_dir, remove_config, files), PUSH_TIMEOUT,
+                     stdin=functools.partial(archive, files))
+
+
 class Replicator:
     """Called by the config store after each write (see ``ConfigStore.on_commit``)."""
 
@@ -166,10 +176,7 @@ class Replicator:
                     files[CONFIG_NAME] = blob
                 jobs[node["name"]] = (ssh_target(store, node), files, not candidate)
             data_dir = str(settings.paths().data_dir)
-            results = ssh.map_parallel(jobs, lambda name: relay.run(
-                jobs[name][0], unpack_command(data_dir, jobs[name][2]),
-                unpack_script(data_dir, jobs[name][2], jobs[name][1]), PUSH_TIMEOUT,
-                stdin=archive(jobs[name][1])))
+            results = ssh.map_parallel(jobs, lambda name: _push(data_dir, *jobs[name]))
             warnings = []
             for name, result in sorted(results.items()):
                 if result.ok:

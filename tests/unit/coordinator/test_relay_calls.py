@@ -102,7 +102,7 @@ def test_a_config_push_goes_through_the_forward(node_server, monkeypatch):
     data_dir = settings.paths().data_dir
     files = {replication.CONFIG_NAME: b'{"serial_no": 7}', "ssconf_master_node": b"node1\n"}
     result = relay.run(NODE, "unused", replication.unpack_script(str(data_dir), False, files),
-                       replication.PUSH_TIMEOUT, stdin=replication.archive(files))
+                       replication.PUSH_TIMEOUT, stdin=lambda: replication.archive(files))
     assert result.rc == 0, result.stderr
     assert {name: (data_dir / name).read_bytes() for name in files} == files
     assert (data_dir / replication.CONFIG_NAME).stat().st_mode & 0o777 == 0o600
