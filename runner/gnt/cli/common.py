@@ -550,8 +550,31 @@ def main_for(build: Callable[[], argparse.ArgumentParser]) -> Callable[[], None]
     """A console-script entry point running the parser ``build`` returns."""
     def main(argv: Sequence[str] | None = None) -> None:
         words = sys.argv[1:] if argv is None else list(argv)
-        sys.exit(run(build_for(build, words), argv))
+        code = run(build_for(build, words), argv)
+        if argv is None and getattr(sys.modules.get("__main__"), "main", None) is main:
+            exit_now(code)  # the command's own process (its script or ``python -m``)
+        sys.exit(code)
     return main
+
+
+def exit_now(code: int) -> None:
+    """End the command's process with ``code`` once stdout and stderr are flushed and the
+    ``atexit`` functions have run, without the interpreter's teardown of every imported
+    module (about 10 ms of every gnt-* command; nothing of ours needs it). Exits the usual
+    way (``sys.exit``) when another thread is alive (it is waited for then) or a flush
+    fails (e.g. a closed pipe: the interpreter's own message and exit code then)."""
+    import atexit
+    threading = sys.modules.get("threading")
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
+    if threading is not None and threading.active_count() > 1 or run_exit_functions is None:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    run_exit_functions()
+    os._exit(code)
 
 
 def build_for(build: Callable[[], argparse.ArgumentParser],

@@ -12,6 +12,7 @@ Standard library only; imports nothing of the coordinator but :mod:`gnt.nodes.mo
 from __future__ import annotations
 
 import _socket
+import gc
 import os
 import struct
 import sys
@@ -182,6 +183,8 @@ def serve(path: str, source: str = modexec.SITE) -> int:
 
     _start_code_cache(os.path.dirname(os.path.abspath(path)))
     _warm_up(source)
+    gc.collect()  # then nothing of the warm-up is walked by a module's collections (a
+    gc.freeze()   # fork's copy-on-write of every page holding one), as in gnt.nodes.warm
     sock_path = os.path.join(path, "sock")
     import socket
 
