@@ -1,10 +1,11 @@
 """Node operations in a 3-node lab (tests/lab: namespaces with their own sshd and libvirtd on
 this machine), issue 11. For each executor configuration (bench_node_ops.CONFIGS, set in the
-master daemon's environment): add (file disk + tinylinux), shutdown --timeout=0, startup and
-reboot --type=hard of an instance on the master node (node1, Ansible's local connection) and of
-one on node2 (over SSH); migrate and failover of a booted guest on shared file storage; remove.
-Each next to its floor where there is one: the same libvirt call made from this process through
-the node's libvirtd, and for migrate the collection's libvirt_migrate.migrate() called directly.
+master daemon's environment): add (file disk + tinylinux), shutdown --timeout=0, startup,
+reboot --type=hard and ACPI shutdown of an instance on the master node (node1, Ansible's
+local connection) and of one on node2 (over SSH); migrate and failover of a booted guest on
+shared file storage; remove. Each next to its floor where there is one: the same libvirt
+call made from this process through the node's libvirtd, and for migrate the collection's
+libvirt_migrate.migrate() called directly.
 Then 100 instance adds (file disk + tinylinux, not started) submitted at once across the nodes.
 
 Usage: ``.venv/bin/python bench/bench_lab_ops.py [ROUNDS] [ADDS]`` as root (3 rounds, 100
@@ -86,12 +87,29 @@ def node_ops(lc: LabCluster, libvirt, label: str, node: str, rounds: int,
         note(figures, f"reboot --type=hard ({where})",
              clock(lc.gnt, f"gnt-instance reboot --type=hard {name}"),
              clock(lambda: (dom.destroy(), dom.create())))
+        acpi_shutdown(lc, dom, node, name, where, figures)
     lc.gnt(f"gnt-instance shutdown --timeout=0 {name}")
     root = lc.lab.node(node).gnt_root
     removed = floors.remove(conn, dom, lambda path: lc.root_on_host(node)
                             / Path(path).relative_to(root))
     conn.close()
     note(figures, f"remove ({where})", clock(lc.gnt, f"gnt-instance remove -f {name}"), removed)
+
+
+def acpi_shutdown(lc: LabCluster, dom, node: str, name: str, where: str,
+                  figures: Figures) -> None:
+    """ACPI shutdown of the booted guest, ours and the floor (``dom.shutdown()`` until it is
+    off), each from a fresh boot (a hard reboot, waited for); the instance runs afterwards."""
+    boots = lc.console(node, name).count(BOOT_MARKER)
+    lc.gnt(f"gnt-instance reboot --type=hard {name}")
+    _wait_boots(lc, node, name, boots + 1)
+    ours = clock(lc.gnt, f"gnt-instance shutdown --timeout=60 {name}")
+    boots = lc.console(node, name).count(BOOT_MARKER)
+    dom.create()
+    _wait_boots(lc, node, name, boots + 1)
+    floor = floors.acpi_shutdown(dom)
+    note(figures, f"shutdown (ACPI) ({where})", ours, floor)
+    lc.gnt(f"gnt-instance startup {name}")
 
 
 def move_ops(lc: LabCluster, libvirt, label: str, rounds: int, figures: Figures) -> None:
@@ -207,7 +225,8 @@ def main() -> None:
     print_table("operation (3-node lab)", results)
     print("floor: the same libvirt calls from this process through the node's libvirtd"
           " (migrate: libvirt_migrate.migrate() called directly, the other way back; failover:"
-          " ACPI shutdown, define and start on the other node, undefine, there and back; remove:"
+          " ACPI shutdown, define and start on the other node, undefine, there and back; ACPI"
+          " shutdown: dom.shutdown() of a booted guest until it is off; remove:"
           " undefine a copy and delete its disk); none for add (see bench_node_ops on the host)."
           " The nodes' modules run in their warm module interpreter (plain: a fresh Python).")
 
