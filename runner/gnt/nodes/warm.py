@@ -67,6 +67,17 @@ WARM_IMPORTS = (
     "ansible.plugins.inventory",
     "ansible.module_utils.common.arg_spec",
     "ansible_runner.display_callback",
+    # what each run imported itself: to start its task workers, and for its handlers
+    "multiprocessing.popen_fork",
+    "multiprocessing.synchronize",
+    "ansible.playbook.handler_task_include",
+)
+#: Packages the collection loader makes in each run (its roles, its modules, the builtin
+#: filters' alias), imported once the loader is set up.
+WARM_COLLECTION_IMPORTS = (
+    "ansible_collections.gnt.cluster.roles",
+    "ansible_collections.gnt.cluster.plugins.modules",
+    "ansible_collections.ansible.builtin.plugins.filter",
 )
 
 MAX_REQUEST = 1 << 20
@@ -118,6 +129,7 @@ def warm_up() -> None:
                 plugin_loader.find_plugin(plugin)
             else:
                 plugin_loader.get(plugin, class_only=True)
+    _warm_module_tasks()
     _prime_callbacks(loader.callback_loader)
     _EVENT_WRITERS[:] = _find_event_writers()
     _skip_role_spec_checks()
@@ -136,6 +148,34 @@ def warm_up() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             list(every.all(class_only=True))
+
+
+def _warm_module_tasks() -> None:
+    """What every module task's worker process did first, once here: the collection's
+    packages, the JSON profiles of the module's arguments and result, and the warm module
+    interpreter's client that ``gnt.cluster.local`` loads (``modexec.py``, part of the code
+    stamp the worker is restarted on). About 5 ms of each task otherwise."""
+    import importlib
+
+    for name in WARM_COLLECTION_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    try:
+        from ansible.module_utils.common.json import (
+            Direction,
+            get_module_decoder,
+            get_module_encoder,
+        )
+    except ImportError:  # an Ansible without module serialization profiles
+        pass
+    else:
+        get_module_encoder("legacy", Direction.CONTROLLER_TO_MODULE)
+        get_module_decoder("legacy", Direction.MODULE_TO_CONTROLLER)
+    from ansible_collections.gnt.cluster.plugins.plugin_utils.modexec_client import load_modexec
+
+    load_modexec(os.path.join(os.path.dirname(os.path.abspath(__file__)), "modexec.py"))
 
 
 def freeze_heap() -> None:

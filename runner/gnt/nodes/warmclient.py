@@ -38,13 +38,15 @@ class WarmWorkerError(RuntimeError):
 
 def code_stamp(collection: Path) -> str:
     """What the worker's cached code and payloads depend on: the collection's plugins, the
-    installed Ansible and ansible-runner, and the worker itself (paths, sizes, mtimes)."""
+    installed Ansible and ansible-runner, the worker itself and the module interpreter's client
+    it loads (paths, sizes, mtimes)."""
     import ansible
     import ansible_runner
 
     parts = []
     roots = [collection / "plugins", Path(ansible.__file__).parent / "release.py",
-             Path(ansible_runner.__file__).parent / "__init__.py", Path(__file__).with_name("warm.py")]
+             Path(ansible_runner.__file__).parent / "__init__.py", Path(__file__).with_name("warm.py"),
+             Path(__file__).with_name("modexec.py")]
     for root in roots:
         paths = [root] if root.is_file() else sorted(root.rglob("*.py"))
         for path in paths:
