@@ -103,12 +103,16 @@ def receive(args, magic):
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
     total = 0
     reported = time.monotonic()
+    frame = memoryview(bytearray(CHUNK))
     try:
         while True:
             size = struct.unpack(">I", read_exact(conn, 4))[0]
             if size == 0:
                 break
-            out.write(read_exact(conn, size))
+            if size > len(frame):
+                frame = memoryview(bytearray(size))
+            read_into(conn, frame[:size])
+            write_all(out, frame[:size])
             total += size
             if args.progress_file and time.monotonic() - reported >= 1:
                 progress(args.progress_file, total)
@@ -126,6 +130,22 @@ def progress(path, total):
     with open(path + ".tmp", "w") as out:
         out.write("%d\n" % total)
     os.rename(path + ".tmp", path)
+
+
+def read_into(conn, view):
+    """Fill ``view`` from ``conn`` (TLS records arrive 16 KiB at a time: no copies)."""
+    got = 0
+    while got < len(view):
+        part = conn.recv_into(view[got:])
+        if not part:
+            raise EOFError("the sender closed the connection before the end of the data")
+        got += part
+
+
+def write_all(out, view):
+    done = 0
+    while done < len(view):
+        done += out.write(view[done:])
 
 
 def read_exact(conn, size):

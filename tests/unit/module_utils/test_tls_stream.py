@@ -152,6 +152,32 @@ def test_killed_sender_is_an_error_not_a_short_disk(ends):
     assert b"stream from 127.0.0.1 broken after" in receiver.stderr.read()
 
 
+def test_frames_larger_than_the_senders_chunk_arrive_whole(ends):
+    """The receiver reads each frame into a buffer it reuses; a frame larger than the 1 MiB
+    the sender writes (another sender's) still arrives whole, in order."""
+    import socket
+    import ssl
+    import struct
+
+    tmp_path, src, dst = ends
+    receiver, port = _receiver(tmp_path, dst, src[1])
+    frames = [os.urandom(3 * 1024 * 1024 + 5), os.urandom(100), os.urandom(2 * 1024 * 1024)]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(src[1], src[0])
+    ctx.load_verify_locations(cafile=dst[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as raw, \
+            ctx.wrap_socket(raw) as conn:
+        conn.sendall(b"GNT-RIE-MAGIC m4gic\n")
+        for frame in frames:
+            conn.sendall(struct.pack(">I", len(frame)) + frame)
+        conn.sendall(struct.pack(">I", 0))
+        answer = conn.recv(64)
+    assert answer == b"OK %d\n" % sum(map(len, frames))
+    assert receiver.wait(30) == 0, receiver.stderr.read()
+    assert (tmp_path / "received").read_bytes() == b"".join(frames)
+
+
 def test_magic_only_in_the_environment():
     argv = stream_argv("python3", "send", "h", 1, "c", "k", "p")
     assert "secret-magic" not in " ".join(argv)
