@@ -33,7 +33,7 @@ whole command, both clusters' jobs and the destination's final fsync included. T
 ends after its ``dd conv=fsync`` on node2.
 
 Figures (2 GiB, 2 rounds, medians, 2 CPUs, lab slot 2, 2026-12-06), after the receiver stopped
-copying each 1 MiB frame 64 times over (it built it with ``bytes +=`` from 16 KiB TLS records;
+copying each 1 MiB frame about 32 times over (it grew it with ``bytes +=`` per 16 KiB TLS record;
 before: none 193 MiB/s stream, ratio 0.50 to the ssh pipe; zstd 0.88)::
 
     compression measure                       median s   MiB/s  move/dd  move/ssh
