@@ -12,6 +12,7 @@ Standard library only; imports nothing of the coordinator but :mod:`gnt.nodes.mo
 from __future__ import annotations
 
 import _socket
+import functools
 import gc
 import os
 import struct
@@ -45,14 +46,31 @@ def decode_header(data: bytes) -> dict:
     return {"cwd": fields[0], "umask": int(fields[1]), "env": env}
 
 
+#: ``modexec_cache.split_payload`` once the code cache started (None: payloads compile whole).
+_split_payload = None
+
+
 def _start_code_cache(run_dir: str) -> None:
-    """Cache compiled code under ``run_dir`` with ``modexec_cache.py`` from beside this file;
-    without it (a copy of the files without it) the server compiles as before."""
+    """Cache compiled code under ``run_dir`` with ``modexec_cache.py`` from beside this file,
+    and split payloads with it; without it (a copy of the files without it) the server
+    compiles as before."""
+    global _split_payload
     try:
         modexec_cache = modexec.import_beside("modexec_cache")
     except ImportError:
         return
     modexec_cache.start(os.path.join(run_dir, modexec_cache.CODE_CACHE))
+    _split_payload = getattr(modexec_cache, "split_payload", None)
+
+
+def _prepare(payload: bytes):  # noqa: ANN202 - (code, code, str) or None
+    """The payload's parts compiled ahead in the server (see ``split_payload``), or None."""
+    if _split_payload is None:
+        return None
+    try:
+        return _split_payload(payload)
+    except Exception:  # noqa: BLE001 - the child compiles it whole and reports its errors
+        return None
 
 
 def _warm_up(source: str) -> None:
@@ -116,10 +134,11 @@ def _receive(conn: _socket.socket) -> tuple[dict | None, bytes, list[int]]:
 
 
 def _run_payload(header: dict, payload: bytes, fds: list[int], tmp: str,
-                 new_session: bool = True) -> NoReturn:
+                 new_session: bool = True, prepared: tuple | None = None) -> NoReturn:
     """In the forked child: become the module process (in a session of its own unless
-    ``new_session`` is false) and execute the payload, with ``tmp`` (removed by the server
-    when the child is gone) as Python's temporary directory. Never returns."""
+    ``new_session`` is false) and execute the payload (``prepared``: its parts the server
+    compiled, see :func:`_prepare`), with ``tmp`` (removed by the server when the child is
+    gone) as Python's temporary directory. Never returns."""
     import signal  # the server's already (the client does without its enum import)
 
     rc = 1
@@ -156,9 +175,14 @@ def _run_payload(header: dict, payload: bytes, fds: list[int], tmp: str,
         sys.argv = [""]
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main
-        code = compile(payload, "<stdin>", "exec")
+        # as a fresh interpreter runs it: no future statement of this file's applies
+        codes = [compile(payload, "<stdin>", "exec", dont_inherit=True)] if prepared is None \
+            else [prepared[0], prepared[1]]
+        if prepared is not None:
+            main.__dict__.update(prepared[2])  # the zip's text, which the call reads
         try:
-            exec(code, main.__dict__)  # noqa: S102 - the module payload Ansible sent
+            for code in codes:
+                exec(code, main.__dict__)  # noqa: S102 - the module payload Ansible sent
             rc = 0
         except SystemExit as done:
             rc = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
@@ -279,13 +303,15 @@ def _start(conn: _socket.socket, listener: _socket.socket, sel, children, relay)
             header = relay.session
             conn.sendall(modexec.frame(modexec.STARTED))
         tmp = _child_tmp(header.get("env") or {})
+        prepared = _prepare(payload)
         pid = os.fork()
         if pid == 0:
             listener.close()
             if relayed:
-                modexec_relay.run_relayed(header, payload, conn, tmp, _run_payload)
+                modexec_relay.run_relayed(header, payload, conn, tmp,
+                                          functools.partial(_run_payload, prepared=prepared))
             conn.close()
-            _run_payload(header, payload, fds, tmp)
+            _run_payload(header, payload, fds, tmp, prepared=prepared)
     except (OSError, ValueError):
         conn.close()
         _remove_tree(tmp)
