@@ -212,12 +212,14 @@ class Transport:
         self.python = python
         self.local_argv = local_argv
 
-    def argv(self, request):
-        """The command running the receiver for ``request`` (a dict, sent as JSON)."""
+    def argv(self, request, receiver=None):
+        """The command running ``receiver`` (default :data:`RECEIVER`, the file receiver)
+        for ``request`` (a dict, sent as JSON)."""
         payload = json.dumps(request)
+        script = RECEIVER if receiver is None else receiver
         if self.local_argv is not None:
-            return list(self.local_argv) + ["-c", RECEIVER, payload]
-        remote = "%s -c %s %s" % (shlex.quote(self.python), shlex.quote(RECEIVER),
+            return list(self.local_argv) + ["-c", script, payload]
+        remote = "%s -c %s %s" % (shlex.quote(self.python), shlex.quote(script),
                                   shlex.quote(payload))
         return (["ssh", "-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-p",
                  str(self.port)] + self.ssh_args + ["%s@%s" % (self.user, self.address), remote])
@@ -228,7 +230,7 @@ class Transport:
             self.user, self.address, self.port)
 
 
-def _answer(proc_stdout, proc_stderr, returncode, what):
+def receiver_answer(proc_stdout, proc_stderr, returncode, what):
     """The receiver's JSON answer, or DiskSendError with its message (or ssh's stderr)."""
     lines = [line for line in (proc_stdout or b"").decode(errors="replace").splitlines()
              if line.startswith("{")]
@@ -254,8 +256,8 @@ def probe_target(transport, dst, size, allowed_dirs=None, timeout=600):
     except subprocess.TimeoutExpired as err:
         raise DiskSendError("cannot inspect %s on %s: no answer within %d s"
                             % (dst, transport.where(), timeout)) from err
-    return _answer(proc.stdout, proc.stderr, proc.returncode,
-                   "cannot inspect %s on %s" % (dst, transport.where()))
+    return receiver_answer(proc.stdout, proc.stderr, proc.returncode,
+                           "cannot inspect %s on %s" % (dst, transport.where()))
 
 
 def send_file(transport, src, dst, allowed_dirs=None, timeout=3600, clock=time.monotonic):
@@ -288,7 +290,7 @@ def send_file(transport, src, dst, allowed_dirs=None, timeout=3600, clock=time.m
         out, errout = proc.communicate()
         if isinstance(err, DiskSendError):
             raise
-        _answer(out, errout, proc.returncode or 1, what)
+        receiver_answer(out, errout, proc.returncode or 1, what)
         raise DiskSendError("%s: %s" % (what, err)) from err
     try:
         out, errout = proc.communicate(timeout=max(1.0, timeout - (clock() - started)))
@@ -296,7 +298,7 @@ def send_file(transport, src, dst, allowed_dirs=None, timeout=3600, clock=time.m
         proc.kill()
         proc.communicate()
         raise DiskSendError("%s: no answer within %d s" % (what, timeout)) from err
-    answer = _answer(out, errout, proc.returncode, what)
+    answer = receiver_answer(out, errout, proc.returncode, what)
     if answer.get("checksum") != digest.hexdigest():
         raise DiskSendError("%s: checksum mismatch (%s != %s)"
                             % (what, answer.get("checksum"), digest.hexdigest()))

@@ -219,6 +219,10 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_disk_copy": {"gnt_node": node, "gnt_copy": {
             "target_address": "198.18.0.12", "target_port": 22, "force": False,
             "ssh_args": ["-o", "BatchMode=yes"], "disks": [{"src": p, "dst": p} for p in disks]}},
+        "instance_volume_copy": {"gnt_copy": {
+            "target_address": "198.18.0.12", "target_port": 22, "allowed_vgs": ["xenvg"],
+            "ssh_args": ["-o", "BatchMode=yes"],
+            "disks": [{"src": "/dev/xenvg/u.disk0", "dst": "/dev/xenvg/u.disk0"}]}},
         "instance_disk_snapshot": {**both, "gnt_snapshot": {"state": "present", "timeout": 60}},
         "instance_drbd_replace": {
             "gnt_drbd": [dict(DRBD_END)],
