@@ -32,9 +32,15 @@ else:  # beside modexec.py, which put this directory on sys.path to import this 
 WARM_MODULES = ("json", "subprocess", "tempfile", "zipfile", "base64", "shutil", "locale",
                 "syslog", "platform", "datetime", "hashlib", "selectors", "shlex", "uuid",
                 "xml.etree.ElementTree", "threading", "struct", "fcntl", "math", "collections",
-                "libvirt", "jinja2")
-#: Imported too when the server has a source of the payload's Ansible version.
-WARM_ANSIBLE = ("ansible.module_utils.basic",)
+                "libvirt", "jinja2",
+                # what every payload imported itself: the zip's name codecs, how it runs
+                "encodings.cp437", "encodings.ascii", "runpy")
+#: Imported too when the server has a source of the payload's Ansible version (the wrapper's
+#: module loader and the JSON profiles of the arguments and the result: Ansible 2.19).
+WARM_ANSIBLE = ("ansible.module_utils.basic",
+                "ansible.module_utils._internal._ansiballz._loader",
+                "ansible.module_utils._internal._json._profiles._module_legacy_c2m",
+                "ansible.module_utils._internal._json._profiles._module_legacy_m2c")
 
 
 def decode_header(data: bytes) -> dict:
@@ -63,7 +69,7 @@ def _start_code_cache(run_dir: str) -> None:
     _split_payload = getattr(modexec_cache, "split_payload", None)
 
 
-def _prepare(payload: bytes):  # noqa: ANN202 - (code, code, str) or None
+def _prepare(payload: bytes):  # noqa: ANN202 - (code, code, dict) or None
     """The payload's parts compiled ahead in the server (see ``split_payload``), or None."""
     if _split_payload is None:
         return None
