@@ -13,6 +13,7 @@ from gnt.lu import (  # noqa: F401 - imported to register the LUs
     instance_import,
     instance_migrate,
     instance_modify,
+    instance_move,
     instance_multialloc,
     instance_recreate,
     instance_remote_import,

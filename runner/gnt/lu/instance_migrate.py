@@ -1,4 +1,5 @@
-"""Moving instances between nodes: live migration, failover and move.
+"""Moving instances between nodes: live migration and failover (the move, which copies the
+disks, is :mod:`gnt.lu.instance_move`, on the shared base :class:`MoveLU`).
 
 The config follows the nodes: after a migration attempt the LU asks both nodes where the
 domain is and records that as the primary, whatever the play reported; a failover records the
@@ -25,12 +26,11 @@ from gnt.lu import instance_drbd, instance_ext, placement
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import live, rpc
-from gnt.nodes.executor import Play
+from gnt.nodes.executor import Play, RunResult
 from gnt.nodes.nodevars import (
     instance_spec,
     node_access,
     node_ndparams,
-    node_to_node_ssh_args,
     node_vars,
 )
 from gnt.opcodes import params
@@ -55,7 +55,7 @@ def migration_is_live(op: dict[str, Any]) -> bool:
     return op.get("live") is not False
 
 
-class _MoveLU(InstanceLU):
+class MoveLU(InstanceLU):
     """Shared steps: lock the instance and the nodes involved, find the target, ask nodes.
 
     Only the primary and the target node are locked (node shared, node-res exclusive), so
@@ -65,6 +65,7 @@ class _MoveLU(InstanceLU):
     """
 
     SHARED_LEVELS = frozenset({LEVEL_NODE})
+    last_run: RunResult     # the last run_steps() result (its hosts' facts)
 
     def expand_names(self) -> None:
         super().expand_names()
@@ -127,6 +128,7 @@ class _MoveLU(InstanceLU):
         plays = [Play(role, {node["name"]: host}, title=role) for node, role, host in steps]
         nodes = {node["name"]: node_access(self.cfg, node) for node, _role, _host in steps}
         result = self.ctx.executor.run(plays, nodes, self.feedback)
+        self.last_run = result
         failed = result.first_failed_play()
         if failed is None:
             return None
@@ -162,7 +164,7 @@ class _MoveLU(InstanceLU):
 
 
 @register
-class LUInstanceMigrate(_MoveLU):
+class LUInstanceMigrate(MoveLU):
     """Live (or paused) migration of a running shared-storage instance; ``cleanup`` fixes the
     config after an interrupted migration."""
 
@@ -368,7 +370,7 @@ class LUInstanceMigrate(_MoveLU):
         return {"node": where["name"]}
 
 
-def check_failover_memory(lu: _MoveLU, target: dict[str, Any], be: dict[str, Any]) -> None:
+def check_failover_memory(lu: MoveLU, target: dict[str, Any], be: dict[str, Any]) -> None:
     """Refuse a failover whose target lacks the instance's minimum memory."""
     free = lu.free_memory(target)
     if free < int(be["minmem"]):
@@ -376,7 +378,7 @@ def check_failover_memory(lu: _MoveLU, target: dict[str, Any], be: dict[str, Any
                             f" needs {be['minmem']} MiB, free {free} MiB", ECODE_NORES)
 
 
-def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
+def failover_to(lu: MoveLU, target: dict[str, Any], ignore_consistency: bool,
                 timeout: int) -> Any:
     """Stop on the primary (unless it is offline or, with ``ignore_consistency``, down),
     record the new primary, then start (or define) it there."""
@@ -432,7 +434,7 @@ def failover_to(lu: _MoveLU, target: dict[str, Any], ignore_consistency: bool,
     return {"node": target["name"]}
 
 
-def _check_target_disks(lu: _MoveLU, target: dict[str, Any], source_alive: bool,
+def _check_target_disks(lu: MoveLU, target: dict[str, Any], source_alive: bool,
                         ignore_consistency: bool) -> None:
     """Before failing a running drbd instance over: its disks on the target are up to date
     (Ganeti's check; ignored, with a warning, for a dead primary or --ignore-consistency)."""
@@ -446,7 +448,7 @@ def _check_target_disks(lu: _MoveLU, target: dict[str, Any], source_alive: bool,
 
 
 @register
-class LUInstanceFailover(_MoveLU):
+class LUInstanceFailover(MoveLU):
     """Restart a shared-storage instance on another node (also when its node died)."""
 
     OP_ID = "OP_INSTANCE_FAILOVER"
@@ -465,91 +467,3 @@ class LUInstanceFailover(_MoveLU):
                  f" {self.target['name']}")
         return failover_to(self, self.target, self.op["ignore_consistency"],
                            self.op["shutdown_timeout"])
-
-
-@register
-class LUInstanceMove(_MoveLU):
-    """Move a non-redundant (file/diskless) instance: stop, copy disks, start on the target."""
-
-    OP_ID = "OP_INSTANCE_MOVE"
-
-    def check_prereq(self) -> None:
-        super().check_prereq()
-        inst = self.instance
-        if inst["disk_template"] not in (params.DT_FILE, params.DT_DISKLESS):
-            raise OpPrereqError(f"Instance {self.name} has disk template"
-                                f" '{inst['disk_template']}': move works for file and diskless"
-                                " instances (use gnt-instance failover or migrate)", ECODE_STATE)
-        self.require_node_online()
-        self.target = self.choose_target()
-        try:
-            info = rpc.live_info_or_error(self.cfg, self.target)
-        except rpc.NodeDown as err:
-            raise OpPrereqError(f"Target node {self.target['name']} does not answer: {err}",
-                                ECODE_ENVIRON) from err
-        need = sum(d["size"] for d in self.cfg.instance_disks(inst))
-        if info.get("dfree") is not None and int(info["dfree"]) < need:
-            raise OpPrereqError(f"Not enough disk space on node {self.target['name']} for"
-                                f" {self.name}: needs {need} MiB, free {info['dfree']} MiB",
-                                ECODE_NORES)
-        self.running = self.is_running()
-        if inst["admin_state"] == "up":
-            be = params.filled_beparams(self.cfg.cluster(), inst)
-            free = int(info.get("mfree") or 0)
-            if free < int(be["minmem"]):
-                raise OpPrereqError(f"Not enough memory on node {self.target['name']} to start"
-                                    f" {self.name} there: needs {be['minmem']} MiB (minmem),"
-                                    f" free {free} MiB", ECODE_NORES)
-
-    def exec(self) -> Any:
-        source, target = self.node, self.target
-        self.log(f"Moving instance {self.name} from {source['name']} to {target['name']}")
-        # Run 1 on the old node: stop, copy the disks. Run 2, once the primary is the target:
-        # start (or define) there, then remove the old copy.
-        first: list[Step] = []
-        if self.running:
-            first.append((source, "instance_stop",
-                          self.vars_on(source, gnt_shutdown_timeout=self.op["shutdown_timeout"])))
-        disks = [{"src": d["path"], "dst": d["path"]}
-                 for d in instance_spec(self.cfg, self.instance)["disks"]]
-        if disks:
-            copy = {"target_address": target["secondary_ip"],
-                    "ssh_args": node_to_node_ssh_args(),
-                    "target_port": int(node_ndparams(self.cfg, target).get("ssh_port", 22)),
-                    "disks": disks}
-            first.append((source, "instance_disk_copy",
-                          {"gnt_node": node_vars(self.cfg, source), "gnt_copy": copy}))
-        failure = self.run_steps(first, f"stop and copy the disks of {self.name}") if first \
-            else None
-        if failure is not None:
-            index, error = failure
-            if first[index][1] != "instance_disk_copy":
-                raise error
-            self._restart_source(source)
-            raise OpExecError(f"{error} -- the instance stays on {source['name']}; partial"
-                              f" copies may be left on {target['name']} (gnt-cluster verify"
-                              " lists them as orphan disks)")
-        self.set_primary(target)
-        self.node = target
-        up = self.instance["admin_state"] == "up"
-        failure = self.run_steps(
-            [(target, "instance_start" if up else "instance_define", self.vars_on(target)),
-             (source, "instance_remove", self.vars_on(source))],
-            f"{'start' if up else 'define'} {self.name} on {target['name']} and remove its"
-            f" old copy on {source['name']}")
-        if failure is not None and failure[0] == 0:
-            raise OpExecError(f"{failure[1]} -- the instance's disks and primary are now on"
-                              f" {target['name']}; its old copy on {source['name']} is kept")
-        if failure is not None:
-            raise OpExecError(f"{failure[1]} -- the instance is now on {target['name']};"
-                              f" remove its old copy on {source['name']} by hand (gnt-cluster"
-                              " verify lists it as orphan disks)")
-        return {"node": target["name"]}
-
-    def _restart_source(self, source: dict[str, Any]) -> None:
-        if self.running:
-            try:
-                self.run_on(source, "instance_start", f"restart {self.name}",
-                            **self.vars_on(source))
-            except GntError as err:
-                self.log(f"WARNING: could not restart {self.name} on {source['name']}: {err}")
