@@ -137,7 +137,7 @@ class Bench:
     def dd(self) -> float:
         settle(self.disk, self.pause)
         seconds = timed_in(self.lc, "node1", f"dd if={shlex.quote(self.disk_in_node)}"
-                                              f" of={self.copy} bs=1M conv=fsync status=none")
+                           f" of={self.copy} bs=1M conv=fsync status=none")
         self.lc.run("node1", f"rm -f {self.copy}; sync")
         return seconds
 
@@ -151,7 +151,7 @@ class Bench:
         tools = self.tools[compression]
         squeeze = f" | {shlex.join(tools[0])}" if tools else ""
         seconds = timed_in(self.lc, "node1", f"dd if={shlex.quote(self.disk_in_node)} bs=1M"
-                                              f" status=none{squeeze} | {shlex.join(ssh)}")
+                           f" status=none{squeeze} | {shlex.join(ssh)}")
         self.lc.run("node2", f"rm -f {self.remote_copy}; sync")
         return seconds
 

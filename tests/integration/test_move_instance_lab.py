@@ -300,7 +300,7 @@ def _fill_random(path: Path, start_mib: int) -> None:
     size = path.stat().st_size
     with path.open("r+b") as disk:
         disk.seek(start_mib << 20)
-        for _ in range(start_mib, size >> 20):
+        for _mib in range(start_mib, size >> 20):
             disk.write(os.urandom(1 << 20))
 
 
@@ -364,7 +364,7 @@ def _check_killed_move(lc: LabCluster, name: str, node: str, mode: str) -> None:
     assert f"{name}: failed: " in proc.stdout, text
     for cluster in ("node1", "node2"):
         new = _settled_jobs(lc, cluster, jobs[cluster])
-        assert any(status == "error" for status, _ in new.values()), (cluster, new)
+        assert any(status == "error" for status, _summary in new.values()), (cluster, new)
     # the source: as it was, running again, same data
     inst = next(i for i in lc.config("node1")["instances"].values() if i["name"] == name)
     assert inst["admin_state"] == "up"

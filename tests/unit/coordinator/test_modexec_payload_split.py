@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import traceback
-import warnings
 from pathlib import Path
 
 import pytest
@@ -35,30 +34,36 @@ for code in parts[:2]:
 CALL = b'\n\n\nif __name__ == "__main__":\n    _ansiballz_main(\n'
 
 
-def _ping_payload() -> bytes:
-    """The payload Ansible builds for ``ansible.builtin.ping`` (data=split)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import ansible.modules.ping as ping
-        from ansible.executor.module_common import modify_module
-        from ansible.plugins.loader import init_plugin_loader
-        from ansible.template import Templar
+BUILD_PING = """
+import sys, warnings
+warnings.simplefilter("ignore")
+import ansible.modules.ping as ping
+from ansible.executor.module_common import modify_module
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar
+init_plugin_loader()
+built = modify_module(module_name="ansible.builtin.ping", module_path=ping.__file__,
+                      module_args={{"data": "split"}}, templar=Templar(),
+                      task_vars={{"ansible_python_interpreter": sys.executable}},
+                      module_compression="ZIP_DEFLATED")
+open({out!r}, "wb").write(built.b_module_data)
+"""
 
-        init_plugin_loader()
-        built = modify_module(module_name="ansible.builtin.ping", module_path=ping.__file__,
-                              module_args={"data": "split"}, templar=Templar(),
-                              task_vars={"ansible_python_interpreter": sys.executable},
-                              module_compression="ZIP_DEFLATED")
-    return bytes(built.b_module_data)
+
+def _ping_payload(tmp_path: Path) -> Path:
+    """The payload Ansible builds for ``ansible.builtin.ping`` (data=split), in a file: built
+    in a process of its own (Ansible's plugin loader is process-wide)."""
+    out = tmp_path / "payload.py"
+    env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+               ANSIBLE_HOME=str(tmp_path / "ansible-home"))
+    subprocess.run([sys.executable, "-c", BUILD_PING.format(out=str(out))], env=env,
+                   check=True, capture_output=True, timeout=120)
+    return out
 
 
-def test_a_real_payload_runs_split_as_it_runs_whole(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANSIBLE_LOCAL_TEMP", str(tmp_path / "ansible-tmp"))
-    payload = _ping_payload()
-    assert modexec_cache.split_payload(payload) is not None
-    path = tmp_path / "payload.py"
-    path.write_bytes(payload)
+def test_a_real_payload_runs_split_as_it_runs_whole(tmp_path: Path) -> None:
+    path = _ping_payload(tmp_path)
+    assert modexec_cache.split_payload(path.read_bytes()) is not None
     whole = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
                            timeout=60, check=False)
     split = subprocess.run(
