@@ -32,11 +32,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import json
 import os
 import stat
-import struct
-import subprocess
 import time
 
 from ansible_collections.gnt.cluster.plugins.module_utils.disk_send import (
@@ -44,10 +41,9 @@ from ansible_collections.gnt.cluster.plugins.module_utils.disk_send import (
     COPY,
     SKIP,
     DiskSendError,
-    receiver_answer,
+    ask_receiver,
+    stream_to_receiver,
 )
-
-FRAME = struct.Struct(">QI")    # offset, length; length 0 ends the stream (as disk_send's)
 
 
 def check_path(path, allowed_vgs=None, require_block=True, what="device"):
@@ -239,14 +235,8 @@ def probe_device(transport, dst, size, head, allowed_vgs=None, require_block=Tru
     """Ask the target about device ``dst``: ``{"exists", "size", "checksum", "path"}``
     (checksum over ``size`` bytes, only when the first chunk's is ``head``)."""
     request = _request("probe", dst, allowed_vgs, require_block, size=size, head=head)
-    try:
-        proc = subprocess.run(transport.argv(request, RECEIVER), stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as err:
-        raise DiskSendError("cannot inspect %s on %s: no answer within %d s"
-                            % (dst, transport.where(), timeout)) from err
-    return receiver_answer(proc.stdout, proc.stderr, proc.returncode,
-                           "cannot inspect %s on %s" % (dst, transport.where()))
+    return ask_receiver(transport, request, "cannot inspect %s on %s" % (dst, transport.where()),
+                        receiver=RECEIVER, timeout=timeout)
 
 
 def send_device(transport, src, dst, size, allowed_vgs=None, require_block=True,
@@ -254,51 +244,30 @@ def send_device(transport, src, dst, size, allowed_vgs=None, require_block=True,
     """Write the first ``size`` bytes of ``src`` into device ``dst`` on the target, every
     chunk; returns ``{"checksum", "size", "sent_mib", "duration_s"}`` once the receiver
     re-read the device and found the sender's checksum."""
-    started = clock()
-    request = _request("receive", dst, allowed_vgs, require_block)
-    proc = subprocess.Popen(transport.argv(request, RECEIVER), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     what = "copy of %s to %s on %s failed" % (src, dst, transport.where())
     digest = hashlib.sha256()
-    sent = 0
-    try:
-        proc.stdin.write(json.dumps({"size": size}).encode() + b"\n")
+
+    def frames():
         fd = os.open(src, os.O_RDONLY)
         try:
-            while sent < size:
-                data = os.pread(fd, min(CHUNK, size - sent), sent)
+            offset = 0
+            while offset < size:
+                data = os.pread(fd, min(CHUNK, size - offset), offset)
                 if not data:
-                    raise DiskSendError("%s: %s ended at byte %d of %d" % (what, src, sent, size))
+                    raise DiskSendError("%s: %s ended at byte %d of %d"
+                                        % (what, src, offset, size))
                 digest.update(data)
-                proc.stdin.write(FRAME.pack(sent, len(data)))
-                proc.stdin.write(data)
-                sent += len(data)
-                if clock() - started > timeout:
-                    raise DiskSendError("%s: not done within %d s" % (what, timeout))
+                yield offset, data
+                offset += len(data)
         finally:
             os.close(fd)
-        proc.stdin.write(FRAME.pack(0, 0) + digest.hexdigest().encode() + b"\n")
-        proc.stdin.flush()      # communicate() below closes stdin: the receiver sees EOF
-    except (BrokenPipeError, DiskSendError, OSError) as err:
-        proc.kill()
-        out, errout = proc.communicate()
-        if isinstance(err, DiskSendError):
-            raise
-        receiver_answer(out, errout, proc.returncode or 1, what)
-        raise DiskSendError("%s: %s" % (what, err)) from err
-    try:
-        out, errout = proc.communicate(timeout=max(1.0, timeout - (clock() - started)))
-    except subprocess.TimeoutExpired as err:
-        proc.kill()
-        proc.communicate()
-        raise DiskSendError("%s: no answer within %d s" % (what, timeout)) from err
-    answer = receiver_answer(out, errout, proc.returncode, what)
-    if answer.get("checksum") != digest.hexdigest():
-        raise DiskSendError("%s: checksum mismatch (%s != %s)"
-                            % (what, answer.get("checksum"), digest.hexdigest()))
+
+    request = _request("receive", dst, allowed_vgs, require_block)
+    answer, sent, seconds = stream_to_receiver(
+        transport, request, {"size": size}, frames(), digest.hexdigest, what,
+        receiver=RECEIVER, timeout=timeout, clock=clock)
     return {"checksum": answer["checksum"], "size": size,
-            "sent_mib": round(sent / float(CHUNK), 1),
-            "duration_s": round(clock() - started, 3)}
+            "sent_mib": round(sent / float(CHUNK), 1), "duration_s": seconds}
 
 
 class _LazyChecksum:

@@ -230,6 +230,50 @@ class Transport:
             self.user, self.address, self.port)
 
 
+def ssh_copy_argument_spec(**extra):
+    """The argument spec of a disk copy to another node over SSH (doc fragment
+    ``gnt.cluster.ssh_copy`` plus ``disks``), with the module's ``extra`` options."""
+    spec = dict(
+        disks=dict(type="list", elements="dict", required=True,
+                   options=dict(src=dict(type="path", required=True),
+                                dst=dict(type="path", required=True))),
+        target_address=dict(type="str", required=True),
+        target_port=dict(type="int", default=22),
+        target_user=dict(type="str", default="root"),
+        ssh_args=dict(type="list", elements="str", default=[]),
+        remote_python=dict(type="str", default="python3"),
+        timeout=dict(type="int", default=3600),
+    )
+    spec.update(extra)
+    return spec
+
+
+def check_copy_args(params, target_kind="path"):
+    """An error message for invalid values of :func:`ssh_copy_argument_spec`'s options
+    (``target_kind`` names what a destination is, for the message), or None."""
+    if not params["disks"]:
+        return "disks must list at least one {src, dst}"
+    seen = set()
+    for disk in params["disks"]:
+        for key in ("src", "dst"):
+            if not disk[key].startswith("/"):
+                return "disk %s path %r is not absolute" % (key, disk[key])
+        if disk["dst"] in seen:
+            return "target %s %s is listed twice in disks" % (target_kind, disk["dst"])
+        seen.add(disk["dst"])
+    if not 0 < params["target_port"] < 65536:
+        return "target_port %d is not a TCP port" % params["target_port"]
+    if params["timeout"] <= 0:
+        return "timeout must be positive, got %d" % params["timeout"]
+    return None
+
+
+def transport_for(params):
+    """The :class:`Transport` :func:`ssh_copy_argument_spec`'s options describe."""
+    return Transport(params["target_address"], params["target_port"], params["target_user"],
+                     params["ssh_args"], params["remote_python"])
+
+
 def receiver_answer(proc_stdout, proc_stderr, returncode, what):
     """The receiver's JSON answer, or DiskSendError with its message (or ssh's stderr)."""
     lines = [line for line in (proc_stdout or b"").decode(errors="replace").splitlines()
@@ -247,43 +291,45 @@ def receiver_answer(proc_stdout, proc_stderr, returncode, what):
     return answer
 
 
+def ask_receiver(transport, request, what, receiver=None, timeout=600):
+    """The receiver's JSON answer to ``request`` (no data sent), or DiskSendError naming
+    ``what`` (a probe of the target)."""
+    try:
+        proc = subprocess.run(transport.argv(request, receiver), stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as err:
+        raise DiskSendError("%s: no answer within %d s" % (what, timeout)) from err
+    return receiver_answer(proc.stdout, proc.stderr, proc.returncode, what)
+
+
 def probe_target(transport, dst, size, allowed_dirs=None, timeout=600):
     """Ask the target about ``dst``: ``{"exists", "size", "checksum", "path"}``."""
     request = {"op": "probe", "dst": dst, "size": size, "allowed_dirs": allowed_dirs or []}
-    try:
-        proc = subprocess.run(transport.argv(request), stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as err:
-        raise DiskSendError("cannot inspect %s on %s: no answer within %d s"
-                            % (dst, transport.where(), timeout)) from err
-    return receiver_answer(proc.stdout, proc.stderr, proc.returncode,
-                           "cannot inspect %s on %s" % (dst, transport.where()))
+    return ask_receiver(transport, request, "cannot inspect %s on %s" % (dst, transport.where()),
+                        timeout=timeout)
 
 
-def send_file(transport, src, dst, allowed_dirs=None, timeout=3600, clock=time.monotonic):
-    """Stream ``src`` to ``dst`` on the target; returns ``{"checksum", "size", "sent_mib",
-    "duration_s"}`` after the receiver verified and renamed it."""
+def stream_to_receiver(transport, request, header, frames, final_checksum, what,
+                       receiver=None, timeout=3600, clock=time.monotonic):
+    """Start the receiver for ``request``, send ``header`` (a JSON line), each ``(offset,
+    data)`` of ``frames`` and the end frame with ``final_checksum()`` (called once the frames
+    are sent), and wait for the receiver's answer; ``(answer, bytes sent, seconds)`` once its
+    checksum is the sender's. Every failure is a DiskSendError naming ``what`` (the
+    receiver's own message when it gave one)."""
     started = clock()
-    request = {"op": "receive", "dst": dst, "allowed_dirs": allowed_dirs or []}
-    proc = subprocess.Popen(transport.argv(request), stdin=subprocess.PIPE,
+    proc = subprocess.Popen(transport.argv(request, receiver), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    what = "copy of %s to %s on %s failed" % (src, dst, transport.where())
-    digest = hashlib.sha256(_MAGIC)
     sent = 0
     try:
-        st = os.stat(src)
-        proc.stdin.write(json.dumps({"size": st.st_size, "mode": st.st_mode & 0o777}).encode()
-                         + b"\n")
-        for offset, data in nonzero_chunks(src):
-            digest.update(struct.pack(">Q", offset))
-            digest.update(data)
+        proc.stdin.write(json.dumps(header).encode() + b"\n")
+        for offset, data in frames:
             proc.stdin.write(_FRAME.pack(offset, len(data)))
             proc.stdin.write(data)
             sent += len(data)
             if clock() - started > timeout:
                 raise DiskSendError("%s: not done within %d s" % (what, timeout))
-        digest.update(struct.pack(">Q", st.st_size))
-        proc.stdin.write(_FRAME.pack(0, 0) + digest.hexdigest().encode() + b"\n")
+        checksum = final_checksum()
+        proc.stdin.write(_FRAME.pack(0, 0) + checksum.encode() + b"\n")
         proc.stdin.flush()      # communicate() below closes stdin: the receiver sees EOF
     except (BrokenPipeError, DiskSendError, OSError) as err:
         proc.kill()
@@ -299,12 +345,38 @@ def send_file(transport, src, dst, allowed_dirs=None, timeout=3600, clock=time.m
         proc.communicate()
         raise DiskSendError("%s: no answer within %d s" % (what, timeout)) from err
     answer = receiver_answer(out, errout, proc.returncode, what)
-    if answer.get("checksum") != digest.hexdigest():
+    if answer.get("checksum") != checksum:
         raise DiskSendError("%s: checksum mismatch (%s != %s)"
-                            % (what, answer.get("checksum"), digest.hexdigest()))
+                            % (what, answer.get("checksum"), checksum))
+    return answer, sent, round(clock() - started, 3)
+
+
+def send_file(transport, src, dst, allowed_dirs=None, timeout=3600, clock=time.monotonic):
+    """Stream ``src`` to ``dst`` on the target; returns ``{"checksum", "size", "sent_mib",
+    "duration_s"}`` after the receiver verified and renamed it."""
+    what = "copy of %s to %s on %s failed" % (src, dst, transport.where())
+    try:
+        st = os.stat(src)
+    except OSError as err:
+        raise DiskSendError("%s: %s" % (what, err)) from err
+    digest = hashlib.sha256(_MAGIC)
+
+    def frames():
+        for offset, data in nonzero_chunks(src):
+            digest.update(struct.pack(">Q", offset))
+            digest.update(data)
+            yield offset, data
+
+    def final_checksum():
+        digest.update(struct.pack(">Q", st.st_size))
+        return digest.hexdigest()
+
+    request = {"op": "receive", "dst": dst, "allowed_dirs": allowed_dirs or []}
+    answer, sent, seconds = stream_to_receiver(
+        transport, request, {"size": st.st_size, "mode": st.st_mode & 0o777}, frames(),
+        final_checksum, what, timeout=timeout, clock=clock)
     return {"checksum": answer["checksum"], "size": answer["size"],
-            "sent_mib": round(sent / float(CHUNK), 1),
-            "duration_s": round(clock() - started, 3)}
+            "sent_mib": round(sent / float(CHUNK), 1), "duration_s": seconds}
 
 
 def _check_inside(path, allowed_dirs):

@@ -24,6 +24,8 @@ description:
     A target file with other content is refused unless O(force) is set.
 version_added: "0.1.0"
 author: gnt.cluster developers (@gnt-cluster)
+extends_documentation_fragment:
+  - gnt.cluster.ssh_copy
 options:
   disks:
     description: The disks to copy, in order.
@@ -39,27 +41,6 @@ options:
         description: Absolute path of the copy on the target node.
         type: path
         required: true
-  target_address:
-    description: Address (or host name) of the target node for SSH.
-    type: str
-    required: true
-  target_port:
-    description: SSH port of the target node.
-    type: int
-    default: 22
-  target_user:
-    description: User to log in as on the target node.
-    type: str
-    default: root
-  ssh_args:
-    description: Extra arguments for C(ssh) (for example C(-F) and a configuration file).
-    type: list
-    elements: str
-    default: []
-  remote_python:
-    description: Python 3 interpreter on the target node that runs the receiver.
-    type: str
-    default: python3
   allowed_dirs:
     description:
       - When given, every O(disks[].src) (here) and O(disks[].dst) (on the target) must
@@ -71,10 +52,6 @@ options:
     description: Overwrite a target file that exists with other content.
     type: bool
     default: false
-  timeout:
-    description: Seconds allowed for each disk (probe and copy each).
-    type: int
-    default: 3600
 notes:
   - Supports check mode (the target is probed, nothing is written).
 seealso:
@@ -126,44 +103,23 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gnt.cluster.plugins.module_utils.disk_send import (
     DiskSendError,
-    Transport,
+    check_copy_args,
     send_disks,
+    ssh_copy_argument_spec,
+    transport_for,
 )
 
 
 def check_args(p):
     """Return an error message for invalid option values, or None."""
-    if not p["disks"]:
-        return "disks must list at least one {src, dst}"
-    seen = set()
-    for disk in p["disks"]:
-        for key in ("src", "dst"):
-            if not disk[key].startswith("/"):
-                return "disk %s path %r is not absolute" % (key, disk[key])
-        if disk["dst"] in seen:
-            return "target path %s is listed twice in disks" % disk["dst"]
-        seen.add(disk["dst"])
-    if not 0 < p["target_port"] < 65536:
-        return "target_port %d is not a TCP port" % p["target_port"]
-    if p["timeout"] <= 0:
-        return "timeout must be positive, got %d" % p["timeout"]
-    return None
+    return check_copy_args(p, "path")
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            disks=dict(type="list", elements="dict", required=True,
-                       options=dict(src=dict(type="path", required=True),
-                                    dst=dict(type="path", required=True))),
-            target_address=dict(type="str", required=True),
-            target_port=dict(type="int", default=22),
-            target_user=dict(type="str", default="root"),
-            ssh_args=dict(type="list", elements="str", default=[]),
-            remote_python=dict(type="str", default="python3"),
+        argument_spec=ssh_copy_argument_spec(
             allowed_dirs=dict(type="list", elements="path"),
             force=dict(type="bool", default=False),
-            timeout=dict(type="int", default=3600),
         ),
         supports_check_mode=True,
     )
@@ -171,10 +127,8 @@ def main():
     error = check_args(p)
     if error:
         module.fail_json(msg=error)
-    transport = Transport(p["target_address"], p["target_port"], p["target_user"],
-                          p["ssh_args"], p["remote_python"])
     try:
-        changed, disks = send_disks(transport, p["disks"], p["allowed_dirs"], p["force"],
+        changed, disks = send_disks(transport_for(p), p["disks"], p["allowed_dirs"], p["force"],
                                     p["timeout"], module.check_mode)
     except DiskSendError as err:
         module.fail_json(msg=str(err))
