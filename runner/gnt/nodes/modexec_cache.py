@@ -108,7 +108,7 @@ def split_payload(payload: bytes):  # noqa: ANN201 - (code, code, dict) or None
     ``globals`` (the zip's text as :data:`ZIP_NAME`), they do what the AnsiballZ ``payload`` does as a
     whole (same file name and line numbers); None for any other payload, which is compiled
     whole as before. Compiling a whole payload is mostly compiling the zip's literal and the
-    wrapper (~2 ms each on the host, ten times that under TCG): the server compiles each
+    wrapper (~2 ms of CPU each on the host, more on slower nodes): the server compiles each
     wrapper once and keeps it, takes the zip as text, and compiles only the call."""
     at = payload.find(_CALL)
     if at < 0 or payload.find(_CALL, at + len(_CALL)) >= 0:
