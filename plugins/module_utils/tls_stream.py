@@ -149,13 +149,9 @@ def write_all(out, view):
 
 
 def read_exact(conn, size):
-    data = b""
-    while len(data) < size:
-        part = conn.recv(min(CHUNK, size - len(data)))
-        if not part:
-            raise EOFError("the sender closed the connection before the end of the data")
-        data += part
-    return data
+    data = bytearray(size)
+    read_into(conn, memoryview(data))
+    return bytes(data)
 
 
 def send(args, magic):

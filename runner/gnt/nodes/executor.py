@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from gnt.core import settings
 from gnt.core.collection import link_collection
-from gnt.nodes import proctree, ssh
+from gnt.nodes import modexec, proctree, ssh
 from gnt.nodes.modexec import launcher_script
 from gnt.nodes.rolespecs import check_plays
 from gnt.nodes.runfiles import UnsafeText, dump_data, dump_yaml
@@ -132,7 +132,7 @@ def play_index(pattern: str) -> int | None:
 
 
 #: The warm module interpreter's program (client and server), as the master runs it.
-MODEXEC_PROGRAM = Path(__file__).with_name("modexec.py")
+MODEXEC_PROGRAM = Path(modexec.PROGRAM)
 
 
 def local_interpreter() -> str:

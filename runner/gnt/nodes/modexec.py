@@ -50,6 +50,8 @@ SITE = "site"
 #: The files the server imports from beside this one (part of its fingerprint).
 BESIDE = ("modexec_server.py", "modexec_cache.py", "modexec_relay.py")
 _VERSION_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-_")
+#: This file, as the master runs it: the client and the server of its warm interpreters.
+PROGRAM = os.path.abspath(__file__)
 IDLE_TIMEOUT = 300.0
 START_TIMEOUT = 10.0
 #: Where servers live: one private directory per fingerprint (``GNT_MODEXEC_DIR`` moves it,

@@ -38,7 +38,7 @@ import sys
 import traceback
 from typing import Any
 
-from gnt.nodes import proctree
+from gnt.nodes import modexec, proctree
 from gnt.nodes.modexec_server import exited_children
 
 #: Environment variables that may differ between runs; every other one must equal the
@@ -181,7 +181,7 @@ def _warm_module_tasks() -> None:
         get_module_decoder("legacy", Direction.MODULE_TO_CONTROLLER)
     from ansible_collections.gnt.cluster.plugins.plugin_utils.modexec_client import load_modexec
 
-    load_modexec(os.path.join(os.path.dirname(os.path.abspath(__file__)), "modexec.py"))
+    load_modexec(modexec.PROGRAM)
 
 
 def freeze_heap() -> None:

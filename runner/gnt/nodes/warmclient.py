@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gnt.core import settings
-from gnt.nodes import proctree
+from gnt.nodes import modexec, proctree
 from gnt.nodes.warm import PER_RUN_ENV
 
 START_TIMEOUT = 60.0
@@ -46,7 +46,7 @@ def code_stamp(collection: Path) -> str:
     parts = []
     roots = [collection / "plugins", Path(ansible.__file__).parent / "release.py",
              Path(ansible_runner.__file__).parent / "__init__.py", Path(__file__).with_name("warm.py"),
-             Path(__file__).with_name("modexec.py")]
+             Path(modexec.PROGRAM)]
     for root in roots:
         paths = [root] if root.is_file() else sorted(root.rglob("*.py"))
         for path in paths:
