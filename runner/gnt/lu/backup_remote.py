@@ -6,7 +6,8 @@ answered (``[host, port, magic, hmac, salt]``, signed with the cluster domain se
 ``destination_x509_ca`` the destination's signed certificate. Each is checked against this
 cluster's domain secret before anything happens (Ganeti's messages, ECODE_INVAL). Then, in one
 Ansible run on the primary node: shut the instance down (unless ``shutdown`` is false: then
-its file disks are frozen by a snapshot), stream every disk in parallel with role
+its file disks are frozen by a snapshot, its logical volumes - plain, drbd's data volume - by
+LVM snapshots, as a local export's), stream every disk in parallel with role
 ``instance_remote_send`` (TLS with the prepared key, only the destination's certificate
 trusted, the disk's magic first; compression as given), end the snapshot or restart.
 
@@ -158,6 +159,8 @@ class LUBackupExportAnyMode(LUBackupExport):
         for index, (host, port, _magic) in enumerate(self.dest_disks):
             self.log(f"Sending disk {index} to {host}:{port}")
         send = self._on_primary(SEND_ROLE, "send the disks", gnt_remote=remote)
+        if self.volumes:        # plain/drbd: the LVs (or their snapshots), as a local export
+            self._read_from_volumes(send.hosts[self.node["name"]]["gnt_instance"])
         return [send if play.role == "instance_export" else play for play in plays]
 
     def _discard(self) -> None:

@@ -6,13 +6,18 @@ valid signature and be in its validity period, the source instance's name must b
 refusal is ECODE_INVAL with Ganeti's message. Then:
 
 1. the primary node makes a key and certificate for this move (x509-create node call);
-2. one Ansible run creates the instance's disks and starts one receiver per disk
+2. one Ansible run creates the instance's disks (plain: its LVs; drbd: the volumes on both
+   nodes, the primary's device Primary, the initial resync waited for unless
+   ``wait_for_sync`` is false, so that what arrives is replicated as it is written) and starts
+   one receiver per disk
    (role ``instance_remote_receive``, ``listening``: TLS with this move's key, only the source's
    certificate trusted, the disk's magic checked before a byte is written);
 3. the job log gets a ``remote-import`` entry: per disk ``[host, port, magic, hmac, salt]``
    signed with the domain secret, and this move's certificate, signed too - what
    move-instance hands to the source cluster's remote export;
-4. a second run waits for the receivers (and runs the OS rename script under a new name);
+4. the node locks are given back (as Ganeti's: the instance's lock is enough from here on,
+   and a move within one cluster - Ganeti's QA does one - needs them for the export);
+   a second run waits for the receivers (and runs the OS rename script under a new name);
 5. the key is removed; the instance is started if asked.
 
 A failure at any step stops the receivers and removes the half-made instance (disks and
@@ -29,12 +34,12 @@ from typing import Any
 from gnt.core import domainsecret, rie, settings
 from gnt.core.errors import ECODE_INVAL, OpExecError, OpPrereqError
 from gnt.core.jobstate import ELOG_REMOTE_IMPORT
+from gnt.core.locklevels import LEVEL_NODE, LEVEL_NODE_RES
 from gnt.lu.base import register
 from gnt.lu.instance_import import LUInstanceCreateOrImport
 from gnt.nodes import rpc
 from gnt.nodes.executor import Play, RunResult
 from gnt.nodes.nodevars import instance_spec, node_access, node_vars
-from gnt.opcodes import params
 
 REMOTE_IMPORT = "remote-import"
 RIE_CONNECT_TIMEOUT = 180      # seconds the receivers wait for the source (Ganeti's)
@@ -98,10 +103,6 @@ class LUInstanceCreateAnyMode(LUInstanceCreateOrImport):
         self.op = dict(self.op)             # changed below; the job keeps what was asked
         self.secret = domainsecret.local_secret()
         self.source_ca = check_source(self.secret, self.op)
-        if self.op["disk_template"] in (params.DT_PLAIN, params.DT_DRBD8):
-            raise OpPrereqError(f"Importing into disk template '{self.op['disk_template']}'"
-                                " is not supported yet (file, sharedfile, diskless)",
-                                ECODE_INVAL)
         self.op["no_install"] = True        # the data comes from the source cluster
         super().check_arguments()
 
@@ -128,6 +129,10 @@ class LUInstanceCreateAnyMode(LUInstanceCreateOrImport):
         try:
             result = super().exec()         # config entry, disks, receivers listening
             instance = self.cfg.lookup("instances", name)
+            # As Ganeti's: the disks exist, so the wait for the data holds the instance's
+            # lock only; a move within one cluster needs its nodes for the export.
+            self.release_locks(LEVEL_NODE)
+            self.release_locks(LEVEL_NODE_RES)
             host = {"gnt_instance": instance_spec(self.cfg, instance, self.start_memory),
                     "gnt_node": node_vars(self.cfg, pnode)}
             try:
