@@ -16,8 +16,10 @@ description:
   - For a physical volume (O(type=lvm-pv)), sets whether new extents may be allocated on it
     (C(pvchange -x)), as C(gnt-node modify-storage --allocatable).
   - For a volume group (O(type=lvm-vg)), removes physical volumes that are missing
-    (C(vgreduce --removemissing)), as C(gnt-node repair-storage); fails, naming the group,
-    while volumes still use the missing ones.
+    (C(vgreduce --removemissing)), as C(gnt-node repair-storage). As Ganeti's repair, the
+    logical volumes that used the missing ones (partial volumes, their data lost with the
+    physical volume) are removed too (C(--force)) and named in RV(actions); fails, naming
+    the group, when physical volumes are still missing afterwards.
 version_added: "0.1.0"
 author: gnt.cluster developers (@gnt-cluster)
 options:
@@ -70,6 +72,11 @@ missing_pv_count:
   description: Missing physical volumes of the volume group (after the change).
   returned: when O(type=lvm-vg)
   type: int
+removed_lvs:
+  description: The logical volumes removed with the missing physical volumes.
+  returned: when O(type=lvm-vg) and O(repair=true) removed missing physical volumes
+  type: list
+  elements: str
 actions:
   description: What was done (or would be done in check mode).
   returned: always

@@ -266,8 +266,9 @@ def set_pv_allocatable(runner: Runner, pv: str, allocatable: bool,
 def repair_vg(runner: Runner, vg: str, check_mode: bool = False) -> ActionResult:
     """``gnt-node repair-storage``: ``vgreduce --removemissing`` when the group misses PVs.
 
-    Fails, naming the group, when PVs are still missing afterwards (volumes on the missing
-    PVs keep them referenced: remove or repair those volumes first).
+    As Ganeti's repair, the logical volumes that used the missing PVs (partial ones) are
+    removed with them (``--force``): their data is gone with the PV; the actions name them.
+    Fails, naming the group, when PVs are still missing afterwards.
     """
     vg = validate_name("volume group", vg)
     rows = [row for row in list_vgs(runner, [vg]) if row["name"] == vg]
@@ -278,15 +279,19 @@ def repair_vg(runner: Runner, vg: str, check_mode: bool = False) -> ActionResult
                         details=dict(row))
     outcome = ActionResult(state=state)
     if row["missing_pv_count"] or row["partial"]:
-        CommandBackend(runner).change("volume group %s" % vg, outcome,
-                                      "removed %d missing physical volume(s)"
-                                      % row["missing_pv_count"],
-                                      [["vgreduce", "--removemissing", vg]], check_mode)
+        lost = sorted(lv["name"] for lv in list_lvs(runner, [vg]) if lv["partial"])
+        action = "removed %d missing physical volume(s)" % row["missing_pv_count"]
+        if lost:
+            action += " and the logical volume(s) on them: %s" % ", ".join(lost)
+        argv = ["vgreduce", "--removemissing"] + (["--force"] if lost else []) + [vg]
+        CommandBackend(runner).change("volume group %s" % vg, outcome, action, [argv],
+                                      check_mode)
+        state.details["removed_lvs"] = lost
         if not check_mode:
             after = list_vgs(runner, [vg])[0]
             if after["missing_pv_count"] or after["partial"]:
                 raise StorageError("volume group %s still misses %d physical volume(s) after "
-                                   "vgreduce --removemissing: volumes use them"
+                                   "vgreduce --removemissing"
                                    % (vg, after["missing_pv_count"]))
             state.details.update(after)
         else:

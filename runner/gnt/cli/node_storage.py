@@ -18,6 +18,7 @@ from gnt.cli.common import (
     submit_op,
     submit_or_send,
 )
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.opcodes.storage import MODIFIABLE_FIELDS, REPAIRABLE_TYPES, STORAGE_TYPES
 
 STORAGE_TITLES = {"node": "Node", "type": "Type", "name": "Name", "size": "Size",
@@ -93,7 +94,10 @@ def modify_storage(args: argparse.Namespace) -> int:
 
 
 def repair_storage(args: argparse.Namespace) -> int:
-    """``repair-storage [--ignore-consistency] NODE TYPE NAME``."""
+    """``repair-storage [--ignore-consistency] NODE TYPE NAME``: any known storage type goes
+    to the job, which refuses those that cannot be repaired (as Ganeti's)."""
+    if args.storage_type not in STORAGE_TYPES:
+        raise OpPrereqError(f"Unknown storage type: {args.storage_type}", ECODE_INVAL)
     submit_or_send(make_op("OP_REPAIR_NODE_STORAGE", args, node_name=args.node,
                            storage_type=args.storage_type, name=args.name,
                            ignore_consistency=args.ignore_consistency), args)
@@ -132,7 +136,8 @@ def register(subs: Any) -> None:
     p = add_command(subs, "repair-storage", repair_storage,
                     "Repairs a storage volume on a node")
     p.add_argument("node", metavar="NODE")
-    p.add_argument("storage_type", choices=list(REPAIRABLE_TYPES), metavar="STORAGE_TYPE")
+    p.add_argument("storage_type", metavar="STORAGE_TYPE",
+                   help=f"Storage type ({', '.join(REPAIRABLE_TYPES)} can be repaired)")
     p.add_argument("name", metavar="VOLUME_NAME")
     p.add_argument("--ignore-consistency", action="store_true",
                    help="Ignore the consistency of the disks on the other nodes")

@@ -12,16 +12,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
+from gnt.core.errors import (
+    ECODE_ENVIRON,
+    ECODE_INVAL,
+    ECODE_STATE,
+    OpExecError,
+    OpPrereqError,
+)
 from gnt.core.locklevels import LEVEL_NODE
+from gnt.lu import instance_drbd
 from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import rpc
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import node_access
+from gnt.nodes.nodevars import drbd_vars, node_access
 from gnt.nodes.storagecalls import STORAGE_FIELDS
 from gnt.opcodes import storage
 
 VOLUME_FIELDS = ("node", "phys", "vg", "name", "size", "instance")
+
+
+def check_type_enabled(cluster: dict[str, Any], kind: str) -> None:
+    """Ganeti's check that a storage type is enabled: by one of its disk templates (lvm-pv
+    with lvm-vg's)."""
+    templates = storage.STORAGE_TYPE_TEMPLATES[kind]
+    if not any(template in cluster["enabled_disk_templates"] for template in templates):
+        raise OpPrereqError(f"Storage type '{kind}' is not enabled. Please enable it by enabling"
+                            f" the disk template(s) {', '.join(templates)}", ECODE_STATE)
 
 
 def _check_fields(fields: list[str], valid: tuple[str, ...]) -> None:
@@ -69,17 +85,12 @@ class LUNodeQueryStorage(_NodesQuery):
         _check_fields(self.op["output_fields"], STORAGE_FIELDS)
 
     def check_prereq(self) -> None:
-        cluster = self.cfg.cluster()
-        enabled = cluster["enabled_disk_templates"]
         given = self.op["storage_type"]
         if given:
-            if not any(t in enabled for t in storage.STORAGE_TYPE_TEMPLATES[given]):
-                raise OpPrereqError(
-                    f"Storage type '{given}' is not enabled. Please enable it by enabling the"
-                    f" disk template(s) {', '.join(storage.STORAGE_TYPE_TEMPLATES[given])}",
-                    ECODE_STATE)
+            check_type_enabled(self.cfg.cluster(), given)
             self.storage_type = given
             return
+        enabled = self.cfg.cluster()["enabled_disk_templates"]
         default = storage.TEMPLATE_STORAGE_TYPE.get(enabled[0], enabled[0])
         if default not in storage.STORAGE_TYPES:
             raise OpPrereqError(
@@ -190,7 +201,9 @@ class LUNodeModifyStorage(_StorageChange):
 
 @register
 class LURepairNodeStorage(_StorageChange):
-    """``gnt-node repair-storage [--ignore-consistency] NODE lvm-vg VG``."""
+    """``gnt-node repair-storage [--ignore-consistency] NODE lvm-vg VG``: the volume group
+    made consistent again (``vgreduce --removemissing``, as Ganeti with ``--force`` when
+    volumes used the missing PVs: those volumes are lost with their PVs and removed)."""
 
     OP_ID = "OP_REPAIR_NODE_STORAGE"
 
@@ -202,21 +215,55 @@ class LURepairNodeStorage(_StorageChange):
 
     def check_prereq(self) -> None:
         super().check_prereq()
-        if self.op["ignore_consistency"]:
-            return
-        # Ganeti checks that the other node of each mirrored instance here has healthy disks
-        # before the volume group loses volumes; that check needs the DRBD status.
-        mirrored = sorted(inst["name"] for inst in self.cfg.all("instances")
-                          if inst["disk_template"] == "drbd"
-                          and any(self.node["uuid"] in (d.get("nodes") or [])
-                                  for d in self.cfg.instance_disks(inst)))
-        if mirrored:
-            raise OpPrereqError(f"Instance(s) {', '.join(mirrored)} have mirrored disks on node"
-                                f" {self.node['name']}: their other node's disks cannot be"
-                                " checked for consistency here yet; give --ignore-consistency"
-                                " to repair anyway", ECODE_STATE)
+        check_type_enabled(self.cfg.cluster(), self.op["storage_type"])
+        # As Ganeti: the instances of this node whose disks are active must have no faulty
+        # disks on their other nodes (the repair may remove volumes here); with
+        # --ignore-consistency that is a warning.
+        for inst in self._instances():
+            others = [node for node in instance_drbd.instance_nodes(self.cfg, inst)
+                      if node["uuid"] != self.node["uuid"]]
+            if not others or not (inst["admin_state"] == "up"
+                                  or instance_drbd.disks_active(self, inst)):
+                continue
+            for other in others:
+                try:
+                    self._check_faulty(inst, other)
+                except OpPrereqError as err:
+                    if not self.op["ignore_consistency"]:
+                        raise
+                    self.log(f"WARNING: {err.args[0]}")
+
+    def _instances(self) -> list[dict[str, Any]]:
+        """The instances with disks on this node (primary or secondary), by name."""
+        uuid = self.node["uuid"]
+        return sorted((inst for inst in self.cfg.all("instances")
+                       if inst["primary_node"] == uuid
+                       or any(uuid in (disk.get("nodes") or [])
+                              for disk in self.cfg.instance_disks(inst))),
+                      key=lambda inst: inst["name"])
+
+    def _check_faulty(self, inst: dict[str, Any], node: dict[str, Any]) -> None:
+        """OpPrereqError when an end of ``inst`` on ``node`` has a faulty local disk (or the
+        node cannot say)."""
+        try:
+            live = rpc.drbd_status(self.cfg, node)
+        except rpc.NodeDown as err:
+            raise OpPrereqError(f"Failed to get disk status from node {node['name']}: {err}",
+                                ECODE_ENVIRON) from err
+        if any((live.get(end["minor"]) or {}).get("local_disk") == "faulty"
+               for end in drbd_vars(self.cfg, inst, node["uuid"])):
+            raise OpPrereqError(f"Instance '{inst['name']}' has faulty disks on node"
+                                f" '{node['name']}'", ECODE_STATE)
 
     def exec(self) -> Any:
-        self.run_role({"type": self.op["storage_type"], "name": self.op["name"], "repair": True},
-                      f"repair storage unit {self.op['name']}")
+        name, node = self.op["name"], self.node["name"]
+        self.log(f"Repairing storage unit '{name}' on {node} ...")
+        spec = {"type": self.op["storage_type"], "name": name, "repair": True}
+        result = self.ctx.executor.run(
+            [Play("node_storage", {node: {"gnt_node_storage": spec}},
+                  title=f"repair storage unit {name}")],
+            {node: node_access(self.cfg, self.node)}, self.feedback)
+        if not result.ok:
+            raise OpExecError(f"Failed to repair storage unit '{name}' on {node}:"
+                              f" {result.failure_summary()}")
         return None

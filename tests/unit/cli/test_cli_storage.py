@@ -76,4 +76,10 @@ def test_modify_and_repair_storage(fake: FakeClient, capsys: pytest.CaptureFixtu
                                    {"allocatable": False})
     assert (repair["OP_ID"], repair["name"], repair["ignore_consistency"]) == (
         "OP_REPAIR_NODE_STORAGE", "xenvg", True)
-    assert run_cli(gnt_node, ["repair-storage", "node2", "lvm-pv", "/dev/sdb1"]) != 0
+    # a known type goes to the job (which refuses what cannot be repaired), as Ganeti's
+    assert run_cli(gnt_node, ["repair-storage", "node2", "lvm-pv", "/dev/sdb1"]) == 0
+    assert fake.submitted_ops()[-1]["storage_type"] == "lvm-pv"
+    capsys.readouterr()
+    assert run_cli(gnt_node, ["repair-storage", "node2", "nosuch", "x"]) == 1
+    assert "Unknown storage type: nosuch" in capsys.readouterr().err
+    assert len(fake.submitted_ops()) == 3

@@ -82,6 +82,12 @@ def test_modify_and_repair_run_the_node_storage_role(cluster):
     assert job.status == SUCCESS, job.ops[0].log
     job = cluster.run("OP_REPAIR_NODE_STORAGE", node_name="node1", storage_type="lvm-vg",
                       name="xenvg")
+    assert job.status == ERROR and "Storage type 'lvm-vg' is not enabled" in \
+        str(job.ops[0].result)        # as Ganeti's: the type must be enabled
+    cluster.run("OP_CLUSTER_SET_PARAMS", enabled_disk_templates=["file", "plain"],
+                vg_name="xenvg")
+    job = cluster.run("OP_REPAIR_NODE_STORAGE", node_name="node1", storage_type="lvm-vg",
+                      name="xenvg")
     assert job.status == SUCCESS, job.ops[0].log
     plays = [play for call in cluster.executor.calls for play in call
              if play.role == "node_storage"]

@@ -266,6 +266,21 @@ def test_pv_allocatable_and_repair(lvm_node):
         lvm.repair_vg(lvm_node, "xenvg")
 
 
+def test_repair_removes_the_volumes_lost_with_a_pv(lvm_node):
+    """As Ganeti: the partial volumes (on the missing PV) go with it (--force), named."""
+    missing = "  xenvg|30714.00|26362.00|wz-pn-|4.00|3|5|1\n"
+    lvm_node.on(["vgs"], missing, VGS_OUT)
+    lvm_node.on(["lvs"], LVS_OUT + "  xenvg|gone|32.00|-wi-a---p-|||[unknown](0)\n")
+    checked = lvm.repair_vg(lvm_node, "xenvg", check_mode=True)
+    assert checked.actions == ["removed 1 missing physical volume(s) and the logical"
+                               " volume(s) on them: gone"]
+    assert changing(lvm_node.calls) == []
+    lvm_node.on(["vgs"], missing, VGS_OUT)
+    result = lvm.repair_vg(lvm_node, "xenvg")
+    assert result.changed and result.state.details["removed_lvs"] == ["gone"]
+    assert changing(lvm_node.calls) == [["vgreduce", "--removemissing", "--force", "xenvg"]]
+
+
 def test_verify_reports_degraded(lvm_node):
     assert lvm.LvmBackend(lvm_node, "xenvg").verify() == [
         "logical volume /dev/xenvg/lost is degraded"]
