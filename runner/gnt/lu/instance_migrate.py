@@ -381,7 +381,12 @@ def check_failover_memory(lu: MoveLU, target: dict[str, Any], be: dict[str, Any]
 def failover_to(lu: MoveLU, target: dict[str, Any], ignore_consistency: bool,
                 timeout: int) -> Any:
     """Stop on the primary (unless it is offline or, with ``ignore_consistency``, down),
-    record the new primary, then start (or define) it there."""
+    record the new primary, then start (or define) it there.
+
+    As Ganeti: a primary that does not answer stops the failover unless
+    ``ignore_consistency`` (then it is warned about and left alone: the operator vouches that
+    it is down); one marked offline is not contacted. An instance that is not to run ends with
+    its disks down on the target as well (Ganeti shuts them down on every node)."""
     source, inst = lu.node, lu.instance
     source_alive = not source["offline"]
     if source_alive:
@@ -389,37 +394,25 @@ def failover_to(lu: MoveLU, target: dict[str, Any], ignore_consistency: bool,
             live.node_domains(lu.cfg, source)
         except live.NodeDown as err:
             if not ignore_consistency:
-                raise OpPrereqError(f"Primary node {source['name']} does not answer ({err}):"
-                                    " it may still run the instance. Use --ignore-consistency"
-                                    " if you are sure it is down", ECODE_ENVIRON) from err
-            lu.log(f"Primary node {source['name']} does not answer: going on"
-                   " (--ignore-consistency)")
+                raise OpPrereqError(f"Could not shut down instance {lu.name} on node"
+                                    f" {source['name']}: the node does not answer ({err}); it"
+                                    " may still run the instance. If it is down, use"
+                                    " --ignore-consistency (or mark it offline first:"
+                                    " gnt-node modify -O yes)", ECODE_ENVIRON) from err
+            _warn_dead_primary(lu, source, str(err))
             source_alive = False
+    else:
+        lu.log(f"Primary node {source['name']} is offline: not contacted")
     drbd = instance_drbd.is_drbd(inst)
     if drbd and inst["admin_state"] == "up":
         _check_target_disks(lu, target, source_alive, ignore_consistency)
     if source_alive:
-        # One run for both steps on the old node; the primary changes only once the instance
-        # is down and undefined there (a second copy can never be started).
-        steps: list[Step] = [(source, "instance_stop",
-                              lu.vars_on(source, gnt_shutdown_timeout=timeout)),
-                             (source, "instance_undefine", lu.vars_on(source))]
-        if drbd:   # its ends are demoted (torn down) before the other node takes over
-            steps.append((source, instance_drbd.ROLE,
-                          instance_drbd.end_vars(lu.cfg, inst, source, "down")))
-        if instance_ext.is_ext(inst):   # ext: the volumes detached before the target attaches
-            detach = instance_ext.attach_play(lu.cfg, inst, source, False)
-            steps.append((source, detach.role, detach.hosts[source["name"]]))
-        failure = lu.run_steps(steps, f"stop instance {lu.name} on {source['name']}")
-        if failure is not None:
-            raise failure[1]
-    else:
-        lu.log(f"Primary node {source['name']} is down/offline: not contacted")
+        source_alive = _stop_on_source(lu, source, timeout, ignore_consistency)
     lu.set_primary(target)
     lu.node = target
+    skip = () if source_alive else (str(source["uuid"]),)
     if inst["admin_state"] == "up":
         try:
-            skip = () if source_alive else (str(source["uuid"]),)
             lu.run_plays([*instance_drbd.assemble_plays(lu, lu.instance, skip=skip,
                                                         force=ignore_consistency),
                           Play("instance_start", {target["name"]: lu.vars_on(target)},
@@ -429,9 +422,50 @@ def failover_to(lu: MoveLU, target: dict[str, Any], ignore_consistency: bool,
             raise OpExecError(f"{err} -- the instance's primary is now {target['name']}; start"
                               f" it with gnt-instance startup {lu.name}") from err
     else:
-        lu.run_on(target, "instance_define", f"define instance {lu.name} on {target['name']}",
-                  **lu.vars_on(target))
+        # the target's ends too (as Ganeti, which shuts the disks down everywhere): the
+        # instance is down, so are its disks; the old primary's went down with the stop
+        down = [instance_drbd.play(lu.cfg, lu.instance, [(target, "down")],
+                                   "shut down disks")] if drbd else []
+        lu.run_plays([*down, Play("instance_define", {target["name"]: lu.vars_on(target)},
+                                  title="instance_define")],
+                     f"define instance {lu.name} on {target['name']}")
     return {"node": target["name"]}
+
+
+def _warn_dead_primary(lu: MoveLU, source: dict[str, Any], why: str) -> None:
+    lu.log(f"  - WARNING: Could not shut down instance {lu.name} on node {source['name']}"
+           f" ({why}); going on (--ignore-consistency): make sure node {source['name']} is"
+           " really down, then bring it back with gnt-node add --readd")
+
+
+def _stop_on_source(lu: MoveLU, source: dict[str, Any], timeout: int,
+                    ignore_consistency: bool) -> bool:
+    """Stop, undefine and (drbd) tear the disks down on the old primary, in one run; the
+    primary changes only once the instance is down and undefined there (a second copy can
+    never be started). True when done; False when the node stopped answering meanwhile and
+    ``ignore_consistency`` lets the failover go on without it (else the failure is raised)."""
+    inst = lu.instance
+    steps: list[Step] = [(source, "instance_stop",
+                          lu.vars_on(source, gnt_shutdown_timeout=timeout)),
+                         (source, "instance_undefine", lu.vars_on(source))]
+    if instance_drbd.is_drbd(inst):   # its ends are demoted (torn down) before the other
+        steps.append((source, instance_drbd.ROLE,   # node takes over
+                      instance_drbd.end_vars(lu.cfg, inst, source, "down")))
+    if instance_ext.is_ext(inst):   # ext: the volumes detached before the target attaches
+        detach = instance_ext.attach_play(lu.cfg, inst, source, False)
+        steps.append((source, detach.role, detach.hosts[source["name"]]))
+    failure = lu.run_steps(steps, f"stop instance {lu.name} on {source['name']}")
+    if failure is None:
+        return True
+    if ignore_consistency:
+        # died during the stop (a crash mid-failover): only a node that answers no more is
+        # left behind; one that answers and failed to stop the instance may still run it
+        try:
+            live.node_domains(lu.cfg, source)
+        except live.NodeDown as err:
+            _warn_dead_primary(lu, source, str(err))
+            return False
+    raise failure[1]
 
 
 def _check_target_disks(lu: MoveLU, target: dict[str, Any], source_alive: bool,
