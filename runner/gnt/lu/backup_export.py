@@ -19,6 +19,11 @@ snapshots, before the copy); the snapshots are removed after the copy, and also 
 fails. A stopped instance, or one exported with ``--remove-instance``, is read from its
 volumes directly.
 
+Ext instances are read from their ExtStorage volumes, attached on the primary node for the
+copy (a stopped instance's are detached after it, as a shutdown leaves them): with the
+shutdown only, as ``--noshutdown`` would need the provider's snapshots, which this version
+does not take.
+
 The result is Ganeti's ``[finalized, [disk ok, ...]]``; the CLI turns it into exit code 0
 (all), 2 (some disks failed) or 1 (nothing, or no config: those raise).
 """
@@ -32,7 +37,7 @@ from gnt.config import exportcfg
 from gnt.core import settings
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_NODE
-from gnt.lu import instance_storage
+from gnt.lu import instance_ext, instance_storage
 from gnt.lu.backup import export_holders, export_path, remove_export_from
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
@@ -83,10 +88,11 @@ class LUBackupExport(InstanceLU):
         inst = self.instance
         self.target = self.cfg.get("nodes", self.target["uuid"])
         template = inst["disk_template"]
-        if template not in (*SNAPSHOT_TEMPLATES, *LV_TEMPLATES, params.DT_DISKLESS):
+        if template not in (*SNAPSHOT_TEMPLATES, *LV_TEMPLATES, params.DT_EXT,
+                            params.DT_DISKLESS):
             raise OpPrereqError(f"Instance {self.name} has disk template '{template}', which"
                                 " this version cannot export (file, sharedfile, plain, drbd,"
-                                " diskless)", ECODE_STATE)
+                                " ext, diskless)", ECODE_STATE)
         self.require_node_online()
         if self.target["offline"]:
             raise OpPrereqError(f"Cannot export to node {self.target['name']}: it is offline",
@@ -96,6 +102,12 @@ class LUBackupExport(InstanceLU):
         self.running = self.is_running()
         self.stop_for_copy = self.op["shutdown"] and self.running
         on_lvs = template in LV_TEMPLATES and bool(inst["disks"])
+        self.ext = template == params.DT_EXT and bool(inst["disks"])
+        if self.ext and self.running and not self.op["shutdown"]:
+            raise OpPrereqError(f"Instance {self.name} has ExtStorage disks, which this"
+                                " version exports from a stopped instance only: drop"
+                                " --noshutdown (it is shut down for the copy and started"
+                                " again)", ECODE_STATE)
         self.snapshot = (not self.op["shutdown"] and self.running and bool(inst["disks"])
                          and not on_lvs)
         self.volumes = lv_volumes(self.cfg, inst) if on_lvs else []
@@ -146,6 +158,8 @@ class LUBackupExport(InstanceLU):
             plays.append(self._lv_snapshot_play("present"))
             if self.stop_for_copy:      # as Ganeti: back up once the snapshots exist
                 plays.append(self._on_primary("instance_start", "restart"))
+        if self.ext:
+            plays.append(instance_ext.attach_play(self.cfg, self.instance, self.node, True))
         if self.instance["disks"]:
             export = {"dest_dir": self.tmp_dir, "compression": self.op["compress"],
                       "target": transfer_peer(self.cfg, self.target, self.node)}
@@ -177,6 +191,8 @@ class LUBackupExport(InstanceLU):
                                           gnt_snapshot={"state": "absent"}))
         if self.lv_snapshot:
             plays.append(self._lv_snapshot_play("absent"))
+        if self.ext and not self.stop_for_copy:     # stopped: as a shutdown leaves it
+            plays.append(instance_ext.attach_play(self.cfg, self.instance, self.node, False))
         restarted = self.lv_snapshot and not recovering
         if self.stop_for_copy and not self.op["remove_instance"] and not restarted:
             plays.append(self._on_primary("instance_start", "restart"))

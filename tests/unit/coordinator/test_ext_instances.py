@@ -218,3 +218,49 @@ def test_reinstall_attaches_then_detaches(mn):
     _ok(mn.run("OP_INSTANCE_REINSTALL", instance_name=NAME, os_type="tinylinux"))
     assert _plays(mn, since) == [("instance_volumes", N2), ("instance_reinstall", N2),
                                  ("instance_volumes", N2)]
+
+
+def _export(cluster, **over):
+    since = len(cluster.executor.calls)
+    cluster.executor.facts["instance_export"] = {"gnt_export_result": {"msg": "", "disks": [
+        {"index": 0, "ok": True, "method": "raw", "bytes": 1 << 30, "duration_s": 1.0}]}}
+    job = cluster.run("OP_BACKUP_EXPORT", instance_name=NAME, target_node=N3, **over)
+    return job, since
+
+
+def _volumes_active(cluster, since):
+    return [play.hosts[N2]["gnt_volumes_active"] for plays in cluster.executor.calls[since:]
+            for play in plays if play.role == "instance_volumes"]
+
+
+def test_export_of_a_stopped_instance_attaches_then_detaches(mn):
+    inst = _create(mn, start=False)
+    job, since = _export(mn)
+    assert _ok(job) == [True, [True]]
+    roles = [role for role, _host in _plays(mn, since)]
+    assert roles[:3] == ["instance_volumes", "instance_export", "instance_volumes"], roles
+    assert _volumes_active(mn, since) == [True, False]      # as it was: detached
+    export = next(play for plays in mn.executor.calls[since:] for play in plays
+                  if play.role == "instance_export")
+    # read through the attached volume's link, as the domain would
+    assert export.hosts[N2]["gnt_instance"]["disks"][0]["path"] == \
+        nodevars.disk_link(inst["name"], 0)
+
+
+def test_export_of_a_running_instance_stops_copies_and_restarts(mn):
+    _create(mn, start=True)
+    job, since = _export(mn)
+    assert _ok(job) == [True, [True]]
+    roles = [role for role, _host in _plays(mn, since)]
+    assert roles[:4] == ["instance_stop", "instance_volumes", "instance_export",
+                         "instance_start"], roles
+    assert _volumes_active(mn, since) == [True]              # the start keeps them attached
+
+
+def test_export_without_shutdown_refused_for_ext(mn):
+    _create(mn, start=True)
+    serial = mn.master.config.data["serial_no"]
+    job, since = _export(mn, shutdown=False)
+    message = _error(job)
+    assert "ExtStorage disks" in message and "drop --noshutdown" in message, message
+    assert _plays(mn, since) == [] and mn.master.config.data["serial_no"] == serial
