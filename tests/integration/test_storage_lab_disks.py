@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from gnt_labcluster import LabCluster
+from gnt_labcluster import LabCluster, verify_lines
 from gnt_storagelab import (
     OS,
     PREREQ_EXIT,
@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.timeout(1800)]
 
 IMAGE = "/var/tmp/gnt-lab-lost-pv.img"      # the lost PV's backing file on node3
-LOST_LV = "gntlostlv"                         # a volume on the lost PV (not an instance's)
+LOST_LV = "gntlostlv"                         # the volume on the lost PV, adopted
 LVMLOCAL = "/etc/lvm/lvmlocal.conf"
 EIGHT_MIB = 8 << 20
 
@@ -86,9 +86,10 @@ def _undo_lost_pv(lc: LabCluster) -> None:
 
 @pytest.fixture
 def lost_pv(storage_cluster: LabCluster) -> Iterator[dict[str, Any]]:
-    """node3's ``xenvg`` extended by a 160 MiB loop PV holding ``gntlostlv`` (16 MiB), whose
-    loop device is then detached: ``{"size": VG size before (MiB), "pv": the loop device}``.
-    Undone at the end (:func:`_undo_lost_pv`)."""
+    """node3's ``xenvg`` extended by a 160 MiB loop PV holding a 16 MiB volume adopted by the
+    instance ``lostpv1`` (not started), whose loop device is then detached:
+    ``{"size": VG size before (MiB), "pv": the loop device, "lv": lostpv1's volume}``.
+    Undone at the end (the instance removed, :func:`_undo_lost_pv`)."""
     lc = storage_cluster
     size = float(_vg(lc, "node3", "vg_size")[0])
     try:
@@ -101,32 +102,49 @@ def lost_pv(storage_cluster: LabCluster) -> Iterator[dict[str, Any]]:
             loop=$(losetup -f --show {IMAGE})
             pvcreate -q -y "$loop" >/dev/null
             vgextend -q {VG} "$loop" >/dev/null
-            lvcreate -q -y -an -Zn -L 16m -n {LOST_LV} {VG} "$loop" >/dev/null
+            lvcreate -q -y -Wn -L 16m -n {LOST_LV} {VG} "$loop" >/dev/null
             echo "$loop" """).stdout.split()[-1]
         assert float(_vg(lc, "node3", "vg_size")[0]) > size
+        lc.gnt(f"gnt-instance add -t plain --no-install --no-start -o {OS} -n node3"
+               f" --disk 0:adopt={LOST_LV} lostpv1")
+        ((_vg_name, lv),) = instance_lvs(lc, "lostpv1")
         pvs = lc.run("node3", f"pvs --noheadings -o pv_name,lv_name {loop}").stdout.split()
-        assert pvs[:2] == [loop, LOST_LV], pvs
-        lc.run("node3", f"losetup -d {loop}")        # the disk fails: its device is gone
-        yield {"size": size, "pv": loop}
+        assert pvs[:2] == [loop, lv], pvs
+        # the disk fails: nothing open on it, its device gone
+        lc.run("node3", f"lvchange -q -an {VG}/{lv} && losetup -d {loop}")
+        yield {"size": size, "pv": loop, "lv": lv}
     finally:
+        if "lostpv1" in instance_names(lc):
+            lc.gnt("gnt-instance remove -f lostpv1", check=False)
         _undo_lost_pv(lc)
         assert _vg(lc, "node3", "vg_missing_pv_count") == ["0"]
+
+
+def _node3_storage_lines(lc: LabCluster) -> list[str]:
+    """gnt-cluster verify's findings about node3's volumes and lostpv1."""
+    _code, lines = verify_lines(lc)
+    return [re.sub(r"^.*?(?=- (ERROR|WARNING): )", "", line.strip()) for line in lines
+            if ("node3" in line or "lostpv1" in line)
+            and ("volume" in line or "LVM" in line)]
 
 
 def test_a_lost_pv_is_removed_by_repair_storage(storage_cluster: LabCluster,
                                                 lost_pv: dict[str, Any],
                                                 timed: Callable[[str], None]) -> None:
-    """node3's VG misses a PV (and the volume on it is partial): list-storage still shows
-    the VG and lists the missing PV as LVM names it, ``[unknown]`` (as Ganeti's reports of
-    ``vgs``/``pvs``); repair-storage removes the PV and the volume lost with it
-    (``vgreduce --removemissing``, ``--force`` as Ganeti's), the VG is whole again; repairing
-    it again changes nothing; bad requests are refused with Ganeti's messages and exit codes,
-    nothing changed."""
+    """node3's VG misses a PV, and the (stopped) instance lostpv1's volume on it is partial:
+    list-storage still shows the VG and lists the missing PV as LVM names it, ``[unknown]``,
+    and gnt-cluster verify finds nothing about node3's volumes (both as Ganeti's, whose
+    reports are ``vgs``/``pvs``/``lvs``'). repair-storage removes the PV and the volume lost
+    with it (``vgreduce --removemissing``, ``--force`` as Ganeti's): the VG is whole again,
+    verify reports lostpv1's volume missing, and recreate-disks makes it again. Repairing a
+    healthy VG changes nothing; bad requests are refused with Ganeti's messages and exit
+    codes, nothing changed."""
     lc = storage_cluster
-    timed("a loop PV added to node3's xenvg and lost")
+    lv = lost_pv["lv"]
+    timed("a loop PV added to node3's xenvg, its volume adopted, the PV lost")
     missing, attr = _vg(lc, "node3", "vg_missing_pv_count,vg_attr")
     assert missing == "1" and attr[3] == "p", (missing, attr)     # partial
-    lv_attr = lc.run("node3", f"lvs --noheadings -o lv_attr {VG}/{LOST_LV}").stdout.strip()
+    lv_attr = lc.run("node3", f"lvs --noheadings -o lv_attr {VG}/{lv}").stdout.strip()
     assert lv_attr[8] == "p", lv_attr
 
     vgs = _rows(lc.gnt("gnt-node list-storage --no-headers -t lvm-vg node3").stdout)
@@ -135,9 +153,8 @@ def test_a_lost_pv_is_removed_by_repair_storage(storage_cluster: LabCluster,
     assert [row[:3] for row in vgs] == [["node3.lab.example", "lvm-vg", VG]], vgs
     names = sorted(row[2] for row in pvs)
     assert names == ["/dev/vdb", "[unknown]"], pvs
-    verify = lc.gnt("gnt-cluster verify", check=False)
+    assert _node3_storage_lines(lc) == []
     timed("gnt-cluster verify")
-    print(f"  gnt-cluster verify with a lost PV (rc {verify.returncode}):\n{verify.stdout}")
 
     serial = lc.config()["serial_no"]
     out = lc.gnt("gnt-node repair-storage node3 lvm-vg xenvg")
@@ -145,7 +162,7 @@ def test_a_lost_pv_is_removed_by_repair_storage(storage_cluster: LabCluster,
     assert "Repairing storage unit 'xenvg' on node3.lab.example" in out.stdout + out.stderr
     assert _vg(lc, "node3", "vg_missing_pv_count,vg_attr") == ["0", "wz--n-"]
     assert float(_vg(lc, "node3", "vg_size")[0]) == lost_pv["size"]
-    assert LOST_LV not in lv_names(lc, "node3")
+    assert lv not in lv_names(lc, "node3")
     pvs = _rows(lc.gnt("gnt-node list-storage --no-headers -t lvm-pv node3").stdout)
     assert [row[2] for row in pvs] == ["/dev/vdb"], pvs
     lc.gnt("gnt-node repair-storage node3 lvm-vg xenvg")     # healthy: nothing to do
@@ -166,6 +183,14 @@ def test_a_lost_pv_is_removed_by_repair_storage(storage_cluster: LabCluster,
     timed("bad requests")
     assert lc.config()["serial_no"] == serial
     assert _vg(lc, "node3", "vg_missing_pv_count,vg_size") == ["0", f"{lost_pv['size']:.2f}"]
+
+    assert _node3_storage_lines(lc) == [
+        f"- ERROR: instance lostpv1: volume {VG}/{lv} missing on node node3.lab.example"]
+    lc.gnt("gnt-instance recreate-disks lostpv1")
+    timed("verify, recreate-disks")
+    assert lv in lv_names(lc, "node3") and _lv_mib(lc, "node3", lv) == 16.0
+    devices = lc.run("node3", f"lvs --noheadings -o devices {VG}/{lv}").stdout.strip()
+    assert devices.startswith("/dev/vdb("), devices
 
 
 # -- disks added and removed ----------------------------------------------------------------
@@ -260,7 +285,10 @@ def _proc_minors(lc: LabCluster, node: str) -> set[int]:
 def test_disks_added_to_and_removed_from_a_drbd_instance(
         storage_cluster: LabCluster, timed: Callable[[str], None]) -> None:
     """A stopped drbd instance node2:node3 (nothing boots) with 8 MiB of random data written
-    through its DRBD device (activate-disks, then deactivate-disks): ``--disk add:size=32M``
+    through its DRBD device (activate-disks); meanwhile ``repair-storage`` of node2 checks
+    node3's end of the active disks as Ganeti's: fine while healthy, refused once that end
+    lost its disk (``drbdsetup detach``), a warning with ``--ignore-consistency``. Then
+    deactivate-disks, and ``--disk add:size=32M``
     makes the new disk's data and meta LVs on both nodes and a new minor pair (list-drbd),
     shut down again (the disks were not active); a disk larger than the VG is refused with
     nothing changed; ``--disk remove`` (Ganeti's form: the last disk) removes the LVs on
@@ -277,8 +305,20 @@ def test_disks_added_to_and_removed_from_a_drbd_instance(
         written = lc.run("node2", f"dd if=/dev/urandom of={device} bs=1M count=8"
                                   f" oflag=direct status=none && head -c {EIGHT_MIB}"
                                   f" {device} | sha256sum").stdout.split()[0]
+        timed("activate-disks, 8 MiB written")
+        # repair-storage on node2 checks the other end of the active disks (Ganeti's check)
+        lc.gnt("gnt-node repair-storage node2 lvm-vg xenvg")
+        s_minor = int(_drbd_rows(lc, "node3", "ddrbd1")[0][1])
+        lc.run("node3", f"drbdsetup detach {s_minor}")          # node3's end loses its disk
+        serial = lc.config()["serial_no"]
+        faulty = r"Instance 'ddrbd1' has faulty disks on node 'node3\.lab\.example'"
+        _fails(lc, "gnt-node repair-storage node2 lvm-vg xenvg", faulty)
+        out = lc.gnt("gnt-node repair-storage --ignore-consistency node2 lvm-vg xenvg")
+        assert re.search(f"WARNING: {faulty}", out.stdout + out.stderr), out
+        assert lc.config()["serial_no"] == serial
+        timed("repair-storage of node2: node3's end healthy, diskless, --ignore-consistency")
         lc.gnt("gnt-instance deactivate-disks ddrbd1")
-        timed("activate-disks, 8 MiB written, deactivate-disks")
+        timed("deactivate-disks")
         for node in ("node2", "node3"):
             assert _sha(lc, node, f"/dev/{VG}/{data0}") == written, node
         rows0 = {node: _drbd_rows(lc, node, "ddrbd1") for node in ("node2", "node3")}
@@ -317,10 +357,11 @@ def test_disks_added_to_and_removed_from_a_drbd_instance(
             assert list(_drbd_rows(lc, node, "ddrbd1")) == [0]
             assert _sha(lc, node, f"/dev/{VG}/{data0}") == written, node
         cfg = lc.config()
-        used = {(disk["logical_id"][0], disk["logical_id"][3]) for disk in cfg["disks"].values()
-                if disk["dev_type"] == "drbd"} | {(disk["logical_id"][1], disk["logical_id"][4])
-                                                   for disk in cfg["disks"].values()
-                                                   if disk["dev_type"] == "drbd"}
+        used: set[tuple[str, int]] = set()     # (node uuid, minor) of each drbd end
+        for disk in cfg["disks"].values():
+            if disk["dev_type"] == "drbd":
+                lid = disk["logical_id"]
+                used |= {(lid[0], lid[3]), (lid[1], lid[4])}
         uuids = {n["name"].split(".")[0]: u for u, n in cfg["nodes"].items()}
         for node, minor in minors.items():
             assert (uuids[node], minor) not in used, (node, minor)   # minors released
