@@ -292,7 +292,10 @@ def test_disks_added_to_and_removed_from_a_drbd_instance(
     makes the new disk's data and meta LVs on both nodes and a new minor pair (list-drbd),
     shut down again (the disks were not active); a disk larger than the VG is refused with
     nothing changed; ``--disk remove`` (Ganeti's form: the last disk) removes the LVs on
-    both nodes and releases the minors. Disk 0's data is the same on both nodes throughout."""
+    both nodes and releases the minors. With the disks activated again, a disk added with
+    ``--no-wait-for-sync`` (refused while they were deactivated, as Ganeti's) stays assembled
+    on both nodes, and is removed while assembled. Disk 0's data is the same on both nodes
+    throughout."""
     lc = storage_cluster
     lc.gnt(f"gnt-instance add -t drbd --no-install --no-start -o {OS} -n node2:node3"
            " --disk 0:size=64M ddrbd1")
@@ -365,6 +368,33 @@ def test_disks_added_to_and_removed_from_a_drbd_instance(
         uuids = {n["name"].split(".")[0]: u for u, n in cfg["nodes"].items()}
         for node, minor in minors.items():
             assert (uuids[node], minor) not in used, (node, minor)   # minors released
+
+        # with the disks active: --no-wait-for-sync allowed, the new disk stays assembled;
+        # removed while assembled (the instance is stopped)
+        _fails(lc, "gnt-instance modify --no-wait-for-sync --disk add:size=16M ddrbd1",
+               r"Can't add a disk to an instance with deactivated disks and"
+               r" --no-wait-for-sync given")
+        assert lc.config()["serial_no"] == cfg["serial_no"]
+        lc.gnt("gnt-instance activate-disks ddrbd1")
+        lc.gnt("gnt-instance modify --no-wait-for-sync --disk add:size=16M ddrbd1")
+        timed("refused --no-wait-for-sync, activate-disks, add (disks active)")
+        [_disk0, [data1, meta1]] = _disk_lvs(lc, "ddrbd1")
+        for node in ("node2", "node3"):
+            rows = _drbd_rows(lc, node, "ddrbd1")
+            assert sorted(rows) == [0, 1], rows
+            minors[node] = int(rows[1][1])
+            assert {int(rows[0][1]), minors[node]} <= _proc_minors(lc, node), node
+        lc.gnt("gnt-instance modify --disk 1:remove ddrbd1")
+        timed("modify --disk 1:remove (disks active)")
+        for node in ("node2", "node3"):
+            assert minors[node] not in _proc_minors(lc, node), node
+            assert not {data1, meta1} & lv_names(lc, node), node
+            assert list(_drbd_rows(lc, node, "ddrbd1")) == [0]
+        lc.gnt("gnt-instance deactivate-disks ddrbd1")
+        timed("deactivate-disks")
+        for node in ("node2", "node3"):
+            assert lv_names(lc, node) == before[node], node
+            assert _sha(lc, node, f"/dev/{VG}/{data0}") == written, node
     finally:
         _remove(lc, "ddrbd1", timed)
     for node in ("node2", "node3"):
