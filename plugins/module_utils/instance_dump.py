@@ -105,6 +105,11 @@ def _disk(instance, index):
     raise DumpError("instance %s has no disk %d" % (instance.get("name"), index))
 
 
+def disk_path(instance, index):
+    """The path of disk ``index`` of ``instance`` (DumpError if it has no such disk)."""
+    return _disk(instance, index)["path"]
+
+
 def _log_path(log_dir, action, instance, index):
     if not log_dir:
         return None
@@ -195,7 +200,7 @@ def export_disks(instance, indices, dest_dir, compression, target, search_path,
             if check_mode:
                 entry.update(ok=True, msg="would export")
             else:
-                drop_cached_pages(_disk(instance, index)["path"])
+                drop_cached_pages(disk_path(instance, index))
                 done = ds.run_chain(stages, timeout)
                 size = done["bytes"] if done["bytes"] is not None else _int(done["output"])
                 entry.update(ok=True, bytes=size, duration_s=done["duration_s"])

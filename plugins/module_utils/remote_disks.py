@@ -355,6 +355,7 @@ def send_disks(instance, destinations, key_dir, peer_ca_pem, compression="none",
                                (python or sys.executable, cert, key, peer_ca, dest["magic"]),
                                osdef, variant, log_dir, 0)
             stages[-1].stderr_path = None
+            dump.drop_cached_pages(dump.disk_path(instance, index))
             done = ds.run_chain(stages, TRANSFER_TIMEOUT_S)
             entry.update(ok=True, duration_s=done["duration_s"])
         except (ds.StreamError, dump.DumpError, osi.OSDefinitionError, OSError) as err:

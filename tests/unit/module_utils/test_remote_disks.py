@@ -84,6 +84,24 @@ def test_disks_arrive_identical(move, compression):
     assert not state.exists() and not (dst_keys / "peer-ca.pem").exists()
 
 
+def test_sender_drops_each_disks_cached_pages_first(move, monkeypatch):
+    """A drbd disk is read from its data volume, below the device DRBD wrote through: the
+    volume's stale page cache must be dropped before the read (as the local export does)."""
+    _root, src_keys, dst_keys, source, dest = move
+    magics = ["m-0-" + "c" * 20, "m-1-" + "d" * 20]
+    _changed, ports = rd.start_receivers(dest, magics, str(dst_keys), _cert(src_keys),
+                                         "127.0.0.1", timeout=30)
+    dropped: list[str] = []
+    monkeypatch.setattr(rd.dump, "drop_cached_pages", dropped.append)
+    destinations = [{"index": i, "host": "127.0.0.1", "port": p["port"], "magic": magics[i]}
+                    for i, p in enumerate(ports)]
+    sent = rd.send_disks(source, destinations, str(src_keys), _cert(dst_keys), timeout=30)
+    assert [entry["ok"] for entry in sent] == [True, True], sent
+    assert sorted(dropped) == sorted(disk["path"] for disk in source["disks"])
+    assert [entry["ok"] for entry in rd.wait_receivers(str(dst_keys), 2, timeout=30)] == \
+        [True, True]
+
+
 def test_wrong_magic_and_stranger_write_nothing(move, tmp_path):
     _root, src_keys, dst_keys, source, dest = move
     stranger = _key_dir(tmp_path, "stranger")
