@@ -348,6 +348,8 @@ class LUNodeSetParams(LogicalUnit):
             new["master_candidate"] = False  # these roles leave the candidate pool
         if op["offline"]:
             new["drained"] = False  # one role at a time: as in Ganeti, offline replaces drained
+        if op["offline"] is False and node["offline"]:
+            self._check_answers(node)
         if op["offline"] is False and node["offline"] or op["drained"] is False \
                 and node["drained"]:
             # Back in service: a candidate again if the pool is short (Ganeti re-promotes).
@@ -404,6 +406,18 @@ class LUNodeSetParams(LogicalUnit):
             new["ndparams"] = params.merge_overrides(node["ndparams"], self.ndparams)
         if op["powered"] is not None:
             new["powered"] = op["powered"]
+
+    def _check_answers(self, node: dict[str, Any]) -> None:
+        """Before a node leaves the offline role, as Ganeti: it must answer (else refused), and
+        a warning that only a re-add sets it up again (after a reboot its bridges may be
+        gone)."""
+        try:
+            rpc.live_info_or_error(self.cfg, {**node, "offline": False})
+        except rpc.NodeDown as err:
+            raise OpPrereqError(f"Node {node['name']} is being brought back online but does"
+                                f" not answer: {err}", ECODE_STATE) from err
+        self.log(f"  - WARNING: node {node['name']} comes back online without a re-add: make"
+                 " sure it is healthy (gnt-cluster verify), or use gnt-node add --readd")
 
     @staticmethod
     def _why_not_eligible(node: dict[str, Any]) -> str:

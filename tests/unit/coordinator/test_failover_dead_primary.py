@@ -138,3 +138,21 @@ def test_stop_failing_on_an_answering_primary_is_never_ignored(cluster, drbd):
     job = cluster.run("OP_INSTANCE_FAILOVER", instance_name=NAME, ignore_consistency=True)
     assert job.status == ERROR and "domain refuses to stop" in job.ops[0].result["args"][0]
     assert cluster.config_bytes() == before and _primary(cluster) == N2
+
+
+def test_node_back_online_must_answer(cluster, drbd):
+    """Ganeti's check when a node leaves the offline role (after a crash): refused while it
+    does not answer, config unchanged; then allowed with a warning pointing at --readd."""
+    drbd["hv"].down.add(N2)
+    assert cluster.run("OP_NODE_SET_PARAMS", node_name=N2, offline=True).status == SUCCESS
+    before = cluster.config_bytes()
+    job = cluster.run("OP_NODE_SET_PARAMS", node_name=N2, offline=False)
+    assert job.status == ERROR
+    msg, code = job.ops[0].result["args"][:2]
+    assert f"Node {N2} is being brought back online but does not answer" in msg, msg
+    assert code == "wrong_state" and cluster.config_bytes() == before
+    drbd["hv"].down.discard(N2)
+    job = cluster.run("OP_NODE_SET_PARAMS", node_name=N2, offline=False)
+    assert job.status == SUCCESS, job.ops[0].log
+    assert "gnt-node add --readd" in _log(job)
+    assert not cluster.master.config.lookup("nodes", N2)["offline"]
