@@ -25,6 +25,7 @@ from gnt_labcluster import LabCluster, verify_lines
 from gnt_storagelab import (
     OS,
     PREREQ_EXIT,
+    VG,
     instance_disk,
     instance_names,
     lv_names,
@@ -168,3 +169,71 @@ def test_primary_crash_failover_and_recovery(storage_cluster: LabCluster,
     assert verify_errors(lc) <= before
     assert node_flags(lc, "node2")["master_candidate"]
 
+
+def sync_progress(lc: LabCluster, node: str, minor: int) -> float | None:
+    """The percentage a resync of ``minor`` on ``node`` has done (``/proc/drbd``'s line after
+    the minor's status line), or None when none runs."""
+    out = lc.run(node, "cat /proc/drbd").stdout
+    block = re.search(rf"^\s*{minor}: cs:.*?(?=^\s*\d+: cs:|\Z)", out, re.M | re.S)
+    found = re.search(r"sync'ed:\s*([\d.]+)%", block.group(0)) if block else None
+    return float(found.group(1)) if found else None
+
+
+def test_secondary_crash_mid_sync_and_recovery(storage_cluster: LabCluster,
+                                               timed: Callable[[str], None]) -> None:
+    """A drbd instance created with --no-wait-for-sync (node2 primary, node3 secondary), 8 MiB
+    of random data written through node2's device, the initial resync slowed by hand
+    (``drbdsetup disk-options``: a fixed 1 MiB/s). node3 crashes mid-sync;
+    node2 keeps serving its UpToDate data alone. node3 boots again, is re-added, and
+    ``gnt-instance activate-disks --wait-for-sync`` reconnects its end: the resync completes
+    (UpToDate/UpToDate) and node3's data volume holds node2's bytes. Removed: nothing left."""
+    lc = storage_cluster
+    name = "sync1"
+    lc.gnt(f"gnt-instance add -t drbd --no-install --no-start --no-wait-for-sync -o {OS}"
+           f" -n node2:node3 --disk 0:size=256M -B maxmem=96M,minmem=96M {name}")
+    timed("add (drbd, --no-wait-for-sync)")
+    crashed = False
+    try:
+        disk = instance_disk(lc, name)
+        lv = disk["children"][0]["logical_id"][1]
+        minors = {"node2": minor_on(lc, name, "node2"), "node3": minor_on(lc, name, "node3")}
+        lc.gnt(f"gnt-instance activate-disks {name}")
+        for node, minor in minors.items():     # the target paces a resync in DRBD 8.4
+            lc.run(node, f"drbdsetup disk-options {minor} --c-plan-ahead=0 --resync-rate=1M")
+        dev = link(lc, name)
+        lc.run("node2", f"dd if=/dev/urandom of={dev} bs=1M count=8 oflag=direct status=none")
+        timed("activate-disks, resync slowed, 8 MiB written")
+        line = drbd_lines(lc, "node3")[minors["node3"]]
+        done = sync_progress(lc, "node3", minors["node3"])
+        assert "ds:Inconsistent/UpToDate" in line and done is not None and done < 90, line
+
+        lc.lab.kill_node("node3")
+        crashed = True
+        timed(f"node3 crashed at {done}% of the resync")
+        whole = checksum(lc, "node2", dev, 256 << 20)
+        line = drbd_lines(lc, "node2")[minors["node2"]]
+        assert "ro:Primary/" in line and "ds:UpToDate/" in line, line
+
+        lc.lab.start_node("node3")
+        crashed = False
+        timed("node3 booted again")
+        lc.gnt("gnt-node add --readd node3")
+        timed("gnt-node add --readd node3")
+        lc.run("node2", f"drbdsetup disk-options {minors['node2']} --c-plan-ahead=20")
+        # (node3's end comes back with the default pacing: the boot cleared it)
+        lc.gnt(f"gnt-instance activate-disks --wait-for-sync {name}")
+        timed("activate-disks --wait-for-sync (the resync completed)")
+        wait_synced(lc, minors, timeout=60)
+        lc.gnt(f"gnt-instance deactivate-disks {name}")
+        assert checksum(lc, "node3", f"/dev/{VG}/{lv}", 256 << 20) == whole
+        assert checksum(lc, "node2", f"/dev/{VG}/{lv}", 256 << 20) == whole
+    finally:
+        if crashed:
+            lc.lab.start_node("node3")
+            lc.gnt("gnt-node add --readd node3", check=False)
+        lc.gnt(f"gnt-instance remove -f {name}", check=False)
+        timed("remove")
+    assert name not in instance_names(lc)
+    for node in ("node2", "node3"):
+        assert not any(n.startswith(lv) for n in lv_names(lc, node)), node
+        assert minors[node] not in drbd_lines(lc, node), node
