@@ -1,7 +1,9 @@
 """The mixed lab cluster of the storage tests (test_storage_lab*.py): node1 is a namespace node
 and the master (the coordinator runs fast there), node2 and node3 are QEMU TCG guest nodes with
 the volume group ``xenvg`` on their data disk (tests/lab/labup.py, docs/lab.md "Mixed labs"),
-added with ``gnt-node add``; plain, file, diskless and drbd enabled, kvm with accel=tcg.
+added with ``gnt-node add``; plain, file, diskless and drbd enabled, kvm with accel=tcg. A
+third guest, node4, boots with them but stays out of the cluster until a test adds it (a new
+DRBD secondary for replace-disks -n) and removes it again.
 
 One cluster for the whole session (``storage_cluster``, registered by this directory's
 conftest.py): its start costs about 3-5 min (the guests' boot and two node adds), shared by
@@ -27,6 +29,8 @@ from gnt_labcluster import (
 VG = "xenvg"
 OS = "tinylinux"          # the OS of the other lab tests; never run here (--no-install)
 GUESTS = ("node2", "node3")
+# booted with the others but not in the cluster: replace-disks -n adds it (test_storage_lab_replace)
+SPARE_GUEST = "node4"
 INIT_OPTIONS = (f"--enabled-disk-templates plain,file,diskless,drbd --vg-name {VG}"
                 " -H kvm:accel=tcg")
 PREREQ_EXIT = 1           # Ganeti's exit code for a failed job (prerequisites not met)
@@ -47,11 +51,12 @@ _RUNNING: list[LabCluster] = []     # the session's cluster while it is up
 def storage_cluster_fixture() -> Iterator[LabCluster]:
     """The session's mixed lab cluster (see the module docstring)."""
     t0 = time.monotonic()
-    cluster = start_cluster(lab_dir_for("storage"), 1, guests=len(GUESTS), data_gib=10,
-                            init_options=INIT_OPTIONS)
+    cluster = start_cluster(lab_dir_for("storage"), 1, add=len(GUESTS), guests=len(GUESTS) + 1,
+                            data_gib=10, init_options=INIT_OPTIONS)
     _RUNNING.append(cluster)
     print(f"\nstorage cluster: lab up {cluster.lab.timings.get('up', 0):.1f} s, "
-          f"cluster with {len(cluster.names)} nodes {time.monotonic() - t0:.1f} s")
+          f"cluster with {len(GUESTS) + 1} nodes (and {SPARE_GUEST} outside it)"
+          f" {time.monotonic() - t0:.1f} s")
     try:
         yield cluster
     finally:

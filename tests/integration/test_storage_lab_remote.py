@@ -60,8 +60,8 @@ def _move(lc: LabCluster, instance: str, *options: str) -> str:
     return text
 
 
-def test_plain_to_drbd_and_back_through_the_remote_move(storage_cluster: LabCluster,
-                                                         timed: Callable[[str], None]) -> None:
+def test_plain_to_drbd_and_back_through_the_remote_move(
+        storage_cluster: LabCluster, timed: Callable[[str], None]) -> None:
     lc = storage_cluster
     users = lc.root_on_host("node1") / "var/lib/gnt/rapi/users"
     users.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

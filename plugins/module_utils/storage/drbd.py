@@ -330,7 +330,9 @@ class DrbdBackend(StorageBackend, CommandBackend):
     def create_metadata(self, spec: DrbdSpec, check_mode: bool = False) -> ActionResult:
         """Write fresh DRBD meta-data on the meta device unless valid meta-data is there.
 
-        Refused while the minor is configured (drbdmeta would refuse too)."""
+        Nothing to do when the minor is attached to these very volumes (its meta-data is in
+        use: the primary's end when its peer is replaced); refused while it is attached to
+        others (drbdmeta would refuse too)."""
         spec.validate()
         if spec.meta_dev is None:
             raise StorageError("drbd%d: no meta device given" % spec.minor)
@@ -339,6 +341,9 @@ class DrbdBackend(StorageBackend, CommandBackend):
         via = None
         if outcome.state.exists:
             if outcome.state.attached or not self.status(spec.minor).diskless:
+                conf = self.show(spec.minor)
+                if (conf["data_dev"], conf["meta_dev"]) == (spec.data_dev, spec.meta_dev):
+                    return outcome
                 raise StorageError("drbd%d: cannot create meta-data on %s: the minor is in use"
                                    " with its disk attached" % (spec.minor, spec.meta_dev))
             via = self.unused_minor()     # configured without disk: a replaced disk

@@ -3,6 +3,8 @@ the documented formats, exact drbdsetup/drbdmeta argv, idempotency, check mode, 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd
@@ -362,6 +364,19 @@ def test_metadata_of_a_replaced_disk_goes_through_an_unused_minor(fake_runner):
          "flex-external", "create-md"]]
     with pytest.raises(StorageError, match="in use with its disk attached"):
         backend(fake_runner, PROC_7).create_metadata(SPEC)
+
+
+def test_metadata_of_an_end_attached_to_these_volumes_is_left_alone(fake_runner):
+    """The primary's end when replace-disks -n connects a new secondary: attached to the
+    very volumes asked for, its meta-data is in use, so there is nothing to create (and
+    nothing may be written); attached to other volumes it is still refused."""
+    fake_runner.on(["blockdev"], "134217728\n").on(["drbdsetup", "show"], SHOW_7)
+    result = backend(fake_runner, PROC_7).create_metadata(SPEC)
+    assert not result.changed and result.actions == []
+    assert not [call for call in fake_runner.calls if call[0] == "drbdmeta"]
+    other = dataclasses.replace(SPEC, meta_dev="/dev/xenvg/other.disk0_meta")
+    with pytest.raises(StorageError, match="in use with its disk attached"):
+        backend(fake_runner, PROC_7).create_metadata(other)
 
 
 def _proc_sequence(lines):
