@@ -47,7 +47,7 @@ ADD = f"gnt-instance add -t plain --no-install --no-start -o {OS}"
 
 def test_cluster_has_the_guests_with_their_volume_group(storage_cluster: LabCluster) -> None:
     lc = storage_cluster
-    assert [n.kind for n in lc.lab.nodes] == ["netns", "guest", "guest"]
+    assert [n.kind for n in lc.lab.nodes] == ["netns", "guest", "guest", "guest"]  # node4 spare
     out = lc.gnt("gnt-node list --no-headers -o name,role").stdout.split()
     assert out == ["node1.lab.example", "M", "node2.lab.example", "C", "node3.lab.example", "C"]
     # the guests' adds ran node_prepare's modules after its first through the warm module
