@@ -44,9 +44,11 @@ CLUSTER_B = "cluster2.lab.example"
 KILL_VMS = ("inst12.lab.example", "inst13.lab.example")
 
 
-def _init(lc: LabCluster, node: str, name: str) -> None:
+def _init(lc: LabCluster, node: str, name: str, options: str = "") -> None:
+    """``gnt-cluster init`` of cluster ``name`` on ``node`` (with ``options``) and a RAPI
+    users file with the write user ``admin``."""
     lc.run(node, "gnt-cluster init --master-netdev eth0 --node-parameters"
-                 f" {shlex.quote('migration_uri=' + MIGRATION_URI)} {name}")
+                 f" {shlex.quote('migration_uri=' + MIGRATION_URI)} {options} {name}")
     lc.run(node, "umask 077 && mkdir -p $GNT_ROOT/var/lib/gnt/rapi && printf"
                  f" '{USERS}' > $GNT_ROOT/var/lib/gnt/rapi/users")
 

@@ -15,21 +15,14 @@ namespace node: host TCG); nothing boots on node3 (nested TCG).
 from __future__ import annotations
 
 import hashlib
-import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gnt_labcluster import (
-    BOOT_MARKER,
-    MIGRATION_URI,
-    LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    stop_cluster,
-)
+from gnt_labcluster import BOOT_MARKER, LabCluster, lab_dir_for, lab_skip_reason, stop_cluster
 from lab import Lab, labconf
+from test_move_instance_lab import _cert_only, _init, _wait_rapi
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
@@ -38,20 +31,12 @@ pytestmark = [pytest.mark.integration,
 VG = "xenvg"
 VM = "inst1.lab.example"
 CLUSTER_A, CLUSTER_B = "cluster.lab.example", "cluster2.lab.example"
-USERS = "admin {cleartext}adminpw write\n"
 MIB = 1 << 20
 
 
 def _guest_skip_reason() -> str | None:
     import labguest  # on sys.path through gnt_labcluster
     return labguest.skip_reason()
-
-
-def _init(lc: LabCluster, node: str, name: str, options: str = "") -> None:
-    lc.run(node, "gnt-cluster init --master-netdev eth0 --node-parameters"
-                 f" {shlex.quote('migration_uri=' + MIGRATION_URI)} {options} {name}")
-    lc.run(node, "umask 077 && mkdir -p $GNT_ROOT/var/lib/gnt/rapi && printf"
-                 f" '{USERS}' > $GNT_ROOT/var/lib/gnt/rapi/users")
 
 
 @pytest.fixture(scope="module")
@@ -83,23 +68,9 @@ def lc() -> Iterator[LabCluster]:
         stop_cluster(cluster)
 
 
-def _wait_rapi(lc: LabCluster) -> None:
-    """Wait until both RAPIs made their certificates (they start after the init)."""
-    for node in ("node1", "node2"):
-        deadline = time.monotonic() + 60
-        while not (lc.root_on_host(node) / "var/lib/gnt/rapi.pem").exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-
-
 def _ca_on_node1(lc: LabCluster, node: str) -> str:
     """``node``'s RAPI certificate (without its key) in a file on node1; its path there."""
-    pem = (lc.root_on_host(node) / "var/lib/gnt/rapi.pem").read_text()
-    target = Path(f"var/lib/gnt/move/{node}.pem")
-    on_host = lc.root_on_host("node1") / target
-    on_host.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    on_host.write_text(pem[pem.index("-----BEGIN CERTIFICATE-----"):])
-    return f"$GNT_ROOT/{target}"
+    return "$GNT_ROOT/" + _cert_only(lc, node, Path(f"var/lib/gnt/move/{node}.pem"))
 
 
 def _move(lc: LabCluster, source: str, dest: str, *options: str) -> str:
