@@ -96,8 +96,8 @@ def test_offline_primary_needs_no_ignore_consistency(cluster, drbd):
     since = len(cluster.executor.calls)
     job = cluster.run("OP_INSTANCE_FAILOVER", instance_name=NAME)
     assert job.status == SUCCESS, job.ops[0].log
-    assert [role for role, _hosts in _plays(cluster, since)] == ["instance_drbd",
-                                                                "instance_start"]
+    roles = [role for role, _hosts in _plays(cluster, since)]
+    assert roles == ["instance_drbd", "instance_start"]
     assert f"Primary node {N2} is offline: not contacted" in _log(job)
     assert _primary(cluster) == N3
 
