@@ -179,6 +179,10 @@ def sync_progress(lc: LabCluster, node: str, minor: int) -> float | None:
     return float(found.group(1)) if found else None
 
 
+@pytest.mark.skip(reason="racy: 'drbdsetup disk-options --resync-rate=1M' does not reliably"
+                  " slow the initial resync of the nested TCG guests, which can end before"
+                  " node3 is crashed (it did in the clean-clone CI run of a7ceb2b); to be"
+                  " made deterministic")
 def test_secondary_crash_mid_sync_and_recovery(storage_cluster: LabCluster,
                                                timed: Callable[[str], None]) -> None:
     """A drbd instance created with --no-wait-for-sync (node2 primary, node3 secondary), 8 MiB
