@@ -73,21 +73,31 @@ def start_two_clusters(lab_dir: str) -> LabCluster:
     lab.up(2)
     cluster = LabCluster(lab, ["node1", "node2"])
     try:
-        b_address = labconf.SlotLayout(lab.slot).instance_address(20)   # a spare address
-        cluster.run("node2", f"echo '{b_address} {CLUSTER_B} cluster2' >> /etc/hosts")
-        _init(cluster, "node1", "cluster.lab.example")
-        _init(cluster, "node2", CLUSTER_B)
-        secret = cluster.root_on_host("node1") / "var/lib/gnt/cluster-domain-secret"
-        copy = cluster.root_on_host("node2") / "var/lib/gnt/cds-from-a"
-        copy.write_text(secret.read_text())
-        copy.chmod(0o600)
-        cluster.run("node2", "gnt-cluster renew-crypto --force"
-                             " --cluster-domain-secret=$GNT_ROOT/var/lib/gnt/cds-from-a")
-        cluster.b_address = b_address  # type: ignore[attr-defined]
+        init_two_clusters(cluster)
     except BaseException:
         stop_cluster(cluster)
         raise
     return cluster
+
+
+def init_two_clusters(cluster: LabCluster, a_options: str = "",
+                      a_nodes: tuple[str, ...] = ()) -> None:
+    """Cluster A on node1 (``gnt-cluster init`` with ``a_options``, then ``a_nodes`` added)
+    and cluster B on node2 under its own name and a spare address (``cluster.b_address``),
+    B taking A's cluster domain secret."""
+    b_address = labconf.SlotLayout(cluster.lab.slot).instance_address(20)   # a spare address
+    cluster.run("node2", f"echo '{b_address} {CLUSTER_B} cluster2' >> /etc/hosts")
+    _init(cluster, "node1", "cluster.lab.example", a_options)
+    for node in a_nodes:
+        cluster.gnt(f"gnt-node add {node}")
+    _init(cluster, "node2", CLUSTER_B)
+    secret = cluster.root_on_host("node1") / "var/lib/gnt/cluster-domain-secret"
+    copy = cluster.root_on_host("node2") / "var/lib/gnt/cds-from-a"
+    copy.write_text(secret.read_text())
+    copy.chmod(0o600)
+    cluster.run("node2", "gnt-cluster renew-crypto --force"
+                         " --cluster-domain-secret=$GNT_ROOT/var/lib/gnt/cds-from-a")
+    cluster.b_address = b_address  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from gnt_labcluster import BOOT_MARKER, LabCluster, lab_dir_for, lab_skip_reason, stop_cluster
-from lab import Lab, labconf
-from test_move_instance_lab import _cert_only, _init, _wait_rapi
+from lab import Lab
+from test_move_instance_lab import _cert_only, _wait_rapi, init_two_clusters
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
@@ -30,7 +30,6 @@ pytestmark = [pytest.mark.integration,
 
 VG = "xenvg"
 VM = "inst1.lab.example"
-CLUSTER_A, CLUSTER_B = "cluster.lab.example", "cluster2.lab.example"
 MIB = 1 << 20
 
 
@@ -50,18 +49,8 @@ def lc() -> Iterator[LabCluster]:
     lab.up(2, guests=1)
     cluster = LabCluster(lab, ["node1", "node2", "node3"])
     try:
-        b_address = labconf.SlotLayout(lab.slot).instance_address(20)   # a spare address
-        cluster.run("node2", f"echo '{b_address} {CLUSTER_B} cluster2' >> /etc/hosts")
-        _init(cluster, "node1", CLUSTER_A, f"--enabled-disk-templates file,plain --vg-name {VG}")
-        cluster.gnt("gnt-node add node3")
-        _init(cluster, "node2", CLUSTER_B)
-        secret = cluster.root_on_host("node1") / "var/lib/gnt/cluster-domain-secret"
-        copy = cluster.root_on_host("node2") / "var/lib/gnt/cds-from-a"
-        copy.write_text(secret.read_text())
-        copy.chmod(0o600)
-        cluster.run("node2", "gnt-cluster renew-crypto --force"
-                             " --cluster-domain-secret=$GNT_ROOT/var/lib/gnt/cds-from-a")
-        cluster.b_address = b_address  # type: ignore[attr-defined]
+        init_two_clusters(cluster, f"--enabled-disk-templates file,plain --vg-name {VG}",
+                          ("node3",))
         _wait_rapi(cluster)
         yield cluster
     finally:
