@@ -32,6 +32,7 @@ from gnt_storagelab import (
     OS,
     PREREQ_EXIT,
     VG,
+    instance_disk,
     instance_lvs,
     instance_names,
     lv_names,
@@ -43,6 +44,7 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.timeout(1200)]
 
 ADD = f"gnt-instance add -t plain --no-install --no-start -o {OS}"
+BUSY = "gnt-test-busy"      # an LV held open on node2 (test_adopting_an_open_lv_is_refused)
 
 
 def test_cluster_has_the_guests_with_their_volume_group(storage_cluster: LabCluster) -> None:
@@ -157,9 +159,15 @@ def test_bad_plain_disks_are_refused(storage_cluster: LabCluster, case: str,
     job, the configuration (serial number) unchanged, no new LV on node2."""
     lc = storage_cluster
     disk, message = BAD_DISKS[case]
-    serial, lvs = lc.config()["serial_no"], lv_names(lc, "node2")
-    proc = lc.gnt(f"{ADD} -n node2 --disk {disk(lc)} bad1", check=False)
+    _add_is_refused(lc, disk(lc), message)
     timed(case)
+
+
+def _add_is_refused(lc: LabCluster, disk: str, message: str) -> None:
+    """``gnt-instance add bad1`` on node2 with ``disk`` fails its prerequisites with
+    ``message``: Ganeti's exit code, config serial and node2's LVs unchanged."""
+    serial, lvs = lc.config()["serial_no"], lv_names(lc, "node2")
+    proc = lc.gnt(f"{ADD} -n node2 --disk {disk} bad1", check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode == PREREQ_EXIT, text
     assert "Traceback" not in text
@@ -168,6 +176,105 @@ def test_bad_plain_disks_are_refused(storage_cluster: LabCluster, case: str,
     assert lc.config()["serial_no"] == serial
     assert "bad1" not in instance_names(lc)
     assert lv_names(lc, "node2") == lvs
+
+
+def test_adopting_an_open_lv_is_refused(storage_cluster: LabCluster,
+                                        timed: Callable[[str], None]) -> None:
+    """An LV made by hand on node2 and held open by a process there (``lvs`` shows the open
+    flag ``o``) is not adopted: the node reports it open, the add fails its prerequisites with
+    Ganeti's message, and the LV keeps its name and data."""
+    lc = storage_cluster
+    dev = f"/dev/{VG}/{BUSY}"
+    lc.run("node2", f"lvcreate -q -y -L 8m -n {BUSY} {VG} >/dev/null && dd if=/dev/urandom"
+                    f" of={dev} bs=1M count=8 oflag=direct status=none")
+    pid = ""
+    try:
+        written = lc.run("node2", f"sha256sum <{dev}").stdout.split()[0]
+        # the holder's descriptors all elsewhere, so that the SSH session ends at once
+        pid = lc.run("node2", f"nohup sleep 3600 <{dev} >/dev/null 2>&1 & echo $!"
+                     ).stdout.strip()
+        assert pid.isdigit(), pid
+        attr = lc.run("node2", f"lvs --noheadings -o lv_attr {VG}/{BUSY}").stdout.strip()
+        assert attr[5] == "o", attr
+        timed("LV made, written and held open")
+        _add_is_refused(lc, f"0:adopt={BUSY}",
+                        rf"Online logical volumes found, cannot adopt: {VG}/{BUSY}")
+        timed("add refused")
+        assert BUSY in lv_names(lc, "node2")
+        assert lc.run("node2", f"sha256sum <{dev}").stdout.split()[0] == written
+    finally:
+        if pid.isdigit():
+            lc.run("node2", f"kill {pid}", check=False)
+            time.sleep(1)
+        lc.run("node2", f"lvremove -q -y {VG}/{BUSY}", check=False)
+    assert BUSY not in lv_names(lc, "node2")
+
+
+def _lv_mib(lc: LabCluster, node: str, lv: str) -> float:
+    out = lc.run(node, f"lvs --noheadings --units m --nosuffix -o lv_size {VG}/{lv}").stdout
+    return float(out)
+
+
+def test_grow_disk_of_a_stopped_plain_instance(storage_cluster: LabCluster,
+                                               timed: Callable[[str], None]) -> None:
+    """``grow-disk`` by an amount and ``--absolute`` grows the LV on node2 (its data kept, as
+    well when the LV was deactivated by hand first: lvextend needs no active volume, and the
+    LV stays inactive), the size ``gnt-instance list`` and the config report; a size below the current one and a growth
+    beyond the VG's free space are refused with Ganeti's messages and exit code, nothing
+    changed. Nothing boots."""
+    lc = storage_cluster
+    lc.gnt(f"{ADD} -n node2 --disk 0:size=32M grow1")
+    timed("add (plain, 32 MiB)")
+    try:
+        ((_vg, lv),) = instance_lvs(lc, "grow1")
+        dev = f"/dev/{VG}/{lv}"
+        first = f"head -c 33554432 {dev} | sha256sum"
+        written = lc.run("node2", f"dd if=/dev/urandom of={dev} bs=1M count=32 oflag=direct"
+                                  f" status=none && {first}").stdout.split()[0]
+        out = lc.gnt("gnt-instance grow-disk grow1 0 32M")
+        timed("grow-disk +32M")
+        assert "Growing disk 0 of instance 'grow1' by 32M to 64M" in out.stdout + out.stderr
+        _check_size(lc, "grow1", lv, 64)
+        assert lc.run("node2", first).stdout.split()[0] == written
+        lc.run("node2", f"lvchange -an {VG}/{lv}")
+        lc.gnt("gnt-instance grow-disk --absolute grow1 0 96M")
+        timed("grow-disk --absolute 96M (LV inactive before)")
+        _check_size(lc, "grow1", lv, 96)
+        # left as it was, as the product does with a stopped instance's drbd disks (Ganeti's
+        # grow activates an LV and never deactivates LVs)
+        attr = lc.run("node2", f"lvs --noheadings -o lv_attr {VG}/{lv}").stdout.strip()
+        assert attr[4] != "a", attr
+        lc.run("node2", f"lvchange -ay {VG}/{lv}")
+        assert lc.run("node2", first).stdout.split()[0] == written
+        too_much = _vg_free_mib(lc, "node2") + 1024
+        for args, message in (
+                ("--absolute grow1 0 64M",
+                 r"Requested size \(64M\) is smaller than current disk size \(96M\)"),
+                (f"grow1 0 {too_much}M",
+                 rf"Not enough disk space on target node node2\.lab\.example vg {VG}:"
+                 rf" required {too_much} MiB, available \d+ MiB")):
+            serial = lc.config()["serial_no"]
+            proc = lc.gnt(f"gnt-instance grow-disk {args}", check=False)
+            text = proc.stdout + proc.stderr
+            assert proc.returncode == PREREQ_EXIT, text
+            assert "Traceback" not in text and "prerequisites not met" in text, text
+            assert re.search(message, text), text
+            assert lc.config()["serial_no"] == serial
+            _check_size(lc, "grow1", lv, 96)
+        timed("two refused grows")
+    finally:
+        lc.gnt("gnt-instance remove -f grow1", check=False)
+        timed("remove")
+    assert "grow1" not in instance_names(lc)
+
+
+def _check_size(lc: LabCluster, name: str, lv: str, mib: int) -> None:
+    """The instance's first disk is ``mib`` MiB on node2 (lvs), in ``gnt-instance list`` and
+    in the config."""
+    assert _lv_mib(lc, "node2", lv) == float(mib)
+    out = lc.gnt(f"gnt-instance list --no-headers -o disk.sizes {name}").stdout.strip()
+    assert out == str(mib), out
+    assert instance_disk(lc, name)["size"] == mib
 
 
 def _table(text: str) -> list[list[str]]:

@@ -6,7 +6,9 @@ zeros between); node3's free extents are dirtied first, so its new volume starts
 bytes and the zeros must really be written. After the move the volume on node3 has the same
 SHA-256 as on node2 before, node2's is gone and the config says node3. A move to a node whose
 volume group lacks the space is refused with Ganeti's exit code before anything changes.
-Nothing boots (``--no-install --no-start``).
+Nothing boots (``--no-install --no-start``) but one OS-less domain (SeaBIOS idles: the first
+MiB of its disk is zeros) in ``test_move_running_plain_instance``: shut down at once
+(``--shutdown-timeout=0``), copied and started again on node3.
 """
 
 from __future__ import annotations
@@ -76,6 +78,45 @@ def test_move_plain_instance_copies_its_volume(storage_cluster: LabCluster,
         lc.gnt("gnt-instance remove -f mv1", check=False)
         timed("remove")
     assert lv not in lv_names(lc, "node3") | lv_names(lc, "node2")
+
+
+def test_move_running_plain_instance(storage_cluster: LabCluster,
+                                     timed: Callable[[str], None]) -> None:
+    """A running plain instance (an OS-less domain on node2) is stopped, its volume copied,
+    and it runs on node3 afterwards: the same bytes there, no domain and no volume left on
+    node2, the config says node3 and up."""
+    lc = storage_cluster
+    lc.gnt(f"gnt-instance add --no-install --no-start -o {OS} -t plain --disk 0:size=32M"
+           " -n node2 -B maxmem=96M,minmem=96M mv3")
+    timed("add (plain, 32 MiB, node2)")
+    lv = "-"
+    try:
+        _vg, lv = instance_lvs(lc, "mv3")[0]
+        dev = f"/dev/{VG}/{lv}"
+        # zeros first (no boot sector for SeaBIOS to try), then random bytes to the end
+        lc.run("node2", f"dd if=/dev/zero of={dev} bs=1M count=1 conv=fsync status=none"
+                        f" && dd if=/dev/urandom of={dev} bs=1M seek=1 count=31 conv=fsync"
+                        " status=none")
+        before = _sha256(lc, "node2", dev)
+        lc.gnt("gnt-instance startup mv3")
+        timed("startup on node2")
+        assert lc.domains("node2")["mv3"] == "running"
+        moved = lc.gnt("gnt-instance move -f --shutdown-timeout=0 -n node3 mv3")
+        timed("move node2 -> node3 (running)")
+        print(moved.stdout + moved.stderr)
+        assert "disk/0: copied 32 MiB to node3" in moved.stdout + moved.stderr
+        assert lc.domains("node3")["mv3"] == "running"
+        assert "mv3" not in lc.domains("node2")
+        assert lv in lv_names(lc, "node3") and lv not in lv_names(lc, "node2")
+        assert _sha256(lc, "node3", dev) == before      # the domain idles: nothing written
+        out = lc.gnt("gnt-instance list --no-headers -o pnode,admin_state mv3").stdout.split()
+        assert out == ["node3.lab.example", "up"], out
+        timed("checked (domains, lvs, sha256 on node3, pnode)")
+    finally:
+        lc.gnt("gnt-instance remove -f --shutdown-timeout 0 mv3", check=False)
+        timed("remove")
+    assert lv not in lv_names(lc, "node3") | lv_names(lc, "node2")
+    assert "mv3" not in lc.domains("node3")
 
 
 def test_move_plain_instance_without_space_refused(storage_cluster: LabCluster,
