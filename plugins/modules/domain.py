@@ -67,6 +67,13 @@ options:
     type: str
     choices: [soft, hard, full]
     default: soft
+  undefine:
+    description:
+      - With O(state=shutdown), once the domain is off, remove its persistent definition
+        too (its disks stay), in the same task: what an instance failover does on the node
+        it leaves.
+    type: bool
+    default: false
   memory_mib:
     description:
       - With O(state=running), set the runtime (balloon) memory of the running domain. Must
@@ -107,6 +114,13 @@ EXAMPLES = r"""
     name: inst1.example.com
     state: shutdown
     shutdown_timeout: 60
+
+- name: Stop it and remove its definition (disks stay), as a failover does on its old node
+  gnt.cluster.domain:
+    name: inst1.example.com
+    state: shutdown
+    shutdown_timeout: 60
+    undefine: true
 
 - name: Balloon it down to 256 MiB
   gnt.cluster.domain:
@@ -208,6 +222,7 @@ def main():
             shutdown_timeout=dict(type="int", default=120),
             reboot_type=dict(type="str", choices=["soft", "hard", "full"], default="soft"),
             memory_mib=dict(type="int"),
+            undefine=dict(type="bool", default=False),
         ),
         required_if=[
             ("state", "defined", ["spec"]),
@@ -226,6 +241,8 @@ def main():
                          % (name, p["reboot_type"]))
     if p["memory_mib"] is not None and state != "running":
         module.fail_json(msg="domain %s: memory_mib is only valid with state=running" % name)
+    if p["undefine"] and state != "shutdown":
+        module.fail_json(msg="domain %s: undefine is only valid with state=shutdown" % name)
     if p["shutdown_timeout"] < 0:
         module.fail_json(msg="domain %s: shutdown_timeout must be >= 0" % name)
 
@@ -246,6 +263,8 @@ def main():
                 changed, forced = ensure_shutdown(conn, name, p["shutdown_timeout"],
                                                   module.check_mode)
                 extra["forced"] = forced
+                if p["undefine"]:
+                    changed |= ensure_absent(conn, name, module.check_mode)
             elif state == "rebooted":
                 changed = reboot(conn, name, p["reboot_type"], spec, module.check_mode,
                                  p["shutdown_timeout"], xml_text)
@@ -253,7 +272,9 @@ def main():
                 changed = ensure_absent(conn, name, module.check_mode)
             result = describe(conn, name, xml_text)
             if before is not None:
-                after = (planned(before, state, xml_text, p["memory_mib"], p["reboot_type"])
+                planned_state = "absent" if p["undefine"] else state
+                after = (planned(before, planned_state, xml_text, p["memory_mib"],
+                                 p["reboot_type"])
                          if module.check_mode else snapshot(conn, name))
                 extra["diff"] = domain_diff(before, after, name,
                                             show_memory=p["memory_mib"] is not None)

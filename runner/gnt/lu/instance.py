@@ -53,8 +53,11 @@ class LUInstanceStartup(InstanceLU):
             if self.memory is not None and self.memory < host["gnt_instance"]["beparams"]["maxmem"]:
                 self.log(f"Starting {self.name} with {self.memory} MiB (less than maxmem: node"
                          " memory is short)")
-            self.play("instance_start", f"start instance {self.name}",
-                      before=tuple(instance_drbd.assemble_plays(self, self.instance)), **host)
+            self.play_recording_state(
+                None if self.op["no_remember"] else "up", "instance_start",
+                f"start instance {self.name}",
+                before=tuple(instance_drbd.assemble_plays(self, self.instance)), **host)
+            return None
         if not self.op["no_remember"]:
             self.set_admin_state("up")
         return None
@@ -80,14 +83,17 @@ class LUInstanceShutdown(InstanceLU):
     def exec(self) -> Any:
         # As Ganeti: a drbd instance's disks are deactivated on both nodes once it is down.
         disks_down = tuple(instance_drbd.shutdown_plays(self, self.instance))
+        remember = not self.op["no_remember"] and self.instance["admin_state"] != "offline"
         if self.running:
-            self.play("instance_stop", f"shut down instance {self.name}", after=disks_down,
-                      **self.host_vars(gnt_shutdown_timeout=self.op["timeout"]))
-        else:
-            self.log(f"Instance {self.name} is not running")
-            if disks_down:
-                self.run_plays(list(disks_down), f"shut down the disks of {self.name}")
-        if not self.op["no_remember"] and self.instance["admin_state"] != "offline":
+            self.play_recording_state(
+                "down" if remember else None, "instance_stop",
+                f"shut down instance {self.name}", after=disks_down,
+                **self.host_vars(gnt_shutdown_timeout=self.op["timeout"]))
+            return None
+        self.log(f"Instance {self.name} is not running")
+        if disks_down:
+            self.run_plays(list(disks_down), f"shut down the disks of {self.name}")
+        if remember:
             self.set_admin_state("down")
         return None
 
@@ -115,14 +121,15 @@ class LUInstanceReboot(InstanceLU):
     def exec(self) -> Any:
         if not self.running:
             self.log(f"Instance {self.name} was not running, starting it")
-            self.play("instance_start", f"start instance {self.name}",
-                      before=tuple(instance_drbd.assemble_plays(self, self.instance)),
-                      **self.host_vars(self.memory))
+            self.play_recording_state("up", "instance_start", f"start instance {self.name}",
+                                      before=tuple(instance_drbd.assemble_plays(
+                                          self, self.instance)),
+                                      **self.host_vars(self.memory))
         else:
-            self.play("instance_reboot", f"reboot instance {self.name}",
-                      **self.host_vars(self.memory, gnt_reboot_type=self.op["reboot_type"],
-                                       gnt_shutdown_timeout=self.op["shutdown_timeout"]))
-        self.set_admin_state("up")
+            self.play_recording_state(
+                "up", "instance_reboot", f"reboot instance {self.name}",
+                **self.host_vars(self.memory, gnt_reboot_type=self.op["reboot_type"],
+                                 gnt_shutdown_timeout=self.op["shutdown_timeout"]))
         return None
 
 

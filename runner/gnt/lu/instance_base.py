@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from gnt.core.errors import ECODE_ENVIRON, ECODE_NOENT, ECODE_NOTUNIQUE, ECODE_STATE, OpPrereqError
@@ -137,3 +139,59 @@ class InstanceLU(LogicalUnit):
         self.instance = self.cfg.modify(
             "instances", self.instance["uuid"],
             lambda obj: obj.update(admin_state=state, admin_state_source=source))
+
+    def play_recording_state(self, state: str | None, role: str, what: str,
+                             before: tuple[Play, ...] = (), after: tuple[Play, ...] = (),
+                             **host: Any) -> None:
+        """:meth:`play`, with the instance's admin state set to ``state`` (None: left alone)
+        while the play runs: the config write and its replication to the master candidates
+        go on beside the Ansible run instead of after it. As Ganeti, which marks the instance
+        up (down) before starting (stopping) it; unlike Ganeti, a failed play puts the
+        previous state back, so a failed operation leaves the admin state as it was."""
+        if state is None:
+            self.play(role, what, before=before, after=after, **host)
+            return
+        previous = (self.instance["admin_state"],
+                    self.instance.get("admin_state_source", "admin"))
+        uuid = self.instance["uuid"]
+        write = _Beside(lambda: self.cfg.modify(
+            "instances", uuid, lambda obj: obj.update(admin_state=state,
+                                                      admin_state_source="admin")))
+        try:
+            self.play(role, what, before=before, after=after, **host)
+        except BaseException:
+            if write.wait():
+                self.instance = self.cfg.modify(
+                    "instances", uuid, lambda obj: obj.update(admin_state=previous[0],
+                                                              admin_state_source=previous[1]))
+            raise
+        self.instance = write.result()
+
+
+class _Beside:
+    """``work()`` run in a thread of its own, started at once."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._work = work
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="config-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as err:    # handed to the caller by result()
+            self._error = err
+
+    def wait(self) -> bool:
+        """Wait for the work; True when it succeeded."""
+        self._thread.join()
+        return self._error is None
+
+    def result(self) -> Any:
+        """The work's return value once done; its exception is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value

@@ -440,14 +440,14 @@ def _warn_dead_primary(lu: MoveLU, source: dict[str, Any], why: str) -> None:
 
 def _stop_on_source(lu: MoveLU, source: dict[str, Any], timeout: int,
                     ignore_consistency: bool) -> bool:
-    """Stop, undefine and (drbd) tear the disks down on the old primary, in one run; the
-    primary changes only once the instance is down and undefined there (a second copy can
-    never be started). True when done; False when the node stopped answering meanwhile and
-    ``ignore_consistency`` lets the failover go on without it (else the failure is raised)."""
+    """Stop and undefine (one task) and (drbd) tear the disks down on the old primary, in
+    one run; the primary changes only once the instance is down and undefined there (a second
+    copy can never be started). True when done; False when the node stopped answering
+    meanwhile and ``ignore_consistency`` lets the failover go on without it (else the failure
+    is raised)."""
     inst = lu.instance
     steps: list[Step] = [(source, "instance_stop",
-                          lu.vars_on(source, gnt_shutdown_timeout=timeout)),
-                         (source, "instance_undefine", lu.vars_on(source))]
+                          lu.vars_on(source, gnt_shutdown_timeout=timeout, gnt_undefine=True))]
     if instance_drbd.is_drbd(inst):   # its ends are demoted (torn down) before the other
         steps.append((source, instance_drbd.ROLE,   # node takes over
                       instance_drbd.end_vars(lu.cfg, inst, source, "down")))

@@ -162,6 +162,8 @@ def install(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[MultiHV, Fak
                 name = inst["name"]
                 if play.role == "instance_start":
                     hv.put(host, name, inst["memory"])
+                elif play.role == "instance_stop" and host_vars.get("gnt_undefine"):
+                    hv.drop(host, name)
                 elif play.role == "instance_stop":
                     if name in hv.nodes.get(host, {}):
                         hv.nodes[host][name]["state"] = "shutoff"

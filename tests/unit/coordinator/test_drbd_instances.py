@@ -122,7 +122,7 @@ def test_failover_goes_to_the_secondary_and_swaps_the_roles(cluster, drbd):
     job = cluster.run("OP_INSTANCE_FAILOVER", instance_name=inst["name"])
     assert job.status == SUCCESS, job.ops[0].log
     assert _plays(cluster, since) == [
-        ("instance_stop", {N1: ""}), ("instance_undefine", {N1: ""}),
+        ("instance_stop", {N1: ""}),
         ("instance_drbd", {N1: "down"}),
         ("instance_drbd", {N2: "primary", N1: "secondary"}), ("instance_start", {N2: ""})]
     store = cluster.master.config

@@ -220,10 +220,12 @@ def test_failover_running_instance(mn):
     since = len(mn.executor.calls)
     assert _ok(mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3)) == \
         {"node": N3}
-    assert _plays(mn, since) == [("instance_stop", N2), ("instance_undefine", N2),
-                                 ("instance_start", N3)]
-    # two Ansible runs (was three); the primary changes between them
-    assert [len(plays) for plays in mn.executor.calls[since:]] == [2, 1]
+    assert _plays(mn, since) == [("instance_stop", N2), ("instance_start", N3)]
+    # two Ansible runs (was three) of one task each (the stop undefines the domain too:
+    # gnt_undefine); the primary changes between them
+    assert [len(plays) for plays in mn.executor.calls[since:]] == [1, 1]
+    stop = mn.executor.calls[since][0].hosts[N2]
+    assert stop["gnt_undefine"] is True and stop["gnt_shutdown_timeout"] == 120
     assert _primary(mn, SHARED) == N3 and mn.hv2.where(SHARED) == [N3]
 
 
@@ -233,7 +235,7 @@ def test_failover_stop_failure_changes_nothing(mn):
     before, since = mn.config_bytes(), len(mn.executor.calls)
     msg, _code = _error(mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3))
     assert "shutdown timed out" in msg
-    assert _plays(mn, since) == [("instance_stop", N2), ("instance_undefine", N2)]
+    assert _plays(mn, since) == [("instance_stop", N2)]
     assert len(mn.executor.calls) == since + 1 and mn.config_bytes() == before
 
 

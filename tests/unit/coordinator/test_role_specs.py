@@ -254,7 +254,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_rename": {**both, "gnt_old_instance": inst, "gnt_rename_os": True},
         "instance_runtime_memory": {**both, "gnt_memory_mib": 200},
         "instance_start": both,
-        "instance_stop": {**both, "gnt_shutdown_timeout": 5},
+        "instance_stop": {**both, "gnt_shutdown_timeout": 5, "gnt_undefine": True},
         "instance_undefine": both,
         "instance_volumes": {"gnt_volumes": [{"vg": "xenvg", "name": "u.disk0"}],
                              "gnt_volumes_active": True, "gnt_ext_volumes": [ext],

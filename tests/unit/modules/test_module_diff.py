@@ -102,6 +102,30 @@ def test_domain_start_and_stop_diff_shows_the_state(run_module, domain_name):
     assert run_module("domain", {"name": name, "uri": TEST_URI, "state": "absent"})[0]
 
 
+def test_domain_stop_with_undefine_removes_the_definition(run_module, domain_name):
+    """state=shutdown with undefine (a failover leaving the node): one task stops the
+    domain and removes its definition; check mode plans it and changes nothing; undefine
+    with another state is refused."""
+    name, spec = domain_name, _spec(domain_name)
+    assert run_module("domain", {"name": name, "uri": TEST_URI, "spec": spec,
+                                 "state": "running"})[1]["state"] == "running"
+    leave = {"name": name, "uri": TEST_URI, "state": "shutdown", "shutdown_timeout": 0,
+             "undefine": True}
+    ok, planned = run_module("domain", leave, check=True, diff=True)
+    assert ok and planned["changed"] is True and planned["state"] == "running"
+    assert "state running" in planned["diff"]["before"] and planned["diff"]["after"] == ""
+    ok, left = run_module("domain", leave, diff=True)
+    assert ok and left["changed"] is True and left["forced"] is True
+    assert left["state"] == "absent" and left["diff"]["after"] == ""
+    ok, again = run_module("domain", leave)
+    assert ok and again["changed"] is False and again["state"] == "absent"
+    ok, refused = run_module("domain", {"name": name, "uri": TEST_URI, "spec": spec,
+                                        "state": "running", "undefine": True})
+    assert not ok and "undefine is only valid with state=shutdown" in refused["msg"]
+    assert run_module("domain", {"name": name, "uri": TEST_URI, "state": "absent"})[1][
+        "changed"] is False
+
+
 def test_file_disk_diff_create_grow_rename_remove(run_module, tmp_path):
     storage = tmp_path / "fs"
     disk = storage / "inst1" / "disk0"
