@@ -83,10 +83,45 @@ options:
         connected device without reconnecting.
     type: bool
     default: false
-  resync_rate_kib:
-    description: The resync rate in KiB/s (Ganeti's C(resync-rate) disk parameter).
-    type: int
-    default: 61440
+  sync_params:
+    description:
+      - How the device paces its resyncs (Ganeti's drbd sync disk parameters), set right
+        after the local disk is attached and whenever the kernel's values differ
+        (C(drbdsetup disk-options)).
+      - With O(sync_params.dynamic_resync), DRBD's dynamic controller with the C(c_*) values;
+        without it, the fixed O(sync_params.resync_rate) (with C(c-plan-ahead 0), as DRBD 8.4
+        otherwise keeps its controller on and ignores that rate).
+    type: dict
+    default: {}
+    suboptions:
+      dynamic_resync:
+        description: Use DRBD's dynamic resync controller (C(dynamic-resync)).
+        type: bool
+        default: false
+      resync_rate:
+        description: The fixed resync rate in KiB/s (C(resync-rate)).
+        type: int
+        default: 61440
+      c_plan_ahead:
+        description: The controller's planning horizon in tenths of a second (C(c-plan-ahead)); not 0 with O(sync_params.dynamic_resync).
+        type: int
+        default: 20
+      c_fill_target:
+        description: The controller's fill target in 512-byte sectors (C(c-fill-target)).
+        type: int
+        default: 0
+      c_delay_target:
+        description: The controller's delay target in tenths of a second (C(c-delay-target)).
+        type: int
+        default: 1
+      c_max_rate:
+        description: The controller's highest rate in KiB/s (C(c-max-rate)).
+        type: int
+        default: 61440
+      c_min_rate:
+        description: The controller's lowest rate in KiB/s (C(c-min-rate)).
+        type: int
+        default: 4096
   force_primary:
     description:
       - With O(state=primary), force the role even though no node has up-to-date data (the
@@ -260,8 +295,15 @@ from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd import (
     DrbdNet,
     DrbdSpec,
 )
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd_sync import (
+    SYNC_PARAMS,
+    DrbdSync,
+)
 
 NET_OPTIONS = ("local_address", "local_port", "peer_address", "peer_port", "secret")
+SYNC_OPTIONS = dict(
+    [("dynamic_resync", dict(type="bool", default=False))]
+    + [(param.key, dict(type="int", default=param.default)) for param in SYNC_PARAMS])
 
 
 def _spec(p):
@@ -272,7 +314,8 @@ def _spec(p):
                       hmac_alg=p["hmac_alg"], protocol=p["protocol"],
                       dual_primary=p["dual_primary"])
     return DrbdSpec(minor=p["minor"], data_dev=p["data_dev"], meta_dev=p["meta_dev"],
-                    size_mib=p["size_mib"], net=net, resync_rate_kib=p["resync_rate_kib"])
+                    size_mib=p["size_mib"], net=net,
+                    sync=DrbdSync.from_dict(p["sync_params"]))
 
 
 def _run(backend, p, check):
@@ -323,7 +366,7 @@ def main():
                           default="md5"),
             protocol=dict(type="str", choices=["A", "B", "C"], default="C"),
             dual_primary=dict(type="bool", default=False),
-            resync_rate_kib=dict(type="int", default=61440),
+            sync_params=dict(type="dict", default={}, options=SYNC_OPTIONS),
             force_primary=dict(type="bool", default=False),
             resize=dict(type="bool", default=False),
             wait_sync=dict(type="bool", default=False),
@@ -338,9 +381,6 @@ def main():
     if p["size_mib"] is not None and p["size_mib"] <= 0:
         module.fail_json(msg="drbd%d: size_mib must be positive, got %d"
                          % (p["minor"], p["size_mib"]))
-    if p["resync_rate_kib"] <= 0:
-        module.fail_json(msg="drbd%d: resync_rate_kib must be positive, got %d"
-                         % (p["minor"], p["resync_rate_kib"]))
     try:
         backend = DrbdBackend(module_runner(module))
         before = backend.info(p["minor"])

@@ -72,6 +72,17 @@ def verify_errors(lc: LabCluster) -> set[str]:
     return {re.sub(r"^.*?- ERROR", "ERROR", ln) for ln in lines if "ERROR" in ln}
 
 
+def clean_up(lc: LabCluster, timed: Callable[[str], None], name: str,
+             crashed: str | None, remove_options: str = "") -> None:
+    """A fault test's ``finally``: the crashed guest node (if still down) booted and re-added,
+    then the instance removed (failures there are left to the test's own checks)."""
+    if crashed:
+        lc.lab.start_node(crashed)
+        lc.gnt(f"gnt-node add --readd {crashed}", check=False)
+    lc.gnt(f"gnt-instance remove -f {remove_options}{name}", check=False)
+    timed("remove")
+
+
 def test_primary_crash_failover_and_recovery(storage_cluster: LabCluster,
                                              timed: Callable[[str], None]) -> None:
     """A running drbd instance (node2 primary, node3 secondary) with 8 MiB of random data
@@ -154,11 +165,7 @@ def test_primary_crash_failover_and_recovery(storage_cluster: LabCluster,
         assert checksum(lc, "node2", dev, 2 * MIB8) == both
         assert checksum(lc, "node2", dev) == written
     finally:
-        if crashed:
-            lc.lab.start_node("node2")
-            lc.gnt("gnt-node add --readd node2", check=False)
-        lc.gnt(f"gnt-instance remove -f --shutdown-timeout 0 {name}", check=False)
-        timed("remove")
+        clean_up(lc, timed, name, "node2" if crashed else None, "--shutdown-timeout 0 ")
     assert name not in instance_names(lc)
     lv = disk["children"][0]["logical_id"][1]
     for node in ("node2", "node3"):
@@ -179,34 +186,72 @@ def sync_progress(lc: LabCluster, node: str, minor: int) -> float | None:
     return float(found.group(1)) if found else None
 
 
-@pytest.mark.skip(reason="racy: 'drbdsetup disk-options --resync-rate=1M' does not reliably"
-                  " slow the initial resync of the nested TCG guests, which can end before"
-                  " node3 is crashed (it did in the clean-clone CI run of a7ceb2b); to be"
-                  " made deterministic")
+SLOW_KIB = 512     # the fixed resync rate of the test: 256 MiB take over 8 minutes
+
+
+def own_resync_rate(lc: LabCluster) -> int | None:
+    """The cluster's own drbd resync-rate disk parameter (None: Ganeti's default)."""
+    own = (lc.config()["cluster"].get("diskparams") or {}).get("drbd") or {}
+    return own.get("resync-rate")
+
+
+def set_resync_rate(lc: LabCluster, rate: int | None) -> None:
+    """``gnt-cluster modify -D drbd:resync-rate=RATE`` (None: back to the default)."""
+    lc.gnt("gnt-cluster modify -D " + (f"drbd:resync-rate={rate}" if rate is not None
+                                       else "drbd:-resync-rate"))
+    assert own_resync_rate(lc) == rate
+
+
+def disk_options(lc: LabCluster, node: str, minor: int) -> str:
+    """The ``disk { }`` section of ``drbdsetup show --show-defaults MINOR`` on ``node``."""
+    out = lc.run(node, f"drbdsetup show --show-defaults {minor}").stdout
+    found = re.search(r"^\s*disk \{\n(.*?)^\s*\}", out, re.M | re.S)
+    assert found, out
+    return found.group(1)
+
+
+def pacing(lc: LabCluster, node: str, minor: int) -> tuple[str, str]:
+    """(c-plan-ahead, resync-rate) as the kernel has them for ``minor`` on ``node``."""
+    text = disk_options(lc, node, minor)
+    values = tuple(re.search(rf"^\s*{key}\s+(\S+?)[;\s]", text, re.M) for key in
+                   ("c-plan-ahead", "resync-rate"))
+    assert all(values), text
+    return values[0].group(1), values[1].group(1)     # type: ignore[union-attr]
+
+
 def test_secondary_crash_mid_sync_and_recovery(storage_cluster: LabCluster,
                                                timed: Callable[[str], None]) -> None:
-    """A drbd instance created with --no-wait-for-sync (node2 primary, node3 secondary), 8 MiB
-    of random data written through node2's device, the initial resync slowed by hand
-    (``drbdsetup disk-options``: a fixed 1 MiB/s). node3 crashes mid-sync;
-    node2 keeps serving its UpToDate data alone. node3 boots again, is re-added, and
-    ``gnt-instance activate-disks --wait-for-sync`` reconnects its end: the resync completes
-    (UpToDate/UpToDate) and node3's data volume holds node2's bytes. Removed: nothing left."""
+    """The cluster's drbd resync-rate set to 512 KiB/s (``gnt-cluster modify -D``) before a
+    drbd instance is created with --no-wait-for-sync (node2 primary, node3 secondary): both
+    ends get it with the attach (the kernel shows c-plan-ahead 0 and resync-rate 512k: a
+    fixed rate), so the initial resync of 256 MiB is slow from its first block. 8 MiB of
+    random data written through node2's device; node3 crashes mid-sync (under 90% done);
+    node2 keeps serving its UpToDate data alone. node3 boots again and is re-added; the
+    default rate restored (``modify -D drbd:-resync-rate``), ``gnt-instance activate-disks
+    --wait-for-sync`` sets it on node2's attached end too and reattaches node3's: the resync
+    completes fast and node3's data volume holds node2's bytes. Removed: nothing left; the
+    cluster's disk parameters as before."""
     lc = storage_cluster
     name = "sync1"
-    lc.gnt(f"gnt-instance add -t drbd --no-install --no-start --no-wait-for-sync -o {OS}"
-           f" -n node2:node3 --disk 0:size=256M -B maxmem=96M,minmem=96M {name}")
-    timed("add (drbd, --no-wait-for-sync)")
+    own_rate = own_resync_rate(lc)
     crashed = False
+    minors: dict[str, int] = {}
+    lv = ""
     try:
+        set_resync_rate(lc, SLOW_KIB)
+        lc.gnt(f"gnt-instance add -t drbd --no-install --no-start --no-wait-for-sync -o {OS}"
+               f" -n node2:node3 --disk 0:size=256M -B maxmem=96M,minmem=96M {name}")
+        timed(f"resync-rate {SLOW_KIB}, add (drbd, --no-wait-for-sync)")
         disk = instance_disk(lc, name)
         lv = disk["children"][0]["logical_id"][1]
         minors = {"node2": minor_on(lc, name, "node2"), "node3": minor_on(lc, name, "node3")}
+        print("  node3's disk options:\n" + disk_options(lc, "node3", minors["node3"]))
+        for node, minor in minors.items():
+            assert pacing(lc, node, minor) == ("0", f"{SLOW_KIB}k"), node
         lc.gnt(f"gnt-instance activate-disks {name}")
-        for node, minor in minors.items():     # the target paces a resync in DRBD 8.4
-            lc.run(node, f"drbdsetup disk-options {minor} --c-plan-ahead=0 --resync-rate=1M")
         dev = link(lc, name)
         lc.run("node2", f"dd if=/dev/urandom of={dev} bs=1M count=8 oflag=direct status=none")
-        timed("activate-disks, resync slowed, 8 MiB written")
+        timed("activate-disks, 8 MiB written")
         line = drbd_lines(lc, "node3")[minors["node3"]]
         done = sync_progress(lc, "node3", minors["node3"])
         assert "ds:Inconsistent/UpToDate" in line and done is not None and done < 90, line
@@ -223,21 +268,20 @@ def test_secondary_crash_mid_sync_and_recovery(storage_cluster: LabCluster,
         timed("node3 booted again")
         lc.gnt("gnt-node add --readd node3")
         timed("gnt-node add --readd node3")
-        lc.run("node2", f"drbdsetup disk-options {minors['node2']} --c-plan-ahead=20")
-        # (node3's end comes back with the default pacing: the boot cleared it)
+        set_resync_rate(lc, own_rate)
         lc.gnt(f"gnt-instance activate-disks --wait-for-sync {name}")
-        timed("activate-disks --wait-for-sync (the resync completed)")
+        timed("default rate back, activate-disks --wait-for-sync (the resync completed)")
+        for node, minor in minors.items():
+            assert pacing(lc, node, minor) == ("0", f"{own_rate or 61440}k"), node
         wait_synced(lc, minors, timeout=60)
         lc.gnt(f"gnt-instance deactivate-disks {name}")
         assert checksum(lc, "node3", f"/dev/{VG}/{lv}", 256 << 20) == whole
         assert checksum(lc, "node2", f"/dev/{VG}/{lv}", 256 << 20) == whole
     finally:
-        if crashed:
-            lc.lab.start_node("node3")
-            lc.gnt("gnt-node add --readd node3", check=False)
-        lc.gnt(f"gnt-instance remove -f {name}", check=False)
-        timed("remove")
+        clean_up(lc, timed, name, "node3" if crashed else None)
+        if own_resync_rate(lc) != own_rate:
+            set_resync_rate(lc, own_rate)
     assert name not in instance_names(lc)
-    for node in ("node2", "node3"):
+    for node, minor in minors.items():
         assert not any(n.startswith(lv) for n in lv_names(lc, node)), node
-        assert minors[node] not in drbd_lines(lc, node), node
+        assert minor not in drbd_lines(lc, node), node

@@ -19,7 +19,11 @@ external meta-data (``flex-external``) on its own 128 MiB LV. Commands, per step
   ``drbdmeta ... get-gi`` finds no valid meta-data, so data is never wiped twice);
 - resource: ``drbdsetup new-resource resourceN``, ``drbdsetup new-minor resourceN N 0``;
 - local disk: ``drbdmeta /dev/drbdN v08 META flex-external apply-al``, then ``drbdsetup attach
-  N DATA META flexible --on-io-error=detach --resync-rate RATEk [--size SIZEm]``;
+  N DATA META flexible --on-io-error=detach [--size SIZEm]``;
+- resync pacing (the drbd sync disk parameters, :data:`SYNC_PARAMS`), right after the attach
+  and whenever the kernel's values differ: ``drbdsetup disk-options N --c-plan-ahead P
+  --c-fill-target Fs --c-delay-target D --c-max-rate MAXk --c-min-rate MINk`` (dynamic-resync)
+  or ``drbdsetup disk-options N --c-plan-ahead 0 --resync-rate RATEk`` (fixed rate);
 - network: ``drbdsetup connect resourceN ipv4:IP:PORT ipv4:PEER:PORT --protocol C
   --after-sb-0pri discard-zero-changes --after-sb-1pri consensus [--allow-two-primaries]
   --cram-hmac-alg ALG --shared-secret SECRET`` (Ganeti's after-split-brain policies);
@@ -55,13 +59,17 @@ from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import (
 from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd_status import (
     DrbdStatus,
     ProcDrbd,
+    parse_disk_options,
     parse_show,
     read_proc_drbd,
+)
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd_sync import (
+    DrbdSync,
+    sync_values,
 )
 
 META_SIZE_MIB = 128          # Ganeti's DRBD meta-data volume size
 MAX_MINOR = 255              # Ganeti's highest minor
-DEFAULT_RESYNC_RATE_KIB = 61440
 HMAC_ALGS = ("md5", "sha1", "sha256", "sha512")
 PROTOCOLS = ("A", "B", "C")
 DEV_PATH_RE = re.compile(r"^/dev/[A-Za-z0-9_+.:/-]+$")
@@ -149,7 +157,7 @@ class DrbdSpec:
     meta_dev: str | None = None
     size_mib: int | None = None
     net: DrbdNet | None = None
-    resync_rate_kib: int = DEFAULT_RESYNC_RATE_KIB
+    sync: DrbdSync = DrbdSync()
 
     def validate(self) -> None:
         validate_minor(self.minor)
@@ -160,6 +168,7 @@ class DrbdSpec:
             validate_device(self.minor, "meta", self.meta_dev)
         if self.net is not None:
             self.net.validate(self.minor)
+        self.sync.validate(self.minor)
 
 
 ProcReader = Callable[[], ProcDrbd]
@@ -390,22 +399,38 @@ class DrbdBackend(StorageBackend, CommandBackend):
 
     def _assemble_disk(self, spec: DrbdSpec, conf: dict[str, Any], outcome: ActionResult,
                        check_mode: bool) -> None:
+        """Attach the local disk, then set its resync pacing (Ganeti sets the sync parameters
+        after each attach); on an attached disk, set the pacing only where the kernel's
+        values (``drbdsetup show --show-defaults``) differ from the wanted ones."""
         minor = spec.minor
+        what = self._what(minor)
         if conf["data_dev"]:
             if (conf["data_dev"], conf["meta_dev"]) != (spec.data_dev, spec.meta_dev):
                 raise StorageError("drbd%d has local disk %s (meta %s), not %s (meta %s): "
                                    "detach it first" % (minor, conf["data_dev"],
                                                         conf["meta_dev"], spec.data_dev,
                                                         spec.meta_dev))
+            current = self.sync_shown(minor)
+            differ = sorted(name for name, value in spec.sync.wanted().items()
+                            if current.get(name) != value)
+            if differ:
+                self.change(what, outcome, "set the resync pacing (%s)" % ", ".join(differ),
+                            [spec.sync.argv(minor)], check_mode)
             return
         attach = ["drbdsetup", "attach", str(minor), spec.data_dev or "", spec.meta_dev or "",
-                  "flexible", "--on-io-error=detach",
-                  "--resync-rate", "%dk" % spec.resync_rate_kib]
+                  "flexible", "--on-io-error=detach"]
         if spec.size_mib:
             attach += ["--size", "%dm" % spec.size_mib]
-        self.change(self._what(minor), outcome,
+        self.change(what, outcome,
                     "attached disk %s (meta %s)" % (spec.data_dev, spec.meta_dev),
-                    [self._md_argv(spec, "apply-al"), attach], check_mode)
+                    [self._md_argv(spec, "apply-al"), attach, spec.sync.argv(minor)],
+                    check_mode)
+
+    def sync_shown(self, minor: int) -> dict[str, int | None]:
+        """The resync pacing in force for the minor (:func:`sync_values` of ``drbdsetup show
+        --show-defaults``); all None when it cannot be read."""
+        result = self.runner(["drbdsetup", "show", "--show-defaults", str(minor)])
+        return sync_values(parse_disk_options(result.stdout if result.rc == 0 else ""))
 
     def _assemble_net(self, spec: DrbdSpec, net: DrbdNet, conf: dict[str, Any],
                       outcome: ActionResult, check_mode: bool) -> None:

@@ -250,6 +250,13 @@ def _statements(text: str) -> list[tuple[tuple[str, ...], str, str]]:
     return found
 
 
+def parse_disk_options(text: str) -> dict[str, str]:
+    """The ``disk { }`` section of ``drbdsetup show`` as raw ``key: value`` text, comments
+    (``# bytes/second, default``) dropped: ``{"c-plan-ahead": "20", "resync-rate": "250k"}``."""
+    return {key: value for path, key, value in _statements(text)
+            if path and path[-1] == "disk"}
+
+
 def _unquote(value: str) -> str:
     value = value.strip()
     if value.startswith('"'):

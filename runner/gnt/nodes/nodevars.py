@@ -136,9 +136,11 @@ def drbd_vars(store: ConfigStore, instance: dict[str, Any], node_uuid: str) -> l
     """The ``gnt_drbd`` role variable: node ``node_uuid``'s end of each drbd disk of
     ``instance`` (minor, the data and meta-data volumes, both replication endpoints on the
     nodes' secondary IPs, the port and the disk's shared secret, and the drbd disk parameters
-    resync rate, protocol and stripes), in disk order."""
+    protocol, stripes and the resync pacing ``sync_params``), in disk order."""
     dp = instance_diskparams(store, instance, params.DT_DRBD8)
-    tuning = {"resync_rate_kib": int(dp["resync-rate"]), "protocol": str(dp["protocol"]),
+    sync = {name.replace("-", "_"): bool(dp[name]) if name == "dynamic-resync" else int(dp[name])
+            for name in params.DRBD_SYNC_PARAMS}
+    tuning = {"sync_params": sync, "protocol": str(dp["protocol"]),
               "data_stripes": int(dp["data-stripes"]), "meta_stripes": int(dp["meta-stripes"])}
     ends = []
     for index, disk in enumerate(store.instance_disks(instance)):

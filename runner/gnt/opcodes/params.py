@@ -196,6 +196,11 @@ DISKPARAMS: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
                 "port": (_int_at_least(0), 24007)},
 }
 
+# The drbd disk parameters that pace a resync, carried to the drbd_device module (its
+# ``sync_params``, keys with ``_``) and applied after each attach (docs/storage.md).
+DRBD_SYNC_PARAMS = ("dynamic-resync", "resync-rate", "c-plan-ahead", "c-fill-target",
+                    "c-delay-target", "c-max-rate", "c-min-rate")
+
 
 def check_diskparams(values: Mapping[str, Any], allow_default: bool = False
                      ) -> dict[str, dict[str, Any]]:

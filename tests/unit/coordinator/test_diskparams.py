@@ -124,23 +124,32 @@ def test_drbd_ends_get_the_default_parameters(cluster, drbd):
     ends = cluster.executor.calls[-1][0].hosts
     for host in (N1, N2):
         [end] = ends[host]["gnt_drbd"]
-        assert (end["resync_rate_kib"], end["protocol"]) == (61440, "C")
+        assert end["protocol"] == "C"
+        assert end["sync_params"] == {"dynamic_resync": False, "resync_rate": 61440,
+                                      "c_plan_ahead": 20, "c_fill_target": 0,
+                                      "c_delay_target": 1, "c_max_rate": 61440,
+                                      "c_min_rate": 4096}
         assert (end["data_stripes"], end["meta_stripes"]) == (1, 1)
 
 
 def test_cluster_then_group_parameters_reach_both_ends(cluster, drbd):
     _ok(cluster.run("OP_CLUSTER_SET_PARAMS",
-                    diskparams={"drbd": {"resync-rate": 1000, "data-stripes": 2}}))
+                    diskparams={"drbd": {"resync-rate": 1000, "data-stripes": 2,
+                                         "c-max-rate": 2048}}))
     group = cluster.master.config.lookup("nodes", N1)["group"]
     group_name = cluster.master.config.get("nodegroups", group)["name"]
     _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name=group_name,
-                    diskparams={"drbd": {"protocol": "A", "meta-stripes": 3}}))
+                    diskparams={"drbd": {"protocol": "A", "meta-stripes": 3,
+                                         "dynamic-resync": True, "c-plan-ahead": 30}}))
     _create(cluster)
     ends = cluster.executor.calls[-1][0].hosts
     assert ends[N1]["gnt_drbd"][0]["protocol"] == "A"
     for host in (N1, N2):
         [end] = ends[host]["gnt_drbd"]
-        assert (end["resync_rate_kib"], end["protocol"]) == (1000, "A")
+        assert end["protocol"] == "A"
+        sync = end["sync_params"]
+        assert (sync["resync_rate"], sync["dynamic_resync"]) == (1000, True)
+        assert (sync["c_plan_ahead"], sync["c_max_rate"], sync["c_min_rate"]) == (30, 2048, 4096)
         assert (end["data_stripes"], end["meta_stripes"]) == (2, 3)
 
 

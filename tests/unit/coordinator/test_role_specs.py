@@ -35,7 +35,10 @@ DRBD_END = {"index": 0, "minor": 0, "size_mib": 64, "port": 11000, "secret": "s"
             "link": "/var/run/gnt/instance-disks/i1:0",
             "data_vg": "xenvg", "data_lv": "u.disk0_data", "data_size_mib": 64,
             "meta_vg": "xenvg", "meta_lv": "u.disk0_meta", "meta_size_mib": 128,
-            "data_stripes": 1, "meta_stripes": 1, "resync_rate_kib": 61440, "protocol": "C"}
+            "data_stripes": 1, "meta_stripes": 1, "protocol": "C",
+            "sync_params": {"dynamic_resync": False, "resync_rate": 61440, "c_plan_ahead": 20,
+                            "c_fill_target": 0, "c_delay_target": 1, "c_max_rate": 61440,
+                            "c_min_rate": 4096}}
 
 PEER = {"local": False, "name": "node2", "address": "198.18.0.12", "port": 22, "user": "root",
         "ssh_args": ["-o", "BatchMode=yes"]}

@@ -61,6 +61,7 @@ SHOW_7 = (
     "            disk {\n"
     "                size            \t2097152s; # bytes\n"
     "                resync-rate     \t61440k; # bytes/second\n"
+    "                c-plan-ahead    \t0; # 1/10 seconds\n"
     "            }\n"
     "        }\n"
     "    }\n"
@@ -160,7 +161,8 @@ def test_assemble_from_nothing_exact_argv(fake_runner):
         ["drbdmeta", "/dev/drbd7", "v08", "/dev/xenvg/abc.disk0_meta", "flex-external",
          "apply-al"],
         ["drbdsetup", "attach", "7", "/dev/xenvg/abc.disk0_data", "/dev/xenvg/abc.disk0_meta",
-         "flexible", "--on-io-error=detach", "--resync-rate", "61440k", "--size", "1024m"],
+         "flexible", "--on-io-error=detach", "--size", "1024m"],
+        ["drbdsetup", "disk-options", "7", "--c-plan-ahead", "0", "--resync-rate", "61440k"],
         ["drbdsetup", "connect", "resource7", "ipv4:198.18.0.11:11007",
          "ipv4:198.18.0.12:11007", "--protocol", "C", "--after-sb-0pri",
          "discard-zero-changes", "--after-sb-1pri", "consensus", "--cram-hmac-alg", "md5",

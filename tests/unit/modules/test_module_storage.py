@@ -200,3 +200,26 @@ def test_storage_info_drbd_not_loaded(run_module, fake, monkeypatch):
     monkeypatch.setattr(drbd, "drbd_module_loaded", lambda: False)
     ok, result = run_module("storage_info", {"types": ["drbd"]})
     assert ok and result["drbd"] == {"loaded": False, "version": "", "minors": []}
+
+
+def test_drbd_device_sync_params(run_module, fake, monkeypatch):
+    """sync_params reach drbdsetup disk-options after the attach (suboption defaults filled);
+    dynamic_resync with c_plan_ahead 0 is refused with nothing run."""
+    from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd, drbd_status
+
+    text = "version: 8.4.11 (api:1/proto:86-101)\n"
+    monkeypatch.setattr(drbd, "read_proc_drbd", lambda: drbd_status.parse_proc_drbd(text))
+    monkeypatch.setattr(drbd, "drbd_module_loaded", lambda: True)
+    args = {"minor": 3, "data_dev": "/dev/xenvg/a_data", "meta_dev": "/dev/xenvg/a_meta",
+            "sync_params": {"dynamic_resync": True, "c_max_rate": 2048}}
+    ok, result = run_module("drbd_device", args)
+    assert ok and result["changed"], result
+    assert ["drbdsetup", "disk-options", "3", "--c-plan-ahead", "20", "--c-fill-target", "0s",
+            "--c-delay-target", "1", "--c-max-rate", "2048k", "--c-min-rate", "4096k"] \
+        in fake.calls
+    fake.calls.clear()
+    ok, result = run_module("drbd_device", dict(args, sync_params={"dynamic_resync": True,
+                                                                   "c_plan_ahead": 0}))
+    assert not ok and "c-plan-ahead 0 turns DRBD's dynamic resync controller off" \
+        in result["msg"]
+    assert [argv for argv in fake.calls if argv[:2] != ["drbdsetup", "show"]] == []
