@@ -70,7 +70,7 @@ options:
   undefine:
     description:
       - With O(state=shutdown), once the domain is off, remove its persistent definition
-        too (its disks stay), in the same task: what an instance failover does on the node
+        too (its disks stay), in the same task, as an instance failover does on the node
         it leaves.
     type: bool
     default: false
