@@ -12,7 +12,8 @@ and node3 QEMU TCG guest nodes with ``xenvg``. Measures, for a disk of ``--size`
 
 Floors, measured in the same run on the same two guests: a raw ``drbdadm`` resource on an LV
 pair of the same size with the settings our role uses (external 128 MiB meta-data LV, protocol
-C, ``resync-rate 61440k``): its initial resync (``primary --force`` to UpToDate/UpToDate), a
+C, the fixed ``resync-rate 61440k`` with ``c-plan-ahead 0``: Ganeti's default disk parameters,
+dynamic-resync off): its initial resync (``primary --force`` to UpToDate/UpToDate), a
 full resync again (``invalidate-remote``, the floor of replace-disks), O_DIRECT writes into
 the connected device, and O_DIRECT writes into a plain LV. Ratios are floor time / our time
 (1.0 = as fast as the floor; for rates our rate / floor rate).
@@ -84,7 +85,7 @@ def raw_resource(lc: LabCluster, size_mib: int) -> str:
         f"    disk /dev/{VG}/rawdata;\n    meta-disk /dev/{VG}/rawmeta;\n"
         f"    address {lc.lab.node(node).address}:{RAW_PORT};\n  }}" for node in GUESTS)
     return ("resource rawbench {\n  net { protocol C; }\n"
-            "  disk { resync-rate 61440k; on-io-error detach; }\n"
+            "  disk { c-plan-ahead 0; resync-rate 61440k; on-io-error detach; }\n"
             f"{hosts}\n}}\n")
 
 
