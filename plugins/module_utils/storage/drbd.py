@@ -55,6 +55,7 @@ from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import (
     Runner,
     StorageBackend,
     StorageError,
+    command_failure,
 )
 from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd_status import (
     DrbdStatus,
@@ -179,6 +180,11 @@ DEFAULT_USERMODE_HELPER = "/bin/true"
 # DRBD runs this helper on events (before a resync...); drbd-utils' default, drbdadm, fails for
 # resources it has no configuration of and DRBD then drops the connection. Writable at runtime.
 USERMODE_HELPER_FILE = "/sys/module/drbd/parameters/usermode_helper"
+# ``drbdsetup down`` refused because a state change is under way (exit 11, "(-18) In
+# transient state, retry after next state change"), e.g. while the peer's end goes down at
+# the same moment: retried, as DRBD advises, for up to DOWN_RETRY_S seconds.
+TRANSIENT_STATE = re.compile(r"\(-18\)|In transient state")
+DOWN_RETRY_S = 15.0
 
 
 def drbd_module_loaded() -> bool:
@@ -211,6 +217,8 @@ class DrbdBackend(StorageBackend, CommandBackend):
                  module_loaded: Callable[[], bool] | None = None,
                  helper_file: str = USERMODE_HELPER_FILE) -> None:
         CommandBackend.__init__(self, runner)
+        self.sleep: Callable[[float], Any] = time.sleep     # swapped by tests
+        self.clock: Callable[[], float] = time.monotonic
         self.proc_reader = proc_reader or read_proc_drbd
         self.module_loaded = module_loaded or drbd_module_loaded
         self.helper_file = helper_file
@@ -509,9 +517,27 @@ class DrbdBackend(StorageBackend, CommandBackend):
         status = self.status(minor)
         outcome = ActionResult(state=DeviceState(name=device_path(minor)))
         if status.configured:
-            self.change(self._what(minor), outcome, "shut down",
-                        [["drbdsetup", "down", resource_name(minor)]], check_mode)
+            outcome.actions.append("shut down")
+            if not check_mode:
+                self._run_down(minor)
         return self._after(outcome, minor, check_mode, down=True)
+
+    def _run_down(self, minor: int) -> None:
+        """``drbdsetup down``, again while DRBD answers that a state change is under way
+        (it says to retry after the next one), for up to :data:`DOWN_RETRY_S` seconds."""
+        argv = ["drbdsetup", "down", resource_name(minor)]
+        deadline = self.clock() + DOWN_RETRY_S
+        wait = 0.1
+        while True:
+            result = self.runner(list(argv))
+            if result.rc == 0:
+                return
+            if not TRANSIENT_STATE.search(result.stderr + result.stdout) \
+                    or self.clock() >= deadline:
+                raise StorageError(command_failure(self._what(minor), argv, result,
+                                                   step="shut down"))
+            self.sleep(wait)
+            wait = min(1.0, wait * 2)
 
     def detach(self, name: Any, check_mode: bool = False) -> ActionResult:
         return self.down(parse_device(name), check_mode=check_mode)

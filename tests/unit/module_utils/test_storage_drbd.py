@@ -261,6 +261,56 @@ def test_teardown_argv(fake_runner):
         ["drbdsetup", "down", "resource7"]]
 
 
+TRANSIENT = CommandResult(11, "", "resource7: State change failed: (-18) In transient state,"
+                                  " retry after next state change\nadditional info from kernel:"
+                                  "\nfailed to disconnect\n")
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now, self.sleeps = 0.0, []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _timed_backend(fake_runner, proc) -> tuple[drbd.DrbdBackend, FakeTime]:
+    dev, fake = backend(fake_runner, proc), FakeTime()
+    dev.sleep, dev.clock = fake.sleep, lambda: fake.now
+    return dev, fake
+
+
+def test_down_retried_while_drbd_is_in_a_transient_state(fake_runner):
+    """The peer going down at the same moment: DRBD refuses with (-18) and says to retry
+    after the next state change; the down is retried and succeeds."""
+    fake_runner.on(["drbdsetup", "down"], TRANSIENT, TRANSIENT, 0)
+    dev, fake = _timed_backend(fake_runner, PROC_7)
+    assert dev.down(7).actions == ["shut down"]
+    assert changing(fake_runner.calls) == [["drbdsetup", "down", "resource7"]] * 3
+    assert fake.sleeps == [0.1, 0.2]
+
+
+def test_down_gives_up_on_a_lasting_transient_state(fake_runner):
+    fake_runner.on(["drbdsetup", "down"], TRANSIENT)
+    dev, fake = _timed_backend(fake_runner, PROC_7)
+    with pytest.raises(StorageError, match=r"drbd7: drbdsetup down failed \(exit 11\): .*"
+                                           r"In transient state.*\[step: shut down\]"):
+        dev.down(7)
+    assert drbd.DOWN_RETRY_S <= fake.now < drbd.DOWN_RETRY_S + 1.0
+    assert max(fake.sleeps) == 1.0
+
+
+def test_down_not_retried_on_other_errors(fake_runner):
+    fake_runner.on(["drbdsetup", "down"],
+                   CommandResult(11, "", "resource7: State change failed: (-12) Device is held"
+                                         " open by someone\n"))
+    dev, fake = _timed_backend(fake_runner, PROC_7)
+    with pytest.raises(StorageError, match=r"held open by someone.*\[step: shut down\]"):
+        dev.down(7)
+    assert len(changing(fake_runner.calls)) == 1 and fake.sleeps == []
+
+
 def test_failure_names_device_and_steps_done(fake_runner):
     fake_runner.on(["drbdsetup", "connect"],
                    CommandResult(10, "", "resource7: Failure: (102) Local address(port) "
