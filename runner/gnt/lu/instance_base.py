@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gnt.core.errors import ECODE_ENVIRON, ECODE_NOENT, ECODE_NOTUNIQUE, ECODE_STATE, OpPrereqError
@@ -136,8 +135,12 @@ class InstanceLU(LogicalUnit):
                         *after], what)
 
     def set_admin_state(self, state: str, source: str = "admin") -> None:
-        self.instance = self.cfg.modify(
-            "instances", self.instance["uuid"],
+        self.instance = self._admin_state_written(state, source)
+
+    def _admin_state_written(self, state: str, source: str = "admin") -> dict[str, Any]:
+        """The instance as written with its admin state (and its source) changed."""
+        return self.cfg.modify(
+            "instances", self.instance_uuid,
             lambda obj: obj.update(admin_state=state, admin_state_source=source))
 
     def play_recording_state(self, state: str | None, role: str, what: str,
@@ -153,45 +156,12 @@ class InstanceLU(LogicalUnit):
             return
         previous = (self.instance["admin_state"],
                     self.instance.get("admin_state_source", "admin"))
-        uuid = self.instance["uuid"]
-        write = _Beside(lambda: self.cfg.modify(
-            "instances", uuid, lambda obj: obj.update(admin_state=state,
-                                                      admin_state_source="admin")))
-        try:
-            self.play(role, what, before=before, after=after, **host)
-        except BaseException:
-            if write.wait():
-                self.instance = self.cfg.modify(
-                    "instances", uuid, lambda obj: obj.update(admin_state=previous[0],
-                                                              admin_state_source=previous[1]))
-            raise
-        self.instance = write.result()
-
-
-class _Beside:
-    """``work()`` run in a thread of its own, started at once."""
-
-    def __init__(self, work: Callable[[], Any]) -> None:
-        self._work = work
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="config-write", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._work()
-        except BaseException as err:    # handed to the caller by result()
-            self._error = err
-
-    def wait(self) -> bool:
-        """Wait for the work; True when it succeeded."""
-        self._thread.join()
-        return self._error is None
-
-    def result(self) -> Any:
-        """The work's return value once done; its exception is raised here."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="config-write") as pool:
+            written = pool.submit(self._admin_state_written, state)
+            try:
+                self.play(role, what, before=before, after=after, **host)
+            except BaseException:
+                if written.exception() is None:
+                    self.set_admin_state(*previous)
+                raise
+        self.instance = written.result()
