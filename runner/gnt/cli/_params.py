@@ -274,24 +274,71 @@ IPOLICY_OPTIONS = (("--ipolicy-disk-templates", "ipolicy_disk_templates", "disk-
                     "Maximum ratio of instances to spindles"))
 
 
-def add_ipolicy_options(parser: Any) -> None:
-    """The instance policy options Ganeti's cluster and group commands take."""
+# The ispec options (Ganeti's syntax): bounds min:KEY=VAL,.../max:KEY=VAL,...[//min:...], the
+# standard values KEY=VAL,... (cluster only: Ganeti's gnt-group has no --ipolicy-std-specs).
+IPOLICY_BOUNDS = "--ipolicy-bounds-specs"
+IPOLICY_STD = "--ipolicy-std-specs"
+
+
+def add_ipolicy_options(parser: Any, group: bool = False) -> None:
+    """The instance policy options Ganeti's cluster (``group``: node group) commands take."""
     for flag, dest, _key, metavar, text in IPOLICY_OPTIONS:
         parser.add_argument(flag, dest=dest, default=None, metavar=metavar, help=text)
+    parser.add_argument(IPOLICY_BOUNDS, dest="ipolicy_bounds_specs", default=None,
+                        metavar="min:KEY=VAL,.../max:KEY=VAL,...[//...]",
+                        help="Complete instance specs limits (keys: cpu-count, disk-count,"
+                        " disk-size, memory-size, nic-count, spindle-use)"
+                        + ("; 'default' drops the group's own" if group else ""))
+    if not group:
+        parser.add_argument(IPOLICY_STD, dest="ipolicy_std_specs", default=None,
+                            metavar="KEY=VAL,...", help="Complete standard instance specs")
 
 
-def ipolicy_from_args(args: Any, allow_default: bool) -> dict[str, Any] | None:
+def parse_bounds_specs(text: str) -> Any:
+    """``min:k=v,.../max:k=v,...//...`` as ``[{"min": {..}, "max": {..}}, ...]`` of strings
+    (a bare ``default`` stays ``default``); values are checked by the policy check."""
+    if text.strip() == "default":
+        return "default"
+    pairs = []
+    for line in text.split("//"):
+        pair: dict[str, dict[str, str]] = {}
+        for elem in line.split("/"):
+            if not elem:
+                raise OpPrereqError(f"Empty section in option '{IPOLICY_BOUNDS}'", ECODE_INVAL)
+            ident, values = ident_keyval(elem, f"{IPOLICY_BOUNDS} {elem.split(':')[0]}")
+            if ident in pair:
+                raise OpPrereqError(f"Duplicated parameter '{ident}' in parsing"
+                                    f" {IPOLICY_BOUNDS}: {elem}", ECODE_INVAL)
+            pair[ident] = values
+        pairs.append(pair)
+    return pairs
+
+
+def ipolicy_from_args(args: Any, allow_default: bool, group: bool = False,
+                      init: bool = False) -> dict[str, Any] | None:
     """The ``--ipolicy-*`` values given, validated (``default`` drops a group's own value
-    when ``allow_default``), or None when none was given."""
+    when ``allow_default``), or None when none was given. At ``init`` the standard values
+    must also fit the bounds (later changes are checked by the master against the whole
+    policy)."""
+    from gnt.opcodes import ipolicy
     from gnt.opcodes.params import check_ipolicy
 
-    given = {key: getattr(args, dest) for _flag, dest, key, _m, _t in IPOLICY_OPTIONS
-             if getattr(args, dest, None) is not None}
-    if not given:
-        return None
+    given: dict[str, Any] = {key: getattr(args, dest) for _flag, dest, key, _m, _t
+                             in IPOLICY_OPTIONS if getattr(args, dest, None) is not None}
     if not allow_default:
         for key, value in given.items():
             if value == "default":
                 raise OpPrereqError(f"Instance policy parameter '{key}': 'default' only"
                                     " resets a group's own value (give a value)", ECODE_INVAL)
-    return check_ipolicy(given, allow_default=allow_default)
+    bounds = getattr(args, "ipolicy_bounds_specs", None)
+    if bounds is not None:
+        given[ipolicy.MINMAX] = parse_bounds_specs(bounds)
+    std = getattr(args, "ipolicy_std_specs", None)
+    if std is not None:
+        given[ipolicy.STD] = keyval(std, "standard instance specs")
+    if not given:
+        return None
+    result = check_ipolicy(given, allow_default=allow_default, group=group)
+    if init:
+        ipolicy.check_std_in_bounds(ipolicy.fill(result))
+    return result

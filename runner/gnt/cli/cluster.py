@@ -90,7 +90,7 @@ def init_cluster(args: argparse.Namespace) -> int:
         "mac_prefix": args.mac_prefix,
         "default_iallocator": args.default_iallocator,
         "ndparams": keyval(args.ndparams, "node parameters") if args.ndparams else None,
-        "ipolicy": ipolicy_from_args(args, allow_default=False),
+        "ipolicy": ipolicy_from_args(args, allow_default=False, init=True),
         "vg_name": args.vg_name,
         "drbd_helper": args.drbd_helper,
         "diskparams": diskparams_from_args(args.diskparams, allow_default=False),

@@ -31,7 +31,7 @@ def add_group(args: argparse.Namespace) -> int:
     op = make_op("OP_GROUP_ADD", args, group_name=args.group, alloc_policy=args.alloc_policy,
                  ndparams=_ndparams(args), tags=tags,
                  diskparams=diskparams_from_args(args.diskparams, allow_default=False),
-                 ipolicy=ipolicy_from_args(args, allow_default=False) or {})
+                 ipolicy=ipolicy_from_args(args, allow_default=False, group=True) or {})
     common.submit_or_send(op, args, name=args.group)
     return 0
 
@@ -61,7 +61,7 @@ def assign_nodes(args: argparse.Namespace) -> int:
 def modify_group(args: argparse.Namespace) -> int:
     """``modify``: change a group's allocation policy or node parameters."""
     ndparams = _ndparams(args)
-    ipolicy = ipolicy_from_args(args, allow_default=True)
+    ipolicy = ipolicy_from_args(args, allow_default=True, group=True)
     diskparams = diskparams_from_args(args.diskparams)
     if args.alloc_policy is None and not ndparams and not ipolicy and not diskparams:
         raise OpPrereqError("Please give at least one of the parameters (--alloc-policy,"
@@ -118,7 +118,7 @@ def _policy_option(parser: argparse.ArgumentParser) -> None:
 def _ndparams_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-parameters", dest="ndparams", default=None,
                         metavar="KEY=VAL,...", help="Node parameters")
-    add_ipolicy_options(parser)
+    add_ipolicy_options(parser, group=True)
     add_diskparams_option(parser)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
+from gnt.lu import policy_checks
 from gnt.lu.base import LogicalUnit, register
-from gnt.opcodes import params, storage
+from gnt.opcodes import ipolicy, params, storage
 
 
 @register
@@ -90,12 +91,36 @@ class LUClusterSetParams(LogicalUnit):
                 self._new("drbd_helper", cluster.get("drbd_usermode_helper", "")),
                 templates if templates is not None else cluster["enabled_disk_templates"])
         if templates is not None or "ipolicy" in self.changes:
-            cluster = dict(self.cfg.cluster())
+            old_cluster = self.cfg.cluster()
+            cluster = dict(old_cluster)
             enabled = templates if templates is not None else cluster["enabled_disk_templates"]
             cluster["enabled_disk_templates"] = enabled
-            cluster["ipolicy"] = params.merge_overrides(cluster.get("ipolicy") or {},
-                                                        self.changes.get("ipolicy", {}))
+            cluster["ipolicy"] = self._new_ipolicy(cluster.get("ipolicy") or {})
             params.check_ipolicy_templates(params.effective_ipolicy(cluster), enabled)
+            if "ipolicy" in self.changes:
+                ipolicy.check_std_in_bounds(params.full_ipolicy(cluster))
+                self._warn_violations(old_cluster, cluster)
+
+    def _new_ipolicy(self, own: dict[str, Any]) -> dict[str, Any]:
+        """The cluster's own policy after this change: the standard values given update the
+        cluster's own ones (as Ganeti's), the bounds replace them."""
+        changes = dict(self.changes.get("ipolicy", {}))
+        if changes.get(ipolicy.STD):
+            changes[ipolicy.STD] = {**(own.get(ipolicy.STD) or {}), **changes[ipolicy.STD]}
+        return params.merge_overrides(own, changes)
+
+    def _warn_violations(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Warn (as Ganeti) about instances the new policy refuses, group by group."""
+        names: list[str] = []
+        for group in self.cfg.all("nodegroups"):
+            members = {node["uuid"] for node in self.cfg.all("nodes")
+                       if node["group"] == group["uuid"]}
+            instances = [inst for inst in self.cfg.all("instances")
+                         if inst["primary_node"] in members]
+            names += policy_checks.new_violations(
+                self.cfg, params.full_ipolicy(old, group), params.full_ipolicy(new, group),
+                instances)
+        policy_checks.warn_new_violations(self.log, sorted(names))
 
     def _new(self, key: str, current: str) -> str:
         """The value of a string setting after this change."""
@@ -109,7 +134,9 @@ class LUClusterSetParams(LogicalUnit):
             for hv, values in self.changes.get("hvparams", {}).items():
                 cluster["hvparams"][hv] = params.merge_overrides(
                     cluster["hvparams"].get(hv, {}), values)
-            for key in ("beparams", "nicparams", "ndparams", "ipolicy"):
+            if "ipolicy" in self.changes:
+                cluster["ipolicy"] = self._new_ipolicy(cluster.get("ipolicy") or {})
+            for key in ("beparams", "nicparams", "ndparams"):
                 if key in self.changes:
                     cluster[key] = params.merge_overrides(cluster.get(key) or {},
                                                           self.changes[key])

@@ -15,6 +15,7 @@ from gnt.config.objects import new_uuid
 from gnt.config.store import ConfigStore
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_STATE, OpPrereqError
 from gnt.core.locklevels import LEVEL_NODE, LEVEL_NODEGROUP, name_lock
+from gnt.lu import policy_checks
 from gnt.lu.base import LogicalUnit, register
 from gnt.opcodes import params
 from gnt.opcodes.base import check_tag
@@ -133,7 +134,7 @@ class LUGroupAdd(LogicalUnit):
     def check_arguments(self) -> None:
         self.name = check_group_name(self.op["group_name"])
         self.ndparams = _check_ndparams(self.op["ndparams"] or {}, allow_default=False)
-        self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {})
+        self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {}, group=True)
         self.diskparams = params.check_diskparams(self.op["diskparams"] or {})
         for tag in self.op["tags"]:
             check_tag(tag)
@@ -242,7 +243,8 @@ class LUGroupSetParams(_GroupLU):
             raise OpPrereqError("Please pass at least one modification (alloc_policy, ndparams,"
                                 " ipolicy or diskparams)", ECODE_INVAL)
         self.ndparams = _check_ndparams(self.op["ndparams"] or {}, allow_default=True)
-        self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {}, allow_default=True)
+        self.ipolicy = params.check_ipolicy(self.op["ipolicy"] or {}, allow_default=True,
+                                            group=True)
         self.diskparams = params.check_diskparams(self.op["diskparams"] or {},
                                                   allow_default=True)
 
@@ -254,14 +256,11 @@ class LUGroupSetParams(_GroupLU):
             policy = params.effective_ipolicy(cluster, {"ipolicy": own})
             params.check_ipolicy_templates(policy, cluster["enabled_disk_templates"])
             self.new_ipolicy = own
-            allowed = policy[params.IPOLICY_DISK_TEMPLATES]
             members = {node["uuid"] for node in group_nodes(self.cfg, self.group["uuid"])}
-            violating = sorted(i["name"] for i in self.cfg.all("instances")
-                               if i["primary_node"] in members
-                               and i["disk_template"] not in allowed)
-            if violating:
-                self.log("After the ipolicy change, the following instances violate them:"
-                         f" {', '.join(violating)}")
+            instances = [i for i in self.cfg.all("instances") if i["primary_node"] in members]
+            policy_checks.warn_new_violations(self.log, policy_checks.new_violations(
+                self.cfg, params.full_ipolicy(cluster, self.group),
+                params.full_ipolicy(cluster, {"ipolicy": own}), instances))
 
     def exec(self) -> Any:
         if self.dry_run():

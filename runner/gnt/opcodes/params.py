@@ -14,6 +14,7 @@ from typing import Any
 from gnt.core.collection import load_module_util
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.core.units import UnitError, parse_size_mib
+from gnt.opcodes import ipolicy as _ipolicy
 
 _hvtable = load_module_util("hvparams")
 
@@ -276,8 +277,8 @@ def _template_list(value: Any) -> list[str]:
 
 
 # The instance policy's plain parameters (gnt-cluster/gnt-group --ipolicy-*). The default of
-# disk-templates is the cluster's enabled templates (None here); the ispec bounds and standard
-# values are not settable yet.
+# disk-templates is the cluster's enabled templates (None here). The ispec bounds (minmax) and
+# standard values (std) are checked, inherited and enforced by gnt.opcodes.ipolicy.
 IPOLICY_VCPU_RATIO = "vcpu-ratio"
 IPOLICY_SPINDLE_RATIO = "spindle-ratio"
 IPOLICY_DISK_TEMPLATES = "disk-templates"
@@ -286,13 +287,10 @@ IPOLICY: dict[str, tuple[Callable[[Any], Any], Any]] = {
     IPOLICY_SPINDLE_RATIO: (_positive_float, 32.0),
     IPOLICY_DISK_TEMPLATES: (_template_list, None),
 }
-# The ispec bounds and standard values (not settable yet): permissive sanity bounds.
-IPOLICY_ISPECS_MIN = {"memory-size": 1, "cpu-count": 1, "disk-count": 0, "disk-size": 0,
-                      "nic-count": 0, "spindle-use": 0}
-IPOLICY_ISPECS_MAX = {"memory-size": 4 * 1024 * 1024, "cpu-count": 256, "disk-count": 16,
-                      "disk-size": 16 * 1024 * 1024, "nic-count": 8, "spindle-use": 12}
-IPOLICY_ISPECS_STD = {"memory-size": 128, "cpu-count": 1, "disk-count": 1, "disk-size": 1024,
-                      "nic-count": 1, "spindle-use": 1}
+# The built-in ispec bounds and standard values (permissive sanity bounds).
+IPOLICY_ISPECS_MIN = _ipolicy.DEFAULT_MIN
+IPOLICY_ISPECS_MAX = _ipolicy.DEFAULT_MAX
+IPOLICY_ISPECS_STD = _ipolicy.DEFAULT_STD
 
 
 def _convert(kind: str, spec: Mapping[str, tuple[Callable[[Any], Any], Any]],
@@ -347,9 +345,38 @@ def check_ndparams(values: Mapping[str, Any], allow_default: bool = False) -> di
     return _convert("node", NDPARAMS, values, allow_default)
 
 
-def check_ipolicy(values: Mapping[str, Any], allow_default: bool = False) -> dict:
-    """Validate instance policy parameters (``default`` drops a group's own value)."""
-    return _convert("instance policy", IPOLICY, values, allow_default)
+def check_ipolicy(values: Mapping[str, Any], allow_default: bool = False,
+                  group: bool = False) -> dict:
+    """Validate instance policy parameters: the ratios, disk templates, the bounds
+    (``minmax``) and, on the cluster only, the standard values (``std``). ``default`` (or None)
+    drops a group's own value when ``allow_default``; the cluster's bounds cannot be unset."""
+    values = dict(values)
+    unknown = sorted(set(values) - set(IPOLICY) - {_ipolicy.MINMAX, _ipolicy.STD})
+    if unknown:
+        valid = ", ".join(sorted([*IPOLICY, _ipolicy.MINMAX, _ipolicy.STD]))
+        raise OpPrereqError(f"Unknown instance policy parameter '{unknown[0]}'"
+                            f" (valid: {valid})", ECODE_INVAL)
+    result: dict[str, Any] = {}
+    if _ipolicy.STD in values:
+        if group:
+            raise OpPrereqError(f"{_ipolicy.STD} cannot appear in group instance specs",
+                                ECODE_INVAL)
+        std = values.pop(_ipolicy.STD)
+        if not std:
+            raise OpPrereqError(f"Can't unset ipolicy attribute '{_ipolicy.STD}' on the"
+                                " cluster", ECODE_INVAL)
+        result[_ipolicy.STD] = _ipolicy.check_std(std)
+    if _ipolicy.MINMAX in values:
+        bounds = values.pop(_ipolicy.MINMAX)
+        if bounds in ("default", None, ["default"]):
+            if not allow_default:
+                raise OpPrereqError(f"Can't unset ipolicy attribute '{_ipolicy.MINMAX}'"
+                                    " on the cluster", ECODE_INVAL)
+            result[_ipolicy.MINMAX] = None
+        else:
+            result[_ipolicy.MINMAX] = _ipolicy.check_minmax(bounds)
+    result.update(_convert("instance policy", IPOLICY, values, allow_default))
+    return result
 
 
 def effective_ipolicy(cluster: Mapping[str, Any],
@@ -359,8 +386,8 @@ def effective_ipolicy(cluster: Mapping[str, Any],
     policy = defaults(IPOLICY)
     policy[IPOLICY_DISK_TEMPLATES] = sorted(cluster.get("enabled_disk_templates")
                                             or DISK_TEMPLATES)
-    policy.update(cluster.get("ipolicy") or {})
-    policy.update((group or {}).get("ipolicy") or {})
+    for own in (cluster.get("ipolicy") or {}, (group or {}).get("ipolicy") or {}):
+        policy.update({key: value for key, value in own.items() if key in IPOLICY})
     return policy
 
 
@@ -368,10 +395,7 @@ def full_ipolicy(cluster: Mapping[str, Any],
                  group: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The whole instance policy as Ganeti shows and sends it: ispec bounds (``minmax``),
     standard values (``std``) and :func:`effective_ipolicy`."""
-    policy: dict[str, Any] = {
-        "minmax": [{"min": dict(IPOLICY_ISPECS_MIN), "max": dict(IPOLICY_ISPECS_MAX)}],
-        "std": dict(IPOLICY_ISPECS_STD),
-    }
+    policy = _ipolicy.fill(cluster.get("ipolicy"), (group or {}).get("ipolicy"))
     policy.update(effective_ipolicy(cluster, group))
     return policy
 

@@ -67,7 +67,8 @@ def test_cluster_modify_sets_ratios_seen_by_info_and_the_allocator(cluster):
 @pytest.mark.parametrize("ipolicy, text", [
     ({"vcpu-ratio": "x"}, "Invalid value for instance policy parameter 'vcpu-ratio'"),
     ({"disk-templates": ["plain"]}, "not enabled on the cluster: plain"),
-    ({"std": {}}, "Unknown instance policy parameter 'std'"),
+    ({"std": {}}, "Can't unset ipolicy attribute 'std' on the cluster"),
+    ({"std": {"memory-size": 4, "foo": 1}}, "Unknown instance spec parameter(s) foo in std"),
 ])
 def test_cluster_modify_refuses_bad_policies_and_changes_nothing(cluster, ipolicy, text):
     config = cluster.master.config

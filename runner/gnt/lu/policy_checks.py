@@ -1,0 +1,59 @@
+"""The logical units' instance policy checks: the policy of a node group and whether an
+instance (or the specs it will have) complies, with Ganeti's messages. The computation
+itself is :mod:`gnt.opcodes.ipolicy`; this module only looks the objects up in the config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gnt.opcodes import ipolicy, params
+
+
+def group_policy(cfg: Any, group_uuid: str) -> dict[str, Any]:
+    """The whole policy in force in a node group (cluster and group values filled in)."""
+    return params.full_ipolicy(cfg.cluster(), cfg.get("nodegroups", group_uuid))
+
+
+def node_group(cfg: Any, node_uuid: str) -> str:
+    """The UUID of a node's group."""
+    return str(cfg.get("nodes", node_uuid)["group"])
+
+
+def instance_violations(cfg: Any, policy: dict[str, Any], instance: dict[str, Any]
+                        ) -> list[str]:
+    """What of the instance as configured the policy refuses."""
+    be = params.filled_beparams(cfg.cluster(), instance)
+    return ipolicy.instance_violations(policy, be, cfg.instance_disks(instance),
+                                       len(instance.get("nics") or []))
+
+
+def check_target_node(lu: Any, instance: dict[str, Any], target_node_uuid: str,
+                      ignore: bool) -> None:
+    """Ganeti's CheckTargetNodeIPolicy: moving the instance to a node of another group needs
+    it to comply with that group's policy (``ignore``: only a warning). Same group: nothing
+    to check."""
+    cfg = lu.cfg
+    source = node_group(cfg, instance["primary_node"])
+    target = node_group(cfg, target_node_uuid)
+    if source == target:
+        return
+    found = instance_violations(cfg, group_policy(cfg, target), instance)
+    ipolicy.refuse(f"Instance does not meet target node group's ({target}) instance policy",
+                   found, ignore, lu.log)
+
+
+def new_violations(cfg: Any, old: dict[str, Any], new: dict[str, Any],
+                   instances: Iterable[dict[str, Any]]) -> list[str]:
+    """Names of the instances the new policy refuses and the old one did not (Ganeti's
+    ComputeNewInstanceViolations), sorted."""
+    return sorted(inst["name"] for inst in instances
+                  if instance_violations(cfg, new, inst)
+                  and not instance_violations(cfg, old, inst))
+
+
+def warn_new_violations(log: Callable[[str], None], names: list[str]) -> None:
+    """Ganeti's warning after a policy change that some instances no longer comply."""
+    if names:
+        log("WARNING: After the ipolicy change the following instances violate them:"
+            f" {', '.join(names)}")
