@@ -55,11 +55,17 @@ class NodeAccess:
 
 @dataclass
 class Play:
-    """One step: run ``role`` (``gnt.cluster.<role>``) on each node with that node's vars."""
+    """One step: run ``role`` (``gnt.cluster.<role>``) on each node with that node's vars.
+
+    ``then``: a step of the coordinator's own, taken once the play has succeeded on all its
+    hosts and before the next play of the run starts (the run waits at a checkpoint, see
+    :func:`checkpoint_task`); when it raises, the run stops there and :meth:`Executor.run`
+    raises that exception once the run has ended."""
 
     role: str
     hosts: dict[str, dict[str, Any]]
     title: str = ""
+    then: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -240,13 +246,34 @@ def entry_point(play: Play) -> str:
     return "main" if templates & set(VOLUME_TEMPLATES) else "no_volumes"
 
 
-def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
+#: The action of the checkpoint task (plugins/action/checkpoint.py).
+CHECKPOINT_ACTION = "gnt.cluster.checkpoint"
+#: The answer that lets a run go on past a checkpoint (any other text stops it).
+CHECKPOINT_GO = "go"
+
+
+def checkpoint_path(run_dir: Path, index: int) -> Path:
+    """Where the coordinator answers the checkpoint at the end of play ``index``."""
+    return run_dir / f"checkpoint-{index}"
+
+
+def checkpoint_task(path: Path, timeout: float) -> dict[str, Any]:
+    """The task ending a play whose :attr:`Play.then` the coordinator takes: it waits on the
+    controller for the answer at ``path`` (written by :class:`_EventCollector`), once for the
+    play's hosts."""
+    return {"name": "Wait for the coordinator", "run_once": True,
+            CHECKPOINT_ACTION: {"path": UnsafeText(str(path)), "timeout": timeout}}
+
+
+def build_playbook(plays: list[Play], run_dir: Path | None = None,
+                   timeout: float = 3600.0) -> list[dict[str, Any]]:
     """One play per step; a step's vars come from the host's ``gnt_play_<n>``.
 
     The playbook holds no value from the cluster: hosts are named by group, role vars by
     reference, so nothing an operator typed ends up in a trusted template. A role's main
     entry point runs from the play's ``roles``; another (:func:`entry_point`) from an
-    ``import_role`` task (``roles`` takes no ``tasks_from``).
+    ``import_role`` task (``roles`` takes no ``tasks_from``). A play with a
+    :attr:`Play.then` ends with a :func:`checkpoint_task` answered in ``run_dir``.
     """
     playbook = []
     for index, play in enumerate(plays):
@@ -260,11 +287,20 @@ def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
         entry = entry_point(play)
         role = f"gnt.cluster.{play.role}"
         steps: dict[str, Any]
+        tasks: list[dict[str, Any]] = []
         if entry == "main":
             steps = {"roles": [{"role": role, "vars": role_vars}]}
         else:
-            steps = {"tasks": [{"name": f"{play.role} ({entry})", "vars": role_vars,
-                                "ansible.builtin.import_role": {"name": role, "tasks_from": entry}}]}
+            tasks.append({"name": f"{play.role} ({entry})", "vars": role_vars,
+                          "ansible.builtin.import_role": {"name": role, "tasks_from": entry}})
+            steps = {}
+        if play.then is not None:
+            if run_dir is None:
+                raise ValueError(f"internal: play {play.role!r} has a checkpoint but the run"
+                                 " has no directory")
+            tasks.append(checkpoint_task(checkpoint_path(run_dir, index), timeout))
+        if tasks:
+            steps["tasks"] = tasks
         playbook.append({
             "name": UnsafeText(play.title or play.role),
             "hosts": group,
@@ -276,16 +312,46 @@ def build_playbook(plays: list[Play]) -> list[dict[str, Any]]:
 
 
 class _EventCollector:
-    """Turns ansible-runner events into job log lines and per-host results."""
+    """Turns ansible-runner events into job log lines and per-host results, and answers the
+    run's checkpoints (:attr:`Play.then`) when it reaches them."""
 
-    def __init__(self, feedback: Feedback) -> None:
+    def __init__(self, feedback: Feedback, plays: list[Play] | None = None,
+                 run_dir: Path | None = None) -> None:
         self.feedback = feedback
         self.hosts: dict[str, HostResult] = {}
         self.unreachable: list[str] = []
+        self.plays = plays or []
+        self.run_dir = run_dir
+        self.checkpoints_done: set[int] = set()
+        self.checkpoint_error: BaseException | None = None
+
+    def _checkpoint(self, data: dict[str, Any]) -> None:
+        """At a play's checkpoint: take the coordinator's step, then answer (go on, or stop
+        with the step's error, kept for :meth:`AnsibleExecutor.run` to raise)."""
+        index = play_index(str(data.get("play_pattern") or ""))
+        if index is None or index in self.checkpoints_done or not 0 <= index < len(self.plays):
+            return
+        step = self.plays[index].then
+        if step is None or self.run_dir is None:
+            return
+        self.checkpoints_done.add(index)
+        answer = CHECKPOINT_GO
+        try:
+            step()
+        except BaseException as err:  # noqa: BLE001 -- raised again after the run
+            self.checkpoint_error = err
+            answer = f"stopped by the coordinator: {err}"
+        path = checkpoint_path(self.run_dir, index)
+        temp = path.with_name(f".{path.name}.tmp")
+        temp.write_text(answer)
+        os.replace(temp, path)
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
+        if kind == "runner_on_start" and data.get("task_action") == CHECKPOINT_ACTION:
+            self._checkpoint(data)
+            return True
         host = data.get("host")
         task = data.get("task", "")
         if not host or not kind.startswith("runner_on_"):
@@ -406,14 +472,15 @@ class AnsibleExecutor:
         }
 
     @staticmethod
-    def _new_run_dir(plays: list[Play], nodes: dict[str, NodeAccess]) -> Path:
+    def _new_run_dir(plays: list[Play], nodes: dict[str, NodeAccess],
+                     timeout: float = 3600.0) -> Path:
         """A private data dir for ansible-runner with the run's playbook and inventory."""
         runs = private_dir(settings.paths().ansible_dir / "runs")
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
         (run_dir / "project").mkdir()
         (run_dir / "inventory").mkdir()
         (run_dir / "project" / "main.yml").write_text(
-            dump_yaml(build_playbook(plays), data_only=False))
+            dump_yaml(build_playbook(plays, run_dir, timeout), data_only=False))
         (run_dir / "inventory" / "hosts.yml").write_text(dump_data(build_inventory(plays, nodes)))
         return run_dir
 
@@ -451,10 +518,10 @@ class AnsibleExecutor:
         import ansible_runner.interface
 
         _ensure_venv_on_path()
-        collector = _EventCollector(feedback)
         should_cancel = self._cancel_check()
         check_plays(plays)  # Ansible's own check of the same specs is skipped when warm
-        run_dir = self._new_run_dir(plays, nodes)
+        run_dir = self._new_run_dir(plays, nodes, self.timeout)
+        collector = _EventCollector(feedback, plays, run_dir)
         kwargs = self._runner_kwargs(run_dir, collector, should_cancel)
         if self.mode == "warm":
             runner = ansible_runner.interface.init_runner(**kwargs)
@@ -480,6 +547,8 @@ class AnsibleExecutor:
                 res.message = res.message or tail
         if ok or not self.keep_failed_runs:
             shutil.rmtree(run_dir, ignore_errors=True)
+        if collector.checkpoint_error is not None:
+            raise collector.checkpoint_error
         return RunResult(ok=ok, hosts=hosts, rc=rc, unreachable=collector.unreachable)
 
 

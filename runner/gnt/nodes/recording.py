@@ -1,6 +1,7 @@
 """The executor's test double: :class:`RecordingExecutor` records plays and answers with
 canned results (no Ansible), holding every play to its role's contract
-(:func:`gnt.nodes.rolespecs.role_argument_errors`) as the real executor does."""
+(:func:`gnt.nodes.rolespecs.role_argument_errors`) and taking each play's checkpoint step
+(:attr:`gnt.nodes.executor.Play.then`) as the real executor does."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class RecordingExecutor:
                     return RunResult(ok=False, hosts=hosts, rc=2)
                 res.facts.update(self.facts.get(play.role, {}))
                 feedback(f"{host}: {play.role}: ok")
+            if play.then is not None:   # the checkpoint: the run stops if the step raises
+                play.then()
         return RunResult(ok=True, hosts=hosts)
 
     def roles(self) -> list[str]:
