@@ -54,6 +54,8 @@ def add_creation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file-driver", default=None, choices=("loop", "blktap", "blktap2"),
                    help="Driver to use for image files")
     p.add_argument("--tags", default=None, metavar="TAG,...", help="Instance tags")
+    p.add_argument("--ignore-ipolicy", action="store_true",
+                   help="Ignore instance policy violations")
     p.add_argument("-O", "--os-parameters", dest="osparams", default=None,
                    metavar="KEY=VAL,...", help="OS parameters")
 
@@ -111,4 +113,5 @@ def creation_fields(args: argparse.Namespace, importing: bool = False) -> dict[s
         "ip_check": False if (args.no_ip_check or args.no_name_check) else None,
         "name_check": False if args.no_name_check else None,
         "conflicts_check": None if args.conflicts_check else False,
+        "ignore_ipolicy": args.ignore_ipolicy or None,
     }

@@ -243,6 +243,7 @@ def modify_instance(args: argparse.Namespace) -> int:
         disk_template=args.disk_template, remote_node=args.node,
         wait_for_sync=None if args.wait_for_sync else False,
         nics=parse_nic_mods(args.nics) if args.nics else None,
+        ignore_ipolicy=args.ignore_ipolicy or None,
         disks=parse_disk_mods(args.disks) if args.disks else None,
         conflicts_check=None if args.conflicts_check else False,
         hotplug=args.hotplug or None,
@@ -432,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Add (size, mode, name, vg, metavg; ext: provider and its"
                         " parameters), remove or change (mode, name) a disk; ID is an index,"
                         " -1, a disk name or UUID")
+    p.add_argument("--ignore-ipolicy", action="store_true",
+                   help="Ignore instance policy violations")
     p.add_argument("--no-conflicts-check", dest="conflicts_check", action="store_false",
                    help="Do not check for conflicting IPs")
     p.add_argument("--hotplug", action="store_true",

@@ -40,7 +40,8 @@ def grow_disk(args: argparse.Namespace) -> int:
     except UnitError as err:
         raise OpPrereqError(f"Invalid amount '{args.amount}': {err}", ECODE_INVAL) from err
     op = make_op("OP_INSTANCE_GROW_DISK", args, instance_name=args.name, disk=disk,
-                 amount=amount, wait_for_sync=args.wait_for_sync, absolute=args.absolute)
+                 amount=amount, wait_for_sync=args.wait_for_sync, absolute=args.absolute,
+                 ignore_ipolicy=args.ignore_ipolicy or None)
     submit_or_send(op, args, name=args.name)
     return 0
 
@@ -157,6 +158,8 @@ def register_instance(subs: Any) -> None:
                    help="Do not wait for the disks to synchronise")
     p.add_argument("--absolute", action="store_true",
                    help="AMOUNT is the new size, not the increase")
+    p.add_argument("--ignore-ipolicy", action="store_true",
+                   help="Ignore instance policy violations")
     add_submit_options(p)
     p = add_command(subs, "recreate-disks", recreate_disks,
                     "Recreate (empty) the missing disks of a stopped instance")

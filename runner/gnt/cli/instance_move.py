@@ -42,7 +42,8 @@ def migrate_instance(args: argparse.Namespace) -> int:
                  cleanup=args.cleanup, target_node=args.dst_node, iallocator=args.iallocator,
                  allow_failover=args.allow_failover,
                  allow_runtime_changes=not args.no_runtime_changes,
-                 shutdown_timeout=args.shutdown_timeout)
+                 shutdown_timeout=args.shutdown_timeout,
+                 ignore_ipolicy=args.ignore_ipolicy or None)
     _say_where(args.name, submit_or_send(op, args, name=args.name))
     return 0
 
@@ -55,7 +56,8 @@ def failover_instance(args: argparse.Namespace) -> int:
         return 1
     op = make_op("OP_INSTANCE_FAILOVER", args, instance_name=args.name,
                  ignore_consistency=args.ignore_consistency, target_node=args.dst_node,
-                 iallocator=args.iallocator, shutdown_timeout=args.shutdown_timeout)
+                 iallocator=args.iallocator, shutdown_timeout=args.shutdown_timeout,
+                 ignore_ipolicy=args.ignore_ipolicy or None)
     _say_where(args.name, submit_or_send(op, args, name=args.name))
     return 0
 
@@ -68,7 +70,8 @@ def move_instance(args: argparse.Namespace) -> int:
         return 1
     op = make_op("OP_INSTANCE_MOVE", args, instance_name=args.name, target_node=args.dst_node,
                  shutdown_timeout=args.shutdown_timeout,
-                 ignore_consistency=args.ignore_consistency)
+                 ignore_consistency=args.ignore_consistency,
+                 ignore_ipolicy=args.ignore_ipolicy or None)
     submit_or_send(op, args, name=args.name)
     return 0
 
@@ -167,6 +170,8 @@ def register_instance(subs: Any) -> None:
     p.add_argument("--allow-failover", action="store_true",
                    help="Fail over instead if the instance is not running")
     p.add_argument("--shutdown-timeout", type=int, default=120, metavar="SECONDS")
+    p.add_argument("--ignore-ipolicy", action="store_true",
+                   help="Ignore instance policy violations")
     add_submit_options(p)
     p = add_command(subs, "failover", failover_instance, "Fail an instance over to another node")
     p.add_argument("name", metavar="INSTANCE")
@@ -174,6 +179,8 @@ def register_instance(subs: Any) -> None:
     p.add_argument("--ignore-consistency", action="store_true",
                    help="Go on even if the primary node does not answer")
     p.add_argument("--shutdown-timeout", type=int, default=120, metavar="SECONDS")
+    p.add_argument("--ignore-ipolicy", action="store_true",
+                   help="Ignore instance policy violations")
     add_submit_options(p)
     p = add_command(subs, "move", move_instance, "Move an instance to another node")
     p.add_argument("name", metavar="INSTANCE")
@@ -181,6 +188,8 @@ def register_instance(subs: Any) -> None:
     p.add_argument("-n", "--target-node", dest="dst_node", metavar="NODE", required=True)
     p.add_argument("--ignore-consistency", action="store_true")
     p.add_argument("--shutdown-timeout", type=int, default=120, metavar="SECONDS")
+    p.add_argument("--ignore-ipolicy", action="store_true",
+                   help="Ignore instance policy violations")
     add_submit_options(p)
 
 

@@ -17,7 +17,15 @@ from gnt.core.errors import (
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
 from gnt.core.units import UnitError, parse_size_mib
-from gnt.lu import instance_drbd, instance_ext, instance_nics, instance_storage, names, placement
+from gnt.lu import (
+    instance_drbd,
+    instance_ext,
+    instance_nics,
+    instance_storage,
+    names,
+    placement,
+    policy_checks,
+)
 from gnt.lu.base import LogicalUnit
 from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
@@ -265,6 +273,10 @@ class LUInstanceCreate(LogicalUnit):
                                 ECODE_STATE)
         if self.hypervisor not in cluster["enabled_hypervisors"]:
             raise OpPrereqError(f"Hypervisor '{self.hypervisor}' is not enabled", ECODE_STATE)
+        policy_checks.check_new_specs(
+            self, str(node["group"]), params.filled_beparams(cluster, {"beparams": self.beparams}),
+            [{"size": d["size"], "dev_type": op["disk_template"]} for d in self.disks],
+            len(self.nics), op["ignore_ipolicy"])
         if self.snode is not None:
             self._check_secondary(node)
         if self.lvm_requests:

@@ -14,7 +14,7 @@ from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, OpPrereqError
 from gnt.core.units import format_mib
-from gnt.lu import instance_drbd, instance_ext, instance_storage
+from gnt.lu import instance_drbd, instance_ext, instance_storage, policy_checks
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes.executor import Play
@@ -136,6 +136,8 @@ class LUInstanceGrowDisk(InstanceLU):
             if self.delta < 0:
                 raise OpPrereqError(f"Requested increment ({_h(amount)}) is"
                                     " negative", ECODE_INVAL)
+        policy_checks.check_grown_disk(self, self.instance, index, self.target,
+                                       self.op["ignore_ipolicy"])
         self._check_space()
 
     def _check_space(self) -> None:

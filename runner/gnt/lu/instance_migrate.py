@@ -22,7 +22,7 @@ from gnt.core.errors import (
     OpPrereqError,
 )
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES
-from gnt.lu import instance_drbd, instance_ext, placement
+from gnt.lu import instance_drbd, instance_ext, placement, policy_checks
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import live, rpc
@@ -85,6 +85,12 @@ class MoveLU(InstanceLU):
             locks[LEVEL_NODE], locks[LEVEL_NODE_RES] = nodes, list(nodes)
         return locks
 
+    def check_target_ipolicy(self, target: dict[str, Any]) -> None:
+        """A target in another node group: the instance must meet that group's policy
+        (``ignore_ipolicy``: a warning), as Ganeti's CheckTargetNodeIPolicy."""
+        policy_checks.check_target_node(self, self.instance, str(target["uuid"]),
+                                        bool(self.op.get("ignore_ipolicy")))
+
     def choose_target(self) -> dict[str, Any]:
         """The target node (``-n`` or the allocator's choice; a drbd instance's secondary);
         then only the primary and the target stay locked."""
@@ -94,9 +100,11 @@ class MoveLU(InstanceLU):
                 self, self.instance, self.op.get("target_node"), self.op.get("iallocator"),
                 action)
             placement.check_target(self, self.instance, target)
+            self.check_target_ipolicy(target)
             return target
         target = placement.target_for(self, self.instance, self.op["target_node"],
                                       self.op.get("iallocator"))
+        self.check_target_ipolicy(target)
         if self.target_uuid is not None and target["uuid"] != self.target_uuid:
             raise OpPrereqError(f"Node {self.op['target_node']} changed while this job waited"
                                 " for its locks; submit it again", ECODE_STATE)

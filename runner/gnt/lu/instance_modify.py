@@ -7,7 +7,14 @@ from typing import Any
 from gnt.core import resolver
 from gnt.core.errors import ECODE_EXISTS, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_INSTANCE, LEVEL_NODE, LEVEL_NODE_RES, name_lock
-from gnt.lu import instance_convert, instance_disk_mods, instance_ext, instance_nic_mods, names
+from gnt.lu import (
+    instance_convert,
+    instance_disk_mods,
+    instance_ext,
+    instance_nic_mods,
+    names,
+    policy_checks,
+)
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import checks, live
@@ -77,6 +84,7 @@ class LUInstanceSetParams(InstanceLU):
             self.disk_mods.check()
         if op["nics"] or op["disks"]:
             self._check_hotplug()
+        self._check_ipolicy()
         if op["runtime_mem"] is not None:
             if inst["admin_state"] != "up" or not self.is_running():
                 raise OpPrereqError(f"Instance {self.name} is not running: runtime memory can"
@@ -88,6 +96,18 @@ class LUInstanceSetParams(InstanceLU):
             if op["runtime_mem"] > filled["maxmem"]:
                 raise OpPrereqError(f"Runtime memory {op['runtime_mem']} MiB is above maxmem"
                                     f" {filled['maxmem']} MiB", ECODE_INVAL)
+
+    def _check_ipolicy(self) -> None:
+        """The instance as it will be (memory both ways, CPUs, disks, NICs, template)
+        against its group's policy, as Ganeti (unless ``ignore_ipolicy``)."""
+        inst, op = self.instance, self.op
+        disks = (self.disk_mods.disks if self.disk_mods is not None
+                 else self.cfg.instance_disks(inst))
+        if op["disk_template"]:
+            disks = [dict(disk, dev_type=op["disk_template"]) for disk in disks]
+        nics = self.nic_mods.nics if self.nic_mods is not None else inst.get("nics") or []
+        policy_checks.check_new_specs(self, str(self.node["group"]), self.filled_be, disks,
+                                      len(nics), op["ignore_ipolicy"], both_memories=True)
 
     def _check_hotplug(self) -> None:
         """NIC and disk changes reach a running instance at its next start: ``hotplug`` is refused,

@@ -57,3 +57,36 @@ def warn_new_violations(log: Callable[[str], None], names: list[str]) -> None:
     if names:
         log("WARNING: After the ipolicy change the following instances violate them:"
             f" {', '.join(names)}")
+
+
+def check_new_specs(lu: Any, group_uuid: str, beparams: dict[str, Any],
+                    disks: list[dict[str, Any]], nic_count: int, ignore: bool,
+                    both_memories: bool = False) -> None:
+    """Ganeti's check of a new or changed instance (``beparams`` filled; ``disks`` with
+    ``size`` and ``dev_type``) against its group's policy: refused unless ``ignore`` (then
+    silently accepted, as Ganeti). ``both_memories``: maxmem and minmem must both comply
+    (instance modify)."""
+    if ignore:
+        return
+    cfg = lu.cfg
+    policy = group_policy(cfg, group_uuid)
+    found = ipolicy.instance_violations(policy, beparams, disks, nic_count)
+    if both_memories:
+        low = ipolicy.instance_violations(policy, dict(beparams, maxmem=beparams.get("minmem")),
+                                          disks, nic_count)
+        found += [text for text in low if text not in found]
+    name = cfg.get("nodegroups", group_uuid)["name"]
+    ipolicy.refuse(f"Instance allocation to group {group_uuid} ({name}) violates policy", found)
+
+
+def check_grown_disk(lu: Any, instance: dict[str, Any], index: int, target_size: int,
+                     ignore: bool) -> None:
+    """Ganeti's check of grow-disk: the instance's disk sizes with disk ``index`` at
+    ``target_size`` against its group's policy (``ignore``: only a warning)."""
+    cfg = lu.cfg
+    disks = [dict(disk, size=target_size) if number == index else disk
+             for number, disk in enumerate(cfg.instance_disks(instance))]
+    policy = group_policy(cfg, node_group(cfg, instance["primary_node"]))
+    found = ipolicy.spec_violations(policy, None, None, [int(d["size"]) for d in disks], None,
+                                    None, [str(d["dev_type"]) for d in disks])
+    ipolicy.refuse(f"Growing disk {index} violates policy", found, ignore, lu.log)

@@ -253,7 +253,8 @@ DEFS: list[OpDef] = [
         # remote-import (move-instance): what the source cluster's prepare-export answered
         P("source_handshake", t_maybe_list, None), P("source_x509_ca", t_maybe_str, None),
         P("source_instance_name", t_maybe_str, None), P("source_shutdown_timeout", t_int, 120),
-        P("compress", t_one_of(*COMPRESSIONS), "none")), summary="instance_name"),
+        P("compress", t_one_of(*COMPRESSIONS), "none"),
+        P("ignore_ipolicy", t_bool, False)), summary="instance_name"),
     OpDef("OP_INSTANCE_MULTI_ALLOC", (P("instances", t_list_of_dicts, []),
                                       P("iallocator", t_maybe_str, None),
                                       P("opportunistic_locking", t_bool, False)),
@@ -292,7 +293,8 @@ DEFS: list[OpDef] = [
         P("wait_for_sync", t_bool, True), P("nics", t_set_params_mods, []),
         P("disks", t_set_params_mods, []),
         P("conflicts_check", t_bool, True), P("hotplug", t_bool, False),
-        P("hotplug_if_possible", t_bool, False)), summary="instance_name"),
+        P("hotplug_if_possible", t_bool, False), P("ignore_ipolicy", t_bool, False)),
+        summary="instance_name"),
     OpDef("OP_INSTANCE_QUERY_DATA", (P("instances", t_list_of_str, []), P("static", t_bool, False),
                                      P("use_locking", t_bool, False))),
 ]
