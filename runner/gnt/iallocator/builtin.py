@@ -3,7 +3,8 @@
 Policy (see docs/iallocator.md):
 
 - never offline, drained or non-vm_capable nodes, nor groups whose alloc_policy is
-  ``unallocable`` or whose ipolicy does not allow the disk template; ``preferred`` groups
+  ``unallocable`` or whose ipolicy does not allow the disk template or whose ispec bounds
+  refuse the new instance's specs (allocate, multi-allocate); ``preferred`` groups
   before ``last_resort`` ones; all nodes of an instance in one group;
 - the primary needs free memory >= the instance memory and room for its vCPUs (vcpu-ratio of
   the ipolicy, default 4 per usable physical CPU); local templates (file, plain, drbd) need
@@ -32,6 +33,7 @@ from gnt.iallocator.request import (
     MODE_NODE_EVACUATE,
     MODE_RELOCATE,
 )
+from gnt.opcodes import ipolicy
 
 Answer = dict[str, Any]
 # How many of the best candidates are tried for N+1 before settling for the best one.
@@ -166,10 +168,38 @@ def _group_filter(cluster: Cluster, spec: Mapping[str, Any]) -> list[str] | None
     return [uuid for uuid, group in cluster.groups.items() if group["name"] == name]
 
 
+def _policy_filter(cluster: Cluster, spec: Mapping[str, Any],
+                   groups: list[str] | None) -> list[str] | None:
+    """The groups (of ``groups``, None: all) whose instance policy bounds accept the new
+    instance's specs, as hail checks them; :class:`NoPlacement` naming the violations when
+    none does. Groups sent without bounds are not checked."""
+    sizes = [int(disk["size"]) for disk in spec.get("disks") or []]
+    template = str(spec["disk_template"])
+    accepted, refused = [], []
+    for uuid in groups if groups is not None else sorted(cluster.groups):
+        group = cluster.groups.get(uuid) or {}
+        policy = dict(group.get("ipolicy") or {})
+        if not policy.get(ipolicy.MINMAX):
+            accepted.append(uuid)
+            continue
+        policy[ipolicy.DISK_TEMPLATES] = [template, ipolicy.DT_DISKLESS]  # group_ok's part
+        found = ipolicy.spec_violations(
+            policy, int(spec["memory"]), int(spec["vcpus"]), sizes,
+            len(spec.get("nics") or []), spec.get("spindle_use"), [template] * len(sizes))
+        if found:
+            refused.append(f"group {group.get('name', uuid)}: {', '.join(found)}")
+        else:
+            accepted.append(uuid)
+    if not accepted and refused:
+        raise NoPlacement(f"instance {spec['name']} violates the instance policy of every"
+                          f" node group ({'; '.join(refused)})")
+    return accepted if groups is not None or refused else None
+
+
 def _allocate_one(cluster: Cluster, spec: Mapping[str, Any], notes: list[str]) -> list[str]:
     inst = _new_instance(spec)
     nodes = _choose(cluster, inst, int(spec.get("required_nodes", 1)), set(),
-                    _group_filter(cluster, spec), notes)
+                    _policy_filter(cluster, spec, _group_filter(cluster, spec)), notes)
     cluster.place(inst, nodes)
     return nodes
 

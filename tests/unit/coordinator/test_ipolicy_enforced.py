@@ -145,3 +145,27 @@ def test_move_to_another_groups_node(mn):
                beparams={"memory": "256M"}))
     message = _refused(mn, "OP_INSTANCE_MOVE", instance_name="f.example.com", target_node=N3)
     assert "disk-size/0 value 4096 is not in range [32, 2048]" in message
+
+
+def test_builtin_allocator_skips_groups_whose_bounds_refuse_the_instance():
+    from gnt import iallocator as ia
+    from gnt.core.errors import OpPrereqError
+    from gnt.iallocator import simulate as sim
+
+    config = sim.new_config()
+    live: dict = {}
+    small = sim.add_group(config, "small")
+    config["nodegroups"][small]["ipolicy"] = {"minmax": SMALL}
+    sim.add_node(config, live, "big-free", memory=65536, group="small")
+    sim.add_node(config, live, "tight", memory=4096)
+
+    def place(memory, **kw):
+        data = ia.build_request(config, live,
+                                ia.request_allocate("new", memory, [64], "file", **kw))
+        return ia.run_iallocator("builtin", data).nodes
+
+    assert place(256) == ["big-free"]          # fits the small group's bounds
+    assert place(1024) == ["tight"]            # 1024 MiB > the small group's max 512
+    with pytest.raises(OpPrereqError, match="violates the instance policy of every node group"
+                       r" \(group small: memory-size value 1024 is not in range"):
+        place(1024, group_name="small")
