@@ -8,7 +8,8 @@ all-zero chunks, and streams only the non-zero chunks with their offsets to a sm
 receiver started over SSH on the target (:data:`RECEIVER`). The receiver writes them into
 ``DST.gnt-part`` (holes stay holes), sets the size, re-reads the file, compares its checksum
 with the sender's and only then renames it to ``DST``: a ``DST`` on the target is always a
-complete, verified copy.
+complete, verified copy. A copy that fails, whose stream ends early or whose receiver is
+stopped (SIGHUP when the SSH session goes, SIGTERM) removes its ``DST.gnt-part``.
 
 The checksum (:func:`sparse_checksum`) is SHA-256 over ``offset || chunk`` of every non-zero
 chunk plus the size, so it does not depend on which zero ranges are holes; the receiver has
@@ -110,7 +111,7 @@ def plan_disk(src_size, src_checksum, target, force=False):
 # The receiver, run on the target as `python3 -c RECEIVER JSON`. Python 3 standard library
 # only; keep the checksum code equal to sparse_checksum() above.
 RECEIVER = r'''
-import hashlib, json, os, struct, sys
+import hashlib, json, os, signal, struct, sys
 CHUNK = 1024 * 1024
 ZERO = bytes(CHUNK)
 FRAME = struct.Struct(">QI")
@@ -163,12 +164,25 @@ def readn(stream, n):
     if len(buf) != n:
         fail("stream ended early (%d of %d bytes)" % (len(buf), n))
     return buf
+def stopped(signum, _frame):
+    fail("stopped by signal %d" % signum)
 def receive(req):
     path = allowed(req["dst"], req.get("allowed_dirs"))
     part = path + ".gnt-part"
     os.makedirs(os.path.dirname(path), exist_ok=True)
     stream = sys.stdin.buffer
     header = json.loads(stream.readline())
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, stopped)
+    try:
+        return received_into(path, part, stream, header)
+    except BaseException:
+        # a copy that did not complete leaves nothing behind (the target file is only ever
+        # put in place whole, by the rename)
+        if os.path.exists(part):
+            os.unlink(part)
+        raise
+def received_into(path, part, stream, header):
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         received = 0
@@ -186,7 +200,6 @@ def receive(req):
     expected = stream.readline().decode().strip()
     size, digest = checksum(part)
     if digest != expected or size != header["size"]:
-        os.unlink(part)
         fail("verification failed for %s: received %d bytes, checksum %s, sender's %s"
              % (path, size, digest, expected))
     os.chmod(part, header.get("mode", 0o600))

@@ -3,14 +3,20 @@ SSH), idempotence decisions, refusals and the checksum shared by sender and rece
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import struct
+import subprocess
 import sys
+import time
 
 import pytest
 
 from ansible_collections.gnt.cluster.plugins.module_utils.disk_send import (
     CHUNK,
     COPY,
+    RECEIVER,
     SKIP,
     DiskSendError,
     Transport,
@@ -113,3 +119,39 @@ def test_missing_source_and_failed_transport(tmp_path):
     broken = Transport("local", local_argv=["/bin/false"])
     with pytest.raises(DiskSendError, match="cannot inspect .* on local"):
         send_disks(broken, [{"src": str(src), "dst": str(tmp_path / "d")}])
+
+
+def _receive(tmp_path, stream: bytes, dst, **popen):
+    """The receiver run here on ``stream`` (as the target runs it over SSH)."""
+    request = json.dumps({"op": "receive", "dst": str(dst), "allowed_dirs": [str(tmp_path)]})
+    return subprocess.Popen([sys.executable, "-c", RECEIVER, request], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, **popen), stream
+
+
+@pytest.mark.parametrize("cut", ["mid-frame", "no-checksum"])
+def test_a_stream_that_ends_early_leaves_no_partial_file(tmp_path, cut):
+    dst = tmp_path / "inst1" / "disk0"
+    frame = struct.pack(">QI", 0, 8) + b"12345678"
+    body = frame[:6] if cut == "mid-frame" else frame + struct.pack(">QI", 0, 0)
+    proc, stream = _receive(tmp_path, json.dumps({"size": 8}).encode() + b"\n" + body, dst)
+    out, _err = proc.communicate(stream, timeout=30)
+    assert proc.returncode == 1 and not json.loads(out)["ok"]
+    assert not dst.exists() and not list(dst.parent.glob("*.gnt-part"))
+
+
+def test_a_receiver_stopped_mid_copy_leaves_no_partial_file(tmp_path):
+    dst = tmp_path / "inst1" / "disk0"
+    proc, _stream = _receive(tmp_path, b"", dst)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({"size": 16}).encode() + b"\n"
+                     + struct.pack(">QI", 0, 8) + b"12345678")
+    proc.stdin.flush()
+    part = dst.parent / "disk0.gnt-part"
+    deadline = time.monotonic() + 30
+    while not part.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert part.exists()   # the copy is under way
+    proc.send_signal(signal.SIGHUP)    # as when the SSH session drops
+    out, _err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "signal" in json.loads(out)["msg"]
+    assert not part.exists() and not dst.exists()
