@@ -28,6 +28,16 @@ def touch(obj: dict[str, Any], now: float | None = None) -> None:
     obj["mtime"] = time.time() if now is None else now
 
 
+def disks_active(instance: dict[str, Any]) -> bool:
+    """Ganeti's ``disks_active`` of ``instance``: whether its disks are (to be) assembled.
+    A config written before the field existed reads as the admin state being ``up``, as
+    Ganeti upgrades a missing value."""
+    value = instance.get("disks_active")
+    if value is None:
+        return instance.get("admin_state") == "up"
+    return bool(value)
+
+
 def empty_config(cluster: dict[str, Any], master: dict[str, Any], group: dict[str, Any],
                  version: int) -> dict[str, Any]:
     """A fresh ``config.data`` with one cluster, one node group and the master node."""

@@ -58,6 +58,9 @@ OPTIONAL_STRINGS: dict[str, tuple[str, ...]] = {
                  "ext_reservations"),
 }
 OPTIONAL_DICTS: dict[str, tuple[str, ...]] = {"nodegroups": ("networks",)}
+# Booleans an older config.data may lack: an instance's ``disks_active`` (missing reads as its
+# admin state being up, see gnt.config.objects.disks_active).
+OPTIONAL_BOOLS: dict[str, tuple[str, ...]] = {"instances": ("disks_active",)}
 ADMIN_STATES = ("up", "down", "offline")
 
 
@@ -96,6 +99,10 @@ def _check_optional_types(where: str, obj: dict[str, Any], kind: str) -> None:
     for key in OPTIONAL_STRINGS.get(kind, ()):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise ConfigError(f"config.data: '{where}/{key}' must be a string or null,"
+                              f" found {obj[key]!r:.60}")
+    for key in OPTIONAL_BOOLS.get(kind, ()):
+        if key in obj and not isinstance(obj[key], bool):
+            raise ConfigError(f"config.data: '{where}/{key}' must be a boolean,"
                               f" found {obj[key]!r:.60}")
     for key in OPTIONAL_DICTS.get(kind, ()):
         value = obj.get(key, {})

@@ -53,13 +53,14 @@ class LUInstanceStartup(InstanceLU):
             if self.memory is not None and self.memory < host["gnt_instance"]["beparams"]["maxmem"]:
                 self.log(f"Starting {self.name} with {self.memory} MiB (less than maxmem: node"
                          " memory is short)")
+            # As Ganeti: the disks are marked active (also with --no-remember)
             self.play_recording_state(
                 None if self.op["no_remember"] else "up", "instance_start",
                 f"start instance {self.name}",
-                before=tuple(instance_drbd.assemble_plays(self, self.instance)), **host)
+                before=tuple(instance_drbd.assemble_plays(self, self.instance)),
+                disks_active=True, **host)
             return None
-        if not self.op["no_remember"]:
-            self.set_admin_state("up")
+        self.set_admin_state(None if self.op["no_remember"] else "up", disks_active=True)
         return None
 
 
@@ -81,20 +82,24 @@ class LUInstanceShutdown(InstanceLU):
             self.running = self.is_running()
 
     def exec(self) -> Any:
-        # As Ganeti: a drbd instance's disks are deactivated on both nodes once it is down.
+        # As Ganeti: a drbd instance's disks are deactivated on both nodes once it is down,
+        # and marked inactive (not when the primary is offline: Ganeti then only marks the
+        # instance down).
         disks_down = tuple(instance_drbd.shutdown_plays(self, self.instance))
         remember = not self.op["no_remember"] and self.instance["admin_state"] != "offline"
+        state = "down" if remember else None
+        inactive = None if self.node["offline"] else False
         if self.running:
             self.play_recording_state(
-                "down" if remember else None, "instance_stop",
-                f"shut down instance {self.name}", after=disks_down,
-                **self.host_vars(gnt_shutdown_timeout=self.op["timeout"]))
+                state, "instance_stop", f"shut down instance {self.name}", after=disks_down,
+                disks_active=inactive, **self.host_vars(gnt_shutdown_timeout=self.op["timeout"]))
             return None
         self.log(f"Instance {self.name} is not running")
         if disks_down:
-            self.run_plays(list(disks_down), f"shut down the disks of {self.name}")
-        if remember:
-            self.set_admin_state("down")
+            self.run_plays_recording_state(list(disks_down), f"shut down the disks of"
+                                           f" {self.name}", state, inactive)
+        else:
+            self.set_admin_state(state, disks_active=inactive)
         return None
 
 
@@ -124,10 +129,10 @@ class LUInstanceReboot(InstanceLU):
             self.play_recording_state("up", "instance_start", f"start instance {self.name}",
                                       before=tuple(instance_drbd.assemble_plays(
                                           self, self.instance)),
-                                      **self.host_vars(self.memory))
+                                      disks_active=True, **self.host_vars(self.memory))
         else:
             self.play_recording_state(
-                "up", "instance_reboot", f"reboot instance {self.name}",
+                "up", "instance_reboot", f"reboot instance {self.name}", disks_active=True,
                 **self.host_vars(self.memory, gnt_reboot_type=self.op["reboot_type"],
                                  gnt_shutdown_timeout=self.op["shutdown_timeout"]))
         return None

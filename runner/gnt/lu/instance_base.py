@@ -134,34 +134,76 @@ class InstanceLU(LogicalUnit):
         self.run_plays([*before, Play(role, {self.node["name"]: host}, title=title or role),
                         *after], what)
 
-    def set_admin_state(self, state: str, source: str = "admin") -> None:
-        self.instance = self._admin_state_written(state, source)
+    def set_admin_state(self, state: str | None, source: str = "admin",
+                        disks_active: bool | None = None) -> None:
+        """Write the admin state (None: left alone) and Ganeti's ``disks_active`` flag
+        (None: left alone) in one config write (none when there is nothing to change)."""
+        if self._state_unchanged(state, disks_active):
+            return
+        self.instance = self._admin_state_written(state, source, disks_active)
 
-    def _admin_state_written(self, state: str, source: str = "admin") -> dict[str, Any]:
-        """The instance as written with its admin state (and its source) changed."""
-        return self.cfg.modify(
-            "instances", self.instance_uuid,
-            lambda obj: obj.update(admin_state=state, admin_state_source=source))
+    def _state_unchanged(self, state: str | None, disks_active: bool | None) -> bool:
+        """Nothing to write: no admin state given and the flag as recorded (or not given)."""
+        return state is None and (disks_active is None
+                                  or self.instance.get("disks_active") is disks_active)
+
+    def _admin_state_written(self, state: str | None, source: str = "admin",
+                             disks_active: bool | None = None) -> dict[str, Any]:
+        """The instance as written with its admin state (and its source) and its
+        ``disks_active`` flag changed (None: that one left alone)."""
+        def change(obj: dict[str, Any]) -> None:
+            if state is not None:
+                obj.update(admin_state=state, admin_state_source=source)
+            if disks_active is not None:
+                obj["disks_active"] = disks_active
+        return self.cfg.modify("instances", self.instance_uuid, change)
 
     def play_recording_state(self, state: str | None, role: str, what: str,
                              before: tuple[Play, ...] = (), after: tuple[Play, ...] = (),
-                             **host: Any) -> None:
-        """:meth:`play`, with the instance's admin state set to ``state`` (None: left alone)
-        while the play runs: the config write and its replication to the master candidates
-        go on beside the Ansible run instead of after it. As Ganeti, which marks the instance
-        up (down) before starting (stopping) it; unlike Ganeti, a failed play puts the
-        previous state back, so a failed operation leaves the admin state as it was."""
-        if state is None:
-            self.play(role, what, before=before, after=after, **host)
-            return
-        previous = (self.instance["admin_state"],
-                    self.instance.get("admin_state_source", "admin"))
+                             disks_active: bool | None = None, **host: Any) -> None:
+        """:meth:`play`, with the instance's admin state set to ``state`` and its
+        ``disks_active`` flag to ``disks_active`` (None: left alone) while the play runs:
+        see :meth:`run_plays_recording_state`."""
+        self.run_plays_recording_state(
+            [*before, Play(role, {self.node["name"]: host}, title=role), *after], what,
+            state, disks_active)
+
+    def run_plays_recording_state(self, plays: list[Play], what: str, state: str | None,
+                                  disks_active: bool | None = None) -> Any:
+        """:meth:`run_plays`, with the instance's admin state set to ``state`` and Ganeti's
+        ``disks_active`` flag to ``disks_active`` (None: left alone) while the plays run: the
+        config write and its replication to the master candidates go on beside the Ansible
+        run instead of after it. As Ganeti, which marks the instance up (down), or its disks
+        active (inactive), before starting (stopping) it; unlike Ganeti, a failed run puts the
+        previous values back, so a failed operation leaves the config as it was."""
+        if self._state_unchanged(state, disks_active):
+            return self.run_plays(plays, what)
+        inst = self.instance
+        previous_state = None if state is None else inst["admin_state"]
+        previous_source = inst.get("admin_state_source", "admin")
+        previous_active = None if disks_active is None else inst.get("disks_active")
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="config-write") as pool:
-            written = pool.submit(self._admin_state_written, state)
+            written = pool.submit(self._admin_state_written, state, "admin", disks_active)
             try:
-                self.play(role, what, before=before, after=after, **host)
+                result = self.run_plays(plays, what)
             except BaseException:
                 if written.exception() is None:
-                    self.set_admin_state(*previous)
+                    self._put_back(previous_state, previous_source, previous_active,
+                                   disks_active is not None)
                 raise
         self.instance = written.result()
+        return result
+
+    def _put_back(self, state: str | None, source: str, disks_active: bool | None,
+                  flag_written: bool) -> None:
+        """After a failed run: the admin state and flag as they were (a flag missing before
+        is removed again, so it reads as the admin state once more)."""
+        def change(obj: dict[str, Any]) -> None:
+            if state is not None:
+                obj.update(admin_state=state, admin_state_source=source)
+            if flag_written:
+                if disks_active is None:
+                    obj.pop("disks_active", None)
+                else:
+                    obj["disks_active"] = disks_active
+        self.instance = self.cfg.modify("instances", self.instance_uuid, change)

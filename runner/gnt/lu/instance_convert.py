@@ -9,6 +9,9 @@ changed with its data kept, as Ganeti converts.
 - drbd -> plain: the config changes to the primary's data volumes first (the data stays where
   it is), then the secondary's volumes and the primary's meta-data volumes are removed (a
   failure there leaves only spare volumes, reported).
+
+Either way the disks end shut down and, as in Ganeti, marked inactive (``disks_active``) in
+the same config write as the new template.
 """
 
 from __future__ import annotations
@@ -96,7 +99,8 @@ def _to_drbd(lu: Any) -> None:
         new_disks.append(drbd)
     ports = instance_storage.allocate_ports(cfg, new_disks)
     lu.log(f"Converting instance {lu.name} to drbd with secondary {snode['name']}")
-    cfg.replace_many({"instances": [{**inst, "disk_template": params.DT_DRBD8}],
+    cfg.replace_many({"instances": [{**inst, "disk_template": params.DT_DRBD8,
+                                     "disks_active": False}],
                       "disks": new_disks})
     lu.instance = cfg.get("instances", inst["uuid"])
     plays = [instance_drbd.play(cfg, lu.instance, [(pnode, "primary"), (snode, "secondary")],
@@ -142,7 +146,8 @@ def _to_plain(lu: Any) -> None:
         plain_disks.append(plain)
     lu.log(f"Converting instance {lu.name} to plain (the data stays on"
            f" {lu.node['name']})")
-    cfg.replace_many({"instances": [{**inst, "disk_template": params.DT_PLAIN}],
+    cfg.replace_many({"instances": [{**inst, "disk_template": params.DT_PLAIN,
+                                     "disks_active": False}],
                       "disks": plain_disks})
     lu.instance = cfg.get("instances", inst["uuid"])
     instance_storage.release_ports(cfg, ports)

@@ -354,7 +354,7 @@ class LUInstanceCreate(LogicalUnit):
             "uuid": new_uuid(), "name": name, "primary_node": self.pnode["uuid"],
             "os": op["os_type"] or "", "hypervisor": self.hypervisor,
             "hvparams": self.hvparams, "beparams": self.beparams, "osparams": op["osparams"],
-            "admin_state": "down", "admin_state_source": "admin",
+            "admin_state": "down", "admin_state_source": "admin", "disks_active": False,
             "disk_template": op["disk_template"], "disks": [d["uuid"] for d in disks],
             "nics": [{"uuid": new_uuid(), **nic} for nic in self.nics],
             "tags": sorted(set(op["tags"])),
@@ -402,8 +402,8 @@ class LUInstanceCreate(LogicalUnit):
                               "\nThe instance was created but did not start; fix the cause and"
                               f" run 'gnt-instance startup {name}'")
         if start:
-            self.cfg.modify("instances", instance["uuid"],
-                            lambda obj: obj.update(admin_state="up"))
+            self.cfg.modify("instances", instance["uuid"],  # as Ganeti: disks active too
+                            lambda obj: obj.update(admin_state="up", disks_active=True))
         return [node["name"]]
 
     def node_plays(self, node: dict[str, Any], host: dict[str, Any]) -> list[Play]:

@@ -23,7 +23,7 @@ import copy
 import itertools
 from typing import Any
 
-from gnt.config import drbdmap
+from gnt.config import drbdmap, objects
 from gnt.config.objects import new_uuid
 from gnt.core.errors import (
     ECODE_INVAL,
@@ -263,10 +263,8 @@ class DiskMods:
             instance_ext.check_providers(self.cfg, pnode, new)
 
     def _disks_active(self) -> bool:
-        """Ganeti's ``disks_active``: the instance is marked up, or its disks were
-        activated (drbd)."""
-        return (self.instance["admin_state"] == "up"
-                or instance_drbd.disks_active(self.lu, self.instance))
+        """Ganeti's ``disks_active`` flag of the instance (a start or activate-disks set it)."""
+        return objects.disks_active(self.instance)
 
     # -- execution -------------------------------------------------------------------
 
@@ -302,11 +300,10 @@ class DiskMods:
             self.lu.log("The new disk(s) take effect at the next start of the instance")
 
     def _keep_active(self) -> bool:
-        """Whether new drbd/ext disks stay assembled after their creation (the instance
-        runs or its disks are active), as Ganeti's _PostAddDisk."""
-        return self.instance["admin_state"] == "up" or bool(
-            not self.lu.node["offline"] and self.lu.is_running()) or \
-            instance_drbd.disks_active(self.lu, self.instance)
+        """Whether new drbd/ext disks stay assembled after their creation (the instance's
+        disks are marked active, or it runs), as Ganeti's _PostAddDisk."""
+        return objects.disks_active(self.instance) or bool(
+            not self.lu.node["offline"] and self.lu.is_running())
 
     def _remove_plays(self, instance: dict[str, Any], indexes: list[int]) -> list[Play]:
         """What removes the storage of disks ``indexes`` of ``instance`` (as in the config)."""

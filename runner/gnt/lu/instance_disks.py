@@ -1,8 +1,9 @@
 """The disks of an existing instance: activate-disks, deactivate-disks and grow-disk.
 
 As in Ganeti: activating assembles the disks on every node of the instance (a drbd disk's
-primary end promoted) and answers each disk's device on the primary node; deactivating is
-refused while the instance is marked up or runs (unless forced); growing checks the template,
+primary end promoted), marks them active (the instance's ``disks_active`` flag) and answers
+each disk's device on the primary node; deactivating is refused while the instance is marked up
+or runs (unless forced) and marks them inactive; growing checks the template,
 the size and the free space of the volume groups, grows the backing storage on every node, then
 (drbd) the device on the primary, and records the new size.
 """
@@ -72,8 +73,12 @@ class LUInstanceActivateDisks(InstanceLU):
         plays = instance_drbd.assemble_plays(self, self.instance,
                                              wait_sync=self.op["wait_for_sync"])
         plays += volume_plays(self, True)
+        # As Ganeti: the disks are marked active (written beside the run)
         if plays:
-            self.run_plays(plays, f"activate the disks of {self.name}")
+            self.run_plays_recording_state(plays, f"activate the disks of {self.name}", None,
+                                           disks_active=True)
+        else:
+            self.set_admin_state(None, disks_active=True)
         return disk_devices(self)
 
 
@@ -98,8 +103,12 @@ class LUInstanceDeactivateDisks(InstanceLU):
         plays = instance_drbd.shutdown_plays(self, self.instance)
         if not self.node["offline"]:
             plays += volume_plays(self, False)
+        # As Ganeti: the disks are marked inactive (written beside the run)
         if plays:
-            self.run_plays(plays, f"deactivate the disks of {self.name}")
+            self.run_plays_recording_state(plays, f"deactivate the disks of {self.name}",
+                                           None, disks_active=False)
+        else:
+            self.set_admin_state(None, disks_active=False)
         return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gnt.config import objects
 from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_STATE, OpExecError, OpPrereqError
 from gnt.lu import instance_ext
 from gnt.nodes import rpc
@@ -136,24 +137,11 @@ def single_primary_plays(lu: Any, instance: dict[str, Any], primary: dict[str, A
                  "one primary again")]
 
 
-def disks_active(lu: Any, instance: dict[str, Any]) -> bool:
-    """Whether the primary's drbd ends of ``instance`` are assembled now (activate-disks or a
-    start did it): operations that assemble the disks for their own use leave them so."""
-    if not is_drbd(instance):
-        return False
-    primary = lu.cfg.get("nodes", instance["primary_node"])
-    try:
-        live = rpc.drbd_status(lu.cfg, primary)
-    except rpc.NodeDown:
-        return False
-    ends = drbd_vars(lu.cfg, instance, primary["uuid"])
-    return bool(ends) and all(end["minor"] in live for end in ends)
-
-
 def keep_disks_active(lu: Any, instance: dict[str, Any]) -> bool:
-    """Whether disks an operation assembles for itself stay assembled afterwards: when the
-    instance runs or its disks were active already (activate-disks), as in Ganeti."""
-    return bool(lu.is_running()) or disks_active(lu, instance)
+    """Whether disks an operation assembles for itself stay assembled afterwards: when they
+    are marked active (Ganeti's ``disks_active`` flag: a start or activate-disks), or the
+    instance runs (Ganeti refuses to shut the disks of a running instance down)."""
+    return objects.disks_active(instance) or bool(lu.is_running())
 
 
 def check_consistent(lu: Any, instance: dict[str, Any], node: dict[str, Any],

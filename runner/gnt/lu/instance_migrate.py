@@ -13,6 +13,7 @@ import copy
 import time
 from typing import Any
 
+from gnt.config import objects
 from gnt.core.errors import (
     ECODE_ENVIRON,
     ECODE_NORES,
@@ -142,10 +143,13 @@ class MoveLU(InstanceLU):
             return None
         return failed, OpExecError(f"Could not {what}:\n{result.failure_summary()}")
 
-    def set_primary(self, node: dict[str, Any]) -> None:
-        """Record ``node`` as the primary of the instance and of its disks, in one write."""
+    def set_primary(self, node: dict[str, Any], disks_active: bool | None = None) -> None:
+        """Record ``node`` as the primary of the instance and of its disks (and Ganeti's
+        ``disks_active`` flag, unless None), in one write."""
         inst = copy.deepcopy(self.cfg.get("instances", self.instance["uuid"]))
         inst["primary_node"] = node["uuid"]
+        if disks_active is not None:
+            inst["disks_active"] = disks_active
         disks = []
         for disk in self.cfg.instance_disks(inst):
             disk = copy.deepcopy(disk)
@@ -412,11 +416,13 @@ def failover_to(lu: MoveLU, target: dict[str, Any], ignore_consistency: bool,
     else:
         lu.log(f"Primary node {source['name']} is offline: not contacted")
     drbd = instance_drbd.is_drbd(inst)
-    if drbd and inst["admin_state"] == "up":
+    if drbd and objects.disks_active(inst):   # Ganeti checks when the disks are active
         _check_target_disks(lu, target, source_alive, ignore_consistency)
     if source_alive:
         source_alive = _stop_on_source(lu, source, timeout, ignore_consistency)
-    lu.set_primary(target)
+    # As Ganeti: the disks are shut down, then assembled on the target (marked active) only
+    # for an instance marked up
+    lu.set_primary(target, disks_active=inst["admin_state"] == "up")
     lu.node = target
     skip = () if source_alive else (str(source["uuid"]),)
     if inst["admin_state"] == "up":

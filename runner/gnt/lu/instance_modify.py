@@ -168,8 +168,9 @@ class LUInstanceSetParams(InstanceLU):
             if op["os_name"]:
                 obj["os"] = op["os_name"]
                 changes.append(["os", op["os_name"]])
-            if op["offline"] is True:
+            if op["offline"] is True:     # as Ganeti: its disks are marked inactive too
                 obj["admin_state"] = "offline"
+                obj["disks_active"] = False
                 changes.append(["admin_state", "offline"])
             elif op["offline"] is False and obj["admin_state"] == "offline":
                 obj["admin_state"] = "down"
@@ -306,6 +307,9 @@ class LUInstanceReinstall(InstanceLU):
         if instance_ext.is_ext(self.instance):   # the stopped instance's volumes, for the OS
             attach = (instance_ext.attach_play(self.cfg, self.instance, self.node, True),)
             detach = (instance_ext.attach_play(self.cfg, self.instance, self.node, False),)
-        self.play("instance_reinstall", f"reinstall instance {self.name}", before=attach,
-                  after=detach, **self.host_vars())
+        # the ext volumes end detached: marked inactive, as Ganeti's reinstall ends with the
+        # disks shut down (other templates' disks are left as they were, so is the flag)
+        self.play_recording_state(None, "instance_reinstall", f"reinstall instance {self.name}",
+                                  before=attach, after=detach,
+                                  disks_active=False if detach else None, **self.host_vars())
         return None

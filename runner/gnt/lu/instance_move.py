@@ -142,9 +142,10 @@ class LUInstanceMove(MoveLU):
             self._undo_copy(first, *failure, made=made)
         if first:
             self._report_copy()
-        self.set_primary(target)
-        self.node = target
         up = self.instance["admin_state"] == "up"
+        # as Ganeti: an instance marked up gets its disks assembled (marked active) there
+        self.set_primary(target, disks_active=True if up else None)
+        self.node = target
         failure = self.run_steps(
             [(target, "instance_start" if up else "instance_define", self.vars_on(target)),
              (source, "instance_remove", self.vars_on(source))],

@@ -150,7 +150,7 @@ class LUInstanceCreateAnyMode(LUInstanceCreateOrImport):
                            f"start instance {name} (it was imported; run 'gnt-instance"
                            f" startup {name}')")
             self.cfg.modify("instances", instance["uuid"],
-                            lambda obj: obj.update(admin_state="up"))
+                            lambda obj: obj.update(admin_state="up", disks_active=True))
         return result
 
     def _remote(self, pnode: dict[str, Any], state: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gnt.config import objects
 from gnt.core.errors import (
     ECODE_ENVIRON,
     ECODE_INVAL,
@@ -222,8 +223,7 @@ class LURepairNodeStorage(_StorageChange):
         for inst in self._instances():
             others = [node for node in instance_drbd.instance_nodes(self.cfg, inst)
                       if node["uuid"] != self.node["uuid"]]
-            if not others or not (inst["admin_state"] == "up"
-                                  or instance_drbd.disks_active(self, inst)):
+            if not others or not objects.disks_active(inst):
                 continue
             for other in others:
                 try:

@@ -1,8 +1,10 @@
-"""``gnt-cluster verify-disks`` and ``repair-disk-sizes``. Verify-disks: which instances that should run have disks that are not active
-(to be activated by the command) or missing (to be replaced or recreated), and which nodes could
-not be asked, as Ganeti's group disk verification answers.
+"""``gnt-cluster verify-disks`` and ``repair-disk-sizes``. Verify-disks: which instances whose
+disks should be active have disks that are not (to be activated by the command) or missing (to
+be replaced or recreated), and which nodes could not be asked, as Ganeti's group disk
+verification answers.
 
-What counts, per instance marked up whose nodes are online: each logical volume (a plain disk,
+What counts, per instance whose disks are marked active (Ganeti's ``disks_active`` flag: a
+start or activate-disks set it), on its online nodes: each logical volume (a plain disk,
 the data and meta-data volumes of a drbd disk on both nodes) must exist (else *missing*) and be
 active; each drbd end must be configured on its node, with its local disk and connected to its
 peer (else the instance's disks need activation).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gnt.config import objects
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
 from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import rpc
@@ -49,10 +52,11 @@ class LUClusterVerifyDisks(LogicalUnit):
         self.group_uuid = self.cfg.lookup("nodegroups", group)["uuid"] if group else None
 
     def _instances(self) -> list[dict[str, Any]]:
-        """Instances marked up, with LVM or DRBD disks, in the group (if given)."""
+        """Instances whose disks are marked active, with LVM or DRBD disks, in the group (if
+        given)."""
         found = []
         for inst in self.cfg.all("instances"):
-            if inst["admin_state"] != "up" or inst["disk_template"] not in (
+            if not objects.disks_active(inst) or inst["disk_template"] not in (
                     params.DT_PLAIN, params.DT_DRBD8):
                 continue
             if self.group_uuid is not None and \

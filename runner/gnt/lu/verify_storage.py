@@ -10,9 +10,9 @@ disks of instances that should run.
 :func:`storage_findings` turns the nodes' answers (:func:`gnt.nodes.storagecalls.verify_storage`)
 into findings. Both are pure, so the rules are tested without nodes.
 
-"Should run" is the instance's admin state ``up``: the config keeps no separate record of
-disks activated by ``activate-disks`` (Ganeti's ``disks_active``), so the minors of a stopped
-instance are neither required nor reported when active.
+"Should be active" is the instance's ``disks_active`` flag, as in Ganeti (a start or
+``activate-disks`` sets it, a shutdown or ``deactivate-disks`` clears it): the minors of an
+instance whose disks are not marked active are neither required nor reported when active.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gnt.config import drbdmap
+from gnt.config import drbdmap, objects
 from gnt.lu.verify_disks import instance_volumes
 from gnt.opcodes import params
 
@@ -169,7 +169,7 @@ def _check_drbd(cfg: Any, cluster: dict[str, Any], nodes: list[dict[str, Any]],
         for minor, disk_uuid in sorted(expected.items()):
             inst = owner.get(disk_uuid)
             attached = f"(attached in instance '{inst['name']}')" if inst else "(detached)"
-            if inst is not None and inst["admin_state"] == "up" and minor not in live:
+            if inst is not None and objects.disks_active(inst) and minor not in live:
                 findings.append(Finding("ERROR", "node", node["name"],
                                         f"drbd minor {minor} of disk {disk_uuid} {attached}"
                                         " is not active"))
@@ -182,11 +182,11 @@ def _check_drbd(cfg: Any, cluster: dict[str, Any], nodes: list[dict[str, Any]],
 def _check_degraded(cfg: Any, node: dict[str, Any], expected: dict[int, str],
                     owner: dict[str, dict[str, Any]], live: dict[int, dict[str, Any]],
                     findings: list[Finding]) -> None:
-    """Degraded ends of instances that should run: a warning while the local disk is fine or
+    """Degraded ends of instances whose disks are marked active: a warning while the local disk is fine or
     resyncing (the peer's side is the problem, or it catches up), else an error."""
     for minor, disk_uuid in sorted(expected.items()):
         inst, status = owner.get(disk_uuid), live.get(minor)
-        if inst is None or inst["admin_state"] != "up" or status is None \
+        if inst is None or not objects.disks_active(inst) or status is None \
                 or not status.get("degraded"):
             continue
         index = inst["disks"].index(disk_uuid)

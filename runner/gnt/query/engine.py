@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gnt.config import objects
 from gnt.config.store import ConfigStore
 from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from gnt.nodes import live, rpc
@@ -76,6 +77,8 @@ INSTANCE_FIELDS: list[Field] = [
                      for uuid in r.store.instance_secondaries(r.inst)]),
     Field("admin_state", "InstanceState", "text", lambda r: r.inst["admin_state"]),
     Field("admin_up", "Autostart", "bool", lambda r: r.inst["admin_state"] == "up"),
+    Field("disks_active", "DisksActive", "bool", lambda r: objects.disks_active(r.inst),
+          doc="Desired state of the instance disks"),
     Field("disk_template", "Disk_template", "text", lambda r: r.inst["disk_template"]),
     Field("status", "Status", "text",
           lambda r: live.instance_status(r.inst, r.node, r.node_domains), live=True),

@@ -94,9 +94,9 @@ def test_grow_plain_disk_by_and_to_an_amount(cluster, lvm):
     assert cluster.master.config.instance_disks(inst)[0]["size"] == 2048
 
 
-def test_grow_drbd_disk_on_both_nodes_resizes_the_primary_device(cluster, lvm, monkeypatch):
+def test_grow_drbd_disk_on_both_nodes_resizes_the_primary_device(cluster, lvm):
     inst = _create(cluster, "drbd")
-    monkeypatch.setattr(rpc, "drbd_status", lambda store, node: {})     # disks not active
+    assert cluster.master.config.get("instances", inst["uuid"])["disks_active"] is False
     since = len(cluster.executor.calls)
     job = cluster.run("OP_INSTANCE_GROW_DISK", instance_name=inst["name"], disk=0, amount=1024)
     assert job.status == SUCCESS, job.ops[0].log
@@ -112,9 +112,9 @@ def test_grow_drbd_disk_on_both_nodes_resizes_the_primary_device(cluster, lvm, m
     assert disk["children"][1]["size"] == 128
     # stopped instance: its disks are torn down again at the end
     assert cluster.executor.calls[-1][-1].hosts[N1]["gnt_drbd_state"] == "down"
-    # ... unless they were active (activate-disks): then they stay so, as in Ganeti
-    monkeypatch.setattr(rpc, "drbd_status", lambda store, node: {
-        m: {"disk": "UpToDate", "connection": "Connected"} for m in range(4)})
+    # ... unless they are marked active (activate-disks): then they stay so, as in Ganeti
+    job = cluster.run("OP_INSTANCE_ACTIVATE_DISKS", instance_name=inst["name"])
+    assert job.status == SUCCESS, job.ops[0].log
     job = cluster.run("OP_INSTANCE_GROW_DISK", instance_name=inst["name"], disk=0, amount=64)
     assert job.status == SUCCESS, job.ops[0].log
     assert [p.hosts[N1].get("gnt_drbd_state") for p in cluster.executor.calls[-1]] == [

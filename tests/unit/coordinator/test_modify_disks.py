@@ -305,7 +305,7 @@ def test_drbd_add_on_both_nodes_port_taken_and_shut_down_when_stopped(cluster, l
 
 def test_drbd_add_stays_assembled_when_disks_active_no_wait(cluster, lab):
     _create(cluster, "drbd", snode=N2)
-    lab["active"] = True
+    _ok(cluster.run("OP_INSTANCE_ACTIVATE_DISKS", instance_name=NAME))
     since = len(cluster.executor.calls)
     _ok(_modify(cluster, [["add", -1, {"size": 512}]], wait_for_sync=False))
     [create] = _plays(cluster, since)
