@@ -1,10 +1,10 @@
 """The LVM and DRBD part of ``gnt-cluster verify``, as Ganeti checks them: the cluster's volume
 group on every VM-capable node, each instance volume present on its node, volumes of the
 cluster's volume group that no instance uses (unless ``--reserved-lvs`` matches them), DRBD
-minors active where an instance that should run needs them and not in use where the config has
-none, the DRBD usermode helper of nodes with devices in use (the role sets it before it brings
-a device up, so another helper on a node without devices is no finding), and degraded DRBD
-disks of instances that should run.
+minors active where an instance whose disks should be active needs them and not in use where
+the config has none, the DRBD usermode helper of nodes with devices in use (the role sets it
+before it brings a device up, so another helper on a node without devices is no finding), and
+degraded DRBD disks of instances whose disks should be active.
 
 :func:`what_to_ask` says which volume groups each node is asked about (and whether about DRBD);
 :func:`storage_findings` turns the nodes' answers (:func:`gnt.nodes.storagecalls.verify_storage`)
