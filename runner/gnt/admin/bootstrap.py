@@ -112,6 +112,7 @@ def build_config(cluster_name: str, master_ip: str, node_name: str, node_ip: str
         "tcpudp_port_pool": [], "highest_used_port": drbdmap.FIRST_DRBD_PORT - 1,
     }
     params.check_ipolicy_templates(params.effective_ipolicy(cluster), templates)
+    params.check_drbd_pacing(cluster)
     master = {"name": node_name, "primary_ip": node_ip, "secondary_ip": node_ip,
               "master_candidate": True, "offline": False, "drained": False,
               "master_capable": True, "vm_capable": True, "ndparams": {}, "tags": [],

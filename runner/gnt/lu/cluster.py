@@ -90,6 +90,13 @@ class LUClusterSetParams(LogicalUnit):
                 self._new("vg_name", cluster.get("volume_group_name", "")),
                 self._new("drbd_helper", cluster.get("drbd_usermode_helper", "")),
                 templates if templates is not None else cluster["enabled_disk_templates"])
+        if params.DT_DRBD8 in self.changes.get("diskparams", {}):
+            new_cluster = dict(self.cfg.cluster())
+            new_cluster["diskparams"] = params.merge_diskparams(
+                new_cluster.get("diskparams") or {}, self.changes["diskparams"])
+            params.check_drbd_pacing(new_cluster)
+            for group in self.cfg.all("nodegroups"):
+                params.check_drbd_pacing(new_cluster, group)
         if templates is not None or "ipolicy" in self.changes:
             old_cluster = self.cfg.cluster()
             cluster = dict(old_cluster)

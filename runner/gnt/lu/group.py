@@ -150,6 +150,7 @@ class LUGroupAdd(LogicalUnit):
         cluster = self.cfg.cluster()
         policy = params.effective_ipolicy(cluster, {"ipolicy": self.ipolicy})
         params.check_ipolicy_templates(policy, cluster["enabled_disk_templates"])
+        params.check_drbd_pacing(cluster, {"name": self.name, "diskparams": self.diskparams})
 
     def exec(self) -> Any:
         if self.op["dry_run"]:
@@ -250,6 +251,10 @@ class LUGroupSetParams(_GroupLU):
 
     def check_prereq(self) -> None:
         super().check_prereq()
+        if params.DT_DRBD8 in self.diskparams:
+            params.check_drbd_pacing(self.cfg.cluster(), {
+                **self.group, "diskparams": params.merge_diskparams(
+                    self.group.get("diskparams") or {}, self.diskparams)})
         if self.ipolicy:
             own = params.merge_overrides(self.group.get("ipolicy") or {}, self.ipolicy)
             cluster = self.cfg.cluster()

@@ -246,6 +246,20 @@ def filled_diskparams(cluster: Mapping[str, Any], group: Mapping[str, Any] | Non
     return filled
 
 
+def check_drbd_pacing(cluster: Mapping[str, Any], group: Mapping[str, Any] | None = None
+                      ) -> None:
+    """Refuse drbd disk parameters in force (cluster, or ``group``) that the nodes' drbd_device
+    module would refuse on every attach: ``dynamic-resync`` on with ``c-plan-ahead`` 0, which
+    turns DRBD's dynamic resync controller off."""
+    drbd = filled_diskparams(cluster, group)[DT_DRBD8]
+    if drbd["dynamic-resync"] and int(drbd["c-plan-ahead"]) == 0:
+        where = f"node group '{group.get('name')}'" if group else "the cluster"
+        raise OpPrereqError(f"Invalid drbd disk parameters for {where}: dynamic-resync=True"
+                            " with c-plan-ahead=0 turns DRBD's dynamic resync controller off;"
+                            " set c-plan-ahead above 0, or dynamic-resync=False to pace"
+                            " resyncs at the fixed resync-rate", ECODE_INVAL)
+
+
 def own_diskparam(cluster: Mapping[str, Any], group: Mapping[str, Any] | None,
                   template: str, key: str) -> Any:
     """A disk parameter set on the group or else the cluster (None if neither set it)."""

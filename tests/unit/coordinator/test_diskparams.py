@@ -79,6 +79,36 @@ def test_bad_values_are_refused_and_nothing_changes(cluster, diskparams, needle)
                               diskparams=diskparams)
 
 
+PACING = "dynamic-resync=True with c-plan-ahead=0"
+
+
+def test_a_dynamic_resync_the_nodes_would_refuse_is_refused_at_once(cluster):
+    """dynamic-resync on with c-plan-ahead 0 (the controller off) would fail every drbd
+    attach on the nodes: refused where it is set, at any level, naming where."""
+    bad = {"drbd": {"dynamic-resync": True, "c-plan-ahead": 0}}
+    message = _refused(cluster, "OP_CLUSTER_SET_PARAMS", diskparams=bad)
+    assert PACING in message and "the cluster" in message
+    assert PACING in _refused(cluster, "OP_GROUP_ADD", group_name="g1", diskparams=bad)
+    assert PACING in _refused(cluster, "OP_GROUP_SET_PARAMS", group_name="default",
+                              diskparams=bad)
+    # half of it at each level: the group's dynamic-resync meets the cluster's plan-ahead 0
+    _ok(cluster.run("OP_CLUSTER_SET_PARAMS", diskparams={"drbd": {"c-plan-ahead": 0}}))
+    message = _refused(cluster, "OP_GROUP_SET_PARAMS", group_name="default",
+                       diskparams={"drbd": {"dynamic-resync": True}})
+    assert PACING in message and "node group 'default'" in message
+    # and the other way round: a group with dynamic-resync, then the cluster's plan-ahead
+    _ok(cluster.run("OP_CLUSTER_SET_PARAMS", diskparams={"drbd": {"c-plan-ahead": 20}}))
+    _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="default",
+                    diskparams={"drbd": {"dynamic-resync": True}}))
+    assert PACING in _refused(cluster, "OP_CLUSTER_SET_PARAMS",
+                              diskparams={"drbd": {"c-plan-ahead": 0}})
+    # the fixed rate with the controller off is fine, once no group turns dynamic-resync on
+    _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="default",
+                    diskparams={"drbd": {"dynamic-resync": "default"}}))
+    _ok(cluster.run("OP_CLUSTER_SET_PARAMS",
+                    diskparams={"drbd": {"dynamic-resync": False, "c-plan-ahead": 0}}))
+
+
 def test_string_values_are_stored_literally(cluster):
     value = "{{ lookup('pipe', 'id') }}"
     _ok(cluster.run("OP_CLUSTER_SET_PARAMS", diskparams={"drbd": {"net-custom": value}}))
