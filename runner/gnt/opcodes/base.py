@@ -17,6 +17,7 @@ from gnt.opcodes.params import (
     check_beparams,
     check_diskparams,
     check_hvparams,
+    check_ipolicy,
     check_mac_prefix,
     check_ndparams,
     check_nicparams,
@@ -61,6 +62,18 @@ def t_params_of(check: Callable[..., Any], allow_default: bool = False) -> Check
         check(v, allow_default=allow_default)
         return True
     checked.__name__ = "a parameter dict"
+    return checked
+
+
+def t_ipolicy(group: bool = False, allow_default: bool = False) -> Check:
+    """An instance policy dict valid for :func:`gnt.opcodes.params.check_ipolicy` (a node
+    group's: no ``std``; ``allow_default``: ``default`` drops a group's own value)."""
+    def checked(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return False
+        check_ipolicy(v, allow_default=allow_default, group=group)
+        return True
+    checked.__name__ = "an instance policy dict"
     return checked
 
 
@@ -223,7 +236,7 @@ DEFS: list[OpDef] = [
         P("enabled_hypervisors", t_list_of_str, None),
         P("enabled_disk_templates", t_list_of_str, None),
         P("default_iallocator", t_maybe_str, None), P("mac_prefix", t_mac_prefix, None),
-        P("maintain_node_health", t_maybe_bool, None), P("ipolicy", t_dict, None),
+        P("maintain_node_health", t_maybe_bool, None), P("ipolicy", t_ipolicy(), None),
         P("vg_name", t_maybe_str, None), P("drbd_helper", t_maybe_str, None),
         P("reserved_lvs", t_list_of_str, None), P("diskparams", t_diskparams, None)),
         doc="Change cluster parameters."),

@@ -20,7 +20,7 @@ _NAME, _POLICY = _op.t_name, _op.t_one_of(*ALLOC_POLICIES)
 DEFS: list[_op.OpDef] = [
     _op.OpDef("OP_GROUP_ADD", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
                                P("ndparams", _op.ND_CHANGES, {}),
-                               P("ipolicy", _op.t_dict, {}),
+                               P("ipolicy", _op.t_ipolicy(group=True), {}),
                                P("diskparams", _op.t_diskparams, None),
                                P("tags", _op.t_list_of_str, [])),
               summary="group_name", doc="Create a new, empty node group."),
@@ -33,7 +33,8 @@ DEFS: list[_op.OpDef] = [
               summary="group_name", doc="Move nodes into a node group."),
     _op.OpDef("OP_GROUP_SET_PARAMS", (R("group_name", _NAME), P("alloc_policy", _POLICY, None),
                                       P("ndparams", _op.ND_CHANGES, None),
-                                      P("ipolicy", _op.t_dict, None),
+                                      P("ipolicy", _op.t_ipolicy(group=True, allow_default=True),
+                                        None),
                                       P("diskparams", _op.t_diskparams, None)),
               summary="group_name", doc="Change a node group's parameters."),
 ]

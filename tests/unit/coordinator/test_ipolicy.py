@@ -19,6 +19,16 @@ def _error(job):
     return job.ops[0].result["args"][0]
 
 
+def _refused(cluster, op_id, **params):
+    """The message of an op refused before queueing (the opcode's parameter check) or by
+    its logical unit (a failed job)."""
+    try:
+        job_id = cluster.submit(op_id, **params)
+    except OpPrereqError as err:
+        return err.args[0]
+    return _error(cluster.wait(job_id))
+
+
 def _group(cluster, name="default"):
     return next(g for g in cluster.master.config.all("nodegroups") if g["name"] == name)
 
@@ -73,7 +83,7 @@ def test_cluster_modify_sets_ratios_seen_by_info_and_the_allocator(cluster):
 def test_cluster_modify_refuses_bad_policies_and_changes_nothing(cluster, ipolicy, text):
     config = cluster.master.config
     serial = config.serial_no
-    assert text in _error(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy=ipolicy))
+    assert text in _refused(cluster, "OP_CLUSTER_SET_PARAMS", ipolicy=ipolicy)
     assert config.serial_no == serial and not config.cluster().get("ipolicy")
 
 

@@ -26,6 +26,17 @@ def _error(job):
     return result["args"][0]
 
 
+def _refused(cluster, op_id, **params):
+    """The message of an op refused before queueing (the opcode's parameter check, nothing
+    queued) or by its logical unit (a failed job); ECODE_INVAL either way."""
+    try:
+        job_id = cluster.submit(op_id, **params)
+    except OpPrereqError as err:
+        assert err.args[1] == ECODE_INVAL
+        return err.args[0]
+    return _error(cluster.wait(job_id))
+
+
 def _group(cluster, name="default"):
     return next(g for g in cluster.master.config.all("nodegroups") if g["name"] == name)
 
@@ -118,7 +129,7 @@ def test_cluster_bounds_and_std_set_shown_and_sent(cluster):
 def test_cluster_bad_bounds_refused_and_nothing_changes(cluster, ipolicy_change, text):
     config = cluster.master.config
     serial = config.serial_no
-    assert text in _error(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy=ipolicy_change))
+    assert text in _refused(cluster, "OP_CLUSTER_SET_PARAMS", ipolicy=ipolicy_change)
     assert config.serial_no == serial and not config.cluster().get("ipolicy")
 
 
@@ -130,8 +141,8 @@ def test_group_bounds_override_and_default_drops_them(cluster):
     assert row[0]["minmax"] == [{"min": SPEC, "max": BIG}]
     assert row[0]["std"] == ipolicy.DEFAULT_STD
     serial = cluster.master.config.serial_no
-    assert "std cannot appear in group instance specs" in _error(cluster.run(
-        "OP_GROUP_SET_PARAMS", group_name="rack1", ipolicy={"std": {"cpu-count": 2}}))
+    assert "std cannot appear in group instance specs" in _refused(
+        cluster, "OP_GROUP_SET_PARAMS", group_name="rack1", ipolicy={"std": {"cpu-count": 2}})
     assert cluster.master.config.serial_no == serial
     _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="rack1", ipolicy={"minmax": "default"}))
     assert _group(cluster, "rack1")["ipolicy"] == {}
