@@ -43,6 +43,11 @@ RUNNING = ("running", "paused", "blocked")
 Step = tuple[dict[str, Any], str, dict[str, Any]]
 
 
+def step_plays(steps: list[Step]) -> list[Play]:
+    """One play per step ``(node, role, vars)``."""
+    return [Play(role, {node["name"]: host}, title=role) for node, role, host in steps]
+
+
 def migration_uri(cfg: Any, node: dict[str, Any]) -> str:
     """The URI the source's libvirtd uses to reach ``node`` (ndparam ``migration_uri``)."""
     template = str(node_ndparams(cfg, node)["migration_uri"])
@@ -134,14 +139,22 @@ class MoveLU(InstanceLU):
         """Run the steps ``(node, role, vars)`` as the plays of one Ansible run (a failed
         step ends the run); None when all ran, else the index of the failed step and the
         error naming ``what`` and the failure."""
-        plays = [Play(role, {node["name"]: host}, title=role) for node, role, host in steps]
-        nodes = {node["name"]: node_access(self.cfg, node) for node, _role, _host in steps}
+        return self.run_play_list(step_plays(steps), what)
+
+    def run_play_list(self, plays: list[Play], what: str | list[str]
+                      ) -> tuple[int, OpExecError] | None:
+        """:meth:`run_steps` for plays (possibly with a coordinator step between two of them:
+        :attr:`Play.then`, whose exception stops the run and is raised); ``what`` may be
+        said per play."""
+        nodes = {name: node_access(self.cfg, self.cfg.lookup("nodes", name))
+                 for play in plays for name in play.hosts}
         result = self.ctx.executor.run(plays, nodes, self.feedback)
         self.last_run = result
         failed = result.first_failed_play()
         if failed is None:
             return None
-        return failed, OpExecError(f"Could not {what}:\n{result.failure_summary()}")
+        said = what if isinstance(what, str) else what[min(failed, len(what) - 1)]
+        return failed, OpExecError(f"Could not {said}:\n{result.failure_summary()}")
 
     def set_primary(self, node: dict[str, Any], disks_active: bool | None = None) -> None:
         """Record ``node`` as the primary of the instance and of its disks (and Ganeti's
@@ -393,7 +406,8 @@ def check_failover_memory(lu: MoveLU, target: dict[str, Any], be: dict[str, Any]
 def failover_to(lu: MoveLU, target: dict[str, Any], ignore_consistency: bool,
                 timeout: int) -> Any:
     """Stop on the primary (unless it is offline or, with ``ignore_consistency``, down),
-    record the new primary, then start (or define) it there.
+    record the new primary, then start (or define) it there: one Ansible run, the new
+    primary recorded at a checkpoint between the stop and the start (:attr:`Play.then`).
 
     As Ganeti: a primary that does not answer stops the failover unless
     ``ignore_consistency`` (then it is warned about and left alone: the operator vouches that
@@ -418,32 +432,60 @@ def failover_to(lu: MoveLU, target: dict[str, Any], ignore_consistency: bool,
     drbd = instance_drbd.is_drbd(inst)
     if drbd and objects.disks_active(inst):   # Ganeti checks when the disks are active
         _check_target_disks(lu, target, source_alive, ignore_consistency)
+
+    def record_target() -> None:
+        # as Ganeti: the disks are shut down, then assembled on the target (marked active)
+        # only for an instance marked up
+        lu.set_primary(target, disks_active=inst["admin_state"] == "up")
+        lu.node = target
+
     if source_alive:
-        source_alive = _stop_on_source(lu, source, timeout, ignore_consistency)
-    # As Ganeti: the disks are shut down, then assembled on the target (marked active) only
-    # for an instance marked up
-    lu.set_primary(target, disks_active=inst["admin_state"] == "up")
-    lu.node = target
-    skip = () if source_alive else (str(source["uuid"]),)
-    if inst["admin_state"] == "up":
-        try:
-            lu.run_plays([*instance_drbd.assemble_plays(lu, lu.instance, skip=skip,
-                                                        force=ignore_consistency),
-                          Play("instance_start", {target["name"]: lu.vars_on(target)},
-                               title="instance_start")],
-                         f"start instance {lu.name} on {target['name']}")
-        except GntError as err:
-            raise OpExecError(f"{err} -- the instance's primary is now {target['name']}; start"
-                              f" it with gnt-instance startup {lu.name}") from err
-    else:
-        # the target's ends too (as Ganeti, which shuts the disks down everywhere): the
-        # instance is down, so are its disks; the old primary's went down with the stop
-        down = [instance_drbd.play(lu.cfg, lu.instance, [(target, "down")],
-                                   "shut down disks")] if drbd else []
-        lu.run_plays([*down, Play("instance_define", {target["name"]: lu.vars_on(target)},
-                                  title="instance_define")],
-                     f"define instance {lu.name} on {target['name']}")
+        stop = step_plays(_stop_steps(lu, source, timeout))
+        stop[-1].then = record_target
+        start, what = _target_plays(lu, target, (), ignore_consistency)
+        failure = lu.run_play_list([*stop, *start], what)
+        if failure is None:
+            return {"node": target["name"]}
+        if failure[0] >= len(stop):
+            _raise_target_failure(lu, target, failure[1])
+        _stop_failed(lu, source, ignore_consistency, failure[1])
+    # the old primary is left alone (offline, or dead with --ignore-consistency)
+    record_target()
+    start, what = _target_plays(lu, target, (str(source["uuid"]),), ignore_consistency)
+    failure = lu.run_play_list(start, what)
+    if failure is not None:
+        _raise_target_failure(lu, target, failure[1])
     return {"node": target["name"]}
+
+
+def _target_plays(lu: MoveLU, target: dict[str, Any], skip: tuple[str, ...],
+                  force: bool) -> tuple[list[Play], str]:
+    """The plays that start (or, for an instance marked down, define) the instance on
+    ``target`` as its new primary, computed before the config says so, and what they do.
+    ``skip``: nodes whose drbd ends are not touched; ``force``: assemble them even if not
+    consistent (--ignore-consistency)."""
+    future = {**lu.instance, "primary_node": target["uuid"]}
+    target_vars = {"gnt_instance": instance_spec(lu.cfg, future),
+                   "gnt_node": node_vars(lu.cfg, target)}
+    if future["admin_state"] == "up":
+        return ([*instance_drbd.assemble_plays(lu, future, skip=skip, force=force),
+                 Play("instance_start", {target["name"]: target_vars}, title="instance_start")],
+                f"start instance {lu.name} on {target['name']}")
+    # the target's ends too (as Ganeti, which shuts the disks down everywhere): the
+    # instance is down, so are its disks; the old primary's went down with the stop
+    down = ([instance_drbd.play(lu.cfg, future, [(target, "down")], "shut down disks")]
+            if instance_drbd.is_drbd(future) else [])
+    return ([*down, Play("instance_define", {target["name"]: target_vars},
+                         title="instance_define")],
+            f"define instance {lu.name} on {target['name']}")
+
+
+def _raise_target_failure(lu: MoveLU, target: dict[str, Any], error: OpExecError) -> None:
+    """The start (define) on the new primary failed: say so, and how to go on."""
+    if lu.instance["admin_state"] == "up":
+        raise OpExecError(f"{error} -- the instance's primary is now {target['name']}; start"
+                          f" it with gnt-instance startup {lu.name}") from error
+    raise error
 
 
 def _warn_dead_primary(lu: MoveLU, source: dict[str, Any], why: str) -> None:
@@ -452,13 +494,9 @@ def _warn_dead_primary(lu: MoveLU, source: dict[str, Any], why: str) -> None:
            " really down, then bring it back with gnt-node add --readd")
 
 
-def _stop_on_source(lu: MoveLU, source: dict[str, Any], timeout: int,
-                    ignore_consistency: bool) -> bool:
-    """Stop and undefine (one task) and (drbd) tear the disks down on the old primary, in
-    one run; the primary changes only once the instance is down and undefined there (a second
-    copy can never be started). True when done; False when the node stopped answering
-    meanwhile and ``ignore_consistency`` lets the failover go on without it (else the failure
-    is raised)."""
+def _stop_steps(lu: MoveLU, source: dict[str, Any], timeout: int) -> list[Step]:
+    """Stop and undefine (one task) and (drbd) tear the disks down on the old primary (ext:
+    detach its volumes), before the primary changes: a second copy can never be started."""
     inst = lu.instance
     steps: list[Step] = [(source, "instance_stop",
                           lu.vars_on(source, gnt_shutdown_timeout=timeout, gnt_undefine=True))]
@@ -468,18 +506,21 @@ def _stop_on_source(lu: MoveLU, source: dict[str, Any], timeout: int,
     if instance_ext.is_ext(inst):   # ext: the volumes detached before the target attaches
         detach = instance_ext.attach_play(lu.cfg, inst, source, False)
         steps.append((source, detach.role, detach.hosts[source["name"]]))
-    failure = lu.run_steps(steps, f"stop instance {lu.name} on {source['name']}")
-    if failure is None:
-        return True
+    return steps
+
+
+def _stop_failed(lu: MoveLU, source: dict[str, Any], ignore_consistency: bool,
+                 error: OpExecError) -> None:
+    """The stop on the old primary failed: raise ``error``, unless the node died during it
+    (a crash mid-failover) and ``ignore_consistency`` lets the failover go on without it. A
+    node that answers and failed to stop the instance may still run it: always raised."""
     if ignore_consistency:
-        # died during the stop (a crash mid-failover): only a node that answers no more is
-        # left behind; one that answers and failed to stop the instance may still run it
         try:
             live.node_domains(lu.cfg, source)
         except live.NodeDown as err:
             _warn_dead_primary(lu, source, str(err))
-            return False
-    raise failure[1]
+            return
+    raise error
 
 
 def _check_target_disks(lu: MoveLU, target: dict[str, Any], source_alive: bool,

@@ -31,7 +31,7 @@ from gnt.core.errors import (
 )
 from gnt.lu import instance_storage
 from gnt.lu.base import register
-from gnt.lu.instance_migrate import MoveLU, Step
+from gnt.lu.instance_migrate import MoveLU, Step, step_plays
 from gnt.nodes import rpc
 from gnt.nodes.nodevars import (
     instance_spec,
@@ -124,45 +124,62 @@ class LUInstanceMove(MoveLU):
     def exec(self) -> Any:
         source, target = self.node, self.target
         self.log(f"Moving instance {self.name} from {source['name']} to {target['name']}")
-        # Run 1: (plain) new volumes on the target, stop and copy on the old node. Run 2, once
-        # the primary is the target: start (or define) there, then remove the old copy.
+        # One run: (plain) new volumes on the target, stop and copy on the old node; at a
+        # checkpoint the target is recorded as the primary; then start (or define) it there
+        # and remove the old copy.
         first = self.copy_steps()
         made = bool(first) and first[0][1] == "instance_create"
-        what = f"stop and copy the disks of {self.name}"
-        failure = self.run_steps(first, what) if first else None
-        if failure is not None and first[failure[0]][1] == "instance_stop" \
-                and self.op["ignore_consistency"]:
-            # as Ganeti: --ignore-consistency copies even if the shutdown failed
-            self.log(f"WARNING: could not shut down {self.name} on {source['name']};"
-                     f" proceeding anyway (--ignore-consistency), make sure it is down:"
-                     f" {failure[1]}")
-            first = first[failure[0] + 1:]
-            failure = self.run_steps(first, what) if first else None
-        if failure is not None:
+        up = self.instance["admin_state"] == "up"
+        future = {**self.instance, "primary_node": target["uuid"]}
+        later: list[Step] = [
+            (target, "instance_start" if up else "instance_define",
+             {"gnt_instance": instance_spec(self.cfg, future),
+              "gnt_node": node_vars(self.cfg, target)}),
+            (source, "instance_remove", {"gnt_instance": instance_spec(self.cfg, future),
+                                         "gnt_node": node_vars(self.cfg, source)})]
+        what = [f"stop and copy the disks of {self.name}"] * len(first) + [
+            f"{'start' if up else 'define'} {self.name} on {target['name']} and remove its"
+            f" old copy on {source['name']}"] * len(later)
+
+        def record_target() -> None:
+            # as Ganeti: an instance marked up gets its disks assembled (marked active) there
+            self.set_primary(target, disks_active=True if up else None)
+            self.node = target
+
+        if not first:
+            record_target()
+        while True:
+            plays = step_plays([*first, *later])
+            if first:
+                plays[len(first) - 1].then = record_target
+            failure = self.run_play_list(plays, what)
+            if failure is None or failure[0] >= len(first):
+                break
+            if first[failure[0]][1] == "instance_stop" and self.op["ignore_consistency"]:
+                # as Ganeti: --ignore-consistency copies even if the shutdown failed
+                self.log(f"WARNING: could not shut down {self.name} on {source['name']};"
+                         f" proceeding anyway (--ignore-consistency), make sure it is down:"
+                         f" {failure[1]}")
+                first = first[failure[0] + 1:]
+                what = what[failure[0] + 1:]
+                if not first:
+                    record_target()
+                continue
             self._undo_copy(first, *failure, made=made)
         if first:
-            self._report_copy()
-        up = self.instance["admin_state"] == "up"
-        # as Ganeti: an instance marked up gets its disks assembled (marked active) there
-        self.set_primary(target, disks_active=True if up else None)
-        self.node = target
-        failure = self.run_steps(
-            [(target, "instance_start" if up else "instance_define", self.vars_on(target)),
-             (source, "instance_remove", self.vars_on(source))],
-            f"{'start' if up else 'define'} {self.name} on {target['name']} and remove its"
-            f" old copy on {source['name']}")
-        if failure is not None and failure[0] == 0:
+            self._report_copy(source)
+        if failure is None:
+            return {"node": target["name"]}
+        if failure[0] == len(first):
             raise OpExecError(f"{failure[1]} -- the instance's disks and primary are now on"
                               f" {target['name']}; its old copy on {source['name']} is kept")
-        if failure is not None:
-            raise OpExecError(f"{failure[1]} -- the instance is now on {target['name']};"
-                              f" remove its old copy on {source['name']} by hand (gnt-cluster"
-                              " verify lists it as orphan disks)")
-        return {"node": target["name"]}
+        raise OpExecError(f"{failure[1]} -- the instance is now on {target['name']};"
+                          f" remove its old copy on {source['name']} by hand (gnt-cluster"
+                          " verify lists it as orphan disks)")
 
-    def _report_copy(self) -> None:
-        """Log what the copy role reported per disk (action, size, time, rate)."""
-        host = self.last_run.hosts.get(self.node["name"])
+    def _report_copy(self, source: dict[str, Any]) -> None:
+        """Log what the copy role reported per disk (action, size, time, rate) on ``source``."""
+        host = self.last_run.hosts.get(source["name"])
         result = host.facts.get("gnt_disk_copy_result") if host is not None else None
         if not isinstance(result, dict):
             return
@@ -186,7 +203,8 @@ class LUInstanceMove(MoveLU):
         if made:
             notes.append(self._remove_new_volumes())
         elif role == "instance_disk_copy":
-            notes.append(f"partial copies may be left on {target['name']} (gnt-cluster verify"
+            notes.append(f"copies of the disks sent before the failure may be left on"
+                         f" {target['name']} (gnt-cluster verify"
                          " lists them as orphan disks)")
         if role in ("instance_disk_copy", "instance_volume_copy"):
             self._restart_source(source)

@@ -221,12 +221,63 @@ def test_failover_running_instance(mn):
     assert _ok(mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3)) == \
         {"node": N3}
     assert _plays(mn, since) == [("instance_stop", N2), ("instance_start", N3)]
-    # two Ansible runs (was three) of one task each (the stop undefines the domain too:
-    # gnt_undefine); the primary changes between them
-    assert [len(plays) for plays in mn.executor.calls[since:]] == [1, 1]
-    stop = mn.executor.calls[since][0].hosts[N2]
+    # one Ansible run (was three) of a task each (the stop undefines the domain too:
+    # gnt_undefine); the primary changes at a checkpoint between them
+    assert [len(plays) for plays in mn.executor.calls[since:]] == [2]
+    stop_play, start_play = mn.executor.calls[since]
+    stop = stop_play.hosts[N2]
     assert stop["gnt_undefine"] is True and stop["gnt_shutdown_timeout"] == 120
+    assert stop_play.then is not None and start_play.then is None
     assert _primary(mn, SHARED) == N3 and mn.hv2.where(SHARED) == [N3]
+
+
+def test_failover_records_the_new_primary_between_the_stop_and_the_start(mn):
+    _create(mn)
+    seen = []
+    real_run = mn.executor.run
+
+    def run(plays, nodes, feedback):  # type: ignore[no-untyped-def]
+        for play in plays:   # the primary each checkpoint step finds, and leaves
+            if play.then is not None:
+                step = play.then
+
+                def recorded(step=step) -> None:
+                    seen.append(_primary(mn, SHARED))
+                    step()
+                    seen.append(_primary(mn, SHARED))
+                play.then = recorded
+        return real_run(plays, nodes, feedback)
+
+    mn.executor.run = run
+    _ok(mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3))
+    assert seen == [N2, N3]
+
+
+def test_failover_start_failure_says_the_primary_moved(mn):
+    _create(mn)
+    mn.executor.fail_roles["instance_start"] = "no memory"
+    since = len(mn.executor.calls)
+    msg, _code = _error(mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3))
+    assert "no memory" in msg and f"primary is now {N3}" in msg
+    assert f"gnt-instance startup {SHARED}" in msg
+    assert len(mn.executor.calls) == since + 1 and _primary(mn, SHARED) == N3
+
+
+def test_failover_whose_config_write_fails_stops_before_the_start(mn, monkeypatch):
+    _create(mn)
+    store = mn.master.config
+    since = len(mn.executor.calls)
+
+    def refuse(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "replace_many", refuse)
+    job = mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3)
+    monkeypatch.undo()
+    assert job.status != SUCCESS and "No space left" in str(job.ops[0].result)
+    # the run stopped at the checkpoint (the recording executor raised there, before the
+    # start); the config still names the old primary
+    assert len(mn.executor.calls) == since + 1 and _primary(mn, SHARED) == N2
 
 
 def test_failover_stop_failure_changes_nothing(mn):
@@ -235,8 +286,10 @@ def test_failover_stop_failure_changes_nothing(mn):
     before, since = mn.config_bytes(), len(mn.executor.calls)
     msg, _code = _error(mn.run("OP_INSTANCE_FAILOVER", instance_name=SHARED, target_node=N3))
     assert "shutdown timed out" in msg
-    assert _plays(mn, since) == [("instance_stop", N2)]
+    # one run, stopped at its first play: the start never ran, the primary never changed
+    assert _plays(mn, since) == [("instance_stop", N2), ("instance_start", N3)]
     assert len(mn.executor.calls) == since + 1 and mn.config_bytes() == before
+    assert mn.hv2.where(SHARED) == [N2]
 
 
 def test_move_start_failure_keeps_the_old_copy(mn):
@@ -281,8 +334,11 @@ def test_move_copies_then_switches_then_removes_source(mn):
     _ok(mn.run("OP_INSTANCE_MOVE", instance_name=FILE, target_node=N3))
     assert _plays(mn, since) == [("instance_stop", N2), ("instance_disk_copy", N2),
                                  ("instance_start", N3), ("instance_remove", N2)]
-    # two Ansible runs (was four): stop + copy on the old node, then start + clean up
-    assert [len(plays) for plays in mn.executor.calls[since:]] == [2, 2]
+    # one Ansible run (was four): stop + copy on the old node, the new primary recorded at a
+    # checkpoint after the copy, then start + clean up
+    assert [len(plays) for plays in mn.executor.calls[since:]] == [4]
+    assert [play.then is not None for play in mn.executor.calls[since]] == [
+        False, True, False, False]
     copy = mn.executor.calls[since][1].hosts[N2]["gnt_copy"]
     assert copy["target_address"] == "198.18.0.13" and copy["target_port"] == 22
     assert copy["disks"][0]["src"] == copy["disks"][0]["dst"]
@@ -306,8 +362,12 @@ def test_move_copy_failure_keeps_instance_on_source(mn):
     msg, _code = _error(mn.run("OP_INSTANCE_MOVE", instance_name=FILE, target_node=N3))
     assert "stays on" in msg and N2 in msg
     assert _primary(mn, FILE) == N2
-    roles = _plays(mn, since)
-    assert ("instance_remove", N2) not in roles and roles[-1] == ("instance_start", N2)
+    # the run stopped at the copy (its start and removal never ran); the instance is
+    # started again where it was, in a run of its own
+    assert len(mn.executor.calls) == since + 2
+    assert [(play.role, *play.hosts) for play in mn.executor.calls[-1]] == [
+        ("instance_start", N2)]
+    assert mn.hv2.where(FILE) == [N2]
 
 
 def test_move_shared_instance_refused(mn):

@@ -67,10 +67,10 @@ def test_move_stopped_plain_instance(lvm, cluster):
             {"action": "skipped", "size_mib": 512.0, "duration_s": 0.0}]}}
     job, since = _move(cluster)
     assert job.status == SUCCESS, job.ops[0].log
-    # run 1: new volumes on the target, then the copy from the source; run 2: define on the
-    # target, remove the old copy
-    assert _plays(cluster, since) == [[("instance_create", N3), ("instance_volume_copy", N2)],
-                                      [("instance_define", N3), ("instance_remove", N2)]]
+    # one run: new volumes on the target, the copy from the source, (checkpoint: the new
+    # primary recorded), define on the target, remove the old copy
+    assert _plays(cluster, since) == [[("instance_create", N3), ("instance_volume_copy", N2),
+                                       ("instance_define", N3), ("instance_remove", N2)]]
     create = _host(cluster, since, "instance_create")
     assert create["gnt_install"] is False and create["gnt_node"]["name"] == N3
     paths = [f"/dev/{vg}/{lv}" for vg, lv in lids]
@@ -97,8 +97,8 @@ def test_move_running_plain_instance_stops_after_creating(lvm, cluster):
     job, since = _move(cluster)
     assert job.status == SUCCESS, job.ops[0].log
     assert _plays(cluster, since) == [
-        [("instance_create", N3), ("instance_stop", N2), ("instance_volume_copy", N2)],
-        [("instance_start", N3), ("instance_remove", N2)]]
+        [("instance_create", N3), ("instance_stop", N2), ("instance_volume_copy", N2),
+         ("instance_start", N3), ("instance_remove", N2)]]
     assert cluster.hv2.where(INST) == [N3]
 
 
@@ -188,8 +188,9 @@ def test_move_plain_stop_failure(lvm, cluster):
     assert cluster.config_bytes() == before
     job, since = _move(cluster, ignore_consistency=True)
     assert job.status == SUCCESS, job.ops[0].log
-    assert _plays(cluster, since)[1:] == [[("instance_volume_copy", N2)],
-                                          [("instance_start", N3), ("instance_remove", N2)]]
+    # the run that stopped at the failed shutdown, then the rest in one more run
+    assert _plays(cluster, since)[1:] == [[("instance_volume_copy", N2), ("instance_start", N3),
+                                           ("instance_remove", N2)]]
     log = "\n".join(str(entry) for entry in job.ops[0].log)
     assert "proceeding anyway (--ignore-consistency)" in log
     assert _primary(cluster) == N3
