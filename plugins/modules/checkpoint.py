@@ -34,15 +34,9 @@ options:
     description: Seconds to wait for the answer before failing.
     type: float
     default: 3600
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  action:
-    support: full
 notes:
   - Runs on the controller only; O(path) is never looked for on the node.
+  - Behaves the same in check mode (it changes nothing); has no diff.
 """
 
 EXAMPLES = r"""
