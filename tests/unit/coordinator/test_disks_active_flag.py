@@ -222,8 +222,8 @@ def test_verify_drbd_minors_follow_the_flag(cluster, drbd):
     assert len(found) == 2 and all(m.endswith("is not active") for m in found), found
 
 
-def test_verify_disks_looks_at_instances_whose_disks_are_marked_active(cluster, drbd,
-                                                                      monkeypatch):
+def test_verify_disks_looks_at_instances_whose_disks_are_marked_active(
+        cluster, drbd, monkeypatch):
     from gnt.nodes import rpc
     _create(cluster)
     monkeypatch.setattr(rpc, "drbd_status", lambda store, node: {})    # nothing configured

@@ -112,7 +112,7 @@ def test_grow_disk_checks_the_new_size(mn):
                     amount=2048, ignore_ipolicy=True))
     assert _warned(op, "WARNING: Growing disk 0 violates policy")
     _ok(mn.run("OP_INSTANCE_GROW_DISK", instance_name="g.example.com", disk=0, amount=1,
-                absolute=False, ignore_ipolicy=True))
+               absolute=False, ignore_ipolicy=True))
 
 
 @pytest.mark.parametrize("op_id, extra", [

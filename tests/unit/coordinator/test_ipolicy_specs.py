@@ -76,8 +76,8 @@ def test_std_must_fit_one_pair():
     policy = ipolicy.fill({"minmax": [{"min": SPEC, "max": BIG}], "std": {"cpu-count": 8}})
     with pytest.raises(OpPrereqError, match="Invalid std specifications"):
         ipolicy.check_std_in_bounds(policy)
-    two = [{"min": SPEC, "max": BIG}, {"min": dict(SPEC, **{"cpu-count": 8}),
-                                      "max": dict(BIG, **{"cpu-count": 16})}]
+    two = [{"min": SPEC, "max": BIG},
+           {"min": dict(SPEC, **{"cpu-count": 8}), "max": dict(BIG, **{"cpu-count": 16})}]
     ipolicy.check_std_in_bounds(ipolicy.fill({"minmax": two, "std": {"cpu-count": 8}}))
 
 
