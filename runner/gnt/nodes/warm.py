@@ -234,13 +234,15 @@ def link_payload_cache(cache_dir: str) -> None:
 
 
 def payload_modules() -> list[str]:
-    """The modules whose payloads the worker builds ahead: the collection's and
+    """The modules whose payloads the worker builds ahead: the collection's (but those that
+    only document a controller-side action plugin of the same name, such as
+    ``gnt.cluster.checkpoint``: no payload is ever sent for them) and
     :data:`BUILTIN_MODULES`."""
     from gnt.core import settings
 
-    modules = settings.collection_root() / "plugins" / "modules"
-    return ([f"gnt.cluster.{path.stem}" for path in sorted(modules.glob("*.py"))
-             if path.name != "__init__.py"]
+    plugins = settings.collection_root() / "plugins"
+    return ([f"gnt.cluster.{path.stem}" for path in sorted((plugins / "modules").glob("*.py"))
+             if path.name != "__init__.py" and not (plugins / "action" / path.name).exists()]
             + [f"ansible.builtin.{name}" for name in BUILTIN_MODULES])
 
 

@@ -73,3 +73,10 @@ def test_every_module_the_roles_run_is_built_ahead():
     controller = {f"ansible.builtin.{name}" for name in warm.CONTROLLER_ACTIONS}
     assert {"ansible.builtin.command", "gnt.cluster.domain"} <= used
     assert sorted(used - ahead - controller) == []
+
+
+def test_a_module_that_documents_an_action_plugin_gets_no_payload():
+    """gnt.cluster.checkpoint runs on the controller (plugins/action): nothing to build."""
+    ahead = set(warm.payload_modules())
+    assert "gnt.cluster.checkpoint" not in ahead
+    assert {"gnt.cluster.domain", "gnt.cluster.drbd_device"} <= ahead
