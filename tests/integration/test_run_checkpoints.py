@@ -22,7 +22,7 @@ MODES = ("warm", "runner")
 @pytest.fixture
 def executor(tmp_path, monkeypatch, request):
     monkeypatch.setenv("GNT_ROOT", str(tmp_path / "root"))
-    made = AnsibleExecutor(mode=request.param)
+    made = AnsibleExecutor(mode=request.param, timeout=600)
     yield made
     made.cancel_runs()
     made.close()
@@ -67,3 +67,22 @@ def test_a_failing_step_stops_the_run_and_is_raised(executor):
     assert called == ["first"]
     assert any("stopped by the coordinator: the config could not be written" in line
                for line in lines)
+
+
+@pytest.mark.parametrize("executor", MODES, indirect=True)
+def test_a_checkpoint_that_cannot_be_answered_stops_the_run_at_once(executor, tmp_path):
+    """The answer cannot be written (as on a full disk): the run is stopped then, not left
+    waiting at the checkpoint until its timeout, and the write's error is raised."""
+    called: list[str] = []
+
+    def block_the_answer() -> None:
+        called.append("first")
+        for run_dir in (tmp_path / "root").glob("**/runs/run-*"):
+            (run_dir / ".checkpoint-0.tmp").mkdir()   # the answer's file cannot be written
+
+    start = time.monotonic()
+    with pytest.raises(OSError):
+        executor.run([_delay(0.1, block_the_answer), _delay(0.1, lambda: called.append("2nd"))],
+                     NODES, lambda _l: None)
+    assert called == ["first"]
+    assert time.monotonic() - start < 60

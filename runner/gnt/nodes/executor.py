@@ -324,6 +324,9 @@ class _EventCollector:
         self.run_dir = run_dir
         self.checkpoints_done: set[int] = set()
         self.checkpoint_error: BaseException | None = None
+        #: A checkpoint's answer could not be written (say, a full disk): the run is stopped
+        #: (canceled) rather than left waiting for it until the run's timeout.
+        self.unanswered = False
 
     def _checkpoint(self, data: dict[str, Any]) -> None:
         """At a play's checkpoint: take the coordinator's step, then answer (go on, or stop
@@ -343,8 +346,14 @@ class _EventCollector:
             answer = f"stopped by the coordinator: {err}"
         path = checkpoint_path(self.run_dir, index)
         temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(answer)
-        os.replace(temp, path)
+        try:
+            temp.write_text(answer)
+            os.replace(temp, path)
+        except OSError as err:
+            self.unanswered = True
+            self.checkpoint_error = self.checkpoint_error or err
+            self.feedback(f"could not answer the checkpoint of play {index} ({err}): the run"
+                          " is stopped")
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
@@ -518,10 +527,14 @@ class AnsibleExecutor:
         import ansible_runner.interface
 
         _ensure_venv_on_path()
-        should_cancel = self._cancel_check()
+        canceled = self._cancel_check()
         check_plays(plays)  # Ansible's own check of the same specs is skipped when warm
         run_dir = self._new_run_dir(plays, nodes, self.timeout)
         collector = _EventCollector(feedback, plays, run_dir)
+
+        def should_cancel() -> bool:   # also when a checkpoint could not be answered
+            return canceled() or collector.unanswered
+
         kwargs = self._runner_kwargs(run_dir, collector, should_cancel)
         if self.mode == "warm":
             runner = ansible_runner.interface.init_runner(**kwargs)
