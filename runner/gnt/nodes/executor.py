@@ -32,6 +32,12 @@ from typing import Any, Protocol
 from gnt.core import settings
 from gnt.core.collection import link_collection
 from gnt.nodes import modexec, proctree, ssh
+from gnt.nodes.checkpoints import (  # noqa: F401 -- part of this module's interface
+    CHECKPOINT_ACTION,
+    CHECKPOINT_GO,
+    checkpoint_path,
+    checkpoint_task,
+)
 from gnt.nodes.modexec import launcher_script
 from gnt.nodes.rolespecs import check_plays
 from gnt.nodes.runfiles import UnsafeText, dump_data, dump_yaml
@@ -244,25 +250,6 @@ def entry_point(play: Play) -> str:
     templates = {(role_vars.get("gnt_instance") or {}).get("disk_template") or "diskless"
                  for role_vars in play.hosts.values()}
     return "main" if templates & set(VOLUME_TEMPLATES) else "no_volumes"
-
-
-#: The action of the checkpoint task (plugins/action/checkpoint.py).
-CHECKPOINT_ACTION = "gnt.cluster.checkpoint"
-#: The answer that lets a run go on past a checkpoint (any other text stops it).
-CHECKPOINT_GO = "go"
-
-
-def checkpoint_path(run_dir: Path, index: int) -> Path:
-    """Where the coordinator answers the checkpoint at the end of play ``index``."""
-    return run_dir / f"checkpoint-{index}"
-
-
-def checkpoint_task(path: Path, timeout: float) -> dict[str, Any]:
-    """The task ending a play whose :attr:`Play.then` the coordinator takes: it waits on the
-    controller for the answer at ``path`` (written by :class:`_EventCollector`), once for the
-    play's hosts."""
-    return {"name": "Wait for the coordinator", "run_once": True,
-            CHECKPOINT_ACTION: {"path": UnsafeText(str(path)), "timeout": timeout}}
 
 
 def build_playbook(plays: list[Play], run_dir: Path | None = None,
