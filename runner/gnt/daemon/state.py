@@ -13,9 +13,10 @@ from gnt.daemon.scheduler import Scheduler
 from gnt.jobs.locking import LockManager
 from gnt.jobs.queue import JobQueue
 from gnt.lu.base import Context
-from gnt.nodes.executor import AnsibleExecutor, Executor, stop_orphaned_runs
+from gnt.nodes.executor import AnsibleExecutor, Executor
 from gnt.nodes.queuesync import QueueSync
 from gnt.nodes.replication import Replicator
+from gnt.nodes.runprocs import stop_orphaned_runs
 from gnt.opcodes import registry
 
 LOG = logging.getLogger("gnt.masterd")

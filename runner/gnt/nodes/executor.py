@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from gnt.core import settings
 from gnt.core.collection import link_collection
-from gnt.nodes import modexec, proctree, ssh
+from gnt.nodes import modexec, ssh
 from gnt.nodes.checkpoints import (  # noqa: F401 -- part of this module's interface
     CHECKPOINT_ACTION,
     CHECKPOINT_GO,
@@ -41,6 +41,7 @@ from gnt.nodes.checkpoints import (  # noqa: F401 -- part of this module's inter
 from gnt.nodes.modexec import launcher_script
 from gnt.nodes.rolespecs import check_plays
 from gnt.nodes.runfiles import UnsafeText, dump_data, dump_yaml
+from gnt.nodes.runprocs import RUN_ENV, stop_run_leftovers
 from gnt.nodes.warmclient import WarmWorker
 
 Feedback = Callable[[str], None]
@@ -531,7 +532,7 @@ class AnsibleExecutor:
         rc = int(runner.rc if runner.rc is not None else 1)
         stopped = ""
         if runner.canceled or runner.timed_out:
-            _stop_run_leftovers(run_dir)
+            stop_run_leftovers(run_dir)
             stopped = ("Ansible run canceled" if runner.canceled else
                        f"Ansible run stopped after its timeout ({self.timeout:g} s)")
             feedback(stopped)
@@ -550,50 +551,6 @@ class AnsibleExecutor:
         if collector.checkpoint_error is not None:
             raise collector.checkpoint_error
         return RunResult(ok=ok, hosts=hosts, rc=rc, unreachable=collector.unreachable)
-
-
-RUN_ENV = "GNT_ANSIBLE_RUN"
-
-
-def _run_processes(runs: Path) -> dict[int, str]:
-    """Live processes (pid -> run dir) started for a run under ``runs``: ansible-playbook, its
-    workers (Ansible puts them in sessions of their own), modules, their commands and SSH
-    masters all inherit ``GNT_ANSIBLE_RUN`` from the executor's environment."""
-    prefix = f"{RUN_ENV}={runs}/".encode()
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state == "Z":
-            continue
-        for item in environ.split(b"\0"):
-            if item.startswith(prefix):
-                found[int(entry.name)] = item[len(RUN_ENV) + 1:].decode(errors="replace")
-                break
-    return found
-
-
-def stop_orphaned_runs(timeout: float = 10.0) -> list[int]:
-    """Stop the Ansible runs a previous master daemon of this root left behind (it was killed):
-    every process started for a run (see :func:`_run_processes`), the warm worker and its
-    forks included, gets SIGTERM, then SIGKILL after ``timeout``. Call it only when no run
-    of this root can be live (daemon start). Returns the PIDs signalled."""
-    victims = sorted(_run_processes(settings.paths().ansible_dir / "runs"))
-    proctree.terminate(victims, timeout)
-    return victims
-
-
-def _stop_run_leftovers(run_dir: Path) -> None:
-    """After a canceled or timed-out run: stop what is left of it (module processes and
-    commands that outlived their parents carry the run's ``GNT_ANSIBLE_RUN``)."""
-    leftovers = [pid for pid, value in _run_processes(run_dir.parent).items()
-                 if value == str(run_dir)]
-    proctree.terminate(leftovers)
 
 
 def private_dir(path: Path) -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gnt.core import settings
-from gnt.nodes.executor import RUN_ENV, stop_orphaned_runs
 from gnt.nodes.proctree import alive
+from gnt.nodes.runprocs import RUN_ENV, stop_orphaned_runs
 
 # parent + a worker in a new session (os.setsid), both sleeping
 SLEEPER = ("import os, time\n"
