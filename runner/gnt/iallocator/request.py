@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gnt.config.objects import disks_active
 from gnt.core.errors import ECODE_INVAL, ECODE_NOENT, OpPrereqError
 from gnt.opcodes import params
 
@@ -221,6 +222,7 @@ def _instance_data(config: Mapping[str, Any], inst: Mapping[str, Any]) -> dict[s
         "nics": nics, "os": inst.get("os", ""), "tags": list(inst.get("tags", [])),
         "nodes": _instance_nodes(config, inst), "admin_state": inst["admin_state"],
         "admin_state_source": inst.get("admin_state_source", "admin"),
+        "disks_active": disks_active(dict(inst)),
         "hypervisor": inst["hypervisor"], "auto_balance": bool(be["auto_balance"]),
         "always_failover": bool(be["always_failover"]),
     }

@@ -96,8 +96,8 @@ def add_instance(config: dict[str, Any], live: dict[str, Any], name: str,
         "os": "noop", "hypervisor": params.HT_KVM, "hvparams": {},
         "beparams": {"maxmem": memory, "minmem": memory,
                      **({"vcpus": vcpus} if vcpus is not None else {})},
-        "osparams": {}, "admin_state": admin_state, "disk_template": template,
-        "disks": disk_uuids,
+        "osparams": {}, "admin_state": admin_state, "disks_active": admin_state == "up",
+        "disk_template": template, "disks": disk_uuids,
         "nics": [{"uuid": _uuid("nic", index), "mac": f"aa:00:00:00:{index // 256:02x}:"
                   f"{index % 256:02x}", "nicparams": {}}],
         "tags": [], "serial_no": 1, "ctime": 0.0, "mtime": 0.0}

@@ -98,6 +98,23 @@ def test_instances_use_filled_beparams_and_node_names(cluster):
     assert data["instances"]["db"]["admin_state"] == "down"
 
 
+def test_instances_carry_the_disks_active_flag(cluster):
+    """Ganeti's ``disks_active`` per instance: the stored flag, or, in a config written before
+    the flag existed, whether the instance is marked up."""
+    config, live = cluster
+    by_name = {i["name"]: i for i in config["instances"].values()}
+    by_name["web"].pop("disks_active", None)        # old config, marked up
+    by_name["db"].pop("disks_active", None)         # old config, marked down
+    by_name["rep"]["disks_active"] = False          # up, but its disks were deactivated
+    data = ia.build_request(config, live, ia.request_allocate("new", 512, [1024], "file"))
+    flags = {n: i["disks_active"] for n, i in data["instances"].items()}
+    assert flags == {"web": True, "db": False, "rep": False}
+    by_name["db"]["disks_active"] = True            # down, disks activated by hand
+    data = ia.build_request(config, live, ia.request_allocate("new", 512, [1024], "file"))
+    assert data["instances"]["db"]["disks_active"] is True
+    assert json.loads(json.dumps(data))["instances"]["db"]["disks_active"] is True
+
+
 def test_groups_default_policy_and_own_settings(cluster):
     config, live = cluster
     uuid = sim.add_group(config, "spare", alloc_policy="last_resort")
