@@ -110,7 +110,8 @@ def migrate_node(args: argparse.Namespace) -> int:
         return EXIT_CONFIRMATION
     op = make_op("OP_NODE_MIGRATE", args, node_name=args.node, mode=_mode(args),
                  target_node=args.dst_node, iallocator=args.iallocator,
-                 allow_runtime_changes=not args.no_runtime_changes)
+                 allow_runtime_changes=not args.no_runtime_changes,
+                 ignore_ipolicy=args.ignore_ipolicy)
     bad = _wait_for_jobs(args, submit_or_send(op, args))
     if bad:
         stdout(f"There were {bad} errors during the node migration.")
@@ -199,6 +200,8 @@ def register_node(subs: Any) -> None:
     p.add_argument("node", metavar="NODE")
     _common(p)
     _migration_opts(p)
+    p.add_argument("--ignore-ipolicy", action="store_true",    # Ganeti: migrate only
+                   help="Ignore instance policy violations (passed to each migration)")
     add_submit_options(p)
     p = add_command(subs, "evacuate", evacuate_node, "Move the instances off a node")
     p.add_argument("node", metavar="NODE")

@@ -8,7 +8,8 @@
 - ``-n NODE`` / ``-I ALLOCATOR`` (replace_new_secondary): the old secondary's ends removed (if it
   answers), the config changed to the new secondary (its own minor, the same port and secret),
   the new node's volumes and meta-data made and the primary connected to it, the resync waited
-  for.
+  for. A new secondary in another node group must meet that group's instance policy (Ganeti's
+  CheckTargetNodeIPolicy; ``--ignore-ipolicy`` makes it a warning).
 
 The disks are assembled first (and torn down again at the end when the instance is not
 running), so a stopped instance can be repaired too.
@@ -23,7 +24,7 @@ from typing import Any
 from gnt.config import drbdmap
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpPrereqError
 from gnt.core.locklevels import ALL, LEVEL_NODE, LEVEL_NODE_RES
-from gnt.lu import instance_drbd, placement
+from gnt.lu import instance_drbd, placement, policy_checks
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import rpc
@@ -99,6 +100,9 @@ class LUInstanceReplaceDisks(InstanceLU):
             self.target: dict[str, Any] | None = (self.node if op["mode"] == REPLACE_ON_PRIMARY
                                                   else secondary)
             check = [self.node, secondary]
+        if self.new_node is not None:   # Ganeti checks the new node's group before onlineness
+            policy_checks.check_target_node(self, inst, str(self.new_node["uuid"]),
+                                            bool(op["ignore_ipolicy"]))
         for node in check:
             if node["offline"]:
                 raise OpPrereqError(f"Can't use offline node {node['name']}", ECODE_STATE)

@@ -158,7 +158,8 @@ class LUNodeMigrate(_NodeEmptyLU):
         ops = [{"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": inst["name"],
                 "mode": self.op["mode"], "live": self.op["live"],
                 "target_node": self.target_of(inst),
-                "allow_runtime_changes": self.op["allow_runtime_changes"]}
+                "allow_runtime_changes": self.op["allow_runtime_changes"],
+                "ignore_ipolicy": self.op["ignore_ipolicy"]}
                for inst in self.todo]
         return self.jobs_for(ops, "migrate")
 

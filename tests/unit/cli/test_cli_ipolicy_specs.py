@@ -1,12 +1,12 @@
 """--ipolicy-bounds-specs / --ipolicy-std-specs (gnt-cluster, gnt-group) and how info shows
-the bounds; --ignore-ipolicy of the instance commands."""
+the bounds; --ignore-ipolicy of the instance commands and of gnt-node migrate."""
 
 from __future__ import annotations
 
 import pytest
 from gntcli_fakes import FakeClient, run_cli
 
-from gnt.cli import cluster, group, instance
+from gnt.cli import cluster, group, instance, node
 from gnt.opcodes import ipolicy
 
 MIN = "cpu-count=1,disk-count=1,disk-size=32M,memory-size=64M,nic-count=0,spindle-use=0"
@@ -99,6 +99,7 @@ def test_info_shows_the_bounds(fake: FakeClient, capsys: pytest.CaptureFixture) 
     ["failover", "-f", "--ignore-ipolicy", "inst1"],
     ["migrate", "-f", "--ignore-ipolicy", "inst1"],
     ["move", "-f", "-n", "node2", "--ignore-ipolicy", "inst1"],
+    ["replace-disks", "-n", "node3", "--ignore-ipolicy", "inst1"],
 ])
 def test_instance_commands_send_ignore_ipolicy(fake: FakeClient, argv: list[str]) -> None:
     assert run_cli(instance, argv) == 0
@@ -109,3 +110,14 @@ def test_instance_commands_send_ignore_ipolicy(fake: FakeClient, argv: list[str]
     assert run_cli(instance, without) == 0
     (op,) = fake.submitted_ops()
     assert op.get("ignore_ipolicy", False) is False
+
+
+def test_node_migrate_sends_ignore_ipolicy(fake: FakeClient) -> None:
+    """Ganeti's gnt-node migrate (only it of the node commands) takes --ignore-ipolicy."""
+    fake.handlers["query"] = lambda what, fields, names: {
+        "data": [[{"name": "node2", "pinst_list": ["inst1"]}[field] for field in fields]]}
+    fake.outcome = ("success", {"jobs": []})
+    assert run_cli(node, ["migrate", "-f", "--ignore-ipolicy", "node2"]) == 0
+    assert run_cli(node, ["migrate", "-f", "node2"]) == 0
+    assert [op["ignore_ipolicy"] for op in fake.submitted_ops()] == [True, False]
+    assert run_cli(node, ["evacuate", "-f", "--ignore-ipolicy", "node2"]) == 2

@@ -1,12 +1,12 @@
-"""The instance policy's bounds enforced as Ganeti: instance add, modify, grow-disk and
-failover/migrate/move to another group's node refuse violations (ECODE_INVAL, config
-unchanged, no node play), ``ignore_ipolicy`` lets them through (a warning where Ganeti
-warns)."""
+"""The instance policy's bounds enforced as Ganeti: instance add, modify, grow-disk, and
+failover/migrate/move and replace-disks -n to another group's node refuse violations
+(ECODE_INVAL, config unchanged, no node play), ``ignore_ipolicy`` lets them through (a warning
+where Ganeti warns)."""
 
 from __future__ import annotations
 
 import pytest
-from multinode import add_node, install
+from multinode import MASTER, add_node, drbd_cluster, install
 
 from gnt.core.errors import ECODE_INVAL
 from gnt.core.jobstate import ERROR, SUCCESS
@@ -51,10 +51,10 @@ def mn(cluster, monkeypatch):
     return cluster
 
 
-def _create(cluster, name, pnode, memory="1G", disks=("1G",), **kw):
+def _create(cluster, name, pnode, memory="1G", disks=("1G",), start=False, **kw):
     return cluster.run("OP_INSTANCE_CREATE", instance_name=name, disk_template="sharedfile",
                        disks=[{"size": size} for size in disks], os_type="tinylinux",
-                       pnode=pnode, start=False, beparams={"memory": memory}, **kw)
+                       pnode=pnode, start=start, beparams={"memory": memory}, **kw)
 
 
 def test_add_refused_by_the_groups_bounds_unless_ignored(mn):
@@ -132,6 +132,17 @@ def test_failover_and_migrate_to_another_groups_node(mn, op_id, extra):
                      )["name"] == N3
 
 
+def test_node_migrate_passes_ignore_ipolicy_to_each_migration(mn):
+    _ok(_create(mn, "r.example.com", N2, memory="1G", start=True))
+    [child] = mn.children(mn.run("OP_NODE_MIGRATE", node_name=N2, target_node=N3))
+    assert child.status == ERROR and child.ops[0].input["ignore_ipolicy"] is False
+    assert "Instance does not meet target node group's" in child.ops[0].result["args"][0]
+    [child] = mn.children(mn.run("OP_NODE_MIGRATE", node_name=N2, target_node=N3,
+                                 ignore_ipolicy=True))
+    assert child.status == SUCCESS and child.ops[0].input["ignore_ipolicy"] is True
+    assert _warned(child.ops[0], "WARNING: Instance does not meet target node group's")
+
+
 def test_same_group_target_is_not_checked(mn):
     _ok(_create(mn, "s.example.com", N3, memory="1G", ignore_ipolicy=True))
     add_node(mn, "node4.example.com", "198.18.0.14", group=mn.small)
@@ -169,3 +180,24 @@ def test_builtin_allocator_skips_groups_whose_bounds_refuse_the_instance():
     with pytest.raises(OpPrereqError, match="violates the instance policy of every node group"
                        r" \(group small: memory-size value 1024 is not in range"):
         place(1024, group_name="small")
+
+
+def test_replace_disks_new_secondary_in_another_group(cluster, monkeypatch):
+    drbd_cluster(cluster, monkeypatch, N2, N3)
+    _ok(cluster.run("OP_GROUP_ADD", group_name="small", ipolicy={"minmax": SMALL}))
+    _ok(cluster.run("OP_GROUP_ASSIGN_NODES", group_name="small", nodes=[N3]))
+    small = cluster.master.config.lookup("nodegroups", "small")["uuid"]
+    _ok(cluster.run("OP_INSTANCE_CREATE", instance_name="d.example.com", disk_template="drbd",
+                    disks=[{"size": "1G"}], pnode=MASTER, snode=N2, name_check=False,
+                    ip_check=False, no_install=True, start=False, os_type="blank",
+                    beparams={"memory": "1G"}))
+    replace = {"instance_name": "d.example.com", "mode": "replace_new_secondary",
+               "remote_node": N3}
+    message = _refused(cluster, "OP_INSTANCE_REPLACE_DISKS", **replace)
+    assert message == (f"Instance does not meet target node group's ({small}) instance"
+                       " policy: memory-size value 1024 is not in range [64, 512]")
+    op = _ok(cluster.run("OP_INSTANCE_REPLACE_DISKS", ignore_ipolicy=True, **replace))
+    assert _warned(op, "WARNING: Instance does not meet target node group's")
+    store = cluster.master.config
+    assert store.instance_secondaries(store.lookup("instances", "d.example.com")) == [
+        store.lookup("nodes", N3)["uuid"]]
