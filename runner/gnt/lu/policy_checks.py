@@ -28,6 +28,22 @@ def instance_violations(cfg: Any, policy: dict[str, Any], instance: dict[str, An
                                        len(instance.get("nics") or []))
 
 
+def violating_instances(cfg: Any, instances: Iterable[dict[str, Any]]
+                        ) -> dict[str, list[str]]:
+    """Instance name -> what of it the policy of its primary node's group refuses, for the
+    instances that violate it (Ganeti's cluster-verify check CV_EINSTANCEPOLICY)."""
+    policies: dict[str, dict[str, Any]] = {}
+    found = {}
+    for inst in instances:
+        group = node_group(cfg, inst["primary_node"])
+        if group not in policies:
+            policies[group] = group_policy(cfg, group)
+        violations = instance_violations(cfg, policies[group], inst)
+        if violations:
+            found[str(inst["name"])] = violations
+    return found
+
+
 def check_target_node(lu: Any, instance: dict[str, Any], target_node_uuid: str,
                       ignore: bool) -> None:
     """Ganeti's CheckTargetNodeIPolicy: moving the instance to a node of another group needs

@@ -1,4 +1,5 @@
-"""``gnt-cluster verify``: the config, every node, every instance, disks and N+1 memory.
+"""``gnt-cluster verify``: the config, every node, every instance (its state and whether it
+meets its group's instance policy), disks and N+1 memory.
 
 Everything is read live (one SSH round per node, all at once) and compared with the config;
 each problem is one ``ERROR``/``WARNING`` line naming the object, and the result says how many
@@ -11,7 +12,7 @@ from typing import Any
 
 from gnt.config import schema
 from gnt.core.locklevels import ALL, LEVEL_INSTANCE, LEVEL_NODE
-from gnt.lu import verify_storage
+from gnt.lu import policy_checks, verify_storage
 from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import knownhosts, live, rpc
 from gnt.nodes.nodevars import bridges
@@ -172,8 +173,11 @@ class LUClusterVerify(LogicalUnit):
                 if dom["state"] in RUNNING:
                     where.setdefault(name, []).append(cfg.get("nodes", uuid)["name"])
         known = set()
+        outside_policy = policy_checks.violating_instances(cfg, instances)
         for inst in instances:
             known.add(inst["name"])
+            if inst["name"] in outside_policy:   # Ganeti's EINSTANCEPOLICY: only a warning
+                self._warn("instance", inst["name"], ", ".join(outside_policy[inst["name"]]))
             node = cfg.get("nodes", inst["primary_node"])
             status = live.instance_status(inst, node, domains.get(node["uuid"]))
             elsewhere = [n for n in where.get(inst["name"], []) if n != node["name"]]
