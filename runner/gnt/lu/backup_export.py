@@ -20,9 +20,18 @@ fails. A stopped instance, or one exported with ``--remove-instance``, is read f
 volumes directly.
 
 Ext instances are read from their ExtStorage volumes, attached on the primary node for the
-copy (a stopped instance's are detached after it, as a shutdown leaves them): with the
-shutdown only, as ``--noshutdown`` would need the provider's snapshots, which this version
-does not take.
+copy: with the shutdown only, as ``--noshutdown`` would need the provider's snapshots, which
+this version does not take.
+
+As Ganeti's LUBackupExport (``activate_disks = not instance.disks_active``): the disks of an
+instance whose ``disks_active`` flag is off are activated for the copy and deactivated after
+it, also when a step fails, so the disks and the flag are left as the export found them. What
+the copy needs is activated: a plain instance's volumes, a drbd instance's data volumes (read
+directly, no DRBD device is assembled for it), an ext instance's volumes (attached); after
+the copy the plain volumes are deactivated and the ext volumes detached, as
+``gnt-instance deactivate-disks`` leaves them. Ganeti marks the disks active and then inactive
+in its config; here the flag is not written, as it ends unchanged. The disks of a running
+instance are in use and never deactivated, whatever the flag says.
 
 The result is Ganeti's ``[finalized, [disk ok, ...]]``; the CLI turns it into exit code 0
 (all), 2 (some disks failed) or 1 (nothing, or no config: those raise).
@@ -33,7 +42,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gnt.config import exportcfg
+from gnt.config import exportcfg, objects
 from gnt.core import settings
 from gnt.core.errors import ECODE_INVAL, ECODE_STATE, GntError, OpExecError, OpPrereqError
 from gnt.core.locklevels import LEVEL_NODE
@@ -112,6 +121,7 @@ class LUBackupExport(InstanceLU):
                          and not on_lvs)
         self.volumes = lv_volumes(self.cfg, inst) if on_lvs else []
         self.lv_snapshot = on_lvs and self.running and not self.op["remove_instance"]
+        self.activate_disks = activates_disks(inst, self.running)
 
     # -- the steps ------------------------------------------------------------------------
     def exec(self) -> Any:
@@ -160,6 +170,8 @@ class LUBackupExport(InstanceLU):
                 plays.append(self._on_primary("instance_start", "restart"))
         if self.ext:
             plays.append(instance_ext.attach_play(self.cfg, self.instance, self.node, True))
+        elif self.activate_disks and self.volumes:
+            plays.append(self._volumes_play(True))
         if self.instance["disks"]:
             export = {"dest_dir": self.tmp_dir, "compression": self.op["compress"],
                       "target": transfer_peer(self.cfg, self.target, self.node)}
@@ -176,6 +188,24 @@ class LUBackupExport(InstanceLU):
                                                              "volumes": self.volumes}}},
                     title=title)
 
+    def _volumes_play(self, active: bool) -> Play:
+        """The plain (drbd: data) volumes activated or deactivated on the primary node."""
+        volumes = [{"vg": v["vg"], "name": v["lv"]} for v in self.volumes]
+        return Play("instance_volumes", {self.node["name"]: {
+            "gnt_volumes": volumes, "gnt_volumes_active": active}},
+            title="activate the disks" if active else "deactivate the disks")
+
+    def _deactivation_plays(self) -> list[Play]:
+        """After the copy: the disks the export activated deactivated again (a drbd
+        instance's data volumes stay active, as deactivate-disks leaves them)."""
+        if not self.activate_disks:
+            return []
+        if self.ext:
+            return [instance_ext.attach_play(self.cfg, self.instance, self.node, False)]
+        if self.volumes and self.instance["disk_template"] == params.DT_PLAIN:
+            return [self._volumes_play(False)]
+        return []
+
     def _read_from_volumes(self, spec: dict[str, Any]) -> None:
         """Point the export at the snapshots (or the volumes themselves), not the devices."""
         for disk, volume in zip(spec["disks"], self.volumes, strict=True):
@@ -191,8 +221,7 @@ class LUBackupExport(InstanceLU):
                                           gnt_snapshot={"state": "absent"}))
         if self.lv_snapshot:
             plays.append(self._lv_snapshot_play("absent"))
-        if self.ext and not self.stop_for_copy:     # stopped: as a shutdown leaves it
-            plays.append(instance_ext.attach_play(self.cfg, self.instance, self.node, False))
+        plays += self._deactivation_plays()
         restarted = self.lv_snapshot and not recovering
         if self.stop_for_copy and not self.op["remove_instance"] and not restarted:
             plays.append(self._on_primary("instance_start", "restart"))
@@ -309,6 +338,13 @@ class LUBackupExport(InstanceLU):
                                   " (remove it with 'gnt-instance remove')") from err
             self.log(f"WARNING: ignoring the removal failure: {err}")
         instance_storage.remove_instance(self.cfg, self.instance)
+
+
+def activates_disks(instance: dict[str, Any], running: bool) -> bool:
+    """Whether an export activates the disks of ``instance`` for the copy and deactivates
+    them after it: Ganeti's ``not instance.disks_active``, for an instance with disks that
+    does not run (a running instance's disks are active, and in use)."""
+    return bool(instance["disks"]) and not running and not objects.disks_active(instance)
 
 
 def lv_volumes(cfg: Any, instance: dict[str, Any]) -> list[dict[str, Any]]:

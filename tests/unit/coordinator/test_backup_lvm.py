@@ -71,7 +71,8 @@ def test_export_of_a_stopped_plain_instance_reads_its_volume(cluster, lvm):
     _plain(cluster)
     job, since = _export(cluster)
     assert job.status == SUCCESS, job.ops[0].log
-    assert [r for r, _h in _roles(cluster, since)] == ["instance_export", "export_place"]
+    assert [r for r, _h in _roles(cluster, since)] == [
+        "instance_volumes", "instance_export", "instance_volumes", "export_place"]
     assert _read_from(cluster) == [f"/dev/{_lv(cluster)}"]
 
 
