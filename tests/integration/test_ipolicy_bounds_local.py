@@ -1,7 +1,8 @@
 """Instance policy bounds through the real CLIs and daemon on a local one-node cluster: set
 with gnt-cluster modify, shown by gnt-cluster info, enforced by gnt-instance add, modify and
-grow-disk (refused: exit 1, config.data byte-for-byte unchanged, no disk file made), and let
-through by --ignore-ipolicy."""
+grow-disk (refused: exit 1, config.data byte-for-byte unchanged, no disk file made), let
+through by --ignore-ipolicy and then warned about by gnt-cluster verify; gnt-cluster init with
+the deprecated --specs-* options."""
 
 from __future__ import annotations
 
@@ -73,3 +74,40 @@ def test_add_modify_grow_enforced_and_ignore_ipolicy(gnt):
     out = gnt.run("gnt-instance", "list", "--no-headers", "-o", "name,disk.size/0,be/vcpus",
                   INST).stdout.split()
     assert out[0] == INST and out[1] in ("72M", "72") and out[2] == "4"
+
+
+def test_verify_warns_about_the_instance_outside_the_policy(gnt):
+    """After the --ignore-ipolicy changes above, vm1 breaks the bounds: gnt-cluster verify
+    warns (Ganeti's EINSTANCEPOLICY is a warning) and still exits 0."""
+    proc = gnt.run("gnt-cluster", "verify", check=False)
+    output = proc.stdout + proc.stderr
+    assert (f"  - WARNING: instance {INST}: cpu-count value 4 is not in range [1, 2],"
+            " disk-size/0 value 72 is not in range [4, 32]") in output
+    assert proc.returncode == 0, output
+
+
+def test_init_with_the_deprecated_split_specs(tmp_path_factory):
+    """gnt-cluster init --specs-*: refused beside --ipolicy-bounds-specs (no cluster made),
+    else one min/max pair with the built-in bounds where none is given."""
+    from gnt_clusterenv import Gnt
+
+    gnt = Gnt(tmp_path_factory.mktemp("split-specs"))
+    init = ("gnt-cluster", "init", "--enabled-disk-templates=file,diskless")
+    proc = gnt.run(*init, "--specs-mem-size", "min=32M,max=512M,std=64M",
+                   "--ipolicy-bounds-specs", BOUNDS, "cluster.split.example", check=False)
+    assert proc.returncode == 1 and not gnt.config_file.exists()
+    assert ("A --specs-xxx option cannot be specified together with any --ipolicy-xxx-specs"
+            " option") in proc.stderr
+    gnt.run(*init, "--specs-mem-size", "min=32M,max=512M,std=64M", "--specs-cpu-count",
+            "max=2", "cluster.split.example")
+    try:
+        out = gnt.run("gnt-cluster", "info").stdout
+        block = out[out.index("Instance policy - limits for instances"):]
+        assert "    - max/0: \n        cpu-count: 2\n" in block
+        assert "        memory-size: 512\n" in block and "        memory-size: 32\n" in block
+        assert "  std: \n" in block and "    memory-size: 64\n" in block
+        out = _refused(gnt, "gnt-instance", "add", "-o", "blank", "-t", "file", "--disk",
+                       "0:size=8M", "-B", "memory=1G", "--no-start", "vm.split.example")
+        assert "memory-size value 1024 is not in range [32, 512]" in out
+    finally:
+        destroy_cluster(gnt)

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.opcodes import ipolicy
 from gnt.opcodes.params import DISK_MODE_DEFAULT, DISK_MODES, EXT_PARAM_RE
 
 
@@ -278,10 +279,21 @@ IPOLICY_OPTIONS = (("--ipolicy-disk-templates", "ipolicy_disk_templates", "disk-
 # standard values KEY=VAL,... (cluster only: Ganeti's gnt-group has no --ipolicy-std-specs).
 IPOLICY_BOUNDS = "--ipolicy-bounds-specs"
 IPOLICY_STD = "--ipolicy-std-specs"
+# Ganeti's deprecated per-parameter specs, min=V,max=V,std=V each (gnt-cluster init only, as in
+# Ganeti 3.0): option -> spec parameter.
+SPLIT_SPECS = (("--specs-cpu-count", ipolicy.CPU_COUNT), ("--specs-disk-count", ipolicy.DISK_COUNT),
+               ("--specs-disk-size", ipolicy.DISK_SIZE), ("--specs-mem-size", ipolicy.MEM_SIZE),
+               ("--specs-nic-count", ipolicy.NIC_COUNT))
 
 
-def add_ipolicy_options(parser: Any, group: bool = False) -> None:
-    """The instance policy options Ganeti's cluster (``group``: node group) commands take."""
+def _split_dest(flag: str) -> str:
+    """``--specs-cpu-count`` -> ``ispecs_cpu_count`` (Ganeti's option dests)."""
+    return "i" + flag[2:].replace("-", "_")
+
+
+def add_ipolicy_options(parser: Any, group: bool = False, split: bool = False) -> None:
+    """The instance policy options Ganeti's cluster (``group``: node group) commands take;
+    ``split``: also the deprecated ``--specs-*`` (gnt-cluster init)."""
     for flag, dest, _key, metavar, text in IPOLICY_OPTIONS:
         parser.add_argument(flag, dest=dest, default=None, metavar=metavar, help=text)
     parser.add_argument(IPOLICY_BOUNDS, dest="ipolicy_bounds_specs", default=None,
@@ -292,6 +304,10 @@ def add_ipolicy_options(parser: Any, group: bool = False) -> None:
     if not group:
         parser.add_argument(IPOLICY_STD, dest="ipolicy_std_specs", default=None,
                             metavar="KEY=VAL,...", help="Complete standard instance specs")
+    for flag, name in SPLIT_SPECS if split else ():
+        parser.add_argument(flag, dest=_split_dest(flag), default=None,
+                            metavar="min=V,max=V,std=V",
+                            help=f"Deprecated: {name} bounds and standard value")
 
 
 def parse_bounds_specs(text: str) -> Any:
@@ -319,8 +335,7 @@ def ipolicy_from_args(args: Any, allow_default: bool, group: bool = False,
     """The ``--ipolicy-*`` values given, validated (``default`` drops a group's own value
     when ``allow_default``), or None when none was given. At ``init`` the standard values
     must also fit the bounds (later changes are checked by the master against the whole
-    policy)."""
-    from gnt.opcodes import ipolicy
+    policy); there the deprecated ``--specs-*`` give them instead of ``--ipolicy-*-specs``."""
     from gnt.opcodes.params import check_ipolicy
 
     given: dict[str, Any] = {key: getattr(args, dest) for _flag, dest, key, _m, _t
@@ -336,6 +351,13 @@ def ipolicy_from_args(args: Any, allow_default: bool, group: bool = False,
     std = getattr(args, "ipolicy_std_specs", None)
     if std is not None:
         given[ipolicy.STD] = keyval(std, "standard instance specs")
+    split = {name: keyval(getattr(args, _split_dest(flag)), f"{flag} specs")
+             for flag, name in SPLIT_SPECS if getattr(args, _split_dest(flag), None)}
+    if split:
+        if bounds is not None or std is not None:
+            raise OpPrereqError("A --specs-xxx option cannot be specified together with any"
+                                " --ipolicy-xxx-specs option", ECODE_INVAL)
+        given.update(ipolicy.from_split_specs(split))
     if not given:
         return None
     result = check_ipolicy(given, allow_default=allow_default, group=group)

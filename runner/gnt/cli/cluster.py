@@ -45,7 +45,7 @@ def _hvparams(specs: list[str] | None) -> dict[str, dict[str, Any]] | None:
     return result
 
 
-def _add_param_options(parser: argparse.ArgumentParser) -> None:
+def _add_param_options(parser: argparse.ArgumentParser, init: bool = False) -> None:
     parser.add_argument("--enabled-hypervisors", default=None, metavar="HYPERVISORS",
                         help="Comma-separated list of hypervisors")
     parser.add_argument("--enabled-disk-templates", default=None, metavar="TEMPLATES",
@@ -66,7 +66,7 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
                         help="Specify the mac prefix for the instance IP addresses")
     parser.add_argument("-I", "--default-iallocator", default=None, metavar="IALLOCATOR",
                         help="Default iallocator for the cluster")
-    add_ipolicy_options(parser)
+    add_ipolicy_options(parser, split=init)   # Ganeti 3.0: --specs-* on init only
 
 
 def init_cluster(args: argparse.Namespace) -> int:
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Directory for file-based instance disks")
     p.add_argument("--shared-file-storage-dir", default=None, metavar="DIR",
                    help="Directory for shared-file instance disks")
-    _add_param_options(p)
+    _add_param_options(p, init=True)
     p.add_argument("--no-etc-hosts", dest="modify_etc_hosts", action="store_false",
                    help="Don't modify /etc/hosts")
     p.add_argument("--no-ssh-init", dest="modify_ssh_setup", action="store_false",

@@ -115,6 +115,23 @@ def check_std(value: Any) -> dict[str, int]:
     return check_spec(value, STD, complete=False)
 
 
+def from_split_specs(split: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Ganeti's deprecated per-parameter specs (``{spec name: {"min": v, "max": v, "std": v}}``,
+    gnt-cluster init's ``--specs-*`` options) as bounds and standard values: one min/max pair
+    whose values not given are the built-in bounds, and the standard values given (Ganeti's
+    _InitISpecsFromSplitOpts with fill_all; the rest of std is inherited)."""
+    by_key: dict[str, dict[str, Any]] = {MIN: {}, MAX: {}, STD: {}}
+    for name, values in split.items():
+        for key, value in values.items():
+            if key not in by_key:
+                raise _bad(f"Unknown parameter '{key}' in the {name} specs (valid: min, max,"
+                           " std)")
+            by_key[key][name] = value
+    low = {**DEFAULT_MIN, **check_spec(by_key[MIN], MIN, complete=False)}
+    high = {**DEFAULT_MAX, **check_spec(by_key[MAX], MAX, complete=False)}
+    return {MINMAX: check_minmax([{MIN: low, MAX: high}]), STD: check_std(by_key[STD])}
+
+
 def check_std_in_bounds(policy: Mapping[str, Any]) -> None:
     """Refuse a (filled) policy whose standard values fit none of its min/max pairs."""
     std = policy[STD]

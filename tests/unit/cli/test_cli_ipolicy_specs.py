@@ -1,5 +1,6 @@
-"""--ipolicy-bounds-specs / --ipolicy-std-specs (gnt-cluster, gnt-group) and how info shows
-the bounds; --ignore-ipolicy of the instance commands and of gnt-node migrate."""
+"""--ipolicy-bounds-specs / --ipolicy-std-specs (gnt-cluster, gnt-group), the deprecated
+--specs-* of gnt-cluster init and how info shows the bounds; --ignore-ipolicy of the instance
+commands and of gnt-node migrate."""
 
 from __future__ import annotations
 
@@ -48,12 +49,19 @@ def test_cluster_modify_bad_specs_refused_before_submitting(
     assert fake.submitted_ops() == []
 
 
-def test_cluster_init_checks_std_against_the_bounds(capsys: pytest.CaptureFixture,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def init_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The keyword arguments of each cluster bootstrap gnt-cluster init asks for."""
     from gnt.admin import bootstrap
 
-    called = []
+    called: list[dict] = []
     monkeypatch.setattr(bootstrap, "init_cluster", lambda **kw: called.append(kw))
+    return called
+
+
+def test_cluster_init_checks_std_against_the_bounds(capsys: pytest.CaptureFixture,
+                                                    init_calls: list[dict]) -> None:
+    called = init_calls
     assert run_cli(cluster, ["init", "--ipolicy-bounds-specs", f"min:{MIN}/max:{MAX}",
                              "--ipolicy-std-specs", "memory-size=2G", "cluster.example"]) == 1
     err = capsys.readouterr().err
@@ -62,6 +70,48 @@ def test_cluster_init_checks_std_against_the_bounds(capsys: pytest.CaptureFixtur
                              "--ipolicy-std-specs", "disk-size=1G,spindle-use=1",
                              "cluster.example"]) == 0
     assert called[0]["ipolicy"]["std"] == {"disk-size": 1024, "spindle-use": 1}
+
+
+def test_cluster_init_deprecated_split_specs(init_calls: list[dict]) -> None:
+    """Ganeti's --specs-*: one min/max pair, the bounds not given built-in, std as given."""
+    assert run_cli(cluster, ["init", "--specs-mem-size", "min=64M,max=1G,std=128M",
+                             "--specs-cpu-count", "max=4", "--specs-disk-size", "std=2G",
+                             "cluster.example"]) == 0
+    assert init_calls[0]["ipolicy"] == {
+        "minmax": [{"min": dict(ipolicy.DEFAULT_MIN, **{"memory-size": 64}),
+                    "max": dict(ipolicy.DEFAULT_MAX, **{"memory-size": 1024, "cpu-count": 4})}],
+        "std": {"memory-size": 128, "disk-size": 2048}}
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--specs-mem-size", "max=1G", "--ipolicy-bounds-specs", f"min:{MIN}/max:{MAX}"],
+     "A --specs-xxx option cannot be specified together with any --ipolicy-xxx-specs option"),
+    (["--specs-nic-count", "max=2", "--ipolicy-std-specs", "nic-count=1"],
+     "A --specs-xxx option cannot be specified together with any --ipolicy-xxx-specs option"),
+    (["--specs-cpu-count", "avg=2"],
+     "Unknown parameter 'avg' in the cpu-count specs (valid: min, max, std)"),
+    (["--specs-mem-size", "min=big"], "Invalid value 'big' for memory-size in min instance"),
+    (["--specs-disk-count", "min=3,max=2"],
+     "Invalid specification of min/max values for disk-count: 3/2"),
+    (["--specs-mem-size", "max=256M,std=512M"], "Invalid std specifications"),
+])
+def test_cluster_init_bad_split_specs_refused(capsys: pytest.CaptureFixture,
+                                              init_calls: list[dict], argv: list[str],
+                                              text: str) -> None:
+    assert run_cli(cluster, ["init", *argv, "cluster.example"]) == 1
+    assert text in capsys.readouterr().err and init_calls == []
+
+
+@pytest.mark.parametrize("module, argv", [
+    (cluster, ["modify", "--specs-mem-size", "max=1G"]),
+    (group, ["add", "--specs-mem-size", "max=1G", "rack1"]),
+    (group, ["modify", "--specs-cpu-count", "max=2", "rack1"]),
+])
+def test_split_specs_only_on_cluster_init(fake: FakeClient, capsys: pytest.CaptureFixture,
+                                          module, argv: list[str]) -> None:
+    """As in Ganeti 3.0, gnt-cluster modify and gnt-group have no --specs-* options."""
+    assert run_cli(module, argv) == 2
+    assert argv[1] in capsys.readouterr().err and fake.submitted_ops() == []
 
 
 def test_group_bounds_default_and_no_std(fake: FakeClient, capsys: pytest.CaptureFixture
