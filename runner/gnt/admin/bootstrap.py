@@ -21,6 +21,7 @@ from gnt.config import drbdmap
 from gnt.config.objects import empty_config
 from gnt.config.store import ConfigStore
 from gnt.core import certs, domainsecret, resolver, settings
+from gnt.core.collection import load_module_util
 from gnt.core.errors import ECODE_INVAL, ConfigError, GntError, OpExecError, OpPrereqError
 from gnt.core.fileutil import ensure_dir
 from gnt.daemon.control import start_daemon, stop_daemon
@@ -228,6 +229,7 @@ def _remove_state(feedback: Feedback) -> None:
             continue
         subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
         feedback(f"Removed bridge {bridge}")
+    _remove_boot_unit(feedback)
     for directory in (paths.data_dir, paths.run_dir, paths.log_dir, paths.os_dir,
                       paths.ext_dir, paths.export_dir):
         shutil.rmtree(directory, ignore_errors=True)
@@ -241,6 +243,24 @@ def _remove_state(feedback: Feedback) -> None:
             directory.rmdir()  # only if empty: never delete instance data here
         except OSError:
             pass
+
+
+def _remove_boot_unit(feedback: Feedback) -> None:
+    """Remove this node's boot unit of the cluster's bridges (node_prepare wrote it on a node
+    booted by systemd; see module_utils/boot_bridges.py), so they are not made at boot any
+    more."""
+    boot = load_module_util("boot_bridges")
+    if not boot.booted(boot.BOOTED_DIR):
+        return
+    scope = str(settings.paths().os_dir)
+    try:
+        removed = boot.remove(scope, boot.SYSTEMD_DIR)
+    except boot.BootBridgesError as err:
+        feedback(f"WARNING: {err}")
+        return
+    if removed:
+        boot.daemon_reload()
+        feedback(f"Removed the boot unit {boot.unit_name(scope)} of the cluster's bridges")
 
 
 def _run_destroy_job() -> None:
