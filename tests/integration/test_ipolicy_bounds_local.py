@@ -37,14 +37,22 @@ def _refused(gnt, *argv: str) -> str:
     return output
 
 
-def test_info_shows_the_bounds_set(gnt):
+def _info_policy(gnt) -> tuple[str, str, str]:
+    """gnt-cluster info's policy block cut into its max, min and std parts (the layout itself
+    is pinned by tests/unit/cli/test_cli_ipolicy_specs.py)."""
     out = gnt.run("gnt-cluster", "info").stdout
-    block = out[out.index("Instance policy - limits for instances"):]
-    assert ("  bounds specs: \n    - max/0: \n        cpu-count: 2\n        disk-count: 2\n"
-            "        disk-size: 32\n        memory-size: 256\n        nic-count: 2\n"
-            "        spindle-use: 4\n      min/0: \n        cpu-count: 1\n") in block
-    assert "  std: \n    cpu-count: 1\n    disk-count: 1\n    disk-size: 8\n" in block
-    assert "    memory-size: 64\n" in block
+    bounds, std = out[out.index("Instance policy - limits for instances"):].split("  std: ")
+    maxes, mins = bounds.split("min/0: ")
+    return maxes, mins, std
+
+
+def test_info_shows_the_bounds_set(gnt):
+    maxes, mins, std = _info_policy(gnt)
+    assert all(f"        {spec}\n" in maxes for spec in (
+        "cpu-count: 2", "disk-count: 2", "disk-size: 32", "memory-size: 256", "nic-count: 2",
+        "spindle-use: 4"))
+    assert "        memory-size: 16\n" in mins and "        disk-size: 4\n" in mins
+    assert "    memory-size: 64\n" in std and "    disk-size: 8\n" in std
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -101,11 +109,9 @@ def test_init_with_the_deprecated_split_specs(tmp_path_factory):
     gnt.run(*init, "--specs-mem-size", "min=32M,max=512M,std=64M", "--specs-cpu-count",
             "max=2", "cluster.split.example")
     try:
-        out = gnt.run("gnt-cluster", "info").stdout
-        block = out[out.index("Instance policy - limits for instances"):]
-        assert "    - max/0: \n        cpu-count: 2\n" in block
-        assert "        memory-size: 512\n" in block and "        memory-size: 32\n" in block
-        assert "  std: \n" in block and "    memory-size: 64\n" in block
+        maxes, mins, std = _info_policy(gnt)
+        assert "        cpu-count: 2\n" in maxes and "        memory-size: 512\n" in maxes
+        assert "        memory-size: 32\n" in mins and "    memory-size: 64\n" in std
         out = _refused(gnt, "gnt-instance", "add", "-o", "blank", "-t", "file", "--disk",
                        "0:size=8M", "-B", "memory=1G", "--no-start", "vm.split.example")
         assert "memory-size value 1024 is not in range [32, 512]" in out

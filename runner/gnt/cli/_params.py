@@ -12,7 +12,14 @@ from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.opcodes import ipolicy
-from gnt.opcodes.params import DISK_MODE_DEFAULT, DISK_MODES, EXT_PARAM_RE
+from gnt.opcodes.params import (
+    DISK_MODE_DEFAULT,
+    DISK_MODES,
+    EXT_PARAM_RE,
+    IPOLICY_DISK_TEMPLATES,
+    IPOLICY_SPINDLE_RATIO,
+    IPOLICY_VCPU_RATIO,
+)
 
 
 def keyval(text: str, what: str) -> dict[str, str]:
@@ -267,12 +274,12 @@ def nic_params(values: dict[str, str], allow_default: bool = False) -> dict:
 
 
 # --ipolicy-* option -> instance policy key (gnt-cluster init/modify, gnt-group add/modify).
-IPOLICY_OPTIONS = (("--ipolicy-disk-templates", "ipolicy_disk_templates", "disk-templates",
+IPOLICY_OPTIONS = (("--ipolicy-disk-templates", "ipolicy_disk_templates", IPOLICY_DISK_TEMPLATES,
                     "TEMPLATE,...", "Disk templates the instance policy allows"),
-                   ("--ipolicy-vcpu-ratio", "ipolicy_vcpu_ratio", "vcpu-ratio", "RATIO",
+                   ("--ipolicy-vcpu-ratio", "ipolicy_vcpu_ratio", IPOLICY_VCPU_RATIO, "RATIO",
                     "Maximum ratio of virtual to physical CPUs"),
-                   ("--ipolicy-spindle-ratio", "ipolicy_spindle_ratio", "spindle-ratio", "RATIO",
-                    "Maximum ratio of instances to spindles"))
+                   ("--ipolicy-spindle-ratio", "ipolicy_spindle_ratio", IPOLICY_SPINDLE_RATIO,
+                    "RATIO", "Maximum ratio of instances to spindles"))
 
 
 # The ispec options (Ganeti's syntax): bounds min:KEY=VAL,.../max:KEY=VAL,...[//min:...], the

@@ -21,7 +21,7 @@ _hvtable = load_module_util("hvparams")
 HT_KVM = "kvm"
 HYPERVISORS = (HT_KVM,)
 
-DT_DISKLESS = "diskless"
+DT_DISKLESS = _ipolicy.DT_DISKLESS   # the policy module's (it checks diskless instances)
 DT_FILE = "file"
 DT_SHARED_FILE = "sharedfile"
 DT_PLAIN = "plain"
@@ -295,16 +295,12 @@ def _template_list(value: Any) -> list[str]:
 # standard values (std) are checked, inherited and enforced by gnt.opcodes.ipolicy.
 IPOLICY_VCPU_RATIO = "vcpu-ratio"
 IPOLICY_SPINDLE_RATIO = "spindle-ratio"
-IPOLICY_DISK_TEMPLATES = "disk-templates"
+IPOLICY_DISK_TEMPLATES = _ipolicy.DISK_TEMPLATES
 IPOLICY: dict[str, tuple[Callable[[Any], Any], Any]] = {
     IPOLICY_VCPU_RATIO: (_positive_float, 4.0),
     IPOLICY_SPINDLE_RATIO: (_positive_float, 32.0),
     IPOLICY_DISK_TEMPLATES: (_template_list, None),
 }
-# The built-in ispec bounds and standard values (permissive sanity bounds).
-IPOLICY_ISPECS_MIN = _ipolicy.DEFAULT_MIN
-IPOLICY_ISPECS_MAX = _ipolicy.DEFAULT_MAX
-IPOLICY_ISPECS_STD = _ipolicy.DEFAULT_STD
 
 
 def _convert(kind: str, spec: Mapping[str, tuple[Callable[[Any], Any], Any]],

@@ -2,35 +2,11 @@
 cluster -> group, the config, cluster info and the allocator's input."""
 
 import pytest
+from ipolicy_testlib import cluster_policy_refused, failed, group, ok
 
 from gnt.core.errors import OpPrereqError
-from gnt.core.jobstate import ERROR, SUCCESS
 from gnt.iallocator import request as ia
-from gnt.opcodes import params
-
-
-def _ok(job):
-    assert job.status == SUCCESS, [op.log for op in job.ops] + [job.ops[0].result]
-    return job.ops[0]
-
-
-def _error(job):
-    assert job.status == ERROR, job.ops[0].log
-    return job.ops[0].result["args"][0]
-
-
-def _refused(cluster, op_id, **params):
-    """The message of an op refused before queueing (the opcode's parameter check) or by
-    its logical unit (a failed job)."""
-    try:
-        job_id = cluster.submit(op_id, **params)
-    except OpPrereqError as err:
-        return err.args[0]
-    return _error(cluster.wait(job_id))
-
-
-def _group(cluster, name="default"):
-    return next(g for g in cluster.master.config.all("nodegroups") if g["name"] == name)
+from gnt.opcodes import ipolicy, params
 
 
 def test_check_ipolicy_converts_and_names_bad_values():
@@ -58,12 +34,12 @@ def test_effective_policy_inherits_defaults_cluster_then_group():
     assert params.effective_ipolicy(cluster, group) == {
         "vcpu-ratio": 8.0, "spindle-ratio": 3.0, "disk-templates": ["file"]}
     full = params.full_ipolicy(cluster, group)
-    assert full["minmax"][0]["max"]["cpu-count"] == params.IPOLICY_ISPECS_MAX["cpu-count"]
-    assert full["std"] == params.IPOLICY_ISPECS_STD
+    assert full["minmax"][0]["max"]["cpu-count"] == ipolicy.DEFAULT_MAX["cpu-count"]
+    assert full["std"] == ipolicy.DEFAULT_STD
 
 
 def test_cluster_modify_sets_ratios_seen_by_info_and_the_allocator(cluster):
-    _ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={"vcpu-ratio": "16"}))
+    ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={"vcpu-ratio": "16"}))
     config = cluster.master.config
     assert config.cluster()["ipolicy"] == {"vcpu-ratio": 16.0}
     info = cluster.api.cluster_info()["ipolicy"]
@@ -74,50 +50,47 @@ def test_cluster_modify_sets_ratios_seen_by_info_and_the_allocator(cluster):
     assert all(g["ipolicy"]["vcpu-ratio"] == 16.0 for g in data["nodegroups"].values())
 
 
-@pytest.mark.parametrize("ipolicy, text", [
+@pytest.mark.parametrize("policy, text", [
     ({"vcpu-ratio": "x"}, "Invalid value for instance policy parameter 'vcpu-ratio'"),
     ({"disk-templates": ["plain"]}, "not enabled on the cluster: plain"),
     ({"std": {}}, "Can't unset ipolicy attribute 'std' on the cluster"),
     ({"std": {"memory-size": 4, "foo": 1}}, "Unknown instance spec parameter(s) foo in std"),
 ])
-def test_cluster_modify_refuses_bad_policies_and_changes_nothing(cluster, ipolicy, text):
-    config = cluster.master.config
-    serial = config.serial_no
-    assert text in _refused(cluster, "OP_CLUSTER_SET_PARAMS", ipolicy=ipolicy)
-    assert config.serial_no == serial and not config.cluster().get("ipolicy")
+def test_cluster_modify_refuses_bad_policies_and_changes_nothing(cluster, policy, text):
+    cluster_policy_refused(cluster, policy, text)
 
 
 def test_disabling_a_template_the_policy_names_is_refused(cluster):
-    _ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={"disk-templates": ["file", "diskless"]}))
-    message = _error(cluster.run("OP_CLUSTER_SET_PARAMS", enabled_disk_templates=["file"]))
+    ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={"disk-templates": ["file", "diskless"]}))
+    message = failed(cluster.run("OP_CLUSTER_SET_PARAMS", enabled_disk_templates=["file"]))
     assert "not enabled on the cluster: diskless" in message
     assert "diskless" in cluster.master.config.cluster()["enabled_disk_templates"]
 
 
 def test_group_policy_overrides_and_default_drops_it(cluster):
-    _ok(cluster.run("OP_GROUP_ADD", group_name="rack1",
-                    ipolicy={"vcpu-ratio": "2", "disk-templates": ["diskless"]}))
-    assert _group(cluster, "rack1")["ipolicy"] == {"vcpu-ratio": 2.0,
-                                                   "disk-templates": ["diskless"]}
+    ok(cluster.run("OP_GROUP_ADD", group_name="rack1",
+                   ipolicy={"vcpu-ratio": "2", "disk-templates": ["diskless"]}))
+    assert group(cluster, "rack1")["ipolicy"] == {"vcpu-ratio": 2.0,
+                                                  "disk-templates": ["diskless"]}
     row = cluster.api.query("group", ["ipolicy", "custom_ipolicy"], ["rack1"])["data"][0]
     assert row[0]["vcpu-ratio"] == 2.0 and row[0]["spindle-ratio"] == 32.0
     assert row[1] == {"vcpu-ratio": 2.0, "disk-templates": ["diskless"]}
-    _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="rack1",
-                    ipolicy={"vcpu-ratio": "default", "spindle-ratio": 4}))
-    assert _group(cluster, "rack1")["ipolicy"] == {"spindle-ratio": 4.0,
-                                                   "disk-templates": ["diskless"]}
-    assert "not enabled on the cluster: plain" in _error(cluster.run(
+    ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="rack1",
+                   ipolicy={"vcpu-ratio": "default", "spindle-ratio": 4}))
+    assert group(cluster, "rack1")["ipolicy"] == {"spindle-ratio": 4.0,
+                                                  "disk-templates": ["diskless"]}
+    assert "not enabled on the cluster: plain" in failed(cluster.run(
         "OP_GROUP_SET_PARAMS", group_name="rack1", ipolicy={"disk-templates": ["plain"]}))
-    assert "not enabled on the cluster: plain" in _error(cluster.run(
+    assert "not enabled on the cluster: plain" in failed(cluster.run(
         "OP_GROUP_ADD", group_name="rack2", ipolicy={"disk-templates": ["plain"]}))
-    assert _group(cluster, "rack1")["ipolicy"]["disk-templates"] == ["diskless"]
+    assert group(cluster, "rack1")["ipolicy"]["disk-templates"] == ["diskless"]
 
 
 def test_group_policy_change_warns_about_violating_instances(cluster):
-    _ok(cluster.run("OP_INSTANCE_CREATE", instance_name="inst1.example.com",
-                    disk_template="file", disks=[{"size": 64}], os_type="tinylinux",
-                    pnode="node1.example.com", start=False, name_check=False, ip_check=False))
-    op = _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="default",
-                         ipolicy={"disk-templates": ["diskless"]}))
+    ok(cluster.run("OP_INSTANCE_CREATE", instance_name="inst1.example.com",
+                   disk_template="file", disks=[{"size": 64}], os_type="tinylinux",
+                   pnode="node1.example.com", start=False, name_check=False, ip_check=False))
+    op = ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="default",
+                        ipolicy={"disk-templates": ["diskless"]}))
     assert any("the following instances violate them: inst1.example.com" in str(line)
                for line in op.log)

@@ -2,43 +2,11 @@
 values through the opcodes, what cluster/group info and the allocator see."""
 
 import pytest
+from ipolicy_testlib import BIG, SPEC, cluster_policy_refused, group, ok, refused
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
-from gnt.core.jobstate import ERROR, SUCCESS
 from gnt.iallocator import request as ia
 from gnt.opcodes import ipolicy, params
-
-SPEC = {"memory-size": 64, "cpu-count": 1, "disk-count": 1, "disk-size": 32,
-        "nic-count": 0, "spindle-use": 0}
-BIG = {"memory-size": 1024, "cpu-count": 4, "disk-count": 4, "disk-size": 4096,
-       "nic-count": 4, "spindle-use": 8}
-
-
-def _ok(job):
-    assert job.status == SUCCESS, [op.log for op in job.ops] + [job.ops[0].result]
-    return job.ops[0]
-
-
-def _error(job):
-    assert job.status == ERROR, job.ops[0].log
-    result = job.ops[0].result
-    assert result["args"][1] == ECODE_INVAL, result
-    return result["args"][0]
-
-
-def _refused(cluster, op_id, **params):
-    """The message of an op refused before queueing (the opcode's parameter check, nothing
-    queued) or by its logical unit (a failed job); ECODE_INVAL either way."""
-    try:
-        job_id = cluster.submit(op_id, **params)
-    except OpPrereqError as err:
-        assert err.args[1] == ECODE_INVAL
-        return err.args[0]
-    return _error(cluster.wait(job_id))
-
-
-def _group(cluster, name="default"):
-    return next(g for g in cluster.master.config.all("nodegroups") if g["name"] == name)
 
 
 def test_bounds_are_checked_and_converted():
@@ -102,9 +70,9 @@ def test_spec_violations_as_ganeti_words_them():
 
 
 def test_cluster_bounds_and_std_set_shown_and_sent(cluster):
-    _ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={
+    ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={
         "minmax": [{"min": SPEC, "max": BIG}], "std": {"memory-size": 128}}))
-    _ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={"std": {"cpu-count": 2}}))
+    ok(cluster.run("OP_CLUSTER_SET_PARAMS", ipolicy={"std": {"cpu-count": 2}}))
     own = cluster.master.config.cluster()["ipolicy"]
     assert own == {"minmax": [{"min": SPEC, "max": BIG}],
                    "std": {"memory-size": 128, "cpu-count": 2}}     # std merged, as Ganeti
@@ -127,37 +95,34 @@ def test_cluster_bounds_and_std_set_shown_and_sent(cluster):
      "Invalid std specifications"),
 ])
 def test_cluster_bad_bounds_refused_and_nothing_changes(cluster, ipolicy_change, text):
-    config = cluster.master.config
-    serial = config.serial_no
-    assert text in _refused(cluster, "OP_CLUSTER_SET_PARAMS", ipolicy=ipolicy_change)
-    assert config.serial_no == serial and not config.cluster().get("ipolicy")
+    cluster_policy_refused(cluster, ipolicy_change, text)
 
 
 def test_group_bounds_override_and_default_drops_them(cluster):
-    _ok(cluster.run("OP_GROUP_ADD", group_name="rack1",
-                    ipolicy={"minmax": [{"min": SPEC, "max": BIG}]}))
-    assert _group(cluster, "rack1")["ipolicy"] == {"minmax": [{"min": SPEC, "max": BIG}]}
+    ok(cluster.run("OP_GROUP_ADD", group_name="rack1",
+                   ipolicy={"minmax": [{"min": SPEC, "max": BIG}]}))
+    assert group(cluster, "rack1")["ipolicy"] == {"minmax": [{"min": SPEC, "max": BIG}]}
     row = cluster.api.query("group", ["ipolicy", "custom_ipolicy"], ["rack1"])["data"][0]
     assert row[0]["minmax"] == [{"min": SPEC, "max": BIG}]
     assert row[0]["std"] == ipolicy.DEFAULT_STD
     serial = cluster.master.config.serial_no
-    assert "std cannot appear in group instance specs" in _refused(
+    assert "std cannot appear in group instance specs" in refused(
         cluster, "OP_GROUP_SET_PARAMS", group_name="rack1", ipolicy={"std": {"cpu-count": 2}})
     assert cluster.master.config.serial_no == serial
-    _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="rack1", ipolicy={"minmax": "default"}))
-    assert _group(cluster, "rack1")["ipolicy"] == {}
+    ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="rack1", ipolicy={"minmax": "default"}))
+    assert group(cluster, "rack1")["ipolicy"] == {}
 
 
 def test_policy_change_warns_about_instances_now_violating(cluster):
-    _ok(cluster.run("OP_INSTANCE_CREATE", instance_name="inst1.example.com",
-                    disk_template="file", disks=[{"size": 64}], os_type="tinylinux",
-                    beparams={"memory": 2048},
-                    pnode="node1.example.com", start=False, name_check=False, ip_check=False))
-    op = _ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="default",
-                         ipolicy={"minmax": [{"min": SPEC, "max": BIG}]}))
+    ok(cluster.run("OP_INSTANCE_CREATE", instance_name="inst1.example.com",
+                   disk_template="file", disks=[{"size": 64}], os_type="tinylinux",
+                   beparams={"memory": 2048},
+                   pnode="node1.example.com", start=False, name_check=False, ip_check=False))
+    op = ok(cluster.run("OP_GROUP_SET_PARAMS", group_name="default",
+                        ipolicy={"minmax": [{"min": SPEC, "max": BIG}]}))
     assert any("After the ipolicy change the following instances violate them:"
                " inst1.example.com" in str(line) for line in op.log), op.log
-    op = _ok(cluster.run("OP_CLUSTER_SET_PARAMS",
-                         ipolicy={"minmax": [{"min": SPEC, "max": BIG}]}))
+    op = ok(cluster.run("OP_CLUSTER_SET_PARAMS",
+                        ipolicy={"minmax": [{"min": SPEC, "max": BIG}]}))
     # the group's own bounds are the same: nothing new violates
     assert not any("violate them" in str(line) for line in op.log), op.log

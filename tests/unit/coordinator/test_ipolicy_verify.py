@@ -4,7 +4,8 @@ which does not make the verification fail."""
 
 from __future__ import annotations
 
-from test_ipolicy_enforced import SMALL, _create, _ok
+from ipolicy_testlib import SMALL, ok
+from test_ipolicy_enforced import _create
 from test_verify_nplus1 import _verify, mn  # noqa: F401  (mn: the verify fixture)
 
 N2 = "node2.example.com"
@@ -16,10 +17,10 @@ def _policy_warnings(cluster):
 
 
 def test_verify_warns_about_instances_outside_their_groups_policy(mn):  # noqa: F811
-    _ok(_create(mn, "big.example.com", N2, memory="1G"))
-    _ok(_create(mn, "fits.example.com", N2, memory="256M"))
+    ok(_create(mn, "big.example.com", N2, memory="1G"))
+    ok(_create(mn, "fits.example.com", N2, memory="256M"))
     assert _policy_warnings(mn) == []
-    _ok(mn.run("OP_CLUSTER_SET_PARAMS", ipolicy={"minmax": SMALL}))
+    ok(mn.run("OP_CLUSTER_SET_PARAMS", ipolicy={"minmax": SMALL}))
     assert _policy_warnings(mn) == [
         "  - WARNING: instance big.example.com: memory-size value 1024 is not in range"
         " [64, 512]"]
@@ -28,10 +29,10 @@ def test_verify_warns_about_instances_outside_their_groups_policy(mn):  # noqa: 
 
 
 def test_verify_uses_the_policy_of_the_primary_nodes_group(mn):  # noqa: F811
-    _ok(_create(mn, "big.example.com", N2, memory="1G", disks=("4G",)))
-    _ok(mn.run("OP_GROUP_ADD", group_name="small", ipolicy={"minmax": SMALL}))
+    ok(_create(mn, "big.example.com", N2, memory="1G", disks=("4G",)))
+    ok(mn.run("OP_GROUP_ADD", group_name="small", ipolicy={"minmax": SMALL}))
     assert _policy_warnings(mn) == []
-    _ok(mn.run("OP_GROUP_ASSIGN_NODES", group_name="small", nodes=[N2], force=True))
+    ok(mn.run("OP_GROUP_ASSIGN_NODES", group_name="small", nodes=[N2], force=True))
     assert _policy_warnings(mn) == [
         "  - WARNING: instance big.example.com: memory-size value 1024 is not in range"
         " [64, 512], disk-size/0 value 4096 is not in range [32, 2048]"]
