@@ -152,6 +152,20 @@ options:
         volume (C(drbdsetup resize), to O(size_mib) when given). Always reported as a change.
     type: bool
     default: false
+  activate_volumes:
+    description:
+      - With O(state=up)/V(primary)/V(secondary), first activate O(data_dev) and O(meta_dev)
+        (C(lvchange -ay)) when their device paths are missing; they must then be logical
+        volume paths C(/dev/<vg>/<lv>). What M(gnt.cluster.lvm_volume) does with C(active=true),
+        without reading the volume group when the volumes are active already.
+    type: bool
+    default: false
+  link:
+    description:
+      - A symbolic link to the device (C(/dev/drbd<minor>)), the path the instance's domain
+        uses. Made (with its directory, mode 0755) with O(state=up)/V(primary)/V(secondary),
+        removed before the device with O(state=down).
+    type: path
 notes:
   - Supports check mode (only C(drbdsetup show), C(/proc/drbd), C(blockdev) and
     C(drbdmeta get-gi) are read).
@@ -282,6 +296,8 @@ actions:
   sample: ["created resource resource0", "attached disk /dev/xenvg/x_data (meta /dev/xenvg/x_meta)"]
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import (
@@ -299,6 +315,7 @@ from ansible_collections.gnt.cluster.plugins.module_utils.storage.drbd_sync impo
     SYNC_PARAMS,
     DrbdSync,
 )
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.lvm import LvmBackend
 
 NET_OPTIONS = ("local_address", "local_port", "peer_address", "peer_port", "secret")
 SYNC_OPTIONS = dict(
@@ -318,17 +335,59 @@ def _spec(p):
                     sync=DrbdSync.from_dict(p["sync_params"]))
 
 
-def _run(backend, p, check):
+def _activate_volumes(runner, p, check):
+    """Activate the backing volumes whose device paths are missing (``/dev/VG/LV``)."""
+    actions = []
+    for path in (p["data_dev"], p["meta_dev"]):
+        if path is None or os.path.exists(path):
+            continue
+        parts = path.split("/")
+        if len(parts) != 4 or parts[:2] != ["", "dev"]:
+            raise StorageError("%s is missing and is not a logical volume path /dev/VG/LV"
+                               % path)
+        actions += LvmBackend(runner, parts[2]).attach(parts[3], check_mode=check).actions
+    return actions
+
+
+def _link(path, minor, check):
+    """Point the link ``path`` at the device, making its directory; [] when it already does."""
+    target = "/dev/drbd%d" % minor
+    if os.path.islink(path) and os.readlink(path) == target:
+        return []
+    if not check:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        temp = "%s.gnt-new" % path
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        os.symlink(target, temp)
+        os.replace(temp, path)
+    return ["linked %s to %s" % (path, target)]
+
+
+def _unlink(path, check):
+    """Remove the link ``path``; [] when it is not there."""
+    if not os.path.lexists(path):
+        return []
+    if not os.path.islink(path):
+        raise StorageError("%s is not a symbolic link, not removing it" % path)
+    if not check:
+        os.unlink(path)
+    return ["removed link %s" % path]
+
+
+def _run(backend, p, check, runner=None):
     state = p["state"]
     minor = p["minor"]
     if state == "down":
-        return backend.down(minor, check_mode=check)
+        unlinked = _unlink(p["link"], check) if p["link"] else []
+        outcome = backend.down(minor, check_mode=check)
+        return ActionResult(state=outcome.state, actions=unlinked + outcome.actions)
     if state == "disconnected":
         return backend.disconnect(minor, check_mode=check)
     if state == "detached":
         return backend.detach_disk(minor, check_mode=check)
     spec = _spec(p)
-    actions = []
+    actions = _activate_volumes(runner, p, check) if p["activate_volumes"] else []
     if p["create_metadata"]:
         actions += backend.create_metadata(spec, check_mode=check).actions
     role = state if state in ("primary", "secondary") else None
@@ -340,6 +399,8 @@ def _run(backend, p, check):
         actions += resized.actions
         if not check:
             outcome.state = resized.state
+    if p["link"]:
+        actions += _link(p["link"], minor, check)
     if p["wait_sync"] and not check:
         backend.wait_for_sync(minor, p["wait_timeout"])
         outcome.state = backend.info(minor)
@@ -372,6 +433,8 @@ def main():
             wait_sync=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=3600),
             usermode_helper=dict(type="str", default="/bin/true"),
+            activate_volumes=dict(type="bool", default=False),
+            link=dict(type="path"),
         ),
         required_together=[list(NET_OPTIONS), ["data_dev", "meta_dev"]],
         required_if=[["create_metadata", True, ["meta_dev"]]],
@@ -382,9 +445,10 @@ def main():
         module.fail_json(msg="drbd%d: size_mib must be positive, got %d"
                          % (p["minor"], p["size_mib"]))
     try:
-        backend = DrbdBackend(module_runner(module))
+        runner = module_runner(module)
+        backend = DrbdBackend(runner)
         before = backend.info(p["minor"])
-        outcome = _run(backend, p, module.check_mode)
+        outcome = _run(backend, p, module.check_mode, runner)
     except StorageError as err:
         module.fail_json(msg=str(err), minor=p["minor"])
     result = outcome.as_dict()

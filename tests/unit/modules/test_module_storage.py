@@ -223,3 +223,49 @@ def test_drbd_device_sync_params(run_module, fake, monkeypatch):
     assert not ok and "c-plan-ahead 0 turns DRBD's dynamic resync controller off" \
         in result["msg"]
     assert [argv for argv in fake.calls if argv[:2] != ["drbdsetup", "show"]] == []
+
+
+def test_drbd_device_activates_missing_volumes_and_keeps_the_link(run_module, fake,
+                                                                   monkeypatch, tmp_path):
+    """activate_volumes runs ``lvchange -ay`` only for a backing volume whose path is missing
+    (no LVM command when both are there); link points at /dev/drbdN (directory made) when
+    up, is left alone when it already does, and goes before the device with state down."""
+    from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd, drbd_status
+    from ansible_collections.gnt.cluster.plugins.modules import drbd_device
+
+    text = "version: 8.4.11 (api:1/proto:86-101)\n"
+    monkeypatch.setattr(drbd, "read_proc_drbd", lambda: drbd_status.parse_proc_drbd(text))
+    monkeypatch.setattr(drbd, "drbd_module_loaded", lambda: True)
+    present = {"/dev/xenvg/a_meta"}
+    real_exists = os.path.exists
+    monkeypatch.setattr(drbd_device.os.path, "exists",
+                        lambda path: path in present or (not str(path).startswith("/dev/xenvg/")
+                                                         and real_exists(path)))
+    inactive = LVS_OUT + "  xenvg|a_data|64.00|-wi-------|||/dev/vdb(500)\n"
+    active = LVS_OUT + "  xenvg|a_data|64.00|-wi-a-----|||/dev/vdb(500)\n"
+    fake.on(["lvs"], inactive, active)
+    link = tmp_path / "instance-disks" / "inst1:0"
+    args = {"minor": 3, "data_dev": "/dev/xenvg/a_data", "meta_dev": "/dev/xenvg/a_meta",
+            "activate_volumes": True, "link": str(link)}
+    ok, result = run_module("drbd_device", args, check=True)
+    assert ok and "linked %s to /dev/drbd3" % link in result["actions"], result
+    assert changes(fake) == [] and not os.path.lexists(link)
+    fake.on(["lvs"], inactive, active)      # read once before the activation, once after it
+    fake.calls.clear()
+    ok, result = run_module("drbd_device", args)
+    assert ok and result["changed"], result
+    assert changes(fake)[0] == ["lvchange", "-ay", "xenvg/a_data"]
+    assert os.readlink(link) == "/dev/drbd3"
+    assert oct(link.parent.stat().st_mode & 0o777) == "0o755"
+    present.add("/dev/xenvg/a_data")
+    fake.calls.clear()
+    ok, result = run_module("drbd_device", args)
+    assert ok and not any(a.startswith("linked") for a in result["actions"]), result
+    assert [argv for argv in fake.calls if argv[0] in ("lvs", "lvchange")] == []
+    ok, result = run_module("drbd_device", {"minor": 3, "state": "down", "link": str(link)})
+    assert ok and result["actions"][0] == "removed link %s" % link
+    assert not os.path.lexists(link)
+    link.parent.joinpath("inst1:1").mkdir()
+    ok, result = run_module("drbd_device", {"minor": 3, "state": "down",
+                                            "link": str(link.parent / "inst1:1")})
+    assert not ok and "is not a symbolic link" in result["msg"]
