@@ -43,6 +43,11 @@ RUNNING = ("running", "paused", "blocked")
 Step = tuple[dict[str, Any], str, dict[str, Any]]
 
 
+class _NotOnTarget(Exception):
+    """Raised at a drbd migration's checkpoint when the instance does not run on the target:
+    the run stops before the disks are settled for the target."""
+
+
 def step_plays(steps: list[Step]) -> list[Play]:
     """One play per step ``(node, role, vars)``."""
     return [Play(role, {node["name"]: host}, title=role) for node, role, host in steps]
@@ -265,19 +270,36 @@ class LUInstanceMigrate(MoveLU):
         drbd = instance_drbd.is_drbd(self.instance)
         self.log(f"Migrating instance {self.name} from {source['name']} to {target['name']}"
                  f" ({'live' if migration['live'] else 'non-live'})")
+        migrate = Play("instance_migrate",
+                       {source["name"]: self.vars_on(source, gnt_migration=migration)},
+                       title="instance_migrate")
+        plays = [*instance_drbd.dual_primary_plays(self, self.instance, source, target), migrate]
+        located: list[tuple[dict[str, Any] | None, list[str]]] = []
+        if drbd:
+            # one run: where the instance runs is found at a checkpoint after the migration,
+            # and the disks go back to one primary (the target) in the same run; anywhere
+            # else, the run stops there and they are settled in a run of their own
+            def locate() -> None:
+                located.append(self._locate(source, target))
+                where = located[0][0]
+                if where is None or where["uuid"] != target["uuid"]:
+                    raise _NotOnTarget()
+
+            migrate.then = locate
+            plays += instance_drbd.single_primary_plays(self, self.instance, target, source)
         error: GntError | None = None
         result = None
         try:
-            migrate = Play("instance_migrate",
-                           {source["name"]: self.vars_on(source, gnt_migration=migration)},
-                           title="instance_migrate")
-            result = self.run_plays(
-                [*instance_drbd.dual_primary_plays(self, self.instance, source, target),
-                 migrate], f"migrate instance {self.name}")
+            result = self.run_plays(plays, f"migrate instance {self.name}")
+        except _NotOnTarget:
+            pass
         except GntError as err:
             error = err
-        location, silent = self._locate(source, target)
-        if drbd and location is not None:
+        location, silent = located[0] if located else self._locate(source, target)
+        if drbd and location is not None and location["uuid"] == target["uuid"] and located:
+            if error is not None:       # the migration is done: settling the disks failed
+                error = self._settle_failed(location, error)
+        elif drbd and location is not None:
             error = self._settle_disks(location, source, target, error)
         if location is not None and location["uuid"] != source["uuid"]:
             self.set_primary(location)
@@ -306,19 +328,25 @@ class LUInstanceMigrate(MoveLU):
 
     def _settle_disks(self, location: dict[str, Any], source: dict[str, Any],
                       target: dict[str, Any], error: GntError | None) -> GntError | None:
-        """After a drbd migration attempt: the node running the instance keeps its ends
-        primary, the other is demoted, and two primaries are no longer allowed."""
+        """After a drbd migration attempt that did not end on the target (or whose end was
+        not found in its run): the node running the instance keeps its ends primary, the
+        other is demoted, and two primaries are no longer allowed."""
         other = target if location["uuid"] == source["uuid"] else source
         try:
             self.run_plays(instance_drbd.single_primary_plays(self, self.instance, location,
                                                               other),
                            f"return the disks of {self.name} to one primary")
         except GntError as err:
-            self.log(f"  - WARNING: {err}")
-            return error or OpExecError(
-                f"{err} -- the instance runs on {location['name']}; its disks may still allow"
-                f" two primaries: run gnt-instance migrate --cleanup {self.name}")
+            return self._settle_failed(location, err, error)
         return error
+
+    def _settle_failed(self, location: dict[str, Any], err: GntError,
+                       error: GntError | None = None) -> GntError:
+        """The error to report when the disks could not be returned to one primary."""
+        self.log(f"  - WARNING: {err}")
+        return error or OpExecError(
+            f"{err} -- the instance runs on {location['name']}; its disks may still allow"
+            f" two primaries: run gnt-instance migrate --cleanup {self.name}")
 
     def _outcome(self, error: GntError | None, location: dict[str, Any] | None,
                  silent: list[str]) -> str:

@@ -130,6 +130,15 @@ class FakeSSH:
         return [call for call in self.calls if call[0].name == name]
 
 
+def _after(apply: Any, play: Any, step: Any) -> Any:
+    """A checkpoint step that applies ``play``'s effect first, then takes ``step``."""
+    def then() -> None:
+        apply(play)
+        if step is not None:
+            step()
+    return then
+
+
 def install(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[MultiHV, FakeSSH]:
     """Patch the network edges (ssh.run, node domains, live info) and make the recording
     executor move domains between nodes as the roles would."""
@@ -151,35 +160,42 @@ def install(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[MultiHV, Fak
                     dom = hv.nodes.get(host, {}).pop(name, None)
                     if dom is not None:
                         hv.nodes.setdefault(hv.failed_migration_lands_on, {})[name] = dom
-        result = RecordingExecutor.run(executor, plays, nodes, feedback)
-        if not result.ok:
-            return result
-        for play in plays:
-            for host, host_vars in play.hosts.items():
-                inst = host_vars.get("gnt_instance")
-                if not inst:
-                    continue
-                name = inst["name"]
-                if play.role == "instance_start":
-                    hv.put(host, name, inst["memory"])
-                elif play.role == "instance_stop" and host_vars.get("gnt_undefine"):
-                    hv.drop(host, name)
-                elif play.role == "instance_stop":
-                    if name in hv.nodes.get(host, {}):
-                        hv.nodes[host][name]["state"] = "shutoff"
-                elif play.role in ("instance_remove", "instance_undefine"):
-                    hv.drop(host, name)
-                elif play.role == "instance_define":
-                    hv.put(host, name, inst["memory"], state="shutoff")
-                elif play.role == "instance_runtime_memory":
-                    hv.nodes[host][name]["memory_mib"] = host_vars["gnt_memory_mib"]
-                elif play.role == "instance_migrate":
-                    uri = host_vars["gnt_migration"]["target_uri"]
-                    target = next(n["name"] for n in store.all("nodes")
-                                  if f"@{n['secondary_ip']}/" in uri)
-                    dom = hv.nodes[host].pop(name)
-                    hv.nodes.setdefault(target, {})[name] = dom
-        return result
+        # each play's effect on the domains lands when the play is done (before a
+        # checkpoint after it, as on real nodes), not only at the end of the run
+        steps = [play.then for play in plays]
+        for play, step in zip(plays, steps):
+            play.then = _after(apply, play, step)
+        try:
+            return RecordingExecutor.run(executor, plays, nodes, feedback)
+        finally:
+            for play, step in zip(plays, steps):
+                play.then = step
+
+    def apply(play):  # type: ignore[no-untyped-def]
+        for host, host_vars in play.hosts.items():
+            inst = host_vars.get("gnt_instance")
+            if not inst:
+                continue
+            name = inst["name"]
+            if play.role == "instance_start":
+                hv.put(host, name, inst["memory"])
+            elif play.role == "instance_stop" and host_vars.get("gnt_undefine"):
+                hv.drop(host, name)
+            elif play.role == "instance_stop":
+                if name in hv.nodes.get(host, {}):
+                    hv.nodes[host][name]["state"] = "shutoff"
+            elif play.role in ("instance_remove", "instance_undefine"):
+                hv.drop(host, name)
+            elif play.role == "instance_define":
+                hv.put(host, name, inst["memory"], state="shutoff")
+            elif play.role == "instance_runtime_memory":
+                hv.nodes[host][name]["memory_mib"] = host_vars["gnt_memory_mib"]
+            elif play.role == "instance_migrate":
+                uri = host_vars["gnt_migration"]["target_uri"]
+                target = next(n["name"] for n in store.all("nodes")
+                              if f"@{n['secondary_ip']}/" in uri)
+                dom = hv.nodes[host].pop(name)
+                hv.nodes.setdefault(target, {})[name] = dom
 
     monkeypatch.setattr(executor, "run", run)
     return hv, fake_ssh

@@ -191,6 +191,8 @@ def test_live_migration_allows_two_primaries_only_meanwhile(cluster, drbd):
         ("instance_drbd", {N1: "primary", N2: "primary"}), ("instance_migrate", {N1: ""}),
         ("instance_drbd", {N1: "secondary"}), ("instance_drbd", {N2: "primary", N1: "up"})]
     runs = cluster.executor.calls[since:]
+    assert len(runs) == 1      # the disks settle in the migration's run, after a checkpoint
+    assert runs[0][1].then is not None
     dual = runs[0][0].hosts
     assert dual[N1]["gnt_drbd_dual"] and dual[N2]["gnt_drbd_dual"]
     assert dual[N1]["gnt_drbd_require_synced"]
