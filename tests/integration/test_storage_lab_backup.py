@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 from gnt_labcluster import LabCluster
-from gnt_storagelab import OS, VG, instance_disk, instance_names, lv_names, skip_reason
+from gnt_storagelab import OS, VG, instance_disk, instance_names, skip_reason
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
@@ -46,7 +46,13 @@ def test_plain_export_imported_as_drbd_keeps_the_data(storage_cluster: LabCluste
         out = lc.gnt("gnt-backup export -n node1 bk1", check=False)
         timed("export (stopped plain, from the LV)")
         assert out.returncode == 0, out.stdout + out.stderr
-        assert f"{lv}.snap" not in lv_names(lc, "node2")       # stopped: no snapshot
+        attrs = dict(line.split() for line in lc.run(
+            "node2", f"lvs --noheadings -o lv_name,lv_attr {VG}").stdout.splitlines()
+            if line.strip())
+        assert f"{lv}.snap" not in attrs        # stopped: no snapshot
+        # its disks are not marked active (disks_active): the volume was activated for the
+        # copy and deactivated after it, as deactivate-disks leaves it (lv_attr letter 5: state)
+        assert attrs[lv][4] == "-", attrs
         # imported under the same name: the OS rename script would look for tinylinux's
         # partition in the random data
         lc.gnt("gnt-instance remove -f bk1")
