@@ -277,7 +277,8 @@ class LUNodeRemove(LogicalUnit):
         if node["offline"]:
             self.log(f"Node {node['name']} is offline: its ssconf/config files were left")
             return None
-        leave = {"gnt_node_leave": {"data_dir": str(settings.paths().data_dir)}}
+        leave = {"gnt_node_leave": {"data_dir": str(settings.paths().data_dir),
+                                    "os_dir": str(settings.paths().os_dir)}}
         result = self.ctx.executor.run(
             [Play("node_leave", {node["name"]: leave}, title="forget the cluster")],
             {node["name"]: access}, self.feedback)

@@ -206,6 +206,7 @@ def test_remove_refills_candidate_pool(mn):
     leave = [plays[0] for plays in mn.executor.calls if plays[0].role == "node_leave"]
     assert [list(play.hosts) for play in leave] == [[N2]]
     assert leave[0].hosts[N2]["gnt_node_leave"]["data_dir"] == str(settings.paths().data_dir)
+    assert leave[0].hosts[N2]["gnt_node_leave"]["os_dir"] == str(settings.paths().os_dir)
 
 
 # --- modify -------------------------------------------------------------------------------

@@ -262,7 +262,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_volumes": {"gnt_volumes": [{"vg": "xenvg", "name": "u.disk0"}],
                              "gnt_volumes_active": True, "gnt_ext_volumes": [ext],
                              "gnt_ext_search_path": ["/x/srv/gnt/extstorage"]},
-        "node_leave": {"gnt_node_leave": {"data_dir": "/x/var/lib/gnt"}},
+        "node_leave": {"gnt_node_leave": {"data_dir": "/x/var/lib/gnt", "os_dir": "/x/srv/gnt/os"}},
         "node_storage": {"gnt_node_storage": {"type": "lvm-pv", "name": "/dev/vdb",
                                               "allocatable": True, "repair": False}},
         "node_prepare": {"gnt_node": node,
