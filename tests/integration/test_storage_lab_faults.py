@@ -33,11 +33,28 @@ from gnt_storagelab import (
 )
 from test_storage_lab_drbd import drbd_lines, link, minor_on
 
+from gnt.opcodes import params
+
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
               pytest.mark.timeout(1800)]
 
 MIB8 = 8 << 20
+
+
+def bridges_made_at_boot(lc: LabCluster, node: str) -> None:
+    """After ``node`` (a guest booted by systemd) booted again, before any re-add: the
+    cluster's bridge is there and up, made by the boot unit node preparation wrote and
+    enabled (the kernel forgot the bridge ``gnt-node add`` made; nothing else makes bridges
+    on a node). node1, a namespace node whose /etc is the host's, has no such unit."""
+    bridge = params.filled_nicparams(lc.config()["cluster"], {})["link"]
+    wants = lc.run(node, "ls /etc/systemd/system/multi-user.target.wants").stdout.split()
+    [unit] = [name for name in wants if name.startswith("gnt-bridges-")]
+    assert lc.run(node, f"systemctl is-active {unit}").stdout.strip() == "active"
+    link = lc.run(node, f"test -d /sys/class/net/{bridge}/bridge && ip -o link show dev"
+                        f" {bridge}", check=False)
+    assert link.returncode == 0 and "UP" in link.stdout.split(">")[0], link.stdout
+    assert lc.run("node1", f"test -e /etc/systemd/system/{unit}", check=False).returncode == 1
 
 
 def checksum(lc: LabCluster, node: str, path: str, size: int = MIB8) -> str:
@@ -90,7 +107,8 @@ def test_primary_crash_failover_and_recovery(storage_cluster: LabCluster,
     gnt-instance failover is refused (exit 1, naming node2 and --ignore-consistency) with the
     config unchanged; with --ignore-consistency the instance runs on node3 and reads the same
     data there, and gets 8 MiB more while node2 is away. node2 is marked offline; it boots
-    again (the stale domain there does not start), is re-added (gnt-node add --readd: online,
+    again (the stale domain there does not start; the cluster's bridge is back and up before
+    any re-add, made by the boot unit node preparation wrote), is re-added (gnt-node add --readd: online,
     candidate, its bridge back) and gnt-cluster verify-disks activates the instance's disks:
     node2's end resyncs from node3, UpToDate/UpToDate on both. Live-migrated back to node2,
     the 16 MiB read there are node3's. Removed: nothing left on either node, and
@@ -147,6 +165,7 @@ def test_primary_crash_failover_and_recovery(storage_cluster: LabCluster,
         timed("node2 booted again")
         assert lc.domains("node2").get(name) != "running"     # no second copy after the boot
         assert minors["node2"] not in drbd_lines(lc, "node2")
+        bridges_made_at_boot(lc, "node2")
         lc.gnt("gnt-node add --readd node2")
         timed("gnt-node add --readd node2")
         assert node_flags(lc, "node2") == {"offline": False, "master_candidate": True,
