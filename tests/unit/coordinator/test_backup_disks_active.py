@@ -9,27 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from multinode import drbd_cluster
-from test_backup_export_import_lus import FakeExports
+from test_backup_lvm import INST, N2, N3, _exported, _lv, lvm  # noqa: F401  (fixture)
 from test_ext_instances import NAME as EXT
 from test_ext_instances import _create as _create_ext
 from test_ext_instances import mn  # noqa: F401  (fixture)
 
 from gnt.core.jobstate import ERROR, SUCCESS
 from gnt.lu.backup_export import activates_disks
-from gnt.nodes import rpc
-
-N2, N3 = "node2.example.com", "node3.example.com"
-INST = "web1.example.com"
-
-
-@pytest.fixture
-def lvm(cluster, monkeypatch):
-    state = drbd_cluster(cluster, monkeypatch, N2, N3)
-    cluster.exports = FakeExports()
-    monkeypatch.setattr(rpc, "exports_many", cluster.exports.exports_many)
-    monkeypatch.setattr(rpc, "export_info", cluster.exports.export_info)
-    return state
 
 
 def _create(cluster, template: str, start: bool = False) -> None:
@@ -46,9 +32,7 @@ def _op(cluster, op_id: str, name: str = INST, **kw: Any) -> None:
 
 
 def _export(cluster, name: str = INST, ok: bool = True, **kw: Any):
-    cluster.executor.facts["instance_export"] = {"gnt_export_result": {"msg": "", "disks": [
-        {"index": 0, "ok": ok, "method": "raw", "bytes": 4096, "duration_s": 0.1,
-         "msg": "" if ok else "disk 0: read error"}]}}
+    _exported(cluster, ok)
     since = len(cluster.executor.calls)
     job = cluster.run("OP_BACKUP_EXPORT", instance_name=name, target_node=N3, **kw)
     return job, since
@@ -70,14 +54,7 @@ def _state(cluster, name: str = INST) -> tuple[Any, int]:
     return inst.get("disks_active"), inst["serial_no"]
 
 
-def _lv(cluster) -> str:
-    inst = cluster.master.config.lookup("instances", INST)
-    [disk] = cluster.master.config.instance_disks(inst)
-    data = disk["children"][0] if disk["dev_type"] == "drbd" else disk
-    return f"{data['logical_id'][0]}/{data['logical_id'][1]}"
-
-
-def test_inactive_plain_disks_are_activated_for_the_copy_then_deactivated(cluster, lvm):
+def test_inactive_plain_disks_are_activated_for_the_copy_then_deactivated(cluster, lvm):  # noqa: F811
     _create(cluster, "plain")
     before = _state(cluster)
     assert before[0] is False
@@ -89,7 +66,7 @@ def test_inactive_plain_disks_are_activated_for_the_copy_then_deactivated(cluste
     assert _state(cluster) == before            # flag as found, no config write
 
 
-def test_active_disks_of_a_stopped_instance_stay_active(cluster, lvm):
+def test_active_disks_of_a_stopped_instance_stay_active(cluster, lvm):  # noqa: F811
     _create(cluster, "plain")
     _op(cluster, "OP_INSTANCE_ACTIVATE_DISKS")
     before = _state(cluster)
@@ -100,7 +77,7 @@ def test_active_disks_of_a_stopped_instance_stay_active(cluster, lvm):
     assert _state(cluster) == before
 
 
-def test_inactive_drbd_disks_activate_the_data_volume_only(cluster, lvm):
+def test_inactive_drbd_disks_activate_the_data_volume_only(cluster, lvm):  # noqa: F811
     _create(cluster, "drbd")
     before = _state(cluster)
     job, since = _export(cluster)
@@ -113,7 +90,7 @@ def test_inactive_drbd_disks_activate_the_data_volume_only(cluster, lvm):
     assert _state(cluster) == before
 
 
-def test_running_instance_disks_are_not_touched(cluster, lvm):
+def test_running_instance_disks_are_not_touched(cluster, lvm):  # noqa: F811
     _create(cluster, "plain", start=True)
     before = _state(cluster)
     assert before[0] is True
@@ -123,7 +100,7 @@ def test_running_instance_disks_are_not_touched(cluster, lvm):
     assert _state(cluster) == before
 
 
-def test_failed_copy_still_deactivates_what_it_activated(cluster, lvm):
+def test_failed_copy_still_deactivates_what_it_activated(cluster, lvm):  # noqa: F811
     _create(cluster, "plain")
     before = _state(cluster)
     cluster.executor.fail_roles["instance_export"] = "ssh to node3 failed"

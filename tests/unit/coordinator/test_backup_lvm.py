@@ -43,10 +43,11 @@ def _plain(cluster, start: bool = False) -> None:
     assert job.status == SUCCESS, job.ops[0].log
 
 
-def _exported(cluster) -> None:
+def _exported(cluster, ok: bool = True) -> None:
+    """The export role's facts for the next runs: disk 0 copied (or, not ``ok``, failed)."""
     cluster.executor.facts["instance_export"] = {"gnt_export_result": {"msg": "", "disks": [
-        {"index": 0, "ok": True, "method": "raw", "bytes": 4096, "duration_s": 0.1,
-         "msg": ""}]}}
+        {"index": 0, "ok": ok, "method": "raw", "bytes": 4096, "duration_s": 0.1,
+         "msg": "" if ok else "disk 0: read error"}]}}
 
 
 def _export(cluster, **kw: Any):

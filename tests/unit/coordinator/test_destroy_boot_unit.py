@@ -5,23 +5,34 @@ replaced (a recording executor)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cluster_machine import ClusterMachine, cluster_machine
 
-from gnt.admin import bootstrap
 from gnt.core import settings
 from gnt.core.collection import load_module_util
-from gnt.nodes.recording import RecordingExecutor
+
+
+class BootUnitMachine(ClusterMachine):
+    """Clusters whose init also writes the boot unit node_prepare would (bridge gtbu0)."""
+
+    etc: Path
+    run: Path
+    reloaded: list[int]
+
+    def init(self, root: str, link: str = "gtbu0") -> str:  # type: ignore[override]
+        """Init a cluster; write its unit as node_prepare would; the unit's path."""
+        super().init(root, link)
+        boot = load_module_util("boot_bridges")
+        _changed, path = boot.apply(str(settings.paths().os_dir), [link], str(self.etc))
+        return str(path)
 
 
 @pytest.fixture
 def machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    base = Path(tempfile.mkdtemp(prefix="gu", dir="/tmp"))
     boot = load_module_util("boot_bridges")
     (tmp_path / "run").mkdir()
     (tmp_path / "etc").mkdir()
@@ -29,35 +40,10 @@ def machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     monkeypatch.setattr(boot, "SYSTEMD_DIR", str(tmp_path / "etc"))
     reloads: list[int] = []
     monkeypatch.setattr(boot, "daemon_reload", lambda: reloads.append(1))
-    monkeypatch.setenv("GNT_NODE_NAME", "node1.example.com")
-    monkeypatch.setenv("GNT_NODE_IP", "198.18.0.11")
-    monkeypatch.setattr(bootstrap, "_run_destroy_job", lambda: None)
-    messages: list[str] = []
-
-    class Machine:
-        log = messages
-        etc = tmp_path / "etc"
-        run = tmp_path / "run"
-        reloaded = reloads
-
-        @staticmethod
-        def init(root: str) -> str:
-            """Init a cluster; write its unit as node_prepare would; the unit's path."""
-            monkeypatch.setenv("GNT_ROOT", str(base / root))
-            bootstrap.init_cluster("cluster.example.com", nicparams={"link": "gtbu0"},
-                                   executor=RecordingExecutor(), start_master=False,
-                                   feedback=messages.append)
-            _changed, path = boot.apply(str(settings.paths().os_dir), ["gtbu0"],
-                                        str(tmp_path / "etc"))
-            return str(path)
-
-        @staticmethod
-        def destroy(root: str) -> None:
-            monkeypatch.setenv("GNT_ROOT", str(base / root))
-            bootstrap.destroy_cluster(feedback=messages.append)
-
-    yield Machine
-    shutil.rmtree(base, ignore_errors=True)
+    for machine in cluster_machine(monkeypatch, "gu", BootUnitMachine):
+        assert isinstance(machine, BootUnitMachine)
+        machine.etc, machine.run, machine.reloaded = tmp_path / "etc", tmp_path / "run", reloads
+        yield machine
 
 
 def test_destroy_removes_this_clusters_unit_only(machine: Any) -> None:

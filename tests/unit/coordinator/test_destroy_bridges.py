@@ -11,14 +11,12 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from cluster_machine import ClusterMachine, cluster_machine
 
-from gnt.admin import bootstrap
 from gnt.nodes import bridges
 from gnt.nodes.recording import RecordingExecutor
 
@@ -49,32 +47,14 @@ def bridge() -> Iterator[str]:
         subprocess.run(["ip", "link", "del", name], check=False)
 
 
+class BridgeMachine(ClusterMachine):
+    executor = BridgeMakingExecutor
+
+
 @pytest.fixture
 def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Init or destroy clusters (by root name) on this machine; no daemon, no Ansible."""
-    base = Path(tempfile.mkdtemp(prefix="gb", dir="/tmp"))
-    monkeypatch.setenv("GNT_NODE_NAME", "node1.example.com")
-    monkeypatch.setenv("GNT_NODE_IP", "198.18.0.11")
-    monkeypatch.setattr(bootstrap, "_run_destroy_job", lambda: None)
-    messages: list[str] = []
-
-    class Machine:
-        log = messages
-
-        @staticmethod
-        def init(root: str, link: str) -> None:
-            monkeypatch.setenv("GNT_ROOT", str(base / root))
-            bootstrap.init_cluster("cluster.example.com", nicparams={"link": link},
-                                   executor=BridgeMakingExecutor(), start_master=False,
-                                   feedback=messages.append)
-
-        @staticmethod
-        def destroy(root: str) -> None:
-            monkeypatch.setenv("GNT_ROOT", str(base / root))
-            bootstrap.destroy_cluster(feedback=messages.append)
-
-    yield Machine
-    shutil.rmtree(base, ignore_errors=True)
+    """Init (making the bridges node_prepare would) or destroy clusters by root name."""
+    yield from cluster_machine(monkeypatch, "gb", BridgeMachine)
 
 
 def test_shared_bridge_stays_until_the_last_cluster_goes(machine: Any, bridge: str) -> None:
