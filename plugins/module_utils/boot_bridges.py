@@ -172,7 +172,7 @@ def daemon_reload(run=subprocess.run):
     returns an error text, or None."""
     try:
         proc = run(["systemctl", "daemon-reload"], stdout=subprocess.PIPE,
-                   stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+                   stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as err:
         return str(err)
     if proc.returncode != 0:

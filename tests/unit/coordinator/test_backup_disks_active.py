@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_backup_lvm import INST, N2, N3, _exported, _lv, lvm  # noqa: F401  (fixture)
+from test_backup_lvm import INST, N2, N3, _exported, _lv, lvm  # noqa: F401  # pylint: disable=unused-import
 from test_ext_instances import NAME as EXT
 from test_ext_instances import _create as _create_ext
-from test_ext_instances import mn  # noqa: F401  (fixture)
+from test_ext_instances import mn  # noqa: F401  # pylint: disable=unused-import
 
 from gnt.core.jobstate import ERROR, SUCCESS
 from gnt.lu.backup_export import activates_disks

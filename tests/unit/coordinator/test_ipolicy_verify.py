@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ipolicy_testlib import SMALL, ok
 from test_ipolicy_enforced import _create
-from test_verify_nplus1 import _verify, mn  # noqa: F401  (mn: the verify fixture)
+from test_verify_nplus1 import _verify, mn  # noqa: F401  # pylint: disable=unused-import
 
 N2 = "node2.example.com"
 

@@ -225,8 +225,8 @@ def test_drbd_device_sync_params(run_module, fake, monkeypatch):
     assert [argv for argv in fake.calls if argv[:2] != ["drbdsetup", "show"]] == []
 
 
-def test_drbd_device_activates_missing_volumes_and_keeps_the_link(run_module, fake,
-                                                                   monkeypatch, tmp_path):
+def test_drbd_device_activates_missing_volumes_and_keeps_the_link(
+        run_module, fake, monkeypatch, tmp_path):
     """activate_volumes runs ``lvchange -ay`` only for a backing volume whose path is missing
     (no LVM command when both are there); link points at /dev/drbdN (directory made) when
     up, is left alone when it already does, and goes before the device with state down."""
@@ -238,9 +238,12 @@ def test_drbd_device_activates_missing_volumes_and_keeps_the_link(run_module, fa
     monkeypatch.setattr(drbd, "drbd_module_loaded", lambda: True)
     present = {"/dev/xenvg/a_meta"}
     real_exists = os.path.exists
-    monkeypatch.setattr(drbd_device.os.path, "exists",
-                        lambda path: path in present or (not str(path).startswith("/dev/xenvg/")
-                                                         and real_exists(path)))
+
+    def exists(path):
+        return path in present or (not str(path).startswith("/dev/xenvg/")
+                                   and real_exists(path))
+
+    monkeypatch.setattr(drbd_device.os.path, "exists", exists)
     inactive = LVS_OUT + "  xenvg|a_data|64.00|-wi-------|||/dev/vdb(500)\n"
     active = LVS_OUT + "  xenvg|a_data|64.00|-wi-a-----|||/dev/vdb(500)\n"
     fake.on(["lvs"], inactive, active)
