@@ -86,6 +86,7 @@ skipped_reason:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gnt.cluster.plugins.module_utils.boot_bridges import (
+    SYSTEMD_DIR,
     BootBridgesError,
     apply,
     booted,
@@ -101,7 +102,7 @@ def main():
             scope=dict(type="path", required=True),
             bridges=dict(type="list", elements="str", default=[]),
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            systemd_dir=dict(type="path", default="/etc/systemd/system"),
+            systemd_dir=dict(type="path", default=SYSTEMD_DIR),
         ),
         supports_check_mode=True,
     )

@@ -50,6 +50,7 @@ from gnt.lu import instance_ext, instance_storage
 from gnt.lu.backup import export_holders, export_path, remove_export_from
 from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
+from gnt.lu.instance_disks import volumes_play
 from gnt.nodes import checks
 from gnt.nodes.executor import Play, RunResult
 from gnt.nodes.nodevars import node_access, transfer_peer
@@ -190,10 +191,8 @@ class LUBackupExport(InstanceLU):
 
     def _volumes_play(self, active: bool) -> Play:
         """The plain (drbd: data) volumes activated or deactivated on the primary node."""
-        volumes = [{"vg": v["vg"], "name": v["lv"]} for v in self.volumes]
-        return Play("instance_volumes", {self.node["name"]: {
-            "gnt_volumes": volumes, "gnt_volumes_active": active}},
-            title="activate the disks" if active else "deactivate the disks")
+        return volumes_play(self.node, [{"vg": v["vg"], "name": v["lv"]} for v in self.volumes],
+                            active)
 
     def _deactivation_plays(self) -> list[Play]:
         """After the copy: the disks the export activated deactivated again (a drbd

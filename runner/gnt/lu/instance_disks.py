@@ -42,9 +42,15 @@ def volume_plays(lu: InstanceLU, active: bool) -> list[Play]:
         return []
     volumes = [{"vg": disk["logical_id"][0], "name": disk["logical_id"][1]}
                for disk in lu.cfg.instance_disks(lu.instance)]
-    return [Play("instance_volumes", {lu.node["name"]: {"gnt_volumes": volumes,
-                                                        "gnt_volumes_active": active}},
-                 title="activate volumes" if active else "deactivate volumes")]
+    return [volumes_play(lu.node, volumes, active)]
+
+
+def volumes_play(node: dict[str, Any], volumes: list[dict[str, str]], active: bool) -> Play:
+    """The logical volumes ``volumes`` (``vg``, ``name``) activated or deactivated on
+    ``node``."""
+    return Play("instance_volumes", {node["name"]: {"gnt_volumes": volumes,
+                                                    "gnt_volumes_active": active}},
+                title="activate volumes" if active else "deactivate volumes")
 
 
 def disk_devices(lu: InstanceLU) -> list[list[str]]:
