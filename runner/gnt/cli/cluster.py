@@ -25,7 +25,7 @@ from gnt.cli._params import (
     parse_int,
 )
 from gnt.cli.common import add_command, add_submit_options, make_op, stdout, submit_or_send
-from gnt.opcodes import storage
+from gnt.opcodes import storage, verify_codes
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -232,10 +232,11 @@ def show_info(args: argparse.Namespace) -> int:
 
 
 def verify_cluster(args: argparse.Namespace) -> int:
-    """``verify``: check the configuration and the nodes; exit 1 when errors were found."""
+    """``verify``: check the configuration and the nodes; exit 1 when errors were found
+    (errors of the ``--ignore-errors`` codes are warnings and do not count)."""
     skip = ["nplusone_mem"] if args.skip_nplusone_mem else []
     op = make_op("OP_CLUSTER_VERIFY", args, skip_checks=skip, error_codes=args.error_codes,
-                 verbose=args.verbose)
+                 verbose=args.verbose, ignore_errors=list(args.ignore_errors))
     result = submit_or_send(op, args)
     if isinstance(result, dict):
         ok = bool(result.get("ok", True))
@@ -334,7 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_command(subs, "verify", verify_cluster, "Verify the cluster")
     p.add_argument("--error-codes", action="store_true",
-                   help="Report errors with machine-parsable codes")
+                   help="Report each finding in the parseable form"
+                        " TYPE:CODE:ITEM-KIND:ITEM:MESSAGE")
+    p.add_argument("-I", "--ignore-errors", action="append", default=[], metavar="CODE",
+                   choices=verify_codes.CODE_NAMES,
+                   help="Report the errors of this code (e.g. ENODEORPHANLV) as warnings that"
+                        " do not fail the verify; repeat for more codes")
     p.add_argument("-v", "--verbose", action="store_true", help="Verbose output")
     p.add_argument("--no-nplus1-mem", dest="skip_nplusone_mem", action="store_true",
                    help="Skip the N+1 memory redundancy check")

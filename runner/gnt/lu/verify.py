@@ -2,8 +2,10 @@
 meets its group's instance policy), disks and N+1 memory.
 
 Everything is read live (one SSH round per node, all at once) and compared with the config;
-each problem is one ``ERROR``/``WARNING`` line naming the object, and the result says how many
-errors there were (the CLI exits 1 if any).
+each problem is one ``ERROR``/``WARNING`` line naming the object, with Ganeti's error code
+(:mod:`gnt.opcodes.verify_codes`; printed with ``error_codes``), and the result says how many
+errors there were (the CLI exits 1 if any). Errors of the codes in ``ignore_errors`` are
+reported as warnings and not counted, as Ganeti's ``--ignore-errors``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from gnt.lu.base import LogicalUnit, register
 from gnt.nodes import knownhosts, live, rpc
 from gnt.nodes.nodevars import bridges
 from gnt.opcodes import params
+from gnt.opcodes import verify_codes as cv
+from gnt.opcodes.verify_codes import VerifyCode
 
 RUNNING = ("running", "paused", "blocked")
 FAILOVER_TEMPLATES = (params.DT_SHARED_FILE, params.DT_EXT)   # fail over to any node
@@ -85,12 +89,14 @@ class LUClusterVerify(LogicalUnit):
 
     def exec(self) -> Any:
         self.errors = 0
+        self.error_codes = bool(self.op.get("error_codes"))
+        self.ignored = set(self.op.get("ignore_errors") or [])
         cfg = self.cfg
         self.log("* Verifying cluster config")
         try:
             schema.validate(cfg.data)
         except Exception as err:  # report, do not stop verifying
-            self._error("cluster", "config", str(err))
+            self._error(cv.ECLUSTERCFG, "config", str(err))
         instances = cfg.all("instances")
         nodes = sorted(cfg.all("nodes"), key=lambda n: n["name"])
         online = [n for n in nodes if not n["offline"]]
@@ -104,32 +110,38 @@ class LUClusterVerify(LogicalUnit):
             self._verify_host_keys(node)
             info = infos.get(node["uuid"])
             if not isinstance(info, dict):
-                self._error("node", node["name"], f"not reachable: {info}"
-                            f"{_host_key_hint(node, str(info))}")
+                hint = _host_key_hint(node, str(info))
+                # ssh is our node RPC: a refused host key is Ganeti's ssh finding, else RPC's
+                self._error(cv.ENODESSH if hint else cv.ENODERPC, node["name"],
+                            f"not reachable: {info}{hint}")
                 continue
             if domains.get(node["uuid"]) is None:
-                self._error("node", node["name"], "hypervisor (libvirt) did not answer")
+                self._error(cv.ENODEHV, node["name"], "hypervisor (libvirt) did not answer")
             self._verify_node(node, info)
         self.log("* Verifying instance status")
         self._verify_instances(instances, domains)
         self.log("* Verifying disks")
         self._verify_disks(instances, nodes, infos)
         for finding in verify_storage.storage_findings(cfg, nodes, infos):
-            if finding.level == "ERROR":
-                self._error(finding.kind, finding.name, finding.message)
-            else:
-                self._warn(finding.kind, finding.name, finding.message)
+            self._report(finding.level, finding.code, finding.name, finding.message)
         self.log("* Verifying N+1 memory redundancy")
         self._verify_n_plus_one(nodes, instances, domains)
         self.log(f"* Verification done: {self.errors} error(s)")
         return {"ok": self.errors == 0, "errors": self.errors}
 
-    def _error(self, kind: str, name: str, message: str) -> None:
-        self.errors += 1
-        self.log(f"  - ERROR: {kind} {name}: {message}")
+    def _report(self, level: str, code: VerifyCode, name: str, message: str) -> None:
+        """Log one finding (an error of an ignored code as a warning); count the errors."""
+        if level == cv.ERROR and code.name in self.ignored:
+            level = cv.WARNING
+        if level == cv.ERROR:
+            self.errors += 1
+        self.log(cv.format_line(level, code, name, message, self.error_codes))
 
-    def _warn(self, kind: str, name: str, message: str) -> None:
-        self.log(f"  - WARNING: {kind} {name}: {message}")
+    def _error(self, code: VerifyCode, name: str, message: str) -> None:
+        self._report(cv.ERROR, code, name, message)
+
+    def _warn(self, code: VerifyCode, name: str, message: str) -> None:
+        self._report(cv.WARNING, code, name, message)
 
     def _verify_host_keys(self, node: dict[str, Any]) -> None:
         """A node without recorded SSH host keys cannot be verified by the others."""
@@ -139,29 +151,35 @@ class LUClusterVerify(LogicalUnit):
             fix = "the next 'gnt-node add' records them"
         else:
             fix = f"'gnt-node add --readd {node['name']}' records them"
-        self._warn("node", node["name"], "no SSH host keys recorded: the cluster's ssh"
+        self._warn(cv.ENODESSH, node["name"], "no SSH host keys recorded: the cluster's ssh"
                    f" connections to it cannot verify its host key ({fix})")
 
     def _verify_node(self, node: dict[str, Any], info: dict[str, Any]) -> None:
         cfg = self.cfg
         master = cfg.master_node()
+        shared_dir = cfg.cluster()["shared_file_storage_dir"]
         for directory, exists in sorted(info["dirs"].items()):
             if not exists:
-                self._error("node", node["name"], f"storage directory {directory} missing")
+                code = cv.ENODESHAREDFILESTORAGEPATHUNUSABLE if directory == shared_dir \
+                    else cv.ENODEFILESTORAGEPATHUNUSABLE
+                self._error(code, node["name"], f"storage directory {directory} missing")
         if node["vm_capable"]:
             for bridge in bridges(cfg):
                 if bridge not in info["bridges"]:
-                    self._error("node", node["name"], f"bridge {bridge} missing")
+                    self._error(cv.ENODENET, node["name"], f"bridge {bridge} missing")
+        # Ganeti finds stale or stray copies by comparing the files' checksums across nodes
+        # (ECLUSTERFILECHECK, about the cluster); these findings name the node, so they
+        # carry the node's file code
         if info.get("ssconf_master_node") != master["name"]:
-            self._error("node", node["name"], "its ssconf names"
+            self._error(cv.ENODEFILECHECK, node["name"], "its ssconf names"
                         f" {info.get('ssconf_master_node')!r} as master, not {master['name']}"
                         " (gnt-cluster redist-conf fixes it)")
         if node["master_candidate"] and info.get("config_serial") != cfg.serial_no:
-            self._error("node", node["name"], f"its configuration copy has serial"
+            self._error(cv.ENODEFILECHECK, node["name"], f"its configuration copy has serial"
                         f" {info.get('config_serial')}, the master's {cfg.serial_no}"
                         " (gnt-cluster redist-conf fixes it)")
         elif not node["master_candidate"] and info.get("config_serial") is not None:
-            self._warn("node", node["name"], "has a configuration copy but is not a master"
+            self._warn(cv.ENODEFILECHECK, node["name"], "has a configuration copy but is not a master"
                        " candidate")
 
     def _verify_instances(self, instances: list[dict[str, Any]],
@@ -177,26 +195,29 @@ class LUClusterVerify(LogicalUnit):
         for inst in instances:
             known.add(inst["name"])
             if inst["name"] in outside_policy:   # Ganeti's EINSTANCEPOLICY: only a warning
-                self._warn("instance", inst["name"], ", ".join(outside_policy[inst["name"]]))
+                self._warn(cv.EINSTANCEPOLICY, inst["name"], ", ".join(outside_policy[inst["name"]]))
             node = cfg.get("nodes", inst["primary_node"])
             status = live.instance_status(inst, node, domains.get(node["uuid"]))
             elsewhere = [n for n in where.get(inst["name"], []) if n != node["name"]]
             if elsewhere:
-                self._error("instance", inst["name"], f"running on {', '.join(elsewhere)},"
+                self._error(cv.EINSTANCEWRONGNODE, inst["name"],
+                            f"running on {', '.join(elsewhere)},"
                             f" but its primary node is {node['name']} (gnt-instance migrate"
                             " --cleanup or failover fixes the config)")
             if status == "ERROR_down" and not elsewhere:
-                self._error("instance", inst["name"],
+                self._error(cv.EINSTANCEDOWN, inst["name"],
                             f"instance not running on its primary node {node['name']}")
             elif status == "ERROR_up":
-                self._error("instance", inst["name"],
+                # Ganeti does not check this; the code of its other run-state mismatch
+                self._error(cv.EINSTANCEDOWN, inst["name"],
                             f"instance running on {node['name']} but marked down")
             elif status == "ERROR_nodeoffline":
-                self._error("instance", inst["name"],
+                self._error(cv.EINSTANCEBADNODE, inst["name"],
                             f"instance lives on offline node {node['name']}")
         for name, nodes in sorted(where.items()):
             if name not in known:
-                self._warn("node", ", ".join(nodes), f"domain {name} is running but unknown to"
+                self._warn(cv.ENODEORPHANINSTANCE, ", ".join(nodes),
+                           f"domain {name} is running but unknown to"
                            " the cluster")
 
     def _verify_disks(self, instances: list[dict[str, Any]], nodes: list[dict[str, Any]],
@@ -217,6 +238,7 @@ class LUClusterVerify(LogicalUnit):
                 else:
                     used_local[inst["primary_node"]].add(path)
         seen_shared: set[str] | None = None
+        shared_seen_by = ""
         for node in nodes:
             info = infos.get(node["uuid"])
             if not isinstance(info, dict):
@@ -224,22 +246,21 @@ class LUClusterVerify(LogicalUnit):
             files = set(info["files"])
             local = {f for f in files if not f.startswith(shared_dir)}
             if seen_shared is None:
-                seen_shared = files - local
+                seen_shared, shared_seen_by = files - local, node["name"]
             for path in sorted(used_local[node["uuid"]] - files):
-                self._error("node", node["name"], f"instance disk {path} missing"
-                            f"{_missing_disk_fix(owner[path])}")
+                self._error(cv.EINSTANCEMISSINGDISK, owner[path], f"instance disk {path}"
+                            f" missing on node {node['name']}{_missing_disk_fix(owner[path])}")
             for path in sorted(local - used_local[node["uuid"]]):
-                self._warn("node", node["name"], f"orphan disk {path} (no instance uses it:"
-                           " a half-made or half-removed instance left it; delete the file if"
-                           " it holds nothing needed)")
+                # Ganeti checks only logical volumes; a disk file is this version's volume
+                self._warn(cv.ENODEORPHANLV, node["name"], f"orphan disk {path}{_ORPHAN_FIX}")
         if seen_shared is not None:
             for path in sorted(used_shared - seen_shared):
-                self._error("cluster", "shared storage", f"instance disk {path} missing"
-                            f"{_missing_disk_fix(owner[path])}")
+                self._error(cv.EINSTANCEMISSINGDISK, owner[path], f"instance disk {path}"
+                            f" missing in the shared file storage (as seen from node"
+                            f" {shared_seen_by}){_missing_disk_fix(owner[path])}")
             for path in sorted(seen_shared - used_shared):
-                self._warn("cluster", "shared storage", f"orphan disk {path} (no instance"
-                           " uses it: a half-made or half-removed instance left it; delete the"
-                           " file if it holds nothing needed)")
+                self._warn(cv.ENODEORPHANLV, shared_seen_by, f"orphan disk {path} in the"
+                           f" shared file storage{_ORPHAN_FIX}")
 
     def _verify_n_plus_one(self, nodes: list[dict[str, Any]], instances: list[dict[str, Any]],
                            domains: dict[str, dict[str, dict[str, Any]] | None]) -> None:
@@ -257,8 +278,12 @@ class LUClusterVerify(LogicalUnit):
                        if inst["disk_template"] in MIRRORED_TEMPLATES
                        and (nodes_of := cfg.instance_secondaries(inst))}
         for name in n_plus_one_failures(nodes, instances, free, memory, secondaries):
-            self._error("node", name, "not enough memory on the other nodes to take over its"
+            self._error(cv.ENODEN1, name, "not enough memory on the other nodes to take over its"
                         " instances should it fail (N+1)")
+
+
+_ORPHAN_FIX = (" (no instance uses it: a half-made or half-removed instance left it; delete the"
+               " file if it holds nothing needed)")
 
 
 def _host_key_hint(node: dict[str, Any], error: str) -> str:

@@ -24,6 +24,8 @@ from typing import Any
 from gnt.config import drbdmap, objects
 from gnt.lu.verify_disks import instance_volumes
 from gnt.opcodes import params
+from gnt.opcodes import verify_codes as cv
+from gnt.opcodes.verify_codes import VerifyCode
 
 # Ganeti's names of a DRBD end's local disk state (LDS_NAMES), by our drbd_status value
 LOCAL_DISK_NAMES = {"ok": "ok", "sync": "syncing", "faulty": "faulty", "unknown": "unknown"}
@@ -32,10 +34,11 @@ ACCEPTED_LOCAL_DISK = ("ok", "sync")     # a degraded disk in these states is on
 
 @dataclass(frozen=True)
 class Finding:
-    """One line of the verify report: ``level`` ERROR or WARNING about ``kind`` ``name``."""
+    """One line of the verify report: ``level`` ERROR or WARNING with Ganeti's error
+    ``code`` (which says the kind of item) about item ``name``."""
 
     level: str
-    kind: str
+    code: VerifyCode
     name: str
     message: str
 
@@ -106,11 +109,11 @@ def _check_volume_groups(cluster: dict[str, Any], nodes: list[dict[str, Any]],
                 "lvm_error" not in info:
             continue
         if "lvm_error" in info:
-            findings.append(Finding("ERROR", "node", node["name"],
+            findings.append(Finding("ERROR", cv.ENODELVM, node["name"],
                                     f"LVM problem on node: {info['lvm_error']}"))
             continue
         if vg and node["vm_capable"] and vg not in info.get("vgs_found", []):
-            findings.append(Finding("ERROR", "node", node["name"],
+            findings.append(Finding("ERROR", cv.ENODELVM, node["name"],
                                     f"volume group '{vg}' missing"))
             continue
         healthy[node["uuid"]] = (node, dict(info["lvs"]))
@@ -123,7 +126,7 @@ def _check_instance_volumes(cfg: Any,
     for inst in sorted(cfg.all("instances"), key=lambda i: i["name"]):
         for node_uuid, volume in instance_volumes(cfg, inst):
             if node_uuid in healthy and volume not in healthy[node_uuid][1]:
-                findings.append(Finding("ERROR", "instance", inst["name"],
+                findings.append(Finding("ERROR", cv.EINSTANCEMISSINGDISK, inst["name"],
                                         f"volume {volume} missing on node"
                                         f" {healthy[node_uuid][0]['name']}"))
 
@@ -145,7 +148,7 @@ def _check_orphan_volumes(cfg: Any, cluster: dict[str, Any],
                 continue
             if reserved is not None and reserved.fullmatch(volume):
                 continue
-            findings.append(Finding("WARNING", "node", node["name"],
+            findings.append(Finding("WARNING", cv.ENODEORPHANLV, node["name"],
                                     f"volume {volume} is unknown"))
 
 
@@ -163,18 +166,18 @@ def _check_drbd(cfg: Any, cluster: dict[str, Any], nodes: list[dict[str, Any]],
         # the role sets the cluster's helper before it brings a device up, so a loaded module
         # with another helper (drbd-utils' default) matters only while devices are in use
         if helper and live and info.get("drbd_helper") not in (None, helper):
-            findings.append(Finding("ERROR", "node", node["name"],
+            findings.append(Finding("ERROR", cv.ENODEDRBDHELPER, node["name"],
                                     f"wrong drbd usermode helper: {info['drbd_helper']}"))
         expected = minors.get(node["uuid"], {})
         for minor, disk_uuid in sorted(expected.items()):
             inst = owner.get(disk_uuid)
             attached = f"(attached in instance '{inst['name']}')" if inst else "(detached)"
             if inst is not None and objects.disks_active(inst) and minor not in live:
-                findings.append(Finding("ERROR", "node", node["name"],
+                findings.append(Finding("ERROR", cv.ENODEDRBD, node["name"],
                                         f"drbd minor {minor} of disk {disk_uuid} {attached}"
                                         " is not active"))
         for minor in sorted(set(live) - set(expected)):
-            findings.append(Finding("ERROR", "node", node["name"],
+            findings.append(Finding("ERROR", cv.ENODEDRBD, node["name"],
                                     f"unallocated drbd minor {minor} is in use"))
         _check_degraded(cfg, node, expected, owner, live, findings)
 
@@ -192,6 +195,7 @@ def _check_degraded(cfg: Any, node: dict[str, Any], expected: dict[int, str],
         index = inst["disks"].index(disk_uuid)
         local = str(status.get("local_disk", "unknown"))
         findings.append(Finding(
-            "WARNING" if local in ACCEPTED_LOCAL_DISK else "ERROR", "instance", inst["name"],
+            "WARNING" if local in ACCEPTED_LOCAL_DISK else "ERROR", cv.EINSTANCEFAULTYDISK,
+            inst["name"],
             f"disk/{index} on {node['name']} is degraded; local disk state is"
             f" '{LOCAL_DISK_NAMES.get(local, local)}'"))

@@ -22,6 +22,7 @@ from gnt.opcodes.params import (
     check_ndparams,
     check_nicparams,
 )
+from gnt.opcodes.verify_codes import t_verify_codes
 
 Check = Callable[[Any], bool]
 
@@ -226,7 +227,8 @@ DEFS: list[OpDef] = [
           doc="Sleep for a while (testing the queue)."),
     OpDef("OP_CLUSTER_DESTROY", (), doc="Destroy the cluster (only the master node left)."),
     OpDef("OP_CLUSTER_VERIFY", (P("skip_checks", t_list_of_str, []),
-                                P("error_codes", t_bool, False), P("verbose", t_bool, False)),
+                                P("error_codes", t_bool, False), P("verbose", t_bool, False),
+                                P("ignore_errors", t_verify_codes, [])),
           doc="Verify the configuration and the nodes."),
     OpDef("OP_CLUSTER_SET_PARAMS", (
         P("hvparams", t_hvparams_by_hv, None), P("beparams", _BE_CHANGES, None),

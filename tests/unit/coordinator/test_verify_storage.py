@@ -13,6 +13,7 @@ import pytest
 from multinode import MASTER, drbd_cluster
 
 from gnt.config import drbdmap
+from gnt.core.errors import ECODE_INVAL, OpPrereqError
 from gnt.core.jobstate import SUCCESS
 from gnt.lu import verify_storage
 from gnt.lu.verify_disks import instance_volumes
@@ -77,11 +78,15 @@ def verify(cluster) -> tuple[dict[str, Any], list[str]]:
     """The verify result and the ERROR/WARNING lines of its disk section."""
     job = cluster.run("OP_CLUSTER_VERIFY")
     assert job.status == SUCCESS, job.ops[0].result
+    return job.ops[0].result, disk_findings(job)
+
+
+def disk_findings(job) -> list[str]:
+    """The ERROR/WARNING lines of the disk section of a verify job's log."""
     lines = [entry[3] for entry in job.ops[0].log]
     section = lines[lines.index("* Verifying disks"):lines.index(
         "* Verifying N+1 memory redundancy")]
-    return job.ops[0].result, [line.strip() for line in section if "ERROR" in line
-                               or "WARNING" in line]
+    return [line.strip() for line in section if "ERROR" in line or "WARNING" in line]
 
 
 def volumes_of(cluster, name: str, node: str) -> list[str]:
@@ -192,3 +197,40 @@ def test_what_to_ask_follows_templates_capability_and_instance_volume_groups(lab
     assert asks[N1] == {"vgs": [VG], "drbd": True}
     cluster = dict(cfg.cluster(), enabled_disk_templates=["file"])
     assert not verify_storage.lvm_enabled(cluster) and not verify_storage.drbd_enabled(cluster)
+
+
+# --- error codes (--error-codes) and ignored codes (--ignore-errors) -------------------------
+
+def test_error_codes_print_each_finding_in_ganetis_parseable_form(lab):
+    [data, meta] = volumes_of(lab, "d1", N2)
+    del lab.answers[N2]["lvs"][meta]
+    lab.answers[N3]["lvs"][f"{VG}/stray"] = True
+    job = lab.run("OP_CLUSTER_VERIFY", error_codes=True)
+    assert job.status == SUCCESS, job.ops[0].result
+    assert disk_findings(job) == [
+        f"- ERROR:EINSTANCEMISSINGDISK:instance:d1:volume {meta} missing on node {N2}",
+        f"- WARNING:ENODEORPHANLV:node:{N3}:volume {VG}/stray is unknown"]
+    assert job.ops[0].result == {"ok": False, "errors": 1}
+
+
+def test_ignored_code_turns_its_errors_into_warnings_that_do_not_fail(lab):
+    [minor] = minors_of(lab, "d1", N2)
+    del lab.answers[N2]["drbd_minors"][str(minor)]
+    lab.answers[N1]["drbd_minors"]["7"] = {"configured": True}
+    lab.answers[N3]["vgs_found"] = []
+    job = lab.run("OP_CLUSTER_VERIFY", ignore_errors=["ENODEDRBD"], error_codes=True)
+    assert job.status == SUCCESS, job.ops[0].result
+    lines = disk_findings(job)
+    assert [line.split(":")[:4] for line in lines] == [
+        ["- ERROR", "ENODELVM", "node", N3], ["- WARNING", "ENODEDRBD", "node", N1],
+        ["- WARNING", "ENODEDRBD", "node", N2]], lines
+    assert job.ops[0].result == {"ok": False, "errors": 1}           # ENODELVM still counts
+    job = lab.run("OP_CLUSTER_VERIFY", ignore_errors=["ENODEDRBD", "ENODELVM"])
+    assert job.ops[0].result == {"ok": True, "errors": 0}
+    assert disk_findings(job)[0] == f"- WARNING: node {N3}: volume group '{VG}' missing"
+
+
+def test_unknown_ignored_code_is_refused_before_the_job_runs(lab):
+    with pytest.raises(OpPrereqError) as err:
+        lab.submit("OP_CLUSTER_VERIFY", ignore_errors=["ENODELVM", "ENOSUCHTHING"])
+    assert "'ENOSUCHTHING'" in str(err.value) and err.value.args[1] == ECODE_INVAL
