@@ -18,18 +18,19 @@ description:
   - Names are checked before any command runs (LVM's characters, no leading C(-), no C(/),
     none of LVM's reserved names). Ganeti names volumes C(<disk uuid>.disk<N>) and, under
     DRBD, C(<uuid>.disk<N>_data) and C(<uuid>.disk<N>_meta).
+  - With O(volumes), a list of volumes is created, renamed or removed in one call, in order
+    (what would be one call per volume); the volumes and free space of each group are read
+    once for the whole list.
   - Volume groups and physical volumes are reported by M(gnt.cluster.storage_info).
 version_added: "0.1.0"
 author: gnt.cluster developers (@gnt-cluster)
 options:
   vg:
-    description: The volume group.
+    description: The volume group. Required with O(name).
     type: str
-    required: true
   name:
-    description: The logical volume's name.
+    description: The logical volume's name. Required unless O(volumes) is given.
     type: str
-    required: true
   state:
     description:
       - V(present) makes sure the volume exists (created with O(size_mib) when missing).
@@ -83,6 +84,50 @@ options:
       - V(true) activates the volume (C(lvchange -ay)), V(false) deactivates it (refused
         while open). Unset leaves activation alone.
     type: bool
+  volumes:
+    description:
+      - Volumes to create, rename or remove in one call, in the order given; a later entry
+        sees what an earlier one did (rename a volume aside, then another one into its name).
+        Each entry is done as O(name) would be with the same options, and is as idempotent.
+      - The first failing entry fails the call; its message names the volume and the
+        command and lists the entries already done before it.
+      - Not together with O(name) or the other options of a single volume.
+    type: list
+    elements: dict
+    suboptions:
+      vg:
+        description: The volume group.
+        type: str
+        required: true
+      name:
+        description: The logical volume's name.
+        type: str
+        required: true
+      state:
+        description:
+          - V(present) with O(volumes[].size_mib) creates the volume when missing (an
+            existing one of another size is reported in RV(volumes[].size_mismatch));
+            without it, the volume must exist.
+          - V(absent) removes it; an open (in use) volume is refused.
+        type: str
+        choices: [present, absent]
+        default: present
+      size_mib:
+        description: Size in MiB of a new volume.
+        type: int
+      stripes:
+        description: Number of stripes of a new volume (C(lvcreate -i)).
+        type: int
+        default: 1
+      wipe:
+        description: Fill a newly created volume with zeros.
+        type: bool
+        default: false
+      rename_from:
+        description:
+          - Rename this volume to O(volumes[].name) (nothing happens when that exists and this
+            one does not). Not with O(volumes[].size_mib).
+        type: str
 notes:
   - Supports check mode (only the C(lvs)/C(vgs) reports run) and diff mode (existence and size).
 seealso:
@@ -124,71 +169,94 @@ EXAMPLES = r"""
     vg: xenvg
     name: 6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0.snap
     state: absent
+
+- name: Swap a drbd disk's data volume for a new one in one call
+  gnt.cluster.lvm_volume:
+    volumes:
+      - vg: xenvg
+        name: 6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0_data_replaced
+        rename_from: 6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0_data
+      - vg: xenvg
+        name: 6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0_data
+        rename_from: 6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0_data_new
 """
 
 RETURN = r"""
 name:
   description: The volume's name.
-  returned: always
+  returned: when O(name) is given
   type: str
 path:
   description: Its device path, C(/dev/<vg>/<name>).
-  returned: always
+  returned: when O(name) is given
   type: str
   sample: /dev/xenvg/6f1a3a8e-2b4c-4d5e-8f90-1a2b3c4d5e6f.disk0
 exists:
   description: Whether the volume exists (after the change; in check mode, as it would).
-  returned: always
+  returned: when O(name) is given
   type: bool
 attached:
   description: Whether it is active.
-  returned: always
+  returned: when O(name) is given
   type: bool
 open:
   description: Whether its device is open (in use by QEMU, DRBD, a mount...).
-  returned: always
+  returned: when O(name) is given
   type: bool
 size_mib:
   description: Its size in MiB (0 when absent).
-  returned: always
+  returned: when O(name) is given
   type: int
 vg:
   description: The volume group.
-  returned: always
+  returned: when O(name) is given
   type: str
 attr:
   description: The C(lv_attr) string of C(lvs).
-  returned: always
+  returned: when O(name) is given
   type: str
   sample: -wi-ao----
 tags:
   description: Its tags.
-  returned: always
+  returned: when O(name) is given
   type: list
   elements: str
 origin:
   description: The origin of a snapshot, empty otherwise.
-  returned: always
+  returned: when O(name) is given
   type: str
 devices:
   description: The physical volumes it uses.
-  returned: always
+  returned: when O(name) is given
   type: list
   elements: str
 degraded:
   description: Whether it lost physical volumes (partial or virtual).
-  returned: always
+  returned: when O(name) is given
   type: bool
 size_mismatch:
   description: The existing volume's size differs from O(size_mib) and was not changed.
-  returned: always
+  returned: when O(name) is given
   type: bool
 actions:
-  description: What was done (or would be done in check mode).
+  description:
+    - What was done (or would be done in check mode).
+    - With O(volumes), each line starts with the volume's C(<vg>/<name>).
   returned: always
   type: list
   elements: str
   sample: ["created 10240 MiB"]
+volumes:
+  description:
+    - Per entry of O(volumes), in order, its volume at the end of the call (as it would be,
+      in check mode) with the keys of a single volume (RV(name), RV(vg), RV(path),
+      RV(exists), RV(size_mib), RV(attached), RV(open), RV(attr), RV(tags)...), RV(changed)
+      and RV(actions) of its own step.
+  returned: when O(volumes) is given
+  type: list
+  elements: dict
+  sample: [{"name": "vol1", "vg": "xenvg", "exists": true, "size_mib": 128,
+            "changed": true, "actions": ["created 128 MiB"], "size_mismatch": false}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -200,6 +268,10 @@ from ansible_collections.gnt.cluster.plugins.module_utils.storage.base import (
     state_diff,
 )
 from ansible_collections.gnt.cluster.plugins.module_utils.storage.lvm import LvmBackend
+from ansible_collections.gnt.cluster.plugins.module_utils.storage.lvm_batch import apply_volumes
+
+SINGLE_OPTIONS = ("name", "vg", "state", "size_mib", "grow", "stripes", "tags", "wipe",
+                  "rename_from", "snapshot_of", "adopt", "active")
 
 
 def _present(backend, p, check):
@@ -244,11 +316,30 @@ def _present(backend, p, check):
     return ActionResult(state=state, actions=actions)
 
 
+def _many(module, entries):
+    """O(volumes): the entries in order, one result (see lvm_batch.apply_volumes)."""
+    for entry in entries:
+        if entry["size_mib"] is not None and entry["size_mib"] <= 0:
+            module.fail_json(msg="logical volume %s/%s: size_mib must be positive, got %d"
+                             % (entry["vg"], entry["name"], entry["size_mib"]))
+    try:
+        result = apply_volumes(module_runner(module), entries, check_mode=module.check_mode)
+    except StorageError as err:
+        module.fail_json(msg=str(err))
+    if not module._diff:
+        del result["diff"]
+    for entry, item in zip(entries, result["volumes"]):
+        if item["size_mismatch"]:
+            module.warn("logical volume %s/%s is %d MiB, expected %d MiB (left as it is)"
+                        % (entry["vg"], entry["name"], item["size_mib"], entry["size_mib"]))
+    module.exit_json(**result)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            vg=dict(type="str", required=True),
-            name=dict(type="str", required=True),
+            vg=dict(type="str"),
+            name=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             size_mib=dict(type="int"),
             grow=dict(type="bool", default=False),
@@ -259,11 +350,25 @@ def main():
             snapshot_of=dict(type="str"),
             adopt=dict(type="bool", default=False),
             active=dict(type="bool"),
+            volumes=dict(type="list", elements="dict", options=dict(
+                vg=dict(type="str", required=True),
+                name=dict(type="str", required=True),
+                state=dict(type="str", choices=["present", "absent"], default="present"),
+                size_mib=dict(type="int"),
+                stripes=dict(type="int", default=1),
+                wipe=dict(type="bool", default=False),
+                rename_from=dict(type="str"),
+            )),
         ),
-        mutually_exclusive=[["rename_from", "snapshot_of", "adopt"]],
+        mutually_exclusive=[["rename_from", "snapshot_of", "adopt"]]
+        + [["volumes", option] for option in SINGLE_OPTIONS],
+        required_one_of=[["name", "volumes"]],
+        required_by={"name": "vg"},
         supports_check_mode=True,
     )
     p = module.params
+    if p["volumes"] is not None:
+        _many(module, p["volumes"])
     what = "logical volume %s/%s" % (p["vg"], p["name"])
     if p["size_mib"] is not None and p["size_mib"] <= 0:
         module.fail_json(msg="%s: size_mib must be positive, got %d" % (what, p["size_mib"]))
