@@ -1,5 +1,6 @@
 """libvirt_domain.ensure_shutdown against a fake domain and a fake clock: how often it checks
-whether the guest is off after the ACPI request (soon at first, then every 0.1 s at most),
+whether the guest is off after the ACPI request (soon at first, every 20 ms at most for the
+first 2 s, then every 0.1 s at most),
 that it never waits past the timeout, and that it forces the domain off only then."""
 
 from __future__ import annotations
@@ -63,11 +64,22 @@ class FakeConn:
 
 
 def test_poll_intervals_start_short_and_grow_to_a_cap() -> None:
-    waits = list(itertools.islice(poll_intervals(), 12))
+    waits = list(itertools.islice(poll_intervals(), 200))
     assert waits[0] == pytest.approx(0.005)
     assert all(b >= a for a, b in zip(waits, waits[1:]))
+    elapsed = list(itertools.accumulate(waits))
+    early = [wait for wait, before in zip(waits[1:], elapsed) if before < 2.0]
+    assert max(early) == pytest.approx(0.02)     # the first 2 s: every 20 ms at most
     assert waits[-1] == pytest.approx(0.1)
     assert max(waits) <= 0.1
+
+
+def test_a_guest_off_after_a_quarter_second_is_seen_within_20_ms() -> None:
+    clock = FakeClock()
+    dom = FakeDomain(clock, off_after=0.27)       # ACPI + QEMU's exit of a small guest
+    assert ensure_shutdown(FakeConn(dom), "vm1", timeout=120, clock=clock.clock,
+                           sleep=clock.sleep) == (True, False)
+    assert 0.27 <= clock.now - 100.0 <= 0.29, clock.sleeps   # growing to 0.1 s: 0.35
 
 
 def test_a_quick_guest_is_seen_off_within_milliseconds() -> None:
@@ -88,7 +100,8 @@ def test_a_slow_guest_is_checked_every_tenth_of_a_second_at_most() -> None:
                            sleep=clock.sleep) == (True, False)
     assert max(clock.sleeps) <= 0.1 + 1e-9
     assert 5.0 <= clock.now - 100.0 < 5.1
-    assert len(clock.sleeps) < 70           # not a busy loop: ~50 checks of 0.1 s and the first
+    # not a busy loop: ~100 checks in the first 2 s, then ~30 of 0.1 s
+    assert len(clock.sleeps) < 150
 
 
 def test_a_guest_that_ignores_acpi_is_forced_off_at_the_timeout_not_later() -> None:
