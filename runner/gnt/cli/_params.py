@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
+from gnt.opcodes import ipolicy
 from gnt.opcodes.params import (
     DISK_MODE_DEFAULT,
     DISK_MODES,
@@ -285,17 +286,11 @@ IPOLICY_OPTIONS = (("--ipolicy-disk-templates", "ipolicy_disk_templates", IPOLIC
 # standard values KEY=VAL,... (cluster only: Ganeti's gnt-group has no --ipolicy-std-specs).
 IPOLICY_BOUNDS = "--ipolicy-bounds-specs"
 IPOLICY_STD = "--ipolicy-std-specs"
-
-
-def split_specs() -> tuple[tuple[str, str], ...]:
-    """Ganeti's deprecated per-parameter specs, min=V,max=V,std=V each (gnt-cluster init only,
-    as in Ganeti 3.0): option -> spec parameter. A function, so that the commands that take
-    none do not import the policy code (and the size parser under it) at start."""
-    from gnt.opcodes import ipolicy
-
-    return (("--specs-cpu-count", ipolicy.CPU_COUNT), ("--specs-disk-count", ipolicy.DISK_COUNT),
-            ("--specs-disk-size", ipolicy.DISK_SIZE), ("--specs-mem-size", ipolicy.MEM_SIZE),
-            ("--specs-nic-count", ipolicy.NIC_COUNT))
+# Ganeti's deprecated per-parameter specs, min=V,max=V,std=V each (gnt-cluster init only, as in
+# Ganeti 3.0): option -> spec parameter.
+SPLIT_SPECS = (("--specs-cpu-count", ipolicy.CPU_COUNT), ("--specs-disk-count", ipolicy.DISK_COUNT),
+               ("--specs-disk-size", ipolicy.DISK_SIZE), ("--specs-mem-size", ipolicy.MEM_SIZE),
+               ("--specs-nic-count", ipolicy.NIC_COUNT))
 
 
 def _split_dest(flag: str) -> str:
@@ -316,7 +311,7 @@ def add_ipolicy_options(parser: Any, group: bool = False, split: bool = False) -
     if not group:
         parser.add_argument(IPOLICY_STD, dest="ipolicy_std_specs", default=None,
                             metavar="KEY=VAL,...", help="Complete standard instance specs")
-    for flag, name in split_specs() if split else ():
+    for flag, name in SPLIT_SPECS if split else ():
         parser.add_argument(flag, dest=_split_dest(flag), default=None,
                             metavar="min=V,max=V,std=V",
                             help=f"Deprecated: {name} bounds and standard value")
@@ -348,7 +343,6 @@ def ipolicy_from_args(args: Any, allow_default: bool, group: bool = False,
     when ``allow_default``), or None when none was given. At ``init`` the standard values
     must also fit the bounds (later changes are checked by the master against the whole
     policy); there the deprecated ``--specs-*`` give them instead of ``--ipolicy-*-specs``."""
-    from gnt.opcodes import ipolicy
     from gnt.opcodes.params import check_ipolicy
 
     given: dict[str, Any] = {key: getattr(args, dest) for _flag, dest, key, _m, _t
@@ -365,7 +359,7 @@ def ipolicy_from_args(args: Any, allow_default: bool, group: bool = False,
     if std is not None:
         given[ipolicy.STD] = keyval(std, "standard instance specs")
     split = {name: keyval(getattr(args, _split_dest(flag)), f"{flag} specs")
-             for flag, name in split_specs() if getattr(args, _split_dest(flag), None)}
+             for flag, name in SPLIT_SPECS if getattr(args, _split_dest(flag), None)}
     if split:
         if bounds is not None or std is not None:
             raise OpPrereqError("A --specs-xxx option cannot be specified together with any"
