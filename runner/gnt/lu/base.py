@@ -146,6 +146,11 @@ class LogicalUnit:
 
     def run_plays(self, plays: list[Play], what: str) -> RunResult:
         """Run ``plays``; failure raises OpExecError naming ``what`` and the failed nodes."""
+        return self.run_plays_on(plays, self.play_nodes(plays, what), what)
+
+    def play_nodes(self, plays: list[Play], what: str) -> dict[str, NodeAccess]:
+        """How the executor reaches each node of ``plays`` (read from the config); an offline
+        one is a prerequisite error naming ``what``."""
         nodes: dict[str, NodeAccess] = {}
         for play in plays:
             for name in play.hosts:
@@ -153,6 +158,12 @@ class LogicalUnit:
                 if node["offline"]:
                     raise OpPrereqError(f"Node '{name}' is offline: cannot {what}", ECODE_STATE)
                 nodes[name] = node_access(self.cfg, node)
+        return nodes
+
+    def run_plays_on(self, plays: list[Play], nodes: dict[str, NodeAccess],
+                     what: str) -> RunResult:
+        """:meth:`run_plays` with the nodes already resolved (:meth:`play_nodes`): reads
+        nothing of the config, so it need not wait for a config write in progress."""
         result = self.ctx.executor.run(plays, nodes, self.feedback)
         if not result.ok:
             raise OpExecError(f"Could not {what}:\n{result.failure_summary()}")

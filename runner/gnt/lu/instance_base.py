@@ -182,10 +182,13 @@ class InstanceLU(LogicalUnit):
         previous_state = None if state is None else inst["admin_state"]
         previous_source = inst.get("admin_state_source", "admin")
         previous_active = None if disks_active is None else inst.get("disks_active")
+        # the nodes are read before the write starts: it holds the config's lock until its
+        # replication to the master candidates is done, and the run must not wait for that
+        nodes = self.play_nodes(plays, what)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="config-write") as pool:
             written = pool.submit(self._admin_state_written, state, "admin", disks_active)
             try:
-                result = self.run_plays(plays, what)
+                result = self.run_plays_on(plays, nodes, what)
             except BaseException:
                 if written.exception() is None:
                     self._put_back(previous_state, previous_source, previous_active,

@@ -104,3 +104,24 @@ def test_a_failed_config_write_fails_the_job(cluster: Any) -> None:
     job = cluster.run("OP_INSTANCE_STARTUP", instance_name=NAME)
     assert job.status == ERROR
     assert "disk full" in job.ops[0].result["args"][0]
+
+
+def test_the_run_does_not_wait_for_the_write_s_replication(cluster: Any) -> None:
+    """The write holds the config's lock until its replication is done (slow here): the run
+    starts while it is still going on, since the run's nodes were read before the write."""
+    _create(cluster, start=False)
+    store, previous = cluster.master.config, cluster.master.config.on_commit
+    committed: list[float] = []
+
+    def slow_replication(data: dict[str, Any], blob: bytes, **kw: Any) -> Any:
+        time.sleep(0.5)
+        committed.append(time.monotonic())
+        return previous(data, blob, **kw) if previous else None
+
+    store.on_commit = slow_replication
+    runs = _timed_run(cluster, 0.0)
+    job = cluster.run("OP_INSTANCE_STARTUP", instance_name=NAME)
+    assert job.status == SUCCESS, job.ops[0].log
+    (start, _end), = runs
+    assert start < committed[0] - 0.3     # reading the nodes waited for the lock before
+    assert _admin_state(cluster) == "up"
