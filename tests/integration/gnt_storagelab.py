@@ -3,7 +3,8 @@ and the master (the coordinator runs fast there), node2 and node3 are QEMU TCG g
 the volume group ``xenvg`` on their data disk (tests/lab/labup.py, docs/lab.md "Mixed labs"),
 added with ``gnt-node add``; plain, file, diskless and drbd enabled, kvm with accel=tcg. A
 third guest, node4, boots with them but stays out of the cluster until a test adds it (a new
-DRBD secondary for replace-disks -n) and removes it again.
+DRBD secondary for replace-disks -n) and removes it again; it is paused (QMP stop) while
+outside the cluster: an idle TCG guest costs about a tenth of a core (``spare_guest``).
 
 One cluster for the whole session (``storage_cluster``, registered by this directory's
 conftest.py): its start costs about 3-5 min (the guests' boot and two node adds), shared by
@@ -13,6 +14,7 @@ Uses the slot of ``$GNT_LAB_SLOT``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -54,6 +56,7 @@ def storage_cluster_fixture() -> Iterator[LabCluster]:
     cluster = start_cluster(lab_dir_for("storage"), 1, add=len(GUESTS), guests=len(GUESTS) + 1,
                             data_gib=10, init_options=INIT_OPTIONS)
     _RUNNING.append(cluster)
+    _pause_spare(cluster)
     print(f"\nstorage cluster: lab up {cluster.lab.timings.get('up', 0):.1f} s, "
           f"cluster with {len(GUESTS) + 1} nodes (and {SPARE_GUEST} outside it)"
           f" {time.monotonic() - t0:.1f} s")
@@ -69,6 +72,30 @@ def stop_session_cluster() -> None:
     tests run one after another (tests/gnt_parallel.py queues them as one group)."""
     while _RUNNING:
         stop_cluster(_RUNNING.pop())
+
+
+def _pause_spare(lc: LabCluster) -> None:
+    import labguest  # on sys.path through gnt_labcluster
+    labguest.pause_node(lc.lab, SPARE_GUEST)
+
+
+@contextlib.contextmanager
+def spare_guest(lc: LabCluster) -> Iterator[str]:
+    """``SPARE_GUEST`` running for the ``with`` block: resumed (it answers SSH, its clock
+    stepped to the host's: it stood still while paused), paused again afterwards unless it is
+    still in the cluster (or the master cannot tell)."""
+    import labguest
+    behind = labguest.resume_node(lc.lab, SPARE_GUEST)
+    print(f"  {SPARE_GUEST} resumed; its clock was {behind:.1f} s behind, stepped")
+    try:
+        yield SPARE_GUEST
+    finally:
+        try:
+            members = [n["name"] for n in lc.config()["nodes"].values()]
+        except Exception:   # noqa: BLE001 - leave it running: a later test may look at it
+            members = [lc.fqdn(SPARE_GUEST)]
+        if lc.fqdn(SPARE_GUEST) not in members:
+            _pause_spare(lc)
 
 
 def timed_fixture(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:

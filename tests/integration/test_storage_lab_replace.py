@@ -2,14 +2,15 @@
 cluster of the storage tests (gnt_storagelab: node1 the namespace master, node2 and node3
 QEMU TCG guests with DRBD 8.4 and ``xenvg``, node4 a third guest booted outside the cluster).
 
-``gnt-node add node4``, then a drbd instance node2:node3 with 8 MiB of random data written
-through node2's Primary device: ``replace-disks -n node4`` makes node4 the secondary (new
-volumes and minor there, node3's volumes and minor gone, resynced), and the data read from
-node4's data volume is the same. Then node4's disk is lost under DRBD (``drbdsetup detach``,
-what DRBD does on an I/O error: the end goes Diskless): ``replace-disks -a`` finds the faulty
-end on node4 alone, gives it new volumes and resyncs them from node2, with the same data
-again. Removed, and node4 removed from the cluster. What boots: nothing (``--no-start``: the
-devices are used directly).
+node4 (paused while outside the cluster) resumed and ``gnt-node add node4``, then a drbd
+instance node2:node3 with 8 MiB of random data written through node2's Primary device:
+``replace-disks -n node4`` makes node4 the secondary (new volumes and minor there, node3's
+volumes and minor gone, resynced), and the data read from node4's data volume is the same.
+Then node4's disk is lost under DRBD (``drbdsetup detach``, what DRBD does on an I/O error:
+the end goes Diskless): ``replace-disks -a`` finds the faulty end on node4 alone, gives it new
+volumes (one lvm_volume call per step for all of them) and resyncs them from node2, with the
+same data again. Removed, node4 removed from the cluster and paused again. What boots:
+nothing (``--no-start``: the devices are used directly).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from collections.abc import Callable
 import pytest
 from gnt_labcluster import LabCluster
 from gnt_storagelab import (
-    SPARE_GUEST,
     instance_disk,
     instance_names,
     lv_names,
     skip_reason,
+    spare_guest,
 )
 from test_storage_lab_drbd import drbd_lines, link, minor_on
 
@@ -51,7 +52,13 @@ def _synced(lc: LabCluster, node: str, minor: int) -> str:
 def test_replace_to_a_third_node_then_after_a_lost_disk(storage_cluster: LabCluster,
                                                         timed: Callable[[str], None]) -> None:
     lc = storage_cluster
-    spare = SPARE_GUEST
+    with spare_guest(lc) as spare:
+        timed(f"resume {spare}")
+        _replace_to_a_third_node_then_after_a_lost_disk(lc, spare, timed)
+
+
+def _replace_to_a_third_node_then_after_a_lost_disk(lc: LabCluster, spare: str,
+                                                    timed: Callable[[str], None]) -> None:
     lc.gnt(f"gnt-node add {spare}")
     timed(f"gnt-node add {spare}")
     try:

@@ -8,6 +8,11 @@ group (``xenvg``), a tap on the slot's bridge with the node's slot address, and 
 serving its share (configuration, the project's code, the lab's shared storage). Names,
 addresses, SSH configuration and ``GNT_ROOT`` are those of namespace nodes (``labconf``).
 
+Each QEMU listens for QMP on ``DIR/nodeK/qmp/qmp.sock`` (a root-only directory):
+:meth:`GuestDriver.pause` stops a guest's vCPUs (an idle spare guest costs about a tenth of a
+core under TCG) and :meth:`GuestDriver.resume` lets it run again, waits for its SSH and steps
+its clock to the host's (a stopped guest's clock stands still).
+
 Everything is recorded in ``DIR/lab.json`` before it is made (QEMU and virtiofsd PIDs with their
 kernel start times, taps, files), so ``down`` kills by PID and removes taps and disks also after
 a crash of the lab or of its starter. Layout and measured times: ``docs/lab.md``.
@@ -16,9 +21,11 @@ a crash of the lab or of its starter. Layout and measured times: ``docs/lab.md``
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +48,8 @@ QEMU = "qemu-system-x86_64"
 READY_TIMEOUT = 420.0      # three guests booting at once on two cores under TCG
 STOP_TIMEOUT = 15.0
 SSH_PROBE_TIMEOUT = 20.0
+QMP_TIMEOUT = 10.0
+RESUME_TIMEOUT = 120.0     # until a resumed guest answers SSH again
 REQUIRED_TOOLS = (QEMU, "qemu-img", "ip", "ssh", "ssh-keygen", "unshare",
                   guestconf.VIRTIOFSD)
 MEMORY_MARGIN_MB = 512     # per guest on top of its RAM: QEMU, TCG translation cache
@@ -136,7 +145,8 @@ class GuestDriver:
                 "overlay": lay.dir / "root.qcow2", "data": lay.dir / "data.img",
                 "pidfile": lay.dir / "qemu.pid", "socket": lay.dir / "vfs.sock",
                 "console": lay.dir / "console.log", "qemu_log": lay.dir / "qemu.log",
-                "vfs_log": lay.dir / "virtiofsd.log"}
+                "vfs_log": lay.dir / "virtiofsd.log", "qmp_dir": lay.dir / "qmp",
+                "qmp": lay.dir / "qmp" / "qmp.sock"}
 
     # --- up ---------------------------------------------------------------------------------
     def preflight(self, n: int) -> None:
@@ -232,6 +242,12 @@ class GuestDriver:
             overlay=files["overlay"], data_disk=files["data"], vfs_socket=files["socket"],
             pidfile=files["pidfile"], console=files["console"], lab_id=state["lab_id"],
             qemu=shutil.which(QEMU) or QEMU)
+        # QMP for pause/resume, in a directory only root can enter
+        files["qmp_dir"].mkdir(mode=0o700, exist_ok=True)
+        files["qmp_dir"].chmod(0o700)
+        with contextlib.suppress(FileNotFoundError):
+            files["qmp"].unlink()
+        argv += ["-qmp", f"unix:{files['qmp']},server=on,wait=off"]
         with open(files["qemu_log"], "ab") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                     start_new_session=True)
@@ -375,6 +391,47 @@ class GuestDriver:
             return
         raise LabError(f"no lab node {name!r} in {self.lab.dir}")
 
+    def _running_node(self, state: dict[str, Any], name: str) -> NodeLayout:
+        for rec in state["nodes"]:
+            if rec["name"] == name.split(".")[0] and \
+                    alive(rec.get("init_pid"), rec.get("init_start")):
+                return NodeLayout(rec["index"], self.lab.dir, state["slot"])
+        raise LabError(f"no running lab guest {name!r} in {self.lab.dir}")
+
+    def pause(self, state: dict[str, Any], name: str) -> None:
+        """Stop a guest's vCPUs (QMP ``stop``): it uses no CPU and answers nothing until
+        :meth:`resume`; its devices and memory stay."""
+        path = self.files(self._running_node(state, name))["qmp"]
+        qmp(path, "stop")
+        status = qmp(path, "query-status")
+        if status.get("running"):
+            raise LabError(f"{name}: still running after QMP stop ({status})")
+
+    def resume(self, state: dict[str, Any], name: str) -> float:
+        """Let a paused guest run again (QMP ``cont``), wait until it answers SSH and step
+        its clock to the host's; returns how far behind the host it was (seconds)."""
+        lay = self._running_node(state, name)
+        qmp(self.files(lay)["qmp"], "cont")
+        node = self.lab.node(lay.name)
+        deadline = time.monotonic() + RESUME_TIMEOUT
+        while True:
+            try:
+                probe = subprocess.run([*node.ssh, "date +%s.%N"], stdin=subprocess.DEVNULL,
+                                       capture_output=True, text=True, check=False,
+                                       timeout=SSH_PROBE_TIMEOUT)
+                error = probe.stderr.strip()
+                if probe.returncode == 0:
+                    break
+            except subprocess.TimeoutExpired:
+                error = f"ssh timed out after {SSH_PROBE_TIMEOUT:.0f} s"
+            if time.monotonic() > deadline:
+                raise LabError(f"{name}: no SSH answer {RESUME_TIMEOUT:.0f} s after QMP cont: "
+                               f"{error}")
+            time.sleep(0.5)
+        behind = time.time() - float(probe.stdout.strip())
+        run([*node.ssh, f"date -u -s @{time.time():.3f} >/dev/null"])
+        return behind
+
     def node_status(self, state: dict[str, Any], rec: dict[str, Any]) -> NodeStatus:
         """``NodeStatus`` of one guest node; ``init_alive`` is whether its QEMU runs."""
         lay = NodeLayout(rec["index"], self.lab.dir, state.get("slot", 0))
@@ -394,6 +451,43 @@ class GuestDriver:
         from labup import GUEST, record_kind
         return [self.node_status(state, rec) for rec in state["nodes"]
                 if record_kind(state, rec) == GUEST]
+
+
+def qmp(path: Path, command: str, timeout: float = QMP_TIMEOUT) -> Any:
+    """Run one QMP ``command`` (no arguments) on the QEMU listening at ``path``; its
+    ``return`` value. Events on the way are skipped; an error is a LabError."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except OSError as exc:
+            raise LabError(f"QMP socket {path}: {exc}") from exc
+        reader = sock.makefile("rb")
+        reply: dict[str, Any] = {}
+        for index, execute in enumerate(("", "qmp_capabilities", command)):
+            if execute:
+                sock.sendall(json.dumps({"execute": execute}).encode() + b"\n")
+            while True:
+                line = reader.readline()
+                if not line:
+                    raise LabError(f"QMP {path}: connection closed before the answer to "
+                                   f"{execute or 'the greeting'}")
+                reply = json.loads(line)
+                if "error" in reply:
+                    raise LabError(f"QMP {execute} on {path}: {reply['error'].get('desc')}")
+                if ("QMP" in reply) if index == 0 else ("return" in reply):
+                    break
+        return reply["return"]
+
+
+def pause_node(lab: Any, name: str) -> None:
+    """Pause guest ``name`` of ``lab`` (a ``lab.Lab``): see :meth:`GuestDriver.pause`."""
+    GuestDriver(lab).pause(lab._load() or {"nodes": []}, name)
+
+
+def resume_node(lab: Any, name: str) -> float:
+    """Resume guest ``name`` of ``lab``; seconds its clock was behind (GuestDriver.resume)."""
+    return GuestDriver(lab).resume(lab._load() or {"nodes": []}, name)
 
 
 def _mem_available_mb() -> int | None:
