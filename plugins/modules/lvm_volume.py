@@ -106,7 +106,7 @@ options:
       state:
         description:
           - V(present) with O(volumes[].size_mib) creates the volume when missing (an
-            existing one of another size is reported in RV(volumes[].size_mismatch));
+            existing one of another size is reported as C(size_mismatch) in RV(volumes));
             without it, the volume must exist.
           - V(absent) removes it; an open (in use) volume is refused.
         type: str
@@ -250,8 +250,9 @@ volumes:
   description:
     - Per entry of O(volumes), in order, its volume at the end of the call (as it would be,
       in check mode) with the keys of a single volume (RV(name), RV(vg), RV(path),
-      RV(exists), RV(size_mib), RV(attached), RV(open), RV(attr), RV(tags)...), RV(changed)
-      and RV(actions) of its own step.
+      RV(exists), RV(size_mib), RV(attached), RV(open), RV(attr), RV(tags)...), C(changed)
+      and RV(actions) of its own step, and C(size_mismatch) (an existing volume of another
+      size than its O(volumes[].size_mib), left as it is).
   returned: when O(volumes) is given
   type: list
   elements: dict

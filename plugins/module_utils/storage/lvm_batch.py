@@ -53,7 +53,8 @@ class BatchLvm(LvmBackend):
     def table(self) -> dict[str, dict[str, Any]]:
         """The volumes as this batch knows them (read on first use)."""
         self.volumes()
-        assert self._volumes is not None
+        if self._volumes is None:    # volumes() has just read it
+            raise StorageError("volume group %s: its volumes were not read" % self.vg)
         return self._volumes
 
     def record(self, kind: str, name: str, old_name: str = "", size_mib: int = 0,
