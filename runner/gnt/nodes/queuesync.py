@@ -17,10 +17,13 @@ What reaches the candidates, and when:
 - a node that becomes a candidate (node add, promotion, a failed node back) gets the whole
   current queue in the next round, its directory made then.
 
-A candidate's copy is applied by one constant Python program run on the node
-(:data:`APPLY_PROGRAM`) reading a JSON request from stdin (data, never code): file by file
-(temp file + rename, 0600), the serial only ever raised, stale job files of the current queue
-removed. One SSH command per node and round, all nodes at once.
+A candidate's copy is applied by one constant Python program on the node (:data:`APPLY_PROGRAM`)
+given a JSON request (data, never code): file by file (temp file + rename, 0600), the serial
+only ever raised, stale job files of the current queue removed. One call per node and round,
+all nodes at once, relayed to the node's warm interpreter over the SSH control master like the
+config pushes (:mod:`gnt.nodes.relay`: no SSH session, shell or new interpreter on the node, no
+``ssh`` process here; the request is a string literal in the script, read by ``json.loads``),
+else as an SSH command (``python3 -I -S -c``) reading the request from stdin.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from gnt.config.store import ConfigStore
-from gnt.nodes import ssh
+from gnt.nodes import relay, ssh
 from gnt.nodes.nodevars import ssh_target
 
 LOG = logging.getLogger("gnt.nodes.queuesync")
@@ -46,14 +49,13 @@ PUSH_TIMEOUT = 30.0
 JOB_NAME_RE = re.compile(r"^job-(\d+)$")
 ARCHIVE_BUCKET = 10000   # as gnt.jobs.queue (archive/<id // 10000>/job-<id>)
 
-# Run on a candidate as ``python3 -I -S -c`` (no site: standard library only, a faster start
-# under TCG); its only input is the JSON request on stdin: {"dir", "drain": bool|null,
-# "serial": int|null, "jobs": {name: text}, "archive": {name: text}, "keep": [names]|null}.
-# Temp names (".job-N.push", ".serial.push") are those the queue removes when it loads, should
-# a push be cut short.
+# Run on a candidate (standard library only); its only input is the JSON request:
+# {"dir", "drain": bool|null, "serial": int|null, "jobs": {name: text}, "archive": {name: text},
+# "keep": [names]|null}, read by the line :func:`apply_command` or :func:`apply_script` puts
+# first. Temp names (".job-N.push", ".serial.push") are those the queue removes when it loads,
+# should a push be cut short.
 APPLY_PROGRAM = r"""
 import json, os, re, sys
-req = json.load(sys.stdin)
 os.umask(0o077)
 NAME = re.compile(r"^job-(\d+)$")
 def mkdir(path):
@@ -112,8 +114,24 @@ print(json.dumps({"serial": serial, "drained": os.path.exists(drain)}))
 
 
 def apply_command() -> str:
-    """The shell command a candidate runs to apply a request read from stdin."""
-    return f"python3 -I -S -c {shlex.quote(APPLY_PROGRAM)}"
+    """The shell command a candidate runs over SSH to apply a request read from stdin
+    (``-S``: no site, a faster start under TCG)."""
+    program = "import json, sys\nreq = json.load(sys.stdin)\n" + APPLY_PROGRAM
+    return f"python3 -I -S -c {shlex.quote(program)}"
+
+
+def apply_script(request: dict[str, Any]) -> bytes:
+    """The program for the node's warm interpreter (a relayed call), applying ``request``:
+    the request's JSON is a string literal in it, parsed by ``json.loads`` (data, never code)."""
+    text = json.dumps(request, sort_keys=True)
+    return f"import json\nreq = json.loads({text!r})\n{APPLY_PROGRAM}".encode()
+
+
+def push(target: ssh.Target, request: dict[str, Any], timeout: float) -> ssh.Result:
+    """Apply ``request`` on candidate ``target``: relayed to its warm interpreter when the
+    forward and the server are there, else over SSH (the request on stdin)."""
+    return relay.run(target, apply_command(), apply_script(request), timeout,
+                     stdin=lambda: json.dumps(request).encode())
 
 
 def read_serial(queue_dir: Path) -> int:
@@ -281,9 +299,8 @@ class QueueSync:
                 if request:
                     request["dir"] = str(self.dir)
                     requests[name] = (request, sent)
-            results = ssh.map_parallel(requests, lambda name: ssh.run(
-                targets[name], apply_command(), stdin=json.dumps(requests[name][0]).encode(),
-                timeout=timeout))
+            results = ssh.map_parallel(requests, lambda name: push(
+                targets[name], requests[name][0], timeout))
             warnings = []
             for name, result in sorted(results.items()):
                 if result.ok:

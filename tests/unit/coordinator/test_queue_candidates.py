@@ -5,6 +5,8 @@ candidate getting the whole queue, and master-failover continuing with the old m
 
 "Nodes" are directories on this machine: a fake ``gnt.nodes.ssh.run`` runs each node's command
 here with the real ``/bin/sh`` and ``python3``, the master's queue path swapped for the node's.
+Every test runs twice: with the pushes over SSH, and relayed (a fake of the relay's connection
+runs the script for the node's warm interpreter here, in a Python of its own).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import argparse
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -29,7 +33,7 @@ from gnt.core import settings
 from gnt.core.errors import JobQueueDrainError
 from gnt.daemon import control
 from gnt.jobs.queue import JobQueue
-from gnt.nodes import queuecopy, queuesync, ssh
+from gnt.nodes import queuecopy, queuesync, relay, ssh
 
 N1, N2, N3, N4 = (f"node{i}.example.com" for i in range(1, 5))
 DELAY = [{"OP_ID": "OP_TEST_DELAY", "duration": 0}]
@@ -45,6 +49,7 @@ class LocalNodes:
         self.dead: set[str] = set()
         self.calls: list[tuple[str, str]] = []
         self.real_run = ssh.run
+        self.way = "ssh"
 
     def queue(self, name: str) -> Path:
         return self.base / name / "queue"
@@ -66,13 +71,34 @@ class LocalNodes:
         return self.real_run(local, command.replace(self.queue_dir, mine), stdin=stdin,
                              timeout=timeout)
 
+    def relayed(self, target: ssh.Target, _local: str, script: bytes, timeout: float
+                ) -> ssh.Result | None:
+        """Stands in for the relay's connection to the node's warm interpreter: the script
+        run here in a Python of its own; a dead node's relay is not there (None: the call
+        then goes over SSH, which fails). Other relayed calls (config pushes) go the SSH way
+        too (the fake there takes them)."""
+        if target.name in self.dead or not script.startswith(b"import json\nreq = json.loads("):
+            return None
+        self.calls.append((target.name, "relayed"))
+        script = script.replace(json.dumps(self.queue_dir).encode(),
+                                json.dumps(str(self.queue(target.name))).encode())
+        proc = subprocess.run([sys.executable, "-I", "-c", "import sys; exec(sys.stdin.read())"],
+                              input=script, capture_output=True, timeout=timeout, check=False)
+        return ssh.Result(target.name, proc.returncode, proc.stdout.decode(),
+                          proc.stderr.decode())
 
-@pytest.fixture
-def nodes(cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalNodes:
+
+@pytest.fixture(params=["ssh", "relayed"])
+def nodes(request: pytest.FixtureRequest, cluster: Any, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> LocalNodes:
     """The ``cluster`` fixture's master plus node2 (candidate), node3 (not a candidate) and
-    node4 (an offline candidate); the background copy thread stopped (rounds run by hand)."""
+    node4 (an offline candidate); the background copy thread stopped (rounds run by hand).
+    Pushes go over SSH, or relayed (``request.param``)."""
     fake = LocalNodes(tmp_path / "nodes", settings.paths().queue_dir)
+    fake.way = request.param
     monkeypatch.setattr(ssh, "run", fake)
+    if request.param == "relayed":
+        monkeypatch.setattr(relay, "_relayed", fake.relayed)
     cluster.master.queue_sync.stop()
     add_node(cluster, N2, "198.18.0.12", master_candidate=True)
     add_node(cluster, N3, "198.18.0.13")
@@ -163,6 +189,9 @@ def test_rounds_copy_serial_jobs_and_archive_moves(cluster, nodes):
         copy = json.loads((queue / f"job-{job_id}").read_text())
         assert copy["id"] == job_id and copy["ops"][0]["status"] == "success"
         assert _mode(queue / f"job-{job_id}") == 0o600
+    # relayed: no SSH command at all; else one per candidate
+    assert [how for _name, how in nodes.calls] == (
+        ["relayed"] if nodes.way == "relayed" else [queuesync.apply_command()])
     nodes.calls.clear()
     cluster.master.queue_sync.sync()
     assert nodes.calls == []                      # nothing changed: no connection
