@@ -90,6 +90,41 @@ def test_image_is_small_cached_and_idempotent(image, cache_dir):
     print(f"build-image no-op run: {elapsed:.2f} s")
 
 
+def test_unchanged_inputs_skip_the_full_check(image, cache_dir, tmp_path):
+    """After a build or a full check, build-image answers from quick.key (the inputs' names,
+    sizes, inodes and mtimes) without dpkg-query; when an input changes (here the stamp's
+    mtime) the full check runs again, finds the image up to date and records the inputs."""
+    fakebin = tmp_path / "bin"
+    fakebin.mkdir()
+    marker = tmp_path / "dpkg-query-called"
+    real = shutil.which("dpkg-query", path=PATH)
+    assert real is not None
+    (fakebin / "dpkg-query").write_text(f'#!/bin/sh\necho called >> "{marker}"\nexec {real} "$@"\n')
+    (fakebin / "dpkg-query").chmod(0o755)
+    env = {"PATH": f"{fakebin}:{PATH}", "GNT_TINYLINUX_CACHE": str(cache_dir)}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(TINY / "build-image")], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == str(image) and "up to date" in proc.stderr
+        return proc
+
+    before = image.stat()
+    assert (cache_dir / "quick.key").is_file()
+    run()
+    assert not marker.exists()                   # the quick check: no dpkg-query
+    stamp = cache_dir / "tinylinux.stamp"
+    os.utime(stamp, ns=(stamp.stat().st_atime_ns, stamp.stat().st_mtime_ns + 1_000_000))
+    run()
+    assert marker.exists()                       # an input changed: the full check
+    marker.unlink()
+    run()
+    assert not marker.exists()                   # its answer recorded again
+    after = image.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
 # --- QEMU ---------------------------------------------------------------------------------------
 
 class Guest:
