@@ -234,9 +234,15 @@ def show_info(args: argparse.Namespace) -> int:
 def verify_cluster(args: argparse.Namespace) -> int:
     """``verify``: check the configuration and the nodes; exit 1 when errors were found
     (errors of the ``--ignore-errors`` codes are warnings and do not count)."""
-    skip = ["nplusone_mem"] if args.skip_nplusone_mem else []
+    skip = []
+    if args.skip_nplusone_mem:
+        skip.append(verify_codes.VERIFY_NPLUSONE_MEM)
+    if args.skip_hvparam_assessment:
+        skip.append(verify_codes.VERIFY_HVPARAM_ASSESSMENT)
     op = make_op("OP_CLUSTER_VERIFY", args, skip_checks=skip, error_codes=args.error_codes,
-                 verbose=args.verbose, ignore_errors=list(args.ignore_errors))
+                 verbose=args.verbose, ignore_errors=list(args.ignore_errors),
+                 group_name=args.nodegroup, debug_simulate_errors=args.simulate_errors,
+                 verify_clutter=args.verify_clutter)
     result = submit_or_send(op, args)
     if isinstance(result, dict):
         ok = bool(result.get("ok", True))
@@ -344,6 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="Verbose output")
     p.add_argument("--no-nplus1-mem", dest="skip_nplusone_mem", action="store_true",
                    help="Skip the N+1 memory redundancy check")
+    p.add_argument("--no-hv-param-assessment", dest="skip_hvparam_assessment",
+                   action="store_true", help="Skip the hypervisor parameter assessment")
+    p.add_argument("-g", "--node-group", dest="nodegroup", default=None, metavar="GROUP",
+                   help="Verify only this node group's nodes and instances (name or UUID)")
+    p.add_argument("--verify-ssh-clutter", dest="verify_clutter", action="store_true",
+                   help="Report cluster nodes' users with more than one key in root's"
+                        " authorized_keys on a node")
+    p.add_argument("--debug-simulate-errors", dest="simulate_errors", action="store_true",
+                   help="Debugging option: report every check as failed")
     add_submit_options(p)
 
     p = add_command(subs, "modify", modify_cluster, "Alter the cluster parameters")

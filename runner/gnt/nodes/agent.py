@@ -295,6 +295,8 @@ CALLS: dict[str, NodeCall] = {call.name: call for call in (
     NodeCall("domains", list_domains, (_URI,)),
     NodeCall("verify", verify_info, (Arg("storage_dirs", many=True), Arg("vgs", many=True),
                                      Arg("drbd", default=""))),
+    NodeCall("ssh-clutter", _deferred("gnt.nodes.sshclutter", "multiple_keys"),
+             (Arg("node_names", many=True),)),
     NodeCall("exports", exports_here),
     NodeCall("export-info", export_info, (Arg("path", default=""),)),
     NodeCall("os-diagnose", os_diagnose, (Arg("search_path", many=True),)),

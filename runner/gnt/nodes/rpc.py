@@ -138,6 +138,23 @@ def verify_info_many(store: ConfigStore, nodes: list[dict[str, Any]],
     return ssh.map_parallel(by_uuid, one)
 
 
+def ssh_clutter_many(store: ConfigStore, nodes: list[dict[str, Any]], node_names: list[str]
+                     ) -> dict[str, dict[str, list[int]] | str]:
+    """node uuid -> ``user@host`` -> line numbers, for the owners named in ``node_names`` with
+    more than one key in root's ``authorized_keys`` there
+    (:func:`gnt.nodes.sshclutter.multiple_keys`), or the error text of a node that did not
+    answer."""
+    by_uuid = {node["uuid"]: node for node in nodes}
+
+    def one(uuid: str) -> dict[str, list[int]] | str:
+        try:
+            answer = _ask(store, by_uuid[uuid], "ssh-clutter", node_names=node_names)
+        except NodeDown as err:
+            return str(err)
+        return {str(owner): [int(n) for n in lines] for owner, lines in dict(answer).items()}
+    return ssh.map_parallel(by_uuid, one)
+
+
 def exports_many(store: ConfigStore, nodes: list[dict[str, Any]]
                  ) -> dict[str, dict[str, Any] | str]:
     """node uuid -> its exports (name -> {"complete"}), or the error text if it did not

@@ -22,7 +22,7 @@ from gnt.opcodes.params import (
     check_ndparams,
     check_nicparams,
 )
-from gnt.opcodes.verify_codes import t_verify_codes
+from gnt.opcodes.verify_codes import t_verify_codes, t_verify_skip_checks
 
 Check = Callable[[Any], bool]
 
@@ -226,10 +226,13 @@ DEFS: list[OpDef] = [
                             P("no_locks", t_bool, True)),
           doc="Sleep for a while (testing the queue)."),
     OpDef("OP_CLUSTER_DESTROY", (), doc="Destroy the cluster (only the master node left)."),
-    OpDef("OP_CLUSTER_VERIFY", (P("skip_checks", t_list_of_str, []),
+    OpDef("OP_CLUSTER_VERIFY", (P("skip_checks", t_verify_skip_checks, []),
                                 P("error_codes", t_bool, False), P("verbose", t_bool, False),
-                                P("ignore_errors", t_verify_codes, [])),
-          doc="Verify the configuration and the nodes."),
+                                P("ignore_errors", t_verify_codes, []),
+                                P("group_name", t_name, None),
+                                P("debug_simulate_errors", t_bool, False),
+                                P("verify_clutter", t_bool, False)),
+          doc="Verify the configuration and the nodes (or one node group's)."),
     OpDef("OP_CLUSTER_SET_PARAMS", (
         P("hvparams", t_hvparams_by_hv, None), P("beparams", _BE_CHANGES, None),
         P("nicparams", NIC_CHANGES, None),

@@ -130,6 +130,30 @@ def t_verify_codes(value: Any) -> bool:
 t_verify_codes.__name__ = "a list of verify error code names"
 
 
+# Ganeti's optional checks (``skip_checks``, its VerifyOptionalChecks): the N+1 memory check
+# (``--no-nplus1-mem``) and the assessment of the cluster's hypervisor parameters
+# (``--no-hv-param-assessment``).
+VERIFY_NPLUSONE_MEM = "nplusone_mem"
+VERIFY_HVPARAM_ASSESSMENT = "hvparam_assessment"
+VERIFY_OPTIONAL_CHECKS = (VERIFY_NPLUSONE_MEM, VERIFY_HVPARAM_ASSESSMENT)
+
+
+def t_verify_skip_checks(value: Any) -> bool:
+    """The opcode check of ``skip_checks``: a list of :data:`VERIFY_OPTIONAL_CHECKS`; an
+    unknown one raises :class:`OpPrereqError` naming it."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return False
+    unknown = [item for item in value if item not in VERIFY_OPTIONAL_CHECKS]
+    if unknown:
+        raise OpPrereqError(f"Unknown optional verify check(s) {', '.join(map(repr, unknown))}"
+                            f" in skip_checks; the checks are {', '.join(VERIFY_OPTIONAL_CHECKS)}",
+                            ECODE_INVAL)
+    return True
+
+
+t_verify_skip_checks.__name__ = "a list of optional verify checks"
+
+
 def format_line(level: str, code: VerifyCode, name: str, message: str,
                 error_codes: bool) -> str:
     """One report line as Ganeti prints it: ``  - ERROR: node node2: message``, or with

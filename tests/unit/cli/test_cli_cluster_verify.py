@@ -40,3 +40,30 @@ def test_exit_status_follows_the_counted_errors(fake: FakeClient,
         capsys.readouterr().out
     fake.outcome = ("success", {"ok": False, "errors": 2})
     assert run_cli(cluster, ["verify"]) == 1
+
+
+def test_ganetis_other_verify_options_reach_the_opcode(fake: FakeClient) -> None:
+    fake.outcome = ("success", {"ok": True, "errors": 0})
+    assert run_cli(cluster, ["verify", "--node-group", "rack1", "--no-hv-param-assessment",
+                             "--no-nplus1-mem", "--verify-ssh-clutter",
+                             "--debug-simulate-errors"]) == 0
+    assert run_cli(cluster, ["verify", "-g", "rack2", "--no-hv-param-assessment"]) == 0
+    assert run_cli(cluster, ["verify"]) == 0
+    every, short, plain = fake.submitted_ops()
+    assert every["group_name"] == "rack1" and every["verify_clutter"] is True
+    assert every["debug_simulate_errors"] is True
+    assert every["skip_checks"] == ["nplusone_mem", "hvparam_assessment"]
+    assert short["group_name"] == "rack2" and short["skip_checks"] == ["hvparam_assessment"]
+    assert short["verify_clutter"] is False and short["debug_simulate_errors"] is False
+    assert plain["group_name"] is None and plain["skip_checks"] == []
+
+
+def test_unknown_group_fails_with_ganetis_message_and_exit_code(
+        fake: FakeClient, capsys: pytest.CaptureFixture) -> None:
+    message = "Node group 'rack9' not found"
+    fake.outcome = ("error", {"type": "OpPrereqError", "message": message,
+                              "args": [message, "unknown_entity"]})
+    assert run_cli(cluster, ["verify", "--node-group", "rack9"]) == 1
+    assert capsys.readouterr().err == (
+        "Failure: prerequisites not met for this operation:\n"
+        f"error type: unknown_entity, error details:\n{message}\n")
