@@ -14,9 +14,13 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 LAB_DIR_CODE = Path(__file__).resolve().parents[1] / "lab"
 if str(LAB_DIR_CODE) not in sys.path:
@@ -175,6 +179,26 @@ def lab_dir_for(module: str) -> str:
     """A short per-slot, per-module lab directory (ssh control sockets need short paths)."""
     slot = os.environ.get("GNT_LAB_SLOT", "0")
     return f"/tmp/gl{slot}-{module}"
+
+
+def lab_marks(*extra: pytest.MarkDecorator) -> list[pytest.MarkDecorator]:
+    """A lab test module's ``pytestmark``: an integration test, skipped with the reason where
+    a lab cannot run here (:func:`lab_skip_reason`), then ``extra`` (e.g. a timeout)."""
+    reason = lab_skip_reason()
+    return [pytest.mark.integration, pytest.mark.skipif(reason is not None, reason=reason or ""),
+            *extra]
+
+
+@contextmanager
+def running_cluster(module: str, n: int, add: int | None = None, **kwargs: Any
+                    ) -> Iterator[LabCluster]:
+    """:func:`start_cluster` in this slot's lab directory for ``module`` (:func:`lab_dir_for`),
+    taken down when the block ends, also when what the block sets up fails."""
+    cluster = start_cluster(lab_dir_for(module), n, add, **kwargs)
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
 
 
 # --- helpers for the fault and bad-input tests (module-level: they take the cluster) ---

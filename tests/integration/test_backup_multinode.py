@@ -17,16 +17,11 @@ import pytest
 from gnt_labcluster import (
     BOOT_MARKER,
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(900)]
+pytestmark = lab_marks(pytest.mark.timeout(900))
 
 VM = "bvm1"
 COPY = "bvm1copy"
@@ -34,9 +29,8 @@ COPY = "bvm1copy"
 
 @pytest.fixture(scope="module")
 def lc() -> LabCluster:
-    cluster = start_cluster(lab_dir_for("backup"), 3)
-    yield cluster
-    stop_cluster(cluster)
+    with running_cluster("backup", 3) as cluster:
+        yield cluster
 
 
 def sha256(path: Path, decompress: list[str] | None = None) -> str:

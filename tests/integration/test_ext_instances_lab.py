@@ -8,22 +8,22 @@ remove; bad input refused with the config unchanged. One cluster per module, tes
 from __future__ import annotations
 
 import pytest
-from gnt_labcluster import LabCluster, lab_dir_for, lab_skip_reason, start_cluster, stop_cluster
+from gnt_labcluster import (
+    LabCluster,
+    lab_marks,
+    running_cluster,
+)
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(600)]
+pytestmark = lab_marks(pytest.mark.timeout(600))
 
 INST = "ext1"
 
 
 @pytest.fixture(scope="module")
 def lc() -> LabCluster:
-    cluster = start_cluster(lab_dir_for("ext"), 2, init_options="--enabled-disk-templates"
-                            " file,sharedfile,ext,diskless")
-    yield cluster
-    stop_cluster(cluster)
+    with running_cluster("ext", 2, init_options="--enabled-disk-templates"
+                         " file,sharedfile,ext,diskless") as cluster:
+        yield cluster
 
 
 def _voldir(lc: LabCluster) -> str:

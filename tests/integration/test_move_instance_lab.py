@@ -26,14 +26,12 @@ from gnt_labcluster import (
     MIGRATION_URI,
     LabCluster,
     lab_dir_for,
-    lab_skip_reason,
+    lab_marks,
     stop_cluster,
 )
 from lab import Lab, labconf
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(1200)]
+pytestmark = lab_marks(pytest.mark.timeout(1200))
 
 USERS = "admin {cleartext}adminpw write\n"
 SRC_VM, RUNNING_VM, DEST_VM = "inst5.lab.example", "inst6.lab.example", "inst7.lab.example"

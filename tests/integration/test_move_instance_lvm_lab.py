@@ -20,13 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gnt_labcluster import BOOT_MARKER, LabCluster, lab_dir_for, lab_skip_reason, stop_cluster
+from gnt_labcluster import (
+    BOOT_MARKER,
+    LabCluster,
+    lab_dir_for,
+    lab_marks,
+    stop_cluster,
+)
 from lab import Lab
 from test_move_instance_lab import _cert_only, _wait_rapi, init_two_clusters
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(1500)]
+pytestmark = lab_marks(pytest.mark.timeout(1500))
 
 VG = "xenvg"
 VM = "inst1.lab.example"

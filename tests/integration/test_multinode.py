@@ -16,18 +16,13 @@ from gnt_labcluster import (
     BOOT_MARKER,
     POWEROFF_MARKER,
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
     submit_job,
     wait_job,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(900)]
+pytestmark = lab_marks(pytest.mark.timeout(900))
 
 NODES = ("node1", "node2", "node3")
 HAIL = "/usr/lib/ganeti/iallocators/hail"
@@ -35,9 +30,8 @@ HAIL = "/usr/lib/ganeti/iallocators/hail"
 
 @pytest.fixture(scope="module")
 def lc() -> LabCluster:
-    cluster = start_cluster(lab_dir_for("multi"), 3)
-    yield cluster
-    stop_cluster(cluster)
+    with running_cluster("multi", 3) as cluster:
+        yield cluster
 
 
 def roles(lc: LabCluster, node: str = "node1") -> dict[str, str]:

@@ -12,15 +12,11 @@ from collections.abc import Iterator
 import pytest
 from gnt_labcluster import (
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or "")]
+pytestmark = lab_marks()
 
 SHARED = "inst1"   # sharedfile, running on node2
 LOCAL = "inst2"    # file, on node2
@@ -29,13 +25,10 @@ LOCAL = "inst2"    # file, on node2
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LabCluster]:
     """node1 (master), node2 and node3 in the cluster; node4 up but not added."""
-    c = start_cluster(lab_dir_for("badinput"), 4, add=2)
-    try:
+    with running_cluster("badinput", 4, add=2) as c:
         c.gnt(f"gnt-instance add -t sharedfile --disk 0:size=64M -o tinylinux -n node2 {SHARED}")
         c.gnt(f"gnt-instance add -t file --disk 0:size=64M -o tinylinux -n node2 {LOCAL}")
         yield c
-    finally:
-        stop_cluster(c)
 
 
 def refused(cluster: LabCluster, command: str, *needles: str, node: str = "node1") -> str:

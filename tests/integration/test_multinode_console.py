@@ -12,24 +12,19 @@ import pytest
 from gnt_labcluster import (
     BOOT_MARKER,
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(900)]
+pytestmark = lab_marks(pytest.mark.timeout(900))
 
 INST = "con1"
 
 
 @pytest.fixture(scope="module")
 def lc() -> LabCluster:
-    cluster = start_cluster(lab_dir_for("console"), 2)
-    yield cluster
-    stop_cluster(cluster)
+    with running_cluster("console", 2) as cluster:
+        yield cluster
 
 
 def test_console_of_instance_on_other_node(lc: LabCluster) -> None:

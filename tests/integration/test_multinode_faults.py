@@ -19,20 +19,16 @@ from gnt_labcluster import (
     BOOT_MARKER,
     LabCluster,
     job_field,
-    lab_dir_for,
-    lab_skip_reason,
+    lab_marks,
     nsenter,
-    start_cluster,
-    stop_cluster,
+    running_cluster,
     submit_job,
     verify_lines,
     wait_job,
     wait_job_log,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or "")]
+pytestmark = lab_marks()
 
 NEW_SHARED = "-t sharedfile --disk 0:size=64M -o tinylinux"
 
@@ -49,11 +45,8 @@ def seen(key: str) -> Any:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LabCluster]:
-    c = start_cluster(lab_dir_for("faults"), 4, add=2)
-    try:
+    with running_cluster("faults", 4, add=2) as c:
         yield c
-    finally:
-        stop_cluster(c)
 
 
 def host_domains(cluster: LabCluster, node: str) -> dict[str, str]:

@@ -11,11 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gnt_labcluster import LabCluster, lab_dir_for, lab_skip_reason, start_cluster, stop_cluster
+from gnt_labcluster import LabCluster, lab_marks, running_cluster
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(900)]
+pytestmark = lab_marks(pytest.mark.timeout(900))
 
 REPO = Path(__file__).resolve().parents[2]
 OS_NAME = "onlyone"
@@ -23,11 +21,10 @@ OS_NAME = "onlyone"
 
 @pytest.fixture(scope="module")
 def lc() -> LabCluster:
-    cluster = start_cluster(lab_dir_for("osnodes"), 2)
-    os_dir = cluster.root_on_host("node1") / "srv/gnt/os" / OS_NAME
-    shutil.copytree(REPO / "roles/node_prepare/files/os/blank", os_dir, symlinks=True)
-    yield cluster
-    stop_cluster(cluster)
+    with running_cluster("osnodes", 2) as cluster:
+        os_dir = cluster.root_on_host("node1") / "srv/gnt/os" / OS_NAME
+        shutil.copytree(REPO / "roles/node_prepare/files/os/blank", os_dir, symlinks=True)
+        yield cluster
 
 
 def test_add_on_the_node_without_the_os_is_refused(lc: LabCluster) -> None:

@@ -15,17 +15,13 @@ import pytest
 from gnt_labcluster import (
     BOOT_MARKER,
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
     submit_job,
     wait_job,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(900)]
+pytestmark = lab_marks(pytest.mark.timeout(900))
 
 PAIRS = (("pma", "node1", "node2"), ("pmb", "node3", "node4"))
 _STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)"
@@ -33,9 +29,8 @@ _STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)"
 
 @pytest.fixture(scope="module")
 def lc() -> LabCluster:
-    cluster = start_cluster(lab_dir_for("parmig"), 4)
-    yield cluster
-    stop_cluster(cluster)
+    with running_cluster("parmig", 4) as cluster:
+        yield cluster
 
 
 def _opcode_interval(info: str) -> tuple[datetime, datetime]:

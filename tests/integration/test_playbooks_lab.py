@@ -23,15 +23,11 @@ from gnt_ansible import PLAYBOOK, ansible_env
 from gnt_labcluster import (
     BOOT_MARKER,
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(1200)]
+pytestmark = lab_marks(pytest.mark.timeout(1200))
 
 REPO = Path(__file__).resolve().parents[2]
 USERS = "awx {cleartext}awxpw write\n"
@@ -44,8 +40,7 @@ HOME_TAG = "gnt-maintenance-home:"
 def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("pblab")
     ansible = ansible_env(base)
-    cluster = start_cluster(lab_dir_for("pblab"), 3)
-    try:
+    with running_cluster("pblab", 3) as cluster:
         cluster.run("node1", "umask 077 && mkdir -p $GNT_ROOT/var/lib/gnt/rapi && printf"
                              f" '{USERS}' > $GNT_ROOT/var/lib/gnt/rapi/users")
         cluster.gnt("gnt-cluster copyfile $GNT_ROOT/var/lib/gnt/rapi/users")
@@ -65,8 +60,6 @@ def lab(tmp_path_factory):
             "ansible_python_interpreter": sys.executable}))
         _wait_rapi(address)
         yield cluster, ansible, extra, base
-    finally:
-        stop_cluster(cluster)
 
 
 def _wait_rapi(address: str) -> None:

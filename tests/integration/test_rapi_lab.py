@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from gnt_labcluster import LabCluster, lab_dir_for, lab_skip_reason, start_cluster, stop_cluster
+from gnt_labcluster import (
+    LabCluster,
+    lab_marks,
+    running_cluster,
+)
 from test_rapi_client import client_skip_reason
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None, reason=lab_skip_reason() or ""),
-              pytest.mark.timeout(900)]
+pytestmark = lab_marks(pytest.mark.timeout(900))
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 USERS = "admin {cleartext}adminpw write\n"
@@ -28,15 +30,12 @@ def lc(tmp_path_factory) -> LabCluster:
     reason = client_skip_reason()
     if reason:
         pytest.skip(reason)
-    cluster = start_cluster(lab_dir_for("rapi"), 3)
-    try:
+    with running_cluster("rapi", 3) as cluster:
         # the users file on every master candidate (as an operator would copy it)
         cluster.run("node1", "umask 077 && mkdir -p $GNT_ROOT/var/lib/gnt/rapi && printf"
                              f" '{USERS}' > $GNT_ROOT/var/lib/gnt/rapi/users")
         cluster.gnt("gnt-cluster copyfile $GNT_ROOT/var/lib/gnt/rapi/users")
         yield cluster
-    finally:
-        stop_cluster(cluster)
 
 
 def rapi(lc: LabCluster, code: str, node: str) -> object:

@@ -13,27 +13,20 @@ from collections.abc import Iterator
 import pytest
 from gnt_labcluster import (
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or "")]
+pytestmark = lab_marks()
 INST = "vmc1"
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LabCluster]:
-    c = start_cluster(lab_dir_for("vcodes"), 2, add=1)
-    try:
+    with running_cluster("vcodes", 2, add=1) as c:
         c.gnt(f"gnt-instance add -o blank -t sharedfile --disk 0:size=8M --no-start"
               f" --no-name-check --no-ip-check {INST}")
         yield c
-    finally:
-        stop_cluster(c)
 
 
 def _verify(cluster: LabCluster, options: str = "") -> tuple[int, list[str]]:

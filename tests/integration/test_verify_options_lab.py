@@ -14,15 +14,11 @@ from collections.abc import Iterator
 import pytest
 from gnt_labcluster import (
     LabCluster,
-    lab_dir_for,
-    lab_skip_reason,
-    start_cluster,
-    stop_cluster,
+    lab_marks,
+    running_cluster,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or "")]
+pytestmark = lab_marks()
 KEYS = "/root/.ssh/authorized_keys"
 # two keys that are no one's (sshd skips a key it cannot use for a login)
 FAKE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdudGxhYnRlc3RrZXlvbmx5X25vdF9hX3JlYWxfa2V5{}"
@@ -30,12 +26,9 @@ FAKE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdudGxhYnRlc3RrZXlvbmx5X25vdF9hX3Jl
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LabCluster]:
-    c = start_cluster(lab_dir_for("vopts"), 2, add=1)
-    try:
+    with running_cluster("vopts", 2, add=1) as c:
         c.gnt("gnt-group add rack2")
         yield c
-    finally:
-        stop_cluster(c)
 
 
 def _verify(cluster: LabCluster, options: str = "") -> tuple[int, list[str], str]:
