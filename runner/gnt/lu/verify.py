@@ -95,23 +95,26 @@ class LUClusterVerify(LogicalUnit):
     def expand_names(self) -> None:
         name = self.op.get("group_name")
         self.group = verify_options.find_group(self.cfg, name) if name else None
-        self.members = verify_options.group_members(self.cfg, self.group) if self.group \
-            else None
+        # the group's nodes and instances (UUIDs) as locked; empty for a cluster-wide verify
+        self.group_nodes: set[str] = set()
+        self.group_instances: set[str] = set()
+        if self.group is not None:
+            self.group_nodes, self.group_instances = verify_options.group_members(
+                self.cfg, self.group)
 
     def declare_locks(self) -> dict[str, list[str] | str]:
-        if self.group is None or self.members is None:
+        if self.group is None:
             return {LEVEL_INSTANCE: ALL, LEVEL_NODE: ALL}
         # a group's verify leaves the other groups' nodes and instances to other jobs
-        nodes, instances = self.members
-        return {LEVEL_INSTANCE: sorted(instances), LEVEL_NODEGROUP: [str(self.group["uuid"])],
-                LEVEL_NODE: sorted(nodes)}
+        return {LEVEL_INSTANCE: sorted(self.group_instances),
+                LEVEL_NODEGROUP: [str(self.group["uuid"])], LEVEL_NODE: sorted(self.group_nodes)}
 
     def check_prereq(self) -> None:
-        if self.group is None or self.members is None:
+        if self.group is None:
             return
         # the group may have changed before its locks were taken (Ganeti: missing locks)
         nodes, instances = verify_options.group_members(self.cfg, self.group)
-        if not (nodes <= self.members[0] and instances <= self.members[1]):
+        if not (nodes <= self.group_nodes and instances <= self.group_instances):
             raise OpPrereqError(f"The nodes or instances of node group '{self.group['name']}'"
                                 " changed while its locks were taken; verify it again",
                                 ECODE_STATE)

@@ -221,8 +221,8 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{}"
 
 def _authorized_keys(path: Path, *owners: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# managed\n" + "".join(f"{KEY.format(i)} {owner}\n"
-                                           for i, owner in enumerate(owners)))
+    lines = "".join(f"{KEY.format(i)} {owner}\n" for i, owner in enumerate(owners))
+    path.write_text("# managed\n" + lines)
     return path
 
 
