@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-LAB_USE = re.compile(r"start_cluster\(|storage_cluster\b|\bLab\(")
+LAB_USE = re.compile(r"start_cluster\(|running_cluster\(|storage_cluster\b|\bLab\(")
 STORAGE_GROUP = "storage-lab"
 HOST_GROUP = "host-libvirt"
 # Queue order: the storage lab (~1000 s), the host group (~1200 s), the ansible-test sanity

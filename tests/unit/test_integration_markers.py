@@ -1,5 +1,6 @@
 """Every test that starts a lab or real libvirt carries the ``integration`` marker (issue 10),
-so ``-m "not integration"`` runs only what needs neither."""
+so ``-m "not integration"`` runs only what needs neither. A lab module's ``pytestmark`` from
+``gnt_labcluster.lab_marks()`` carries it."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-REAL_PARTS = re.compile(r"make_cluster\(|start_cluster\(|libvirt\.open\(|Lab\(")
+REAL_PARTS = re.compile(r"make_cluster\(|start_cluster\(|running_cluster\(|libvirt\.open\(|Lab\(")
+MARKED = re.compile(r"pytest\.mark\.integration|pytestmark = lab_marks\(")
 
 
 def test_integration_and_lab_modules_are_marked():
     unmarked = [str(path.relative_to(TESTS))
                 for folder in ("integration", "lab") for path in sorted((TESTS / folder).glob("test_*.py"))
-                if "pytest.mark.integration" not in path.read_text()]
+                if not MARKED.search(path.read_text())]
     assert unmarked == []
 
 
