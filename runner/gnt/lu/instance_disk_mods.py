@@ -37,7 +37,7 @@ from gnt.core.units import UnitError, parse_size_mib
 from gnt.lu import container_mods, instance_drbd, instance_ext, instance_storage
 from gnt.lu.container_mods import ADD, MODIFY, REMOVE
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import FILE_TEMPLATES, disk_path, drbd_vars, instance_spec, node_vars
+from gnt.nodes.nodevars import FILE_TEMPLATES, disk_path, instance_spec, node_vars
 from gnt.opcodes import params
 
 MAX_DISKS = 16
@@ -327,10 +327,8 @@ class DiskMods:
             promoted = here == "primary"
             own = {key: value and (promoted or key not in ("force", "wait_sync"))
                    for key, value in flags.items()}
-            host = instance_drbd.end_vars(self.cfg, instance, node, here, **own)
-            host["gnt_drbd"] = [end for end in drbd_vars(self.cfg, instance, node["uuid"])
-                                if end["index"] in indexes]
-            hosts[node["name"]] = host
+            hosts[node["name"]] = instance_drbd.end_vars(self.cfg, instance, node, here,
+                                                         indexes=indexes, **own)
         return Play(instance_drbd.ROLE, hosts, title=title)
 
     def _create_plays(self, indexes: list[int], keep_active: bool) -> list[Play]:

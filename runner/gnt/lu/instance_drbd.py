@@ -10,6 +10,7 @@ primary and (``--wait-for-sync``, the default) waits for the initial resync.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from gnt.config import objects
@@ -17,7 +18,7 @@ from gnt.core.errors import ECODE_ENVIRON, ECODE_INVAL, ECODE_STATE, OpExecError
 from gnt.lu import instance_ext
 from gnt.nodes import rpc
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import drbd_vars
+from gnt.nodes.nodevars import drbd_vars, drbd_volumes
 from gnt.opcodes.params import DT_DRBD8
 
 ROLE = "instance_drbd"
@@ -35,10 +36,14 @@ def usermode_helper(cfg: Any) -> str:
 
 
 def end_vars(cfg: Any, instance: dict[str, Any], node: dict[str, Any], state: str,
-             **flags: bool) -> dict[str, Any]:
-    """The ``instance_drbd`` role's vars for ``node``'s ends: ``state`` and the flags
-    (create, force, dual, wait_sync, require_synced)."""
-    return {"gnt_drbd": drbd_vars(cfg, instance, node["uuid"]), "gnt_drbd_state": state,
+             indexes: Collection[int] | None = None, **flags: bool) -> dict[str, Any]:
+    """The ``instance_drbd`` role's vars for ``node``'s ends (of the disks ``indexes`` only,
+    when given): the ends, their volumes, ``state`` and the flags (create, force, dual,
+    wait_sync, require_synced, meta_only)."""
+    ends = drbd_vars(cfg, instance, node["uuid"])
+    if indexes is not None:
+        ends = [end for end in ends if end["index"] in indexes]
+    return {"gnt_drbd": ends, "gnt_drbd_volumes": drbd_volumes(ends), "gnt_drbd_state": state,
             "gnt_drbd_usermode_helper": usermode_helper(cfg),
             **{f"gnt_drbd_{flag}": bool(value) for flag, value in flags.items()}}
 
@@ -59,7 +64,7 @@ def play(cfg: Any, instance: dict[str, Any], states: list[tuple[dict[str, Any], 
         promoted = state == "primary"
         own = {k: v and (promoted or k not in ("force", "wait_sync"))
                for k, v in flags.items()}
-        hosts[node["name"]] = end_vars(cfg, instance, node, state, **own)
+        hosts[node["name"]] = end_vars(cfg, instance, node, state, None, **own)
     return Play(ROLE, hosts, title=title)
 
 

@@ -40,7 +40,7 @@ from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import rpc
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import drbd_vars, instance_spec, node_vars
+from gnt.nodes.nodevars import instance_spec, node_vars
 from gnt.opcodes import params
 
 # What may change while recreating (Ganeti's _MODIFYABLE); the other disk parameters may not.
@@ -356,12 +356,9 @@ class LUInstanceRecreateDisks(InstanceLU):
         primary, secondary = instance_drbd.instance_nodes(self.cfg, inst)
         hosts = {}
         for node, state in ((primary, "primary"), (secondary, "secondary")):
-            ends = [end for end in drbd_vars(self.cfg, inst, node["uuid"])
-                    if end["index"] in indexes]
             promoted = state == "primary"
-            hosts[node["name"]] = {
-                **instance_drbd.end_vars(self.cfg, inst, node, state, create=True,
-                                         force=promoted, wait_sync=promoted),
-                "gnt_drbd": ends}
+            hosts[node["name"]] = instance_drbd.end_vars(
+                self.cfg, inst, node, state, indexes=indexes, create=True, force=promoted,
+                wait_sync=promoted)
         plays.append(Play(instance_drbd.ROLE, hosts, title="recreate mirrored disks"))
         return plays + instance_drbd.shutdown_plays(self, inst)

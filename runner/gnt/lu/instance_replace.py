@@ -29,7 +29,7 @@ from gnt.lu.base import register
 from gnt.lu.instance_base import InstanceLU
 from gnt.nodes import rpc
 from gnt.nodes.executor import Play
-from gnt.nodes.nodevars import drbd_vars
+from gnt.nodes.nodevars import drbd_replace_volumes, drbd_vars
 from gnt.opcodes.disks import (
     REPLACE_AUTO,
     REPLACE_NEW_SECONDARY,
@@ -179,9 +179,11 @@ class LUInstanceReplaceDisks(InstanceLU):
         helper = instance_drbd.usermode_helper(self.cfg)
 
         def replace(step: str) -> Play:
+            ends = self._ends(target)
             return Play(REPLACE_ROLE, {target["name"]: {
-                "gnt_drbd": self._ends(target), "gnt_drbd_replace_step": step,
-                "gnt_drbd_replace_stamp": stamp, "gnt_drbd_usermode_helper": helper}},
+                "gnt_drbd": ends, "gnt_drbd_replace_step": step,
+                "gnt_drbd_replace_volumes": drbd_replace_volumes(ends, stamp),
+                "gnt_drbd_usermode_helper": helper}},
                 title=f"replace volumes ({step})")
         plays = [*instance_drbd.assemble_plays(self, inst), replace("swap"),
                  *instance_drbd.assemble_plays(self, inst, wait_sync=True), replace("cleanup")]

@@ -164,6 +164,53 @@ def drbd_vars(store: ConfigStore, instance: dict[str, Any], node_uuid: str) -> l
     return ends
 
 
+# The names replace-disks gives a drbd end's volumes (Ganeti's): the new volumes until they
+# take the configured names, and the old ones renamed aside until the resync has ended.
+NEW_VOLUME_SUFFIX = "_new"
+REPLACED_VOLUME_INFIX = "_replaced-"
+DRBD_VOLUME_KINDS = ("data", "meta")
+
+
+def drbd_volumes(ends: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The ``gnt_drbd_volumes`` role variable: the data and meta-data volumes of ``ends``
+    (:func:`drbd_vars`) as entries of ``lvm_volume``'s ``volumes`` option, each end's data
+    volume before its meta-data volume, in disk order: ``create`` (a new meta-data volume is
+    wiped: its extents may hold an old device's meta-data), ``remove`` (both) and
+    ``remove_meta`` (the meta-data volumes only: a conversion to plain keeps the data)."""
+    create: list[dict[str, Any]] = []
+    remove: list[dict[str, Any]] = []
+    remove_meta: list[dict[str, Any]] = []
+    for end in ends:
+        for kind in DRBD_VOLUME_KINDS:
+            vg, lv = str(end[f"{kind}_vg"]), str(end[f"{kind}_lv"])
+            create.append({"vg": vg, "name": lv, "size_mib": int(end[f"{kind}_size_mib"]),
+                           "stripes": int(end[f"{kind}_stripes"]), "wipe": kind == "meta"})
+            remove.append({"vg": vg, "name": lv, "state": "absent"})
+            if kind == "meta":
+                remove_meta.append({"vg": vg, "name": lv, "state": "absent"})
+    return {"create": create, "remove": remove, "remove_meta": remove_meta}
+
+
+def drbd_replace_volumes(ends: list[dict[str, Any]], stamp: str
+                         ) -> dict[str, list[dict[str, Any]]]:
+    """The ``gnt_drbd_replace_volumes`` role variable (replace-disks -p/-s on one node), as
+    ``lvm_volume`` ``volumes`` entries in the order of :func:`drbd_volumes`: ``create`` (new
+    volumes ``<lv>_new``, the sizes and stripes of the old ones, meta-data wiped), ``swap``
+    (every old volume renamed aside to ``<lv>_replaced-<stamp>``, then every new one given
+    its configured name: no new name is taken before the old volume has left it) and
+    ``remove`` (the renamed-aside volumes, once the peer has resynced the new ones)."""
+    if not stamp or not stamp.isalnum():
+        raise ValueError(f"replace-disks stamp {stamp!r}: letters and digits only")
+    current = drbd_volumes(ends)["create"]
+    create = [{**vol, "name": vol["name"] + NEW_VOLUME_SUFFIX} for vol in current]
+    aside = [{"vg": vol["vg"], "rename_from": vol["name"],
+              "name": f"{vol['name']}{REPLACED_VOLUME_INFIX}{stamp}"} for vol in current]
+    into = [{"vg": vol["vg"], "rename_from": vol["name"] + NEW_VOLUME_SUFFIX,
+             "name": vol["name"]} for vol in current]
+    remove = [{"vg": vol["vg"], "name": vol["name"], "state": "absent"} for vol in aside]
+    return {"create": create, "swap": aside + into, "remove": remove}
+
+
 def console_log(instance_name: str) -> str:
     return str(settings.paths().console_log_dir / f"{instance_name}.log")
 

@@ -50,7 +50,7 @@ def test_replace_on_one_node(cluster, drbd, mode, node):
     run = cluster.executor.calls[-1]
     swap = run[1].hosts[node]
     assert [end["index"] for end in swap["gnt_drbd"]] == [1]
-    assert swap["gnt_drbd_replace_stamp"] == run[3].hosts[node]["gnt_drbd_replace_stamp"]
+    assert swap["gnt_drbd_replace_volumes"] == run[3].hosts[node]["gnt_drbd_replace_volumes"]
     assert run[2].hosts[N1]["gnt_drbd_wait_sync"] is True
 
 

@@ -19,6 +19,7 @@ from gnt.core import settings
 from gnt.core.collection import load_module_util
 from gnt.core.jobstate import SUCCESS
 from gnt.nodes.executor import Play
+from gnt.nodes.nodevars import drbd_replace_volumes, drbd_volumes
 from gnt.nodes.rolespecs import role_argument_errors
 from gnt.opcodes import params
 
@@ -215,7 +216,7 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
             "index": 0, "size_mib": 2048, "volume": {"vg": "xenvg", "name": "u.disk0"},
             "resize_drbd": False}, "gnt_drbd": []},
         "instance_drbd": {
-            "gnt_drbd": [dict(DRBD_END)],
+            "gnt_drbd": [dict(DRBD_END)], "gnt_drbd_volumes": drbd_volumes([DRBD_END]),
             "gnt_drbd_state": "primary", "gnt_drbd_create": True, "gnt_drbd_force": True,
             "gnt_drbd_dual": False, "gnt_drbd_wait_sync": True, "gnt_drbd_require_synced": False,
             "gnt_drbd_meta_only": False, "gnt_drbd_usermode_helper": "/bin/true"},
@@ -229,7 +230,8 @@ def _full_vars(inst: dict[str, Any], node: dict[str, Any]) -> dict[str, dict[str
         "instance_disk_snapshot": {**both, "gnt_snapshot": {"state": "present", "timeout": 60}},
         "instance_drbd_replace": {
             "gnt_drbd": [dict(DRBD_END)],
-            "gnt_drbd_replace_step": "swap", "gnt_drbd_replace_stamp": "1733300000",
+            "gnt_drbd_replace_step": "swap",
+            "gnt_drbd_replace_volumes": drbd_replace_volumes([DRBD_END], "1733300000"),
             "gnt_drbd_usermode_helper": "/bin/true"},
         "instance_lv_snapshot": {"gnt_lv_snapshot": {"state": "present", "volumes": [
             {"vg": "xenvg", "lv": "u.disk0", "snap": "u.disk0.snap", "size_mib": 1024}]}},
