@@ -121,6 +121,13 @@ def test_unchanged_inputs_skip_the_full_check(image, cache_dir, tmp_path):
     marker.unlink()
     run()
     assert not marker.exists()                   # its answer recorded again
+    # another copy of the OS definition (another node's, sharing the cache) shares the key
+    copy = tmp_path / "os" / "tinylinux"
+    shutil.copytree(TINY, copy, symlinks=True)
+    proc = subprocess.run([str(copy / "build-image")], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert proc.returncode == 0 and "up to date" in proc.stderr, proc.stderr
+    assert not marker.exists()
     after = image.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
