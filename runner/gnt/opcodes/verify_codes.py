@@ -16,6 +16,7 @@ The table lives with the opcodes (not with the verify LU) because the opcode che
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 from gnt.core.errors import ECODE_INVAL, OpPrereqError
@@ -114,20 +115,27 @@ ENODEVERSION = _code("ENODEVERSION", IT_NODE, "a node runs another software vers
 CODE_NAMES: tuple[str, ...] = tuple(sorted(CODES))
 
 
-def t_verify_codes(value: Any) -> bool:
-    """The opcode check of ``ignore_errors``: a list of verify error code names; an unknown
-    name raises :class:`OpPrereqError` naming it."""
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        return False
-    unknown = [item for item in value if item not in CODES]
-    if unknown:
-        raise OpPrereqError(f"Unknown verify error code(s) {', '.join(map(repr, unknown))}"
-                            f" in ignore_errors; the codes are {', '.join(CODE_NAMES)}",
-                            ECODE_INVAL)
-    return True
+def names_check(allowed: Collection[str], listed: Sequence[str], what: str, field: str,
+                title: str) -> Callable[[Any], bool]:
+    """An opcode field check: a list of names of ``allowed``; an unknown one raises
+    :class:`OpPrereqError` naming it, ``what`` it is and the opcode ``field``, with ``listed``
+    as the names there are. ``title`` (the check's name) is what a wrong type is said to miss."""
+    def check(value: Any) -> bool:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return False
+        unknown = [item for item in value if item not in allowed]
+        if unknown:
+            raise OpPrereqError(f"Unknown {what}(s) {', '.join(map(repr, unknown))} in {field};"
+                                f" the {what.split()[-1]}s are {', '.join(listed)}", ECODE_INVAL)
+        return True
+
+    check.__name__ = title
+    return check
 
 
-t_verify_codes.__name__ = "a list of verify error code names"
+#: The opcode check of ``ignore_errors``: verify error code names.
+t_verify_codes = names_check(CODES, CODE_NAMES, "verify error code", "ignore_errors",
+                             "a list of verify error code names")
 
 
 # Ganeti's optional checks (``skip_checks``, its VerifyOptionalChecks): the N+1 memory check
@@ -138,20 +146,10 @@ VERIFY_HVPARAM_ASSESSMENT = "hvparam_assessment"
 VERIFY_OPTIONAL_CHECKS = (VERIFY_NPLUSONE_MEM, VERIFY_HVPARAM_ASSESSMENT)
 
 
-def t_verify_skip_checks(value: Any) -> bool:
-    """The opcode check of ``skip_checks``: a list of :data:`VERIFY_OPTIONAL_CHECKS`; an
-    unknown one raises :class:`OpPrereqError` naming it."""
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        return False
-    unknown = [item for item in value if item not in VERIFY_OPTIONAL_CHECKS]
-    if unknown:
-        raise OpPrereqError(f"Unknown optional verify check(s) {', '.join(map(repr, unknown))}"
-                            f" in skip_checks; the checks are {', '.join(VERIFY_OPTIONAL_CHECKS)}",
-                            ECODE_INVAL)
-    return True
-
-
-t_verify_skip_checks.__name__ = "a list of optional verify checks"
+#: The opcode check of ``skip_checks``: names of :data:`VERIFY_OPTIONAL_CHECKS`.
+t_verify_skip_checks = names_check(VERIFY_OPTIONAL_CHECKS, VERIFY_OPTIONAL_CHECKS,
+                                   "optional verify check", "skip_checks",
+                                   "a list of optional verify checks")
 
 
 def format_line(level: str, code: VerifyCode, name: str, message: str,
