@@ -81,9 +81,10 @@ def test_unknown_skip_check_and_empty_group_name_refused_before_queueing(mn):  #
 
 def test_node_group_verifies_only_its_nodes_and_instances(two_groups, asked):
     cluster = two_groups
-    assert cluster.run("OP_INSTANCE_CREATE", instance_name="i2.example.com",
-                  disk_template="sharedfile", disks=[{"size": "1G"}], os_type="tinylinux",
-                  pnode=N2, start=False).status == SUCCESS
+    created = cluster.run("OP_INSTANCE_CREATE", instance_name="i2.example.com",
+                          disk_template="sharedfile", disks=[{"size": "1G"}],
+                          os_type="tinylinux", pnode=N2, start=False)
+    assert created.status == SUCCESS
     cluster.hv2.put(N2, "i2.example.com")          # running although marked down
     job = cluster.run("OP_CLUSTER_VERIFY", group_name="rack3", error_codes=True)
     assert job.status == SUCCESS, job.ops[0].result
@@ -108,9 +109,10 @@ def test_node_group_verifies_only_its_nodes_and_instances(two_groups, asked):
 
 def test_node_group_locks_only_its_nodes_and_instances(two_groups):
     cluster = two_groups
-    assert cluster.run("OP_INSTANCE_CREATE", instance_name="i3.example.com",
-                  disk_template="sharedfile", disks=[{"size": "1G"}], os_type="tinylinux",
-                  pnode=N3, start=False).status == SUCCESS
+    created = cluster.run("OP_INSTANCE_CREATE", instance_name="i3.example.com",
+                          disk_template="sharedfile", disks=[{"size": "1G"}],
+                          os_type="tinylinux", pnode=N3, start=False)
+    assert created.status == SUCCESS
     job = cluster.run("OP_CLUSTER_VERIFY", group_name="rack3", dry_run=True)
     assert job.status == SUCCESS, job.ops[0].log
     lines = _lines(job)
