@@ -64,7 +64,7 @@ def play(cfg: Any, instance: dict[str, Any], states: list[tuple[dict[str, Any], 
         promoted = state == "primary"
         own = {k: v and (promoted or k not in ("force", "wait_sync"))
                for k, v in flags.items()}
-        hosts[node["name"]] = end_vars(cfg, instance, node, state, None, **own)
+        hosts[node["name"]] = end_vars(cfg, instance, node, state, indexes=None, **own)
     return Play(ROLE, hosts, title=title)
 
 

@@ -10,6 +10,7 @@ import ipaddress
 from typing import Any
 
 from gnt.core.errors import ECODE_NOENT, OpPrereqError
+from gnt.lu import group as groups
 from gnt.nodes import rpc
 from gnt.opcodes import params
 
@@ -21,22 +22,20 @@ ASSESSMENT_NOTE = ("the hypervisor parameters are described in gnt-instance(8); 
 
 
 def find_group(cfg: Any, name: str) -> dict[str, Any]:
-    """The node group named ``name`` (or with that UUID), as Ganeti looks it up: exactly, no
-    short form; an unknown one is Ganeti's prerequisite error (ECODE_NOENT)."""
-    groups = cfg.data["nodegroups"]
-    if name in groups:
-        return dict(groups[name])
-    for group in groups.values():
-        if group["name"] == name:
-            return dict(group)
-    raise OpPrereqError(f"Node group '{name}' not found", ECODE_NOENT)
+    """The node group named ``name`` (or with that UUID), found as Ganeti does, exactly
+    (:func:`gnt.lu.group.find_group`); an unknown one is the prerequisite error of Ganeti's
+    verify (ECODE_NOENT)."""
+    group = groups.find_group(cfg, name)
+    if group is None:
+        raise OpPrereqError(f"Node group '{name}' not found", ECODE_NOENT)
+    return group
 
 
 def group_members(cfg: Any, group: dict[str, Any]) -> tuple[set[str], set[str]]:
     """(node UUIDs, instance UUIDs) a verify of ``group`` locks: its nodes, the instances
     whose primary node is one of them, and those instances' secondary nodes (their memory
     counts for N+1)."""
-    nodes = {str(n["uuid"]) for n in cfg.all("nodes") if n["group"] == group["uuid"]}
+    nodes = {str(n["uuid"]) for n in groups.group_nodes(cfg, group["uuid"])}
     instances = [i for i in cfg.all("instances") if i["primary_node"] in nodes]
     secondaries = {str(uuid) for inst in instances for uuid in cfg.instance_secondaries(inst)}
     return nodes | secondaries, {str(i["uuid"]) for i in instances}

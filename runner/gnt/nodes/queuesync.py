@@ -28,6 +28,7 @@ else as an SSH command (``python3 -I -S -c``) reading the request from stdin.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -113,6 +114,7 @@ print(json.dumps({"serial": serial, "drained": os.path.exists(drain)}))
 """.replace("BUCKET", str(ARCHIVE_BUCKET))
 
 
+@functools.cache
 def apply_command() -> str:
     """The shell command a candidate runs over SSH to apply a request read from stdin
     (``-S``: no site, a faster start under TCG)."""
