@@ -85,9 +85,9 @@ options:
     default: false
   sync_params:
     description:
-      - How the device paces its resyncs (Ganeti's drbd sync disk parameters), set right
-        after the local disk is attached and whenever the kernel's values differ
-        (C(drbdsetup disk-options)).
+      - How the device paces its resyncs (Ganeti's drbd sync disk parameters), set with the
+        local disk's C(drbdsetup attach) and, on an attached disk, whenever the kernel's
+        values differ (C(drbdsetup disk-options)).
       - With O(sync_params.dynamic_resync), DRBD's dynamic controller with the C(c_*) values;
         without it, the fixed O(sync_params.resync_rate) (with C(c-plan-ahead 0), as DRBD 8.4
         otherwise keeps its controller on and ignores that rate).

@@ -19,11 +19,11 @@ external meta-data (``flex-external``) on its own 128 MiB LV. Commands, per step
   ``drbdmeta ... get-gi`` finds no valid meta-data, so data is never wiped twice);
 - resource: ``drbdsetup new-resource resourceN``, ``drbdsetup new-minor resourceN N 0``;
 - local disk: ``drbdmeta /dev/drbdN v08 META flex-external apply-al``, then ``drbdsetup attach
-  N DATA META flexible --on-io-error=detach [--size SIZEm]``;
-- resync pacing (the drbd sync disk parameters, :data:`SYNC_PARAMS`), right after the attach
-  and whenever the kernel's values differ: ``drbdsetup disk-options N --c-plan-ahead P
-  --c-fill-target Fs --c-delay-target D --c-max-rate MAXk --c-min-rate MINk`` (dynamic-resync)
-  or ``drbdsetup disk-options N --c-plan-ahead 0 --resync-rate RATEk`` (fixed rate);
+  N DATA META flexible --on-io-error=detach [--size SIZEm] PACING``;
+- resync pacing (the drbd sync disk parameters, :data:`SYNC_PARAMS`), PACING in the attach and,
+  on an attached disk whose kernel values differ, ``drbdsetup disk-options N PACING``: PACING
+  is ``--c-plan-ahead P --c-fill-target Fs --c-delay-target D --c-max-rate MAXk --c-min-rate
+  MINk`` (dynamic-resync) or ``--c-plan-ahead 0 --resync-rate RATEk`` (fixed rate);
 - network: ``drbdsetup connect resourceN ipv4:IP:PORT ipv4:PEER:PORT --protocol C
   --after-sb-0pri discard-zero-changes --after-sb-1pri consensus [--allow-two-primaries]
   --cram-hmac-alg ALG --shared-secret SECRET`` (Ganeti's after-split-brain policies);
@@ -407,9 +407,9 @@ class DrbdBackend(StorageBackend, CommandBackend):
 
     def _assemble_disk(self, spec: DrbdSpec, conf: dict[str, Any], outcome: ActionResult,
                        check_mode: bool) -> None:
-        """Attach the local disk, then set its resync pacing (Ganeti sets the sync parameters
-        after each attach); on an attached disk, set the pacing only where the kernel's
-        values (``drbdsetup show --show-defaults``) differ from the wanted ones."""
+        """Attach the local disk with its resync pacing (Ganeti sets the sync parameters at
+        each assembly); on an attached disk, set the pacing only where the kernel's values
+        (``drbdsetup show --show-defaults``) differ from the wanted ones."""
         minor = spec.minor
         what = self._what(minor)
         if conf["data_dev"]:
@@ -425,13 +425,16 @@ class DrbdBackend(StorageBackend, CommandBackend):
                 self.change(what, outcome, "set the resync pacing (%s)" % ", ".join(differ),
                             [spec.sync.argv(minor)], check_mode)
             return
+        # The pacing goes with the attach: a disk attached to a connected minor negotiates
+        # with its peer first (disk state Negotiating), and a disk-options in that window
+        # fails with "Device does not have a disk-config" (DRBD 8.4 error 138).
         attach = ["drbdsetup", "attach", str(minor), spec.data_dev or "", spec.meta_dev or "",
                   "flexible", "--on-io-error=detach"]
         if spec.size_mib:
             attach += ["--size", "%dm" % spec.size_mib]
         self.change(what, outcome,
                     "attached disk %s (meta %s)" % (spec.data_dev, spec.meta_dev),
-                    [self._md_argv(spec, "apply-al"), attach, spec.sync.argv(minor)],
+                    [self._md_argv(spec, "apply-al"), attach + spec.sync.options()],
                     check_mode)
 
     def sync_shown(self, minor: int) -> dict[str, int | None]:

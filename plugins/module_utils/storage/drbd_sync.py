@@ -108,14 +108,19 @@ class DrbdSync:
             return {PLAN_AHEAD.name: 0, RESYNC_RATE.name: self.resync_rate}
         return {p.name: self.value(p) for p in SYNC_PARAMS if p is not RESYNC_RATE}
 
-    def argv(self, minor: int) -> list[str]:
-        """``drbdsetup disk-options MINOR`` with :meth:`wanted`'s options."""
+    def options(self) -> list[str]:
+        """:meth:`wanted` as drbdsetup options (``--c-plan-ahead 0 --resync-rate 61440k``):
+        what ``disk-options`` sets on an attached disk and ``attach`` takes with the disk."""
         wanted = self.wanted()
-        argv = ["drbdsetup", "disk-options", str(minor)]
+        options: list[str] = []
         for param in SYNC_PARAMS:
             if param.name in wanted:
-                argv += ["--" + param.name, "%d%s" % (wanted[param.name], param.unit)]
-        return argv
+                options += ["--" + param.name, "%d%s" % (wanted[param.name], param.unit)]
+        return options
+
+    def argv(self, minor: int) -> list[str]:
+        """``drbdsetup disk-options MINOR`` with :meth:`options`."""
+        return ["drbdsetup", "disk-options", str(minor)] + self.options()
 
 
 def sync_values(shown: dict[str, str]) -> dict[str, int | None]:

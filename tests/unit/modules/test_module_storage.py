@@ -203,7 +203,7 @@ def test_storage_info_drbd_not_loaded(run_module, fake, monkeypatch):
 
 
 def test_drbd_device_sync_params(run_module, fake, monkeypatch):
-    """sync_params reach drbdsetup disk-options after the attach (suboption defaults filled);
+    """sync_params reach drbdsetup attach (suboption defaults filled);
     dynamic_resync with c_plan_ahead 0 is refused with nothing run."""
     from ansible_collections.gnt.cluster.plugins.module_utils.storage import drbd, drbd_status
 
@@ -214,7 +214,8 @@ def test_drbd_device_sync_params(run_module, fake, monkeypatch):
             "sync_params": {"dynamic_resync": True, "c_max_rate": 2048}}
     ok, result = run_module("drbd_device", args)
     assert ok and result["changed"], result
-    assert ["drbdsetup", "disk-options", "3", "--c-plan-ahead", "20", "--c-fill-target", "0s",
+    assert ["drbdsetup", "attach", "3", "/dev/xenvg/a_data", "/dev/xenvg/a_meta", "flexible",
+            "--on-io-error=detach", "--c-plan-ahead", "20", "--c-fill-target", "0s",
             "--c-delay-target", "1", "--c-max-rate", "2048k", "--c-min-rate", "4096k"] \
         in fake.calls
     fake.calls.clear()
