@@ -13,8 +13,8 @@ DOCUMENTATION = r"""
 module: file_tree
 short_description: Install small directory trees sent as tarballs in the module's arguments
 description:
-  - Installs each tarball of O(trees) under its directory, in one module run on the node:
-    how C(node_prepare) installs the bundled OS definitions and ExtStorage providers (a few
+  - Installs each tarball of O(trees) under its directory, in one module run on the node;
+    this is how C(node_prepare) installs the bundled OS definitions and ExtStorage providers (a few
     dozen small scripts), without C(ansible.builtin.unarchive)'s file transfer and C(tar)
     listings, which cost seconds per tree on a small node.
   - Only directories and regular files are taken; a member with an absolute name, a C(..)
