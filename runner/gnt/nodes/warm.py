@@ -84,7 +84,7 @@ MAX_REQUEST = 1 << 20
 
 #: Ansible's own modules the roles run (``copy`` also runs ``stat`` and ``file``); their
 #: payloads are built ahead with those of every module of the collection.
-BUILTIN_MODULES = ("command", "unarchive", "copy", "stat", "file")
+BUILTIN_MODULES = ("command", "copy", "stat", "file")
 #: Ansible's own actions the roles use that run no module on the node.
 CONTROLLER_ACTIONS = ("set_fact", "fail", "assert", "include_tasks", "import_tasks")
 
@@ -130,8 +130,8 @@ def warm_up() -> None:
             else:
                 plugin_loader.get(plugin, class_only=True)
     _warm_module_tasks()
-    # the action plugins of Ansible's own modules and actions the roles use: ``unarchive``'s
-    # imports (urllib, ssl, email, cryptography) cost each task worker of node_prepare ~80 ms
+    # the action plugins of Ansible's own modules and actions the roles use, imported once
+    # here instead of in each task worker
     for name in BUILTIN_MODULES + CONTROLLER_ACTIONS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
