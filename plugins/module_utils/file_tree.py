@@ -80,8 +80,9 @@ def install(dest, wanted, check_mode=False):
     if not os.path.isabs(dest):
         raise FileTreeError("%s is not an absolute path" % dest)
     done = []
-    if not _is_dir(dest):
-        if os.path.lexists(dest):
+    info = _lstat(dest)
+    if info is None or not stat.S_ISDIR(info.st_mode):
+        if info is not None:
             raise FileTreeError("%s exists and is not a directory" % dest)
         if check_mode:
             return ["created %s" % name for name, _d, _m, _data in wanted]
@@ -95,13 +96,6 @@ def install(dest, wanted, check_mode=False):
         if action:
             done.append("%s %s" % (action, name))
     return done
-
-
-def _is_dir(path):
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 def _lstat(path):

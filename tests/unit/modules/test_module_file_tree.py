@@ -144,3 +144,19 @@ def test_entries_sorted_parents_first():
                                     ("a-b", "file", b"2", 0o600)]))
     assert [(name, is_dir, mode) for name, is_dir, mode, _data in found] == [
         ("a-b", False, 0o600), ("b", True, 0o755), ("b/c", False, 0o644)]
+
+
+def test_a_destination_that_is_not_a_directory_is_refused(run_module, tmp_path):
+    for dest in (tmp_path / "file", tmp_path / "link"):
+        if dest.name == "file":
+            dest.write_text("keep\n")
+        else:
+            (tmp_path / "real").mkdir()
+            dest.symlink_to(tmp_path / "real")       # not followed
+        for check in (True, False):
+            ok, result = run_module("file_tree", {"trees": [{"dest": str(dest),
+                                                            "archive": pack(OS_TREE)}]},
+                                    check=check)
+            assert not ok and f"{dest} exists and is not a directory" in result["msg"]
+    assert (tmp_path / "file").read_text() == "keep\n"
+    assert list((tmp_path / "real").iterdir()) == []
