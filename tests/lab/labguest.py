@@ -99,17 +99,43 @@ def _kill_matching(needle: str) -> list[int]:
 
 
 def _holders(path: Path) -> list[int]:
-    """Processes that have ``path`` open (a killed QEMU can hold its disk's lock a moment)."""
+    """Processes that have ``path`` open, looking at every thread's descriptors: when a killed
+    QEMU's main thread has exited first, ``/proc/PID/fd`` is already empty while its I/O threads
+    still hold the disk (and its lock)."""
     found = []
     target = str(path)
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            if any(os.readlink(fd.path) == target
-                   for fd in os.scandir(f"/proc/{entry.name}/fd")):
-                found.append(int(entry.name))
+            for task in os.scandir(f"/proc/{entry.name}/task"):
+                with contextlib.suppress(OSError):
+                    if any(os.readlink(fd.path) == target
+                           for fd in os.scandir(f"{task.path}/fd")):
+                        found.append(int(entry.name))
+                        break
     return found
+
+
+def _lock_holders(path: Path) -> list[str]:
+    """The kernel's file locks on ``path`` (``/proc/locks`` lines): QEMU refuses a disk while
+    any is left, and a lock outlives the descriptor table until the last close finishes."""
+    try:
+        st = path.stat()
+    except OSError:
+        return []
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if key in line.split()]
+
+
+def _disk_users(paths: list[Path]) -> list[str]:
+    """What still uses a guest's disks: PIDs with them open and locks on them."""
+    return ([f"pid {pid}" for path in paths for pid in _holders(path)]
+            + [f"lock {line}" for path in paths for line in _lock_holders(path)])
 
 
 def _matching(needle: str) -> list[int]:
@@ -379,10 +405,10 @@ class GuestDriver:
             self._kill_node(rec, lay)        # a virtiofsd left over, if any
             files = self.files(lay)
             deadline = time.monotonic() + STOP_TIMEOUT
-            while _holders(files["overlay"]) or _holders(files["data"]):
+            disks = [files["overlay"], files["data"]]
+            while users := _disk_users(disks):
                 if time.monotonic() > deadline:     # QEMU would fail on the disk's lock
-                    raise LabError(f"{rec['name']}: its disks are still open by PIDs "
-                                   f"{_holders(files['overlay']) + _holders(files['data'])}")
+                    raise LabError(f"{rec['name']}: its disks are still in use: {users}")
                 time.sleep(0.1)
             for key in ("ssh_seconds", "ready_seconds"):
                 rec.pop(key, None)

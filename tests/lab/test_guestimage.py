@@ -89,3 +89,34 @@ def test_boot_script_and_qemu_argv_carry_the_node() -> None:
     assert "tcg,thread=multi" in argv and "1024" in argv
     assert "tap,id=net0,ifname=gntlab3-n2,script=no,downscript=no" in argv
     assert "systemd.hostname=node2.lab.example" in argv[argv.index("-append") + 1]
+
+
+def test_disk_users_sees_locks_and_descriptors_of_other_threads(tmp_path: Path) -> None:
+    """A restarted guest waits for these: QEMU refuses a disk that is still open or locked."""
+    import fcntl
+    import subprocess
+    import sys
+
+    import labguest
+    disk = tmp_path / "root.qcow2"
+    disk.write_bytes(b"\0" * 4096)
+    assert labguest._disk_users([disk]) == []
+    # a child whose main thread exits while another thread keeps the disk open and locked
+    code = ("import fcntl, os, sys, threading, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+            "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+            "t = threading.Thread(target=time.sleep, args=(30,)); t.start()\n"
+            "print('locked', flush=True)\n"
+            "import ctypes; ctypes.CDLL(None).pthread_exit(None)\n")
+    child = subprocess.Popen([sys.executable, "-c", code, str(disk)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"locked\n"
+        users = labguest._disk_users([disk])
+        assert f"pid {child.pid}" in users
+        assert any(u.startswith("lock ") and "POSIX" in u for u in users)
+        with open(disk, "rb+") as f, pytest.raises(OSError):
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        child.kill()
+        child.wait()
+    assert labguest._disk_users([disk]) == []
