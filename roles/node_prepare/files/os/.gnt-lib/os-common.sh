@@ -12,7 +12,7 @@ set -euo pipefail
 
 : "${OS_LABEL:?common.sh must set OS_LABEL before sourcing os-common.sh}"
 
-SCRIPT=$(basename "$0")
+SCRIPT=${0##*/}
 
 log() { printf '%s/%s: %s\n' "$OS_LABEL" "$SCRIPT" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -68,8 +68,10 @@ disk_size() {
   fi
 }
 
+# "N bytes (M.m MiB)", rounded to a tenth of a MiB, in the shell (no process).
 human_size() {
-  awk -v b="$1" 'BEGIN { printf "%d bytes (%.1f MiB)", b, b / 1048576 }'
+  local tenths=$((($1 * 10 + 524288) / 1048576))
+  printf '%d bytes (%d.%d MiB)' "$1" $((tenths / 10)) $((tenths % 10))
 }
 
 # Raw disk data from stdin onto disk $1. Never writes past the disk's size: a longer stream is

@@ -3,4 +3,4 @@
 # Shared by the blank OS scripts; sourced, not run.
 OS_LABEL=blank
 # shellcheck source=../.gnt-lib/os-common.sh
-. "$(dirname "$(readlink -f "$0")")/../.gnt-lib/os-common.sh"
+. "${OS_DIR:?the sourcing script sets OS_DIR}/../.gnt-lib/os-common.sh"

@@ -2,18 +2,19 @@
 # shellcheck disable=SC2034  # OS_DIR, PART_OFFSET, KNOWN_PARAMS are used by the sourcing scripts
 # Shared by the tinylinux OS scripts; sourced, not run.
 OS_LABEL=tinylinux
-OS_DIR=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+: "${OS_DIR:?the sourcing script sets OS_DIR (its own directory, links resolved)}"
 # The FAT partition starts 1 MiB into the disk (see build-image); mtools reaches it at IMAGE@@1M.
 PART_OFFSET=1M
 KNOWN_PARAMS=(hostname)
 # shellcheck source=../.gnt-lib/os-common.sh
 . "$OS_DIR/../.gnt-lib/os-common.sh"
 
-# Copy file $1 onto disk $2 from offset 0 without truncating it. On a regular file the target
-# range is punched out first so that zero blocks can be skipped (the disk stays sparse).
+# Copy file $1 onto disk $2 from offset 0 without truncating it ($3: the file's size, when
+# the caller has it). On a regular file the target range is punched out first so that zero
+# blocks can be skipped (the disk stays sparse).
 write_file_to_disk() {
-  local src=$1 dst=$2 len sparse=""
-  len=$(stat -L -c %s "$src")
+  local src=$1 dst=$2 len=${3:-} sparse=""
+  [ -n "$len" ] || len=$(stat -L -c %s "$src")
   if [ -f "$dst" ] && fallocate --punch-hole --offset 0 --length "$len" "$dst" 2>/dev/null; then
     sparse=,sparse
   fi
