@@ -53,8 +53,10 @@ attributes:
     description: No diff.
 notes:
   - A unit already as it would be written (or already absent) reports C(changed=false).
-  - After a change, C(systemctl daemon-reload) is run; its failure is a warning (systemd reads
-    the units again at boot).
+  - After a change to a unit file that was there before (or its removal), C(systemctl
+    daemon-reload) is run; its failure is a warning (systemd reads the units again at boot).
+    A unit new on the node needs no reload (systemd loads a unit file when first asked for
+    it) and gets none.
 seealso:
   - module: gnt.cluster.node_info
 """
@@ -88,10 +90,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gnt.cluster.plugins.module_utils.boot_bridges import (
     SYSTEMD_DIR,
     BootBridgesError,
-    apply,
     booted,
-    daemon_reload,
-    remove,
+    ensure,
     unit_name,
 )
 
@@ -112,17 +112,12 @@ def main():
         if not booted():
             module.exit_json(changed=False, unit=path, skipped_reason=(
                 "the node is not booted by systemd (no /run/systemd/system): no boot unit"))
-        if p["state"] == "absent":
-            changed = remove(p["scope"], p["systemd_dir"], module.check_mode)
-        else:
-            changed, path = apply(p["scope"], p["bridges"], p["systemd_dir"],
-                                  module.check_mode)
+        changed, path, error = ensure(p["scope"], p["bridges"], p["state"], p["systemd_dir"],
+                                      module.check_mode)
     except BootBridgesError as err:
         module.fail_json(msg=str(err), scope=p["scope"])
-    if changed and not module.check_mode:
-        error = daemon_reload()
-        if error:
-            module.warn("systemctl daemon-reload failed (the unit is read at boot): %s" % error)
+    if error:
+        module.warn("systemctl daemon-reload failed (the unit is read at boot): %s" % error)
     module.exit_json(changed=changed, unit=path)
 
 

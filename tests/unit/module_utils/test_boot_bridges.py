@@ -123,3 +123,29 @@ def test_daemon_reload_reports_a_failure():
     def missing(argv, **_kw):
         raise FileNotFoundError("systemctl")
     assert "systemctl" in bb.daemon_reload(missing)
+
+
+def test_ensure_reloads_systemd_only_for_a_unit_it_may_have_loaded(tmp_path):
+    reloads = []
+
+    def reload():
+        reloads.append(1)
+        return None
+
+    def ensure(bridges, state="present", check_mode=False):
+        return bb.ensure(SCOPE, bridges, state, str(tmp_path), check_mode, reload=reload)
+
+    changed, path, error = ensure(["gnt-br0"])          # new on the node: no reload
+    assert changed and error is None and os.path.isfile(path) and reloads == []
+    assert ensure(["gnt-br0"])[0] is False and reloads == []             # as it is
+    assert ensure(["gnt-br0", "gnt-br1"], check_mode=True)[0] and reloads == []
+    assert ensure(["gnt-br0", "gnt-br1"])[0] and reloads == [1]           # changed
+    assert ensure([], state="absent")[0] and reloads == [1, 1]            # removed
+    assert not os.path.exists(path)
+    assert ensure([], state="absent")[0] is False and reloads == [1, 1]
+
+
+def test_ensure_returns_the_reload_failure(tmp_path):
+    bb.ensure(SCOPE, ["gnt-br0"], "present", str(tmp_path), reload=lambda: "boom")
+    assert bb.ensure(SCOPE, ["gnt-br1"], "present", str(tmp_path),
+                     reload=lambda: "no bus")[2] == "no bus"
