@@ -167,27 +167,6 @@ def remove(scope, systemd_dir=SYSTEMD_DIR, check_mode=False):
     return True
 
 
-def ensure(scope, bridges, state="present", systemd_dir=SYSTEMD_DIR, check_mode=False,
-           reload=None):
-    """Make the unit of the cluster of ``scope`` as ``state`` and ``bridges`` say (see
-    :func:`apply` and :func:`remove`). Returns (changed, unit path, reload error or None).
-
-    ``systemctl daemon-reload`` (``reload``, default :func:`daemon_reload`) runs only when
-    a unit file that was there before changed or went: systemd may have loaded that one. A
-    unit new on the node needs none (systemd loads a unit file the first time something asks
-    for it, and this one acts at boot), and a reload costs seconds on a small node."""
-    path = os.path.join(systemd_dir, unit_name(scope))
-    existed = os.path.lexists(path)
-    if state == "absent":
-        changed = remove(scope, systemd_dir, check_mode)
-    else:
-        changed, path = apply(scope, bridges, systemd_dir, check_mode)
-    error = None
-    if changed and existed and not check_mode:
-        error = (reload or daemon_reload)()
-    return changed, path, error
-
-
 def daemon_reload(run=subprocess.run):
     """Let a running systemd see the changed unit (it reads units again at boot anyway);
     returns an error text, or None."""
@@ -199,3 +178,24 @@ def daemon_reload(run=subprocess.run):
     if proc.returncode != 0:
         return (proc.stdout or "").strip() or "exit %d" % proc.returncode
     return None
+
+
+def ensure(scope, bridges, state="present", systemd_dir=SYSTEMD_DIR, check_mode=False,
+           reload=daemon_reload):
+    """Make the unit of the cluster of ``scope`` as ``state`` and ``bridges`` say (see
+    :func:`apply` and :func:`remove`). Returns (changed, unit path, reload error or None).
+
+    ``systemctl daemon-reload`` (``reload``) runs only when a unit file that was there before
+    changed or went: systemd may have loaded that one. A unit new on the node needs none
+    (systemd loads a unit file the first time something asks for it, and this one acts at
+    boot), and a reload costs seconds on a small node."""
+    path = os.path.join(systemd_dir, unit_name(scope))
+    existed = os.path.lexists(path)
+    if state == "absent":
+        changed = remove(scope, systemd_dir, check_mode)
+    else:
+        changed, path = apply(scope, bridges, systemd_dir, check_mode)
+    error = None
+    if changed and existed and not check_mode:
+        error = reload()
+    return changed, path, error

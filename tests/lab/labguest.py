@@ -98,44 +98,47 @@ def _kill_matching(needle: str) -> list[int]:
     return hit
 
 
-def _holders(path: Path) -> list[int]:
-    """Processes that have ``path`` open, looking at every thread's descriptors: when a killed
-    QEMU's main thread has exited first, ``/proc/PID/fd`` is already empty while its I/O threads
-    still hold the disk (and its lock)."""
+def _holders(paths: list[Path]) -> list[int]:
+    """Processes that have one of ``paths`` open, looking at every thread's descriptors: when a
+    killed QEMU's main thread has exited first, ``/proc/PID/fd`` is already empty while its I/O
+    threads still hold the disk (and its lock). One pass over ``/proc``."""
     found = []
-    target = str(path)
+    targets = {str(path) for path in paths}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
             for task in os.scandir(f"/proc/{entry.name}/task"):
                 with contextlib.suppress(OSError):
-                    if any(os.readlink(fd.path) == target
+                    if any(os.readlink(fd.path) in targets
                            for fd in os.scandir(f"{task.path}/fd")):
                         found.append(int(entry.name))
                         break
     return found
 
 
-def _lock_holders(path: Path) -> list[str]:
-    """The kernel's file locks on ``path`` (``/proc/locks`` lines): QEMU refuses a disk while
-    any is left, and a lock outlives the descriptor table until the last close finishes."""
-    try:
-        st = path.stat()
-    except OSError:
+def _lock_holders(paths: list[Path]) -> list[str]:
+    """The kernel's file locks on ``paths`` (``/proc/locks`` lines, read once): QEMU refuses
+    a disk while any is left, and a lock outlives the descriptor table until the last close
+    finishes."""
+    keys = set()
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            keys.add(f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}")
+    if not keys:
         return []
-    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     try:
         lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
         return []
-    return [line for line in lines if key in line.split()]
+    return [line for line in lines if keys & set(line.split())]
 
 
 def _disk_users(paths: list[Path]) -> list[str]:
     """What still uses a guest's disks: PIDs with them open and locks on them."""
-    return ([f"pid {pid}" for path in paths for pid in _holders(path)]
-            + [f"lock {line}" for path in paths for line in _lock_holders(path)])
+    return ([f"pid {pid}" for pid in _holders(paths)]
+            + [f"lock {line}" for line in _lock_holders(paths)])
 
 
 def _matching(needle: str) -> list[int]:
